@@ -1,0 +1,60 @@
+"""The shared Contentstack API client: every HTTP call of cs-mcp goes through it."""
+
+from cs_mcp.client._client import ClientConfig, ContentstackClient, Redactor, RetryPolicy, encode_path
+from cs_mcp.client._exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    ConnectionFailedError,
+    ContentstackError,
+    InvalidRequestError,
+    MalformedResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    PermitRequiredError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+)
+from cs_mcp.client._models import APIModel, ContentType, Entry, Environment, Locale, Page, PublishDetail, SchemaField
+from cs_mcp.client._ratelimit import RateLimiter, RateLimits
+from cs_mcp.client._regions import REGIONS, Api, InvalidBaseURLError, UnknownRegionError, base_url, resolve_region
+
+__all__ = [
+    "REGIONS",
+    "APIModel",
+    "APIStatusError",
+    "Api",
+    "AuthenticationError",
+    "ClientConfig",
+    "ConnectionFailedError",
+    "ContentType",
+    "ContentstackClient",
+    "ContentstackError",
+    "Entry",
+    "Environment",
+    "InvalidBaseURLError",
+    "InvalidRequestError",
+    "Locale",
+    "MalformedResponseError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "Page",
+    "PermissionDeniedError",
+    "PermitRequiredError",
+    "PublishDetail",
+    "RateLimitedError",
+    "RateLimiter",
+    "RateLimits",
+    "Redactor",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "SchemaField",
+    "ServerError",
+    "TransportError",
+    "UnknownRegionError",
+    "base_url",
+    "encode_path",
+    "resolve_region",
+]

@@ -1,0 +1,469 @@
+"""The one client that speaks HTTP to Contentstack (or the sandbox).
+
+One `httpx2.AsyncClient` per API family (each has its own host, headers and pool), a rate
+limiter shared by every concurrent call, retries that never repeat a write that may have
+happened, and one error hierarchy. Typed methods live in the area modules (`_stack.py`,
+`_entries.py`, ...) and reach HTTP only through `ContentstackClient.request`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self, cast
+from urllib.parse import quote
+
+import anyio
+import httpx2
+
+from cs_mcp import __version__
+from cs_mcp.client._exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    ConnectionFailedError,
+    ContentstackError,
+    InvalidRequestError,
+    MalformedResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    PermitRequiredError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+)
+from cs_mcp.client._ratelimit import RateLimiter, RateLimits
+from cs_mcp.client._regions import Api, base_url
+from cs_mcp.guard.permit import Permit, PermitAuthority, PermitError
+
+USER_AGENT = f"cs-mcp/{__version__} (+https://github.com/cs-mcp/cs-mcp)"
+
+Primitive = str | int | float | bool | None
+Params = list[tuple[str, Primitive]] | Mapping[str, Primitive]
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything the client needs to reach Contentstack. Secrets are plain strings here and
+    never leave the client except in the headers they belong to."""
+
+    region: str = "NA"
+    api_key: str | None = None
+    management_token: str | None = None
+    oauth_token: str | None = None
+    authtoken: str | None = None
+    organization_uid: str | None = None
+    branch: str | None = None
+    delivery_tokens: Mapping[str, str] = field(default_factory=lambda: {})
+    default_environment: str | None = None
+    base_urls: Mapping[Api, str] = field(default_factory=lambda: {})
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for scrubbing text that leaves the client."""
+        values = [self.api_key, self.management_token, self.oauth_token, self.authtoken]
+        values.extend(self.delivery_tokens.values())
+        return [v for v in values if v]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded in attempts and in total time."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    total_seconds: float = 30.0
+    # Contentstack sends no Retry-After on 429; its window is one second.
+    rate_limited_min_delay: float = 1.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+class Redactor:
+    """Replaces every configured secret in a text with `[redacted]`."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def encode_path(segments: Sequence[str]) -> str:
+    """Joins path segments, each percent-encoded whole, so no value can change the path.
+
+    `/`, `?`, `#`, spaces and unicode are encoded; a segment of dots is encoded too, since a
+    literal `..` would be resolved away as a parent directory.
+    """
+    parts: list[str] = []
+    for segment in segments:
+        if segment == "":
+            raise ValueError("a path segment may not be empty")
+        encoded = quote(segment, safe="")
+        if set(segment) == {"."}:
+            encoded = "%2E" * len(segment)
+        parts.append(encoded)
+    return "/" + "/".join(parts)
+
+
+_SENT_NOTHING = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+class ContentstackClient:
+    """The shared API client. Use as an async context manager, or call `aclose()`.
+
+    Args:
+        config: hosts and credentials.
+        permits: the guard's authority; every write is verified against it before sending.
+        transport: an httpx2 transport (tests pass `httpx2.MockTransport`).
+        rate_limits, retry: limits and retry policy.
+        clock, sleep: injectable time, for tests that count requests per window.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        permits: PermitAuthority,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        rate_limits: RateLimits | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.config = config
+        self.permits = permits
+        self.retry = retry or RetryPolicy()
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or anyio.sleep
+        self.limiter = RateLimiter(rate_limits, clock=self._clock, sleep=self._sleep)
+        self.redact = Redactor(config.secrets())
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
+        timeout = httpx2.Timeout(config.timeout, connect=config.connect_timeout)
+        limits = httpx2.Limits(max_connections=20, max_keepalive_connections=10)
+        self._http: dict[Api, httpx2.AsyncClient] = {
+            api: httpx2.AsyncClient(
+                base_url=base_url(api, config.region, config.base_urls.get(api)),
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                timeout=timeout,
+                limits=limits,
+                transport=transport,
+                follow_redirects=False,
+            )
+            for api in Api
+        }
+        # Typed areas, imported here to keep one import direction (areas -> core).
+        from cs_mcp.client._analytics import AnalyticsAPI
+        from cs_mcp.client._automate import AutomateAPI
+        from cs_mcp.client._entries import EntriesAPI
+        from cs_mcp.client._publishing import PublishingAPI
+        from cs_mcp.client._releases import ReleasesAPI
+        from cs_mcp.client._stack import StackAPI
+
+        self.stack = StackAPI(self)
+        self.entries = EntriesAPI(self)
+        self.publishing = PublishingAPI(self)
+        self.releases = ReleasesAPI(self)
+        self.analytics = AnalyticsAPI(self)
+        self.automate = AutomateAPI(self)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Closes every connection pool."""
+        for http in self._http.values():
+            await http.aclose()
+
+    def base_url(self, api: Api) -> str:
+        return str(self._http[api].base_url).rstrip("/")
+
+    # -- credentials -------------------------------------------------------------------
+
+    def has_cma_credentials(self) -> bool:
+        c = self.config
+        return bool(c.api_key and (c.management_token or c.oauth_token or c.authtoken))
+
+    def has_org_credentials(self) -> bool:
+        """Analytics and Automate need a user token (authtoken or OAuth) and an organization."""
+        c = self.config
+        return bool((c.authtoken or c.oauth_token) and c.organization_uid)
+
+    def delivery_token_for(self, environment: str) -> str | None:
+        return self.config.delivery_tokens.get(environment)
+
+    def _auth_headers(self, api: Api, environment: str | None) -> dict[str, str]:
+        c = self.config
+        headers: dict[str, str] = {}
+        if api is Api.CMA:
+            if c.api_key:
+                headers["api_key"] = c.api_key
+            if c.management_token:
+                headers["authorization"] = c.management_token
+            elif c.oauth_token:
+                headers["authorization"] = f"Bearer {c.oauth_token}"
+            elif c.authtoken:
+                headers["authtoken"] = c.authtoken
+            if c.branch:
+                headers["branch"] = c.branch
+        elif api is Api.CDA:
+            if c.api_key:
+                headers["api_key"] = c.api_key
+            env = environment or c.default_environment
+            token = c.delivery_tokens.get(env) if env else None
+            if token:
+                headers["access_token"] = token
+            if c.branch:
+                headers["branch"] = c.branch
+        elif api is Api.ANALYTICS:
+            if c.authtoken:
+                headers["authtoken"] = c.authtoken
+            elif c.oauth_token:
+                headers["authorization"] = f"Bearer {c.oauth_token}"
+        else:
+            if c.authtoken:
+                headers["authtoken"] = c.authtoken
+            elif c.oauth_token:
+                headers["authorization"] = f"Bearer {c.oauth_token}"
+            if c.organization_uid:
+                headers["organization_uid"] = c.organization_uid
+        return headers
+
+    # -- the one way to HTTP -------------------------------------------------------------
+
+    async def request(
+        self,
+        api: Api,
+        method: str,
+        path: Sequence[str],
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        environment: str | None = None,
+        permit: Permit | None = None,
+        operation: str | None = None,
+        targets: Mapping[str, Iterable[str]] | None = None,
+        write: bool | None = None,
+        bulk: bool = False,
+    ) -> dict[str, Any]:
+        """Sends one request and answers its JSON body.
+
+        `path` is a list of raw segments; each is percent-encoded whole. A write (any method
+        but GET, or `write=True` for a GET that changes state) must carry a `permit` for
+        `operation` covering `targets`, or nothing is sent.
+
+        Raises:
+            PermitRequiredError: a write without a valid permit (nothing sent).
+            APIStatusError and subclasses: Contentstack's refusal.
+            TransportError and subclasses: no usable answer.
+            MalformedResponseError: the answer is not JSON.
+        """
+        method = method.upper()
+        is_write = (method != "GET") if write is None else write
+        if is_write:
+            try:
+                self.permits.verify(permit, operation or f"{method} {api.value}", targets)
+            except PermitError as exc:
+                raise PermitRequiredError(f"refused to send a write: {exc}", api=api.value) from exc
+        url = self.base_url(api) + encode_path(path)
+        all_headers = self._auth_headers(api, environment)
+        if json_body is not None:
+            all_headers["Content-Type"] = "application/json"
+        if headers:
+            all_headers.update(headers)
+        content = json.dumps(json_body).encode() if json_body is not None else None
+        keys = self._limit_keys(api, is_write, bulk)
+        return await self._send_with_retries(api, method, url, params, content, all_headers, keys, is_write)
+
+    def _limit_keys(self, api: Api, is_write: bool, bulk: bool) -> tuple[str, ...]:
+        if api is Api.CMA:
+            if bulk:
+                return ("cma.bulk", "cma.write")
+            return ("cma.write",) if is_write else ("cma.read",)
+        return ({Api.CDA: "cda", Api.ANALYTICS: "analytics", Api.AUTOMATE: "automate"}[api],)
+
+    async def _send_with_retries(
+        self,
+        api: Api,
+        method: str,
+        url: str,
+        params: Params | None,
+        content: bytes | None,
+        headers: dict[str, str],
+        keys: tuple[str, ...],
+        is_write: bool,
+    ) -> dict[str, Any]:
+        started = self._clock()
+        attempt = 0
+        while True:
+            await self.limiter.acquire(*keys)
+            http = self._http[api]
+            try:
+                response = await http.request(method, url, params=params, content=content, headers=headers)
+            except _SENT_NOTHING as exc:
+                error: ContentstackError = ConnectionFailedError(
+                    f"could not connect to the {api.value.upper()} API ({type(exc).__name__}); nothing was sent. "
+                    "Check the network, the region and the base URL.",
+                    api=api.value,
+                )
+                retryable = True
+            except httpx2.TimeoutException as exc:
+                if is_write:
+                    raise OutcomeUnknownError(
+                        f"the write was sent to the {api.value.upper()} API but no answer came in time "
+                        f"({type(exc).__name__}); it may or may not have been applied. "
+                        "Read the object back to check before trying again.",
+                        api=api.value,
+                    ) from exc
+                error = RequestTimeoutError(
+                    f"the {api.value.upper()} API did not answer in time; try again, or ask for less at once.",
+                    api=api.value,
+                )
+                retryable = True
+            except httpx2.TransportError as exc:
+                if is_write:
+                    raise OutcomeUnknownError(
+                        f"the connection to the {api.value.upper()} API was lost after the write was sent "
+                        f"({type(exc).__name__}); it may or may not have been applied. "
+                        "Read the object back to check before trying again.",
+                        api=api.value,
+                    ) from exc
+                error = ConnectionFailedError(
+                    f"the connection to the {api.value.upper()} API was lost ({type(exc).__name__}).",
+                    api=api.value,
+                )
+                retryable = True
+            else:
+                remaining = _int_header(response, "x-ratelimit-remaining")
+                for key in keys:
+                    self.limiter.window(key).observe(remaining)
+                if response.status_code < 400:
+                    return self._parse_json(api, response)
+                error = self.error_from_response(api, response)
+                # A 429 was refused before any processing; a 5xx to a write may have half-happened.
+                retryable = response.status_code == 429 or (response.status_code >= 500 and not is_write)
+            attempt += 1
+            elapsed = self._clock() - started
+            if not retryable or attempt >= self.retry.attempts or elapsed >= self.retry.total_seconds:
+                raise error
+            delay = self.retry.delay(attempt, self._rng)
+            if isinstance(error, RateLimitedError):
+                delay = max(delay, self.retry.rate_limited_min_delay)
+            await self._sleep(delay)
+
+    def _parse_json(self, api: Api, response: httpx2.Response) -> dict[str, Any]:
+        try:
+            body = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedResponseError(
+                f"the {api.value.upper()} API answered {response.status_code} with a body that is not JSON "
+                "(perhaps cut short); try again.",
+                status=response.status_code,
+                api=api.value,
+                request_id=_request_id(response),
+            ) from exc
+        obj = as_object(body)
+        if obj is None:
+            raise MalformedResponseError(
+                f"the {api.value.upper()} API answered a JSON {type(body).__name__} where an object was expected.",
+                status=response.status_code,
+                api=api.value,
+            )
+        return obj
+
+    def error_from_response(self, api: Api, response: httpx2.Response) -> APIStatusError:
+        """Maps an error answer to the hierarchy, in plain words, with secrets scrubbed."""
+        status = response.status_code
+        error_code: int | None = None
+        error_message: str | None = None
+        errors: dict[str, Any] = {}
+        try:
+            body = as_object(json.loads(response.content))
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if body is not None:
+            code = body.get("error_code")
+            error_code = code if isinstance(code, int) else None
+            msg = body.get("error_message") or body.get("message") or body.get("error")
+            error_message = self.redact(str(msg)) if msg else None
+            errs = as_object(body.get("errors"))
+            if errs is not None:
+                errors = errs
+        cls, plain = _classify(api, status, error_code)
+        detail = f": {error_message}" if error_message else ""
+        field_notes = "; ".join(f"{k} {_join(v)}" for k, v in errors.items())
+        if field_notes:
+            detail += f" ({self.redact(field_notes)})"
+        code_note = f", error {error_code}" if error_code is not None else ""
+        message = f"{plain} [{api.value.upper()} {status}{code_note}]{detail}"
+        return cls(
+            message,
+            status=status,
+            error_code=error_code,
+            error_message=error_message,
+            errors=errors,
+            request_id=_request_id(response),
+            api=api.value,
+        )
+
+
+def as_object(value: object) -> dict[str, Any] | None:
+    """A parsed JSON value as a typed object, or None when it is not a JSON object."""
+    if isinstance(value, dict):
+        return {str(k): v for k, v in cast(dict[object, Any], value).items()}
+    return None
+
+
+def _join(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in cast(list[object], value))
+    return str(value)
+
+
+def _classify(api: Api, status: int, error_code: int | None) -> tuple[type[APIStatusError], str]:
+    if status == 401 or error_code == 105:
+        return AuthenticationError, "the token is invalid or expired; check the configured token"
+    if status == 412 or error_code == 109:
+        return AuthenticationError, "the API key is invalid; check CONTENTSTACK_API_KEY"
+    if status == 403 or error_code == 316:
+        return PermissionDeniedError, "these credentials may not do this (no permission)"
+    if status == 404:
+        return NotFoundError, "not found"
+    if status == 422 and api is Api.CDA:
+        # The CDA answers 422 "UID is not valid" both for a missing entry and for one that
+        # was never published there (FACTS.md section 4).
+        return NotFoundError, "not found or not published in this environment and locale"
+    if status == 422 and error_code in (118, 141):
+        return NotFoundError, "not found"
+    if status == 429:
+        return RateLimitedError, "Contentstack's rate limit was reached and the retries did not get through"
+    if status >= 500:
+        return ServerError, "Contentstack had an internal error"
+    if 400 <= status < 500:
+        return InvalidRequestError, "Contentstack refused the request as invalid"
+    return APIStatusError, "Contentstack answered with an unexpected status"
+
+
+def _int_header(response: httpx2.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _request_id(response: httpx2.Response) -> str | None:
+    return response.headers.get("x-request-id") or response.headers.get("x-contentstack-request-id")

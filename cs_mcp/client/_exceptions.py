@@ -1,0 +1,110 @@
+"""The errors the Contentstack client raises.
+
+The tree::
+
+    ContentstackError                 anything that went wrong talking to Contentstack
+    ├── APIStatusError                Contentstack answered with an error status
+    │   ├── AuthenticationError       401, or 412 (API key invalid)
+    │   ├── PermissionDeniedError     403, or error_code 316
+    │   ├── NotFoundError             404, 422 with error_code 141, the CDA's "UID is not valid"
+    │   ├── InvalidRequestError       400, 409 and other 4xx: the request was refused as invalid
+    │   ├── RateLimitedError          429, still after the retries
+    │   └── ServerError               5xx, still after the retries
+    ├── TransportError                no usable answer came back
+    │   ├── RequestTimeoutError       a read timed out before anything was written, or a read-only call
+    │   ├── ConnectionFailedError     the connection could not be made or was lost, nothing written
+    │   └── OutcomeUnknownError       a write was sent but its answer was lost: it may have happened
+    ├── MalformedResponseError        the answer was not the JSON Contentstack documents
+    └── PermitRequiredError           a write reached the client without the guard's permit
+
+Every error carries `status`, `error_code`, `error_message`, `errors` and `request_id` (None
+where they do not apply) and `str(error)` is a plain sentence a person can act on. No error
+carries a credential: the client never puts one in a message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ContentstackError(Exception):
+    """Base of every client error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: int | None = None,
+        error_message: str | None = None,
+        errors: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        api: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+        self.error_message = error_message
+        self.errors = errors or {}
+        self.request_id = request_id
+        self.api = api
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class APIStatusError(ContentstackError):
+    """Contentstack answered with an error status and (usually) its documented error body."""
+
+
+class AuthenticationError(APIStatusError):
+    """Raised on 401 (error_code 105: token invalid or expired) and 412 (API key invalid)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """Raised on 403, or error_code 316: the credentials work but may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """Raised on 404, on 422 with error_code 141, and on the CDA's 422 "UID is not valid"
+    (the entry is missing, or not published in that environment and locale)."""
+
+
+class InvalidRequestError(APIStatusError):
+    """Raised on 400, 409 and 422 that are not "not found": the request was refused as invalid.
+    `errors` holds Contentstack's per-field messages."""
+
+
+class RateLimitedError(APIStatusError):
+    """Raised on 429 once the retries are spent."""
+
+
+class ServerError(APIStatusError):
+    """Raised on 5xx once the retries are spent (and at once for a write that reached Contentstack)."""
+
+
+class TransportError(ContentstackError):
+    """No usable answer came back."""
+
+
+class RequestTimeoutError(TransportError):
+    """Raised when a request timed out and nothing can have been written."""
+
+
+class ConnectionFailedError(TransportError):
+    """Raised when the connection could not be made, or was lost, and nothing can have been written."""
+
+
+class OutcomeUnknownError(TransportError):
+    """Raised when a write was sent but its answer was lost (timeout or dropped connection after
+    sending). The write may or may not have happened; it is never retried blindly."""
+
+
+class MalformedResponseError(ContentstackError):
+    """Raised when an answer is not JSON, is truncated, or does not have the documented shape."""
+
+
+class PermitRequiredError(ContentstackError):
+    """Raised, before anything is sent, when a write carries no valid permit from the guard.
+    It means a bug in a tool, never something a user did."""

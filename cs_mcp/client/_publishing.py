@@ -1,0 +1,15 @@
+"""Publishing: single and bulk publish/unpublish, bulk jobs, the publish queue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cs_mcp.client._client import ContentstackClient
+
+
+class PublishingAPI:
+    """Typed methods for this area; they reach HTTP only through `ContentstackClient.request`."""
+
+    def __init__(self, core: ContentstackClient) -> None:
+        self._core = core

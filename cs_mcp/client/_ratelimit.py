@@ -1,0 +1,96 @@
+"""Rate limiting per API family, shared by every concurrent call in the process.
+
+Contentstack counts requests per organization per second (FACTS.md section 3). A sliding
+window of one second per family guarantees that no one-second window holds more requests than
+the limit, which a plain token bucket (burst at a window's edge) does not. Answers'
+`X-RateLimit-Remaining` slows the family down before a 429 comes, since other processes of
+the same organization share the limit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+WINDOW_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests per second for each family key the client uses."""
+
+    cma_read: int = 10
+    cma_write: int = 10
+    cma_bulk: int = 1
+    cda: int = 100
+    analytics: int = 10
+    automate: int = 10
+
+    def for_key(self, key: str) -> int:
+        return {
+            "cma.read": self.cma_read,
+            "cma.write": self.cma_write,
+            "cma.bulk": self.cma_bulk,
+            "cda": self.cda,
+            "analytics": self.analytics,
+            "automate": self.automate,
+        }[key]
+
+
+class SlidingWindowLimiter:
+    """At most `rate` grants in any window of `WINDOW_SECONDS`, in the order they were asked."""
+
+    def __init__(self, rate: int, clock: Clock, sleep: Sleep) -> None:
+        if rate < 1:
+            raise ValueError("rate must be at least 1")
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._grants: deque[float] = deque(maxlen=rate)
+        self._not_before = 0.0
+        self._lock = anyio.Lock()
+
+    async def acquire(self) -> None:
+        """Waits until one more request fits in the window, then counts it."""
+        async with self._lock:
+            now = self._clock()
+            slot = max(now, self._not_before)
+            if self._grants:
+                slot = max(slot, self._grants[-1])
+            if len(self._grants) == self.rate:
+                slot = max(slot, self._grants[0] + WINDOW_SECONDS)
+            self._grants.append(slot)
+        delay = slot - now
+        if delay > 0:
+            await self._sleep(delay)
+
+    def observe(self, remaining: int | None) -> None:
+        """Reads the server's `X-RateLimit-Remaining`: at zero, waits out the current window."""
+        if remaining is not None and remaining <= 0:
+            self._not_before = max(self._not_before, self._clock() + WINDOW_SECONDS)
+
+
+class RateLimiter:
+    """One sliding window per family key, created on first use."""
+
+    def __init__(self, limits: RateLimits | None = None, clock: Clock | None = None, sleep: Sleep | None = None):
+        self.limits = limits or RateLimits()
+        self._clock = clock or anyio.current_time
+        self._sleep = sleep or anyio.sleep
+        self._windows: dict[str, SlidingWindowLimiter] = {}
+
+    def window(self, key: str) -> SlidingWindowLimiter:
+        if key not in self._windows:
+            self._windows[key] = SlidingWindowLimiter(self.limits.for_key(key), self._clock, self._sleep)
+        return self._windows[key]
+
+    async def acquire(self, *keys: str) -> None:
+        """Waits for a place in every named window (a bulk request counts as a write too)."""
+        for key in keys:
+            await self.window(key).acquire()

@@ -1,0 +1,74 @@
+"""Stack metadata: content types, environments, locales."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._models import ContentType, Environment, Locale, Page
+from cs_mcp.client._regions import Api
+
+if TYPE_CHECKING:
+    from cs_mcp.client._client import ContentstackClient
+
+
+def _items(body: dict[str, Any], key: str) -> list[Any]:
+    value = body.get(key)
+    if not isinstance(value, list):
+        raise MalformedResponseError(f"the answer has no list under {key!r}")
+    return value  # pyright: ignore[reportUnknownVariableType]
+
+
+class StackAPI:
+    """Reads the stack's structure from the CMA."""
+
+    def __init__(self, core: ContentstackClient) -> None:
+        self._core = core
+
+    async def content_types(self, *, skip: int = 0, limit: int = 100) -> Page[ContentType]:
+        """One page of content types, with their schemas and the total count."""
+        body = await self._core.request(
+            Api.CMA,
+            "GET",
+            ["content_types"],
+            params={"include_count": "true", "skip": skip, "limit": limit, "include_global_field_schema": "true"},
+        )
+        items = [ContentType.model_validate(ct) for ct in _items(body, "content_types")]
+        return Page[ContentType](items=items, total=_count(body), skip=skip, limit=limit)
+
+    async def all_content_types(self) -> list[ContentType]:
+        """Every content type, following pages."""
+        found: list[ContentType] = []
+        skip: int | None = 0
+        while skip is not None:
+            page = await self.content_types(skip=skip)
+            found.extend(page.items)
+            skip = page.next_skip
+        return found
+
+    async def content_type(self, uid: str) -> ContentType:
+        """One content type with its schema.
+
+        Raises:
+            NotFoundError: no content type with that uid.
+        """
+        body = await self._core.request(
+            Api.CMA, "GET", ["content_types", uid], params={"include_global_field_schema": "true"}
+        )
+        ct = body.get("content_type")
+        if not isinstance(ct, dict):
+            raise MalformedResponseError("the answer has no content_type object")
+        return ContentType.model_validate(ct)
+
+    async def environments(self) -> list[Environment]:
+        body = await self._core.request(Api.CMA, "GET", ["environments"], params={"include_count": "true"})
+        return [Environment.model_validate(e) for e in _items(body, "environments")]
+
+    async def locales(self) -> list[Locale]:
+        body = await self._core.request(Api.CMA, "GET", ["locales"], params={"include_count": "true"})
+        return [Locale.model_validate(loc) for loc in _items(body, "locales")]
+
+
+def _count(body: dict[str, Any]) -> int | None:
+    count = body.get("count")
+    return count if isinstance(count, int) else None
