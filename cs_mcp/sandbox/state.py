@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,7 +92,7 @@ class Database:
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Generator[sqlite3.Connection]:
         """A write transaction: committed whole on success, rolled back on any exception."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -104,7 +104,7 @@ class Database:
             self._conn.execute("COMMIT")
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Generator[sqlite3.Connection]:
         """A consistent read of the database."""
         with self._lock:
             yield self._conn

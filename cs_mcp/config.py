@@ -1,0 +1,185 @@
+"""Configuration: one `Settings` model read once from the environment.
+
+The variable names are the official Contentstack MCP server's (FACTS.md section 2), so a user
+switches by changing only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`,
+`CONTENTSTACK_OAUTH_TOKEN`, `CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE` and
+`CS_MCP_AUDIT_LOG`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from cs_mcp.client import Api, ClientConfig, InvalidBaseURLError, UnknownRegionError, resolve_region
+from cs_mcp.client._regions import normalise_base_url
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed or half-set. The message names the variable and what is
+    expected, and never contains a secret's value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+_BASE_URL_VARS: dict[Api, str] = {
+    Api.CMA: "CONTENTSTACK_CMA_BASE_URL",
+    Api.CDA: "CONTENTSTACK_CDA_BASE_URL",
+    Api.ANALYTICS: "CONTENTSTACK_ANALYTICS_BASE_URL",
+    Api.AUTOMATE: "CONTENTSTACK_AUTOMATIONS_BASE_URL",
+}
+
+
+def default_state_dir() -> Path:
+    """Where the audit log lives by default: `$XDG_STATE_HOME/cs-mcp` or `~/.local/state/cs-mcp`."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cs-mcp"
+
+
+def default_data_dir() -> Path:
+    """Where the sandbox's database lives by default."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cs-mcp"
+
+
+class Settings(BaseModel):
+    """Everything cs-mcp is configured with. Secrets are `SecretStr` and print as `**********`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_key: SecretStr | None = None
+    delivery_token: SecretStr | None = None
+    delivery_tokens: dict[str, SecretStr] = {}
+    management_token: SecretStr | None = None
+    authtoken: SecretStr | None = None
+    oauth_token: SecretStr | None = None
+    region: str = "NA"
+    organization_uid: str | None = None
+    branch: str | None = None
+    environment: str | None = None
+    locale: str | None = None
+    base_urls: dict[Api, str] = {}
+    policy_path: Path | None = None
+    role: str | None = None
+    audit_log: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Reads and checks the environment.
+
+        Raises:
+            ConfigError: an unknown region, a malformed base URL, a half-set credential pair.
+        """
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        def secret(name: str) -> SecretStr | None:
+            value = get(name)
+            return SecretStr(value) if value else None
+
+        region = get("CONTENTSTACK_REGION") or "NA"
+        try:
+            region = resolve_region(region)
+        except UnknownRegionError as exc:
+            raise ConfigError("CONTENTSTACK_REGION", str(exc)) from None
+
+        base_urls: dict[Api, str] = {}
+        for api, var in _BASE_URL_VARS.items():
+            value = get(var)
+            if value:
+                try:
+                    base_urls[api] = normalise_base_url(value)
+                except InvalidBaseURLError as exc:
+                    raise ConfigError(var, str(exc)) from None
+
+        delivery_tokens: dict[str, SecretStr] = {}
+        raw_tokens = get("CS_MCP_DELIVERY_TOKENS")
+        if raw_tokens:
+            for pair in raw_tokens.split(","):
+                name, sep, token = pair.partition("=")
+                if not sep or not name.strip() or not token.strip():
+                    raise ConfigError("CS_MCP_DELIVERY_TOKENS", "expected environment=token pairs separated by commas")
+                delivery_tokens[name.strip()] = SecretStr(token.strip())
+
+        settings = cls(
+            api_key=secret("CONTENTSTACK_API_KEY"),
+            delivery_token=secret("CONTENTSTACK_DELIVERY_TOKEN"),
+            delivery_tokens=delivery_tokens,
+            management_token=secret("CONTENTSTACK_MANAGEMENT_TOKEN"),
+            authtoken=secret("CONTENTSTACK_AUTHTOKEN"),
+            oauth_token=secret("CONTENTSTACK_OAUTH_TOKEN"),
+            region=region,
+            organization_uid=get("CONTENTSTACK_ORGANIZATION_UID"),
+            branch=get("CONTENTSTACK_BRANCH"),
+            environment=get("CONTENTSTACK_ENVIRONMENT"),
+            locale=get("CONTENTSTACK_LOCALE"),
+            base_urls=base_urls,
+            policy_path=Path(p) if (p := get("CS_MCP_POLICY")) else None,
+            role=get("CS_MCP_ROLE"),
+            audit_log=Path(a) if (a := get("CS_MCP_AUDIT_LOG")) else None,
+        )
+        settings.check_pairs()
+        return settings
+
+    def check_pairs(self) -> None:
+        """Refuses half-set credential pairs.
+
+        Raises:
+            ConfigError: naming the variable that is missing.
+        """
+        user_token = self.authtoken or self.oauth_token
+        if self.organization_uid and not user_token:
+            raise ConfigError(
+                "CONTENTSTACK_AUTHTOKEN",
+                "CONTENTSTACK_ORGANIZATION_UID is set but no authtoken: analytics and Automate need both "
+                "(set CONTENTSTACK_AUTHTOKEN, or unset CONTENTSTACK_ORGANIZATION_UID)",
+            )
+        if (self.management_token or self.delivery_token or self.delivery_tokens) and not self.api_key:
+            raise ConfigError(
+                "CONTENTSTACK_API_KEY",
+                "a management or delivery token is set but no stack API key: tokens work only with the key",
+            )
+        if self.delivery_token and not self.environment and not self.delivery_tokens:
+            raise ConfigError(
+                "CONTENTSTACK_ENVIRONMENT",
+                "CONTENTSTACK_DELIVERY_TOKEN is set but not the environment it belongs to",
+            )
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether any Contentstack credential is configured (else the sandbox is served)."""
+        return bool(self.api_key or self.authtoken or self.oauth_token)
+
+    def audit_log_path(self) -> Path:
+        return self.audit_log or default_state_dir() / "audit.jsonl"
+
+    def client_config(self) -> ClientConfig:
+        """The client's view of these settings."""
+        tokens = {name: token.get_secret_value() for name, token in self.delivery_tokens.items()}
+        if self.delivery_token and self.environment:
+            tokens.setdefault(self.environment, self.delivery_token.get_secret_value())
+
+        def plain(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value else None
+
+        return ClientConfig(
+            region=self.region,
+            api_key=plain(self.api_key),
+            management_token=plain(self.management_token),
+            oauth_token=plain(self.oauth_token),
+            authtoken=plain(self.authtoken),
+            organization_uid=self.organization_uid,
+            branch=self.branch,
+            delivery_tokens=tokens,
+            default_environment=self.environment,
+            base_urls=dict(self.base_urls),
+        )

@@ -1,0 +1,156 @@
+"""The policy: roles with scopes and constraints, confirmation rules, HTTP principals.
+
+Deny by default: a principal may do only what its role's scopes name, and writes only within
+its role's constraints. Without a policy file the built-in roles apply and the stdio
+principal is a `viewer` (read-only).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cs_mcp.guard.scopes import ALL_SCOPES
+
+VIEWER_SCOPES = (
+    "cm.content-type:read",
+    "cm.entry:read",
+    "cm.asset:read",
+    "cm.release:read",
+    "cm.publish-queue.management:read",
+    "cm.environments.management:read",
+    "cm.languages.management:read",
+    "analytics:read",
+    "automationhub.projects.management:read",
+    "automationhub.automations:read",
+    "automationhub.executions:read",
+    "automationhub.audit-log:read",
+)
+
+
+class RoleSpec(BaseModel):
+    """A role as written in the policy file. `None` for a constraint means unconstrained;
+    `["*"]` says so explicitly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inherits: list[str] = Field(default_factory=lambda: [])
+    scopes: list[str] = Field(default_factory=lambda: [])
+    content_types: list[str] | None = None
+    locales: list[str] | None = None
+    environments: list[str] | None = None
+    automation_projects: list[str] | None = None
+    branches: list[str] | None = None
+
+
+class Role(BaseModel):
+    """A role with inheritance resolved: its own and inherited scopes, its effective constraints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    scopes: frozenset[str]
+    content_types: frozenset[str] | None = None
+    locales: frozenset[str] | None = None
+    environments: frozenset[str] | None = None
+    automation_projects: frozenset[str] | None = None
+    branches: frozenset[str] | None = None
+
+    def constraint(self, kind: str) -> frozenset[str] | None:
+        value: frozenset[str] | None = getattr(self, kind)
+        if value is not None and "*" in value:
+            return None
+        return value
+
+
+class ConfirmSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    environments: list[str] = Field(default_factory=lambda: [])
+    tools: list[str] = Field(default_factory=lambda: [])
+    fallback: Literal["token", "deny"] = "token"
+
+
+class PrincipalSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    token_sha256: str
+    role: str
+
+
+class Policy(BaseModel):
+    """The whole policy with roles resolved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    default_role: str = "viewer"
+    anonymous_role: str | None = None  # HTTP without a token gets this role, if set
+    roles: dict[str, Role]
+    confirm: ConfirmSpec = ConfirmSpec()
+    principals: list[PrincipalSpec] = Field(default_factory=lambda: [])
+    source: str | None = None  # the file it came from, for messages
+
+
+BUILTIN_ROLE_SPECS: dict[str, RoleSpec] = {
+    "viewer": RoleSpec(scopes=list(VIEWER_SCOPES)),
+    "editor": RoleSpec(inherits=["viewer"], scopes=["cm.entry:write"]),
+    "publisher": RoleSpec(
+        inherits=["editor"],
+        scopes=[
+            "cm.entry:publish",
+            "cm.entry:unpublish",
+            "cm.asset:publish",
+            "cm.asset:unpublish",
+            "cm.bulk-operations:publish",
+            "cm.bulk-operations:unpublish",
+            "cm.release:write",
+            "cm.release:deploy",
+            "cm.release:clone",
+            "cm.publish-queue.management:write",
+        ],
+    ),
+    "admin": RoleSpec(scopes=sorted(ALL_SCOPES)),
+}
+
+
+def resolve_roles(specs: dict[str, RoleSpec]) -> dict[str, Role]:
+    """Resolves inheritance: scopes are the union; a constraint is the role's own, else the
+    nearest inherited one.
+
+    Raises:
+        ValueError: an unknown parent or an inheritance cycle.
+    """
+    resolved: dict[str, Role] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> Role:
+        if name in resolved:
+            return resolved[name]
+        if name in path:
+            raise ValueError(f"inheritance cycle: {' -> '.join((*path, name))}")
+        if name not in specs:
+            raise ValueError(f"role {path[-1]!r} inherits unknown role {name!r}")
+        spec = specs[name]
+        parents = [visit(parent, (*path, name)) for parent in spec.inherits]
+        scopes = frozenset(spec.scopes).union(*(p.scopes for p in parents))
+        constraints: dict[str, frozenset[str] | None] = {}
+        for kind in ("content_types", "locales", "environments", "automation_projects", "branches"):
+            own: list[str] | None = getattr(spec, kind)
+            if own is not None:
+                constraints[kind] = frozenset(own)
+            else:
+                inherited = [getattr(p, kind) for p in parents if getattr(p, kind) is not None]
+                constraints[kind] = inherited[0] if inherited else None
+        role = Role(name=name, scopes=scopes, **constraints)
+        resolved[name] = role
+        return role
+
+    for name in specs:
+        visit(name, ())
+    return resolved
+
+
+def builtin_policy() -> Policy:
+    """The policy in force without a file: built-in roles, stdio principal a viewer."""
+    return Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)))

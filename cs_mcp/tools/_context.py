@@ -1,0 +1,62 @@
+"""What a tool reads from the server: the shared state and the calling principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from cs_mcp.client import ContentstackClient
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard, Principal
+from cs_mcp.tools._stackmeta import StackMetadata
+
+# The key under which the HTTP app stores the authenticated principal in the ASGI scope.
+PRINCIPAL_SCOPE_KEY = "cs_mcp.principal"
+
+
+@dataclass
+class AppState:
+    """Everything the lifespan owns and every tool shares."""
+
+    settings: Settings
+    client: ContentstackClient
+    guard: Guard
+    backend: Literal["live", "sandbox"]
+    stdio_principal: Principal
+    # toolset -> None when available, else what to set to enable it
+    toolsets: dict[str, str | None] = field(default_factory=lambda: {})
+    meta: StackMetadata = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.meta = StackMetadata(self.client)
+
+
+ToolContext = Context[AppState, Any]
+
+
+def app_state(ctx: ToolContext) -> AppState:
+    """The server's shared state."""
+    return ctx.request_context.lifespan_context
+
+
+def principal_of(ctx: ToolContext) -> Principal:
+    """The caller: from the HTTP request's authenticated scope, else the stdio principal.
+
+    Raises:
+        ToolError: an HTTP request that carries no authenticated principal (never expected:
+            the HTTP app refuses such requests before they reach a tool).
+    """
+    state = app_state(ctx)
+    request: Any = ctx.request_context.request
+    raw_scope: Any = getattr(request, "scope", None)
+    if isinstance(raw_scope, dict):
+        scope = cast(dict[str, Any], raw_scope)
+        found = scope.get(PRINCIPAL_SCOPE_KEY)
+        if isinstance(found, Principal):
+            return found
+        if scope.get("type") == "http":
+            raise ToolError("this HTTP request is not authenticated; send Authorization: Bearer <token>")
+    return state.stdio_principal

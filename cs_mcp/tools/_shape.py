@@ -1,0 +1,141 @@
+"""Shaping answers for a model: cleaned text, opaque cursors, and a size budget.
+
+Content from the stack is data, not instructions: every string is cleaned of invisible and
+bidirectional control characters, which can hide text from the person reading along. No tool
+answer exceeds the budget: lists are cut at an item boundary and say so.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+# Zero-width and format characters, bidi embeddings/overrides/isolates, the BOM, the Unicode
+# tag block (used to smuggle invisible instructions), and C0/C1 controls but tab and newline.
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
+
+DEFAULT_BUDGET_TOKENS = 8000
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+
+T = TypeVar("T")
+
+
+def clean_text(text: str) -> str:
+    """The text without invisible or bidirectional control characters."""
+    return _INVISIBLE.sub("", text)
+
+
+def clean(value: Any) -> Any:
+    """`value` with every string inside it cleaned (keys too), recursively."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean(v) for k, v in cast(dict[Any, Any], value).items()}
+    if isinstance(value, list):
+        return [clean(v) for v in cast(list[Any], value)]
+    return value
+
+
+def estimate_tokens(value: Any) -> int:
+    """A token estimate: characters of the JSON form divided by four."""
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(by_alias=True)
+    else:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    return len(text) // 4 + 1
+
+
+def fit_budget(items: Sequence[T], budget_tokens: int = DEFAULT_BUDGET_TOKENS, overhead: int = 200) -> list[T]:
+    """The longest prefix of `items` whose estimated size fits the budget (at least one item,
+    so that a single large item is still answered)."""
+    kept: list[T] = []
+    used = overhead
+    for item in items:
+        size = estimate_tokens(item)
+        if kept and used + size > budget_tokens:
+            break
+        kept.append(item)
+        used += size
+    return kept
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short digest of a query's arguments, bound into its cursors."""
+    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def encode_cursor(skip: int, query_fingerprint: str) -> str:
+    """An opaque cursor for the page starting at `skip` of the query with that fingerprint."""
+    raw = json.dumps({"s": skip, "q": query_fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, query_fingerprint: str) -> int:
+    """Where the page of `cursor` starts (0 without a cursor).
+
+    Raises:
+        ToolError: a cursor that is malformed or belongs to a different query.
+    """
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        skip = int(data["s"])
+        query = str(data["q"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ToolError("the cursor is not valid; pass next_cursor exactly as a previous answer gave it") from exc
+    if skip < 0 or query != query_fingerprint:
+        raise ToolError(
+            "the cursor belongs to a different query; repeat the same arguments with it, or drop the cursor"
+        )
+    return skip
+
+
+class ListPage(BaseModel):
+    """What every list answer says about its page."""
+
+    total: int | None = Field(default=None, description="How many items match, when known.")
+    returned: int = Field(description="How many items this answer holds.")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end.")
+    truncated: bool = Field(default=False, description="True when the answer was cut to fit the size budget.")
+    note: str | None = None
+
+
+def page_info(
+    *,
+    total: int | None,
+    skip: int,
+    asked: int,
+    returned: int,
+    query_fingerprint: str,
+    fetched: int | None = None,
+) -> dict[str, Any]:
+    """The `ListPage` fields for a page that started at `skip`: `fetched` items came back from
+    Contentstack, `returned` of them fit the budget."""
+    fetched = returned if fetched is None else fetched
+    truncated = returned < fetched
+    end = skip + returned
+    more = (total is not None and end < total) or (total is None and fetched >= asked) or truncated
+    note = None
+    if truncated:
+        note = f"cut to {returned} of {fetched} items to fit the size budget; pass next_cursor for the rest"
+    return {
+        "total": total,
+        "returned": returned,
+        "next_cursor": encode_cursor(end, query_fingerprint) if more else None,
+        "truncated": truncated,
+        "note": note,
+    }

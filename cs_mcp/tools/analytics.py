@@ -1,0 +1,1 @@
+"""The analytics toolset (DESIGN.md section 3)."""

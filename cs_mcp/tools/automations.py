@@ -1,0 +1,1 @@
+"""The automations toolset (DESIGN.md section 3)."""

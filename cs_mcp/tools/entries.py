@@ -1,0 +1,1 @@
+"""The entries toolset (DESIGN.md section 3)."""

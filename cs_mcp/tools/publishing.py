@@ -1,0 +1,1 @@
+"""The publishing toolset (DESIGN.md section 3)."""

@@ -1,0 +1,1 @@
+"""The releases toolset (DESIGN.md section 3)."""
