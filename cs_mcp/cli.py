@@ -1,0 +1,38 @@
+"""The `cs-mcp` command: one subcommand per module in `cs_mcp/commands/`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from cs_mcp import __version__
+
+# Each module has add_parser(subparsers) and run(args) -> int.
+COMMANDS = ("serve", "sandbox", "doctor", "tools", "call", "config", "hash_token", "audit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cs-mcp",
+        description="A guarded MCP server for Contentstack. With no credentials it serves a local sandbox stack.",
+    )
+    parser.add_argument("--version", action="version", version=f"cs-mcp {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"cs_mcp.commands.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command; answers its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    module = importlib.import_module(f"cs_mcp.commands.{args.command.replace('-', '_')}")
+    status: int = module.run(args)
+    return status

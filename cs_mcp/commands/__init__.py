@@ -1,0 +1,1 @@
+"""The subcommands of `cs-mcp`, one module each."""

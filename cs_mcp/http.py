@@ -1,0 +1,57 @@
+"""The Streamable HTTP app: MCP at /mcp, /healthz, bearer authentication, Host/Origin checks.
+
+Bound to 127.0.0.1 by default. The SDK's transport security refuses a Host or Origin that is
+not this server (DNS rebinding protection); bearer tokens map to principals of the policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
+
+from cs_mcp import __version__
+from cs_mcp.guard import Policy
+
+MAX_BODY_BYTES = 1_000_000
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def transport_security(host: str, port: int, extra_hosts: tuple[str, ...] = ()) -> TransportSecuritySettings:
+    """Host and Origin allow-lists for a server bound to `host:port`."""
+    names = {*LOOPBACK_NAMES, *extra_hosts}
+    if host not in ("0.0.0.0", "::"):  # noqa: S104 - compared, not bound
+        names.add(f"[{host}]" if ":" in host else host)
+    hosts = sorted(f"{name}:{port}" for name in names)
+    origins = sorted(f"{scheme}://{name}:{port}" for name in names for scheme in ("http", "https"))
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def create_http_app(
+    server: MCPServer[Any],
+    policy: Policy,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    extra_hosts: tuple[str, ...] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> ASGIApp:
+    """The ASGI app to serve; its lifespan runs the MCP session manager (and so the server's
+    lifespan, which owns the Contentstack client)."""
+    from cs_mcp.http_auth import BearerAuth  # pyright: ignore[reportMissingImports, reportUnknownVariableType]
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+        return JSONResponse({"status": "ok", "server": "cs-mcp", "version": __version__})
+
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=transport_security(host, port, extra_hosts),
+        max_request_body_size=max_body_bytes,
+        host=host,
+    )
+    return BearerAuth(app, policy, exempt_paths=("/healthz",))  # pyright: ignore[reportUnknownVariableType]
