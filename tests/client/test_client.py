@@ -1,0 +1,535 @@
+"""The client core against httpx2.MockTransport: hosts, headers, encoding, retries, limits, errors."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+
+import anyio
+import anyio.lowlevel
+import httpx2
+import pytest
+
+from cs_mcp.client import (
+    REGIONS,
+    Api,
+    AuthenticationError,
+    ClientConfig,
+    ConnectionFailedError,
+    ContentstackClient,
+    InvalidBaseURLError,
+    InvalidRequestError,
+    MalformedResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    PermitRequiredError,
+    RateLimitedError,
+    RateLimits,
+    RetryPolicy,
+    ServerError,
+    UnknownRegionError,
+    base_url,
+    resolve_region,
+)
+from cs_mcp.guard import PermitAuthority
+from tests.client._virtual_time import VirtualClock
+
+pytestmark = pytest.mark.anyio
+
+Handler = Callable[[httpx2.Request], httpx2.Response]
+MGMT = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
+
+
+async def no_sleep(_seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+def make_client(
+    handler: Handler,
+    config: ClientConfig = MGMT,
+    *,
+    permits: PermitAuthority | None = None,
+    retry: RetryPolicy | None = None,
+) -> ContentstackClient:
+    return ContentstackClient(
+        config,
+        permits=permits or PermitAuthority(),
+        transport=httpx2.MockTransport(handler),
+        sleep=no_sleep,
+        retry=retry,
+        seed=1,
+    )
+
+
+def ok(_request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, json={"ok": True})
+
+
+# -- regions and base URLs ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", sorted(REGIONS))
+@pytest.mark.parametrize("api", list(Api))
+def test_each_region_and_api_has_its_documented_https_host(region: str, api: Api) -> None:
+    url = base_url(api, region)
+    assert (
+        url
+        == f"https://{REGIONS[region].host(api)}"
+        + {
+            Api.CMA: "/v3",
+            Api.CDA: "/v3",
+            Api.ANALYTICS: "/analytics/v2",
+            Api.AUTOMATE: "/v1",
+        }[api]
+    )
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        ("na", "NA"),
+        ("us", "NA"),
+        ("aws-na", "NA"),
+        ("AWS_NA", "NA"),
+        ("eu", "EU"),
+        ("aws-eu", "EU"),
+        ("au", "AU"),
+        ("azure-na", "AZURE_NA"),
+        ("Azure_EU", "AZURE_EU"),
+        ("gcp-na", "GCP_NA"),
+        ("gcp_eu", "GCP_EU"),
+    ],
+)
+def test_region_names_are_case_and_separator_insensitive(alias: str, canonical: str) -> None:
+    assert resolve_region(alias) == canonical
+
+
+def test_unknown_region_is_an_error_that_lists_the_valid_ones() -> None:
+    with pytest.raises(UnknownRegionError) as info:
+        resolve_region("mars")
+    assert "GCP_EU" in str(info.value)
+
+
+def test_an_override_wins_over_the_region_and_gets_the_version_path_once() -> None:
+    assert base_url(Api.CMA, "EU", "http://127.0.0.1:9/cma///") == "http://127.0.0.1:9/cma/v3"
+    assert base_url(Api.CMA, "EU", "https://proxy.example/v3/") == "https://proxy.example/v3"
+    assert base_url(Api.ANALYTICS, "NA", "http://127.0.0.1:9") == "http://127.0.0.1:9/analytics/v2"
+
+
+@pytest.mark.parametrize("bad", ["api.contentstack.io", "ftp://x", "https://", "https://h/x?y=1"])
+def test_a_malformed_override_is_refused(bad: str) -> None:
+    with pytest.raises(InvalidBaseURLError):
+        base_url(Api.CMA, "NA", bad)
+
+
+async def test_requests_go_to_the_region_host_of_their_api() -> None:
+    hosts: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        hosts.append(f"{request.url.host}{request.url.path}")
+        return httpx2.Response(200, json={})
+
+    config = ClientConfig(region="eu", api_key="k", management_token="m", authtoken="a", organization_uid="o")
+    async with make_client(handler, config) as client:
+        for api in Api:
+            await client.request(api, "GET", ["x"])
+    assert hosts == [
+        "eu-api.contentstack.com/v3/x",
+        "eu-cdn.contentstack.com/v3/x",
+        "eu-app.contentstack.com/analytics/v2/x",
+        "eu-prod-automations-api.contentstack.com/v1/x",
+    ]
+
+
+# -- headers ----------------------------------------------------------------------------
+
+
+async def capture_headers(config: ClientConfig, api: Api, environment: str | None = None) -> httpx2.Headers:
+    seen: list[httpx2.Headers] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.headers)
+        return httpx2.Response(200, json={})
+
+    async with make_client(handler, config) as client:
+        await client.request(api, "GET", ["x"], environment=environment)
+    return seen[0]
+
+
+async def test_cma_with_a_management_token_sends_api_key_authorization_and_branch() -> None:
+    h = await capture_headers(ClientConfig(api_key="k1", management_token="m1", branch="dev"), Api.CMA)
+    assert (h["api_key"], h["authorization"], h["branch"]) == ("k1", "m1", "dev")
+    assert "authtoken" not in h
+    assert h["user-agent"].startswith("cs-mcp/")
+
+
+async def test_cma_with_oauth_sends_a_bearer_authorization() -> None:
+    h = await capture_headers(ClientConfig(api_key="k1", oauth_token="o1"), Api.CMA)
+    assert h["authorization"] == "Bearer o1"
+
+
+async def test_cma_with_an_authtoken_sends_the_authtoken_header() -> None:
+    h = await capture_headers(ClientConfig(api_key="k1", authtoken="a1"), Api.CMA)
+    assert h["authtoken"] == "a1"
+    assert "authorization" not in h
+
+
+async def test_cda_sends_the_delivery_token_of_the_requested_environment() -> None:
+    config = ClientConfig(api_key="k1", delivery_tokens={"staging": "d-stg", "production": "d-prd"}, branch="b")
+    h = await capture_headers(config, Api.CDA, environment="production")
+    assert (h["api_key"], h["access_token"], h["branch"]) == ("k1", "d-prd", "b")
+    assert "authorization" not in h
+
+
+async def test_analytics_sends_the_authtoken_and_no_stack_credentials() -> None:
+    h = await capture_headers(ClientConfig(api_key="k1", management_token="m1", authtoken="a1"), Api.ANALYTICS)
+    assert h["authtoken"] == "a1"
+    assert "api_key" not in h
+    assert "authorization" not in h
+
+
+async def test_automate_sends_authtoken_and_organization_never_a_management_token() -> None:
+    config = ClientConfig(api_key="k1", management_token="m1", authtoken="a1", organization_uid="org1")
+    h = await capture_headers(config, Api.AUTOMATE)
+    assert (h["authtoken"], h["organization_uid"]) == ("a1", "org1")
+    assert "authorization" not in h
+
+
+# -- path encoding ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("segment", "encoded"),
+    [
+        ("../../stacks", "..%2F..%2Fstacks"),
+        ("..", "%2E%2E"),
+        ("a?b=1", "a%3Fb%3D1"),
+        ("a#frag", "a%23frag"),
+        ("with space", "with%20space"),
+        ("blog/post", "blog%2Fpost"),
+        ("économie", "%C3%A9conomie"),
+    ],
+)
+async def test_hostile_path_values_stay_inside_their_own_segment(segment: str, encoded: str) -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={})
+
+    async with make_client(handler) as client:
+        await client.request(Api.CMA, "GET", ["content_types", segment, "entries"])
+    request = seen[0]
+    assert request.url.raw_path.decode() == f"/v3/content_types/{encoded}/entries"
+    assert request.url.query == b""
+
+
+# -- retries ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+async def test_a_get_is_retried_on_429_and_5xx_until_it_succeeds(status: int) -> None:
+    calls = 0
+
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        return httpx2.Response(status, json={"error_message": "busy", "error_code": 0}) if calls < 3 else ok(_request)
+
+    async with make_client(handler) as client:
+        assert await client.request(Api.CMA, "GET", ["x"]) == {"ok": True}
+    assert calls == 3
+
+
+async def test_retries_are_bounded_in_count() -> None:
+    calls = 0
+
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        return httpx2.Response(503, json={"error_message": "down", "error_code": 0})
+
+    async with make_client(handler, retry=RetryPolicy(attempts=3)) as client:
+        with pytest.raises(ServerError) as info:
+            await client.request(Api.CMA, "GET", ["x"])
+    assert calls == 3
+    assert info.value.status == 503
+
+
+async def test_a_get_is_retried_after_a_connection_error() -> None:
+    calls = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx2.ConnectError("refused", request=request)
+        return ok(request)
+
+    async with make_client(handler) as client:
+        assert await client.request(Api.CMA, "GET", ["x"]) == {"ok": True}
+    assert calls == 2
+
+
+async def create_entry(client: ContentstackClient, body: object | None = None) -> dict[str, object]:
+    """A permitted write, as a tool would send it after the guard allowed it."""
+    permit = client.permits.issue("tester", "test_tool", "entry.create", {"content_type": ["blog"]})
+    return await client.request(
+        Api.CMA,
+        "POST",
+        ["content_types", "blog", "entries"],
+        json_body=body if body is not None else {},
+        permit=permit,
+        operation="entry.create",
+        targets={"content_type": ["blog"]},
+    )
+
+
+async def test_a_write_is_not_retried_after_a_read_timeout_and_says_the_outcome_is_unknown() -> None:
+    calls = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx2.ReadTimeout("slow", request=request)
+
+    async with make_client(handler) as client:
+        with pytest.raises(OutcomeUnknownError):
+            await create_entry(client)
+    assert calls == 1
+
+
+async def test_a_write_is_not_retried_after_a_5xx() -> None:
+    calls = 0
+
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        return httpx2.Response(500, json={"error_message": "oops", "error_code": 0})
+
+    async with make_client(handler) as client:
+        with pytest.raises(ServerError):
+            await create_entry(client)
+    assert calls == 1
+
+
+async def test_a_write_is_retried_on_429_and_on_a_connection_that_never_opened() -> None:
+    calls = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return httpx2.Response(429, json={"error_message": "slow down", "error_code": 429})
+        if calls == 2:
+            raise httpx2.ConnectError("refused", request=request)
+        return ok(request)
+
+    async with make_client(handler) as client:
+        await create_entry(client)
+    assert calls == 3
+
+
+# -- the permit backstop ----------------------------------------------------------------
+
+
+async def test_a_write_without_a_permit_sends_no_request() -> None:
+    calls = 0
+
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        return ok(_request)
+
+    async with make_client(handler) as client:
+        with pytest.raises(PermitRequiredError):
+            await client.request(Api.CMA, "POST", ["content_types", "blog", "entries"], json_body={})
+        with pytest.raises(PermitRequiredError):
+            await client.request(Api.CMA, "GET", ["publish-queue", "x", "unschedule"], write=True)
+    assert calls == 0
+
+
+async def test_a_permit_for_another_operation_target_or_authority_sends_no_request() -> None:
+    calls = 0
+
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        return ok(_request)
+
+    async with make_client(handler) as client:
+        permit = client.permits.issue("p", "t", "entry.create", {"content_type": ["blog"]})
+        foreign = PermitAuthority().issue("p", "t", "entry.create", {"content_type": ["blog"]})
+        with pytest.raises(PermitRequiredError):
+            await client.request(
+                Api.CMA, "DELETE", ["x"], permit=permit, operation="entry.delete", targets={"content_type": ["blog"]}
+            )
+        with pytest.raises(PermitRequiredError):
+            await client.request(
+                Api.CMA, "POST", ["x"], permit=permit, operation="entry.create", targets={"content_type": ["page"]}
+            )
+        with pytest.raises(PermitRequiredError):
+            await client.request(
+                Api.CMA, "POST", ["x"], permit=foreign, operation="entry.create", targets={"content_type": ["blog"]}
+            )
+    assert calls == 0
+
+
+# -- rate limiting ----------------------------------------------------------------------
+
+
+async def test_fifty_concurrent_calls_never_exceed_the_rate_in_any_one_second_window() -> None:
+    clock = VirtualClock()
+    sent_at: list[float] = []
+
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        sent_at.append(clock.now())
+        return httpx2.Response(200, json={})
+
+    client = ContentstackClient(
+        MGMT,
+        permits=PermitAuthority(),
+        transport=httpx2.MockTransport(handler),
+        rate_limits=RateLimits(cma_read=10),
+        clock=clock.now,
+        sleep=clock.sleep,
+    )
+    async with client, anyio.create_task_group() as tg:
+        clock.start(tg)
+        async with anyio.create_task_group() as calls:
+            for _ in range(50):
+                calls.start_soon(client.request, Api.CMA, "GET", ["x"])
+        tg.cancel_scope.cancel()
+    assert len(sent_at) == 50
+    times = sorted(sent_at)
+    # any window [t, t + 1) holds at most 10 requests
+    assert all(times[i + 10] - times[i] >= 1.0 for i in range(len(times) - 10))
+    assert max(Counter(int(t) for t in times).values()) <= 10
+    assert times[-1] < 5.0  # and it does not crawl: 50 requests at 10/s take about 4 s
+
+
+async def test_a_remaining_of_zero_pauses_the_family_for_a_window() -> None:
+    clock = VirtualClock()
+    sent_at: list[float] = []
+
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        sent_at.append(clock.now())
+        return httpx2.Response(200, json={}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "10"})
+
+    client = ContentstackClient(
+        MGMT, permits=PermitAuthority(), transport=httpx2.MockTransport(handler), clock=clock.now, sleep=clock.sleep
+    )
+    async with client, anyio.create_task_group() as tg:
+        clock.start(tg)
+        await client.request(Api.CMA, "GET", ["x"])
+        await client.request(Api.CMA, "GET", ["x"])
+        tg.cancel_scope.cancel()
+    assert sent_at[1] - sent_at[0] >= 1.0
+
+
+# -- error mapping ----------------------------------------------------------------------
+
+
+def answer(status: int, body: object) -> Handler:
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        if isinstance(body, bytes):
+            return httpx2.Response(status, content=body)
+        return httpx2.Response(status, json=body)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("api", "status", "body", "error", "code"),
+    [
+        (
+            Api.CMA,
+            401,
+            {"error_message": "You're not allowed in here unless you're logged in.", "error_code": 105},
+            AuthenticationError,
+            105,
+        ),
+        (Api.CMA, 412, {"error_message": "Api key is invalid.", "error_code": 109}, AuthenticationError, 109),
+        (Api.CMA, 403, {"error_message": "No permission.", "error_code": 316}, PermissionDeniedError, 316),
+        (
+            Api.CMA,
+            422,
+            {
+                "error_message": "The requested object doesn't exist.",
+                "error_code": 141,
+                "errors": {"uid": ["is not valid."]},
+            },
+            NotFoundError,
+            141,
+        ),
+        (Api.CDA, 422, {"error_message": "UID is not valid", "error_code": 141}, NotFoundError, 141),
+        (
+            Api.CMA,
+            422,
+            {"error_message": "Entry creation failed.", "error_code": 119, "errors": {"title": ["is required"]}},
+            InvalidRequestError,
+            119,
+        ),
+        (Api.CMA, 409, {"error_message": "Conflict.", "error_code": 120}, InvalidRequestError, 120),
+        (Api.CMA, 404, {"error_message": "Not found."}, NotFoundError, None),
+        (Api.CMA, 429, {"error_message": "Rate limit exceeded.", "error_code": 429}, RateLimitedError, 429),
+        (Api.CMA, 500, {"error_message": "Internal error"}, ServerError, None),
+    ],
+)
+async def test_documented_error_bodies_map_to_the_hierarchy(
+    api: Api, status: int, body: dict[str, object], error: type[Exception], code: int | None
+) -> None:
+    async with make_client(answer(status, body), retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(error) as info:
+            await client.request(api, "GET", ["x"])
+    assert getattr(info.value, "status") == status  # noqa: B009 - the attribute is the assertion
+    assert getattr(info.value, "error_code") == code  # noqa: B009
+
+
+@pytest.mark.parametrize("body", [b"<html>Bad gateway</html>", b'{"error_message": "trunc', b""])
+async def test_a_non_json_error_body_is_still_a_typed_error(body: bytes) -> None:
+    async with make_client(answer(400, body)) as client:
+        with pytest.raises(InvalidRequestError) as info:
+            await client.request(Api.CMA, "GET", ["x"])
+    assert info.value.error_code is None
+
+
+@pytest.mark.parametrize("body", [b'{"entries": [', b"not json", b"[1, 2]"])
+async def test_a_malformed_success_body_is_an_error_not_a_crash(body: bytes) -> None:
+    async with make_client(answer(200, body)) as client:
+        with pytest.raises(MalformedResponseError):
+            await client.request(Api.CMA, "GET", ["x"])
+
+
+async def test_error_messages_never_carry_a_configured_secret() -> None:
+    body = {"error_message": "token cs_management_secret for blt_key_value is invalid", "error_code": 105}
+    async with make_client(answer(401, body)) as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.request(Api.CMA, "GET", ["x"])
+    text = str(info.value) + str(info.value.error_message)
+    assert "cs_management_secret" not in text
+    assert "blt_key_value" not in text
+
+
+async def test_connection_failures_of_reads_become_a_typed_error_after_the_retries() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("refused", request=request)
+
+    async with make_client(handler) as client:
+        with pytest.raises(ConnectionFailedError):
+            await client.request(Api.CMA, "GET", ["x"])
+
+
+async def test_json_bodies_are_sent_with_the_json_content_type() -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return ok(request)
+
+    async with make_client(handler) as client:
+        await create_entry(client, {"entry": {"title": "é"}})
+    assert seen[0].headers["content-type"] == "application/json"
+    assert json.loads(seen[0].content) == {"entry": {"title": "é"}}
