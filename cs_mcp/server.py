@@ -91,6 +91,10 @@ class ListingGuard:
             principal = principal_from_request(ctx, self._stdio)
             if isinstance(result, ListToolsResult):
                 result.tools = [t for t in result.tools if self.visible(principal, t.name)]
+            elif isinstance(result, dict) and isinstance(result.get("tools"), list):
+                # The runner may hand back the serialized form.
+                tools = cast(list[dict[str, Any]], result["tools"])
+                result["tools"] = [t for t in tools if self.visible(principal, str(t.get("name")))]
             return result
         if ctx.method == "tools/call" and ctx.params is not None:
             name = ctx.params.get("name")

@@ -1,0 +1,62 @@
+"""Settings from the environment: names, checks, and no secret in any message."""
+
+from __future__ import annotations
+
+import pytest
+
+from cs_mcp.client import Api
+from cs_mcp.config import ConfigError, Settings
+
+
+def test_the_official_servers_variable_names_configure_a_stack() -> None:
+    settings = Settings.from_env(
+        {
+            "CONTENTSTACK_API_KEY": "blt123",
+            "CONTENTSTACK_MANAGEMENT_TOKEN": "cs-secret-management",
+            "CONTENTSTACK_DELIVERY_TOKEN": "cs-secret-delivery",
+            "CONTENTSTACK_ENVIRONMENT": "production",
+            "CONTENTSTACK_REGION": "aws-eu",
+            "CONTENTSTACK_BRANCH": "dev",
+            "CONTENTSTACK_LOCALE": "fr-fr",
+            "CONTENTSTACK_CMA_BASE_URL": "http://127.0.0.1:9000/cma/",
+        }
+    )
+    config = settings.client_config()
+    assert settings.region == "EU"
+    assert config.delivery_tokens == {"production": "cs-secret-delivery"}
+    assert config.branch == "dev"
+    assert settings.base_urls[Api.CMA] == "http://127.0.0.1:9000/cma"
+    assert "cs-secret-management" not in repr(settings)
+    assert "cs-secret-management" not in str(settings.model_dump())
+
+
+def test_delivery_tokens_for_several_environments_are_read_as_pairs() -> None:
+    settings = Settings.from_env(
+        {"CONTENTSTACK_API_KEY": "k", "CS_MCP_DELIVERY_TOKENS": "development=d1, staging = d2"}
+    )
+    assert settings.client_config().delivery_tokens == {"development": "d1", "staging": "d2"}
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"CONTENTSTACK_REGION": "moon"}, "CONTENTSTACK_REGION"),
+        ({"CONTENTSTACK_CDA_BASE_URL": "cdn.example.com"}, "CONTENTSTACK_CDA_BASE_URL"),
+        ({"CONTENTSTACK_ORGANIZATION_UID": "org"}, "CONTENTSTACK_AUTHTOKEN"),
+        ({"CONTENTSTACK_MANAGEMENT_TOKEN": "cs-secret"}, "CONTENTSTACK_API_KEY"),
+        ({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_DELIVERY_TOKEN": "cs-secret"}, "CONTENTSTACK_ENVIRONMENT"),
+        ({"CONTENTSTACK_API_KEY": "k", "CS_MCP_DELIVERY_TOKENS": "cs-secret"}, "CS_MCP_DELIVERY_TOKENS"),
+    ],
+)
+def test_a_bad_or_half_set_configuration_names_the_variable_and_hides_secrets(
+    env: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert info.value.variable == variable
+    assert "cs-secret" not in str(info.value)
+
+
+def test_no_credentials_means_the_sandbox_is_served() -> None:
+    assert not Settings.from_env({}).has_credentials
+    assert Settings.from_env({"CONTENTSTACK_API_KEY": "k"}).has_credentials

@@ -1,0 +1,175 @@
+"""The server in memory: listing per role, annotations, structured output, plain errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.server import build_server
+from cs_mcp.tools._registry import registered_tools
+from tests.helpers import text_of
+
+pytestmark = pytest.mark.anyio
+
+FULL_ENV = {
+    "CONTENTSTACK_API_KEY": "blt_api_key_1234",
+    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_token_1234",
+    "CONTENTSTACK_AUTHTOKEN": "blt_authtoken_1234",
+    "CONTENTSTACK_ORGANIZATION_UID": "org_1",
+}
+
+CONTENT_TYPES: dict[str, Any] = {
+    "content_types": [
+        {
+            "uid": "blog_post",
+            "title": "Blog\u202e post",
+            "schema": [
+                {"uid": "title", "data_type": "text", "mandatory": True, "display_name": "Title"},
+                {"uid": "author", "data_type": "reference", "reference_to": ["author"], "multiple": False},
+                {
+                    "uid": "seo",
+                    "data_type": "group",
+                    "schema": [{"uid": "keywords", "data_type": "text", "multiple": True}],
+                },
+                {
+                    "uid": "sections",
+                    "data_type": "blocks",
+                    "multiple": True,
+                    "blocks": [{"uid": "hero", "title": "Hero", "schema": [{"uid": "image", "data_type": "file"}]}],
+                },
+            ],
+        }
+    ],
+    "count": 1,
+}
+
+
+def stack_handler(request: httpx2.Request) -> httpx2.Response:
+    path = request.url.path
+    if path.endswith("/content_types"):
+        return httpx2.Response(200, json=CONTENT_TYPES)
+    if path.endswith("/content_types/blog_post"):
+        return httpx2.Response(200, json={"content_type": CONTENT_TYPES["content_types"][0]})
+    if "/content_types/" in path:
+        return httpx2.Response(422, json={"error_message": "The Content Type was not found.", "error_code": 118})
+    if path.endswith("/environments"):
+        return httpx2.Response(200, json={"environments": [{"name": "development"}, {"name": "production"}]})
+    if path.endswith("/locales"):
+        return httpx2.Response(
+            200, json={"locales": [{"code": "en-us", "name": "English"}, {"code": "fr-fr", "fallback_locale": "en-us"}]}
+        )
+    return httpx2.Response(404, json={"error_message": "no route", "error_code": 0})
+
+
+def make_server(role: str = "viewer", env: dict[str, str] | None = None):
+    return build_server(
+        Settings.from_env(env if env is not None else FULL_ENV),
+        guard=Guard(builtin_policy()),
+        stdio_role=role,
+        transport=httpx2.MockTransport(stack_handler),
+    )
+
+
+async def test_every_tool_sets_all_four_annotations() -> None:
+    async with Client(make_server("admin")) as client:
+        tools = (await client.list_tools()).tools
+    assert tools
+    for tool in tools:
+        a = tool.annotations
+        assert a is not None, tool.name
+        hints = (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
+        assert all(h is not None for h in hints), tool.name
+        assert tool.output_schema is not None, f"{tool.name} has no structured output"
+
+
+def test_every_registered_tool_declares_scopes_and_a_description() -> None:
+    for spec in registered_tools():
+        assert spec.scopes, spec.name
+        assert len(spec.description) > 40, spec.name
+        if not spec.read_only:
+            assert "dry_run" in spec.fn.__code__.co_varnames, f"{spec.name} is a write without dry_run"
+
+
+async def test_a_viewer_sees_no_write_tool() -> None:
+    async with Client(make_server("viewer")) as client:
+        tools = (await client.list_tools()).tools
+    assert tools
+    assert all(t.annotations is not None and t.annotations.read_only_hint for t in tools)
+
+
+async def test_a_role_without_scopes_sees_nothing_and_cannot_call() -> None:
+    async with Client(make_server("nobody")) as client:
+        assert (await client.list_tools()).tools == []
+        result = await client.call_tool("get_content_type", {"content_type": "blog_post"})
+    assert result.is_error
+
+
+async def test_toolsets_without_credentials_are_not_listed_and_describe_stack_says_what_to_set() -> None:
+    env = {"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_MANAGEMENT_TOKEN": "m"}
+    async with Client(make_server("admin", env)) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        result = await client.call_tool("describe_stack", {})
+    assert "describe_stack" in names
+    assert not any(spec.name in names for spec in registered_tools() if spec.toolset in ("analytics", "automations"))
+    assert result.structured_content is not None
+    assert "CONTENTSTACK_AUTHTOKEN" in result.structured_content["toolsets"]["analytics"]
+
+
+async def test_describe_stack_answers_structured_output_with_master_locale_and_permissions() -> None:
+    async with Client(make_server("viewer")) as client:
+        result = await client.call_tool("describe_stack", {})
+    assert not result.is_error
+    data = result.structured_content
+    assert data is not None
+    assert data["environments"] == ["development", "production"]
+    assert [(loc["code"], loc["master"]) for loc in data["locales"]] == [("en-us", True), ("fr-fr", False)]
+    assert data["content_types"] == [{"uid": "blog_post", "title": "Blog post", "field_count": 4}]
+    assert data["permissions"]["role"] == "viewer"
+    assert data["permissions"]["read_only"] is True
+
+
+async def test_get_content_type_answers_a_compact_schema_with_nested_fields() -> None:
+    async with Client(make_server()) as client:
+        result = await client.call_tool("get_content_type", {"content_type": "blog_post"})
+    data = result.structured_content
+    assert data is not None
+    fields = {f["uid"]: f for f in data["fields"]}
+    assert fields["title"]["required"] is True
+    assert fields["author"]["reference_to"] == ["author"]
+    assert fields["seo"]["fields"][0]["uid"] == "keywords"
+    assert fields["sections"]["blocks"][0]["fields"][0]["type"] == "file"
+
+
+async def test_an_unknown_content_type_is_a_tool_error_that_lists_the_known_ones() -> None:
+    async with Client(make_server()) as client:
+        result = await client.call_tool("get_content_type", {"content_type": "nope"})
+    assert result.is_error
+    assert "blog_post" in text_of(result)
+
+
+async def test_a_bad_argument_is_a_tool_error_not_a_crash() -> None:
+    async with Client(make_server()) as client:
+        result = await client.call_tool("get_content_type", {"content_type": ""})
+        missing = await client.call_tool("get_content_type", {})
+    assert result.is_error
+    assert missing.is_error
+    assert "Error executing tool get_content_type" in text_of(result)
+    assert "validation error" in text_of(result)
+
+
+async def test_a_contentstack_failure_reaches_the_model_in_plain_words() -> None:
+    def unauthorized(_request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(401, json={"error_message": "Bad token cs_management_token_1234", "error_code": 105})
+
+    server = build_server(Settings.from_env(FULL_ENV), transport=httpx2.MockTransport(unauthorized))
+    async with Client(server) as client:
+        result = await client.call_tool("describe_stack", {})
+    assert result.is_error
+    text = text_of(result)
+    assert "invalid or expired" in text
+    assert "cs_management_token_1234" not in text
