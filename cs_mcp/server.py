@@ -21,6 +21,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
 from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY, AppState
 from cs_mcp.tools._registry import ToolSpec, registered_tools
+from cs_mcp.tools._schema import compact_schema
 
 INSTRUCTIONS = """\
 cs-mcp works a Contentstack stack: find and read entries and assets, create and update them,
@@ -73,6 +74,15 @@ def principal_from_request(ctx: ServerRequestContext[Any, Any], fallback: Princi
     return fallback
 
 
+def _compact_listed(tool: dict[str, Any]) -> dict[str, Any]:
+    compacted = dict(tool)
+    for key, output in (("inputSchema", False), ("outputSchema", True)):
+        schema = compacted.get(key)
+        if isinstance(schema, dict):
+            compacted[key] = compact_schema(cast(dict[str, Any], schema), output=output)
+    return compacted
+
+
 class ListingGuard:
     """Middleware: filters `tools/list` per principal and refuses calls to tools it hides."""
 
@@ -91,10 +101,14 @@ class ListingGuard:
             principal = principal_from_request(ctx, self._stdio)
             if isinstance(result, ListToolsResult):
                 result.tools = [t for t in result.tools if self.visible(principal, t.name)]
+                for t in result.tools:
+                    t.input_schema = compact_schema(t.input_schema)
+                    if t.output_schema is not None:
+                        t.output_schema = compact_schema(t.output_schema, output=True)
             elif isinstance(result, dict) and isinstance(result.get("tools"), list):
                 # The runner may hand back the serialized form.
                 tools = cast(list[dict[str, Any]], result["tools"])
-                result["tools"] = [t for t in tools if self.visible(principal, str(t.get("name")))]
+                result["tools"] = [_compact_listed(t) for t in tools if self.visible(principal, str(t.get("name")))]
             return result
         if ctx.method == "tools/call" and ctx.params is not None:
             name = ctx.params.get("name")

@@ -15,6 +15,7 @@ from cs_mcp.guard import Guard, Principal, builtin_policy
 from cs_mcp.guard.policy import Policy
 from cs_mcp.server import build_server
 from cs_mcp.tools._registry import registered_tools
+from cs_mcp.tools._schema import compact_schema
 
 # Settings with every toolset's credentials present, so the catalog shows every tool; nothing
 # is sent with them.
@@ -37,7 +38,15 @@ async def catalog(role: str | None, policy: Policy | None = None) -> list[Tool]:
     """The tools `role` sees (every tool when None), in the server's order."""
     policy = policy or builtin_policy()
     server = build_server(Settings.from_env(_CATALOG_ENV), guard=Guard(policy))
-    tools = await server.list_tools()
+    tools = [
+        t.model_copy(
+            update={
+                "input_schema": compact_schema(t.input_schema),
+                "output_schema": compact_schema(t.output_schema, output=True) if t.output_schema else None,
+            }
+        )
+        for t in await server.list_tools()
+    ]
     if role is None:
         return tools
     if role not in policy.roles:
