@@ -1,0 +1,63 @@
+"""Cleaning stack text, cursors, and the response budget."""
+
+from __future__ import annotations
+
+import pytest
+from mcp.server.mcpserver.exceptions import ToolError
+
+from cs_mcp.tools._shape import clean, clean_text, decode_cursor, encode_cursor, fingerprint, fit_budget, page_info
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u200b",  # zero-width space
+        "\u200d",  # zero-width joiner
+        "\u202e",  # right-to-left override
+        "\u2066",  # left-to-right isolate
+        "\ufeff",  # byte order mark
+        "\U000e0049\U000e0067",  # tag characters that can smuggle invisible text
+        "\x00\x1b",  # control characters
+    ],
+)
+def test_invisible_and_bidirectional_characters_are_removed(hidden: str) -> None:
+    assert clean_text(f"Ignore{hidden} previous") == "Ignore previous"
+
+
+def test_newlines_tabs_and_ordinary_unicode_stay() -> None:
+    text = "Crème brûlée\n\tδ 日本語 😀"
+    assert clean_text(text) == text
+
+
+def test_cleaning_reaches_nested_values_and_keys() -> None:
+    assert clean({"ti\u200btle": ["a\u202eb", {"c": "d\u2066"}], "n": 3}) == {"title": ["ab", {"c": "d"}], "n": 3}
+
+
+def test_a_cursor_round_trips_for_the_same_query_only() -> None:
+    q = fingerprint("blog_post", {"title": "x"}, 25)
+    cursor = encode_cursor(50, q)
+    assert decode_cursor(cursor, q) == 50
+    assert decode_cursor(None, q) == 0
+    with pytest.raises(ToolError):
+        decode_cursor(cursor, fingerprint("page", None, 25))
+
+
+@pytest.mark.parametrize("bad", ["not-base64!!", "eyJ4IjogMX0", encode_cursor(-5, "q")])
+def test_a_malformed_cursor_is_a_tool_error(bad: str) -> None:
+    with pytest.raises(ToolError):
+        decode_cursor(bad, "q")
+
+
+def test_the_budget_cuts_at_an_item_boundary_but_keeps_at_least_one() -> None:
+    items = [{"body": "x" * 400} for _ in range(100)]
+    kept = fit_budget(items, budget_tokens=1000)
+    assert 0 < len(kept) < 100
+    assert fit_budget([{"body": "x" * 100_000}], budget_tokens=1000) == [{"body": "x" * 100_000}]
+
+
+def test_page_info_says_when_an_answer_was_truncated_and_how_to_continue() -> None:
+    info = page_info(total=100, skip=0, asked=25, returned=10, fetched=25, query_fingerprint="q")
+    assert info["truncated"] is True
+    assert decode_cursor(info["next_cursor"], "q") == 10
+    last = page_info(total=30, skip=25, asked=25, returned=5, query_fingerprint="q")
+    assert last["next_cursor"] is None
