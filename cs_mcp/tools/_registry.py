@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
+from pydantic import ValidationError
 
 from cs_mcp.client import ContentstackError
 
@@ -104,6 +105,14 @@ def _plain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         except ContentstackError as exc:
             # The client's messages are plain and scrubbed of secrets already.
             raise ToolError(str(exc)) from exc
+        except ValidationError as exc:
+            # Arguments were validated before the call, so this is an answer of Contentstack
+            # that does not have the documented shape. Field paths only: values may be content.
+            where = ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5])
+            raise ToolError(
+                f"Contentstack answered in a shape cs-mcp does not understand (at {where or 'the top level'}); "
+                "try again, and report it if it persists"
+            ) from exc
 
     return run
 
