@@ -200,6 +200,7 @@ def test_no_tool_lets_an_unexpected_exception_reach_the_model(
     result = portal.call(client.call_tool, name, arguments)
     text = text_of(result)
     assert text.strip() != f"Error executing tool {name}", f"{name} crashed on {json.dumps(arguments)[:300]}"
+    assert not VIOLATIONS, VIOLATIONS[:3]
     for secret in ENV.values():
         if secret.startswith(("cs_", "blt_")):
             assert secret not in text
