@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import httpx2
@@ -63,10 +63,27 @@ _ANSWERS: list[tuple[int, Any]] = [
 ]
 
 
-def make_handler(seed: int):
+# Requests whose path or query a hostile value changed beyond its own segment.
+VIOLATIONS: list[str] = []
+_PREFIXES = ("/v3/", "/analytics/v2/", "/v1/")
+
+
+def check_request(request: httpx2.Request) -> None:
+    raw = request.url.raw_path.decode()
+    path = raw.partition("?")[0]
+    if not path.startswith(_PREFIXES):
+        VIOLATIONS.append(f"path outside the API: {path}")
+    if any(seg in (".", "..") for seg in path.split("/")):
+        VIOLATIONS.append(f"dot segment in path: {path}")
+    if "#" in raw:
+        VIOLATIONS.append(f"fragment in request: {raw}")
+
+
+def make_handler(seed: int) -> Callable[[httpx2.Request], httpx2.Response]:
     rng = random.Random(seed)
 
-    def handler(_request: httpx2.Request) -> httpx2.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        check_request(request)
         status, body = rng.choice(_ANSWERS)
         if isinstance(body, bytes):
             return httpx2.Response(status, content=body)
