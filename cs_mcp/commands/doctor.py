@@ -1,0 +1,385 @@
+"""`cs-mcp doctor`: is the configuration right, and does each configured API answer?
+
+It prints the configuration (region, hosts per API, branch, which credentials are set, never
+their values), makes one cheap authenticated call per configured API and gives a plain verdict
+for each, summarises the policy, and lists the toolsets that are live and what enables the
+others. The exit status is 1 when something configured does not work, 2 for a configuration
+or policy error, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import enum
+import sys
+from typing import TextIO
+
+import anyio
+import httpx2
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import (
+    Api,
+    APIStatusError,
+    AuthenticationError,
+    ContentstackClient,
+    ContentstackError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RetryPolicy,
+    TransportError,
+)
+from cs_mcp.commands._common import CommandError, add_policy_arguments, build_guard, fail, load_settings
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard
+from cs_mcp.server import toolset_availability
+
+# One attempt, short timeouts: doctor reports what happens, it does not try to ride it out.
+_DOCTOR_RETRY = RetryPolicy(attempts=1, total_seconds=15.0)
+_DOCTOR_TIMEOUT = 10.0
+_DOCTOR_CONNECT_TIMEOUT = 5.0
+
+# Words in a 402/403 answer of an organization-level API that mean the feature is not on the
+# organization's plan, rather than that this user lacks a role. Contentstack documents no
+# error code for it, so the text is the only signal; anything else stays "no permission".
+_NOT_ENABLED_WORDS = ("not enabled", "not available", "subscription", "plan", "feature", "upgrade")
+
+_CREDENTIAL_VARIABLES: dict[str, str] = {
+    "CONTENTSTACK_API_KEY": "api_key",
+    "CONTENTSTACK_MANAGEMENT_TOKEN": "management_token",
+    "CONTENTSTACK_DELIVERY_TOKEN": "delivery_token",
+    "CONTENTSTACK_AUTHTOKEN": "authtoken",
+    "CONTENTSTACK_OAUTH_TOKEN": "oauth_token",
+}
+
+
+class Verdict(enum.StrEnum):
+    """What one API check concluded, in plain words."""
+
+    OK = "ok"
+    INVALID_CREDENTIALS = "invalid token"
+    WRONG_REGION = "wrong region"
+    NO_PERMISSION = "no permission"
+    NOT_ENABLED = "not enabled for the organization"
+    FAILED = "failed"
+    NOT_CONFIGURED = "not configured"
+
+
+class ApiCheck(BaseModel):
+    api: str
+    base_url: str
+    configured: bool
+    request: str | None = Field(default=None, description="The call made, without credentials.")
+    verdict: Verdict
+    detail: str
+
+    @property
+    def works(self) -> bool:
+        return not self.configured or self.verdict is Verdict.OK
+
+
+class ConfigurationSummary(BaseModel):
+    region: str
+    branch: str | None
+    environment: str | None
+    base_urls: dict[str, str]
+    credentials: dict[str, bool] = Field(description="Which credential variables are set; never their values.")
+    delivery_token_environments: list[str]
+    organization_uid_set: bool
+    serves_sandbox: bool
+
+
+class PolicySummary(BaseModel):
+    source: str
+    roles: list[str]
+    default_role: str
+    stdio_role: str
+    anonymous_role: str | None
+    principals: int
+    confirm_environments: list[str]
+    confirm_tools: list[str]
+    confirm_fallback: str
+
+
+class DoctorReport(BaseModel):
+    configuration: ConfigurationSummary
+    checks: list[ApiCheck]
+    policy: PolicySummary
+    toolsets: dict[str, str] = Field(description="Each toolset: 'live', or what to set to enable it.")
+    ok: bool
+    summary: str
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
+    p = subparsers.add_parser("doctor", help="check the configuration and that each configured API answers")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_policy_arguments(p)
+
+
+def configuration_summary(settings: Settings, client: ContentstackClient) -> ConfigurationSummary:
+    """What is configured, with every secret reduced to whether it is set."""
+    tokens = sorted(settings.delivery_tokens)
+    if settings.delivery_token and settings.environment and settings.environment not in tokens:
+        tokens.append(settings.environment)
+    return ConfigurationSummary(
+        region=settings.region,
+        branch=settings.branch,
+        environment=settings.environment,
+        base_urls={api.value: client.base_url(api) for api in Api},
+        credentials={var: getattr(settings, attr) is not None for var, attr in _CREDENTIAL_VARIABLES.items()}
+        | {"CS_MCP_DELIVERY_TOKENS": bool(settings.delivery_tokens)},
+        delivery_token_environments=tokens,
+        organization_uid_set=settings.organization_uid is not None,
+        serves_sandbox=not settings.has_credentials,
+    )
+
+
+def policy_summary(settings: Settings, guard: Guard) -> PolicySummary:
+    policy = guard.policy
+    return PolicySummary(
+        source=policy.source or "built-in roles",
+        roles=sorted(policy.roles),
+        default_role=policy.default_role,
+        stdio_role=settings.role or policy.default_role,
+        anonymous_role=policy.anonymous_role,
+        principals=len(policy.principals),
+        confirm_environments=list(policy.confirm.environments),
+        confirm_tools=list(policy.confirm.tools),
+        confirm_fallback=policy.confirm.fallback,
+    )
+
+
+def _not_enabled(api: Api, exc: APIStatusError) -> bool:
+    if exc.status == 402:
+        return True
+    if api not in (Api.ANALYTICS, Api.AUTOMATE) or exc.status != 403:
+        return False
+    text = (exc.error_message or "").lower()
+    return any(word in text for word in _NOT_ENABLED_WORDS)
+
+
+def verdict_for(api: Api, exc: ContentstackError) -> tuple[Verdict, str]:
+    """The verdict and a plain explanation for an error one check raised."""
+    name = api.value.upper()
+    if isinstance(exc, APIStatusError) and _not_enabled(api, exc):
+        return Verdict.NOT_ENABLED, (
+            f"the {name} API is not enabled for this organization ({exc.status}); "
+            "an organization owner can check the plan"
+        )
+    if isinstance(exc, AuthenticationError):
+        if exc.status == 412 or exc.error_code == 109:
+            return Verdict.INVALID_CREDENTIALS, "the stack API key is not valid (check CONTENTSTACK_API_KEY)"
+        what = {
+            Api.CMA: "the management token (or authtoken)",
+            Api.CDA: "the delivery token, or the environment it belongs to",
+            Api.ANALYTICS: "the authtoken, or the organization uid",
+            Api.AUTOMATE: "the authtoken, or the organization uid",
+        }[api]
+        return Verdict.INVALID_CREDENTIALS, f"{name} refused the credentials ({exc.status}): check {what}"
+    if isinstance(exc, PermissionDeniedError):
+        hint = (
+            "only organization owners and admins may read analytics"
+            if api is Api.ANALYTICS
+            else "the credentials work but their role may not read this"
+        )
+        return Verdict.NO_PERMISSION, f"{name} answered {exc.status}: {hint}"
+    if isinstance(exc, NotFoundError) and exc.status == 404:
+        return Verdict.WRONG_REGION, (
+            f"the host answered 404: it does not serve the {name} API; check CONTENTSTACK_REGION and the base URL"
+        )
+    if isinstance(exc, TransportError):
+        return Verdict.WRONG_REGION, (
+            f"could not reach the {name} host ({type(exc).__name__}); check the network, CONTENTSTACK_REGION "
+            "and the base URL"
+        )
+    if isinstance(exc, RateLimitedError):
+        return Verdict.FAILED, f"{name} answered 429 (rate limited); try again in a moment"
+    return Verdict.FAILED, str(exc)
+
+
+async def _probe(
+    client: ContentstackClient,
+    api: Api,
+    method_path: str,
+    call: tuple[list[str], dict[str, str | int]],
+    env: str | None,
+) -> ApiCheck:
+    path, params = call
+    base = client.base_url(api)
+    try:
+        await client.request(api, "GET", path, params=params, environment=env)
+    except ContentstackError as exc:
+        verdict, detail = verdict_for(api, exc)
+        return ApiCheck(
+            api=api.value, base_url=base, configured=True, request=method_path, verdict=verdict, detail=detail
+        )
+    return ApiCheck(
+        api=api.value, base_url=base, configured=True, request=method_path, verdict=Verdict.OK, detail="answered"
+    )
+
+
+def _cda_environment(settings: Settings) -> str | None:
+    if settings.environment and (settings.delivery_token or settings.environment in settings.delivery_tokens):
+        return settings.environment
+    return next(iter(sorted(settings.delivery_tokens)), None)
+
+
+async def check_apis(settings: Settings, client: ContentstackClient, today: dt.date | None = None) -> list[ApiCheck]:
+    """One cheap authenticated call per configured API, concurrently; unconfigured ones say what to set."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    day = (today - dt.timedelta(days=1)).isoformat()
+    cda_env = _cda_environment(settings) if settings.api_key else None
+    org = settings.organization_uid or ""
+    probes: dict[Api, tuple[str, tuple[list[str], dict[str, str | int]], str | None] | str] = {
+        Api.CMA: ("GET /environments?limit=1", (["environments"], {"limit": 1}), None)
+        if client.has_cma_credentials()
+        else "set CONTENTSTACK_API_KEY and CONTENTSTACK_MANAGEMENT_TOKEN",
+        Api.CDA: (
+            f"GET /content_types?limit=1&environment={cda_env}",
+            (["content_types"], {"limit": 1, "environment": cda_env}),
+            cda_env,
+        )
+        if cda_env
+        else "set CONTENTSTACK_DELIVERY_TOKEN and CONTENTSTACK_ENVIRONMENT (or CS_MCP_DELIVERY_TOKENS)",
+        Api.ANALYTICS: (
+            f"GET /usage?from={day}&to={day} (starts a one-day report job)",
+            (["usage"], {"orgUid": org, "from": day, "to": day, "duration": "day"}),
+            None,
+        )
+        if client.has_org_credentials()
+        else "set CONTENTSTACK_AUTHTOKEN and CONTENTSTACK_ORGANIZATION_UID",
+        Api.AUTOMATE: ("GET /projects?limit=1", (["projects"], {"limit": 1}), None)
+        if client.has_org_credentials()
+        else "set CONTENTSTACK_AUTHTOKEN and CONTENTSTACK_ORGANIZATION_UID",
+    }
+    results: dict[Api, ApiCheck] = {}
+
+    async def run_probe(api: Api, label: str, call: tuple[list[str], dict[str, str | int]], env: str | None) -> None:
+        results[api] = await _probe(client, api, label, call, env)
+
+    async with anyio.create_task_group() as group:
+        for api, probe in probes.items():
+            if isinstance(probe, str):
+                results[api] = ApiCheck(
+                    api=api.value,
+                    base_url=client.base_url(api),
+                    configured=False,
+                    verdict=Verdict.NOT_CONFIGURED,
+                    detail=probe,
+                )
+            else:
+                group.start_soon(run_probe, api, *probe)
+    return [results[api] for api in Api]
+
+
+async def diagnose(
+    settings: Settings,
+    guard: Guard,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    today: dt.date | None = None,
+) -> DoctorReport:
+    """The whole report. `transport` replaces the network (tests pass `httpx2.MockTransport`)."""
+    config = dataclasses.replace(
+        settings.client_config(), timeout=_DOCTOR_TIMEOUT, connect_timeout=_DOCTOR_CONNECT_TIMEOUT
+    )
+    async with ContentstackClient(config, permits=guard.permits, transport=transport, retry=_DOCTOR_RETRY) as client:
+        configuration = configuration_summary(settings, client)
+        checks = await check_apis(settings, client, today) if settings.has_credentials else []
+    toolsets = {name: reason or "live" for name, reason in toolset_availability(settings).items()}
+    failing = [c for c in checks if not c.works]
+    configured = [c for c in checks if c.configured]
+    if not settings.has_credentials:
+        summary = (
+            "no Contentstack credentials are set: `cs-mcp serve` will serve the local sandbox stack "
+            "(demo data, not Contentstack)"
+        )
+    elif failing:
+        summary = f"{len(failing)} of {len(configured)} configured APIs do not work: " + ", ".join(
+            f"{c.api.upper()} ({c.verdict.value})" for c in failing
+        )
+    else:
+        summary = f"all {len(configured)} configured APIs answered"
+    return DoctorReport(
+        configuration=configuration,
+        checks=checks,
+        policy=policy_summary(settings, guard),
+        toolsets=toolsets,
+        ok=not failing,
+        summary=summary,
+    )
+
+
+def render_text(report: DoctorReport) -> str:
+    """The report as plain text for a terminal."""
+    c = report.configuration
+    lines = ["Configuration"]
+    lines.append(f"  region       {c.region}")
+    lines.append(f"  branch       {c.branch or '(default: main)'}")
+    lines.append(f"  environment  {c.environment or '(not set)'}")
+    set_vars = [name for name, present in c.credentials.items() if present]
+    unset_vars = [name for name, present in c.credentials.items() if not present]
+    lines.append(f"  set          {', '.join(set_vars) or '(no credentials)'}")
+    lines.append(f"  not set      {', '.join(unset_vars) or '(none)'}")
+    lines.append(f"  organization {'set' if c.organization_uid_set else 'not set'}")
+    if c.delivery_token_environments:
+        lines.append(f"  delivery tokens for: {', '.join(c.delivery_token_environments)}")
+    lines.append("  hosts")
+    for api, url in c.base_urls.items():
+        lines.append(f"    {api:<10} {url}")
+    if report.checks:
+        lines.append("")
+        lines.append("APIs")
+        for check in report.checks:
+            lines.append(f"  {check.api.upper():<10} {check.verdict.value}: {check.detail}")
+            if check.request:
+                lines.append(f"  {'':<10} sent {check.request}")
+    p = report.policy
+    lines.append("")
+    lines.append("Policy")
+    lines.append(f"  source       {p.source}")
+    lines.append(f"  roles        {', '.join(p.roles)} (default {p.default_role})")
+    lines.append(f"  stdio role   {p.stdio_role}")
+    lines.append(f"  HTTP principals {p.principals}; anonymous role {p.anonymous_role or 'none (refused)'}")
+    envs = ", ".join(p.confirm_environments) or "none"
+    tools = ", ".join(p.confirm_tools) or "none"
+    lines.append(f"  confirmation environments: {envs}; tools: {tools}; without a client prompt: {p.confirm_fallback}")
+    lines.append("")
+    lines.append("Toolsets")
+    for name, state in report.toolsets.items():
+        lines.append(f"  {name:<12} {state}")
+    lines.append("")
+    lines.append(("OK: " if report.ok else "PROBLEM: ") + report.summary)
+    return "\n".join(lines)
+
+
+async def doctor(
+    settings: Settings,
+    guard: Guard,
+    *,
+    as_json: bool = False,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    out: TextIO | None = None,
+    today: dt.date | None = None,
+) -> int:
+    """Prints the report; answers the exit status (1 when something configured does not work)."""
+    report = await diagnose(settings, guard, transport=transport, today=today)
+    stream = out or sys.stdout
+    stream.write((report.model_dump_json(indent=2) if as_json else render_text(report)) + "\n")
+    return 0 if report.ok else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args)
+        guard = build_guard(settings)
+    except CommandError as exc:
+        return fail(str(exc))
+
+    async def main() -> int:
+        return await doctor(settings, guard, as_json=bool(args.json))
+
+    return anyio.run(main)
