@@ -3,8 +3,13 @@
 Pydantic writes a `title` for every property (its name, title-cased) and spells optional
 values as `anyOf: [X, {"type": "null"}]`. A model pays for every token of the catalog on every
 turn, so the listing drops generated titles, folds simple nullable unions into a type list,
-and drops `default` from output schemas (an answer always carries its values). Validation is
-unchanged: these forms are equivalent in JSON Schema.
+and drops `default` from output schemas (an answer always carries its values).
+
+Output schemas are listed as an outline: the top-level properties with their JSON types, nested
+objects as `{"type": "object"}`. A model plans with the names and kinds of what comes back and
+reads the details in the answer itself; the full schemas of every nested model would otherwise
+be most of the catalog. An outline is a looser schema than the full one, so every answer that
+the server validated against the full schema still conforms to the listed one.
 """
 
 from __future__ import annotations
@@ -16,8 +21,76 @@ _NAMED_SCHEMAS = ("properties", "$defs", "definitions", "patternProperties")
 
 
 def compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
-    """A compacted copy of `schema`."""
-    return cast(dict[str, Any], _compact(schema, output=output, top=True))
+    """A compacted copy of `schema`; for an output schema, its outline."""
+    compacted = cast(dict[str, Any], _compact(schema, output=output, top=True))
+    return outline_schema(compacted) if output else compacted
+
+
+_JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
+
+
+def outline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The top level of an object schema: each property with its JSON type(s) only."""
+    defs = cast(dict[str, Any], schema.get("$defs") or {})
+    properties = cast(dict[str, Any], schema.get("properties") or {})
+    outline: dict[str, Any] = {"type": "object", "properties": {n: _kind(p, defs) for n, p in properties.items()}}
+    if "required" in schema:
+        outline["required"] = schema["required"]
+    return outline
+
+
+def _kind(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON type(s) a schema node allows, as `{"type": ...}` (no constraint is tighter)."""
+    found = _types(node, defs, depth=0)
+    if found >= set(_JSON_TYPES) - {"integer"}:
+        return {}
+    if "number" in found:
+        found.discard("integer")  # every integer is a JSON number
+    types = sorted(found, key=_JSON_TYPES.index)
+    if not types:
+        return {}
+    return {"type": types[0] if len(types) == 1 else types}
+
+
+def _types(node: Any, defs: dict[str, Any], depth: int) -> set[str]:
+    if not isinstance(node, dict) or depth > 20:
+        return set(_JSON_TYPES)
+    schema = cast(dict[str, Any], node)
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _types(defs.get(ref.removeprefix("#/$defs/")), defs, depth + 1)
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list):
+            found: set[str] = set()
+            for option in cast(list[Any], options):
+                found |= _types(option, defs, depth + 1)
+            return found
+    kind = schema.get("type")
+    if isinstance(kind, str) and kind in _JSON_TYPES:
+        return {kind}
+    if isinstance(kind, list):
+        return {k for k in cast(list[Any], kind) if isinstance(k, str) and k in _JSON_TYPES}
+    if "enum" in schema or "const" in schema:
+        values = schema.get("enum", [schema.get("const")])
+        return {_json_type(v) for v in cast(list[Any], values)}
+    if "properties" in schema:
+        return {"object"}
+    return set(_JSON_TYPES)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def _compact(node: Any, *, output: bool, top: bool = False) -> Any:

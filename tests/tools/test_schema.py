@@ -34,3 +34,32 @@ def test_output_schemas_drop_defaults_input_schemas_keep_them() -> None:
     schema = {"properties": {"limit": {"type": "integer", "default": 25}}}
     assert compact_schema(schema)["properties"]["limit"]["default"] == 25
     assert "default" not in compact_schema(schema, output=True)["properties"]["limit"]
+
+
+def test_an_output_schema_is_listed_as_the_types_of_its_top_level_properties() -> None:
+    schema = {
+        "$defs": {
+            "Item": {"type": "object", "properties": {"uid": {"type": "string"}}},
+            "Kind": {"enum": ["a", "b"]},
+        },
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/$defs/Item"}, "description": "d"},
+            "item": {"anyOf": [{"$ref": "#/$defs/Item"}, {"type": "null"}]},
+            "kind": {"$ref": "#/$defs/Kind"},
+            "count": {"type": "integer", "default": 0},
+            "anything": {},
+        },
+        "required": ["items"],
+    }
+    assert compact_schema(schema, output=True) == {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array"},
+            "item": {"type": ["object", "null"]},
+            "kind": {"type": "string"},
+            "count": {"type": "integer"},
+            "anything": {},
+        },
+        "required": ["items"],
+    }
