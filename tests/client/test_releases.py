@@ -1,0 +1,530 @@
+"""The releases area of the client against httpx2.MockTransport and Contentstack's own fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio.lowlevel
+import httpx2
+import pytest
+
+from cs_mcp.client import ClientConfig, ContentstackClient, NotFoundError, PermitRequiredError
+from cs_mcp.client._releases import ASSET_CONTENT_TYPE, ReleaseArgumentError, ReleaseItem
+from cs_mcp.guard import Permit, PermitAuthority
+
+pytestmark = pytest.mark.anyio
+
+CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
+
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+# Contentstack's answers as its management SDK's test fixtures record them.
+FIXTURES: dict[str, dict[str, Any]] = {
+    "mock_releases/find": {
+        "releases": [
+            {
+                "name": "testing",
+                "description": "2018-12-22",
+                "locked": False,
+                "uid": "release_uid",
+                "created_by": "created_by",
+                "updated_by": "updated_by",
+                "created_at": "2023-09-27T15:35:49.251Z",
+                "updated_at": "2023-09-27T15:37:01.707Z",
+                "status": [],
+                "_deploy_latest": False,
+            },
+            {
+                "name": "New Clone Name",
+                "description": "New Desc",
+                "uid": "release_uid",
+                "created_by": "created_by",
+                "updated_by": "updated_by",
+                "created_at": "2023-07-13T08:14:29.662Z",
+                "updated_at": "2023-07-13T08:14:29.662Z",
+                "locked": False,
+                "status": [],
+                "_deploy_latest": False,
+            },
+        ]
+    },
+    "mock_releases/fetch": {
+        "release": {
+            "name": "testing",
+            "description": "2018-12-22",
+            "locked": False,
+            "items": [],
+            "uid": "release_uid",
+            "created_by": "created_by",
+            "updated_by": "updated_by",
+            "created_at": "2023-09-27T15:35:49.251Z",
+            "updated_at": "2023-09-27T15:37:01.707Z",
+            "status": [],
+            "_deploy_latest": False,
+        }
+    },
+    "mock_releases/create": {
+        "notice": "Release created successfully.",
+        "release": {
+            "name": "Release_Name",
+            "description": "2023-09-27",
+            "locked": False,
+            "uid": "release_uid",
+            "created_by": "created_by",
+            "updated_by": "updated_by",
+            "created_at": "2023-09-27T15:35:49.251Z",
+            "updated_at": "2023-09-27T15:35:49.251Z",
+            "status": [],
+            "_deploy_latest": False,
+        },
+    },
+    "mock_releases/update": {
+        "notice": "Release updated successfully.",
+        "release": {
+            "name": "testing",
+            "description": "2018-12-22",
+            "locked": False,
+            "uid": "release_uid",
+            "created_by": "created_by",
+            "updated_by": "updated_by",
+            "created_at": "2023-09-27T15:35:49.251Z",
+            "updated_at": "2023-09-27T15:37:01.707Z",
+            "status": [],
+            "_deploy_latest": False,
+        },
+    },
+    "mock_releases/clone": {
+        "notice": "Release cloned successfully.",
+        "release": {
+            "name": "New_Name",
+            "description": "2023-12-12",
+            "items": [],
+            "uid": "release_uid",
+            "created_by": "created_by",
+            "updated_by": "updated_by",
+            "created_at": "2023-09-27T15:54:15.839Z",
+            "updated_at": "2023-09-27T15:54:15.839Z",
+            "locked": False,
+            "status": [],
+            "_deploy_latest": False,
+            "_branch": "main",
+        },
+    },
+    "mock_releases/delete": {"notice": "Release deleted successfully."},
+    "mock_releases/deploy": {"notice": "Release sent successfully for deployment."},
+    "mock_release_items/find": {
+        "items": [
+            {
+                "action": "publish",
+                "title": "Text 1",
+                "uid": "items_uid",
+                "locale": "en-us",
+                "version": 1,
+                "content_type_uid": "text_section",
+            }
+        ]
+    },
+    "mock_release_items/create": {
+        "notice": "Item added to release successfully.",
+        "release": {
+            "name": "New_Name",
+            "description": "2023-12-12",
+            "items": [
+                {
+                    "action": "publish",
+                    "title": "Text 1",
+                    "uid": "items_uid",
+                    "locale": "en-us",
+                    "version": 1,
+                    "content_type_uid": "text_section",
+                }
+            ],
+            "app_user_object_uid": "system",
+            "uid": "release_uid",
+            "created_by": "created_by",
+            "updated_by": "updated_by",
+            "created_at": "2023-09-27T15:54:15.839Z",
+            "updated_at": "2023-09-27T15:54:15.839Z",
+            "ACL": [],
+            "_version": 1,
+            "locked": False,
+            "status": [],
+            "_deploy_latest": False,
+            "tags": [],
+        },
+    },
+    "mock_release_items/create_multiple": {
+        "notice": "Item(s) send to add to release successfully.",
+        "release": {
+            "name": "tesrting2",
+            "description": "2023-09-27",
+            "locked": False,
+            "items": [
+                {
+                    "uid": "items_uid",
+                    "version": 1,
+                    "action": "publish",
+                    "content_type_uid": "text_section",
+                    "locale": "en-us",
+                    "title": "testing",
+                },
+                {
+                    "uid": "items_uid",
+                    "version": 2,
+                    "action": "publish",
+                    "content_type_uid": "text_section",
+                    "locale": "en-us",
+                    "title": "Text 1",
+                },
+            ],
+            "app_user_object_uid": "system",
+            "uid": "release_uid",
+            "created_by": "created_by",
+            "updated_by": "updated_by",
+            "created_at": "2023-09-27T15:52:41.428Z",
+            "updated_at": "2023-09-27T15:52:41.428Z",
+            "deleted_at": False,
+            "ACL": [],
+            "_version": 1,
+            "status": [],
+            "_deploy_latest": False,
+            "tags": [],
+        },
+    },
+    "mock_release_items/delete": {
+        "notice": "Item(s) send to remove from release successfully.",
+        "release": {
+            "name": "tesrting2",
+            "description": "2023-09-27",
+            "locked": False,
+            "items": [
+                {
+                    "uid": "items_uid",
+                    "version": 1,
+                    "action": "publish",
+                    "content_type_uid": "text_section",
+                    "locale": "en-us",
+                    "title": "testing",
+                },
+                {
+                    "uid": "items_uid",
+                    "version": 2,
+                    "action": "publish",
+                    "content_type_uid": "text_section",
+                    "locale": "en-us",
+                    "title": "Text 1",
+                },
+            ],
+            "uid": "release_uid",
+            "created_by": "created_by",
+            "updated_by": "updated_by",
+            "created_at": "2023-09-27T15:52:41.428Z",
+            "updated_at": "2023-09-27T18:52:07.943Z",
+            "status": [],
+            "_deploy_latest": False,
+        },
+    },
+}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return FIXTURES[name.removesuffix(".json")]
+
+
+async def no_sleep(_seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+class Recorder:
+    """Answers each request with the next canned answer and keeps what was sent."""
+
+    def __init__(self, *answers: tuple[int, Any]) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx2.Request] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        status, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return httpx2.Response(status, json=body)
+
+    def body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+
+def make_client(handler: Handler, authority: PermitAuthority) -> ContentstackClient:
+    return ContentstackClient(
+        CONFIG, permits=authority, transport=httpx2.MockTransport(handler), sleep=no_sleep, seed=1
+    )
+
+
+def permit(authority: PermitAuthority, operation: str, targets: Mapping[str, Iterable[str]]) -> Permit:
+    return authority.issue("tester", "test", operation, targets)
+
+
+def entry_item(uid: str, ct: str = "blog_post", locale: str = "en-us", version: int = 1) -> ReleaseItem:
+    return ReleaseItem(uid=uid, content_type_uid=ct, locale=locale, version=version, action="publish")
+
+
+async def test_list_asks_for_counts_and_reads_contentstacks_answer() -> None:
+    answer = {**fixture("mock_releases/find.json"), "count": 2}
+    rec = Recorder((200, answer))
+    async with make_client(rec, PermitAuthority()) as client:
+        page = await client.releases.list(skip=0, limit=10)
+    sent = rec.requests[0]
+    assert sent.method == "GET"
+    assert sent.url.path == "/v3/releases"
+    assert sent.url.params["include_count"] == "true"
+    assert sent.url.params["include_items_count"] == "true"
+    assert sent.url.params["limit"] == "10"
+    assert [r.name for r in page.items] == ["testing", "New Clone Name"]
+    assert page.total == 2
+    assert page.next_skip is None
+
+
+async def test_get_release_reads_one_release_and_a_missing_one_is_not_found() -> None:
+    rec = Recorder(
+        (200, fixture("mock_releases/fetch.json")),
+        (422, {"error_message": "The requested object doesn't exist.", "error_code": 141}),
+    )
+    async with make_client(rec, PermitAuthority()) as client:
+        release = await client.releases.get_release("release_uid")
+        with pytest.raises(NotFoundError) as caught:
+            await client.releases.get_release("nope")
+    assert release.uid == "release_uid"
+    assert release.locked is False
+    assert caught.value.error_code == 141
+    assert rec.requests[1].url.path == "/v3/releases/nope"
+
+
+async def test_items_pages_follow_until_the_count_is_reached() -> None:
+    def page(n: int, start: int) -> dict[str, Any]:
+        items = [
+            {"uid": f"e{i}", "version": 1, "locale": "en-us", "content_type_uid": "blog_post", "action": "publish"}
+            for i in range(start, start + n)
+        ]
+        return {"items": items, "count": 130}
+
+    rec = Recorder((200, page(100, 0)), (200, page(30, 100)))
+    async with make_client(rec, PermitAuthority()) as client:
+        items = await client.releases.all_items("rel1")
+    assert len(items) == 130
+    assert [r.url.params["skip"] for r in rec.requests] == ["0", "100"]
+    assert rec.requests[0].url.path == "/v3/releases/rel1/items"
+
+
+async def test_items_reads_the_documented_item_shape() -> None:
+    rec = Recorder((200, fixture("mock_release_items/find.json")))
+    async with make_client(rec, PermitAuthority()) as client:
+        page = await client.releases.items("release_uid", limit=5)
+    item = page.items[0]
+    assert (item.uid, item.content_type_uid, item.locale, item.version, item.action) == (
+        "items_uid",
+        "text_section",
+        "en-us",
+        1,
+        "publish",
+    )
+    assert not item.is_asset
+
+
+async def test_create_sends_the_documented_body_with_a_permit() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_releases/create.json")))
+    async with make_client(rec, authority) as client:
+        release = await client.releases.create(
+            "Release_Name", "2023-09-27", permit=permit(authority, "release.create", {})
+        )
+    assert rec.requests[0].method == "POST"
+    assert rec.body() == {
+        "release": {"name": "Release_Name", "description": "2023-09-27", "locked": False, "archived": False}
+    }
+    assert release.uid == "release_uid"
+
+
+async def test_a_write_without_a_permit_for_its_operation_sends_nothing() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_releases/create.json")))
+    async with make_client(rec, authority) as client:
+        wrong = permit(authority, "release.delete", {"release": ["r1"]})
+        with pytest.raises(PermitRequiredError):
+            await client.releases.create("n", None, permit=wrong)
+    assert rec.requests == []
+
+
+async def test_update_sends_only_the_fields_given_and_needs_the_releases_permit() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_releases/update.json")))
+    async with make_client(rec, authority) as client:
+        mine = permit(authority, "release.update", {"release": ["r1"]})
+        await client.releases.update("r1", locked=True, permit=mine)
+        with pytest.raises(PermitRequiredError):
+            await client.releases.update("r2", locked=True, permit=mine)
+        with pytest.raises(ReleaseArgumentError):
+            await client.releases.update("r1", permit=mine)
+    assert len(rec.requests) == 1
+    assert rec.requests[0].method == "PUT"
+    assert rec.requests[0].url.path == "/v3/releases/r1"
+    assert rec.body() == {"release": {"locked": True}}
+
+
+async def test_add_items_refuses_more_than_25_before_sending() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_release_items/create_multiple.json")))
+    items = [entry_item(f"e{i}") for i in range(26)]
+    async with make_client(rec, authority) as client:
+        granted = permit(
+            authority, "release.add_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
+        )
+        with pytest.raises(ReleaseArgumentError):
+            await client.releases.add_items("r1", items, permit=granted)
+        notice = await client.releases.add_items("r1", items[:25], permit=granted)
+    assert len(rec.requests) == 1
+    assert rec.requests[0].url.path == "/v3/releases/r1/items"
+    sent = rec.body()["items"]
+    assert len(sent) == 25
+    assert sent[0] == {
+        "uid": "e0",
+        "content_type_uid": "blog_post",
+        "version": 1,
+        "locale": "en-us",
+        "action": "publish",
+    }
+    assert notice.startswith("Item(s) send")
+
+
+async def test_add_items_needs_a_permit_covering_every_items_content_type_and_locale() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_release_items/create_multiple.json")))
+    items = [entry_item("e1"), entry_item("e2", ct="product", locale="fr-fr")]
+    async with make_client(rec, authority) as client:
+        narrow = permit(
+            authority, "release.add_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
+        )
+        with pytest.raises(PermitRequiredError):
+            await client.releases.add_items("r1", items, permit=narrow)
+    assert rec.requests == []
+
+
+async def test_an_asset_item_needs_no_content_type_in_the_permit() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_release_items/create.json")))
+    asset = ReleaseItem(uid="a1", content_type_uid=ASSET_CONTENT_TYPE, locale="en-us", version=2, action="publish")
+    async with make_client(rec, authority) as client:
+        granted = permit(authority, "release.add_items", {"release": ["r1"], "locale": ["en-us"]})
+        await client.releases.add_items("r1", [asset], permit=granted)
+    assert rec.body()["items"][0]["content_type_uid"] == "built_io_upload"
+
+
+async def test_remove_all_items_sends_all_true_and_no_body() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_release_items/delete.json")))
+    async with make_client(rec, authority) as client:
+        granted = permit(authority, "release.remove_items", {"release": ["r1"]})
+        await client.releases.remove_items("r1", all=True, permit=granted)
+        with pytest.raises(ReleaseArgumentError):
+            await client.releases.remove_items("r1", [entry_item("e1")], all=True, permit=granted)
+        with pytest.raises(ReleaseArgumentError):
+            await client.releases.remove_items("r1", permit=granted)
+    sent = rec.requests[0]
+    assert sent.method == "DELETE"
+    assert sent.url.path == "/v3/releases/r1/items"
+    assert sent.url.params["all"] == "true"
+    assert sent.content == b""
+
+
+async def test_remove_items_sends_the_items_in_the_body() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_release_items/delete.json")))
+    async with make_client(rec, authority) as client:
+        granted = permit(
+            authority, "release.remove_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
+        )
+        await client.releases.remove_items("r1", [entry_item("e1", version=3)], permit=granted)
+    assert rec.requests[0].method == "DELETE"
+    assert rec.body() == {
+        "items": [{"uid": "e1", "content_type_uid": "blog_post", "version": 3, "locale": "en-us", "action": "publish"}]
+    }
+
+
+async def test_deploy_sends_the_documented_body_and_the_permit_covers_environments_and_items() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_releases/deploy.json")))
+    items = [entry_item("e1"), entry_item("e2", ct="author")]
+    async with make_client(rec, authority) as client:
+        granted = permit(
+            authority,
+            "release.deploy",
+            {
+                "release": ["r1"],
+                "environment": ["staging"],
+                "content_type": ["blog_post", "author"],
+                "locale": ["en-us"],
+            },
+        )
+        notice = await client.releases.deploy(
+            "r1",
+            environments=["staging"],
+            locales=["en-us"],
+            scheduled_at="2030-01-01T00:00:00Z",
+            items=items,
+            permit=granted,
+        )
+        with pytest.raises(PermitRequiredError):
+            await client.releases.deploy("r1", environments=["production"], items=items, permit=granted)
+        with pytest.raises(PermitRequiredError):
+            await client.releases.deploy(
+                "r1", environments=["staging"], items=[*items, entry_item("p1", ct="product")], permit=granted
+            )
+    assert len(rec.requests) == 1
+    assert rec.requests[0].url.path == "/v3/releases/r1/deploy"
+    assert rec.body() == {
+        "release": {
+            "environments": ["staging"],
+            "action": "publish",
+            "locales": ["en-us"],
+            "scheduled_at": "2030-01-01T00:00:00Z",
+        }
+    }
+    assert notice == "Release sent successfully for deployment."
+
+
+async def test_clone_and_delete_name_the_source_release() -> None:
+    authority = PermitAuthority()
+    rec = Recorder((200, fixture("mock_releases/clone.json")), (200, fixture("mock_releases/delete.json")))
+    async with make_client(rec, authority) as client:
+        copy = await client.releases.clone(
+            "r1", "New_Name", None, permit=permit(authority, "release.clone", {"release": ["r1"]})
+        )
+        notice = await client.releases.delete("r1", permit=permit(authority, "release.delete", {"release": ["r1"]}))
+    assert rec.requests[0].url.path == "/v3/releases/r1/clone"
+    assert json.loads(rec.requests[0].content) == {"release": {"name": "New_Name"}}
+    assert copy.name == "New_Name"
+    assert rec.requests[1].method == "DELETE"
+    assert notice == "Release deleted successfully."
+
+
+async def test_latest_versions_read_the_entry_in_its_locale_and_the_asset() -> None:
+    rec = Recorder(
+        (200, {"entry": {"uid": "e1", "_version": 7, "locale": "fr-fr", "publish_details": []}}),
+        (200, {"asset": {"uid": "a1", "_version": 3}}),
+    )
+    async with make_client(rec, PermitAuthority()) as client:
+        entry_version = await client.releases.latest_entry_version("blog_post", "e1", "fr-fr")
+        asset_version = await client.releases.latest_asset_version("a1")
+    assert entry_version == 7
+    assert asset_version == 3
+    assert rec.requests[0].url.path == "/v3/content_types/blog_post/entries/e1"
+    assert rec.requests[0].url.params["locale"] == "fr-fr"
+    assert rec.requests[1].url.path == "/v3/assets/a1"
+
+
+async def test_the_release_version_header_is_sent_only_when_chosen() -> None:
+    rec = Recorder((200, fixture("mock_releases/fetch.json")))
+    async with make_client(rec, PermitAuthority()) as client:
+        await client.releases.get_release("r1")
+        client.releases.release_version = "2.0"
+        await client.releases.get_release("r1")
+    assert "release_version" not in rec.requests[0].headers
+    assert rec.requests[1].headers["release_version"] == "2.0"
