@@ -1,0 +1,191 @@
+"""`cs-mcp doctor` against mock Contentstack answers: verdicts per API, exit status, no secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import pytest
+
+from cs_mcp.commands.doctor import Verdict, diagnose, doctor
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard, builtin_policy
+
+pytestmark = pytest.mark.anyio
+
+SECRETS = {
+    "CONTENTSTACK_API_KEY": "blt_api_key_secret_1",
+    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_secret_2",
+    "CONTENTSTACK_DELIVERY_TOKEN": "cs_delivery_secret_3",
+    "CONTENTSTACK_AUTHTOKEN": "blt_authtoken_secret_4",
+}
+FULL_ENV = {**SECRETS, "CONTENTSTACK_ENVIRONMENT": "production", "CONTENTSTACK_ORGANIZATION_UID": "org_1"}
+TODAY = dt.date(2026, 3, 10)
+
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+def api_of(request: httpx2.Request) -> str:
+    host = request.url.host
+    if host.startswith("api."):
+        return "cma"
+    if host.startswith("cdn."):
+        return "cda"
+    if host.startswith("app."):
+        return "analytics"
+    return "automate"
+
+
+def answering(overrides: dict[str, Handler], seen: list[httpx2.Request] | None = None) -> httpx2.MockTransport:
+    """Every API answers 200 unless `overrides` (by API) says otherwise."""
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        if seen is not None:
+            seen.append(request)
+        api = api_of(request)
+        if api in overrides:
+            return overrides[api](request)
+        bodies: dict[str, dict[str, Any]] = {
+            "cma": {"environments": [{"name": "production"}]},
+            "cda": {"content_types": []},
+            "analytics": {"jobId": "job_1", "paginated": False},
+            "automate": {"projects": []},
+        }
+        return httpx2.Response(200, json=bodies[api])
+
+    return httpx2.MockTransport(handle)
+
+
+def status(code: int, error_code: int, message: str = "refused") -> Handler:
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(code, json={"error_message": message, "error_code": error_code})
+
+    return handle
+
+
+def unreachable(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.ConnectError("name or service not known", request=request)
+
+
+async def run_doctor(env: dict[str, str], transport: httpx2.MockTransport) -> tuple[int, dict[str, Any], str]:
+    settings = Settings.from_env(env)
+    guard = Guard(builtin_policy())
+    json_out, text_out = io.StringIO(), io.StringIO()
+    code = await doctor(settings, guard, as_json=True, transport=transport, out=json_out, today=TODAY)
+    text_code = await doctor(settings, guard, transport=transport, out=text_out, today=TODAY)
+    assert text_code == code
+    return code, json.loads(json_out.getvalue()), text_out.getvalue()
+
+
+def verdicts(report: dict[str, Any]) -> dict[str, str]:
+    return {check["api"]: check["verdict"] for check in report["checks"]}
+
+
+async def test_every_configured_api_answering_is_exit_status_zero() -> None:
+    seen: list[httpx2.Request] = []
+    code, report, text = await run_doctor(FULL_ENV, answering({}, seen))
+    assert code == 0
+    assert report["ok"] is True
+    assert set(verdicts(report).values()) == {Verdict.OK.value}
+    assert "OK:" in text
+    assert len(seen) == 8  # one call per API, twice (JSON and text)
+
+
+async def test_each_check_is_one_cheap_call_with_the_right_parameters() -> None:
+    seen: list[httpx2.Request] = []
+    await diagnose(Settings.from_env(FULL_ENV), Guard(builtin_policy()), transport=answering({}, seen), today=TODAY)
+    by_api = {api_of(r): r for r in seen}
+    assert by_api["cma"].url.path == "/v3/environments"
+    assert by_api["cma"].url.params["limit"] == "1"
+    assert by_api["cda"].url.path == "/v3/content_types"
+    assert by_api["cda"].url.params["environment"] == "production"
+    assert by_api["cda"].headers["access_token"] == SECRETS["CONTENTSTACK_DELIVERY_TOKEN"]
+    assert by_api["analytics"].url.path == "/analytics/v2/usage"
+    assert by_api["analytics"].url.params["orgUid"] == "org_1"
+    assert by_api["analytics"].url.params["from"] == "2026-03-09"
+    assert by_api["automate"].url.path == "/v1/projects"
+    assert all(r.method == "GET" for r in seen)
+
+
+@pytest.mark.parametrize(
+    ("api", "handler", "expected"),
+    [
+        ("cma", status(401, 105, "You're not allowed in here unless you're logged in."), Verdict.INVALID_CREDENTIALS),
+        ("cma", status(412, 109, "api_key is not valid."), Verdict.INVALID_CREDENTIALS),
+        ("cda", status(401, 105), Verdict.INVALID_CREDENTIALS),
+        ("cma", status(403, 316), Verdict.NO_PERMISSION),
+        ("analytics", status(403, 0, "Only organization owners and admins can access this."), Verdict.NO_PERMISSION),
+        ("analytics", status(403, 0, "Analytics is not enabled for this organization."), Verdict.NOT_ENABLED),
+        ("automate", status(403, 0, "Automate is not part of your plan."), Verdict.NOT_ENABLED),
+        ("cma", unreachable, Verdict.WRONG_REGION),
+        ("automate", status(404, 0, "Cannot GET /v1/projects"), Verdict.WRONG_REGION),
+        ("cma", status(500, 0, "boom"), Verdict.FAILED),
+    ],
+)
+async def test_a_failing_api_gets_a_plain_verdict_and_a_non_zero_exit_status(
+    api: str, handler: Handler, expected: Verdict
+) -> None:
+    code, report, text = await run_doctor(FULL_ENV, answering({api: handler}))
+    assert code == 1
+    assert report["ok"] is False
+    found = verdicts(report)
+    assert found[api] == expected.value
+    assert all(v == Verdict.OK.value for name, v in found.items() if name != api)
+    assert "PROBLEM:" in text
+
+
+async def test_no_secret_value_appears_in_either_output() -> None:
+    code, report, text = await run_doctor(FULL_ENV, answering({"cma": status(401, 105)}))
+    assert code == 1
+    dumped = json.dumps(report)
+    for value in SECRETS.values():
+        assert value not in dumped
+        assert value not in text
+    assert report["configuration"]["credentials"]["CONTENTSTACK_MANAGEMENT_TOKEN"] is True
+    assert report["configuration"]["credentials"]["CONTENTSTACK_OAUTH_TOKEN"] is False
+
+
+async def test_unconfigured_apis_say_what_to_set_and_do_not_fail() -> None:
+    env = {k: FULL_ENV[k] for k in ("CONTENTSTACK_API_KEY", "CONTENTSTACK_MANAGEMENT_TOKEN")}
+    seen: list[httpx2.Request] = []
+    code, report, _ = await run_doctor(env, answering({}, seen))
+    assert code == 0
+    assert verdicts(report) == {
+        "cma": Verdict.OK.value,
+        "cda": Verdict.NOT_CONFIGURED.value,
+        "analytics": Verdict.NOT_CONFIGURED.value,
+        "automate": Verdict.NOT_CONFIGURED.value,
+    }
+    assert {api_of(r) for r in seen} == {"cma"}
+    assert report["toolsets"]["stack"] == "live"
+    assert "CONTENTSTACK_AUTHTOKEN" in report["toolsets"]["analytics"]
+
+
+async def test_without_credentials_it_sends_nothing_and_says_the_sandbox_will_be_served() -> None:
+    seen: list[httpx2.Request] = []
+    code, report, _ = await run_doctor({}, answering({}, seen))
+    assert code == 0
+    assert seen == []
+    assert report["checks"] == []
+    assert report["configuration"]["serves_sandbox"] is True
+
+
+async def test_the_policy_summary_names_roles_and_the_stdio_role() -> None:
+    env = {**FULL_ENV, "CS_MCP_ROLE": "publisher"}
+    _, report, _ = await run_doctor(env, answering({}))
+    policy = report["policy"]
+    assert policy["roles"] == ["admin", "editor", "publisher", "viewer"]
+    assert policy["stdio_role"] == "publisher"
+    assert policy["principals"] == 0
+
+
+async def test_hosts_follow_the_region() -> None:
+    env = {**FULL_ENV, "CONTENTSTACK_REGION": "eu"}
+    seen: list[httpx2.Request] = []
+    _, report, _ = await run_doctor(env, answering({}, seen))
+    assert report["configuration"]["base_urls"]["cma"] == "https://eu-api.contentstack.com/v3"
+    assert {r.url.host for r in seen} >= {"eu-api.contentstack.com", "eu-prod-automations-api.contentstack.com"}
