@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from cs_mcp import __version__
 from cs_mcp.guard import Policy
+from cs_mcp.http_auth import BearerAuth
 
 MAX_BODY_BYTES = 1_000_000
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -42,7 +43,6 @@ def create_http_app(
 ) -> ASGIApp:
     """The ASGI app to serve; its lifespan runs the MCP session manager (and so the server's
     lifespan, which owns the Contentstack client)."""
-    from cs_mcp.http_auth import BearerAuth  # pyright: ignore[reportMissingImports, reportUnknownVariableType]
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
@@ -54,4 +54,4 @@ def create_http_app(
         max_request_body_size=max_body_bytes,
         host=host,
     )
-    return BearerAuth(app, policy, exempt_paths=("/healthz",))  # pyright: ignore[reportUnknownVariableType]
+    return BearerAuth(app, policy, exempt_paths=("/healthz",))

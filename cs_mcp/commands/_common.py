@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cs_mcp.config import ConfigError, Settings
-from cs_mcp.guard import Guard
+from cs_mcp.guard import Guard, guard_from_settings
 
 
 class CommandError(Exception):
@@ -45,10 +45,8 @@ def build_guard(settings: Settings) -> Guard:
     Raises:
         CommandError: the policy is invalid or names an unknown role.
     """
-    from cs_mcp.guard import guard_from_settings  # pyright: ignore[reportAttributeAccessIssue]
-
     try:
-        guard: Guard = guard_from_settings(settings)
+        guard = guard_from_settings(settings)
     except (ValueError, OSError) as exc:
         raise CommandError(f"policy error: {exc}") from None
     role = settings.role or guard.policy.default_role

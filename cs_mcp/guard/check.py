@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cs_mcp.guard.audit import AuditLog
+from cs_mcp.guard.confirm import ConfirmationAuthority
 from cs_mcp.guard.permit import Permit, PermitAuthority
 from cs_mcp.guard.policy import Policy, Role
 from cs_mcp.guard.principal import Principal
@@ -36,9 +38,18 @@ class Guard:
     """Answers, for a principal, which tools it may see and whether a call may run, and issues
     the permits the client demands for writes."""
 
-    def __init__(self, policy: Policy, permits: PermitAuthority | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        permits: PermitAuthority | None = None,
+        *,
+        audit: AuditLog | None = None,
+        confirmations: ConfirmationAuthority | None = None,
+    ) -> None:
         self.policy = policy
         self.permits = permits or PermitAuthority()
+        self.audit = audit  # None: attempts are not recorded (catalog listings, tests)
+        self.confirmations = confirmations or ConfirmationAuthority()
 
     def role_of(self, principal: Principal) -> Role:
         """The principal's role; an unknown role has no scopes at all (deny by default)."""
@@ -55,6 +66,14 @@ class Guard:
 
         Names are compared exactly: `Production` is not `production`.
         """
+        if principal.role not in self.policy.roles:
+            return Verdict(
+                "deny",
+                f"role {principal.role!r} is not defined by the policy, so it may do nothing",
+                rule="roles",
+                offending=(principal.role,),
+                allowed={"roles": sorted(self.policy.roles)},
+            )
         role = self.role_of(principal)
         missing = sorted(scopes - role.scopes)
         if missing:
@@ -65,6 +84,11 @@ class Guard:
                 offending=tuple(missing),
                 allowed={"scopes": sorted(role.scopes)},
             )
+        # Every constraint, every item: one bad item denies the call, and all are named.
+        reasons: list[str] = []
+        rules: list[str] = []
+        offending: list[str] = []
+        allowed_by: dict[str, list[str]] = {}
         for kind, constraint, word in _CHECKS:
             allowed = role.constraint(constraint)
             if allowed is None:
@@ -84,14 +108,17 @@ class Guard:
                     if i.locale is not None and i.locale not in allowed
                 ]
             if outside:
-                return Verdict(
-                    "deny",
+                reasons.append(
                     f"role {role.name!r} may not write to {word} {', '.join(outside)}; "
-                    f"allowed: {', '.join(sorted(allowed)) or 'none'}",
-                    rule=f"roles.{role.name}.{constraint}",
-                    offending=tuple(outside),
-                    allowed={constraint: sorted(allowed)},
+                    f"allowed: {', '.join(sorted(allowed)) or 'none'}"
                 )
+                rules.append(f"roles.{role.name}.{constraint}")
+                offending += outside
+                allowed_by[constraint] = sorted(allowed)
+        if reasons:
+            return Verdict(
+                "deny", "; ".join(reasons), rule=", ".join(rules), offending=tuple(offending), allowed=allowed_by
+            )
         confirm = self.policy.confirm
         hits = [e for e in targets.environments if e in confirm.environments]
         if tool in confirm.tools or hits:

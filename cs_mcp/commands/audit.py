@@ -1,0 +1,63 @@
+"""`cs-mcp audit [--tail N] [--principal P]`: the audit log, one write attempt per line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from cs_mcp.commands._common import CommandError, fail, load_settings
+from cs_mcp.guard import AuditRecord, read_audit
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
+    p = subparsers.add_parser("audit", help="read the audit log of write attempts")
+    p.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N attempts")
+    p.add_argument("--principal", default=None, metavar="P", help="only the attempts of principal P")
+    p.add_argument("--json", action="store_true", help="print the records as JSON lines")
+    p.add_argument("--log", default=None, help="the audit log file (default: $CS_MCP_AUDIT_LOG or the state directory)")
+
+
+def render(record: AuditRecord) -> str:
+    """One record as one readable line: when, who, what, the verdict and what came of it."""
+    parts = [record.time, f"{record.principal} ({record.role}, {record.transport})", record.tool, record.decision]
+    if record.confirmation:
+        parts.append(f"via {record.confirmation}")
+    if record.outcome:
+        outcome = record.outcome
+        if record.status is not None:
+            outcome += f" {record.status}"
+        if record.error_code is not None:
+            outcome += f" code {record.error_code}"
+        parts.append(outcome)
+    if record.rule:
+        parts.append(f"rule {record.rule}")
+    targets = "; ".join(f"{k}={','.join(v)}" for k, v in sorted(record.targets.items()) if v)
+    if targets:
+        parts.append(targets)
+    if record.reason and record.decision == "deny":
+        parts.append(f"reason: {record.reason}")
+    return "  ".join(parts)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    if args.tail is not None and args.tail < 0:
+        return fail("--tail must be 0 or more")
+    try:
+        settings = load_settings(args)
+    except CommandError as exc:
+        return fail(str(exc))
+    path = Path(args.log) if args.log else settings.audit_log_path()
+    try:
+        records = read_audit(path, tail=args.tail, principal=args.principal)
+    except FileNotFoundError:
+        print(f"cs-mcp: no audit log at {path} yet (no write has been attempted)", file=sys.stderr)
+        return 0
+    except OSError as exc:
+        return fail(f"cannot read the audit log {path}: {exc.strerror}")
+    for record in records:
+        print(json.dumps(record.model_dump(mode="json"), ensure_ascii=False) if args.json else render(record), file=out)
+    return 0

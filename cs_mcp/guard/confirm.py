@@ -1,0 +1,152 @@
+"""Confirmation tokens: a human's yes, carried back by the model, for exactly one write.
+
+When the client cannot ask the human itself (no elicitation) and the policy's fallback is
+"token", a write that needs confirmation answers a preview and a token instead of writing. The
+next call passes the token back. The token is an HMAC, with a key that lives only in this
+process, over the principal, the tool, the canonical arguments (without `confirmation_token`
+and `dry_run`) and the versions of the targets as they were previewed. It is single use and
+expires after five minutes. Each way a token can be wrong is refused with its own reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+TOKEN_LIFETIME_SECONDS = 300.0
+# Arguments that steer the call rather than say what it does: not bound into the token.
+UNBOUND_ARGUMENTS = frozenset({"confirmation_token", "dry_run"})
+
+RefusalReason = Literal[
+    "malformed", "forged", "other_principal", "other_tool", "altered", "stale", "expired", "replayed"
+]
+
+
+class ConfirmationError(Exception):
+    """A confirmation token was refused; `reason` says which check failed."""
+
+    def __init__(self, reason: RefusalReason, message: str) -> None:
+        super().__init__(message)
+        self.reason: RefusalReason = reason
+
+
+def canonical_arguments(arguments: Mapping[str, Any]) -> str:
+    """The arguments as one canonical JSON text: sorted keys, no steering arguments."""
+    bound = {k: v for k, v in arguments.items() if k not in UNBOUND_ARGUMENTS}
+    return json.dumps(bound, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: float  # seconds since the epoch, on the authority's clock
+
+
+class ConfirmationAuthority:
+    """Issues and verifies confirmation tokens with a per-process key.
+
+    `clock` answers seconds since the epoch; tests inject one to expire tokens without waiting.
+    """
+
+    def __init__(
+        self,
+        key: bytes | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        lifetime: float = TOKEN_LIFETIME_SECONDS,
+    ) -> None:
+        self._key = key or secrets.token_bytes(32)
+        self._clock = clock
+        self.lifetime = lifetime
+        self._used: dict[str, float] = {}  # nonce -> expiry, forgotten once expired
+        self._lock = threading.Lock()
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def issue(
+        self,
+        principal: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        target_versions: Mapping[str, int] | None = None,
+    ) -> IssuedToken:
+        """A token that confirms this call, once, for `lifetime` seconds."""
+        expires = self._clock() + self.lifetime
+        payload = {
+            "n": secrets.token_urlsafe(12),
+            "e": round(expires, 3),
+            "p": principal,
+            "t": tool,
+            "a": _digest(canonical_arguments(arguments)),
+            "v": _digest(json.dumps(dict(target_versions or {}), sort_keys=True)),
+        }
+        raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return IssuedToken(f"{_b64(raw)}.{_b64(self._mac(raw))}", expires)
+
+    def verify(
+        self,
+        token: str,
+        principal: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        target_versions: Mapping[str, int] | None = None,
+    ) -> None:
+        """Accepts the token for this call and spends it.
+
+        Raises:
+            ConfirmationError: reason "malformed" (not a token), "forged" (not issued here),
+                "other_principal", "other_tool", "altered" (other arguments), "stale" (a target
+                changed since the preview), "expired" or "replayed" (already used).
+        """
+        try:
+            raw_b64, mac_b64 = token.strip().split(".")
+            raw, mac = _unb64(raw_b64), _unb64(mac_b64)
+        except (ValueError, binascii.Error):
+            raise ConfirmationError("malformed", "the confirmation token is not one cs-mcp issued") from None
+        if not hmac.compare_digest(self._mac(raw), mac):
+            raise ConfirmationError("forged", "the confirmation token was not issued by this server (or was edited)")
+        payload: dict[str, Any] = json.loads(raw)
+        if not hmac.compare_digest(str(payload["p"]), principal):
+            raise ConfirmationError("other_principal", "the confirmation token was issued to another principal")
+        if payload["t"] != tool:
+            raise ConfirmationError("other_tool", f"the confirmation token is for {payload['t']}, not {tool}")
+        if payload["a"] != _digest(canonical_arguments(arguments)):
+            raise ConfirmationError(
+                "altered", "the arguments differ from the ones previewed; ask again without confirmation_token"
+            )
+        if payload["v"] != _digest(json.dumps(dict(target_versions or {}), sort_keys=True)):
+            raise ConfirmationError(
+                "stale", "the target changed since the preview; ask again without confirmation_token"
+            )
+        now = self._clock()
+        with self._lock:
+            self._used = {n: e for n, e in self._used.items() if e > now}
+            if payload["n"] in self._used:
+                raise ConfirmationError("replayed", "the confirmation token was already used; each confirms one call")
+            if float(payload["e"]) <= now:
+                raise ConfirmationError(
+                    "expired", "the confirmation token expired; ask again without confirmation_token"
+                )
+            self._used[str(payload["n"])] = float(payload["e"])

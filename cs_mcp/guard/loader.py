@@ -1,0 +1,356 @@
+"""Reading the policy file (TOML) into a `Policy`, and building the guard from the settings.
+
+An invalid policy stops the server at start: `PolicyError` names the file, the line, the
+problem and the fix. tomllib gives a line only for syntax errors, so for every other problem
+the line is found by scanning the file's text for the table header or key concerned.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from cs_mcp.guard.audit import AuditLog
+from cs_mcp.guard.check import Guard
+from cs_mcp.guard.confirm import ConfirmationAuthority
+from cs_mcp.guard.policy import (
+    BUILTIN_ROLE_SPECS,
+    ConfirmSpec,
+    Policy,
+    PrincipalSpec,
+    RoleSpec,
+    builtin_policy,
+    resolve_roles,
+)
+from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINT_SCOPES
+
+if TYPE_CHECKING:
+    from cs_mcp.config import Settings
+
+TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals")
+ROLE_KEYS = ("inherits", "scopes", "content_types", "locales", "environments", "automation_projects", "branches")
+CONSTRAINT_KEYS = ("content_types", "locales", "environments", "automation_projects", "branches")
+CONFIRM_KEYS = ("environments", "tools", "fallback")
+PRINCIPAL_KEYS = ("name", "token_sha256", "role")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid: where (file and line), what is wrong, and how to fix it."""
+
+    def __init__(self, file: str, line: int | None, problem: str, fix: str) -> None:
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {problem}. Fix: {fix}")
+        self.file = file
+        self.line = line
+        self.problem = problem
+        self.fix = fix
+
+
+class _Lines:
+    """Finds the line of a table header or key in the policy text (1-based)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def _header(self, pattern: str, nth: int = 0) -> int | None:
+        regex = re.compile(rf"^\s*{pattern}\s*(#.*)?$")
+        seen = 0
+        for number, line in enumerate(self.lines, start=1):
+            if regex.match(line):
+                if seen == nth:
+                    return number
+                seen += 1
+        return None
+
+    def _key_after(self, start: int | None, key: str) -> int | None:
+        """The line of `key = ...` in the table whose header is at line `start` (None: the
+        top level, before any header); the header's line when the key is not found."""
+        regex = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for number in range((start or 0) + 1, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if line.lstrip().startswith("["):
+                break
+            if regex.match(line):
+                return number
+        return start
+
+    def role(self, name: str, key: str | None = None) -> int | None:
+        quoted = rf"[\"']?{re.escape(name)}[\"']?"
+        header = self._header(rf"\[\s*roles\s*\.\s*{quoted}\s*\]")
+        if header is None:
+            return None
+        return header if key is None else self._key_after(header, key)
+
+    def table(self, name: str, key: str | None = None) -> int | None:
+        header = self._header(rf"\[\s*{re.escape(name)}\s*\]")
+        if header is None:
+            return None
+        return header if key is None else self._key_after(header, key)
+
+    def principal(self, index: int, key: str | None = None) -> int | None:
+        header = self._header(r"\[\[\s*principals\s*\]\]", index)
+        if header is None:
+            return None
+        return header if key is None else self._key_after(header, key)
+
+    def top(self, key: str) -> int | None:
+        line = self._key_after(None, key)
+        if line is not None:
+            return line
+        return self._header(rf"\[+\s*{re.escape(key)}\b.*")
+
+
+def _suggest(word: str, choices: list[str] | tuple[str, ...] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(choices))}"
+
+
+def _syntax_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    found = re.search(r"line (\d+)", str(exc))
+    return int(found.group(1)) if found else None
+
+
+class _Reader:
+    """Checks the parsed TOML piece by piece, raising `PolicyError` at the first problem."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.where = _Lines(text)
+
+    def fail(self, line: int | None, problem: str, fix: str) -> PolicyError:
+        return PolicyError(self.file, line, problem, fix)
+
+    def unknown_keys(
+        self, table: Mapping[str, Any], known: tuple[str, ...], label: str, line_of: Callable[[str], int | None]
+    ) -> None:
+        for key in table:
+            if key not in known:
+                raise self.fail(
+                    line_of(key),
+                    f"unknown key {key!r} in {label}",
+                    f"remove it or use one of {', '.join(known)} ({_suggest(key, known)})",
+                )
+
+    def string_list(self, value: Any, label: str, line: int | None) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in cast(list[Any], value)):
+            raise self.fail(line, f"{label} must be a list of strings", f'write it as {label.split(".")[-1]} = ["…"]')
+        return cast(list[str], value)
+
+    def string(self, value: Any, label: str, line: int | None) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(line, f"{label} must be a non-empty string", f'write it as {label.split(".")[-1]} = "…"')
+        return value
+
+    def role_spec(self, name: str, raw: Any) -> RoleSpec:
+        line = self.where.role(name)
+        if not isinstance(raw, dict):
+            raise self.fail(line, f"roles.{name} must be a table", f"write it as [roles.{name}]")
+        table = cast(dict[str, Any], raw)
+        self.unknown_keys(table, ROLE_KEYS, f"[roles.{name}]", lambda k: self.where.role(name, k))
+        values: dict[str, list[str]] = {}
+        for key, value in table.items():
+            values[key] = self.string_list(value, f"roles.{name}.{key}", self.where.role(name, key))
+        for scope in values.get("scopes", []):
+            if scope not in ALL_SCOPES:
+                raise self.fail(
+                    self.where.role(name, "scopes"),
+                    f"unknown scope {scope!r} in roles.{name}",
+                    f"use Contentstack's scope names; {_suggest(scope, ALL_SCOPES)}",
+                )
+        return RoleSpec.model_validate(values)
+
+    def confirm_spec(self, raw: Any) -> ConfirmSpec:
+        if not isinstance(raw, dict):
+            raise self.fail(self.where.top("confirm"), "confirm must be a table", "write it as [confirm]")
+        table = cast(dict[str, Any], raw)
+        self.unknown_keys(table, CONFIRM_KEYS, "[confirm]", lambda k: self.where.table("confirm", k))
+        values: dict[str, Any] = {}
+        for key in ("environments", "tools"):
+            if key in table:
+                values[key] = self.string_list(table[key], f"confirm.{key}", self.where.table("confirm", key))
+        if "fallback" in table:
+            fallback = table["fallback"]
+            if fallback not in ("token", "deny"):
+                raise self.fail(
+                    self.where.table("confirm", "fallback"),
+                    f"confirm.fallback is {fallback!r}",
+                    'write fallback = "token" (answer a confirmation token) or fallback = "deny"',
+                )
+            values["fallback"] = fallback
+        return ConfirmSpec.model_validate(values)
+
+    def principal_spec(self, index: int, raw: Any, roles: Mapping[str, RoleSpec]) -> PrincipalSpec:
+        line = self.where.principal(index)
+        if not isinstance(raw, dict):
+            raise self.fail(line, "each [[principals]] entry must be a table", "write [[principals]] then its keys")
+        table = cast(dict[str, Any], raw)
+        self.unknown_keys(table, PRINCIPAL_KEYS, "[[principals]]", lambda k: self.where.principal(index, k))
+        for key in PRINCIPAL_KEYS:
+            if key not in table:
+                raise self.fail(line, f"[[principals]] entry {index + 1} has no {key}", f'add {key} = "…"')
+        name = self.string(table["name"], "principals.name", self.where.principal(index, "name"))
+        digest = self.string(
+            table["token_sha256"], "principals.token_sha256", self.where.principal(index, "token_sha256")
+        )
+        if not _SHA256_HEX.fullmatch(digest):
+            raise self.fail(
+                self.where.principal(index, "token_sha256"),
+                f"token_sha256 of principal {name!r} is not 64 hexadecimal characters",
+                "put the output of `cs-mcp hash-token` there (the hash, never the token itself)",
+            )
+        role = self.string(table["role"], "principals.role", self.where.principal(index, "role"))
+        if role not in roles:
+            raise self.fail(
+                self.where.principal(index, "role"),
+                f"principal {name!r} has unknown role {role!r}",
+                f"define [roles.{role}] or use a known role; {_suggest(role, tuple(roles))}",
+            )
+        return PrincipalSpec(name=name, token_sha256=digest.lower(), role=role)
+
+    def check_inheritance(self, specs: Mapping[str, RoleSpec], own: set[str]) -> None:
+        for name in own:
+            for parent in specs[name].inherits:
+                if parent not in specs:
+                    raise self.fail(
+                        self.where.role(name, "inherits"),
+                        f"role {name!r} inherits unknown role {parent!r}",
+                        f"define [roles.{parent}] or inherit a known role; {_suggest(parent, tuple(specs))}",
+                    )
+        done: set[str] = set()
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            if name in done:
+                return
+            if name in path:
+                cycle = (*path[path.index(name) :], name)
+                raise self.fail(
+                    self.where.role(path[-1], "inherits"),
+                    f"inheritance cycle: {' -> '.join(cycle)}",
+                    "remove one of these inherits so that no role inherits itself",
+                )
+            for parent in specs[name].inherits:
+                visit(parent, (*path, name))
+            done.add(name)
+
+        for name in sorted(specs):
+            visit(name, ())
+
+    def check_constraints(self, specs: Mapping[str, RoleSpec], own: set[str]) -> None:
+        resolved = resolve_roles(dict(specs))
+        for name in sorted(own):
+            spec = specs[name]
+            for key in CONSTRAINT_KEYS:
+                if getattr(spec, key) is None:
+                    continue
+                users = CONSTRAINT_SCOPES[key]
+                if not resolved[name].scopes & users:
+                    raise self.fail(
+                        self.where.role(name, key),
+                        f"roles.{name}.{key} constrains nothing: the role has none of the scopes it limits",
+                        f"remove {key}, or give the role one of {', '.join(sorted(users))}",
+                    )
+
+
+def parse_policy(text: str, file: str = "<policy>") -> Policy:
+    """The policy written in `text` (TOML, the format of DESIGN.md section 4).
+
+    Raises:
+        PolicyError: the TOML is malformed, or names an unknown key, scope or role, has an
+            inheritance cycle, a constraint no scope of its role uses, or a malformed token hash.
+    """
+    reader = _Reader(file, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise reader.fail(_syntax_line(exc), f"TOML syntax error: {exc}", "correct the TOML at that line") from None
+    reader.unknown_keys(data, TOP_KEYS, "the policy", reader.where.top)
+
+    raw_roles: Any = data.get("roles", {})
+    if not isinstance(raw_roles, dict):
+        raise reader.fail(reader.where.top("roles"), "roles must be tables", "write each role as [roles.NAME]")
+    specs: dict[str, RoleSpec] = dict(BUILTIN_ROLE_SPECS)
+    own: set[str] = set()
+    for name, raw in cast(dict[str, Any], raw_roles).items():
+        specs[name] = reader.role_spec(name, raw)
+        own.add(name)
+    reader.check_inheritance(specs, own)
+    reader.check_constraints(specs, own)
+
+    values: dict[str, Any] = {}
+    for key in ("default_role", "anonymous_role"):
+        if key in data:
+            role = reader.string(data[key], key, reader.where.top(key))
+            if role not in specs:
+                raise reader.fail(
+                    reader.where.top(key),
+                    f"{key} names unknown role {role!r}",
+                    f"define [roles.{role}] or name a known role; {_suggest(role, tuple(specs))}",
+                )
+            values[key] = role
+    if "confirm" in data:
+        values["confirm"] = reader.confirm_spec(data["confirm"])
+    raw_principals: Any = data.get("principals", [])
+    if not isinstance(raw_principals, list):
+        raise reader.fail(
+            reader.where.top("principals"), "principals must be an array of tables", "write [[principals]]"
+        )
+    principals = [reader.principal_spec(i, raw, specs) for i, raw in enumerate(cast(list[Any], raw_principals))]
+    names = [p.name for p in principals]
+    for index, principal in enumerate(principals):
+        if names.index(principal.name) != index:
+            raise reader.fail(
+                reader.where.principal(index, "name"),
+                f"two principals are named {principal.name!r}",
+                "give each principal its own name (the audit log tells them apart by it)",
+            )
+    hashes = [p.token_sha256 for p in principals]
+    for index, digest in enumerate(hashes):
+        if hashes.index(digest) != index:
+            raise reader.fail(
+                reader.where.principal(index, "token_sha256"),
+                f"principals {principals[hashes.index(digest)].name!r} and {principals[index].name!r} share one token",
+                "give each principal its own token",
+            )
+    return Policy(roles=resolve_roles(specs), principals=principals, source=file, **values)
+
+
+def load_policy(path: Path) -> Policy:
+    """The policy in the file at `path`.
+
+    Raises:
+        PolicyError: the policy is invalid (file, line, problem, fix).
+        OSError: the file cannot be read.
+    """
+    text = path.read_text(encoding="utf-8")
+    return parse_policy(text, str(path))
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret value in the settings, so the audit log can strip it wherever it appears."""
+    values = [
+        settings.api_key,
+        settings.delivery_token,
+        settings.management_token,
+        settings.authtoken,
+        settings.oauth_token,
+        *settings.delivery_tokens.values(),
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def guard_from_settings(settings: Settings) -> Guard:
+    """The guard for these settings: the policy file (or the built-in roles), the audit log at
+    `settings.audit_log_path()`, and a fresh confirmation authority for this process.
+
+    Raises:
+        PolicyError: the policy file is invalid.
+        OSError: the policy file cannot be read.
+    """
+    policy = load_policy(settings.policy_path) if settings.policy_path else builtin_policy()
+    audit = AuditLog(settings.audit_log_path(), settings_secrets(settings))
+    return Guard(policy, audit=audit, confirmations=ConfirmationAuthority())

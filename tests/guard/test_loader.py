@@ -1,0 +1,221 @@
+"""The policy file: the format of DESIGN.md section 4, and every error with its line."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard, PolicyError, guard_from_settings, load_policy, parse_policy
+
+DIGEST = hashlib.sha256(b"release-bot-token").hexdigest()
+
+DESIGN_POLICY = f"""\
+default_role = "viewer"
+
+[roles.editor]
+inherits = ["viewer"]
+scopes = ["cm.entry:write"]
+content_types = ["blog_post", "author"]
+locales = ["en-us", "fr-fr"]
+
+[roles.publisher]
+inherits = ["editor"]
+scopes = ["cm.entry:publish", "cm.entry:unpublish", "cm.asset:publish", "cm.release:write",
+          "cm.release:deploy", "cm.publish-queue.management:write"]
+environments = ["development", "staging"]
+
+[roles.automation-operator]
+inherits = ["viewer"]
+scopes = ["automationhub.automations:write"]
+automation_projects = ["proj_123"]
+
+[confirm]
+environments = ["production"]
+tools = ["delete_entry", "delete_release"]
+fallback = "token"
+
+[[principals]]
+name = "release-bot"
+token_sha256 = "{DIGEST}"
+role = "publisher"
+"""
+
+
+def error_of(text: str) -> PolicyError:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "policy.toml")
+    return info.value
+
+
+def test_the_design_example_loads_with_inheritance_resolved() -> None:
+    policy = parse_policy(DESIGN_POLICY, "policy.toml")
+    publisher = policy.roles["publisher"]
+    assert {"cm.entry:read", "cm.entry:write", "cm.entry:publish"} <= publisher.scopes
+    assert publisher.content_types == frozenset({"blog_post", "author"})
+    assert publisher.environments == frozenset({"development", "staging"})
+    assert policy.roles["automation-operator"].automation_projects == frozenset({"proj_123"})
+    assert policy.confirm.environments == ["production"]
+    assert policy.confirm.fallback == "token"
+    assert [(p.name, p.role, p.token_sha256) for p in policy.principals] == [("release-bot", "publisher", DIGEST)]
+    assert policy.default_role == "viewer"
+    assert policy.source == "policy.toml"
+
+
+def test_built_in_roles_exist_unless_redefined() -> None:
+    policy = parse_policy('[roles.viewer]\nscopes = ["cm.entry:read"]\n')
+    assert set(policy.roles) >= {"viewer", "editor", "publisher", "admin"}
+    assert policy.roles["viewer"].scopes == frozenset({"cm.entry:read"})
+    # editor inherits the redefined viewer
+    assert policy.roles["editor"].scopes == frozenset({"cm.entry:read", "cm.entry:write"})
+
+
+def test_an_empty_file_is_the_built_in_policy() -> None:
+    policy = parse_policy("")
+    assert policy.default_role == "viewer"
+    assert policy.anonymous_role is None
+    assert "cm.entry:write" not in policy.roles["viewer"].scopes
+
+
+def test_a_toml_syntax_error_names_its_line() -> None:
+    error = error_of('default_role = "viewer"\n\n[roles.editor\nscopes = []\n')
+    assert error.line == 3
+    assert error.file == "policy.toml"
+    assert str(error).startswith("policy.toml:3: ")
+
+
+def test_an_unknown_scope_names_the_line_and_the_nearest_scope() -> None:
+    error = error_of('default_role = "viewer"\n\n[roles.writer]\nscopes = ["cm.entry:writ"]\n')
+    assert error.line == 4
+    assert "'cm.entry:write'" in error.fix
+
+
+def test_an_unknown_inherited_role_names_the_inherits_line() -> None:
+    error = error_of('[roles.writer]\nscopes = ["cm.entry:write"]\ninherits = ["veiwer"]\n')
+    assert error.line == 3
+    assert "'viewer'" in error.fix
+
+
+def test_an_unknown_default_role_names_its_line() -> None:
+    error = error_of('# roles\n\ndefault_role = "ghost"\n')
+    assert error.line == 3
+
+
+def test_an_unknown_anonymous_role_names_its_line() -> None:
+    error = error_of('anonymous_role = "ghost"\n')
+    assert error.line == 1
+
+
+def test_a_principal_with_an_unknown_role_names_its_line() -> None:
+    text = f'[[principals]]\nname = "a"\ntoken_sha256 = "{DIGEST}"\nrole = "viewer"\n\n'
+    text += f'[[principals]]\nname = "b"\ntoken_sha256 = "{"0" * 64}"\nrole = "publsher"\n'
+    error = error_of(text)
+    assert error.line == 9
+    assert "'publisher'" in error.fix
+
+
+def test_an_inheritance_cycle_is_refused_with_the_cycle_named() -> None:
+    text = '[roles.a]\ninherits = ["b"]\nscopes = []\n\n[roles.b]\ninherits = ["a"]\nscopes = []\n'
+    error = error_of(text)
+    assert "a -> b -> a" in error.problem
+    assert error.line in (2, 6)
+
+
+def test_a_role_inheriting_itself_is_a_cycle() -> None:
+    error = error_of('[roles.a]\ninherits = ["a"]\n')
+    assert error.line == 2
+
+
+def test_environments_on_a_role_without_publish_or_deploy_scopes_is_refused() -> None:
+    error = error_of('[roles.writer]\ninherits = ["viewer"]\nscopes = ["cm.entry:write"]\nenvironments = ["dev"]\n')
+    assert error.line == 4
+    assert "cm.entry:publish" in error.fix
+
+
+def test_automation_projects_without_the_automations_write_scope_is_refused() -> None:
+    error = error_of('[roles.ops]\ninherits = ["viewer"]\nautomation_projects = ["proj_1"]\n')
+    assert error.line == 3
+
+
+def test_a_constraint_is_accepted_when_the_scope_that_uses_it_is_inherited() -> None:
+    policy = parse_policy('[roles.prod-publisher]\ninherits = ["publisher"]\nenvironments = ["production"]\n')
+    assert policy.roles["prod-publisher"].environments == frozenset({"production"})
+
+
+def test_an_unknown_key_in_a_role_names_its_line() -> None:
+    error = error_of('[roles.writer]\nscopes = ["cm.entry:write"]\ncontent_type = ["blog_post"]\n')
+    assert error.line == 3
+    assert "'content_types'" in error.fix
+
+
+def test_an_unknown_top_level_key_names_its_line() -> None:
+    error = error_of('default_role = "viewer"\ndefualt_role = "viewer"\n')
+    assert error.line == 2
+
+
+def test_an_unknown_key_in_confirm_names_its_line() -> None:
+    error = error_of('[confirm]\nenvironments = ["production"]\nfallbak = "deny"\n')
+    assert error.line == 3
+
+
+def test_an_unknown_fallback_is_refused() -> None:
+    error = error_of('[confirm]\nfallback = "ask"\n')
+    assert error.line == 2
+
+
+@pytest.mark.parametrize("digest", ["abc", "g" * 64, "0" * 63, "0" * 65, "release-bot-token"])
+def test_a_token_hash_that_is_not_64_hex_characters_is_refused(digest: str) -> None:
+    error = error_of(f'[[principals]]\nname = "bot"\ntoken_sha256 = "{digest}"\nrole = "viewer"\n')
+    assert error.line == 3
+    assert "hash-token" in error.fix
+
+
+def test_an_uppercase_token_hash_is_accepted_and_normalised() -> None:
+    policy = parse_policy(f'[[principals]]\nname = "bot"\ntoken_sha256 = "{DIGEST.upper()}"\nrole = "viewer"\n')
+    assert policy.principals[0].token_sha256 == DIGEST
+
+
+def test_two_principals_with_one_token_are_refused() -> None:
+    entry = '[[principals]]\nname = "{}"\ntoken_sha256 = "' + DIGEST + '"\nrole = "viewer"\n'
+    error = error_of(entry.format("a") + "\n" + entry.format("b"))
+    assert error.line == 8
+
+
+def test_a_scope_list_that_is_not_a_list_of_strings_is_refused() -> None:
+    error = error_of('[roles.writer]\nscopes = "cm.entry:write"\n')
+    assert error.line == 2
+
+
+def test_a_policy_error_is_a_value_error() -> None:
+    assert issubclass(PolicyError, ValueError)
+
+
+def test_load_policy_reads_a_file_and_names_it_in_errors(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(DESIGN_POLICY)
+    assert load_policy(good).source == str(good)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[roles.x]\nscopes = ["nope"]\n')
+    with pytest.raises(PolicyError) as info:
+        load_policy(bad)
+    assert info.value.file == str(bad)
+    assert str(info.value).startswith(f"{bad}:2: ")
+
+
+def test_guard_from_settings_uses_the_policy_file_and_the_audit_path(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(DESIGN_POLICY)
+    settings = Settings(policy_path=policy, audit_log=tmp_path / "audit.jsonl")
+    guard = guard_from_settings(settings)
+    assert isinstance(guard, Guard)
+    assert "automation-operator" in guard.policy.roles
+    assert guard.audit is not None
+    assert guard.audit.path == tmp_path / "audit.jsonl"
+
+
+def test_guard_from_settings_without_a_file_is_the_built_in_policy(tmp_path: Path) -> None:
+    guard = guard_from_settings(Settings(audit_log=tmp_path / "audit.jsonl"))
+    assert guard.policy.default_role == "viewer"
+    assert guard.policy.principals == []
