@@ -1,11 +1,155 @@
-"""Automate: projects, automations, the toggle, executions, audit logs."""
+"""Automate: projects, automations, the toggle, executions, audit logs.
+
+Automate identifies projects, automations and executions by `id` (not `uid`) and audit-log
+entries by `uid`; lists come under `projects`, `rules`, `executions` and `logs`, with the total
+under `count` when asked for (FACTS.md section 8). Its single-object answers are the object
+itself, not wrapped under a key.
+
+The execution log's filters are not documented: cs-mcp sends them as the `query` object that
+the automations list documents for `active`, with the execution's own field names
+(`{"rule_id": ..., "status": ...}`), and callers should check the items they get back (a
+server that ignores the filter answers unfiltered items).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from pydantic import Field
+
+from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._models import APIModel, Page
+from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient
+    from cs_mcp.guard.permit import Permit
+
+M = TypeVar("M", bound=APIModel)
+
+# The guard's operation name for the toggle; its permit must name the project.
+SET_ACTIVE_OPERATION = "automation.set_active"
+MAX_LIMIT = 100
+
+
+class AutomationProject(APIModel):
+    id: str
+    title: str | None = None
+    description: str | None = None
+    org_id: str | None = None
+    tags: list[str] = Field(default_factory=lambda: [])
+    type: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class AutomationTrigger(APIModel):
+    """What starts an automation. Only `id` and `next` are documented; the rest is read when present."""
+
+    id: str | None = None
+    title: str | None = None
+    connector_title: str | None = None
+    next: list[str] = Field(default_factory=lambda: [])
+
+
+class AutomationStep(APIModel):
+    """One step after the trigger; `type` is `action` for an action step."""
+
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+    title: str | None = None
+    action_title: str | None = None
+    connector_title: str | None = None
+    description: str | None = None
+    next: list[str] = Field(default_factory=lambda: [])
+
+
+class Automation(APIModel):
+    """An automation ("rule"). `trigger` and `steps` are present only when asked with `show_steps`."""
+
+    id: str
+    title: str | None = None
+    description: str | None = None
+    project_id: str | None = None
+    active: bool = False
+    throttle: bool | None = None
+    user_id: str | None = None
+    updated_by: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    trigger: AutomationTrigger | None = None
+    steps: list[AutomationStep] | None = None
+
+    def missing_parts(self) -> list[str] | None:
+        """What the automation lacks before Automate lets it be switched on ("trigger",
+        "action"), or None when the answer carried no steps to tell."""
+        if self.steps is None:
+            return None
+        missing: list[str] = []
+        if self.trigger is None or not self.trigger.id:
+            missing.append("trigger")
+        if not any(step.type == "action" for step in self.steps):
+            missing.append("action")
+        return missing
+
+
+class ExecutionStep(APIModel):
+    """One step of one run: times are milliseconds since the epoch."""
+
+    name: str | None = None
+    title: str | None = None
+    group: str | None = None
+    status: str | None = None
+    start: int | None = None
+    end: int | None = None
+    error: Any = None
+
+
+class Execution(APIModel):
+    """One run of an automation. `rule_id` is the automation's id."""
+
+    id: str
+    title: str | None = None
+    project_id: str | None = None
+    rule_id: str | None = None
+    status: str | None = None
+    trigger_payload_id: str | None = None
+    duration: int | None = None
+    details: list[ExecutionStep] = Field(default_factory=lambda: [])
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class AuditLogEntry(APIModel):
+    """One audit-log entry; `metadata` holds the object as the change left it."""
+
+    uid: str
+    event: str | None = None
+    module: str | None = None
+    module_uid: str | None = None
+    project_uid: str | None = None
+    created_at: str | None = None
+    created_by: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def _page(body: dict[str, Any], key: str, model: type[M], skip: int, limit: int) -> Page[M]:
+    raw: Any = body.get(key)
+    if not isinstance(raw, list):
+        raise MalformedResponseError(f"the Automate answer has no list under {key!r}")
+    items = [model.model_validate(item) for item in cast(list[Any], raw)]
+    count = body.get("count")
+    return Page[M](items=items, total=count if isinstance(count, int) else None, skip=skip, limit=limit)
+
+
+def _list_params(skip: int, limit: int) -> list[tuple[str, str | int | float | bool | None]]:
+    if not 0 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 0 and {MAX_LIMIT}")
+    if skip < 0:
+        raise ValueError("skip must not be negative")
+    return [("limit", limit), ("skip", skip), ("include_count", "true")]
 
 
 class AutomateAPI:
@@ -13,3 +157,128 @@ class AutomateAPI:
 
     def __init__(self, core: ContentstackClient) -> None:
         self._core = core
+
+    async def projects(self, *, skip: int = 0, limit: int = 30) -> Page[AutomationProject]:
+        """One page of the organization's Automate projects, with the total."""
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects"], params=_list_params(skip, limit))
+        return _page(body, "projects", AutomationProject, skip, limit)
+
+    async def project(self, project_id: str) -> AutomationProject:
+        """One project.
+
+        Raises:
+            NotFoundError: no project with that id in the organization.
+        """
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id])
+        return AutomationProject.model_validate(body)
+
+    async def automations(
+        self,
+        project_id: str,
+        *,
+        active: bool | None = None,
+        show_steps: bool = False,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Page[Automation]:
+        """One page of a project's automations, optionally only the active (or inactive) ones.
+
+        Raises:
+            NotFoundError: no project with that id.
+        """
+        params = _list_params(skip, limit)
+        if show_steps:
+            params.append(("show_steps", "true"))
+        if active is not None:
+            params.append(("query", json.dumps({"active": "true" if active else "false"})))
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "automations"], params=params)
+        return _page(body, "rules", Automation, skip, limit)
+
+    async def automation(self, project_id: str, automation_id: str, *, show_steps: bool = True) -> Automation:
+        """One automation, with its trigger and steps unless `show_steps=False`.
+
+        Raises:
+            NotFoundError: no such project, or no such automation in it.
+        """
+        params = {"show_steps": "true"} if show_steps else None
+        body = await self._core.request(
+            Api.AUTOMATE, "GET", ["projects", project_id, "automations", automation_id], params=params
+        )
+        return Automation.model_validate(body)
+
+    async def set_active(self, project_id: str, automation_id: str, active: bool, *, permit: Permit) -> str:
+        """Switches an automation on or off; answers Automate's message.
+
+        Raises:
+            PermitRequiredError: the permit is not the guard's for this project (nothing sent).
+            InvalidRequestError: Automate refused, for one because the automation lacks a
+                trigger or an action.
+            NotFoundError: no such project or automation.
+        """
+        body = await self._core.request(
+            Api.AUTOMATE,
+            "PATCH",
+            ["projects", project_id, "automations", automation_id],
+            json_body={"active": active},
+            permit=permit,
+            operation=SET_ACTIVE_OPERATION,
+            targets={"automation_project": [project_id]},
+        )
+        message = body.get("message") or body.get("notice")
+        return str(message) if message else ""
+
+    async def executions(
+        self,
+        project_id: str,
+        *,
+        automation_id: str | None = None,
+        status: str | None = None,
+        skip: int = 0,
+        limit: int = 100,
+        oldest_first: bool = False,
+    ) -> Page[Execution]:
+        """One page of a project's execution log, newest first unless `oldest_first`.
+
+        Raises:
+            NotFoundError: no project with that id.
+        """
+        params = _list_params(skip, limit)
+        params.append(("asc" if oldest_first else "desc", "created_at"))
+        query: dict[str, str] = {}
+        if automation_id is not None:
+            query["rule_id"] = automation_id
+        if status is not None:
+            query["status"] = status
+        if query:
+            params.append(("query", json.dumps(query)))
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "executions"], params=params)
+        return _page(body, "executions", Execution, skip, limit)
+
+    async def execution(self, project_id: str, execution_id: str) -> Execution:
+        """One run, with the status and timing of each step.
+
+        Raises:
+            NotFoundError: no such project or execution.
+        """
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "executions", execution_id])
+        return Execution.model_validate(body)
+
+    async def audit_logs(self, project_id: str, *, skip: int = 0, limit: int = 30) -> Page[AuditLogEntry]:
+        """One page of a project's audit log, newest first.
+
+        Raises:
+            NotFoundError: no project with that id.
+        """
+        params = _list_params(skip, limit)
+        params.append(("desc", "created_at"))
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "audit-logs"], params=params)
+        return _page(body, "logs", AuditLogEntry, skip, limit)
+
+    async def audit_log(self, project_id: str, log_id: str) -> AuditLogEntry:
+        """One audit-log entry.
+
+        Raises:
+            NotFoundError: no such project or entry.
+        """
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "audit-logs", log_id])
+        return AuditLogEntry.model_validate(body)
