@@ -1,0 +1,255 @@
+"""MCP resources: a content type's compact schema, the environments, a release and its items.
+
+`contentstack://content-types/{uid}`, `contentstack://environments` and
+`contentstack://releases/{uid}` answer JSON. Reads use the server's shared client and stack
+metadata, and the caller's role must hold the matching read scope, as for the tools: a resource
+is no way around the guard. Failures are `ResourceError`s in plain words.
+
+MCPServer hands a Context only to template resources; `RequestBinding` makes the lifespan
+state and the caller visible to every resource read and completion, static ones included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, cast
+
+from mcp.server import MCPServer, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
+from cs_mcp.client import ContentstackError, NotFoundError
+from cs_mcp.guard import Principal
+from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY, AppState
+from cs_mcp.tools._shape import clean, clean_text
+from cs_mcp.tools.stack import ContentTypeSchema, compact_field
+
+CONTENT_TYPE_URI = "contentstack://content-types/{uid}"
+ENVIRONMENTS_URI = "contentstack://environments"
+RELEASE_URI = "contentstack://releases/{uid}"
+JSON_MIME = "application/json"
+# A release resource carries at most this many items; the rest are read with get_release.
+RELEASE_ITEMS_LIMIT = 100
+
+CONTENT_TYPE_SCOPE = "cm.content-type:read"
+ENVIRONMENTS_SCOPE = "cm.environments.management:read"
+RELEASE_SCOPE = "cm.release:read"
+
+
+@dataclass(frozen=True)
+class BoundRequest:
+    """The shared state and the caller of the request being handled (None: unauthenticated HTTP)."""
+
+    state: AppState
+    principal: Principal | None
+
+
+_bound: ContextVar[BoundRequest | None] = ContextVar("cs_mcp_bound_request", default=None)
+
+# The requests whose handlers read the binding.
+BOUND_METHODS = frozenset({"resources/read", "completion/complete"})
+
+
+def principal_in(request: Any, fallback: Principal) -> Principal | None:
+    """The principal an HTTP request was authenticated as (None if it was not), else `fallback`."""
+    raw_scope: Any = getattr(request, "scope", None)
+    if isinstance(raw_scope, dict):
+        scope = cast(dict[str, Any], raw_scope)
+        found = scope.get(PRINCIPAL_SCOPE_KEY)
+        if isinstance(found, Principal):
+            return found
+        if scope.get("type") == "http":
+            return None
+    return fallback
+
+
+class RequestBinding:
+    """Server middleware: binds the lifespan state and the caller for resource reads and completions."""
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        state: Any = ctx.lifespan_context
+        if ctx.method not in BOUND_METHODS or not isinstance(state, AppState):
+            return await call_next(ctx)
+        token = _bound.set(BoundRequest(state, principal_in(ctx.request, state.stdio_principal)))
+        try:
+            return await call_next(ctx)
+        finally:
+            _bound.reset(token)
+
+
+def install_request_binding(server: MCPServer[Any]) -> None:
+    """Adds `RequestBinding` to the server's middleware once."""
+    middleware: list[Any] = server.middleware
+    if not any(isinstance(m, RequestBinding) for m in middleware):
+        middleware.append(RequestBinding())
+
+
+def bound_request() -> BoundRequest | None:
+    """The binding of the request being handled, if any."""
+    return _bound.get()
+
+
+def _caller(scope: str) -> AppState:
+    """The shared state, once the caller is known to hold `scope`.
+
+    Raises:
+        ResourceError: outside a bound request, an unauthenticated caller, a missing scope, or
+            no stack credentials.
+    """
+    bound = _bound.get()
+    if bound is None:
+        raise ResourceError("resources are read through the MCP server only")
+    if bound.principal is None:
+        raise ResourceError("this HTTP request is not authenticated; send Authorization: Bearer <token>")
+    role = bound.state.guard.role_of(bound.principal)
+    if scope not in role.scopes:
+        raise ResourceError(
+            f"denied by the guard: role {role.name!r} may not read this resource (it needs {scope}). "
+            "Call describe_stack to see your permissions."
+        )
+    if not bound.state.client.has_cma_credentials():
+        raise ResourceError("no stack credentials: set CONTENTSTACK_API_KEY and CONTENTSTACK_MANAGEMENT_TOKEN")
+    return bound.state
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1)
+
+
+async def _guarded(read: Callable[[], Awaitable[str]]) -> str:
+    """Runs a read, turning client failures into plain ResourceErrors (never a traceback)."""
+    try:
+        return await read()
+    except ContentstackError as exc:
+        raise ResourceError(f"Contentstack refused or did not answer: {exc}") from None
+
+
+async def read_content_type(uid: str) -> str:
+    """The compact schema of one content type, as JSON.
+
+    Raises:
+        ResourceNotFoundError: no such content type (the message lists those that exist).
+        ResourceError: the guard refuses, or Contentstack fails.
+    """
+    state = _caller(CONTENT_TYPE_SCOPE)
+
+    async def read() -> str:
+        try:
+            ct = await state.meta.content_type(uid)
+        except NotFoundError:
+            known = sorted(c.uid for c in await state.meta.content_types())
+            raise ResourceNotFoundError(
+                f"content type {uid!r} does not exist; content types are: {', '.join(known)}"
+            ) from None
+        schema = ContentTypeSchema(
+            uid=ct.uid,
+            title=clean_text(ct.title),
+            description=clean_text(ct.description) if ct.description else None,
+            fields=[compact_field(f) for f in ct.schema_],
+        )
+        return _json(schema.model_dump(mode="json", exclude_none=True))
+
+    return await _guarded(read)
+
+
+async def read_environments() -> str:
+    """The stack's environments (name, uid, URLs per locale), as JSON.
+
+    Raises:
+        ResourceError: the guard refuses, or Contentstack fails.
+    """
+    state = _caller(ENVIRONMENTS_SCOPE)
+
+    async def read() -> str:
+        environments = await state.meta.environments()
+        return _json(
+            {
+                "environments": [
+                    clean({"name": e.name, "uid": e.uid, "urls": e.urls} if e.urls else {"name": e.name, "uid": e.uid})
+                    for e in environments
+                ]
+            }
+        )
+
+    return await _guarded(read)
+
+
+async def read_release(uid: str) -> str:
+    """One release with its first RELEASE_ITEMS_LIMIT items, as JSON.
+
+    Raises:
+        ResourceNotFoundError: no such release.
+        ResourceError: the guard refuses, or Contentstack fails.
+    """
+    state = _caller(RELEASE_SCOPE)
+
+    async def read() -> str:
+        try:
+            release = await state.client.releases.get_release(uid)
+            page = await state.client.releases.items(uid, limit=RELEASE_ITEMS_LIMIT)
+        except NotFoundError:
+            raise ResourceNotFoundError(
+                f"release {uid!r} does not exist; list_releases lists the releases there are"
+            ) from None
+        items = [
+            {
+                k: v
+                for k, v in {
+                    "type": "asset" if item.is_asset else "entry",
+                    "content_type": None if item.is_asset else item.content_type_uid,
+                    "uid": item.uid,
+                    "version": item.version,
+                    "locale": item.locale,
+                    "action": item.action,
+                    "title": item.title,
+                }.items()
+                if v is not None
+            }
+            for item in page.items
+        ]
+        total = page.total if page.total is not None else release.items_count
+        answer: dict[str, Any] = {
+            "uid": release.uid,
+            "name": release.name,
+            "description": release.description,
+            "locked": release.locked,
+            "items_total": total,
+            "items": items,
+        }
+        if total is not None and total > len(items):
+            answer["truncated"] = True
+            answer["note"] = f"{len(items)} of {total} items; call get_release with items_cursor for the rest"
+        return _json(clean(answer))
+
+    return await _guarded(read)
+
+
+def register_resources(server: MCPServer[Any]) -> None:
+    """Adds the three resources to `server`, and the binding they read the request through."""
+    install_request_binding(server)
+    server.resource(
+        CONTENT_TYPE_URI,
+        name="content-type",
+        title="Content type schema",
+        description="The compact schema of one content type: each field's uid, type, whether it is required "
+        "or multiple, reference targets, and the nested fields of groups and modular blocks.",
+        mime_type=JSON_MIME,
+    )(read_content_type)
+    server.resource(
+        ENVIRONMENTS_URI,
+        name="environments",
+        title="Environments",
+        description="The stack's publishing environments.",
+        mime_type=JSON_MIME,
+    )(read_environments)
+    server.resource(
+        RELEASE_URI,
+        name="release",
+        title="Release",
+        description=f"One release: name, description, locked, and its first {RELEASE_ITEMS_LIMIT} items "
+        "(content type, uid, version, locale, action).",
+        mime_type=JSON_MIME,
+    )(read_release)
