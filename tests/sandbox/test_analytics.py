@@ -1,0 +1,309 @@
+"""The sandbox's Analytics v2 over HTTP: auth, every report, jobs that run then answer, pages,
+and the 90-day limit that fails a job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from cs_mcp.sandbox import analytics
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+ORG = DEMO_CREDENTIALS.organization_uid
+HEADERS = {"authtoken": DEMO_CREDENTIALS.authtoken}
+
+
+def make_state(seed: int = 7, active_polls: int = 1) -> SandboxState:
+    config = SandboxConfig(seed=seed, analytics_active_polls=active_polls)
+    state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock(NOW))
+    analytics.setup(state)
+    return state
+
+
+def app_for(state: SandboxState) -> Starlette:
+    return Starlette(routes=[Mount("/analytics/v2", routes=analytics.routes(state))])
+
+
+@pytest.fixture
+def state() -> SandboxState:
+    return make_state()
+
+
+@pytest.fixture
+async def http(state: SandboxState) -> AsyncGenerator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=HEADERS
+    ) as client:
+        yield client
+
+
+def days_back(n: int) -> str:
+    return (TODAY - timedelta(days=n)).isoformat()
+
+
+async def start(http: httpx2.AsyncClient, path: str, **params: Any) -> str:
+    answer = await http.get(f"/{path}", params={"orgUid": ORG, **params})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert isinstance(body["paginated"], bool)
+    return body["jobId"]
+
+
+async def data(http: httpx2.AsyncClient, job_id: str, page: int | str = 0) -> httpx2.Response:
+    return await http.get(f"/job/{job_id}/data", params={"orgUid": ORG, "page": page})
+
+
+async def finished(http: httpx2.AsyncClient, job_id: str, page: int = 0) -> dict[str, Any]:
+    """The job's page once it is no longer active (the default config answers active once)."""
+    for _ in range(5):
+        answer = await data(http, job_id, page)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        if "data" in body:
+            return body
+    raise AssertionError("the job stayed active")
+
+
+async def all_rows(http: httpx2.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    job_id = await start(http, path, **params)
+    first = await finished(http, job_id)
+    rows = list(first["data"])
+    for page in range(1, first["meta"]["totalPages"]):
+        rows.extend((await finished(http, job_id, page))["data"])
+    return rows
+
+
+# -- auth -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "params", "status", "code"),
+    [
+        ({}, {"orgUid": ORG}, 401, 105),
+        ({"authtoken": "blt_wrong_token"}, {"orgUid": ORG}, 401, 105),
+        ({"authorization": "Bearer blt_wrong_token"}, {"orgUid": ORG}, 401, 105),
+        (HEADERS, {}, 401, 105),
+        (HEADERS, {"orgUid": "blt_another_org"}, 403, 316),
+    ],
+)
+async def test_a_report_without_the_right_token_or_organization_is_refused(
+    state: SandboxState, headers: dict[str, str], params: dict[str, str], status: int, code: int
+) -> None:
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=headers
+    ) as client:
+        answer = await client.get("/usage", params={**params, "from": days_back(7), "to": days_back(0)})
+    assert answer.status_code == status
+    assert answer.json()["error_code"] == code
+
+
+async def test_the_authtoken_is_accepted_as_a_bearer_token(state: SandboxState) -> None:
+    bearer = {"authorization": f"Bearer {DEMO_CREDENTIALS.authtoken}"}
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=bearer
+    ) as client:
+        job_id = await start(client, "usage", **{"from": days_back(7), "to": days_back(0)})
+        assert (await data(client, job_id)).status_code == 200
+
+
+async def test_job_data_needs_the_token_too(http: httpx2.AsyncClient) -> None:
+    job_id = await start(http, "usage", **{"from": days_back(7), "to": days_back(0)})
+    answer = await http.get(f"/job/{job_id}/data", params={"orgUid": ORG}, headers={"authtoken": "blt_wrong_token"})
+    assert answer.status_code == 401
+
+
+# -- reports --------------------------------------------------------------------------------
+
+SHAPES = {
+    "usage": {"date", "type", "count", "bandwidth"},
+    "devices": {"date", "type", "device", "count"},
+    "url": {"date", "type", "url", "count", "bandwidth"},
+    "http-statuses": {"date", "type", "statusCode", "count"},
+    "hit-miss-ratio": {"date", "type", "status", "count"},
+    "sdk": {"date", "type", "sdk", "version", "count"},
+    "subscription": {"date", "type", "count", "bandwidth", "buildMinutes"},
+}
+
+
+@pytest.mark.parametrize("path", sorted(SHAPES))
+async def test_each_report_answers_a_job_whose_data_has_rows_of_its_shape(http: httpx2.AsyncClient, path: str) -> None:
+    rows = await all_rows(http, path, **{"from": days_back(6), "to": days_back(0)})
+    assert rows
+    assert all(set(row) == SHAPES[path] for row in rows)
+    assert {row["date"] for row in rows} == {days_back(n) for n in range(7)}
+
+
+async def test_a_job_answers_job_active_for_the_configured_polls_then_data() -> None:
+    state = make_state(active_polls=3)
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=HEADERS
+    ) as http:
+        job_id = await start(http, "usage", **{"from": days_back(3), "to": days_back(0)})
+        for _ in range(3):
+            answer = await data(http, job_id)
+            assert answer.status_code == 200
+            assert answer.json() == {"message": "Job active"}
+        body = (await data(http, job_id)).json()
+    assert body["uid"] == job_id
+    assert len(body["data"]) == 4 * len(analytics.SERVICES)
+
+
+async def test_rows_come_fifty_a_page_and_a_page_past_the_last_answers_404(http: httpx2.AsyncClient) -> None:
+    job_id = await start(http, "usage", **{"from": days_back(29), "to": days_back(0)})
+    first = await finished(http, job_id)
+    rows_total = 30 * len(analytics.SERVICES)
+    pages = -(-rows_total // analytics.PAGE_SIZE)
+    assert first["meta"] == {"page": 0, "limit": 50, "totalPages": pages, "totalDocs": rows_total}
+    last = (await data(http, job_id, pages - 1)).json()
+    assert len(last["data"]) == rows_total - (pages - 1) * analytics.PAGE_SIZE
+    for beyond in (pages, "x", -1):
+        answer = await data(http, job_id, beyond)
+        assert answer.status_code == 404
+        assert answer.json()["error_code"] == 404
+
+
+async def test_the_start_answer_says_when_the_rows_are_paginated(http: httpx2.AsyncClient) -> None:
+    small = await http.get("/usage", params={"orgUid": ORG, "from": days_back(0), "to": days_back(0)})
+    large = await http.get("/usage", params={"orgUid": ORG, "from": days_back(29), "to": days_back(0)})
+    assert small.json()["paginated"] is False
+    assert large.json()["paginated"] is True
+
+
+async def test_an_unknown_job_answers_404(http: httpx2.AsyncClient) -> None:
+    answer = await data(http, "job_00000000-0000-0000-0000-000000000000")
+    assert answer.status_code == 404
+    assert answer.json()["error_code"] == 404
+
+
+@pytest.mark.parametrize(("first", "last"), [(90, 0), (10, 20)])
+async def test_a_range_over_90_days_or_backwards_creates_a_job_that_fails(
+    http: httpx2.AsyncClient, first: int, last: int
+) -> None:
+    job_id = await start(http, "usage", **{"from": days_back(first), "to": days_back(last)})
+    await data(http, job_id)  # Job active first, as any job
+    answer = await data(http, job_id)
+    assert answer.status_code == 500
+    body = answer.json()
+    assert body["error_code"] == 500
+    assert body["errors"]
+
+
+async def test_a_range_of_exactly_90_days_succeeds(http: httpx2.AsyncClient) -> None:
+    job_id = await start(http, "usage", **{"from": days_back(89), "to": days_back(0), "services": '["cdn"]'})
+    assert len((await finished(http, job_id))["data"]) == 50
+    assert (await finished(http, job_id, 1))["meta"]["totalDocs"] == 90
+
+
+@pytest.mark.parametrize(
+    ("params", "bad"),
+    [
+        ({"from": "2025-5-1", "to": days_back(0)}, "from"),
+        ({"to": days_back(0)}, "from"),
+        ({"from": days_back(3), "to": days_back(0), "duration": "fortnight"}, "duration"),
+        ({"from": days_back(3), "to": days_back(0), "services": '["cdn","fax"]'}, "services"),
+        ({"from": days_back(3), "to": days_back(0), "services": "cdn"}, "services"),
+    ],
+)
+async def test_malformed_parameters_answer_400_naming_the_parameter(
+    http: httpx2.AsyncClient, params: dict[str, str], bad: str
+) -> None:
+    answer = await http.get("/usage", params={"orgUid": ORG, **params})
+    assert answer.status_code == 400
+    assert bad in answer.json()["errors"]
+
+
+async def test_the_cache_and_limit_parameters_are_checked(http: httpx2.AsyncClient) -> None:
+    window = {"orgUid": ORG, "from": days_back(3), "to": days_back(0)}
+    assert (await http.get("/hit-miss-ratio", params={**window, "cache": "MAYBE"})).status_code == 400
+    assert (await http.get("/sdk", params={**window, "limit": 901})).status_code == 400
+
+
+# -- filters and aggregation ----------------------------------------------------------------
+
+
+async def test_services_and_the_stack_filter_the_rows(http: httpx2.AsyncClient) -> None:
+    window = {"from": days_back(6), "to": days_back(0)}
+    both = await all_rows(http, "usage", **window, services=json.dumps(["cdn", "cma"]))
+    assert {row["type"] for row in both} == {"cdn", "cma"}
+    demo = await all_rows(http, "usage", **window, services='["cdn"]', apiKey=DEMO_CREDENTIALS.api_key)
+    other = await all_rows(http, "usage", **window, services='["cdn"]', apiKey=analytics.SECOND_STACK_API_KEY)
+    everything = await all_rows(http, "usage", **window, services='["cdn"]')
+    assert sum(r["count"] for r in demo) + sum(r["count"] for r in other) == sum(r["count"] for r in everything)
+    assert await all_rows(http, "usage", **window, apiKey="blt_no_such_stack") == []
+
+
+async def test_status_and_cache_filters_keep_only_that_status(http: httpx2.AsyncClient) -> None:
+    window = {"from": days_back(6), "to": days_back(0)}
+    errors = await all_rows(http, "http-statuses", **window, httpStatusCode=500)
+    assert errors
+    assert {row["statusCode"] for row in errors} == {500}
+    misses = await all_rows(http, "hit-miss-ratio", **window, cache="MISS")
+    assert {row["status"] for row in misses} == {"MISS"}
+    assert {row["type"] for row in misses} == set(analytics.CACHED_SERVICES)
+
+
+async def test_breakdowns_add_up_to_the_usage_counts(http: httpx2.AsyncClient) -> None:
+    window = {"from": days_back(6), "to": days_back(0), "services": '["cdn"]'}
+    usage = sum(r["count"] for r in await all_rows(http, "usage", **window))
+    statuses = sum(r["count"] for r in await all_rows(http, "http-statuses", **window))
+    cache = sum(r["count"] for r in await all_rows(http, "hit-miss-ratio", **window))
+    devices = sum(r["count"] for r in await all_rows(http, "devices", **window))
+    assert usage == statuses == cache == devices
+
+
+async def test_weeks_and_months_add_up_the_days_and_are_labelled_by_their_first_day(
+    http: httpx2.AsyncClient,
+) -> None:
+    window = {"from": days_back(59), "to": days_back(0), "services": '["cdn"]'}
+    days = await all_rows(http, "usage", **window, duration="day")
+    weeks = await all_rows(http, "usage", **window, duration="week")
+    months = await all_rows(http, "usage", **window, duration="month")
+    assert sum(r["count"] for r in days) == sum(r["count"] for r in weeks) == sum(r["count"] for r in months)
+    assert all(date.fromisoformat(r["date"]).weekday() == 0 for r in weeks)
+    assert all(r["date"].endswith("-01") for r in months)
+    assert len(weeks) == len({r["date"] for r in weeks})
+
+
+async def test_order_by_sorts_rows_by_count(http: httpx2.AsyncClient) -> None:
+    rows = await all_rows(http, "url", **{"from": days_back(2), "to": days_back(0)}, orderBy=-1)
+    counts = [r["count"] for r in rows]
+    assert counts == sorted(counts, reverse=True)
+
+
+# -- seed -----------------------------------------------------------------------------------
+
+
+def seeded(state: SandboxState) -> list[tuple[Any, ...]]:
+    with state.db.read() as conn:
+        return [tuple(r) for r in conn.execute("SELECT * FROM analytics_daily ORDER BY day, service, api_key")]
+
+
+def test_the_seed_covers_180_days_ending_today_for_every_service_and_both_stacks() -> None:
+    rows = seeded(make_state())
+    assert {r[0] for r in rows} == {(TODAY - timedelta(days=n)).isoformat() for n in range(180)}
+    assert {r[1] for r in rows} == set(analytics.SERVICES)
+    assert {r[2] for r in rows} == {DEMO_CREDENTIALS.api_key, analytics.SECOND_STACK_API_KEY}
+
+
+def test_the_seed_is_the_same_for_the_same_seed_and_differs_for_another() -> None:
+    assert seeded(make_state(seed=7)) == seeded(make_state(seed=7))
+    assert seeded(make_state(seed=7)) != seeded(make_state(seed=8))
+
+
+def test_setup_twice_keeps_one_seed() -> None:
+    state = make_state()
+    before = seeded(state)
+    analytics.setup(state)
+    assert seeded(state) == before
