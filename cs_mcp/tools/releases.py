@@ -1,1 +1,1153 @@
-"""The releases toolset (DESIGN.md section 3)."""
+"""The `releases` toolset: read releases, fill them, lock them, deploy them, clone and delete them.
+
+Every write goes through `guarded_write` (check, dry run, confirmation, permit). Item lists are
+sent in requests of 25, the most Contentstack takes. A deploy runs a preflight first and reports
+it even when the deploy goes ahead: the release exists and is not empty, the environments exist,
+the guard allows every environment and every item's content type and locale, which items are
+older than their entry's latest version, and which items reference entries that are neither
+published in the target environment nor part of the release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar, cast
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cs_mcp.client import ContentstackError, Entry, NotFoundError, PublishDetail, SchemaField, encode_path
+from cs_mcp.client._releases import ASSET_CONTENT_TYPE, MAX_ITEMS_PER_REQUEST, Release, ReleaseItem
+from cs_mcp.guard import ItemTarget, Permit, Targets
+from cs_mcp.tools._context import AppState, ToolContext, app_state, principal_of
+from cs_mcp.tools._registry import tool
+from cs_mcp.tools._shape import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ListPage,
+    clean,
+    clean_text,
+    decode_cursor,
+    fingerprint,
+    fit_budget,
+    page_info,
+)
+from cs_mcp.tools._write import GuardDecision, Permits, PlannedRequest, WritePlan, guarded_write
+
+T = TypeVar("T")
+
+READ = frozenset({"cm.release:read"})
+WRITE = frozenset({"cm.release:write"})
+DEPLOY = frozenset({"cm.release:deploy"})
+CLONE = frozenset({"cm.release:clone"})
+
+# One call handles at most this many items: it bounds the reads and requests a call makes.
+MAX_ITEMS_PER_CALL = 500
+# Findings listed in full in a deploy answer; beyond this, only counted.
+MAX_FINDINGS = 50
+# Concurrent reads a preflight makes; the client's rate limiter paces them further.
+READ_CONCURRENCY = 8
+
+Uid = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Action = Literal["publish", "unpublish"]
+
+
+# -- argument and answer models ---------------------------------------------------------------
+
+
+class ReleaseItemInput(BaseModel):
+    """An item to put in (or take out of) a release: an entry or an asset, with what to do to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["entry", "asset"] = Field(default="entry", description="'entry' or 'asset'.")
+    content_type: Uid | None = Field(default=None, description="The entry's content type uid (entries only).")
+    uid: Uid = Field(description="The entry's or asset's uid.")
+    version: int | None = Field(default=None, ge=1, description="The version to release; default the latest.")
+    locale: Name | None = Field(default=None, description="The locale; default the master locale.")
+    action: Action = Field(default="publish", description="What a deploy does to this item.")
+
+    @model_validator(mode="after")
+    def _entries_name_their_content_type(self) -> ReleaseItemInput:
+        if self.type == "entry" and not self.content_type:
+            raise ValueError("an entry item needs its content_type")
+        if self.type == "asset" and self.content_type:
+            raise ValueError("an asset item takes no content_type")
+        return self
+
+
+class ReleaseSummary(BaseModel):
+    uid: str
+    name: str
+    description: str | None = None
+    locked: bool
+    items_count: int | None = None
+    status: list[Any] = Field(default_factory=lambda: [], description="Deployments as Contentstack reports them.")
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ReleaseList(ListPage):
+    releases: list[ReleaseSummary]
+
+
+class ReleaseItemInfo(BaseModel):
+    type: Literal["entry", "asset"]
+    content_type: str | None = None
+    uid: str
+    title: str | None = None
+    locale: str | None = None
+    version: int | None = Field(default=None, description="The version in the release.")
+    action: str | None = None
+    latest_version: int | None = Field(default=None, description="The entry's or asset's latest version.")
+    newer_version_exists: bool | None = Field(
+        default=None, description="True when the entry moved on since this version was added; null if unknown."
+    )
+    note: str | None = None
+
+
+class ReleaseDetail(BaseModel):
+    release: ReleaseSummary
+    items: list[ReleaseItemInfo]
+    items_page: ListPage = Field(description="Pass items_page.next_cursor as items_cursor for more items.")
+
+
+class WriteAnswer(BaseModel):
+    dry_run: bool = Field(description="True: nothing was sent; `plan` is what would be.")
+    plan: WritePlan
+    verdict: GuardDecision
+
+
+class CreateReleaseAnswer(WriteAnswer):
+    release: ReleaseSummary | None = None
+    items_added: int = 0
+
+
+class UpdateReleaseAnswer(WriteAnswer):
+    release: ReleaseSummary | None = None
+    note: str | None = None
+
+
+class ReleaseItemsAnswer(WriteAnswer):
+    release_uid: str
+    items_changed: int = Field(default=0, description="Items added or removed.")
+    requests_sent: int = 0
+    not_in_release: list[str] = Field(default_factory=lambda: [], description="Items asked for but not found.")
+
+
+class PreflightCheck(BaseModel):
+    check: str
+    ok: bool
+    detail: str
+
+
+class StaleItem(BaseModel):
+    item: str
+    content_type: str
+    uid: str
+    locale: str | None
+    version_in_release: int | None
+    latest_version: int
+
+
+class MissingReference(BaseModel):
+    item: str = Field(description="The release item that holds the reference.")
+    field: str = Field(description="The reference field's path in the entry.")
+    content_type: str
+    uid: str
+    locale: str | None
+    environments: list[str] = Field(description="Target environments where the referenced entry is not published.")
+    reason: Literal["not_published", "missing"]
+
+
+class Preflight(BaseModel):
+    """What was checked before the deploy. Stale items and missing references are warnings:
+    the deploy still goes ahead; update the release or publish the references to fix them."""
+
+    checks: list[PreflightCheck]
+    stale_items: list[StaleItem] = Field(default_factory=lambda: [])
+    stale_count: int = 0
+    missing_references: list[MissingReference] = Field(default_factory=lambda: [])
+    missing_reference_count: int = 0
+
+
+class DeployAnswer(WriteAnswer):
+    release_uid: str
+    environments: list[str]
+    locales: list[str] | None = None
+    action: Action
+    scheduled_at: str | None = None
+    items: int = Field(description="Items in the release.")
+    notice: str | None = Field(default=None, description="Contentstack's answer to the deploy.")
+    preflight: Preflight
+
+
+class CloneReleaseAnswer(WriteAnswer):
+    source_uid: str
+    release: ReleaseSummary | None = Field(default=None, description="The copy.")
+
+
+class DeleteReleaseAnswer(WriteAnswer):
+    release_uid: str
+    deleted: bool = False
+    notice: str | None = None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def summary(release: Release) -> ReleaseSummary:
+    return ReleaseSummary(
+        uid=release.uid,
+        name=clean_text(release.name),
+        description=clean_text(release.description) if release.description else None,
+        locked=release.locked,
+        items_count=release.items_count,
+        status=cast(list[Any], clean(release.status)),
+        created_at=release.created_at,
+        updated_at=release.updated_at,
+    )
+
+
+def label(item: ReleaseItem) -> str:
+    """How an item is named in plans, findings and denials."""
+    if item.is_asset:
+        return f"asset {item.uid}" + (f" ({item.locale})" if item.locale else "")
+    return f"entry {item.content_type_uid}/{item.uid}" + (f" ({item.locale})" if item.locale else "")
+
+
+def item_target(item: ReleaseItem) -> ItemTarget:
+    return ItemTarget(
+        label=label(item), content_type=None if item.is_asset else item.content_type_uid, locale=item.locale
+    )
+
+
+def chunks(items: Sequence[T], size: int = MAX_ITEMS_PER_REQUEST) -> list[list[T]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def plan_targets(targets: Targets) -> dict[str, list[str]]:
+    return {kind: sorted(names) for kind, names in targets.permit_targets().items() if names}
+
+
+def release_path(*segments: str) -> str:
+    return "/v3" + encode_path(["releases", *segments])
+
+
+def locked_error(release: Release) -> ToolError:
+    return ToolError(
+        f"release {release.uid!r} ({clean_text(release.name)}) is locked, so it cannot be edited; "
+        f"unlock it first with update_release(release_uid={release.uid!r}, locked=false), then try again. "
+        "Nothing was sent."
+    )
+
+
+async def load_release(state: AppState, uid: str) -> Release:
+    """The release, or a ToolError that says it does not exist."""
+    try:
+        return await state.client.releases.get_release(uid)
+    except NotFoundError:
+        raise ToolError(f"release {uid!r} does not exist; list_releases shows the releases") from None
+
+
+async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T | None]:
+    """Runs the reads concurrently, in order of `calls`; None where Contentstack said not found.
+
+    Raises:
+        ContentstackError, ValidationError: the first other failure (after every read ended).
+    """
+    results: list[T | None] = [None] * len(calls)
+    failures: list[Exception] = []
+    limiter = anyio.CapacityLimiter(READ_CONCURRENCY)
+
+    async def run(index: int, call: Callable[[], Awaitable[T]]) -> None:
+        async with limiter:
+            try:
+                results[index] = await call()
+            except NotFoundError:
+                results[index] = None
+            except (ContentstackError, ValidationError) as exc:
+                # Kept, not raised: an exception inside the task group would reach the tool's
+                # caller as an exception group instead of a plain error.
+                failures.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for index, call in enumerate(calls):
+            group.start_soon(run, index, call)
+    if failures:
+        raise failures[0]
+    return results
+
+
+async def latest_versions(state: AppState, items: Sequence[ReleaseItem]) -> list[int | None]:
+    """Each item's latest version (None where the entry or asset does not exist)."""
+    releases = state.client.releases
+
+    def lookup(item: ReleaseItem) -> Callable[[], Awaitable[int | None]]:
+        if item.is_asset:
+            return lambda: releases.latest_asset_version(item.uid)
+        return lambda: releases.latest_entry_version(item.content_type_uid or "", item.uid, item.locale)
+
+    return await gather([lookup(i) for i in items])
+
+
+async def resolve_items(state: AppState, inputs: Sequence[ReleaseItemInput]) -> list[ReleaseItem]:
+    """The items as Contentstack takes them: locale defaulted to the master locale, version to
+    the latest, names checked against the stack.
+
+    Raises:
+        ToolError: an unknown locale or content type, a duplicate, an entry that does not exist.
+    """
+    master = await state.meta.master_locale()
+    if master is None and any(i.locale is None for i in inputs):
+        raise ToolError("the stack reports no master locale; give every item its locale")
+    locales = set(await state.meta.locale_codes())
+    items = [
+        ReleaseItem(
+            uid=i.uid,
+            content_type_uid=i.content_type if i.type == "entry" else ASSET_CONTENT_TYPE,
+            locale=i.locale or master,
+            version=i.version,
+            action=i.action,
+        )
+        for i in inputs
+    ]
+    unknown_locales = sorted({i.locale for i in items if i.locale and i.locale not in locales})
+    if unknown_locales:
+        raise ToolError(f"unknown locale {', '.join(unknown_locales)}; locales are: {', '.join(sorted(locales))}")
+    wanted_cts = {i.content_type_uid for i in items if i.content_type_uid and not i.is_asset}
+    if wanted_cts:
+        known_cts = {ct.uid for ct in await state.meta.content_types()}
+        unknown_cts = sorted(wanted_cts - known_cts)
+        if unknown_cts:
+            raise ToolError(
+                f"unknown content type {', '.join(unknown_cts)}; content types are: {', '.join(sorted(known_cts))}"
+            )
+    labels = [label(i) for i in items]
+    duplicates = sorted({name for name in labels if labels.count(name) > 1})
+    if duplicates:
+        raise ToolError(f"these items are listed more than once: {', '.join(duplicates)}")
+    need = [i for i in items if i.version is None]
+    if need:
+        found = await latest_versions(state, need)
+        missing = [label(i) for i, v in zip(need, found, strict=True) if v is None]
+        if missing:
+            raise ToolError(f"these items do not exist (or have no version): {', '.join(missing)}. Nothing was sent.")
+        for item, version in zip(need, found, strict=True):
+            item.version = version
+    return items
+
+
+def permit_for_new_release(ctx: ToolContext, tool_name: str, scopes: frozenset[str], targets: Targets) -> Permit:
+    """A permit naming a release this call just created.
+
+    The guard checked the call before the release existed, so its uid could not be among the
+    checked targets. Release uids constrain no role, so the check is repeated with the uid added
+    (a deny can only mean the policy changed meanwhile) and the permit names it.
+
+    Raises:
+        ToolError: the guard now denies.
+    """
+    state = app_state(ctx)
+    principal = principal_of(ctx)
+    verdict = state.guard.check(principal, tool_name, scopes, targets)
+    if verdict.decision == "deny":
+        raise ToolError(f"denied by the guard: {verdict.reason}")
+    return state.guard.permit(principal, tool_name, "release.add_items", targets)
+
+
+async def add_in_chunks(
+    state: AppState, release_uid: str, items: Sequence[ReleaseItem], permit: Permit, *, created: bool = False
+) -> int:
+    """Adds the items in requests of 25; answers how many requests were sent.
+
+    Raises:
+        ToolError: a request failed, saying how many items were added before it.
+    """
+    batches = chunks(items)
+    for number, batch in enumerate(batches):
+        try:
+            await state.client.releases.add_items(release_uid, batch, permit=permit)
+        except ContentstackError as exc:
+            done = number * MAX_ITEMS_PER_REQUEST
+            created_note = f"release {release_uid!r} was created; " if created else ""
+            raise ToolError(
+                f"{created_note}{done} of {len(items)} items were added to release {release_uid!r}, then request "
+                f"{number + 1} of {len(batches)} failed: {exc}. Add the remaining items with add_release_items."
+            ) from exc
+    return len(batches)
+
+
+def item_info(item: ReleaseItem, latest: int | None, looked_up: bool) -> ReleaseItemInfo:
+    newer: bool | None = None
+    note: str | None = None
+    if looked_up and latest is None:
+        note = "the entry or asset no longer exists"
+    elif latest is not None and item.version is not None:
+        newer = latest > item.version
+    return ReleaseItemInfo(
+        type="asset" if item.is_asset else "entry",
+        content_type=None if item.is_asset else item.content_type_uid,
+        uid=item.uid,
+        title=clean_text(item.title) if item.title else None,
+        locale=item.locale,
+        version=item.version,
+        action=item.action,
+        latest_version=latest,
+        newer_version_exists=newer,
+        note=note,
+    )
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+@tool(toolset="releases", scopes=READ, title="List releases", read_only=True, idempotent=True)
+async def list_releases(
+    ctx: ToolContext,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Releases per page.")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Field(max_length=500, description="next_cursor of a previous answer.")] = None,
+) -> ReleaseList:
+    """List the stack's releases (bundles of entries and assets deployed together): uid, name,
+    description, whether locked, item count and deployment status. Paginated."""
+    state = app_state(ctx)
+    query = fingerprint("list_releases")
+    skip = decode_cursor(cursor, query)
+    page = await state.client.releases.list(skip=skip, limit=limit)
+    found = [summary(r) for r in page.items]
+    kept = fit_budget(found)
+    info = page_info(
+        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(found)
+    )
+    return ReleaseList(releases=kept, **info)
+
+
+@tool(toolset="releases", scopes=READ, title="Get a release", read_only=True, idempotent=True)
+async def get_release(
+    ctx: ToolContext,
+    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    items_limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    items_cursor: Annotated[
+        str | None, Field(max_length=500, description="items_page.next_cursor of a previous answer.")
+    ] = None,
+) -> ReleaseDetail:
+    """One release and a page of its items: each item's type, content type, uid, locale, the
+    version in the release, the action a deploy takes, and whether a newer version of the entry
+    exists (then the release would deploy an old version)."""
+    state = app_state(ctx)
+    query = fingerprint("get_release", release_uid)
+    skip = decode_cursor(items_cursor, query)
+    release = await load_release(state, release_uid)
+    page = await state.client.releases.items(release_uid, skip=skip, limit=items_limit)
+    latest = await latest_versions(state, page.items)
+    infos = [item_info(i, v, looked_up=True) for i, v in zip(page.items, latest, strict=True)]
+    kept = fit_budget(infos)
+    info = page_info(
+        total=page.total, skip=skip, asked=items_limit, returned=len(kept), query_fingerprint=query, fetched=len(infos)
+    )
+    shown = summary(release)
+    if shown.items_count is None and page.total is not None:
+        shown.items_count = page.total
+    return ReleaseDetail(release=shown, items=kept, items_page=ListPage(**info))
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+ItemsArg = Annotated[
+    list[ReleaseItemInput],
+    Field(
+        min_length=1,
+        max_length=MAX_ITEMS_PER_CALL,
+        description='Items: {"type": "entry", "content_type", "uid", "version"?, "locale"?, "action"?} '
+        'or {"type": "asset", "uid", "version"?, "locale"?, "action"?}.',
+    ),
+]
+DryRun = Annotated[bool, Field(description="True: answer the plan and the guard's verdict; send nothing.")]
+ConfirmationToken = Annotated[
+    str | None, Field(max_length=2000, description="The token a previous answer gave, once the user agreed.")
+]
+
+
+def items_plan_requests(method: str, release_uid: str, count: int, verb: str) -> list[PlannedRequest]:
+    requests: list[PlannedRequest] = []
+    for start in range(0, count, MAX_ITEMS_PER_REQUEST):
+        end = min(start + MAX_ITEMS_PER_REQUEST, count)
+        requests.append(
+            PlannedRequest(
+                method=method, path=release_path(release_uid, "items"), summary=f"{verb} items {start + 1}-{end}"
+            )
+        )
+    return requests
+
+
+@tool(toolset="releases", scopes=WRITE, title="Create a release", read_only=False, idempotent=False)
+async def create_release(
+    ctx: ToolContext,
+    name: Annotated[str, Field(min_length=1, max_length=500, description="The release's name.")],
+    description: Annotated[str | None, Field(max_length=5000, description="What the release is for.")] = None,
+    items: Annotated[
+        list[ReleaseItemInput] | None,
+        Field(max_length=MAX_ITEMS_PER_CALL, description="Items to add at once (see add_release_items)."),
+    ] = None,
+    dry_run: DryRun = False,
+) -> CreateReleaseAnswer:
+    """Create a release, optionally with items (added in requests of 25). An item's version
+    defaults to the entry's latest and its locale to the master locale. The guard checks every
+    item's content type and locale."""
+    state = app_state(ctx)
+    resolved = await resolve_items(state, items or [])
+    targets = Targets(items=tuple(item_target(i) for i in resolved))
+    requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
+    requests += items_plan_requests("POST", "{new release uid}", len(resolved), "add")
+    plan = WritePlan(
+        action="create_release",
+        summary=f"create release {name!r} with {len(resolved)} items in {len(requests)} requests",
+        targets=plan_targets(targets),
+        requests=requests,
+        items=[label(i) for i in resolved],
+    )
+
+    async def execute(permits: Permits) -> tuple[Release, int]:
+        release = await state.client.releases.create(name, description, permit=permits.for_operation("release.create"))
+        if not resolved:
+            return release, 0
+        with_uid = Targets(releases=(release.uid,), items=targets.items)
+        permit = permit_for_new_release(ctx, "create_release", WRITE, with_uid)
+        await add_in_chunks(state, release.uid, resolved, permit, created=True)
+        return release, len(resolved)
+
+    outcome = await guarded_write(
+        ctx,
+        tool="create_release",
+        arguments={"name": name, "description": description, "items": [i.model_dump() for i in items or []]},
+        scopes=WRITE,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=None,
+        execute=execute,
+    )
+    answer = CreateReleaseAnswer(dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict)
+    if outcome.result is not None:
+        release, added = outcome.result
+        answer.release = summary(release)
+        answer.release.items_count = added
+        answer.items_added = added
+    return answer
+
+
+@tool(toolset="releases", scopes=WRITE, title="Update a release", read_only=False, idempotent=True)
+async def update_release(
+    ctx: ToolContext,
+    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    name: Annotated[str | None, Field(min_length=1, max_length=500, description="A new name.")] = None,
+    description: Annotated[str | None, Field(max_length=5000, description="A new description.")] = None,
+    locked: Annotated[
+        bool | None, Field(description="true locks the release (no more edits), false unlocks it.")
+    ] = None,
+    dry_run: DryRun = False,
+) -> UpdateReleaseAnswer:
+    """Rename a release, change its description, or lock or unlock it. A locked release refuses
+    every edit until it is unlocked (locked=false), which may be combined with other changes."""
+    if name is None and description is None and locked is None:
+        raise ToolError("nothing to change: give name, description or locked")
+    state = app_state(ctx)
+    release = await load_release(state, release_uid)
+    edits = name is not None or description is not None
+    if release.locked and edits and locked is not False:
+        raise locked_error(release)
+    targets = Targets(releases=(release_uid,))
+    changes = {k: v for k, v in (("name", name), ("description", description), ("locked", locked)) if v is not None}
+    if not edits and locked == release.locked:
+        state_word = "locked" if locked else "unlocked"
+        plan = WritePlan(action="update_release", summary=f"nothing to do: the release is already {state_word}")
+        verdict = GuardDecision(decision="allow", reason="nothing to send")
+        return UpdateReleaseAnswer(
+            dry_run=dry_run,
+            plan=plan,
+            verdict=verdict,
+            release=summary(release),
+            note=f"release {release_uid!r} is already {state_word}; nothing was sent",
+        )
+    plan = WritePlan(
+        action="update_release",
+        summary=f"update release {release_uid!r}: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()),
+        targets=plan_targets(targets),
+        requests=[PlannedRequest(method="PUT", path=release_path(release_uid), summary="update the release")],
+    )
+
+    async def execute(permits: Permits) -> Release:
+        return await state.client.releases.update(
+            release_uid,
+            name=name,
+            description=description,
+            locked=locked,
+            permit=permits.for_operation("release.update"),
+        )
+
+    outcome = await guarded_write(
+        ctx,
+        tool="update_release",
+        arguments={"release_uid": release_uid, **changes},
+        scopes=WRITE,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=None,
+        execute=execute,
+        target_versions={release_uid: release.version} if release.version is not None else None,
+    )
+    answer = UpdateReleaseAnswer(dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict)
+    if outcome.result is not None:
+        answer.release = summary(outcome.result)
+    return answer
+
+
+@tool(toolset="releases", scopes=WRITE, title="Add items to a release", read_only=False, idempotent=False)
+async def add_release_items(
+    ctx: ToolContext,
+    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    items: ItemsArg,
+    dry_run: DryRun = False,
+) -> ReleaseItemsAnswer:
+    """Add entries and assets to a release, in requests of 25. A version defaults to the
+    entry's latest and a locale to the master locale. Refused on a locked release. The guard
+    checks every item's content type and locale."""
+    state = app_state(ctx)
+    release = await load_release(state, release_uid)
+    if release.locked:
+        raise locked_error(release)
+    resolved = await resolve_items(state, items)
+    targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
+    plan = WritePlan(
+        action="add_release_items",
+        summary=f"add {len(resolved)} items to release {release_uid!r}",
+        targets=plan_targets(targets),
+        requests=items_plan_requests("POST", release_uid, len(resolved), "add"),
+        items=[label(i) for i in resolved],
+    )
+
+    async def execute(permits: Permits) -> int:
+        return await add_in_chunks(state, release_uid, resolved, permits.for_operation("release.add_items"))
+
+    outcome = await guarded_write(
+        ctx,
+        tool="add_release_items",
+        arguments={"release_uid": release_uid, "items": [i.model_dump() for i in items]},
+        scopes=WRITE,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=None,
+        execute=execute,
+    )
+    answer = ReleaseItemsAnswer(
+        dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict, release_uid=release_uid
+    )
+    if outcome.result is not None:
+        answer.items_changed = len(resolved)
+        answer.requests_sent = outcome.result
+    return answer
+
+
+def matches(wanted: ReleaseItemInput, item: ReleaseItem, master: str | None) -> bool:
+    """Whether a release item is the one asked for; without a locale, the master locale's."""
+    if wanted.uid != item.uid:
+        return False
+    if wanted.type == "asset":
+        if not item.is_asset:
+            return False
+    elif item.is_asset or wanted.content_type != item.content_type_uid:
+        return False
+    locale = wanted.locale or master
+    return locale is None or item.locale is None or item.locale == locale
+
+
+@tool(toolset="releases", scopes=WRITE, title="Remove items from a release", read_only=False, idempotent=True)
+async def remove_release_items(
+    ctx: ToolContext,
+    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    items: Annotated[
+        list[ReleaseItemInput] | None,
+        Field(max_length=MAX_ITEMS_PER_CALL, description="Items to take out (version and action are ignored)."),
+    ] = None,
+    all: Annotated[bool, Field(description="true takes every item out; then leave items empty.")] = False,
+    dry_run: DryRun = False,
+) -> ReleaseItemsAnswer:
+    """Take items out of a release (requests of 25), or every item with all=true. Items are
+    matched by type, content type, uid and locale (default the master locale); the answer lists
+    those that were not in the release. Refused on a locked release."""
+    if all == bool(items):
+        raise ToolError("give either items or all=true (not both, not neither)")
+    state = app_state(ctx)
+    release = await load_release(state, release_uid)
+    if release.locked:
+        raise locked_error(release)
+    current = await state.client.releases.all_items(release_uid)
+    not_in_release: list[str] = []
+    if all:
+        chosen = current
+    else:
+        master = await state.meta.master_locale()
+        chosen: list[ReleaseItem] = []
+        for wanted in items or []:
+            hits = [i for i in current if matches(wanted, i, master)]
+            if not hits:
+                kind = f"entry {wanted.content_type}/" if wanted.type == "entry" else "asset "
+                not_in_release.append(f"{kind}{wanted.uid}" + (f" ({wanted.locale})" if wanted.locale else ""))
+            chosen.extend(h for h in hits if h not in chosen)
+        if not chosen:
+            raise ToolError(
+                f"none of the items are in release {release_uid!r}: {', '.join(not_in_release)}. Nothing was sent."
+            )
+    targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in chosen))
+    if all:
+        requests = [
+            PlannedRequest(method="DELETE", path=release_path(release_uid, "items") + "?all=true", summary="remove all")
+        ]
+    else:
+        requests = items_plan_requests("DELETE", release_uid, len(chosen), "remove")
+    plan = WritePlan(
+        action="remove_release_items",
+        summary=f"remove {len(chosen)} items from release {release_uid!r}",
+        targets=plan_targets(targets),
+        requests=requests,
+        items=[label(i) for i in chosen],
+    )
+
+    async def execute(permits: Permits) -> int:
+        permit = permits.for_operation("release.remove_items")
+        if all:
+            await state.client.releases.remove_items(release_uid, all=True, permit=permit)
+            return 1
+        batches = chunks(chosen)
+        for number, batch in enumerate(batches):
+            try:
+                await state.client.releases.remove_items(release_uid, batch, permit=permit)
+            except ContentstackError as exc:
+                raise ToolError(
+                    f"{number * MAX_ITEMS_PER_REQUEST} of {len(chosen)} items were removed from release "
+                    f"{release_uid!r}, then request {number + 1} of {len(batches)} failed: {exc}"
+                ) from exc
+        return len(batches)
+
+    outcome = await guarded_write(
+        ctx,
+        tool="remove_release_items",
+        arguments={"release_uid": release_uid, "items": [i.model_dump() for i in items or []], "all": all},
+        scopes=WRITE,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=None,
+        execute=execute,
+    )
+    answer = ReleaseItemsAnswer(
+        dry_run=outcome.dry_run,
+        plan=outcome.plan,
+        verdict=outcome.verdict,
+        release_uid=release_uid,
+        not_in_release=not_in_release,
+    )
+    if outcome.result is not None:
+        answer.items_changed = len(chosen)
+        answer.requests_sent = outcome.result
+    return answer
+
+
+# -- deploy and its preflight -------------------------------------------------------------------
+
+
+def parse_schedule(scheduled_at: str | None) -> str | None:
+    """The schedule as UTC ISO-8601, or None to deploy now.
+
+    Raises:
+        ToolError: not ISO-8601, without a time zone, or not in the future.
+    """
+    if scheduled_at is None:
+        return None
+    try:
+        when = datetime.fromisoformat(scheduled_at)
+    except ValueError:
+        raise ToolError(
+            f"scheduled_at {scheduled_at!r} is not an ISO-8601 time; write it like 2030-01-31T09:00:00Z"
+        ) from None
+    if when.tzinfo is None:
+        # A time without a zone is ambiguous by hours; deploying at the wrong hour is worse
+        # than asking again.
+        raise ToolError(f"scheduled_at {scheduled_at!r} has no time zone; add one, e.g. Z for UTC or +02:00")
+    now = datetime.now(UTC)
+    if when <= now:
+        raise ToolError(
+            f"scheduled_at {scheduled_at!r} is not in the future (now is {now.isoformat(timespec='seconds')}); "
+            "leave it out to deploy now"
+        )
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def as_list(value: Any) -> list[Any]:
+    return cast(list[Any], value) if isinstance(value, list) else [value]
+
+
+def reference_values(value: Any, reference_to: list[str] | str | None) -> list[tuple[str, str]]:
+    """(content type, uid) of each entry a reference field's value points to."""
+    only = (
+        reference_to
+        if isinstance(reference_to, str)
+        else (reference_to[0] if reference_to and len(reference_to) == 1 else None)
+    )
+    found: list[tuple[str, str]] = []
+    for ref in as_list(value):
+        if isinstance(ref, dict):
+            ref_map = cast(dict[str, Any], ref)
+            uid = ref_map.get("uid")
+            ct = ref_map.get("_content_type_uid") or only
+            if isinstance(uid, str) and isinstance(ct, str) and uid and ct:
+                found.append((ct, uid))
+        elif isinstance(ref, str) and ref and only:
+            found.append((only, ref))
+    return found
+
+
+def references(fields: Sequence[SchemaField], data: Mapping[str, Any], path: str = "") -> list[tuple[str, str, str]]:
+    """(field path, content type, uid) of every entry `data` references, through groups,
+    global fields and modular blocks."""
+    found: list[tuple[str, str, str]] = []
+    for f in fields:
+        value = data.get(f.uid)
+        if value is None:
+            continue
+        where = f"{path}{f.uid}"
+        if f.data_type == "reference":
+            found += [(where, ct, uid) for ct, uid in reference_values(value, f.reference_to)]
+        elif f.schema_:
+            for part in as_list(value):
+                if isinstance(part, dict):
+                    found += references(f.schema_, cast(dict[str, Any], part), where + ".")
+        elif f.blocks:
+            for part in as_list(value):
+                if not isinstance(part, dict):
+                    continue
+                block_values = cast(dict[str, Any], part)
+                for block in f.blocks:
+                    inner = block_values.get(block.uid)
+                    if isinstance(inner, dict) and block.schema_:
+                        found += references(block.schema_, cast(dict[str, Any], inner), f"{where}.{block.uid}.")
+    return found
+
+
+def published_in(entry: Entry, locale: str | None, environment_ids: set[str]) -> bool:
+    """Whether the entry is published in `locale` to the environment (known by name or uid)."""
+    details = entry.publish_details
+    listed: list[PublishDetail] = details if isinstance(details, list) else [details] if details else []
+    return any(d.environment in environment_ids and (locale is None or d.locale == locale) for d in listed)
+
+
+async def preflight_findings(
+    state: AppState, items: Sequence[ReleaseItem], environments: Sequence[str]
+) -> tuple[list[StaleItem], list[MissingReference]]:
+    """Items older than their entry's latest version, and references that will not resolve in
+    the target environments after the deploy. References are read from the entry's latest
+    version, one level deep."""
+    entries = [i for i in items if not i.is_asset and i.content_type_uid and i.action != "unpublish"]
+    releases = state.client.releases
+
+    def read(ct: str, uid: str, locale: str | None) -> Callable[[], Awaitable[Entry]]:
+        return lambda: releases.latest_entry(ct, uid, locale)
+
+    latest = await gather([read(i.content_type_uid or "", i.uid, i.locale) for i in entries])
+    stale: list[StaleItem] = []
+    for item, entry in zip(entries, latest, strict=True):
+        if (
+            entry is not None
+            and entry.version is not None
+            and item.version is not None
+            and entry.version > item.version
+        ):
+            stale.append(
+                StaleItem(
+                    item=label(item),
+                    content_type=item.content_type_uid or "",
+                    uid=item.uid,
+                    locale=item.locale,
+                    version_in_release=item.version,
+                    latest_version=entry.version,
+                )
+            )
+    in_release = {(i.content_type_uid, i.uid, i.locale) for i in items if not i.is_asset}
+    # (item label, field, ct, uid, locale) of each reference to an entry outside the release
+    outside: list[tuple[str, str, str, str, str | None]] = []
+    for item, entry in zip(entries, latest, strict=True):
+        if entry is None or not item.content_type_uid:
+            continue
+        schema = (await state.meta.content_type(item.content_type_uid)).schema_
+        for field, ct, uid in references(schema, entry.model_extra or {}):
+            if (ct, uid, item.locale) not in in_release:
+                outside.append((label(item), field, ct, uid, item.locale))
+    targets = sorted({(ct, uid, locale) for _, _, ct, uid, locale in outside})
+    found = await gather([read(ct, uid, locale) for ct, uid, locale in targets])
+    referenced = dict(zip(targets, found, strict=True))
+    names = {e.name: {e.name, e.uid or e.name} for e in await state.meta.environments()}
+    missing: list[MissingReference] = []
+    for item_label, field, ct, uid, locale in outside:
+        target = referenced[(ct, uid, locale)]
+        if target is None:
+            where, reason = list(environments), "missing"
+        else:
+            where = [env for env in environments if not published_in(target, locale, names.get(env, {env}))]
+            reason = "not_published"
+        if where:
+            missing.append(
+                MissingReference(
+                    item=item_label,
+                    field=field,
+                    content_type=ct,
+                    uid=uid,
+                    locale=locale,
+                    environments=where,
+                    reason=reason,
+                )
+            )
+    return stale, missing
+
+
+@tool(toolset="releases", scopes=DEPLOY, title="Deploy a release", read_only=False, idempotent=False)
+async def deploy_release(
+    ctx: ToolContext,
+    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    environments: Annotated[list[Name], Field(min_length=1, max_length=10, description="Environment names.")],
+    locales: Annotated[
+        list[Name] | None, Field(max_length=10, description="Locales to deploy; default each item's own.")
+    ] = None,
+    action: Annotated[Action, Field(description="publish or unpublish every item.")] = "publish",
+    scheduled_at: Annotated[
+        str | None, Field(max_length=40, description="ISO-8601 time with zone, in the future; default now.")
+    ] = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> DeployAnswer:
+    """Deploy (publish or unpublish) every item of a release to environments, now or at
+    scheduled_at. A preflight runs first and is reported even on success: the release exists
+    and is not empty; every environment exists; the guard allows every environment and every
+    item's content type and locale; items whose entry has a newer version than the release
+    holds; items that reference entries neither published in the target environment nor in the
+    release. Stale items and missing references are warnings, not refusals: use dry_run=true
+    to read the preflight first."""
+    state = app_state(ctx)
+    when = parse_schedule(scheduled_at)
+    known_envs = await state.meta.environment_names()
+    unknown = [e for e in environments if e not in known_envs]
+    if unknown:
+        raise ToolError(
+            f"environment {', '.join(repr(e) for e in unknown)} does not exist; "
+            f"environments are: {', '.join(known_envs)}"
+        )
+    if locales:
+        known_locales = await state.meta.locale_codes()
+        bad = [loc for loc in locales if loc not in known_locales]
+        if bad:
+            raise ToolError(f"unknown locale {', '.join(bad)}; locales are: {', '.join(known_locales)}")
+    release = await load_release(state, release_uid)
+    items = await state.client.releases.all_items(release_uid)
+    if not items:
+        raise ToolError(
+            f"release {release_uid!r} is empty; add items with add_release_items before deploying. Nothing was sent."
+        )
+    checks = [
+        PreflightCheck(check="release exists", ok=True, detail=f"{clean_text(release.name)} ({release_uid})"),
+        PreflightCheck(check="release is not empty", ok=True, detail=f"{len(items)} items"),
+        PreflightCheck(check="environments exist", ok=True, detail=", ".join(environments)),
+    ]
+    targets = Targets(
+        releases=(release_uid,),
+        environments=tuple(environments),
+        locales=tuple(locales or ()),
+        items=tuple(item_target(i) for i in items),
+    )
+    stale: list[StaleItem] = []
+    missing: list[MissingReference] = []
+    # The reads of the preflight are skipped when the guard will refuse anyway (guarded_write
+    # below refuses and records it).
+    refused = state.guard.check(principal_of(ctx), "deploy_release", DEPLOY, targets).decision == "deny"
+    if action == "publish" and not refused:
+        stale, missing = await preflight_findings(state, items, environments)
+        checks.append(
+            PreflightCheck(
+                check="items are at their entry's latest version",
+                ok=not stale,
+                detail=f"{len(stale)} items have a newer version; update the release to deploy the latest"
+                if stale
+                else "all current",
+            )
+        )
+        checks.append(
+            PreflightCheck(
+                check="referenced entries are published or in the release",
+                ok=not missing,
+                detail=f"{len(missing)} references will not resolve in the target environments"
+                if missing
+                else "all resolve",
+            )
+        )
+    when_words = f" at {when}" if when else " now"
+    plan = WritePlan(
+        action="deploy_release",
+        summary=f"{action} {len(items)} items of release {release_uid!r} to {', '.join(environments)}{when_words}",
+        targets=plan_targets(targets),
+        requests=[PlannedRequest(method="POST", path=release_path(release_uid, "deploy"), summary=f"{action}")],
+        items=[label(i) for i in items],
+    )
+
+    async def execute(permits: Permits) -> str:
+        return await state.client.releases.deploy(
+            release_uid,
+            environments=environments,
+            locales=locales,
+            action=action,
+            scheduled_at=when,
+            items=items,
+            permit=permits.for_operation("release.deploy"),
+        )
+
+    outcome = await guarded_write(
+        ctx,
+        tool="deploy_release",
+        arguments={
+            "release_uid": release_uid,
+            "environments": environments,
+            "locales": locales,
+            "action": action,
+            "scheduled_at": when,
+        },
+        scopes=DEPLOY,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=confirmation_token,
+        execute=execute,
+        target_versions={label(i): i.version or 0 for i in items},
+    )
+    checks.append(
+        PreflightCheck(
+            check="the guard allows every environment and item",
+            ok=True,
+            detail=f"{outcome.verdict.decision}: {outcome.verdict.reason}",
+        )
+    )
+    return DeployAnswer(
+        dry_run=outcome.dry_run,
+        plan=outcome.plan,
+        verdict=outcome.verdict,
+        release_uid=release_uid,
+        environments=environments,
+        locales=locales,
+        action=action,
+        scheduled_at=when,
+        items=len(items),
+        notice=outcome.result,
+        preflight=Preflight(
+            checks=checks,
+            stale_items=stale[:MAX_FINDINGS],
+            stale_count=len(stale),
+            missing_references=missing[:MAX_FINDINGS],
+            missing_reference_count=len(missing),
+        ),
+    )
+
+
+# -- clone and delete ---------------------------------------------------------------------------
+
+
+@tool(toolset="releases", scopes=CLONE, title="Clone a release", read_only=False, idempotent=False)
+async def clone_release(
+    ctx: ToolContext,
+    release_uid: Annotated[Uid, Field(description="The release to copy.")],
+    name: Annotated[str, Field(min_length=1, max_length=500, description="The copy's name.")],
+    description: Annotated[str | None, Field(max_length=5000, description="The copy's description.")] = None,
+    dry_run: DryRun = False,
+) -> CloneReleaseAnswer:
+    """Copy a release, with its items, under a new name; the copy starts unlocked. The guard
+    checks every item's content type and locale, as when they were added."""
+    state = app_state(ctx)
+    await load_release(state, release_uid)
+    items = await state.client.releases.all_items(release_uid)
+    targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in items))
+    plan = WritePlan(
+        action="clone_release",
+        summary=f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
+        targets=plan_targets(targets),
+        requests=[PlannedRequest(method="POST", path=release_path(release_uid, "clone"), summary="clone")],
+        items=[label(i) for i in items],
+    )
+
+    async def execute(permits: Permits) -> Release:
+        return await state.client.releases.clone(
+            release_uid, name, description, permit=permits.for_operation("release.clone")
+        )
+
+    outcome = await guarded_write(
+        ctx,
+        tool="clone_release",
+        arguments={"release_uid": release_uid, "name": name, "description": description},
+        scopes=CLONE,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=None,
+        execute=execute,
+    )
+    answer = CloneReleaseAnswer(
+        dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict, source_uid=release_uid
+    )
+    if outcome.result is not None:
+        answer.release = summary(outcome.result)
+    return answer
+
+
+@tool(toolset="releases", scopes=WRITE, title="Delete a release", read_only=False, destructive=True, idempotent=True)
+async def delete_release(
+    ctx: ToolContext,
+    release_uid: Annotated[Uid, Field(description="The release to delete.")],
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> DeleteReleaseAnswer:
+    """Delete a release (the bundle, not its entries or assets, and not what it already
+    published). Destructive: it may need the user's confirmation. Refused on a locked release."""
+    state = app_state(ctx)
+    release = await load_release(state, release_uid)
+    if release.locked:
+        raise locked_error(release)
+    targets = Targets(releases=(release_uid,))
+    plan = WritePlan(
+        action="delete_release",
+        summary=f"delete release {release_uid!r} ({clean_text(release.name)})",
+        targets=plan_targets(targets),
+        requests=[PlannedRequest(method="DELETE", path=release_path(release_uid), summary="delete the release")],
+    )
+
+    async def execute(permits: Permits) -> str:
+        return await state.client.releases.delete(release_uid, permit=permits.for_operation("release.delete"))
+
+    outcome = await guarded_write(
+        ctx,
+        tool="delete_release",
+        arguments={"release_uid": release_uid},
+        scopes=WRITE,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=confirmation_token,
+        execute=execute,
+        target_versions={release_uid: release.version} if release.version is not None else None,
+    )
+    return DeleteReleaseAnswer(
+        dry_run=outcome.dry_run,
+        plan=outcome.plan,
+        verdict=outcome.verdict,
+        release_uid=release_uid,
+        deleted=outcome.result is not None,
+        notice=outcome.result,
+    )
