@@ -253,6 +253,13 @@ def resolve_environments(conn: sqlite3.Connection, given: Sequence[str], *, maxi
     """
     if not given:
         raise invalid("Please select at least one environment.", {"environments": ["can't be blank."]})
+    # The limit is checked first: a request over it is refused whatever it names.
+    distinct = len(dict.fromkeys(given))
+    if maximum is not None and distinct > maximum:
+        raise invalid(
+            f"A request may name at most {maximum} environments.",
+            {"environments": [f"at most {maximum} allowed, {distinct} given."]},
+        )
     names: list[str] = []
     unknown: list[str] = []
     for value in given:
@@ -265,11 +272,6 @@ def resolve_environments(conn: sqlite3.Connection, given: Sequence[str], *, maxi
         raise invalid(
             "Some environments do not exist.",
             {"environments": [f"'{value}' is not a valid environment." for value in unknown]},
-        )
-    if maximum is not None and len(names) > maximum:
-        raise invalid(
-            f"A request may name at most {maximum} environments.",
-            {"environments": [f"at most {maximum} allowed, {len(names)} given."]},
         )
     return names
 
@@ -286,15 +288,15 @@ def resolve_locales(conn: sqlite3.Connection, given: Sequence[str], *, maximum: 
     for code in given:
         if code not in codes:
             codes.append(code)
-    unknown = [code for code in codes if code not in known]
-    if unknown:
-        raise invalid(
-            "Some locales do not exist.", {"locales": [f"'{code}' is not a valid locale." for code in unknown]}
-        )
     if maximum is not None and len(codes) > maximum:
         raise invalid(
             f"A request may name at most {maximum} locales.",
             {"locales": [f"at most {maximum} allowed, {len(codes)} given."]},
+        )
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise invalid(
+            "Some locales do not exist.", {"locales": [f"'{code}' is not a valid locale." for code in unknown]}
         )
     return codes
 

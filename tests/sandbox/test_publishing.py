@@ -1,0 +1,452 @@
+"""The sandbox's publishing over HTTP: single and bulk publish, scheduled publishing, the publish queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from cs_mcp.sandbox import publishing, releases, seed, store
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
+
+
+def make_state() -> SandboxState:
+    state = SandboxState(config=SandboxConfig(), db=Database(":memory:"), clock=SandboxClock(NOW))
+    seed.setup(state)
+    publishing.setup(state)
+    releases.setup(state)
+    return state
+
+
+@pytest.fixture
+def state() -> SandboxState:
+    return make_state()
+
+
+@pytest.fixture
+async def cma(state: SandboxState) -> AsyncGenerator[httpx2.AsyncClient]:
+    app = Starlette(routes=[Mount("/cma/v3", routes=publishing.routes(state) + releases.routes(state))])
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://sandbox/cma/v3", headers=HEADERS
+    ) as client:
+        yield client
+
+
+def advance_clock(state: SandboxState, seconds: float) -> None:
+    """What the admin clock endpoint does: move the clock, then run the on_tick callbacks."""
+    state.clock.advance(seconds)
+    for callback in state.on_tick:
+        callback()
+
+
+def live_version(state: SandboxState, content_type: str, uid: str, environment: str, locale: str) -> int | None:
+    with state.db.read() as conn:
+        return store.published_version(conn, "entry", content_type, uid, environment, locale)
+
+
+def unpublished_entry(state: SandboxState) -> tuple[str, int]:
+    """A page with en-us and fr-fr versions and at least two en-us versions, taken out of every
+    environment, and its latest en-us version."""
+    with state.db.transaction() as conn:
+        for uid in store.entry_uids(conn, "page"):
+            version = store.latest_entry_version(conn, "page", uid, "en-us")
+            if "fr-fr" in store.entry_locales(conn, "page", uid) and version is not None and version >= 2:
+                for detail in store.publish_details(conn, "entry", "page", uid):
+                    store.clear_published(conn, "entry", "page", uid, detail["environment"], detail["locale"])
+                return uid, version
+    raise AssertionError("the seed has no such page")
+
+
+def blog_post_uids(state: SandboxState, count: int) -> list[str]:
+    with state.db.read() as conn:
+        return store.entry_uids(conn, "blog_post")[:count]
+
+
+def first_asset(state: SandboxState) -> dict[str, Any]:
+    with state.db.read() as conn:
+        return store.list_assets(conn)[0]
+
+
+def later(state: SandboxState, seconds: float) -> str:
+    return (state.clock.now() + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+async def publish(
+    cma: httpx2.AsyncClient, uid: str, body: dict[str, Any], action: str = "publish", content_type: str = "page"
+) -> httpx2.Response:
+    return await cma.post(f"/content_types/{content_type}/entries/{uid}/{action}", json=body)
+
+
+async def queue(cma: httpx2.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    answer = await cma.get("/publish-queue", params=params)
+    assert answer.status_code == 200
+    return answer.json()["queue"]
+
+
+async def test_publishing_an_entry_makes_its_latest_version_live_only_in_that_environment_and_locale(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, latest = unpublished_entry(state)
+
+    answer = await publish(cma, uid, {"entry": {"environments": ["staging"], "locales": ["en-us"]}})
+
+    assert answer.status_code == 200
+    assert answer.json() == {"notice": "The requested action has been performed."}
+    assert live_version(state, "page", uid, "staging", "en-us") == latest
+    assert live_version(state, "page", uid, "staging", "fr-fr") is None
+
+
+async def test_publishing_without_locales_uses_the_master_locale_and_a_given_version_is_pinned(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, _latest = unpublished_entry(state)
+
+    answer = await publish(cma, uid, {"entry": {"environments": ["staging"]}, "locale": "en-us", "version": 1})
+
+    assert answer.status_code == 200
+    assert live_version(state, "page", uid, "staging", "en-us") == 1
+    assert live_version(state, "page", uid, "staging", "fr-fr") is None
+
+
+async def test_unpublishing_takes_an_entry_out_of_that_environment_only(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, latest = unpublished_entry(state)
+    await publish(cma, uid, {"entry": {"environments": ["staging", "development"], "locales": ["en-us"]}})
+
+    answer = await publish(cma, uid, {"entry": {"environments": ["staging"], "locales": ["en-us"]}}, "unpublish")
+
+    assert answer.status_code == 200
+    assert live_version(state, "page", uid, "staging", "en-us") is None
+    assert live_version(state, "page", uid, "development", "en-us") == latest
+
+
+async def test_an_environment_can_be_named_by_its_uid(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+    uid, latest = unpublished_entry(state)
+    with state.db.read() as conn:
+        staging_uid = store.environment_uid(conn, "staging")
+    assert staging_uid is not None
+
+    await publish(cma, uid, {"entry": {"environments": [staging_uid], "locales": ["en-us"]}})
+
+    assert live_version(state, "page", uid, "staging", "en-us") == latest
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"entry": {"environments": ["nowhere"], "locales": ["en-us"]}}, "environments"),
+        ({"entry": {"environments": [], "locales": ["en-us"]}}, "environments"),
+        ({"entry": {"environments": ["staging"], "locales": ["xx-xx"]}}, "locales"),
+        ({"entry": {"environments": ["staging"]}, "version": 99}, "version"),
+        ({"entry": {"environments": ["staging"]}, "scheduled_at": "2001-01-01T00:00:00Z"}, "scheduled_at"),
+        ({"entry": {"environments": ["staging"]}, "scheduled_at": "next tuesday"}, "scheduled_at"),
+        ({"environments": ["staging"]}, "entry"),
+    ],
+)
+async def test_an_invalid_publish_request_is_refused_naming_the_field_and_changes_nothing(
+    state: SandboxState, cma: httpx2.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    uid, _latest = unpublished_entry(state)
+
+    answer = await publish(cma, uid, body)
+
+    assert answer.status_code == 422
+    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert field in answer.json()["errors"]
+    assert live_version(state, "page", uid, "staging", "en-us") is None
+    assert await queue(cma) == []
+
+
+async def test_publishing_an_entry_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:
+    missing = await publish(cma, "blt0000000000000000", {"entry": {"environments": ["staging"]}})
+    no_type = await publish(cma, "blt0000000000000000", {"entry": {"environments": ["staging"]}}, content_type="nope")
+
+    assert (missing.status_code, missing.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+    assert (no_type.status_code, no_type.json()["error_code"]) == (422, publishing.CONTENT_TYPE_NOT_FOUND_CODE)
+
+
+async def test_a_body_that_is_not_json_is_refused(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+    uid, _latest = unpublished_entry(state)
+
+    answer = await cma.post(f"/content_types/page/entries/{uid}/publish", content=b"{not json")
+
+    assert answer.status_code == 400
+    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+
+
+async def test_publishing_needs_the_cma_credentials(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+    uid, _latest = unpublished_entry(state)
+
+    answer = await cma.post(
+        f"/content_types/page/entries/{uid}/publish",
+        json={"entry": {"environments": ["staging"]}},
+        headers={"authorization": "wrong"},
+    )
+
+    assert answer.status_code == 401
+    assert answer.json()["error_code"] == 105
+    assert live_version(state, "page", uid, "staging", "en-us") is None
+
+
+async def test_every_publish_adds_a_queue_row_in_the_fixture_shape(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, latest = unpublished_entry(state)
+    await publish(cma, uid, {"entry": {"environments": ["staging"], "locales": ["en-us", "fr-fr"]}})
+
+    rows = await queue(cma)
+
+    assert len(rows) == 2
+    fixture_keys = {
+        "uid",
+        "stack",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+        "type",
+        "publish_details",
+        "entry",
+        "environment",
+        "action",
+        "published_at",
+        "user",
+        "approval",
+        "approved",
+        "rejected",
+    }
+    for row in rows:
+        assert fixture_keys <= row.keys()
+        assert (row["type"], row["action"], row["publish_details"]) == ("entry", "publish", {"status": "success"})
+        assert row["entry"]["uid"] == uid
+        assert row["stack"] == DEMO_CREDENTIALS.api_key
+    assert {row["entry"]["locale"] for row in rows} == {"en-us", "fr-fr"}
+    en_row = next(row for row in rows if row["entry"]["locale"] == "en-us")
+    assert en_row["entry"]["version"] == latest
+    fetched = await cma.get(f"/publish-queue/{en_row['uid']}")
+    assert fetched.json() == {"entry": en_row}
+
+
+async def test_the_publish_queue_pages_counts_and_filters_by_environment(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, _latest = unpublished_entry(state)
+    await publish(cma, uid, {"entry": {"environments": ["staging"]}})
+    await publish(cma, uid, {"entry": {"environments": ["development"]}})
+    await publish(cma, uid, {"entry": {"environments": ["development"]}}, "unpublish")
+    with state.db.read() as conn:
+        development_uid = store.environment_uid(conn, "development")
+
+    page = await cma.get("/publish-queue", params={"include_count": "true", "limit": "2", "skip": "1"})
+    by_name = await queue(cma, environment="development")
+    by_query = await queue(cma, query='{"environment": "staging"}')
+
+    assert page.json()["count"] == 3
+    assert len(page.json()["queue"]) == 2
+    assert [row["action"] for row in by_name] == ["unpublish", "publish"]
+    assert all(row["environment"] == [development_uid] for row in by_name)
+    assert len(by_query) == 1
+    assert (await cma.get("/publish-queue", params={"limit": "101"})).status_code == 422
+
+
+async def test_a_queue_item_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:
+    fetched = await cma.get("/publish-queue/blt0000000000000000")
+    cancelled = await cma.get("/publish-queue/blt0000000000000000/unschedule")
+
+    assert (fetched.status_code, fetched.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+    assert (cancelled.status_code, cancelled.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+
+
+async def test_a_scheduled_publish_waits_in_the_queue_and_fires_when_the_clock_passes_it(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, latest = unpublished_entry(state)
+
+    answer = await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 3600)})
+
+    assert answer.status_code == 200
+    [row] = await queue(cma)
+    assert row["publish_details"]["status"] == "scheduled"
+    assert live_version(state, "page", uid, "staging", "en-us") is None
+
+    advance_clock(state, 1800)
+    assert live_version(state, "page", uid, "staging", "en-us") is None
+
+    advance_clock(state, 1801)
+    assert live_version(state, "page", uid, "staging", "en-us") == latest
+    [fired] = await queue(cma)
+    assert fired["publish_details"]["status"] == "success"
+
+
+async def test_a_scheduled_publish_that_was_unscheduled_never_fires(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, _latest = unpublished_entry(state)
+    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+    [row] = await queue(cma)
+
+    answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule")
+    advance_clock(state, 120)
+
+    assert answer.status_code == 200
+    assert answer.json() == {"notice": "Entry unscheduled successfully."}
+    assert live_version(state, "page", uid, "staging", "en-us") is None
+    [cancelled] = await queue(cma)
+    assert cancelled["publish_details"]["status"] == "cancelled"
+
+
+async def test_an_action_that_already_happened_cannot_be_unscheduled(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, _latest = unpublished_entry(state)
+    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+    [row] = await queue(cma)
+    advance_clock(state, 61)
+
+    answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule")
+
+    assert answer.status_code == 422
+    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert "status" in answer.json()["errors"]
+
+
+async def test_due_scheduled_actions_fire_on_the_next_request_even_without_a_tick(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, latest = unpublished_entry(state)
+    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+
+    state.clock.advance(61)
+    [row] = await queue(cma)
+
+    assert row["publish_details"]["status"] == "success"
+    assert live_version(state, "page", uid, "staging", "en-us") == latest
+
+
+async def test_publishing_an_asset_records_it_per_environment_and_locale(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    asset = first_asset(state)
+    uid = asset["uid"]
+
+    published = await cma.post(f"/assets/{uid}/publish", json={"asset": {"environments": ["staging"]}})
+    with state.db.read() as conn:
+        live = store.published_version(conn, "asset", "", uid, "staging", "en-us")
+    unpublished = await cma.post(f"/assets/{uid}/unpublish", json={"asset": {"environments": ["staging"]}})
+    with state.db.read() as conn:
+        gone = store.published_version(conn, "asset", "", uid, "staging", "en-us")
+    missing = await cma.post("/assets/blt0000000000000000/publish", json={"asset": {"environments": ["staging"]}})
+
+    assert published.status_code == unpublished.status_code == 200
+    assert live == asset["_version"]
+    assert gone is None
+    assert (missing.status_code, missing.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+    assert [row["type"] for row in await queue(cma)] == ["asset", "asset"]
+
+
+@pytest.mark.parametrize(
+    ("items", "locales", "environments", "field"),
+    [
+        (11, 1, 1, "entries"),
+        (10, 11, 1, "locales"),
+        (10, 1, 11, "environments"),
+        (0, 1, 1, "entries"),
+    ],
+)
+async def test_bulk_requests_over_ten_items_locales_or_environments_are_refused(
+    state: SandboxState, cma: httpx2.AsyncClient, items: int, locales: int, environments: int, field: str
+) -> None:
+    uids = blog_post_uids(state, items)
+    body = {
+        "entries": [{"uid": uid, "content_type": "blog_post", "locale": "en-us"} for uid in uids],
+        "locales": ["en-us"] + [f"x{index}-xx" for index in range(locales - 1)],
+        "environments": ["staging"] + [f"env{index}" for index in range(environments - 1)],
+    }
+
+    answer = await cma.post("/bulk/publish", json=body)
+
+    assert answer.status_code == 422
+    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert field in answer.json()["errors"]
+    assert await queue(cma) == []
+
+
+async def test_a_bulk_publish_of_ten_items_is_a_job_whose_items_report_their_status(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uids = blog_post_uids(state, 8)
+    asset = first_asset(state)
+    body = {
+        "entries": [{"uid": uid, "content_type": "blog_post", "locale": "en-us"} for uid in uids]
+        + [{"uid": "blt0000000000000000", "content_type": "blog_post", "locale": "en-us"}],
+        "assets": [{"uid": asset["uid"]}],
+        "locales": ["en-us"],
+        "environments": ["staging", "production"],
+    }
+
+    answer = await cma.post("/bulk/publish", json=body)
+    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}")
+
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"notice", "job_id"}
+    details = job.json()["job"]
+    assert details["status"] == "completed_with_errors"
+    assert details["summary"] == {"total": 10, "success": 9, "failed": 1, "scheduled": 0, "cancelled": 0}
+    failed = [item for item in details["items"] if item["status"] == "failed"]
+    assert [item["uid"] for item in failed] == ["blt0000000000000000"]
+    assert "error_message" in failed[0]
+    for uid in uids:
+        assert live_version(state, "blog_post", uid, "production", "en-us") is not None
+    assert len(await queue(cma)) == 10
+
+
+async def test_a_bulk_unpublish_takes_every_item_down(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+    uids = blog_post_uids(state, 3)
+    entries = [{"uid": uid, "content_type": "blog_post", "locale": "en-us"} for uid in uids]
+    await cma.post("/bulk/publish", json={"entries": entries, "environments": ["staging"]})
+
+    answer = await cma.post("/bulk/unpublish", json={"entries": entries, "environments": ["staging"]})
+    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}")
+
+    assert job.json()["job"]["status"] == "completed"
+    assert job.json()["job"]["action"] == "unpublish"
+    assert all(live_version(state, "blog_post", uid, "staging", "en-us") is None for uid in uids)
+
+
+async def test_a_scheduled_bulk_job_completes_when_its_time_comes(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+    uids = blog_post_uids(state, 2)
+    body = {
+        "entries": [{"uid": uid, "content_type": "blog_post", "locale": "en-us"} for uid in uids],
+        "environments": ["staging"],
+        "scheduled_at": later(state, 600),
+    }
+    with state.db.transaction() as conn:
+        for uid in uids:
+            store.clear_published(conn, "entry", "blog_post", uid, "staging", "en-us")
+
+    job_id = (await cma.post("/bulk/publish", json=body)).json()["job_id"]
+    before = (await cma.get(f"/bulk/jobs/{job_id}")).json()["job"]
+    advance_clock(state, 601)
+    after = (await cma.get(f"/bulk/jobs/{job_id}")).json()["job"]
+
+    assert before["status"] == "scheduled"
+    assert after["status"] == "completed"
+    assert all(live_version(state, "blog_post", uid, "staging", "en-us") is not None for uid in uids)
+
+
+async def test_a_bulk_job_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:
+    answer = await cma.get("/bulk/jobs/blt0000000000000000")
+
+    assert (answer.status_code, answer.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
