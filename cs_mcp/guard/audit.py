@@ -109,6 +109,24 @@ class AuditLog:
         finally:
             os.close(fd)
 
+    def check_writable_sync(self) -> None:
+        """Creates the log (0600) if it is missing and checks that it can be appended to.
+
+        Raises:
+            OSError: it cannot.
+        """
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+
+    async def check_writable(self) -> None:
+        """`check_writable_sync` off the event loop: called before a write is sent, so that a
+        write is never sent when its audit line could not be written.
+
+        Raises:
+            OSError: the log cannot be appended to.
+        """
+        await anyio.to_thread.run_sync(self.check_writable_sync)
+
     async def append(self, record: AuditRecord) -> None:
         """Writes one record off the event loop; returns once it is on disk.
 

@@ -1,0 +1,117 @@
+"""The audit log: whole, fsync'd, owner-only lines without secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from cs_mcp.guard import AuditLog, AuditRecord, read_audit
+from cs_mcp.guard.audit import REDACTED, redact
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "cs_management_token_abcdef"
+
+
+def record(principal: str = "bot", **extra: object) -> AuditRecord:
+    return AuditRecord.model_validate(
+        {
+            "time": "2026-01-02T03:04:05.000+00:00",
+            "principal": principal,
+            "role": "publisher",
+            "transport": "stdio",
+            "tool": "publish_entry",
+            "decision": "allow",
+            **extra,
+        }
+    )
+
+
+async def test_each_append_is_one_whole_json_line_on_disk_and_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    log = AuditLog(tmp_path / "state" / "audit.jsonl")
+    await log.append(record())
+    await log.append(record("writer"))
+    lines = (tmp_path / "state" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["principal"] for line in lines] == ["bot", "writer"]
+    assert len(synced) == 2
+
+
+async def test_the_file_is_owner_only_in_an_owner_only_directory(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "cs-mcp" / "audit.jsonl"
+    await AuditLog(path).append(record())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+async def test_secrets_are_removed_by_key_and_by_value(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, secret_values=[SECRET])
+    arguments = {
+        "confirmation_token": "abc.def",
+        "api_key": "blt123",
+        "Authorization": "Bearer x",
+        "password": "p",
+        "client_secret": "s",
+        "title": f"pasted {SECRET} here",
+        "nested": [{"note": SECRET}, "plain"],
+        "entry": "blt1",
+    }
+    await log.append(record(arguments=arguments, reason=f"failed with {SECRET}"))
+    text = path.read_text()
+    assert SECRET not in text
+    data = json.loads(text)
+    assert data["arguments"]["confirmation_token"] == REDACTED
+    assert data["arguments"]["api_key"] == REDACTED
+    assert data["arguments"]["Authorization"] == REDACTED
+    assert data["arguments"]["password"] == REDACTED
+    assert data["arguments"]["client_secret"] == REDACTED
+    assert data["arguments"]["title"] == REDACTED
+    assert data["arguments"]["nested"] == [{"note": REDACTED}, "plain"]
+    assert data["arguments"]["entry"] == "blt1"
+    assert data["reason"] == REDACTED
+
+
+def test_redact_leaves_ordinary_values_alone() -> None:
+    assert redact({"entry": "blt1", "count": 3, "flags": [True]}) == {"entry": "blt1", "count": 3, "flags": [True]}
+
+
+def test_a_torn_last_line_is_skipped_by_the_reader(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append_sync(record())
+    log.append_sync(record("writer"))
+    with path.open("ab") as f:
+        f.write(b'{"time":"2026-01-02","principal":"to')  # killed mid-write
+    assert [r.principal for r in read_audit(path)] == ["bot", "writer"]
+
+
+def test_read_audit_filters_by_principal_and_tails(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for name in ("a", "b", "a", "a"):
+        log.append_sync(record(name, tool=f"tool_{name}"))
+    assert len(read_audit(path, principal="a")) == 3
+    assert [r.principal for r in read_audit(path, tail=2)] == ["a", "a"]
+    assert read_audit(path, tail=0) == []
+
+
+async def test_an_unwritable_log_is_reported_before_anything_is_sent(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    log = AuditLog(blocker / "audit.jsonl")
+    with pytest.raises(FileExistsError):
+        await log.check_writable()
