@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
+from cs_mcp.cli import main
 from cs_mcp.commands.doctor import Verdict, diagnose, doctor
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
@@ -189,3 +192,38 @@ async def test_hosts_follow_the_region() -> None:
     _, report, _ = await run_doctor(env, answering({}, seen))
     assert report["configuration"]["base_urls"]["cma"] == "https://eu-api.contentstack.com/v3"
     assert {r.url.host for r in seen} >= {"eu-api.contentstack.com", "eu-prod-automations-api.contentstack.com"}
+
+
+def clear_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("CONTENTSTACK_", "CS_MCP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def test_the_command_without_credentials_prints_json_and_exits_zero(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clear_environment(monkeypatch, tmp_path)
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["configuration"]["serves_sandbox"] is True
+    assert report["checks"] == []
+
+
+def test_the_command_exits_two_for_an_unknown_role(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clear_environment(monkeypatch, tmp_path)
+    assert main(["doctor", "--role", "no_such_role"]) == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_the_command_exits_two_for_a_half_set_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clear_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("CONTENTSTACK_MANAGEMENT_TOKEN", "cs_management_secret_2")
+    assert main(["doctor"]) == 2
+    captured = capsys.readouterr()
+    assert "cs_management_secret_2" not in captured.out + captured.err
