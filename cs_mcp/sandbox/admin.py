@@ -1,0 +1,117 @@
+"""The sandbox's own controls at `/_sandbox`: its clock, its faults and request statistics.
+
+No credentials are needed, but only loopback clients are served (403 otherwise): these routes
+change how the sandbox behaves and exist for tests and demos on the same machine.
+
+- `GET /_sandbox/clock` answers the sandbox time; `POST /_sandbox/clock {"advance_seconds": n}`
+  moves it forward, then runs every `state.on_tick` callback so that what was scheduled for
+  that time (publishing, release deploys) happens before the answer.
+- `GET /_sandbox/faults` answers the fault configuration; `POST` replaces the fields it names.
+- `GET /_sandbox/stats` answers request counts per API and method, and the number of writes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cs_mcp.sandbox import store
+from cs_mcp.sandbox.state import SandboxState, error_response
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class ClockAdvance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    advance_seconds: float = Field(ge=0, le=10 * 365 * 24 * 3600)
+
+
+class FaultUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    latency_ms: int | None = Field(default=None, ge=0, le=60_000)
+    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    error_status: int | None = Field(default=None, ge=500, le=599)
+    storm_429: int | None = Field(default=None, ge=0)
+    drop_connections: int | None = Field(default=None, ge=0)
+    malformed_bodies: int | None = Field(default=None, ge=0)
+
+
+def _loopback_only(request: Request) -> Response | None:
+    host = request.client.host if request.client is not None else None
+    if host not in LOOPBACK_HOSTS:
+        return error_response(403, 403, "The sandbox controls answer only loopback clients.")
+    return None
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def _invalid(exc: ValidationError) -> Response:
+    errors: dict[str, Any] = {}
+    for problem in exc.errors():
+        errors.setdefault(".".join(str(p) for p in problem["loc"]) or "body", []).append(problem["msg"])
+    return error_response(422, 422, "The request body is not valid.", errors)
+
+
+def routes(state: SandboxState) -> list[BaseRoute]:
+    """The control routes, relative to `/_sandbox`."""
+
+    def clock_body() -> dict[str, Any]:
+        return {"now": store.iso(state.clock.now())}
+
+    async def get_clock(request: Request) -> Response:
+        return _loopback_only(request) or JSONResponse(clock_body())
+
+    async def advance_clock(request: Request) -> Response:
+        if (refusal := _loopback_only(request)) is not None:
+            return refusal
+        try:
+            advance = ClockAdvance.model_validate(await _body(request))
+        except ValidationError as exc:
+            return _invalid(exc)
+        state.clock.advance(advance.advance_seconds)
+        for callback in list(state.on_tick):
+            callback()
+        return JSONResponse(clock_body())
+
+    async def get_faults(request: Request) -> Response:
+        return _loopback_only(request) or JSONResponse(asdict(state.config.faults))
+
+    async def set_faults(request: Request) -> Response:
+        if (refusal := _loopback_only(request)) is not None:
+            return refusal
+        try:
+            update = FaultUpdate.model_validate(await _body(request))
+        except ValidationError as exc:
+            return _invalid(exc)
+        for name, value in update.model_dump(exclude_none=True).items():
+            setattr(state.config.faults, name, value)
+        return JSONResponse(asdict(state.config.faults))
+
+    async def get_stats(request: Request) -> Response:
+        if (refusal := _loopback_only(request)) is not None:
+            return refusal
+        log = list(state.request_log)
+        per_api: dict[str, dict[str, int]] = {}
+        for (api, method), count in sorted(Counter((api, method) for api, method, _path in log).items()):
+            per_api.setdefault(api, {})[method] = count
+        writes = sum(1 for _api, method, _path in log if method not in ("GET", "HEAD"))
+        return JSONResponse({"requests": per_api, "total": len(log), "writes": writes})
+
+    return [
+        Route("/clock", get_clock, methods=["GET"]),
+        Route("/clock", advance_clock, methods=["POST"]),
+        Route("/faults", get_faults, methods=["GET"]),
+        Route("/faults", set_faults, methods=["POST"]),
+        Route("/stats", get_stats, methods=["GET"]),
+    ]

@@ -1,0 +1,56 @@
+"""The sandbox as one ASGI app: the four APIs under their prefixes, its controls, its limits.
+
+`create_app(state)` runs every API module's `setup` (tables and seed data, the content first
+since publishing, releases and analytics read it) and mounts their routes:
+
+    /cma/v3        cma + publishing + releases
+    /cdn/v3        cdn
+    /analytics/v2  analytics
+    /automate/v1   automate
+    /_sandbox      admin (clock, faults, stats)
+
+wrapped in `limits.SandboxMiddleware`. Unknown paths and methods answer in Contentstack's
+error body shape instead of Starlette's plain text.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+
+from cs_mcp.sandbox import admin, analytics, automate, cdn, cma, publishing, releases, seed
+from cs_mcp.sandbox.limits import SandboxMiddleware
+from cs_mcp.sandbox.state import SandboxState, error_response
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return error_response(404, 404, "The requested URL was not found on this server.", {"url": [request.url.path]})
+    if status == 405:
+        return error_response(405, 405, f"The method {request.method} is not allowed on this URL.")
+    return error_response(status, status, "The server encountered an error. Please try again later.")
+
+
+def create_app(state: SandboxState) -> Starlette:
+    """The sandbox app over `state`; creates and seeds the database when it is empty."""
+    seed.setup(state)
+    for module in (cma, cdn, publishing, releases, analytics, automate):
+        module.setup(state)
+    routes = [
+        Mount("/cma/v3", routes=[*cma.routes(state), *publishing.routes(state), *releases.routes(state)]),
+        Mount("/cdn/v3", routes=cdn.routes(state)),
+        Mount("/analytics/v2", routes=analytics.routes(state)),
+        Mount("/automate/v1", routes=automate.routes(state)),
+        Mount("/_sandbox", routes=admin.routes(state)),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SandboxMiddleware, state=state)],
+        # Exception: a bug in a handler still answers in the documented body shape.
+        exception_handlers={404: _http_error, 405: _http_error, Exception: _http_error},
+    )
