@@ -1,1 +1,705 @@
-"""The automations toolset (DESIGN.md section 3)."""
+"""The automations toolset (DESIGN.md section 3.6): Automate projects, automations, the on/off
+toggle, execution history and the audit log.
+
+Automate takes an authtoken (or OAuth token) and an organization, never a management token;
+without them the toolset is not listed and `describe_stack` says what to set.
+
+The toggle is the only write. It asks the guard first (scope `automationhub.automations:write`,
+constrained by the role's `automation_projects`), so a denied call sends nothing, not even a
+read; then it reads the automation, answers a no-op when it already has the asked state, and
+otherwise sends the change through `guarded_write` and reads the state back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar, cast
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import InvalidRequestError, NotFoundError, encode_path
+from cs_mcp.client._automate import AuditLogEntry, Automation, Execution, ExecutionStep
+from cs_mcp.guard import Targets
+from cs_mcp.tools._context import AppState, ToolContext, app_state, principal_of
+from cs_mcp.tools._registry import tool
+from cs_mcp.tools._shape import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ListPage,
+    clean_text,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    fit_budget,
+    page_info,
+)
+from cs_mcp.tools._write import GuardDecision, Permits, PlannedRequest, WritePlan, guarded_write
+
+READ_PROJECTS = frozenset({"automationhub.projects.management:read"})
+READ_AUTOMATIONS = frozenset({"automationhub.automations:read"})
+READ_EXECUTIONS = frozenset({"automationhub.executions:read"})
+READ_AUDIT = frozenset({"automationhub.audit-log:read"})
+WRITE = frozenset({"automationhub.automations:write"})
+
+T = TypeVar("T")
+
+# Error text from a run can be long (a remote service's whole answer); this much is kept.
+MAX_ERROR_CHARS = 500
+
+ProjectId = Annotated[
+    str, Field(min_length=1, max_length=100, description="The Automate project's id (list_automation_projects).")
+]
+AutomationId = Annotated[
+    str, Field(min_length=1, max_length=100, description="The automation's id (list_automations).")
+]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page.")]
+Cursor = Annotated[
+    str | None, Field(max_length=500, description="next_cursor of a previous answer, for the next page.")
+]
+DryRun = Annotated[bool, Field(description="True: answer the plan and the guard's verdict; send nothing.")]
+
+
+# -- answer models ----------------------------------------------------------------------------
+
+
+class ProjectInfo(BaseModel):
+    id: str
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] = Field(default_factory=lambda: [])
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ProjectList(ListPage):
+    projects: list[ProjectInfo]
+
+
+class AutomationSummary(BaseModel):
+    id: str
+    title: str | None = None
+    description: str | None = None
+    active: bool
+    trigger: str | None = Field(default=None, description="What starts it, e.g. 'Contentstack: Entry Published'.")
+    actions: list[str] = Field(default_factory=lambda: [], description="Its action steps, in order.")
+    missing: list[str] = Field(
+        default_factory=lambda: [],
+        description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.",
+    )
+    updated_at: str | None = None
+
+
+class AutomationList(ListPage):
+    project_id: str
+    automations: list[AutomationSummary]
+
+
+class TriggerInfo(BaseModel):
+    id: str | None = None
+    title: str | None = None
+    connector: str | None = None
+    next: list[str] = Field(default_factory=lambda: [], description="The names of the steps it starts.")
+
+
+class StepInfo(BaseModel):
+    name: str | None = Field(default=None, description="The step's name, as `next` lists refer to it.")
+    type: str | None = Field(default=None, description="'action' for an action step.")
+    title: str | None = None
+    connector: str | None = None
+    description: str | None = None
+    next: list[str] = Field(default_factory=lambda: [])
+
+
+class AutomationDetail(BaseModel):
+    id: str
+    project_id: str
+    title: str | None = None
+    description: str | None = None
+    active: bool
+    throttle: bool | None = None
+    trigger: TriggerInfo | None = None
+    steps: list[StepInfo] = Field(default_factory=lambda: [])
+    missing: list[str] = Field(
+        default_factory=lambda: [],
+        description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.",
+    )
+    created_at: str | None = None
+    updated_at: str | None = None
+    note: str | None = None
+
+
+class ExecutionSummary(BaseModel):
+    id: str
+    automation_id: str | None = None
+    title: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    duration_ms: int | None = None
+    failed_step: str | None = Field(default=None, description="The title of the step that failed, if one did.")
+    error: str | None = None
+
+
+class ExecutionList(ListPage):
+    project_id: str
+    executions: list[ExecutionSummary]
+
+
+class ExecutionStepInfo(BaseModel):
+    name: str | None = None
+    title: str | None = None
+    group: str | None = None
+    status: str | None = None
+    started_at: str | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+
+
+class ExecutionDetail(BaseModel):
+    id: str
+    project_id: str
+    automation_id: str | None = None
+    title: str | None = None
+    status: str | None = None
+    trigger_payload_id: str | None = None
+    created_at: str | None = None
+    duration_ms: int | None = None
+    steps: list[ExecutionStepInfo]
+
+
+class AuditLogInfo(BaseModel):
+    uid: str
+    event: str | None = Field(default=None, description="What happened, e.g. Create, Update, Enabled, Disabled.")
+    module: str | None = None
+    subject_id: str | None = Field(default=None, description="The id of the object it happened to.")
+    subject_title: str | None = None
+    active: bool | None = Field(default=None, description="The automation's state after the change, when recorded.")
+    actor: str | None = Field(default=None, description="Who did it (username or user uid).")
+    created_at: str | None = None
+
+
+class AuditLogList(ListPage):
+    project_id: str
+    logs: list[AuditLogInfo]
+
+
+class ToggleAnswer(BaseModel):
+    project_id: str
+    automation_id: str
+    title: str | None = None
+    requested_active: bool
+    previous_active: bool | None = Field(default=None, description="The state before; null when not read.")
+    active: bool | None = Field(default=None, description="The state read back after the change; null if not sent.")
+    changed: bool = Field(description="True when the change was sent and applied.")
+    dry_run: bool
+    message: str
+    plan: WritePlan
+    verdict: GuardDecision
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _text(value: str | None) -> str | None:
+    return clean_text(value) if value is not None else None
+
+
+def _named(connector: str | None, title: str | None) -> str | None:
+    parts = [clean_text(p) for p in (connector, title) if p]
+    return ": ".join(parts) if parts else None
+
+
+def _ms_to_iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _span(step: ExecutionStep) -> int | None:
+    return step.end - step.start if step.start is not None and step.end is not None else None
+
+
+def _error_text(error: Any) -> str | None:
+    if error is None or error == "" or error == {}:
+        return None
+    if isinstance(error, Mapping):
+        message = cast(Mapping[str, Any], error).get("message")
+        text = str(message) if message else str(dict(cast(Mapping[str, Any], error)))
+    else:
+        text = str(error)
+    return clean_text(text)[:MAX_ERROR_CHARS]
+
+
+def automate_path(*segments: str) -> str:
+    return "/v1" + encode_path(list(segments))
+
+
+def _project_missing(project_id: str) -> str:
+    return (
+        f"Automate project {project_id!r} does not exist in this organization (or you cannot see it); "
+        "list_automation_projects lists the projects"
+    )
+
+
+def _automation_missing(project_id: str, automation_id: str) -> str:
+    return (
+        f"automation {automation_id!r} does not exist in Automate project {project_id!r}; "
+        "list_automations lists that project's automations"
+    )
+
+
+def filtered_page(
+    fetched: list[T], keep: Callable[[T], bool], *, total: int | None, skip: int, limit: int, query: str
+) -> tuple[list[T], dict[str, Any]]:
+    """The items of one fetched page that pass `keep`, cut to the budget, and their page fields.
+
+    Automate filters the list itself; `keep` only guards against an answer that ignored the
+    filter. Then the total is unknown and paging continues over Automate's unfiltered list.
+    """
+    positions = [i for i, item in enumerate(fetched) if keep(item)]
+    matching = [fetched[i] for i in positions]
+    kept = fit_budget(matching)
+    if len(matching) == len(fetched):
+        return kept, page_info(
+            total=total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(fetched)
+        )
+    truncated = len(kept) < len(matching)
+    resume = skip + (positions[len(kept)] if truncated else len(fetched))
+    more = truncated or (skip + len(fetched) < total if total is not None else len(fetched) >= limit)
+    dropped = len(fetched) - len(matching)
+    note = f"Automate ignored the filter; {dropped} items of this page that did not match were left out"
+    if truncated:
+        note += f"; cut to {len(kept)} items to fit the size budget"
+    return kept, {
+        "total": None,
+        "returned": len(kept),
+        "next_cursor": encode_cursor(resume, query) if more else None,
+        "truncated": truncated,
+        "note": note,
+    }
+
+
+def summarize_automation(automation: Automation) -> AutomationSummary:
+    trigger = automation.trigger
+    return AutomationSummary(
+        id=automation.id,
+        title=_text(automation.title),
+        description=_text(automation.description),
+        active=automation.active,
+        trigger=_named(trigger.connector_title, trigger.title) if trigger else None,
+        actions=[
+            name
+            for step in automation.steps or []
+            if step.type == "action" and (name := _named(step.connector_title, step.title or step.action_title))
+        ],
+        missing=automation.missing_parts() or [],
+        updated_at=automation.updated_at,
+    )
+
+
+def summarize_execution(execution: Execution) -> ExecutionSummary:
+    failed = next((s for s in execution.details if (s.status or "").lower() in ("failed", "failure", "error")), None)
+    return ExecutionSummary(
+        id=execution.id,
+        automation_id=execution.rule_id,
+        title=_text(execution.title),
+        status=execution.status,
+        created_at=execution.created_at,
+        duration_ms=execution.duration,
+        failed_step=_text(failed.title or failed.name) if failed else None,
+        error=_error_text(failed.error) if failed else None,
+    )
+
+
+def summarize_audit(entry: AuditLogEntry) -> AuditLogInfo:
+    meta: Mapping[str, Any] = entry.metadata or {}
+    actor: Mapping[str, Any] = entry.created_by or {}
+    title = meta.get("title")
+    active = meta.get("active")
+    who = actor.get("username") or actor.get("uid")
+    return AuditLogInfo(
+        uid=entry.uid,
+        event=_text(entry.event),
+        module=_text(entry.module),
+        subject_id=entry.module_uid,
+        subject_title=clean_text(title) if isinstance(title, str) else None,
+        active=active if isinstance(active, bool) else None,
+        actor=clean_text(str(who)) if who else None,
+        created_at=entry.created_at,
+    )
+
+
+async def load_automation(state: AppState, project_id: str, automation_id: str) -> Automation:
+    """The automation with its steps.
+
+    Raises:
+        ToolError: no such project or automation, said plainly.
+    """
+    try:
+        return await state.client.automate.automation(project_id, automation_id)
+    except NotFoundError:
+        raise ToolError(_automation_missing(project_id, automation_id)) from None
+
+
+# -- read tools -------------------------------------------------------------------------------
+
+
+@tool(toolset="automations", scopes=READ_PROJECTS, title="List Automate projects", read_only=True, idempotent=True)
+async def list_automation_projects(
+    ctx: ToolContext, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> ProjectList:
+    """The organization's Automate projects (id, title, description, tags). Automations live in
+    projects: pass a project's id to list_automations, list_automation_executions and
+    list_automation_audit_logs."""
+    state = app_state(ctx)
+    query = fingerprint("list_automation_projects")
+    skip = decode_cursor(cursor, query)
+    page = await state.client.automate.projects(skip=skip, limit=limit)
+    projects = [
+        ProjectInfo(
+            id=p.id,
+            title=_text(p.title),
+            description=_text(p.description),
+            tags=[clean_text(t) for t in p.tags],
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+        for p in page.items
+    ]
+    kept = fit_budget(projects)
+    info = page_info(
+        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(projects)
+    )
+    return ProjectList(projects=kept, **info)
+
+
+@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="List automations", read_only=True, idempotent=True)
+async def list_automations(
+    ctx: ToolContext,
+    project_id: ProjectId,
+    active: Annotated[
+        bool | None, Field(description="true: only active automations; false: only inactive; null: all.")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> AutomationList:
+    """A project's automations: id, title, whether each is active, its trigger and actions, and
+    what it still lacks ('trigger', 'action') before Automate lets it be switched on."""
+    state = app_state(ctx)
+    query = fingerprint("list_automations", project_id, active)
+    skip = decode_cursor(cursor, query)
+    try:
+        page = await state.client.automate.automations(
+            project_id, active=active, show_steps=True, skip=skip, limit=limit
+        )
+    except NotFoundError:
+        raise ToolError(_project_missing(project_id)) from None
+    kept, info = filtered_page(
+        [summarize_automation(a) for a in page.items],
+        lambda a: active is None or a.active is active,
+        total=page.total,
+        skip=skip,
+        limit=limit,
+        query=query,
+    )
+    return AutomationList(project_id=project_id, automations=kept, **info)
+
+
+@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="Get an automation", read_only=True, idempotent=True)
+async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id: AutomationId) -> AutomationDetail:
+    """One automation with its trigger and steps (each step's type, title, connector and the
+    steps it leads to), whether it is active, and what it lacks before it can be switched on.
+    Step configuration (inputs, connected accounts) is not shown."""
+    state = app_state(ctx)
+    automation = await load_automation(state, project_id, automation_id)
+    trigger = automation.trigger
+    missing = automation.missing_parts() or []
+    return AutomationDetail(
+        id=automation.id,
+        project_id=automation.project_id or project_id,
+        title=_text(automation.title),
+        description=_text(automation.description),
+        active=automation.active,
+        throttle=automation.throttle,
+        trigger=TriggerInfo(
+            id=trigger.id, title=_text(trigger.title), connector=_text(trigger.connector_title), next=trigger.next
+        )
+        if trigger
+        else None,
+        steps=[
+            StepInfo(
+                name=s.name,
+                type=s.type,
+                title=_text(s.title or s.action_title),
+                connector=_text(s.connector_title),
+                description=_text(s.description),
+                next=s.next,
+            )
+            for s in automation.steps or []
+        ],
+        missing=missing,
+        created_at=automation.created_at,
+        updated_at=automation.updated_at,
+        note=f"it cannot be switched on until it has {needs(missing)}" if missing else None,
+    )
+
+
+@tool(
+    toolset="automations",
+    scopes=READ_EXECUTIONS,
+    title="List automation executions",
+    read_only=True,
+    idempotent=True,
+)
+async def list_automation_executions(
+    ctx: ToolContext,
+    project_id: ProjectId,
+    automation_id: Annotated[
+        str | None, Field(min_length=1, max_length=100, description="Only runs of this automation.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=40,
+            pattern=r"^[A-Za-z_-]+$",
+            description="Only runs with this status, as Automate writes it: 'success' or 'failed'.",
+        ),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ExecutionList:
+    """A project's execution log, newest first: each run's automation, status, time and
+    duration, and for a failed run the step that failed and its error. Filter by automation and
+    by status (for example status='failed' to see what went wrong)."""
+    state = app_state(ctx)
+    query = fingerprint("list_automation_executions", project_id, automation_id, status)
+    skip = decode_cursor(cursor, query)
+    try:
+        page = await state.client.automate.executions(
+            project_id, automation_id=automation_id, status=status, skip=skip, limit=limit
+        )
+    except NotFoundError:
+        raise ToolError(_project_missing(project_id)) from None
+    kept, info = filtered_page(
+        [summarize_execution(e) for e in page.items],
+        lambda e: (
+            (automation_id is None or e.automation_id == automation_id) and (status is None or e.status == status)
+        ),
+        total=page.total,
+        skip=skip,
+        limit=limit,
+        query=query,
+    )
+    return ExecutionList(project_id=project_id, executions=kept, **info)
+
+
+@tool(
+    toolset="automations",
+    scopes=READ_EXECUTIONS,
+    title="Get an automation execution",
+    read_only=True,
+    idempotent=True,
+)
+async def get_automation_execution(
+    ctx: ToolContext,
+    project_id: ProjectId,
+    execution_id: Annotated[
+        str, Field(min_length=1, max_length=100, description="The run's id (list_automation_executions).")
+    ],
+) -> ExecutionDetail:
+    """One run of an automation, step by step: each step's status, start time, duration and
+    error, so that a failure can be traced to the step that caused it."""
+    state = app_state(ctx)
+    try:
+        execution = await state.client.automate.execution(project_id, execution_id)
+    except NotFoundError:
+        raise ToolError(
+            f"execution {execution_id!r} does not exist in Automate project {project_id!r}; "
+            "list_automation_executions lists the runs"
+        ) from None
+    return ExecutionDetail(
+        id=execution.id,
+        project_id=execution.project_id or project_id,
+        automation_id=execution.rule_id,
+        title=_text(execution.title),
+        status=execution.status,
+        trigger_payload_id=execution.trigger_payload_id,
+        created_at=execution.created_at,
+        duration_ms=execution.duration,
+        steps=[
+            ExecutionStepInfo(
+                name=s.name,
+                title=_text(s.title),
+                group=_text(s.group),
+                status=s.status,
+                started_at=_ms_to_iso(s.start),
+                duration_ms=_span(s),
+                error=_error_text(s.error),
+            )
+            for s in execution.details
+        ],
+    )
+
+
+@tool(toolset="automations", scopes=READ_AUDIT, title="List the Automate audit log", read_only=True, idempotent=True)
+async def list_automation_audit_logs(
+    ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> AuditLogList:
+    """A project's audit log, newest first: who created, changed, switched on or switched off
+    which automation, and when."""
+    state = app_state(ctx)
+    query = fingerprint("list_automation_audit_logs", project_id)
+    skip = decode_cursor(cursor, query)
+    try:
+        page = await state.client.automate.audit_logs(project_id, skip=skip, limit=limit)
+    except NotFoundError:
+        raise ToolError(_project_missing(project_id)) from None
+    logs = [summarize_audit(e) for e in page.items]
+    kept = fit_budget(logs)
+    info = page_info(
+        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(logs)
+    )
+    return AuditLogList(project_id=project_id, logs=kept, **info)
+
+
+# -- the toggle -------------------------------------------------------------------------------
+
+
+_ARTICLES = {"trigger": "a trigger", "action": "an action"}
+
+
+def needs(missing: list[str]) -> str:
+    """'a trigger and an action', for the parts an automation lacks."""
+    return " and ".join(_ARTICLES.get(part, part) for part in missing)
+
+
+def _refusal(automation: Automation, active: bool, exc: InvalidRequestError) -> ToolError:
+    missing = automation.missing_parts() or [k for k in ("trigger", "action") if k in exc.errors]
+    lacks = f"; this one lacks {needs(missing)}" if missing else ""
+    reason = clean_text(exc.error_message).rstrip(". ") if exc.error_message else "no reason given"
+    return ToolError(
+        f"Automate refused to switch {'on' if active else 'off'} automation {automation.id!r}: {reason}. "
+        f"An automation needs a trigger and at least one action configured before it can be switched on or "
+        f"off{lacks}. Configure it in Automate, then try again. Nothing changed."
+    )
+
+
+@tool(
+    toolset="automations",
+    scopes=WRITE,
+    title="Switch an automation on or off",
+    read_only=False,
+    destructive=False,
+    idempotent=True,
+)
+async def set_automation_active(
+    ctx: ToolContext,
+    project_id: ProjectId,
+    automation_id: AutomationId,
+    active: Annotated[bool, Field(description="true switches the automation on, false switches it off.")],
+    dry_run: DryRun = False,
+) -> ToggleAnswer:
+    """Switch an Automate automation on (active=true) or off (active=false). It reads the
+    automation first: asking for the state it already has changes nothing and says so. Automate
+    refuses to switch an automation that lacks a trigger or an action (get_automation shows
+    what is missing). The answer reports the state read back after the change. Use
+    dry_run=true first to see the plan and the guard's verdict."""
+    state = app_state(ctx)
+    tool_name = "set_automation_active"
+    targets = Targets(automation_projects=(project_id,))
+    path = automate_path("projects", project_id, "automations", automation_id)
+    word = "on" if active else "off"
+    arguments = {"project_id": project_id, "automation_id": automation_id, "active": active}
+    plan = WritePlan(
+        action=tool_name,
+        summary=f"switch automation {automation_id!r} of project {project_id!r} {word}",
+        targets={"automation_project": [project_id]},
+        requests=[PlannedRequest(method="PATCH", path=path, summary=f'{{"active": {str(active).lower()}}}')],
+        items=[automation_id],
+    )
+
+    async def never(_permits: Permits) -> None:
+        raise ToolError("denied by the guard. Nothing was sent.")
+
+    # A role that may not write to this project learns so before anything is read or sent.
+    if state.guard.check(principal_of(ctx), tool_name, WRITE, targets).decision == "deny":
+        await guarded_write(
+            ctx,
+            tool=tool_name,
+            arguments=arguments,
+            scopes=WRITE,
+            targets=targets,
+            plan=plan,
+            dry_run=dry_run,
+            confirmation_token=None,
+            execute=never,
+        )
+
+    automation = await load_automation(state, project_id, automation_id)
+    title = _text(automation.title)
+    if automation.active is active:
+        return ToggleAnswer(
+            project_id=project_id,
+            automation_id=automation_id,
+            title=title,
+            requested_active=active,
+            previous_active=automation.active,
+            active=automation.active,
+            changed=False,
+            dry_run=dry_run,
+            message=f"automation {automation_id!r} is already {word}; nothing was sent",
+            plan=WritePlan(action=tool_name, summary=f"nothing to do: the automation is already {word}"),
+            verdict=GuardDecision(decision="allow", reason="nothing to send"),
+        )
+    missing = automation.missing_parts() or []
+    if missing:
+        plan.summary += f" (Automate will likely refuse: it lacks {needs(missing)})"
+
+    async def execute(permits: Permits) -> Automation:
+        try:
+            await state.client.automate.set_active(
+                project_id, automation_id, active, permit=permits.for_operation("automation.set_active")
+            )
+        except InvalidRequestError as exc:
+            raise _refusal(automation, active, exc) from None
+        return await state.client.automate.automation(project_id, automation_id, show_steps=False)
+
+    outcome = await guarded_write(
+        ctx,
+        tool=tool_name,
+        arguments=arguments,
+        scopes=WRITE,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=None,
+        execute=execute,
+    )
+    after = outcome.result
+    if after is None:
+        message = f"dry run: would switch automation {automation_id!r} {word}; nothing was sent"
+    elif after.active is active:
+        message = f"automation {automation_id!r} is now {word} (read back after the change)"
+    else:
+        message = (
+            f"Automate accepted the change, but automation {automation_id!r} reads back as "
+            f"{'on' if after.active else 'off'}; check it in Automate"
+        )
+    return ToggleAnswer(
+        project_id=project_id,
+        automation_id=automation_id,
+        title=title,
+        requested_active=active,
+        previous_active=automation.active,
+        active=after.active if after is not None else None,
+        changed=after is not None and after.active is active,
+        dry_run=outcome.dry_run,
+        message=message,
+        plan=outcome.plan,
+        verdict=outcome.verdict,
+    )
