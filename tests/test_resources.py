@@ -9,12 +9,16 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, TextResourceContents
+from mcp_types import INVALID_PARAMS, ResourceTemplateReference, TextResourceContents
 
+from cs_mcp.completions import register_completions
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.guard.policy import Policy, RoleSpec, resolve_roles
 from cs_mcp.resources import install_request_binding, register_resources
+from cs_mcp.sandbox.app import create_app
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -193,3 +197,39 @@ def test_the_request_binding_is_installed_once() -> None:
     count = len(server.middleware)
     install_request_binding(server)
     assert len(server.middleware) == count
+
+
+def sandbox_server() -> Any:
+    """The server over an in-process sandbox stack (ASGI, no sockets)."""
+    config = SandboxConfig(rate_limits=False)
+    app = create_app(SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock()))
+    base = "http://sandbox.test"
+    env = {
+        "CONTENTSTACK_CMA_BASE_URL": f"{base}/cma",
+        "CONTENTSTACK_CDA_BASE_URL": f"{base}/cdn",
+        "CONTENTSTACK_API_KEY": DEMO_CREDENTIALS.api_key,
+        "CONTENTSTACK_MANAGEMENT_TOKEN": DEMO_CREDENTIALS.management_token,
+    }
+    server = build_server(
+        Settings.from_env(env), guard=Guard(builtin_policy()), backend="sandbox", transport=httpx2.ASGITransport(app)
+    )
+    register_resources(server)
+    register_completions(server)
+    return server
+
+
+async def test_every_resource_reads_from_the_sandbox_stack() -> None:
+    async with Client(sandbox_server()) as client:
+        environments = await read_json(client, "contentstack://environments")
+        schema = await read_json(client, "contentstack://content-types/blog_post")
+        releases = await client.complete(
+            ResourceTemplateReference(type="ref/resource", uri="contentstack://releases/{uid}"),
+            {"name": "uid", "value": ""},
+        )
+        assert releases.completion.values
+        release = await read_json(client, f"contentstack://releases/{releases.completion.values[0]}")
+    assert "production" in [e["name"] for e in environments["environments"]]
+    assert schema["uid"] == "blog_post"
+    assert any(f["required"] for f in schema["fields"])
+    assert release["uid"] == releases.completion.values[0]
+    assert isinstance(release["items"], list)
