@@ -17,6 +17,9 @@ from cs_mcp.cli import main
 from cs_mcp.commands.doctor import Verdict, diagnose, doctor
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.sandbox.app import create_app
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 
 pytestmark = pytest.mark.anyio
 
@@ -227,3 +230,45 @@ def test_the_command_exits_two_for_a_half_set_credential(
     assert main(["doctor"]) == 2
     captured = capsys.readouterr()
     assert "cs_management_secret_2" not in captured.out + captured.err
+
+
+def sandbox_transport() -> httpx2.ASGITransport:
+    config = SandboxConfig(rate_limits=False)
+    return httpx2.ASGITransport(
+        create_app(SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock()))
+    )
+
+
+def sandbox_env(**overrides: str) -> dict[str, str]:
+    base = "http://sandbox.test"
+    env = {
+        "CONTENTSTACK_CMA_BASE_URL": f"{base}/cma",
+        "CONTENTSTACK_ANALYTICS_BASE_URL": base,
+        "CONTENTSTACK_AUTOMATIONS_BASE_URL": f"{base}/automate",
+        "CONTENTSTACK_API_KEY": DEMO_CREDENTIALS.api_key,
+        "CONTENTSTACK_MANAGEMENT_TOKEN": DEMO_CREDENTIALS.management_token,
+        "CONTENTSTACK_AUTHTOKEN": DEMO_CREDENTIALS.authtoken,
+        "CONTENTSTACK_ORGANIZATION_UID": DEMO_CREDENTIALS.organization_uid,
+    }
+    env.update(overrides)
+    return env
+
+
+async def test_the_sandbox_stack_passes_every_check_it_is_configured_for() -> None:
+    report = await diagnose(Settings.from_env(sandbox_env()), Guard(builtin_policy()), transport=sandbox_transport())
+    assert verdicts(report.model_dump(mode="json")) == {
+        "cma": Verdict.OK.value,
+        "cda": Verdict.NOT_CONFIGURED.value,
+        "analytics": Verdict.OK.value,
+        "automate": Verdict.OK.value,
+    }
+    assert report.ok is True
+
+
+async def test_a_wrong_authtoken_is_an_invalid_credential_for_the_organization_apis() -> None:
+    env = sandbox_env(CONTENTSTACK_AUTHTOKEN="blt_not_the_authtoken")
+    report = await diagnose(Settings.from_env(env), Guard(builtin_policy()), transport=sandbox_transport())
+    found = verdicts(report.model_dump(mode="json"))
+    assert found["analytics"] == found["automate"] == Verdict.INVALID_CREDENTIALS.value
+    assert found["cma"] == Verdict.OK.value
+    assert report.ok is False
