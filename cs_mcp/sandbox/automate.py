@@ -404,11 +404,15 @@ def _seed_history(conn: sqlite3.Connection, ids: _Ids, rng: random.Random, autom
 
 
 def setup(state: SandboxState) -> None:
-    """Creates the Automate tables and seeds them when empty."""
+    """Creates the Automate tables; wipes them when `config.reset`; seeds them when empty."""
     with state.db.transaction() as conn:
         for statement in _TABLES.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        if state.config.reset:
+            # Children first: the foreign keys are enforced.
+            for table in ("automate_audit_logs", "automate_executions", "automate_automations", "automate_projects"):
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names, no input
         (count,) = conn.execute("SELECT COUNT(*) FROM automate_projects").fetchone()
         if count == 0:
             _seed(conn, state)

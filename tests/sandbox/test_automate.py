@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -333,3 +334,34 @@ async def test_the_seed_is_the_same_for_the_same_seed_and_clock_and_setup_does_n
     automate.setup(two)
     assert await snapshot(one) == await snapshot(two)
     assert await snapshot(make_state(seed=8)) != await snapshot(one)
+
+
+async def test_a_file_database_keeps_a_toggle_across_restarts_until_reset(tmp_path: Path) -> None:
+    db_path = str(tmp_path / "sandbox.db")
+
+    def open_state(reset: bool) -> SandboxState:
+        state = SandboxState(
+            config=SandboxConfig(db_path=db_path, reset=reset), db=Database(db_path), clock=SandboxClock(NOW)
+        )
+        automate.setup(state)
+        return state
+
+    async def notify_slack_active(state: SandboxState, switch_off: bool = False) -> bool:
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://s/automate/v1", headers=HEADERS
+        ) as client:
+            rule = await rule_titled(client, "Notify Slack")
+            path = f"/projects/{rule['project_id']}/automations/{rule['id']}"
+            if switch_off:
+                await client.patch(path, json={"active": False})
+            return (await client.get(path)).json()["active"]
+
+    first = open_state(reset=False)
+    assert await notify_slack_active(first, switch_off=True) is False
+    first.db.close()
+    kept = open_state(reset=False)
+    assert await notify_slack_active(kept) is False
+    kept.db.close()
+    wiped = open_state(reset=True)
+    assert await notify_slack_active(wiped) is True
+    wiped.db.close()
