@@ -64,8 +64,8 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def _build(config: SandboxConfig) -> tuple[SandboxState, uvicorn.Config]:
-    state = SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock())
+def _build(config: SandboxConfig, clock: SandboxClock | None = None) -> tuple[SandboxState, uvicorn.Config]:
+    state = SandboxState(config=config, db=Database(config.db_path), clock=clock or SandboxClock())
     try:
         app = create_app(state)
     except BaseException:
@@ -86,13 +86,17 @@ async def _wait_started(server: uvicorn.Server) -> None:
 
 
 @asynccontextmanager
-async def running_sandbox(config: SandboxConfig | None = None) -> AsyncGenerator[RunningSandbox]:
+async def running_sandbox(
+    config: SandboxConfig | None = None, clock: SandboxClock | None = None
+) -> AsyncGenerator[RunningSandbox]:
     """Serves a sandbox on a free loopback port inside the caller's event loop.
+
+    `clock` (real time by default) lets tests start from a fixed moment.
 
     Stops the server and closes the database on exit. Raises TimeoutError when it does not
     start within `STARTUP_TIMEOUT_SECONDS`.
     """
-    state, uconfig = _build(config or SandboxConfig())
+    state, uconfig = _build(config or SandboxConfig(), clock)
     server = _EmbeddedServer(uconfig)
     try:
         async with anyio.create_task_group() as tasks:
@@ -107,11 +111,13 @@ async def running_sandbox(config: SandboxConfig | None = None) -> AsyncGenerator
 
 
 @contextmanager
-def start_sandbox_thread(config: SandboxConfig | None = None) -> Generator[RunningSandbox]:
+def start_sandbox_thread(
+    config: SandboxConfig | None = None, clock: SandboxClock | None = None
+) -> Generator[RunningSandbox]:
     """Serves a sandbox from an event loop in a background thread, for synchronous code."""
     with (
         anyio.from_thread.start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(running_sandbox(config)) as running,
+        portal.wrap_async_context_manager(running_sandbox(config, clock)) as running,
     ):
         yield running
 
