@@ -2,14 +2,273 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from cs_mcp.client._entry_models import Asset, Notice, Source, VersionOf
+from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._models import Entry, Page
+from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
-    from cs_mcp.client._client import ContentstackClient
+    from cs_mcp.client._client import ContentstackClient, Primitive
+    from cs_mcp.guard.permit import Permit
+
+# A `query` of uids is sent in pieces this large: the most one page answers (FACTS.md 5).
+VERSION_LOOKUP_CHUNK = 100
+
+SortOrder = tuple[str, Literal["asc", "desc"]]
+
+
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if not isinstance(value, dict):
+        raise MalformedResponseError(f"the answer has no {key!r} object")
+    return cast(dict[str, Any], value)
+
+
+def _list(body: dict[str, Any], key: str) -> list[Any]:
+    value = body.get(key)
+    if not isinstance(value, list):
+        raise MalformedResponseError(f"the answer has no list under {key!r}")
+    return cast(list[Any], value)
+
+
+def _count(body: dict[str, Any]) -> int | None:
+    count = body.get("count")
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _projection(only: Sequence[str] | None) -> list[tuple[str, Primitive]]:
+    """`only[BASE][]` once per field: Contentstack then sends only those (and `uid`)."""
+    return [("only[BASE][]", name) for name in only or ()]
 
 
 class EntriesAPI:
-    """Typed methods for this area; they reach HTTP only through `ContentstackClient.request`."""
+    """Reads entries and assets from the CMA (drafts, latest versions) or the CDA (what is
+    published in one environment), and writes entries through the CMA."""
 
     def __init__(self, core: ContentstackClient) -> None:
         self._core = core
+
+    def _api_and_environment(self, source: Source, environment: str | None) -> tuple[Api, str | None]:
+        if source == "draft":
+            return Api.CMA, None
+        env = environment or self._core.config.default_environment
+        if not env:
+            raise ValueError("reading published content needs an environment")
+        return Api.CDA, env
+
+    # -- entries: reads --------------------------------------------------------------------
+
+    async def query(
+        self,
+        content_type: str,
+        *,
+        source: Source = "draft",
+        environment: str | None = None,
+        locale: str | None = None,
+        query: Mapping[str, Any] | None = None,
+        only: Sequence[str] | None = None,
+        include: Sequence[str] | None = None,
+        sort: SortOrder | None = None,
+        skip: int = 0,
+        limit: int = 25,
+    ) -> Page[Entry]:
+        """One page of a content type's entries matching `query`, with the total count.
+
+        `draft` reads the CMA (latest versions, with `publish_details`); `published` reads the
+        CDA for `environment` (default: the configured environment).
+
+        Raises:
+            ValueError: `published` without any environment.
+            NotFoundError: the content type does not exist.
+        """
+        api, env = self._api_and_environment(source, environment)
+        params: list[tuple[str, Primitive]] = [("include_count", "true"), ("skip", skip), ("limit", limit)]
+        if env:
+            params.append(("environment", env))
+        else:
+            params.append(("include_publish_details", "true"))
+        if locale:
+            params.append(("locale", locale))
+        if query:
+            params.append(("query", json.dumps(query, separators=(",", ":"), ensure_ascii=False)))
+        params.extend(_projection(only))
+        params.extend(("include[]", path) for path in include or ())
+        if sort is not None:
+            params.append((sort[1], sort[0]))
+        body = await self._core.request(
+            api, "GET", ["content_types", content_type, "entries"], params=params, environment=env
+        )
+        entries = [Entry.model_validate(e) for e in _list(body, "entries")]
+        return Page[Entry](items=entries, total=_count(body), skip=skip, limit=limit)
+
+    async def get(
+        self,
+        content_type: str,
+        uid: str,
+        *,
+        source: Source = "draft",
+        environment: str | None = None,
+        locale: str | None = None,
+        version: int | None = None,
+        only: Sequence[str] | None = None,
+    ) -> Entry:
+        """One entry: its latest draft (or `version`), or the version published in `environment`.
+
+        Raises:
+            NotFoundError: no such entry (or, on the CDA, not published there in that locale).
+        """
+        api, env = self._api_and_environment(source, environment)
+        params: list[tuple[str, Primitive]] = []
+        if env:
+            params.append(("environment", env))
+        else:
+            params.append(("include_publish_details", "true"))
+        if locale:
+            params.append(("locale", locale))
+        if version is not None:
+            params.append(("version", version))
+        params.extend(_projection(only))
+        body = await self._core.request(
+            api, "GET", ["content_types", content_type, "entries", uid], params=params, environment=env
+        )
+        return Entry.model_validate(_object(body, "entry"))
+
+    async def latest_versions(self, content_type: str, uids: Sequence[str], *, locale: str) -> dict[str, int]:
+        """The latest `_version` in `locale` of each entry that exists there, in pieces of 100
+        uids per request (a missing uid is simply absent from the answer)."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(uids))
+        for start in range(0, len(unique), VERSION_LOOKUP_CHUNK):
+            chunk = unique[start : start + VERSION_LOOKUP_CHUNK]
+            params: list[tuple[str, Primitive]] = [
+                ("query", json.dumps({"uid": {"$in": chunk}}, separators=(",", ":"))),
+                ("locale", locale),
+                ("limit", VERSION_LOOKUP_CHUNK),
+                ("only[BASE][]", "uid"),
+                ("only[BASE][]", "_version"),
+            ]
+            body = await self._core.request(Api.CMA, "GET", ["content_types", content_type, "entries"], params=params)
+            for raw in _list(body, "entries"):
+                ref = VersionOf.model_validate(raw)
+                if ref.version is not None and ref.uid in chunk:
+                    found[ref.uid] = ref.version
+        return found
+
+    # -- entries: writes -------------------------------------------------------------------
+
+    async def create(
+        self, content_type: str, fields: Mapping[str, Any], *, locale: str, permit: Permit | None
+    ) -> Entry:
+        """Creates an entry in `locale`; Contentstack answers it at `_version` 1.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `entry.create` (nothing sent).
+            InvalidRequestError: Contentstack refused the fields (`errors` per field).
+        """
+        body = await self._core.request(
+            Api.CMA,
+            "POST",
+            ["content_types", content_type, "entries"],
+            params={"locale": locale},
+            json_body={"entry": dict(fields)},
+            permit=permit,
+            operation="entry.create",
+            targets={"content_type": [content_type], "locale": [locale]},
+        )
+        return Entry.model_validate(_object(body, "entry"))
+
+    async def update(
+        self, content_type: str, uid: str, fields: Mapping[str, Any], *, locale: str, permit: Permit | None
+    ) -> Entry:
+        """Saves `fields` as the entry's new version in `locale` (Contentstack raises `_version`).
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `entry.update` (nothing sent).
+            NotFoundError, InvalidRequestError: Contentstack's refusal.
+        """
+        body = await self._core.request(
+            Api.CMA,
+            "PUT",
+            ["content_types", content_type, "entries", uid],
+            params={"locale": locale},
+            json_body={"entry": dict(fields)},
+            permit=permit,
+            operation="entry.update",
+            targets={"content_type": [content_type], "locale": [locale]},
+        )
+        return Entry.model_validate(_object(body, "entry"))
+
+    async def delete(self, content_type: str, uid: str, *, locale: str, permit: Permit | None) -> str | None:
+        """Deletes the entry's `locale` version; answers Contentstack's notice.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `entry.delete` (nothing sent).
+            NotFoundError: no such entry.
+        """
+        body = await self._core.request(
+            Api.CMA,
+            "DELETE",
+            ["content_types", content_type, "entries", uid],
+            params={"locale": locale},
+            permit=permit,
+            operation="entry.delete",
+            targets={"content_type": [content_type], "locale": [locale]},
+        )
+        return Notice.model_validate(body).notice
+
+    # -- assets ----------------------------------------------------------------------------
+
+    async def assets(
+        self,
+        *,
+        query: Mapping[str, Any] | None = None,
+        folder: str | None = None,
+        only: Sequence[str] | None = None,
+        skip: int = 0,
+        limit: int = 25,
+    ) -> Page[Asset]:
+        """One page of assets from the CMA (optionally in one folder), with the total count."""
+        params: list[tuple[str, Primitive]] = [
+            ("include_count", "true"),
+            ("include_publish_details", "true"),
+            ("skip", skip),
+            ("limit", limit),
+        ]
+        if folder:
+            params.append(("folder", folder))
+        if query:
+            params.append(("query", json.dumps(query, separators=(",", ":"), ensure_ascii=False)))
+        params.extend(_projection(only))
+        body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
+        items = [Asset.model_validate(a) for a in _list(body, "assets")]
+        return Page[Asset](items=items, total=_count(body), skip=skip, limit=limit)
+
+    async def asset(self, uid: str) -> Asset:
+        """One asset.
+
+        Raises:
+            NotFoundError: no such asset.
+        """
+        body = await self._core.request(Api.CMA, "GET", ["assets", uid], params={"include_publish_details": "true"})
+        return Asset.model_validate(_object(body, "asset"))
+
+    async def latest_asset_versions(self, uids: Sequence[str]) -> dict[str, int]:
+        """The latest `_version` of each asset that exists, 100 uids per request."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(uids))
+        for start in range(0, len(unique), VERSION_LOOKUP_CHUNK):
+            chunk = unique[start : start + VERSION_LOOKUP_CHUNK]
+            params: list[tuple[str, Primitive]] = [
+                ("query", json.dumps({"uid": {"$in": chunk}}, separators=(",", ":"))),
+                ("limit", VERSION_LOOKUP_CHUNK),
+            ]
+            body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
+            for raw in _list(body, "assets"):
+                ref = VersionOf.model_validate(raw)
+                if ref.version is not None and ref.uid in chunk:
+                    found[ref.uid] = ref.version
+        return found

@@ -2,14 +2,218 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from cs_mcp.client._entry_models import (
+    BulkAsset,
+    BulkEntry,
+    BulkJob,
+    BulkSubmission,
+    Notice,
+    PublishAction,
+    PublishQueueItem,
+)
+from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._models import Page
+from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
-    from cs_mcp.client._client import ContentstackClient
+    from cs_mcp.client._client import ContentstackClient, Primitive
+    from cs_mcp.guard.permit import Permit
+
+# Contentstack's limits on one bulk request (FACTS.md section 5).
+BULK_MAX_ITEMS = 10
+BULK_MAX_LOCALES = 10
+BULK_MAX_ENVIRONMENTS = 10
 
 
 class PublishingAPI:
-    """Typed methods for this area; they reach HTTP only through `ContentstackClient.request`."""
+    """Publishes and unpublishes entries and assets, one at a time or in bulk, and reads and
+    edits the publish queue."""
 
     def __init__(self, core: ContentstackClient) -> None:
         self._core = core
+
+    async def entry(
+        self,
+        action: PublishAction,
+        content_type: str,
+        uid: str,
+        *,
+        environments: Sequence[str],
+        locales: Sequence[str],
+        locale: str,
+        version: int,
+        scheduled_at: str | None = None,
+        permit: Permit | None,
+    ) -> str | None:
+        """Publishes (or unpublishes) version `version` of the entry's `locale` version to every
+        environment and locale named, now or at `scheduled_at`. Answers Contentstack's notice.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `entry.publish`/`entry.unpublish`.
+            NotFoundError, InvalidRequestError: Contentstack's refusal.
+        """
+        body: dict[str, Any] = {
+            "entry": {"environments": list(environments), "locales": list(locales)},
+            "locale": locale,
+            "version": version,
+        }
+        if scheduled_at:
+            body["scheduled_at"] = scheduled_at
+        answer = await self._core.request(
+            Api.CMA,
+            "POST",
+            ["content_types", content_type, "entries", uid, action],
+            json_body=body,
+            permit=permit,
+            operation=f"entry.{action}",
+            targets={"content_type": [content_type], "environment": environments, "locale": [*locales, locale]},
+        )
+        return Notice.model_validate(answer).notice
+
+    async def asset(
+        self,
+        action: PublishAction,
+        uid: str,
+        *,
+        environments: Sequence[str],
+        locales: Sequence[str],
+        version: int,
+        scheduled_at: str | None = None,
+        permit: Permit | None,
+    ) -> str | None:
+        """Publishes (or unpublishes) version `version` of an asset to the environments and locales.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `asset.publish`/`asset.unpublish`.
+            NotFoundError, InvalidRequestError: Contentstack's refusal.
+        """
+        body: dict[str, Any] = {
+            "asset": {"environments": list(environments), "locales": list(locales)},
+            "version": version,
+        }
+        if scheduled_at:
+            body["scheduled_at"] = scheduled_at
+        answer = await self._core.request(
+            Api.CMA,
+            "POST",
+            ["assets", uid, action],
+            json_body=body,
+            permit=permit,
+            operation=f"asset.{action}",
+            targets={"environment": environments, "locale": locales},
+        )
+        return Notice.model_validate(answer).notice
+
+    async def bulk(
+        self,
+        action: PublishAction,
+        *,
+        entries: Sequence[BulkEntry],
+        assets: Sequence[BulkAsset],
+        environments: Sequence[str],
+        locales: Sequence[str],
+        scheduled_at: str | None = None,
+        permit: Permit | None,
+    ) -> BulkSubmission:
+        """Sends one bulk publish (or unpublish) request, paced at the bulk limit (1/s).
+
+        Raises:
+            ValueError: more than 10 items, locales or environments (nothing sent; split first).
+            PermitRequiredError: without the guard's permit for `bulk.publish`/`bulk.unpublish`.
+            InvalidRequestError: Contentstack's refusal.
+        """
+        if not entries and not assets:
+            raise ValueError("a bulk request needs at least one entry or asset")
+        if len(entries) + len(assets) > BULK_MAX_ITEMS:
+            raise ValueError(f"a bulk request holds at most {BULK_MAX_ITEMS} items")
+        if not 0 < len(locales) <= BULK_MAX_LOCALES:
+            raise ValueError(f"a bulk request names 1 to {BULK_MAX_LOCALES} locales")
+        if not 0 < len(environments) <= BULK_MAX_ENVIRONMENTS:
+            raise ValueError(f"a bulk request names 1 to {BULK_MAX_ENVIRONMENTS} environments")
+        body: dict[str, Any] = {
+            "entries": [e.model_dump() for e in entries],
+            "assets": [a.model_dump() for a in assets],
+            "locales": list(locales),
+            "environments": list(environments),
+        }
+        if scheduled_at:
+            body["scheduled_at"] = scheduled_at
+        answer = await self._core.request(
+            Api.CMA,
+            "POST",
+            ["bulk", action],
+            json_body=body,
+            permit=permit,
+            operation=f"bulk.{action}",
+            targets={
+                "content_type": sorted({e.content_type for e in entries}),
+                "environment": environments,
+                "locale": sorted({*locales, *(e.locale for e in entries)}),
+            },
+            bulk=True,
+        )
+        return BulkSubmission.model_validate(answer)
+
+    async def bulk_job(self, job_id: str) -> BulkJob:
+        """A bulk job's status (the answer's `job` object, or the answer itself).
+
+        Raises:
+            NotFoundError: no such job.
+        """
+        answer = await self._core.request(Api.CMA, "GET", ["bulk", "jobs", job_id])
+        job = answer.get("job")
+        return BulkJob.model_validate(job if isinstance(job, dict) else answer)
+
+    async def queue(
+        self, *, skip: int = 0, limit: int = 100, environment: str | None = None, status: str | None = None
+    ) -> Page[PublishQueueItem]:
+        """One page of the publish queue, newest first as Contentstack lists it. `environment`
+        and `status` are sent as filters; a caller that needs them exact checks the rows too."""
+        params: dict[str, Primitive] = {"include_count": "true", "skip": skip, "limit": limit}
+        if environment:
+            params["environment"] = environment
+        if status:
+            params["status"] = status
+        answer = await self._core.request(Api.CMA, "GET", ["publish-queue"], params=params)
+        rows = answer.get("queue")
+        if not isinstance(rows, list):
+            raise MalformedResponseError("the answer has no list under 'queue'")
+        items = [PublishQueueItem.model_validate(row) for row in cast(list[Any], rows)]
+        count = answer.get("count")
+        total = count if isinstance(count, int) and not isinstance(count, bool) else None
+        return Page[PublishQueueItem](items=items, total=total, skip=skip, limit=limit)
+
+    async def queue_item(self, queue_uid: str) -> PublishQueueItem:
+        """One publish queue row (the fixtures answer it under `entry`).
+
+        Raises:
+            NotFoundError: no such row.
+        """
+        answer = await self._core.request(Api.CMA, "GET", ["publish-queue", queue_uid])
+        for key in ("entry", "queue", "publish_queue"):
+            row = answer.get(key)
+            if isinstance(row, dict) and "uid" in row:
+                return PublishQueueItem.model_validate(row)
+        raise MalformedResponseError("the answer has no publish queue row")
+
+    async def unschedule(self, queue_uid: str, *, environments: Sequence[str], permit: Permit | None) -> str | None:
+        """Cancels a scheduled publish, unpublish or deploy. It is a GET that changes state, so
+        it travels as a write and needs the guard's permit.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `publish_queue.unschedule`.
+            NotFoundError, InvalidRequestError: Contentstack's refusal (already done, say).
+        """
+        answer = await self._core.request(
+            Api.CMA,
+            "GET",
+            ["publish-queue", queue_uid, "unschedule"],
+            permit=permit,
+            operation="publish_queue.unschedule",
+            targets={"environment": environments},
+            write=True,
+        )
+        return Notice.model_validate(answer).notice

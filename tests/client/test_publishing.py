@@ -1,0 +1,282 @@
+"""PublishingAPI against httpx2.MockTransport: single and bulk bodies, limits, permits, the
+bulk limiter, jobs and the publish queue (fixtures: sdk-fixtures/mock_publish_queue)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx2
+import pytest
+
+from cs_mcp.client import ClientConfig, ContentstackClient, PermitRequiredError
+from cs_mcp.client._entry_models import BulkAsset, BulkEntry
+from cs_mcp.guard import Permit, PermitAuthority
+from tests.client._virtual_time import VirtualClock
+
+pytestmark = pytest.mark.anyio
+
+FIXTURES = Path("/work/shared/reference/contentstack/sdk-fixtures/mock_publish_queue")
+CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
+ALL = {"content_type": ["blog_post", "author"], "environment": ["development", "staging"], "locale": ["en-us", "fr-fr"]}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+async def no_sleep(_seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+class Recorder:
+    def __init__(self, answer: Callable[[httpx2.Request], httpx2.Response]) -> None:
+        self.requests: list[httpx2.Request] = []
+        self._answer = answer
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        return self._answer(request)
+
+
+def notice(_request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, json={"notice": "The requested action has been performed.", "job_id": "job1"})
+
+
+def make_client(
+    handler: Callable[[httpx2.Request], httpx2.Response],
+    authority: PermitAuthority,
+    clock: VirtualClock | None = None,
+) -> ContentstackClient:
+    return ContentstackClient(
+        CONFIG,
+        permits=authority,
+        transport=httpx2.MockTransport(handler),
+        clock=clock.now if clock else None,
+        sleep=clock.sleep if clock else no_sleep,
+        seed=1,
+    )
+
+
+def permit(authority: PermitAuthority, operation: str) -> Permit:
+    return authority.issue("local", "publish", operation, ALL)
+
+
+async def test_an_entry_is_published_with_the_documented_body() -> None:
+    authority = PermitAuthority()
+    rec = Recorder(notice)
+    async with make_client(rec, authority) as client:
+        said = await client.publishing.entry(
+            "publish",
+            "blog_post",
+            "blt1",
+            environments=["development"],
+            locales=["en-us", "fr-fr"],
+            locale="en-us",
+            version=3,
+            scheduled_at="2030-01-01T00:00:00.000Z",
+            permit=permit(authority, "entry.publish"),
+        )
+    (request,) = rec.requests
+    assert request.url.path == "/v3/content_types/blog_post/entries/blt1/publish"
+    assert json.loads(request.content) == {
+        "entry": {"environments": ["development"], "locales": ["en-us", "fr-fr"]},
+        "locale": "en-us",
+        "version": 3,
+        "scheduled_at": "2030-01-01T00:00:00.000Z",
+    }
+    assert said == "The requested action has been performed."
+
+
+async def test_an_asset_is_unpublished_with_the_documented_body() -> None:
+    authority = PermitAuthority()
+    rec = Recorder(notice)
+    async with make_client(rec, authority) as client:
+        await client.publishing.asset(
+            "unpublish",
+            "blt_asset",
+            environments=["staging"],
+            locales=["en-us"],
+            version=2,
+            permit=permit(authority, "asset.unpublish"),
+        )
+    (request,) = rec.requests
+    assert request.url.path == "/v3/assets/blt_asset/unpublish"
+    assert json.loads(request.content) == {"asset": {"environments": ["staging"], "locales": ["en-us"]}, "version": 2}
+
+
+async def test_a_permit_for_publishing_does_not_allow_unpublishing() -> None:
+    authority = PermitAuthority()
+    rec = Recorder(notice)
+    async with make_client(rec, authority) as client:
+        with pytest.raises(PermitRequiredError):
+            await client.publishing.entry(
+                "unpublish",
+                "blog_post",
+                "blt1",
+                environments=["development"],
+                locales=["en-us"],
+                locale="en-us",
+                version=1,
+                permit=permit(authority, "entry.publish"),
+            )
+    assert rec.requests == []
+
+
+async def test_a_permit_that_lacks_an_environment_sends_nothing() -> None:
+    authority = PermitAuthority()
+    rec = Recorder(notice)
+    async with make_client(rec, authority) as client:
+        with pytest.raises(PermitRequiredError):
+            await client.publishing.bulk(
+                "publish",
+                entries=[BulkEntry(uid="a", content_type="blog_post", version=1, locale="en-us")],
+                assets=[],
+                environments=["production"],
+                locales=["en-us"],
+                permit=permit(authority, "bulk.publish"),
+            )
+    assert rec.requests == []
+
+
+async def test_a_bulk_request_carries_entries_assets_locales_and_environments() -> None:
+    authority = PermitAuthority()
+    rec = Recorder(notice)
+    async with make_client(rec, authority) as client:
+        submission = await client.publishing.bulk(
+            "publish",
+            entries=[BulkEntry(uid="a", content_type="blog_post", version=2, locale="en-us")],
+            assets=[BulkAsset(uid="img", version=1)],
+            environments=["development", "staging"],
+            locales=["en-us", "fr-fr"],
+            permit=permit(authority, "bulk.publish"),
+        )
+    (request,) = rec.requests
+    assert request.url.path == "/v3/bulk/publish"
+    assert json.loads(request.content) == {
+        "entries": [{"uid": "a", "content_type": "blog_post", "version": 2, "locale": "en-us"}],
+        "assets": [{"uid": "img", "version": 1}],
+        "locales": ["en-us", "fr-fr"],
+        "environments": ["development", "staging"],
+    }
+    assert submission.job_id == "job1"
+
+
+@pytest.mark.parametrize(
+    ("items", "locales", "environments"),
+    [(11, 1, 1), (1, 11, 1), (1, 1, 11), (0, 1, 1), (1, 0, 1), (1, 1, 0)],
+)
+async def test_a_bulk_request_over_ten_by_ten_by_ten_is_refused_before_sending(
+    items: int, locales: int, environments: int
+) -> None:
+    authority = PermitAuthority()
+    rec = Recorder(notice)
+    async with make_client(rec, authority) as client:
+        with pytest.raises(ValueError, match="bulk request"):
+            await client.publishing.bulk(
+                "publish",
+                entries=[
+                    BulkEntry(uid=f"e{i}", content_type="blog_post", version=1, locale="en-us") for i in range(items)
+                ],
+                assets=[],
+                environments=[f"env{i}" for i in range(environments)],
+                locales=[f"l{i}" for i in range(locales)],
+                permit=permit(authority, "bulk.publish"),
+            )
+    assert rec.requests == []
+
+
+async def test_bulk_requests_are_paced_at_one_a_second() -> None:
+    authority = PermitAuthority()
+    clock = VirtualClock()
+    sent_at: list[float] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        sent_at.append(clock.now())
+        return notice(request)
+
+    async with make_client(answer, authority, clock) as client, anyio.create_task_group() as tg:
+        clock.start(tg)
+        for _ in range(4):
+            await client.publishing.bulk(
+                "publish",
+                entries=[BulkEntry(uid="a", content_type="blog_post", version=1, locale="en-us")],
+                assets=[],
+                environments=["development"],
+                locales=["en-us"],
+                permit=permit(authority, "bulk.publish"),
+            )
+        tg.cancel_scope.cancel()
+    assert sent_at == [0.0, 1.0, 2.0, 3.0]
+
+
+async def test_a_bulk_job_is_read_from_its_job_object() -> None:
+    job = {
+        "job": {
+            "uid": "job1",
+            "status": "completed_with_errors",
+            "summary": {"total": 2, "success": 1, "failed": 1},
+            "items": [
+                {"type": "entry", "uid": "a", "content_type": "blog_post", "locale": "en-us", "status": "success"},
+                {"type": "entry", "uid": "b", "locale": "fr-fr", "status": "failed", "error_message": "not localized"},
+            ],
+        }
+    }
+    rec = Recorder(lambda _r: httpx2.Response(200, json=job))
+    async with make_client(rec, PermitAuthority()) as client:
+        answer = await client.publishing.bulk_job("job1")
+    assert rec.requests[0].url.path == "/v3/bulk/jobs/job1"
+    assert answer.status == "completed_with_errors"
+    assert [(i.uid, i.status, i.error_message) for i in answer.items] == [
+        ("a", "success", None),
+        ("b", "failed", "not localized"),
+    ]
+
+
+async def test_the_publish_queue_is_read_in_the_shape_of_the_fixtures() -> None:
+    rec = Recorder(lambda _r: httpx2.Response(200, json={**fixture("find.json"), "count": 2}))
+    async with make_client(rec, PermitAuthority()) as client:
+        page = await client.publishing.queue(skip=0, limit=10, environment="staging", status="scheduled")
+    sent = dict(rec.requests[0].url.params.multi_items())
+    assert sent == {
+        "include_count": "true",
+        "skip": "0",
+        "limit": "10",
+        "environment": "staging",
+        "status": "scheduled",
+    }
+    assert page.total == 2
+    row = page.items[0]
+    assert row.state == "success"
+    assert row.environments == ["environment_uid"]
+    assert row.entry is not None
+    assert row.entry.release == {"uid": "release_uid", "title": "tesrting2"}
+
+
+async def test_one_queue_row_is_read_from_the_fixture() -> None:
+    rec = Recorder(lambda _r: httpx2.Response(200, json=fixture("fetch.json")))
+    async with make_client(rec, PermitAuthority()) as client:
+        row = await client.publishing.queue_item("publish_queue_uid")
+    assert row.uid == "publish_queue_uid"
+    assert row.action == "deploy"
+
+
+async def test_unscheduling_is_a_get_that_needs_a_permit() -> None:
+    authority = PermitAuthority()
+    rec = Recorder(lambda _r: httpx2.Response(200, json=fixture("cancel.json")))
+    async with make_client(rec, authority) as client:
+        with pytest.raises(PermitRequiredError):
+            await client.publishing.unschedule("q1", environments=["staging"], permit=None)
+        assert rec.requests == []
+        said = await client.publishing.unschedule(
+            "q1",
+            environments=["staging"],
+            permit=authority.issue("local", "cancel", "publish_queue.unschedule", {"environment": ["staging"]}),
+        )
+    (request,) = rec.requests
+    assert (request.method, request.url.path) == ("GET", "/v3/publish-queue/q1/unschedule")
+    assert said == "Release unscheduled successfully."
