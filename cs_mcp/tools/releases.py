@@ -282,6 +282,18 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T | None]:
     return results
 
 
+async def master_locale(state: AppState) -> str | None:
+    """The stack's master locale: the one that falls back to nothing, or to itself (both shapes
+    are answered for the master locale)."""
+    found = await state.meta.master_locale()
+    if found is not None:
+        return found
+    for loc in await state.meta.locales():
+        if loc.fallback_locale == loc.code:
+            return loc.code
+    return None
+
+
 async def latest_versions(state: AppState, items: Sequence[ReleaseItem]) -> list[int | None]:
     """Each item's latest version (None where the entry or asset does not exist)."""
     releases = state.client.releases
@@ -301,7 +313,7 @@ async def resolve_items(state: AppState, inputs: Sequence[ReleaseItemInput]) -> 
     Raises:
         ToolError: an unknown locale or content type, a duplicate, an entry that does not exist.
     """
-    master = await state.meta.master_locale()
+    master = await master_locale(state)
     if master is None and any(i.locale is None for i in inputs):
         raise ToolError("the stack reports no master locale; give every item its locale")
     locales = set(await state.meta.locale_codes())
@@ -691,7 +703,7 @@ async def remove_release_items(
     if all:
         chosen = current
     else:
-        master = await state.meta.master_locale()
+        master = await master_locale(state)
         chosen: list[ReleaseItem] = []
         for wanted in items or []:
             hits = [i for i in current if matches(wanted, i, master)]
