@@ -3,7 +3,8 @@
 `contentstack://content-types/{uid}`, `contentstack://environments` and
 `contentstack://releases/{uid}` answer JSON. Reads use the server's shared client and stack
 metadata, and the caller's role must hold the matching read scope, as for the tools: a resource
-is no way around the guard. Failures are `ResourceError`s in plain words.
+is no way around the guard, and a role lists only the resources it may read. Failures are
+`ResourceError`s in plain words.
 
 MCPServer hands a Context only to template resources; `RequestBinding` makes the lifespan
 state and the caller visible to every resource read and completion, static ones included.
@@ -20,6 +21,7 @@ from typing import Any, cast
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp_types import ListResourcesResult, ListResourceTemplatesResult
 
 from cs_mcp.client import ContentstackError, NotFoundError
 from cs_mcp.guard import Principal
@@ -37,6 +39,12 @@ RELEASE_ITEMS_LIMIT = 100
 CONTENT_TYPE_SCOPE = "cm.content-type:read"
 ENVIRONMENTS_SCOPE = "cm.environments.management:read"
 RELEASE_SCOPE = "cm.release:read"
+# Each resource (or template) and the scope a role needs to see and read it.
+RESOURCE_SCOPES = {
+    CONTENT_TYPE_URI: CONTENT_TYPE_SCOPE,
+    ENVIRONMENTS_URI: ENVIRONMENTS_SCOPE,
+    RELEASE_URI: RELEASE_SCOPE,
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,9 @@ class BoundRequest:
 
 _bound: ContextVar[BoundRequest | None] = ContextVar("cs_mcp_bound_request", default=None)
 
-# The requests whose handlers read the binding.
+# The requests whose handlers read the binding, and the listings filtered per role.
 BOUND_METHODS = frozenset({"resources/read", "completion/complete"})
+LISTING_METHODS = frozenset({"resources/list", "resources/templates/list"})
 
 
 def principal_in(request: Any, fallback: Principal) -> Principal | None:
@@ -66,12 +75,44 @@ def principal_in(request: Any, fallback: Principal) -> Principal | None:
     return fallback
 
 
+def _visible(uri: str, scopes: frozenset[str]) -> bool:
+    needed = RESOURCE_SCOPES.get(uri)
+    return needed is None or needed in scopes
+
+
+def filter_listing(result: HandlerResult, scopes: frozenset[str]) -> HandlerResult:
+    """A resource listing without the resources these scopes may not read."""
+    if isinstance(result, ListResourcesResult):
+        result.resources = [r for r in result.resources if _visible(str(r.uri), scopes)]
+    elif isinstance(result, ListResourceTemplatesResult):
+        result.resource_templates = [t for t in result.resource_templates if _visible(t.uri_template, scopes)]
+    elif isinstance(result, dict):
+        # The runner may hand back the serialized form.
+        listing = result
+        for key, field in (("resources", "uri"), ("resourceTemplates", "uriTemplate")):
+            entries = listing.get(key)
+            if isinstance(entries, list):
+                listing[key] = [
+                    e
+                    for e in cast(list[Any], entries)
+                    if not isinstance(e, dict) or _visible(str(cast(dict[str, Any], e).get(field)), scopes)
+                ]
+    return result
+
+
 class RequestBinding:
-    """Server middleware: binds the lifespan state and the caller for resource reads and completions."""
+    """Server middleware: binds the lifespan state and the caller for resource reads and
+    completions, and filters resource listings by the caller's scopes."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         state: Any = ctx.lifespan_context
-        if ctx.method not in BOUND_METHODS or not isinstance(state, AppState):
+        if not isinstance(state, AppState):
+            return await call_next(ctx)
+        if ctx.method in LISTING_METHODS:
+            principal = principal_in(ctx.request, state.stdio_principal)
+            scopes = state.guard.role_of(principal).scopes if principal is not None else frozenset[str]()
+            return filter_listing(await call_next(ctx), scopes)
+        if ctx.method not in BOUND_METHODS:
             return await call_next(ctx)
         token = _bound.set(BoundRequest(state, principal_in(ctx.request, state.stdio_principal)))
         try:

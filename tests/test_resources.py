@@ -163,7 +163,7 @@ async def test_an_unknown_release_is_an_invalid_params_error() -> None:
     assert caught.value.error.code == INVALID_PARAMS
 
 
-async def test_a_role_without_the_read_scope_is_refused_and_nothing_is_sent() -> None:
+async def test_a_role_without_the_read_scope_neither_lists_nor_reads_and_nothing_is_sent() -> None:
     sent: list[httpx2.Request] = []
 
     def recording(request: httpx2.Request) -> httpx2.Response:
@@ -173,6 +173,9 @@ async def test_a_role_without_the_read_scope_is_refused_and_nothing_is_sent() ->
     policy = Policy(roles=resolve_roles({"schema_only": RoleSpec(scopes=["cm.content-type:read"])}))
     server = make_server("schema_only", guard=Guard(policy), handler=recording)
     async with Client(server) as client:
+        assert (await client.list_resources()).resources == []
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["contentstack://content-types/{uid}"]
         await read_json(client, "contentstack://content-types/blog_post")
         sent.clear()
         for uri in ("contentstack://environments", "contentstack://releases/rel_1"):
