@@ -1,1 +1,672 @@
-"""The analytics toolset (DESIGN.md section 3)."""
+"""The analytics toolset (DESIGN.md section 3.5): Analytics v2 reports in one call.
+
+Contentstack answers a report with a job id and the rows later, page by page, once the job is
+no longer "Job active"; a job may span at most 90 days. `get_analytics` does the whole dance:
+it splits a longer range into windows of at most 90 days, starts their jobs at once (the
+client's rate limiter paces them), polls each with capped exponential backoff within a time
+limit while reporting MCP progress, follows every page, merges the windows' rows and
+summarises ALL of them, answering at most `max_rows`. `get_analytics_job` reads one job
+directly, to resume after a time-out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field, ValidationError
+
+from cs_mcp.client import ContentstackClient, ContentstackError, NotFoundError, ServerError
+from cs_mcp.client._analytics import (
+    MAX_RANGE_DAYS,
+    REPORTS,
+    SERVICES,
+    CacheStatus,
+    Duration,
+    JobActive,
+    JobDataPage,
+    ReportName,
+)
+from cs_mcp.tools._context import ToolContext, app_state
+from cs_mcp.tools._registry import tool
+from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
+
+# The longest range one call covers: beyond it the agent should ask by month or week.
+MAX_TOTAL_DAYS = 731
+TOP_N = 5
+# Numbers in a row that name a thing rather than measure it.
+_DIMENSION_NUMBERS = frozenset({"statusCode"})
+# Row fields whose values are ranked in the summary, and the label they get.
+_RANKED_DIMENSIONS = (("url", "top_urls"), ("sdk", "top_sdks"), ("device", "devices"), ("statusCode", "status_codes"))
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass
+class Poller:
+    """How a job is waited for: capped exponential backoff within a total time limit.
+
+    The module's `POLLER` is what the tools use; tests replace it with one whose `sleep` and
+    `clock` are virtual, so that no test waits for real.
+    """
+
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    clock: Callable[[], float] = time.monotonic
+    today: Callable[[], date] = _utc_today
+    first_delay: float = 0.5
+    factor: float = 2.0
+    max_delay: float = 8.0
+    time_limit: float = 60.0
+    # Pages followed per job at most: a guard against an answer that never says it ended.
+    max_pages: int = 400
+
+    def delay(self, attempt: int) -> float:
+        """The wait before poll `attempt + 1` (attempt counts from 0)."""
+        return min(self.max_delay, self.first_delay * self.factor**attempt)
+
+
+POLLER = Poller()
+
+
+# -- answers --------------------------------------------------------------------------------
+
+
+class TopItem(BaseModel):
+    key: str
+    value: int | float
+
+
+class AnalyticsSummary(BaseModel):
+    """Computed from every row of the report, not only the rows returned."""
+
+    metric: str | None = Field(
+        description="What the rankings add up: 'count' (requests or responses) or 'bandwidth' (bytes)."
+    )
+    top_periods: list[TopItem] = Field(description="The five busiest days (or weeks, months), busiest first.")
+    by_service: list[TopItem] = Field(description="The metric per service, largest first.")
+    top_values: dict[str, list[TopItem]] = Field(
+        default_factory=lambda: {}, description="The five largest URLs, SDKs, devices or status codes."
+    )
+    cache_hit_share: float | None = Field(default=None, description="Share of responses served from cache, 0..1.")
+    error_rate: float | None = Field(default=None, description="Share of responses with status 400 or above, 0..1.")
+    server_error_rate: float | None = Field(default=None, description="Share of responses with status 500 or above.")
+    lines: list[str] = Field(default_factory=lambda: [], description="The summary in plain sentences.")
+
+
+class WindowInfo(BaseModel):
+    from_date: str
+    to_date: str
+    job_id: str | None
+    status: Literal["complete", "active", "not_started"]
+    rows: int = 0
+
+
+class AnalyticsReport(BaseModel):
+    status: Literal["complete", "timed_out"] = Field(
+        description="'timed_out': some jobs were still running; resume with get_analytics_job(job_id)."
+    )
+    report: str
+    from_date: str
+    to_date: str
+    duration: str
+    services: list[str] | None
+    job_ids: list[str]
+    windows: list[WindowInfo] = Field(description="The <= 90-day windows the range was split into, one job each.")
+    total_rows: int = Field(description="Rows of the whole report, after merging the windows.")
+    returned: int
+    truncated: bool = Field(description="True when fewer rows are returned than the report has.")
+    rows: list[dict[str, Any]]
+    totals: dict[str, int | float] = Field(description="Each measure summed over every row.")
+    summary: AnalyticsSummary | None
+    note: str | None = None
+
+
+class AnalyticsJobData(BaseModel):
+    job_id: str
+    status: Literal["complete", "active"] = Field(description="'active': still running; call again shortly.")
+    page: int | None = Field(description="The page answered, or null when every page was read.")
+    total_pages: int | None = None
+    next_page: int | None = None
+    total_rows: int
+    returned: int
+    truncated: bool
+    rows: list[dict[str, Any]]
+    totals: dict[str, int | float]
+    summary: AnalyticsSummary | None
+    note: str | None = None
+
+
+# -- argument checks ------------------------------------------------------------------------
+
+
+def parse_day(name: str, raw: str, today: date) -> date:
+    """A `YYYY-MM-DD` argument as a date.
+
+    Raises:
+        ToolError: naming the accepted form.
+    """
+    text = raw.strip()
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ToolError(f"{name} {raw[:40]!r} is not a date; use YYYY-MM-DD, for example {today.isoformat()}") from None
+
+
+def check_services(services: Sequence[str] | None) -> list[str] | None:
+    """The services, lower-cased and deduplicated; None for all of them.
+
+    Raises:
+        ToolError: an unknown service, naming the known ones.
+    """
+    if not services:
+        return None
+    found: list[str] = []
+    for raw in services:
+        name = raw.strip().lower()
+        if name not in SERVICES:
+            raise ToolError(
+                f"unknown service {raw[:40]!r}; services are: {', '.join(SERVICES)} (or leave services out for all)"
+            )
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def split_windows(start: date, end: date, size: int = MAX_RANGE_DAYS) -> list[tuple[date, date]]:
+    """`start`..`end` (inclusive) as consecutive windows of at most `size` days, none overlapping."""
+    windows: list[tuple[date, date]] = []
+    cursor = start
+    while cursor <= end:
+        last = min(end, cursor + timedelta(days=size - 1))
+        windows.append((cursor, last))
+        cursor = last + timedelta(days=1)
+    return windows
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+
+def is_metric(key: str, value: object) -> bool:
+    """Whether a row field is a measure (summed when rows merge) rather than a dimension."""
+    return key not in _DIMENSION_NUMBERS and isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _identity(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in row.items() if not is_metric(k, v)))
+
+
+def merge_rows(parts: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows of consecutive windows as one report.
+
+    Windows do not overlap, so a row is never counted twice; a week or month that spans two
+    windows comes back as two partial rows with the same dimensions, whose measures are added.
+    """
+    merged: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+    for rows in parts:
+        for row in rows:
+            key = _identity(row)
+            found = merged.get(key)
+            if found is None:
+                merged[key] = dict(row)
+                continue
+            for k, v in row.items():
+                if is_metric(k, v) and is_metric(k, found.get(k)):
+                    found[k] = found[k] + v
+    return sorted(merged.values(), key=lambda r: str(r.get("date", "")))
+
+
+def _add(table: dict[str, int | float], key: str, value: int | float) -> None:
+    table[key] = table.get(key, 0) + value
+
+
+def _top(table: dict[str, int | float], n: int = TOP_N) -> list[TopItem]:
+    ranked = sorted(table.items(), key=lambda kv: kv[1], reverse=True)[:n]
+    return [TopItem(key=k, value=v) for k, v in ranked]
+
+
+def _share(part: int | float, whole: int | float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _amount(metric: str, value: int | float) -> str:
+    if metric == "bandwidth":
+        return f"{value / 1e9:,.2f} GB"
+    return f"{value:,.0f}"
+
+
+def summarize(
+    rows: Sequence[dict[str, Any]], *, status_filtered: bool = False, cache_filtered: bool = False
+) -> tuple[dict[str, int | float], AnalyticsSummary]:
+    """Totals of every measure and a short summary of all `rows`.
+
+    A share (cache hits, errors) is left out when the report was filtered to one status, since
+    it would say nothing.
+    """
+    totals: dict[str, int | float] = {}
+    for row in rows:
+        for k, v in row.items():
+            if is_metric(k, v):
+                _add(totals, k, v)
+    metric = "count" if "count" in totals else ("bandwidth" if "bandwidth" in totals else next(iter(totals), None))
+    periods: dict[str, int | float] = {}
+    services: dict[str, int | float] = {}
+    ranked: dict[str, dict[str, int | float]] = {}
+    hits = misses = errors = server_errors = responses = 0
+    for row in rows:
+        raw: Any = row.get(metric) if metric else None
+        value: int | float = raw if metric is not None and is_metric(metric, raw) else 0
+        if "date" in row:
+            _add(periods, str(row["date"]), value)
+        if "type" in row:
+            _add(services, str(row["type"]), value)
+        for dim, label in _RANKED_DIMENSIONS:
+            if dim in row:
+                name = str(row[dim]) if dim != "sdk" else f"{row[dim]} {row.get('version', '')}".strip()
+                _add(ranked.setdefault(label, {}), name, value)
+        status = row.get("status")
+        if status == "HIT":
+            hits += value
+        elif status == "MISS":
+            misses += value
+        code = row.get("statusCode")
+        if isinstance(code, int):
+            responses += value
+            errors += value if code >= 400 else 0
+            server_errors += value if code >= 500 else 0
+    summary = AnalyticsSummary(
+        metric=metric,
+        top_periods=_top(periods),
+        by_service=_top(services, n=len(services)),
+        top_values={label: _top(table) for label, table in ranked.items()},
+        cache_hit_share=None if cache_filtered else _share(hits, hits + misses),
+        error_rate=None if status_filtered else _share(errors, responses),
+        server_error_rate=None if status_filtered else _share(server_errors, responses),
+    )
+    summary.lines = _sentences(summary, totals, len(rows))
+    return totals, summary
+
+
+def _sentences(summary: AnalyticsSummary, totals: dict[str, int | float], row_count: int) -> list[str]:
+    metric = summary.metric
+    if not row_count or metric is None:
+        return ["The report has no rows for this range and these filters."]
+    lines = [f"{row_count} rows; total {metric}: {_amount(metric, totals[metric])}."]
+    if summary.top_periods:
+        best = summary.top_periods[0]
+        lines.append(f"Busiest period: {best.key} ({_amount(metric, best.value)}).")
+    if len(summary.by_service) > 1:
+        lead = summary.by_service[0]
+        lines.append(f"Largest service: {lead.key} ({_share(lead.value, totals[metric]) or 0:.0%} of the total).")
+    if summary.cache_hit_share is not None:
+        lines.append(f"Cache hits: {summary.cache_hit_share:.1%} of responses.")
+    if summary.error_rate is not None:
+        lines.append(
+            f"Errors: {summary.error_rate:.2%} of responses had status 400 or above, "
+            f"{summary.server_error_rate or 0:.2%} 500 or above."
+        )
+    for label, items in summary.top_values.items():
+        if label != "status_codes" and items:
+            lines.append(f"Top {label.removeprefix('top_')}: {items[0].key} ({_amount(metric, items[0].value)}).")
+    return lines
+
+
+def fit_rows(rows: list[dict[str, Any]], max_rows: int, overhead: int) -> tuple[list[dict[str, Any]], bool, str | None]:
+    """At most `max_rows` rows that fit the answer budget, whether rows were left out, and why."""
+    kept = fit_budget(clean(rows[:max_rows]), DEFAULT_BUDGET_TOKENS, overhead=overhead)
+    if len(kept) == len(rows):
+        return kept, False, None
+    return (
+        kept,
+        True,
+        f"{len(kept)} of {len(rows)} rows returned (max_rows and the answer size limit); totals and summary "
+        "cover every row. Narrow services or the range, or use duration=week or month, for fewer rows.",
+    )
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+class Progress:
+    """MCP progress over several jobs: each job moves from 0 to 1, the total is the job count.
+
+    Every notification carries a larger value than the last, as MCP requires.
+    """
+
+    def __init__(self, ctx: ToolContext, jobs: int) -> None:
+        self._ctx = ctx
+        self._done = [0.0] * jobs
+        self._lock = anyio.Lock()
+
+    async def advance(self, index: int, value: float, message: str) -> None:
+        async with self._lock:
+            if value <= self._done[index]:
+                return
+            self._done[index] = min(1.0, value)
+            await self._ctx.report_progress(round(sum(self._done), 4), len(self._done), message)
+
+
+@dataclass
+class WindowRun:
+    """One window's job as it goes."""
+
+    start: date
+    end: date
+    job_id: str | None = None
+    paginated: bool = False
+    status: Literal["complete", "active", "not_started"] = "not_started"
+    rows: list[dict[str, Any]] = field(default_factory=lambda: [])
+    error: ContentstackError | ValidationError | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+async def read_pages(
+    client: ContentstackClient,
+    job_id: str,
+    first: JobDataPage,
+    *,
+    paginated: bool,
+    poller: Poller,
+    on_page: Callable[[int, int | None], Awaitable[None]] | None = None,
+) -> list[dict[str, Any]]:
+    """Every row of a finished job, following pages from `first` (page 0).
+
+    When the answer does not say how many pages there are, pages are read while the job was
+    reported `paginated` and they keep coming full, until an empty page or "No data found".
+    """
+    rows = list(first.data)
+    page = first
+    for _ in range(poller.max_pages):
+        following = page.next_page
+        if following is None and page.meta.total_pages is None and paginated and page.data:
+            following = page.page + 1
+        if following is None:
+            break
+        try:
+            answer = await client.analytics.job_data(job_id, following)
+        except NotFoundError:
+            break  # past the last page of a job that did not say how many it has
+        if isinstance(answer, JobActive) or not answer.data:
+            break
+        page = answer
+        rows.extend(page.data)
+        if on_page is not None:
+            await on_page(page.page, page.meta.total_pages)
+    return rows
+
+
+async def run_window(
+    client: ContentstackClient,
+    run: WindowRun,
+    index: int,
+    start_job: Callable[[date, date], Awaitable[tuple[str, bool]]],
+    progress: Progress,
+    poller: Poller,
+    deadline: float,
+) -> None:
+    """Starts one window's job, waits while it is active, and reads all its pages into `run`."""
+    run.job_id, run.paginated = await start_job(run.start, run.end)
+    run.status = "active"
+    await progress.advance(index, 0.1, f"started job {run.job_id} for {run.label}")
+    attempt = 0
+    while True:
+        answer = await client.analytics.job_data(run.job_id, 0)
+        if isinstance(answer, JobDataPage):
+            break
+        wait = poller.delay(attempt)
+        if poller.clock() + wait > deadline:
+            return  # still active: the answer names the job so the agent can resume
+        attempt += 1
+        await progress.advance(
+            index, 0.1 + 0.4 * (1 - 0.5**attempt), f"job {run.job_id} for {run.label} is running (poll {attempt})"
+        )
+        await poller.sleep(wait)
+    total = answer.meta.total_pages
+
+    async def on_page(page: int, pages: int | None) -> None:
+        share = (page + 1) / pages if pages else 1 - 0.5 ** (page + 1)
+        await progress.advance(index, 0.5 + 0.45 * share, f"read page {page + 1} of job {run.job_id}")
+
+    await progress.advance(index, 0.5 + 0.45 / (total or 2), f"read page 1 of job {run.job_id}")
+    run.rows = await read_pages(client, run.job_id, answer, paginated=run.paginated, poller=poller, on_page=on_page)
+    run.status = "complete"
+    await progress.advance(index, 1.0, f"job {run.job_id} for {run.label} is complete ({len(run.rows)} rows)")
+
+
+def _failure(run: WindowRun, error: ContentstackError) -> ToolError:
+    if isinstance(error, ServerError) and run.job_id is not None:
+        said = error.error_message or "Job Failed"
+        why = "; ".join(f"{k} {v}" for k, v in error.errors.items())
+        return ToolError(
+            f"the analytics job {run.job_id} for {run.label} failed: Contentstack answered {said!r}"
+            f"{f' ({why})' if why else ''}. A job covers at most {MAX_RANGE_DAYS} days and from_date must "
+            "not be after to_date; try again later, or ask for a shorter range."
+        )
+    return ToolError(f"the analytics report for {run.label} could not be read: {error}")
+
+
+# -- tools ----------------------------------------------------------------------------------
+
+
+@tool(toolset="analytics", scopes={"analytics:read"}, title="Get an analytics report", read_only=True, idempotent=True)
+async def get_analytics(
+    ctx: ToolContext,
+    report: Annotated[
+        ReportName,
+        Field(
+            description="usage (requests and bandwidth), devices, status_codes (HTTP statuses), cache "
+            "(hit/miss), sdk, top_urls, or subscription (Launch usage)."
+        ),
+    ],
+    from_date: Annotated[str, Field(max_length=40, description="First day, YYYY-MM-DD (UTC).")],
+    to_date: Annotated[str, Field(max_length=40, description="Last day, YYYY-MM-DD, not in the future.")],
+    duration: Annotated[Duration, Field(description="Rows per day, week (Monday) or month.")] = "day",
+    services: Annotated[
+        list[str] | None,
+        Field(max_length=8, description=f"Only these services: {', '.join(SERVICES)}. Default: all."),
+    ] = None,
+    stack_api_key: Annotated[
+        str | None, Field(max_length=100, description="Only this stack (not for devices or subscription).")
+    ] = None,
+    http_status_code: Annotated[
+        int | None, Field(ge=100, le=599, description="status_codes only: just this status.")
+    ] = None,
+    cache: Annotated[CacheStatus | None, Field(description="cache only: just HIT or just MISS.")] = None,
+    max_rows: Annotated[int, Field(ge=1, le=1000, description="Rows to return at most.")] = 200,
+) -> AnalyticsReport:
+    """The organization's analytics for a date range: API requests and bandwidth, devices,
+    HTTP status codes, cache hits and misses, SDKs, top URLs, or Launch subscription usage.
+    Ranges over 90 days are split into windows and merged; the call waits for Contentstack's
+    report jobs (reporting progress) and answers rows (at most max_rows), totals and a summary
+    computed from every row (busiest days, share of cache hits, error rate), plus the job ids.
+    If the jobs take too long the answer is status 'timed_out' with their job ids: read them
+    with get_analytics_job."""
+    state = app_state(ctx)
+    poller = POLLER
+    today = poller.today()
+    start = parse_day("from_date", from_date, today)
+    end = parse_day("to_date", to_date, today)
+    if start > end:
+        raise ToolError(f"from_date {start} is after to_date {end}; give the earlier day first")
+    if end > today:
+        raise ToolError(f"to_date {end} is in the future; the last day with data is today, {today} (UTC)")
+    if (end - start).days + 1 > MAX_TOTAL_DAYS:
+        raise ToolError(f"the range spans more than {MAX_TOTAL_DAYS} days; ask for at most two years at a time")
+    chosen = check_services(services)
+    spec = REPORTS[report]
+    not_taken = [
+        name
+        for name, given, takes in (
+            ("services", chosen is not None, spec.services),
+            ("stack_api_key", stack_api_key is not None, spec.api_key),
+            ("http_status_code", http_status_code is not None, spec.http_status_code),
+            ("cache", cache is not None, spec.cache),
+        )
+        if given and not takes
+    ]
+    if not_taken:
+        raise ToolError(f"the {report} report does not take {', '.join(not_taken)}; leave it out")
+
+    client = state.client
+
+    async def start_job(first: date, last: date) -> tuple[str, bool]:
+        job = await client.analytics.start_report(
+            report,
+            first,
+            last,
+            duration=duration if spec.duration else None,
+            services=chosen,
+            api_key=stack_api_key,
+            http_status_code=http_status_code,
+            cache=cache,
+        )
+        return job.job_id, job.paginated
+
+    runs = [WindowRun(first, last) for first, last in split_windows(start, end)]
+    progress = Progress(ctx, len(runs))
+    deadline = poller.clock() + poller.time_limit
+
+    async with anyio.create_task_group() as tg:
+
+        async def guarded(index: int, run: WindowRun) -> None:
+            try:
+                await run_window(client, run, index, start_job, progress, poller, deadline)
+            except (ContentstackError, ValidationError) as exc:
+                # Kept, not raised: an exception leaving the task group would reach the model
+                # as an exception group instead of a plain ToolError.
+                run.error = exc
+                tg.cancel_scope.cancel()  # one failed window fails the report: stop the others
+
+        for index, run in enumerate(runs):
+            tg.start_soon(guarded, index, run)
+
+    for run in runs:
+        if isinstance(run.error, ContentstackError):
+            raise _failure(run, run.error) from run.error
+        if run.error is not None:
+            raise run.error  # the registry words an answer of an unexpected shape
+    windows = [
+        WindowInfo(
+            from_date=r.start.isoformat(), to_date=r.end.isoformat(), job_id=r.job_id, status=r.status, rows=len(r.rows)
+        )
+        for r in runs
+    ]
+    job_ids = [r.job_id for r in runs if r.job_id]
+    base: dict[str, Any] = {
+        "report": report,
+        "from_date": start.isoformat(),
+        "to_date": end.isoformat(),
+        "duration": duration if spec.duration else "day",
+        "services": chosen,
+        "job_ids": job_ids,
+        "windows": windows,
+    }
+    pending = [r for r in runs if r.status != "complete"]
+    if pending:
+        ids = ", ".join(f"{r.job_id} ({r.label})" for r in pending)
+        return AnalyticsReport(
+            status="timed_out",
+            total_rows=0,
+            returned=0,
+            truncated=False,
+            rows=[],
+            totals={},
+            summary=None,
+            note=f"{len(pending)} of {len(runs)} jobs were still running after {poller.time_limit:.0f} s: {ids}. "
+            "Read each with get_analytics_job(job_id) in a little while (they keep running), "
+            "or call get_analytics again.",
+            **base,
+        )
+    rows = merge_rows([r.rows for r in runs])
+    totals, summary = summarize(rows, status_filtered=http_status_code is not None, cache_filtered=cache is not None)
+    overhead = estimate_tokens(summary) + estimate_tokens(base) + 200
+    kept, truncated, note = fit_rows(rows, max_rows, overhead)
+    return AnalyticsReport(
+        status="complete",
+        total_rows=len(rows),
+        returned=len(kept),
+        truncated=truncated,
+        rows=kept,
+        totals=totals,
+        summary=summary,
+        note=note,
+        **base,
+    )
+
+
+@tool(toolset="analytics", scopes={"analytics:read"}, title="Read an analytics job", read_only=True, idempotent=True)
+async def get_analytics_job(
+    ctx: ToolContext,
+    job_id: Annotated[str, Field(min_length=1, max_length=200, description="A job id from get_analytics.")],
+    page: Annotated[
+        int | None, Field(ge=0, le=100_000, description="One page (from 0); default: every page, summarised.")
+    ] = None,
+    max_rows: Annotated[int, Field(ge=1, le=1000, description="Rows to return at most.")] = 200,
+) -> AnalyticsJobData:
+    """Read an analytics job directly, for example one that get_analytics reported as still
+    running. Without page, every page is read and summarised; with page, that page alone.
+    Status 'active' means Contentstack is still preparing the data: call again shortly."""
+    client = app_state(ctx).client
+    poller = POLLER
+    try:
+        answer = await client.analytics.job_data(job_id, page or 0)
+        if isinstance(answer, JobActive):
+            return AnalyticsJobData(
+                job_id=job_id,
+                status="active",
+                page=page,
+                total_rows=0,
+                returned=0,
+                truncated=False,
+                rows=[],
+                totals={},
+                summary=None,
+                note="the job is still running; call get_analytics_job again in a few seconds",
+            )
+        if page is None:
+            rows = await read_pages(client, job_id, answer, paginated=True, poller=poller)
+        else:
+            rows = list(answer.data)
+    except NotFoundError:
+        where = f"has no page {page}: it is past the last page, or the job" if page else "was not found: it"
+        raise ToolError(
+            f"the analytics job {job_id!r} {where} does not exist for these credentials (a job can be read only "
+            "by the user who started it). Call get_analytics_job without page to read every page, or start the "
+            "report again with get_analytics."
+        ) from None
+    except ServerError as exc:
+        raise ToolError(
+            f"the analytics job {job_id!r} failed: Contentstack answered {exc.error_message or 'Job Failed'!r}. "
+            f"A job covers at most {MAX_RANGE_DAYS} days; start the report again with get_analytics."
+        ) from exc
+    totals, summary = summarize(rows)
+    overhead = estimate_tokens(summary) + 200
+    kept, truncated, note = fit_rows(rows, max_rows, overhead)
+    if page is not None:
+        summary = None  # one page says too little about the report to summarise
+        note = note or "totals cover this page only; leave page out to read and summarise every page"
+    return AnalyticsJobData(
+        job_id=job_id,
+        status="complete",
+        page=page,
+        total_pages=answer.meta.total_pages,
+        next_page=answer.next_page if page is not None else None,
+        total_rows=len(rows),
+        returned=len(kept),
+        truncated=truncated,
+        rows=kept,
+        totals=totals,
+        summary=summary,
+        note=note,
+    )

@@ -1,0 +1,496 @@
+"""The analytics tools in memory, against the sandbox's Analytics v2 through the real client:
+every report, long ranges split and merged, jobs that keep running, progress, failures, pages.
+
+Polling waits on a virtual clock (the module's POLLER is replaced), so no test waits for real.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import anyio.lowlevel
+import httpx2
+import pytest
+from mcp import Client
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+import cs_mcp.client._client as client_core
+from cs_mcp.client import RateLimits, RetryPolicy
+from cs_mcp.config import Settings
+from cs_mcp.sandbox import analytics as sandbox_analytics
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from cs_mcp.server import build_server
+from cs_mcp.tools import analytics
+from cs_mcp.tools.analytics import Poller, merge_rows, split_windows, summarize
+from tests.helpers import text_of
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+ENV = {
+    "CONTENTSTACK_AUTHTOKEN": DEMO_CREDENTIALS.authtoken,
+    "CONTENTSTACK_ORGANIZATION_UID": DEMO_CREDENTIALS.organization_uid,
+    "CONTENTSTACK_ANALYTICS_BASE_URL": "http://sandbox",
+}
+FAST = RateLimits(analytics=100_000)
+
+
+@dataclass
+class VirtualTime:
+    """A clock that moves only when the poller sleeps."""
+
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=lambda: [])
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+    def clock(self) -> float:
+        return self.now
+
+
+@dataclass
+class ProgressLog:
+    events: list[tuple[float, float | None, str | None]] = field(default_factory=lambda: [])
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.events.append((progress, total, message))
+
+
+@pytest.fixture
+def virtual(monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
+    time = VirtualTime()
+    monkeypatch.setattr(analytics, "POLLER", Poller(sleep=time.sleep, clock=time.clock, today=lambda: TODAY))
+    return time
+
+
+@pytest.fixture
+def virtual_short(monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
+    time = VirtualTime()
+    poller = Poller(sleep=time.sleep, clock=time.clock, today=lambda: TODAY, time_limit=10.0)
+    monkeypatch.setattr(analytics, "POLLER", poller)
+    return time
+
+
+def make_state(active_polls: int = 1) -> SandboxState:
+    config = SandboxConfig(analytics_active_polls=active_polls)
+    state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock(NOW))
+    sandbox_analytics.setup(state)
+    return state
+
+
+def sandbox_app(state: SandboxState) -> Starlette:
+    return Starlette(routes=[Mount("/analytics/v2", routes=sandbox_analytics.routes(state))])
+
+
+def connect(state: SandboxState, transport: httpx2.AsyncBaseTransport | None = None) -> Client:
+    server = build_server(
+        Settings.from_env(ENV),
+        stdio_role="viewer",
+        transport=transport or httpx2.ASGITransport(app=sandbox_app(state)),
+        rate_limits=FAST,
+    )
+    return Client(server)
+
+
+@pytest.fixture
+def state() -> SandboxState:
+    return make_state()
+
+
+@pytest.fixture
+async def client(state: SandboxState, virtual: VirtualTime) -> AsyncGenerator[Client]:
+    async with connect(state) as connected:
+        yield connected
+
+
+def days_back(n: int) -> str:
+    return (TODAY - timedelta(days=n)).isoformat()
+
+
+async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def by_period_and_service(row: dict[str, Any]) -> tuple[str, str]:
+    return (row["date"], row["type"])
+
+
+def expected_rows(state: SandboxState, path: str, **params: str) -> list[dict[str, Any]]:
+    """The report over the whole range as the sandbox computes it in one piece."""
+    query = sandbox_analytics.ReportQuery(sandbox_analytics.REPORTS[path], params)
+    with state.db.read() as conn:
+        return query.rows(conn)
+
+
+# -- each report ----------------------------------------------------------------------------
+
+CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "usage": lambda s: s["metric"] == "count" and len(s["by_service"]) == 8,
+    "devices": lambda s: [t["key"] for t in s["top_values"]["devices"]][:1] == ["desktop"],
+    "status_codes": lambda s: 0 < s["error_rate"] < 0.1 and 0 < s["server_error_rate"] < s["error_rate"],
+    "cache": lambda s: 0.8 < s["cache_hit_share"] < 0.97,
+    "sdk": lambda s: len(s["top_values"]["top_sdks"]) == 5,
+    "top_urls": lambda s: len(s["top_values"]["top_urls"]) == 5,
+    "subscription": lambda s: [t["key"] for t in s["by_service"]] == ["launch"],
+}
+
+
+@pytest.mark.parametrize("report", sorted(CHECKS))
+async def test_each_report_answers_rows_totals_a_summary_and_its_job(client: Client, report: str) -> None:
+    answer = await call(client, "get_analytics", report=report, from_date=days_back(13), to_date=days_back(0))
+    assert answer["status"] == "complete"
+    assert len(answer["job_ids"]) == 1
+    assert answer["rows"]
+    assert answer["returned"] == len(answer["rows"]) <= 200
+    assert answer["totals"]["count"] > 0
+    summary = answer["summary"]
+    assert len(summary["top_periods"]) == 5
+    assert summary["lines"]
+    assert CHECKS[report](summary)
+
+
+async def test_totals_and_summary_cover_every_row_even_when_fewer_are_returned(
+    client: Client, state: SandboxState
+) -> None:
+    answer = await call(
+        client, "get_analytics", report="usage", from_date=days_back(29), to_date=days_back(0), max_rows=10
+    )
+    every = expected_rows(state, "usage", **{"from": days_back(29), "to": days_back(0)})
+    assert answer["returned"] == 10
+    assert answer["truncated"] is True
+    assert answer["total_rows"] == len(every) == 30 * 8
+    assert answer["totals"]["count"] == sum(r["count"] for r in every)
+    busiest = max(
+        {d: sum(r["count"] for r in every if r["date"] == d) for d in {r["date"] for r in every}}.items(),
+        key=lambda kv: kv[1],
+    )
+    assert answer["summary"]["top_periods"][0] == {"key": busiest[0], "value": busiest[1]}
+
+
+# -- long ranges ----------------------------------------------------------------------------
+
+
+async def test_a_200_day_range_runs_three_windows_merged_without_counting_edges_twice(
+    client: Client, state: SandboxState
+) -> None:
+    start, end = days_back(199), days_back(0)
+    answer = await call(
+        client,
+        "get_analytics",
+        report="usage",
+        from_date=start,
+        to_date=end,
+        duration="week",
+        services=["cdn", "cma"],
+        max_rows=1000,
+    )
+    windows = answer["windows"]
+    assert [(w["from_date"], w["to_date"]) for w in windows] == [
+        (days_back(199), days_back(110)),
+        (days_back(109), days_back(20)),
+        (days_back(19), days_back(0)),
+    ]
+    assert len(set(answer["job_ids"])) == 3
+    whole = expected_rows(state, "usage", **{"from": start, "to": end, "duration": "week", "services": '["cdn","cma"]'})
+    assert sorted(answer["rows"], key=by_period_and_service) == sorted(whole, key=by_period_and_service)
+    assert answer["totals"]["count"] == sum(r["count"] for r in whole)
+    # The windows' edges fall inside weeks: those weeks came back in two parts and were added.
+    assert sum(w["rows"] for w in windows) > answer["total_rows"]
+
+
+async def test_daily_rows_of_adjacent_windows_do_not_overlap(client: Client, state: SandboxState) -> None:
+    answer = await call(
+        client,
+        "get_analytics",
+        report="status_codes",
+        from_date=days_back(120),
+        to_date=days_back(0),
+        services=["cdn"],
+        max_rows=1000,
+    )
+    whole = expected_rows(state, "http-statuses", **{"from": days_back(120), "to": days_back(0), "services": '["cdn"]'})
+    assert sum(w["rows"] for w in answer["windows"]) == answer["total_rows"] == len(whole)
+    assert answer["totals"]["count"] == sum(r["count"] for r in whole)
+
+
+# -- waiting --------------------------------------------------------------------------------
+
+
+async def test_a_job_active_for_several_polls_is_polled_with_growing_waits_and_progress(
+    virtual: VirtualTime,
+) -> None:
+    progress = ProgressLog()
+    async with connect(make_state(active_polls=4)) as client:
+        result = await client.call_tool(
+            "get_analytics",
+            {"report": "cache", "from_date": days_back(6), "to_date": days_back(0)},
+            progress_callback=progress,
+        )
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["status"] == "complete"
+    assert virtual.sleeps == [0.5, 1.0, 2.0, 4.0]
+    values = [p for p, _total, _message in progress.events]
+    assert len(values) >= 4 + 2
+    assert values == sorted(values)
+    assert len(set(values)) == len(values)
+    assert {total for _p, total, _m in progress.events} == {1}
+    assert values[-1] == 1
+
+
+async def test_the_waits_between_polls_stop_growing_at_the_cap(virtual: VirtualTime) -> None:
+    async with connect(make_state(active_polls=7)) as client:
+        await call(client, "get_analytics", report="usage", from_date=days_back(2), to_date=days_back(0))
+    assert virtual.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+async def test_progress_covers_every_window_of_a_long_range(virtual: VirtualTime) -> None:
+    progress = ProgressLog()
+    async with connect(make_state(active_polls=2)) as client:
+        result = await client.call_tool(
+            "get_analytics",
+            {"report": "usage", "from_date": days_back(199), "to_date": days_back(0), "services": ["cdn"]},
+            progress_callback=progress,
+        )
+    assert not result.is_error, text_of(result)
+    values = [p for p, _total, _message in progress.events]
+    assert values == sorted(values)
+    assert {total for _p, total, _m in progress.events} == {3}
+    assert values[-1] == 3
+
+
+async def test_a_job_still_running_at_the_time_limit_is_named_so_it_can_be_resumed(
+    virtual_short: VirtualTime,
+) -> None:
+    # Polls at 0, 0.5, 1.5, 3.5 and 7.5 s; the next wait (8 s) would pass the 10 s limit.
+    state = make_state(active_polls=6)
+    async with connect(state) as client:
+        answer = await call(client, "get_analytics", report="usage", from_date=days_back(6), to_date=days_back(0))
+        assert answer["status"] == "timed_out"
+        assert virtual_short.now <= analytics.POLLER.time_limit
+        (job_id,) = answer["job_ids"]
+        assert answer["windows"][0]["status"] == "active"
+        assert answer["rows"] == []
+        assert job_id in (answer["note"] or "")
+        # The job keeps running; reading it later gets the rows.
+        still = await call(client, "get_analytics_job", job_id=job_id)
+        assert still["status"] == "active"
+        done = await call(client, "get_analytics_job", job_id=job_id)
+    assert done["status"] == "complete"
+    assert done["total_rows"] == 7 * 8
+    assert done["summary"]["top_periods"]
+
+
+async def test_the_time_limit_is_the_pollers(virtual_short: VirtualTime) -> None:
+    async with connect(make_state(active_polls=50)) as client:
+        answer = await call(client, "get_analytics", report="usage", from_date=days_back(6), to_date=days_back(0))
+    assert answer["status"] == "timed_out"
+    assert virtual_short.sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+# -- failures -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client retries a 500 with backoff; without delays, so the test does not wait for it."""
+    monkeypatch.setattr(client_core, "RetryPolicy", lambda: RetryPolicy(base_delay=0.0))
+
+
+class StretchingTransport(httpx2.AsyncBaseTransport):
+    """Routes to the sandbox, but asks every report for 120 days more than the tool did, so that
+    Contentstack's 90-day limit fails the job as it would for a caller that ignored it."""
+
+    def __init__(self, app: Starlette) -> None:
+        self._inner = httpx2.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if "/job/" not in request.url.path and "from" in request.url.params:
+            earlier = date.fromisoformat(request.url.params["from"]) - timedelta(days=120)
+            request = httpx2.Request(
+                request.method, request.url.copy_set_param("from", earlier.isoformat()), headers=request.headers
+            )
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_failed_job_is_reported_in_plain_words_naming_the_job(
+    virtual: VirtualTime, no_retry_waits: None
+) -> None:
+    state = make_state()
+    async with connect(state, StretchingTransport(sandbox_app(state))) as client:
+        result = await client.call_tool(
+            "get_analytics", {"report": "usage", "from_date": days_back(6), "to_date": days_back(0)}
+        )
+    assert result.is_error
+    text = text_of(result)
+    with state.db.read() as conn:
+        (job_id,) = [r[0] for r in conn.execute("SELECT job_id FROM analytics_jobs")]
+    assert job_id in text
+    assert "Traceback" not in text
+
+
+async def test_reading_a_failed_job_directly_is_an_error_naming_the_job(
+    no_retry_waits: None, client: Client, state: SandboxState
+) -> None:
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=sandbox_app(state)),
+        base_url="http://sandbox/analytics/v2",
+        headers={"authtoken": DEMO_CREDENTIALS.authtoken},
+    ) as http:
+        started = await http.get(
+            "/usage", params={"orgUid": DEMO_CREDENTIALS.organization_uid, "from": days_back(120), "to": days_back(0)}
+        )
+    job_id = started.json()["jobId"]
+    await call(client, "get_analytics_job", job_id=job_id)  # the first read answers "Job active"
+    result = await client.call_tool("get_analytics_job", {"job_id": job_id})
+    assert result.is_error
+    assert job_id in text_of(result)
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+async def test_get_analytics_job_reads_one_page_or_every_page(client: Client) -> None:
+    answer = await call(client, "get_analytics", report="usage", from_date=days_back(9), to_date=days_back(0))
+    (job_id,) = answer["job_ids"]
+    every = await call(client, "get_analytics_job", job_id=job_id)
+    assert every["status"] == "complete"
+    assert every["total_rows"] == answer["total_rows"] == 80
+    assert every["totals"] == answer["totals"]
+    second = await call(client, "get_analytics_job", job_id=job_id, page=1)
+    assert (second["page"], second["total_pages"], second["next_page"]) == (1, 2, None)
+    assert second["returned"] == 30
+    assert second["summary"] is None
+    first = await call(client, "get_analytics_job", job_id=job_id, page=0)
+    assert first["next_page"] == 1
+
+
+async def test_a_page_beyond_the_last_is_an_error(client: Client) -> None:
+    answer = await call(client, "get_analytics", report="usage", from_date=days_back(9), to_date=days_back(0))
+    (job_id,) = answer["job_ids"]
+    result = await client.call_tool("get_analytics_job", {"job_id": job_id, "page": 2})
+    assert result.is_error
+
+
+async def test_an_unknown_job_is_an_error(client: Client) -> None:
+    result = await client.call_tool("get_analytics_job", {"job_id": "job_no_such_job"})
+    assert result.is_error
+
+
+# -- arguments ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"report": "usage", "from_date": "01/05/2025", "to_date": days_back(0)},
+        {"report": "usage", "from_date": days_back(1), "to_date": "yesterday"},
+        {"report": "usage", "from_date": days_back(0), "to_date": days_back(5)},
+        {"report": "usage", "from_date": days_back(5), "to_date": (TODAY + timedelta(days=1)).isoformat()},
+        {"report": "usage", "from_date": "2020-01-01", "to_date": days_back(0)},
+        {"report": "usage", "from_date": days_back(5), "to_date": days_back(0), "services": ["cdn", "fax"]},
+        {"report": "usage", "from_date": days_back(5), "to_date": days_back(0), "duration": "hour"},
+        {"report": "visitors", "from_date": days_back(5), "to_date": days_back(0)},
+        {"report": "devices", "from_date": days_back(5), "to_date": days_back(0), "stack_api_key": "blt_stack"},
+        {"report": "usage", "from_date": days_back(5), "to_date": days_back(0), "cache": "HIT"},
+        {"report": "cache", "from_date": days_back(5), "to_date": days_back(0), "http_status_code": 500},
+        {"report": "subscription", "from_date": days_back(5), "to_date": days_back(0), "services": ["cdn"]},
+    ],
+)
+async def test_invalid_arguments_are_refused_before_any_job_starts(
+    client: Client, state: SandboxState, arguments: dict[str, Any]
+) -> None:
+    result = await client.call_tool("get_analytics", arguments)
+    assert result.is_error
+    with state.db.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM analytics_jobs").fetchone()[0] == 0
+
+
+async def test_filters_reach_the_report(client: Client) -> None:
+    answer = await call(
+        client,
+        "get_analytics",
+        report="status_codes",
+        from_date=days_back(6),
+        to_date=days_back(0),
+        services=["CDN"],
+        stack_api_key=DEMO_CREDENTIALS.api_key,
+        http_status_code=404,
+    )
+    assert {(r["type"], r["statusCode"]) for r in answer["rows"]} == {("cdn", 404)}
+    assert answer["services"] == ["cdn"]
+    assert answer["summary"]["error_rate"] is None  # one status alone has no error rate
+
+
+async def test_the_analytics_tools_are_listed_only_with_an_authtoken_and_an_organization(
+    state: SandboxState,
+) -> None:
+    async with connect(state) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+    assert {"get_analytics", "get_analytics_job"} <= names
+    without_org = {k: v for k, v in ENV.items() if k != "CONTENTSTACK_ORGANIZATION_UID"}
+    server = build_server(Settings.from_env(without_org), stdio_role="viewer")
+    async with Client(server) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+    assert not {"get_analytics", "get_analytics_job"} & names
+
+
+# -- the pieces -----------------------------------------------------------------------------
+
+
+def test_windows_are_consecutive_at_most_90_days_and_cover_the_range() -> None:
+    start, end = date(2025, 1, 1), date(2025, 7, 19)  # 200 days
+    windows = split_windows(start, end)
+    assert [((b - a).days + 1) for a, b in windows] == [90, 90, 20]
+    assert windows[0][0] == start
+    assert windows[-1][1] == end
+    assert all(b + timedelta(days=1) == c for (_a, b), (c, _d) in itertools.pairwise(windows))
+    assert split_windows(end, end) == [(end, end)]
+
+
+def test_merging_adds_the_parts_of_a_period_split_across_windows_and_keeps_the_rest() -> None:
+    first = [
+        {"date": "2025-03-31", "type": "cdn", "count": 5, "bandwidth": 50},
+        {"date": "2025-03-31", "type": "cma", "count": 1, "bandwidth": 10},
+    ]
+    second = [
+        {"date": "2025-03-31", "type": "cdn", "count": 2, "bandwidth": 20},
+        {"date": "2025-04-07", "type": "cdn", "count": 9, "bandwidth": 90},
+    ]
+    assert merge_rows([first, second]) == [
+        {"date": "2025-03-31", "type": "cdn", "count": 7, "bandwidth": 70},
+        {"date": "2025-03-31", "type": "cma", "count": 1, "bandwidth": 10},
+        {"date": "2025-04-07", "type": "cdn", "count": 9, "bandwidth": 90},
+    ]
+
+
+def test_status_codes_are_dimensions_not_measures() -> None:
+    rows = [
+        {"date": "2025-03-01", "type": "cdn", "statusCode": 200, "count": 90},
+        {"date": "2025-03-01", "type": "cdn", "statusCode": 404, "count": 8},
+        {"date": "2025-03-01", "type": "cdn", "statusCode": 500, "count": 2},
+    ]
+    assert merge_rows([rows[:2], rows[2:]]) == rows
+    totals, summary = summarize(rows)
+    assert totals == {"count": 100}
+    assert (summary.error_rate, summary.server_error_rate) == (0.1, 0.02)
+
+
+def test_a_summary_of_no_rows_says_so() -> None:
+    totals, summary = summarize([])
+    assert totals == {}
+    assert summary.top_periods == []
+    assert summary.lines
