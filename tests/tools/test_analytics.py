@@ -24,6 +24,7 @@ from cs_mcp.client import RateLimits, RetryPolicy
 from cs_mcp.config import Settings
 from cs_mcp.sandbox import analytics as sandbox_analytics
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
 from cs_mcp.tools import analytics
@@ -181,6 +182,29 @@ async def test_totals_and_summary_cover_every_row_even_when_fewer_are_returned(
 
 
 # -- long ranges ----------------------------------------------------------------------------
+
+
+class RecordingTransport(httpx2.AsyncBaseTransport):
+    """Routes to the sandbox and keeps the path of every request, in order."""
+
+    def __init__(self, app: Starlette) -> None:
+        self._inner = httpx2.ASGITransport(app=app)
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.paths.append(request.url.path)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_the_jobs_of_all_windows_start_before_any_is_read(virtual: VirtualTime) -> None:
+    state = make_state()
+    recording = RecordingTransport(sandbox_app(state))
+    async with connect(state, recording) as client:
+        answer = await call(
+            client, "get_analytics", report="usage", from_date=days_back(199), to_date=days_back(0), services=["cdn"]
+        )
+    assert len(answer["job_ids"]) == 3
+    assert recording.paths[:3] == ["/analytics/v2/usage"] * 3
 
 
 async def test_a_200_day_range_runs_three_windows_merged_without_counting_edges_twice(
@@ -446,6 +470,18 @@ async def test_the_analytics_tools_are_listed_only_with_an_authtoken_and_an_orga
     async with Client(server) as client:
         names = {t.name for t in (await client.list_tools()).tools}
     assert not {"get_analytics", "get_analytics_job"} & names
+
+
+async def test_get_analytics_works_over_loopback_against_the_running_sandbox(virtual: VirtualTime) -> None:
+    async with running_sandbox(SandboxConfig(analytics_active_polls=2), SandboxClock(NOW)) as running:
+        server = build_server(Settings.from_env(running.env()), stdio_role="viewer")
+        async with Client(server) as client:
+            answer = await call(
+                client, "get_analytics", report="cache", from_date=days_back(6), to_date=days_back(0), services=["cdn"]
+            )
+    assert answer["status"] == "complete"
+    assert answer["total_rows"] == 7 * 2
+    assert virtual.sleeps == [0.5, 1.0]
 
 
 # -- the pieces -----------------------------------------------------------------------------
