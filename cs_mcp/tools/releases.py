@@ -63,7 +63,7 @@ class ReleaseItemInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["entry", "asset"] = Field(default="entry", description="'entry' or 'asset'.")
+    type: Literal["entry", "asset"] = Field(description="'entry' or 'asset'.")
     content_type: Uid | None = Field(default=None, description="The entry's content type uid (entries only).")
     uid: Uid = Field(description="The entry's or asset's uid.")
     version: int | None = Field(default=None, ge=1, description="The version to release; default the latest.")
@@ -574,9 +574,13 @@ async def update_release(
     targets = Targets(releases=(release_uid,))
     changes = {k: v for k, v in (("name", name), ("description", description), ("locked", locked)) if v is not None}
     if not edits and locked == release.locked:
+        # Nothing to send, but the caller still learns whether the guard would have let it.
+        checked = state.guard.check(principal_of(ctx), "update_release", WRITE, targets)
+        if checked.decision == "deny":
+            raise ToolError(f"denied by the guard: {checked.reason}. Nothing was sent.")
         state_word = "locked" if locked else "unlocked"
         plan = WritePlan(action="update_release", summary=f"nothing to do: the release is already {state_word}")
-        verdict = GuardDecision(decision="allow", reason="nothing to send")
+        verdict = GuardDecision(decision="allow", reason="nothing to send", rule=checked.rule)
         return UpdateReleaseAnswer(
             dry_run=dry_run,
             plan=plan,

@@ -183,7 +183,9 @@ async def test_the_guard_refuses_a_deploy_because_of_one_item_and_nothing_is_dep
     posts = fresh_posts(sandbox, 5, "guard")
     with sandbox.state.db.read() as conn:
         product = store.entry_uids(conn, "product")[0]
-    items = [{"content_type": "blog_post", "uid": uid} for uid in posts] + [{"content_type": "product", "uid": product}]
+    items = [{"type": "entry", "content_type": "blog_post", "uid": uid} for uid in posts] + [
+        {"type": "entry", "content_type": "product", "uid": product}
+    ]
     admin_transport = RecordingTransport()
     async with mcp_client(sandbox, "admin", admin_transport) as admin:
         uid = ok(await admin.call_tool("create_release", {"name": "Mixed", "items": items}))["release"]["uid"]
@@ -212,7 +214,9 @@ async def test_the_deploy_preflight_reports_a_stale_version_and_a_missing_refere
         author=[{"uid": "bltghostauthor", "_content_type_uid": "author"}],
     )
     save_entry(sandbox, "blog_post", "bltfine", publish_date="2024-01-01")
-    items = [{"content_type": "blog_post", "uid": uid} for uid in ("bltstale", "bltreferrer", "bltfine")]
+    items = [
+        {"type": "entry", "content_type": "blog_post", "uid": uid} for uid in ("bltstale", "bltreferrer", "bltfine")
+    ]
     transport = RecordingTransport()
     async with mcp_client(sandbox, "publisher", transport) as client:
         uid = ok(await client.call_tool("create_release", {"name": "Checks", "items": items}))["release"]["uid"]

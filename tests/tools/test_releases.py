@@ -263,7 +263,7 @@ async def test_create_release_with_60_items_sends_one_create_and_three_item_requ
 
 async def test_a_dry_run_create_answers_the_plan_and_sends_nothing() -> None:
     fake = FakeCMA()
-    items = [{"content_type": "blog_post", "uid": f"post{i}"} for i in range(30)]
+    items = [{"type": "entry", "content_type": "blog_post", "uid": f"post{i}"} for i in range(30)]
     async with make_client(fake, "publisher") as client:
         data = data_of(await client.call_tool("create_release", {"name": "Plan", "items": items, "dry_run": True}))
     assert fake.writes == []
@@ -275,7 +275,10 @@ async def test_a_dry_run_create_answers_the_plan_and_sends_nothing() -> None:
 
 async def test_an_item_that_does_not_exist_stops_the_create_before_anything_is_sent() -> None:
     fake = FakeCMA()
-    items = [{"content_type": "blog_post", "uid": "post1"}, {"content_type": "blog_post", "uid": "missing"}]
+    items = [
+        {"type": "entry", "content_type": "blog_post", "uid": "post1"},
+        {"type": "entry", "content_type": "blog_post", "uid": "missing"},
+    ]
     async with make_client(fake, "publisher") as client:
         result = await client.call_tool("create_release", {"name": "R", "items": items})
     assert result.is_error
@@ -294,7 +297,10 @@ async def test_a_viewer_cannot_create_a_release() -> None:
 async def test_the_guard_refuses_items_outside_the_roles_content_types_naming_the_item() -> None:
     fake = FakeCMA()
     uid = fake.add_release("R", [])
-    items = [{"content_type": "blog_post", "uid": "post1"}, {"content_type": "product", "uid": "p1"}]
+    items = [
+        {"type": "entry", "content_type": "blog_post", "uid": "post1"},
+        {"type": "entry", "content_type": "product", "uid": "p1"},
+    ]
     async with make_client(fake, "blog-publisher", Guard(restricted_policy())) as client:
         result = await client.call_tool("add_release_items", {"release_uid": uid, "items": items})
     assert result.is_error
@@ -305,7 +311,7 @@ async def test_the_guard_refuses_items_outside_the_roles_content_types_naming_th
 async def test_a_locked_release_refuses_edits_until_unlocked() -> None:
     fake = FakeCMA()
     uid = fake.add_release("Frozen", [post_item("post1")], locked=True)
-    item = [{"content_type": "blog_post", "uid": "post2"}]
+    item = [{"type": "entry", "content_type": "blog_post", "uid": "post2"}]
     async with make_client(fake, "publisher") as client:
         rename = await client.call_tool("update_release", {"release_uid": uid, "name": "New"})
         add = await client.call_tool("add_release_items", {"release_uid": uid, "items": item})
@@ -332,7 +338,10 @@ async def test_locking_an_already_locked_release_sends_nothing() -> None:
 async def test_remove_release_items_sends_the_stored_items_and_lists_those_not_found() -> None:
     fake = FakeCMA()
     uid = fake.add_release("R", [post_item("post1", version=3), post_item("post2")])
-    wanted = [{"content_type": "blog_post", "uid": "post1"}, {"content_type": "blog_post", "uid": "post9"}]
+    wanted = [
+        {"type": "entry", "content_type": "blog_post", "uid": "post1"},
+        {"type": "entry", "content_type": "blog_post", "uid": "post9"},
+    ]
     async with make_client(fake, "publisher") as client:
         data = data_of(await client.call_tool("remove_release_items", {"release_uid": uid, "items": wanted}))
         both = await client.call_tool("remove_release_items", {"release_uid": uid, "items": wanted, "all": True})
