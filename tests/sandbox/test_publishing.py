@@ -8,12 +8,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
-from cs_mcp.sandbox import publishing, releases, seed, store
+from cs_mcp.sandbox import publishing, store
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
-from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
+from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
 
 pytestmark = pytest.mark.anyio
 
@@ -21,38 +20,63 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
 
 
-def make_state() -> SandboxState:
-    state = SandboxState(config=SandboxConfig(), db=Database(":memory:"), clock=SandboxClock(NOW))
-    seed.setup(state)
-    publishing.setup(state)
-    releases.setup(state)
-    return state
+class Delivery:
+    """What the CDA serves, read with each environment's own delivery token."""
+
+    def __init__(self, client: httpx2.AsyncClient, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    async def _version(self, path: str, environment: str, locale: str, key: str) -> int | None:
+        answer = await self.client.get(
+            path,
+            params={"environment": environment, "locale": locale},
+            headers={"access_token": self.tokens[environment]},
+        )
+        if answer.status_code == 422:
+            return None
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()[key]["_version"])
+
+    async def entry_version(self, content_type: str, uid: str, environment: str, locale: str) -> int | None:
+        """The version of an entry the CDA serves in `environment` and `locale`, or None."""
+        return await self._version(f"/content_types/{content_type}/entries/{uid}", environment, locale, "entry")
+
+    async def asset_version(self, uid: str, environment: str, locale: str) -> int | None:
+        """The version of an asset the CDA serves in `environment` and `locale`, or None."""
+        return await self._version(f"/assets/{uid}", environment, locale, "asset")
 
 
 @pytest.fixture
-def state() -> SandboxState:
-    return make_state()
+async def sandbox() -> AsyncGenerator[RunningSandbox]:
+    """A seeded sandbox over real loopback HTTP with its rate limits off: these tests are about
+    publishing, and a burst of them would otherwise wait on the CMA's 10 requests a second."""
+    async with running_sandbox(SandboxConfig(rate_limits=False), SandboxClock(NOW)) as running:
+        yield running
 
 
 @pytest.fixture
-async def cma(state: SandboxState) -> AsyncGenerator[httpx2.AsyncClient]:
-    app = Starlette(routes=[Mount("/cma/v3", routes=publishing.routes(state) + releases.routes(state))])
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app), base_url="http://sandbox/cma/v3", headers=HEADERS
-    ) as client:
+def state(sandbox: RunningSandbox) -> SandboxState:
+    return sandbox.state
+
+
+@pytest.fixture
+async def cma(sandbox: RunningSandbox) -> AsyncGenerator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cma/v3", headers=HEADERS) as client:
         yield client
 
 
-def advance_clock(state: SandboxState, seconds: float) -> None:
-    """What the admin clock endpoint does: move the clock, then run the on_tick callbacks."""
-    state.clock.advance(seconds)
-    for callback in state.on_tick:
-        callback()
+@pytest.fixture
+async def cda(sandbox: RunningSandbox) -> AsyncGenerator[Delivery]:
+    creds = sandbox.credentials
+    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cdn/v3", headers={"api_key": creds.api_key}) as client:
+        yield Delivery(client, dict(creds.delivery_tokens))
 
 
-def live_version(state: SandboxState, content_type: str, uid: str, environment: str, locale: str) -> int | None:
-    with state.db.read() as conn:
-        return store.published_version(conn, "entry", content_type, uid, environment, locale)
+async def advance_clock(cma: httpx2.AsyncClient, sandbox: RunningSandbox, seconds: float) -> None:
+    """Move the sandbox clock through its admin endpoint, which fires what became due."""
+    answer = await cma.post(f"{sandbox.base_url}/_sandbox/clock", json={"advance_seconds": seconds})
+    assert answer.status_code == 200, answer.text
 
 
 def unpublished_entry(state: SandboxState) -> tuple[str, int]:
@@ -95,7 +119,7 @@ async def queue(cma: httpx2.AsyncClient, **params: str) -> list[dict[str, Any]]:
 
 
 async def test_publishing_an_entry_makes_its_latest_version_live_only_in_that_environment_and_locale(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
     uid, latest = unpublished_entry(state)
 
@@ -103,24 +127,24 @@ async def test_publishing_an_entry_makes_its_latest_version_live_only_in_that_en
 
     assert answer.status_code == 200
     assert answer.json() == {"notice": "The requested action has been performed."}
-    assert live_version(state, "page", uid, "staging", "en-us") == latest
-    assert live_version(state, "page", uid, "staging", "fr-fr") is None
+    assert await cda.entry_version("page", uid, "staging", "en-us") == latest
+    assert await cda.entry_version("page", uid, "staging", "fr-fr") is None
 
 
 async def test_publishing_without_locales_uses_the_master_locale_and_a_given_version_is_pinned(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
     uid, _latest = unpublished_entry(state)
 
     answer = await publish(cma, uid, {"entry": {"environments": ["staging"]}, "locale": "en-us", "version": 1})
 
     assert answer.status_code == 200
-    assert live_version(state, "page", uid, "staging", "en-us") == 1
-    assert live_version(state, "page", uid, "staging", "fr-fr") is None
+    assert await cda.entry_version("page", uid, "staging", "en-us") == 1
+    assert await cda.entry_version("page", uid, "staging", "fr-fr") is None
 
 
 async def test_unpublishing_takes_an_entry_out_of_that_environment_only(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
     uid, latest = unpublished_entry(state)
     await publish(cma, uid, {"entry": {"environments": ["staging", "development"], "locales": ["en-us"]}})
@@ -128,11 +152,13 @@ async def test_unpublishing_takes_an_entry_out_of_that_environment_only(
     answer = await publish(cma, uid, {"entry": {"environments": ["staging"], "locales": ["en-us"]}}, "unpublish")
 
     assert answer.status_code == 200
-    assert live_version(state, "page", uid, "staging", "en-us") is None
-    assert live_version(state, "page", uid, "development", "en-us") == latest
+    assert await cda.entry_version("page", uid, "staging", "en-us") is None
+    assert await cda.entry_version("page", uid, "development", "en-us") == latest
 
 
-async def test_an_environment_can_be_named_by_its_uid(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+async def test_an_environment_can_be_named_by_its_uid(
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
+) -> None:
     uid, latest = unpublished_entry(state)
     with state.db.read() as conn:
         staging_uid = store.environment_uid(conn, "staging")
@@ -140,7 +166,7 @@ async def test_an_environment_can_be_named_by_its_uid(state: SandboxState, cma: 
 
     await publish(cma, uid, {"entry": {"environments": [staging_uid], "locales": ["en-us"]}})
 
-    assert live_version(state, "page", uid, "staging", "en-us") == latest
+    assert await cda.entry_version("page", uid, "staging", "en-us") == latest
 
 
 @pytest.mark.parametrize(
@@ -156,7 +182,7 @@ async def test_an_environment_can_be_named_by_its_uid(state: SandboxState, cma: 
     ],
 )
 async def test_an_invalid_publish_request_is_refused_naming_the_field_and_changes_nothing(
-    state: SandboxState, cma: httpx2.AsyncClient, body: dict[str, Any], field: str
+    state: SandboxState, cma: httpx2.AsyncClient, body: dict[str, Any], field: str, cda: Delivery
 ) -> None:
     uid, _latest = unpublished_entry(state)
 
@@ -165,7 +191,7 @@ async def test_an_invalid_publish_request_is_refused_naming_the_field_and_change
     assert answer.status_code == 422
     assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
     assert field in answer.json()["errors"]
-    assert live_version(state, "page", uid, "staging", "en-us") is None
+    assert await cda.entry_version("page", uid, "staging", "en-us") is None
     assert await queue(cma) == []
 
 
@@ -186,7 +212,9 @@ async def test_a_body_that_is_not_json_is_refused(state: SandboxState, cma: http
     assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
 
 
-async def test_publishing_needs_the_cma_credentials(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+async def test_publishing_needs_the_cma_credentials(
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
+) -> None:
     uid, _latest = unpublished_entry(state)
 
     answer = await cma.post(
@@ -197,7 +225,7 @@ async def test_publishing_needs_the_cma_credentials(state: SandboxState, cma: ht
 
     assert answer.status_code == 401
     assert answer.json()["error_code"] == 105
-    assert live_version(state, "page", uid, "staging", "en-us") is None
+    assert await cda.entry_version("page", uid, "staging", "en-us") is None
 
 
 async def test_every_publish_adds_a_queue_row_in_the_fixture_shape(
@@ -270,7 +298,7 @@ async def test_a_queue_item_that_does_not_exist_answers_not_found(cma: httpx2.As
 
 
 async def test_a_scheduled_publish_waits_in_the_queue_and_fires_when_the_clock_passes_it(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery, sandbox: RunningSandbox
 ) -> None:
     uid, latest = unpublished_entry(state)
 
@@ -279,41 +307,41 @@ async def test_a_scheduled_publish_waits_in_the_queue_and_fires_when_the_clock_p
     assert answer.status_code == 200
     [row] = await queue(cma)
     assert row["publish_details"]["status"] == "scheduled"
-    assert live_version(state, "page", uid, "staging", "en-us") is None
+    assert await cda.entry_version("page", uid, "staging", "en-us") is None
 
-    advance_clock(state, 1800)
-    assert live_version(state, "page", uid, "staging", "en-us") is None
+    await advance_clock(cma, sandbox, 1800)
+    assert await cda.entry_version("page", uid, "staging", "en-us") is None
 
-    advance_clock(state, 1801)
-    assert live_version(state, "page", uid, "staging", "en-us") == latest
+    await advance_clock(cma, sandbox, 1801)
+    assert await cda.entry_version("page", uid, "staging", "en-us") == latest
     [fired] = await queue(cma)
     assert fired["publish_details"]["status"] == "success"
 
 
 async def test_a_scheduled_publish_that_was_unscheduled_never_fires(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery, sandbox: RunningSandbox
 ) -> None:
     uid, _latest = unpublished_entry(state)
     await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
     [row] = await queue(cma)
 
     answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule")
-    advance_clock(state, 120)
+    await advance_clock(cma, sandbox, 120)
 
     assert answer.status_code == 200
     assert answer.json() == {"notice": "Entry unscheduled successfully."}
-    assert live_version(state, "page", uid, "staging", "en-us") is None
+    assert await cda.entry_version("page", uid, "staging", "en-us") is None
     [cancelled] = await queue(cma)
     assert cancelled["publish_details"]["status"] == "cancelled"
 
 
 async def test_an_action_that_already_happened_cannot_be_unscheduled(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, sandbox: RunningSandbox
 ) -> None:
     uid, _latest = unpublished_entry(state)
     await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
     [row] = await queue(cma)
-    advance_clock(state, 61)
+    await advance_clock(cma, sandbox, 61)
 
     answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule")
 
@@ -323,7 +351,7 @@ async def test_an_action_that_already_happened_cannot_be_unscheduled(
 
 
 async def test_due_scheduled_actions_fire_on_the_next_request_even_without_a_tick(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
     uid, latest = unpublished_entry(state)
     await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
@@ -332,25 +360,29 @@ async def test_due_scheduled_actions_fire_on_the_next_request_even_without_a_tic
     [row] = await queue(cma)
 
     assert row["publish_details"]["status"] == "success"
-    assert live_version(state, "page", uid, "staging", "en-us") == latest
+    assert await cda.entry_version("page", uid, "staging", "en-us") == latest
 
 
 async def test_publishing_an_asset_records_it_per_environment_and_locale(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
     asset = first_asset(state)
     uid = asset["uid"]
 
+    with state.db.transaction() as conn:
+        for detail in store.publish_details(conn, "asset", "", uid):
+            store.clear_published(conn, "asset", "", uid, detail["environment"], detail["locale"])
+
     published = await cma.post(f"/assets/{uid}/publish", json={"asset": {"environments": ["staging"]}})
-    with state.db.read() as conn:
-        live = store.published_version(conn, "asset", "", uid, "staging", "en-us")
+    live = await cda.asset_version(uid, "staging", "en-us")
+    elsewhere = await cda.asset_version(uid, "production", "en-us")
     unpublished = await cma.post(f"/assets/{uid}/unpublish", json={"asset": {"environments": ["staging"]}})
-    with state.db.read() as conn:
-        gone = store.published_version(conn, "asset", "", uid, "staging", "en-us")
+    gone = await cda.asset_version(uid, "staging", "en-us")
     missing = await cma.post("/assets/blt0000000000000000/publish", json={"asset": {"environments": ["staging"]}})
 
     assert published.status_code == unpublished.status_code == 200
     assert live == asset["_version"]
+    assert elsewhere is None
     assert gone is None
     assert (missing.status_code, missing.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
     assert [row["type"] for row in await queue(cma)] == ["asset", "asset"]
@@ -384,7 +416,7 @@ async def test_bulk_requests_over_ten_items_locales_or_environments_are_refused(
 
 
 async def test_a_bulk_publish_of_ten_items_is_a_job_whose_items_report_their_status(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
     uids = blog_post_uids(state, 8)
     asset = first_asset(state)
@@ -408,11 +440,13 @@ async def test_a_bulk_publish_of_ten_items_is_a_job_whose_items_report_their_sta
     assert [item["uid"] for item in failed] == ["blt0000000000000000"]
     assert "error_message" in failed[0]
     for uid in uids:
-        assert live_version(state, "blog_post", uid, "production", "en-us") is not None
+        assert await cda.entry_version("blog_post", uid, "production", "en-us") is not None
     assert len(await queue(cma)) == 10
 
 
-async def test_a_bulk_unpublish_takes_every_item_down(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+async def test_a_bulk_unpublish_takes_every_item_down(
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
+) -> None:
     uids = blog_post_uids(state, 3)
     entries = [{"uid": uid, "content_type": "blog_post", "locale": "en-us"} for uid in uids]
     await cma.post("/bulk/publish", json={"entries": entries, "environments": ["staging"]})
@@ -422,10 +456,12 @@ async def test_a_bulk_unpublish_takes_every_item_down(state: SandboxState, cma: 
 
     assert job.json()["job"]["status"] == "completed"
     assert job.json()["job"]["action"] == "unpublish"
-    assert all(live_version(state, "blog_post", uid, "staging", "en-us") is None for uid in uids)
+    assert [await cda.entry_version("blog_post", uid, "staging", "en-us") for uid in uids] == [None] * len(uids)
 
 
-async def test_a_scheduled_bulk_job_completes_when_its_time_comes(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+async def test_a_scheduled_bulk_job_completes_when_its_time_comes(
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery, sandbox: RunningSandbox
+) -> None:
     uids = blog_post_uids(state, 2)
     body = {
         "entries": [{"uid": uid, "content_type": "blog_post", "locale": "en-us"} for uid in uids],
@@ -438,12 +474,12 @@ async def test_a_scheduled_bulk_job_completes_when_its_time_comes(state: Sandbox
 
     job_id = (await cma.post("/bulk/publish", json=body)).json()["job_id"]
     before = (await cma.get(f"/bulk/jobs/{job_id}")).json()["job"]
-    advance_clock(state, 601)
+    await advance_clock(cma, sandbox, 601)
     after = (await cma.get(f"/bulk/jobs/{job_id}")).json()["job"]
 
     assert before["status"] == "scheduled"
     assert after["status"] == "completed"
-    assert all(live_version(state, "blog_post", uid, "staging", "en-us") is not None for uid in uids)
+    assert None not in [await cda.entry_version("blog_post", uid, "staging", "en-us") for uid in uids]
 
 
 async def test_a_bulk_job_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:

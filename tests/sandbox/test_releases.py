@@ -8,12 +8,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
-from cs_mcp.sandbox import publishing, releases, seed, store
+from cs_mcp.sandbox import publishing, releases, store
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
-from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
+from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
 
 pytestmark = pytest.mark.anyio
 
@@ -43,33 +42,63 @@ ITEM_TYPES = {
 }
 
 
-def make_state() -> SandboxState:
-    state = SandboxState(config=SandboxConfig(), db=Database(":memory:"), clock=SandboxClock(NOW))
-    seed.setup(state)
-    publishing.setup(state)
-    releases.setup(state)
-    return state
+class Delivery:
+    """What the CDA serves, read with each environment's own delivery token."""
+
+    def __init__(self, client: httpx2.AsyncClient, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    async def _version(self, path: str, environment: str, locale: str, key: str) -> int | None:
+        answer = await self.client.get(
+            path,
+            params={"environment": environment, "locale": locale},
+            headers={"access_token": self.tokens[environment]},
+        )
+        if answer.status_code == 422:
+            return None
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()[key]["_version"])
+
+    async def entry_version(self, content_type: str, uid: str, environment: str, locale: str) -> int | None:
+        """The version of an entry the CDA serves in `environment` and `locale`, or None."""
+        return await self._version(f"/content_types/{content_type}/entries/{uid}", environment, locale, "entry")
+
+    async def asset_version(self, uid: str, environment: str, locale: str) -> int | None:
+        """The version of an asset the CDA serves in `environment` and `locale`, or None."""
+        return await self._version(f"/assets/{uid}", environment, locale, "asset")
 
 
 @pytest.fixture
-def state() -> SandboxState:
-    return make_state()
+async def sandbox() -> AsyncGenerator[RunningSandbox]:
+    """A seeded sandbox over real loopback HTTP with its rate limits off: these tests are about
+    publishing, and a burst of them would otherwise wait on the CMA's 10 requests a second."""
+    async with running_sandbox(SandboxConfig(rate_limits=False), SandboxClock(NOW)) as running:
+        yield running
 
 
 @pytest.fixture
-async def cma(state: SandboxState) -> AsyncGenerator[httpx2.AsyncClient]:
-    app = Starlette(routes=[Mount("/cma/v3", routes=publishing.routes(state) + releases.routes(state))])
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app), base_url="http://sandbox/cma/v3", headers=HEADERS
-    ) as client:
+def state(sandbox: RunningSandbox) -> SandboxState:
+    return sandbox.state
+
+
+@pytest.fixture
+async def cma(sandbox: RunningSandbox) -> AsyncGenerator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cma/v3", headers=HEADERS) as client:
         yield client
 
 
-def advance_clock(state: SandboxState, seconds: float) -> None:
-    """What the admin clock endpoint does: move the clock, then run the on_tick callbacks."""
-    state.clock.advance(seconds)
-    for callback in state.on_tick:
-        callback()
+@pytest.fixture
+async def cda(sandbox: RunningSandbox) -> AsyncGenerator[Delivery]:
+    creds = sandbox.credentials
+    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cdn/v3", headers={"api_key": creds.api_key}) as client:
+        yield Delivery(client, dict(creds.delivery_tokens))
+
+
+async def advance_clock(cma: httpx2.AsyncClient, sandbox: RunningSandbox, seconds: float) -> None:
+    """Move the sandbox clock through its admin endpoint, which fires what became due."""
+    answer = await cma.post(f"{sandbox.base_url}/_sandbox/clock", json={"advance_seconds": seconds})
+    assert answer.status_code == 200, answer.text
 
 
 def blog_items(state: SandboxState, count: int, *, version: int | None = None) -> list[dict[str, Any]]:
@@ -85,11 +114,11 @@ def blog_items(state: SandboxState, count: int, *, version: int | None = None) -
     return items
 
 
-def live_version(state: SandboxState, item: dict[str, Any], environment: str) -> int | None:
-    kind: store.PublishKind = "asset" if item["content_type_uid"] == store.ASSET_CONTENT_TYPE else "entry"
-    content_type = "" if kind == "asset" else item["content_type_uid"]
-    with state.db.read() as conn:
-        return store.published_version(conn, kind, content_type, item["uid"], environment, item["locale"])
+async def live_version(cda: Delivery, item: dict[str, Any], environment: str) -> int | None:
+    """The version of a release item the CDA serves in `environment`, or None."""
+    if item["content_type_uid"] == store.ASSET_CONTENT_TYPE:
+        return await cda.asset_version(item["uid"], environment, item["locale"])
+    return await cda.entry_version(item["content_type_uid"], item["uid"], environment, item["locale"])
 
 
 async def create_release(cma: httpx2.AsyncClient, name: str = "Launch", **extra: Any) -> dict[str, Any]:
@@ -302,7 +331,7 @@ async def test_a_locked_release_refuses_every_edit_until_it_is_unlocked(
 
 
 async def test_deploy_publishes_every_item_to_each_environment_and_records_it(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
     release = await seeded(cma, "Spring campaign")
     items = (await cma.get(f"/releases/{release['uid']}/items")).json()["items"]
@@ -319,15 +348,17 @@ async def test_deploy_publishes_every_item_to_each_environment_and_records_it(
 
     assert answer.json() == {"notice": "Release sent successfully for deployment."}
     for item in items:
-        assert live_version(state, item, "staging") == item["version"]
-        assert live_version(state, item, "production") == item["version"]
+        assert await live_version(cda, item, "staging") == item["version"]
+        assert await live_version(cda, item, "production") == item["version"]
     [row] = (await cma.get("/publish-queue", params={"type": "release"})).json()["queue"]
     assert (row["action"], row["entry"]["release"]["uid"]) == ("deploy", release["uid"])
     status = (await cma.get(f"/releases/{release['uid']}")).json()["release"]["status"]
     assert {entry["environment_name"] for entry in status} == {"staging", "production"}
 
 
-async def test_an_unpublish_deploy_takes_every_item_down(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+async def test_an_unpublish_deploy_takes_every_item_down(
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
+) -> None:
     release = await seeded(cma, "Spring campaign")
     items = (await cma.get(f"/releases/{release['uid']}/items")).json()["items"]
     await cma.post(f"/releases/{release['uid']}/deploy", json={"release": {"environments": ["staging"]}})
@@ -336,7 +367,7 @@ async def test_an_unpublish_deploy_takes_every_item_down(state: SandboxState, cm
         f"/releases/{release['uid']}/deploy", json={"release": {"environments": ["staging"], "action": "unpublish"}}
     )
 
-    assert all(live_version(state, item, "staging") is None for item in items)
+    assert [await live_version(cda, item, "staging") for item in items] == [None] * len(items)
 
 
 async def test_deploying_an_empty_release_or_to_an_unknown_environment_is_refused(cma: httpx2.AsyncClient) -> None:
@@ -352,18 +383,18 @@ async def test_deploying_an_empty_release_or_to_an_unknown_environment_is_refuse
     assert (await cma.get("/publish-queue")).json()["queue"] == []
 
 
-async def test_a_locked_release_can_be_deployed(state: SandboxState, cma: httpx2.AsyncClient) -> None:
+async def test_a_locked_release_can_be_deployed(state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery) -> None:
     release = await seeded(cma, "Homepage refresh")
     items = (await cma.get(f"/releases/{release['uid']}/items")).json()["items"]
 
     answer = await cma.post(f"/releases/{release['uid']}/deploy", json={"release": {"environments": ["development"]}})
 
     assert answer.status_code == 200
-    assert all(live_version(state, item, "development") == item["version"] for item in items)
+    assert [await live_version(cda, item, "development") for item in items] == [item["version"] for item in items]
 
 
 async def test_a_scheduled_deploy_fires_on_the_clock_and_can_be_unscheduled(
-    state: SandboxState, cma: httpx2.AsyncClient
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery, sandbox: RunningSandbox
 ) -> None:
     release = await create_release(cma)
     [item] = blog_items(state, 1)
@@ -384,11 +415,11 @@ async def test_a_scheduled_deploy_fires_on_the_clock_and_can_be_unscheduled(
         production_uid = store.environment_uid(conn, "production")
     [production_row] = [row for row in rows if row["environment"] == [production_uid]]
     cancelled = await cma.get(f"/publish-queue/{production_row['uid']}/unschedule")
-    advance_clock(state, 2 * 3600 + 1)
+    await advance_clock(cma, sandbox, 2 * 3600 + 1)
 
     assert cancelled.json() == {"notice": "Release unscheduled successfully."}
-    assert live_version(state, {**item, "locale": "en-us"}, "staging") is not None
-    assert live_version(state, {**item, "locale": "en-us"}, "production") is None
+    assert await live_version(cda, {**item, "locale": "en-us"}, "staging") is not None
+    assert await live_version(cda, {**item, "locale": "en-us"}, "production") is None
 
 
 async def test_a_clone_copies_the_items_under_a_new_name_unlocked(cma: httpx2.AsyncClient) -> None:
