@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import httpx2
@@ -92,7 +93,7 @@ def test_every_registered_tool_declares_scopes_and_a_description() -> None:
         assert spec.scopes, spec.name
         assert len(spec.description) > 40, spec.name
         if not spec.read_only:
-            assert "dry_run" in spec.fn.__code__.co_varnames, f"{spec.name} is a write without dry_run"
+            assert "dry_run" in inspect.signature(spec.fn).parameters, f"{spec.name} is a write without dry_run"
 
 
 async def test_a_viewer_sees_no_write_tool() -> None:
