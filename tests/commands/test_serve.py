@@ -1,0 +1,149 @@
+"""`cs-mcp serve` as a real subprocess, listed by the real MCP client over stdio and over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "test-bearer-token-for-the-release-bot"
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment without any Contentstack credential, with state under tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTENTSTACK_", "CS_MCP_"))}
+    env.update(
+        {
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_serve_over_stdio_lists_tools_on_the_sandbox(tmp_path: Path) -> None:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "cs_mcp", "serve", "--sandbox-db", ":memory:", "--role", "publisher"],
+        env=clean_env(tmp_path),
+        cwd=str(REPO),
+    )
+    with anyio.fail_after(60):
+        async with Client(params) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            described = await client.call_tool("describe_stack", {})
+    assert {"describe_stack", "get_content_type"} <= names
+    assert described.structured_content is not None
+    assert described.structured_content["backend"] == "sandbox"
+    assert described.structured_content["permissions"]["role"] == "publisher"
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    policy = tmp_path / "policy.toml"
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    policy.write_text(
+        'default_role = "viewer"\n\n'
+        f'[[principals]]\nname = "release-bot"\ntoken_sha256 = "{digest}"\nrole = "publisher"\n'
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cs_mcp",
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+            "--sandbox-db",
+            ":memory:",
+            "--policy",
+            str(policy),
+        ],
+        env=clean_env(tmp_path),
+        cwd=str(REPO),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+async def wait_healthy(base: str) -> None:
+    with anyio.fail_after(60):
+        async with httpx2.AsyncClient() as http:
+            while True:
+                try:
+                    if (await http.get(f"{base}/healthz")).status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass
+                await anyio.sleep(0.1)
+
+
+async def test_serve_over_streamable_http_lists_the_principals_tools(http_server: str) -> None:
+    await wait_healthy(http_server)
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    async with http:
+        with anyio.fail_after(60):
+            async with Client(streamable_http_client(f"{http_server}/mcp", http_client=http)) as client:
+                tools = (await client.list_tools()).tools
+                described = await client.call_tool("describe_stack", {})
+    assert "describe_stack" in {t.name for t in tools}
+    assert any(t.annotations is not None and not t.annotations.read_only_hint for t in tools)
+    assert described.structured_content is not None
+    assert described.structured_content["permissions"]["principal"] == "release-bot"
+
+
+async def test_http_without_a_token_is_refused_and_healthz_is_open(http_server: str) -> None:
+    await wait_healthy(http_server)
+    async with httpx2.AsyncClient(timeout=30) as http:
+        refused = await http.post(
+            f"{http_server}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+        foreign_origin = await http.post(
+            f"{http_server}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={
+                "Accept": "application/json, text/event-stream",
+                "Authorization": f"Bearer {TOKEN}",
+                "Origin": "https://evil.example",
+            },
+        )
+    assert refused.status_code == 401
+    assert foreign_origin.status_code == 403
