@@ -1,1 +1,702 @@
-"""The entries toolset (DESIGN.md section 3)."""
+"""The `entries` toolset: find, read, create, update and delete entries; find assets.
+
+Reads go to the CMA (drafts, `source="draft"`) or the CDA (what one environment serves,
+`source="published"`). Every query is checked against the query language before it is sent,
+every answer is cleaned and kept within the response budget, and every write is checked
+against the content type's schema and passes the guard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, TypeVar, cast
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
+from cs_mcp.client._entry_models import Source
+from cs_mcp.guard import Targets
+from cs_mcp.tools._context import AppState, ToolContext, app_state, principal_of
+from cs_mcp.tools._entry_schema import check_entry_fields, editable_fields, missing_mandatory
+from cs_mcp.tools._query import ACCEPTED_FORM, QueryError, parse_query
+from cs_mcp.tools._registry import tool
+from cs_mcp.tools._shape import (
+    DEFAULT_BUDGET_TOKENS,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ListPage,
+    clean,
+    decode_cursor,
+    estimate_tokens,
+    fingerprint,
+    fit_budget,
+    page_info,
+)
+from cs_mcp.tools._write import (
+    ConfirmationRequest,
+    GuardDecision,
+    Permits,
+    PlannedRequest,
+    WriteOutcome,
+    WritePlan,
+    guarded_write,
+)
+
+T = TypeVar("T")
+
+# Contentstack accepts at most 10 `include[]` reference paths per request (FACTS.md section 6).
+MAX_INCLUDE = 10
+WRITE_SCOPES = frozenset({"cm.entry:write"})
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
+
+ContentTypeArg = Annotated[str, Field(min_length=1, max_length=100, description="The content type's uid.")]
+UidArg = Annotated[str, Field(min_length=1, max_length=100, description="The entry's uid.")]
+SourceArg = Annotated[
+    Literal["draft", "published"],
+    Field(
+        description="'draft': latest versions from the CMA, with publish_details. 'published': what the CDA "
+        "serves in `environment`."
+    ),
+]
+EnvironmentArg = Annotated[
+    str | None,
+    Field(max_length=100, description="For source='published': the environment (default: the configured one)."),
+]
+LocaleArg = Annotated[str | None, Field(max_length=20, description="Locale code, e.g. en-us (default: master).")]
+FieldsArg = Annotated[
+    list[str] | None,
+    Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
+]
+QueryArg = Annotated[
+    dict[str, Any] | str | None,
+    Field(
+        description='Contentstack query, e.g. {"title": {"$regex": "^How", "$options": "i"}} or '
+        '{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}.'
+    ),
+]
+LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
+CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
+DryRunArg = Annotated[bool, Field(description="Answer the plan and the guard's verdict; write nothing.")]
+TokenArg = Annotated[
+    str | None,
+    Field(description="The confirmation token of a previous answer, once the user agreed to its preview."),
+]
+
+
+# -- shared by the entries and publishing tools -------------------------------------------
+
+
+async def resolve_locale(state: AppState, locale: str | None) -> str:
+    """The locale to write in: the argument, else CONTENTSTACK_LOCALE, else the master locale."""
+    if locale:
+        return locale
+    if state.settings.locale:
+        return state.settings.locale
+    return await state.meta.master_locale() or "en-us"
+
+
+async def check_locales(state: AppState, locales: Sequence[str]) -> None:
+    """Raises a ToolError naming the stack's locales when one of `locales` is not among them."""
+    known = await state.meta.locale_codes()
+    unknown = [loc for loc in dict.fromkeys(locales) if loc not in known]
+    if unknown:
+        raise ToolError(f"locale {', '.join(unknown)} does not exist; locales are: {', '.join(known)}")
+
+
+async def check_environments(state: AppState, environments: Sequence[str]) -> None:
+    """Raises a ToolError naming the stack's environments when one of `environments` is unknown."""
+    known = await state.meta.environment_names()
+    unknown = [env for env in dict.fromkeys(environments) if env not in known]
+    if unknown:
+        raise ToolError(f"environment {', '.join(unknown)} does not exist; environments are: {', '.join(known)}")
+
+
+async def content_type_missing(state: AppState, content_type: str) -> ToolError:
+    """The error for an unknown content type, listing the ones that exist."""
+    known = sorted(c.uid for c in await state.meta.content_types())
+    return ToolError(f"content type {content_type!r} does not exist; content types are: {', '.join(known)}")
+
+
+async def refuse_if_denied(
+    ctx: ToolContext,
+    *,
+    tool: str,
+    arguments: Mapping[str, Any],
+    scopes: frozenset[str],
+    targets: Targets,
+    plan: WritePlan,
+) -> None:
+    """Runs the guard before the tool reads anything it needs for its plan, so that a denied
+    call sends no request at all. A denial goes through `guarded_write` (and so reaches the
+    audit log exactly as any other denial)."""
+    state = app_state(ctx)
+    if state.guard.check(principal_of(ctx), tool, scopes, targets).decision != "deny":
+        return
+
+    async def never(_permits: Permits) -> None:
+        raise ToolError("denied by the guard. Nothing was sent.")
+
+    await guarded_write(
+        ctx,
+        tool=tool,
+        arguments=arguments,
+        scopes=scopes,
+        targets=targets,
+        plan=plan,
+        dry_run=False,
+        confirmation_token=None,
+        execute=never,
+    )
+    raise ToolError("denied by the guard. Nothing was sent.")
+
+
+def entry_dict(entry: Entry) -> dict[str, Any]:
+    """An entry as the model reads it: what Contentstack sent, text cleaned."""
+    return clean(entry.model_dump(by_alias=True, exclude_unset=True))
+
+
+def fit_one(value: dict[str, Any], budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> tuple[dict[str, Any], bool]:
+    """One object within the budget: its longest strings are shortened (and say so) until it
+    fits. Answers the object and whether anything was cut."""
+    if estimate_tokens(value) <= budget_tokens:
+        return value, False
+    limit = 4000
+    shortened = value
+    while limit >= 100:
+        shortened = _shorten(value, limit)
+        if estimate_tokens(shortened) <= budget_tokens:
+            break
+        limit //= 2
+    return shortened, True
+
+
+def _shorten(value: Any, limit: int) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"… [cut: {len(value) - limit} more characters]"
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in cast(dict[str, Any], value).items()}
+    if isinstance(value, list):
+        return [_shorten(v, limit) for v in cast(list[Any], value)[:limit]]
+    return value
+
+
+def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:
+    if not fields:
+        return None
+    bad = [f for f in fields if not _FIELD_NAME.match(f)]
+    if bad:
+        raise ToolError(f"not a field uid: {', '.join(map(repr, bad))}; fields are uids such as 'title' or 'seo.title'")
+    return list(dict.fromkeys(fields))
+
+
+def parse_query_arg(query: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
+    try:
+        return parse_query(query)
+    except QueryError as exc:
+        raise ToolError(f"the query is not valid {exc}. {ACCEPTED_FORM}") from None
+
+
+def _parse_sort(sort: str | None) -> tuple[str, Literal["asc", "desc"]] | None:
+    if not sort:
+        return None
+    name = sort[1:] if sort.startswith(("-", "+")) else sort
+    if not _FIELD_NAME.match(name):
+        raise ToolError(
+            f"sort takes a field uid, '-' in front for descending (e.g. 'updated_at' or '-rating'), not {sort!r}"
+        )
+    return name, "desc" if sort.startswith("-") else "asc"
+
+
+async def _read_environment(state: AppState, source: Source, environment: str | None) -> str | None:
+    """The environment a read goes to: None for drafts; for published content the argument or
+    the configured default, checked to exist and to have a delivery token."""
+    if source == "draft":
+        if environment:
+            raise ToolError(
+                "environment applies to source='published' only; drafts are read from the CMA "
+                "(each draft's publish_details say where it is published)"
+            )
+        return None
+    env = environment or state.settings.environment
+    if not env:
+        known = await state.meta.environment_names()
+        raise ToolError(f"source='published' needs an environment; environments are: {', '.join(known)}")
+    await check_environments(state, [env])
+    if state.client.delivery_token_for(env) is None:
+        raise ToolError(
+            f"no delivery token is configured for environment {env!r}; set CS_MCP_DELIVERY_TOKENS="
+            f"'{env}=<token>' (or CONTENTSTACK_DELIVERY_TOKEN with CONTENTSTACK_ENVIRONMENT={env})"
+        )
+    return env
+
+
+class WriteAnswer(BaseModel):
+    """What every write answers: whether it was a dry run or written, the plan, the guard's
+    verdict, and, when a human must agree first, the confirmation request."""
+
+    dry_run: bool
+    written: bool = Field(description="Whether the write was sent to Contentstack.")
+    plan: WritePlan
+    guard: GuardDecision
+    confirmation: ConfirmationRequest | None = Field(
+        default=None,
+        description="Set when nothing was written because the user must agree: show the preview, and only "
+        "if they agree call again with the same arguments and confirmation_token.",
+    )
+    notice: str | None = None
+
+
+def write_answer_fields(outcome: WriteOutcome[Any]) -> dict[str, Any]:
+    return {
+        "dry_run": outcome.dry_run,
+        "written": outcome.written,
+        "plan": outcome.plan,
+        "guard": outcome.verdict,
+        "confirmation": outcome.confirmation,
+    }
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
+class EntryList(ListPage):
+    content_type: str
+    source: Source
+    environment: str | None = None
+    locale: str | None = None
+    entries: list[dict[str, Any]]
+
+
+@tool(toolset="entries", scopes={"cm.entry:read"}, title="Query entries", read_only=True, idempotent=True)
+async def query_entries(
+    ctx: ToolContext,
+    content_type: ContentTypeArg,
+    query: QueryArg = None,
+    source: SourceArg = "draft",
+    environment: EnvironmentArg = None,
+    locale: LocaleArg = None,
+    fields: FieldsArg = None,
+    include_references: Annotated[
+        list[str] | None,
+        Field(max_length=MAX_INCLUDE, description="Reference field paths to resolve inline, e.g. ['author']."),
+    ] = None,
+    sort: Annotated[
+        str | None, Field(max_length=100, description="A field uid; '-' in front for descending, e.g. '-updated_at'.")
+    ] = None,
+    limit: LimitArg = DEFAULT_LIMIT,
+    cursor: CursorArg = None,
+) -> EntryList:
+    """Find entries of one content type. `query` is Contentstack's query language: equality,
+    dot paths into groups, $ne $in $nin $lt $lte $gt $gte $exists $regex(+$options),
+    $and/$or, and $in_query/$nin_query on reference fields; it is checked before sending.
+    Drafts (default) come from the CMA with publish_details; source='published' reads what an
+    environment serves. Paginated: pass next_cursor back as cursor."""
+    state = app_state(ctx)
+    parsed = parse_query_arg(query)
+    only = check_fields_arg(fields)
+    order = _parse_sort(sort)
+    includes = list(dict.fromkeys(include_references or []))
+    bad = [p for p in includes if not _FIELD_NAME.match(p)]
+    if bad:
+        raise ToolError(f"include_references takes reference field paths such as 'author', not {bad[0]!r}")
+    env = await _read_environment(state, source, environment)
+    if locale:
+        await check_locales(state, [locale])
+    key = fingerprint("entries", content_type, parsed, source, env, locale, only, includes, order)
+    skip = decode_cursor(cursor, key)
+    try:
+        page = await state.client.entries.query(
+            content_type,
+            source=source,
+            environment=env,
+            locale=locale,
+            query=parsed,
+            only=only,
+            include=includes,
+            sort=order,
+            skip=skip,
+            limit=limit,
+        )
+    except NotFoundError:
+        if source == "published":
+            raise
+        raise await content_type_missing(state, content_type) from None
+    entries = [entry_dict(e) for e in page.items]
+    kept = fit_budget(entries)
+    info = page_info(
+        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=key, fetched=len(entries)
+    )
+    return EntryList(content_type=content_type, source=source, environment=env, locale=locale, entries=kept, **info)
+
+
+class EntryAnswer(BaseModel):
+    content_type: str
+    source: Source
+    environment: str | None = None
+    entry: dict[str, Any]
+    truncated: bool = False
+    note: str | None = None
+
+
+@tool(toolset="entries", scopes={"cm.entry:read"}, title="Get an entry", read_only=True, idempotent=True)
+async def get_entry(
+    ctx: ToolContext,
+    content_type: ContentTypeArg,
+    uid: UidArg,
+    source: SourceArg = "draft",
+    environment: EnvironmentArg = None,
+    locale: LocaleArg = None,
+    version: Annotated[int | None, Field(ge=1, description="A draft's version number (default: latest).")] = None,
+    fields: FieldsArg = None,
+) -> EntryAnswer:
+    """Read one entry: its latest draft (or a given version) with _version and publish_details,
+    or with source='published' the version an environment serves. Pass the _version you read
+    as expected_version when you update it."""
+    state = app_state(ctx)
+    if version is not None and source == "published":
+        raise ToolError("version applies to drafts; an environment serves the version published there")
+    only = check_fields_arg(fields)
+    env = await _read_environment(state, source, environment)
+    if locale:
+        await check_locales(state, [locale])
+    try:
+        entry = await state.client.entries.get(
+            content_type, uid, source=source, environment=env, locale=locale, version=version, only=only
+        )
+    except NotFoundError:
+        where = f"published in {env}" if env else "among the drafts"
+        raise ToolError(
+            f"entry {content_type}/{uid} was not found {where}"
+            + (f" in locale {locale}" if locale else "")
+            + "; check the content type and uid with query_entries"
+        ) from None
+    shaped, cut = fit_one(entry_dict(entry))
+    note = "long text was shortened to fit the size budget; pass fields=[...] to read fewer fields" if cut else None
+    return EntryAnswer(
+        content_type=content_type, source=source, environment=env, entry=shaped, truncated=cut, note=note
+    )
+
+
+class AssetList(ListPage):
+    folder: str | None = None
+    assets: list[dict[str, Any]]
+
+
+@tool(toolset="entries", scopes={"cm.asset:read"}, title="Query assets", read_only=True, idempotent=True)
+async def query_assets(
+    ctx: ToolContext,
+    query: QueryArg = None,
+    folder: Annotated[str | None, Field(max_length=100, description="Only assets in this folder (its uid).")] = None,
+    fields: FieldsArg = None,
+    limit: LimitArg = DEFAULT_LIMIT,
+    cursor: CursorArg = None,
+) -> AssetList:
+    """Find assets (files and folders) with their uid, title, filename, url, content type,
+    size, _version and publish_details. `query` uses the same language as query_entries,
+    e.g. {"content_type": {"$regex": "^image/"}}. Paginated: pass next_cursor back as cursor."""
+    state = app_state(ctx)
+    parsed = parse_query_arg(query)
+    only = check_fields_arg(fields)
+    key = fingerprint("assets", parsed, folder, only)
+    skip = decode_cursor(cursor, key)
+    page = await state.client.entries.assets(query=parsed, folder=folder, only=only, skip=skip, limit=limit)
+    assets = [clean(a.model_dump(by_alias=True, exclude_unset=True)) for a in page.items]
+    kept = fit_budget(assets)
+    info = page_info(
+        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=key, fetched=len(assets)
+    )
+    return AssetList(folder=folder, assets=kept, **info)
+
+
+# -- writes -----------------------------------------------------------------------------
+
+
+class EntryRef(BaseModel):
+    content_type: str
+    uid: str
+    locale: str
+    version: int | None = None
+    title: str | None = None
+
+
+class EntryWriteAnswer(WriteAnswer):
+    entry: EntryRef | None = Field(default=None, description="The entry as written (null on a dry run).")
+
+
+async def _schema_problems(state: AppState, content_type: str, check: Callable[[Any], list[str]]) -> list[str]:
+    """Problems of a write against the cached schema; when there are any, the schema is read
+    again once (it may have changed since it was cached) and the check repeated."""
+    try:
+        ct = await state.meta.content_type(content_type)
+    except NotFoundError:
+        raise await content_type_missing(state, content_type) from None
+    problems = check(ct.schema_)
+    if problems:
+        fresh = await state.meta.content_type(content_type, refresh=True)
+        problems = check(fresh.schema_)
+    return problems
+
+
+def _refuse_problems(content_type: str, problems: Sequence[str]) -> ToolError:
+    listed = "; ".join(problems)
+    return ToolError(
+        f"the fields do not fit content type {content_type!r} ({len(problems)} problem"
+        f"{'s' if len(problems) != 1 else ''}): {listed}. Nothing was sent. "
+        f"get_content_type({content_type!r}) shows the schema."
+    )
+
+
+async def _write_or_explain(state: AppState, content_type: str, fields: Mapping[str, Any], run: Awaitable[T]) -> T:
+    """Runs a write; when Contentstack refuses the fields, the schema is re-read (the cache may
+    be stale) and the refusal reported with what the fresh schema finds."""
+    try:
+        return await run
+    except InvalidRequestError as exc:
+        fresh = await state.meta.content_type(content_type, refresh=True)
+        problems = check_entry_fields(fresh.schema_, fields, require_mandatory=False)
+        extra = f" Against the current schema: {'; '.join(problems)}." if problems else ""
+        raise ToolError(f"{exc}.{extra}") from exc
+
+
+def _entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
+    title = clean(entry.title) if entry.title else None
+    return EntryRef(
+        content_type=content_type, uid=entry.uid, locale=entry.locale or locale, version=entry.version, title=title
+    )
+
+
+@tool(toolset="entries", scopes=WRITE_SCOPES, title="Create an entry", read_only=False, idempotent=False)
+async def create_entry(
+    ctx: ToolContext,
+    content_type: ContentTypeArg,
+    fields: Annotated[dict[str, Any], Field(description="The entry's fields by uid, e.g. {'title': '...'}.")],
+    locale: LocaleArg = None,
+    dry_run: DryRunArg = False,
+    confirmation_token: TokenArg = None,
+) -> EntryWriteAnswer:
+    """Create an entry. The fields are checked against the content type's schema first, and
+    every problem (unknown fields, missing mandatory fields, wrong types) is reported at once;
+    read get_content_type before writing. References are [{"uid", "_content_type_uid"}];
+    modular blocks [{"<block uid>": {...}}]."""
+    state = app_state(ctx)
+    loc = await resolve_locale(state, locale)
+    targets = Targets(content_types=(content_type,), locales=(loc,))
+    arguments = {"content_type": content_type, "fields": fields, "locale": loc}
+    plan = WritePlan(
+        action="create_entry",
+        summary=f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
+        targets={"content_type": [content_type], "locale": [loc]},
+        requests=[
+            PlannedRequest(
+                method="POST",
+                path=f"/v3/content_types/{content_type}/entries?locale={loc}",
+                summary="create the entry (version 1)",
+            )
+        ],
+    )
+    await refuse_if_denied(
+        ctx, tool="create_entry", arguments=arguments, scopes=WRITE_SCOPES, targets=targets, plan=plan
+    )
+    await check_locales(state, [loc])
+    problems = await _schema_problems(
+        state, content_type, lambda schema: check_entry_fields(schema, fields, require_mandatory=True)
+    )
+    if problems:
+        raise _refuse_problems(content_type, problems)
+
+    async def execute(permits: Permits) -> Entry:
+        permit = permits.for_operation("entry.create")
+        return await _write_or_explain(
+            state, content_type, fields, state.client.entries.create(content_type, fields, locale=loc, permit=permit)
+        )
+
+    outcome = await guarded_write(
+        ctx,
+        tool="create_entry",
+        arguments=arguments,
+        scopes=WRITE_SCOPES,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=confirmation_token,
+        execute=execute,
+    )
+    created = outcome.result
+    return EntryWriteAnswer(
+        **write_answer_fields(outcome),
+        entry=_entry_ref(content_type, loc, created) if created is not None else None,
+        notice="Entry created." if created is not None else None,
+    )
+
+
+async def _current_entry(state: AppState, content_type: str, uid: str, locale: str) -> Entry:
+    try:
+        return await state.client.entries.get(content_type, uid, source="draft", locale=locale)
+    except NotFoundError:
+        raise ToolError(
+            f"entry {content_type}/{uid} does not exist in locale {locale}; check it with query_entries"
+        ) from None
+
+
+@tool(toolset="entries", scopes=WRITE_SCOPES, title="Update an entry", read_only=False, idempotent=False)
+async def update_entry(
+    ctx: ToolContext,
+    content_type: ContentTypeArg,
+    uid: UidArg,
+    fields: Annotated[
+        dict[str, Any], Field(description="The fields to change by uid; each replaces its old value whole.")
+    ],
+    expected_version: Annotated[
+        int, Field(ge=1, description="The _version you read; the update is refused if the entry moved on.")
+    ],
+    locale: LocaleArg = None,
+    dry_run: DryRunArg = False,
+    confirmation_token: TokenArg = None,
+) -> EntryWriteAnswer:
+    """Change fields of an entry; the others keep their values. Pass the _version you read as
+    expected_version: if someone saved the entry since, the update is refused with the
+    current version and nothing is written. The fields are checked against the schema first,
+    all problems at once."""
+    state = app_state(ctx)
+    loc = await resolve_locale(state, locale)
+    targets = Targets(content_types=(content_type,), locales=(loc,))
+    arguments = {
+        "content_type": content_type,
+        "uid": uid,
+        "fields": fields,
+        "expected_version": expected_version,
+        "locale": loc,
+    }
+    path = f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}"
+    plan = WritePlan(
+        action="update_entry",
+        summary=f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
+        targets={"content_type": [content_type], "locale": [loc]},
+        requests=[PlannedRequest(method="PUT", path=path, summary="save the entry as a new version")],
+        items=[f"entry {content_type}/{uid} ({loc})"],
+    )
+    await refuse_if_denied(
+        ctx, tool="update_entry", arguments=arguments, scopes=WRITE_SCOPES, targets=targets, plan=plan
+    )
+    await check_locales(state, [loc])
+    current = await _current_entry(state, content_type, uid, loc)
+    if current.version != expected_version:
+        raise ToolError(
+            f"entry {content_type}/{uid} ({loc}) is at version {current.version}, not {expected_version}: it was "
+            f"saved since you read it. Nothing was sent. Read it again (get_entry), reapply your change, and pass "
+            f"expected_version={current.version}."
+        )
+    stored = current.model_dump(by_alias=True, exclude_unset=True)
+
+    def problems_of(schema: Any) -> list[str]:
+        merged = {**editable_fields(schema, stored), **fields}
+        return check_entry_fields(schema, fields, require_mandatory=False) + missing_mandatory(schema, merged)
+
+    problems = await _schema_problems(state, content_type, problems_of)
+    if problems:
+        raise _refuse_problems(content_type, problems)
+    schema = (await state.meta.content_type(content_type)).schema_
+    # The whole editable entry is sent, so the update means the same whether Contentstack
+    # replaces the stored entry or merges into it.
+    body = {**editable_fields(schema, stored), **fields}
+    plan.requests[0].summary = f"save the entry as version {expected_version + 1}"
+
+    async def execute(permits: Permits) -> Entry:
+        permit = permits.for_operation("entry.update")
+        return await _write_or_explain(
+            state, content_type, fields, state.client.entries.update(content_type, uid, body, locale=loc, permit=permit)
+        )
+
+    outcome = await guarded_write(
+        ctx,
+        tool="update_entry",
+        arguments=arguments,
+        scopes=WRITE_SCOPES,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=confirmation_token,
+        execute=execute,
+        target_versions={f"{content_type}/{uid}/{loc}": expected_version},
+    )
+    updated = outcome.result
+    return EntryWriteAnswer(
+        **write_answer_fields(outcome),
+        entry=_entry_ref(content_type, loc, updated) if updated is not None else None,
+        notice="Entry updated." if updated is not None else None,
+    )
+
+
+@tool(
+    toolset="entries",
+    scopes=WRITE_SCOPES,
+    title="Delete an entry",
+    read_only=False,
+    destructive=True,
+    idempotent=True,
+)
+async def delete_entry(
+    ctx: ToolContext,
+    content_type: ContentTypeArg,
+    uid: UidArg,
+    locale: LocaleArg = None,
+    dry_run: DryRunArg = False,
+    confirmation_token: TokenArg = None,
+) -> EntryWriteAnswer:
+    """Delete an entry's version in one locale (default: master). Destructive: it may need a
+    human's confirmation; when the answer carries a confirmation token, show the preview to
+    the user and call again with the token only if they agree."""
+    state = app_state(ctx)
+    loc = await resolve_locale(state, locale)
+    targets = Targets(content_types=(content_type,), locales=(loc,))
+    arguments = {"content_type": content_type, "uid": uid, "locale": loc}
+    plan = WritePlan(
+        action="delete_entry",
+        summary=f"delete entry {content_type}/{uid} in {loc}",
+        targets={"content_type": [content_type], "locale": [loc]},
+        requests=[
+            PlannedRequest(
+                method="DELETE",
+                path=f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}",
+                summary="delete the entry",
+            )
+        ],
+        items=[f"entry {content_type}/{uid} ({loc})"],
+    )
+    await refuse_if_denied(
+        ctx, tool="delete_entry", arguments=arguments, scopes=WRITE_SCOPES, targets=targets, plan=plan
+    )
+    current = await _current_entry(state, content_type, uid, loc)
+    plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})"
+
+    async def execute(permits: Permits) -> str:
+        notice = await state.client.entries.delete(
+            content_type, uid, locale=loc, permit=permits.for_operation("entry.delete")
+        )
+        return notice or "Entry deleted."
+
+    outcome = await guarded_write(
+        ctx,
+        tool="delete_entry",
+        arguments=arguments,
+        scopes=WRITE_SCOPES,
+        targets=targets,
+        plan=plan,
+        dry_run=dry_run,
+        confirmation_token=confirmation_token,
+        execute=execute,
+        target_versions={f"{content_type}/{uid}/{loc}": current.version or 0},
+    )
+    return EntryWriteAnswer(
+        **write_answer_fields(outcome),
+        entry=EntryRef(
+            content_type=content_type,
+            uid=uid,
+            locale=loc,
+            version=current.version,
+            title=clean(current.title) if current.title else None,
+        ),
+        notice=outcome.result,
+    )
