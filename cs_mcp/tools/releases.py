@@ -371,13 +371,27 @@ def permit_for_new_release(ctx: ToolContext, tool_name: str, scopes: frozenset[s
     return state.guard.permit(principal, tool_name, "release.add_items", targets)
 
 
+def with_progress(exc: ContentstackError, progress: str, advice: str) -> ContentstackError:
+    """The same error (class, status and codes, which the audit log records) with a message that
+    says how far a multi-request write got before it failed."""
+    return type(exc)(
+        f"{progress}: {exc.message}. {advice}",
+        status=exc.status,
+        error_code=exc.error_code,
+        error_message=exc.error_message,
+        errors=exc.errors,
+        request_id=exc.request_id,
+        api=exc.api,
+    )
+
+
 async def add_in_chunks(
     state: AppState, release_uid: str, items: Sequence[ReleaseItem], permit: Permit, *, created: bool = False
 ) -> int:
     """Adds the items in requests of 25; answers how many requests were sent.
 
     Raises:
-        ToolError: a request failed, saying how many items were added before it.
+        ContentstackError: a request failed; the message says how many items were added before it.
     """
     batches = chunks(items)
     for number, batch in enumerate(batches):
@@ -386,9 +400,11 @@ async def add_in_chunks(
         except ContentstackError as exc:
             done = number * MAX_ITEMS_PER_REQUEST
             created_note = f"release {release_uid!r} was created; " if created else ""
-            raise ToolError(
+            raise with_progress(
+                exc,
                 f"{created_note}{done} of {len(items)} items were added to release {release_uid!r}, then request "
-                f"{number + 1} of {len(batches)} failed: {exc}. Add the remaining items with add_release_items."
+                f"{number + 1} of {len(batches)} failed",
+                "Add the remaining items with add_release_items.",
             ) from exc
     return len(batches)
 
@@ -744,9 +760,11 @@ async def remove_release_items(
             try:
                 await state.client.releases.remove_items(release_uid, batch, permit=permit)
             except ContentstackError as exc:
-                raise ToolError(
+                raise with_progress(
+                    exc,
                     f"{number * MAX_ITEMS_PER_REQUEST} of {len(chosen)} items were removed from release "
-                    f"{release_uid!r}, then request {number + 1} of {len(batches)} failed: {exc}"
+                    f"{release_uid!r}, then request {number + 1} of {len(batches)} failed",
+                    "Read the release with get_release before trying again.",
                 ) from exc
         return len(batches)
 

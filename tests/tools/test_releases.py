@@ -62,6 +62,8 @@ class FakeCMA:
         self.entries: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.assets: dict[str, dict[str, Any]] = {"asset1": {"uid": "asset1", "_version": 2}}
         self.counter = 0
+        # The item requests (POST .../items) answered before the next one fails; None: never.
+        self.item_requests_before_failure: int | None = None
         for i in range(60):
             self.add_entry("blog_post", f"post{i}", version=1)
         self.add_entry("author", "a1", version=1, publish_details=published("env_dev") + published("env_stg"))
@@ -156,6 +158,10 @@ class FakeCMA:
                 200, json={"items": release["items"][skip : skip + limit], "count": len(release["items"])}
             )
         if rest == ["items"] and method == "POST":
+            if self.item_requests_before_failure is not None:
+                if self.item_requests_before_failure == 0:
+                    return httpx2.Response(500, json={"error_message": "Something went wrong.", "error_code": 500})
+                self.item_requests_before_failure -= 1
             if len(body["items"]) > 25:
                 return httpx2.Response(400, json={"error_message": "At most 25 items.", "error_code": 400})
             release["items"].extend(body["items"])
@@ -259,6 +265,20 @@ async def test_create_release_with_60_items_sends_one_create_and_three_item_requ
     assert (first["version"], first["locale"], first["action"]) == (1, "en-us", "publish")
     assert data["items_added"] == 60
     assert len(fake.releases[data["release"]["uid"]]["items"]) == 60
+
+
+async def test_a_failure_midway_says_how_many_items_were_added_and_how_to_go_on() -> None:
+    fake = FakeCMA()
+    fake.item_requests_before_failure = 2
+    items = [{"type": "entry", "content_type": "blog_post", "uid": f"post{i}"} for i in range(60)]
+    async with make_client(fake, "publisher") as client:
+        result = await client.call_tool("create_release", {"name": "Half", "items": items})
+    assert result.is_error
+    assert "add_release_items" in text_of(result)
+    (created,) = fake.releases.values()
+    assert len(created["items"]) == 50
+    # The failed write was not repeated: a 5xx to a write may have half-happened.
+    assert len(fake.writes) == 4
 
 
 async def test_a_dry_run_create_answers_the_plan_and_sends_nothing() -> None:
