@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -486,3 +487,26 @@ async def test_a_bulk_job_that_does_not_exist_answers_not_found(cma: httpx2.Asyn
     answer = await cma.get("/bulk/jobs/blt0000000000000000")
 
     assert (answer.status_code, answer.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+
+
+async def test_a_scheduled_publish_survives_a_restart_with_a_file_database_and_fires_after_it(
+    tmp_path: Path,
+) -> None:
+    config = SandboxConfig(db_path=str(tmp_path / "stack.db"), rate_limits=False)
+    async with running_sandbox(config, SandboxClock(NOW)) as first:
+        uid, latest = unpublished_entry(first.state)
+        async with httpx2.AsyncClient(base_url=f"{first.base_url}/cma/v3", headers=HEADERS) as client:
+            body = {"entry": {"environments": ["staging"]}, "scheduled_at": later(first.state, 600)}
+            assert (await publish(client, uid, body)).status_code == 200
+
+    async with running_sandbox(config, SandboxClock(NOW)) as second:
+        async with httpx2.AsyncClient(base_url=f"{second.base_url}/cma/v3", headers=HEADERS) as client:
+            [waiting] = await queue(client)
+            await advance_clock(client, second, 601)
+            [fired] = await queue(client)
+        with second.state.db.read() as conn:
+            live = store.published_version(conn, "entry", "page", uid, "staging", "en-us")
+
+    assert waiting["publish_details"]["status"] == "scheduled"
+    assert fired["publish_details"]["status"] == "success"
+    assert live == latest
