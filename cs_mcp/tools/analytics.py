@@ -43,6 +43,7 @@ TOP_N = 5
 _DIMENSION_NUMBERS = frozenset({"statusCode"})
 # Row fields whose values are ranked in the summary, and the label they get.
 _RANKED_DIMENSIONS = (("url", "top_urls"), ("sdk", "top_sdks"), ("device", "devices"), ("statusCode", "status_codes"))
+_LEADER_NOUNS = {"top_urls": "URL", "top_sdks": "SDK", "devices": "device"}
 
 
 def _utc_today() -> date:
@@ -300,6 +301,8 @@ def _sentences(summary: AnalyticsSummary, totals: dict[str, int | float], row_co
     if not row_count or metric is None:
         return ["The report has no rows for this range and these filters."]
     lines = [f"{row_count} rows; total {metric}: {_amount(metric, totals[metric])}."]
+    if metric != "bandwidth" and "bandwidth" in totals:
+        lines.append(f"Total bandwidth: {_amount('bandwidth', totals['bandwidth'])}.")
     if summary.top_periods:
         best = summary.top_periods[0]
         lines.append(f"Busiest period: {best.key} ({_amount(metric, best.value)}).")
@@ -314,8 +317,9 @@ def _sentences(summary: AnalyticsSummary, totals: dict[str, int | float], row_co
             f"{summary.server_error_rate or 0:.2%} 500 or above."
         )
     for label, items in summary.top_values.items():
-        if label != "status_codes" and items:
-            lines.append(f"Top {label.removeprefix('top_')}: {items[0].key} ({_amount(metric, items[0].value)}).")
+        noun = _LEADER_NOUNS.get(label)
+        if noun and items:
+            lines.append(f"Top {noun}: {items[0].key} ({_amount(metric, items[0].value)}).")
     return lines
 
 
