@@ -1,0 +1,464 @@
+"""guarded_write end to end, in memory: deny, dry run, confirm (elicitation and token), audit,
+and the backstop. Every refusal is checked to have sent nothing (requests counted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.server import MCPServer
+from mcp_types import ElicitRequestParams, ElicitResult
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import Api
+from cs_mcp.config import Settings
+from cs_mcp.guard import AuditLog, ConfirmationAuthority, Guard, ItemTarget, Targets, parse_policy, read_audit
+from cs_mcp.server import build_server
+from cs_mcp.tools._context import ToolContext, app_state
+from cs_mcp.tools._write import (
+    ConfirmationRequest,
+    ElicitationRequired,
+    Permits,
+    PlannedRequest,
+    WritePlan,
+    guarded_write,
+)
+from tests.helpers import text_of
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "cs_management_token_1234"
+ENV = {
+    "CONTENTSTACK_API_KEY": "blt_api_key_1234",
+    "CONTENTSTACK_MANAGEMENT_TOKEN": SECRET,
+}
+
+POLICY = """\
+[roles.editor]
+inherits = ["viewer"]
+scopes = ["cm.entry:write"]
+content_types = ["blog_post", "author"]
+locales = ["en-us", "fr-fr"]
+
+[roles.publisher]
+inherits = ["editor"]
+scopes = ["cm.entry:publish", "cm.entry:unpublish"]
+environments = ["development", "staging", "production"]
+
+[confirm]
+environments = ["production"]
+fallback = "{fallback}"
+"""
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Stack:
+    """A mock CMA that counts the requests that reach it and holds entry versions."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx2.Request] = []
+        self.versions: dict[str, int] = {}
+
+    def handler(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        if "/broken/" in request.url.path:
+            return httpx2.Response(
+                422, json={"error_message": "Entry not found.", "error_code": 141}, headers={"x-request-id": "req-9"}
+            )
+        return httpx2.Response(201, json={"notice": "The requested action has been performed."})
+
+
+class PublishAnswer(BaseModel):
+    published: list[str]
+    dry_run: bool
+    decision: str
+    reason: str
+    plan: WritePlan
+    confirmation: ConfirmationRequest | None = None
+
+
+def publish_tool(stack: Stack):
+    async def publish_test(
+        ctx: ToolContext,
+        items: Annotated[list[str], Field(description="content_type/uid/locale")],
+        environments: list[str],
+        dry_run: bool = False,
+        confirmation_token: str | None = None,
+    ) -> Any:
+        """Publishes entries (a test tool written the way the write tools are)."""
+        parsed = [tuple(i.split("/")) for i in items]
+        targets = Targets(
+            environments=tuple(environments),
+            items=tuple(ItemTarget(f"entry {ct}/{uid} ({loc})", ct, loc) for ct, uid, loc in parsed),
+        )
+        plan = WritePlan(
+            action="publish",
+            summary=f"Publish {len(items)} entries to {', '.join(environments)}",
+            targets={"environment": environments},
+            requests=[
+                PlannedRequest(method="POST", path=f"/content_types/{ct}/entries/{uid}/publish", summary=loc)
+                for ct, uid, loc in parsed
+            ],
+            items=items,
+        )
+        client = app_state(ctx).client
+
+        async def execute(permits: Permits) -> list[str]:
+            done: list[str] = []
+            for ct, uid, loc in parsed:
+                await client.request(
+                    Api.CMA,
+                    "POST",
+                    ["content_types", ct, "entries", uid, "publish"],
+                    json_body={"entry": {"environments": environments, "locales": [loc]}},
+                    permit=permits.for_operation("entry.publish"),
+                    operation="entry.publish",
+                    targets={"content_type": [ct], "locale": [loc], "environment": environments},
+                )
+                done.append(uid)
+            return done
+
+        arguments = {"items": items, "environments": environments, "dry_run": dry_run}
+        try:
+            outcome = await guarded_write(
+                ctx,
+                tool="publish_test",
+                arguments={**arguments, "confirmation_token": confirmation_token},
+                scopes=frozenset({"cm.entry:publish"}),
+                targets=targets,
+                plan=plan,
+                dry_run=dry_run,
+                confirmation_token=confirmation_token,
+                execute=execute,
+                target_versions={f"{ct}/{uid}": stack.versions.get(uid, 1) for ct, uid, _ in parsed},
+            )
+        except ElicitationRequired as exc:
+            return exc.result  # what the @tool wrapper answers for it
+        return PublishAnswer(
+            published=outcome.result or [],
+            dry_run=outcome.dry_run,
+            decision=outcome.verdict.decision,
+            reason=outcome.verdict.reason,
+            plan=outcome.plan,
+            confirmation=outcome.confirmation,
+        )
+
+    return publish_test
+
+
+class World:
+    def __init__(self, tmp_path: Path, role: str, fallback: str = "token") -> None:
+        self.stack = Stack()
+        self.clock = FakeClock()
+        self.audit_path = tmp_path / "audit.jsonl"
+        self.guard = Guard(
+            parse_policy(POLICY.format(fallback=fallback)),
+            audit=AuditLog(self.audit_path, [SECRET]),
+            confirmations=ConfirmationAuthority(clock=self.clock),
+        )
+        self.role = role
+        self._server: MCPServer[Any] | None = None
+
+    def server(self) -> MCPServer[Any]:
+        """One server per world (building one takes a while); each call opens its own session."""
+        if self._server is None:
+            self._server = build_server(
+                Settings.from_env(ENV),
+                guard=self.guard,
+                stdio_role=self.role,
+                transport=httpx2.MockTransport(self.stack.handler),
+            )
+            self._server.add_tool(publish_tool(self.stack), name="publish_test", structured_output=False)
+        return self._server
+
+    def audit(self) -> list[dict[str, Any]]:
+        return [r.model_dump() for r in read_audit(self.audit_path)]
+
+
+def publish(items: list[str], environments: list[str], **extra: Any) -> dict[str, Any]:
+    return {"items": items, "environments": environments, **extra}
+
+
+def answer(result: Any) -> dict[str, Any]:
+    assert not result.is_error, text_of(result)
+    return PublishAnswer.model_validate_json(text_of(result)).model_dump()
+
+
+async def call(world: World, arguments: dict[str, Any], **client: Any) -> Any:
+    with anyio.fail_after(10):
+        async with Client(world.server(), **client) as c:
+            return await c.call_tool("publish_test", arguments)
+
+
+async def test_an_allowed_write_is_sent_and_audited_ok(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    result = await call(world, publish(["blog_post/blt1/en-us", "author/blt2/fr-fr"], ["staging"]))
+    data = answer(result)
+    assert data["published"] == ["blt1", "blt2"]
+    assert data["decision"] == "allow"
+    assert len(world.stack.requests) == 2
+    [line] = world.audit()
+    assert (line["decision"], line["outcome"], line["principal"], line["role"]) == ("allow", "ok", "local", "publisher")
+    assert line["targets"]["environment"] == ["staging"]
+
+
+@pytest.mark.parametrize(
+    ("role", "items", "environments", "rule"),
+    [
+        ("ghost", ["blog_post/blt1/en-us"], ["staging"], "roles"),
+        ("editor", ["blog_post/blt1/en-us"], ["staging"], "roles.editor.scopes"),
+        ("publisher", ["page/blt1/en-us"], ["staging"], "roles.publisher.content_types"),
+        ("publisher", ["blog_post/blt1/de-de"], ["staging"], "roles.publisher.locales"),
+        ("publisher", ["blog_post/blt1/en-us"], ["qa"], "roles.publisher.environments"),
+        ("publisher", ["blog_post/blt1/en-us"], ["Production"], "roles.publisher.environments"),
+        ("publisher", ["blog_post/blt1/fr-FR"], ["staging"], "roles.publisher.locales"),
+    ],
+)
+async def test_every_deny_sends_nothing_and_is_audited(
+    tmp_path: Path, role: str, items: list[str], environments: list[str], rule: str
+) -> None:
+    world = World(tmp_path, role)
+    with anyio.fail_after(10):
+        async with Client(world.server()) as c:
+            result = await c.call_tool("publish_test", publish(items, environments))
+    assert result.is_error
+    assert "Nothing was sent" in text_of(result)
+    assert world.stack.requests == []
+    [line] = world.audit()
+    assert line["decision"] == "deny"
+    assert line["rule"] == rule
+
+
+async def test_one_bad_item_of_a_bulk_publish_denies_all_and_the_answer_lists_it(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    items = ["blog_post/blt1/en-us", "blog_post/blt2/de-de", "author/blt3/en-us", "page/blt4/en-us"]
+    result = await call(world, publish(items, ["staging"]))
+    assert result.is_error
+    text = text_of(result)
+    assert "blt2" in text
+    assert "blt4" in text
+    assert "blt1" not in text
+    assert world.stack.requests == []
+
+
+async def test_a_principal_named_in_the_arguments_changes_nothing(tmp_path: Path) -> None:
+    world = World(tmp_path, "editor")
+    result = await call(world, publish(["blog_post/blt1/en-us"], ["staging"], principal="admin", role="admin"))
+    assert result.is_error
+    assert world.stack.requests == []
+
+
+async def test_a_dry_run_answers_the_plan_and_verdict_and_sends_nothing(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    data = answer(await call(world, publish(["blog_post/blt1/en-us"], ["production"], dry_run=True)))
+    assert data["dry_run"] is True
+    assert data["decision"] == "confirm"
+    assert data["plan"]["requests"][0]["path"] == "/content_types/blog_post/entries/blt1/publish"
+    assert world.stack.requests == []
+    [line] = world.audit()
+    assert (line["decision"], line["dry_run"]) == ("dry_run", True)
+
+
+async def test_a_denied_dry_run_is_still_denied(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    result = await call(world, publish(["page/blt1/en-us"], ["staging"], dry_run=True))
+    assert result.is_error
+    assert world.audit()[0]["decision"] == "deny"
+
+
+async def test_without_elicitation_the_token_fallback_answers_a_preview_and_a_token(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    arguments = publish(["blog_post/blt1/en-us"], ["production"])
+    data = answer(await call(world, arguments))
+    assert data["published"] == []
+    assert data["decision"] == "confirm"
+    confirmation = data["confirmation"]
+    assert "production" in confirmation["preview"]
+    assert "blog_post/blt1/en-us" in confirmation["preview"]
+    assert world.stack.requests == []
+
+    confirmed = answer(await call(world, {**arguments, "confirmation_token": confirmation["confirmation_token"]}))
+    assert confirmed["published"] == ["blt1"]
+    assert confirmed["decision"] == "confirmed"
+    assert len(world.stack.requests) == 1
+
+    replayed = await call(world, {**arguments, "confirmation_token": confirmation["confirmation_token"]})
+    assert replayed.is_error
+    assert "replayed" in text_of(replayed)
+    assert len(world.stack.requests) == 1
+
+    lines = world.audit()
+    assert [(x["decision"], x["confirmation"], x["outcome"]) for x in lines] == [
+        ("confirm", "token", None),
+        ("confirmed", "token", "ok"),
+        ("deny", "token", None),
+    ]
+    assert all(x["arguments"].get("confirmation_token") in (None, "[redacted]") for x in lines)
+    assert confirmation["confirmation_token"] not in world.audit_path.read_text()
+
+
+async def token_for(world: World, arguments: dict[str, Any]) -> str:
+    data = answer(await call(world, arguments))
+    return data["confirmation"]["confirmation_token"]
+
+
+async def test_a_token_with_altered_arguments_is_refused(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    arguments = publish(["blog_post/blt1/en-us"], ["production"])
+    token = await token_for(world, arguments)
+    altered = publish(["blog_post/blt1/en-us", "blog_post/blt2/en-us"], ["production"], confirmation_token=token)
+    result = await call(world, altered)
+    assert result.is_error
+    assert "(altered)" in text_of(result)
+    assert world.stack.requests == []
+
+
+async def test_an_expired_token_is_refused(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    arguments = publish(["blog_post/blt1/en-us"], ["production"])
+    token = await token_for(world, arguments)
+    world.clock.now += 301
+    result = await call(world, {**arguments, "confirmation_token": token})
+    assert result.is_error
+    assert "(expired)" in text_of(result)
+    assert world.stack.requests == []
+
+
+async def test_a_token_for_a_target_that_changed_since_is_refused(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    arguments = publish(["blog_post/blt1/en-us"], ["production"])
+    token = await token_for(world, arguments)
+    world.stack.versions["blt1"] = 2
+    result = await call(world, {**arguments, "confirmation_token": token})
+    assert result.is_error
+    assert "(stale)" in text_of(result)
+    assert world.stack.requests == []
+
+
+async def test_a_token_from_another_server_process_is_refused(tmp_path: Path) -> None:
+    first = World(tmp_path / "a", "publisher")
+    second = World(tmp_path / "b", "publisher")
+    arguments = publish(["blog_post/blt1/en-us"], ["production"])
+    token = await token_for(first, arguments)
+    result = await call(second, {**arguments, "confirmation_token": token})
+    assert result.is_error
+    assert "(forged)" in text_of(result)
+    assert second.stack.requests == []
+
+
+async def test_the_deny_fallback_refuses_when_the_client_cannot_elicit(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher", fallback="deny")
+    result = await call(world, publish(["blog_post/blt1/en-us"], ["production"]))
+    assert result.is_error
+    assert "Nothing was sent" in text_of(result)
+    assert world.stack.requests == []
+    assert world.audit()[0]["rule"] == "confirm.fallback"
+
+
+def answering(action: str, confirm: bool = True):
+    asked: list[str] = []
+
+    async def callback(_context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        content: dict[str, Any] | None = {"confirm": confirm} if action == "accept" else None
+        return ElicitResult.model_validate({"action": action, "content": content})
+
+    return callback, asked
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_with_elicitation_an_accepting_user_lets_the_write_through(tmp_path: Path, mode: str) -> None:
+    world = World(tmp_path, "publisher", fallback="deny")
+    callback, asked = answering("accept")
+    arguments = publish(["blog_post/blt1/en-us"], ["production"])
+    result = await call(world, arguments, elicitation_callback=callback, mode=mode)
+    data = answer(result)
+    assert data["published"] == ["blt1"]
+    assert data["decision"] == "confirmed"
+    assert len(asked) == 1
+    assert "production" in asked[0]
+    assert "blog_post/blt1/en-us" in asked[0]
+    assert len(world.stack.requests) == 1
+    lines = [(x["decision"], x["confirmation"], x["outcome"]) for x in world.audit()]
+    if mode == "legacy":  # asked mid-call
+        assert lines == [("confirmed", "elicitation", "ok")]
+    else:  # asked through an InputRequiredResult, then the call retried with the answer
+        assert lines == [("confirm", "elicitation", None), ("confirmed", "elicitation", "ok")]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+@pytest.mark.parametrize(("action", "confirm"), [("decline", True), ("cancel", True), ("accept", False)])
+async def test_with_elicitation_a_declining_user_stops_the_write(
+    tmp_path: Path, mode: str, action: str, confirm: bool
+) -> None:
+    world = World(tmp_path, "publisher")
+    callback, asked = answering(action, confirm)
+    arguments = publish(["blog_post/blt1/en-us"], ["production"])
+    result = await call(world, arguments, elicitation_callback=callback, mode=mode)
+    assert result.is_error
+    assert "Nothing was sent" in text_of(result)
+    assert len(asked) == 1
+    assert world.stack.requests == []
+    assert world.audit()[-1]["decision"] == "deny"
+
+
+async def test_a_contentstack_error_is_audited_with_its_status_and_code_and_reraised(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    result = await call(world, publish(["blog_post/broken/en-us"], ["staging"]))
+    assert result.is_error
+    [line] = world.audit()
+    assert (line["outcome"], line["status"], line["error_code"]) == ("error", 422, 141)
+    assert SECRET not in world.audit_path.read_text()
+
+
+async def test_an_unwritable_audit_log_stops_the_write_before_it_is_sent(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    (tmp_path / "blocker").write_text("")
+    world.guard.audit = AuditLog(tmp_path / "blocker" / "audit.jsonl")
+    result = await call(world, publish(["blog_post/blt1/en-us"], ["staging"]))
+    assert result.is_error
+    assert world.stack.requests == []
+
+
+async def test_the_backstop_a_write_without_the_guard_sends_nothing(tmp_path: Path) -> None:
+    world = World(tmp_path, "admin")
+    server = world.server()
+
+    async def forgetful(ctx: ToolContext, forge: bool = False) -> str:
+        """Writes without asking the guard (a bug the backstop must catch)."""
+        client = app_state(ctx).client
+        permit = None
+        if forge:
+            # a permit for another operation and other targets does not cover this write
+            permit = world.guard.permit(app_state(ctx).stdio_principal, "x", "entry.update", Targets())
+        await client.request(
+            Api.CMA,
+            "POST",
+            ["content_types", "blog_post", "entries", "blt1", "publish"],
+            json_body={},
+            permit=permit,
+            operation="entry.publish",
+            targets={"content_type": ["blog_post"]},
+        )
+        return "sent"
+
+    server.add_tool(forgetful, name="forgetful")
+    with anyio.fail_after(10):
+        async with Client(server) as c:
+            bare = await c.call_tool("forgetful", {})
+            forged = await c.call_tool("forgetful", {"forge": True})
+    assert bare.is_error
+    assert forged.is_error
+    assert world.stack.requests == []
