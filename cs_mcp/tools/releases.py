@@ -499,15 +499,12 @@ ConfirmationToken = Annotated[
 ]
 
 
-def items_plan_requests(method: str, release_uid: str, count: int, verb: str) -> list[PlannedRequest]:
+def items_plan_requests(method: str, path: str, count: int, verb: str) -> list[PlannedRequest]:
+    """One planned request per 25 items."""
     requests: list[PlannedRequest] = []
     for start in range(0, count, MAX_ITEMS_PER_REQUEST):
         end = min(start + MAX_ITEMS_PER_REQUEST, count)
-        requests.append(
-            PlannedRequest(
-                method=method, path=release_path(release_uid, "items"), summary=f"{verb} items {start + 1}-{end}"
-            )
-        )
+        requests.append(PlannedRequest(method=method, path=path, summary=f"{verb} items {start + 1}-{end}"))
     return requests
 
 
@@ -529,7 +526,7 @@ async def create_release(
     resolved = await resolve_items(state, items or [])
     targets = Targets(items=tuple(item_target(i) for i in resolved))
     requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
-    requests += items_plan_requests("POST", "{new release uid}", len(resolved), "add")
+    requests += items_plan_requests("POST", "/v3/releases/{new release uid}/items", len(resolved), "add")
     plan = WritePlan(
         action="create_release",
         summary=f"create release {name!r} with {len(resolved)} items in {len(requests)} requests",
@@ -658,7 +655,7 @@ async def add_release_items(
         action="add_release_items",
         summary=f"add {len(resolved)} items to release {release_uid!r}",
         targets=plan_targets(targets),
-        requests=items_plan_requests("POST", release_uid, len(resolved), "add"),
+        requests=items_plan_requests("POST", release_path(release_uid, "items"), len(resolved), "add"),
         items=[label(i) for i in resolved],
     )
 
@@ -741,7 +738,7 @@ async def remove_release_items(
             PlannedRequest(method="DELETE", path=release_path(release_uid, "items") + "?all=true", summary="remove all")
         ]
     else:
-        requests = items_plan_requests("DELETE", release_uid, len(chosen), "remove")
+        requests = items_plan_requests("DELETE", release_path(release_uid, "items"), len(chosen), "remove")
     plan = WritePlan(
         action="remove_release_items",
         summary=f"remove {len(chosen)} items from release {release_uid!r}",

@@ -288,7 +288,9 @@ async def test_a_dry_run_create_answers_the_plan_and_sends_nothing() -> None:
         data = data_of(await client.call_tool("create_release", {"name": "Plan", "items": items, "dry_run": True}))
     assert fake.writes == []
     assert data["dry_run"] is True
-    assert len(data["plan"]["requests"]) == 3
+    assert [r["path"] for r in data["plan"]["requests"]] == ["/v3/releases"] + [
+        "/v3/releases/{new release uid}/items"
+    ] * 2
     assert data["plan"]["targets"]["content_type"] == ["blog_post"]
     assert data["release"] is None
 
