@@ -16,9 +16,12 @@ from mcp.server.context import CallNext, HandlerResult
 from mcp_types import CallToolResult, ListToolsResult, TextContent
 
 from cs_mcp import __version__
-from cs_mcp.client import ContentstackClient, RateLimits
+from cs_mcp.client import ContentstackClient, RateLimits, RetryPolicy
+from cs_mcp.completions import register_completions
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
+from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
+from cs_mcp.resources import register_resources
 from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY, AppState
 from cs_mcp.tools._registry import ToolSpec, registered_tools
 from cs_mcp.tools._schema import compact_schema
@@ -136,12 +139,18 @@ def build_server(
     stdio_role: str | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
     rate_limits: RateLimits | None = None,
+    retry: RetryPolicy | None = None,
+    prompts: list[PromptTemplate] | None = None,
 ) -> MCPServer[AppState]:
     """The MCP server for these settings.
 
     `guard` defaults to the built-in policy; `stdio_role` (else `settings.role`, else the
     policy's default role) is the role of the local principal. `transport` replaces the
-    network (tests pass `httpx2.MockTransport`).
+    network (tests pass `httpx2.MockTransport`); `rate_limits` and `retry` replace the
+    client's defaults. `prompts` defaults to the files in `prompts/`.
+
+    Raises:
+        PromptFileError: a prompt file is malformed (names the file).
     """
     guard = guard or Guard(builtin_policy())
     role = stdio_role or settings.role or guard.policy.default_role
@@ -151,7 +160,11 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncGenerator[AppState]:
         client = ContentstackClient(
-            settings.client_config(), permits=guard.permits, transport=transport, rate_limits=rate_limits
+            settings.client_config(),
+            permits=guard.permits,
+            transport=transport,
+            rate_limits=rate_limits,
+            retry=retry,
         )
         async with client:
             yield AppState(
@@ -185,4 +198,7 @@ def build_server(
         )
         specs[spec.name] = spec
     server.middleware.append(ListingGuard(specs, guard, stdio_principal))
+    register_prompts(server, load_prompts() if prompts is None else prompts)
+    register_resources(server)
+    register_completions(server)
     return server

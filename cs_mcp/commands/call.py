@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, cast
 
 import anyio
 from mcp import Client
 
 from cs_mcp.commands._common import CommandError, add_policy_arguments, build_guard, fail, load_settings
+from cs_mcp.prompts import PromptFileError, load_prompts
 from cs_mcp.server import build_server
 
 
@@ -33,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
         guard = build_guard(settings)
-    except CommandError as exc:
+        load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
+    except (CommandError, PromptFileError) as exc:
         return fail(str(exc))
 
     async def main() -> int:
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                     return 2
-                result = await client.call_tool(args.tool, arguments)
+                result = await client.call_tool(args.tool, cast(dict[str, Any], arguments))
         if result.is_error:
             text = " ".join(c.text for c in result.content if c.type == "text")
             print(text, file=sys.stderr)

@@ -18,6 +18,7 @@ import uvicorn
 from cs_mcp.commands._common import CommandError, add_policy_arguments, build_guard, fail, load_settings
 from cs_mcp.config import Settings, default_data_dir
 from cs_mcp.guard import Guard
+from cs_mcp.prompts import PromptFileError, load_prompts
 from cs_mcp.server import build_server
 
 
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
         guard = build_guard(settings)
-    except CommandError as exc:
+        load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
+    except (CommandError, PromptFileError) as exc:
         return fail(str(exc))
 
     async def main() -> None:
