@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Policy, Principal, parse_policy
@@ -124,3 +129,60 @@ async def test_the_http_app_refuses_mcp_without_a_token_and_serves_healthz() -> 
     assert refused.status_code == 401
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
+
+
+STACK_ENV = {"CONTENTSTACK_API_KEY": "blt_key_1", "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_token_1"}
+
+
+def stack_handler(request: httpx2.Request) -> httpx2.Response:
+    """A stack with nothing in it."""
+    name = request.url.path.rsplit("/", 1)[-1]
+    return httpx2.Response(200, json={name: [], "count": 0})
+
+
+@asynccontextmanager
+async def running_http_app(policy: Policy) -> AsyncGenerator[ASGIApp]:
+    """The real HTTP app with its lifespan running (the MCP session manager)."""
+    server = build_server(
+        Settings.from_env(STACK_ENV), guard=Guard(policy), transport=httpx2.MockTransport(stack_handler)
+    )
+    app = create_http_app(server, policy)
+    assert isinstance(app, BearerAuth)
+    inner: Any = app.app
+    async with inner.router.lifespan_context(inner):
+        yield app
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+async def test_an_origin_from_another_site_is_refused_even_with_a_right_token() -> None:
+    async with running_http_app(parse_policy(policy_text())) as app:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
+            headers = {**MCP_HEADERS, "Authorization": f"Bearer {BOT_TOKEN}"}
+            foreign = await client.post("/mcp", json=INITIALIZE, headers={**headers, "Origin": "http://evil.example"})
+            local = await client.post("/mcp", json=INITIALIZE, headers={**headers, "Origin": "http://127.0.0.1:8765"})
+    assert foreign.status_code == 403
+    assert local.status_code == 200
+
+
+@pytest.mark.parametrize(("token", "role"), [(BOT_TOKEN, "publisher"), (EDITOR_TOKEN, "editor")])
+async def test_over_mcp_the_tools_see_the_principal_of_the_bearer_token(token: str, role: str) -> None:
+    async with running_http_app(parse_policy(policy_text())) as app:
+        http = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
+            base_url="http://127.0.0.1:8765",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        async with http, Client(streamable_http_client("http://127.0.0.1:8765/mcp", http_client=http)) as client:
+            result = await client.call_tool("describe_stack", {})
+    assert result.structured_content is not None, result
+    assert result.structured_content["permissions"]["role"] == role
+    assert result.structured_content["permissions"]["principal"] == ("release-bot" if role == "publisher" else "writer")

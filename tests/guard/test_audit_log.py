@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +118,42 @@ async def test_an_unwritable_log_is_reported_before_anything_is_sent(tmp_path: P
     log = AuditLog(blocker / "audit.jsonl")
     with pytest.raises(FileExistsError):
         await log.check_writable()
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from cs_mcp.guard import AuditLog, AuditRecord
+log = AuditLog(Path(sys.argv[1]))
+record = AuditRecord(time="t", principal="bot", role="r", transport="stdio", tool="t", decision="allow",
+                     arguments={"body": "x" * 5000})
+for n in range(100000):
+    log.append_sync(record)
+    if n == 20:
+        print("writing", flush=True)
+"""
+
+
+def test_a_process_killed_mid_run_leaves_only_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"writing\n"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        if child.stdout is not None:
+            child.stdout.close()
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    assert lines[-1] == b"", "the file ends with a whole line"
+    assert len(lines) > 21
+    assert all(json.loads(line)["principal"] == "bot" for line in lines[:-1])
+    assert len(read_audit(path)) == len(lines) - 1
