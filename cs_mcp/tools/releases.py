@@ -34,7 +34,15 @@ from cs_mcp.tools._shape import (
     fit_budget,
     page_info,
 )
-from cs_mcp.tools._write import GuardDecision, Permits, PlannedRequest, WritePlan, guarded_write
+from cs_mcp.tools._write import (
+    ConfirmationRequest,
+    GuardDecision,
+    Permits,
+    PlannedRequest,
+    WriteOutcome,
+    WritePlan,
+    guarded_write,
+)
 
 T = TypeVar("T")
 
@@ -119,6 +127,19 @@ class WriteAnswer(BaseModel):
     dry_run: bool = Field(description="True: nothing was sent; `plan` is what would be.")
     plan: WritePlan
     verdict: GuardDecision
+    confirmation: ConfirmationRequest | None = Field(
+        default=None, description="Set when nothing was sent because a human must agree first."
+    )
+
+
+def outcome_fields(outcome: WriteOutcome[Any]) -> dict[str, Any]:
+    """The `WriteAnswer` fields of a guarded write's outcome."""
+    return {
+        "dry_run": outcome.dry_run,
+        "plan": outcome.plan,
+        "verdict": outcome.verdict,
+        "confirmation": outcome.confirmation,
+    }
 
 
 class CreateReleaseAnswer(WriteAnswer):
@@ -555,7 +576,7 @@ async def create_release(
         confirmation_token=None,
         execute=execute,
     )
-    answer = CreateReleaseAnswer(dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict)
+    answer = CreateReleaseAnswer(**outcome_fields(outcome))
     if outcome.result is not None:
         release, added = outcome.result
         answer.release = summary(release)
@@ -629,7 +650,7 @@ async def update_release(
         execute=execute,
         target_versions={release_uid: release.version} if release.version is not None else None,
     )
-    answer = UpdateReleaseAnswer(dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict)
+    answer = UpdateReleaseAnswer(**outcome_fields(outcome))
     if outcome.result is not None:
         answer.release = summary(outcome.result)
     return answer
@@ -673,9 +694,7 @@ async def add_release_items(
         confirmation_token=None,
         execute=execute,
     )
-    answer = ReleaseItemsAnswer(
-        dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict, release_uid=release_uid
-    )
+    answer = ReleaseItemsAnswer(**outcome_fields(outcome), release_uid=release_uid)
     if outcome.result is not None:
         answer.items_changed = len(resolved)
         answer.requests_sent = outcome.result
@@ -777,9 +796,7 @@ async def remove_release_items(
         execute=execute,
     )
     answer = ReleaseItemsAnswer(
-        dry_run=outcome.dry_run,
-        plan=outcome.plan,
-        verdict=outcome.verdict,
+        **outcome_fields(outcome),
         release_uid=release_uid,
         not_in_release=not_in_release,
     )
@@ -1069,9 +1086,7 @@ async def deploy_release(
         )
     )
     return DeployAnswer(
-        dry_run=outcome.dry_run,
-        plan=outcome.plan,
-        verdict=outcome.verdict,
+        **outcome_fields(outcome),
         release_uid=release_uid,
         environments=environments,
         locales=locales,
@@ -1130,9 +1145,7 @@ async def clone_release(
         confirmation_token=None,
         execute=execute,
     )
-    answer = CloneReleaseAnswer(
-        dry_run=outcome.dry_run, plan=outcome.plan, verdict=outcome.verdict, source_uid=release_uid
-    )
+    answer = CloneReleaseAnswer(**outcome_fields(outcome), source_uid=release_uid)
     if outcome.result is not None:
         answer.release = summary(outcome.result)
     return answer
@@ -1175,9 +1188,7 @@ async def delete_release(
         target_versions={release_uid: release.version} if release.version is not None else None,
     )
     return DeleteReleaseAnswer(
-        dry_run=outcome.dry_run,
-        plan=outcome.plan,
-        verdict=outcome.verdict,
+        **outcome_fields(outcome),
         release_uid=release_uid,
         deleted=outcome.result is not None,
         notice=outcome.result,

@@ -13,7 +13,7 @@ from mcp import Client
 from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Policy, builtin_policy
-from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, RoleSpec, resolve_roles
+from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
 from cs_mcp.server import build_server
 from tests.helpers import text_of
 
@@ -517,3 +517,45 @@ async def test_asset_items_are_released_with_their_latest_version() -> None:
         {"uid": "asset1", "content_type_uid": "built_io_upload", "version": 2, "locale": "en-us", "action": "publish"}
     ]
     assert bad.is_error
+
+
+def confirming_policy() -> Policy:
+    """Built-in roles; deletes of releases and anything touching production need a human's yes."""
+    return Policy(
+        roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)),
+        confirm=ConfirmSpec(environments=["production"], tools=["delete_release"], fallback="token"),
+    )
+
+
+async def test_delete_release_waits_for_confirmation_then_deletes_with_the_token() -> None:
+    fake = FakeCMA()
+    uid = fake.add_release("Old", [])
+    async with make_client(fake, "admin", Guard(confirming_policy())) as client:
+        asked = data_of(await client.call_tool("delete_release", {"release_uid": uid}))
+        assert fake.writes == []
+        token = asked["confirmation"]["confirmation_token"]
+        done = data_of(await client.call_tool("delete_release", {"release_uid": uid, "confirmation_token": token}))
+    assert asked["deleted"] is False
+    assert asked["verdict"]["decision"] == "confirm"
+    assert uid in asked["confirmation"]["preview"]
+    assert done["deleted"] is True
+    assert done["verdict"]["decision"] == "confirmed"
+    assert [w.method for w in fake.writes] == ["DELETE"]
+
+
+async def test_a_deploy_to_a_confirmed_environment_reports_the_preflight_and_waits_for_the_token() -> None:
+    fake = FakeCMA()
+    fake.add_entry("blog_post", "post1", version=2)
+    uid = fake.add_release("R", [post_item("post1", version=1)])
+    args = {"release_uid": uid, "environments": ["production"]}
+    async with make_client(fake, "admin", Guard(confirming_policy())) as client:
+        asked = data_of(await client.call_tool("deploy_release", args))
+        assert fake.writes == []
+        token = asked["confirmation"]["confirmation_token"]
+        other = await client.call_tool("deploy_release", {**args, "action": "unpublish", "confirmation_token": token})
+        assert other.is_error
+        done = data_of(await client.call_tool("deploy_release", {**args, "confirmation_token": token}))
+    assert asked["preflight"]["stale_count"] == 1
+    assert asked["notice"] is None
+    assert done["notice"] == "Release sent successfully for deployment."
+    assert [w.url.path for w in fake.writes] == [f"/v3/releases/{uid}/deploy"]
