@@ -387,7 +387,7 @@ def _seed_blog_posts(s: _Seeder, authors: list[str], assets: list[str]) -> None:
         if index % 3 == 0:
             french_angle = _FRENCH.get(angle, angle)
             localized = fields | {
-                "title": f"{french_angle} {topic.lower()} {suffix} (fr)",
+                "title": title.replace(angle, french_angle, 1) + " (fr)",
                 "summary": f"{french_angle} {topic.lower()} : ce que cela change pour votre site.",
                 "seo": fields["seo"] | {"meta_title": f"{topic} (fr)"},
             }
