@@ -2,8 +2,9 @@
 
 The variable names are the official Contentstack MCP server's (FACTS.md section 2), so a user
 switches by changing only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`,
-`CONTENTSTACK_OAUTH_TOKEN`, `CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE` and
-`CS_MCP_AUDIT_LOG`.
+`CONTENTSTACK_OAUTH_TOKEN`, `CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`,
+`CS_MCP_AUDIT_LOG` and `CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's
+default limits).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from cs_mcp.client import Api, ClientConfig, InvalidBaseURLError, UnknownRegionError, resolve_region
+from cs_mcp.client import Api, ClientConfig, InvalidBaseURLError, RateLimits, UnknownRegionError, resolve_region
 from cs_mcp.client._regions import normalise_base_url
 
 
@@ -68,6 +69,7 @@ class Settings(BaseModel):
     policy_path: Path | None = None
     role: str | None = None
     audit_log: Path | None = None
+    rate_limits: RateLimits = RateLimits()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +113,7 @@ class Settings(BaseModel):
                 delivery_tokens[name.strip()] = SecretStr(token.strip())
 
         settings = cls(
+            rate_limits=parse_rate_limits(get("CS_MCP_RATE_LIMITS")),
             api_key=secret("CONTENTSTACK_API_KEY"),
             delivery_token=secret("CONTENTSTACK_DELIVERY_TOKEN"),
             delivery_tokens=delivery_tokens,
@@ -183,3 +186,30 @@ class Settings(BaseModel):
             default_environment=self.environment,
             base_urls=dict(self.base_urls),
         )
+
+
+_RATE_LIMIT_KEYS = ("cma_read", "cma_write", "cma_bulk", "cda", "analytics", "automate")
+
+
+def parse_rate_limits(raw: str | None) -> RateLimits:
+    """`CS_MCP_RATE_LIMITS`, such as `cma_read=20,cma_write=20`: requests per second per API
+    family; families not named keep Contentstack's defaults (FACTS.md section 3).
+
+    Raises:
+        ConfigError: an unknown family or a value that is not a positive integer.
+    """
+    if not raw:
+        return RateLimits()
+    values: dict[str, int] = {}
+    for pair in raw.split(","):
+        name, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or name not in _RATE_LIMIT_KEYS:
+            raise ConfigError(
+                "CS_MCP_RATE_LIMITS",
+                "expected family=requests_per_second pairs separated by commas; "
+                f"families are {', '.join(_RATE_LIMIT_KEYS)}",
+            )
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError("CS_MCP_RATE_LIMITS", f"{name} must be a whole number of requests per second, at least 1")
+        values[name] = int(value)
+    return RateLimits(**values)

@@ -163,7 +163,7 @@ def build_server(
             settings.client_config(),
             permits=guard.permits,
             transport=transport,
-            rate_limits=rate_limits,
+            rate_limits=rate_limits or settings.rate_limits,
             retry=retry,
         )
         async with client:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cs_mcp.client import Api
+from cs_mcp.client import Api, RateLimits
 from cs_mcp.config import ConfigError, Settings
 
 
@@ -60,3 +60,16 @@ def test_a_bad_or_half_set_configuration_names_the_variable_and_hides_secrets(
 def test_no_credentials_means_the_sandbox_is_served() -> None:
     assert not Settings.from_env({}).has_credentials
     assert Settings.from_env({"CONTENTSTACK_API_KEY": "k"}).has_credentials
+
+
+def test_rate_limits_default_to_contentstacks_and_may_be_raised_per_family() -> None:
+    assert Settings.from_env({}).rate_limits == RateLimits()
+    raised = Settings.from_env({"CS_MCP_RATE_LIMITS": "cma_read=20, cda=300"}).rate_limits
+    assert (raised.cma_read, raised.cda, raised.cma_write) == (20, 300, 10)
+
+
+@pytest.mark.parametrize("raw", ["cma_reads=20", "cma_read", "cma_read=0", "cma_read=fast", "cda=1.5"])
+def test_a_malformed_rate_limit_names_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"CS_MCP_RATE_LIMITS": raw})
+    assert caught.value.variable == "CS_MCP_RATE_LIMITS"
