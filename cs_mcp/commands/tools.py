@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,7 +12,7 @@ from mcp_types import Tool
 
 from cs_mcp.commands._common import CommandError, fail
 from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, Principal, builtin_policy
+from cs_mcp.guard import Guard, Principal, builtin_policy, load_policy
 from cs_mcp.guard.policy import Policy
 from cs_mcp.server import build_server
 from cs_mcp.tools._registry import registered_tools
@@ -124,12 +125,8 @@ def run(args: argparse.Namespace) -> int:
     policy = None
     try:
         if args.policy:
-            from pathlib import Path
-
-            from cs_mcp.guard import load_policy  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType]
-
-            policy = load_policy(Path(args.policy))  # pyright: ignore[reportUnknownVariableType]
-        print(render_catalog(args.format, args.role, policy))  # pyright: ignore[reportUnknownArgumentType]
+            policy = load_policy(Path(args.policy))
+        print(render_catalog(args.format, args.role, policy))
     except (CommandError, ValueError, OSError) as exc:
         return fail(str(exc))
     return 0

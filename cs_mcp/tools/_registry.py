@@ -11,13 +11,14 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import ValidationError
 
 from cs_mcp.client import ContentstackError
+from cs_mcp.tools._write import ElicitationRequired
 
 TOOLSETS = ("stack", "entries", "publishing", "releases", "analytics", "automations")
 
@@ -102,6 +103,9 @@ def _plain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
+        except ElicitationRequired as exc:
+            # From protocol 2026-07-28 the human's confirmation is asked through the result itself.
+            return cast(R, exc.result)
         except ContentstackError as exc:
             # The client's messages are plain and scrubbed of secrets already.
             raise ToolError(str(exc)) from exc
