@@ -183,6 +183,8 @@ def build_server(
         version=__version__,
         lifespan=lifespan,
         website_url="https://github.com/cs-mcp/cs-mcp",
+        # INFO would log every Contentstack request to stderr, which clients show as the log.
+        log_level="WARNING",
     )
     specs: dict[str, ToolSpec] = {}
     for spec in registered_tools():
