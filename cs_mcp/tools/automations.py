@@ -35,7 +35,14 @@ from cs_mcp.tools._shape import (
     fit_budget,
     page_info,
 )
-from cs_mcp.tools._write import GuardDecision, Permits, PlannedRequest, WritePlan, guarded_write
+from cs_mcp.tools._write import (
+    ConfirmationRequest,
+    GuardDecision,
+    Permits,
+    PlannedRequest,
+    WritePlan,
+    guarded_write,
+)
 
 READ_PROJECTS = frozenset({"automationhub.projects.management:read"})
 READ_AUTOMATIONS = frozenset({"automationhub.automations:read"})
@@ -59,6 +66,9 @@ Cursor = Annotated[
     str | None, Field(max_length=500, description="next_cursor of a previous answer, for the next page.")
 ]
 DryRun = Annotated[bool, Field(description="True: answer the plan and the guard's verdict; send nothing.")]
+ConfirmationToken = Annotated[
+    str | None, Field(max_length=2000, description="The token a previous answer gave, once the user agreed.")
+]
 
 
 # -- answer models ----------------------------------------------------------------------------
@@ -196,6 +206,9 @@ class ToggleAnswer(BaseModel):
     message: str
     plan: WritePlan
     verdict: GuardDecision
+    confirmation: ConfirmationRequest | None = Field(
+        default=None, description="Set when a human must agree first: nothing was sent."
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -603,12 +616,14 @@ async def set_automation_active(
     automation_id: AutomationId,
     active: Annotated[bool, Field(description="true switches the automation on, false switches it off.")],
     dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> ToggleAnswer:
     """Switch an Automate automation on (active=true) or off (active=false). It reads the
     automation first: asking for the state it already has changes nothing and says so. Automate
     refuses to switch an automation that lacks a trigger or an action (get_automation shows
     what is missing). The answer reports the state read back after the change. Use
-    dry_run=true first to see the plan and the guard's verdict."""
+    dry_run=true first to see the plan and the guard's verdict. If the answer carries a
+    confirmation, show its preview to the user and call again with its token only if they agree."""
     state = app_state(ctx)
     tool_name = "set_automation_active"
     targets = Targets(automation_projects=(project_id,))
@@ -677,11 +692,18 @@ async def set_automation_active(
         targets=targets,
         plan=plan,
         dry_run=dry_run,
-        confirmation_token=None,
+        confirmation_token=confirmation_token,
         execute=execute,
+        # A confirmation holds only while the automation is in the state it was planned from.
+        target_versions={automation_id: int(automation.active)},
     )
     after = outcome.result
-    if after is None:
+    if outcome.confirmation is not None:
+        message = (
+            f"switching automation {automation_id!r} {word} needs the user's confirmation; nothing was sent. "
+            "Show them the preview and, only if they agree, call again with the confirmation_token"
+        )
+    elif after is None:
         message = f"dry run: would switch automation {automation_id!r} {word}; nothing was sent"
     elif after.active is active:
         message = f"automation {automation_id!r} is now {word} (read back after the change)"
@@ -702,4 +724,5 @@ async def set_automation_active(
         message=message,
         plan=outcome.plan,
         verdict=outcome.verdict,
+        confirmation=outcome.confirmation,
     )

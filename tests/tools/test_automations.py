@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
-from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, Policy, RoleSpec, resolve_roles
+from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, Policy, RoleSpec, resolve_roles
 from cs_mcp.sandbox import automate as sandbox_automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
@@ -78,12 +78,12 @@ def sandbox() -> Sandbox:
     return Sandbox(state, CountingTransport(httpx2.ASGITransport(app=app)), projects)
 
 
-def operator_guard(projects: list[str]) -> Guard:
+def operator_guard(projects: list[str], confirm_tools: list[str] | None = None) -> Guard:
     specs = dict(BUILTIN_ROLE_SPECS)
     specs["automation-operator"] = RoleSpec(
         inherits=["viewer"], scopes=["automationhub.automations:write"], automation_projects=projects
     )
-    return Guard(Policy(roles=resolve_roles(specs)))
+    return Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec(tools=confirm_tools or [])))
 
 
 @pytest.fixture
@@ -252,6 +252,26 @@ async def test_a_dry_run_sends_no_write_and_answers_the_plan(operator: Client, s
     assert all(method == "GET" for method, _ in sandbox.transport.sent)
     detail = await call(operator, "get_automation", project_id=project, automation_id=automation)
     assert detail["active"] is True
+
+
+async def test_a_toggle_the_policy_wants_confirmed_waits_for_the_token_before_sending(sandbox: Sandbox) -> None:
+    server = build_server(
+        Settings.from_env(ENV),
+        guard=operator_guard(sandbox.projects, confirm_tools=["set_automation_active"]),
+        stdio_role="automation-operator",
+        transport=sandbox.transport,
+        rate_limits=FAST,
+    )
+    project, automation = sandbox.automation_titled("Notify Slack")
+    arguments: dict[str, Any] = {"project_id": project, "automation_id": automation, "active": False}
+    async with Client(server) as client:
+        pending = await call(client, "set_automation_active", **arguments)
+        assert sandbox.transport.writes() == []
+        token = pending["confirmation"]["confirmation_token"]
+        assert (pending["changed"], pending["verdict"]["decision"]) == (False, "confirm")
+        done = await call(client, "set_automation_active", **arguments, confirmation_token=token)
+    assert (done["changed"], done["active"], done["verdict"]["decision"]) == (True, False, "confirmed")
+    assert len(sandbox.transport.writes()) == 1
 
 
 async def test_a_viewer_is_not_offered_the_toggle_and_cannot_call_it(sandbox: Sandbox) -> None:
