@@ -11,6 +11,7 @@ published in the target environment nor part of the release.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
@@ -894,12 +895,20 @@ def published_in(entry: Entry, locale: str | None, environment_ids: set[str]) ->
     return any(d.environment in environment_ids and (locale is None or d.locale == locale) for d in listed)
 
 
-async def preflight_findings(
-    state: AppState, items: Sequence[ReleaseItem], environments: Sequence[str]
-) -> tuple[list[StaleItem], list[MissingReference]]:
-    """Items older than their entry's latest version, and references that will not resolve in
-    the target environments after the deploy. References are read from the entry's latest
-    version, one level deep."""
+@dataclass
+class Findings:
+    """What a deploy preflight found beyond the refusals: entries gone from the stack, items
+    older than their entry, references that will not resolve."""
+
+    gone: list[str]
+    stale: list[StaleItem]
+    missing: list[MissingReference]
+
+
+async def preflight_findings(state: AppState, items: Sequence[ReleaseItem], environments: Sequence[str]) -> Findings:
+    """Items whose entry no longer exists, items older than their entry's latest version, and
+    references that will not resolve in the target environments after the deploy. References
+    are read from the entry's latest version, one level deep."""
     entries = [i for i in items if not i.is_asset and i.content_type_uid and i.action != "unpublish"]
     releases = state.client.releases
 
@@ -907,6 +916,7 @@ async def preflight_findings(
         return lambda: releases.latest_entry(ct, uid, locale)
 
     latest = await gather([read(i.content_type_uid or "", i.uid, i.locale) for i in entries])
+    gone = [label(item) for item, entry in zip(entries, latest, strict=True) if entry is None]
     stale: list[StaleItem] = []
     for item, entry in zip(entries, latest, strict=True):
         if (
@@ -959,7 +969,7 @@ async def preflight_findings(
                     reason=reason,
                 )
             )
-    return stale, missing
+    return Findings(gone=gone, stale=stale, missing=missing)
 
 
 @tool(toolset="releases", scopes=DEPLOY, title="Deploy a release", read_only=False, idempotent=False)
@@ -1015,28 +1025,36 @@ async def deploy_release(
         locales=tuple(locales or ()),
         items=tuple(item_target(i) for i in items),
     )
-    stale: list[StaleItem] = []
-    missing: list[MissingReference] = []
+    found = Findings(gone=[], stale=[], missing=[])
     # The reads of the preflight are skipped when the guard will refuse anyway (guarded_write
     # below refuses and records it).
     refused = state.guard.check(principal_of(ctx), "deploy_release", DEPLOY, targets).decision == "deny"
     if action == "publish" and not refused:
-        stale, missing = await preflight_findings(state, items, environments)
+        found = await preflight_findings(state, items, environments)
+        checks.append(
+            PreflightCheck(
+                check="every item's entry still exists",
+                ok=not found.gone,
+                detail=f"gone: {', '.join(found.gone[:MAX_FINDINGS])}; remove them with remove_release_items"
+                if found.gone
+                else "all exist",
+            )
+        )
         checks.append(
             PreflightCheck(
                 check="items are at their entry's latest version",
-                ok=not stale,
-                detail=f"{len(stale)} items have a newer version; update the release to deploy the latest"
-                if stale
+                ok=not found.stale,
+                detail=f"{len(found.stale)} items have a newer version; update the release to deploy the latest"
+                if found.stale
                 else "all current",
             )
         )
         checks.append(
             PreflightCheck(
                 check="referenced entries are published or in the release",
-                ok=not missing,
-                detail=f"{len(missing)} references will not resolve in the target environments"
-                if missing
+                ok=not found.missing,
+                detail=f"{len(found.missing)} references will not resolve in the target environments"
+                if found.missing
                 else "all resolve",
             )
         )
@@ -1096,10 +1114,10 @@ async def deploy_release(
         notice=outcome.result,
         preflight=Preflight(
             checks=checks,
-            stale_items=stale[:MAX_FINDINGS],
-            stale_count=len(stale),
-            missing_references=missing[:MAX_FINDINGS],
-            missing_reference_count=len(missing),
+            stale_items=found.stale[:MAX_FINDINGS],
+            stale_count=len(found.stale),
+            missing_references=found.missing[:MAX_FINDINGS],
+            missing_reference_count=len(found.missing),
         ),
     )
 

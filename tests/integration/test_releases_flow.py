@@ -239,6 +239,7 @@ async def test_the_deploy_preflight_reports_a_stale_version_and_a_missing_refere
         checks = {c["check"]: c["ok"] for c in preflight["checks"]}
         assert checks["release exists"] is True
         assert checks["release is not empty"] is True
+        assert checks["every item's entry still exists"] is True
         assert checks["items are at their entry's latest version"] is False
         assert checks["referenced entries are published or in the release"] is False
     assert deployed["notice"] == "Release sent successfully for deployment."

@@ -396,7 +396,14 @@ async def test_deploy_reports_a_preflight_with_stale_items_and_missing_reference
     fake.add_entry("blog_post", "post5", version=1, author=[{"uid": "ghost", "_content_type_uid": "author"}])
     uid = fake.add_release(
         "R",
-        [post_item("post1", version=2), post_item("post2"), post_item("post3"), post_item("post4"), post_item("post5")],
+        [
+            post_item("post1", version=2),
+            post_item("post2"),
+            post_item("post3"),
+            post_item("post4"),
+            post_item("post5"),
+            post_item("vanished"),
+        ],
     )
     async with make_client(fake, "publisher") as client:
         data = data_of(await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["staging"]}))
@@ -412,6 +419,7 @@ async def test_deploy_reports_a_preflight_with_stale_items_and_missing_reference
     assert missing[("a2", "not_published")]["environments"] == ["staging"]
     checks = {c["check"]: c["ok"] for c in preflight["checks"]}
     assert checks["release is not empty"] is True
+    assert checks["every item's entry still exists"] is False
     assert checks["items are at their entry's latest version"] is False
     assert checks["referenced entries are published or in the release"] is False
     deploy = fake.writes[-1]
