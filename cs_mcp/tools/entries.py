@@ -94,7 +94,11 @@ async def resolve_locale(state: AppState, locale: str | None) -> str:
         return locale
     if state.settings.locale:
         return state.settings.locale
-    return await state.meta.master_locale() or "en-us"
+    master = await state.meta.master_locale()
+    if master is None:
+        # Some stacks list the master locale as falling back to itself.
+        master = next((loc.code for loc in await state.meta.locales() if loc.fallback_locale == loc.code), None)
+    return master or "en-us"
 
 
 async def check_locales(state: AppState, locales: Sequence[str]) -> None:

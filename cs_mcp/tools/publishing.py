@@ -436,6 +436,10 @@ async def _publish_or_unpublish(
     await check_locales(state, [*{loc for w in works for loc in (*w.targets, w.source_locale) if loc}])
     await _resolve_versions(state, works)
     requests = _plan_requests(works, envs)
+    if not requests:
+        reasons = "; ".join(w.reason or w.label for w in works[:10])
+        more = f" (and {len(works) - 10} more)" if len(works) > 10 else ""
+        raise ToolError(f"no item can be {action}ed: {reasons}{more}. Nothing was sent.")
     targets = targets_of(works)
     plan = WritePlan(
         action=action,

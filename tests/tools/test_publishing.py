@@ -515,3 +515,16 @@ async def test_cancelling_is_denied_without_the_scope_or_outside_the_roles_envir
     assert production.is_error
     assert "production" in text_of(production)
     assert stack.writes() == []
+
+
+async def test_when_no_item_exists_the_call_is_refused_and_nothing_is_sent() -> None:
+    stack = FakeStack()
+    async with connect(stack) as client:
+        one = await client.call_tool("publish", {"items": [entry("ghost")], "environments": ["development"]})
+        many = await client.call_tool(
+            "unpublish", {"items": [entry("ghost"), entry("post1", version=7)], "environments": ["development"]}
+        )
+    assert one.is_error
+    assert "blog_post/ghost" in text_of(one)
+    assert many.is_error
+    assert stack.writes() == []
