@@ -44,9 +44,10 @@ class StackMetadata:
         return [loc.code for loc in await self.locales()]
 
     async def master_locale(self) -> str | None:
-        """The locale that falls back to none: Contentstack's master locale."""
+        """Contentstack's master locale: the one that falls back to none (Contentstack also
+        answers it as falling back to itself)."""
         for loc in await self.locales():
-            if not loc.fallback_locale:
+            if not loc.fallback_locale or loc.fallback_locale == loc.code:
                 return loc.code
         return None
 

@@ -1,0 +1,38 @@
+"""Stack metadata read once and cached: the master locale in both of Contentstack's spellings."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from cs_mcp.client import ContentstackClient
+from cs_mcp.config import Settings
+from cs_mcp.guard import PermitAuthority
+from cs_mcp.tools._stackmeta import StackMetadata
+
+pytestmark = pytest.mark.anyio
+
+ENV = {"CONTENTSTACK_API_KEY": "blt_api_key", "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_token"}
+
+
+def client_answering_locales(locales: list[dict[str, str]], calls: list[str]) -> ContentstackClient:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request.url.path)
+        return httpx2.Response(200, json={"locales": locales})
+
+    config = Settings.from_env(ENV).client_config()
+    return ContentstackClient(config, permits=PermitAuthority(), transport=httpx2.MockTransport(handler))
+
+
+@pytest.mark.parametrize(
+    "master",
+    [{"code": "en-us", "name": "English"}, {"code": "en-us", "name": "English", "fallback_locale": "en-us"}],
+)
+async def test_the_master_locale_falls_back_to_none_or_to_itself(master: dict[str, str]) -> None:
+    calls: list[str] = []
+    locales = [{"code": "fr-fr", "fallback_locale": "en-us"}, master]
+    async with client_answering_locales(locales, calls) as client:
+        meta = StackMetadata(client)
+        assert await meta.master_locale() == "en-us"
+        assert await meta.locale_codes() == ["fr-fr", "en-us"]
+    assert len(calls) == 1  # cached after the first read
