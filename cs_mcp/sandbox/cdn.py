@@ -28,12 +28,14 @@ from starlette.routing import BaseRoute, Route
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import check_cda
 from cs_mcp.sandbox.cma import (
+    MAX_LIMIT,
     NOT_FOUND_CODE,
     Entry,
     ListParams,
     ParamError,
     content_type_not_found,
     expand_references,
+    int_param,
     make_resolver,
     project,
     query_error_response,
@@ -273,6 +275,23 @@ class CDA:
             return error_response(422, NOT_FOUND_CODE, "The requested asset doesn't exist.", {"uid": ["is not valid."]})
         return JSONResponse({"asset": asset})
 
+    async def list_content_types(self, request: Request) -> Response:
+        refusal = check_cda(request, self.state, request.query_params.get("environment") or None)
+        if refusal is not None:
+            return refusal
+        try:
+            skip, limit = int_param(request, "skip", 0), int_param(request, "limit", MAX_LIMIT)
+            if limit > MAX_LIMIT:
+                raise ParamError(f"'limit' may be at most {MAX_LIMIT}.", "limit")
+        except QueryError as exc:
+            return query_error_response(exc)
+        with self.state.db.read() as conn:
+            types = store.list_content_types(conn)
+        body: dict[str, Any] = {"content_types": types[skip : skip + limit]}
+        if truthy(request.query_params.get("include_count")):
+            body["count"] = len(types)
+        return JSONResponse(body)
+
     async def get_content_type(self, request: Request) -> Response:
         refusal = check_cda(request, self.state, request.query_params.get("environment") or None)
         if refusal is not None:
@@ -295,6 +314,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     handlers: list[tuple[str, Callable[[Request], Any]]] = [
         ("/content_types/{content_type}/entries", cda.list_entries),
         ("/content_types/{content_type}/entries/{uid}", cda.get_entry),
+        ("/content_types", cda.list_content_types),
         ("/content_types/{content_type}", cda.get_content_type),
         ("/assets", cda.list_assets),
         ("/assets/{uid}", cda.get_asset),

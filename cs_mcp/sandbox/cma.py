@@ -69,7 +69,7 @@ def truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("true", "1")
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
+def int_param(request: Request, name: str, default: int) -> int:
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
@@ -98,14 +98,14 @@ class ListParams:
     @classmethod
     def from_request(cls, request: Request) -> ListParams:
         """Reads and checks the parameters. Raises ParamError when one is invalid."""
-        limit = _int_param(request, "limit", MAX_LIMIT)
+        limit = int_param(request, "limit", MAX_LIMIT)
         if limit > MAX_LIMIT:
             raise ParamError(f"'limit' may be at most {MAX_LIMIT}.", "limit")
         include = request.query_params.getlist("include[]")
         if len(include) > MAX_INCLUDES:
             raise ParamError(f"at most {MAX_INCLUDES} 'include[]' are allowed.", "include[]")
         return cls(
-            skip=_int_param(request, "skip", 0),
+            skip=int_param(request, "skip", 0),
             limit=limit,
             include_count=truthy(request.query_params.get("include_count")),
             asc=request.query_params.get("asc"),
@@ -499,7 +499,7 @@ class CMA:
         if (refusal := check_cma(request, self.state)) is not None:
             return refusal
         try:
-            skip, limit = _int_param(request, "skip", 0), _int_param(request, "limit", MAX_LIMIT)
+            skip, limit = int_param(request, "skip", 0), int_param(request, "limit", MAX_LIMIT)
             if limit > MAX_LIMIT:
                 raise ParamError(f"'limit' may be at most {MAX_LIMIT}.", "limit")
         except QueryError as exc:
@@ -588,7 +588,7 @@ class CMA:
             locale = self._locale_param(conn, request)
             try:
                 params = ListParams.from_request(request)
-                version = _int_param(request, "version", 0)
+                version = int_param(request, "version", 0)
             except QueryError as exc:
                 return query_error_response(exc)
             entry = entry_in_locale(conn, ct, uid, locale, truthy(request.query_params.get("include_fallback")))
@@ -723,7 +723,7 @@ class CMA:
             return refusal
         uid = request.path_params["uid"]
         try:
-            version = _int_param(request, "version", 0)
+            version = int_param(request, "version", 0)
         except QueryError as exc:
             return query_error_response(exc)
         with self.state.db.read() as conn:

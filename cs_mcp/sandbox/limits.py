@@ -128,6 +128,10 @@ class SandboxMiddleware:
             await self._drop(send)
             return
         self.state.request_log.append((classified.api, method, path))
+        # Scheduled actions fire on real time too, not only when a test moves the clock: a
+        # CDA read after the scheduled moment must see what was due.
+        for fire_due in list(self.state.on_tick):
+            fire_due()
         limit_headers: dict[str, str] = {}
         if self.state.config.rate_limits:
             admitted, limit, remaining = self.windows.admit(classified.keys)

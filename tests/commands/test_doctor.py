@@ -243,6 +243,9 @@ def sandbox_env(**overrides: str) -> dict[str, str]:
     base = "http://sandbox.test"
     env = {
         "CONTENTSTACK_CMA_BASE_URL": f"{base}/cma",
+        "CONTENTSTACK_CDA_BASE_URL": f"{base}/cdn",
+        "CONTENTSTACK_DELIVERY_TOKEN": DEMO_CREDENTIALS.delivery_tokens["development"],
+        "CONTENTSTACK_ENVIRONMENT": "development",
         "CONTENTSTACK_ANALYTICS_BASE_URL": base,
         "CONTENTSTACK_AUTOMATIONS_BASE_URL": f"{base}/automate",
         "CONTENTSTACK_API_KEY": DEMO_CREDENTIALS.api_key,
@@ -258,7 +261,7 @@ async def test_the_sandbox_stack_passes_every_check_it_is_configured_for() -> No
     report = await diagnose(Settings.from_env(sandbox_env()), Guard(builtin_policy()), transport=sandbox_transport())
     assert verdicts(report.model_dump(mode="json")) == {
         "cma": Verdict.OK.value,
-        "cda": Verdict.NOT_CONFIGURED.value,
+        "cda": Verdict.OK.value,
         "analytics": Verdict.OK.value,
         "automate": Verdict.OK.value,
     }

@@ -181,3 +181,12 @@ async def test_the_environment_parameter_is_required_and_content_types_must_exis
     assert unknown.status_code == 422
     definition = await cda("development").get("/content_types/page")
     assert definition.json()["content_type"]["uid"] == "page"
+
+
+async def test_the_cda_lists_content_types_with_a_count(cda: CdaFor) -> None:
+    answer = await cda("staging").get("/content_types", params={"include_count": "true", "limit": 2})
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert len(body["content_types"]) == 2
+    assert body["count"] >= 4

@@ -319,6 +319,17 @@ async def test_a_scheduled_publish_waits_in_the_queue_and_fires_when_the_clock_p
     assert fired["publish_details"]["status"] == "success"
 
 
+async def test_a_due_scheduled_publish_is_served_by_the_cda_without_anyone_moving_the_clock_endpoint(
+    state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
+) -> None:
+    uid, latest = unpublished_entry(state)
+    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+
+    state.clock.advance(61)  # time passes, as it does for a sandbox serving a real client
+
+    assert await cda.entry_version("page", uid, "staging", "en-us") == latest
+
+
 async def test_a_scheduled_publish_that_was_unscheduled_never_fires(
     state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery, sandbox: RunningSandbox
 ) -> None:
