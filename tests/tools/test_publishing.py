@@ -43,6 +43,7 @@ class FakeStack:
         self.assets = {"img1": 4, "img2": 1}
         self.failing: set[str] = set()  # uids a bulk job fails
         self.refuse_bulk: int = 0  # how many bulk requests to refuse with 422
+        self.jobs_readable = True
         self.jobs: dict[str, dict[str, Any]] = {}
         self.queue: list[dict[str, Any]] = [
             self._row("q1", "scheduled", ["env_staging"], "blog_post", "post1"),
@@ -103,6 +104,8 @@ class FakeStack:
         if parts[0] == "bulk" and parts[1] in ("publish", "unpublish"):
             return self._bulk(request)
         if parts[:2] == ["bulk", "jobs"]:
+            if not self.jobs_readable:
+                return httpx2.Response(404, json={"error_message": "not found", "error_code": 141})
             return httpx2.Response(200, json={"job": self.jobs[parts[2]]})
         if parts == ["publish-queue"]:
             skip, limit = int(params["skip"]), int(params["limit"])
@@ -528,3 +531,13 @@ async def test_when_no_item_exists_the_call_is_refused_and_nothing_is_sent() -> 
     assert "blog_post/ghost" in text_of(one)
     assert many.is_error
     assert stack.writes() == []
+
+
+async def test_items_of_a_job_that_cannot_be_read_stay_submitted_with_its_id() -> None:
+    stack = FakeStack()
+    stack.jobs_readable = False
+    async with connect(stack) as client:
+        data = ok(await client.call_tool("publish", {"items": posts(3), "environments": ["development"]}))
+    assert data["counts"] == {"submitted": 3}
+    assert {i["job_id"] for i in data["items"]} == {"job1"}
+    assert data["job_ids"] == ["job1"]
