@@ -351,7 +351,7 @@ class ContentstackClient:
                 for key in keys:
                     self.limiter.window(key).observe(remaining)
                 if response.status_code < 400:
-                    return self._parse_json(api, response)
+                    return self._parse_json(api, response, is_write)
                 error = self.error_from_response(api, response)
                 # A 429 was refused before any processing; a 5xx to a write may have half-happened.
                 retryable = response.status_code == 429 or (response.status_code >= 500 and not is_write)
@@ -364,13 +364,19 @@ class ContentstackClient:
                 delay = max(delay, self.retry.rate_limited_min_delay)
             await self._sleep(delay)
 
-    def _parse_json(self, api: Api, response: httpx2.Response) -> dict[str, Any]:
+    def _parse_json(self, api: Api, response: httpx2.Response, is_write: bool = False) -> dict[str, Any]:
         try:
             body = json.loads(response.content)
         except (ValueError, UnicodeDecodeError) as exc:
+            # A success status on a write means it was applied: "try again" would write twice.
+            advice = (
+                "the write was accepted, so read the object back to see what was written before trying again."
+                if is_write
+                else "try again."
+            )
             raise MalformedResponseError(
                 f"the {api.value.upper()} API answered {response.status_code} with a body that is not JSON "
-                "(perhaps cut short); try again.",
+                f"(perhaps cut short); {advice}",
                 status=response.status_code,
                 api=api.value,
                 request_id=_request_id(response),

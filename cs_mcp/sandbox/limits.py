@@ -123,11 +123,12 @@ class SandboxMiddleware:
         faults = self.state.config.faults
         if faults.latency_ms > 0:
             await anyio.sleep(faults.latency_ms / 1000)
+        # Logged before a dropped connection too: the request did reach the server.
+        self.state.request_log.append((classified.api, method, path))
         if faults.drop_connections > 0:
             faults.drop_connections -= 1
             await self._drop(send)
             return
-        self.state.request_log.append((classified.api, method, path))
         # Scheduled actions fire on real time too, not only when a test moves the clock: a
         # CDA read after the scheduled moment must see what was due.
         for fire_due in list(self.state.on_tick):

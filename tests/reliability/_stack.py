@@ -1,0 +1,49 @@
+"""A cs-mcp server in memory on a sandbox over real loopback, for the reliability tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mcp import Client
+
+from cs_mcp.client import RateLimits, RetryPolicy
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
+from cs_mcp.sandbox.state import SandboxClock, SandboxConfig
+from cs_mcp.server import build_server
+
+START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
+
+# The client's own pacing and backoff would only make these tests slow: faults are the subject.
+UNPACED = RateLimits(cma_read=10_000, cma_write=10_000, cma_bulk=10_000, cda=10_000, analytics=10_000, automate=10_000)
+NO_WAIT = RetryPolicy(base_delay=0, max_delay=0, rate_limited_min_delay=0, total_seconds=10)
+
+
+@dataclass
+class Stack:
+    sandbox: RunningSandbox
+    client: Client
+
+    def writes(self, path_part: str, method: str = "POST") -> int:
+        """How many `method` requests whose path contains `path_part` reached the sandbox."""
+        return sum(1 for _api, m, path in self.sandbox.state.request_log if m == method and path_part in path)
+
+
+@asynccontextmanager
+async def stack(role: str = "admin", guard: Guard | None = None, **env: str) -> AsyncGenerator[Stack]:
+    async with running_sandbox(SandboxConfig(rate_limits=False), SandboxClock(START)) as sandbox:
+        settings = Settings.from_env({**sandbox.env(), **env})
+        server = build_server(
+            settings,
+            backend="sandbox",
+            guard=guard or Guard(builtin_policy()),
+            stdio_role=role,
+            rate_limits=UNPACED,
+            retry=NO_WAIT,
+        )
+        async with Client(server) as client:
+            yield Stack(sandbox, client)
