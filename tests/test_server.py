@@ -93,7 +93,10 @@ def test_every_registered_tool_declares_scopes_and_a_description() -> None:
         assert spec.scopes, spec.name
         assert len(spec.description) > 40, spec.name
         if not spec.read_only:
-            assert "dry_run" in inspect.signature(spec.fn).parameters, f"{spec.name} is a write without dry_run"
+            parameters = inspect.signature(spec.fn).parameters
+            assert "dry_run" in parameters, f"{spec.name} is a write without dry_run"
+            # Any tool may be listed under [confirm] tools, so every write must take the token back.
+            assert "confirmation_token" in parameters, f"{spec.name} cannot be confirmed with a token"
 
 
 async def test_a_viewer_sees_no_write_tool() -> None:

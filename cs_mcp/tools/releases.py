@@ -540,6 +540,7 @@ async def create_release(
         Field(max_length=MAX_ITEMS_PER_CALL, description="Items to add at once (see add_release_items)."),
     ] = None,
     dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> CreateReleaseAnswer:
     """Create a release, optionally with items (added in requests of 25). An item's version
     defaults to the entry's latest and its locale to the master locale. The guard checks every
@@ -574,7 +575,7 @@ async def create_release(
         targets=targets,
         plan=plan,
         dry_run=dry_run,
-        confirmation_token=None,
+        confirmation_token=confirmation_token,
         execute=execute,
     )
     answer = CreateReleaseAnswer(**outcome_fields(outcome))
@@ -596,6 +597,7 @@ async def update_release(
         bool | None, Field(description="true locks the release (no more edits), false unlocks it.")
     ] = None,
     dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> UpdateReleaseAnswer:
     """Rename a release, change its description, or lock or unlock it. A locked release refuses
     every edit until it is unlocked (locked=false), which may be combined with other changes."""
@@ -647,7 +649,7 @@ async def update_release(
         targets=targets,
         plan=plan,
         dry_run=dry_run,
-        confirmation_token=None,
+        confirmation_token=confirmation_token,
         execute=execute,
         target_versions={release_uid: release.version} if release.version is not None else None,
     )
@@ -663,6 +665,7 @@ async def add_release_items(
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
     items: ItemsArg,
     dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
     """Add entries and assets to a release, in requests of 25. A version defaults to the
     entry's latest and a locale to the master locale. Refused on a locked release. The guard
@@ -692,7 +695,7 @@ async def add_release_items(
         targets=targets,
         plan=plan,
         dry_run=dry_run,
-        confirmation_token=None,
+        confirmation_token=confirmation_token,
         execute=execute,
     )
     answer = ReleaseItemsAnswer(**outcome_fields(outcome), release_uid=release_uid)
@@ -725,6 +728,7 @@ async def remove_release_items(
     ] = None,
     all: Annotated[bool, Field(description="true takes every item out; then leave items empty.")] = False,
     dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
     """Take items out of a release (requests of 25), or every item with all=true. Items are
     matched by type, content type, uid and locale (default the master locale); the answer lists
@@ -793,7 +797,7 @@ async def remove_release_items(
         targets=targets,
         plan=plan,
         dry_run=dry_run,
-        confirmation_token=None,
+        confirmation_token=confirmation_token,
         execute=execute,
     )
     answer = ReleaseItemsAnswer(
@@ -1132,6 +1136,7 @@ async def clone_release(
     name: Annotated[str, Field(min_length=1, max_length=500, description="The copy's name.")],
     description: Annotated[str | None, Field(max_length=5000, description="The copy's description.")] = None,
     dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> CloneReleaseAnswer:
     """Copy a release, with its items, under a new name; the copy starts unlocked. The guard
     checks every item's content type and locale, as when they were added."""
@@ -1160,7 +1165,7 @@ async def clone_release(
         targets=targets,
         plan=plan,
         dry_run=dry_run,
-        confirmation_token=None,
+        confirmation_token=confirmation_token,
         execute=execute,
     )
     answer = CloneReleaseAnswer(**outcome_fields(outcome), source_uid=release_uid)

@@ -567,3 +567,31 @@ async def test_a_deploy_to_a_confirmed_environment_reports_the_preflight_and_wai
     assert asked["notice"] is None
     assert done["notice"] == "Release sent successfully for deployment."
     assert [w.url.path for w in fake.writes] == [f"/v3/releases/{uid}/deploy"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("create_release", {"name": "Spring"}),
+        ("update_release", {"name": "Renamed"}),
+        ("add_release_items", {"items": [{"type": "entry", "content_type": "blog_post", "uid": "post1"}]}),
+        ("remove_release_items", {"all": True}),
+        ("clone_release", {"name": "Copy"}),
+    ],
+)
+async def test_a_release_edit_listed_under_confirm_waits_for_the_token_then_runs(
+    tool: str, arguments: dict[str, Any]
+) -> None:
+    fake = FakeCMA()
+    uid = fake.add_release("Old", [post_item("post0")])
+    if tool != "create_release":
+        arguments = {"release_uid": uid, **arguments}
+    policy = Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)), confirm=ConfirmSpec(tools=[tool], fallback="token"))
+    async with make_client(fake, "admin", Guard(policy)) as client:
+        asked = data_of(await client.call_tool(tool, arguments))
+        assert fake.writes == []
+        token = asked["confirmation"]["confirmation_token"]
+        done = data_of(await client.call_tool(tool, {**arguments, "confirmation_token": token}))
+    assert asked["verdict"]["decision"] == "confirm"
+    assert done["verdict"]["decision"] == "confirmed"
+    assert fake.writes != []
