@@ -11,7 +11,7 @@ from mcp import Client
 
 from cs_mcp.client import RateLimits, RetryPolicy
 from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.guard import Guard, builtin_policy, guard_from_settings
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig
 from cs_mcp.server import build_server
@@ -37,10 +37,13 @@ class Stack:
 async def stack(role: str = "admin", guard: Guard | None = None, **env: str) -> AsyncGenerator[Stack]:
     async with running_sandbox(SandboxConfig(rate_limits=False), SandboxClock(START)) as sandbox:
         settings = Settings.from_env({**sandbox.env(), **env})
+        if guard is None:
+            # With an audit log asked for, the guard the CLI builds; else one that audits nothing.
+            guard = guard_from_settings(settings) if "CS_MCP_AUDIT_LOG" in env else Guard(builtin_policy())
         server = build_server(
             settings,
             backend="sandbox",
-            guard=guard or Guard(builtin_policy()),
+            guard=guard,
             stdio_role=role,
             rate_limits=UNPACED,
             retry=NO_WAIT,

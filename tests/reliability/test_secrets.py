@@ -1,0 +1,178 @@
+"""Secrets never leave: every tool runs with real-looking tokens configured against a stack
+that echoes them back in its answers and errors, and every answer, log line and audit line is
+scanned for them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+
+from cs_mcp.config import Settings
+from cs_mcp.guard import guard_from_settings
+from cs_mcp.server import build_server
+from cs_mcp.tools._registry import registered_tools
+from tests.reliability._stack import NO_WAIT, UNPACED, stack
+
+pytestmark = pytest.mark.anyio
+
+SECRETS = {
+    "CONTENTSTACK_API_KEY": "blt8c3e1f0a9d2b4c67",
+    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs4b1c9d8e7f60a5b4c3d2e1f0a9b8c7d6",
+    "CONTENTSTACK_AUTHTOKEN": "bltd4e5f6a7b8c9d0e1",
+    "CS_MCP_DELIVERY_TOKENS": (
+        "development=cs0f1e2d3c4b5a69788776655443322110,production=cs99aa88bb77cc66dd55ee44ff33001122"
+    ),
+}
+PLAIN = {"CONTENTSTACK_ORGANIZATION_UID": "blt0rg5a5a5a5a5a5a5"}
+SECRET_VALUES = [
+    "blt8c3e1f0a9d2b4c67",
+    "cs4b1c9d8e7f60a5b4c3d2e1f0a9b8c7d6",
+    "bltd4e5f6a7b8c9d0e1",
+    "cs0f1e2d3c4b5a69788776655443322110",
+    "cs99aa88bb77cc66dd55ee44ff33001122",
+]
+
+ITEM = {"type": "entry", "content_type": "blog_post", "uid": "blt01", "version": 1, "locale": "en-us"}
+# Arguments that pass validation for every tool, so that each one reaches the stack.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "describe_stack": {},
+    "get_content_type": {"content_type": "blog_post"},
+    "query_entries": {"content_type": "blog_post", "query": {"title": {"$regex": "a"}}},
+    "get_entry": {"content_type": "blog_post", "uid": "blt01"},
+    "query_assets": {},
+    "create_entry": {"content_type": "blog_post", "fields": {"title": "t"}},
+    "update_entry": {"content_type": "blog_post", "uid": "blt01", "fields": {"title": "t"}, "expected_version": 1},
+    "delete_entry": {"content_type": "blog_post", "uid": "blt01"},
+    "publish": {"items": [ITEM], "environments": ["development"]},
+    "unpublish": {"items": [ITEM], "environments": ["development"]},
+    "list_publish_queue": {},
+    "cancel_scheduled_publish": {"queue_uid": "blt0q"},
+    "list_releases": {},
+    "get_release": {"release_uid": "blt0r"},
+    "create_release": {"name": "r", "items": [ITEM]},
+    "update_release": {"release_uid": "blt0r", "locked": True},
+    "add_release_items": {"release_uid": "blt0r", "items": [ITEM]},
+    "remove_release_items": {"release_uid": "blt0r", "all": True},
+    "deploy_release": {"release_uid": "blt0r", "environments": ["development"]},
+    "clone_release": {"release_uid": "blt0r", "name": "copy"},
+    "delete_release": {"release_uid": "blt0r"},
+    "get_analytics": {"report": "usage", "from_date": "2025-01-01", "to_date": "2025-01-31"},
+    "get_analytics_job": {"job_id": "job1"},
+    "list_automation_projects": {},
+    "list_automations": {"project_id": "p1"},
+    "get_automation": {"project_id": "p1", "automation_id": "a1"},
+    "list_automation_executions": {"project_id": "p1"},
+    "get_automation_execution": {"project_id": "p1", "execution_id": "e1"},
+    "list_automation_audit_logs": {"project_id": "p1"},
+    "set_automation_active": {"project_id": "p1", "automation_id": "a1", "active": True},
+}
+
+
+def echoing_stack(request: httpx2.Request) -> httpx2.Response:
+    """A stack that answers every request with an error quoting every header it received."""
+    echoed = "; ".join(f"{k}={v}" for k, v in request.headers.items())
+    status = [401, 403, 404, 422, 429, 500][len(echoed) % 6]
+    body = {"error_message": f"Refused, you sent {echoed}", "error_code": 105, "errors": {"headers": [echoed]}}
+    return httpx2.Response(status, json=body, headers={"x-echo": echoed})
+
+
+def assert_no_secret(where: str, text: str) -> None:
+    for secret in SECRET_VALUES:
+        assert secret not in text, f"a configured secret appears in {where}"
+
+
+def test_every_tool_has_an_example_here() -> None:
+    assert {spec.name for spec in registered_tools()} == set(EXAMPLES)
+
+
+async def test_no_secret_reaches_an_answer_a_log_line_or_the_audit_log_when_the_stack_echoes_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    settings = Settings.from_env({**SECRETS, **PLAIN, "CS_MCP_AUDIT_LOG": str(audit)})
+    server = build_server(
+        settings,
+        guard=guard_from_settings(settings),
+        stdio_role="admin",
+        transport=httpx2.MockTransport(echoing_stack),
+        rate_limits=UNPACED,
+        retry=NO_WAIT,
+    )
+    caplog.set_level(logging.DEBUG)
+    answers: list[str] = []
+    async with Client(server) as client:
+        for name, arguments in EXAMPLES.items():
+            result = await client.call_tool(name, arguments)
+            answers.append(result.model_dump_json())
+    for name, answer in zip(EXAMPLES, answers, strict=True):
+        assert_no_secret(f"the answer of {name}", answer)
+    assert_no_secret("the log", caplog.text)
+    # Writes stop at the stack's refusal of their first read; any line written is scanned too.
+    assert_no_secret("the audit log", audit.read_text() if audit.exists() else "")
+
+
+async def test_no_secret_reaches_an_answer_or_the_audit_log_on_the_sandbox(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    audit = tmp_path / "audit.jsonl"
+    async with stack(CS_MCP_AUDIT_LOG=str(audit)) as s:
+        creds = s.sandbox.credentials
+        secrets = [creds.api_key, creds.management_token, creds.authtoken, *creds.delivery_tokens.values()]
+        texts: list[str] = []
+        for name, arguments in (await sandbox_examples(s.client)).items():
+            result = await s.client.call_tool(name, arguments)
+            texts.append(result.model_dump_json())
+    written = audit.read_text()
+    assert written.count("\n") >= 8  # the writes ran and were audited
+    for text in [*texts, caplog.text, written]:
+        for secret in secrets:
+            assert secret not in text
+
+
+async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
+    """EXAMPLES with the uids of objects that exist on the sandbox, so the writes go through."""
+
+    async def first(tool: str, arguments: dict[str, Any], key: str) -> dict[str, Any]:
+        result = await client.call_tool(tool, arguments)
+        assert result.structured_content is not None, tool
+        return result.structured_content[key][0]
+
+    entry = await first("query_entries", {"content_type": "author", "limit": 1}, "entries")
+    release = await first("list_releases", {}, "releases")
+    project = await first("list_automation_projects", {}, "projects")
+    automation = await first("list_automations", {"project_id": project["id"]}, "automations")
+    item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
+    found = dict(EXAMPLES)
+    found.update(
+        {
+            "get_entry": {"content_type": "author", "uid": entry["uid"]},
+            "create_entry": {"content_type": "author", "fields": {"title": "Sam Secret"}},
+            "update_entry": {
+                "content_type": "author",
+                "uid": entry["uid"],
+                "fields": {"title": "Sam Secret II"},
+                "expected_version": entry["_version"],
+            },
+            "publish": {"items": [item], "environments": ["development"]},
+            "unpublish": {"items": [item], "environments": ["development"]},
+            "get_release": {"release_uid": release["uid"]},
+            "create_release": {"name": "Secrets", "items": [item]},
+            "update_release": {"release_uid": release["uid"], "description": "checked"},
+            "clone_release": {"release_uid": release["uid"], "name": "Secrets copy"},
+            "list_automations": {"project_id": project["id"]},
+            "get_automation": {"project_id": project["id"], "automation_id": automation["id"]},
+            "set_automation_active": {
+                "project_id": project["id"],
+                "automation_id": automation["id"],
+                "active": not automation["active"],
+            },
+            "delete_entry": {"content_type": "author", "uid": entry["uid"], "dry_run": True},
+        }
+    )
+    return found
