@@ -134,7 +134,9 @@ for n in range(100000):
 """
 
 
-def test_a_process_killed_mid_run_leaves_only_whole_lines(tmp_path: Path) -> None:
+def test_a_process_killed_mid_run_leaves_whole_lines_and_at_most_a_torn_last_one_the_reader_skips(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "audit.jsonl"
     repo = Path(__file__).resolve().parents[2]
     child = subprocess.Popen(
@@ -152,8 +154,8 @@ def test_a_process_killed_mid_run_leaves_only_whole_lines(tmp_path: Path) -> Non
         if child.stdout is not None:
             child.stdout.close()
     data = path.read_bytes()
-    lines = data.split(b"\n")
-    assert lines[-1] == b"", "the file ends with a whole line"
-    assert len(lines) > 21
-    assert all(json.loads(line)["principal"] == "bot" for line in lines[:-1])
-    assert len(read_audit(path)) == len(lines) - 1
+    # Linux may cut a large write short when SIGKILL arrives mid-copy: the last line can be torn.
+    *whole, _torn_or_empty = data.split(b"\n")
+    assert len(whole) > 21
+    assert all(json.loads(line)["principal"] == "bot" for line in whole)
+    assert len(read_audit(path)) == len(whole)
