@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from mcp.server.elicitation import AcceptedElicitation, render_elicitation_schema
 from mcp.server.mcpserver.exceptions import ToolError
@@ -38,6 +38,12 @@ from cs_mcp.guard.audit import Decision, now_utc
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
 
 T = TypeVar("T")
+
+# The two arguments every write tool takes, described once.
+DryRun = Annotated[bool, Field(description="Plan only: answer the requests and the guard's verdict; write nothing.")]
+ConfirmationToken = Annotated[
+    str | None, Field(max_length=2000, description="From an earlier answer, once the user agreed to its preview.")
+]
 
 # The key of the confirmation question in an InputRequiredResult.
 CONFIRM_INPUT_KEY = "cs_mcp.confirm"

@@ -37,6 +37,8 @@ from cs_mcp.tools._shape import (
 )
 from cs_mcp.tools._write import (
     ConfirmationRequest,
+    ConfirmationToken,
+    DryRun,
     GuardDecision,
     Permits,
     PlannedRequest,
@@ -64,10 +66,6 @@ AutomationId = Annotated[
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page.")]
 Cursor = Annotated[
     str | None, Field(max_length=500, description="next_cursor of a previous answer, for the next page.")
-]
-DryRun = Annotated[bool, Field(description="True: answer the plan and the guard's verdict; send nothing.")]
-ConfirmationToken = Annotated[
-    str | None, Field(max_length=2000, description="The token a previous answer gave, once the user agreed.")
 ]
 
 

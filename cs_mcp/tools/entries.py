@@ -36,6 +36,8 @@ from cs_mcp.tools._shape import (
 )
 from cs_mcp.tools._write import (
     ConfirmationRequest,
+    ConfirmationToken,
+    DryRun,
     GuardDecision,
     Permits,
     PlannedRequest,
@@ -78,11 +80,6 @@ QueryArg = Annotated[
 ]
 LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
 CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
-DryRunArg = Annotated[bool, Field(description="Answer the plan and the guard's verdict; write nothing.")]
-TokenArg = Annotated[
-    str | None,
-    Field(description="The confirmation token of a previous answer, once the user agreed to its preview."),
-]
 
 
 # -- shared by the entries and publishing tools -------------------------------------------
@@ -477,8 +474,8 @@ async def create_entry(
     content_type: ContentTypeArg,
     fields: Annotated[dict[str, Any], Field(description="The entry's fields by uid, e.g. {'title': '...'}.")],
     locale: LocaleArg = None,
-    dry_run: DryRunArg = False,
-    confirmation_token: TokenArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Create an entry. The fields are checked against the content type's schema first, and
     every problem (unknown fields, missing mandatory fields, wrong types) is reported at once;
@@ -556,8 +553,8 @@ async def update_entry(
         int, Field(ge=1, description="The _version you read; the update is refused if the entry moved on.")
     ],
     locale: LocaleArg = None,
-    dry_run: DryRunArg = False,
-    confirmation_token: TokenArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Change fields of an entry; the others keep their values. Pass the _version you read as
     expected_version: if someone saved the entry since, the update is refused with the
@@ -646,8 +643,8 @@ async def delete_entry(
     content_type: ContentTypeArg,
     uid: UidArg,
     locale: LocaleArg = None,
-    dry_run: DryRunArg = False,
-    confirmation_token: TokenArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Delete an entry's version in one locale (default: master). Destructive: it may need a
     human's confirmation; when the answer carries a confirmation token, show the preview to

@@ -38,10 +38,8 @@ from cs_mcp.tools._shape import (
     fingerprint,
     fit_budget,
 )
-from cs_mcp.tools._write import Permits, PlannedRequest, WritePlan, guarded_write
+from cs_mcp.tools._write import ConfirmationToken, DryRun, Permits, PlannedRequest, WritePlan, guarded_write
 from cs_mcp.tools.entries import (
-    DryRunArg,
-    TokenArg,
     WriteAnswer,
     check_environments,
     check_locales,
@@ -523,8 +521,8 @@ async def publish(
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
     scheduled_at: ScheduledAtArg = None,
-    dry_run: DryRunArg = False,
-    confirmation_token: TokenArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> PublishAnswer:
     """Publish entries and assets to environments, now or at scheduled_at. Missing versions
     are the latest. Many items are sent in bulk requests (10 items x 10 locales x 10
@@ -543,8 +541,8 @@ async def unpublish(
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
     scheduled_at: ScheduledAtArg = None,
-    dry_run: DryRunArg = False,
-    confirmation_token: TokenArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> PublishAnswer:
     """Take entries and assets off environments (the drafts stay), now or at scheduled_at.
     Same items, bulk splitting and per-item report as publish."""
@@ -675,8 +673,8 @@ CANCEL_SCOPES = frozenset({"cm.publish-queue.management:write"})
 async def cancel_scheduled_publish(
     ctx: ToolContext,
     queue_uid: Annotated[str, Field(min_length=1, max_length=100, description="The publish queue row's uid.")],
-    dry_run: DryRunArg = False,
-    confirmation_token: TokenArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
 ) -> CancelAnswer:
     """Cancel a scheduled publish, unpublish or release deployment before it happens (find
     its uid with list_publish_queue status='scheduled'). Only scheduled rows can be cancelled."""

@@ -37,6 +37,8 @@ from cs_mcp.tools._shape import (
 )
 from cs_mcp.tools._write import (
     ConfirmationRequest,
+    ConfirmationToken,
+    DryRun,
     GuardDecision,
     Permits,
     PlannedRequest,
@@ -514,10 +516,6 @@ ItemsArg = Annotated[
         description='Items: {"type": "entry", "content_type", "uid", "version"?, "locale"?, "action"?} '
         'or {"type": "asset", "uid", "version"?, "locale"?, "action"?}.',
     ),
-]
-DryRun = Annotated[bool, Field(description="True: answer the plan and the guard's verdict; send nothing.")]
-ConfirmationToken = Annotated[
-    str | None, Field(max_length=2000, description="The token a previous answer gave, once the user agreed.")
 ]
 
 
