@@ -23,7 +23,52 @@ _NAMED_SCHEMAS = ("properties", "$defs", "definitions", "patternProperties")
 def compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
     """A compacted copy of `schema`; for an output schema, its outline."""
     compacted = cast(dict[str, Any], _compact(schema, output=output, top=True))
-    return outline_schema(compacted) if output else compacted
+    if output:
+        return outline_schema(compacted)
+    title = compacted.get("title")
+    if isinstance(title, str) and title.endswith("Arguments"):
+        del compacted["title"]  # the SDK's generated name of the arguments model
+    return _optional_without_null(compacted)
+
+
+# String lengths guard the server against absurd input; a model never comes near them, and
+# the server still checks them. Numeric bounds and item counts stay: they shape a request.
+_SERVER_ONLY = ("minLength", "maxLength")
+
+
+def _optional_without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """Input properties that are optional are listed without their `null` alternative and
+    without `default: null` or `default: false`: leaving the argument out says the same in
+    fewer tokens. The
+    listed schema is then a little stricter than the one the server applies, never looser."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    required = set(cast(list[str], schema.get("required") or []))
+    for name, prop in cast(dict[str, Any], properties).items():
+        if name in required or not isinstance(prop, dict):
+            continue
+        node = cast(dict[str, Any], prop)
+        if "default" in node and node["default"] in (None, False):
+            del node["default"]  # absent means null, and an absent flag means false
+        kind = node.get("type")
+        if isinstance(kind, list) and "null" in kind:
+            rest = [k for k in cast(list[str], kind) if k != "null"]
+            node["type"] = rest[0] if len(rest) == 1 else rest
+        options = node.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest_options = [o for o in cast(list[Any], options) if o != {"type": "null"}]
+            if len(rest_options) == 1 and isinstance(rest_options[0], dict):
+                del node["anyOf"]
+                node.update(cast(dict[str, Any], rest_options[0]))
+            else:
+                node["anyOf"] = rest_options
+    defs = schema.get("$defs")
+    if isinstance(defs, dict):
+        for sub in cast(dict[str, Any], defs).values():
+            if isinstance(sub, dict):
+                _optional_without_null(cast(dict[str, Any], sub))
+    return schema
 
 
 _JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
@@ -33,10 +78,7 @@ def outline_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The top level of an object schema: each property with its JSON type(s) only."""
     defs = cast(dict[str, Any], schema.get("$defs") or {})
     properties = cast(dict[str, Any], schema.get("properties") or {})
-    outline: dict[str, Any] = {"type": "object", "properties": {n: _kind(p, defs) for n, p in properties.items()}}
-    if "required" in schema:
-        outline["required"] = schema["required"]
-    return outline
+    return {"type": "object", "properties": {n: _kind(p, defs) for n, p in properties.items()}}
 
 
 def _kind(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +144,8 @@ def _compact(node: Any, *, output: bool, top: bool = False) -> Any:
     result: dict[str, Any] = {}
     for key, value in source.items():
         if key == "title" and not top and isinstance(value, str):
+            continue
+        if key in _SERVER_ONLY and not output:
             continue
         if output and key == "default":
             continue
