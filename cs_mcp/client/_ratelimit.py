@@ -19,6 +19,9 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 WINDOW_SECONDS = 1.0
+# A request granted exactly one window after the tenth before it can still arrive inside the
+# server's window when that earlier one travelled slower: a little slack keeps it outside.
+ARRIVAL_SLACK_SECONDS = 0.03
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class SlidingWindowLimiter:
             if self._grants:
                 slot = max(slot, self._grants[-1])
             if len(self._grants) == self.rate:
-                slot = max(slot, self._grants[0] + WINDOW_SECONDS)
+                slot = max(slot, self._grants[0] + WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS)
             self._grants.append(slot)
         delay = slot - now
         if delay > 0:

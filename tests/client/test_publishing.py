@@ -15,6 +15,7 @@ import pytest
 
 from cs_mcp.client import ClientConfig, ContentstackClient, PermitRequiredError
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry
+from cs_mcp.client._ratelimit import ARRIVAL_SLACK_SECONDS, WINDOW_SECONDS
 from cs_mcp.guard import Permit, PermitAuthority
 from tests.client._virtual_time import VirtualClock
 
@@ -211,7 +212,8 @@ async def test_bulk_requests_are_paced_at_one_a_second() -> None:
                 permit=permit(authority, "bulk.publish"),
             )
         tg.cancel_scope.cancel()
-    assert sent_at == [0.0, 1.0, 2.0, 3.0]
+    step = WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS
+    assert sent_at == pytest.approx([0.0, step, 2 * step, 3 * step])
 
 
 async def test_a_bulk_job_is_read_from_its_job_object() -> None:
