@@ -318,16 +318,54 @@ async def master_locale(state: AppState) -> str | None:
     return None
 
 
+# uids per lookup request: 100 uids of ~20 characters keep the URL well under 8 KB.
+LOOKUP_CHUNK = 100
+EntryKey = tuple[str, str, str | None]  # content type, uid, locale
+
+
+async def latest_entries(state: AppState, keys: Sequence[EntryKey]) -> dict[EntryKey, Entry]:
+    """The latest draft of each entry, with its fields and publish details; absent where it
+    does not exist. Read 100 uids a request per content type and locale, not one by one: a
+    release of 100 items would otherwise cost 100 reads, ten seconds at the CMA's read limit."""
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for content_type, uid, locale in keys:
+        groups.setdefault((content_type, locale), []).append(uid)
+    found: dict[EntryKey, Entry] = {}
+
+    def read(content_type: str, locale: str | None, chunk: list[str]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            page = await state.client.entries.query(
+                content_type, locale=locale, query={"uid": {"$in": chunk}}, limit=len(chunk)
+            )
+            for entry in page.items:
+                if entry.uid in chunk:
+                    found[(content_type, entry.uid, locale)] = entry
+
+        return run
+
+    calls: list[Callable[[], Awaitable[None]]] = []
+    for (content_type, locale), uids in groups.items():
+        unique = list(dict.fromkeys(uids))
+        for start in range(0, len(unique), LOOKUP_CHUNK):
+            calls.append(read(content_type, locale, unique[start : start + LOOKUP_CHUNK]))
+    await gather(calls)
+    return found
+
+
 async def latest_versions(state: AppState, items: Sequence[ReleaseItem]) -> list[int | None]:
     """Each item's latest version (None where the entry or asset does not exist)."""
-    releases = state.client.releases
-
-    def lookup(item: ReleaseItem) -> Callable[[], Awaitable[int | None]]:
+    entries = await latest_entries(
+        state, [(i.content_type_uid or "", i.uid, i.locale) for i in items if not i.is_asset]
+    )
+    assets = await state.client.entries.latest_asset_versions([i.uid for i in items if i.is_asset])
+    versions: list[int | None] = []
+    for item in items:
         if item.is_asset:
-            return lambda: releases.latest_asset_version(item.uid)
-        return lambda: releases.latest_entry_version(item.content_type_uid or "", item.uid, item.locale)
-
-    return await gather([lookup(i) for i in items])
+            versions.append(assets.get(item.uid))
+        else:
+            entry = entries.get((item.content_type_uid or "", item.uid, item.locale))
+            versions.append(entry.version if entry is not None else None)
+    return versions
 
 
 async def resolve_items(state: AppState, inputs: Sequence[ReleaseItemInput]) -> list[ReleaseItem]:
@@ -912,12 +950,9 @@ async def preflight_findings(state: AppState, items: Sequence[ReleaseItem], envi
     references that will not resolve in the target environments after the deploy. References
     are read from the entry's latest version, one level deep."""
     entries = [i for i in items if not i.is_asset and i.content_type_uid and i.action != "unpublish"]
-    releases = state.client.releases
-
-    def read(ct: str, uid: str, locale: str | None) -> Callable[[], Awaitable[Entry]]:
-        return lambda: releases.latest_entry(ct, uid, locale)
-
-    latest = await gather([read(i.content_type_uid or "", i.uid, i.locale) for i in entries])
+    keys: list[EntryKey] = [(i.content_type_uid or "", i.uid, i.locale) for i in entries]
+    read = await latest_entries(state, keys)
+    latest = [read.get(key) for key in keys]
     gone = [label(item) for item, entry in zip(entries, latest, strict=True) if entry is None]
     stale: list[StaleItem] = []
     for item, entry in zip(entries, latest, strict=True):
@@ -948,8 +983,8 @@ async def preflight_findings(state: AppState, items: Sequence[ReleaseItem], envi
             if (ct, uid, item.locale) not in in_release:
                 outside.append((label(item), field, ct, uid, item.locale))
     targets = sorted({(ct, uid, locale) for _, _, ct, uid, locale in outside})
-    found = await gather([read(ct, uid, locale) for ct, uid, locale in targets])
-    referenced = dict(zip(targets, found, strict=True))
+    found = await latest_entries(state, targets)
+    referenced = {key: found.get(key) for key in targets}
     names = {e.name: {e.name, e.uid or e.name} for e in await state.meta.environments()}
     missing: list[MissingReference] = []
     for item_label, field, ct, uid, locale in outside:

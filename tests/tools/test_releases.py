@@ -114,6 +114,18 @@ class FakeCMA:
         if segs[0] == "content_types" and len(segs) == 2:
             ct = CONTENT_TYPES.get(segs[1])
             return httpx2.Response(200, json={"content_type": ct}) if ct else httpx2.Response(422, json=NOT_FOUND)
+        if segs[0] == "content_types" and segs[2:] == ["entries"]:
+            # A list read by uid, as the tools batch their lookups: {"uid": {"$in": [...]}}.
+            wanted = set(json.loads(params.get("query", "{}")).get("uid", {}).get("$in", []))
+            locale = params.get("locale", "en-us")
+            found = [
+                e for (ct, uid, loc), e in self.entries.items() if ct == segs[1] and uid in wanted and loc == locale
+            ]
+            return httpx2.Response(200, json={"entries": found, "count": len(found)})
+        if segs == ["assets"]:
+            wanted = set(json.loads(params.get("query", "{}")).get("uid", {}).get("$in", []))
+            found = [a for uid, a in self.assets.items() if uid in wanted]
+            return httpx2.Response(200, json={"assets": found, "count": len(found)})
         if segs[0] == "content_types" and len(segs) == 4:
             entry = self.entries.get((segs[1], segs[3], params.get("locale", "en-us")))
             return httpx2.Response(200, json={"entry": entry}) if entry else httpx2.Response(422, json=NOT_FOUND)
