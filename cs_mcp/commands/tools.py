@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from mcp_types import Tool
@@ -98,13 +99,31 @@ def _markdown(tools: list[Tool]) -> str:
         if props:
             lines += ["| argument | type | required | description |", "|---|---|---|---|"]
             for name, schema in props.items():
-                kind = schema.get("type") or " | ".join(
-                    str(s.get("type", s.get("$ref", "object")).split("/")[-1]) for s in schema.get("anyOf", [])
-                )
+                kind = _kind(schema)
                 desc = str(schema.get("description", "")).replace("|", "\\|").replace("\n", " ")
                 lines.append(f"| `{name}` | {kind or 'object'} | {'yes' if name in required else 'no'} | {desc} |")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    """A property's type in words for the table: `string`, `array of string`, `object or string`."""
+    options: list[Any] = schema.get("anyOf") or [schema]
+    kinds: list[str] = []
+    for option in options:
+        if not isinstance(option, dict):
+            continue
+        node = cast(dict[str, Any], option)
+        if isinstance(node.get("enum"), list):
+            kinds += [f"`{value}`" for value in cast(list[Any], node["enum"]) if f"`{value}`" not in kinds]
+            continue
+        raw = node.get("type") or str(node.get("$ref", "object")).split("/")[-1]
+        for kind in cast(list[Any], raw) if isinstance(raw, list) else [raw]:
+            if kind == "array" and isinstance(node.get("items"), dict):
+                kind = f"array of {_kind(cast(dict[str, Any], node['items']))}"
+            if kind != "null" and kind not in kinds:
+                kinds.append(str(kind))
+    return " or ".join(kinds) or "any"
 
 
 def render_catalog(fmt: str, role: str | None = None, policy: Policy | None = None) -> str:
@@ -126,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.policy:
             policy = load_policy(Path(args.policy))
-        print(render_catalog(args.format, args.role, policy))
+        text = render_catalog(args.format, args.role, policy)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     except (CommandError, ValueError, OSError) as exc:
         return fail(str(exc))
     return 0
