@@ -37,6 +37,16 @@ class Page(APIModel, Generic[T]):
             return end if end < self.total else None
         return end if len(self.items) >= self.limit and self.items else None
 
+    def __class_getitem__(cls, params: Any) -> Any:
+        # pydantic caches parametrized generics weakly: with no reference held, `Page[Entry]`
+        # was built anew (half a millisecond of class construction) on every list call.
+        created = super().__class_getitem__(params)
+        _PARAMETRIZED.setdefault((cls, params), created)
+        return created
+
+
+_PARAMETRIZED: dict[tuple[type, Any], Any] = {}
+
 
 class SchemaField(APIModel):
     """One field of a content type's schema (groups and modular blocks nest further fields)."""

@@ -38,14 +38,35 @@ def clean_text(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
+# How C0 controls (but tab, newline and carriage return) look once JSON-encoded.
+_ESCAPED_CONTROL = re.compile(r"\\u00(?:0[0-8bcef]|1[0-9a-fA-F])|\\[bf]")
+
+
 def clean(value: Any) -> Any:
     """`value` with every string inside it cleaned (keys too), recursively."""
+    if isinstance(value, dict | list) and _nothing_to_clean(value):
+        return value
+    return _clean(value)
+
+
+def _nothing_to_clean(value: Any) -> bool:
+    """Whether no string inside `value` holds a character `clean` removes: one search over its
+    JSON form instead of a walk through every node, for the common case of clean content.
+    A false alarm (say, a literal backslash-u in the text) only costs the full walk."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return False
+    return _INVISIBLE.search(text) is None and _ESCAPED_CONTROL.search(text) is None
+
+
+def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {clean_text(str(k)): clean(v) for k, v in cast(dict[Any, Any], value).items()}
+        return {clean_text(str(k)): _clean(v) for k, v in cast(dict[Any, Any], value).items()}
     if isinstance(value, list):
-        return [clean(v) for v in cast(list[Any], value)]
+        return [_clean(v) for v in cast(list[Any], value)]
     return value
 
 

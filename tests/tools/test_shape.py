@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -61,3 +63,21 @@ def test_page_info_says_when_an_answer_was_truncated_and_how_to_continue() -> No
     assert decode_cursor(info["next_cursor"], "q") == 10
     last = page_info(total=30, skip=25, asked=25, returned=5, query_fingerprint="q")
     assert last["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("dirty", "expected"),
+    [
+        ({"a": ["x\x01y", {"b": "c\x1fd"}]}, {"a": ["xy", {"b": "cd"}]}),
+        ({"t": "back\bspace form\ffeed"}, {"t": "backspace formfeed"}),
+        ({"t": "tag\U000e0041s"}, {"t": "tags"}),
+        ({"k\u200b": "v"}, {"k": "v"}),
+    ],
+)
+def test_control_characters_deep_in_a_structure_are_removed(dirty: Any, expected: Any) -> None:
+    assert clean(dirty) == expected
+
+
+def test_clean_structures_come_back_unchanged_including_text_that_only_looks_escaped() -> None:
+    plain = {"title": "Café \\u0001 literal", "lines": "one\ntwo\tthree\r", "n": [1, 2.5, None, True]}
+    assert clean(plain) == plain
