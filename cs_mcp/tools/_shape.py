@@ -45,7 +45,7 @@ _ESCAPED_CONTROL = re.compile(r"\\u00(?:0[0-8bcef]|1[0-9a-fA-F])|\\[bf]")
 def clean(value: Any) -> Any:
     """`value` with every string inside it cleaned (keys too), recursively."""
     if isinstance(value, dict | list) and _nothing_to_clean(value):
-        return value
+        return cast(Any, value)
     return _clean(value)
 
 
