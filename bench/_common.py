@@ -1,0 +1,86 @@
+"""What the benchmarks share: a sandbox in a thread, the settings that point at it, figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import httpx2
+
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.runner import sandbox_env
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    """One line naming the machine the figures were taken on."""
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def median_ms(samples: Sequence[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def percentile_ms(samples: Sequence[float], pct: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))
+    return ordered[index] * 1000
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any Contentstack or cs-mcp variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTENTSTACK_", "CS_MCP_"))}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+# Client-side limits lifted, for benchmarks that measure cs-mcp rather than Contentstack's
+# per-organization limits (the sandbox they run against has its limits off too).
+UNLIMITED = "cma_read=100000,cma_write=100000,cma_bulk=100000,cda=100000,analytics=100000,automate=100000"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def sandbox_process() -> AsyncGenerator[dict[str, str]]:
+    """`cs-mcp sandbox` in its own process (in-memory database, no rate limits); answers the
+    environment variables that point cs-mcp at it."""
+    port = free_port()
+    process = await anyio.open_process(
+        [sys.executable, "-m", "cs_mcp", "sandbox", "--port", str(port), "--db", ":memory:", "--no-rate-limits"],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with anyio.fail_after(60):
+            async with httpx2.AsyncClient() as http:
+                while True:
+                    try:
+                        await http.get(f"{base}/_sandbox/clock")
+                        break
+                    except httpx2.TransportError:
+                        await anyio.sleep(0.05)
+        yield sandbox_env(base, DEMO_CREDENTIALS)
+    finally:
+        process.terminate()
+        with anyio.fail_after(10):
+            await process.wait()
