@@ -25,7 +25,7 @@ from mcp_types import ListResourcesResult, ListResourceTemplatesResult
 
 from cs_mcp.client import ContentstackError, NotFoundError
 from cs_mcp.guard import Principal
-from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY, AppState
+from cs_mcp.tools._context import AppState, principal_in
 from cs_mcp.tools._shape import clean, clean_text
 from cs_mcp.tools.stack import ContentTypeSchema, compact_field
 
@@ -60,19 +60,6 @@ _bound: ContextVar[BoundRequest | None] = ContextVar("cs_mcp_bound_request", def
 # The requests whose handlers read the binding, and the listings filtered per role.
 BOUND_METHODS = frozenset({"resources/read", "completion/complete"})
 LISTING_METHODS = frozenset({"resources/list", "resources/templates/list"})
-
-
-def principal_in(request: Any, fallback: Principal) -> Principal | None:
-    """The principal an HTTP request was authenticated as (None if it was not), else `fallback`."""
-    raw_scope: Any = getattr(request, "scope", None)
-    if isinstance(raw_scope, dict):
-        scope = cast(dict[str, Any], raw_scope)
-        found = scope.get(PRINCIPAL_SCOPE_KEY)
-        if isinstance(found, Principal):
-            return found
-        if scope.get("type") == "http":
-            return None
-    return fallback
 
 
 def _visible(uri: str, scopes: frozenset[str]) -> bool:

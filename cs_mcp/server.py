@@ -22,7 +22,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
 from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
-from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY, AppState
+from cs_mcp.tools._context import AppState, principal_in
 from cs_mcp.tools._registry import ToolSpec, registered_tools
 from cs_mcp.tools._schema import compact_schema
 
@@ -65,16 +65,7 @@ def toolset_availability(settings: Settings) -> dict[str, str | None]:
 
 def principal_from_request(ctx: ServerRequestContext[Any, Any], fallback: Principal) -> Principal | None:
     """The principal of an HTTP request (None if unauthenticated), or the stdio principal."""
-    request: Any = ctx.request
-    raw_scope: Any = getattr(request, "scope", None)
-    if isinstance(raw_scope, dict):
-        scope = cast(dict[str, Any], raw_scope)
-        found = scope.get(PRINCIPAL_SCOPE_KEY)
-        if isinstance(found, Principal):
-            return found
-        if scope.get("type") == "http":
-            return None
-    return fallback
+    return principal_in(ctx.request, fallback)
 
 
 def _compact_listed(tool: dict[str, Any]) -> dict[str, Any]:

@@ -28,14 +28,13 @@ from starlette.routing import BaseRoute, Route
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import check_cda
 from cs_mcp.sandbox.cma import (
-    MAX_LIMIT,
     NOT_FOUND_CODE,
     Entry,
     ListParams,
     ParamError,
     content_type_not_found,
+    content_types_page,
     expand_references,
-    int_param,
     make_resolver,
     project,
     query_error_response,
@@ -277,20 +276,7 @@ class CDA:
 
     async def list_content_types(self, request: Request) -> Response:
         refusal = check_cda(request, self.state, request.query_params.get("environment") or None)
-        if refusal is not None:
-            return refusal
-        try:
-            skip, limit = int_param(request, "skip", 0), int_param(request, "limit", MAX_LIMIT)
-            if limit > MAX_LIMIT:
-                raise ParamError(f"'limit' may be at most {MAX_LIMIT}.", "limit")
-        except QueryError as exc:
-            return query_error_response(exc)
-        with self.state.db.read() as conn:
-            types = store.list_content_types(conn)
-        body: dict[str, Any] = {"content_types": types[skip : skip + limit]}
-        if truthy(request.query_params.get("include_count")):
-            body["count"] = len(types)
-        return JSONResponse(body)
+        return refusal if refusal is not None else content_types_page(request, self.state)
 
     async def get_content_type(self, request: Request) -> Response:
         refusal = check_cda(request, self.state, request.query_params.get("environment") or None)

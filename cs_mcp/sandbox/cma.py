@@ -116,6 +116,22 @@ class ListParams:
         )
 
 
+def content_types_page(request: Request, state: SandboxState) -> Response:
+    """A page of content types (`skip`, `limit`, `include_count`), as the CMA and CDA answer."""
+    try:
+        skip, limit = int_param(request, "skip", 0), int_param(request, "limit", MAX_LIMIT)
+        if limit > MAX_LIMIT:
+            raise ParamError(f"'limit' may be at most {MAX_LIMIT}.", "limit")
+    except QueryError as exc:
+        return query_error_response(exc)
+    with state.db.read() as conn:
+        types = store.list_content_types(conn)
+    body: dict[str, Any] = {"content_types": types[skip : skip + limit]}
+    if truthy(request.query_params.get("include_count")):
+        body["count"] = len(types)
+    return JSONResponse(body)
+
+
 def query_error_response(exc: QueryError) -> JSONResponse:
     """The answer to an invalid query or list parameter."""
     return JSONResponse(exc.body(), status_code=QUERY_ERROR_STATUS)
@@ -498,18 +514,7 @@ class CMA:
     async def list_content_types(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:
             return refusal
-        try:
-            skip, limit = int_param(request, "skip", 0), int_param(request, "limit", MAX_LIMIT)
-            if limit > MAX_LIMIT:
-                raise ParamError(f"'limit' may be at most {MAX_LIMIT}.", "limit")
-        except QueryError as exc:
-            return query_error_response(exc)
-        with self.state.db.read() as conn:
-            types = store.list_content_types(conn)
-        body: dict[str, Any] = {"content_types": types[skip : skip + limit]}
-        if truthy(request.query_params.get("include_count")):
-            body["count"] = len(types)
-        return JSONResponse(body)
+        return content_types_page(request, self.state)
 
     async def get_content_type(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:

@@ -42,15 +42,9 @@ def app_state(ctx: ToolContext) -> AppState:
     return ctx.request_context.lifespan_context
 
 
-def principal_of(ctx: ToolContext) -> Principal:
-    """The caller: from the HTTP request's authenticated scope, else the stdio principal.
-
-    Raises:
-        ToolError: an HTTP request that carries no authenticated principal (never expected:
-            the HTTP app refuses such requests before they reach a tool).
-    """
-    state = app_state(ctx)
-    request: Any = ctx.request_context.request
+def principal_in(request: Any, fallback: Principal) -> Principal | None:
+    """The principal an HTTP request was authenticated as (None if it was not), else
+    `fallback` (the stdio principal: stdio and in-memory requests carry no HTTP scope)."""
     raw_scope: Any = getattr(request, "scope", None)
     if isinstance(raw_scope, dict):
         scope = cast(dict[str, Any], raw_scope)
@@ -58,5 +52,18 @@ def principal_of(ctx: ToolContext) -> Principal:
         if isinstance(found, Principal):
             return found
         if scope.get("type") == "http":
-            raise ToolError("this HTTP request is not authenticated; send Authorization: Bearer <token>")
-    return state.stdio_principal
+            return None
+    return fallback
+
+
+def principal_of(ctx: ToolContext) -> Principal:
+    """The caller: from the HTTP request's authenticated scope, else the stdio principal.
+
+    Raises:
+        ToolError: an HTTP request that carries no authenticated principal (never expected:
+            the HTTP app refuses such requests before they reach a tool).
+    """
+    found = principal_in(ctx.request_context.request, app_state(ctx).stdio_principal)
+    if found is None:
+        raise ToolError("this HTTP request is not authenticated; send Authorization: Bearer <token>")
+    return found
