@@ -14,38 +14,12 @@ from cs_mcp.sandbox import publishing, store
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
+from tests.sandbox._delivery import Delivery, advance_clock
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
-
-
-class Delivery:
-    """What the CDA serves, read with each environment's own delivery token."""
-
-    def __init__(self, client: httpx2.AsyncClient, tokens: dict[str, str]) -> None:
-        self.client = client
-        self.tokens = tokens
-
-    async def _version(self, path: str, environment: str, locale: str, key: str) -> int | None:
-        answer = await self.client.get(
-            path,
-            params={"environment": environment, "locale": locale},
-            headers={"access_token": self.tokens[environment]},
-        )
-        if answer.status_code == 422:
-            return None
-        assert answer.status_code == 200, answer.text
-        return int(answer.json()[key]["_version"])
-
-    async def entry_version(self, content_type: str, uid: str, environment: str, locale: str) -> int | None:
-        """The version of an entry the CDA serves in `environment` and `locale`, or None."""
-        return await self._version(f"/content_types/{content_type}/entries/{uid}", environment, locale, "entry")
-
-    async def asset_version(self, uid: str, environment: str, locale: str) -> int | None:
-        """The version of an asset the CDA serves in `environment` and `locale`, or None."""
-        return await self._version(f"/assets/{uid}", environment, locale, "asset")
 
 
 @pytest.fixture
@@ -72,12 +46,6 @@ async def cda(sandbox: RunningSandbox) -> AsyncGenerator[Delivery]:
     creds = sandbox.credentials
     async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cdn/v3", headers={"api_key": creds.api_key}) as client:
         yield Delivery(client, dict(creds.delivery_tokens))
-
-
-async def advance_clock(cma: httpx2.AsyncClient, sandbox: RunningSandbox, seconds: float) -> None:
-    """Move the sandbox clock through its admin endpoint, which fires what became due."""
-    answer = await cma.post(f"{sandbox.base_url}/_sandbox/clock", json={"advance_seconds": seconds})
-    assert answer.status_code == 200, answer.text
 
 
 def unpublished_entry(state: SandboxState) -> tuple[str, int]:

@@ -13,6 +13,7 @@ from cs_mcp.sandbox import publishing, releases, store
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
+from tests.sandbox._delivery import Delivery, advance_clock
 
 pytestmark = pytest.mark.anyio
 
@@ -42,33 +43,6 @@ ITEM_TYPES = {
 }
 
 
-class Delivery:
-    """What the CDA serves, read with each environment's own delivery token."""
-
-    def __init__(self, client: httpx2.AsyncClient, tokens: dict[str, str]) -> None:
-        self.client = client
-        self.tokens = tokens
-
-    async def _version(self, path: str, environment: str, locale: str, key: str) -> int | None:
-        answer = await self.client.get(
-            path,
-            params={"environment": environment, "locale": locale},
-            headers={"access_token": self.tokens[environment]},
-        )
-        if answer.status_code == 422:
-            return None
-        assert answer.status_code == 200, answer.text
-        return int(answer.json()[key]["_version"])
-
-    async def entry_version(self, content_type: str, uid: str, environment: str, locale: str) -> int | None:
-        """The version of an entry the CDA serves in `environment` and `locale`, or None."""
-        return await self._version(f"/content_types/{content_type}/entries/{uid}", environment, locale, "entry")
-
-    async def asset_version(self, uid: str, environment: str, locale: str) -> int | None:
-        """The version of an asset the CDA serves in `environment` and `locale`, or None."""
-        return await self._version(f"/assets/{uid}", environment, locale, "asset")
-
-
 @pytest.fixture
 async def sandbox() -> AsyncGenerator[RunningSandbox]:
     """A seeded sandbox over real loopback HTTP with its rate limits off: these tests are about
@@ -93,12 +67,6 @@ async def cda(sandbox: RunningSandbox) -> AsyncGenerator[Delivery]:
     creds = sandbox.credentials
     async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cdn/v3", headers={"api_key": creds.api_key}) as client:
         yield Delivery(client, dict(creds.delivery_tokens))
-
-
-async def advance_clock(cma: httpx2.AsyncClient, sandbox: RunningSandbox, seconds: float) -> None:
-    """Move the sandbox clock through its admin endpoint, which fires what became due."""
-    answer = await cma.post(f"{sandbox.base_url}/_sandbox/clock", json={"advance_seconds": seconds})
-    assert answer.status_code == 200, answer.text
 
 
 def blog_items(state: SandboxState, count: int, *, version: int | None = None) -> list[dict[str, Any]]:
