@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from mcp_types import CallToolResult, TextContent
+
+from cs_mcp.client import RateLimits
+
+# Wide client-side limits, for tests whose subject is not the pacing.
+UNPACED = RateLimits(
+    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
+)
 
 
 def text_of(result: CallToolResult) -> str:
     """The text blocks of a tool result, joined."""
     return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    """The structured answer of a call that must have succeeded (its text in the failure)."""
+    assert not result.is_error, text_of(result)
+    return cast(dict[str, Any], result.structured_content)

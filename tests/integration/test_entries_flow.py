@@ -13,22 +13,15 @@ from typing import Any, cast
 
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult
 
-from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from tests.helpers import text_of
+from tests.helpers import UNPACED, structured, text_of
 
 pytestmark = pytest.mark.anyio
-
-# The sandbox's rate limits are off and the client's are wide: this test is about content.
-FAST = RateLimits(
-    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
-)
 
 
 @pytest.fixture
@@ -43,19 +36,14 @@ def mcp_client(sandbox: RunningSandbox, role: str = "editor") -> Client:
         backend="sandbox",
         guard=Guard(builtin_policy()),
         stdio_role=role,
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     return Client(server)
 
 
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    return cast(dict[str, Any], result.structured_content)
-
-
 async def test_an_entry_is_created_updated_and_a_stale_update_is_refused(sandbox: RunningSandbox) -> None:
     async with mcp_client(sandbox) as client:
-        created = ok(
+        created = structured(
             await client.call_tool(
                 "create_entry",
                 {
@@ -67,7 +55,7 @@ async def test_an_entry_is_created_updated_and_a_stale_update_is_refused(sandbox
         )
         uid = created["entry"]["uid"]
         assert created["entry"]["version"] == 1
-        updated = ok(
+        updated = structured(
             await client.call_tool(
                 "update_entry",
                 {"content_type": "blog_post", "uid": uid, "fields": {"reading_minutes": 6}, "expected_version": 1},
@@ -82,7 +70,7 @@ async def test_an_entry_is_created_updated_and_a_stale_update_is_refused(sandbox
         assert stale.is_error
         assert "expected_version=2" in text_of(stale)
         assert len([m for _api, m, _p in sandbox.state.request_log if m != "GET"]) == writes_before
-        read = ok(await client.call_tool("get_entry", {"content_type": "blog_post", "uid": uid}))
+        read = structured(await client.call_tool("get_entry", {"content_type": "blog_post", "uid": uid}))
     assert read["entry"]["_version"] == 2
     assert read["entry"]["reading_minutes"] == 6
     assert read["entry"]["title"] == "Launch notes"
@@ -104,14 +92,14 @@ async def test_a_create_with_schema_problems_reports_them_all_and_writes_nothing
 
 async def test_deleting_an_entry_removes_it(sandbox: RunningSandbox) -> None:
     async with mcp_client(sandbox) as client:
-        created = ok(
+        created = structured(
             await client.call_tool(
                 "create_entry",
                 {"content_type": "author", "fields": {"title": "Short-lived"}, "locale": "en-us"},
             )
         )
         uid = created["entry"]["uid"]
-        ok(await client.call_tool("delete_entry", {"content_type": "author", "uid": uid}))
+        structured(await client.call_tool("delete_entry", {"content_type": "author", "uid": uid}))
         gone = await client.call_tool("get_entry", {"content_type": "author", "uid": uid})
     assert gone.is_error
 
@@ -138,7 +126,7 @@ async def _all_entries(client: Client, content_type: str) -> list[dict[str, Any]
     found: list[dict[str, Any]] = []
     args: dict[str, Any] = {"content_type": content_type, "limit": 100}
     while True:
-        data = ok(await client.call_tool("query_entries", args))
+        data = structured(await client.call_tool("query_entries", args))
         found.extend(cast(list[dict[str, Any]], data["entries"]))
         if not data["next_cursor"]:
             assert len(found) == data["total"]
@@ -153,7 +141,7 @@ async def _uids(client: Client, query: dict[str, Any]) -> set[str]:
         args: dict[str, Any] = {"content_type": "blog_post", "query": query, "limit": 100, "fields": ["title"]}
         if cursor:
             args["cursor"] = cursor
-        data = ok(await client.call_tool("query_entries", args))
+        data = structured(await client.call_tool("query_entries", args))
         found |= {e["uid"] for e in data["entries"]}
         cursor = data["next_cursor"]
         if not cursor:

@@ -10,29 +10,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import httpx2
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult
 
-from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from tests.helpers import text_of
+from tests.helpers import UNPACED, structured
 
 pytestmark = pytest.mark.anyio
 
 # The sandbox's rate limits are off and the client's are wide: this test is about publishing
-# (bench/bulk_publish.py measures it under the real limits).
-FAST = RateLimits(
-    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
-)
 
 
 @pytest.fixture
@@ -47,14 +41,9 @@ def mcp_client(sandbox: RunningSandbox, role: str = "publisher") -> Client:
         backend="sandbox",
         guard=Guard(builtin_policy()),
         stdio_role=role,
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     return Client(server)
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    return cast(dict[str, Any], result.structured_content)
 
 
 def fresh_posts(sandbox: RunningSandbox, count: int, prefix: str, locales: tuple[str, ...] = ("en-us",)) -> list[str]:
@@ -100,7 +89,7 @@ async def served(client: Client, environment: str, locale: str, prefix: str) -> 
         "limit": 100,
     }
     while True:
-        data = ok(await client.call_tool("query_entries", args))
+        data = structured(await client.call_tool("query_entries", args))
         found |= {e["uid"] for e in data["entries"]}
         if not data["next_cursor"]:
             return found
@@ -117,7 +106,7 @@ async def test_an_entry_published_to_one_environment_and_locale_is_served_there_
     (uid,) = fresh_posts(sandbox, 1, "Solo", ("en-us", "fr-fr"))
     target = {"items": items([uid]), "environments": ["staging"], "locales": ["fr-fr"]}
     async with mcp_client(sandbox) as client:
-        published = ok(await client.call_tool("publish", target))
+        published = structured(await client.call_tool("publish", target))
         assert published["counts"] == {"published": 1}
         assert sent(sandbox, "POST", f"/entries/{uid}/publish") == 1
         everywhere = {
@@ -127,7 +116,7 @@ async def test_an_entry_published_to_one_environment_and_locale_is_served_there_
         }
         assert {key for key, uids in everywhere.items() if uids} == {("staging", "fr-fr")}
         assert everywhere[("staging", "fr-fr")] == {uid}
-        unpublished = ok(await client.call_tool("unpublish", target))
+        unpublished = structured(await client.call_tool("unpublish", target))
         assert unpublished["counts"] == {"unpublished": 1}
         assert await served(client, "staging", "fr-fr", "Solo") == set()
 
@@ -140,16 +129,18 @@ async def test_a_scheduled_publish_can_be_cancelled_while_another_fires_when_its
     when = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     async with mcp_client(sandbox) as client:
         for uid in (cancelled, kept):
-            data = ok(
+            data = structured(
                 await client.call_tool(
                     "publish", {"items": items([uid]), "environments": ["staging"], "scheduled_at": when}
                 )
             )
             assert data["counts"] == {"scheduled": 1}
-        queue = ok(await client.call_tool("list_publish_queue", {"environment": "staging", "status": "scheduled"}))
+        queue = structured(
+            await client.call_tool("list_publish_queue", {"environment": "staging", "status": "scheduled"})
+        )
         rows = {row["item_uid"]: row for row in queue["rows"]}
         assert rows[cancelled]["environments"] == ["staging"]
-        ok(await client.call_tool("cancel_scheduled_publish", {"queue_uid": rows[cancelled]["uid"]}))
+        structured(await client.call_tool("cancel_scheduled_publish", {"queue_uid": rows[cancelled]["uid"]}))
         again = await client.call_tool("cancel_scheduled_publish", {"queue_uid": rows[cancelled]["uid"]})
         assert again.is_error
         assert await served(client, "staging", "en-us", "Later") == set()
@@ -160,7 +151,7 @@ async def test_a_scheduled_publish_can_be_cancelled_while_another_fires_when_its
         assert moved.status_code == 200
 
         assert await served(client, "staging", "en-us", "Later") == {kept}
-        history = ok(await client.call_tool("list_publish_queue", {"environment": "staging"}))
+        history = structured(await client.call_tool("list_publish_queue", {"environment": "staging"}))
     statuses = {row["item_uid"]: row["status"] for row in history["rows"] if row["item_uid"] in (cancelled, kept)}
     assert statuses == {cancelled: "cancelled", kept: "success"}
 
@@ -178,7 +169,7 @@ async def test_a_schedule_in_the_past_is_refused_and_nothing_is_sent(sandbox: Ru
 async def test_120_entries_in_2_locales_are_bulk_published_to_2_environments(sandbox: RunningSandbox) -> None:
     uids = fresh_posts(sandbox, 120, "Bulk", ("en-us", "fr-fr"))
     async with mcp_client(sandbox) as client:
-        data = ok(
+        data = structured(
             await client.call_tool(
                 "publish",
                 {"items": items(uids), "environments": ["development", "staging"], "locales": ["en-us", "fr-fr"]},
@@ -191,6 +182,6 @@ async def test_120_entries_in_2_locales_are_bulk_published_to_2_environments(san
             for locale in ("en-us", "fr-fr"):
                 assert await served(client, env, locale, "Bulk") == set(uids), (env, locale)
         assert await served(client, "production", "en-us", "Bulk") == set()
-        queue = ok(await client.call_tool("list_publish_queue", {"limit": 100}))
+        queue = structured(await client.call_tool("list_publish_queue", {"limit": 100}))
     assert queue["total"] is not None
     assert queue["total"] >= 240

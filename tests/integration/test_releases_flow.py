@@ -14,9 +14,8 @@ from typing import Any, cast
 import httpx2
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult
 
-from cs_mcp.client import Api, ContentstackClient, NotFoundError, RateLimits
+from cs_mcp.client import Api, ContentstackClient, NotFoundError
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, PermitAuthority, Policy, builtin_policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, RoleSpec, resolve_roles
@@ -24,14 +23,9 @@ from cs_mcp.sandbox import store
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from tests.helpers import text_of
+from tests.helpers import UNPACED, structured, text_of
 
 pytestmark = pytest.mark.anyio
-
-# The sandbox's rate limits are off and the client's are wide: this test is about releases.
-FAST = RateLimits(
-    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
-)
 
 
 class RecordingTransport(httpx2.AsyncBaseTransport):
@@ -76,7 +70,7 @@ def mcp_client(sandbox: RunningSandbox, role: str, transport: RecordingTransport
         guard=guard or Guard(builtin_policy()),
         stdio_role=role,
         transport=transport,
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     return Client(server)
 
@@ -107,11 +101,6 @@ def fresh_posts(sandbox: RunningSandbox, count: int, prefix: str) -> list[str]:
     return uids
 
 
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    return cast(dict[str, Any], result.structured_content)
-
-
 async def served_by_cda(client: ContentstackClient, uid: str, environment: str) -> dict[str, Any] | None:
     try:
         body = await client.request(
@@ -133,34 +122,36 @@ async def test_a_release_of_60_items_is_created_locked_deployed_to_staging_clone
     transport = RecordingTransport()
     items = [{"type": "entry", "content_type": "blog_post", "uid": uid} for uid in posts]
     async with mcp_client(sandbox, "publisher", transport) as client:
-        created = ok(await client.call_tool("create_release", {"name": "Launch", "items": items}))
+        created = structured(await client.call_tool("create_release", {"name": "Launch", "items": items}))
         uid = created["release"]["uid"]
         assert transport.count("POST", "/releases") == 1
         assert transport.count("POST", f"/releases/{uid}/items") == 3
         assert created["items_added"] == 60
 
-        locked = ok(await client.call_tool("update_release", {"release_uid": uid, "locked": True}))
+        locked = structured(await client.call_tool("update_release", {"release_uid": uid, "locked": True}))
         assert locked["release"]["locked"] is True
         refused = await client.call_tool("remove_release_items", {"release_uid": uid, "all": True})
         assert refused.is_error
         assert "locked=false" in text_of(refused)
 
-        deployed = ok(await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["staging"]}))
+        deployed = structured(
+            await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["staging"]})
+        )
         assert deployed["notice"] == "Release sent successfully for deployment."
         assert deployed["items"] == 60
         assert deployed["preflight"]["stale_count"] == 0
 
-        detail = ok(await client.call_tool("get_release", {"release_uid": uid, "items_limit": 100}))
+        detail = structured(await client.call_tool("get_release", {"release_uid": uid, "items_limit": 100}))
         assert detail["items_page"]["total"] == 60
         assert all(item["newer_version_exists"] is False for item in detail["items"])
 
-        cloned = ok(await client.call_tool("clone_release", {"release_uid": uid, "name": "Launch again"}))
+        cloned = structured(await client.call_tool("clone_release", {"release_uid": uid, "name": "Launch again"}))
         copy_uid = cloned["release"]["uid"]
-        copy = ok(await client.call_tool("get_release", {"release_uid": copy_uid, "items_limit": 1}))
+        copy = structured(await client.call_tool("get_release", {"release_uid": copy_uid, "items_limit": 1}))
         assert copy["items_page"]["total"] == 60
         assert copy["release"]["locked"] is False
 
-        deleted = ok(await client.call_tool("delete_release", {"release_uid": copy_uid}))
+        deleted = structured(await client.call_tool("delete_release", {"release_uid": copy_uid}))
         assert deleted["deleted"] is True
         gone = await client.call_tool("get_release", {"release_uid": copy_uid})
         assert gone.is_error
@@ -188,7 +179,7 @@ async def test_the_guard_refuses_a_deploy_because_of_one_item_and_nothing_is_dep
     ]
     admin_transport = RecordingTransport()
     async with mcp_client(sandbox, "admin", admin_transport) as admin:
-        uid = ok(await admin.call_tool("create_release", {"name": "Mixed", "items": items}))["release"]["uid"]
+        uid = structured(await admin.call_tool("create_release", {"name": "Mixed", "items": items}))["release"]["uid"]
 
     transport = RecordingTransport()
     async with mcp_client(sandbox, "blog-publisher", transport, Guard(blog_publisher_policy())) as client:
@@ -219,14 +210,16 @@ async def test_the_deploy_preflight_reports_a_stale_version_and_a_missing_refere
     ]
     transport = RecordingTransport()
     async with mcp_client(sandbox, "publisher", transport) as client:
-        uid = ok(await client.call_tool("create_release", {"name": "Checks", "items": items}))["release"]["uid"]
+        uid = structured(await client.call_tool("create_release", {"name": "Checks", "items": items}))["release"]["uid"]
         # The entry moves on after it was put in the release.
         save_entry(sandbox, "blog_post", "bltstale", version=2, publish_date="2024-01-02")
-        planned = ok(
+        planned = structured(
             await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["staging"], "dry_run": True})
         )
         assert transport.count("POST", f"/releases/{uid}/deploy") == 0
-        deployed = ok(await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["staging"]}))
+        deployed = structured(
+            await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["staging"]})
+        )
 
     for answer in (planned, deployed):
         preflight = answer["preflight"]

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 
 from mcp import Client
 
-from cs_mcp.client import RateLimits, RetryPolicy
+from cs_mcp.client import RetryPolicy
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy, guard_from_settings
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig
 from cs_mcp.server import build_server
+from tests.helpers import UNPACED
 
 START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
 
-# The client's own pacing and backoff would only make these tests slow: faults are the subject.
-UNPACED = RateLimits(cma_read=10_000, cma_write=10_000, cma_bulk=10_000, cda=10_000, analytics=10_000, automate=10_000)
+# The client's own backoff would only make these tests slow: faults are the subject.
 NO_WAIT = RetryPolicy(base_delay=0, max_delay=0, rate_limited_min_delay=0, total_seconds=10)
 
 

@@ -16,11 +16,10 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp_types import Tool
 
-from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
-from tests.helpers import text_of
+from tests.helpers import UNPACED, text_of
 
 ENV = {
     "CONTENTSTACK_API_KEY": "blt_fuzz_api_key",
@@ -92,11 +91,6 @@ def make_handler(seed: int) -> Callable[[httpx2.Request], httpx2.Response]:
     return handler
 
 
-FAST = RateLimits(
-    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
-)
-
-
 @pytest.fixture(scope="module")
 def portal() -> Iterator[BlockingPortal]:
     with start_blocking_portal(backend="asyncio") as p:
@@ -110,7 +104,7 @@ def connected(portal: BlockingPortal) -> Iterator[tuple[Client, list[Tool]]]:
         guard=Guard(builtin_policy()),
         stdio_role="admin",
         transport=httpx2.MockTransport(make_handler(7)),
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     with portal.wrap_async_context_manager(Client(server)) as client:
         yield client, portal.call(client.list_tools).tools

@@ -16,7 +16,8 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import guard_from_settings
 from cs_mcp.server import build_server
 from cs_mcp.tools._registry import registered_tools
-from tests.reliability._stack import NO_WAIT, UNPACED, stack
+from tests.helpers import UNPACED
+from tests.reliability._stack import NO_WAIT, stack
 
 pytestmark = pytest.mark.anyio
 
