@@ -378,3 +378,39 @@ async def guarded_write(
         duration_ms=round((time.monotonic() - started) * 1000, 1),
     )
     return WriteOutcome(dry_run=False, plan=plan, verdict=decision, result=result)
+
+
+async def refuse_if_denied(
+    ctx: ToolContext,
+    *,
+    tool: str,
+    arguments: Mapping[str, Any],
+    scopes: frozenset[str],
+    targets: Targets,
+    plan: WritePlan,
+) -> None:
+    """Runs the guard before the tool reads anything it needs for its plan, so that a denied
+    call sends no request at all. A denial goes through `guarded_write` (and so reaches the
+    audit log exactly as any other denial). `targets` are what the arguments name; the full
+    check in `guarded_write` later covers what the reads resolve (defaults, release items).
+
+    Raises:
+        ToolError: the guard denied. Nothing was sent."""
+    if app_state(ctx).guard.check(principal_of(ctx), tool, scopes, targets).decision != "deny":
+        return
+
+    async def never(_permits: Permits) -> None:
+        raise ToolError("denied by the guard. Nothing was sent.")
+
+    await guarded_write(
+        ctx,
+        tool=tool,
+        arguments=arguments,
+        scopes=scopes,
+        targets=targets,
+        plan=plan,
+        dry_run=False,
+        confirmation_token=None,
+        execute=never,
+    )
+    raise ToolError("denied by the guard. Nothing was sent.")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import InvalidRequestError, NotFoundError, encode_path
 from cs_mcp.client._automate import AuditLogEntry, Automation, Execution, ExecutionStep
 from cs_mcp.guard import Targets
-from cs_mcp.tools._context import AppState, ToolContext, app_state, principal_of
+from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import (
     DEFAULT_LIMIT,
@@ -44,6 +44,7 @@ from cs_mcp.tools._write import (
     PlannedRequest,
     WritePlan,
     guarded_write,
+    refuse_if_denied,
 )
 
 READ_PROJECTS = frozenset({"automationhub.projects.management:read"})
@@ -636,22 +637,8 @@ async def set_automation_active(
         items=[automation_id],
     )
 
-    async def never(_permits: Permits) -> None:
-        raise ToolError("denied by the guard. Nothing was sent.")
-
     # A role that may not write to this project learns so before anything is read or sent.
-    if state.guard.check(principal_of(ctx), tool_name, WRITE, targets).decision == "deny":
-        await guarded_write(
-            ctx,
-            tool=tool_name,
-            arguments=arguments,
-            scopes=WRITE,
-            targets=targets,
-            plan=plan,
-            dry_run=dry_run,
-            confirmation_token=None,
-            execute=never,
-        )
+    await refuse_if_denied(ctx, tool=tool_name, arguments=arguments, scopes=WRITE, targets=targets, plan=plan)
 
     automation = await load_automation(state, project_id, automation_id)
     title = _text(automation.title)

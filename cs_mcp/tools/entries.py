@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
 from cs_mcp.client._entry_models import Source
 from cs_mcp.guard import Targets
-from cs_mcp.tools._context import AppState, ToolContext, app_state, principal_of
+from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._entry_schema import check_entry_fields, editable_fields, missing_mandatory
 from cs_mcp.tools._query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.tools._registry import tool
@@ -44,6 +44,7 @@ from cs_mcp.tools._write import (
     WriteOutcome,
     WritePlan,
     guarded_write,
+    refuse_if_denied,
 )
 
 T = TypeVar("T")
@@ -118,39 +119,6 @@ async def content_type_missing(state: AppState, content_type: str) -> ToolError:
     """The error for an unknown content type, listing the ones that exist."""
     known = sorted(c.uid for c in await state.meta.content_types())
     return ToolError(f"content type {content_type!r} does not exist; content types are: {', '.join(known)}")
-
-
-async def refuse_if_denied(
-    ctx: ToolContext,
-    *,
-    tool: str,
-    arguments: Mapping[str, Any],
-    scopes: frozenset[str],
-    targets: Targets,
-    plan: WritePlan,
-) -> None:
-    """Runs the guard before the tool reads anything it needs for its plan, so that a denied
-    call sends no request at all. A denial goes through `guarded_write` (and so reaches the
-    audit log exactly as any other denial)."""
-    state = app_state(ctx)
-    if state.guard.check(principal_of(ctx), tool, scopes, targets).decision != "deny":
-        return
-
-    async def never(_permits: Permits) -> None:
-        raise ToolError("denied by the guard. Nothing was sent.")
-
-    await guarded_write(
-        ctx,
-        tool=tool,
-        arguments=arguments,
-        scopes=scopes,
-        targets=targets,
-        plan=plan,
-        dry_run=False,
-        confirmation_token=None,
-        execute=never,
-    )
-    raise ToolError("denied by the guard. Nothing was sent.")
 
 
 def entry_dict(entry: Entry) -> dict[str, Any]:

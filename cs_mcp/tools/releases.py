@@ -45,6 +45,7 @@ from cs_mcp.tools._write import (
     WriteOutcome,
     WritePlan,
     guarded_write,
+    refuse_if_denied,
 )
 
 T = TypeVar("T")
@@ -368,6 +369,21 @@ async def latest_versions(state: AppState, items: Sequence[ReleaseItem]) -> list
     return versions
 
 
+def named_targets(inputs: Sequence[ReleaseItemInput], release_uid: str | None = None) -> Targets:
+    """What the arguments themselves name: the items' content types and explicit locales."""
+    return Targets(
+        releases=(release_uid,) if release_uid else (),
+        items=tuple(
+            ItemTarget(
+                label=f"{i.type} {i.content_type + '/' if i.content_type else ''}{i.uid}",
+                content_type=i.content_type if i.type == "entry" else None,
+                locale=i.locale,
+            )
+            for i in inputs
+        ),
+    )
+
+
 async def resolve_items(state: AppState, inputs: Sequence[ReleaseItemInput]) -> list[ReleaseItem]:
     """The items as Contentstack takes them: locale defaulted to the master locale, version to
     the latest, names checked against the stack.
@@ -582,6 +598,14 @@ async def create_release(
     defaults to the entry's latest and its locale to the master locale. The guard checks every
     item's content type and locale."""
     state = app_state(ctx)
+    await refuse_if_denied(
+        ctx,
+        tool="create_release",
+        arguments={"name": name},
+        scopes=WRITE,
+        targets=named_targets(items or []),
+        plan=WritePlan(action="create_release", summary="checked against the guard before anything is read"),
+    )
     resolved = await resolve_items(state, items or [])
     targets = Targets(items=tuple(item_target(i) for i in resolved))
     requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
@@ -640,6 +664,14 @@ async def update_release(
     if name is None and description is None and locked is None:
         raise ToolError("nothing to change: give name, description or locked")
     state = app_state(ctx)
+    await refuse_if_denied(
+        ctx,
+        tool="update_release",
+        arguments={"release_uid": release_uid},
+        scopes=WRITE,
+        targets=Targets(releases=(release_uid,)),
+        plan=WritePlan(action="update_release", summary="checked against the guard before anything is read"),
+    )
     release = await load_release(state, release_uid)
     edits = name is not None or description is not None
     if release.locked and edits and locked is not False:
@@ -707,6 +739,14 @@ async def add_release_items(
     entry's latest and a locale to the master locale. Refused on a locked release. The guard
     checks every item's content type and locale."""
     state = app_state(ctx)
+    await refuse_if_denied(
+        ctx,
+        tool="add_release_items",
+        arguments={"release_uid": release_uid},
+        scopes=WRITE,
+        targets=named_targets(items, release_uid),
+        plan=WritePlan(action="add_release_items", summary="checked against the guard before anything is read"),
+    )
     release = await load_release(state, release_uid)
     if release.locked:
         raise locked_error(release)
@@ -772,6 +812,14 @@ async def remove_release_items(
     if all == bool(items):
         raise ToolError("give either items or all=true (not both, not neither)")
     state = app_state(ctx)
+    await refuse_if_denied(
+        ctx,
+        tool="remove_release_items",
+        arguments={"release_uid": release_uid},
+        scopes=WRITE,
+        targets=Targets(releases=(release_uid,)),
+        plan=WritePlan(action="remove_release_items", summary="checked against the guard before anything is read"),
+    )
     release = await load_release(state, release_uid)
     if release.locked:
         raise locked_error(release)
@@ -1033,6 +1081,14 @@ async def deploy_release(
     to read the preflight first."""
     state = app_state(ctx)
     when = parse_schedule(scheduled_at)
+    await refuse_if_denied(
+        ctx,
+        tool="deploy_release",
+        arguments={"release_uid": release_uid, "environments": environments},
+        scopes=DEPLOY,
+        targets=Targets(releases=(release_uid,), environments=tuple(environments), locales=tuple(locales or ())),
+        plan=WritePlan(action="deploy_release", summary="checked against the guard before anything is read"),
+    )
     known_envs = await state.meta.environment_names()
     unknown = [e for e in environments if e not in known_envs]
     if unknown:
@@ -1174,6 +1230,14 @@ async def clone_release(
     """Copy a release, with its items, under a new name; the copy starts unlocked. The guard
     checks every item's content type and locale, as when they were added."""
     state = app_state(ctx)
+    await refuse_if_denied(
+        ctx,
+        tool="clone_release",
+        arguments={"release_uid": release_uid, "name": name},
+        scopes=CLONE,
+        targets=Targets(releases=(release_uid,)),
+        plan=WritePlan(action="clone_release", summary="checked against the guard before anything is read"),
+    )
     await load_release(state, release_uid)
     items = await state.client.releases.all_items(release_uid)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in items))
@@ -1217,6 +1281,14 @@ async def delete_release(
     """Delete a release (the bundle, not its entries or assets, and not what it already
     published). Destructive: it may need the user's confirmation. Refused on a locked release."""
     state = app_state(ctx)
+    await refuse_if_denied(
+        ctx,
+        tool="delete_release",
+        arguments={"release_uid": release_uid},
+        scopes=WRITE,
+        targets=Targets(releases=(release_uid,)),
+        plan=WritePlan(action="delete_release", summary="checked against the guard before anything is read"),
+    )
     release = await load_release(state, release_uid)
     if release.locked:
         raise locked_error(release)
