@@ -1,0 +1,218 @@
+"""The policy matrix: every write tool x every role x inside and outside each constraint,
+through the real server on the sandbox. An allowed call is dry-run and answers the guard's
+verdict; for every deny, not a single HTTP request leaves the client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx2
+import pytest
+from mcp import Client
+
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard
+from cs_mcp.guard.loader import load_policy
+from cs_mcp.sandbox.app import create_app
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
+from cs_mcp.sandbox.runner import sandbox_env
+from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from cs_mcp.server import build_server
+from tests.helpers import UNPACED, structured, text_of
+
+pytestmark = pytest.mark.anyio
+
+ROLES = ("viewer", "editor", "publisher", "operator", "admin")
+
+
+class CountingTransport(httpx2.AsyncBaseTransport):
+    """The sandbox app in process, counting every request the client sends it."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent = 0
+        self.writes = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent += 1
+        self.writes += request.method != "GET"
+        return await self.inner.handle_async_request(request)
+
+
+@dataclass
+class Stack:
+    clients: dict[str, Client]
+    transport: CountingTransport
+    ids: dict[str, Any]
+
+
+def policy_text(project: str) -> str:
+    return f"""
+[roles.editor]
+inherits = ["viewer"]
+scopes = ["cm.entry:write"]
+content_types = ["product"]
+locales = ["en-us"]
+
+[roles.publisher]
+inherits = ["editor"]
+scopes = ["cm.entry:publish", "cm.entry:unpublish", "cm.asset:publish", "cm.asset:unpublish",
+          "cm.release:write", "cm.release:deploy", "cm.release:clone", "cm.publish-queue.management:write"]
+environments = ["development"]
+
+[roles.operator]
+inherits = ["viewer"]
+scopes = ["automationhub.automations:write"]
+automation_projects = ["{project}"]
+"""
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncGenerator[Stack]:
+    config = SandboxConfig(rate_limits=False)
+    app = create_app(SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock()))
+    transport = CountingTransport(httpx2.ASGITransport(app))
+    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS))
+    admin = Client(build_server(settings, backend="sandbox", stdio_role="admin", transport=transport))
+    async with admin:
+        ids = await discover(admin)
+        path = tmp_path_factory.mktemp("policy") / "policy.toml"
+        path.write_text(policy_text(ids["project_in"]))
+        guard = Guard(load_policy(path))
+        clients = {
+            role: Client(
+                build_server(
+                    settings,
+                    backend="sandbox",
+                    guard=guard,
+                    stdio_role=role,
+                    transport=transport,
+                    rate_limits=UNPACED,
+                )
+            )
+            for role in ROLES
+        }
+        async with AsyncExitStack() as entered:  # exits in reverse order, as the clients nest
+            for client in clients.values():
+                await entered.enter_async_context(client)
+            yield Stack(clients, transport, ids)
+
+
+async def discover(admin: Client) -> dict[str, Any]:
+    """Uids of seeded objects, and one scheduled publish to cancel."""
+    products = structured(await admin.call_tool("query_entries", {"content_type": "product", "locale": "fr-fr"}))
+    # A product localized in French, so that fr-fr items exist and only the guard refuses them.
+    product = next(e for e in products["entries"] if e["locale"] == "fr-fr")
+    post = structured(await admin.call_tool("query_entries", {"content_type": "blog_post", "limit": 1}))["entries"][0]
+    releases = structured(await admin.call_tool("list_releases", {}))["releases"]
+    release = next(r for r in releases if not r["locked"] and r["items_count"] > 0)
+    projects = structured(await admin.call_tool("list_automation_projects", {}))["projects"]
+    automations = {
+        p["id"]: structured(await admin.call_tool("list_automations", {"project_id": p["id"]}))["automations"]
+        for p in projects
+    }
+    item = {"type": "entry", "content_type": "product", "uid": product["uid"], "locale": "en-us"}
+    structured(
+        await admin.call_tool(
+            "publish", {"items": [item], "environments": ["development"], "scheduled_at": "2099-01-01T00:00:00Z"}
+        )
+    )
+    queue = structured(await admin.call_tool("list_publish_queue", {"status": "scheduled"}))["rows"]
+    own = structured(await admin.call_tool("create_release", {"name": "Products only", "items": [item]}))
+    return {
+        "product": product,
+        "post": post,
+        "release": release["uid"],
+        "own_release": own["release"]["uid"],
+        "queue": queue[0]["uid"],
+        "project_in": projects[0]["id"],
+        "automation_in": automations[projects[0]["id"]][0],
+        "project_out": projects[1]["id"],
+        "automation_out": automations[projects[1]["id"]][0],
+    }
+
+
+NEW_PRODUCT = {"title": "M", "sku": "M-1", "price": 1}
+
+
+def product_item(ids: dict[str, Any], locale: str = "en-us") -> dict[str, Any]:
+    return {"type": "entry", "content_type": "product", "uid": ids["product"]["uid"], "locale": locale}
+
+
+def post_item(ids: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "entry", "content_type": "blog_post", "uid": ids["post"]["uid"], "locale": "en-us"}
+
+
+# Denials that depend on what a release holds: the release's items must be read to know them.
+# Those may read, never write; every other denial is decided from the arguments alone.
+NEED_READS = {"remove items of a mixed release", "deploy mixed release", "clone mixed release"}
+
+# (case name, tool, arguments from the discovered ids, the roles allowed)
+Arguments = Callable[[dict[str, Any]], dict[str, Any]]
+CASES: list[tuple[str, str, Arguments, set[str]]] = [
+    ("create inside", "create_entry", lambda i: {"content_type": "product", "fields": NEW_PRODUCT}, {"editor", "publisher", "admin"}),
+    ("create other content type", "create_entry", lambda i: {"content_type": "blog_post", "fields": {"title": "M", "publish_date": "2025-01-01"}}, {"admin"}),
+    ("create other locale", "create_entry", lambda i: {"content_type": "product", "fields": NEW_PRODUCT, "locale": "fr-fr"}, {"admin"}),
+    ("update inside", "update_entry", lambda i: {"content_type": "product", "uid": i["product"]["uid"], "fields": {"title": "N"}, "expected_version": i["product"]["_version"]}, {"editor", "publisher", "admin"}),
+    ("update other content type", "update_entry", lambda i: {"content_type": "blog_post", "uid": i["post"]["uid"], "fields": {"title": "N"}, "expected_version": i["post"]["_version"]}, {"admin"}),
+    ("delete inside", "delete_entry", lambda i: {"content_type": "product", "uid": i["product"]["uid"]}, {"editor", "publisher", "admin"}),
+    ("delete other content type", "delete_entry", lambda i: {"content_type": "blog_post", "uid": i["post"]["uid"]}, {"admin"}),
+    ("publish inside", "publish", lambda i: {"items": [product_item(i)], "environments": ["development"]}, {"publisher", "admin"}),
+    ("publish other environment", "publish", lambda i: {"items": [product_item(i)], "environments": ["staging"]}, {"admin"}),
+    ("publish other-case environment", "publish", lambda i: {"items": [product_item(i)], "environments": ["Development"]}, set()),
+    ("publish other locale", "publish", lambda i: {"items": [product_item(i, "fr-fr")], "environments": ["development"]}, {"admin"}),
+    ("publish other locale by argument", "publish", lambda i: {"items": [product_item(i)], "environments": ["development"], "locales": ["fr-fr"]}, {"admin"}),
+    ("publish one bad item", "publish", lambda i: {"items": [product_item(i), post_item(i)], "environments": ["development"]}, {"admin"}),
+    ("unpublish inside", "unpublish", lambda i: {"items": [product_item(i)], "environments": ["development"]}, {"publisher", "admin"}),
+    ("unpublish other environment", "unpublish", lambda i: {"items": [product_item(i)], "environments": ["production"]}, {"admin"}),
+    ("cancel a scheduled publish", "cancel_scheduled_publish", lambda i: {"queue_uid": i["queue"]}, {"publisher", "admin"}),
+    ("create release inside", "create_release", lambda i: {"name": "R", "items": [product_item(i)]}, {"publisher", "admin"}),
+    ("create release other content type", "create_release", lambda i: {"name": "R", "items": [post_item(i)]}, {"admin"}),
+    ("update release", "update_release", lambda i: {"release_uid": i["release"], "description": "d"}, {"publisher", "admin"}),
+    ("add release items inside", "add_release_items", lambda i: {"release_uid": i["own_release"], "items": [product_item(i, "fr-fr")]}, {"admin"}),
+    ("add release items other locale", "add_release_items", lambda i: {"release_uid": i["release"], "items": [product_item(i, "fr-fr")]}, {"admin"}),
+    ("add release items other content type", "add_release_items", lambda i: {"release_uid": i["own_release"], "items": [post_item(i)]}, {"admin"}),
+    ("remove items of an own release", "remove_release_items", lambda i: {"release_uid": i["own_release"], "all": True}, {"publisher", "admin"}),
+    ("remove items of a mixed release", "remove_release_items", lambda i: {"release_uid": i["release"], "all": True}, {"admin"}),
+    ("deploy own release", "deploy_release", lambda i: {"release_uid": i["own_release"], "environments": ["development"]}, {"publisher", "admin"}),
+    ("deploy release other environment", "deploy_release", lambda i: {"release_uid": i["own_release"], "environments": ["production"]}, {"admin"}),
+    ("deploy mixed release", "deploy_release", lambda i: {"release_uid": i["release"], "environments": ["development"]}, {"admin"}),
+    ("clone own release", "clone_release", lambda i: {"release_uid": i["own_release"], "name": "C"}, {"publisher", "admin"}),
+    ("clone mixed release", "clone_release", lambda i: {"release_uid": i["release"], "name": "C"}, {"admin"}),
+    ("delete release", "delete_release", lambda i: {"release_uid": i["own_release"]}, {"publisher", "admin"}),
+    ("toggle inside project", "set_automation_active", lambda i: {"project_id": i["project_in"], "automation_id": i["automation_in"]["id"], "active": not i["automation_in"]["active"]}, {"operator", "admin"}),
+    ("toggle other project", "set_automation_active", lambda i: {"project_id": i["project_out"], "automation_id": i["automation_out"]["id"], "active": not i["automation_out"]["active"]}, {"admin"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("case", "tool", "arguments", "allowed"), CASES, ids=[c[0] for c in CASES])
+async def test_the_guard_allows_exactly_the_roles_of_the_matrix_and_a_deny_sends_nothing(
+    stack: Stack, role: str, case: str, tool: str, arguments: Arguments, allowed: set[str]
+) -> None:
+    args = {**arguments(stack.ids), "dry_run": True}
+    before, writes_before = stack.transport.sent, stack.transport.writes
+    result = await stack.clients[role].call_tool(tool, args)
+    if case == "publish other-case environment" and role == "admin":
+        # Unconstrained, so the guard lets it through; the stack has no such environment.
+        assert result.is_error
+        assert "does not exist" in text_of(result)
+    elif role in allowed:
+        answer = structured(result)
+        verdict = cast(dict[str, Any], answer.get("verdict") or answer.get("guard") or {})
+        decision = verdict.get("decision")
+        assert decision in ("allow", "confirm"), (case, role, answer)
+    else:
+        assert result.is_error, (case, role)
+        assert "denied" in text_of(result) or "not available" in text_of(result), (case, role, text_of(result))
+        assert stack.transport.writes == writes_before, f"{case}: a denied call sent a write for role {role}"
+        if case not in NEED_READS or role in ("viewer", "editor", "operator"):
+            assert stack.transport.sent == before, f"{case}: a denied call sent a request for role {role}"
