@@ -166,12 +166,26 @@ def test_inspector_sees_the_token_holders_tools_over_streamable_http(
     listed = inspector(node_env, target, "--method", "tools/list")
     called = inspector(node_env, target, "--method", "tools/call", "--tool-name", "describe_stack")
     prompts = inspector(node_env, target, "--method", "prompts/list")
+    prompt = inspector(
+        node_env,
+        target,
+        "--method",
+        "prompts/get",
+        "--prompt-name",
+        "plan-release",
+        "--prompt-args",
+        "name=spring campaign",
+        "environments=staging",
+    )
+    resource = inspector(node_env, target, "--method", "resources/read", "--uri", "contentstack://content-types/author")
     names = {t["name"] for t in listed["tools"]}
     assert {"publish", "create_release", "deploy_release"} <= names
     assert called["structuredContent"]["permissions"]["principal"] == "inspector"
     assert {"publish-checklist", "plan-release", "content-audit", "weekly-analytics-report", "automation-health"} <= {
         p["name"] for p in prompts["prompts"]
     }
+    assert "create_release" in prompt["messages"][0]["content"]["text"]
+    assert json.loads(resource["contents"][0]["text"])["uid"] == "author"
 
 
 @pytest.mark.parametrize("scenario", CONFORMANCE_SCENARIOS)
