@@ -993,6 +993,11 @@ class Findings:
     missing: list[MissingReference]
 
 
+def finding_check(check: str, problems: Sequence[object], when_found: str, when_clear: str) -> PreflightCheck:
+    """One preflight line: passed when there are no problems, else the problems in words."""
+    return PreflightCheck(check=check, ok=not problems, detail=when_found if problems else when_clear)
+
+
 async def preflight_findings(state: AppState, items: Sequence[ReleaseItem], environments: Sequence[str]) -> Findings:
     """Items whose entry no longer exists, items older than their entry's latest version, and
     references that will not resolve in the target environments after the deploy. References
@@ -1124,33 +1129,26 @@ async def deploy_release(
     refused = state.guard.check(principal_of(ctx), "deploy_release", DEPLOY, targets).decision == "deny"
     if action == "publish" and not refused:
         found = await preflight_findings(state, items, environments)
-        checks.append(
-            PreflightCheck(
-                check="every item's entry still exists",
-                ok=not found.gone,
-                detail=f"gone: {', '.join(found.gone[:MAX_FINDINGS])}; remove them with remove_release_items"
-                if found.gone
-                else "all exist",
-            )
-        )
-        checks.append(
-            PreflightCheck(
-                check="items are at their entry's latest version",
-                ok=not found.stale,
-                detail=f"{len(found.stale)} items have a newer version; update the release to deploy the latest"
-                if found.stale
-                else "all current",
-            )
-        )
-        checks.append(
-            PreflightCheck(
-                check="referenced entries are published or in the release",
-                ok=not found.missing,
-                detail=f"{len(found.missing)} references will not resolve in the target environments"
-                if found.missing
-                else "all resolve",
-            )
-        )
+        checks += [
+            finding_check(
+                "every item's entry still exists",
+                found.gone,
+                f"gone: {', '.join(found.gone[:MAX_FINDINGS])}; remove them with remove_release_items",
+                "all exist",
+            ),
+            finding_check(
+                "items are at their entry's latest version",
+                found.stale,
+                f"{len(found.stale)} items have a newer version; update the release to deploy the latest",
+                "all current",
+            ),
+            finding_check(
+                "referenced entries are published or in the release",
+                found.missing,
+                f"{len(found.missing)} references will not resolve in the target environments",
+                "all resolve",
+            ),
+        ]
     when_words = f" at {when}" if when else " now"
     plan = WritePlan(
         action="deploy_release",
