@@ -407,7 +407,8 @@ class ContentstackClient:
             error_message = self.redact(str(msg)) if msg else None
             errs = as_object(body.get("errors"))
             if errs is not None:
-                errors = errs
+                # Kept on the exception for tools to quote: scrubbed like the message.
+                errors = cast(dict[str, Any], _scrub(errs, self.redact))
         cls, plain = _classify(api, status, error_code)
         detail = f": {error_message}" if error_message else ""
         field_notes = "; ".join(f"{k} {_join(v)}" for k, v in errors.items())
@@ -424,6 +425,17 @@ class ContentstackClient:
             request_id=_request_id(response),
             api=api.value,
         )
+
+
+def _scrub(value: Any, redact: Callable[[str], str]) -> Any:
+    """`value` with every string inside it passed through `redact`."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(k): _scrub(v, redact) for k, v in cast(dict[Any, Any], value).items()}
+    if isinstance(value, list):
+        return [_scrub(v, redact) for v in cast(list[Any], value)]
+    return value
 
 
 def as_object(value: object) -> dict[str, Any] | None:

@@ -84,11 +84,9 @@ class AuditLog:
         return redact(value, self._secrets)
 
     def _line(self, record: AuditRecord) -> bytes:
-        data = record.model_dump(mode="json")
-        data["arguments"] = self.redact(data.get("arguments", {}))
-        for key in ("reason",):
-            if isinstance(data.get(key), str):
-                data[key] = self.redact(data[key])
+        # Every field, not only the arguments: targets, rules and request ids come from
+        # arguments and from Contentstack's answers too.
+        data = self.redact(record.model_dump(mode="json"))
         return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
     def append_sync(self, record: AuditRecord) -> None:

@@ -378,7 +378,8 @@ async def _follow_job(state: AppState, job_id: str, request: _Request, done: Ite
         ]
         failures = [row for row in rows if (row.status or "").lower() in ("failed", "error")]
         if failures:
-            reasons = {row.error_message or row.message or "failed" for row in failures}
+            # Quoted from Contentstack's answer, so scrubbed like every message the client builds.
+            reasons = {state.client.redact(row.error_message or row.message or "failed") for row in failures}
             work.status, work.reason = "failed", "; ".join(sorted(reasons))
         elif rows and all((row.status or "").lower() == "scheduled" for row in rows):
             work.status = "scheduled"

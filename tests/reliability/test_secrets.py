@@ -15,6 +15,7 @@ from mcp import Client
 from cs_mcp.config import Settings
 from cs_mcp.guard import guard_from_settings
 from cs_mcp.server import build_server
+from cs_mcp.tools import analytics as analytics_tools
 from cs_mcp.tools._registry import registered_tools
 from tests.helpers import UNPACED
 from tests.reliability._stack import NO_WAIT, stack
@@ -177,3 +178,67 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
         }
     )
     return found
+
+
+def echo_of(request: httpx2.Request) -> str:
+    return "; ".join(f"{k}={v}" for k, v in request.headers.items())
+
+
+def quoting_stack(request: httpx2.Request) -> httpx2.Response:
+    """A stack that accepts the work, then quotes the credentials in the places a tool passes
+    on: a failed analytics job's `errors`, a bulk job's per-item error, a request id header."""
+    path = request.url.path
+    if "/job/" in path:
+        return httpx2.Response(500, json={"error_message": "Job Failed", "errors": {"request": [echo_of(request)]}})
+    if path.endswith("/usage"):
+        return httpx2.Response(200, json={"jobId": "job-1", "paginated": False})
+    if path.endswith("/environments"):
+        return httpx2.Response(200, json={"environments": [{"name": "development", "uid": "e1"}]})
+    if path.endswith("/locales"):
+        return httpx2.Response(200, json={"locales": [{"code": "en-us", "name": "English"}]})
+    if path.endswith("/content_types/author/entries"):
+        return httpx2.Response(200, json={"entries": [{"uid": "a1", "_version": 1}, {"uid": "a2", "_version": 1}]})
+    if path.endswith("/bulk/publish"):
+        return httpx2.Response(
+            200, json={"notice": "ok", "job_id": "bulk-1"}, headers={"x-request-id": echo_of(request)}
+        )
+    if "/bulk/jobs/" in path:
+        rows = [
+            {"uid": "a1", "status": "failed", "error_message": f"rejected, you sent {echo_of(request)}"},
+            {"uid": "a2", "status": "success"},
+        ]
+        return httpx2.Response(200, json={"job": {"status": "completed", "items": rows}})
+    return httpx2.Response(404, json={"error_message": "not found", "error_code": 141})
+
+
+async def test_secrets_quoted_in_job_failures_bulk_items_and_request_ids_are_scrubbed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analytics_tools.POLLER, "sleep", no_wait)
+    audit = tmp_path / "audit.jsonl"
+    settings = Settings.from_env({**SECRETS, **PLAIN, "CS_MCP_AUDIT_LOG": str(audit)})
+    server = build_server(
+        settings,
+        guard=guard_from_settings(settings),
+        stdio_role="admin",
+        transport=httpx2.MockTransport(quoting_stack),
+        rate_limits=UNPACED,
+        retry=NO_WAIT,
+    )
+    items = [
+        {"type": "entry", "content_type": "author", "uid": u, "version": 1, "locale": "en-us"} for u in ("a1", "a2")
+    ]
+    async with Client(server) as client:
+        failed_job = await client.call_tool(
+            "get_analytics", {"report": "usage", "from_date": "2025-01-01", "to_date": "2025-01-05"}
+        )
+        published = await client.call_tool("publish", {"items": items, "environments": ["development"]})
+    assert failed_job.is_error
+    assert "[redacted]" in failed_job.model_dump_json()  # the quote is there, scrubbed
+    assert_no_secret("the failed analytics job", failed_job.model_dump_json())
+    assert_no_secret("the bulk publish report", published.model_dump_json())
+    assert_no_secret("the audit log", audit.read_text())
+
+
+async def no_wait(_seconds: float) -> None:
+    return None
