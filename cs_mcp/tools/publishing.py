@@ -701,6 +701,18 @@ async def cancel_scheduled_publish(
         if row.content_type
         else ()
     )
+    if row.type == "release" and row.item_uid:
+        # Cancelling a deployment changes what reaches those environments for every item in the
+        # release: the guard checks each of them, as a deploy would.
+        released = await state.client.releases.all_items(row.item_uid)
+        items = tuple(
+            ItemTarget(
+                f"{i.content_type_uid}/{i.uid}",
+                i.content_type_uid if i.content_type_uid != "built_io_upload" else None,
+                i.locale,
+            )
+            for i in released
+        )
     targets = Targets(environments=tuple(row.environments), locales=tuple(row.locales), items=items)
     plan = WritePlan(
         action="cancel_scheduled_publish",

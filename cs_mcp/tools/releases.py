@@ -676,7 +676,7 @@ async def update_release(
     edits = name is not None or description is not None
     if release.locked and edits and locked is not False:
         raise locked_error(release)
-    targets = Targets(releases=(release_uid,))
+    targets, versions = await whole_release_targets(state, release)
     changes = {k: v for k, v in (("name", name), ("description", description), ("locked", locked)) if v is not None}
     if not edits and locked == release.locked:
         # Nothing to send, but the caller still learns whether the guard would have let it.
@@ -719,7 +719,7 @@ async def update_release(
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
-        target_versions={release_uid: release.version} if release.version is not None else None,
+        target_versions=versions,
     )
     answer = UpdateReleaseAnswer(**outcome_fields(outcome))
     if outcome.result is not None:
@@ -883,6 +883,8 @@ async def remove_release_items(
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
+        # A confirmed "remove these" must not remove more, or other versions, than were shown.
+        target_versions={"items in release": len(current), **{label(i): i.version or 0 for i in chosen}},
     )
     answer = ReleaseItemsAnswer(
         **outcome_fields(outcome),
@@ -991,6 +993,41 @@ class Findings:
     gone: list[str]
     stale: list[StaleItem]
     missing: list[MissingReference]
+
+
+async def whole_release_targets(state: AppState, release: Release) -> tuple[Targets, dict[str, int]]:
+    """What an edit of the release as a whole touches: every item, and the environments of its
+    scheduled deployments (deleting or unlocking a release changes what they will publish).
+    Answers the targets and the versions a confirmation is bound to.
+
+    A role may edit a release only if it may write every item in it: otherwise unlocking or
+    deleting it would reach content the role may not touch.
+    """
+    items = await state.client.releases.all_items(release.uid)
+    return (
+        Targets(
+            releases=(release.uid,),
+            environments=await scheduled_environments(state, release),
+            items=tuple(item_target(i) for i in items),
+        ),
+        {release.uid: release.version or 0, **{label(i): i.version or 0 for i in items}},
+    )
+
+
+async def scheduled_environments(state: AppState, release: Release) -> tuple[str, ...]:
+    """The environments (by name) of the release's deployments that are still scheduled."""
+    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
+    found: list[str] = []
+    for raw in release.status:
+        if not isinstance(raw, dict):
+            continue
+        deployment = cast(dict[str, Any], raw)
+        if str(deployment.get("status", "")).lower() != "scheduled":
+            continue
+        env = deployment.get("environment_name") or deployment.get("environment")
+        if isinstance(env, str):
+            found.append(names.get(env, env))
+    return tuple(dict.fromkeys(found))
 
 
 def finding_check(check: str, problems: Sequence[object], when_found: str, when_clear: str) -> PreflightCheck:
@@ -1290,7 +1327,7 @@ async def delete_release(
     release = await load_release(state, release_uid)
     if release.locked:
         raise locked_error(release)
-    targets = Targets(releases=(release_uid,))
+    targets, versions = await whole_release_targets(state, release)
     plan = WritePlan(
         action="delete_release",
         summary=f"delete release {release_uid!r} ({clean_text(release.name)})",
@@ -1311,7 +1348,7 @@ async def delete_release(
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
-        target_versions={release_uid: release.version} if release.version is not None else None,
+        target_versions=versions,
     )
     return DeleteReleaseAnswer(
         **outcome_fields(outcome),

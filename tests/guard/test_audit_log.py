@@ -156,6 +156,6 @@ def test_a_process_killed_mid_run_leaves_whole_lines_and_at_most_a_torn_last_one
     data = path.read_bytes()
     # Linux may cut a large write short when SIGKILL arrives mid-copy: the last line can be torn.
     *whole, _torn_or_empty = data.split(b"\n")
-    assert len(whole) > 21
+    assert len(whole) >= 21  # 21 written before the signal; more may be, the kill races them
     assert all(json.loads(line)["principal"] == "bot" for line in whole)
     assert len(read_audit(path)) == len(whole)

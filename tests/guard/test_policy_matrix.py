@@ -153,7 +153,13 @@ def post_item(ids: dict[str, Any]) -> dict[str, Any]:
 
 # Denials that depend on what a release holds: the release's items must be read to know them.
 # Those may read, never write; every other denial is decided from the arguments alone.
-NEED_READS = {"remove items of a mixed release", "deploy mixed release", "clone mixed release"}
+NEED_READS = {
+    "remove items of a mixed release",
+    "deploy mixed release",
+    "clone mixed release",
+    "unlock a mixed release",
+    "delete a mixed release",
+}
 
 # (case name, tool, arguments from the discovered ids, the roles allowed)
 Arguments = Callable[[dict[str, Any]], dict[str, Any]]
@@ -176,7 +182,8 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("cancel a scheduled publish", "cancel_scheduled_publish", lambda i: {"queue_uid": i["queue"]}, {"publisher", "admin"}),
     ("create release inside", "create_release", lambda i: {"name": "R", "items": [product_item(i)]}, {"publisher", "admin"}),
     ("create release other content type", "create_release", lambda i: {"name": "R", "items": [post_item(i)]}, {"admin"}),
-    ("update release", "update_release", lambda i: {"release_uid": i["release"], "description": "d"}, {"publisher", "admin"}),
+    ("update own release", "update_release", lambda i: {"release_uid": i["own_release"], "description": "d"}, {"publisher", "admin"}),
+    ("unlock a mixed release", "update_release", lambda i: {"release_uid": i["release"], "locked": True}, {"admin"}),
     ("add release items inside", "add_release_items", lambda i: {"release_uid": i["own_release"], "items": [product_item(i, "fr-fr")]}, {"admin"}),
     ("add release items other locale", "add_release_items", lambda i: {"release_uid": i["release"], "items": [product_item(i, "fr-fr")]}, {"admin"}),
     ("add release items other content type", "add_release_items", lambda i: {"release_uid": i["own_release"], "items": [post_item(i)]}, {"admin"}),
@@ -187,7 +194,8 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("deploy mixed release", "deploy_release", lambda i: {"release_uid": i["release"], "environments": ["development"]}, {"admin"}),
     ("clone own release", "clone_release", lambda i: {"release_uid": i["own_release"], "name": "C"}, {"publisher", "admin"}),
     ("clone mixed release", "clone_release", lambda i: {"release_uid": i["release"], "name": "C"}, {"admin"}),
-    ("delete release", "delete_release", lambda i: {"release_uid": i["own_release"]}, {"publisher", "admin"}),
+    ("delete own release", "delete_release", lambda i: {"release_uid": i["own_release"]}, {"publisher", "admin"}),
+    ("delete a mixed release", "delete_release", lambda i: {"release_uid": i["release"]}, {"admin"}),
     ("toggle inside project", "set_automation_active", lambda i: {"project_id": i["project_in"], "automation_id": i["automation_in"]["id"], "active": not i["automation_in"]["active"]}, {"operator", "admin"}),
     ("toggle other project", "set_automation_active", lambda i: {"project_id": i["project_out"], "automation_id": i["automation_out"]["id"], "active": not i["automation_out"]["active"]}, {"admin"}),
 ]  # fmt: skip

@@ -607,3 +607,21 @@ async def test_a_release_edit_listed_under_confirm_waits_for_the_token_then_runs
     assert asked["verdict"]["decision"] == "confirm"
     assert done["verdict"]["decision"] == "confirmed"
     assert fake.writes != []
+
+
+async def test_a_confirmed_remove_all_does_not_run_once_the_release_holds_more_items() -> None:
+    fake = FakeCMA()
+    uid = fake.add_release("Small", [post_item("post0")])
+    policy = Policy(
+        roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)),
+        confirm=ConfirmSpec(tools=["remove_release_items"], fallback="token"),
+    )
+    async with make_client(fake, "admin", Guard(policy)) as client:
+        asked = data_of(await client.call_tool("remove_release_items", {"release_uid": uid, "all": True}))
+        fake.releases[uid]["items"].append(post_item("post1"))  # someone adds an item meanwhile
+        stale = await client.call_tool(
+            "remove_release_items",
+            {"release_uid": uid, "all": True, "confirmation_token": asked["confirmation"]["confirmation_token"]},
+        )
+    assert stale.is_error
+    assert fake.writes == []
