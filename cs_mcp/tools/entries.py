@@ -500,6 +500,16 @@ async def create_entry(
     )
 
 
+async def published_environments(state: AppState, entry: Entry, locale: str) -> tuple[str, ...]:
+    """The environments (by name) where `entry` is published in `locale`."""
+    details = entry.publish_details or []
+    if not isinstance(details, list):
+        details = [details]
+    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
+    found = [names.get(d.environment, d.environment) for d in details if d.locale == locale]
+    return tuple(dict.fromkeys(found))
+
+
 async def _current_entry(state: AppState, content_type: str, uid: str, locale: str) -> Entry:
     try:
         return await state.client.entries.get(content_type, uid, source="draft", locale=locale)
@@ -638,7 +648,14 @@ async def delete_entry(
         ctx, tool="delete_entry", arguments=arguments, scopes=WRITE_SCOPES, targets=targets, plan=plan
     )
     current = await _current_entry(state, content_type, uid, loc)
-    plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})"
+    # Deleting takes the entry off every environment it is published to in that locale: those
+    # environments are targets too, so their rules and [confirm] apply.
+    live = await published_environments(state, current, loc)
+    targets = Targets(content_types=(content_type,), locales=(loc,), environments=live)
+    plan.targets = {"content_type": [content_type], "locale": [loc], **({"environment": list(live)} if live else {})}
+    plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})" + (
+        f", published to {', '.join(live)}" if live else ""
+    )
 
     async def execute(permits: Permits) -> str:
         notice = await state.client.entries.delete(
