@@ -274,6 +274,10 @@ class ContentstackClient:
         method = method.upper()
         is_write = (method != "GET") if write is None else write
         if is_write:
+            if api is Api.CMA:
+                # Every CMA write lands on the configured branch (Contentstack's `main` without one):
+                # the permit must name it, so a role's `branches` rule cannot be sidestepped.
+                targets = {**(targets or {}), "branch": [self.config.branch or "main"]}
             try:
                 self.permits.verify(permit, operation or f"{method} {api.value}", targets)
             except PermitError as exc:

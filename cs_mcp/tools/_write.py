@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -321,6 +321,7 @@ async def guarded_write(
         ContentstackError: Contentstack refused or failed the write (recorded, then re-raised).
         OSError: the audit log cannot be written (before anything is sent).
     """
+    targets = on_branch(ctx, scopes, targets)
     attempt = _Attempt(ctx, tool, arguments, targets)
     verdict = attempt.guard.check(attempt.principal, tool, scopes, targets)
     if verdict.decision == "deny":
@@ -396,6 +397,7 @@ async def refuse_if_denied(
 
     Raises:
         ToolError: the guard denied. Nothing was sent."""
+    targets = on_branch(ctx, scopes, targets)
     if app_state(ctx).guard.check(principal_of(ctx), tool, scopes, targets).decision != "deny":
         return
 
@@ -414,3 +416,17 @@ async def refuse_if_denied(
         execute=never,
     )
     raise ToolError("denied by the guard. Nothing was sent.")
+
+
+DEFAULT_BRANCH = "main"
+
+
+def on_branch(ctx: ToolContext, scopes: frozenset[str], targets: Targets) -> Targets:
+    """`targets` with the branch the write lands on, for writes to the CMA (scopes `cm.*`):
+    a role's `branches` constraint then applies, and the client checks that the permit names
+    that branch. Contentstack writes to `main` when no branch header is sent; Automate and
+    analytics have no branches."""
+    if targets.branches or not any(scope.startswith("cm.") for scope in scopes):
+        return targets
+    branch = app_state(ctx).settings.branch or DEFAULT_BRANCH
+    return replace(targets, branches=(branch,))

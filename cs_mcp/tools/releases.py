@@ -45,6 +45,7 @@ from cs_mcp.tools._write import (
     WriteOutcome,
     WritePlan,
     guarded_write,
+    on_branch,
     refuse_if_denied,
 )
 
@@ -443,6 +444,7 @@ def permit_for_new_release(ctx: ToolContext, tool_name: str, scopes: frozenset[s
     """
     state = app_state(ctx)
     principal = principal_of(ctx)
+    targets = on_branch(ctx, scopes, targets)
     verdict = state.guard.check(principal, tool_name, scopes, targets)
     if verdict.decision == "deny":
         raise ToolError(f"denied by the guard: {verdict.reason}")

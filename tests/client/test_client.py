@@ -275,7 +275,7 @@ async def test_a_get_is_retried_after_a_connection_error() -> None:
 
 async def create_entry(client: ContentstackClient, body: object | None = None) -> dict[str, object]:
     """A permitted write, as a tool would send it after the guard allowed it."""
-    permit = client.permits.issue("tester", "test_tool", "entry.create", {"content_type": ["blog"]})
+    permit = client.permits.issue("tester", "test_tool", "entry.create", {"content_type": ["blog"], "branch": ["main"]})
     return await client.request(
         Api.CMA,
         "POST",
@@ -360,8 +360,8 @@ async def test_a_permit_for_another_operation_target_or_authority_sends_no_reque
         return ok(_request)
 
     async with make_client(handler) as client:
-        permit = client.permits.issue("p", "t", "entry.create", {"content_type": ["blog"]})
-        foreign = PermitAuthority().issue("p", "t", "entry.create", {"content_type": ["blog"]})
+        permit = client.permits.issue("p", "t", "entry.create", {"content_type": ["blog"], "branch": ["main"]})
+        foreign = PermitAuthority().issue("p", "t", "entry.create", {"content_type": ["blog"], "branch": ["main"]})
         with pytest.raises(PermitRequiredError):
             await client.request(
                 Api.CMA, "DELETE", ["x"], permit=permit, operation="entry.delete", targets={"content_type": ["blog"]}
@@ -533,3 +533,28 @@ async def test_json_bodies_are_sent_with_the_json_content_type() -> None:
         await create_entry(client, {"entry": {"title": "é"}})
     assert seen[0].headers["content-type"] == "application/json"
     assert json.loads(seen[0].content) == {"entry": {"title": "é"}}
+
+
+async def test_a_cma_write_needs_a_permit_naming_the_configured_branch() -> None:
+    sent: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request)
+        return httpx2.Response(201, json={"entry": {"uid": "x"}})
+
+    config = ClientConfig(api_key="blt_key", management_token="cs_token", branch="staging-branch")
+    async with ContentstackClient(config, permits=PermitAuthority(), transport=httpx2.MockTransport(handler)) as client:
+        on_main = client.permits.issue("p", "t", "entry.create", {"content_type": ["blog"], "branch": ["main"]})
+        with pytest.raises(PermitRequiredError):
+            await client.request(
+                Api.CMA, "POST", ["content_types", "blog", "entries"], json_body={}, permit=on_main,
+                operation="entry.create", targets={"content_type": ["blog"]},
+            )  # fmt: skip
+        on_branch = client.permits.issue(
+            "p", "t", "entry.create", {"content_type": ["blog"], "branch": ["staging-branch"]}
+        )
+        await client.request(
+            Api.CMA, "POST", ["content_types", "blog", "entries"], json_body={}, permit=on_branch,
+            operation="entry.create", targets={"content_type": ["blog"]},
+        )  # fmt: skip
+    assert [r.headers["branch"] for r in sent] == ["staging-branch"]

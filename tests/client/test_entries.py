@@ -191,7 +191,7 @@ async def test_a_permit_for_another_content_type_does_not_cover_the_write() -> N
 
 async def test_create_update_and_delete_send_the_documented_requests() -> None:
     authority = PermitAuthority()
-    targets = {"content_type": ["blog_post"], "locale": ["en-us"]}
+    targets = {"content_type": ["blog_post"], "locale": ["en-us"], "branch": ["main"]}
 
     def answer(request: httpx2.Request) -> httpx2.Response:
         if request.method == "DELETE":

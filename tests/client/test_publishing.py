@@ -23,7 +23,12 @@ pytestmark = pytest.mark.anyio
 
 FIXTURES = Path("/work/shared/reference/contentstack/sdk-fixtures/mock_publish_queue")
 CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
-ALL = {"content_type": ["blog_post", "author"], "environment": ["development", "staging"], "locale": ["en-us", "fr-fr"]}
+ALL = {
+    "content_type": ["blog_post", "author"],
+    "environment": ["development", "staging"],
+    "locale": ["en-us", "fr-fr"],
+    "branch": ["main"],
+}
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -277,7 +282,9 @@ async def test_unscheduling_is_a_get_that_needs_a_permit() -> None:
         said = await client.publishing.unschedule(
             "q1",
             environments=["staging"],
-            permit=authority.issue("local", "cancel", "publish_queue.unschedule", {"environment": ["staging"]}),
+            permit=authority.issue(
+                "local", "cancel", "publish_queue.unschedule", {"environment": ["staging"], "branch": ["main"]}
+            ),
         )
     (request,) = rec.requests
     assert (request.method, request.url.path) == ("GET", "/v3/publish-queue/q1/unschedule")

@@ -260,7 +260,7 @@ def make_client(handler: Handler, authority: PermitAuthority) -> ContentstackCli
 
 
 def permit(authority: PermitAuthority, operation: str, targets: Mapping[str, Iterable[str]]) -> Permit:
-    return authority.issue("tester", "test", operation, targets)
+    return authority.issue("tester", "test", operation, {**targets, "branch": ["main"]})
 
 
 def entry_item(uid: str, ct: str = "blog_post", locale: str = "en-us", version: int = 1) -> ReleaseItem:
