@@ -31,6 +31,7 @@ from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINT_SCOPES
 if TYPE_CHECKING:
     from cs_mcp.config import Settings
 
+RESERVED_PRINCIPALS = {"local": "stdio principal", "anonymous": "caller without a token over HTTP"}
 TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals")
 ROLE_KEYS = ("inherits", "scopes", "content_types", "locales", "environments", "automation_projects", "branches")
 CONSTRAINT_KEYS = ("content_types", "locales", "environments", "automation_projects", "branches")
@@ -194,6 +195,13 @@ class _Reader:
             if key not in table:
                 raise self.fail(line, f"[[principals]] entry {index + 1} has no {key}", f'add {key} = "…"')
         name = self.string(table["name"], "principals.name", self.where.principal(index, "name"))
+        if name in RESERVED_PRINCIPALS:
+            # Confirmation tokens and audit lines name principals: these names are taken.
+            raise self.fail(
+                self.where.principal(index, "name"),
+                f"principal name {name!r} is reserved for the {RESERVED_PRINCIPALS[name]}",
+                "choose another name",
+            )
         digest = self.string(
             table["token_sha256"], "principals.token_sha256", self.where.principal(index, "token_sha256")
         )

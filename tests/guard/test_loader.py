@@ -219,3 +219,10 @@ def test_guard_from_settings_without_a_file_is_the_built_in_policy(tmp_path: Pat
     guard = guard_from_settings(Settings(audit_log=tmp_path / "audit.jsonl"))
     assert guard.policy.default_role == "viewer"
     assert guard.policy.principals == []
+
+
+@pytest.mark.parametrize("name", ["local", "anonymous"])
+def test_a_principal_may_not_take_a_reserved_name(name: str) -> None:
+    digest = "a" * 64
+    error = error_of(f'[[principals]]\nname = "{name}"\ntoken_sha256 = "{digest}"\nrole = "viewer"\n')
+    assert error.line == 2
