@@ -1198,6 +1198,15 @@ async def deploy_release(
     )
 
     async def execute(permits: Permits) -> str:
+        # The deploy publishes what the release holds when Contentstack runs it, not what was
+        # checked: an item added since the check would go out unchecked. Read them once more.
+        now_held = await state.client.releases.all_items(release_uid)
+        if sorted(label(i) for i in now_held) != sorted(label(i) for i in items):
+            raise ToolError(
+                f"release {release_uid!r} changed while this deploy was being checked; nothing was sent. "
+                "Call deploy_release again (lock the release first with update_release(locked=true) "
+                "so that it cannot change under a deploy)."
+            )
         return await state.client.releases.deploy(
             release_uid,
             environments=environments,

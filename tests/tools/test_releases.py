@@ -625,3 +625,29 @@ async def test_a_confirmed_remove_all_does_not_run_once_the_release_holds_more_i
         )
     assert stale.is_error
     assert fake.writes == []
+
+
+class GrowingCMA(FakeCMA):
+    """A CMA on which someone adds an item to the release right after the tool first reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.item_reads = 0
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        answer = super().__call__(request)
+        if request.method == "GET" and request.url.path.endswith("/items"):
+            self.item_reads += 1
+            if self.item_reads == 1:
+                uid = request.url.path.split("/")[-2]
+                self.releases[uid]["items"].append(post_item("post9"))
+        return answer
+
+
+async def test_a_release_that_changes_between_the_check_and_the_deploy_is_not_deployed() -> None:
+    fake = GrowingCMA()
+    uid = fake.add_release("Moving", [post_item("post0")])
+    async with make_client(fake) as client:
+        result = await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["development"]})
+    assert result.is_error
+    assert not any(w.url.path.endswith("/deploy") for w in fake.writes)
