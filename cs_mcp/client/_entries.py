@@ -137,6 +137,17 @@ class EntriesAPI:
         )
         return Entry.model_validate(_object(body, "entry"))
 
+    async def localized_locales(self, content_type: str, uid: str) -> list[str]:
+        """The locales, other than the master, in which the entry has a localized version of its
+        own ("Get languages of an entry" flags them `localized: true`).
+
+        Raises:
+            NotFoundError: no such entry.
+        """
+        body = await self._core.request(Api.CMA, "GET", ["content_types", content_type, "entries", uid, "locales"])
+        listed = [cast(dict[str, Any], raw) for raw in _list(body, "locales") if isinstance(raw, dict)]
+        return [str(loc["code"]) for loc in listed if loc.get("localized") is True and isinstance(loc.get("code"), str)]
+
     async def latest_versions(self, content_type: str, uids: Sequence[str], *, locale: str) -> dict[str, int]:
         """The latest `_version` in `locale` of each entry that exists there, in pieces of 100
         uids per request (a missing uid is simply absent from the answer)."""

@@ -607,6 +607,25 @@ class CMA:
                 item = self._with_publish_details(conn, "entry", ct, item)
         return JSONResponse({"entry": project(item, params.only, params.excepted)})
 
+    async def entry_languages(self, request: Request) -> Response:
+        """The stack's locales for one entry, as "Get languages of an entry" answers them: the
+        localized ones flagged `localized: true`; the master and the fallbacks unflagged."""
+        if (refusal := check_cma(request, self.state)) is not None:
+            return refusal
+        ct, uid = request.path_params["content_type"], request.path_params["uid"]
+        with self.state.db.read() as conn:
+            if store.get_content_type(conn, ct) is None:
+                return content_type_not_found(ct)
+            held = store.entry_locales(conn, ct, uid)
+            if not held:
+                return not_found()
+            master = store.master_locale(conn)
+            codes = store.locale_codes(conn)
+        locales: list[dict[str, Any]] = [
+            {"code": code, "localized": True} if code in held and code != master else {"code": code} for code in codes
+        ]
+        return JSONResponse({"locales": locales})
+
     def _new_version(
         self, request: Request, conn: sqlite3.Connection, ct: str, base: Entry, given: Entry, version: int
     ) -> Entry:
@@ -792,6 +811,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         Route("/content_types/{content_type}/entries/{uid}", cma.get_entry, methods=["GET"]),
         Route("/content_types/{content_type}/entries/{uid}", cma.update_entry, methods=["PUT"]),
         Route("/content_types/{content_type}/entries/{uid}", cma.delete_entry, methods=["DELETE"]),
+        Route("/content_types/{content_type}/entries/{uid}/locales", cma.entry_languages, methods=["GET"]),
         Route("/assets", cma.list_assets, methods=["GET"]),
         Route("/assets/{uid}", cma.get_asset, methods=["GET"]),
         Route("/environments", cma.list_environments, methods=["GET"]),

@@ -500,14 +500,23 @@ async def create_entry(
     )
 
 
-async def published_environments(state: AppState, entry: Entry, locale: str) -> tuple[str, ...]:
-    """The environments (by name) where `entry` is published in `locale`."""
+async def published_environments(state: AppState, entry: Entry, locales: Sequence[str]) -> tuple[str, ...]:
+    """The environments (by name) where `entry` is published in any of `locales`."""
     details = entry.publish_details or []
     if not isinstance(details, list):
         details = [details]
     names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
-    found = [names.get(d.environment, d.environment) for d in details if d.locale == locale]
+    found = [names.get(d.environment, d.environment) for d in details if d.locale in locales]
     return tuple(dict.fromkeys(found))
+
+
+async def localized_locales(state: AppState, content_type: str, uid: str) -> tuple[str, ...]:
+    """The entry's localized locales; none if Contentstack cannot say (the entry was read a
+    moment ago, so a refusal here is not a reason to stop)."""
+    try:
+        return tuple(await state.client.entries.localized_locales(content_type, uid))
+    except NotFoundError:
+        return ()
 
 
 async def _current_entry(state: AppState, content_type: str, uid: str, locale: str) -> Entry:
@@ -650,9 +659,18 @@ async def delete_entry(
     current = await _current_entry(state, content_type, uid, loc)
     # Deleting takes the entry off every environment it is published to in that locale: those
     # environments are targets too, so their rules and [confirm] apply.
-    live = await published_environments(state, current, loc)
-    targets = Targets(content_types=(content_type,), locales=(loc,), environments=live)
-    plan.targets = {"content_type": [content_type], "locale": [loc], **({"environment": list(live)} if live else {})}
+    # In the master locale, Contentstack deletes the localized versions too: their locales are
+    # targets as well.
+    locales = (loc,)
+    if loc == await state.meta.master_locale():
+        locales += await localized_locales(state, content_type, uid)
+    live = await published_environments(state, current, locales)
+    targets = Targets(content_types=(content_type,), locales=locales, environments=live)
+    plan.targets = {
+        "content_type": [content_type],
+        "locale": list(locales),
+        **({"environment": list(live)} if live else {}),
+    }
     plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})" + (
         f", published to {', '.join(live)}" if live else ""
     )

@@ -129,6 +129,11 @@ class FakeStack:
             body = json.loads(request.content)["entry"]
             entry = self.save(ct, f"blt_new{len(self.entries)}", body, locale)
             return httpx2.Response(201, json={"notice": "Entry created successfully.", "entry": entry})
+        if rest[1:] == ["locales"] and request.method == "GET":
+            held = {loc for (c, uid, loc) in self.entries if c == ct and uid == rest[0]}
+            french = {"code": "fr-fr", "localized": True} if "fr-fr" in held else {"code": "fr-fr"}
+            listed = [{"code": "en-us"}, french]
+            return httpx2.Response(200, json={"locales": listed})
         key = (ct, rest[0], locale)
         if key not in self.entries:
             return httpx2.Response(422, json=NOT_FOUND)
