@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cs_mcp.client._models import APIModel, PublishDetail
 
@@ -86,10 +86,18 @@ class BulkJobItem(APIModel):
 
 
 class BulkJob(APIModel):
-    """A bulk job's status from `GET /bulk/jobs/{job_id}`."""
+    """A bulk job's status from `GET /bulk/jobs/{job_id}`. `status` may be a word or, as the
+    job list's filter suggests, a number; a number is kept as its digits and never read as
+    final, so the items stay "submitted" rather than claimed."""
 
     uid: str | None = None
     status: str | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     items: list[BulkJobItem] = Field(default_factory=lambda: [])
     summary: dict[str, Any] | None = None
 

@@ -9,12 +9,13 @@ from cs_mcp.client._entry_models import (
     BulkAsset,
     BulkEntry,
     BulkJob,
+    BulkJobItem,
     BulkSubmission,
     Notice,
     PublishAction,
     PublishQueueItem,
 )
-from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._exceptions import MalformedResponseError, NotFoundError
 from cs_mcp.client._models import Page
 from cs_mcp.client._regions import Api
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 BULK_MAX_ITEMS = 10
 BULK_MAX_LOCALES = 10
 BULK_MAX_ENVIRONMENTS = 10
+
+
+# "Job status" and "Job items" take the bulk API's version header.
+BULK_JOB_HEADERS = {"api_version": "3.2"}
 
 
 class PublishingAPI:
@@ -158,14 +163,34 @@ class PublishingAPI:
         return BulkSubmission.model_validate(answer)
 
     async def bulk_job(self, job_id: str) -> BulkJob:
-        """A bulk job's status (the answer's `job` object, or the answer itself).
+        """A bulk job's status, with its items' results when the job answer carries none.
+
+        Contentstack's "Job status" page asks for the `api_version: 3.2` header, answers the job
+        at the top level (older answers wrap it in `job`), and serves per-item results from
+        `GET /bulk/jobs/{job_id}/items`.
 
         Raises:
             NotFoundError: no such job.
         """
-        answer = await self._core.request(Api.CMA, "GET", ["bulk", "jobs", job_id])
-        job = answer.get("job")
-        return BulkJob.model_validate(job if isinstance(job, dict) else answer)
+        answer = await self._core.request(Api.CMA, "GET", ["bulk", "jobs", job_id], headers=BULK_JOB_HEADERS)
+        wrapped = answer.get("job")
+        job = BulkJob.model_validate(wrapped if isinstance(wrapped, dict) else answer)
+        if not job.items:
+            job.items = await self.bulk_job_items(job_id)
+        return job
+
+    async def bulk_job_items(self, job_id: str) -> list[BulkJobItem]:
+        """The per-item results of a bulk job (empty when Contentstack has none to give)."""
+        try:
+            answer = await self._core.request(
+                Api.CMA, "GET", ["bulk", "jobs", job_id, "items"], params={"limit": 100}, headers=BULK_JOB_HEADERS
+            )
+        except NotFoundError:
+            return []
+        rows = answer.get("items")
+        if not isinstance(rows, list):
+            return []
+        return [BulkJobItem.model_validate(row) for row in cast(list[Any], rows) if isinstance(row, dict)]
 
     async def queue(
         self, *, skip: int = 0, limit: int = 100, environment: str | None = None, status: str | None = None

@@ -383,8 +383,16 @@ async def _follow_job(state: AppState, job_id: str, request: _Request, done: Ite
             work.status, work.reason = "failed", "; ".join(sorted(reasons))
         elif rows and all((row.status or "").lower() == "scheduled" for row in rows):
             work.status = "scheduled"
-        elif rows or (job.status or "").lower() in ("completed", "success"):
+        elif rows or ((job.status or "").lower() in ("completed", "success") and not _reports_failures(job)):
             work.status = done
+
+
+def _reports_failures(job: BulkJob) -> bool:
+    """Whether a job's summary counts any failed item. Without per-item results, items are
+    claimed done only when the summary says nothing failed; otherwise they stay "submitted"."""
+    return any(
+        isinstance(count, int) and count > 0 for key, count in (job.summary or {}).items() if "fail" in key.lower()
+    )
 
 
 async def _publish_or_unpublish(

@@ -289,3 +289,24 @@ async def test_unscheduling_is_a_get_that_needs_a_permit() -> None:
     (request,) = rec.requests
     assert (request.method, request.url.path) == ("GET", "/v3/publish-queue/q1/unschedule")
     assert said == "Release unscheduled successfully."
+
+
+async def test_a_bulk_job_is_read_with_the_bulk_api_version_and_its_items_from_their_own_endpoint() -> None:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/items"):
+            return httpx2.Response(200, json={"items": [{"uid": "a", "status": "failed", "error_message": "nope"}]})
+        return httpx2.Response(200, json={"uid": "job1", "status": "completed", "summary": {"failed": 1}})
+
+    rec = Recorder(answer)
+    async with make_client(rec, PermitAuthority()) as client:
+        job = await client.publishing.bulk_job("job1")
+    assert [r.headers.get("api_version") for r in rec.requests] == ["3.2", "3.2"]
+    assert [r.url.path for r in rec.requests] == ["/v3/bulk/jobs/job1", "/v3/bulk/jobs/job1/items"]
+    assert (job.status, [(i.uid, i.status) for i in job.items]) == ("completed", [("a", "failed")])
+
+
+async def test_a_numeric_bulk_job_status_is_kept_as_text() -> None:
+    rec = Recorder(lambda _r: httpx2.Response(200, json={"job": {"uid": "job1", "status": 2, "items": [{"uid": "a"}]}}))
+    async with make_client(rec, PermitAuthority()) as client:
+        job = await client.publishing.bulk_job("job1")
+    assert job.status == "2"
