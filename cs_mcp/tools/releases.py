@@ -1210,7 +1210,9 @@ async def deploy_release(
         return await state.client.releases.deploy(
             release_uid,
             environments=environments,
-            locales=locales,
+            # The documented deploy body always names its locales: without the caller's, those
+            # of the items themselves (what "each item's own" means).
+            locales=locales or sorted({i.locale for i in items if i.locale}),
             action=action,
             scheduled_at=when,
             items=items,

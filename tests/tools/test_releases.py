@@ -436,7 +436,10 @@ async def test_deploy_reports_a_preflight_with_stale_items_and_missing_reference
     assert checks["referenced entries are published or in the release"] is False
     deploy = fake.writes[-1]
     assert deploy.url.path == f"/v3/releases/{uid}/deploy"
-    assert json.loads(deploy.content) == {"release": {"environments": ["staging"], "action": "publish"}}
+    # The documented body always names locales: the items' own when the caller gives none.
+    assert json.loads(deploy.content) == {
+        "release": {"environments": ["staging"], "action": "publish", "locales": ["en-us"]}
+    }
     assert data["notice"] == "Release sent successfully for deployment."
 
 
