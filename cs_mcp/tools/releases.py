@@ -705,7 +705,8 @@ async def update_release(
     async def execute(permits: Permits) -> Release:
         return await state.client.releases.update(
             release_uid,
-            name=name,
+            # The documented update body carries the name: a lock alone resends the current one.
+            name=name if name is not None else release.name,
             description=description,
             locked=locked,
             permit=permits.for_operation("release.update"),
