@@ -359,6 +359,8 @@ class ContentstackClient:
                 error = self.error_from_response(api, response)
                 # A 429 was refused before any processing; a 5xx to a write may have half-happened.
                 retryable = response.status_code == 429 or (response.status_code >= 500 and not is_write)
+                if api is Api.ANALYTICS and "job failed" in (error.error_message or "").lower():
+                    retryable = False  # a failed report job is final: asking again answers the same
             attempt += 1
             elapsed = self._clock() - started
             if not retryable or attempt >= self.retry.attempts or elapsed >= self.retry.total_seconds:

@@ -175,3 +175,12 @@ async def test_a_page_past_the_last_raises_not_found() -> None:
         with pytest.raises(NotFoundError) as caught:
             await client.analytics.job_data("job_1", 9)
     assert caught.value.status == 404
+
+
+async def test_a_failed_report_job_is_final_and_not_asked_again() -> None:
+    seen: list[httpx2.Request] = []
+    failed = httpx2.Response(500, json={"error_message": "Job Failed", "errors": {}})
+    async with make_client(recording(failed, seen)) as client:
+        with pytest.raises(ServerError):
+            await client.analytics.job_data("job-1")
+    assert len(seen) == 1
