@@ -192,16 +192,10 @@ class PublishingAPI:
             return []
         return [BulkJobItem.model_validate(row) for row in cast(list[Any], rows) if isinstance(row, dict)]
 
-    async def queue(
-        self, *, skip: int = 0, limit: int = 100, environment: str | None = None, status: str | None = None
-    ) -> Page[PublishQueueItem]:
-        """One page of the publish queue, newest first as Contentstack lists it. `environment`
-        and `status` are sent as filters; a caller that needs them exact checks the rows too."""
+    async def queue(self, *, skip: int = 0, limit: int = 100) -> Page[PublishQueueItem]:
+        """One page of the publish queue, newest first as Contentstack lists it (the API
+        documents no filters by environment or status: callers filter the rows)."""
         params: dict[str, Primitive] = {"include_count": "true", "skip": skip, "limit": limit}
-        if environment:
-            params["environment"] = environment
-        if status:
-            params["status"] = status
         answer = await self._core.request(Api.CMA, "GET", ["publish-queue"], params=params)
         rows = answer.get("queue")
         if not isinstance(rows, list):

@@ -53,6 +53,9 @@ MAX_ITEMS = 500
 JOB_POLL_DELAYS = (0.5, 1.0, 2.0)
 _FINAL_JOB_STATES = frozenset({"completed", "completed_with_errors", "failed", "success", "scheduled", "cancelled"})
 
+# Queue pages (of 100 rows) read at most to fill one filtered page of the tool's answer.
+QUEUE_SCAN_REQUESTS = 5
+
 ItemStatus = Literal["planned", "published", "unpublished", "scheduled", "submitted", "failed"]
 
 
@@ -639,25 +642,34 @@ async def list_publish_queue(
         await check_environments(state, [environment])
     key = fingerprint("publish-queue", environment, status)
     skip = decode_cursor(cursor, key)
-    page = await state.client.publishing.queue(skip=skip, limit=limit, environment=environment, status=status)
     names = await _environment_names(state)
-    rows = [_queue_row(r, names) for r in page.items]
-    matching = [
-        r
-        for r in rows
-        if (status is None or r.status == status) and (environment is None or environment in r.environments)
-    ]
-    total = page.total if len(matching) == len(rows) else None
-    kept = fit_budget(matching)
+    filtering = environment is not None or status is not None
+    # Contentstack documents no environment or status filter for the queue (and names
+    # environments by uid in it), so rows are filtered here, reading on until a page is full.
+    matching: list[tuple[int, QueueRow]] = []  # (position in the queue, row)
+    position, total, exhausted = skip, None, False
+    for _ in range(QUEUE_SCAN_REQUESTS if filtering else 1):
+        page = await state.client.publishing.queue(skip=position, limit=MAX_LIMIT if filtering else limit)
+        total = page.total
+        for item in page.items:
+            row = _queue_row(item, names)
+            position += 1
+            if (status is None or row.status == status) and (environment is None or environment in row.environments):
+                matching.append((position, row))
+                if len(matching) == limit:
+                    break
+        exhausted = not page.items or page.next_skip is None
+        if len(matching) == limit or exhausted:
+            break
+    kept = fit_budget([row for _, row in matching])
     cut = len(kept) < len(matching)
-    # Rows that did not match are passed over: the next page starts after the last row read,
-    # or after the last row answered when the budget cut the page short.
-    consumed = next(i for i, r in enumerate(rows) if r is kept[-1]) + 1 if cut else len(rows)
-    end = skip + consumed
-    more = cut or (page.total is not None and end < page.total) or (page.total is None and len(rows) >= limit)
+    # The next page starts after the last row read, or after the last row answered when the
+    # budget cut the page short.
+    end = matching[len(kept) - 1][0] if cut else position
+    more = cut or not exhausted
     return QueueList(
         rows=kept,
-        total=total,
+        total=None if filtering else total,
         returned=len(kept),
         next_cursor=encode_cursor(end, key) if more else None,
         truncated=cut,

@@ -541,3 +541,16 @@ async def test_items_of_a_job_that_cannot_be_read_stay_submitted_with_its_id() -
     assert data["counts"] == {"submitted": 3}
     assert {i["job_id"] for i in data["items"]} == {"job1"}
     assert data["job_ids"] == ["job1"]
+
+
+async def test_a_filtered_queue_reads_on_past_pages_without_a_match_to_fill_its_page() -> None:
+    stack = FakeStack()
+    done = {**stack.queue[1], "publish_details": {**stack.queue[1]["publish_details"], "status": "success"}}
+    scheduled = stack.queue[0]
+    stack.queue = [{**done, "uid": f"old{i}"} for i in range(150)] + [scheduled]
+    async with connect(stack, role="viewer") as client:
+        found = ok(await client.call_tool("list_publish_queue", {"status": "scheduled", "limit": 5}))
+    assert [r["uid"] for r in found["rows"]] == [scheduled["uid"]]
+    assert found["next_cursor"] is None
+    reads = [r for r in stack.requests if r.url.path.endswith("/publish-queue")]
+    assert len(reads) == 2  # 100 rows, then the last 51
