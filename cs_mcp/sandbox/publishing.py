@@ -843,50 +843,77 @@ def _job_status(counts: dict[str, int]) -> str:
     return "completed"
 
 
-def _job_handler(state: SandboxState) -> Endpoint:
-    async def handler(request: Request) -> Response:
-        job_id = request.path_params["job_id"]
-        with state.db.read() as conn:
-            job = conn.execute("SELECT * FROM bulk_jobs WHERE uid = ?", (job_id,)).fetchone()
-            if job is None:
-                raise not_found("job")
-            rows = conn.execute("SELECT * FROM publish_queue WHERE job_id = ? ORDER BY rowid", (job_id,)).fetchall()
-            counts = {"success": 0, "failed": 0, "scheduled": 0, "cancelled": 0}
-            items: list[dict[str, Any]] = []
-            updated_at = job["created_at"]
-            for row in rows:
-                counts[row["status"]] = counts.get(row["status"], 0) + 1
-                updated_at = max(updated_at, row["updated_at"])
-                entry = json.loads(row["entry_json"])
-                item: dict[str, Any] = {
-                    "type": row["type"],
-                    "uid": entry["uid"],
-                    "locale": entry.get("locale"),
-                    "version": entry.get("version"),
-                    "environments": json.loads(row["environments_json"]),
-                    "status": row["status"],
-                    "publish_queue_uid": row["uid"],
-                }
-                if row["type"] == "entry":
-                    item["content_type"] = entry["content_type"]["uid"]
-                if row["message"]:
-                    item["error_message"] = row["message"]
-                items.append(item)
-            answer: dict[str, Any] = {
-                "uid": job_id,
-                "action": job["action"],
-                "status": _job_status(counts),
-                "created_at": job["created_at"],
-                "updated_at": updated_at,
-                "created_by": job["created_by"],
+def _job_and_items(state: SandboxState, job_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A bulk job as "Job status" answers it (top level: uid, status, action, summary, body),
+    and its items as "Job items" lists them."""
+    with state.db.read() as conn:
+        job = conn.execute("SELECT * FROM bulk_jobs WHERE uid = ?", (job_id,)).fetchone()
+        if job is None:
+            raise not_found("job")
+        rows = conn.execute("SELECT * FROM publish_queue WHERE job_id = ? ORDER BY rowid", (job_id,)).fetchall()
+        counts = {"success": 0, "failed": 0, "scheduled": 0, "cancelled": 0}
+        items: list[dict[str, Any]] = []
+        updated_at = job["created_at"]
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+            updated_at = max(updated_at, row["updated_at"])
+            entry = json.loads(row["entry_json"])
+            item: dict[str, Any] = {
+                "type": row["type"],
+                "uid": entry["uid"],
+                "locale": entry.get("locale"),
+                "version": entry.get("version"),
+                "environments": json.loads(row["environments_json"]),
+                "status": row["status"],
+                "publish_queue_uid": row["uid"],
+            }
+            if row["type"] == "entry":
+                item["content_type"] = entry["content_type"]["uid"]
+            if row["message"]:
+                item["error_message"] = row["message"]
+            items.append(item)
+        answer: dict[str, Any] = {
+            "uid": job_id,
+            "action": job["action"],
+            "status": _job_status(counts),
+            "created_at": job["created_at"],
+            "updated_at": updated_at,
+            "created_by": job["created_by"],
+            "summary": {"total": len(rows), **counts},
+            "body": {
                 "environments": json.loads(job["environments_json"]),
                 "locales": json.loads(job["locales_json"]),
-                "summary": {"total": len(rows), **counts},
-                "items": items,
-            }
-            if job["scheduled_at"]:
-                answer["scheduled_at"] = job["scheduled_at"]
-        return JSONResponse({"job": answer})
+            },
+        }
+        if job["scheduled_at"]:
+            answer["scheduled_at"] = job["scheduled_at"]
+    return answer, items
+
+
+def _bulk_api_version_missing(request: Request) -> Response | None:
+    """ "Job status" and "Job items" ask for the `api_version: 3.2` header."""
+    if request.headers.get("api_version") == "3.2":
+        return None
+    return error_response(400, 400, "Pass the api_version header as 3.2 for bulk job requests.")
+
+
+def _job_handler(state: SandboxState) -> Endpoint:
+    async def handler(request: Request) -> Response:
+        if (refusal := _bulk_api_version_missing(request)) is not None:
+            return refusal
+        answer, _items = _job_and_items(state, request.path_params["job_id"])
+        return JSONResponse(answer)
+
+    return handler
+
+
+def _job_items_handler(state: SandboxState) -> Endpoint:
+    async def handler(request: Request) -> Response:
+        if (refusal := _bulk_api_version_missing(request)) is not None:
+            return refusal
+        skip, limit, _include_count = page_params(request)
+        _answer, items = _job_and_items(state, request.path_params["job_id"])
+        return JSONResponse({"items": items[skip : skip + limit], "count": len(items)})
 
     return handler
 
@@ -995,6 +1022,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         post("/bulk/publish", _bulk_handler(state, "publish")),
         post("/bulk/unpublish", _bulk_handler(state, "unpublish")),
         get("/bulk/jobs/{job_id}", _job_handler(state)),
+        get("/bulk/jobs/{job_id}/items", _job_items_handler(state)),
         get("/publish-queue", _queue_list_handler(state)),
         get("/publish-queue/{uid}", _queue_get_handler(state)),
         get("/publish-queue/{uid}/unschedule", _unschedule_handler(state)),

@@ -19,6 +19,7 @@ from tests.sandbox._delivery import Delivery, advance_clock
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+BULK_API = {"api_version": "3.2"}  # "Job status" and "Job items" ask for it
 HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
 
 
@@ -409,14 +410,16 @@ async def test_a_bulk_publish_of_ten_items_is_a_job_whose_items_report_their_sta
     }
 
     answer = await cma.post("/bulk/publish", json=body)
-    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}")
+    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}", headers=BULK_API)
+    items = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}/items", headers=BULK_API)
 
     assert answer.status_code == 200
     assert set(answer.json()) == {"notice", "job_id"}
-    details = job.json()["job"]
+    details = job.json()
     assert details["status"] == "completed_with_errors"
     assert details["summary"] == {"total": 10, "success": 9, "failed": 1, "scheduled": 0, "cancelled": 0}
-    failed = [item for item in details["items"] if item["status"] == "failed"]
+    assert details["body"] == {"environments": ["staging", "production"], "locales": ["en-us"]}
+    failed = [item for item in items.json()["items"] if item["status"] == "failed"]
     assert [item["uid"] for item in failed] == ["blt0000000000000000"]
     assert "error_message" in failed[0]
     for uid in uids:
@@ -432,10 +435,10 @@ async def test_a_bulk_unpublish_takes_every_item_down(
     await cma.post("/bulk/publish", json={"entries": entries, "environments": ["staging"]})
 
     answer = await cma.post("/bulk/unpublish", json={"entries": entries, "environments": ["staging"]})
-    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}")
+    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}", headers=BULK_API)
 
-    assert job.json()["job"]["status"] == "completed"
-    assert job.json()["job"]["action"] == "unpublish"
+    assert job.json()["status"] == "completed"
+    assert job.json()["action"] == "unpublish"
     assert [await cda.entry_version("blog_post", uid, "staging", "en-us") for uid in uids] == [None] * len(uids)
 
 
@@ -453,9 +456,9 @@ async def test_a_scheduled_bulk_job_completes_when_its_time_comes(
             store.clear_published(conn, "entry", "blog_post", uid, "staging", "en-us")
 
     job_id = (await cma.post("/bulk/publish", json=body)).json()["job_id"]
-    before = (await cma.get(f"/bulk/jobs/{job_id}")).json()["job"]
+    before = (await cma.get(f"/bulk/jobs/{job_id}", headers=BULK_API)).json()
     await advance_clock(cma, sandbox, 601)
-    after = (await cma.get(f"/bulk/jobs/{job_id}")).json()["job"]
+    after = (await cma.get(f"/bulk/jobs/{job_id}", headers=BULK_API)).json()
 
     assert before["status"] == "scheduled"
     assert after["status"] == "completed"
@@ -463,9 +466,21 @@ async def test_a_scheduled_bulk_job_completes_when_its_time_comes(
 
 
 async def test_a_bulk_job_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:
-    answer = await cma.get("/bulk/jobs/blt0000000000000000")
+    answer = await cma.get("/bulk/jobs/blt0000000000000000", headers=BULK_API)
 
     assert (answer.status_code, answer.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+
+
+async def test_bulk_job_requests_without_the_bulk_api_version_are_refused(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    entries = [{"uid": uid, "content_type": "blog_post", "locale": "en-us"} for uid in blog_post_uids(state, 1)]
+    job_id = (await cma.post("/bulk/publish", json={"entries": entries, "environments": ["staging"]})).json()["job_id"]
+
+    status = await cma.get(f"/bulk/jobs/{job_id}")
+    items = await cma.get(f"/bulk/jobs/{job_id}/items")
+
+    assert (status.status_code, items.status_code) == (400, 400)
 
 
 async def test_a_scheduled_publish_survives_a_restart_with_a_file_database_and_fires_after_it(
