@@ -654,3 +654,16 @@ async def test_a_release_that_changes_between_the_check_and_the_deploy_is_not_de
         result = await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["development"]})
     assert result.is_error
     assert not any(w.url.path.endswith("/deploy") for w in fake.writes)
+
+
+async def test_a_confirmed_delete_does_not_run_once_the_release_holds_more_items() -> None:
+    fake = FakeCMA()
+    uid = fake.add_release("Small", [post_item("post0")])
+    async with make_client(fake, "admin", Guard(confirming_policy())) as client:
+        asked = data_of(await client.call_tool("delete_release", {"release_uid": uid}))
+        fake.releases[uid]["items"].append(post_item("post1"))  # someone adds an item meanwhile
+        stale = await client.call_tool(
+            "delete_release", {"release_uid": uid, "confirmation_token": asked["confirmation"]["confirmation_token"]}
+        )
+    assert stale.is_error
+    assert fake.writes == []
