@@ -388,7 +388,7 @@ async def refuse_if_denied(
     arguments: Mapping[str, Any],
     scopes: frozenset[str],
     targets: Targets,
-    plan: WritePlan,
+    plan: WritePlan | None = None,
 ) -> None:
     """Runs the guard before the tool reads anything it needs for its plan, so that a denied
     call sends no request at all. A denial goes through `guarded_write` (and so reaches the
@@ -400,6 +400,7 @@ async def refuse_if_denied(
     targets = on_branch(ctx, scopes, targets)
     if app_state(ctx).guard.check(principal_of(ctx), tool, scopes, targets).decision != "deny":
         return
+    plan = plan or WritePlan(action=tool, summary="checked against the guard before anything is read")
 
     async def never(_permits: Permits) -> None:
         raise ToolError("denied by the guard. Nothing was sent.")

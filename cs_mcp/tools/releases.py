@@ -233,6 +233,22 @@ def release_path(*segments: str) -> str:
     return "/v3" + encode_path(["releases", *segments])
 
 
+async def editable_release(ctx: ToolContext, tool_name: str, uid: str, named: Targets | None = None) -> Release:
+    """The release a write edits: the guard asked first about what the arguments name (nothing
+    is read for a denied call), then the release read and refused if it is locked.
+
+    Raises:
+        ToolError: the guard denied, the release does not exist, or it is locked.
+    """
+    await refuse_if_denied(
+        ctx, tool=tool_name, arguments={"release_uid": uid}, scopes=WRITE, targets=named or Targets(releases=(uid,))
+    )
+    release = await load_release(app_state(ctx), uid)
+    if release.locked:
+        raise locked_error(release)
+    return release
+
+
 def locked_error(release: Release) -> ToolError:
     return ToolError(
         f"release {release.uid!r} ({clean_text(release.name)}) is locked, so it cannot be edited; "
@@ -485,7 +501,6 @@ async def create_release(
         arguments={"name": name},
         scopes=WRITE,
         targets=named_targets(items or []),
-        plan=WritePlan(action="create_release", summary="checked against the guard before anything is read"),
     )
     resolved = await resolve_items(state, items or [])
     targets = Targets(items=tuple(item_target(i) for i in resolved))
@@ -551,7 +566,6 @@ async def update_release(
         arguments={"release_uid": release_uid},
         scopes=WRITE,
         targets=Targets(releases=(release_uid,)),
-        plan=WritePlan(action="update_release", summary="checked against the guard before anything is read"),
     )
     release = await load_release(state, release_uid)
     edits = name is not None or description is not None
@@ -621,17 +635,7 @@ async def add_release_items(
     entry's latest and a locale to the master locale. Refused on a locked release. The guard
     checks every item's content type and locale."""
     state = app_state(ctx)
-    await refuse_if_denied(
-        ctx,
-        tool="add_release_items",
-        arguments={"release_uid": release_uid},
-        scopes=WRITE,
-        targets=named_targets(items, release_uid),
-        plan=WritePlan(action="add_release_items", summary="checked against the guard before anything is read"),
-    )
-    release = await load_release(state, release_uid)
-    if release.locked:
-        raise locked_error(release)
+    await editable_release(ctx, "add_release_items", release_uid, named_targets(items, release_uid))
     resolved = await resolve_items(state, items)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
     plan = WritePlan(
@@ -694,17 +698,7 @@ async def remove_release_items(
     if all == bool(items):
         raise ToolError("give either items or all=true (not both, not neither)")
     state = app_state(ctx)
-    await refuse_if_denied(
-        ctx,
-        tool="remove_release_items",
-        arguments={"release_uid": release_uid},
-        scopes=WRITE,
-        targets=Targets(releases=(release_uid,)),
-        plan=WritePlan(action="remove_release_items", summary="checked against the guard before anything is read"),
-    )
-    release = await load_release(state, release_uid)
-    if release.locked:
-        raise locked_error(release)
+    await editable_release(ctx, "remove_release_items", release_uid)
     current = await state.client.releases.all_items(release_uid)
     not_in_release: list[str] = []
     if all:
@@ -874,7 +868,6 @@ async def deploy_release(
         arguments={"release_uid": release_uid, "environments": environments},
         scopes=DEPLOY,
         targets=Targets(releases=(release_uid,), environments=tuple(environments), locales=tuple(locales or ())),
-        plan=WritePlan(action="deploy_release", summary="checked against the guard before anything is read"),
     )
     known_envs = await state.meta.environment_names()
     unknown = [e for e in environments if e not in known_envs]
@@ -1027,7 +1020,6 @@ async def clone_release(
         arguments={"release_uid": release_uid, "name": name},
         scopes=CLONE,
         targets=Targets(releases=(release_uid,)),
-        plan=WritePlan(action="clone_release", summary="checked against the guard before anything is read"),
     )
     await load_release(state, release_uid)
     items = await state.client.releases.all_items(release_uid)
@@ -1072,17 +1064,7 @@ async def delete_release(
     """Delete a release (the bundle, not its entries or assets, and not what it already
     published). Destructive: it may need the user's confirmation. Refused on a locked release."""
     state = app_state(ctx)
-    await refuse_if_denied(
-        ctx,
-        tool="delete_release",
-        arguments={"release_uid": release_uid},
-        scopes=WRITE,
-        targets=Targets(releases=(release_uid,)),
-        plan=WritePlan(action="delete_release", summary="checked against the guard before anything is read"),
-    )
-    release = await load_release(state, release_uid)
-    if release.locked:
-        raise locked_error(release)
+    release = await editable_release(ctx, "delete_release", release_uid)
     targets, versions = await whole_release_targets(state, release)
     plan = WritePlan(
         action="delete_release",
