@@ -38,3 +38,8 @@ class Targets:
             "branch": set(self.branches),
             "release": set(self.releases),
         }
+
+    def named(self) -> dict[str, list[str]]:
+        """The permit's targets as sorted lists, kinds without names left out: how plans and
+        audit lines show them."""
+        return {kind: sorted(names) for kind, names in self.permit_targets().items() if names}

@@ -153,7 +153,7 @@ def preview_of(plan: WritePlan, reason: str) -> str:
 
 
 def _audit_targets(targets: Targets) -> dict[str, list[str]]:
-    found = {kind: sorted(names) for kind, names in targets.permit_targets().items() if names}
+    found = targets.named()
     if targets.items:
         found["items"] = [i.label for i in targets.items]
     return found

@@ -666,11 +666,7 @@ async def delete_entry(
         locales += await localized_locales(state, content_type, uid)
     live = await published_environments(state, current, locales)
     targets = Targets(content_types=(content_type,), locales=locales, environments=live)
-    plan.targets = {
-        "content_type": [content_type],
-        "locale": list(locales),
-        **({"environment": list(live)} if live else {}),
-    }
+    plan.targets = targets.named()
     plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})" + (
         f", published to {', '.join(live)}" if live else ""
     )

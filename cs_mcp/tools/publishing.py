@@ -458,7 +458,7 @@ async def _publish_or_unpublish(
             + (f" at {when}" if when else " now")
             + f" in {len(requests)} request{'s' if len(requests) != 1 else ''}"
         ),
-        targets={k: sorted(v) for k, v in targets.permit_targets().items() if v},
+        targets=targets.named(),
         requests=[r.summary(action) for r in requests],
         items=[w.label for w in works[:20]] + ([f"... and {len(works) - 20} more"] if len(works) > 20 else []),
     )
@@ -738,7 +738,7 @@ async def cancel_scheduled_publish(
         action="cancel_scheduled_publish",
         summary=f"cancel the scheduled {row.action or 'action'} of {label} to {', '.join(row.environments)}"
         + (f" at {row.scheduled_at}" if row.scheduled_at else ""),
-        targets={k: sorted(v) for k, v in targets.permit_targets().items() if v},
+        targets=targets.named(),
         requests=[
             PlannedRequest(
                 method="GET", path=f"/v3/publish-queue/{queue_uid}/unschedule", summary="cancel the scheduled action"

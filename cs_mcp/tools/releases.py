@@ -225,10 +225,6 @@ def chunks(items: Sequence[T], size: int = MAX_ITEMS_PER_REQUEST) -> list[list[T
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def plan_targets(targets: Targets) -> dict[str, list[str]]:
-    return {kind: sorted(names) for kind, names in targets.permit_targets().items() if names}
-
-
 def release_path(*segments: str) -> str:
     return "/v3" + encode_path(["releases", *segments])
 
@@ -509,7 +505,7 @@ async def create_release(
     plan = WritePlan(
         action="create_release",
         summary=f"create release {name!r} with {len(resolved)} items in {len(requests)} requests",
-        targets=plan_targets(targets),
+        targets=targets.named(),
         requests=requests,
         items=[label(i) for i in resolved],
     )
@@ -591,7 +587,7 @@ async def update_release(
     plan = WritePlan(
         action="update_release",
         summary=f"update release {release_uid!r}: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()),
-        targets=plan_targets(targets),
+        targets=targets.named(),
         requests=[PlannedRequest(method="PUT", path=release_path(release_uid), summary="update the release")],
     )
 
@@ -641,7 +637,7 @@ async def add_release_items(
     plan = WritePlan(
         action="add_release_items",
         summary=f"add {len(resolved)} items to release {release_uid!r}",
-        targets=plan_targets(targets),
+        targets=targets.named(),
         requests=items_plan_requests("POST", release_path(release_uid, "items"), len(resolved), "add"),
         items=[label(i) for i in resolved],
     )
@@ -726,7 +722,7 @@ async def remove_release_items(
     plan = WritePlan(
         action="remove_release_items",
         summary=f"remove {len(chosen)} items from release {release_uid!r}",
-        targets=plan_targets(targets),
+        targets=targets.named(),
         requests=requests,
         items=[label(i) for i in chosen],
     )
@@ -928,7 +924,7 @@ async def deploy_release(
     plan = WritePlan(
         action="deploy_release",
         summary=f"{action} {len(items)} items of release {release_uid!r} to {', '.join(environments)}{when_words}",
-        targets=plan_targets(targets),
+        targets=targets.named(),
         requests=[PlannedRequest(method="POST", path=release_path(release_uid, "deploy"), summary=f"{action}")],
         items=[label(i) for i in items],
     )
@@ -1027,7 +1023,7 @@ async def clone_release(
     plan = WritePlan(
         action="clone_release",
         summary=f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
-        targets=plan_targets(targets),
+        targets=targets.named(),
         requests=[PlannedRequest(method="POST", path=release_path(release_uid, "clone"), summary="clone")],
         items=[label(i) for i in items],
     )
@@ -1069,7 +1065,7 @@ async def delete_release(
     plan = WritePlan(
         action="delete_release",
         summary=f"delete release {release_uid!r} ({clean_text(release.name)})",
-        targets=plan_targets(targets),
+        targets=targets.named(),
         requests=[PlannedRequest(method="DELETE", path=release_path(release_uid), summary="delete the release")],
     )
 
