@@ -591,14 +591,13 @@ class _Handlers:
         return JSONResponse(project) if project else _not_found("project", "project_uid")
 
     async def automations(self, request: Request) -> Response:
-        project_id = request.path_params["project_id"]
-        with self.state.db.read() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
-            rows = conn.execute(
-                "SELECT data_json FROM automate_automations WHERE project_id = ? ORDER BY position", (project_id,)
-            ).fetchall()
-        docs = [_loads(r["data_json"]) for r in rows]
+        found = self._in_project(
+            request.path_params["project_id"],
+            "SELECT data_json FROM automate_automations WHERE project_id = ? ORDER BY position",
+        )
+        if isinstance(found, Response):
+            return found
+        docs = [_loads(r["data_json"]) for r in found]
         if not _flag(request, "show_steps"):
             docs = [_without_steps(d) for d in docs]
         return _list_answer(request, "rules", docs, "automations", 100, newest_first=False)
@@ -670,51 +669,52 @@ class _Handlers:
             )
         return JSONResponse({"message": message})
 
-    async def executions(self, request: Request) -> Response:
-        project_id = request.path_params["project_id"]
+    def _in_project(self, project_id: str, sql: str, *args: str) -> list[sqlite3.Row] | Response:
+        """The rows `sql` selects (its first parameter the project id), or the project's 404."""
         with self.state.db.read() as conn:
             if self._project(conn, project_id) is None:
                 return _not_found("project", "project_uid")
-            rows = conn.execute(
-                "SELECT data_json FROM automate_executions WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
-                (project_id,),
-            ).fetchall()
-        docs = [_loads(r["data_json"]) for r in rows]
+            return conn.execute(sql, (project_id, *args)).fetchall()
+
+    async def executions(self, request: Request) -> Response:
+        found = self._in_project(
+            request.path_params["project_id"],
+            "SELECT data_json FROM automate_executions WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
+        )
+        if isinstance(found, Response):
+            return found
+        docs = [_loads(r["data_json"]) for r in found]
         return _list_answer(request, "executions", docs, "executions", 100, newest_first=True)
 
     async def execution(self, request: Request) -> Response:
-        project_id = request.path_params["project_id"]
-        with self.state.db.read() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
-            row = conn.execute(
-                "SELECT data_json FROM automate_executions WHERE id = ? AND project_id = ?",
-                (request.path_params["execution_id"], project_id),
-            ).fetchone()
-        return JSONResponse(_loads(row["data_json"])) if row else _not_found("execution log", "execution_uid")
+        found = self._in_project(
+            request.path_params["project_id"],
+            "SELECT data_json FROM automate_executions WHERE project_id = ? AND id = ?",
+            request.path_params["execution_id"],
+        )
+        if isinstance(found, Response):
+            return found
+        return JSONResponse(_loads(found[0]["data_json"])) if found else _not_found("execution log", "execution_uid")
 
     async def audit_logs(self, request: Request) -> Response:
-        project_id = request.path_params["project_id"]
-        with self.state.db.read() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
-            rows = conn.execute(
-                "SELECT data_json FROM automate_audit_logs WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
-                (project_id,),
-            ).fetchall()
-        docs = [_loads(r["data_json"]) for r in rows]
+        found = self._in_project(
+            request.path_params["project_id"],
+            "SELECT data_json FROM automate_audit_logs WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
+        )
+        if isinstance(found, Response):
+            return found
+        docs = [_loads(r["data_json"]) for r in found]
         return _list_answer(request, "logs", docs, "audit_logs", 30, newest_first=True)
 
     async def audit_log(self, request: Request) -> Response:
-        project_id = request.path_params["project_id"]
-        with self.state.db.read() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
-            row = conn.execute(
-                "SELECT data_json FROM automate_audit_logs WHERE uid = ? AND project_id = ?",
-                (request.path_params["log_id"], project_id),
-            ).fetchone()
-        return JSONResponse(_loads(row["data_json"])) if row else _not_found("audit log", "auditlog_uid")
+        found = self._in_project(
+            request.path_params["project_id"],
+            "SELECT data_json FROM automate_audit_logs WHERE project_id = ? AND uid = ?",
+            request.path_params["log_id"],
+        )
+        if isinstance(found, Response):
+            return found
+        return JSONResponse(_loads(found[0]["data_json"])) if found else _not_found("audit log", "auditlog_uid")
 
 
 def _guarded(state: SandboxState, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
