@@ -116,6 +116,14 @@ class ListParams:
         )
 
 
+def counted(request: Request, key: str, page: list[Any], everything: list[Any]) -> JSONResponse:
+    """A list answer: `page` under `key`, and the count of `everything` when `include_count` asks."""
+    body: dict[str, Any] = {key: page}
+    if truthy(request.query_params.get("include_count")):
+        body["count"] = len(everything)
+    return JSONResponse(body)
+
+
 def content_types_page(request: Request, state: SandboxState) -> Response:
     """A page of content types (`skip`, `limit`, `include_count`), as the CMA and CDA answer."""
     try:
@@ -126,10 +134,7 @@ def content_types_page(request: Request, state: SandboxState) -> Response:
         return query_error_response(exc)
     with state.db.read() as conn:
         types = store.list_content_types(conn)
-    body: dict[str, Any] = {"content_types": types[skip : skip + limit]}
-    if truthy(request.query_params.get("include_count")):
-        body["count"] = len(types)
-    return JSONResponse(body)
+    return counted(request, "content_types", types[skip : skip + limit], types)
 
 
 def query_error_response(exc: QueryError) -> JSONResponse:
@@ -765,10 +770,7 @@ class CMA:
             return refusal
         with self.state.db.read() as conn:
             environments = store.list_environments(conn)
-        body: dict[str, Any] = {"environments": environments}
-        if truthy(request.query_params.get("include_count")):
-            body["count"] = len(environments)
-        return JSONResponse(body)
+        return counted(request, "environments", environments, environments)
 
     async def get_environment(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:
@@ -782,10 +784,7 @@ class CMA:
             return refusal
         with self.state.db.read() as conn:
             locales = store.list_locales(conn)
-        body: dict[str, Any] = {"locales": locales}
-        if truthy(request.query_params.get("include_count")):
-            body["count"] = len(locales)
-        return JSONResponse(body)
+        return counted(request, "locales", locales, locales)
 
     async def get_locale(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:
