@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import httpx2
 
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox
+
+CMA_HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
 
 
 class Delivery:

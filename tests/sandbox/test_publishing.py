@@ -14,13 +14,12 @@ from cs_mcp.sandbox import publishing, store
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
-from tests.sandbox._delivery import Delivery, advance_clock
+from tests.sandbox._delivery import CMA_HEADERS, Delivery, advance_clock
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 BULK_API = {"api_version": "3.2"}  # "Job status" and "Job items" ask for it
-HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
 
 
 @pytest.fixture
@@ -29,24 +28,6 @@ async def sandbox() -> AsyncGenerator[RunningSandbox]:
     publishing, and a burst of them would otherwise wait on the CMA's 10 requests a second."""
     async with running_sandbox(SandboxConfig(rate_limits=False), SandboxClock(NOW)) as running:
         yield running
-
-
-@pytest.fixture
-def state(sandbox: RunningSandbox) -> SandboxState:
-    return sandbox.state
-
-
-@pytest.fixture
-async def cma(sandbox: RunningSandbox) -> AsyncGenerator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cma/v3", headers=HEADERS) as client:
-        yield client
-
-
-@pytest.fixture
-async def cda(sandbox: RunningSandbox) -> AsyncGenerator[Delivery]:
-    creds = sandbox.credentials
-    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cdn/v3", headers={"api_key": creds.api_key}) as client:
-        yield Delivery(client, dict(creds.delivery_tokens))
 
 
 def unpublished_entry(state: SandboxState) -> tuple[str, int]:
@@ -489,12 +470,12 @@ async def test_a_scheduled_publish_survives_a_restart_with_a_file_database_and_f
     config = SandboxConfig(db_path=str(tmp_path / "stack.db"), rate_limits=False)
     async with running_sandbox(config, SandboxClock(NOW)) as first:
         uid, latest = unpublished_entry(first.state)
-        async with httpx2.AsyncClient(base_url=f"{first.base_url}/cma/v3", headers=HEADERS) as client:
+        async with httpx2.AsyncClient(base_url=f"{first.base_url}/cma/v3", headers=CMA_HEADERS) as client:
             body = {"entry": {"environments": ["staging"]}, "scheduled_at": later(first.state, 600)}
             assert (await publish(client, uid, body)).status_code == 200
 
     async with running_sandbox(config, SandboxClock(NOW)) as second:
-        async with httpx2.AsyncClient(base_url=f"{second.base_url}/cma/v3", headers=HEADERS) as client:
+        async with httpx2.AsyncClient(base_url=f"{second.base_url}/cma/v3", headers=CMA_HEADERS) as client:
             [waiting] = await queue(client)
             await advance_clock(client, second, 601)
             [fired] = await queue(client)

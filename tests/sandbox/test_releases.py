@@ -10,7 +10,6 @@ import httpx2
 import pytest
 
 from cs_mcp.sandbox import publishing, releases, store
-from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
 from tests.sandbox._delivery import Delivery, advance_clock
@@ -18,7 +17,6 @@ from tests.sandbox._delivery import Delivery, advance_clock
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
 # Keys of the management SDK's fixtures (sdk-fixtures/mock_releases, mock_release_items,
 # mock_publish_queue), which the sandbox's answers must carry.
 RELEASE_KEYS = {
@@ -49,24 +47,6 @@ async def sandbox() -> AsyncGenerator[RunningSandbox]:
     publishing, and a burst of them would otherwise wait on the CMA's 10 requests a second."""
     async with running_sandbox(SandboxConfig(rate_limits=False), SandboxClock(NOW)) as running:
         yield running
-
-
-@pytest.fixture
-def state(sandbox: RunningSandbox) -> SandboxState:
-    return sandbox.state
-
-
-@pytest.fixture
-async def cma(sandbox: RunningSandbox) -> AsyncGenerator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cma/v3", headers=HEADERS) as client:
-        yield client
-
-
-@pytest.fixture
-async def cda(sandbox: RunningSandbox) -> AsyncGenerator[Delivery]:
-    creds = sandbox.credentials
-    async with httpx2.AsyncClient(base_url=f"{sandbox.base_url}/cdn/v3", headers={"api_key": creds.api_key}) as client:
-        yield Delivery(client, dict(creds.delivery_tokens))
 
 
 def blog_items(state: SandboxState, count: int, *, version: int | None = None) -> list[dict[str, Any]]:
