@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, cast
 
 from mcp_types import CallToolResult, TextContent
@@ -23,3 +25,11 @@ def structured(result: CallToolResult) -> dict[str, Any]:
     """The structured answer of a call that must have succeeded (its text in the failure)."""
     assert not result.is_error, text_of(result)
     return cast(dict[str, Any], result.structured_content)
+
+
+SDK_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sdk"
+
+
+def sdk_fixture(name: str) -> dict[str, Any]:
+    """A response fixture of Contentstack's management SDK, such as `mock_releases/find.json`."""
+    return cast(dict[str, Any], json.loads((SDK_FIXTURES / name).read_text()))

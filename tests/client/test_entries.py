@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import anyio.lowlevel
 import httpx2
@@ -20,10 +18,10 @@ from cs_mcp.client import (
     PermitRequiredError,
 )
 from cs_mcp.guard import PermitAuthority
+from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path("/work/shared/reference/contentstack/sdk-fixtures")
 CONFIG = ClientConfig(
     api_key="blt_key_value",
     management_token="cs_management_secret",
@@ -31,10 +29,6 @@ CONFIG = ClientConfig(
     default_environment="development",
 )
 Handler = Callable[[httpx2.Request], httpx2.Response]
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
 
 
 async def no_sleep(_seconds: float) -> None:
@@ -68,7 +62,7 @@ def params(request: httpx2.Request) -> list[tuple[str, str]]:
 
 
 async def test_a_draft_query_goes_to_the_cma_with_count_publish_details_and_every_option() -> None:
-    rec = Recorder(lambda _r: httpx2.Response(200, json={**fixture("mock_entries/get_all.json"), "count": 1}))
+    rec = Recorder(lambda _r: httpx2.Response(200, json={**sdk_fixture("mock_entries/get_all.json"), "count": 1}))
     async with make_client(rec) as client:
         page = await client.entries.query(
             "blog_post",
@@ -124,7 +118,7 @@ async def test_a_published_read_without_an_environment_uses_the_configured_one()
 
 
 async def test_get_sends_version_and_locale_and_encodes_the_uid_as_one_segment() -> None:
-    rec = Recorder(lambda _r: httpx2.Response(200, json={"entry": fixture("mock_entries/export.json")}))
+    rec = Recorder(lambda _r: httpx2.Response(200, json={"entry": sdk_fixture("mock_entries/export.json")}))
     async with make_client(rec) as client:
         entry = await client.entries.get("blog_post", "a/b?c", locale="en-us", version=3, only=["title"])
     request = rec.requests[0]
@@ -237,7 +231,7 @@ async def test_create_update_and_delete_send_the_documented_requests() -> None:
 
 
 async def test_assets_are_read_in_the_shape_of_the_fixtures() -> None:
-    rec = Recorder(lambda _r: httpx2.Response(200, json=fixture("mock_assets/specific_folder.json")))
+    rec = Recorder(lambda _r: httpx2.Response(200, json=sdk_fixture("mock_assets/specific_folder.json")))
     async with make_client(rec) as client:
         page = await client.entries.assets(query={"is_dir": False}, folder="blt0011b00e11ae001f", only=["title"])
     sent = params(rec.requests[0])
@@ -251,7 +245,7 @@ async def test_assets_are_read_in_the_shape_of_the_fixtures() -> None:
 
 
 async def test_asset_publish_details_of_the_fixture_are_kept() -> None:
-    rec = Recorder(lambda _r: httpx2.Response(200, json=fixture("mock_assets/asset_type.json")))
+    rec = Recorder(lambda _r: httpx2.Response(200, json=sdk_fixture("mock_assets/asset_type.json")))
     async with make_client(rec) as client:
         page = await client.entries.assets()
     details = page.items[0].publish_details
@@ -260,7 +254,7 @@ async def test_asset_publish_details_of_the_fixture_are_kept() -> None:
 
 
 async def test_latest_asset_versions_reads_the_version_of_each_asset_found() -> None:
-    rec = Recorder(lambda _r: httpx2.Response(200, json=fixture("mock_assets/specific_folder.json")))
+    rec = Recorder(lambda _r: httpx2.Response(200, json=sdk_fixture("mock_assets/specific_folder.json")))
     async with make_client(rec) as client:
         versions = await client.entries.latest_asset_versions(["bltabc555e5a5b55b5d", "blt_missing"])
     assert versions == {"bltabc555e5a5b55b5d": 1}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,10 +17,10 @@ from cs_mcp.client._entry_models import BulkAsset, BulkEntry
 from cs_mcp.client._ratelimit import ARRIVAL_SLACK_SECONDS, WINDOW_SECONDS
 from cs_mcp.guard import Permit, PermitAuthority
 from tests.client._virtual_time import VirtualClock
+from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path("/work/shared/reference/contentstack/sdk-fixtures/mock_publish_queue")
 CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
 ALL = {
     "content_type": ["blog_post", "author"],
@@ -32,7 +31,7 @@ ALL = {
 
 
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
+    return sdk_fixture(f"mock_publish_queue/{name}")
 
 
 async def no_sleep(_seconds: float) -> None:
