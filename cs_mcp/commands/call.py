@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
         guard = build_guard(settings)
-        load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
+        prompts = load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
     except (CommandError, PromptFileError) as exc:
         return fail(str(exc))
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             if use_sandbox:
                 running = await stack.enter_async_context(running_sandbox(SandboxConfig()))
                 current = sandbox_settings(settings, running.env())
-            server = build_server(current, backend="sandbox" if use_sandbox else "live", guard=guard)
+            server = build_server(current, backend="sandbox" if use_sandbox else "live", guard=guard, prompts=prompts)
             async with Client(server) as client:
                 tools = {t.name for t in (await client.list_tools()).tools}
                 if args.tool not in tools:

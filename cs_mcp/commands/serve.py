@@ -18,7 +18,7 @@ import uvicorn
 from cs_mcp.commands._common import CommandError, add_policy_arguments, build_guard, fail, load_settings
 from cs_mcp.config import Settings, default_data_dir
 from cs_mcp.guard import Guard
-from cs_mcp.prompts import PromptFileError, load_prompts
+from cs_mcp.prompts import PromptFileError, PromptTemplate, load_prompts
 from cs_mcp.server import build_server
 
 
@@ -44,7 +44,9 @@ def sandbox_settings(settings: Settings, env: dict[str, str]) -> Settings:
     )
 
 
-async def serve(args: argparse.Namespace, settings: Settings, guard: Guard) -> None:
+async def serve(
+    args: argparse.Namespace, settings: Settings, guard: Guard, prompts: list[PromptTemplate] | None = None
+) -> None:
     from cs_mcp.sandbox.runner import running_sandbox
     from cs_mcp.sandbox.state import SandboxConfig
 
@@ -61,7 +63,7 @@ async def serve(args: argparse.Namespace, settings: Settings, guard: Guard) -> N
                 f"cs-mcp: {why}; serving the local sandbox stack at {running.base_url} (demo data, not Contentstack)",
                 file=sys.stderr,
             )
-        server = build_server(settings, backend="sandbox" if use_sandbox else "live", guard=guard)
+        server = build_server(settings, backend="sandbox" if use_sandbox else "live", guard=guard, prompts=prompts)
         if args.transport == "stdio":
             await server.run_stdio_async()
             return
@@ -78,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
         guard = build_guard(settings)
-        load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
+        prompts = load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
     except (CommandError, PromptFileError) as exc:
         return fail(str(exc))
 
     async def main() -> None:
-        await serve(args, settings, guard)
+        await serve(args, settings, guard, prompts)
 
     try:
         anyio.run(main)
