@@ -63,11 +63,6 @@ def toolset_availability(settings: Settings) -> dict[str, str | None]:
     }
 
 
-def principal_from_request(ctx: ServerRequestContext[Any, Any], fallback: Principal) -> Principal | None:
-    """The principal of an HTTP request (None if unauthenticated), or the stdio principal."""
-    return principal_in(ctx.request, fallback)
-
-
 def _compact_listed(tool: dict[str, Any]) -> dict[str, Any]:
     compacted = dict(tool)
     for key, output in (("inputSchema", False), ("outputSchema", True)):
@@ -92,7 +87,7 @@ class ListingGuard:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/list":
             result = await call_next(ctx)
-            principal = principal_from_request(ctx, self._stdio)
+            principal = principal_in(ctx.request, self._stdio)
             if isinstance(result, ListToolsResult):
                 result.tools = [t for t in result.tools if self.visible(principal, t.name)]
                 for t in result.tools:
@@ -106,7 +101,7 @@ class ListingGuard:
             return result
         if ctx.method == "tools/call" and ctx.params is not None:
             name = ctx.params.get("name")
-            principal = principal_from_request(ctx, self._stdio)
+            principal = principal_in(ctx.request, self._stdio)
             if isinstance(name, str) and name in self._specs and not self.visible(principal, name):
                 role = principal.role if principal else "anonymous"
                 return CallToolResult(
