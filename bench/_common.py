@@ -57,6 +57,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def wait_answering(url: str) -> None:
+    """Waits (at most a minute) until a process just started answers 200 at `url`."""
+    with anyio.fail_after(60):
+        async with httpx2.AsyncClient() as http:
+            while True:
+                try:
+                    if (await http.get(url)).status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass
+                await anyio.sleep(0.05)
+
+
 @asynccontextmanager
 async def sandbox_process() -> AsyncGenerator[dict[str, str]]:
     """`cs-mcp sandbox` in its own process (in-memory database, no rate limits); answers the
@@ -71,14 +84,7 @@ async def sandbox_process() -> AsyncGenerator[dict[str, str]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        with anyio.fail_after(60):
-            async with httpx2.AsyncClient() as http:
-                while True:
-                    try:
-                        await http.get(f"{base}/_sandbox/clock")
-                        break
-                    except httpx2.TransportError:
-                        await anyio.sleep(0.05)
+        await wait_answering(f"{base}/_sandbox/clock")
         yield sandbox_env(base, DEMO_CREDENTIALS)
     finally:
         process.terminate()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,17 +21,11 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._common import UNLIMITED, clean_env, machine, percentile_ms
+from bench._common import UNLIMITED, clean_env, free_port, machine, percentile_ms, wait_answering
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 
 TOKEN = "bench-load-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def peak_memory_mib(pid: int) -> float:
@@ -40,18 +33,6 @@ def peak_memory_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-async def wait_healthy(base: str) -> None:
-    with anyio.fail_after(60):
-        async with httpx2.AsyncClient() as http:
-            while True:
-                try:
-                    if (await http.get(f"{base}/healthz")).status_code == 200:
-                        return
-                except httpx2.TransportError:
-                    pass
-                await anyio.sleep(0.1)
 
 
 async def one_client(url: str, deadline: float, latencies: list[float], errors: list[str]) -> None:
@@ -88,7 +69,7 @@ async def measure(clients: int, seconds: float) -> str:
             )
             try:
                 base = f"http://127.0.0.1:{port}"
-                await wait_healthy(base)
+                await wait_answering(f"{base}/healthz")
                 latencies: list[float] = []
                 errors: list[str] = []
                 deadline = time.monotonic() + seconds
