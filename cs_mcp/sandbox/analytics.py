@@ -1,41 +1,52 @@
 """Analytics API v2 of the sandbox, mounted at `/analytics/v2`.
 
-What Contentstack documents, and what the sandbox does with it:
+It answers in the shapes of Contentstack's "Analytics API" reference pages ("Analytics |
+Retrieve Data", "Jobs", and one page per report, last updated 2026-06-02 and 2026-08-27); the
+tests under `tests/documented/` hold it to the sample answers saved from those pages.
 
 - Every report (`/subscription`, `/devices`, `/usage`, `/url`, `/http-statuses`,
   `/hit-miss-ratio`, `/sdk`; all GET with `orgUid`, `from`, `to` as `YYYY-MM-DD`) answers
   `{"jobId": "job_<uuid>", "paginated": bool}`; the rows come from
   `GET /job/{jobId}/data?orgUid=...&page=N` (pages count from 0).
-- A job answers HTTP 200 `{"message": "Job active"}` (no `data`) for its first
-  `config.analytics_active_polls` retrievals, then
-  `{"data": [...], "meta": {"page", "limit", "totalPages", "totalDocs"}, "uid": jobId}`, 50 rows
-  a page, plus `"total"` (the number of rows) when `includeCount` / `includeTotalCount` is true.
+- Parameters a report's page marks required are required here too (400 naming them when
+  missing): top URLs `includeTotalCount`; status codes and cache `services` and `duration`;
+  SDK `includeCount`, `services` and `duration`. Where optional, `services` defaults to all
+  services and `duration` to `day`.
+- A job answers HTTP 200 `{"message": "Job waiting"}` then `{"message": "Job active"}` (no
+  `data`) for its first `config.analytics_active_polls` retrievals, then
+  `{"data": [...], "meta": {...}, "uid": jobId}`. `meta` echoes the request (`orgUid`, `from`,
+  `to`, and `duration` where taken) and `limit`, the rows a page holds: 50, or for the SDK report
+  its own `limit` (default 900), beside its `skip`. Devices and SDK add
+  `totalDocs` (the report's rows); SDK adds `total` (the sum of the counts) when `includeCount`
+  is true; top URLs add `urlDataSource`. The other reports do not count their rows, so a
+  reader stops at a short page.
 - A page that does not exist (past the last, negative, not a whole number) answers 404
-  `{"error_message": "No data found"}`, and an unknown job 404 `"Job not found"`: this is how
-  Contentstack's Jobs page describes it. An empty result has one page, page 0, with no rows.
+  `{"error_message": "No data found"}`, and an unknown job 404 `"Job not found"`, as the
+  "Jobs" page describes. An empty result has one page, page 0, with no rows.
 - A range over 90 days (inclusive) or `from` after `to` is accepted and the job is created, but
-  it fails: retrieving it answers HTTP 500 `{"error_message": "Job Failed", "errors": {...}}`
-  (FACTS.md section 7 says "500 Job Failed"; the `errors` object says why).
+  it fails: retrieving it answers HTTP 500 `{"error_message": "Job failed", "errors": {...}}`
+  (the `errors` object says why).
 - Malformed parameters (a date not `YYYY-MM-DD`, an unknown `duration` or service, `cache`
   other than HIT/MISS, `limit` over 900) answer 400 at once, with per-parameter `errors`.
 - Auth: header `authtoken` (or `authorization: Bearer <authtoken>`) must be the demo
   authtoken, and `orgUid` must be given; else 401 error_code 105. An `orgUid` of another
   organization answers 403 error_code 316.
 
-Row shapes. Contentstack's Cache Usage page shows its rows as
-`{"count": 7, "type": "cdn", "status": "MISS", "date": "2024-02-09"}`: `type` is the service,
-`date` the period. The other reports are not shown row by row in the public documentation, so
-the sandbox follows the same convention:
+Row shapes, as the reference pages' samples show them (`type` is the service, `date` the
+period):
 
 | report | row |
 |---|---|
-| usage | `{"date", "type", "count" (API requests), "bandwidth" (bytes)}` |
-| devices | `{"date", "type", "device" (desktop, mobile, tablet, server), "count"}` |
-| url | `{"date", "type", "url", "count", "bandwidth"}` |
-| http-statuses | `{"date", "type", "statusCode" (200, 304, 404, 429, 500), "count"}` |
-| hit-miss-ratio | `{"date", "type", "status" (HIT or MISS), "count"}` |
-| sdk | `{"date", "type", "sdk", "version", "count"}` |
+| usage | `{"total_api_bandwidth", "total_api_count", "total_cdn_bandwidth", "total_cdn_count", "date"}` |
+| devices | `{"count", "type", "device", "date"}` |
+| url | `{"url", "type", "count"}`: the count is a string ("3"), one row per URL over the range |
+| http-statuses | `{"count", "type", "status" ("200", "304", "404", "429", "500"), "date"}` |
+| hit-miss-ratio | `{"count", "type", "status" ("HIT" or "MISS"), "date"}` |
+| sdk | `{"count", "type", "sdk" ("contentstack-python/v2.1.0"), "date"}`, or only `{"date"}` |
 | subscription | `{"date", "type": "launch", "count", "bandwidth", "buildMinutes"}` (always daily) |
+
+Usage counts every chosen service but cdn as `api`. An SDK period without SDK traffic is a row
+with only its `date`. The Subscription Usage page shows no sample; its rows are the sandbox's own.
 
 `duration` groups rows by day (`date` is the day), week (`date` is the week's Monday) or month
 (`date` is the month's first day), counting only the days inside `from`..`to`; so the same week
@@ -123,15 +134,30 @@ BYTES_PER_REQUEST = {
 }
 
 
+# Row fields that name a thing; every other number is a measure, added up when rows merge.
+DIMENSIONS = frozenset({"date", "type", "url", "status", "device", "sdk"})
+
+
 class ReportSpec:
-    """A report's path, the parameters it takes beyond `orgUid`, `from` and `to`, and its rows."""
+    """A report's path, the parameters it takes beyond `orgUid`, `from` and `to` (and which of
+    them its page marks required), its rows, and what its data answers add beside `data`."""
 
     def __init__(
-        self, path: str, params: frozenset[str], rows: Callable[[Mapping[str, Any]], Iterable[dict[str, Any]]]
+        self,
+        path: str,
+        params: frozenset[str],
+        rows: Callable[[Mapping[str, Any]], Iterable[dict[str, Any]]],
+        *,
+        required: frozenset[str] = frozenset(),
+        dated: bool = True,
+        counts_docs: bool = False,
     ) -> None:
         self.path = path
         self.params = params
         self.rows = rows
+        self.required = required
+        self.dated = dated
+        self.counts_docs = counts_docs
 
 
 def _breakdown(record: Mapping[str, Any], dimension: str) -> dict[str, Any]:
@@ -140,7 +166,14 @@ def _breakdown(record: Mapping[str, Any], dimension: str) -> dict[str, Any]:
 
 
 def _usage_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-    yield {"type": record["service"], "count": record["count"], "bandwidth": record["bandwidth"]}
+    cdn = record["service"] == "cdn"
+    count, bandwidth = record["count"], record["bandwidth"]
+    yield {
+        "total_api_bandwidth": 0 if cdn else bandwidth,
+        "total_api_count": 0 if cdn else count,
+        "total_cdn_bandwidth": bandwidth if cdn else 0,
+        "total_cdn_count": count if cdn else 0,
+    }
 
 
 def _device_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
@@ -149,24 +182,24 @@ def _device_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
 
 
 def _url_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-    for url, (count, bandwidth) in _breakdown(record, "url").items():
-        yield {"type": record["service"], "url": url, "count": count, "bandwidth": bandwidth}
+    for url, (count, _bandwidth) in _breakdown(record, "url").items():
+        yield {"url": url, "type": record["service"], "count": count}
 
 
 def _status_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for code, count in _breakdown(record, "status").items():
-        yield {"type": record["service"], "statusCode": int(code), "count": count}
+        yield {"count": count, "type": record["service"], "status": code}
 
 
 def _cache_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for status, count in _breakdown(record, "cache").items():
-        yield {"type": record["service"], "status": status, "count": count}
+        yield {"count": count, "type": record["service"], "status": status}
 
 
 def _sdk_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for key, count in _breakdown(record, "sdk").items():
         sdk, _, version = key.partition("@")
-        yield {"type": record["service"], "sdk": sdk, "version": version, "count": count}
+        yield {"count": count, "type": record["service"], "sdk": f"{sdk}/v{version}"}
 
 
 def _subscription_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
@@ -178,12 +211,30 @@ def _subscription_rows(record: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
 _FILTERS = frozenset({"services", "duration", "apiKey"})
 REPORTS: dict[str, ReportSpec] = {
     "subscription": ReportSpec("subscription", frozenset(), _subscription_rows),
-    "devices": ReportSpec("devices", frozenset({"services", "duration", "includeCount", "orderBy"}), _device_rows),
+    "devices": ReportSpec(
+        "devices", frozenset({"services", "duration", "includeCount", "orderBy"}), _device_rows, counts_docs=True
+    ),
     "usage": ReportSpec("usage", _FILTERS | {"includeCount"}, _usage_rows),
-    "url": ReportSpec("url", _FILTERS | {"includeTotalCount", "orderBy"}, _url_rows),
-    "http-statuses": ReportSpec("http-statuses", _FILTERS | {"httpStatusCode"}, _status_rows),
-    "hit-miss-ratio": ReportSpec("hit-miss-ratio", _FILTERS | {"cache"}, _cache_rows),
-    "sdk": ReportSpec("sdk", _FILTERS | {"includeCount", "orderBy", "limit", "skip"}, _sdk_rows),
+    "url": ReportSpec(
+        "url",
+        _FILTERS | {"includeTotalCount", "orderBy"},
+        _url_rows,
+        required=frozenset({"includeTotalCount"}),
+        dated=False,
+    ),
+    "http-statuses": ReportSpec(
+        "http-statuses", _FILTERS | {"httpStatusCode"}, _status_rows, required=frozenset({"services", "duration"})
+    ),
+    "hit-miss-ratio": ReportSpec(
+        "hit-miss-ratio", _FILTERS | {"cache"}, _cache_rows, required=frozenset({"services", "duration"})
+    ),
+    "sdk": ReportSpec(
+        "sdk",
+        _FILTERS | {"includeCount", "orderBy", "limit", "skip"},
+        _sdk_rows,
+        required=frozenset({"includeCount", "services", "duration"}),
+        counts_docs=True,
+    ),
 }
 
 
@@ -351,12 +402,19 @@ class ReportQuery:
         from_date = _parse_date("from", query.get("from"), errors)
         to_date = _parse_date("to", query.get("to"), errors)
         takes = spec.params
+        for name in sorted(spec.required):
+            if not query.get(name):
+                errors[name] = ["is required."]
         self.services = _parse_services(query.get("services"), errors) if "services" in takes else list(SERVICES)
         self.duration = (query.get("duration") or "day") if "duration" in takes else "day"
         if self.duration not in DURATIONS:
             errors["duration"] = [f"must be one of {', '.join(DURATIONS)}."]
         self.api_key = (query.get("apiKey") or None) if "apiKey" in takes else None
-        self.status_code = _parse_int("httpStatusCode", query.get("httpStatusCode"), errors, 100, 599)
+        self.status_code = (
+            _parse_int("httpStatusCode", query.get("httpStatusCode"), errors, 100, 599)
+            if "httpStatusCode" in takes
+            else None
+        )
         self.cache = ((query.get("cache") or "").upper() or None) if "cache" in takes else None
         if self.cache is not None and self.cache not in ("HIT", "MISS"):
             errors["cache"] = ["must be HIT or MISS."]
@@ -364,6 +422,9 @@ class ReportQuery:
         self.limit = _parse_int("limit", query.get("limit"), errors, 1, MAX_SDK_LIMIT) if "limit" in takes else None
         self.skip = _parse_int("skip", query.get("skip"), errors, 0, 10**9) if "skip" in takes else None
         self.include_total = any(query.get(k) == "true" for k in ("includeCount", "includeTotalCount"))
+        self.echo = {k: query[k] for k in ("orgUid", "from", "to") if k in query}
+        if "duration" in takes:
+            self.echo["duration"] = self.duration
         if errors or from_date is None or to_date is None:
             raise ParamErrors(errors)
         self.from_date = from_date
@@ -378,7 +439,8 @@ class ReportQuery:
         return None
 
     def rows(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        """The report's rows, aggregated per period and the report's own dimensions."""
+        """The report's rows, aggregated per period (for dated reports) and the report's own
+        dimensions, in the shapes of the reference pages' samples."""
         sql = (
             "SELECT day, service, api_key, count, bandwidth, breakdown_json FROM analytics_daily"
             " WHERE day BETWEEN ? AND ?"
@@ -388,8 +450,12 @@ class ReportQuery:
             sql += " AND api_key = ?"
             args.append(self.api_key)
         totals: dict[tuple[Any, ...], dict[str, Any]] = {}
+        periods: list[str] = []
         wanted = set(self.services)
         for day, service, api_key, count, bandwidth, breakdown_json in conn.execute(sql + " ORDER BY day", args):
+            period = bucket(date.fromisoformat(day), self.duration).isoformat()
+            if period not in periods:
+                periods.append(period)
             if service not in wanted:
                 continue
             record = {
@@ -399,13 +465,13 @@ class ReportQuery:
                 "bandwidth": bandwidth,
                 "breakdown": json.loads(breakdown_json),
             }
-            period = bucket(date.fromisoformat(day), self.duration).isoformat()
             for row in self.spec.rows(record):
-                if self.status_code is not None and row.get("statusCode") != self.status_code:
+                if self.status_code is not None and row.get("status") != str(self.status_code):
                     continue
                 if self.cache is not None and row.get("status") != self.cache:
                     continue
-                row = {"date": period, **row}
+                if self.spec.dated:
+                    row = {**row, "date": period}
                 key = tuple((k, v) for k, v in row.items() if not _is_metric(k, v))
                 found = totals.get(key)
                 if found is None:
@@ -415,17 +481,48 @@ class ReportQuery:
                         if _is_metric(k, v):
                             found[k] += v
         rows = list(totals.values())
+        if self.spec.path == "sdk":
+            # The SDK sample shows a period without SDK traffic as a row with only its date.
+            busy = {r["date"] for r in rows}
+            rows.extend({"date": p} for p in periods if p not in busy)
+        if not self.spec.dated:
+            rows.sort(key=lambda r: r["count"], reverse=True)  # top URLs, busiest first
         if self.order_by is not None:
-            rows.sort(key=lambda r: r["count"], reverse=self.order_by < 0)
+            rows.sort(key=lambda r: r.get("count", 0), reverse=self.order_by < 0)
         if self.skip:
             rows = rows[self.skip :]
         if self.limit is not None:
             rows = rows[: self.limit]
+        if self.spec.path == "url":
+            rows = [{**r, "count": str(r["count"])} for r in rows]  # the Top URLs sample's counts are strings
         return rows
+
+    def extras(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """What a data answer of this report carries beside `data`, `meta` and `uid`."""
+        found: dict[str, Any] = {}
+        if self.spec.counts_docs:
+            found["totalDocs"] = len(rows)
+        if self.spec.path == "sdk" and self.include_total:
+            found["total"] = sum(r.get("count", 0) for r in rows)
+        if self.spec.path == "url":
+            found["urlDataSource"] = "athena"
+        return found
+
+    @property
+    def page_size(self) -> int:
+        """The rows a data page holds: the SDK report's own `limit`, else 50."""
+        return (self.limit or MAX_SDK_LIMIT) if self.spec.path == "sdk" else PAGE_SIZE
+
+    def meta(self) -> dict[str, Any]:
+        """The `meta` of a data answer: the request's own parameters and the page size."""
+        meta: dict[str, Any] = {**self.echo, "limit": self.page_size}
+        if self.spec.path == "sdk":
+            meta["skip"] = self.skip or 0
+        return meta
 
 
 def _is_metric(key: str, value: object) -> bool:
-    return key != "statusCode" and isinstance(value, int | float) and not isinstance(value, bool)
+    return key not in DIMENSIONS and isinstance(value, int | float) and not isinstance(value, bool)
 
 
 # -- auth -----------------------------------------------------------------------------------
@@ -485,7 +582,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                         int(query.include_total),
                     ),
                 )
-            return JSONResponse({"jobId": job_id, "paginated": len(rows) > PAGE_SIZE})
+            return JSONResponse({"jobId": job_id, "paginated": len(rows) > query.page_size})
 
         return handler
 
@@ -496,30 +593,34 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         job_id = request.path_params["job_id"]
         with state.db.transaction() as conn:
             job = conn.execute(
-                "SELECT polls, failure_json, rows_json, include_total FROM analytics_jobs"
+                "SELECT report, params_json, polls, failure_json, rows_json FROM analytics_jobs"
                 " WHERE job_id = ? AND org_uid = ?",
                 (job_id, state.credentials.organization_uid),
             ).fetchone()
             if job is None:
                 return error_response(404, 404, "Job not found")
-            if job["polls"] < state.config.analytics_active_polls:
+            active = state.config.analytics_active_polls
+            if job["polls"] < active:
                 conn.execute("UPDATE analytics_jobs SET polls = polls + 1 WHERE job_id = ?", (job_id,))
-                return JSONResponse({"message": "Job active"})
+                # A job is queued before it runs ("Jobs" page); a single busy answer says it runs.
+                waiting = job["polls"] == 0 and active > 1
+                return JSONResponse({"message": "Job waiting" if waiting else "Job active"})
         if job["failure_json"]:
-            return error_response(500, 500, "Job Failed", json.loads(job["failure_json"]))
+            return error_response(500, 500, "Job failed", json.loads(job["failure_json"]))
         rows: list[dict[str, Any]] = json.loads(job["rows_json"])
-        total_pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+        query = ReportQuery(REPORTS[job["report"]], json.loads(job["params_json"]))
+        size = query.page_size
+        total_pages = max(1, math.ceil(len(rows) / size))
         raw_page = request.query_params.get("page") or "0"
         page = int(raw_page) if raw_page.isdigit() else -1
         if not 0 <= page < total_pages:
             return error_response(404, 404, "No data found", {"page": [f"must be between 0 and {total_pages - 1}."]})
         body: dict[str, Any] = {
-            "data": rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE],
-            "meta": {"page": page, "limit": PAGE_SIZE, "totalPages": total_pages, "totalDocs": len(rows)},
+            **query.extras(rows),
+            "data": rows[page * size : (page + 1) * size],
+            "meta": query.meta(),
             "uid": job_id,
         }
-        if job["include_total"]:
-            body["total"] = len(rows)
         return JSONResponse(body)
 
     found: list[BaseRoute] = [Route(f"/{spec.path}", start_report(spec), methods=["GET"]) for spec in REPORTS.values()]

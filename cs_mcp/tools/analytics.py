@@ -7,10 +7,20 @@ client's rate limiter paces them), polls each with capped exponential backoff wi
 limit while reporting MCP progress, follows every page, merges the windows' rows and
 summarises ALL of them, answering at most `max_rows`. `get_analytics_job` reads one job
 directly, to resume after a time-out.
+
+Rows are read as Contentstack's reference pages show them: `type` is the service, `date` the
+period; status codes and cache results are both under `status` ("200", "HIT"); devices under
+`device`, SDKs under `sdk`, URLs under `url`; the usage report's measures are per service
+(`total_cdn_count`, `total_api_bandwidth`); some rows carry only a `date`. Pages are numbered
+from 0 and read until `totalDocs` rows arrived, a page comes back short, or a page adds nothing
+new; an error on a page after the first ends the reading and the answer says so in
+`page_errors` instead of failing the report.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +31,10 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, ValidationError
 
-from cs_mcp.client import ContentstackClient, ContentstackError, NotFoundError, ServerError
+from cs_mcp.client import ContentstackClient, ContentstackError, InvalidRequestError, NotFoundError, ServerError
 from cs_mcp.client._analytics import (
+    DEFAULT_SERVICES,
+    DIMENSIONS,
     MAX_RANGE_DAYS,
     REPORTS,
     SERVICES,
@@ -39,10 +51,11 @@ from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, f
 # The longest range one call covers: beyond it the agent should ask by month or week.
 MAX_TOTAL_DAYS = 731
 TOP_N = 5
-# Numbers in a row that name a thing rather than measure it.
-_DIMENSION_NUMBERS = frozenset({"statusCode"})
-# Row fields whose values are ranked in the summary, and the label they get.
-_RANKED_DIMENSIONS = (("url", "top_urls"), ("sdk", "top_sdks"), ("device", "devices"), ("statusCode", "status_codes"))
+# Row fields whose values are ranked in the summary, and the label they get (`status` only when
+# it is an HTTP status: the cache report's HIT and MISS become the cache hit share instead).
+_RANKED_DIMENSIONS = (("url", "top_urls"), ("sdk", "top_sdks"), ("device", "devices"), ("status", "status_codes"))
+# The usage report's per-service measures: `total_cdn_count`, `total_api_bandwidth`.
+_PER_SERVICE = re.compile(r"total_(?P<service>[a-z]+)_(?P<metric>[a-z]+)")
 _LEADER_NOUNS = {"top_urls": "URL", "top_sdks": "SDK", "devices": "device"}
 
 
@@ -127,6 +140,11 @@ class AnalyticsReport(BaseModel):
     totals: dict[str, int | float] = Field(description="Each measure summed over every row.")
     summary: AnalyticsSummary | None
     note: str | None = None
+    page_errors: list[str] = Field(
+        default_factory=lambda: [],
+        description="Pages after the first that could not be read: the rows before them are answered, "
+        "the report is incomplete. Empty when every page was read.",
+    )
 
 
 class AnalyticsJobData(BaseModel):
@@ -142,6 +160,9 @@ class AnalyticsJobData(BaseModel):
     totals: dict[str, int | float]
     summary: AnalyticsSummary | None
     note: str | None = None
+    page_errors: list[str] = Field(
+        default_factory=lambda: [], description="Pages that could not be read; the rows before them are answered."
+    )
 
 
 # -- argument checks ------------------------------------------------------------------------
@@ -198,11 +219,15 @@ def split_windows(start: date, end: date, size: int = MAX_RANGE_DAYS) -> list[tu
 
 def is_metric(key: str, value: object) -> bool:
     """Whether a row field is a measure (summed when rows merge) rather than a dimension."""
-    return key not in _DIMENSION_NUMBERS and isinstance(value, int | float) and not isinstance(value, bool)
+    return key not in DIMENSIONS and isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _identity(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, repr(v)) for k, v in row.items() if not is_metric(k, v)))
+
+
+def _fingerprint(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, default=str)
 
 
 def merge_rows(parts: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -244,42 +269,68 @@ def _amount(metric: str, value: int | float) -> str:
     return f"{value:,.0f}"
 
 
+def _measure(row: dict[str, Any], metric: str) -> int | float:
+    """The row's `metric`: the field itself, or the sum of its per-service fields."""
+    value = row.get(metric)
+    if isinstance(value, int | float) and is_metric(metric, value):
+        return value
+    return sum(v for k, v in row.items() if k.endswith(f"_{metric}") and is_metric(k, v))
+
+
+def _per_service(row: dict[str, Any], metric: str) -> dict[str, int | float]:
+    """The row's `metric` per service: under its `type`, or from `total_<service>_<metric>`."""
+    if "type" in row:
+        return {str(row["type"]): _measure(row, metric)}
+    found: dict[str, int | float] = {}
+    for key, value in row.items():
+        match = _PER_SERVICE.fullmatch(key)
+        if match and match["metric"] == metric and is_metric(key, value):
+            found[match["service"]] = found.get(match["service"], 0) + value
+    return found
+
+
+def _has(row: dict[str, Any], metric: str) -> bool:
+    return any((k == metric or k.endswith(f"_{metric}")) and is_metric(k, v) for k, v in row.items())
+
+
 def summarize(
     rows: Sequence[dict[str, Any]], *, status_filtered: bool = False, cache_filtered: bool = False
 ) -> tuple[dict[str, int | float], AnalyticsSummary]:
-    """Totals of every measure and a short summary of all `rows`.
+    """Totals of every measure and a short summary of all `rows`, from the fields they hold.
 
     A share (cache hits, errors) is left out when the report was filtered to one status, since
-    it would say nothing.
+    it would say nothing. A row that carries only a date adds nothing.
     """
     totals: dict[str, int | float] = {}
     for row in rows:
         for k, v in row.items():
             if is_metric(k, v):
                 _add(totals, k, v)
-    metric = "count" if "count" in totals else ("bandwidth" if "bandwidth" in totals else next(iter(totals), None))
+    measures = [m for m in ("count", "bandwidth") if any(_has(r, m) for r in rows)]
+    metric = measures[0] if measures else next(iter(totals), None)
     periods: dict[str, int | float] = {}
     services: dict[str, int | float] = {}
     ranked: dict[str, dict[str, int | float]] = {}
     hits = misses = errors = server_errors = responses = 0
-    for row in rows:
-        raw: Any = row.get(metric) if metric else None
-        value: int | float = raw if metric is not None and is_metric(metric, raw) else 0
+    measured = metric or ""  # with no metric no row has data
+    with_data = [r for r in rows if _has(r, measured)]
+    for row in with_data:
+        value = _measure(row, measured)
         if "date" in row:
             _add(periods, str(row["date"]), value)
-        if "type" in row:
-            _add(services, str(row["type"]), value)
+        for service, part in _per_service(row, measured).items():
+            _add(services, service, part)
+        status = row.get("status")
+        code = int(status) if isinstance(status, str) and status.isdigit() else None
         for dim, label in _RANKED_DIMENSIONS:
-            if dim in row:
+            if dim in row and (dim != "status" or code is not None):
                 name = str(row[dim]) if dim != "sdk" else f"{row[dim]} {row.get('version', '')}".strip()
                 _add(ranked.setdefault(label, {}), name, value)
-        status = row.get("status")
         if status == "HIT":
             hits += value
         elif status == "MISS":
             misses += value
-        code = row.get("statusCode")
-        if isinstance(code, int):
+        if code is not None:
             responses += value
             errors += value if code >= 400 else 0
             server_errors += value if code >= 500 else 0
@@ -292,23 +343,30 @@ def summarize(
         error_rate=None if status_filtered else _share(errors, responses),
         server_error_rate=None if status_filtered else _share(server_errors, responses),
     )
-    summary.lines = _sentences(summary, totals, len(rows))
+    amounts = {m: sum(_measure(r, m) for r in with_data) for m in ("count", "bandwidth") if m in measures}
+    if metric is not None and metric not in amounts:
+        amounts[metric] = totals.get(metric, 0)
+    summary.lines = _sentences(summary, amounts, len(with_data), len(rows) - len(with_data))
     return totals, summary
 
 
-def _sentences(summary: AnalyticsSummary, totals: dict[str, int | float], row_count: int) -> list[str]:
+def _sentences(
+    summary: AnalyticsSummary, amounts: dict[str, int | float], row_count: int, empty_rows: int
+) -> list[str]:
     metric = summary.metric
     if not row_count or metric is None:
-        return ["The report has no rows for this range and these filters."]
-    lines = [f"{row_count} rows; total {metric}: {_amount(metric, totals[metric])}."]
-    if metric != "bandwidth" and "bandwidth" in totals:
-        lines.append(f"Total bandwidth: {_amount('bandwidth', totals['bandwidth'])}.")
+        return ["The report has no rows with data for this range and these filters."]
+    lines = [f"{row_count} rows; total {metric}: {_amount(metric, amounts[metric])}."]
+    if empty_rows:
+        lines.append(f"{empty_rows} more rows carry only a date (nothing recorded).")
+    if metric != "bandwidth" and "bandwidth" in amounts:
+        lines.append(f"Total bandwidth: {_amount('bandwidth', amounts['bandwidth'])}.")
     if summary.top_periods:
         best = summary.top_periods[0]
         lines.append(f"Busiest period: {best.key} ({_amount(metric, best.value)}).")
     if len(summary.by_service) > 1:
         lead = summary.by_service[0]
-        lines.append(f"Largest service: {lead.key} ({_share(lead.value, totals[metric]) or 0:.0%} of the total).")
+        lines.append(f"Largest service: {lead.key} ({_share(lead.value, amounts[metric]) or 0:.0%} of the total).")
     if summary.cache_hit_share is not None:
         lines.append(f"Cache hits: {summary.cache_hit_share:.1%} of responses.")
     if summary.error_rate is not None:
@@ -369,10 +427,19 @@ class WindowRun:
     status: Literal["complete", "active", "not_started"] = "not_started"
     rows: list[dict[str, Any]] = field(default_factory=lambda: [])
     error: ContentstackError | ValidationError | None = None
+    page_error: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+@dataclass
+class PagedRows:
+    """Every row read from a job, and why reading stopped early (None when it did not)."""
+
+    rows: list[dict[str, Any]]
+    stopped: str | None = None
 
 
 async def read_pages(
@@ -383,31 +450,45 @@ async def read_pages(
     paginated: bool,
     poller: Poller,
     on_page: Callable[[int, int | None], Awaitable[None]] | None = None,
-) -> list[dict[str, Any]]:
-    """Every row of a finished job, following pages from `first` (page 0).
+) -> PagedRows:
+    """Every row of a finished job, following pages 1, 2, ... from `first` (page 0).
 
-    When the answer does not say how many pages there are, pages are read while the job was
-    reported `paginated` and they keep coming full, until an empty page or "No data found".
+    Reading stops when the rows the answer counts (`totalDocs`, or `totalPages`) have arrived;
+    else, for a paginated job, at a short page or at "No data found" after a full one (the
+    documented answer to a page past the last). It also stops at a page that adds nothing new.
+    An error on a later page ends the reading without failing it: `stopped` says why.
     """
     rows = list(first.data)
+    seen = {_fingerprint(r) for r in rows}
     page = first
+    page_size = len(first.data)
     for _ in range(poller.max_pages):
-        following = page.next_page
-        if following is None and page.meta.total_pages is None and paginated and page.data:
-            following = page.page + 1
-        if following is None:
+        expected = page.expects_more(len(rows), page_size, paginated=paginated)
+        if expected is False:
             break
+        following = page.page + 1
+        of = f" of {page.docs}" if page.docs is not None else ""
+        kept = f"the answer holds the {len(rows)}{of} rows of pages 0 to {page.page}"
         try:
             answer = await client.analytics.job_data(job_id, following)
-        except NotFoundError:
-            break  # past the last page of a job that did not say how many it has
-        if isinstance(answer, JobActive) or not answer.data:
+        except (NotFoundError, InvalidRequestError) as exc:
+            if expected is None:
+                break  # probed past a full last page: "an invalid page number will result in an error"
+            return PagedRows(rows, f"page {following} of job {job_id} was refused ({exc.error_message or exc}); {kept}")
+        except (ContentstackError, ValidationError) as exc:
+            reason = (exc.error_message or str(exc)) if isinstance(exc, ContentstackError) else "an unexpected answer"
+            return PagedRows(rows, f"page {following} of job {job_id} could not be read ({reason}); {kept}")
+        if isinstance(answer, JobActive) or not any(_fingerprint(r) not in seen for r in answer.data):
+            # An empty page, or one that repeats rows already read, ends the reading.
+            if expected:
+                return PagedRows(rows, f"page {following} of job {job_id} added no new rows; {kept}")
             break
         page = answer
         rows.extend(page.data)
+        seen.update(_fingerprint(r) for r in page.data)
         if on_page is not None:
-            await on_page(page.page, page.meta.total_pages)
-    return rows
+            await on_page(page.page, page.pages)
+    return PagedRows(rows)
 
 
 async def run_window(
@@ -436,14 +517,15 @@ async def run_window(
             index, 0.1 + 0.4 * (1 - 0.5**attempt), f"job {run.job_id} for {run.label} is running (poll {attempt})"
         )
         await poller.sleep(wait)
-    total = answer.meta.total_pages
+    total = answer.pages
 
     async def on_page(page: int, pages: int | None) -> None:
         share = (page + 1) / pages if pages else 1 - 0.5 ** (page + 1)
         await progress.advance(index, 0.5 + 0.45 * share, f"read page {page + 1} of job {run.job_id}")
 
     await progress.advance(index, 0.5 + 0.45 / (total or 2), f"read page 1 of job {run.job_id}")
-    run.rows = await read_pages(client, run.job_id, answer, paginated=run.paginated, poller=poller, on_page=on_page)
+    paged = await read_pages(client, run.job_id, answer, paginated=run.paginated, poller=poller, on_page=on_page)
+    run.rows, run.page_error = paged.rows, paged.stopped
     run.status = "complete"
     await progress.advance(index, 1.0, f"job {run.job_id} for {run.label} is complete ({len(run.rows)} rows)")
 
@@ -478,7 +560,11 @@ async def get_analytics(
     duration: Annotated[Duration, Field(description="Rows per day, week (Monday) or month.")] = "day",
     services: Annotated[
         list[str] | None,
-        Field(max_length=8, description=f"Only these services: {', '.join(SERVICES)}. Default: all."),
+        Field(
+            max_length=8,
+            description=f"Only these services: {', '.join(SERVICES)}. Default: {' and '.join(DEFAULT_SERVICES)} "
+            "(Contentstack's documented default).",
+        ),
     ] = None,
     stack_api_key: Annotated[
         str | None, Field(max_length=100, description="Only this stack (not for devices or subscription).")
@@ -507,12 +593,14 @@ async def get_analytics(
         raise ToolError(f"to_date {end} is in the future; the last day with data is today, {today} (UTC)")
     if (end - start).days + 1 > MAX_TOTAL_DAYS:
         raise ToolError(f"the range spans more than {MAX_TOTAL_DAYS} days; ask for at most two years at a time")
-    chosen = check_services(services)
+    given_services = check_services(services)
     spec = REPORTS[report]
+    # What the client sends when none are given, so the answer names the services it covers.
+    chosen = given_services or (list(DEFAULT_SERVICES) if spec.services else None)
     not_taken = [
         name
         for name, given, takes in (
-            ("services", chosen is not None, spec.services),
+            ("services", given_services is not None, spec.services),
             ("stack_api_key", stack_api_key is not None, spec.api_key),
             ("http_status_code", http_status_code is not None, spec.http_status_code),
             ("cache", cache is not None, spec.cache),
@@ -594,8 +682,12 @@ async def get_analytics(
         )
     rows = merge_rows([r.rows for r in runs])
     totals, summary = summarize(rows, status_filtered=http_status_code is not None, cache_filtered=cache is not None)
-    overhead = estimate_tokens(summary) + estimate_tokens(base) + 200
+    page_errors = [f"{r.label}: {r.page_error}" for r in runs if r.page_error]
+    overhead = estimate_tokens(summary) + estimate_tokens(base) + estimate_tokens(page_errors) + 200
     kept, truncated, note = fit_rows(rows, max_rows, overhead)
+    if page_errors:
+        incomplete = "Some pages could not be read (see page_errors): rows, totals and summary cover the pages read."
+        note = f"{incomplete} {note}" if note else incomplete
     return AnalyticsReport(
         status="complete",
         total_rows=len(rows),
@@ -605,6 +697,7 @@ async def get_analytics(
         totals=totals,
         summary=summary,
         note=note,
+        page_errors=page_errors,
         **base,
     )
 
@@ -638,8 +731,10 @@ async def get_analytics_job(
                 summary=None,
                 note="the job is still running; call get_analytics_job again in a few seconds",
             )
+        stopped: str | None = None
         if page is None:
-            rows = await read_pages(client, job_id, answer, paginated=True, poller=poller)
+            paged = await read_pages(client, job_id, answer, paginated=True, poller=poller)
+            rows, stopped = paged.rows, paged.stopped
         else:
             rows = list(answer.data)
     except NotFoundError:
@@ -660,11 +755,13 @@ async def get_analytics_job(
     if page is not None:
         summary = None  # one page says too little about the report to summarise
         note = note or "totals cover this page only; leave page out to read and summarise every page"
+    if stopped:
+        note = f"Reading stopped early (see page_errors): totals cover the pages read. {note or ''}".strip()
     return AnalyticsJobData(
         job_id=job_id,
         status="complete",
         page=page,
-        total_pages=answer.meta.total_pages,
+        total_pages=answer.pages,
         next_page=answer.next_page if page is not None else None,
         total_rows=len(rows),
         returned=len(kept),
@@ -673,4 +770,5 @@ async def get_analytics_job(
         totals=totals,
         summary=summary,
         note=note,
+        page_errors=[stopped] if stopped else [],
     )

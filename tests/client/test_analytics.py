@@ -20,7 +20,7 @@ from cs_mcp.client import (
     RetryPolicy,
     ServerError,
 )
-from cs_mcp.client._analytics import REPORTS, AnalyticsJob, JobActive, JobDataPage, ReportName
+from cs_mcp.client._analytics import REPORTS, AnalyticsJob, JobActive, JobDataPage, ReportName, normalize_row
 from cs_mcp.guard import PermitAuthority
 
 pytestmark = pytest.mark.anyio
@@ -87,6 +87,32 @@ async def test_starting_a_report_sends_its_path_org_and_dates_and_answers_the_jo
         assert "duration" not in params
 
 
+# What each report's page on Contentstack's "Analytics API" reference marks required, beyond
+# orgUid, from and to, with the documented defaults sent when the caller gives none.
+DOCUMENTED_DEFAULTS: dict[ReportName, dict[str, str]] = {
+    "usage": {"services": '["cdn","cma"]', "duration": "day", "includeCount": "true"},
+    "devices": {"services": '["cdn","cma"]', "duration": "day", "includeCount": "true"},
+    "status_codes": {"services": '["cdn","cma"]', "duration": "day"},
+    "cache": {"services": '["cdn","cma"]', "duration": "day"},
+    "sdk": {"services": '["cdn","cma"]', "duration": "day", "includeCount": "true"},
+    "top_urls": {"services": '["cdn","cma"]', "duration": "day", "includeTotalCount": "true"},
+    "subscription": {},
+}
+
+
+@pytest.mark.parametrize("report", sorted(DOCUMENTED_DEFAULTS))
+async def test_a_report_started_without_filters_sends_every_required_parameter_with_its_documented_default(
+    report: ReportName,
+) -> None:
+    seen: list[httpx2.Request] = []
+    answer = httpx2.Response(200, json={"jobId": "job_1", "paginated": False})
+    async with make_client(recording(answer, seen)) as client:
+        await client.analytics.start_report(report, FROM, TO)
+    params = dict(seen[0].url.params)
+    base = {"orgUid": "org_uid_1", "from": "2025-03-01", "to": "2025-03-31"}
+    assert params == {**base, **DOCUMENTED_DEFAULTS[report]}
+
+
 async def test_filters_a_report_does_not_take_are_not_sent() -> None:
     seen: list[httpx2.Request] = []
     answer = httpx2.Response(200, json={"jobId": "job_1", "paginated": False})
@@ -131,6 +157,54 @@ async def test_an_answer_without_data_is_a_running_job() -> None:
     assert answer == JobActive(message="Job active")
     assert seen[0].url.raw_path.decode().startswith("/analytics/v2/job/job%2F..%2F1/data?")
     assert dict(seen[0].url.params) == {"orgUid": "org_uid_1", "page": "2"}
+
+
+async def test_a_queued_job_is_a_running_job_too() -> None:
+    async with make_client(lambda _r: httpx2.Response(200, json={"message": "Job waiting"})) as client:
+        assert await client.analytics.job_data("job_1") == JobActive(message="Job waiting")
+
+
+async def test_measures_that_arrive_as_strings_are_numbers_and_names_stay_strings() -> None:
+    body = {
+        "data": [
+            {"url": "https://cdn.contentstack.io/v3/global_fields", "type": "cdn", "count": "3"},
+            {"count": 63, "type": "cma", "status": "200", "date": "2024-02-05"},
+            {"total_cdn_bandwidth": "10110.5", "date": "2024-02-12"},
+        ],
+        "totalDocs": 3,
+    }
+    async with make_client(lambda _r: httpx2.Response(200, json=body)) as client:
+        page = await client.analytics.job_data("job_1")
+    assert isinstance(page, JobDataPage)
+    assert page.data == [
+        {"url": "https://cdn.contentstack.io/v3/global_fields", "type": "cdn", "count": 3},
+        {"count": 63, "type": "cma", "status": "200", "date": "2024-02-05"},
+        {"total_cdn_bandwidth": 10110.5, "date": "2024-02-12"},
+    ]
+    assert page.docs == 3
+
+
+def test_a_row_with_only_a_date_is_kept_as_it_is() -> None:
+    assert normalize_row({"date": "2024-02-28"}) == {"date": "2024-02-28"}
+
+
+async def test_paging_facts_that_are_not_whole_numbers_do_not_fail_a_page() -> None:
+    body = {"data": [{"count": 1}], "totalDocs": "many", "meta": {"limit": "900", "orgUid": "blt1"}}
+    async with make_client(lambda _r: httpx2.Response(200, json=body)) as client:
+        page = await client.analytics.job_data("job_1")
+    assert isinstance(page, JobDataPage)
+    assert (page.docs, page.meta.limit) == (None, None)
+
+
+def test_a_page_expects_more_rows_until_total_docs_have_arrived_or_a_page_comes_back_short() -> None:
+    counted = JobDataPage.model_validate({"data": [{"n": 1}] * 50, "totalDocs": 120, "page": 1})
+    assert counted.expects_more(100, 50, paginated=True) is True
+    assert counted.expects_more(120, 50, paginated=True) is False
+    uncounted = JobDataPage.model_validate({"data": [{"n": 1}] * 50, "page": 0})
+    assert uncounted.expects_more(50, 50, paginated=True) is None  # a full page: ask, "No data found" ends it
+    assert uncounted.expects_more(50, 50, paginated=False) is False
+    short = JobDataPage.model_validate({"data": [{"n": 1}] * 20, "page": 2})
+    assert short.expects_more(120, 50, paginated=True) is False
 
 
 async def test_a_data_page_carries_its_rows_and_knows_the_next_page() -> None:

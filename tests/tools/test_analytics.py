@@ -125,8 +125,13 @@ async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
     return result.structured_content
 
 
-def by_period_and_service(row: dict[str, Any]) -> tuple[str, str]:
-    return (row["date"], row["type"])
+def by_period(row: dict[str, Any]) -> str:
+    return row["date"]
+
+
+def requests(row: dict[str, Any]) -> int:
+    """A usage row's requests: its per-service counts added up."""
+    return row["total_api_count"] + row["total_cdn_count"]
 
 
 def expected_rows(state: SandboxState, path: str, **params: str) -> list[dict[str, Any]]:
@@ -139,7 +144,7 @@ def expected_rows(state: SandboxState, path: str, **params: str) -> list[dict[st
 # -- each report ----------------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "usage": lambda s: s["metric"] == "count" and len(s["by_service"]) == 8,
+    "usage": lambda s: s["metric"] == "count" and {t["key"] for t in s["by_service"]} == {"api", "cdn"},
     "devices": lambda s: [t["key"] for t in s["top_values"]["devices"]][:1] == ["desktop"],
     "status_codes": lambda s: 0 < s["error_rate"] < 0.1 and 0 < s["server_error_rate"] < s["error_rate"],
     "cache": lambda s: 0.8 < s["cache_hit_share"] < 0.97,
@@ -156,11 +161,23 @@ async def test_each_report_answers_rows_totals_a_summary_and_its_job(client: Cli
     assert len(answer["job_ids"]) == 1
     assert answer["rows"]
     assert answer["returned"] == len(answer["rows"]) <= 200
-    assert answer["totals"]["count"] > 0
+    assert answer["page_errors"] == []
     summary = answer["summary"]
-    assert len(summary["top_periods"]) == 5
+    assert summary["metric"] == "count"
+    assert all(value > 0 for value in answer["totals"].values())
+    # Top URLs are counted over the whole range: their rows carry no date.
+    assert len(summary["top_periods"]) == (0 if report == "top_urls" else 5)
     assert summary["lines"]
     assert CHECKS[report](summary)
+
+
+@pytest.mark.parametrize("report", sorted(CHECKS))
+async def test_without_services_or_duration_a_report_covers_the_documented_defaults(
+    client: Client, report: str
+) -> None:
+    answer = await call(client, "get_analytics", report=report, from_date=days_back(2), to_date=days_back(0))
+    assert answer["services"] == (None if report == "subscription" else ["cdn", "cma"])
+    assert answer["duration"] == "day"
 
 
 async def test_totals_and_summary_cover_every_row_even_when_fewer_are_returned(
@@ -169,16 +186,15 @@ async def test_totals_and_summary_cover_every_row_even_when_fewer_are_returned(
     answer = await call(
         client, "get_analytics", report="usage", from_date=days_back(29), to_date=days_back(0), max_rows=10
     )
-    every = expected_rows(state, "usage", **{"from": days_back(29), "to": days_back(0)})
+    every = expected_rows(state, "usage", **{"from": days_back(29), "to": days_back(0), "services": '["cdn","cma"]'})
     assert answer["returned"] == 10
     assert answer["truncated"] is True
-    assert answer["total_rows"] == len(every) == 30 * 8
-    assert answer["totals"]["count"] == sum(r["count"] for r in every)
-    busiest = max(
-        {d: sum(r["count"] for r in every if r["date"] == d) for d in {r["date"] for r in every}}.items(),
-        key=lambda kv: kv[1],
-    )
-    assert answer["summary"]["top_periods"][0] == {"key": busiest[0], "value": busiest[1]}
+    assert answer["total_rows"] == len(every) == 30
+    assert answer["totals"]["total_cdn_count"] == sum(r["total_cdn_count"] for r in every)
+    busiest = max(every, key=requests)
+    assert answer["summary"]["top_periods"][0] == {"key": busiest["date"], "value": requests(busiest)}
+    lines = " ".join(answer["summary"]["lines"])
+    assert f"{sum(requests(r) for r in every):,}" in lines
 
 
 # -- long ranges ----------------------------------------------------------------------------
@@ -229,8 +245,8 @@ async def test_a_200_day_range_runs_three_windows_merged_without_counting_edges_
     ]
     assert len(set(answer["job_ids"])) == 3
     whole = expected_rows(state, "usage", **{"from": start, "to": end, "duration": "week", "services": '["cdn","cma"]'})
-    assert sorted(answer["rows"], key=by_period_and_service) == sorted(whole, key=by_period_and_service)
-    assert answer["totals"]["count"] == sum(r["count"] for r in whole)
+    assert sorted(answer["rows"], key=by_period) == sorted(whole, key=by_period)
+    assert answer["totals"]["total_cdn_count"] == sum(r["total_cdn_count"] for r in whole)
     # The windows' edges fall inside weeks: those weeks came back in two parts and were added.
     assert sum(w["rows"] for w in windows) > answer["total_rows"]
 
@@ -245,7 +261,9 @@ async def test_daily_rows_of_adjacent_windows_do_not_overlap(client: Client, sta
         services=["cdn"],
         max_rows=1000,
     )
-    whole = expected_rows(state, "http-statuses", **{"from": days_back(120), "to": days_back(0), "services": '["cdn"]'})
+    whole = expected_rows(
+        state, "http-statuses", **{"from": days_back(120), "to": days_back(0), "services": '["cdn"]', "duration": "day"}
+    )
     assert sum(w["rows"] for w in answer["windows"]) == answer["total_rows"] == len(whole)
     assert answer["totals"]["count"] == sum(r["count"] for r in whole)
 
@@ -314,7 +332,7 @@ async def test_a_job_still_running_at_the_time_limit_is_named_so_it_can_be_resum
         assert still["status"] == "active"
         done = await call(client, "get_analytics_job", job_id=job_id)
     assert done["status"] == "complete"
-    assert done["total_rows"] == 7 * 8
+    assert done["total_rows"] == 7
     assert done["summary"]["top_periods"]
 
 
@@ -388,7 +406,8 @@ async def test_reading_a_failed_job_directly_is_an_error_naming_the_job(
 
 
 async def test_get_analytics_job_reads_one_page_or_every_page(client: Client) -> None:
-    answer = await call(client, "get_analytics", report="usage", from_date=days_back(9), to_date=days_back(0))
+    # Ten days of two services on four devices: 80 rows, pages of 50 and 30.
+    answer = await call(client, "get_analytics", report="devices", from_date=days_back(9), to_date=days_back(0))
     (job_id,) = answer["job_ids"]
     every = await call(client, "get_analytics_job", job_id=job_id)
     assert every["status"] == "complete"
@@ -402,8 +421,105 @@ async def test_get_analytics_job_reads_one_page_or_every_page(client: Client) ->
     assert first["next_page"] == 1
 
 
+class FakeAnalytics:
+    """Contentstack's Analytics v2 as a MockTransport: one job whose pages are given, and the
+    page numbers it was asked for. A page given as an int answers that HTTP error."""
+
+    def __init__(self, pages: list[dict[str, Any] | int], *, paginated: bool = True) -> None:
+        self.pages = pages
+        self.paginated = paginated
+        self.asked: list[int] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        if "/job/" not in request.url.path:
+            return httpx2.Response(200, json={"jobId": "job_1", "paginated": self.paginated})
+        number = int(request.url.params["page"])
+        self.asked.append(number)
+        page = self.pages[number] if number < len(self.pages) else 404
+        if isinstance(page, int):
+            return httpx2.Response(page, json={"message": "No data found" if page == 404 else "Internal error"})
+        return httpx2.Response(200, json=page)
+
+
+def device_rows(first: int, n: int) -> list[dict[str, Any]]:
+    return [
+        {"count": i + 1, "type": "cdn", "device": f"device {i}", "date": "2025-05-30"} for i in range(first, first + n)
+    ]
+
+
+async def report_from(fake: FakeAnalytics, report: str = "devices") -> dict[str, Any]:
+    async with connect(make_state(), httpx2.MockTransport(fake)) as client:
+        return await call(client, "get_analytics", report=report, from_date=days_back(2), to_date=days_back(0))
+
+
+async def test_pages_are_read_from_0_until_total_docs_rows_have_arrived(
+    virtual: VirtualTime, no_retry_waits: None
+) -> None:
+    fake = FakeAnalytics([{"totalDocs": 5, "data": device_rows(0, 3)}, {"totalDocs": 5, "data": device_rows(3, 2)}])
+    answer = await report_from(fake)
+    assert fake.asked == [0, 1]
+    assert answer["total_rows"] == 5
+    assert answer["page_errors"] == []
+
+
+async def test_a_short_page_is_the_last_and_the_page_after_it_is_not_asked_for(
+    virtual: VirtualTime, no_retry_waits: None
+) -> None:
+    # Without a count, a page past the last "will result in an error" of undocumented status.
+    fake = FakeAnalytics([{"data": device_rows(0, 4)}, {"data": device_rows(4, 1)}, 500])
+    answer = await report_from(fake, "cache")
+    assert fake.asked == [0, 1]
+    assert answer["status"] == "complete"
+    assert answer["total_rows"] == 5
+    assert answer["page_errors"] == []
+
+
+async def test_after_a_full_page_of_unknown_count_no_data_found_is_the_end(
+    virtual: VirtualTime, no_retry_waits: None
+) -> None:
+    fake = FakeAnalytics([{"data": device_rows(0, 4)}, {"data": device_rows(4, 4)}])
+    answer = await report_from(fake, "cache")
+    assert fake.asked == [0, 1, 2]
+    assert (answer["total_rows"], answer["page_errors"]) == (8, [])
+
+
+async def test_an_error_on_a_later_page_ends_the_report_and_the_answer_says_so(
+    virtual: VirtualTime, no_retry_waits: None
+) -> None:
+    fake = FakeAnalytics(
+        [{"totalDocs": 9, "data": device_rows(0, 3)}, {"totalDocs": 9, "data": device_rows(3, 3)}, 500]
+    )
+    answer = await report_from(fake)
+    assert answer["status"] == "complete"
+    assert answer["total_rows"] == 6
+    (error,) = answer["page_errors"]
+    assert "page 2" in error
+    assert "job_1" in error
+    assert "page_errors" in (answer["note"] or "")
+    assert answer["summary"]["lines"]
+
+
+async def test_a_page_that_repeats_rows_already_read_ends_the_reading(
+    virtual: VirtualTime, no_retry_waits: None
+) -> None:
+    # A server that ignores `page` answers page 0 forever: the second answer adds nothing new.
+    same = {"data": device_rows(0, 4)}
+    fake = FakeAnalytics([same, same, same, same])
+    answer = await report_from(fake, "cache")
+    assert fake.asked == [0, 1]
+    assert answer["total_rows"] == 4
+
+
+async def test_get_analytics_job_reports_a_page_it_could_not_read(virtual: VirtualTime, no_retry_waits: None) -> None:
+    fake = FakeAnalytics([{"totalDocs": 9, "data": device_rows(0, 3)}, 500])
+    async with connect(make_state(), httpx2.MockTransport(fake)) as client:
+        answer = await call(client, "get_analytics_job", job_id="job_1")
+    assert answer["total_rows"] == 3
+    assert len(answer["page_errors"]) == 1
+
+
 async def test_a_page_beyond_the_last_is_an_error(client: Client) -> None:
-    answer = await call(client, "get_analytics", report="usage", from_date=days_back(9), to_date=days_back(0))
+    answer = await call(client, "get_analytics", report="devices", from_date=days_back(9), to_date=days_back(0))
     (job_id,) = answer["job_ids"]
     result = await client.call_tool("get_analytics_job", {"job_id": job_id, "page": 2})
     assert result.is_error
@@ -454,7 +570,7 @@ async def test_filters_reach_the_report(client: Client) -> None:
         stack_api_key=DEMO_CREDENTIALS.api_key,
         http_status_code=404,
     )
-    assert {(r["type"], r["statusCode"]) for r in answer["rows"]} == {("cdn", 404)}
+    assert {(r["type"], r["status"]) for r in answer["rows"]} == {("cdn", "404")}
     assert answer["services"] == ["cdn"]
     assert answer["summary"]["error_rate"] is None  # one status alone has no error rate
 
@@ -472,16 +588,37 @@ async def test_the_analytics_tools_are_listed_only_with_an_authtoken_and_an_orga
     assert not {"get_analytics", "get_analytics_job"} & names
 
 
-async def test_get_analytics_works_over_loopback_against_the_running_sandbox(virtual: VirtualTime) -> None:
+# The row fields each report's reference page shows in its Retrieve Data sample.
+DOCUMENTED_ROWS: dict[str, set[str]] = {
+    "usage": {"total_api_bandwidth", "total_api_count", "total_cdn_bandwidth", "total_cdn_count", "date"},
+    "devices": {"count", "type", "device", "date"},
+    "status_codes": {"count", "type", "status", "date"},
+    "cache": {"count", "type", "status", "date"},
+    "sdk": {"count", "type", "sdk", "date"},
+    "top_urls": {"url", "type", "count"},
+    "subscription": {"date", "type", "count", "bandwidth", "buildMinutes"},  # no sample on its page
+}
+
+
+async def test_all_seven_reports_run_over_loopback_against_the_running_sandbox(virtual: VirtualTime) -> None:
+    # The sandbox refuses a report without the parameters its page marks required, so every
+    # report completing here means the client sent them.
     async with running_sandbox(SandboxConfig(analytics_active_polls=2), SandboxClock(NOW)) as running:
         server = build_server(Settings.from_env(running.env()), stdio_role="viewer")
         async with Client(server) as client:
-            answer = await call(
-                client, "get_analytics", report="cache", from_date=days_back(6), to_date=days_back(0), services=["cdn"]
-            )
-    assert answer["status"] == "complete"
-    assert answer["total_rows"] == 7 * 2
-    assert virtual.sleeps == [0.5, 1.0]
+            answers = {
+                report: await call(client, "get_analytics", report=report, from_date=days_back(6), to_date=days_back(0))
+                for report in sorted(DOCUMENTED_ROWS)
+            }
+    for report, answer in answers.items():
+        assert answer["status"] == "complete", report
+        assert answer["page_errors"] == [], report
+        assert answer["rows"], report
+        assert all(set(row) <= DOCUMENTED_ROWS[report] for row in answer["rows"]), report
+        assert all(isinstance(row.get("count", 0), int) for row in answer["rows"]), report
+    assert answers["cache"]["total_rows"] == 7 * 2  # HIT and MISS a day, cdn only: cma has no cache
+    assert 0 < answers["status_codes"]["summary"]["error_rate"] < 0.1
+    assert virtual.sleeps == [0.5, 1.0] * 7
 
 
 # -- the pieces -----------------------------------------------------------------------------
@@ -513,16 +650,67 @@ def test_merging_adds_the_parts_of_a_period_split_across_windows_and_keeps_the_r
     ]
 
 
-def test_status_codes_are_dimensions_not_measures() -> None:
+def test_status_codes_under_status_are_dimensions_not_measures() -> None:
     rows = [
-        {"date": "2025-03-01", "type": "cdn", "statusCode": 200, "count": 90},
-        {"date": "2025-03-01", "type": "cdn", "statusCode": 404, "count": 8},
-        {"date": "2025-03-01", "type": "cdn", "statusCode": 500, "count": 2},
+        {"count": 90, "type": "cdn", "status": "200", "date": "2025-03-01"},
+        {"count": 8, "type": "cdn", "status": "404", "date": "2025-03-01"},
+        {"count": 2, "type": "cdn", "status": "500", "date": "2025-03-01"},
     ]
     assert merge_rows([rows[:2], rows[2:]]) == rows
     totals, summary = summarize(rows)
     assert totals == {"count": 100}
     assert (summary.error_rate, summary.server_error_rate) == (0.1, 0.02)
+    assert [t.key for t in summary.top_values["status_codes"]] == ["200", "404", "500"]
+
+
+def test_cache_results_under_status_give_the_hit_share_and_rank_no_status_codes() -> None:
+    rows = [
+        {"count": 7, "type": "cdn", "status": "MISS", "date": "2024-02-09"},
+        {"count": 21, "type": "cdn", "status": "HIT", "date": "2024-02-09"},
+    ]
+    _totals, summary = summarize(rows)
+    assert summary.cache_hit_share == 0.75
+    assert "status_codes" not in summary.top_values
+    assert summary.error_rate is None
+
+
+def test_usage_rows_are_summarised_from_their_per_service_measures() -> None:
+    rows = [
+        {
+            "total_api_bandwidth": 0,
+            "total_api_count": 0,
+            "total_cdn_bandwidth": 0,
+            "total_cdn_count": 0,
+            "date": "2024-03-02",
+        },
+        {
+            "total_api_bandwidth": 500,
+            "total_api_count": 2,
+            "total_cdn_bandwidth": 10110,
+            "total_cdn_count": 4,
+            "date": "2024-02-12",
+        },
+    ]
+    totals, summary = summarize(rows)
+    assert totals["total_cdn_count"] == 4
+    assert summary.metric == "count"
+    assert summary.top_periods[0].model_dump() == {"key": "2024-02-12", "value": 6}
+    assert [(t.key, t.value) for t in summary.by_service] == [("cdn", 4), ("api", 2)]
+    assert "Total bandwidth: 0.00 GB." in summary.lines
+
+
+def test_rows_with_only_a_date_add_nothing_and_are_named_in_the_summary() -> None:
+    rows = [
+        {"count": 7, "type": "cdn", "sdk": "cda-collection/v9.31.0", "date": "2024-02-09"},
+        {"count": 4, "type": "cdn", "sdk": "cda-collection/v9.31.0", "date": "2024-02-12"},
+        {"date": "2024-02-28"},
+    ]
+    totals, summary = summarize(rows)
+    assert totals == {"count": 11}
+    assert [t.key for t in summary.top_periods] == ["2024-02-09", "2024-02-12"]
+    assert summary.top_values["top_sdks"][0].model_dump() == {"key": "cda-collection/v9.31.0", "value": 11}
+    assert summary.lines[0].startswith("2 rows;")
+    assert any("1 more rows carry only a date" in line for line in summary.lines)
 
 
 def test_a_summary_of_no_rows_says_so() -> None:
