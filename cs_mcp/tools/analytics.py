@@ -247,7 +247,8 @@ def merge_rows(parts: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]
             for k, v in row.items():
                 if is_metric(k, v) and is_metric(k, found.get(k)):
                     found[k] = found[k] + v
-    return sorted(merged.values(), key=lambda r: str(r.get("date", "")))
+    # Rows by period; rows without one (top URLs, counted over the range) busiest first.
+    return sorted(merged.values(), key=lambda r: (str(r.get("date", "")), 0 if "date" in r else -_measure(r, "count")))
 
 
 def _add(table: dict[str, int | float], key: str, value: int | float) -> None:

@@ -650,6 +650,16 @@ def test_merging_adds_the_parts_of_a_period_split_across_windows_and_keeps_the_r
     ]
 
 
+def test_top_urls_of_several_windows_are_added_up_and_ranked_busiest_first() -> None:
+    first = [{"url": "/a", "type": "cdn", "count": 5}, {"url": "/b", "type": "cdn", "count": 4}]
+    second = [{"url": "/b", "type": "cdn", "count": 3}, {"url": "/c", "type": "cdn", "count": 6}]
+    assert merge_rows([first, second]) == [
+        {"url": "/b", "type": "cdn", "count": 7},
+        {"url": "/c", "type": "cdn", "count": 6},
+        {"url": "/a", "type": "cdn", "count": 5},
+    ]
+
+
 def test_status_codes_under_status_are_dimensions_not_measures() -> None:
     rows = [
         {"count": 90, "type": "cdn", "status": "200", "date": "2025-03-01"},
