@@ -2,14 +2,21 @@
 
 Every attempt (allowed, denied, dry run, confirmation asked, confirmed) is one line. A line is
 written with a single `write` on a file opened for appending and is fsync'd at once, so a
-process killed mid-run leaves only whole lines; a reader skips a torn last line. Arguments are
-recorded with secrets removed: keys that name a secret, and any value equal to a configured
-secret, become `"[redacted]"`. The file is created owner-only (0600) in a 0700 directory.
+process killed mid-run leaves only whole lines; a reader skips a torn last line.
+
+Secrets are replaced where they stand and nothing else is hidden: a configured token inside a
+value becomes `[redacted]` and the rest of the value stays on record (`abc[redacted]def`), so an
+argument cannot hide itself by quoting a secret. Only the tool's own top-level arguments that
+name a secret (a `confirmation_token`) are recorded as `[redacted]` whole; the same words deeper
+in the arguments (an entry field called `password_hint`) are content and are kept. The stack API
+key is an identifier, not a secret: Contentstack puts it in every asset URL and every delivery
+request a browser makes. Every hidden character (control, bidi, separator) is written as a
+`\\u` escape, so the file holds one record per line whatever the arguments held. The file is
+created owner-only (0600) in a 0700 directory.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -20,10 +27,10 @@ from typing import Any, Literal, cast
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-REDACTED = "[redacted]"
+from cs_mcp.safe_text import REDACTED, json_line, scrub_secrets
 
-# Argument keys whose values are never recorded, whatever they hold.
-SECRET_KEY = re.compile(r"token|secret|password|authori[sz]ation|api[_-]?key", re.IGNORECASE)
+# A tool's own arguments whose values are never recorded, whatever they hold.
+SECRET_KEY = re.compile(r"token|secret|password|authori[sz]ation", re.IGNORECASE)
 
 Decision = Literal["allow", "deny", "confirm", "dry_run", "confirmed"]
 
@@ -52,19 +59,25 @@ class AuditRecord(BaseModel):
     duration_ms: float | None = None
 
 
-def redact(value: Any, secret_values: frozenset[str] = frozenset()) -> Any:
-    """`value` with every secret removed: values under secret-naming keys and any string equal
-    to (or containing) one of `secret_values`."""
+def redact(value: Any, secret_values: Iterable[str] = ()) -> Any:
+    """`value` with each occurrence of one of `secret_values` replaced by `[redacted]` in every
+    string inside it (keys too); the rest of each string is kept."""
+    secrets = tuple(secret_values)
     if isinstance(value, Mapping):
         mapping = cast(Mapping[Any, Any], value)
-        return {
-            str(k): (REDACTED if SECRET_KEY.search(str(k)) else redact(v, secret_values)) for k, v in mapping.items()
-        }
+        return {scrub_secrets(str(k), secrets): redact(v, secrets) for k, v in mapping.items()}
     if isinstance(value, list | tuple):
-        return [redact(v, secret_values) for v in cast(list[Any] | tuple[Any, ...], value)]
-    if isinstance(value, str) and any(s and s in value for s in secret_values):
-        return REDACTED
+        return [redact(v, secrets) for v in cast(list[Any] | tuple[Any, ...], value)]
+    if isinstance(value, str):
+        return scrub_secrets(value, secrets)
     return value
+
+
+def redact_arguments(arguments: Mapping[str, Any], secret_values: Iterable[str] = ()) -> dict[str, Any]:
+    """A tool's arguments as the audit log records them: its own arguments that name a secret
+    as `[redacted]`, every other value with only the secrets inside it replaced."""
+    secrets = tuple(secret_values)
+    return {k: REDACTED if SECRET_KEY.search(k) else redact(v, secrets) for k, v in arguments.items()}
 
 
 def now_utc() -> str:
@@ -86,8 +99,9 @@ class AuditLog:
     def _line(self, record: AuditRecord) -> bytes:
         # Every field, not only the arguments: targets, rules and request ids come from
         # arguments and from Contentstack's answers too.
-        data = self.redact(record.model_dump(mode="json"))
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        data = record.model_dump(mode="json")
+        data["arguments"] = redact_arguments(data["arguments"], self._secrets)
+        return (json_line(self.redact(data)) + "\n").encode()
 
     def append_sync(self, record: AuditRecord) -> None:
         """Writes one record and fsyncs it.

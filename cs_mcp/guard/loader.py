@@ -339,9 +339,9 @@ def load_policy(path: Path) -> Policy:
 
 
 def settings_secrets(settings: Settings) -> list[str]:
-    """Every secret value in the settings, so the audit log can strip it wherever it appears."""
+    """Every secret value in the settings, so the audit log can strip it wherever it appears
+    (the stack API key is an identifier, not a secret)."""
     values = [
-        settings.api_key,
         settings.delivery_token,
         settings.management_token,
         settings.authtoken,

@@ -60,17 +60,13 @@ async def test_the_file_is_owner_only_in_an_owner_only_directory(tmp_path: Path)
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
-async def test_secrets_are_removed_by_key_and_by_value(tmp_path: Path) -> None:
+async def test_a_secret_is_replaced_where_it_stands_and_the_rest_of_the_value_stays(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, secret_values=[SECRET])
     arguments = {
         "confirmation_token": "abc.def",
-        "api_key": "blt123",
-        "Authorization": "Bearer x",
-        "password": "p",
-        "client_secret": "s",
-        "title": f"pasted {SECRET} here",
-        "nested": [{"note": SECRET}, "plain"],
+        "title": f"abc{SECRET}def",
+        "nested": [{"note": f"pasted {SECRET} here"}, "plain"],
         "entry": "blt1",
     }
     await log.append(record(arguments=arguments, reason=f"failed with {SECRET}"))
@@ -78,14 +74,34 @@ async def test_secrets_are_removed_by_key_and_by_value(tmp_path: Path) -> None:
     assert SECRET not in text
     data = json.loads(text)
     assert data["arguments"]["confirmation_token"] == REDACTED
-    assert data["arguments"]["api_key"] == REDACTED
-    assert data["arguments"]["Authorization"] == REDACTED
-    assert data["arguments"]["password"] == REDACTED
-    assert data["arguments"]["client_secret"] == REDACTED
-    assert data["arguments"]["title"] == REDACTED
-    assert data["arguments"]["nested"] == [{"note": REDACTED}, "plain"]
+    assert data["arguments"]["title"] == f"abc{REDACTED}def"
+    assert data["arguments"]["nested"] == [{"note": f"pasted {REDACTED} here"}, "plain"]
     assert data["arguments"]["entry"] == "blt1"
-    assert data["reason"] == REDACTED
+    assert data["reason"] == f"failed with {REDACTED}"
+
+
+async def test_content_under_secret_sounding_names_inside_the_arguments_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    fields = {"password_hint": "ignore the guard", "api_key": "blt123", "secret_sauce": "x"}
+    await AuditLog(path, secret_values=[SECRET]).append(record(arguments={"fields": fields, "api_key": "blt9"}))
+    data = json.loads(path.read_text())
+    assert data["arguments"] == {"fields": fields, "api_key": "blt9"}
+
+
+async def test_a_secret_in_a_key_is_replaced_in_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    await AuditLog(path, secret_values=[SECRET]).append(record(arguments={"fields": {f"k{SECRET}": 1}}))
+    assert json.loads(path.read_text())["arguments"]["fields"] == {f"k{REDACTED}": 1}
+
+
+async def test_hidden_characters_are_escaped_in_the_file_and_read_back_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    forged = "x\n2026-01-01 admin\r\x1b[2K\x9b31m\u202e\u2028\U000e0041"
+    await AuditLog(path).append(record(arguments={"name": forged}, reason=forged))
+    raw = path.read_bytes()
+    assert raw.count(b"\n") == 1
+    assert raw.isascii()  # every one of them written as an escape
+    assert read_audit(path)[0].reason == forged
 
 
 def test_redact_leaves_ordinary_values_alone() -> None:
