@@ -1,7 +1,8 @@
 """The Streamable HTTP app: MCP at /mcp, /healthz, bearer authentication, Host/Origin checks.
 
 Bound to 127.0.0.1 by default. The SDK's transport security refuses a Host or Origin that is
-not this server (DNS rebinding protection); bearer tokens map to principals of the policy.
+not this server (DNS rebinding protection), at /mcp and /healthz alike; bearer tokens map to
+principals of the policy.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
@@ -44,13 +45,20 @@ def create_http_app(
     """The ASGI app to serve; its lifespan runs the MCP session manager (and so the server's
     lifespan, which owns the Contentstack client)."""
 
+    security = transport_security(host, port, extra_hosts)
+    host_check = TransportSecurityMiddleware(security)
+
     @server.custom_route("/healthz", methods=["GET"])
-    async def healthz(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+    async def healthz(request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+        # The same Host and Origin checks as /mcp: a rebound DNS name learns nothing here either.
+        refused = await host_check.validate_request(request)
+        if refused is not None:
+            return refused
         return JSONResponse({"status": "ok", "server": "cs-mcp", "version": __version__})
 
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
-        transport_security=transport_security(host, port, extra_hosts),
+        transport_security=security,
         max_request_body_size=max_body_bytes,
         host=host,
     )
