@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,9 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cs_mcp.safe_text import REDACTED, json_line, scrub_secrets
+
+if sys.platform != "win32":
+    import fcntl
 
 # A tool's own arguments whose values are never recorded, whatever they hold.
 SECRET_KEY = re.compile(r"token|secret|password|authori[sz]ation", re.IGNORECASE)
@@ -84,13 +89,36 @@ def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class AuditLog:
-    """Appends audit records to `path`, each flushed and fsync'd before `append` returns."""
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_KEEP = 5
 
-    def __init__(self, path: Path, secret_values: Iterable[str] = ()) -> None:
+
+class AuditLog:
+    """Appends audit records to `path`, each flushed and fsync'd before `append` returns.
+
+    When a record would take the file past `max_bytes`, the file is first rotated: `path`
+    becomes `path.1`, `path.1` becomes `path.2`, and so on; the oldest beyond `keep` rotated
+    files is removed. A caller who floods the log with attempts therefore cannot fill the disk;
+    `read_audit` reads the rotated files too. Appends and rotations are serialised, within the
+    process and (where the platform has `flock`) between processes sharing the log.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        secret_values: Iterable[str] = (),
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        keep: int = DEFAULT_KEEP,
+    ) -> None:
+        if max_bytes < 1 or keep < 1:
+            raise ValueError("the audit log needs max_bytes and keep of at least 1")
         self.path = path
+        self.max_bytes = max_bytes
+        self.keep = keep
         # Very short values would redact innocent text; real secrets are long.
         self._secrets = frozenset(s for s in secret_values if len(s) >= 4)
+        self._lock = threading.Lock()
 
     def redact(self, value: Any) -> Any:
         """`value` with this log's secrets removed."""
@@ -111,15 +139,51 @@ class AuditLog:
         """
         line = self._line(record)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            view = memoryview(line)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
+        with self._lock:
+            fd = self._open_locked()
+            try:
+                size = os.fstat(fd).st_size
+                if size and size + len(line) > self.max_bytes:
+                    self._rotate()
+                    os.close(fd)
+                    fd = self._open_locked()
+                view = memoryview(line)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _open_locked(self) -> int:
+        """The log opened for appending, under an exclusive lock on the file it names now.
+
+        Another process may rotate the file between our open and our lock: the descriptor then
+        names `path.1`, so it is reopened until the locked file is the one at `path`.
+        """
+        while True:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if sys.platform == "win32":
+                return fd  # no flock: the in-process lock is all there is
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+            try:
+                current = os.stat(self.path)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            opened = os.fstat(fd)
+            if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino):
+                return fd
             os.close(fd)
+
+    def _rotate(self) -> None:
+        for n in range(self.keep, 0, -1):
+            older = rotated_path(self.path, n)
+            if n == self.keep:
+                older.unlink(missing_ok=True)
+            elif older.exists():
+                older.rename(rotated_path(self.path, n + 1))
+        self.path.rename(rotated_path(self.path, 1))
 
     def check_writable_sync(self) -> None:
         """Creates the log (0600) if it is missing and checks that it can be appended to.
@@ -148,24 +212,49 @@ class AuditLog:
         await anyio.to_thread.run_sync(self.append_sync, record)
 
 
+def rotated_path(path: Path, n: int) -> Path:
+    """The `n`th rotated file of the log at `path` (1 is the most recent)."""
+    return path.with_name(f"{path.name}.{n}")
+
+
+def log_files(path: Path) -> list[Path]:
+    """The files of the log at `path` that exist, oldest first: the rotated ones, then `path`."""
+    rotated: list[tuple[int, Path]] = []
+    prefix = path.name + "."
+    if path.parent.is_dir():
+        for found in path.parent.iterdir():
+            suffix = found.name.removeprefix(prefix)
+            if found.name.startswith(prefix) and suffix.isdigit():
+                rotated.append((int(suffix), found))
+    files = [p for _, p in sorted(rotated, reverse=True)]
+    return [*files, path] if path.exists() else files
+
+
 def read_audit(path: Path, tail: int | None = None, principal: str | None = None) -> list[AuditRecord]:
-    """The records of the audit log at `path`, oldest first, optionally only `principal`'s
-    and only the last `tail` of them. A torn or unreadable line is skipped.
+    """The records of the audit log at `path` and its rotated files, oldest first, optionally
+    only `principal`'s and only the last `tail` of them. A torn or unreadable line is skipped.
 
     Raises:
-        OSError: the file cannot be read (FileNotFoundError when there is none yet).
+        OSError: a file cannot be read (FileNotFoundError when there is none yet).
     """
+    files = log_files(path)
+    if not files:
+        raise FileNotFoundError(2, "No such file or directory", str(path))
     records: list[AuditRecord] = []
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                continue  # a line torn by a crash mid-write
-            try:
-                record = AuditRecord.model_validate_json(raw)
-            except ValidationError:
-                continue
-            if principal is None or record.principal == principal:
-                records.append(record)
+    for file in files:
+        try:
+            with file.open("rb") as f:
+                for raw in f:
+                    if not raw.endswith(b"\n"):
+                        continue  # a line torn by a crash mid-write
+                    try:
+                        record = AuditRecord.model_validate_json(raw)
+                    except ValidationError:
+                        continue
+                    if principal is None or record.principal == principal:
+                        records.append(record)
+        except FileNotFoundError:
+            continue  # rotated on by a writer while we read: show what is still there
     if tail is not None:
         records = records[-tail:] if tail > 0 else []
     return records

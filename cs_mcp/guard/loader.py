@@ -360,5 +360,6 @@ def guard_from_settings(settings: Settings) -> Guard:
         OSError: the policy file cannot be read.
     """
     policy = load_policy(settings.policy_path) if settings.policy_path else builtin_policy()
-    audit = AuditLog(settings.audit_log_path(), settings_secrets(settings))
+    rotation = {"max_bytes": settings.audit_max_bytes, "keep": settings.audit_keep}
+    audit = AuditLog(settings.audit_log_path(), settings_secrets(settings), **rotation)
     return Guard(policy, audit=audit, confirmations=ConfirmationAuthority())

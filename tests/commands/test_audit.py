@@ -119,3 +119,13 @@ def test_arguments_cannot_print_a_fake_line_or_hide_text_in_the_viewer(tmp_path:
         assert "\\n2026-01-02" in lines[0]
         assert "\\x1b[2K" in lines[0]
         assert "\\u202e" in lines[0]
+
+
+def test_the_viewer_reads_across_rotated_files_oldest_first(tmp_path: Path) -> None:
+    path = tmp_path / "rotating.jsonl"
+    writer = AuditLog(path, max_bytes=400, keep=10)
+    for n in range(6):
+        writer.append_sync(record(f"p{n}", "publish_entry", "allow"))
+    assert (tmp_path / "rotating.jsonl.1").exists()
+    _, lines = run("--log", str(path), "--json")
+    assert [json.loads(line)["principal"] for line in lines] == [f"p{n}" for n in range(6)]
