@@ -16,8 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from cs_mcp import __version__
+from cs_mcp.config import Settings
 from cs_mcp.guard import Policy
 from cs_mcp.http_auth import BearerAuth
+from cs_mcp.http_sessions import SessionGuard
 
 MAX_BODY_BYTES = 1_000_000
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -41,9 +43,16 @@ def create_http_app(
     port: int = 8765,
     extra_hosts: tuple[str, ...] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_sessions_per_principal: int | None = None,
 ) -> ASGIApp:
     """The ASGI app to serve; its lifespan runs the MCP session manager (and so the server's
-    lifespan, which owns the Contentstack client)."""
+    lifespan, which owns the Contentstack client). Each MCP session is bound to the principal
+    that opened it, and one principal holds at most `max_sessions_per_principal` open
+    (default: `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`, else 20).
+
+    Raises:
+        ConfigError: `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL` is not a whole number of at least 1.
+    """
 
     security = transport_security(host, port, extra_hosts)
     host_check = TransportSecurityMiddleware(security)
@@ -61,5 +70,11 @@ def create_http_app(
         transport_security=security,
         max_request_body_size=max_body_bytes,
         host=host,
+    )
+    if max_sessions_per_principal is None:
+        max_sessions_per_principal = Settings.from_env().max_sessions_per_principal
+    # Inside the Starlette app, so inside bearer authentication: the principal is known.
+    app.add_middleware(
+        SessionGuard, manager=server.session_manager, path="/mcp", max_per_principal=max_sessions_per_principal
     )
     return BearerAuth(app, policy, exempt_paths=("/healthz",))
