@@ -1,10 +1,10 @@
 """Configuration: one `Settings` model read once from the environment.
 
-The variable names are the official Contentstack MCP server's (FACTS.md section 2), so a user
-switches by changing only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`,
-`CONTENTSTACK_OAUTH_TOKEN`, `CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`,
-`CS_MCP_AUDIT_LOG` and `CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's
-default limits).
+The variable names are the official Contentstack MCP server's, so a user switches by changing
+only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`, `CONTENTSTACK_OAUTH_TOKEN`,
+`CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`, `CS_MCP_AUDIT_LOG`,
+`CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's default limits), and the
+limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ _RATE_LIMIT_KEYS = ("cma_read", "cma_write", "cma_bulk", "cda", "analytics", "au
 
 def parse_rate_limits(raw: str | None) -> RateLimits:
     """`CS_MCP_RATE_LIMITS`, such as `cma_read=20,cma_write=20`: requests per second per API
-    family; families not named keep Contentstack's defaults (FACTS.md section 3).
+    family; families not named keep the defaults Contentstack documents.
 
     Raises:
         ConfigError: an unknown family or a value that is not a positive integer.
