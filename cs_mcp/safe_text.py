@@ -12,6 +12,7 @@ on record.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -20,15 +21,10 @@ REDACTED = "[redacted]"
 
 # Printable by Python's rules, yet blank or invisible on screen: Hangul fillers and variation
 # selectors. Everything else hidden is caught by its Unicode category (`_HIDDEN_CATEGORIES`).
-_BLANK_RANGES = (
-    (0x115F, 0x1160),  # Hangul choseong and jungseong fillers
-    (0x3164, 0x3164),  # Hangul filler
-    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
-    (0xFE00, 0xFE0F),  # variation selectors
-    (0xE0100, 0xE01EF),  # variation selectors supplement
-)
+_BLANK = re.compile("[\u115f\u1160\u3164\uffa0\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 # Controls (C0, DEL, C1), format characters (bidi, zero-width, tags), line and paragraph
-# separators, and lone surrogates (which cannot even be encoded to print).
+# separators, and lone surrogates (which cannot even be encoded to print). Python counts every
+# one of them as not printable, which gives the fast path below.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -36,10 +32,11 @@ _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 def is_hidden(char: str) -> bool:
     """Whether `char` is a control, format, separator or blank character that a reader cannot
     see for what it is."""
-    code = ord(char)
-    if any(low <= code <= high for low, high in _BLANK_RANGES):
-        return True
-    return unicodedata.category(char) in _HIDDEN_CATEGORIES
+    return unicodedata.category(char) in _HIDDEN_CATEGORIES or _BLANK.match(char) is not None
+
+
+def _nothing_hidden(text: str) -> bool:
+    return text.isprintable() and _BLANK.search(text) is None
 
 
 def _visible(char: str) -> str:
@@ -54,7 +51,7 @@ def _visible(char: str) -> str:
 def one_line(text: str) -> str:
     """`text` with every hidden character written as a visible escape (`\\n`, `\\x1b`,
     `\\u202e`), so that it prints as one line and shows what it holds."""
-    if text.isascii() and text.isprintable():
+    if _nothing_hidden(text):
         return text  # the common case: nothing to escape
     return "".join(_visible(c) if is_hidden(c) else c for c in text)
 
@@ -69,7 +66,7 @@ def json_line(value: Any) -> str:
     """`value` as one line of JSON in which every hidden character is a `\\u` escape: readable
     text stays as it is, and the line parses back to exactly `value`."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if text.isascii() and text.isprintable():
+    if _nothing_hidden(text):
         return text
     return "".join(_json_escape(c) if is_hidden(c) else c for c in text)
 
