@@ -1,22 +1,24 @@
 """Configuration: one `Settings` model read once from the environment.
 
-The variable names are the official Contentstack MCP server's (FACTS.md section 2), so a user
-switches by changing only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`,
-`CONTENTSTACK_OAUTH_TOKEN`, `CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`,
-`CS_MCP_AUDIT_LOG` and `CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's
-default limits).
+The variable names are the official Contentstack MCP server's, so a user switches by changing
+only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`, `CONTENTSTACK_OAUTH_TOKEN`,
+`CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`, `CS_MCP_AUDIT_LOG`,
+`CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's default limits), and the
+limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cs_mcp.client import Api, ClientConfig, InvalidBaseURLError, RateLimits, UnknownRegionError, resolve_region
 from cs_mcp.client._regions import normalise_base_url
+from cs_mcp.guard.audit import DEFAULT_KEEP as DEFAULT_AUDIT_KEEP
+from cs_mcp.guard.audit import DEFAULT_MAX_BYTES as DEFAULT_AUDIT_MAX_BYTES
 
 
 class ConfigError(ValueError):
@@ -35,6 +37,9 @@ _BASE_URL_VARS: dict[Api, str] = {
     Api.ANALYTICS: "CONTENTSTACK_ANALYTICS_BASE_URL",
     Api.AUTOMATE: "CONTENTSTACK_AUTOMATIONS_BASE_URL",
 }
+
+
+DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 20
 
 
 def default_state_dir() -> Path:
@@ -70,6 +75,9 @@ class Settings(BaseModel):
     role: str | None = None
     audit_log: Path | None = None
     rate_limits: RateLimits = RateLimits()
+    audit_max_bytes: int = DEFAULT_AUDIT_MAX_BYTES
+    audit_keep: int = DEFAULT_AUDIT_KEEP
+    max_sessions_per_principal: int = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -129,6 +137,7 @@ class Settings(BaseModel):
             policy_path=Path(p) if (p := get("CS_MCP_POLICY")) else None,
             role=get("CS_MCP_ROLE"),
             audit_log=Path(a) if (a := get("CS_MCP_AUDIT_LOG")) else None,
+            **limits_from_env(get),
         )
         settings.check_pairs()
         return settings
@@ -193,7 +202,7 @@ _RATE_LIMIT_KEYS = ("cma_read", "cma_write", "cma_bulk", "cda", "analytics", "au
 
 def parse_rate_limits(raw: str | None) -> RateLimits:
     """`CS_MCP_RATE_LIMITS`, such as `cma_read=20,cma_write=20`: requests per second per API
-    family; families not named keep Contentstack's defaults (FACTS.md section 3).
+    family; families not named keep the defaults Contentstack documents.
 
     Raises:
         ConfigError: an unknown family or a value that is not a positive integer.
@@ -213,3 +222,29 @@ def parse_rate_limits(raw: str | None) -> RateLimits:
             raise ConfigError("CS_MCP_RATE_LIMITS", f"{name} must be a whole number of requests per second, at least 1")
         values[name] = int(value)
     return RateLimits(**values)
+
+
+# Limits that keep one caller from exhausting the disk or the server: variable, setting, what
+# the value counts.
+_LIMITS = (
+    ("CS_MCP_AUDIT_MAX_BYTES", "audit_max_bytes", "bytes after which the audit log is rotated"),
+    ("CS_MCP_AUDIT_KEEP", "audit_keep", "rotated audit log files to keep"),
+    ("CS_MCP_MAX_SESSIONS_PER_PRINCIPAL", "max_sessions_per_principal", "open HTTP sessions one principal may hold"),
+)
+
+
+def limits_from_env(get: Callable[[str], str | None]) -> dict[str, int]:
+    """The limits set in the environment, by setting name (those not set keep their default).
+
+    Raises:
+        ConfigError: a value that is not a whole number of at least 1.
+    """
+    found: dict[str, int] = {}
+    for variable, setting, counts in _LIMITS:
+        raw = get(variable)
+        if raw is None:
+            continue
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(variable, f"expected a whole number of {counts}, at least 1")
+        found[setting] = int(raw)
+    return found

@@ -1,7 +1,8 @@
 """The Streamable HTTP app: MCP at /mcp, /healthz, bearer authentication, Host/Origin checks.
 
 Bound to 127.0.0.1 by default. The SDK's transport security refuses a Host or Origin that is
-not this server (DNS rebinding protection); bearer tokens map to principals of the policy.
+not this server (DNS rebinding protection), at /mcp and /healthz alike; bearer tokens map to
+principals of the policy.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from cs_mcp import __version__
+from cs_mcp.config import Settings
 from cs_mcp.guard import Policy
 from cs_mcp.http_auth import BearerAuth
+from cs_mcp.http_sessions import SessionGuard
 
 MAX_BODY_BYTES = 1_000_000
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -40,18 +43,38 @@ def create_http_app(
     port: int = 8765,
     extra_hosts: tuple[str, ...] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_sessions_per_principal: int | None = None,
 ) -> ASGIApp:
     """The ASGI app to serve; its lifespan runs the MCP session manager (and so the server's
-    lifespan, which owns the Contentstack client)."""
+    lifespan, which owns the Contentstack client). Each MCP session is bound to the principal
+    that opened it, and one principal holds at most `max_sessions_per_principal` open
+    (default: `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`, else 20).
+
+    Raises:
+        ConfigError: `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL` is not a whole number of at least 1.
+    """
+
+    security = transport_security(host, port, extra_hosts)
+    host_check = TransportSecurityMiddleware(security)
 
     @server.custom_route("/healthz", methods=["GET"])
-    async def healthz(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+    async def healthz(request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+        # The same Host and Origin checks as /mcp: a rebound DNS name learns nothing here either.
+        refused = await host_check.validate_request(request)
+        if refused is not None:
+            return refused
         return JSONResponse({"status": "ok", "server": "cs-mcp", "version": __version__})
 
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
-        transport_security=transport_security(host, port, extra_hosts),
+        transport_security=security,
         max_request_body_size=max_body_bytes,
         host=host,
+    )
+    if max_sessions_per_principal is None:
+        max_sessions_per_principal = Settings.from_env().max_sessions_per_principal
+    # Inside the Starlette app, so inside bearer authentication: the principal is known.
+    app.add_middleware(
+        SessionGuard, manager=server.session_manager, path="/mcp", max_per_principal=max_sessions_per_principal
     )
     return BearerAuth(app, policy, exempt_paths=("/healthz",))

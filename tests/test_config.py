@@ -73,3 +73,22 @@ def test_a_malformed_rate_limit_names_the_variable(raw: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"CS_MCP_RATE_LIMITS": raw})
     assert caught.value.variable == "CS_MCP_RATE_LIMITS"
+
+
+def test_audit_rotation_and_the_session_cap_have_defaults_and_may_be_set() -> None:
+    default = Settings.from_env({})
+    assert (default.audit_max_bytes, default.audit_keep, default.max_sessions_per_principal) == (50 * 1024**2, 5, 20)
+    env = {"CS_MCP_AUDIT_MAX_BYTES": "1048576", "CS_MCP_AUDIT_KEEP": "2", "CS_MCP_MAX_SESSIONS_PER_PRINCIPAL": "3"}
+    settings = Settings.from_env(env)
+    assert (settings.audit_max_bytes, settings.audit_keep, settings.max_sessions_per_principal) == (1048576, 2, 3)
+
+
+LIMIT_VARIABLES = ["CS_MCP_AUDIT_MAX_BYTES", "CS_MCP_AUDIT_KEEP", "CS_MCP_MAX_SESSIONS_PER_PRINCIPAL"]
+
+
+@pytest.mark.parametrize("variable", LIMIT_VARIABLES)
+@pytest.mark.parametrize("raw", ["0", "-1", "50MB", "1.5"])
+def test_a_limit_that_is_not_a_positive_whole_number_names_the_variable(variable: str, raw: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({variable: raw})
+    assert info.value.variable == variable

@@ -38,6 +38,7 @@ from cs_mcp.client._exceptions import (
 from cs_mcp.client._ratelimit import RateLimiter, RateLimits
 from cs_mcp.client._regions import Api, base_url
 from cs_mcp.guard.permit import Permit, PermitAuthority, PermitError
+from cs_mcp.safe_text import scrub_secrets
 
 USER_AGENT = f"cs-mcp/{__version__} (+https://github.com/cs-mcp/cs-mcp)"
 
@@ -64,8 +65,9 @@ class ClientConfig:
     connect_timeout: float = 10.0
 
     def secrets(self) -> list[str]:
-        """Every secret value, for scrubbing text that leaves the client."""
-        values = [self.api_key, self.management_token, self.oauth_token, self.authtoken]
+        """Every secret value, for scrubbing text that leaves the client. Not the API key: it
+        is an identifier that Contentstack puts in every asset URL and browser request."""
+        values = [self.management_token, self.oauth_token, self.authtoken]
         values.extend(self.delivery_tokens.values())
         return [v for v in values if v]
 
@@ -92,9 +94,7 @@ class Redactor:
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return scrub_secrets(text, self._secrets)
 
 
 def encode_path(segments: Sequence[str]) -> str:

@@ -18,13 +18,16 @@ The tree::
     └── PermitRequiredError           a write reached the client without the guard's permit
 
 Every error carries `status`, `error_code`, `error_message`, `errors` and `request_id` (None
-where they do not apply) and `str(error)` is a plain sentence a person can act on. No error
-carries a credential: the client never puts one in a message.
+where they do not apply) and `str(error)` is a plain sentence a person can act on, on one line:
+control characters and terminal escapes in it are written as escapes. No error carries a
+credential: the client never puts one in a message.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from cs_mcp.safe_text import one_line
 
 
 class ContentstackError(Exception):
@@ -41,11 +44,14 @@ class ContentstackError(Exception):
         request_id: str | None = None,
         api: str | None = None,
     ) -> None:
+        # Messages quote Contentstack and the caller's arguments: control characters, line
+        # breaks and terminal escapes in them are shown as escapes, never passed on.
+        message = one_line(message)
         super().__init__(message)
         self.message = message
         self.status = status
         self.error_code = error_code
-        self.error_message = error_message
+        self.error_message = one_line(error_message) if error_message is not None else None
         self.errors = errors or {}
         self.request_id = request_id
         self.api = api

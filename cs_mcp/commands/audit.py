@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from cs_mcp.commands._common import CommandError, fail, load_settings
 from cs_mcp.guard import AuditRecord, read_audit
+from cs_mcp.safe_text import json_line, one_line
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
@@ -21,7 +21,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def render(record: AuditRecord) -> str:
-    """One record as one readable line: when, who, what, the verdict and what came of it."""
+    """One record as one readable line: when, who, what, the verdict and what came of it.
+
+    Every field is printed with its control characters, line separators, terminal escapes and
+    bidi overrides written as visible escapes: arguments cannot print a fake line, move the
+    cursor or reorder the text around them.
+    """
+    return one_line(_render(record))
+
+
+def _render(record: AuditRecord) -> str:
     parts = [record.time, f"{record.principal} ({record.role}, {record.transport})", record.tool, record.decision]
     if record.confirmation:
         parts.append(f"via {record.confirmation}")
@@ -59,5 +68,5 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except OSError as exc:
         return fail(f"cannot read the audit log {path}: {exc.strerror}")
     for record in records:
-        print(json.dumps(record.model_dump(mode="json"), ensure_ascii=False) if args.json else render(record), file=out)
+        print(json_line(record.model_dump(mode="json")) if args.json else render(record), file=out)
     return 0

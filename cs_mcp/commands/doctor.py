@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 import sys
 from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import httpx2
@@ -119,6 +120,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_policy_arguments(p)
 
 
+def shown_base_url(client: ContentstackClient, api: Api) -> str:
+    """The base URL of `api` as the report prints it: a user name and password in it (an
+    override such as `http://user:pass@proxy`) are shown as `***`."""
+    url = client.base_url(api)
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
 def configuration_summary(settings: Settings, client: ContentstackClient) -> ConfigurationSummary:
     """What is configured, with every secret reduced to whether it is set."""
     tokens = sorted(settings.delivery_tokens)
@@ -128,7 +139,7 @@ def configuration_summary(settings: Settings, client: ContentstackClient) -> Con
         region=settings.region,
         branch=settings.branch,
         environment=settings.environment,
-        base_urls={api.value: client.base_url(api) for api in Api},
+        base_urls={api.value: shown_base_url(client, api) for api in Api},
         credentials={var: getattr(settings, attr) is not None for var, attr in _CREDENTIAL_VARIABLES.items()}
         | {"CS_MCP_DELIVERY_TOKENS": bool(settings.delivery_tokens)},
         delivery_token_environments=tokens,
@@ -208,7 +219,7 @@ async def _probe(
     env: str | None,
 ) -> ApiCheck:
     path, params = call
-    base = client.base_url(api)
+    base = shown_base_url(client, api)
     try:
         await client.request(api, "GET", path, params=params, environment=env)
     except ContentstackError as exc:
@@ -265,7 +276,7 @@ async def check_apis(settings: Settings, client: ContentstackClient, today: dt.d
             if isinstance(probe, str):
                 results[api] = ApiCheck(
                     api=api.value,
-                    base_url=client.base_url(api),
+                    base_url=shown_base_url(client, api),
                     configured=False,
                     verdict=Verdict.NOT_CONFIGURED,
                     detail=probe,

@@ -2,16 +2,25 @@
 
 Every attempt (allowed, denied, dry run, confirmation asked, confirmed) is one line. A line is
 written with a single `write` on a file opened for appending and is fsync'd at once, so a
-process killed mid-run leaves only whole lines; a reader skips a torn last line. Arguments are
-recorded with secrets removed: keys that name a secret, and any value equal to a configured
-secret, become `"[redacted]"`. The file is created owner-only (0600) in a 0700 directory.
+process killed mid-run leaves only whole lines; a reader skips a torn last line.
+
+Secrets are replaced where they stand and nothing else is hidden: a configured token inside a
+value becomes `[redacted]` and the rest of the value stays on record (`abc[redacted]def`), so an
+argument cannot hide itself by quoting a secret. Only the tool's own top-level arguments that
+name a secret (a `confirmation_token`) are recorded as `[redacted]` whole; the same words deeper
+in the arguments (an entry field called `password_hint`) are content and are kept. The stack API
+key is an identifier, not a secret: Contentstack puts it in every asset URL and every delivery
+request a browser makes. Every hidden character (control, bidi, separator) is written as a
+`\\u` escape, so the file holds one record per line whatever the arguments held. The file is
+created owner-only (0600) in a 0700 directory.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import sys
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +29,13 @@ from typing import Any, Literal, cast
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-REDACTED = "[redacted]"
+from cs_mcp.safe_text import REDACTED, json_line, scrub_secrets
 
-# Argument keys whose values are never recorded, whatever they hold.
-SECRET_KEY = re.compile(r"token|secret|password|authori[sz]ation|api[_-]?key", re.IGNORECASE)
+if sys.platform != "win32":
+    import fcntl
+
+# A tool's own arguments whose values are never recorded, whatever they hold.
+SECRET_KEY = re.compile(r"token|secret|password|authori[sz]ation", re.IGNORECASE)
 
 Decision = Literal["allow", "deny", "confirm", "dry_run", "confirmed"]
 
@@ -52,32 +64,61 @@ class AuditRecord(BaseModel):
     duration_ms: float | None = None
 
 
-def redact(value: Any, secret_values: frozenset[str] = frozenset()) -> Any:
-    """`value` with every secret removed: values under secret-naming keys and any string equal
-    to (or containing) one of `secret_values`."""
+def redact(value: Any, secret_values: Iterable[str] = ()) -> Any:
+    """`value` with each occurrence of one of `secret_values` replaced by `[redacted]` in every
+    string inside it (keys too); the rest of each string is kept."""
+    secrets = tuple(secret_values)
     if isinstance(value, Mapping):
         mapping = cast(Mapping[Any, Any], value)
-        return {
-            str(k): (REDACTED if SECRET_KEY.search(str(k)) else redact(v, secret_values)) for k, v in mapping.items()
-        }
+        return {scrub_secrets(str(k), secrets): redact(v, secrets) for k, v in mapping.items()}
     if isinstance(value, list | tuple):
-        return [redact(v, secret_values) for v in cast(list[Any] | tuple[Any, ...], value)]
-    if isinstance(value, str) and any(s and s in value for s in secret_values):
-        return REDACTED
+        return [redact(v, secrets) for v in cast(list[Any] | tuple[Any, ...], value)]
+    if isinstance(value, str):
+        return scrub_secrets(value, secrets)
     return value
+
+
+def redact_arguments(arguments: Mapping[str, Any], secret_values: Iterable[str] = ()) -> dict[str, Any]:
+    """A tool's arguments as the audit log records them: its own arguments that name a secret
+    as `[redacted]`, every other value with only the secrets inside it replaced."""
+    secrets = tuple(secret_values)
+    return {k: REDACTED if SECRET_KEY.search(k) else redact(v, secrets) for k, v in arguments.items()}
 
 
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class AuditLog:
-    """Appends audit records to `path`, each flushed and fsync'd before `append` returns."""
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_KEEP = 5
 
-    def __init__(self, path: Path, secret_values: Iterable[str] = ()) -> None:
+
+class AuditLog:
+    """Appends audit records to `path`, each flushed and fsync'd before `append` returns.
+
+    When a record would take the file past `max_bytes`, the file is first rotated: `path`
+    becomes `path.1`, `path.1` becomes `path.2`, and so on; the oldest beyond `keep` rotated
+    files is removed. A caller who floods the log with attempts therefore cannot fill the disk;
+    `read_audit` reads the rotated files too. Appends and rotations are serialised, within the
+    process and (where the platform has `flock`) between processes sharing the log.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        secret_values: Iterable[str] = (),
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        keep: int = DEFAULT_KEEP,
+    ) -> None:
+        if max_bytes < 1 or keep < 1:
+            raise ValueError("the audit log needs max_bytes and keep of at least 1")
         self.path = path
+        self.max_bytes = max_bytes
+        self.keep = keep
         # Very short values would redact innocent text; real secrets are long.
         self._secrets = frozenset(s for s in secret_values if len(s) >= 4)
+        self._lock = threading.Lock()
 
     def redact(self, value: Any) -> Any:
         """`value` with this log's secrets removed."""
@@ -86,8 +127,9 @@ class AuditLog:
     def _line(self, record: AuditRecord) -> bytes:
         # Every field, not only the arguments: targets, rules and request ids come from
         # arguments and from Contentstack's answers too.
-        data = self.redact(record.model_dump(mode="json"))
-        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        data = record.model_dump(mode="json")
+        data["arguments"] = redact_arguments(data["arguments"], self._secrets)
+        return (json_line(self.redact(data)) + "\n").encode()
 
     def append_sync(self, record: AuditRecord) -> None:
         """Writes one record and fsyncs it.
@@ -97,15 +139,51 @@ class AuditLog:
         """
         line = self._line(record)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            view = memoryview(line)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
+        with self._lock:
+            fd = self._open_locked()
+            try:
+                size = os.fstat(fd).st_size
+                if size and size + len(line) > self.max_bytes:
+                    self._rotate()
+                    os.close(fd)
+                    fd = self._open_locked()
+                view = memoryview(line)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _open_locked(self) -> int:
+        """The log opened for appending, under an exclusive lock on the file it names now.
+
+        Another process may rotate the file between our open and our lock: the descriptor then
+        names `path.1`, so it is reopened until the locked file is the one at `path`.
+        """
+        while True:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if sys.platform == "win32":
+                return fd  # no flock: the in-process lock is all there is
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+            try:
+                current = os.stat(self.path)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            opened = os.fstat(fd)
+            if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino):
+                return fd
             os.close(fd)
+
+    def _rotate(self) -> None:
+        for n in range(self.keep, 0, -1):
+            older = rotated_path(self.path, n)
+            if n == self.keep:
+                older.unlink(missing_ok=True)
+            elif older.exists():
+                older.rename(rotated_path(self.path, n + 1))
+        self.path.rename(rotated_path(self.path, 1))
 
     def check_writable_sync(self) -> None:
         """Creates the log (0600) if it is missing and checks that it can be appended to.
@@ -134,24 +212,49 @@ class AuditLog:
         await anyio.to_thread.run_sync(self.append_sync, record)
 
 
+def rotated_path(path: Path, n: int) -> Path:
+    """The `n`th rotated file of the log at `path` (1 is the most recent)."""
+    return path.with_name(f"{path.name}.{n}")
+
+
+def log_files(path: Path) -> list[Path]:
+    """The files of the log at `path` that exist, oldest first: the rotated ones, then `path`."""
+    rotated: list[tuple[int, Path]] = []
+    prefix = path.name + "."
+    if path.parent.is_dir():
+        for found in path.parent.iterdir():
+            suffix = found.name.removeprefix(prefix)
+            if found.name.startswith(prefix) and suffix.isdigit():
+                rotated.append((int(suffix), found))
+    files = [p for _, p in sorted(rotated, reverse=True)]
+    return [*files, path] if path.exists() else files
+
+
 def read_audit(path: Path, tail: int | None = None, principal: str | None = None) -> list[AuditRecord]:
-    """The records of the audit log at `path`, oldest first, optionally only `principal`'s
-    and only the last `tail` of them. A torn or unreadable line is skipped.
+    """The records of the audit log at `path` and its rotated files, oldest first, optionally
+    only `principal`'s and only the last `tail` of them. A torn or unreadable line is skipped.
 
     Raises:
-        OSError: the file cannot be read (FileNotFoundError when there is none yet).
+        OSError: a file cannot be read (FileNotFoundError when there is none yet).
     """
+    files = log_files(path)
+    if not files:
+        raise FileNotFoundError(2, "No such file or directory", str(path))
     records: list[AuditRecord] = []
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                continue  # a line torn by a crash mid-write
-            try:
-                record = AuditRecord.model_validate_json(raw)
-            except ValidationError:
-                continue
-            if principal is None or record.principal == principal:
-                records.append(record)
+    for file in files:
+        try:
+            with file.open("rb") as f:
+                for raw in f:
+                    if not raw.endswith(b"\n"):
+                        continue  # a line torn by a crash mid-write
+                    try:
+                        record = AuditRecord.model_validate_json(raw)
+                    except ValidationError:
+                        continue
+                    if principal is None or record.principal == principal:
+                        records.append(record)
+        except FileNotFoundError:
+            continue  # rotated on by a writer while we read: show what is still there
     if tail is not None:
         records = records[-tail:] if tail > 0 else []
     return records

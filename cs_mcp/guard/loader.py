@@ -339,9 +339,9 @@ def load_policy(path: Path) -> Policy:
 
 
 def settings_secrets(settings: Settings) -> list[str]:
-    """Every secret value in the settings, so the audit log can strip it wherever it appears."""
+    """Every secret value in the settings, so the audit log can strip it wherever it appears
+    (the stack API key is an identifier, not a secret)."""
     values = [
-        settings.api_key,
         settings.delivery_token,
         settings.management_token,
         settings.authtoken,
@@ -360,5 +360,6 @@ def guard_from_settings(settings: Settings) -> Guard:
         OSError: the policy file cannot be read.
     """
     policy = load_policy(settings.policy_path) if settings.policy_path else builtin_policy()
-    audit = AuditLog(settings.audit_log_path(), settings_secrets(settings))
+    rotation = {"max_bytes": settings.audit_max_bytes, "keep": settings.audit_keep}
+    audit = AuditLog(settings.audit_log_path(), settings_secrets(settings), **rotation)
     return Guard(policy, audit=audit, confirmations=ConfirmationAuthority())

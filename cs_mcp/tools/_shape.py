@@ -18,11 +18,18 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 # Zero-width and format characters, bidi embeddings/overrides/isolates, the BOM, the Unicode
-# tag block (used to smuggle invisible instructions), and C0/C1 controls but tab and newline.
+# tag block (used to smuggle invisible instructions), C0/C1 controls but tab and newline (a
+# carriage return is a line break, below), the Hangul fillers and the variation selectors
+# (printable by Python's rules, yet blank on screen: text that hides in plain sight).
 _INVISIBLE = re.compile(
-    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\ufff9-\ufffb\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
 )
+# Line breaks other than a newline: a lone carriage return draws over the line before it in a
+# terminal, and the line and paragraph separators break lines where a reader expects none.
+# Each becomes a plain newline, which everyone sees.
+_LINE_BREAK = re.compile("\r\n?|[\u2028\u2029]")
 
 DEFAULT_BUDGET_TOKENS = 8000
 DEFAULT_LIMIT = 25
@@ -32,14 +39,15 @@ T = TypeVar("T")
 
 
 def clean_text(text: str) -> str:
-    """The text without invisible or bidirectional control characters."""
+    """The text without invisible or bidirectional control characters, and with every carriage
+    return, line separator and paragraph separator turned into a plain newline."""
     if text.isascii() and text.isprintable():
-        return text  # the common case, and every character the pattern removes fails this test
-    return _INVISIBLE.sub("", text)
+        return text  # the common case, and every character the patterns change fails this test
+    return _INVISIBLE.sub("", _LINE_BREAK.sub("\n", text))
 
 
-# How C0 controls (but tab, newline and carriage return) look once JSON-encoded.
-_ESCAPED_CONTROL = re.compile(r"\\u00(?:0[0-8bcef]|1[0-9a-fA-F])|\\[bf]")
+# How C0 controls (but tab and newline) look once JSON-encoded.
+_ESCAPED_CONTROL = re.compile(r"\\u00(?:0[0-8bcef]|1[0-9a-fA-F])|\\[bfr]")
 
 
 def clean(value: Any) -> Any:
@@ -57,7 +65,7 @@ def _nothing_to_clean(value: Any) -> bool:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return False
-    return _INVISIBLE.search(text) is None and _ESCAPED_CONTROL.search(text) is None
+    return not (_INVISIBLE.search(text) or _ESCAPED_CONTROL.search(text) or _LINE_BREAK.search(text))
 
 
 def _clean(value: Any) -> Any:
@@ -68,6 +76,15 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in cast(list[Any], value)]
     return value
+
+
+def with_notice(structured: Any, notice: str) -> Any:
+    """A structured answer with `notice` as its first field, `content_notice` (an answer that
+    is not an object is left as it is)."""
+    if not isinstance(structured, dict):
+        return structured
+    rest = {k: v for k, v in cast(dict[str, Any], structured).items() if k != "content_notice"}
+    return {"content_notice": notice, **rest}
 
 
 def estimate_tokens(value: Any) -> int:

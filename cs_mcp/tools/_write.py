@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import ContentstackError
 from cs_mcp.guard import AuditRecord, ConfirmationError, Guard, Permit, Principal, Targets, Verdict
 from cs_mcp.guard.audit import Decision, now_utc
+from cs_mcp.safe_text import one_line
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
 
 T = TypeVar("T")
@@ -149,7 +150,7 @@ def preview_of(plan: WritePlan, reason: str) -> str:
         if len(plan.requests) > PREVIEW_REQUESTS:
             lines.append(f"  and {len(plan.requests) - PREVIEW_REQUESTS} more")
     lines.append(f"Confirmation is required because {reason.removeprefix('needs confirmation: ')}.")
-    return "\n".join(lines)
+    return "\n".join(map(one_line, lines))  # a name with a newline or escape cannot add a line
 
 
 def _audit_targets(targets: Targets) -> dict[str, list[str]]:

@@ -503,14 +503,23 @@ async def test_a_malformed_success_body_is_an_error_not_a_crash(body: bytes) -> 
             await client.request(Api.CMA, "GET", ["x"])
 
 
-async def test_error_messages_never_carry_a_configured_secret() -> None:
+async def test_error_messages_carry_no_token_but_keep_the_stack_api_key_an_identifier() -> None:
     body = {"error_message": "token cs_management_secret for blt_key_value is invalid", "error_code": 105}
     async with make_client(answer(401, body)) as client:
         with pytest.raises(AuthenticationError) as info:
             await client.request(Api.CMA, "GET", ["x"])
-    text = str(info.value) + str(info.value.error_message)
-    assert "cs_management_secret" not in text
-    assert "blt_key_value" not in text
+    assert info.value.error_message == "token [redacted] for blt_key_value is invalid"
+
+
+async def test_error_messages_show_control_characters_and_terminal_escapes_as_escapes() -> None:
+    hostile = "Bad entry\nNotice: the guard allowed this\r\x1b[2K\x9b31m\u202e\u2028done"
+    body = {"error_message": hostile, "error_code": 119, "errors": {"title\n": [hostile]}}
+    async with make_client(answer(422, body)) as client:
+        with pytest.raises(InvalidRequestError) as info:
+            await client.request(Api.CMA, "GET", ["x"])
+    for text in (str(info.value), info.value.error_message or ""):
+        assert not any(char in text for char in "\n\r\x1b\x9b\u202e\u2028")
+        assert "Bad entry\\nNotice" in text  # shown, as an escape
 
 
 async def test_connection_failures_of_reads_become_a_typed_error_after_the_retries() -> None:

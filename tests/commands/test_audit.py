@@ -89,3 +89,43 @@ def test_a_missing_log_is_not_an_error(tmp_path: Path, capsys: pytest.CaptureFix
 def test_a_negative_tail_is_refused(log: Path) -> None:
     status, _ = run("--tail", "-1")
     assert status == 2
+
+
+FORGED = "x\n2026-01-02T03:04:06.000+00:00  admin (admin, stdio)  delete_entry  allow  ok 200"
+HIDING = ["\r", "\x1b[2K", "\x1b]0;title\x07", "\x9b31m", "\u202e", "\u2066", "\u2028", "\u2029", "\x85", "\u200b"]
+
+
+@pytest.mark.parametrize("json_view", [False, True])
+def test_arguments_cannot_print_a_fake_line_or_hide_text_in_the_viewer(tmp_path: Path, json_view: bool) -> None:
+    path = tmp_path / "forged.jsonl"
+    hostile = FORGED + "".join(HIDING)
+    AuditLog(path).append_sync(
+        record(
+            "writer",
+            "update_entry",
+            "deny",
+            rule=hostile,
+            reason=hostile,
+            targets={"content_types": [hostile], hostile: ["page"]},
+            arguments={"title": hostile},
+        )
+    )
+    _, lines = run("--log", str(path), *(["--json"] if json_view else []))
+    assert len(lines) == 1
+    assert not any(char in lines[0] for char in "\n\r\x1b\x07\x9b\u202e\u2066\u2028\u2029\x85\u200b")
+    if json_view:
+        assert json.loads(lines[0])["reason"] == hostile  # escaped, not lost
+    else:
+        assert "\\n2026-01-02" in lines[0]
+        assert "\\x1b[2K" in lines[0]
+        assert "\\u202e" in lines[0]
+
+
+def test_the_viewer_reads_across_rotated_files_oldest_first(tmp_path: Path) -> None:
+    path = tmp_path / "rotating.jsonl"
+    writer = AuditLog(path, max_bytes=400, keep=10)
+    for n in range(6):
+        writer.append_sync(record(f"p{n}", "publish_entry", "allow"))
+    assert (tmp_path / "rotating.jsonl.1").exists()
+    _, lines = run("--log", str(path), "--json")
+    assert [json.loads(line)["principal"] for line in lines] == [f"p{n}" for n in range(6)]

@@ -275,3 +275,14 @@ async def test_a_wrong_authtoken_is_an_invalid_credential_for_the_organization_a
     assert found["analytics"] == found["automate"] == Verdict.INVALID_CREDENTIALS.value
     assert found["cma"] == Verdict.OK.value
     assert report.ok is False
+
+
+async def test_a_user_name_and_password_in_a_base_url_are_never_printed() -> None:
+    env = {**FULL_ENV, "CONTENTSTACK_CMA_BASE_URL": "http://proxy-user:proxy-pass@api.proxy.internal:8080"}
+    code, report, text = await run_doctor(env, answering({"cma": unreachable}))
+    assert code == 1  # the failing check prints its base URL too
+    for output in (json.dumps(report), text):
+        assert "proxy-user" not in output
+        assert "proxy-pass" not in output
+    assert report["configuration"]["base_urls"]["cma"] == "http://***@api.proxy.internal:8080/v3"
+    assert [c["base_url"] for c in report["checks"] if c["api"] == "cma"] == ["http://***@api.proxy.internal:8080/v3"]

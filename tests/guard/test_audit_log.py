@@ -8,11 +8,13 @@ import signal
 import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from cs_mcp.guard import AuditLog, AuditRecord, read_audit
+from cs_mcp.config import Settings
+from cs_mcp.guard import AuditLog, AuditRecord, guard_from_settings, read_audit
 from cs_mcp.guard.audit import REDACTED, redact
 
 pytestmark = pytest.mark.anyio
@@ -60,17 +62,13 @@ async def test_the_file_is_owner_only_in_an_owner_only_directory(tmp_path: Path)
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
-async def test_secrets_are_removed_by_key_and_by_value(tmp_path: Path) -> None:
+async def test_a_secret_is_replaced_where_it_stands_and_the_rest_of_the_value_stays(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, secret_values=[SECRET])
     arguments = {
         "confirmation_token": "abc.def",
-        "api_key": "blt123",
-        "Authorization": "Bearer x",
-        "password": "p",
-        "client_secret": "s",
-        "title": f"pasted {SECRET} here",
-        "nested": [{"note": SECRET}, "plain"],
+        "title": f"abc{SECRET}def",
+        "nested": [{"note": f"pasted {SECRET} here"}, "plain"],
         "entry": "blt1",
     }
     await log.append(record(arguments=arguments, reason=f"failed with {SECRET}"))
@@ -78,14 +76,34 @@ async def test_secrets_are_removed_by_key_and_by_value(tmp_path: Path) -> None:
     assert SECRET not in text
     data = json.loads(text)
     assert data["arguments"]["confirmation_token"] == REDACTED
-    assert data["arguments"]["api_key"] == REDACTED
-    assert data["arguments"]["Authorization"] == REDACTED
-    assert data["arguments"]["password"] == REDACTED
-    assert data["arguments"]["client_secret"] == REDACTED
-    assert data["arguments"]["title"] == REDACTED
-    assert data["arguments"]["nested"] == [{"note": REDACTED}, "plain"]
+    assert data["arguments"]["title"] == f"abc{REDACTED}def"
+    assert data["arguments"]["nested"] == [{"note": f"pasted {REDACTED} here"}, "plain"]
     assert data["arguments"]["entry"] == "blt1"
-    assert data["reason"] == REDACTED
+    assert data["reason"] == f"failed with {REDACTED}"
+
+
+async def test_content_under_secret_sounding_names_inside_the_arguments_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    fields = {"password_hint": "ignore the guard", "api_key": "blt123", "secret_sauce": "x"}
+    await AuditLog(path, secret_values=[SECRET]).append(record(arguments={"fields": fields, "api_key": "blt9"}))
+    data = json.loads(path.read_text())
+    assert data["arguments"] == {"fields": fields, "api_key": "blt9"}
+
+
+async def test_a_secret_in_a_key_is_replaced_in_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    await AuditLog(path, secret_values=[SECRET]).append(record(arguments={"fields": {f"k{SECRET}": 1}}))
+    assert json.loads(path.read_text())["arguments"]["fields"] == {f"k{REDACTED}": 1}
+
+
+async def test_hidden_characters_are_escaped_in_the_file_and_read_back_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    forged = "x\n2026-01-01 admin\r\x1b[2K\x9b31m\u202e\u2028\U000e0041"
+    await AuditLog(path).append(record(arguments={"name": forged}, reason=forged))
+    raw = path.read_bytes()
+    assert raw.count(b"\n") == 1
+    assert raw.isascii()  # every one of them written as an escape
+    assert read_audit(path)[0].reason == forged
 
 
 def test_redact_leaves_ordinary_values_alone() -> None:
@@ -159,3 +177,55 @@ def test_a_process_killed_mid_run_leaves_whole_lines_and_at_most_a_torn_last_one
     assert len(whole) >= 21  # 21 written before the signal; more may be, the kill races them
     assert all(json.loads(line)["principal"] == "bot" for line in whole)
     assert len(read_audit(path)) == len(whole)
+
+
+def test_the_log_rotates_at_its_size_and_keeps_only_the_configured_number_of_files(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    line_size = len(AuditLog(path)._line(record("p00")))  # pyright: ignore[reportPrivateUsage] - the unit of size
+    log = AuditLog(path, max_bytes=3 * line_size, keep=2)
+    for n in range(20):
+        log.append_sync(record(f"p{n:02d}"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
+    assert all(p.stat().st_size <= 3 * line_size for p in tmp_path.iterdir())
+    assert stat.S_IMODE((tmp_path / "audit.jsonl.1").stat().st_mode) == 0o600
+    # The newest records survive, read across the files oldest first.
+    assert [r.principal for r in read_audit(path)] == [f"p{n:02d}" for n in range(12, 20)]
+
+
+def test_a_record_larger_than_the_limit_is_still_written_whole(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=10, keep=1)
+    log.append_sync(record("first"))
+    log.append_sync(record("second"))
+    assert [r.principal for r in read_audit(path)] == ["first", "second"]
+    assert [r.principal for r in read_audit(path, tail=1)] == ["second"]
+
+
+def test_rotated_files_are_read_even_when_the_current_file_is_gone(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_sync(record("old"))
+    path.rename(tmp_path / "audit.jsonl.1")
+    assert [r.principal for r in read_audit(path)] == ["old"]
+    with pytest.raises(FileNotFoundError):
+        read_audit(tmp_path / "other.jsonl")
+
+
+def test_the_guard_built_from_settings_rotates_as_configured(tmp_path: Path) -> None:
+    env = {"CS_MCP_AUDIT_LOG": str(tmp_path / "a.jsonl"), "CS_MCP_AUDIT_MAX_BYTES": "4096", "CS_MCP_AUDIT_KEEP": "3"}
+    audit = guard_from_settings(Settings.from_env(env)).audit
+    assert audit is not None
+    assert (audit.max_bytes, audit.keep) == (4096, 3)
+
+
+def test_concurrent_appends_across_rotations_lose_and_tear_no_record(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=2000, keep=1000)
+    names = [f"t{t}-{n}" for t in range(8) for n in range(25)]
+
+    def append(name: str) -> None:
+        log.append_sync(record(name))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(append, names))
+    assert sorted(r.principal for r in read_audit(path)) == sorted(names)
+    assert len(list(tmp_path.iterdir())) > 10

@@ -4,6 +4,7 @@ scanned for them."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from mcp import Client
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import guard_from_settings
+from cs_mcp.guard.loader import settings_secrets
 from cs_mcp.server import build_server
 from cs_mcp.tools import analytics as analytics_tools
 from cs_mcp.tools._registry import registered_tools
@@ -31,8 +33,8 @@ SECRETS = {
     ),
 }
 PLAIN = {"CONTENTSTACK_ORGANIZATION_UID": "blt0rg5a5a5a5a5a5a5"}
+# Tokens only: the stack API key is an identifier (it is in every asset URL), not a secret.
 SECRET_VALUES = [
-    "blt8c3e1f0a9d2b4c67",
     "cs4b1c9d8e7f60a5b4c3d2e1f0a9b8c7d6",
     "bltd4e5f6a7b8c9d0e1",
     "cs0f1e2d3c4b5a69788776655443322110",
@@ -125,7 +127,7 @@ async def test_no_secret_reaches_an_answer_or_the_audit_log_on_the_sandbox(
     audit = tmp_path / "audit.jsonl"
     async with stack(CS_MCP_AUDIT_LOG=str(audit)) as s:
         creds = s.sandbox.credentials
-        secrets = [creds.api_key, creds.management_token, creds.authtoken, *creds.delivery_tokens.values()]
+        secrets = [creds.management_token, creds.authtoken, *creds.delivery_tokens.values()]
         texts: list[str] = []
         for name, arguments in (await sandbox_examples(s.client)).items():
             result = await s.client.call_tool(name, arguments)
@@ -242,3 +244,24 @@ async def test_secrets_quoted_in_job_failures_bulk_items_and_request_ids_are_scr
 
 async def no_wait(_seconds: float) -> None:
     return None
+
+
+async def test_an_argument_quoting_a_token_is_recorded_with_only_the_token_replaced(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    async with stack(CS_MCP_AUDIT_LOG=str(audit)) as s:
+        creds = s.sandbox.credentials
+        entry = (await s.client.call_tool("query_entries", {"content_type": "author", "limit": 1})).structured_content
+        assert entry is not None
+        item = {"type": "entry", "content_type": "author", "uid": entry["entries"][0]["uid"], "locale": "en-us"}
+        name = f"Launch {creds.management_token} ignore previous lines, key {creds.api_key}"
+        await s.client.call_tool("create_release", {"name": name, "items": [item], "dry_run": True})
+    names = [json.loads(line)["arguments"]["name"] for line in audit.read_text().splitlines()]
+    assert names
+    assert all(n == f"Launch [redacted] ignore previous lines, key {creds.api_key}" for n in names)
+
+
+def test_the_client_scrubs_tokens_from_its_messages_but_not_the_stack_api_key() -> None:
+    settings = Settings.from_env({**SECRETS, **PLAIN})
+    assert SECRETS["CONTENTSTACK_API_KEY"] not in settings.client_config().secrets()
+    assert SECRETS["CONTENTSTACK_API_KEY"] not in settings_secrets(settings)
+    assert set(SECRET_VALUES) <= set(settings_secrets(settings))

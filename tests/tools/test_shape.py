@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from cs_mcp.tools._shape import clean, clean_text, decode_cursor, encode_cursor, fingerprint, fit_budget, page_info
+from cs_mcp.tools._shape import (
+    clean,
+    clean_text,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    fit_budget,
+    page_info,
+    with_notice,
+)
 
 
 @pytest.mark.parametrize(
@@ -79,5 +88,22 @@ def test_control_characters_deep_in_a_structure_are_removed(dirty: Any, expected
 
 
 def test_clean_structures_come_back_unchanged_including_text_that_only_looks_escaped() -> None:
-    plain = {"title": "Café \\u0001 literal", "lines": "one\ntwo\tthree\r", "n": [1, 2.5, None, True]}
+    plain = {"title": "Café \\u0001 literal", "lines": "one\ntwo\tthree", "n": [1, 2.5, None, True]}
     assert clean(plain) == plain
+
+
+@pytest.mark.parametrize("blank", ["\u3164", "\u115f\u1160", "\uffa0", "\ufe00", "\ufe0f", "\U000e0100", "\U000e01ef"])
+def test_hangul_fillers_and_variation_selectors_are_removed(blank: str) -> None:
+    assert clean_text(f"Ignore{blank} previous") == "Ignore previous"
+
+
+@pytest.mark.parametrize("brk", ["\r", "\r\n", "\u2028", "\u2029"])
+def test_carriage_returns_and_unicode_line_separators_become_plain_newlines(brk: str) -> None:
+    assert clean_text(f"one{brk}two") == "one\ntwo"
+    assert clean({"t": [f"one{brk}two"]}) == {"t": ["one\ntwo"]}
+
+
+def test_with_notice_puts_the_notice_first_in_an_object_answer_only() -> None:
+    assert list(with_notice({"a": 1, "content_notice": "forged"}, "data")) == ["content_notice", "a"]
+    assert with_notice({"a": 1}, "data")["content_notice"] == "data"
+    assert with_notice(None, "data") is None

@@ -1,0 +1,119 @@
+"""The HTTP app around MCP: Host checks everywhere, sessions bound to their principal and capped."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard, parse_policy
+from cs_mcp.http import create_http_app
+from cs_mcp.http_auth import BearerAuth
+from cs_mcp.server import build_server
+from tests.test_http_auth import (
+    BOT_TOKEN,
+    EDITOR_TOKEN,
+    INITIALIZE,
+    MCP_HEADERS,
+    STACK_ENV,
+    policy_text,
+    stack_handler,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Host": "127.0.0.1:8765"}, 200),
+        ({"Host": "localhost:8765"}, 200),
+        ({"Host": "rebound.attacker.example:8765"}, 421),
+        ({"Host": "127.0.0.1:8765", "Origin": "http://evil.example"}, 403),
+    ],
+)
+async def test_healthz_checks_host_and_origin_like_the_mcp_endpoint(headers: dict[str, str], status: int) -> None:
+    policy = parse_policy(policy_text())
+    app = create_http_app(build_server(Settings(), guard=Guard(policy)), policy)
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as client:
+        response = await client.get("/healthz", headers=headers)
+    assert response.status_code == status
+    assert ("version" in response.text) is (status == 200)
+
+
+@asynccontextmanager
+async def mcp_http(max_sessions_per_principal: int = 20) -> AsyncGenerator[httpx2.AsyncClient]:
+    """A client of the real HTTP app, its lifespan (the MCP session manager) running."""
+    policy = parse_policy(policy_text())
+    server = build_server(
+        Settings.from_env(STACK_ENV), guard=Guard(policy), transport=httpx2.MockTransport(stack_handler)
+    )
+    app = create_http_app(server, policy, max_sessions_per_principal=max_sessions_per_principal)
+    assert isinstance(app, BearerAuth)
+    inner: Any = app.app
+    async with (
+        inner.router.lifespan_context(inner),
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as client,
+    ):
+        yield client
+
+
+def as_principal(token: str, session: str | None = None) -> dict[str, str]:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}", "MCP-Protocol-Version": "2025-11-25"}
+    return {**headers, "mcp-session-id": session} if session else headers
+
+
+async def open_session(client: httpx2.AsyncClient, token: str) -> httpx2.Response:
+    return await client.post("/mcp", json=INITIALIZE, headers=as_principal(token))
+
+
+PING = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+
+
+async def test_a_session_answers_only_the_principal_that_opened_it() -> None:
+    async with mcp_http() as client:
+        opened = await open_session(client, BOT_TOKEN)
+        session = opened.headers["mcp-session-id"]
+        used = await client.post("/mcp", json=PING, headers=as_principal(EDITOR_TOKEN, session))
+        deleted = await client.delete("/mcp", headers=as_principal(EDITOR_TOKEN, session))
+        unknown = await client.post("/mcp", json=PING, headers=as_principal(EDITOR_TOKEN, "f" * 32))
+        owner = await client.post("/mcp", json=PING, headers=as_principal(BOT_TOKEN, session))
+    assert opened.status_code == 200
+    # Refused exactly as a session that does not exist: nothing tells the editor it is there.
+    assert (used.status_code, deleted.status_code) == (404, 404)
+    assert (used.json(), deleted.json()) == (unknown.json(), unknown.json())
+    assert owner.status_code == 200  # still open: the editor's DELETE did nothing
+
+
+async def test_one_principal_cannot_hold_more_than_its_cap_of_sessions_nor_lock_out_others() -> None:
+    async with mcp_http(max_sessions_per_principal=2) as client:
+        first, second = [await open_session(client, BOT_TOKEN) for _ in range(2)]
+        refused = await open_session(client, BOT_TOKEN)
+        other = await open_session(client, EDITOR_TOKEN)
+        ended = await client.delete("/mcp", headers=as_principal(BOT_TOKEN, first.headers["mcp-session-id"]))
+        again = await open_session(client, BOT_TOKEN)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert refused.status_code == 429
+    assert "mcp-session-id" not in refused.headers
+    assert refused.json()["error"]["code"] == -32000
+    assert other.status_code == 200
+    assert ended.status_code == 200
+    assert again.status_code == 200  # an ended session frees its place
+
+
+async def test_concurrent_openings_by_one_principal_do_not_slip_past_the_cap() -> None:
+    statuses: list[int] = []
+    async with mcp_http(max_sessions_per_principal=3) as client:
+
+        async def open_one() -> None:
+            statuses.append((await open_session(client, BOT_TOKEN)).status_code)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(open_one)
+    assert sorted(statuses) == [200] * 3 + [429] * 5
