@@ -1171,7 +1171,8 @@ async def clone_release(
     confirmation_token: ConfirmationToken = None,
 ) -> CloneReleaseAnswer:
     """Copy a release, with its items, under a new name; the copy starts unlocked. The guard
-    checks every item's content type and locale, as when they were added."""
+    checks every item's content type and locale, and the items' publish (or unpublish) scopes
+    are needed, as when they were added."""
     state = app_state(ctx)
     await refuse_if_denied(
         ctx,
@@ -1183,6 +1184,7 @@ async def clone_release(
     await load_release(state, release_uid)
     items = await state.client.releases.all_items(release_uid)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in items))
+    scopes = CLONE | item_scopes(items)
     plan = WritePlan(
         action="clone_release",
         summary=f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
@@ -1200,7 +1202,7 @@ async def clone_release(
         ctx,
         tool="clone_release",
         arguments={"release_uid": release_uid, "name": name, "description": description},
-        scopes=CLONE,
+        scopes=scopes,
         targets=targets,
         plan=plan,
         dry_run=dry_run,

@@ -38,7 +38,7 @@ environments = ["staging"]
 
 [roles.releaser]
 inherits = ["viewer"]
-scopes = ["cm.release:write", "cm.release:deploy", "cm.entry:publish"]
+scopes = ["cm.release:write", "cm.release:deploy", "cm.release:clone", "cm.entry:publish"]
 
 [roles.publisher]
 inherits = ["viewer"]
@@ -405,11 +405,12 @@ async def test_a_role_without_asset_publish_cannot_put_an_asset_in_a_release_or_
     deployed = await stack.clients["releaser"].call_tool(
         "deploy_release", {"release_uid": with_asset, "environments": ["staging"]}
     )
-    for result in (created, added, deployed):
+    cloned = await stack.clients["releaser"].call_tool("clone_release", {"release_uid": with_asset, "name": "Copy"})
+    for result in (created, added, deployed, cloned):
         assert result.is_error
         assert "cm.asset:publish" in text_of(result)
     assert [r for r in stack.transport.requests if r[0] != "GET"] == writes_before
-    assert [r.decision for r in read_audit(stack.audit_path) if r.role == "releaser"] == ["deny"] * 3
+    assert [r.decision for r in read_audit(stack.audit_path) if r.role == "releaser"] == ["deny"] * 4
 
 
 async def test_a_role_without_unpublish_cannot_unpublish_through_a_release(stack: Stack) -> None:
