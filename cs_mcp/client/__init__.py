@@ -16,6 +16,7 @@ from cs_mcp.client._exceptions import (
     RequestTimeoutError,
     ServerError,
     TransportError,
+    UnsafePathError,
 )
 from cs_mcp.client._models import APIModel, ContentType, Entry, Environment, Locale, Page, PublishDetail, SchemaField
 from cs_mcp.client._ratelimit import RateLimiter, RateLimits
@@ -54,6 +55,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnknownRegionError",
+    "UnsafePathError",
     "base_url",
     "encode_path",
     "resolve_region",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self, cast
@@ -34,6 +35,7 @@ from cs_mcp.client._exceptions import (
     RateLimitedError,
     RequestTimeoutError,
     ServerError,
+    UnsafePathError,
 )
 from cs_mcp.client._ratelimit import RateLimiter, RateLimits
 from cs_mcp.client._regions import Api, base_url
@@ -97,16 +99,38 @@ class Redactor:
         return scrub_secrets(text, self._secrets)
 
 
+# Characters no identifier Contentstack issues holds, and that could steer a path once a
+# server or proxy decodes it (`%2F` read as `/`): a segment holding one is refused, not encoded.
+_UNSAFE_IN_SEGMENT = frozenset("/\\%?#")
+
+
+def unsafe_segment(segment: str) -> bool:
+    """Whether `segment` holds a character refused in a path: `/`, `\\`, `%`, `?`, `#`,
+    whitespace or a control (or other invisible format) character."""
+    return any(c in _UNSAFE_IN_SEGMENT or c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in segment)
+
+
 def encode_path(segments: Sequence[str]) -> str:
     """Joins path segments, each percent-encoded whole, so no value can change the path.
 
-    `/`, `?`, `#`, spaces and unicode are encoded; a segment of dots is encoded too, since a
-    literal `..` would be resolved away as a parent directory.
+    A segment holding `/`, `\\`, `%`, `?`, `#`, whitespace or a control character is refused:
+    uids, content types, locales and environment names never hold one, so such a value is an
+    attempt to address something else. Unicode is encoded; a segment of dots is encoded too,
+    since a literal `..` would be resolved away as a parent directory.
+
+    Raises:
+        UnsafePathError: an empty or unsafe segment (nothing is sent).
     """
     parts: list[str] = []
     for segment in segments:
         if segment == "":
-            raise ValueError("a path segment may not be empty")
+            raise UnsafePathError("a value that goes into a request path is empty; nothing was sent")
+        if unsafe_segment(segment):
+            raise UnsafePathError(
+                f"refused {segment[:80]!r} as part of a request path: an identifier may not hold '/', '\\', '%', '?', "
+                "'#', spaces or control characters. Pass the plain uid or name (as list tools show it); "
+                "nothing was sent."
+            )
         encoded = quote(segment, safe="")
         if set(segment) == {"."}:
             encoded = "%2E" * len(segment)

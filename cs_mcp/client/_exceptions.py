@@ -15,6 +15,7 @@ The tree::
     │   ├── ConnectionFailedError     the connection could not be made or was lost, nothing written
     │   └── OutcomeUnknownError       a write was sent but its answer was lost: it may have happened
     ├── MalformedResponseError        the answer was not the JSON Contentstack documents
+    ├── UnsafePathError               a path segment was not a plain name (nothing sent)
     └── PermitRequiredError           a write reached the client without the guard's permit
 
 Every error carries `status`, `error_code`, `error_message`, `errors` and `request_id` (None
@@ -109,6 +110,12 @@ class OutcomeUnknownError(TransportError):
 
 class MalformedResponseError(ContentstackError):
     """Raised when an answer is not JSON, is truncated, or does not have the documented shape."""
+
+
+class UnsafePathError(ContentstackError):
+    """Raised, before anything is sent, when a value that goes into a request path (a uid, a
+    content type, a locale) holds `/`, `%`, `?`, `#`, `\\`, whitespace or a control character:
+    such a value could address another resource than the one the guard checked."""
 
 
 class PermitRequiredError(ContentstackError):

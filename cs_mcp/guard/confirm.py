@@ -6,6 +6,11 @@ next call passes the token back. The token is an HMAC, with a key that lives onl
 process, over the principal, the tool, the canonical arguments (without `confirmation_token`
 and `dry_run`) and the versions of the targets as they were previewed. It is single use and
 expires after five minutes. Each way a token can be wrong is refused with its own reason.
+
+What a call touches is more than its arguments say: deleting an entry takes it off every
+environment it is published to, which a publish made since the preview changes without changing
+the entry's version. Tools therefore bind the full target set they checked (`bound_targets`):
+a token issued for one set is "stale" for any other.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cs_mcp.guard.targets import Targets
+
 TOKEN_LIFETIME_SECONDS = 300.0
 # Arguments that steer the call rather than say what it does: not bound into the token.
 UNBOUND_ARGUMENTS = frozenset({"confirmation_token", "dry_run"})
@@ -29,6 +36,20 @@ UNBOUND_ARGUMENTS = frozenset({"confirmation_token", "dry_run"})
 RefusalReason = Literal[
     "malformed", "forged", "other_principal", "other_tool", "altered", "stale", "expired", "replayed"
 ]
+
+
+def bound_targets(targets: Targets, versions: Mapping[str, int] | None = None) -> dict[str, int]:
+    """`versions` with every target of `targets` added (environments, locales, content types,
+    branches, releases, projects, and each item with its content type and locale), for a
+    confirmation token to be bound to: a token then confirms only the exact target set it
+    previewed."""
+    bound = dict(versions or {})
+    for kind, names in targets.named().items():
+        for name in names:
+            bound[f"target {kind}: {name}"] = 1
+    for item in targets.items:
+        bound[f"target item: {item.label} [{item.content_type or '-'}, {item.locale or '-'}]"] = 1
+    return bound
 
 
 class ConfirmationError(Exception):

@@ -45,6 +45,7 @@ from cs_mcp.client._analytics import (
     ReportName,
 )
 from cs_mcp.tools._context import ToolContext, app_state
+from cs_mcp.tools._identifiers import JobId, Uid
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
 
@@ -568,7 +569,7 @@ async def get_analytics(
         ),
     ] = None,
     stack_api_key: Annotated[
-        str | None, Field(max_length=100, description="Only this stack (not for devices or subscription).")
+        Uid | None, Field(description="Only this stack (not for devices or subscription).")
     ] = None,
     http_status_code: Annotated[
         int | None, Field(ge=100, le=599, description="status_codes only: just this status.")
@@ -706,7 +707,7 @@ async def get_analytics(
 @tool(toolset="analytics", scopes={"analytics:read"}, title="Read an analytics job", read_only=True, idempotent=True)
 async def get_analytics_job(
     ctx: ToolContext,
-    job_id: Annotated[str, Field(min_length=1, max_length=200, description="A job id from get_analytics.")],
+    job_id: Annotated[JobId, Field(description="A job id from get_analytics.")],
     page: Annotated[
         int | None, Field(ge=0, le=100_000, description="One page (from 0); default: every page, summarised.")
     ] = None,

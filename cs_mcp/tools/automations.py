@@ -23,6 +23,7 @@ from cs_mcp.client import InvalidRequestError, NotFoundError, encode_path
 from cs_mcp.client._automate import AuditLogEntry, Automation, Execution, ExecutionStep
 from cs_mcp.guard import Targets
 from cs_mcp.tools._context import AppState, ToolContext, app_state
+from cs_mcp.tools._identifiers import AutomateId
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import (
     DEFAULT_LIMIT,
@@ -58,12 +59,8 @@ T = TypeVar("T")
 # Error text from a run can be long (a remote service's whole answer); this much is kept.
 MAX_ERROR_CHARS = 500
 
-ProjectId = Annotated[
-    str, Field(min_length=1, max_length=100, description="The Automate project's id (list_automation_projects).")
-]
-AutomationId = Annotated[
-    str, Field(min_length=1, max_length=100, description="The automation's id (list_automations).")
-]
+ProjectId = Annotated[AutomateId, Field(description="The Automate project's id (list_automation_projects).")]
+AutomationId = Annotated[AutomateId, Field(description="The automation's id (list_automations).")]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page.")]
 Cursor = Annotated[
     str | None, Field(max_length=500, description="next_cursor of a previous answer, for the next page.")
@@ -470,9 +467,7 @@ async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id:
 async def list_automation_executions(
     ctx: ToolContext,
     project_id: ProjectId,
-    automation_id: Annotated[
-        str | None, Field(min_length=1, max_length=100, description="Only runs of this automation.")
-    ] = None,
+    automation_id: Annotated[AutomateId | None, Field(description="Only runs of this automation.")] = None,
     status: Annotated[
         str | None,
         Field(
@@ -520,9 +515,7 @@ async def list_automation_executions(
 async def get_automation_execution(
     ctx: ToolContext,
     project_id: ProjectId,
-    execution_id: Annotated[
-        str, Field(min_length=1, max_length=100, description="The run's id (list_automation_executions).")
-    ],
+    execution_id: Annotated[AutomateId, Field(description="The run's id (list_automation_executions).")],
 ) -> ExecutionDetail:
     """One run of an automation, step by step: each step's status, start time, duration and
     error, so that a failure can be traced to the step that caused it."""

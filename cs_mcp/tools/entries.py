@@ -18,8 +18,10 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
 from cs_mcp.client._entry_models import Source
 from cs_mcp.guard import Targets
+from cs_mcp.guard.confirm import bound_targets
 from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._entry_schema import check_entry_fields, editable_fields, missing_mandatory
+from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.tools._query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import (
@@ -54,8 +56,8 @@ MAX_INCLUDE = 10
 WRITE_SCOPES = frozenset({"cm.entry:write"})
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
 
-ContentTypeArg = Annotated[str, Field(min_length=1, max_length=100, description="The content type's uid.")]
-UidArg = Annotated[str, Field(min_length=1, max_length=100, description="The entry's uid.")]
+ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
+UidArg = Annotated[Uid, Field(description="The entry's uid.")]
 SourceArg = Annotated[
     Literal["draft", "published"],
     Field(
@@ -64,10 +66,10 @@ SourceArg = Annotated[
     ),
 ]
 EnvironmentArg = Annotated[
-    str | None,
-    Field(max_length=100, description="For source='published': the environment (default: the configured one)."),
+    EnvironmentName | None,
+    Field(description="For source='published': the environment (default: the configured one)."),
 ]
-LocaleArg = Annotated[str | None, Field(max_length=20, description="Locale code, e.g. en-us (default: master).")]
+LocaleArg = Annotated[LocaleCode | None, Field(description="Locale code, e.g. en-us (default: master).")]
 FieldsArg = Annotated[
     list[str] | None,
     Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
@@ -357,7 +359,7 @@ class AssetList(ListPage):
 async def query_assets(
     ctx: ToolContext,
     query: QueryArg = None,
-    folder: Annotated[str | None, Field(max_length=100, description="Only assets in this folder (its uid).")] = None,
+    folder: Annotated[Uid | None, Field(description="Only assets in this folder (its uid).")] = None,
     fields: FieldsArg = None,
     limit: LimitArg = DEFAULT_LIMIT,
     cursor: CursorArg = None,
@@ -687,7 +689,9 @@ async def delete_entry(
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
-        target_versions={f"{content_type}/{uid}/{loc}": current.version or 0},
+        # Bound to where the entry is published too: a publish since the preview does not
+        # change its version, but a confirmed delete must not take it off more than was shown.
+        target_versions=bound_targets(targets, {f"{content_type}/{uid}/{loc}": current.version or 0}),
     )
     return EntryWriteAnswer(
         **write_answer_fields(outcome),

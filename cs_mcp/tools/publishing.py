@@ -26,7 +26,9 @@ from cs_mcp.client import ContentstackError, InvalidRequestError, NotFoundError,
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry, BulkJob, PublishAction, PublishQueueItem
 from cs_mcp.client._publishing import BULK_MAX_ENVIRONMENTS, BULK_MAX_ITEMS, BULK_MAX_LOCALES
 from cs_mcp.guard import ItemTarget, Targets
+from cs_mcp.guard.confirm import bound_targets
 from cs_mcp.tools._context import AppState, ToolContext, app_state
+from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import (
     DEFAULT_LIMIT,
@@ -65,12 +67,10 @@ class PublishItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["entry", "asset"]
-    content_type: str | None = Field(default=None, min_length=1, max_length=100, description="Entries only.")
-    uid: str = Field(min_length=1, max_length=100)
+    content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
+    uid: Uid
     version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
-    locale: str | None = Field(
-        default=None, min_length=1, max_length=20, description="Entries: the locale whose version is published."
-    )
+    locale: LocaleCode | None = Field(default=None, description="Entries: the locale whose version is published.")
 
     @model_validator(mode="after")
     def _fits_its_type(self) -> PublishItem:
@@ -514,9 +514,9 @@ ItemsArg = Annotated[
         '{"type": "asset", "uid": "blt2"}]',
     ),
 ]
-EnvironmentsArg = Annotated[list[str], Field(min_length=1, max_length=50, description="Environment names.")]
+EnvironmentsArg = Annotated[list[EnvironmentName], Field(min_length=1, max_length=50, description="Environment names.")]
 LocalesArg = Annotated[
-    list[str] | None,
+    list[LocaleCode] | None,
     Field(max_length=50, description="Locales to publish to (default: each entry's locale, else the master)."),
 ]
 ScheduledAtArg = Annotated[
@@ -627,7 +627,7 @@ def _queue_row(row: PublishQueueItem, names: dict[str, str]) -> QueueRow:
 )
 async def list_publish_queue(
     ctx: ToolContext,
-    environment: Annotated[str | None, Field(max_length=100, description="Only rows for this environment.")] = None,
+    environment: Annotated[EnvironmentName | None, Field(description="Only rows for this environment.")] = None,
     status: Annotated[
         str | None, Field(max_length=30, description="Only rows in this status: scheduled, success, failed, ...")
     ] = None,
@@ -677,6 +677,61 @@ async def list_publish_queue(
     )
 
 
+# Stands for a target cs-mcp cannot know (a queue row that does not name it): no role's list
+# holds it, so a role constrained on that kind of target is refused and an unconstrained one is not.
+UNKNOWN_TARGET = "(unknown)"
+
+
+def _later(first: str | None, second: str | None) -> bool | None:
+    """Whether time `first` is after `second` (ISO 8601); None when either is missing or unreadable."""
+    if not first or not second:
+        return None
+    try:
+        a = datetime.fromisoformat(first.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(second.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        return None
+    return a > b
+
+
+async def _deployment_items(state: AppState, row: QueueRow, scheduled_on: str | None) -> tuple[ItemTarget, ...]:
+    """What a scheduled release deployment will publish, as the guard checks it.
+
+    Contentstack's queue row names the release, not the items the deployment carries, and no
+    documented request reads a release as it was. The release's items stand for the
+    deployment's only while the release has not changed since the deployment was scheduled
+    (its `updated_at` is not after the row's `created_at`); otherwise, or when either time is
+    missing, the deployment's items are unknown and are checked as such: a role limited to some
+    content types or locales is refused.
+    """
+    release_uid = row.release
+    unknown = ItemTarget(
+        f"the items of release {release_uid or '(unnamed)'} as the deployment was scheduled (the release "
+        "changed since, or cs-mcp cannot tell)",
+        UNKNOWN_TARGET,
+        UNKNOWN_TARGET,
+    )
+    if not release_uid:
+        return (unknown,)
+    try:
+        release = await state.client.releases.get_release(release_uid)
+    except NotFoundError:
+        return (unknown,)
+    if _later(release.updated_at, scheduled_on) is not False:
+        return (unknown,)
+    released = await state.client.releases.all_items(release_uid)
+    return tuple(
+        ItemTarget(
+            f"{i.content_type_uid}/{i.uid}",
+            i.content_type_uid if i.content_type_uid != "built_io_upload" else None,
+            i.locale,
+        )
+        for i in released
+    )
+
+
 class CancelAnswer(WriteAnswer):
     row: QueueRow
 
@@ -693,7 +748,7 @@ CANCEL_SCOPES = frozenset({"cm.publish-queue.management:write"})
 )
 async def cancel_scheduled_publish(
     ctx: ToolContext,
-    queue_uid: Annotated[str, Field(min_length=1, max_length=100, description="The publish queue row's uid.")],
+    queue_uid: Annotated[Uid, Field(description="The publish queue row's uid.")],
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> CancelAnswer:
@@ -716,24 +771,21 @@ async def cancel_scheduled_publish(
             "scheduled action can be cancelled. Nothing was sent."
         )
     label = f"{row.type or 'item'} {row.content_type + '/' if row.content_type else ''}{row.item_uid or queue_uid}"
-    items = (
-        (ItemTarget(label, row.content_type, row.locales[0] if len(row.locales) == 1 else None),)
-        if row.content_type
-        else ()
+    items: tuple[ItemTarget, ...] = ()
+    if row.type == "release":
+        items = await _deployment_items(state, row, item.created_at)
+    elif row.type != "asset":
+        # An entry row that does not name its content type (or a row of a kind not known here)
+        # is checked as an unknown content type: a role limited to some content types is refused.
+        locale = row.locales[0] if len(row.locales) == 1 else None
+        items = (ItemTarget(label, row.content_type or UNKNOWN_TARGET, locale),)
+    # A row that does not say where it goes is checked as going somewhere unknown, so that a role
+    # limited to some environments or locales is refused rather than not checked.
+    targets = Targets(
+        environments=tuple(row.environments) or (UNKNOWN_TARGET,),
+        locales=tuple(row.locales) or (UNKNOWN_TARGET,),
+        items=items,
     )
-    if row.type == "release" and row.item_uid:
-        # Cancelling a deployment changes what reaches those environments for every item in the
-        # release: the guard checks each of them, as a deploy would.
-        released = await state.client.releases.all_items(row.item_uid)
-        items = tuple(
-            ItemTarget(
-                f"{i.content_type_uid}/{i.uid}",
-                i.content_type_uid if i.content_type_uid != "built_io_upload" else None,
-                i.locale,
-            )
-            for i in released
-        )
-    targets = Targets(environments=tuple(row.environments), locales=tuple(row.locales), items=items)
     plan = WritePlan(
         action="cancel_scheduled_publish",
         summary=f"cancel the scheduled {row.action or 'action'} of {label} to {', '.join(row.environments)}"
@@ -763,6 +815,7 @@ async def cancel_scheduled_publish(
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
+        target_versions=bound_targets(targets),
     )
     if outcome.result is not None:
         row.status = "cancelled"

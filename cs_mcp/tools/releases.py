@@ -10,7 +10,7 @@ published in the target environment nor part of the release.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cs_mcp.client import ContentstackError, NotFoundError, encode_path
 from cs_mcp.client._releases import ASSET_CONTENT_TYPE, MAX_ITEMS_PER_REQUEST, Release, ReleaseItem
 from cs_mcp.guard import ItemTarget, Permit, Targets
+from cs_mcp.guard.confirm import bound_targets
 from cs_mcp.tools._context import AppState, ToolContext, app_state, principal_of
+from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._release_reads import (
     Findings,
@@ -71,8 +73,6 @@ MAX_ITEMS_PER_CALL = 500
 # Findings listed in full in a deploy answer; beyond this, only counted.
 MAX_FINDINGS = 50
 
-Uid = Annotated[str, Field(min_length=1, max_length=100)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
 Action = Literal["publish", "unpublish"]
 
 
@@ -85,10 +85,10 @@ class ReleaseItemInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["entry", "asset"] = Field(description="'entry' or 'asset'.")
-    content_type: Uid | None = Field(default=None, description="The entry's content type uid (entries only).")
+    content_type: ContentTypeUid | None = Field(default=None, description="The content type uid (entries only).")
     uid: Uid = Field(description="The entry's or asset's uid.")
     version: int | None = Field(default=None, ge=1, description="The version to release; default the latest.")
-    locale: Name | None = Field(default=None, description="The locale; default the master locale.")
+    locale: LocaleCode | None = Field(default=None, description="The locale; default the master locale.")
     action: Action = Field(default="publish", description="What a deploy does to this item.")
 
     @model_validator(mode="after")
@@ -191,6 +191,7 @@ class DeployAnswer(WriteAnswer):
     scheduled_at: str | None = None
     items: int = Field(description="Items in the release.")
     notice: str | None = Field(default=None, description="Contentstack's answer to the deploy.")
+    note: str | None = Field(default=None, description="Whether the release was locked for the deploy, and is still.")
     preflight: Preflight
 
 
@@ -221,6 +222,24 @@ def summary(release: Release) -> ReleaseSummary:
     )
 
 
+def publish_scopes(kinds_and_actions: Iterable[tuple[str, str | None]]) -> frozenset[str]:
+    """The publish scopes items need: a release publishes or unpublishes them when deployed, so
+    putting them in one, or deploying it, needs what publishing them directly needs
+    (`cm.entry:publish`, `cm.asset:unpublish`, ...). An item whose action is not known needs both."""
+    scopes: set[str] = set()
+    for kind, action in kinds_and_actions:
+        for act in (action,) if action in ("publish", "unpublish") else ("publish", "unpublish"):
+            scopes.add(f"cm.{kind}:{act}")
+    return frozenset(scopes)
+
+
+def item_scopes(items: Iterable[ReleaseItem], deploy_action: Action | None = None) -> frozenset[str]:
+    """`publish_scopes` of release items; a deploy with action "unpublish" unpublishes every item."""
+    return publish_scopes(
+        ("asset" if i.is_asset else "entry", "unpublish" if deploy_action == "unpublish" else i.action) for i in items
+    )
+
+
 def chunks(items: Sequence[T], size: int = MAX_ITEMS_PER_REQUEST) -> list[list[T]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
@@ -229,7 +248,9 @@ def release_path(*segments: str) -> str:
     return "/v3" + encode_path(["releases", *segments])
 
 
-async def editable_release(ctx: ToolContext, tool_name: str, uid: str, named: Targets | None = None) -> Release:
+async def editable_release(
+    ctx: ToolContext, tool_name: str, uid: str, named: Targets | None = None, scopes: frozenset[str] = WRITE
+) -> Release:
     """The release a write edits: the guard asked first about what the arguments name (nothing
     is read for a denied call), then the release read and refused if it is locked.
 
@@ -237,7 +258,7 @@ async def editable_release(ctx: ToolContext, tool_name: str, uid: str, named: Ta
         ToolError: the guard denied, the release does not exist, or it is locked.
     """
     await refuse_if_denied(
-        ctx, tool=tool_name, arguments={"release_uid": uid}, scopes=WRITE, targets=named or Targets(releases=(uid,))
+        ctx, tool=tool_name, arguments={"release_uid": uid}, scopes=scopes, targets=named or Targets(releases=(uid,))
     )
     release = await load_release(app_state(ctx), uid)
     if release.locked:
@@ -489,13 +510,15 @@ async def create_release(
 ) -> CreateReleaseAnswer:
     """Create a release, optionally with items (added in requests of 25). An item's version
     defaults to the entry's latest and its locale to the master locale. The guard checks every
-    item's content type and locale."""
+    item's content type and locale, and the items' publish (or unpublish) scopes are needed
+    too, since deploying the release publishes them."""
     state = app_state(ctx)
+    scopes = WRITE | publish_scopes((i.type, i.action) for i in items or [])
     await refuse_if_denied(
         ctx,
         tool="create_release",
         arguments={"name": name},
-        scopes=WRITE,
+        scopes=scopes,
         targets=named_targets(items or []),
     )
     resolved = await resolve_items(state, items or [])
@@ -515,7 +538,7 @@ async def create_release(
         if not resolved:
             return release, 0
         with_uid = Targets(releases=(release.uid,), items=targets.items)
-        permit = permit_for_new_release(ctx, "create_release", WRITE, with_uid)
+        permit = permit_for_new_release(ctx, "create_release", scopes, with_uid)
         await add_in_chunks(state, release.uid, resolved, permit, created=True)
         return release, len(resolved)
 
@@ -523,7 +546,7 @@ async def create_release(
         ctx,
         tool="create_release",
         arguments={"name": name, "description": description, "items": [i.model_dump() for i in items or []]},
-        scopes=WRITE,
+        scopes=scopes,
         targets=targets,
         plan=plan,
         dry_run=dry_run,
@@ -611,7 +634,7 @@ async def update_release(
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
-        target_versions=versions,
+        target_versions=bound_targets(targets, versions),
     )
     answer = UpdateReleaseAnswer(**outcome_fields(outcome))
     if outcome.result is not None:
@@ -629,9 +652,10 @@ async def add_release_items(
 ) -> ReleaseItemsAnswer:
     """Add entries and assets to a release, in requests of 25. A version defaults to the
     entry's latest and a locale to the master locale. Refused on a locked release. The guard
-    checks every item's content type and locale."""
+    checks every item's content type and locale, and the items' publish (or unpublish) scopes."""
     state = app_state(ctx)
-    await editable_release(ctx, "add_release_items", release_uid, named_targets(items, release_uid))
+    scopes = WRITE | publish_scopes((i.type, i.action) for i in items)
+    await editable_release(ctx, "add_release_items", release_uid, named_targets(items, release_uid), scopes)
     resolved = await resolve_items(state, items)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
     plan = WritePlan(
@@ -649,7 +673,7 @@ async def add_release_items(
         ctx,
         tool="add_release_items",
         arguments={"release_uid": release_uid, "items": [i.model_dump() for i in items]},
-        scopes=WRITE,
+        scopes=scopes,
         targets=targets,
         plan=plan,
         dry_run=dry_run,
@@ -756,7 +780,9 @@ async def remove_release_items(
         confirmation_token=confirmation_token,
         execute=execute,
         # A confirmed "remove these" must not remove more, or other versions, than were shown.
-        target_versions={"items in release": len(current), **{label(i): i.version or 0 for i in chosen}},
+        target_versions=bound_targets(
+            targets, {"items in release": len(current), **{label(i): i.version or 0 for i in chosen}}
+        ),
     )
     answer = ReleaseItemsAnswer(
         **outcome_fields(outcome),
@@ -834,13 +860,67 @@ async def scheduled_environments(state: AppState, release: Release) -> tuple[str
     return tuple(dict.fromkeys(found))
 
 
+def deploy_locales(items: Sequence[ReleaseItem], locales: Sequence[str] | None) -> list[str]:
+    """The locales a deploy names, so that it reaches exactly the (item, locale) pairs shown.
+
+    Contentstack's deploy body carries one list of locales for every item. Given `locales`,
+    each item goes to each of them (an entry in a locale other than its item's goes out in
+    that locale's latest version). Without, every item goes out in its own locale only, which
+    one list can say only when the items share one locale.
+
+    Raises:
+        ToolError: no `locales` and the items are in several locales (or one has none).
+    """
+    if locales:
+        return list(dict.fromkeys(locales))
+    own = {i.locale for i in items}
+    if len(own) == 1 and None not in own:
+        return [str(next(iter(own)))]
+    named = sorted(loc for loc in own if loc)
+    raise ToolError(
+        f"the release holds items in several locales ({', '.join(named) or 'none stated'}), and Contentstack's "
+        "deploy applies one list of locales to every item: deploying it without locales would also publish "
+        "versions that are not in the release. Pass locales explicitly (each item then goes to every locale "
+        "listed, as the preview shows), or move the items of each locale into a release of their own. "
+        "Nothing was sent."
+    )
+
+
+def deploy_pairs(items: Sequence[ReleaseItem], locales: Sequence[str]) -> list[tuple[ReleaseItem, str]]:
+    """The (item, locale) pairs a deploy to `locales` reaches."""
+    return [(item, locale) for item in items for locale in locales]
+
+
+def pair_label(item: ReleaseItem, locale: str) -> str:
+    if item.is_asset or locale == item.locale:
+        return f"{label(item)} in {locale}, version {item.version}"
+    return f"{label(item)} in {locale}, the latest {locale} version"
+
+
+def held(items: Sequence[ReleaseItem]) -> list[tuple[str, int | None, str | None]]:
+    """What a deploy depends on in the release's items: which, at which version, doing what."""
+    return sorted((label(i), i.version, i.action) for i in items)
+
+
+class DeployResult(BaseModel):
+    notice: str | None = None
+    note: str | None = None
+
+
 @tool(toolset="releases", scopes=DEPLOY, title="Deploy a release", read_only=False, idempotent=False)
 async def deploy_release(
     ctx: ToolContext,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
-    environments: Annotated[list[Name], Field(min_length=1, max_length=10, description="Environment names.")],
+    environments: Annotated[
+        list[EnvironmentName], Field(min_length=1, max_length=10, description="Environment names.")
+    ],
     locales: Annotated[
-        list[Name] | None, Field(max_length=10, description="Locales to deploy; default each item's own.")
+        list[LocaleCode] | None,
+        Field(
+            max_length=10,
+            description="Locales to deploy every item to. Default: each item in its own locale only (refused "
+            "when the items are in several locales).",
+        ),
     ] = None,
     action: Annotated[Action, Field(description="publish or unpublish every item.")] = "publish",
     scheduled_at: Annotated[
@@ -850,12 +930,18 @@ async def deploy_release(
     confirmation_token: ConfirmationToken = None,
 ) -> DeployAnswer:
     """Deploy (publish or unpublish) every item of a release to environments, now or at
-    scheduled_at. A preflight runs first and is reported even on success: the release exists
-    and is not empty; every environment exists; the guard allows every environment and every
-    item's content type and locale; items whose entry has a newer version than the release
-    holds; items that reference entries neither published in the target environment nor in the
-    release. Stale items and missing references are warnings, not refusals: use dry_run=true
-    to read the preflight first."""
+    scheduled_at. Without locales, each item goes out in its own locale only; a release whose
+    items are in several locales is then refused, since Contentstack's deploy takes one list of
+    locales for all items: pass locales (each item then goes to every locale listed, an entry
+    in another locale than its own in that locale's latest version) or split the release. The
+    preview lists every (item, locale) pair, and the guard checks each, with the items' publish
+    (or unpublish) scopes. An unlocked release is locked for the deploy, its items read again
+    and compared with what was checked, and unlocked after (a scheduled deploy leaves it locked
+    so that what runs is what was checked). A preflight runs first and is reported even on
+    success: the release exists and is not empty; every environment exists; items whose entry
+    has a newer version than the release holds; items that reference entries neither
+    published in the target environment nor in the release. Stale items and missing
+    references are warnings, not refusals: use dry_run=true to read the preflight first."""
     state = app_state(ctx)
     when = parse_schedule(scheduled_at)
     await refuse_if_denied(
@@ -883,6 +969,9 @@ async def deploy_release(
         raise ToolError(
             f"release {release_uid!r} is empty; add items with add_release_items before deploying. Nothing was sent."
         )
+    to_locales = deploy_locales(items, locales)
+    pairs = deploy_pairs(items, to_locales)
+    scopes = DEPLOY | item_scopes(items, action)
     checks = [
         PreflightCheck(check="release exists", ok=True, detail=f"{clean_text(release.name)} ({release_uid})"),
         PreflightCheck(check="release is not empty", ok=True, detail=f"{len(items)} items"),
@@ -891,13 +980,21 @@ async def deploy_release(
     targets = Targets(
         releases=(release_uid,),
         environments=tuple(environments),
-        locales=tuple(locales or ()),
-        items=tuple(item_target(i) for i in items),
+        locales=tuple(to_locales),
+        # Each item as it is held and each (item, locale) pair the deploy reaches.
+        items=(
+            *(item_target(i) for i in items),
+            *(
+                ItemTarget(pair_label(i, loc), None if i.is_asset else i.content_type_uid, loc)
+                for i, loc in pairs
+                if loc != i.locale
+            ),
+        ),
     )
     found = Findings(gone=[], stale=[], missing=[])
     # The reads of the preflight are skipped when the guard will refuse anyway (guarded_write
     # below refuses and records it).
-    refused = state.guard.check(principal_of(ctx), "deploy_release", DEPLOY, targets).decision == "deny"
+    refused = state.guard.check(principal_of(ctx), "deploy_release", scopes, targets).decision == "deny"
     if action == "publish" and not refused:
         found = await preflight_findings(state, items, environments)
         checks += [
@@ -921,35 +1018,23 @@ async def deploy_release(
             ),
         ]
     when_words = f" at {when}" if when else " now"
+    requests = [PlannedRequest(method="POST", path=release_path(release_uid, "deploy"), summary=action)]
+    if not release.locked:
+        lock = PlannedRequest(method="PUT", path=release_path(release_uid), summary="lock the release for the deploy")
+        requests.insert(0, lock)
+        if not when:
+            requests.append(PlannedRequest(method="PUT", path=release_path(release_uid), summary="unlock it again"))
     plan = WritePlan(
         action="deploy_release",
-        summary=f"{action} {len(items)} items of release {release_uid!r} to {', '.join(environments)}{when_words}",
+        summary=f"{action} {len(items)} items of release {release_uid!r} ({len(pairs)} item-locale pairs) to "
+        f"{', '.join(environments)} in {', '.join(to_locales)}{when_words}",
         targets=targets.named(),
-        requests=[PlannedRequest(method="POST", path=release_path(release_uid, "deploy"), summary=f"{action}")],
-        items=[label(i) for i in items],
+        requests=requests,
+        items=[pair_label(i, loc) for i, loc in pairs],
     )
 
-    async def execute(permits: Permits) -> str:
-        # The deploy publishes what the release holds when Contentstack runs it, not what was
-        # checked: an item added since the check would go out unchecked. Read them once more.
-        now_held = await state.client.releases.all_items(release_uid)
-        if sorted(label(i) for i in now_held) != sorted(label(i) for i in items):
-            raise ToolError(
-                f"release {release_uid!r} changed while this deploy was being checked; nothing was sent. "
-                "Call deploy_release again (lock the release first with update_release(locked=true) "
-                "so that it cannot change under a deploy)."
-            )
-        return await state.client.releases.deploy(
-            release_uid,
-            environments=environments,
-            # The documented deploy body always names its locales: without the caller's, those
-            # of the items themselves (what "each item's own" means).
-            locales=locales or sorted({i.locale for i in items if i.locale}),
-            action=action,
-            scheduled_at=when,
-            items=items,
-            permit=permits.for_operation("release.deploy"),
-        )
+    async def execute(permits: Permits) -> DeployResult:
+        return await locked_deploy(state, release, items, permits, environments, to_locales, action, when)
 
     outcome = await guarded_write(
         ctx,
@@ -961,13 +1046,13 @@ async def deploy_release(
             "action": action,
             "scheduled_at": when,
         },
-        scopes=DEPLOY,
+        scopes=scopes,
         targets=targets,
         plan=plan,
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
-        target_versions={label(i): i.version or 0 for i in items},
+        target_versions=bound_targets(targets, {label(i): i.version or 0 for i in items}),
     )
     checks.append(
         PreflightCheck(
@@ -976,15 +1061,17 @@ async def deploy_release(
             detail=f"{outcome.verdict.decision}: {outcome.verdict.reason}",
         )
     )
+    result = outcome.result
     return DeployAnswer(
         **outcome_fields(outcome),
         release_uid=release_uid,
         environments=environments,
-        locales=locales,
+        locales=to_locales,
         action=action,
         scheduled_at=when,
         items=len(items),
-        notice=outcome.result,
+        notice=result.notice if result else None,
+        note=result.note if result else None,
         preflight=Preflight(
             checks=checks,
             stale_items=found.stale[:MAX_FINDINGS],
@@ -992,6 +1079,82 @@ async def deploy_release(
             missing_references=found.missing[:MAX_FINDINGS],
             missing_reference_count=len(found.missing),
         ),
+    )
+
+
+async def locked_deploy(
+    state: AppState,
+    release: Release,
+    checked: Sequence[ReleaseItem],
+    permits: Permits,
+    environments: Sequence[str],
+    locales: Sequence[str],
+    action: Action,
+    when: str | None,
+) -> DeployResult:
+    """Deploys exactly the items that were checked: the release is locked first (when it was
+    not), so that no item can be added or changed, its items are read again and compared with
+    `checked`, and only then is the deploy sent. A release this call locked is unlocked after,
+    also when the deploy failed, except after a scheduled deploy: Contentstack may read the
+    items when the deployment runs, so the release stays locked until then.
+
+    Raises:
+        ToolError: the items changed since they were checked (nothing deployed).
+        ContentstackError: a request failed; the message says whether the release stayed locked.
+    """
+    update = permits.for_operation("release.update")
+    locked_here = not release.locked
+    if locked_here:
+        # The documented update body carries the name: the lock resends the current one.
+        await state.client.releases.update(release.uid, name=release.name, locked=True, permit=update)
+
+    async def unlock() -> str | None:
+        """Unlocks the release this call locked; answers why not when that failed."""
+        try:
+            await state.client.releases.update(release.uid, name=release.name, locked=False, permit=update)
+        except ContentstackError as exc:
+            return f"release {release.uid!r} stays locked: unlocking it failed ({exc}); unlock it with update_release"
+        return None
+
+    try:
+        now_held = await state.client.releases.all_items(release.uid)
+        if held(now_held) != held(checked):
+            raise ToolError(
+                f"release {release.uid!r} changed between the check and the deploy (an item was added, removed or "
+                "moved to another version); nothing was deployed. Call deploy_release again to check what it "
+                "holds now."
+            )
+        notice = await state.client.releases.deploy(
+            release.uid,
+            environments=environments,
+            locales=locales,
+            action=action,
+            scheduled_at=when,
+            items=now_held,
+            permit=permits.for_operation("release.deploy"),
+        )
+    except ContentstackError as exc:
+        problem = await unlock() if locked_here else None
+        if problem:
+            raise with_progress(exc, "the deploy failed", problem) from exc
+        raise
+    except ToolError as exc:
+        problem = await unlock() if locked_here else None
+        if problem:
+            raise ToolError(f"{exc} Also, {problem}.") from exc
+        raise
+    if not locked_here:
+        return DeployResult(notice=notice)
+    if when:
+        return DeployResult(
+            notice=notice,
+            note=f"release {release.uid!r} was locked for this deploy and stays locked until the deployment has run, "
+            "so that it deploys what was checked; unlock it with update_release(locked=false) after it ran (or "
+            "after cancelling it)",
+        )
+    problem = await unlock()
+    return DeployResult(
+        notice=notice, note=problem or f"release {release.uid!r} was locked for the deploy and unlocked after"
     )
 
 
@@ -1008,7 +1171,8 @@ async def clone_release(
     confirmation_token: ConfirmationToken = None,
 ) -> CloneReleaseAnswer:
     """Copy a release, with its items, under a new name; the copy starts unlocked. The guard
-    checks every item's content type and locale, as when they were added."""
+    checks every item's content type and locale, and the items' publish (or unpublish) scopes
+    are needed, as when they were added."""
     state = app_state(ctx)
     await refuse_if_denied(
         ctx,
@@ -1020,6 +1184,7 @@ async def clone_release(
     await load_release(state, release_uid)
     items = await state.client.releases.all_items(release_uid)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in items))
+    scopes = CLONE | item_scopes(items)
     plan = WritePlan(
         action="clone_release",
         summary=f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
@@ -1037,7 +1202,7 @@ async def clone_release(
         ctx,
         tool="clone_release",
         arguments={"release_uid": release_uid, "name": name, "description": description},
-        scopes=CLONE,
+        scopes=scopes,
         targets=targets,
         plan=plan,
         dry_run=dry_run,
@@ -1082,7 +1247,7 @@ async def delete_release(
         dry_run=dry_run,
         confirmation_token=confirmation_token,
         execute=execute,
-        target_versions=versions,
+        target_versions=bound_targets(targets, versions),
     )
     return DeleteReleaseAnswer(
         **outcome_fields(outcome),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import NotFoundError, SchemaField
 from cs_mcp.guard.policy import Role
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
+from cs_mcp.tools._identifiers import ContentTypeUid
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import clean_text
 
@@ -188,7 +189,7 @@ def compact_field(f: SchemaField) -> FieldInfo:
 @tool(toolset="stack", scopes={"cm.content-type:read"}, title="Get a content type", read_only=True, idempotent=True)
 async def get_content_type(
     ctx: ToolContext,
-    content_type: Annotated[str, Field(min_length=1, max_length=100, description="The content type's uid.")],
+    content_type: Annotated[ContentTypeUid, Field(description="The content type's uid.")],
 ) -> ContentTypeSchema:
     """The compact schema of one content type: each field's uid, type, whether it is required
     or multiple, the content types a reference field may point to, and the nested fields of

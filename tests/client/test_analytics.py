@@ -153,9 +153,9 @@ async def test_a_start_answer_without_a_job_id_is_malformed() -> None:
 async def test_an_answer_without_data_is_a_running_job() -> None:
     seen: list[httpx2.Request] = []
     async with make_client(recording(httpx2.Response(200, json={"message": "Job active"}), seen)) as client:
-        answer = await client.analytics.job_data("job/../1", 2)
+        answer = await client.analytics.job_data("job_1", 2)
     assert answer == JobActive(message="Job active")
-    assert seen[0].url.raw_path.decode().startswith("/analytics/v2/job/job%2F..%2F1/data?")
+    assert seen[0].url.raw_path.decode().startswith("/analytics/v2/job/job_1/data?")
     assert dict(seen[0].url.params) == {"orgUid": "org_uid_1", "page": "2"}
 
 

@@ -88,11 +88,11 @@ async def test_projects_are_read_with_the_authtoken_and_organization_never_the_m
 
 
 async def test_a_project_is_read_from_its_unwrapped_answer() -> None:
-    client, seen = make_client(answer_json({"id": "p/1", "title": "Ops", "tags": ["a"]}))
+    client, seen = make_client(answer_json({"id": "p1", "title": "Ops", "tags": ["a"]}))
     async with client:
-        project = await client.automate.project("p/1")
-    assert seen.requests[0].url.raw_path == b"/v1/projects/p%2F1"
-    assert (project.id, project.tags) == ("p/1", ["a"])
+        project = await client.automate.project("p1")
+    assert seen.requests[0].url.raw_path == b"/v1/projects/p1"
+    assert (project.id, project.tags) == ("p1", ["a"])
 
 
 async def test_automations_filter_by_active_with_the_documented_query_and_show_steps() -> None:

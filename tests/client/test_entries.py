@@ -117,12 +117,12 @@ async def test_a_published_read_without_an_environment_uses_the_configured_one()
     assert entry.version == 2
 
 
-async def test_get_sends_version_and_locale_and_encodes_the_uid_as_one_segment() -> None:
+async def test_get_sends_version_and_locale_with_the_uid_as_its_own_segment() -> None:
     rec = Recorder(lambda _r: httpx2.Response(200, json={"entry": sdk_fixture("mock_entries/export.json")}))
     async with make_client(rec) as client:
-        entry = await client.entries.get("blog_post", "a/b?c", locale="en-us", version=3, only=["title"])
+        entry = await client.entries.get("blog_post", "blt0123abcd", locale="en-us", version=3, only=["title"])
     request = rec.requests[0]
-    assert request.url.raw_path.decode().startswith("/v3/content_types/blog_post/entries/a%2Fb%3Fc?")
+    assert request.url.raw_path.decode().startswith("/v3/content_types/blog_post/entries/blt0123abcd?")
     assert ("version", "3") in params(request)
     assert ("only[BASE][]", "title") in params(request)
     assert entry.title == "Home"

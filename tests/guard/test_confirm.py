@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cs_mcp.guard import ConfirmationAuthority, ConfirmationError
-from cs_mcp.guard.confirm import TOKEN_LIFETIME_SECONDS, canonical_arguments
+from cs_mcp.guard import ConfirmationAuthority, ConfirmationError, ItemTarget, Targets
+from cs_mcp.guard.confirm import TOKEN_LIFETIME_SECONDS, bound_targets, canonical_arguments
 
 ARGS: dict[str, object] = {"entry": "blt1", "environments": ["production"], "locales": ["en-us"], "dry_run": False}
 VERSIONS = {"blog_post/blt1": 3}
@@ -106,3 +106,25 @@ def test_an_edited_token_is_forged(authority: ConfirmationAuthority) -> None:
 @pytest.mark.parametrize("token", ["", "nonsense", "a.b.c", "!!!.???"])
 def test_a_malformed_token_is_refused(authority: ConfirmationAuthority, token: str) -> None:
     assert refusal(authority, token) in ("malformed", "forged")
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        Targets(content_types=("blog_post",), locales=("en-us",), environments=("production",)),
+        Targets(content_types=("blog_post",), locales=("en-us", "fr-fr")),
+        Targets(items=(ItemTarget("entry blog_post/blt1", "blog_post", "en-us"),)),
+    ],
+)
+def test_a_token_bound_to_one_target_set_is_stale_for_another(authority: ConfirmationAuthority, now: Targets) -> None:
+    previewed = Targets(content_types=("blog_post",), locales=("en-us",))
+    token = authority.issue("bot", "delete_entry", ARGS, bound_targets(previewed, VERSIONS)).token
+    with pytest.raises(ConfirmationError) as refused:
+        authority.verify(token, "bot", "delete_entry", ARGS, bound_targets(now, VERSIONS))
+    assert refused.value.reason == "stale"
+
+
+def test_a_token_bound_to_a_target_set_confirms_the_same_set(authority: ConfirmationAuthority) -> None:
+    targets = Targets(content_types=("blog_post",), locales=("en-us",), environments=("staging",))
+    token = authority.issue("bot", "delete_entry", ARGS, bound_targets(targets, VERSIONS)).token
+    authority.verify(token, "bot", "delete_entry", ARGS, bound_targets(targets, VERSIONS))

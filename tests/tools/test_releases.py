@@ -434,8 +434,11 @@ async def test_deploy_reports_a_preflight_with_stale_items_and_missing_reference
     assert checks["every item's entry still exists"] is False
     assert checks["items are at their entry's latest version"] is False
     assert checks["referenced entries are published or in the release"] is False
-    deploy = fake.writes[-1]
+    # The release is locked for the deploy and unlocked after.
+    lock, deploy, unlock = fake.writes
     assert deploy.url.path == f"/v3/releases/{uid}/deploy"
+    assert json.loads(lock.content)["release"]["locked"] is True
+    assert json.loads(unlock.content)["release"]["locked"] is False
     # The documented body always names locales: the items' own when the caller gives none.
     assert json.loads(deploy.content) == {
         "release": {"environments": ["staging"], "action": "publish", "locales": ["en-us"]}
@@ -470,10 +473,11 @@ async def test_a_scheduled_deploy_sends_the_time_in_utc_and_a_past_time_is_refus
         past = await client.call_tool("deploy_release", {**args, "scheduled_at": earlier.isoformat()})
         naive = await client.call_tool("deploy_release", {**args, "scheduled_at": "2999-01-01T00:00:00"})
         garbage = await client.call_tool("deploy_release", {**args, "scheduled_at": "tomorrow"})
-    sent = json.loads(fake.writes[0].content)["release"]["scheduled_at"]
+    # A scheduled deploy leaves the release it locked locked: lock, then deploy, and no unlock.
+    assert [w.method for w in fake.writes] == ["PUT", "POST"]
+    sent = json.loads(fake.writes[1].content)["release"]["scheduled_at"]
     assert sent == later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert data["scheduled_at"] == sent
-    assert len(fake.writes) == 1
     assert past.is_error
     assert naive.is_error
     assert garbage.is_error
@@ -581,7 +585,11 @@ async def test_a_deploy_to_a_confirmed_environment_reports_the_preflight_and_wai
     assert asked["preflight"]["stale_count"] == 1
     assert asked["notice"] is None
     assert done["notice"] == "Release sent successfully for deployment."
-    assert [w.url.path for w in fake.writes] == [f"/v3/releases/{uid}/deploy"]
+    assert [w.url.path for w in fake.writes] == [
+        f"/v3/releases/{uid}",
+        f"/v3/releases/{uid}/deploy",
+        f"/v3/releases/{uid}",
+    ]
 
 
 @pytest.mark.parametrize(
