@@ -46,6 +46,11 @@ class ReleaseItem(APIModel):
     title: str | None = None
 
     @property
+    def key(self) -> tuple[str | None, ...]:
+        """What tells one item of a release from another."""
+        return (self.content_type_uid, self.uid, self.locale, self.action)
+
+    @property
     def is_asset(self) -> bool:
         return self.content_type_uid == ASSET_CONTENT_TYPE
 
@@ -164,12 +169,18 @@ class ReleasesAPI:
         return Page[ReleaseItem](items=found, total=_count(body), skip=skip, limit=limit)
 
     async def all_items(self, uid: str) -> builtins.list[ReleaseItem]:
-        """Every item of a release, following pages."""
+        """Every item of a release, following pages until the count is reached, a page is
+        short, or a page adds no item not already read."""
         found: builtins.list[ReleaseItem] = []
+        seen: set[tuple[str | None, ...]] = set()
         skip: int | None = 0
         while skip is not None:
             page = await self.items(uid, skip=skip)
-            found.extend(page.items)
+            fresh = [i for i in page.items if i.key not in seen]
+            if not fresh:
+                break
+            seen.update(i.key for i in fresh)
+            found.extend(fresh)
             skip = page.next_skip
         return found
 

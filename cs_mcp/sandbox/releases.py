@@ -575,7 +575,9 @@ def _deploy_handler(state: SandboxState) -> Endpoint:
                 action="deploy",
                 entry={
                     "title": row["name"],
-                    "uid": uid,
+                    # The row's own reference, as in Contentstack's deployment rows: the release
+                    # is `entry.release.uid`, never `entry.uid`.
+                    "uid": "blt" + secrets.token_hex(8),
                     "skip_items_webhook_trigger": False,
                     "release": {"uid": uid, "title": row["name"], "action": fields.action},
                 },

@@ -12,7 +12,7 @@ import pytest
 from cs_mcp.sandbox import publishing, releases, store
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
-from tests.sandbox._delivery import Delivery, advance_clock
+from tests.sandbox._delivery import API_VERSION, Delivery, advance_clock
 
 pytestmark = pytest.mark.anyio
 
@@ -298,8 +298,9 @@ async def test_deploy_publishes_every_item_to_each_environment_and_records_it(
     for item in items:
         assert await live_version(cda, item, "staging") == item["version"]
         assert await live_version(cda, item, "production") == item["version"]
-    [row] = (await cma.get("/publish-queue", params={"type": "release"})).json()["queue"]
+    [row] = (await cma.get("/publish-queue", params={"type": "release"}, headers=API_VERSION)).json()["queue"]
     assert (row["action"], row["entry"]["release"]["uid"]) == ("deploy", release["uid"])
+    assert row["entry"]["uid"] != release["uid"]  # the row's own reference, as Contentstack's rows have it
     status = (await cma.get(f"/releases/{release['uid']}")).json()["release"]["status"]
     assert {entry["environment_name"] for entry in status} == {"staging", "production"}
 
@@ -328,7 +329,7 @@ async def test_deploying_an_empty_release_or_to_an_unknown_environment_is_refuse
     assert (nothing.status_code, nothing.json()["error_code"]) == (422, publishing.INVALID_DATA_CODE)
     assert "items" in nothing.json()["errors"]
     assert "environments" in nowhere.json()["errors"]
-    assert (await cma.get("/publish-queue")).json()["queue"] == []
+    assert (await cma.get("/publish-queue", headers=API_VERSION)).json()["queue"] == []
 
 
 async def test_a_locked_release_can_be_deployed(state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery) -> None:
@@ -358,11 +359,11 @@ async def test_a_scheduled_deploy_fires_on_the_clock_and_can_be_unscheduled(
     await cma.post(
         f"/releases/{release['uid']}/deploy", json={"release": {"environments": ["production"], "scheduled_at": at}}
     )
-    rows = (await cma.get("/publish-queue", params={"type": "release"})).json()["queue"]
+    rows = (await cma.get("/publish-queue", params={"type": "release"}, headers=API_VERSION)).json()["queue"]
     with state.db.read() as conn:
         production_uid = store.environment_uid(conn, "production")
     [production_row] = [row for row in rows if row["environment"] == [production_uid]]
-    cancelled = await cma.get(f"/publish-queue/{production_row['uid']}/unschedule")
+    cancelled = await cma.get(f"/publish-queue/{production_row['uid']}/unschedule", headers=API_VERSION)
     await advance_clock(cma, sandbox, 2 * 3600 + 1)
 
     assert cancelled.json() == {"notice": "Release unscheduled successfully."}
