@@ -225,10 +225,14 @@ async def test_items_are_removed_by_name_or_all_at_once(state: SandboxState, cma
 
     one = await cma.request("DELETE", f"/releases/{release['uid']}/items", json={"items": [items[0]]})
     absent = await cma.request("DELETE", f"/releases/{release['uid']}/items", json={"items": [items[0]]})
-    everything = await cma.delete(f"/releases/{release['uid']}/items", params={"all": "true"})
+    bodiless = await cma.delete(f"/releases/{release['uid']}/items", params={"all": "true"})
+    everything = await cma.request(
+        "DELETE", f"/releases/{release['uid']}/items", params={"all": "true"}, json={"items": items[1:2]}
+    )
 
     assert [item["uid"] for item in one.json()["release"]["items"]] == [items[1]["uid"], items[2]["uid"]]
     assert absent.status_code == 422
+    assert bodiless.status_code == 400  # "CMA | Releases" documents a JSON body for ?all=true
     assert everything.json()["release"]["items"] == []
 
 
@@ -261,7 +265,7 @@ async def test_a_locked_release_refuses_every_edit_until_it_is_unlocked(
         await cma.post(f"/releases/{uid}/item", json={"item": second}),
         await cma.post(f"/releases/{uid}/items", json={"items": [second]}),
         await cma.request("DELETE", f"/releases/{uid}/items", json={"items": [first]}),
-        await cma.delete(f"/releases/{uid}/items", params={"all": "true"}),
+        await cma.request("DELETE", f"/releases/{uid}/items", params={"all": "true"}, json={"items": [first]}),
         await cma.put(f"/releases/{uid}/update_items", json={"items": ["$all"]}),
         await cma.put(f"/releases/{uid}", json={"release": {"name": "Renamed"}}),
         await cma.delete(f"/releases/{uid}"),

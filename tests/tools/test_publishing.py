@@ -5,6 +5,7 @@ publish queue, and the guard item by item."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -189,7 +190,9 @@ def policy(confirm: ConfirmSpec | None = None) -> Policy:
     return Policy(roles=resolve_roles(specs), confirm=confirm or ConfirmSpec())
 
 
-def connect(stack: FakeStack, role: str = "publisher", confirm: ConfirmSpec | None = None) -> Client:
+def connect(
+    stack: Callable[[httpx2.Request], httpx2.Response], role: str = "publisher", confirm: ConfirmSpec | None = None
+) -> Client:
     server = build_server(
         Settings.from_env(ENV),
         guard=Guard(policy(confirm)),
@@ -662,14 +665,7 @@ async def test_a_queue_that_repeats_its_page_is_read_once_more_at_most() -> None
             return httpx2.Response(200, json={"queue": stack.queue[:100], "count": 1000})
         return original(request)
 
-    server = build_server(
-        Settings.from_env(ENV),
-        guard=Guard(policy()),
-        stdio_role="viewer",
-        transport=httpx2.MockTransport(ignores_skip),
-        rate_limits=FAST,
-    )
-    async with Client(server) as client:
+    async with connect(ignores_skip, role="viewer") as client:
         found = ok(await client.call_tool("list_publish_queue", {"status": "scheduled", "limit": 5}))
     assert found["rows"] == []
     assert found["next_cursor"] is None
