@@ -4,7 +4,13 @@ Routes, mounted under `/cma/v3` beside `cma.py`'s:
 
 - `POST /content_types/{ct}/entries/{uid}/publish|unpublish`, `POST /assets/{uid}/publish|unpublish`
 - `POST /bulk/publish|unpublish` (at most 10 items x 10 locales x 10 environments), `GET /bulk/jobs/{job_id}`
-- `GET /publish-queue`, `GET /publish-queue/{uid}`, `GET /publish-queue/{uid}/unschedule`
+  and `GET /bulk/jobs/{job_id}/items` (as "CMA | Job Status" shows them: a finished job is `complete`
+  with failures counted in `summary.unsuccess`; one item row per item, locale and environment)
+- `GET /publish-queue`, `GET /publish-queue/{uid}`, `GET /publish-queue/{uid}/unschedule` (rows as "CMA |
+  Publish Queue" shows them, the content type at the row's top level)
+
+The job, job items and publish queue requests are refused without the header `api_version: 3.2`,
+which their pages mark required.
 
 Every publish or unpublish, whether immediate, scheduled, bulk or a release deploy, is one or more
 rows of the publish queue. A row carries the operations it stands for; an immediate row is applied
@@ -538,8 +544,7 @@ def queue_row_json(state: SandboxState, conn: sqlite3.Connection, row: sqlite3.R
         answer["content_type"] = {"uid": cast(dict[str, Any], content_type)["uid"]}
     if row["scheduled_at"]:
         answer["scheduled_at"] = row["scheduled_at"]
-    if row["job_id"]:
-        answer["bulkJobId"] = row["job_id"]
+    answer["bulkJobId"] = row["job_id"]
     return answer
 
 
@@ -887,6 +892,7 @@ def _job_and_items(state: SandboxState, job_id: str) -> tuple[dict[str, Any], li
             "action": job["action"],
             "status": status,
             "body": {
+                "branch": state.credentials.branch,
                 "environments": json.loads(job["environments_json"]),
                 "locales": json.loads(job["locales_json"]),
                 "published_at": None if job["scheduled_at"] else job["created_at"],

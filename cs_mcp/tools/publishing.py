@@ -554,8 +554,9 @@ async def publish(
     """Publish entries and assets to environments, now or at scheduled_at. Missing versions
     are the latest. Many items are sent in bulk requests (10 items x 10 locales x 10
     environments each, one a second). Answers per item: published, scheduled, submitted (job
-    still running) or failed with the reason. Use dry_run first; publishing to some
-    environments needs a human's confirmation (pass back the confirmation token)."""
+    still running, or its failures not yet attributed) or failed with the reason. Use dry_run
+    first; publishing to some environments needs a human's confirmation (pass back the
+    confirmation token)."""
     return await _publish_or_unpublish(
         ctx, "publish", items, environments, locales, scheduled_at, dry_run, confirmation_token
     )
@@ -717,7 +718,9 @@ async def cancel_scheduled_publish(
     confirmation_token: ConfirmationToken = None,
 ) -> CancelAnswer:
     """Cancel a scheduled publish, unpublish or release deployment before it happens (find
-    its uid with list_publish_queue status='scheduled'). Only scheduled rows can be cancelled."""
+    its uid with list_publish_queue status='scheduled'). Only scheduled rows can be cancelled.
+    The role must cover the row's content type, environments and locales (for a deployment,
+    every item of the release)."""
     state = app_state(ctx)
     arguments = {"queue_uid": queue_uid}
     plan = WritePlan(action="cancel_scheduled_publish", summary=f"cancel the scheduled action {queue_uid}")
