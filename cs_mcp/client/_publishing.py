@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient, Primitive
     from cs_mcp.guard.permit import Permit
 
-# Contentstack's limits on one bulk request (FACTS.md section 5).
+# Contentstack's limits on one bulk request ("CMA | Bulk Operations").
 BULK_MAX_ITEMS = 10
 BULK_MAX_LOCALES = 10
 BULK_MAX_ENVIRONMENTS = 10
