@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cs_mcp.client import ContentstackError, InvalidRequestError, NotFoundError, OutcomeUnknownError
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry, BulkJob, PublishAction, PublishQueueItem
@@ -363,8 +363,10 @@ async def _follow_job(state: AppState, job_id: str, request: _Request, done: Ite
             await anyio.sleep(delay)
         try:
             job = await state.client.publishing.bulk_job(job_id)
-        except ContentstackError:
-            return  # the items stay "submitted", with the job id to look it up later
+        except (ContentstackError, ValidationError):
+            # The request went out: an unreadable job leaves the items "submitted", with the
+            # job id to look it up later, rather than failing the call.
+            return
         if job.finished:
             break
     if job is None or not job.finished:

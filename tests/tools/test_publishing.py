@@ -47,6 +47,7 @@ class FakeStack:
         self.jobs_readable = True
         self.jobs: dict[str, dict[str, Any]] = {}
         self.job_rows_hidden = False  # a job answers its summary but lists no item rows
+        self.garbled_items = False  # job item rows whose publish_details is not an object
         self.release_items: dict[str, list[dict[str, Any]]] = {}
         self.queue: list[dict[str, Any]] = [
             self.row("q1", "scheduled", ["env_staging"], "blog_post", "post1"),
@@ -111,6 +112,8 @@ class FakeStack:
             if parts[-1] == "items":
                 skip, limit = int(params["skip"]), int(params["limit"])
                 rows: list[dict[str, Any]] = [] if self.job_rows_hidden else job["items"]
+                if self.garbled_items:
+                    rows = [{**row, "publish_details": ["not", "an", "object"]} for row in rows]
                 return httpx2.Response(
                     200,
                     json={"items": rows[skip : skip + limit], "skip": skip, "limit": limit, "total_count": len(rows)},
@@ -670,3 +673,14 @@ async def test_a_queue_that_repeats_its_page_is_read_once_more_at_most() -> None
     assert found["rows"] == []
     assert found["next_cursor"] is None
     assert len([r for r in stack.requests if r.url.path.endswith("/publish-queue")]) == 2
+
+
+async def test_items_of_a_job_whose_items_do_not_parse_stay_submitted_and_the_call_answers() -> None:
+    stack = FakeStack()
+    async with connect(stack) as client:
+        first = ok(await client.call_tool("publish", {"items": posts(2), "environments": ["staging"]}))
+        stack.garbled_items = True
+        again = ok(await client.call_tool("publish", {"items": posts(2), "environments": ["staging"]}))
+    assert first["counts"] == {"published": 2}
+    assert again["counts"] == {"submitted": 2}
+    assert again["job_ids"] == ["job2"]
