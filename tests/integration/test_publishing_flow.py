@@ -2,8 +2,9 @@
 
 An entry published to one environment and locale is served by the CDA there and nowhere else,
 and unpublishing takes it away; a scheduled publish can be cancelled before the sandbox clock
-reaches it, while another one fires; and 120 entries in 2 locales go to 2 environments in
-bulk requests of at most ten items.
+reaches it, while another one fires; 120 entries in 2 locales go to 2 environments in bulk
+requests of at most ten items; and of 25 entries published in bulk, the one the sandbox fails
+is reported failed with its reason and the other 24 published.
 """
 
 from __future__ import annotations
