@@ -3,8 +3,10 @@
 The variable names are the official Contentstack MCP server's, so a user switches by changing
 only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`, `CONTENTSTACK_OAUTH_TOKEN`,
 `CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`, `CS_MCP_AUDIT_LOG`,
-`CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's default limits), and the
-limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`.
+`CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's default limits),
+`CS_MCP_RELEASE_VERSION` (the `release_version` header of release requests: `2.0` unless set;
+set it empty to send none), and the limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and
+`CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cs_mcp.client import Api, ClientConfig, InvalidBaseURLError, RateLimits, UnknownRegionError, resolve_region
+from cs_mcp.client._client import DEFAULT_RELEASE_VERSION
 from cs_mcp.client._regions import normalise_base_url
 from cs_mcp.guard.audit import DEFAULT_KEEP as DEFAULT_AUDIT_KEEP
 from cs_mcp.guard.audit import DEFAULT_MAX_BYTES as DEFAULT_AUDIT_MAX_BYTES
@@ -78,6 +81,7 @@ class Settings(BaseModel):
     audit_max_bytes: int = DEFAULT_AUDIT_MAX_BYTES
     audit_keep: int = DEFAULT_AUDIT_KEEP
     max_sessions_per_principal: int = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL
+    release_version: str | None = DEFAULT_RELEASE_VERSION
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,8 +124,14 @@ class Settings(BaseModel):
                     raise ConfigError("CS_MCP_DELIVERY_TOKENS", "expected environment=token pairs separated by commas")
                 delivery_tokens[name.strip()] = SecretStr(token.strip())
 
+        # Unset: the default; set but empty: no header at all.
+        raw_release_version = env.get("CS_MCP_RELEASE_VERSION")
+        release_version = (
+            DEFAULT_RELEASE_VERSION if raw_release_version is None else (raw_release_version.strip() or None)
+        )
         settings = cls(
             rate_limits=parse_rate_limits(get("CS_MCP_RATE_LIMITS")),
+            release_version=release_version,
             api_key=secret("CONTENTSTACK_API_KEY"),
             delivery_token=secret("CONTENTSTACK_DELIVERY_TOKEN"),
             delivery_tokens=delivery_tokens,
@@ -194,6 +204,7 @@ class Settings(BaseModel):
             delivery_tokens=tokens,
             default_environment=self.environment,
             base_urls=dict(self.base_urls),
+            release_version=self.release_version,
         )
 
 
@@ -202,7 +213,7 @@ _RATE_LIMIT_KEYS = ("cma_read", "cma_write", "cma_bulk", "cda", "analytics", "au
 
 def parse_rate_limits(raw: str | None) -> RateLimits:
     """`CS_MCP_RATE_LIMITS`, such as `cma_read=20,cma_write=20`: requests per second per API
-    family; families not named keep the defaults Contentstack documents.
+    family; families not named keep Contentstack's documented defaults.
 
     Raises:
         ConfigError: an unknown family or a value that is not a positive integer.

@@ -64,6 +64,10 @@ def test_no_credentials_means_the_sandbox_is_served() -> None:
 
 def test_rate_limits_default_to_contentstacks_and_may_be_raised_per_family() -> None:
     assert Settings.from_env({}).rate_limits == RateLimits()
+    # The lower of the figures Contentstack's pages give: 10 CMA reads and 10 writes a second,
+    # 1 bulk request, 80 uncached CDA requests (not the 100 another passage gives).
+    defaults = RateLimits()
+    assert (defaults.cma_read, defaults.cma_write, defaults.cma_bulk, defaults.cda) == (10, 10, 1, 80)
     raised = Settings.from_env({"CS_MCP_RATE_LIMITS": "cma_read=20, cda=300"}).rate_limits
     assert (raised.cma_read, raised.cda, raised.cma_write) == (20, 300, 10)
 

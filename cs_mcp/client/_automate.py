@@ -2,18 +2,18 @@
 
 Automate identifies projects, automations and executions by `id` (not `uid`) and audit-log
 entries by `uid`; lists come under `projects`, `rules`, `executions` and `logs`, with the total
-under `count` when asked for (FACTS.md section 8). Its single-object answers are the object
-itself, not wrapped under a key.
+under `count` when asked for. Its single-object answers are the object itself, not wrapped
+under a key.
 
-The execution log's filters are not documented: cs-mcp sends them as the `query` object that
-the automations list documents for `active`, with the execution's own field names
-(`{"rule_id": ..., "status": ...}`), and callers should check the items they get back (a
-server that ignores the filter answers unfiltered items).
+The "Automations Management API | Automations" page documents the active filter as
+`query={'active':'true'}`: single quotes, no spaces, the value a string. cs-mcp writes every
+`query` that way. The execution log's filters are not documented: cs-mcp sends them in the same
+form with the execution's own field names (`{'rule_id':'...','status':'...'}`), and callers
+should check the items they get back (a server that ignores the filter answers unfiltered items).
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import Field
@@ -144,6 +144,18 @@ def _page(body: dict[str, Any], key: str, model: type[M], skip: int, limit: int)
     return Page[M](items=items, total=count if isinstance(count, int) else None, skip=skip, limit=limit)
 
 
+def automate_query(fields: dict[str, str]) -> str:
+    """`fields` as Automate's documented `query` value: `{'active':'true'}`.
+
+    Raises:
+        ValueError: a key or value holding a quote or a backslash, which this form cannot carry.
+    """
+    for text in (*fields.keys(), *fields.values()):
+        if any(mark in text for mark in "'\"\\"):
+            raise ValueError(f"{text!r} cannot go into an Automate query (it holds a quote or a backslash)")
+    return "{" + ",".join(f"'{key}':'{value}'" for key, value in fields.items()) + "}"
+
+
 def _list_params(skip: int, limit: int) -> list[tuple[str, str | int | float | bool | None]]:
     if not 0 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 0 and {MAX_LIMIT}")
@@ -190,7 +202,7 @@ class AutomateAPI:
         if show_steps:
             params.append(("show_steps", "true"))
         if active is not None:
-            params.append(("query", json.dumps({"active": "true" if active else "false"})))
+            params.append(("query", automate_query({"active": "true" if active else "false"})))
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "automations"], params=params)
         return _page(body, "rules", Automation, skip, limit)
 
@@ -250,7 +262,7 @@ class AutomateAPI:
         if status is not None:
             query["status"] = status
         if query:
-            params.append(("query", json.dumps(query)))
+            params.append(("query", automate_query(query)))
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "executions"], params=params)
         return _page(body, "executions", Execution, skip, limit)
 

@@ -48,6 +48,11 @@ Primitive = str | int | float | bool | None
 Params = list[tuple[str, Primitive]] | Mapping[str, Primitive]
 
 
+# The "CMA | Releases" page asks organizations that have the latest Releases enabled to send the
+# header `release_version: 2.0`; the documented request bodies are the same either way.
+DEFAULT_RELEASE_VERSION = "2.0"
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Everything the client needs to reach Contentstack. Secrets are plain strings here and
@@ -65,6 +70,8 @@ class ClientConfig:
     base_urls: Mapping[Api, str] = field(default_factory=lambda: {})
     timeout: float = 30.0
     connect_timeout: float = 10.0
+    # Sent as the `release_version` header on every release request. None sends no header.
+    release_version: str | None = DEFAULT_RELEASE_VERSION
 
     def secrets(self) -> list[str]:
         """Every secret value, for scrubbing text that leaves the client. Not the API key: it

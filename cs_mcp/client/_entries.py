@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient, Primitive
     from cs_mcp.guard.permit import Permit
 
-# A `query` of uids is sent in pieces this large: the most one page answers (FACTS.md 5).
+# A `query` of uids is sent in pieces this large: the most one page answers ("CMA | Entries").
 VERSION_LOOKUP_CHUNK = 100
 
 SortOrder = tuple[str, Literal["asc", "desc"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,14 +24,18 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient, Primitive
     from cs_mcp.guard.permit import Permit
 
-# Contentstack's limits on one bulk request (FACTS.md section 5).
+# Contentstack's limits on one bulk request ("CMA | Bulk Operations").
 BULK_MAX_ITEMS = 10
 BULK_MAX_LOCALES = 10
 BULK_MAX_ENVIRONMENTS = 10
 
 
-# "Job status" and "Job items" take the bulk API's version header.
+# "CMA | Job Status" (job and job items) and "CMA | Publish Queue" (list, single row, cancel)
+# mark the header `api_version: 3.2` required.
 BULK_JOB_HEADERS = {"api_version": "3.2"}
+PUBLISH_QUEUE_HEADERS = BULK_JOB_HEADERS
+# "Job items" answers at most 100 rows a page.
+BULK_JOB_ITEMS_PAGE = 100
 
 
 class PublishingAPI:
@@ -165,9 +170,9 @@ class PublishingAPI:
     async def bulk_job(self, job_id: str) -> BulkJob:
         """A bulk job's status, with its items' results when the job answer carries none.
 
-        Contentstack's "Job status" page asks for the `api_version: 3.2` header, answers the job
-        at the top level (older answers wrap it in `job`), and serves per-item results from
-        `GET /bulk/jobs/{job_id}/items`.
+        Contentstack's "CMA | Job Status" page asks for the `api_version: 3.2` header, answers
+        the job at the top level (older answers wrap it in `job`), and serves per-item results
+        from `GET /bulk/jobs/{job_id}/items`.
 
         Raises:
             NotFoundError: no such job.
@@ -180,23 +185,48 @@ class PublishingAPI:
         return job
 
     async def bulk_job_items(self, job_id: str) -> list[BulkJobItem]:
-        """The per-item results of a bulk job (empty when Contentstack has none to give)."""
-        try:
-            answer = await self._core.request(
-                Api.CMA, "GET", ["bulk", "jobs", job_id, "items"], params={"limit": 100}, headers=BULK_JOB_HEADERS
-            )
-        except NotFoundError:
-            return []
-        rows = answer.get("items")
-        if not isinstance(rows, list):
-            return []
-        return [BulkJobItem.model_validate(row) for row in cast(list[Any], rows) if isinstance(row, dict)]
+        """Every per-item result of a bulk job (empty when Contentstack has none to give).
+
+        Pages of at most 100 rows (`skip`/`limit`, with `include_count` for `total_count`), read
+        until the count is reached, a page comes back short without a count, or a page adds no
+        row not already read (a server that ignores `skip` would otherwise be read forever).
+        """
+        items: list[BulkJobItem] = []
+        seen: set[str] = set()
+        skip = 0
+        while True:
+            params: dict[str, Primitive] = {"include_count": "true", "skip": skip, "limit": BULK_JOB_ITEMS_PAGE}
+            try:
+                answer = await self._core.request(
+                    Api.CMA, "GET", ["bulk", "jobs", job_id, "items"], params=params, headers=BULK_JOB_HEADERS
+                )
+            except NotFoundError:
+                return items
+            rows = answer.get("items")
+            if not isinstance(rows, list):
+                return items
+            page = [cast(dict[str, Any], row) for row in cast(list[Any], rows) if isinstance(row, dict)]
+            fresh = 0
+            for row in page:
+                key = json.dumps(row, sort_keys=True)
+                if key not in seen:
+                    seen.add(key)
+                    items.append(BulkJobItem.model_validate(row))
+                    fresh += 1
+            skip += len(page)
+            total = answer.get("total_count", answer.get("count"))
+            if not fresh or (isinstance(total, int) and skip >= total):
+                return items
+            if not isinstance(total, int) and len(page) < BULK_JOB_ITEMS_PAGE:
+                return items
 
     async def queue(self, *, skip: int = 0, limit: int = 100) -> Page[PublishQueueItem]:
         """One page of the publish queue, newest first as Contentstack lists it (the API
         documents no filters by environment or status: callers filter the rows)."""
         params: dict[str, Primitive] = {"include_count": "true", "skip": skip, "limit": limit}
-        answer = await self._core.request(Api.CMA, "GET", ["publish-queue"], params=params)
+        answer = await self._core.request(
+            Api.CMA, "GET", ["publish-queue"], params=params, headers=PUBLISH_QUEUE_HEADERS
+        )
         rows = answer.get("queue")
         if not isinstance(rows, list):
             raise MalformedResponseError("the answer has no list under 'queue'")
@@ -206,12 +236,12 @@ class PublishingAPI:
         return Page[PublishQueueItem](items=items, total=total, skip=skip, limit=limit)
 
     async def queue_item(self, queue_uid: str) -> PublishQueueItem:
-        """One publish queue row (the fixtures answer it under `entry`).
+        """One publish queue row ("CMA | Publish Queue" answers it under `entry`).
 
         Raises:
             NotFoundError: no such row.
         """
-        answer = await self._core.request(Api.CMA, "GET", ["publish-queue", queue_uid])
+        answer = await self._core.request(Api.CMA, "GET", ["publish-queue", queue_uid], headers=PUBLISH_QUEUE_HEADERS)
         for key in ("entry", "queue", "publish_queue"):
             row = answer.get(key)
             if isinstance(row, dict) and "uid" in row:
@@ -230,6 +260,7 @@ class PublishingAPI:
             Api.CMA,
             "GET",
             ["publish-queue", queue_uid, "unschedule"],
+            headers=PUBLISH_QUEUE_HEADERS,
             permit=permit,
             operation="publish_queue.unschedule",
             targets={"environment": environments},

@@ -1,6 +1,6 @@
 """Rate limiting per API family, shared by every concurrent call in the process.
 
-Contentstack counts requests per organization per second (FACTS.md section 3). A sliding
+Contentstack counts requests per organization per second. A sliding
 window of one second per family guarantees that no one-second window holds more requests than
 the limit, which a plain token bucket (burst at a window's edge) does not. Answers'
 `X-RateLimit-Remaining` slows the family down before a 429 comes, since other processes of
@@ -26,12 +26,19 @@ ARRIVAL_SLACK_SECONDS = 0.03
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Requests per second for each family key the client uses."""
+    """Requests per second for each family key the client uses.
+
+    The defaults are the lower of the figures Contentstack's reference gives: the CMA's 10 reads
+    and 10 writes a second per organization (an older CMA page says 10 requests in all), the
+    bulk endpoints' 1 a second, and 80 uncached (origin) CDA requests a second (the CDA
+    reference says 80 in one place and 100 in another). `CS_MCP_RATE_LIMITS` raises them for
+    plans with higher limits.
+    """
 
     cma_read: int = 10
     cma_write: int = 10
     cma_bulk: int = 1
-    cda: int = 100
+    cda: int = 80
     analytics: int = 10
     automate: int = 10
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient
     from cs_mcp.guard.permit import Permit
 
-# Contentstack names assets in release items with this pseudo content type (FACTS.md section 5).
+# Contentstack names assets in release items with this pseudo content type ("CMA | Releases").
 ASSET_CONTENT_TYPE = "built_io_upload"
 # Items per add or remove request, as Contentstack allows.
 MAX_ITEMS_PER_REQUEST = 25
@@ -44,6 +44,11 @@ class ReleaseItem(APIModel):
     content_type_uid: str | None = None
     action: str | None = None
     title: str | None = None
+
+    @property
+    def key(self) -> tuple[str | None, ...]:
+        """What tells one item of a release from another."""
+        return (self.content_type_uid, self.uid, self.locale, self.action)
 
     @property
     def is_asset(self) -> bool:
@@ -117,9 +122,10 @@ class ReleasesAPI:
 
     def __init__(self, core: ContentstackClient) -> None:
         self._core = core
-        # Set to "2.0" to send `release_version: 2.0` (Releases v2), which not every stack has;
-        # the documented bodies work without it.
-        self.release_version: str | None = None
+        # The "CMA | Releases" page asks for `release_version: 2.0` from organizations with the
+        # latest Releases. Sent by default (ClientConfig.release_version, the
+        # CS_MCP_RELEASE_VERSION setting); None omits it.
+        self.release_version: str | None = core.config.release_version
 
     def _headers(self) -> dict[str, str] | None:
         return {"release_version": self.release_version} if self.release_version else None
@@ -164,12 +170,18 @@ class ReleasesAPI:
         return Page[ReleaseItem](items=found, total=_count(body), skip=skip, limit=limit)
 
     async def all_items(self, uid: str) -> builtins.list[ReleaseItem]:
-        """Every item of a release, following pages."""
+        """Every item of a release, following pages until the count is reached, a page is
+        short, or a page adds no item not already read."""
         found: builtins.list[ReleaseItem] = []
+        seen: set[tuple[str | None, ...]] = set()
         skip: int | None = 0
         while skip is not None:
             page = await self.items(uid, skip=skip)
-            found.extend(page.items)
+            fresh = [i for i in page.items if i.key not in seen]
+            if not fresh:
+                break
+            seen.update(i.key for i in fresh)
+            found.extend(fresh)
             skip = page.next_skip
         return found
 
@@ -300,22 +312,26 @@ class ReleasesAPI:
     ) -> str:
         """Removes up to 25 items in one request, or every item with `all=True`.
 
+        With `all=True`, `items` are the release's items as the caller read them: the "CMA |
+        Releases" page documents `DELETE /releases/{uid}/items?all=true` with a JSON body of
+        `items` (and `Content-Type: application/json`), so they travel as that body, and the
+        permit must cover their content types and locales.
+
         Raises:
-            ReleaseArgumentError: both or neither of items and all; more than 25 items.
+            ReleaseArgumentError: neither items nor all; more than 25 items without all.
             NotFoundError: no release with that uid.
         """
-        if all and items:
-            raise ReleaseArgumentError("pass items or all=True, not both")
         if all:
             body = await self._core.request(
                 Api.CMA,
                 "DELETE",
                 ["releases", uid, "items"],
                 params={"all": "true"},
+                json_body={"items": [i.body() for i in items]},
                 headers=self._headers(),
                 permit=permit,
                 operation="release.remove_items",
-                targets={"release": [uid]},
+                targets={"release": [uid], **_item_targets(items)},
             )
             return _notice(body)
         self._check_batch(items)

@@ -37,14 +37,18 @@ class StackAPI:
         return Page[ContentType](items=items, total=_count(body), skip=skip, limit=limit)
 
     async def all_content_types(self) -> list[ContentType]:
-        """Every content type, following pages."""
-        found: list[ContentType] = []
+        """Every content type, following pages until the count is reached, a page is short, or
+        a page adds no content type not already read."""
+        found: dict[str, ContentType] = {}
         skip: int | None = 0
         while skip is not None:
             page = await self.content_types(skip=skip)
-            found.extend(page.items)
+            fresh = [ct for ct in page.items if ct.uid not in found]
+            if not fresh:
+                break
+            found.update((ct.uid, ct) for ct in fresh)
             skip = page.next_skip
-        return found
+        return list(found.values())
 
     async def content_type(self, uid: str) -> ContentType:
         """One content type with its schema.

@@ -1,7 +1,8 @@
 """The sandbox's Content Management API: content types, entries, assets, environments, locales.
 
 Mounted at `/cma/v3` (publishing and releases add their routes beside these). Answers and
-errors follow FACTS.md sections 4 and 5. Choices the documentation leaves open:
+errors follow Contentstack's reference pages ("CMA | Entries", "CMA | Assets" and the like).
+Choices the documentation leaves open:
 
 - Lists are ordered newest first (`created_at` descending) unless `asc`/`desc` names a field.
 - `limit` above 100, a negative `skip` or `limit`, more than 10 `include[]` answer 400 in the

@@ -4,7 +4,13 @@ Routes, mounted under `/cma/v3` beside `cma.py`'s:
 
 - `POST /content_types/{ct}/entries/{uid}/publish|unpublish`, `POST /assets/{uid}/publish|unpublish`
 - `POST /bulk/publish|unpublish` (at most 10 items x 10 locales x 10 environments), `GET /bulk/jobs/{job_id}`
-- `GET /publish-queue`, `GET /publish-queue/{uid}`, `GET /publish-queue/{uid}/unschedule`
+  and `GET /bulk/jobs/{job_id}/items` (as "CMA | Job Status" shows them: a finished job is `complete`
+  with failures counted in `summary.unsuccess`; one item row per item, locale and environment)
+- `GET /publish-queue`, `GET /publish-queue/{uid}`, `GET /publish-queue/{uid}/unschedule` (rows as "CMA |
+  Publish Queue" shows them, the content type at the row's top level)
+
+The job, job items and publish queue requests are refused without the header `api_version: 3.2`,
+which their pages mark required.
 
 Every publish or unpublish, whether immediate, scheduled, bulk or a release deploy, is one or more
 rows of the publish queue. A row carries the operations it stands for; an immediate row is applied
@@ -512,6 +518,9 @@ def queue_row_json(state: SandboxState, conn: sqlite3.Connection, row: sqlite3.R
     details: dict[str, Any] = {"status": row["status"]}
     if row["message"]:
         details["message"] = row["message"]
+    entry = json.loads(row["entry_json"])
+    # "CMA | Publish Queue" shows the content type at the row's top level, not inside `entry`.
+    content_type = entry.pop("content_type", None)
     answer: dict[str, Any] = {
         "uid": row["uid"],
         "stack": state.credentials.api_key,
@@ -521,7 +530,7 @@ def queue_row_json(state: SandboxState, conn: sqlite3.Connection, row: sqlite3.R
         "updated_by": row["user"],
         "type": row["type"],
         "publish_details": details,
-        "entry": json.loads(row["entry_json"]),
+        "entry": entry,
         "environment": environment_uids(conn, json.loads(row["environments_json"])),
         "locale": json.loads(row["locales_json"]),
         "action": row["action"],
@@ -531,10 +540,11 @@ def queue_row_json(state: SandboxState, conn: sqlite3.Connection, row: sqlite3.R
         "approved": True,
         "rejected": False,
     }
+    if isinstance(content_type, dict):
+        answer["content_type"] = {"uid": cast(dict[str, Any], content_type)["uid"]}
     if row["scheduled_at"]:
         answer["scheduled_at"] = row["scheduled_at"]
-    if row["job_id"]:
-        answer["job_id"] = row["job_id"]
+    answer["bulkJobId"] = row["job_id"]
     return answer
 
 
@@ -831,21 +841,18 @@ def _queue_bulk_asset(
 
 
 def _job_status(counts: dict[str, int]) -> str:
-    total = sum(counts.values())
+    """A job's status as "CMA | Job Status" shows it: `complete` once every item is done,
+    failed items included (the summary counts them); a job waiting for its time is `scheduled`."""
     if counts.get("scheduled", 0):
         return "scheduled"
-    if counts.get("cancelled", 0) == total:
-        return "cancelled"
-    if counts.get("failed", 0) == total:
-        return "failed"
-    if counts.get("failed", 0):
-        return "completed_with_errors"
-    return "completed"
+    return "complete"
 
 
 def _job_and_items(state: SandboxState, job_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A bulk job as "Job status" answers it (top level: uid, status, action, summary, body),
-    and its items as "Job items" lists them."""
+    """A bulk job as "CMA | Job Status" answers it (top level: uid, action, status, body,
+    summary with `success` and `unsuccess`), and its items as "Job items" lists them: one row
+    per item, locale and environment, the outcome under `publish_details`, an entry's content
+    type as `{"uid"}`."""
     with state.db.read() as conn:
         job = conn.execute("SELECT * FROM bulk_jobs WHERE uid = ?", (job_id,)).fetchone()
         if job is None:
@@ -853,53 +860,66 @@ def _job_and_items(state: SandboxState, job_id: str) -> tuple[dict[str, Any], li
         rows = conn.execute("SELECT * FROM publish_queue WHERE job_id = ? ORDER BY rowid", (job_id,)).fetchall()
         counts = {"success": 0, "failed": 0, "scheduled": 0, "cancelled": 0}
         items: list[dict[str, Any]] = []
-        updated_at = job["created_at"]
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
-            updated_at = max(updated_at, row["updated_at"])
             entry = json.loads(row["entry_json"])
-            item: dict[str, Any] = {
-                "type": row["type"],
-                "uid": entry["uid"],
-                "locale": entry.get("locale"),
-                "version": entry.get("version"),
-                "environments": json.loads(row["environments_json"]),
-                "status": row["status"],
-                "publish_queue_uid": row["uid"],
-            }
-            if row["type"] == "entry":
-                item["content_type"] = entry["content_type"]["uid"]
+            details: dict[str, Any] = {"status": row["status"]}
             if row["message"]:
-                item["error_message"] = row["message"]
-            items.append(item)
+                details["failure_reason"] = row["message"]
+            for environment in json.loads(row["environments_json"]):
+                for locale in json.loads(row["locales_json"]):
+                    item: dict[str, Any] = {
+                        "uid": entry["uid"],
+                        "locale": entry.get("locale"),
+                        "version": entry.get("version"),
+                        "title": entry.get("title"),
+                        "type": row["type"],
+                        "publish_details": details,
+                        "publish_locale": locale,
+                        "environment": store.environment_uid(conn, environment) or environment,
+                        "action": row["action"],
+                        "published_at": row["published_at"],
+                        "scheduled_at": row["scheduled_at"],
+                        "user": row["user"],
+                        "depth": 0,
+                    }
+                    if row["type"] == "entry":
+                        item["content_type"] = {"uid": entry["content_type"]["uid"]}
+                    items.append(item)
+        status = _job_status(counts)
         answer: dict[str, Any] = {
             "uid": job_id,
             "action": job["action"],
-            "status": _job_status(counts),
-            "created_at": job["created_at"],
-            "updated_at": updated_at,
-            "created_by": job["created_by"],
-            "summary": {"total": len(rows), **counts},
+            "status": status,
             "body": {
+                "branch": state.credentials.branch,
                 "environments": json.loads(job["environments_json"]),
                 "locales": json.loads(job["locales_json"]),
+                "published_at": None if job["scheduled_at"] else job["created_at"],
+                "scheduled_at": job["scheduled_at"],
+            },
+            "summary": {
+                "approvals": 0,
+                "skip": 0,
+                "state": "completed" if status == "complete" else status,
+                "success": counts["success"],
+                "total_processed": counts["success"] + counts["failed"],
+                "unsuccess": counts["failed"],
             },
         }
-        if job["scheduled_at"]:
-            answer["scheduled_at"] = job["scheduled_at"]
     return answer, items
 
 
-def _bulk_api_version_missing(request: Request) -> Response | None:
-    """ "Job status" and "Job items" ask for the `api_version: 3.2` header."""
+def api_version_missing(request: Request, what: str) -> Response | None:
+    """ "CMA | Job Status" and "CMA | Publish Queue" mark the header `api_version: 3.2` required."""
     if request.headers.get("api_version") == "3.2":
         return None
-    return error_response(400, 400, "Pass the api_version header as 3.2 for bulk job requests.")
+    return error_response(400, 400, f"Pass the api_version header as 3.2 for {what} requests.")
 
 
 def _job_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := _bulk_api_version_missing(request)) is not None:
+        if (refusal := api_version_missing(request, "bulk job")) is not None:
             return refusal
         answer, _items = _job_and_items(state, request.path_params["job_id"])
         return JSONResponse(answer)
@@ -909,17 +929,27 @@ def _job_handler(state: SandboxState) -> Endpoint:
 
 def _job_items_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := _bulk_api_version_missing(request)) is not None:
+        if (refusal := api_version_missing(request, "bulk job")) is not None:
             return refusal
         skip, limit, _include_count = page_params(request)
         _answer, items = _job_and_items(state, request.path_params["job_id"])
-        return JSONResponse({"items": items[skip : skip + limit], "count": len(items)})
+        status = request.query_params.get("status")
+        kind = request.query_params.get("type")
+        items = [
+            item
+            for item in items
+            if status in (None, item["publish_details"]["status"]) and kind in (None, item["type"])
+        ]
+        page = items[skip : skip + limit]
+        return JSONResponse({"items": page, "skip": skip, "limit": limit, "total_count": len(items)})
 
     return handler
 
 
 def _queue_list_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
+        if (refusal := api_version_missing(request, "publish queue")) is not None:
+            return refusal
         skip, limit, include_count = page_params(request)
         filters = _queue_filters(request)
         clauses: list[str] = []
@@ -956,6 +986,8 @@ def _queue_row_or_refuse(conn: sqlite3.Connection, uid: str) -> sqlite3.Row:
 
 def _queue_get_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
+        if (refusal := api_version_missing(request, "publish queue")) is not None:
+            return refusal
         with state.db.read() as conn:
             row = _queue_row_or_refuse(conn, request.path_params["uid"])
             return JSONResponse({"entry": queue_row_json(state, conn, row)})
@@ -965,6 +997,8 @@ def _queue_get_handler(state: SandboxState) -> Endpoint:
 
 def _unschedule_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
+        if (refusal := api_version_missing(request, "publish queue")) is not None:
+            return refusal
         with state.db.transaction() as conn:
             row = _queue_row_or_refuse(conn, request.path_params["uid"])
             if row["status"] != "scheduled":

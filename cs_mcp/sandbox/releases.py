@@ -535,7 +535,15 @@ def _edit_items_handler(state: SandboxState, edit: Literal["add_one", "add", "re
             items = [(await parse_body(request, OneItemBody)).item]
         elif edit == "update":
             to_update = (await parse_body(request, UpdateItemsBody)).items
-        elif not remove_all:
+        elif remove_all:
+            # "CMA | Releases" documents `?all=true` with a JSON body of `items`: a request
+            # without it is refused, as a body-less DELETE would be. Every item goes, listed or not.
+            if "application/json" not in request.headers.get("content-type", ""):
+                raise publishing.RequestRefused(
+                    400, publishing.INVALID_DATA_CODE, "Send the items as a JSON body (Content-Type: application/json)."
+                )
+            await parse_body(request, ItemsBody)
+        else:
             items = (await parse_body(request, ItemsBody)).items
         with state.db.transaction() as conn:
             # Checked again inside the write: the release may have been locked meanwhile.
@@ -575,7 +583,9 @@ def _deploy_handler(state: SandboxState) -> Endpoint:
                 action="deploy",
                 entry={
                     "title": row["name"],
-                    "uid": uid,
+                    # The row's own reference, as in Contentstack's deployment rows: the release
+                    # is `entry.release.uid`, never `entry.uid`.
+                    "uid": "blt" + secrets.token_hex(8),
                     "skip_items_webhook_trigger": False,
                     "release": {"uid": uid, "title": row["name"], "action": fields.action},
                 },

@@ -492,6 +492,8 @@ async def list_automation_executions(
         )
     except NotFoundError:
         raise ToolError(_project_missing(project_id)) from None
+    except ValueError as exc:  # a filter Automate's quoted `query` form cannot carry
+        raise ToolError(f"{exc}; pass the id as list_automations shows it") from None
     kept, info = filtered_page(
         [summarize_execution(e) for e in page.items],
         lambda e: (

@@ -13,14 +13,14 @@ for more than one item is how the call is carried out, not a separate permission
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cs_mcp.client import ContentstackError, InvalidRequestError, NotFoundError, OutcomeUnknownError
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry, BulkJob, PublishAction, PublishQueueItem
@@ -53,7 +53,6 @@ from cs_mcp.tools.entries import (
 MAX_ITEMS = 500
 # A bulk job not finished at once is looked at again after these pauses, then reported as submitted.
 JOB_POLL_DELAYS = (0.5, 1.0, 2.0)
-_FINAL_JOB_STATES = frozenset({"completed", "completed_with_errors", "failed", "success", "scheduled", "cancelled"})
 
 # Queue pages (of 100 rows) read at most to fill one filtered page of the tool's answer.
 QUEUE_SCAN_REQUESTS = 5
@@ -364,38 +363,56 @@ async def _follow_job(state: AppState, job_id: str, request: _Request, done: Ite
             await anyio.sleep(delay)
         try:
             job = await state.client.publishing.bulk_job(job_id)
-        except ContentstackError:
-            return  # the items stay "submitted", with the job id to look it up later
-        if (job.status or "").lower() in _FINAL_JOB_STATES:
+        except (ContentstackError, ValidationError):
+            # The request went out: an unreadable job leaves the items "submitted", with the
+            # job id to look it up later, rather than failing the call.
+            return
+        if job.finished:
             break
-    if job is None or (job.status or "").lower() not in _FINAL_JOB_STATES:
+    if job is None or not job.finished:
         return
-    for work in request.works:
+    settle_job_items(job, request.works, done, state.client.redact)
+
+
+def settle_job_items(job: BulkJob, works: Sequence[_Work], done: ItemStatus, redact: Callable[[str], str]) -> None:
+    """Settles the submitted items of a finished job from its rows and its summary.
+
+    An item is failed when a row of it says so (with the row's reason), and done when its rows
+    all say success, or when it has no row and the job counts no failure. When the job counts
+    failures that no row explains, an item without rows is not claimed done: it stays
+    "submitted", saying how many items the job reports failed.
+    """
+    explained = sum(1 for row in job.items if row.failed)
+    unexplained = job.failure_count - explained
+    for work in works:
         if work.status != "submitted":
             continue
         rows = [
             row
             for row in job.items
             if row.uid == work.item.uid
-            and (work.item.type == "asset" or row.content_type in (None, work.item.content_type))
+            and (work.item.type == "asset" or row.content_type_uid in (None, work.item.content_type))
         ]
-        failures = [row for row in rows if (row.status or "").lower() in ("failed", "error")]
+        failures = [row for row in rows if row.failed]
         if failures:
             # Quoted from Contentstack's answer, so scrubbed like every message the client builds.
-            reasons = {state.client.redact(row.error_message or row.message or "failed") for row in failures}
+            reasons = {redact(row.reason or "failed, with no reason given") for row in failures}
             work.status, work.reason = "failed", "; ".join(sorted(reasons))
-        elif rows and all((row.status or "").lower() == "scheduled" for row in rows):
+        elif rows and all(row.state == "scheduled" for row in rows):
             work.status = "scheduled"
-        elif rows or ((job.status or "").lower() in ("completed", "success") and not _reports_failures(job)):
+        elif rows and all(row.state in ("success", "scheduled") for row in rows):
             work.status = done
-
-
-def _reports_failures(job: BulkJob) -> bool:
-    """Whether a job's summary counts any failed item. Without per-item results, items are
-    claimed done only when the summary says nothing failed; otherwise they stay "submitted"."""
-    return any(
-        isinstance(count, int) and count > 0 for key, count in (job.summary or {}).items() if "fail" in key.lower()
-    )
+        elif rows:
+            work.reason = f"bulk job {work.job_id} has not settled this item yet; read it again later"
+        elif job.failed_as_a_whole:
+            work.status, work.reason = "failed", f"bulk job {work.job_id} failed (no reason given per item)"
+        elif unexplained > 0:
+            work.reason = (
+                f"bulk job {work.job_id} reports {job.failure_count} failed item(s) without saying which; "
+                "this one is not known to be done"
+            )
+        else:
+            work.status = done
 
 
 async def _publish_or_unpublish(
@@ -539,8 +556,9 @@ async def publish(
     """Publish entries and assets to environments, now or at scheduled_at. Missing versions
     are the latest. Many items are sent in bulk requests (10 items x 10 locales x 10
     environments each, one a second). Answers per item: published, scheduled, submitted (job
-    still running) or failed with the reason. Use dry_run first; publishing to some
-    environments needs a human's confirmation (pass back the confirmation token)."""
+    still running, or its failures not yet attributed) or failed with the reason. Use dry_run
+    first; publishing to some environments needs a human's confirmation (pass back the
+    confirmation token)."""
     return await _publish_or_unpublish(
         ctx, "publish", items, environments, locales, scheduled_at, dry_run, confirmation_token
     )
@@ -599,7 +617,6 @@ async def _environment_names(state: AppState) -> dict[str, str]:
 
 def _queue_row(row: PublishQueueItem, names: dict[str, str]) -> QueueRow:
     ref = row.entry
-    release = ref.release.get("uid") if ref is not None and ref.release else None
     return QueueRow(
         uid=row.uid,
         action=row.action,
@@ -607,11 +624,11 @@ def _queue_row(row: PublishQueueItem, names: dict[str, str]) -> QueueRow:
         status=row.state,
         environments=[names.get(e, e) for e in row.environments],
         locales=row.locales,
-        content_type=ref.content_type_uid if ref else None,
+        content_type=row.content_type_uid,
         item_uid=ref.uid if ref else None,
         title=clean(ref.title) if ref and ref.title else None,
         version=ref.version if ref else None,
-        release=release if isinstance(release, str) else None,
+        release=row.release_uid,
         scheduled_at=row.scheduled_at,
         published_at=row.published_at,
         user=row.user,
@@ -648,9 +665,14 @@ async def list_publish_queue(
     # environments by uid in it), so rows are filtered here, reading on until a page is full.
     matching: list[tuple[int, QueueRow]] = []  # (position in the queue, row)
     position, total, exhausted = skip, None, False
+    seen: set[str] = set()
     for _ in range(QUEUE_SCAN_REQUESTS if filtering else 1):
         page = await state.client.publishing.queue(skip=position, limit=MAX_LIMIT if filtering else limit)
         total = page.total
+        if page.items and all(item.uid in seen for item in page.items):
+            exhausted = True  # a page with nothing new: reading on would only repeat it
+            break
+        seen.update(item.uid for item in page.items)
         for item in page.items:
             row = _queue_row(item, names)
             position += 1
@@ -753,7 +775,9 @@ async def cancel_scheduled_publish(
     confirmation_token: ConfirmationToken = None,
 ) -> CancelAnswer:
     """Cancel a scheduled publish, unpublish or release deployment before it happens (find
-    its uid with list_publish_queue status='scheduled'). Only scheduled rows can be cancelled."""
+    its uid with list_publish_queue status='scheduled'). Only scheduled rows can be cancelled.
+    The role must cover the row's content type, environments and locales (for a deployment,
+    every item of the release)."""
     state = app_state(ctx)
     arguments = {"queue_uid": queue_uid}
     plan = WritePlan(action="cancel_scheduled_publish", summary=f"cancel the scheduled action {queue_uid}")

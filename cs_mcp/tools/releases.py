@@ -617,9 +617,10 @@ async def update_release(
     async def execute(permits: Permits) -> Release:
         return await state.client.releases.update(
             release_uid,
-            # The documented update body carries the name: a lock alone resends the current one.
+            # The documented update body carries the name and description: a lock alone resends
+            # the current ones.
             name=name if name is not None else release.name,
-            description=description,
+            description=description if description is not None else release.description,
             locked=locked,
             permit=permits.for_operation("release.update"),
         )
@@ -754,7 +755,7 @@ async def remove_release_items(
     async def execute(permits: Permits) -> int:
         permit = permits.for_operation("release.remove_items")
         if all:
-            await state.client.releases.remove_items(release_uid, all=True, permit=permit)
+            await state.client.releases.remove_items(release_uid, chosen, all=True, permit=permit)
             return 1
         batches = chunks(chosen)
         for number, batch in enumerate(batches):

@@ -21,7 +21,7 @@ from cs_mcp.client import (
     NotFoundError,
     PermitRequiredError,
 )
-from cs_mcp.client._automate import SET_ACTIVE_OPERATION, Automation
+from cs_mcp.client._automate import SET_ACTIVE_OPERATION, Automation, automate_query
 from cs_mcp.guard import PermitAuthority
 from cs_mcp.sandbox import automate as sandbox_automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
@@ -101,7 +101,7 @@ async def test_automations_filter_by_active_with_the_documented_query_and_show_s
         page = await client.automate.automations("p1", active=False, show_steps=True, limit=10)
     params = seen.requests[0].url.params
     assert seen.requests[0].url.path == "/v1/projects/p1/automations"
-    assert json.loads(params["query"]) == {"active": "false"}
+    assert params["query"] == "{'active':'false'}"  # as the Automations page writes it
     assert params["show_steps"] == "true"
     assert page.items[0].missing_parts() == []
 
@@ -177,7 +177,7 @@ async def test_executions_send_their_filters_as_a_query_and_list_newest_first() 
     async with client:
         page = await client.automate.executions("p1", automation_id="a1", status="failed", skip=5, limit=5)
     params = seen.requests[0].url.params
-    assert json.loads(params["query"]) == {"rule_id": "a1", "status": "failed"}
+    assert params["query"] == "{'rule_id':'a1','status':'failed'}"
     assert (params["desc"], params["skip"], params["limit"]) == ("created_at", "5", "5")
     assert page.items[0].details[0].status == "failed"
 
@@ -269,3 +269,8 @@ async def test_the_client_and_the_sandbox_agree_on_the_toggle_and_its_audit_entr
     assert all(e.status == "failed" for e in failed.items)
     assert failed.total == len(failed.items)
     assert caught.value.errors == {"action": ["is not configured."]}
+
+
+def test_a_query_value_with_a_quote_is_refused_before_anything_is_sent() -> None:
+    with pytest.raises(ValueError, match="quote"):
+        automate_query({"rule_id": "a'1"})

@@ -303,3 +303,138 @@ async def test_a_numeric_bulk_job_status_is_kept_as_text() -> None:
     async with make_client(rec, PermitAuthority()) as client:
         job = await client.publishing.bulk_job("job1")
     assert job.status == "2"
+
+
+async def test_every_publish_queue_request_sends_the_documented_api_version() -> None:
+    authority = PermitAuthority()
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/unschedule"):
+            return httpx2.Response(200, json=fixture("cancel.json"))
+        if request.url.path.endswith("/publish-queue"):
+            return httpx2.Response(200, json=fixture("find.json"))
+        return httpx2.Response(200, json=fixture("fetch.json"))
+
+    rec = Recorder(answer)
+    async with make_client(rec, authority) as client:
+        await client.publishing.queue()
+        await client.publishing.queue_item("publish_queue_uid")
+        await client.publishing.unschedule(
+            "publish_queue_uid", environments=["staging"], permit=permit(authority, "publish_queue.unschedule")
+        )
+    assert [r.headers.get("api_version") for r in rec.requests] == ["3.2", "3.2", "3.2"]
+
+
+async def test_a_queue_row_names_its_content_type_at_the_top_level_and_a_release_row_its_release() -> None:
+    row = {
+        "uid": "q1",
+        "type": "entry",
+        "entry": {"uid": "blt1", "title": "Hello", "locale": "hi-in", "version": 2},
+        "content_type": {"uid": "ct5"},
+        "environment": ["env1"],
+        "locale": ["hi-in"],
+        "publish_details": {"status": "scheduled"},
+    }
+    rec = Recorder(lambda _r: httpx2.Response(200, json={"queue": [row]}))
+    async with make_client(rec, PermitAuthority()) as client:
+        (entry_row,) = (await client.publishing.queue()).items
+        release_row = await _queue_item_from(fixture("fetch.json"))
+    assert entry_row.content_type_uid == "ct5"
+    assert (release_row.release_uid, release_row.entry and release_row.entry.uid) == ("release_uid", "entry_uid")
+
+
+async def _queue_item_from(answer: dict[str, Any]) -> Any:
+    rec = Recorder(lambda _r: httpx2.Response(200, json=answer))
+    async with make_client(rec, PermitAuthority()) as client:
+        return await client.publishing.queue_item("q")
+
+
+def documented_job_item(uid: str, status: str = "success", reason: str | None = None) -> dict[str, Any]:
+    """A row of "CMA | Job Status"'s job items: outcome under publish_details, content type as an object."""
+    details: dict[str, Any] = {"status": status}
+    if reason:
+        details["failure_reason"] = reason
+    return {
+        "uid": uid,
+        "locale": "en-us",
+        "version": 1,
+        "title": uid,
+        "type": "entry",
+        "publish_details": details,
+        "publish_locale": "en-us",
+        "environment": "env_uid",
+        "action": "publish",
+        "depth": 0,
+        "content_type": {"uid": "author"},
+    }
+
+
+async def test_job_items_in_the_documented_shape_are_read_through_every_page() -> None:
+    rows = [documented_job_item(f"e{i}") for i in range(230)]
+    rows[150] = documented_job_item("e150", "failed", "Entry is not localized.")
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if not request.url.path.endswith("/items"):
+            return httpx2.Response(
+                200,
+                json={
+                    "uid": "job1",
+                    "status": "complete",
+                    "summary": {"state": "completed", "success": 229, "unsuccess": 1},
+                },
+            )
+        skip, limit = int(request.url.params["skip"]), int(request.url.params["limit"])
+        return httpx2.Response(
+            200, json={"items": rows[skip : skip + limit], "skip": skip, "limit": limit, "total_count": 230}
+        )
+
+    rec = Recorder(answer)
+    async with make_client(rec, PermitAuthority()) as client:
+        job = await client.publishing.bulk_job("job1")
+    pages = [dict(r.url.params.multi_items()) for r in rec.requests[1:]]
+    assert pages == [{"include_count": "true", "skip": str(s), "limit": "100"} for s in (0, 100, 200)]
+    assert len(job.items) == 230
+    assert job.finished
+    assert job.failure_count == 1
+    (failed,) = [i for i in job.items if i.failed]
+    assert (failed.uid, failed.content_type_uid, failed.reason) == ("e150", "author", "Entry is not localized.")
+
+
+async def test_job_items_stop_when_a_page_adds_nothing_new() -> None:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if not request.url.path.endswith("/items"):
+            return httpx2.Response(200, json={"uid": "job1", "status": "complete"})
+        # A server that ignores skip and promises more than it has.
+        return httpx2.Response(200, json={"items": [documented_job_item("a")], "total_count": 5000})
+
+    rec = Recorder(answer)
+    async with make_client(rec, PermitAuthority()) as client:
+        job = await client.publishing.bulk_job("job1")
+    assert [i.uid for i in job.items] == ["a"]
+    assert len(rec.requests) == 3  # the job, the first page, the page that repeated it
+
+
+@pytest.mark.parametrize(
+    ("status", "summary_state", "finished"),
+    [
+        ("complete", None, True),
+        ("completed", None, True),
+        ("partial complete", None, True),
+        ("failed", None, True),
+        (4, None, True),
+        (6, None, True),
+        ("in progress", None, False),
+        (3, None, False),
+        (None, "completed", True),
+    ],
+)
+async def test_the_documented_final_job_states_are_final(
+    status: object, summary_state: str | None, finished: bool
+) -> None:
+    job: dict[str, Any] = {"uid": "job1", "status": status, "items": [documented_job_item("a")]}
+    if summary_state:
+        job["summary"] = {"state": summary_state}
+    rec = Recorder(lambda _r: httpx2.Response(200, json=job))
+    async with make_client(rec, PermitAuthority()) as client:
+        answer = await client.publishing.bulk_job("job1")
+    assert answer.finished is finished

@@ -12,6 +12,7 @@ import pytest
 
 from cs_mcp.client import ClientConfig, ContentstackClient, NotFoundError, PermitRequiredError
 from cs_mcp.client._releases import ASSET_CONTENT_TYPE, ReleaseArgumentError, ReleaseItem
+from cs_mcp.config import Settings
 from cs_mcp.guard import Permit, PermitAuthority
 from tests.helpers import sdk_fixture
 
@@ -107,6 +108,26 @@ async def test_items_pages_follow_until_the_count_is_reached() -> None:
     assert len(items) == 130
     assert [r.url.params["skip"] for r in rec.requests] == ["0", "100"]
     assert rec.requests[0].url.path == "/v3/releases/rel1/items"
+
+
+async def test_item_pages_stop_when_a_page_adds_nothing_new() -> None:
+    repeated = {
+        "items": [{"uid": "e1", "version": 1, "locale": "en-us", "content_type_uid": "blog_post", "action": "publish"}],
+        "count": 5000,  # a server that ignores skip and promises more
+    }
+    rec = Recorder((200, repeated))
+    async with make_client(rec, PermitAuthority()) as client:
+        items = await client.releases.all_items("rel1")
+    assert [i.uid for i in items] == ["e1"]
+    assert len(rec.requests) == 2
+
+
+async def test_content_type_pages_stop_when_a_page_adds_nothing_new() -> None:
+    rec = Recorder((200, {"content_types": [{"uid": "blog_post", "title": "Blog post"}], "count": 5000}))
+    async with make_client(rec, PermitAuthority()) as client:
+        found = await client.stack.all_content_types()
+    assert [ct.uid for ct in found] == ["blog_post"]
+    assert len(rec.requests) == 2
 
 
 async def test_items_reads_the_documented_item_shape() -> None:
@@ -212,21 +233,26 @@ async def test_an_asset_item_needs_no_content_type_in_the_permit() -> None:
     assert rec.body()["items"][0]["content_type_uid"] == "built_io_upload"
 
 
-async def test_remove_all_items_sends_all_true_and_no_body() -> None:
+async def test_remove_all_items_sends_all_true_with_the_documented_json_body() -> None:
     authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_release_items/delete.json")))
+    items = [entry_item("e1", version=3), entry_item("e2", ct="author")]
     async with make_client(rec, authority) as client:
-        granted = permit(authority, "release.remove_items", {"release": ["r1"]})
-        await client.releases.remove_items("r1", all=True, permit=granted)
-        with pytest.raises(ReleaseArgumentError):
-            await client.releases.remove_items("r1", [entry_item("e1")], all=True, permit=granted)
+        narrow = permit(authority, "release.remove_items", {"release": ["r1"]})
+        with pytest.raises(PermitRequiredError):
+            await client.releases.remove_items("r1", items, all=True, permit=narrow)
+        granted = permit(
+            authority,
+            "release.remove_items",
+            {"release": ["r1"], "content_type": ["author", "blog_post"], "locale": ["en-us"]},
+        )
+        await client.releases.remove_items("r1", items, all=True, permit=granted)
         with pytest.raises(ReleaseArgumentError):
             await client.releases.remove_items("r1", permit=granted)
-    sent = rec.requests[0]
-    assert sent.method == "DELETE"
-    assert sent.url.path == "/v3/releases/r1/items"
-    assert sent.url.params["all"] == "true"
-    assert sent.content == b""
+    (sent,) = rec.requests
+    assert (sent.method, sent.url.path, sent.url.params["all"]) == ("DELETE", "/v3/releases/r1/items", "true")
+    assert sent.headers["content-type"] == "application/json"
+    assert rec.body() == {"items": [i.body() for i in items]}
 
 
 async def test_remove_items_sends_the_items_in_the_body() -> None:
@@ -315,11 +341,25 @@ async def test_latest_versions_read_the_entry_in_its_locale_and_the_asset() -> N
     assert rec.requests[1].url.path == "/v3/assets/a1"
 
 
-async def test_the_release_version_header_is_sent_only_when_chosen() -> None:
-    rec = Recorder((200, fixture("mock_releases/fetch.json")))
+async def test_the_release_version_header_is_sent_by_default_and_omitted_when_the_setting_is_empty() -> None:
+    rec = Recorder(
+        (200, fixture("mock_releases/fetch.json")),
+        (200, fixture("mock_releases/find.json")),
+        (200, fixture("mock_release_items/find.json")),
+    )
     async with make_client(rec, PermitAuthority()) as client:
         await client.releases.get_release("r1")
-        client.releases.release_version = "2.0"
+        await client.releases.list()
+        await client.releases.items("r1")
+    assert [r.headers.get("release_version") for r in rec.requests] == ["2.0"] * 3
+    env = {"CONTENTSTACK_API_KEY": "blt_key_value", "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_secret"}
+    omitted = Settings.from_env({**env, "CS_MCP_RELEASE_VERSION": ""})
+    assert Settings.from_env(env).client_config().release_version == "2.0"
+    assert omitted.client_config().release_version is None
+    assert Settings.from_env({**env, "CS_MCP_RELEASE_VERSION": "3.0"}).client_config().release_version == "3.0"
+    rec = Recorder((200, fixture("mock_releases/fetch.json")))
+    async with ContentstackClient(
+        omitted.client_config(), permits=PermitAuthority(), transport=httpx2.MockTransport(rec)
+    ) as client:
         await client.releases.get_release("r1")
     assert "release_version" not in rec.requests[0].headers
-    assert rec.requests[1].headers["release_version"] == "2.0"

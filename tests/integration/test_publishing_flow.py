@@ -2,8 +2,9 @@
 
 An entry published to one environment and locale is served by the CDA there and nowhere else,
 and unpublishing takes it away; a scheduled publish can be cancelled before the sandbox clock
-reaches it, while another one fires; and 120 entries in 2 locales go to 2 environments in
-bulk requests of at most ten items.
+reaches it, while another one fires; 120 entries in 2 locales go to 2 environments in bulk
+requests of at most ten items; and of 25 entries published in bulk, the one the sandbox fails
+is reported failed with its reason and the other 24 published.
 """
 
 from __future__ import annotations
@@ -185,3 +186,22 @@ async def test_120_entries_in_2_locales_are_bulk_published_to_2_environments(san
         queue = structured(await client.call_tool("list_publish_queue", {"limit": 100}))
     assert queue["total"] is not None
     assert queue["total"] >= 240
+
+
+async def test_bulk_publishing_25_entries_where_the_sandbox_fails_one_reports_24_published_and_1_failed(
+    sandbox: RunningSandbox,
+) -> None:
+    localized = fresh_posts(sandbox, 24, "fr", locales=("en-us", "fr-fr"))
+    (english_only,) = fresh_posts(sandbox, 1, "en")
+    async with mcp_client(sandbox) as client:
+        answer = structured(
+            await client.call_tool(
+                "publish",
+                {"items": items([*localized, english_only]), "environments": ["staging"], "locales": ["fr-fr"]},
+            )
+        )
+    assert answer["counts"] == {"published": 24, "failed": 1}
+    (failed,) = [i for i in answer["items"] if i["status"] == "failed"]
+    assert failed["item"] == f"entry blog_post/{english_only} (en-us)"
+    assert failed["reason"] == "entry is not localized in 'fr-fr'"
+    assert len(answer["job_ids"]) == 3  # 10 + 10 + 5 items

@@ -101,6 +101,15 @@ def fresh_posts(sandbox: RunningSandbox, count: int, prefix: str) -> list[str]:
     return uids
 
 
+def posts_and_a_product(sandbox: RunningSandbox, posts: list[str]) -> tuple[str, list[dict[str, str]]]:
+    """Release items of the posts plus one product (a content type the blog publisher may not
+    touch), and that product's uid."""
+    with sandbox.state.db.read() as conn:
+        product = store.entry_uids(conn, "product")[0]
+    items = [{"type": "entry", "content_type": "blog_post", "uid": uid} for uid in posts]
+    return product, [*items, {"type": "entry", "content_type": "product", "uid": product}]
+
+
 async def served_by_cda(client: ContentstackClient, uid: str, environment: str) -> dict[str, Any] | None:
     try:
         body = await client.request(
@@ -172,11 +181,7 @@ async def test_the_guard_refuses_a_deploy_because_of_one_item_and_nothing_is_dep
     sandbox: RunningSandbox,
 ) -> None:
     posts = fresh_posts(sandbox, 5, "guard")
-    with sandbox.state.db.read() as conn:
-        product = store.entry_uids(conn, "product")[0]
-    items = [{"type": "entry", "content_type": "blog_post", "uid": uid} for uid in posts] + [
-        {"type": "entry", "content_type": "product", "uid": product}
-    ]
+    product, items = posts_and_a_product(sandbox, posts)
     admin_transport = RecordingTransport()
     async with mcp_client(sandbox, "admin", admin_transport) as admin:
         uid = structured(await admin.call_tool("create_release", {"name": "Mixed", "items": items}))["release"]["uid"]
@@ -237,3 +242,29 @@ async def test_the_deploy_preflight_reports_a_stale_version_and_a_missing_refere
         assert checks["referenced entries are published or in the release"] is False
     assert deployed["notice"] == "Release sent successfully for deployment."
     assert transport.count("POST", f"/releases/{uid}/deploy") == 1
+
+
+async def test_cancelling_a_scheduled_deployment_checks_the_items_of_the_release_the_queue_row_names(
+    sandbox: RunningSandbox,
+) -> None:
+    product, items = posts_and_a_product(sandbox, fresh_posts(sandbox, 2, "cancel"))
+    when = store.iso(sandbox.state.clock.now().replace(year=sandbox.state.clock.now().year + 1))
+    async with mcp_client(sandbox, "admin", RecordingTransport()) as admin:
+        uid = structured(await admin.call_tool("create_release", {"name": "Later", "items": items}))["release"]["uid"]
+        structured(await admin.call_tool("update_release", {"release_uid": uid, "locked": True}))
+        structured(
+            await admin.call_tool(
+                "deploy_release", {"release_uid": uid, "environments": ["staging"], "scheduled_at": when}
+            )
+        )
+        rows = structured(await admin.call_tool("list_publish_queue", {"status": "scheduled"}))["rows"]
+    (row,) = [r for r in rows if r["release"] == uid]
+    assert row["item_uid"] != uid  # the row's own reference; the release is entry.release.uid
+
+    transport = RecordingTransport()
+    async with mcp_client(sandbox, "blog-publisher", transport, Guard(blog_publisher_policy())) as client:
+        refused = await client.call_tool("cancel_scheduled_publish", {"queue_uid": row["uid"]})
+    assert refused.is_error
+    assert f"product/{product}" in text_of(refused)
+    assert transport.count("GET", f"/releases/{uid}/items") >= 1
+    assert transport.count("GET", "/unschedule") == 0

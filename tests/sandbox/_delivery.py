@@ -9,6 +9,8 @@ from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox
 
 CMA_HEADERS = {"api_key": DEMO_CREDENTIALS.api_key, "authorization": DEMO_CREDENTIALS.management_token}
+# "CMA | Job Status" and "CMA | Publish Queue" mark this header required.
+API_VERSION = {"api_version": "3.2"}
 
 
 class Delivery:

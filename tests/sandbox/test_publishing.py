@@ -14,12 +14,11 @@ from cs_mcp.sandbox import publishing, store
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
-from tests.sandbox._delivery import CMA_HEADERS, Delivery, advance_clock
+from tests.sandbox._delivery import API_VERSION, CMA_HEADERS, Delivery, advance_clock
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-BULK_API = {"api_version": "3.2"}  # "Job status" and "Job items" ask for it
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ async def publish(
 
 
 async def queue(cma: httpx2.AsyncClient, **params: str) -> list[dict[str, Any]]:
-    answer = await cma.get("/publish-queue", params=params)
+    answer = await cma.get("/publish-queue", params=params, headers=API_VERSION)
     assert answer.status_code == 200
     return answer.json()["queue"]
 
@@ -211,10 +210,13 @@ async def test_every_publish_adds_a_queue_row_in_the_fixture_shape(
         assert (row["type"], row["action"], row["publish_details"]) == ("entry", "publish", {"status": "success"})
         assert row["entry"]["uid"] == uid
         assert row["stack"] == DEMO_CREDENTIALS.api_key
+        # "CMA | Publish Queue": the content type at the row's top level, not inside entry.
+        assert row["content_type"] == {"uid": "page"}
+        assert "content_type" not in row["entry"]
     assert {row["entry"]["locale"] for row in rows} == {"en-us", "fr-fr"}
     en_row = next(row for row in rows if row["entry"]["locale"] == "en-us")
     assert en_row["entry"]["version"] == latest
-    fetched = await cma.get(f"/publish-queue/{en_row['uid']}")
+    fetched = await cma.get(f"/publish-queue/{en_row['uid']}", headers=API_VERSION)
     assert fetched.json() == {"entry": en_row}
 
 
@@ -228,7 +230,9 @@ async def test_the_publish_queue_pages_counts_and_filters_by_environment(
     with state.db.read() as conn:
         development_uid = store.environment_uid(conn, "development")
 
-    page = await cma.get("/publish-queue", params={"include_count": "true", "limit": "2", "skip": "1"})
+    page = await cma.get(
+        "/publish-queue", params={"include_count": "true", "limit": "2", "skip": "1"}, headers=API_VERSION
+    )
     by_name = await queue(cma, environment="development")
     by_query = await queue(cma, query='{"environment": "staging"}')
 
@@ -237,12 +241,12 @@ async def test_the_publish_queue_pages_counts_and_filters_by_environment(
     assert [row["action"] for row in by_name] == ["unpublish", "publish"]
     assert all(row["environment"] == [development_uid] for row in by_name)
     assert len(by_query) == 1
-    assert (await cma.get("/publish-queue", params={"limit": "101"})).status_code == 422
+    assert (await cma.get("/publish-queue", params={"limit": "101"}, headers=API_VERSION)).status_code == 422
 
 
 async def test_a_queue_item_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:
-    fetched = await cma.get("/publish-queue/blt0000000000000000")
-    cancelled = await cma.get("/publish-queue/blt0000000000000000/unschedule")
+    fetched = await cma.get("/publish-queue/blt0000000000000000", headers=API_VERSION)
+    cancelled = await cma.get("/publish-queue/blt0000000000000000/unschedule", headers=API_VERSION)
 
     assert (fetched.status_code, fetched.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
     assert (cancelled.status_code, cancelled.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
@@ -287,7 +291,7 @@ async def test_a_scheduled_publish_that_was_unscheduled_never_fires(
     await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
     [row] = await queue(cma)
 
-    answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule")
+    answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule", headers=API_VERSION)
     await advance_clock(cma, sandbox, 120)
 
     assert answer.status_code == 200
@@ -305,7 +309,7 @@ async def test_an_action_that_already_happened_cannot_be_unscheduled(
     [row] = await queue(cma)
     await advance_clock(cma, sandbox, 61)
 
-    answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule")
+    answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule", headers=API_VERSION)
 
     assert answer.status_code == 422
     assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
@@ -391,18 +395,29 @@ async def test_a_bulk_publish_of_ten_items_is_a_job_whose_items_report_their_sta
     }
 
     answer = await cma.post("/bulk/publish", json=body)
-    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}", headers=BULK_API)
-    items = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}/items", headers=BULK_API)
+    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}", headers=API_VERSION)
+    items = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}/items", headers=API_VERSION)
 
     assert answer.status_code == 200
     assert set(answer.json()) == {"notice", "job_id"}
     details = job.json()
-    assert details["status"] == "completed_with_errors"
-    assert details["summary"] == {"total": 10, "success": 9, "failed": 1, "scheduled": 0, "cancelled": 0}
-    assert details["body"] == {"environments": ["staging", "production"], "locales": ["en-us"]}
-    failed = [item for item in items.json()["items"] if item["status"] == "failed"]
-    assert [item["uid"] for item in failed] == ["blt0000000000000000"]
-    assert "error_message" in failed[0]
+    assert details["status"] == "complete"  # as "CMA | Job Status" shows it, failures or not
+    assert details["summary"] == {
+        "approvals": 0,
+        "skip": 0,
+        "state": "completed",
+        "success": 9,
+        "total_processed": 10,
+        "unsuccess": 1,
+    }
+    assert (details["body"]["environments"], details["body"]["locales"]) == (["staging", "production"], ["en-us"])
+    rows = items.json()
+    assert rows["total_count"] == 20  # one row per item and environment
+    failed = [item for item in rows["items"] if item["publish_details"]["status"] == "failed"]
+    assert [(item["uid"], item["content_type"]) for item in failed] == [
+        ("blt0000000000000000", {"uid": "blog_post"})
+    ] * 2
+    assert failed[0]["publish_details"]["failure_reason"]
     for uid in uids:
         assert await cda.entry_version("blog_post", uid, "production", "en-us") is not None
     assert len(await queue(cma)) == 10
@@ -416,9 +431,9 @@ async def test_a_bulk_unpublish_takes_every_item_down(
     await cma.post("/bulk/publish", json={"entries": entries, "environments": ["staging"]})
 
     answer = await cma.post("/bulk/unpublish", json={"entries": entries, "environments": ["staging"]})
-    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}", headers=BULK_API)
+    job = await cma.get(f"/bulk/jobs/{answer.json()['job_id']}", headers=API_VERSION)
 
-    assert job.json()["status"] == "completed"
+    assert job.json()["status"] == "complete"
     assert job.json()["action"] == "unpublish"
     assert [await cda.entry_version("blog_post", uid, "staging", "en-us") for uid in uids] == [None] * len(uids)
 
@@ -437,17 +452,17 @@ async def test_a_scheduled_bulk_job_completes_when_its_time_comes(
             store.clear_published(conn, "entry", "blog_post", uid, "staging", "en-us")
 
     job_id = (await cma.post("/bulk/publish", json=body)).json()["job_id"]
-    before = (await cma.get(f"/bulk/jobs/{job_id}", headers=BULK_API)).json()
+    before = (await cma.get(f"/bulk/jobs/{job_id}", headers=API_VERSION)).json()
     await advance_clock(cma, sandbox, 601)
-    after = (await cma.get(f"/bulk/jobs/{job_id}", headers=BULK_API)).json()
+    after = (await cma.get(f"/bulk/jobs/{job_id}", headers=API_VERSION)).json()
 
     assert before["status"] == "scheduled"
-    assert after["status"] == "completed"
+    assert after["status"] == "complete"
     assert None not in [await cda.entry_version("blog_post", uid, "staging", "en-us") for uid in uids]
 
 
 async def test_a_bulk_job_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:
-    answer = await cma.get("/bulk/jobs/blt0000000000000000", headers=BULK_API)
+    answer = await cma.get("/bulk/jobs/blt0000000000000000", headers=API_VERSION)
 
     assert (answer.status_code, answer.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
 
@@ -485,3 +500,21 @@ async def test_a_scheduled_publish_survives_a_restart_with_a_file_database_and_f
     assert waiting["publish_details"]["status"] == "scheduled"
     assert fired["publish_details"]["status"] == "success"
     assert live == latest
+
+
+async def test_publish_queue_requests_without_the_documented_api_version_are_refused(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, _latest = unpublished_entry(state)
+    body = {"entry": {"environments": ["staging"], "locales": ["en-us"]}, "scheduled_at": later(state, 600)}
+    await publish(cma, uid, body)
+    (row,) = await queue(cma)
+
+    answers = [
+        await cma.get("/publish-queue"),
+        await cma.get(f"/publish-queue/{row['uid']}"),
+        await cma.get(f"/publish-queue/{row['uid']}/unschedule"),
+    ]
+
+    assert [a.status_code for a in answers] == [400, 400, 400]
+    assert (await queue(cma))[0]["publish_details"]["status"] == "scheduled"

@@ -12,7 +12,7 @@ import pytest
 from cs_mcp.sandbox import publishing, releases, store
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
-from tests.sandbox._delivery import Delivery, advance_clock
+from tests.sandbox._delivery import API_VERSION, Delivery, advance_clock
 
 pytestmark = pytest.mark.anyio
 
@@ -225,10 +225,14 @@ async def test_items_are_removed_by_name_or_all_at_once(state: SandboxState, cma
 
     one = await cma.request("DELETE", f"/releases/{release['uid']}/items", json={"items": [items[0]]})
     absent = await cma.request("DELETE", f"/releases/{release['uid']}/items", json={"items": [items[0]]})
-    everything = await cma.delete(f"/releases/{release['uid']}/items", params={"all": "true"})
+    bodiless = await cma.delete(f"/releases/{release['uid']}/items", params={"all": "true"})
+    everything = await cma.request(
+        "DELETE", f"/releases/{release['uid']}/items", params={"all": "true"}, json={"items": items[1:2]}
+    )
 
     assert [item["uid"] for item in one.json()["release"]["items"]] == [items[1]["uid"], items[2]["uid"]]
     assert absent.status_code == 422
+    assert bodiless.status_code == 400  # "CMA | Releases" documents a JSON body for ?all=true
     assert everything.json()["release"]["items"] == []
 
 
@@ -261,7 +265,7 @@ async def test_a_locked_release_refuses_every_edit_until_it_is_unlocked(
         await cma.post(f"/releases/{uid}/item", json={"item": second}),
         await cma.post(f"/releases/{uid}/items", json={"items": [second]}),
         await cma.request("DELETE", f"/releases/{uid}/items", json={"items": [first]}),
-        await cma.delete(f"/releases/{uid}/items", params={"all": "true"}),
+        await cma.request("DELETE", f"/releases/{uid}/items", params={"all": "true"}, json={"items": [first]}),
         await cma.put(f"/releases/{uid}/update_items", json={"items": ["$all"]}),
         await cma.put(f"/releases/{uid}", json={"release": {"name": "Renamed"}}),
         await cma.delete(f"/releases/{uid}"),
@@ -298,8 +302,9 @@ async def test_deploy_publishes_every_item_to_each_environment_and_records_it(
     for item in items:
         assert await live_version(cda, item, "staging") == item["version"]
         assert await live_version(cda, item, "production") == item["version"]
-    [row] = (await cma.get("/publish-queue", params={"type": "release"})).json()["queue"]
+    [row] = (await cma.get("/publish-queue", params={"type": "release"}, headers=API_VERSION)).json()["queue"]
     assert (row["action"], row["entry"]["release"]["uid"]) == ("deploy", release["uid"])
+    assert row["entry"]["uid"] != release["uid"]  # the row's own reference, as Contentstack's rows have it
     status = (await cma.get(f"/releases/{release['uid']}")).json()["release"]["status"]
     assert {entry["environment_name"] for entry in status} == {"staging", "production"}
 
@@ -328,7 +333,7 @@ async def test_deploying_an_empty_release_or_to_an_unknown_environment_is_refuse
     assert (nothing.status_code, nothing.json()["error_code"]) == (422, publishing.INVALID_DATA_CODE)
     assert "items" in nothing.json()["errors"]
     assert "environments" in nowhere.json()["errors"]
-    assert (await cma.get("/publish-queue")).json()["queue"] == []
+    assert (await cma.get("/publish-queue", headers=API_VERSION)).json()["queue"] == []
 
 
 async def test_a_locked_release_can_be_deployed(state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery) -> None:
@@ -358,11 +363,11 @@ async def test_a_scheduled_deploy_fires_on_the_clock_and_can_be_unscheduled(
     await cma.post(
         f"/releases/{release['uid']}/deploy", json={"release": {"environments": ["production"], "scheduled_at": at}}
     )
-    rows = (await cma.get("/publish-queue", params={"type": "release"})).json()["queue"]
+    rows = (await cma.get("/publish-queue", params={"type": "release"}, headers=API_VERSION)).json()["queue"]
     with state.db.read() as conn:
         production_uid = store.environment_uid(conn, "production")
     [production_row] = [row for row in rows if row["environment"] == [production_uid]]
-    cancelled = await cma.get(f"/publish-queue/{production_row['uid']}/unschedule")
+    cancelled = await cma.get(f"/publish-queue/{production_row['uid']}/unschedule", headers=API_VERSION)
     await advance_clock(cma, sandbox, 2 * 3600 + 1)
 
     assert cancelled.json() == {"notice": "Release unscheduled successfully."}

@@ -331,3 +331,14 @@ async def test_runs_that_do_not_match_the_filter_are_left_out_and_the_total_is_u
     assert page["total"] is None
     assert page["next_cursor"] is not None
     assert page["note"]
+
+
+async def test_an_execution_filter_with_a_quote_is_refused_with_a_tool_error_and_nothing_is_sent(
+    operator: Client, sandbox: Sandbox
+) -> None:
+    result = await operator.call_tool(
+        "list_automation_executions", {"project_id": sandbox.projects[0], "automation_id": "a'1"}
+    )
+    assert result.is_error
+    assert "automation_id" in str(result.content)  # the identifier pattern refuses it before the tool runs
+    assert not [p for _m, p in sandbox.transport.sent if p.endswith("/executions")]

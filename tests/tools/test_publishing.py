@@ -5,6 +5,7 @@ publish queue, and the guard item by item."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -45,27 +46,25 @@ class FakeStack:
         self.refuse_bulk: int = 0  # how many bulk requests to refuse with 422
         self.jobs_readable = True
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.job_rows_hidden = False  # a job answers its summary but lists no item rows
+        self.garbled_items = False  # job item rows whose publish_details is not an object
+        self.release_items: dict[str, list[dict[str, Any]]] = {}
         self.queue: list[dict[str, Any]] = [
-            self._row("q1", "scheduled", ["env_staging"], "blog_post", "post1"),
-            self._row("q2", "success", ["env_development"], "blog_post", "post2"),
-            self._row("q3", "scheduled", ["env_production"], "blog_post", "post3"),
-            self._row("q4", "failed", ["env_staging"], "author", "jane"),
+            self.row("q1", "scheduled", ["env_staging"], "blog_post", "post1"),
+            self.row("q2", "success", ["env_development"], "blog_post", "post2"),
+            self.row("q3", "scheduled", ["env_production"], "blog_post", "post3"),
+            self.row("q4", "failed", ["env_staging"], "author", "jane"),
         ]
 
     @staticmethod
-    def _row(uid: str, status: str, envs: list[str], ct: str, entry: str) -> dict[str, Any]:
+    def row(uid: str, status: str, envs: list[str], ct: str, entry: str) -> dict[str, Any]:
         return {
             "uid": uid,
             "type": "entry",
             "action": "publish",
             "publish_details": {"status": status},
-            "entry": {
-                "uid": entry,
-                "title": f"{entry}\u200b",
-                "content_type": {"uid": ct, "title": ct},
-                "version": 3,
-                "locale": "en-us",
-            },
+            "entry": {"uid": entry, "title": f"{entry}\u200b", "version": 3, "locale": "en-us"},
+            "content_type": {"uid": ct},
             "environment": envs,
             "locale": ["en-us"],
             "scheduled_at": "2030-01-01T00:00:00.000Z",
@@ -103,10 +102,32 @@ class FakeStack:
             return httpx2.Response(200, json={"notice": "The requested action has been performed."})
         if parts[0] == "bulk" and parts[1] in ("publish", "unpublish"):
             return self._bulk(request)
+        needs_version = parts[0] in ("bulk", "publish-queue") and request.method == "GET"
+        if needs_version and request.headers.get("api_version") != "3.2":  # both pages mark it required
+            return httpx2.Response(400, json={"error_message": "api_version 3.2 is required", "error_code": 0})
         if parts[:2] == ["bulk", "jobs"]:
             if not self.jobs_readable:
                 return httpx2.Response(404, json={"error_message": "not found", "error_code": 141})
-            return httpx2.Response(200, json={"job": self.jobs[parts[2]]})
+            job = self.jobs[parts[2]]
+            if parts[-1] == "items":
+                skip, limit = int(params["skip"]), int(params["limit"])
+                rows: list[dict[str, Any]] = [] if self.job_rows_hidden else job["items"]
+                if self.garbled_items:
+                    rows = [{**row, "publish_details": ["not", "an", "object"]} for row in rows]
+                return httpx2.Response(
+                    200,
+                    json={"items": rows[skip : skip + limit], "skip": skip, "limit": limit, "total_count": len(rows)},
+                )
+            return httpx2.Response(200, json={k: v for k, v in job.items() if k != "items"})
+        if parts[0] == "releases" and len(parts) == 2 and parts[1] in self.release_items:
+            # Unchanged since the deployments in these tests were scheduled.
+            release = {"uid": parts[1], "name": parts[1], "updated_at": "2026-01-01T00:00:00.000Z"}
+            return httpx2.Response(200, json={"release": release})
+        if parts[0] == "releases" and parts[-1] == "items":
+            items = self.release_items.get(parts[1])
+            if items is None:
+                return httpx2.Response(404, json={"error_message": "not found", "error_code": 141})
+            return httpx2.Response(200, json={"items": items, "count": len(items)})
         if parts == ["publish-queue"]:
             skip, limit = int(params["skip"]), int(params["limit"])
             return httpx2.Response(200, json={"queue": self.queue[skip : skip + limit], "count": len(self.queue)})
@@ -127,24 +148,40 @@ class FakeStack:
         job_id = f"job{len(self.jobs) + 1}"
         status = "scheduled" if body.get("scheduled_at") else "success"
         items: list[dict[str, Any]] = []
+        # Rows as "CMA | Job Status" shows them: one per item, locale and environment, the
+        # outcome under publish_details, the content type as an object.
         for entry in body["entries"]:
             for locale in body["locales"]:
-                failed = entry["uid"] in self.failing
-                item = {
-                    "type": "entry",
-                    "uid": entry["uid"],
-                    "content_type": entry["content_type"],
-                    "locale": locale,
-                    "status": "failed" if failed else status,
-                }
-                if failed:
-                    item["error_message"] = f"entry is not localized in '{locale}'"
-                items.append(item)
+                for environment in body["environments"]:
+                    failed = entry["uid"] in self.failing
+                    details = {"status": "failed" if failed else status}
+                    if failed:
+                        details["failure_reason"] = f"entry is not localized in '{locale}'"
+                    items.append(
+                        {
+                            "uid": entry["uid"],
+                            "type": "entry",
+                            "locale": entry["locale"],
+                            "publish_locale": locale,
+                            "environment": f"env_{environment}",
+                            "version": entry["version"],
+                            "content_type": {"uid": entry["content_type"]},
+                            "publish_details": details,
+                        }
+                    )
         for asset in body["assets"]:
             items.extend(
-                {"type": "asset", "uid": asset["uid"], "locale": loc, "status": status} for loc in body["locales"]
+                {"uid": asset["uid"], "type": "asset", "publish_locale": loc, "publish_details": {"status": status}}
+                for loc in body["locales"]
             )
-        self.jobs[job_id] = {"uid": job_id, "status": "completed", "items": items}
+        failed_rows = sum(1 for i in items if i["publish_details"]["status"] == "failed")
+        self.jobs[job_id] = {
+            "uid": job_id,
+            "action": "publish",
+            "status": "complete",
+            "summary": {"state": "completed", "success": len(items) - failed_rows, "unsuccess": failed_rows},
+            "items": items,
+        }
         return httpx2.Response(200, json={"notice": "Your bulk publish request is in progress.", "job_id": job_id})
 
 
@@ -160,7 +197,9 @@ def policy(confirm: ConfirmSpec | None = None) -> Policy:
     return Policy(roles=resolve_roles(specs), confirm=confirm or ConfirmSpec())
 
 
-def connect(stack: FakeStack, role: str = "publisher", confirm: ConfirmSpec | None = None) -> Client:
+def connect(
+    stack: Callable[[httpx2.Request], httpx2.Response], role: str = "publisher", confirm: ConfirmSpec | None = None
+) -> Client:
     server = build_server(
         Settings.from_env(ENV),
         guard=Guard(policy(confirm)),
@@ -242,7 +281,11 @@ async def test_many_items_are_split_into_bulk_requests_of_at_most_ten_by_ten_by_
     assert all(e["version"] == 3 and e["locale"] == "en-us" for b in bodies for e in b["entries"])
     assert data["counts"] == {"published": 25}
     assert sorted(data["job_ids"]) == sorted(f"job{i}" for i in range(1, 7))
-    assert len([r for r in stack.requests if "/bulk/jobs/" in r.url.path]) == 6
+    job_reads = [r.url.path for r in stack.requests if "/bulk/jobs/" in r.url.path]
+    assert len([p for p in job_reads if not p.endswith("/items")]) == 6
+    # Item rows per job: items x 2 locales x environments, read 100 a page: 200, 200, 100 rows
+    # for the three jobs of 10 environments, 40, 40, 20 for those of 2.
+    assert len([p for p in job_reads if p.endswith("/items")]) == 2 + 2 + 1 + 1 + 1 + 1
 
 
 async def test_entries_and_assets_share_bulk_requests_and_versions_are_read_in_one_request_per_type() -> None:
@@ -554,3 +597,95 @@ async def test_a_filtered_queue_reads_on_past_pages_without_a_match_to_fill_its_
     assert found["next_cursor"] is None
     reads = [r for r in stack.requests if r.url.path.endswith("/publish-queue")]
     assert len(reads) == 2  # 100 rows, then the last 51
+
+
+async def test_bulk_publishing_25_entries_with_one_failed_item_reports_24_published_and_1_failed_with_reason() -> None:
+    stack = FakeStack()
+    stack.failing = {"post17"}
+    async with connect(stack) as client:
+        data = ok(await client.call_tool("publish", {"items": posts(25), "environments": ["staging"]}))
+    assert data["counts"] == {"published": 24, "failed": 1}
+    (failed,) = [i for i in data["items"] if i["status"] == "failed"]
+    assert failed["item"] == "entry blog_post/post17 (en-us)"
+    assert failed["reason"] == "entry is not localized in 'en-us'"
+    assert failed["job_id"] == "job2"
+
+
+async def test_items_a_job_counts_as_failed_without_naming_them_are_not_claimed_published() -> None:
+    stack = FakeStack()
+    stack.failing = {"post1"}
+    stack.job_rows_hidden = True  # the summary says one failed; no row says which
+    async with connect(stack) as client:
+        data = ok(await client.call_tool("publish", {"items": posts(3), "environments": ["staging"]}))
+    assert data["counts"] == {"submitted": 3}
+    assert all("1 failed item" in (i["reason"] or "") for i in data["items"])
+
+
+async def test_cancelling_checks_the_content_type_the_row_names_at_its_top_level() -> None:
+    stack = FakeStack()
+    stack.queue.append(FakeStack.row("q5", "scheduled", ["env_staging"], "author", "jane"))
+    async with connect(stack, role="blog-publisher") as client:
+        author = await client.call_tool("cancel_scheduled_publish", {"queue_uid": "q5"})
+        blog_post = ok(await client.call_tool("cancel_scheduled_publish", {"queue_uid": "q1", "dry_run": True}))
+    assert author.is_error
+    assert "author" in text_of(author)
+    assert blog_post["plan"]["targets"]["content_type"] == ["blog_post"]
+    assert stack.writes() == []
+
+
+async def test_cancelling_a_release_deployment_checks_the_items_of_the_release_the_row_names() -> None:
+    stack = FakeStack()
+    stack.queue.append(
+        {
+            "uid": "q6",
+            "type": "release",
+            "action": "deploy",
+            "publish_details": {"status": "scheduled"},
+            "entry": {"uid": "deployment_ref", "title": "Spring", "release": {"uid": "rel1", "title": "Spring"}},
+            "environment": ["env_staging"],
+            "locale": ["en-us"],
+            "created_at": "2026-02-01T00:00:00.000Z",
+        }
+    )
+    stack.release_items["rel1"] = [
+        {"uid": "jane", "content_type_uid": "author", "locale": "en-us", "version": 2, "action": "publish"}
+    ]
+    async with connect(stack, role="blog-publisher") as client:
+        refused = await client.call_tool("cancel_scheduled_publish", {"queue_uid": "q6"})
+    async with connect(stack) as client:
+        dry = ok(await client.call_tool("cancel_scheduled_publish", {"queue_uid": "q6", "dry_run": True}))
+    assert refused.is_error
+    assert "author" in text_of(refused)
+    assert "/v3/releases/rel1/items" in {r.url.path for r in stack.requests}
+    assert dry["plan"]["targets"]["content_type"] == ["author"]
+    assert stack.writes() == []
+
+
+async def test_a_queue_that_repeats_its_page_is_read_once_more_at_most() -> None:
+    stack = FakeStack()
+    done = {**stack.queue[1], "publish_details": {"status": "success"}}
+    stack.queue = [{**done, "uid": f"old{i}"} for i in range(100)]
+    original = stack.__call__
+
+    def ignores_skip(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/publish-queue"):
+            stack.requests.append(request)
+            return httpx2.Response(200, json={"queue": stack.queue[:100], "count": 1000})
+        return original(request)
+
+    async with connect(ignores_skip, role="viewer") as client:
+        found = ok(await client.call_tool("list_publish_queue", {"status": "scheduled", "limit": 5}))
+    assert found["rows"] == []
+    assert found["next_cursor"] is None
+    assert len([r for r in stack.requests if r.url.path.endswith("/publish-queue")]) == 2
+
+
+async def test_items_of_a_job_whose_items_do_not_parse_stay_submitted_and_the_call_answers() -> None:
+    stack = FakeStack()
+    async with connect(stack) as client:
+        first = ok(await client.call_tool("publish", {"items": posts(2), "environments": ["staging"]}))
+        stack.garbled_items = True
+        again = ok(await client.call_tool("publish", {"items": posts(2), "environments": ["staging"]}))
+    assert first["counts"] == {"published": 2}
+    assert again["counts"] == {"submitted": 2}
+    assert again["job_ids"] == ["job2"]

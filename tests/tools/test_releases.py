@@ -360,6 +360,18 @@ async def test_a_locked_release_refuses_edits_until_unlocked() -> None:
     assert added["items_changed"] == 1
 
 
+async def test_locking_a_release_resends_its_name_and_description_as_the_documented_update_body() -> None:
+    fake = FakeCMA()
+    uid = fake.add_release("Spring", [])
+    fake.releases[uid]["description"] = "The spring campaign"
+    async with make_client(fake, "publisher") as client:
+        data_of(await client.call_tool("update_release", {"release_uid": uid, "locked": True}))
+    (put,) = fake.writes
+    assert json.loads(put.content) == {
+        "release": {"name": "Spring", "description": "The spring campaign", "locked": True}
+    }
+
+
 async def test_locking_an_already_locked_release_sends_nothing() -> None:
     fake = FakeCMA()
     uid = fake.add_release("Frozen", [], locked=True)
@@ -394,6 +406,9 @@ async def test_remove_all_items_sends_one_request() -> None:
         data = data_of(await client.call_tool("remove_release_items", {"release_uid": uid, "all": True}))
     assert len(fake.writes) == 1
     assert fake.writes[0].url.params["all"] == "true"
+    # The documented request carries a JSON body of the items it removes.
+    assert fake.writes[0].headers["content-type"] == "application/json"
+    assert [i["uid"] for i in json.loads(fake.writes[0].content)["items"]] == [f"post{i}" for i in range(30)]
     assert data["items_changed"] == 30
     assert fake.releases[uid]["items"] == []
 

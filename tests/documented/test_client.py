@@ -1,0 +1,497 @@
+"""Every endpoint the client calls, answered with the sample its reference page shows (see
+README.md): the request travels as the page documents it (method, path, parameters, headers,
+body) and the client reads the documented answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from cs_mcp.client import ContentstackClient
+from cs_mcp.client._entry_models import BulkEntry
+from cs_mcp.client._releases import ReleaseItem
+from cs_mcp.guard import Permit
+from tests.documented._documented import Recorder, client_answering, fixture, fixtures_outside_analytics
+
+pytestmark = pytest.mark.anyio
+
+NO_BODY = object()
+Call = Callable[[ContentstackClient, Permit], Awaitable[Any]]
+ITEM = ReleaseItem(uid="entry-uid", content_type_uid="author", locale="en-us", version=3, action="publish")
+
+
+@dataclass(frozen=True)
+class Documented:
+    """One documented request: what the client is asked, what must travel, what it must read."""
+
+    fixture: str
+    call: Call
+    method: str
+    path: str
+    check: Callable[[Any], object]
+    params: dict[str, str] = field(default_factory=lambda: {})
+    headers: dict[str, str] = field(default_factory=lambda: {})
+    body: Any = NO_BODY
+    host: str = "api.contentstack.io"
+
+
+CMA = "api.contentstack.io"
+CDA = "cdn.contentstack.io"
+AUTOMATE = "automations-api.contentstack.com"
+
+CASES = [
+    # -- stack structure ("CMA | Content Types", "CMA | Environments", "CMA | Languages")
+    Documented(
+        "cma/content_types",
+        lambda c, _p: c.stack.content_types(),
+        "GET",
+        "/v3/content_types",
+        lambda page: [ct.uid for ct in page.items][:1] == ["author"] and page.items[0].schema_[0].mandatory,
+        params={"include_count": "true", "include_global_field_schema": "true"},
+    ),
+    Documented(
+        "cma/content_type",
+        lambda c, _p: c.stack.content_type("content_type_get"),
+        "GET",
+        "/v3/content_types/content_type_get",
+        lambda ct: ct.uid == "content_type_get" and ct.schema_[0].uid == "title",
+    ),
+    Documented(
+        "cma/environments",
+        lambda c, _p: c.stack.environments(),
+        "GET",
+        "/v3/environments",
+        lambda envs: [e.name for e in envs] == ["asset", "production", "development"],
+    ),
+    Documented(
+        "cma/locales",
+        lambda c, _p: c.stack.locales(),
+        "GET",
+        "/v3/locales",
+        lambda locales: [(loc.code, loc.fallback_locale) for loc in locales][:1] == [("ar-bh", "en-us")],
+    ),
+    # -- entries ("CMA | Entries")
+    Documented(
+        "cma/entries",
+        lambda c, _p: c.entries.query("blog_post", locale="en-us", limit=10),
+        "GET",
+        "/v3/content_types/blog_post/entries",
+        lambda page: [(e.uid, e.version) for e in page.items] == [("entry-uid", 4)],
+        params={"include_count": "true", "include_publish_details": "true", "locale": "en-us", "limit": "10"},
+    ),
+    Documented(
+        "cma/entry",
+        lambda c, _p: c.entries.get("blog_post", "entry-uid", locale="en-us"),
+        "GET",
+        "/v3/content_types/blog_post/entries/entry-uid",
+        lambda entry: (entry.uid, entry.version, entry.title) == ("entry-uid", 4, "test1"),
+        params={"locale": "en-us", "include_publish_details": "true"},
+    ),
+    Documented(
+        "cma/entry_locales",
+        lambda c, _p: c.entries.localized_locales("blog_post", "entry-uid"),
+        "GET",
+        "/v3/content_types/blog_post/entries/entry-uid/locales",
+        lambda codes: codes == ["en-us", "fr-fr"],
+    ),
+    Documented(
+        "cma/entry_create",
+        lambda c, p: c.entries.create("blog_post", {"title": "test1"}, locale="en-us", permit=p),
+        "POST",
+        "/v3/content_types/blog_post/entries",
+        lambda entry: entry.version == 1,
+        params={"locale": "en-us"},
+        headers={"content-type": "application/json"},
+        body={"entry": {"title": "test1"}},
+    ),
+    Documented(
+        "cma/entry_update",
+        lambda c, p: c.entries.update("blog_post", "entry-uid", {"title": "test2"}, locale="en-us", permit=p),
+        "PUT",
+        "/v3/content_types/blog_post/entries/entry-uid",
+        lambda entry: entry.version == 5,
+        params={"locale": "en-us"},
+        headers={"content-type": "application/json"},
+        body={"entry": {"title": "test2"}},
+    ),
+    Documented(
+        "cma/entry_delete",
+        lambda c, p: c.entries.delete("blog_post", "entry-uid", locale="en-us", permit=p),
+        "DELETE",
+        "/v3/content_types/blog_post/entries/entry-uid",
+        lambda notice: notice == "Entry deleted successfully.",
+        params={"locale": "en-us"},
+    ),
+    # -- assets ("CMA | Assets")
+    Documented(
+        "cma/assets",
+        lambda c, _p: c.entries.assets(limit=5),
+        "GET",
+        "/v3/assets",
+        lambda page: [(a.uid, a.version) for a in page.items] == [("asset-uid", 2)],
+        params={"include_count": "true", "include_publish_details": "true", "limit": "5"},
+    ),
+    Documented(
+        "cma/asset",
+        lambda c, _p: c.entries.asset("asset-uid"),
+        "GET",
+        "/v3/assets/asset-uid",
+        lambda asset: (asset.filename, asset.version) == ("logo.png", 2),
+        params={"include_publish_details": "true"},
+    ),
+    # -- publishing ("CMA | Entries", "CMA | Assets", "CMA | Bulk Operations", "CMA | Job Status")
+    Documented(
+        "cma/entry_publish",
+        lambda c, p: c.publishing.entry(
+            "publish",
+            "blog_post",
+            "entry-uid",
+            environments=["production"],
+            locales=["en-us"],
+            locale="en-us",
+            version=4,
+            permit=p,
+        ),
+        "POST",
+        "/v3/content_types/blog_post/entries/entry-uid/publish",
+        lambda notice: notice == "The requested action has been performed.",
+        body={"entry": {"environments": ["production"], "locales": ["en-us"]}, "locale": "en-us", "version": 4},
+    ),
+    Documented(
+        "cma/asset_publish",
+        lambda c, p: c.publishing.asset(
+            "unpublish", "asset-uid", environments=["production"], locales=["en-us"], version=2, permit=p
+        ),
+        "POST",
+        "/v3/assets/asset-uid/unpublish",
+        lambda notice: notice == "The requested action has been performed.",
+        body={"asset": {"environments": ["production"], "locales": ["en-us"]}, "version": 2},
+    ),
+    Documented(
+        "cma/bulk_publish",
+        lambda c, p: c.publishing.bulk(
+            "publish",
+            entries=[BulkEntry(uid="entry-uid", content_type="blog_post", version=4, locale="en-us")],
+            assets=[],
+            environments=["production"],
+            locales=["en-us"],
+            permit=p,
+        ),
+        "POST",
+        "/v3/bulk/publish",
+        lambda submission: submission.job_id == "job-uid",
+        body={
+            "entries": [{"uid": "entry-uid", "content_type": "blog_post", "version": 4, "locale": "en-us"}],
+            "assets": [],
+            "locales": ["en-us"],
+            "environments": ["production"],
+        },
+    ),
+    Documented(
+        "cma/bulk_job_items",
+        lambda c, _p: c.publishing.bulk_job_items("job-uid"),
+        "GET",
+        "/v3/bulk/jobs/job-uid/items",
+        lambda items: (
+            [(i.uid, i.content_type_uid, i.state, i.reason) for i in items]
+            == [
+                ("entry-uid-1", "author", "success", None),
+                ("entry-uid-2", "author", "failed", "Entry is not localized in en-us."),
+            ]
+        ),
+        params={"include_count": "true", "skip": "0", "limit": "100"},
+        headers={"api_version": "3.2"},
+    ),
+    # -- the publish queue ("CMA | Publish Queue")
+    Documented(
+        "cma/publish_queue",
+        lambda c, _p: c.publishing.queue(limit=10),
+        "GET",
+        "/v3/publish-queue",
+        lambda page: (
+            [(r.content_type_uid, r.release_uid, r.state) for r in page.items]
+            == [("ct5", None, "scheduled"), (None, "release_uid", "success")]
+        ),
+        params={"include_count": "true", "skip": "0", "limit": "10"},
+        headers={"api_version": "3.2"},
+    ),
+    Documented(
+        "cma/publish_queue_row",
+        lambda c, _p: c.publishing.queue_item("queue-uid"),
+        "GET",
+        "/v3/publish-queue/queue-uid",
+        lambda row: (row.content_type_uid, row.environments, row.locales) == ("ct5", ["env-uid"], ["hi-in"]),
+        headers={"api_version": "3.2"},
+    ),
+    Documented(
+        "cma/publish_queue_release_row",
+        lambda c, _p: c.publishing.queue_item("publish_queue_uid"),
+        "GET",
+        "/v3/publish-queue/publish_queue_uid",
+        lambda row: (row.type, row.release_uid) == ("release", "release_uid"),
+        headers={"api_version": "3.2"},
+    ),
+    Documented(
+        "cma/publish_queue_cancel",
+        lambda c, p: c.publishing.unschedule("queue-uid", environments=["production"], permit=p),
+        "GET",
+        "/v3/publish-queue/queue-uid/unschedule",
+        lambda notice: notice == "Release unscheduled successfully.",
+        headers={"api_version": "3.2"},
+    ),
+    # -- releases ("CMA | Releases")
+    Documented(
+        "cma/releases",
+        lambda c, _p: c.releases.list(limit=5),
+        "GET",
+        "/v3/releases",
+        lambda page: [(r.uid, r.locked, r.items_count) for r in page.items] == [("blt123123bfc123fdd1", True, 10)],
+        params={"include_count": "true", "include_items_count": "true", "limit": "5"},
+        headers={"release_version": "2.0"},
+    ),
+    Documented(
+        "cma/release",
+        lambda c, _p: c.releases.get_release("release_uid"),
+        "GET",
+        "/v3/releases/release_uid",
+        lambda release: release.uid == "release_uid",
+        headers={"release_version": "2.0"},
+    ),
+    Documented(
+        "cma/release_items",
+        lambda c, _p: c.releases.items("release_uid"),
+        "GET",
+        "/v3/releases/release_uid/items",
+        lambda page: all(i.uid for i in page.items),
+        params={"include_count": "true"},
+        headers={"release_version": "2.0"},
+    ),
+    Documented(
+        "cma/release_create",
+        lambda c, p: c.releases.create("Release Name", "2018-12-12", permit=p),
+        "POST",
+        "/v3/releases",
+        lambda release: bool(release.uid),
+        headers={"release_version": "2.0", "content-type": "application/json"},
+        body={"release": {"name": "Release Name", "locked": False, "archived": False, "description": "2018-12-12"}},
+    ),
+    Documented(
+        "cma/release_update",
+        lambda c, p: c.releases.update(
+            "release_uid", name="Release Name", description="2018-12-12", locked=True, permit=p
+        ),
+        "PUT",
+        "/v3/releases/release_uid",
+        lambda release: bool(release.uid),
+        headers={"release_version": "2.0", "content-type": "application/json"},
+        body={"release": {"name": "Release Name", "description": "2018-12-12", "locked": True}},
+    ),
+    Documented(
+        "cma/release_delete",
+        lambda c, p: c.releases.delete("release_uid", permit=p),
+        "DELETE",
+        "/v3/releases/release_uid",
+        lambda notice: isinstance(notice, str),
+        headers={"release_version": "2.0"},
+    ),
+    Documented(
+        "cma/release_items_add",
+        lambda c, p: c.releases.add_items("release_uid", [ITEM], permit=p),
+        "POST",
+        "/v3/releases/release_uid/items",
+        lambda notice: isinstance(notice, str),
+        headers={"release_version": "2.0", "content-type": "application/json"},
+        body={"items": [ITEM.body()]},
+    ),
+    Documented(
+        "cma/release_items_remove",
+        lambda c, p: c.releases.remove_items("release_uid", [ITEM], permit=p),
+        "DELETE",
+        "/v3/releases/release_uid/items",
+        lambda notice: isinstance(notice, str),
+        headers={"release_version": "2.0", "content-type": "application/json"},
+        body={"items": [ITEM.body()]},
+    ),
+    Documented(
+        "cma/release_items_remove",
+        lambda c, p: c.releases.remove_items("release_uid", [ITEM], all=True, permit=p),
+        "DELETE",
+        "/v3/releases/release_uid/items",
+        lambda notice: isinstance(notice, str),
+        params={"all": "true"},
+        headers={"release_version": "2.0", "content-type": "application/json"},
+        body={"items": [ITEM.body()]},
+    ),
+    Documented(
+        "cma/release_deploy",
+        lambda c, p: c.releases.deploy(
+            "release_uid", environments=["production"], locales=["en-us"], items=[ITEM], permit=p
+        ),
+        "POST",
+        "/v3/releases/release_uid/deploy",
+        lambda notice: notice == "Release sent successfully for deployment.",
+        headers={"release_version": "2.0", "content-type": "application/json"},
+        body={"release": {"environments": ["production"], "action": "publish", "locales": ["en-us"]}},
+    ),
+    Documented(
+        "cma/release_clone",
+        lambda c, p: c.releases.clone("release_uid", "Copy", None, permit=p),
+        "POST",
+        "/v3/releases/release_uid/clone",
+        lambda release: bool(release.uid),
+        headers={"release_version": "2.0", "content-type": "application/json"},
+        body={"release": {"name": "Copy"}},
+    ),
+    # -- the Content Delivery API ("CDA | Entries")
+    Documented(
+        "cda/entries",
+        lambda c, _p: c.entries.query("blog_post", source="published", locale="en-us", limit=10),
+        "GET",
+        "/v3/content_types/blog_post/entries",
+        lambda page: ([e.uid for e in page.items], page.total) == (["entry-uid"], 1),
+        params={"environment": "production", "locale": "en-us", "include_count": "true", "limit": "10"},
+        headers={"access_token": "cs_delivery_token", "api_key": "blt_api_key"},
+        host=CDA,
+    ),
+    Documented(
+        "cda/entry",
+        lambda c, _p: c.entries.get("blog_post", "entry-uid", source="published", locale="en-us"),
+        "GET",
+        "/v3/content_types/blog_post/entries/entry-uid",
+        lambda entry: (entry.uid, entry.version) == ("entry-uid", 4),
+        params={"environment": "production", "locale": "en-us"},
+        headers={"access_token": "cs_delivery_token", "api_key": "blt_api_key"},
+        host=CDA,
+    ),
+    # -- the Automate Management API ("Automations Management API | ...")
+    Documented(
+        "automate/projects",
+        lambda c, _p: c.automate.projects(limit=30),
+        "GET",
+        "/v1/projects",
+        lambda page: ([p.id for p in page.items], page.total) == (["project-id"], 1),
+        params={"limit": "30", "skip": "0", "include_count": "true"},
+        headers={"organization_uid": "org-uid", "authtoken": "cs_authtoken"},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/project",
+        lambda c, _p: c.automate.project("project-id"),
+        "GET",
+        "/v1/projects/project-id",
+        lambda project: project.title == "Marketing",
+        headers={"organization_uid": "org-uid"},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/automations",
+        lambda c, _p: c.automate.automations("project-id", active=True),
+        "GET",
+        "/v1/projects/project-id/automations",
+        lambda page: [(a.id, a.active) for a in page.items] == [("automation-id", True)],
+        params={"query": "{'active':'true'}", "include_count": "true"},
+        headers={"organization_uid": "org-uid"},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/automation",
+        lambda c, _p: c.automate.automation("project-id", "automation-id"),
+        "GET",
+        "/v1/projects/project-id/automations/automation-id",
+        lambda automation: automation.missing_parts() == [],
+        params={"show_steps": "true"},
+        headers={"organization_uid": "org-uid"},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/automation_activate",
+        lambda c, p: c.automate.set_active("project-id", "automation-id", False, permit=p),
+        "PATCH",
+        "/v1/projects/project-id/automations/automation-id",
+        lambda message: message == "Automation activated successfully.",
+        headers={"organization_uid": "org-uid", "content-type": "application/json"},
+        body={"active": False},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/executions",
+        lambda c, _p: c.automate.executions("project-id", automation_id="automation-id"),
+        "GET",
+        "/v1/projects/project-id/executions",
+        lambda page: (
+            [(e.id, e.rule_id, e.status) for e in page.items] == [("execution-id", "automation-id", "success")]
+        ),
+        params={"query": "{'rule_id':'automation-id'}", "desc": "created_at", "include_count": "true"},
+        headers={"organization_uid": "org-uid"},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/execution",
+        lambda c, _p: c.automate.execution("project-id", "execution-id"),
+        "GET",
+        "/v1/projects/project-id/executions/execution-id",
+        lambda execution: [s.status for s in execution.details] == ["success"],
+        headers={"organization_uid": "org-uid"},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/audit_logs",
+        lambda c, _p: c.automate.audit_logs("project-id"),
+        "GET",
+        "/v1/projects/project-id/audit-logs",
+        lambda page: [(log.uid, log.module) for log in page.items] == [("log-uid", "automation")],
+        params={"desc": "created_at", "include_count": "true"},
+        headers={"organization_uid": "org-uid"},
+        host=AUTOMATE,
+    ),
+    Documented(
+        "automate/audit_log",
+        lambda c, _p: c.automate.audit_log("project-id", "log-uid"),
+        "GET",
+        "/v1/projects/project-id/audit-logs/log-uid",
+        lambda log: log.event == "update",
+        headers={"organization_uid": "org-uid"},
+        host=AUTOMATE,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.fixture}" for c in CASES])
+async def test_the_client_sends_the_documented_request_and_reads_the_documented_answer(case: Documented) -> None:
+    recorder = Recorder(lambda _request: fixture(case.fixture))
+    client, permit = client_answering(recorder)
+    async with client:
+        result = await case.call(client, permit)
+    (request,) = recorder.requests
+    assert (request.method, request.url.host, request.url.path) == (case.method, case.host, case.path)
+    sent = dict(request.url.params.multi_items())
+    assert {k: sent.get(k) for k in case.params} == case.params
+    assert {k: request.headers.get(k) for k in case.headers} == case.headers
+    if case.body is NO_BODY:
+        assert request.content == b""
+    else:
+        assert json.loads(request.content) == case.body
+    assert case.check(result), result
+
+
+async def test_the_bulk_job_status_is_read_as_documented_and_its_items_from_their_own_endpoint() -> None:
+    recorder = Recorder(
+        lambda request: fixture("cma/bulk_job_items" if request.url.path.endswith("/items") else "cma/bulk_job")
+    )
+    client, _permit = client_answering(recorder)
+    async with client:
+        job = await client.publishing.bulk_job("job-uid")
+    assert [r.url.path for r in recorder.requests] == ["/v3/bulk/jobs/job-uid", "/v3/bulk/jobs/job-uid/items"]
+    assert [r.headers.get("api_version") for r in recorder.requests] == ["3.2", "3.2"]
+    assert job.finished
+    assert job.failure_count == 1
+    assert [i.uid for i in job.items if i.failed] == ["entry-uid-2"]
+
+
+def test_every_fixture_is_used_by_a_client_test() -> None:
+    used = {case.fixture for case in CASES} | {"cma/bulk_job"}
+    assert used == set(fixtures_outside_analytics())
