@@ -32,6 +32,7 @@ from cs_mcp.client._analytics import (
     JobDataPage,
     ReportName,
 )
+from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import ToolContext, app_state
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
@@ -463,7 +464,7 @@ def _failure(run: WindowRun, error: ContentstackError) -> ToolError:
 # -- tools ----------------------------------------------------------------------------------
 
 
-@tool(toolset="analytics", scopes={"analytics:read"}, title="Get an analytics report", read_only=True, idempotent=True)
+@tool(toolset="analytics", scopes={Scope.ANALYTICS_READ}, title="Get an analytics report", idempotent=True)
 async def get_analytics(
     ctx: ToolContext,
     report: Annotated[
@@ -609,7 +610,7 @@ async def get_analytics(
     )
 
 
-@tool(toolset="analytics", scopes={"analytics:read"}, title="Read an analytics job", read_only=True, idempotent=True)
+@tool(toolset="analytics", scopes={Scope.ANALYTICS_READ}, title="Read an analytics job", idempotent=True)
 async def get_analytics_job(
     ctx: ToolContext,
     job_id: Annotated[str, Field(min_length=1, max_length=200, description="A job id from get_analytics.")],

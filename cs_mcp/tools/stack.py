@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from cs_mcp.client import NotFoundError, SchemaField
 from cs_mcp.guard.policy import Role
+from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import clean_text
@@ -80,9 +81,8 @@ def permission_info(
 
 @tool(
     toolset="stack",
-    scopes={"cm.content-type:read", "cm.entry:read", "analytics:read", "automationhub.automations:read"},
+    scopes={Scope.CONTENT_TYPE_READ, Scope.ENTRY_READ, Scope.ANALYTICS_READ, Scope.AUTOMATIONS_READ},
     title="Describe the stack",
-    read_only=True,
     idempotent=True,
 )
 async def describe_stack(ctx: ToolContext) -> StackDescription:
@@ -185,7 +185,7 @@ def compact_field(f: SchemaField) -> FieldInfo:
     )
 
 
-@tool(toolset="stack", scopes={"cm.content-type:read"}, title="Get a content type", read_only=True, idempotent=True)
+@tool(toolset="stack", scopes={Scope.CONTENT_TYPE_READ}, title="Get a content type", idempotent=True)
 async def get_content_type(
     ctx: ToolContext,
     content_type: Annotated[str, Field(min_length=1, max_length=100, description="The content type's uid.")],
