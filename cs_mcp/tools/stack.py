@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from cs_mcp.client import NotFoundError, SchemaField
 from cs_mcp.guard.policy import Role
-from cs_mcp.guard.scopes import Scope
+from cs_mcp.guard.scopes import CONSTRAINTS, Scope
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import clean_text
@@ -68,11 +68,8 @@ def permission_info(
         principal=principal_name,
         role=role.name,
         scopes=sorted(role.scopes),
-        environments=_sorted(role.environments),
-        content_types=_sorted(role.content_types),
-        locales=_sorted(role.locales),
-        automation_projects=_sorted(role.automation_projects),
-        branches=_sorted(role.branches),
+        # Every constraint the guard enforces, from its one table.
+        **{c.role_field: _sorted(getattr(role, c.role_field)) for c in CONSTRAINTS},
         confirm_environments=confirm_envs,
         confirm_tools=confirm_tools,
         read_only=not writes,
