@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -449,7 +449,7 @@ class WriteCall:
             await self._write_line()
             raise
         except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True), suppress(ToolError):  # the cancellation goes on
                 await self._write_line(outcome="unknown" if self._sent else "refused", reason="cancelled")
             raise
         except Exception as exc:
@@ -499,8 +499,8 @@ class WriteCall:
     def _unconfirmed(self, exc: Exception) -> ToolError:
         if isinstance(exc, ValidationError):
             why = _shape_problem(exc)
-        elif isinstance(exc, OutcomeUnknownError) or (not self._executed and isinstance(exc, ToolError)):
-            why = str(exc)
+        elif not self._executed and isinstance(exc, ToolError | ContentstackError):
+            why = str(exc)  # the write's own answer was lost or unreadable, in the tool's words
         elif isinstance(exc, ToolError | ContentstackError):
             why = f"after it, this failed: {exc}"
         else:
@@ -534,21 +534,30 @@ class WriteCall:
             return
         verdict = line.verdict
         reason = merged.pop("reason", None)
-        await self.guard.audit.append(
-            AuditRecord(
-                time=now_utc(),
-                principal=self.principal.name,
-                role=self.principal.role,
-                transport=self.principal.transport,
-                tool=self.spec.name,
-                arguments=self.arguments,
-                targets=_audit_targets(self.targets),
-                decision=line.decision,
-                rule=verdict.rule if verdict else None,
-                reason=reason if reason is not None else (verdict.reason if verdict else None),
-                **merged,
-            )
+        record = AuditRecord(
+            time=now_utc(),
+            principal=self.principal.name,
+            role=self.principal.role,
+            transport=self.principal.transport,
+            tool=self.spec.name,
+            arguments=self.arguments,
+            targets=_audit_targets(self.targets),
+            decision=line.decision,
+            rule=verdict.rule if verdict else None,
+            reason=reason if reason is not None else (verdict.reason if verdict else None),
+            **merged,
         )
+        try:
+            await self.guard.audit.append(record)
+        except OSError as exc:
+            # Checked writable before anything was sent; if it fails after, the answer must
+            # still say that the write went out.
+            done = (
+                "the write was sent to Contentstack: read back what happened before trying again"
+                if self._sent
+                else "nothing was sent"
+            )
+            raise ToolError(f"the audit log could not be written ({exc.strerror or exc}); {done}.") from exc
 
     # -- confirmation ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ without them the toolset is not listed and `describe_stack` says what to set.
 The toggle is the only write. It asks the guard first (scope `automationhub.automations:write`,
 constrained by the role's `automation_projects`), so a denied call sends nothing, not even a
 read; then it reads the automation, answers a no-op when it already has the asked state, and
-otherwise sends the change through `guarded_write` and reads the state back.
+otherwise sends the change through the write pipeline and reads the state back.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -82,6 +82,7 @@ class Stack:
     def __init__(self) -> None:
         self.requests: list[httpx2.Request] = []
         self.versions: dict[str, int] = {}
+        self.audit_after_send: AuditLog | None = None  # the audit log a write finds once sent
 
     def handler(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
@@ -149,6 +150,8 @@ def publish_tool(stack: Stack) -> ToolSpec:
                     raise
                 if fail == "unparsed":
                     PublishAnswer.model_validate(answer)  # the notice is not this shape
+                if stack.audit_after_send is not None:
+                    call.guard.audit = stack.audit_after_send
                 done.append(uid)
             return done
 
@@ -492,7 +495,9 @@ async def test_the_backstop_a_write_without_the_guard_sends_nothing(tmp_path: Pa
 WRITE_TOOLS = sorted(spec.name for spec in registered_tools() if not spec.read_only)
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "cs_mcp" / "tools"
 # What only the pipeline (`_write.py`) may do with the guard.
-GUARD_CALLS = re.compile(r"guard\.(check|permit|confirmed|permits|confirmations|audit)\b|permits\.issue\(")
+GUARD_CALLS = re.compile(r"guard\.(check|permit|confirmed|permits|confirmations|audit)\b|permits\.issue\(|\bPermits\(")
+# Where a call is bound to its tool's declaration: only the registry does it.
+BINDS_A_CALL = re.compile(r"\bWriteCall\(")
 
 
 def test_every_write_tool_is_declared_once_through_the_pipeline() -> None:
@@ -511,6 +516,8 @@ def test_no_tool_module_asks_the_guard_or_mints_a_permit_by_itself() -> None:
     for path in TOOLS_DIR.glob("*.py"):
         if path.name != "_write.py":
             assert not GUARD_CALLS.search(path.read_text()), path.name
+        if path.name not in ("_write.py", "_registry.py"):
+            assert not BINDS_A_CALL.search(path.read_text()), path.name
 
 
 def test_a_tool_declared_with_an_unknown_scope_fails_at_declaration() -> None:
@@ -553,21 +560,30 @@ class Garbling(httpx2.AsyncBaseTransport):
 
 
 @asynccontextmanager
-async def sandbox_server(tmp_path: Path, transport: httpx2.AsyncBaseTransport | None = None):
-    async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
+async def sandbox_servers(tmp_path: Path, *roles: str, transport: httpx2.AsyncBaseTransport | None = None):
+    """One sandbox, one guard with an audit log, and a client per role (admin by default)."""
+    async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox, AsyncExitStack() as stack:
         audit_path = tmp_path / "audit.jsonl"
         guard = Guard(builtin_policy(), audit=AuditLog(audit_path))
-        server = build_server(
-            Settings.from_env(sandbox.env()),
-            backend="sandbox",
-            guard=guard,
-            stdio_role="admin",
-            rate_limits=UNPACED,
-            retry=NO_WAIT,
-            transport=transport,
-        )
-        async with Client(server) as client:
-            yield client, audit_path
+        clients: list[Client] = []
+        for role in roles or ("admin",):
+            server = build_server(
+                Settings.from_env(sandbox.env()),
+                backend="sandbox",
+                guard=guard,
+                stdio_role=role,
+                rate_limits=UNPACED,
+                retry=NO_WAIT,
+                transport=transport,
+            )
+            clients.append(await stack.enter_async_context(Client(server)))
+        yield clients, audit_path
+
+
+@asynccontextmanager
+async def sandbox_server(tmp_path: Path, transport: httpx2.AsyncBaseTransport | None = None):
+    async with sandbox_servers(tmp_path, transport=transport) as ([client], audit_path):
+        yield client, audit_path
 
 
 def audit_lines(path: Path) -> list[dict[str, Any]]:
@@ -750,3 +766,33 @@ async def test_every_refusal_inside_a_write_tool_is_audited_once(tmp_path: Path)
     assert "locked" in locked["reason"]
     assert unchanged["plan"]["requests"] == []
     assert (noop["decision"], noop["outcome"]) == ("allow", "noop")
+
+
+async def test_an_audit_log_that_fails_after_the_write_was_sent_still_answers_that_it_was_sent(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path, "publisher")
+    (tmp_path / "blocker").write_text("")
+    world.stack.audit_after_send = AuditLog(tmp_path / "blocker" / "audit.jsonl")
+    result = await call(world, publish(["blog_post/blt1/en-us"], ["staging"]))
+    assert result.is_error
+    assert "the write was sent" in text_of(result)
+    assert len(world.stack.requests) == 1
+
+
+async def test_every_write_tool_audits_a_dry_run_bad_arguments_and_a_call_its_role_cannot_see_once_each(
+    tmp_path: Path,
+) -> None:
+    with anyio.fail_after(120):
+        async with sandbox_servers(tmp_path, "admin", "viewer") as ([admin, viewer], audit_path):
+            for name in WRITE_TOOLS:
+                arguments = await arguments_reaching_the_write(admin, name)
+                for client, sent, expected in (
+                    (admin, {**arguments, "dry_run": True}, ("dry_run", None)),
+                    (admin, {**arguments, "dry_run": "perhaps"}, ("deny", "refused")),
+                    (viewer, arguments, ("deny", "refused")),
+                ):
+                    before = len(audit_lines(audit_path))
+                    await client.call_tool(name, sent)
+                    [line] = audit_lines(audit_path)[before:]
+                    assert (line["tool"], line["decision"], line["outcome"]) == (name, *expected)
