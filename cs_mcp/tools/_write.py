@@ -261,6 +261,16 @@ def _contentstack_cause(exc: BaseException) -> ContentstackError | None:
     return None
 
 
+def _sole(exc: Exception) -> Exception:
+    """The one exception inside a group of one (what a task group raises), else `exc`."""
+    members: tuple[Exception, ...] = cast(ExceptionGroup[Exception], exc).exceptions if _is_group(exc) else ()
+    return _sole(members[0]) if len(members) == 1 else exc
+
+
+def _is_group(exc: Exception) -> bool:
+    return isinstance(exc, ExceptionGroup)
+
+
 def _shape_problem(exc: ValidationError) -> str:
     # Field paths only: the values may be content.
     where = ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5])
@@ -456,13 +466,16 @@ class WriteCall:
             error = await self._failed(exc)
             if error is exc:
                 raise
+            if error.__traceback__ is not None:
+                raise error from None  # the one exception of a task group's group, as it was raised
             raise error from exc
         if self._line is None:  # the tool answered without the pipeline: nothing was sent
             self._line = _Line("allow", None, {"outcome": "noop"})
         await self._write_line()
         return result
 
-    async def _failed(self, exc: Exception) -> Exception:
+    async def _failed(self, raised: Exception) -> Exception:
+        exc = _sole(raised)
         cause = _contentstack_cause(exc)
         codes: dict[str, Any] = {}
         if cause is not None:

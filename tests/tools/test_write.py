@@ -107,7 +107,7 @@ def publish_tool(stack: Stack) -> ToolSpec:
         call: WriteCall,
         items: Annotated[list[str], Field(description="content_type/uid/locale")],
         environments: list[str],
-        fail: Literal["explained", "unparsed", "read", "bug"] | None = None,
+        fail: Literal["explained", "unparsed", "followed", "read", "bug"] | None = None,
         dry_run: bool = False,
         confirmation_token: str | None = None,
     ) -> Any:
@@ -150,6 +150,13 @@ def publish_tool(stack: Stack) -> ToolSpec:
                     raise
                 if fail == "unparsed":
                     PublishAnswer.model_validate(answer)  # the notice is not this shape
+                if fail == "followed":
+                    # A job followed in a task of its own whose status does not parse.
+                    async def follow(job: dict[str, Any]) -> None:
+                        PublishAnswer.model_validate(job)
+
+                    async with anyio.create_task_group() as jobs:
+                        jobs.start_soon(follow, answer)
                 if stack.audit_after_send is not None:
                     call.guard.audit = stack.audit_after_send
                 done.append(uid)
@@ -670,7 +677,7 @@ async def test_an_unreadable_answer_to_any_write_says_it_was_sent_and_is_audited
 # -- every path out of the pipeline writes exactly one audit line ---------------------------------
 
 
-@pytest.mark.parametrize("fail", ["unparsed", "read", "bug"])
+@pytest.mark.parametrize("fail", ["unparsed", "followed", "read", "bug"])
 async def test_whatever_fails_after_a_write_was_sent_the_answer_says_it_was_sent(tmp_path: Path, fail: str) -> None:
     world = World(tmp_path, "publisher")
     result = await call(world, publish(["blog_post/blt1/en-us"], ["staging"], fail=fail))
@@ -679,6 +686,8 @@ async def test_whatever_fails_after_a_write_was_sent_the_answer_says_it_was_sent
     assert len([r for r in world.stack.requests if r.method == "POST"]) == 1
     [line] = world.audit()
     assert (line["decision"], line["outcome"], line["sent"]) == ("allow", "unknown", ["entry.publish"])
+    if fail in ("unparsed", "followed"):  # found inside the task group's exception group too
+        assert "documented shape" in line["reason"]
 
 
 async def test_a_refusal_a_tool_explains_is_audited_with_contentstacks_status_and_code(tmp_path: Path) -> None:
