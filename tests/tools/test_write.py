@@ -3,6 +3,7 @@ audit, and the backstop. Every refusal is checked to have sent nothing (requests
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,6 +16,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ElicitRequestParams, ElicitResult
@@ -33,6 +35,8 @@ from cs_mcp.guard import (
     read_audit,
 )
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.http import create_http_app
+from cs_mcp.http_auth import BearerAuth
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
@@ -805,3 +809,35 @@ async def test_every_write_tool_audits_a_dry_run_bad_arguments_and_a_call_its_ro
                     await client.call_tool(name, sent)
                     [line] = audit_lines(audit_path)[before:]
                     assert (line["tool"], line["decision"], line["outcome"]) == (name, *expected)
+
+
+async def test_over_streamable_http_a_write_attempt_is_still_one_audit_line(tmp_path: Path) -> None:
+    token = "writer-token-5b7c9d1e3f"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    policy = parse_policy(f'[[principals]]\nname = "writer"\ntoken_sha256 = "{digest}"\nrole = "editor"\n')
+    audit_path = tmp_path / "audit.jsonl"
+    stack = Stack()
+    server = build_server(
+        Settings.from_env(ENV),
+        guard=Guard(policy, audit=AuditLog(audit_path)),
+        transport=httpx2.MockTransport(stack.handler),
+    )
+    app = create_http_app(server, policy)
+    assert isinstance(app, BearerAuth)
+    inner: Any = app.app
+    with anyio.fail_after(20):
+        async with inner.router.lifespan_context(inner):
+            http = httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app),
+                base_url="http://127.0.0.1:8765",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            async with http, Client(streamable_http_client("http://127.0.0.1:8765/mcp", http_client=http)) as c:
+                arguments = {"content_type": "blog_post", "fields": {"title": "t"}, "dry_run": True}
+                await c.call_tool("create_entry", arguments)
+                after_one = len(audit_lines(audit_path))
+                await c.call_tool("create_entry", {**arguments, "fields": "not an object"})
+    lines = audit_lines(audit_path)
+    assert after_one == 1
+    assert len(lines) == 2
+    assert {line["principal"] for line in lines} == {"writer"}
