@@ -57,7 +57,7 @@ class AuditRecord(BaseModel):
     reason: str | None = None
     dry_run: bool = False
     confirmation: Literal["elicitation", "token"] | None = None
-    outcome: Literal["ok", "error"] | None = None
+    outcome: Literal["ok", "error", "refused", "noop", "unknown"] | None = None
     status: int | None = None
     error_code: int | None = None
     request_id: str | None = None

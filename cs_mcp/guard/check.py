@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
 
 from cs_mcp.guard.audit import AuditLog
 from cs_mcp.guard.confirm import ConfirmationAuthority
-from cs_mcp.guard.permit import Permit, PermitAuthority
+from cs_mcp.guard.permit import Permit, PermitAuthority, PermitError
 from cs_mcp.guard.policy import Policy, Role
 from cs_mcp.guard.principal import Principal
+from cs_mcp.guard.scopes import CONSTRAINTS
 from cs_mcp.guard.targets import Targets
+
+
+class ToolDeclaration(Protocol):
+    """What the guard needs of a tool's declaration (`cs_mcp.tools._registry.ToolSpec`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def scopes(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The guard's answer: allow, deny (with the rule and what is allowed) or confirm."""
+    """The guard's answer: allow, deny (with the rule and what is allowed) or confirm.
+
+    A verdict from `Guard.check` is bound to the principal, the tool and the targets it was
+    given, and sealed: `Guard.permit` mints permits only from a sealed allowing verdict (or one a
+    human confirmed through `Guard.confirmed`), and only for those targets.
+    """
 
     decision: Literal["allow", "deny", "confirm"]
     reason: str
     rule: str | None = None
     offending: tuple[str, ...] = ()
     allowed: dict[str, list[str]] = field(default_factory=lambda: {})
-
-
-# (target kind on Targets, constraint on Role, the word used in messages)
-_CHECKS: tuple[tuple[str, str, str], ...] = (
-    ("content_types", "content_types", "content type"),
-    ("locales", "locales", "locale"),
-    ("environments", "environments", "environment"),
-    ("automation_projects", "automation_projects", "automation project"),
-    ("branches", "branches", "branch"),
-)
+    principal: str | None = None
+    tool: str | None = None
+    targets: Targets = field(default_factory=Targets)
+    confirmed: bool = False
+    seal: bytes = field(default=b"", repr=False, compare=False)
 
 
 class Guard:
@@ -50,6 +64,7 @@ class Guard:
         self.permits = permits or PermitAuthority()
         self.audit = audit  # None: attempts are not recorded (catalog listings, tests)
         self.confirmations = confirmations or ConfirmationAuthority()
+        self._seal_key = secrets.token_bytes(32)
 
     def role_of(self, principal: Principal) -> Role:
         """The principal's role; an unknown role has no scopes at all (deny by default)."""
@@ -60,12 +75,24 @@ class Guard:
         """Layer 1: a tool is listed when the principal holds at least one of its scopes."""
         return bool(self.role_of(principal).scopes & scopes_any)
 
-    def check(self, principal: Principal, tool: str, scopes: frozenset[str], targets: Targets) -> Verdict:
-        """Layer 2: every scope in `scopes` held, every target inside the role's constraints,
-        every item of a bulk or release call checked on its own.
+    def check(
+        self,
+        principal: Principal,
+        tool: ToolDeclaration,
+        targets: Targets,
+        *,
+        scopes: frozenset[str] | None = None,
+    ) -> Verdict:
+        """Layer 2: every scope the call needs held (`scopes`, default the tool's declared
+        scopes), every target inside the role's constraints, every item of a bulk or release
+        call checked on its own.
 
         Names are compared exactly: `Production` is not `production`.
         """
+        verdict = self._decide(principal, tool.name, tool.scopes if scopes is None else scopes, targets)
+        return self._sealed(replace(verdict, principal=principal.name, tool=tool.name, targets=targets))
+
+    def _decide(self, principal: Principal, tool: str, scopes: frozenset[str], targets: Targets) -> Verdict:
         if principal.role not in self.policy.roles:
             return Verdict(
                 "deny",
@@ -89,32 +116,24 @@ class Guard:
         rules: list[str] = []
         offending: list[str] = []
         allowed_by: dict[str, list[str]] = {}
-        for kind, constraint, word in _CHECKS:
-            allowed = role.constraint(constraint)
+        for constraint in CONSTRAINTS:
+            allowed = role.constraint(constraint.role_field)
             if allowed is None:
                 continue
-            names: tuple[str, ...] = getattr(targets, kind)
-            outside = [n for n in names if n not in allowed]
-            if kind == "content_types":
-                outside += [
-                    f"{i.label} (content type {i.content_type})"
-                    for i in targets.items
-                    if i.content_type is not None and i.content_type not in allowed
-                ]
-            if kind == "locales":
-                outside += [
-                    f"{i.label} (locale {i.locale})"
-                    for i in targets.items
-                    if i.locale is not None and i.locale not in allowed
-                ]
+            outside = [n for n in getattr(targets, constraint.target_field) if n not in allowed]
+            if constraint.item_field is not None:
+                for item in targets.items:
+                    name: str | None = getattr(item, constraint.item_field)
+                    if name is not None and name not in allowed:
+                        outside.append(f"{item.label} ({constraint.word} {name})")
             if outside:
                 reasons.append(
-                    f"role {role.name!r} may not write to {word} {', '.join(outside)}; "
+                    f"role {role.name!r} may not write to {constraint.word} {', '.join(outside)}; "
                     f"allowed: {', '.join(sorted(allowed)) or 'none'}"
                 )
-                rules.append(f"roles.{role.name}.{constraint}")
+                rules.append(f"roles.{role.name}.{constraint.role_field}")
                 offending += outside
-                allowed_by[constraint] = sorted(allowed)
+                allowed_by[constraint.role_field] = sorted(allowed)
         if reasons:
             return Verdict(
                 "deny", "; ".join(reasons), rule=", ".join(rules), offending=tuple(offending), allowed=allowed_by
@@ -130,7 +149,35 @@ class Guard:
             return Verdict("confirm", f"needs confirmation: {why}", rule="confirm")
         return Verdict("allow", "allowed", rule=f"roles.{role.name}")
 
-    def permit(self, principal: Principal, tool: str, operation: str, targets: Targets) -> Permit:
-        """A permit for one operation on the checked targets. Call only after `check` allowed
-        (or the human confirmed)."""
-        return self.permits.issue(principal.name, tool, operation, targets.permit_targets())
+    def _mac(self, verdict: Verdict) -> bytes:
+        bound = repr((verdict.decision, verdict.principal, verdict.tool, verdict.targets, verdict.confirmed))
+        return hmac.new(self._seal_key, bound.encode(), hashlib.sha256).digest()
+
+    def _sealed(self, verdict: Verdict) -> Verdict:
+        return replace(verdict, seal=self._mac(verdict))
+
+    def _genuine(self, verdict: Verdict) -> bool:
+        return bool(verdict.seal) and hmac.compare_digest(verdict.seal, self._mac(verdict))
+
+    def confirmed(self, verdict: Verdict) -> Verdict:
+        """The allowing verdict for a call whose "confirm" verdict a human agreed to.
+
+        Raises:
+            PermitError: `verdict` is not a "confirm" verdict this guard gave.
+        """
+        if verdict.decision != "confirm" or not self._genuine(verdict):
+            raise PermitError("only a confirmation verdict of this guard can be confirmed")
+        return self._sealed(replace(verdict, decision="allow", confirmed=True))
+
+    def permit(self, verdict: Verdict, operation: str) -> Permit:
+        """A permit for one operation on the targets `verdict` was given for.
+
+        Raises:
+            PermitError: `verdict` does not allow (a denial, a confirmation not yet given) or was
+                not given by this guard.
+        """
+        if verdict.decision != "allow" or verdict.principal is None or verdict.tool is None:
+            raise PermitError(f"the guard's verdict is {verdict.decision!r}: no permit for {operation}")
+        if not self._genuine(verdict):
+            raise PermitError(f"the verdict for {operation} was not given by this guard")
+        return self.permits.issue(verdict.principal, verdict.tool, operation, verdict.targets.permit_targets())

@@ -9,7 +9,7 @@ expires after five minutes. Each way a token can be wrong is refused with its ow
 
 What a call touches is more than its arguments say: deleting an entry takes it off every
 environment it is published to, which a publish made since the preview changes without changing
-the entry's version. Tools therefore bind the full target set they checked (`bound_targets`):
+the entry's version. The write pipeline therefore binds the full target set it checked (`bound_targets`):
 a token issued for one set is "stale" for any other.
 """
 

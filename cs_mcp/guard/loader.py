@@ -26,15 +26,15 @@ from cs_mcp.guard.policy import (
     builtin_policy,
     resolve_roles,
 )
-from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINT_SCOPES
+from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINT_FIELDS, CONSTRAINT_SCOPES
 
 if TYPE_CHECKING:
     from cs_mcp.config import Settings
 
 RESERVED_PRINCIPALS = {"local": "stdio principal", "anonymous": "caller without a token over HTTP"}
 TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals")
-ROLE_KEYS = ("inherits", "scopes", "content_types", "locales", "environments", "automation_projects", "branches")
-CONSTRAINT_KEYS = ("content_types", "locales", "environments", "automation_projects", "branches")
+CONSTRAINT_KEYS = CONSTRAINT_FIELDS
+ROLE_KEYS = ("inherits", "scopes", *CONSTRAINT_KEYS)
 CONFIRM_KEYS = ("environments", "tools", "fallback")
 PRINCIPAL_KEYS = ("name", "token_sha256", "role")
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")

@@ -11,8 +11,27 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+# The operations whose permits the client accepted in the current write call: a write the
+# client let through is on its way to Contentstack (see `writes_sent`).
+_SENT: ContextVar[list[str] | None] = ContextVar("cs_mcp_writes_sent", default=None)
+
+
+@contextmanager
+def writes_sent() -> Generator[list[str]]:
+    """Collects, while open, the operation of every write whose permit the client verified
+    (and so sent), in this task and the tasks it starts. The write pipeline uses it to know
+    whether anything went out when a call fails."""
+    sent: list[str] = []
+    reset = _SENT.set(sent)
+    try:
+        yield sent
+    finally:
+        _SENT.reset(reset)
 
 
 class PermitError(Exception):
@@ -54,7 +73,9 @@ class PermitAuthority:
         return Permit(principal, tool, operation, frozen, signature)
 
     def verify(self, permit: Permit | None, operation: str, targets: Mapping[str, Iterable[str]] | None = None) -> None:
-        """Checks that `permit` is genuine, names `operation` and covers every target of the request.
+        """Checks that `permit` is genuine, names `operation` and covers every target of the
+        request. The client calls it right before sending the write; a verified write is counted
+        by an open `writes_sent`.
 
         Raises:
             PermitError: saying what is missing.
@@ -73,3 +94,6 @@ class PermitAuthority:
             outside = sorted(set(names) - allowed)
             if outside:
                 raise PermitError(f"the permit for {operation} does not cover {kind} {', '.join(outside)}")
+        sent = _SENT.get()
+        if sent is not None:
+            sent.append(operation)

@@ -11,21 +11,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cs_mcp.guard.scopes import ALL_SCOPES
+from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINT_FIELDS, Scope
 
-VIEWER_SCOPES = (
-    "cm.content-type:read",
-    "cm.entry:read",
-    "cm.asset:read",
-    "cm.release:read",
-    "cm.publish-queue.management:read",
-    "cm.environments.management:read",
-    "cm.languages.management:read",
-    "analytics:read",
-    "automationhub.projects.management:read",
-    "automationhub.automations:read",
-    "automationhub.executions:read",
-    "automationhub.audit-log:read",
+VIEWER_SCOPES: tuple[str, ...] = (
+    Scope.CONTENT_TYPE_READ,
+    Scope.ENTRY_READ,
+    Scope.ASSET_READ,
+    Scope.RELEASE_READ,
+    Scope.PUBLISH_QUEUE_READ,
+    Scope.ENVIRONMENTS_READ,
+    Scope.LANGUAGES_READ,
+    Scope.ANALYTICS_READ,
+    Scope.AUTOMATE_PROJECTS_READ,
+    Scope.AUTOMATIONS_READ,
+    Scope.AUTOMATE_EXECUTIONS_READ,
+    Scope.AUTOMATE_AUDIT_LOG_READ,
 )
 
 
@@ -58,6 +58,8 @@ class Role(BaseModel):
     branches: frozenset[str] | None = None
 
     def constraint(self, kind: str) -> frozenset[str] | None:
+        """The names the role is limited to for constraint `kind` (a role field of
+        `CONSTRAINTS`), None when it is not limited."""
         value: frozenset[str] | None = getattr(self, kind)
         if value is not None and "*" in value:
             return None
@@ -95,20 +97,20 @@ class Policy(BaseModel):
 
 BUILTIN_ROLE_SPECS: dict[str, RoleSpec] = {
     "viewer": RoleSpec(scopes=list(VIEWER_SCOPES)),
-    "editor": RoleSpec(inherits=["viewer"], scopes=["cm.entry:write"]),
+    "editor": RoleSpec(inherits=["viewer"], scopes=[Scope.ENTRY_WRITE]),
     "publisher": RoleSpec(
         inherits=["editor"],
         scopes=[
-            "cm.entry:publish",
-            "cm.entry:unpublish",
-            "cm.asset:publish",
-            "cm.asset:unpublish",
-            "cm.bulk-operations:publish",
-            "cm.bulk-operations:unpublish",
-            "cm.release:write",
-            "cm.release:deploy",
-            "cm.release:clone",
-            "cm.publish-queue.management:write",
+            Scope.ENTRY_PUBLISH,
+            Scope.ENTRY_UNPUBLISH,
+            Scope.ASSET_PUBLISH,
+            Scope.ASSET_UNPUBLISH,
+            Scope.BULK_PUBLISH,
+            Scope.BULK_UNPUBLISH,
+            Scope.RELEASE_WRITE,
+            Scope.RELEASE_DEPLOY,
+            Scope.RELEASE_CLONE,
+            Scope.PUBLISH_QUEUE_WRITE,
         ],
     ),
     "admin": RoleSpec(scopes=sorted(ALL_SCOPES)),
@@ -135,7 +137,7 @@ def resolve_roles(specs: dict[str, RoleSpec]) -> dict[str, Role]:
         parents = [visit(parent, (*path, name)) for parent in spec.inherits]
         scopes = frozenset(spec.scopes).union(*(p.scopes for p in parents))
         constraints: dict[str, frozenset[str] | None] = {}
-        for kind in ("content_types", "locales", "environments", "automation_projects", "branches"):
+        for kind in CONSTRAINT_FIELDS:
             own: list[str] | None = getattr(spec, kind)
             if own is not None:
                 constraints[kind] = frozenset(own)

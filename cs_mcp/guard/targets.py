@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cs_mcp.guard.scopes import CONSTRAINTS
+
 
 @dataclass(frozen=True)
 class ItemTarget:
@@ -28,16 +30,18 @@ class Targets:
 
     def permit_targets(self) -> dict[str, set[str]]:
         """The targets as a permit records them, items' content types and locales included."""
-        content_types = set(self.content_types) | {i.content_type for i in self.items if i.content_type}
-        locales = set(self.locales) | {i.locale for i in self.items if i.locale}
-        return {
-            "content_type": content_types,
-            "locale": locales,
-            "environment": set(self.environments),
-            "automation_project": set(self.automation_projects),
-            "branch": set(self.branches),
-            "release": set(self.releases),
-        }
+        found: dict[str, set[str]] = {}
+        for constraint in CONSTRAINTS:
+            found[constraint.permit_key] = set(self.names(constraint.target_field, constraint.item_field))
+        found["release"] = set(self.releases)  # no role is limited by release, but permits name it
+        return found
+
+    def names(self, target_field: str, item_field: str | None = None) -> list[str]:
+        """The names under `target_field`, then those the items carry under `item_field`."""
+        found: list[str] = list(getattr(self, target_field))
+        if item_field is not None:
+            found += [name for i in self.items if (name := getattr(i, item_field))]
+        return found
 
     def named(self) -> dict[str, list[str]]:
         """The permit's targets as sorted lists, kinds without names left out: how plans and

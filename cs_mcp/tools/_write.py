@@ -1,9 +1,14 @@
 """The one path every write tool takes: check, dry run, confirm, permit, execute, audit.
 
-A tool builds the plan (what it would send) and the targets, and hands `guarded_write` a
-function that performs the writes with the permits it is given. Nothing is sent unless the
-guard allowed (or a human confirmed); a dry run answers the plan and the verdict only. Every
-attempt, whatever came of it, is one line in the audit log before the tool answers.
+A write tool is declared with `@write_tool` and receives a `WriteCall` bound to its
+declaration (name, scopes). It names the targets its arguments name (`call.precheck`, before
+anything is read), builds the plan (what it would send) and the targets the reads resolved,
+and hands `call.run` a function that performs the writes with the permits it is given; a call
+with nothing to send answers `call.noop`. Nothing is sent unless the guard allowed (or a human
+confirmed); a dry run answers the plan and the verdict only. Every attempt, whatever came of
+it (allowed, denied, dry run, no-op, refused by the tool, failed, outcome unknown), is exactly
+one line in the audit log, written when the call ends, before the tool answers; a failure
+after a write went out answers that it was sent and what to read back.
 
 Confirmation, when the policy asks for it:
 - the client can elicit: the human is asked with a plain preview. Over protocol revisions
@@ -20,25 +25,34 @@ Confirmation, when the policy asks for it:
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, cast
 
+import anyio
 from mcp.server.elicitation import AcceptedElicitation, render_elicitation_schema
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import to_jsonable_python
 
-from cs_mcp.client import ContentstackError
+from cs_mcp.client import ContentstackError, MalformedResponseError, OutcomeUnknownError
 from cs_mcp.guard import AuditRecord, ConfirmationError, Guard, Permit, Principal, Targets, Verdict
 from cs_mcp.guard.audit import Decision, now_utc
+from cs_mcp.guard.check import ToolDeclaration
+from cs_mcp.guard.confirm import UNBOUND_ARGUMENTS, bound_targets
+from cs_mcp.guard.permit import writes_sent
+from cs_mcp.guard.scopes import scope_set
 from cs_mcp.safe_text import one_line
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # The two arguments every write tool takes, described once.
 DryRun = Annotated[bool, Field(description="Plan only: answer the requests and the guard's verdict; write nothing.")]
@@ -92,6 +106,12 @@ class ConfirmWrite(BaseModel):
     confirm: bool = Field(title="Carry out this change", description="Tick to go ahead; leave it to refuse.")
 
 
+class WriteRefused(ToolError):
+    """Raised by a tool's `execute` that stops before its write, after sending only requests
+    that prepare it and that it took back (a lock it released): the call is a refusal, not a
+    write whose outcome is unknown. The message says what was sent and taken back."""
+
+
 class ElicitationRequired(ToolError):
     """Raised to ask the client, from protocol 2026-07-28 on, to confirm with its human.
 
@@ -104,19 +124,6 @@ class ElicitationRequired(ToolError):
         self.result = result
 
 
-class Permits:
-    """Hands out permits for one checked call; each operation the call sends needs one."""
-
-    def __init__(self, ctx: ToolContext, principal: Principal, tool: str, targets: Targets) -> None:
-        self._guard = app_state(ctx).guard
-        self._principal = principal
-        self._tool = tool
-        self._targets = targets
-
-    def for_operation(self, operation: str) -> Permit:
-        return self._guard.permit(self._principal, self._tool, operation, self._targets)
-
-
 @dataclass
 class WriteOutcome(Generic[T]):
     """What came of a guarded write. `result` is None unless the write ran; `confirmation`
@@ -127,11 +134,12 @@ class WriteOutcome(Generic[T]):
     verdict: GuardDecision
     result: T | None
     confirmation: ConfirmationRequest | None = field(default=None)
+    noop: bool = False  # nothing needed sending
 
     @property
     def written(self) -> bool:
         """Whether the write was sent."""
-        return not self.dry_run and self.confirmation is None
+        return not self.dry_run and self.confirmation is None and not self.noop
 
 
 def preview_of(plan: WritePlan, reason: str) -> str:
@@ -176,248 +184,484 @@ def _input_required(ctx: ToolContext) -> bool:
     return version is not None and is_version_at_least(version, INPUT_REQUIRED_VERSION)
 
 
-class _Attempt:
-    """One write attempt: the facts every audit line of it shares."""
+class WriteDeclaration(ToolDeclaration, Protocol):
+    """What the pipeline needs of a write tool's declaration (`_registry.ToolSpec`)."""
 
-    def __init__(self, ctx: ToolContext, tool: str, arguments: Mapping[str, Any], targets: Targets) -> None:
-        state = app_state(ctx)
-        self.guard: Guard = state.guard
+    @property
+    def read_back(self) -> str | None: ...
+
+
+@dataclass
+class _Line:
+    """The audit line of the call as it stands; written once, when the call ends."""
+
+    decision: Decision
+    verdict: Verdict | None = None
+    facts: dict[str, Any] = field(default_factory=lambda: {})
+
+
+class AttemptWatch:
+    """Whether the write pipeline recorded the call in the audit log (see `watch_attempt`)."""
+
+    def __init__(self) -> None:
+        self.recorded = False
+
+
+_WATCH: ContextVar[AttemptWatch | None] = ContextVar("cs_mcp_attempt_watch", default=None)
+
+
+@contextmanager
+def watch_attempt() -> Generator[AttemptWatch]:
+    """While open, notes whether a write tool's pipeline wrote its audit line. The server's
+    tool-call middleware opens it so that a call refused before the tool ran (a hidden tool,
+    arguments that do not validate) is still recorded, once (`audit_unserved`)."""
+    watch = AttemptWatch()
+    reset = _WATCH.set(watch)
+    try:
+        yield watch
+    finally:
+        _WATCH.reset(reset)
+
+
+async def audit_unserved(
+    guard: Guard, principal: Principal, tool: str, arguments: Mapping[str, Any], reason: str, rule: str | None = None
+) -> None:
+    """Records a call to a write tool that was refused before the tool itself ran.
+
+    Raises:
+        OSError: the audit log cannot be written.
+    """
+    if guard.audit is None:
+        return
+    await guard.audit.append(
+        AuditRecord(
+            time=now_utc(),
+            principal=principal.name,
+            role=principal.role,
+            transport=principal.transport,
+            tool=tool,
+            arguments=_recorded(arguments),
+            decision="deny",
+            rule=rule,
+            reason=reason,
+            outcome="refused",
+        )
+    )
+
+
+def _recorded(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments as the audit log and confirmation tokens take them: plain JSON values,
+    without the two that steer the pipeline itself."""
+    plain = to_jsonable_python(dict(arguments), fallback=str)
+    return {k: v for k, v in cast(dict[str, Any], plain).items() if k not in UNBOUND_ARGUMENTS}
+
+
+def _contentstack_cause(exc: BaseException) -> ContentstackError | None:
+    """The Contentstack error behind `exc` (itself, or what it was raised from or during)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ContentstackError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _sole(exc: Exception) -> Exception:
+    """The one exception inside a group of one (what a task group raises), else `exc`."""
+    members: tuple[Exception, ...] = cast(ExceptionGroup[Exception], exc).exceptions if _is_group(exc) else ()
+    return _sole(members[0]) if len(members) == 1 else exc
+
+
+def _is_group(exc: Exception) -> bool:
+    return isinstance(exc, ExceptionGroup)
+
+
+def _shape_problem(exc: ValidationError) -> str:
+    # Field paths only: the values may be content.
+    where = ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5])
+    return f"Contentstack's answer did not have the documented shape (at {where or 'the top level'})"
+
+
+class Permits:
+    """Hands out permits for one checked call; each operation the call sends needs one.
+
+    Only the pipeline makes one, from the verdict that allowed the call (or that the human
+    confirmed): a permit never covers more than the guard checked."""
+
+    def __init__(self, call: WriteCall, verdict: Verdict) -> None:
+        self._call = call
+        self._verdict = verdict
+
+    def for_operation(self, operation: str) -> Permit:
+        return self._call.guard.permit(self._verdict, operation)
+
+    def outcome_unknown(self, reason: str) -> None:
+        """Says that a write was sent but what came of it is not known (its answer was lost or
+        unreadable), for a tool that reports it item by item instead of failing the call: the
+        audit line then records the outcome as unknown."""
+        self._call.unknown = reason
+
+    def for_targets(self, targets: Targets, operation: str) -> Permit:
+        """A permit for targets that became known while the write ran (the uid of a release
+        the call just created): the guard checks them first, as it checked the call.
+
+        Raises:
+            ToolError: the guard does not allow them (the policy changed meanwhile).
+        """
+        verdict = self._call.check(targets)
+        if verdict.decision == "confirm" and self._verdict.confirmed:
+            verdict = self._call.guard.confirmed(verdict)
+        if verdict.decision != "allow":
+            raise ToolError(f"denied by the guard: {verdict.reason}")
+        return self._call.guard.permit(verdict, operation)
+
+
+class WriteCall:
+    """One call of a write tool, bound to the tool's declaration: the one path every write
+    takes. The tool names its targets (`precheck` before it reads anything, `run` with what
+    the reads resolved), and the call checks them against the guard, plans, answers a dry run,
+    asks for confirmation, hands out permits, executes and records the attempt: exactly one
+    audit line when the call ends, whatever ended it (see `serve`)."""
+
+    def __init__(self, spec: WriteDeclaration, ctx: ToolContext, arguments: Mapping[str, Any]) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.state = app_state(ctx)
+        self.guard: Guard = self.state.guard
         self.principal = principal_of(ctx)
-        self.tool = tool
-        self.arguments = dict(arguments)
-        self.targets = targets
+        self.arguments = _recorded(arguments)
+        self.dry_run = bool(arguments.get("dry_run", False))
+        token = arguments.get("confirmation_token")
+        self.confirmation_token = token if isinstance(token, str) else None
+        self.scopes: frozenset[str] = spec.scopes
+        self.targets = Targets()
+        self.known: dict[str, str] = {}
+        self._line: _Line | None = None
+        self._sent: list[str] = []
+        self._executed = False
+        self._started: float | None = None
+        self.unknown: str | None = None  # why the outcome of a sent write is not known
 
-    async def record(self, decision: Decision, verdict: Verdict | None = None, **facts: Any) -> None:
-        """Writes the attempt's audit line (fsync'd) before the tool answers."""
+    # -- what a tool calls ------------------------------------------------------------------
+
+    def require(self, scopes: Iterable[str]) -> None:
+        """The scopes this call needs (default: the declared ones), e.g. only the entry scope
+        of an entries-only publish.
+
+        Raises:
+            ValueError: a name that is not a known scope (a bug in the tool).
+        """
+        self.scopes = frozenset(scope_set(scopes))
+
+    def note(self, **facts: str) -> None:
+        """Records what the call learnt on the way (a created uid, a job id), for an answer
+        that must say what was sent when the outcome is unknown."""
+        self.known.update(facts)
+
+    def check(self, targets: Targets) -> Verdict:
+        """The guard's verdict on `targets` (with the branch the write lands on) for this tool."""
+        self.targets = on_branch(self.ctx, self.scopes, targets)
+        return self.guard.check(self.principal, self.spec, self.targets, scopes=self.scopes)
+
+    async def precheck(self, targets: Targets) -> None:
+        """Runs the guard on what the arguments name before the tool reads anything, so that a
+        denied call sends no request at all. `run` checks again what the reads resolved.
+
+        Raises:
+            ToolError: the guard denied. Nothing was sent.
+        """
+        verdict = self.check(targets)
+        if verdict.decision == "deny":
+            raise self._deny(f"denied by the guard: {verdict.reason}.", verdict)
+
+    async def noop(self, targets: Targets, plan: WritePlan, reason: str) -> WriteOutcome[None]:
+        """Answers a call that has nothing to send (the target is already as asked), after the
+        guard: the caller still learns whether it would have been allowed, and it is audited.
+
+        Raises:
+            ToolError: the guard denied.
+        """
+        verdict = self.check(targets)
+        if verdict.decision == "deny":
+            raise self._deny(f"denied by the guard: {verdict.reason}.", verdict)
+        self._line = _Line("allow", verdict, {"outcome": "noop", "dry_run": self.dry_run})
+        decision = GuardDecision(decision="allow", reason=reason, rule=verdict.rule)
+        return WriteOutcome(dry_run=self.dry_run, plan=plan, verdict=decision, result=None, noop=True)
+
+    async def run(
+        self,
+        *,
+        targets: Targets,
+        plan: WritePlan,
+        execute: Callable[[Permits], Awaitable[T]],
+        target_versions: Mapping[str, int] | None = None,
+    ) -> WriteOutcome[T]:
+        """Checks `targets`, then answers the dry run, asks for confirmation, or executes.
+
+        `target_versions` are the versions of the targets the plan was made from; with every
+        target the guard checked, they bind a confirmation, so that it does not carry over to a
+        target that changed or to a target set other than the one previewed.
+
+        Raises:
+            ToolError: the guard denied (naming the rule, what is allowed and every offending
+                item), a confirmation token was refused, the user declined, or confirmation was
+                needed and the policy's fallback is "deny". Nothing was sent in any of these.
+            ElicitationRequired: the client must ask its human first (protocol 2026-07-28+).
+            ContentstackError: Contentstack refused or failed the write.
+            OSError: the audit log cannot be written (before anything is sent).
+        """
+        verdict = self.check(targets)
+        if verdict.decision == "deny":
+            raise self._deny(f"denied by the guard: {verdict.reason}.", verdict)
+        if self.dry_run:
+            self._line = _Line("dry_run", verdict, {"dry_run": True})
+            decision = GuardDecision(decision=verdict.decision, reason=verdict.reason, rule=verdict.rule)
+            return WriteOutcome(dry_run=True, plan=plan, verdict=decision, result=None)
+
+        confirmation: Literal["elicitation", "token"] | None = None
+        decision = GuardDecision(decision="allow", reason=verdict.reason, rule=verdict.rule)
+        if verdict.decision == "confirm":
+            # A confirmation binds the whole target set the guard checked, not only the versions.
+            confirmed = await self._confirm(verdict, plan, bound_targets(self.targets, target_versions))
+            if isinstance(confirmed, ConfirmationRequest):
+                pending = GuardDecision(decision="confirm", reason=verdict.reason, rule=verdict.rule)
+                return WriteOutcome(dry_run=False, plan=plan, verdict=pending, result=None, confirmation=confirmed)
+            confirmation = confirmed
+            decision = GuardDecision(
+                decision="confirmed", reason=f"{verdict.reason}; confirmed by the user ({confirmed})", rule=verdict.rule
+            )
+            verdict = self.guard.confirmed(verdict)
+
+        if self.guard.audit is not None:
+            # Refuse to write at all when the attempt could not be recorded afterwards.
+            await self.guard.audit.check_writable()
+        self._line = _Line("confirmed" if confirmation else "allow", verdict, {"confirmation": confirmation})
+        self._started = time.monotonic()
+        with writes_sent() as sent:
+            self._sent = sent
+            result = await execute(Permits(self, verdict))
+        self._executed = True
+        if self.unknown is None:
+            self._line.facts["outcome"] = "ok"
+        else:
+            self._line.facts.update(outcome="unknown", reason=self.unknown, sent=list(self._sent))
+        return WriteOutcome(dry_run=False, plan=plan, verdict=decision, result=result)
+
+    # -- the end of the call ------------------------------------------------------------------
+
+    async def serve(self, body: Callable[[], Awaitable[R]]) -> R:
+        """Runs the tool's body and writes the call's one audit line before it answers.
+
+        Whatever goes wrong after a write was sent (an answer that does not parse, a read
+        after it that fails, a bug) is answered as a ToolError saying that the write was sent,
+        what is known and what to read back, never as "Error executing tool".
+
+        Raises:
+            ToolError: the call was refused, failed, or its outcome is unknown.
+            ElicitationRequired: the client must ask its human first.
+        """
+        try:
+            result = await body()
+        except ElicitationRequired:
+            await self._write_line()
+            raise
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), suppress(ToolError):  # the cancellation goes on
+                await self._write_line(outcome="unknown" if self._sent else "refused", reason="cancelled")
+            raise
+        except Exception as exc:
+            error = await self._failed(exc)
+            if error is exc:
+                raise
+            if error.__traceback__ is not None:
+                raise error from None  # the one exception of a task group's group, as it was raised
+            raise error from exc
+        if self._line is None:  # the tool answered without the pipeline: nothing was sent
+            self._line = _Line("allow", None, {"outcome": "noop"})
+        await self._write_line()
+        return result
+
+    async def _failed(self, raised: Exception) -> Exception:
+        exc = _sole(raised)
+        cause = _contentstack_cause(exc)
+        codes: dict[str, Any] = {}
+        if cause is not None:
+            codes = {"status": cause.status, "error_code": cause.error_code, "request_id": cause.request_id}
+        if not self._sent:
+            if self._line is not None and self._line.decision == "deny":
+                await self._write_line()  # the guard's refusal, already described
+                return exc
+            outcome = "refused" if isinstance(exc, ToolError) else "error"
+            await self._write_line(outcome=outcome, reason=self._reason(exc), **codes)
+            if isinstance(exc, ToolError | ContentstackError | ValidationError):
+                return exc  # plain words already (the tool wrapper words the last two)
+            return ToolError(f"cs-mcp failed before sending anything ({type(exc).__name__}). Nothing was sent.")
+        if isinstance(exc, WriteRefused):
+            await self._write_line(outcome="refused", reason=self._reason(exc), sent=list(self._sent))
+            return exc
+        if (
+            not self._executed
+            and cause is not None
+            and not isinstance(cause, OutcomeUnknownError | MalformedResponseError)
+        ):
+            # Contentstack refused the write (the tool's message says how far a multi-request
+            # write got): an error with its status and code. A lost or unreadable answer is not
+            # a refusal: the write may have been applied.
+            await self._write_line(outcome="error", reason=self._reason(exc), **codes)
+            return exc
+        await self._write_line(outcome="unknown", reason=self._reason(exc), sent=list(self._sent), **codes)
+        return self._unconfirmed(exc)
+
+    def _reason(self, exc: Exception) -> str:
+        if isinstance(exc, ValidationError):
+            return _shape_problem(exc)
+        if isinstance(exc, ToolError | ContentstackError):
+            return str(exc)
+        return type(exc).__name__
+
+    def _unconfirmed(self, exc: Exception) -> ToolError:
+        if isinstance(exc, ValidationError):
+            why = _shape_problem(exc)
+        elif not self._executed and isinstance(exc, ToolError | ContentstackError):
+            why = str(exc)  # the write's own answer was lost or unreadable, in the tool's words
+        elif isinstance(exc, ToolError | ContentstackError):
+            why = f"after it, this failed: {exc}"
+        else:
+            why = f"cs-mcp failed while handling the answer ({type(exc).__name__})"
+        operations = ", ".join(dict.fromkeys(self._sent))
+        known = dict(self.known)
+        known.update({kind: ", ".join(names) for kind, names in self.targets.named().items()})
+        facts = "; ".join(f"{k}: {v}" for k, v in known.items())
+        read_back = self.spec.read_back or "the targets named below"
+        return ToolError(
+            f"The write was sent to Contentstack ({operations}), but its outcome is not confirmed: {why}. "
+            f"Do not send it again before reading back what happened: {read_back}."
+            + (f" Known: {facts}." if facts else "")
+        )
+
+    def _deny(self, message: str, verdict: Verdict | None, **facts: Any) -> ToolError:
+        self._line = _Line("deny", verdict, facts)
+        return ToolError(f"{message} Nothing was sent.")
+
+    async def _write_line(self, **facts: Any) -> None:
+        """Writes the call's audit line (fsync'd); exactly once per call."""
+        watch = _WATCH.get()
+        if watch is not None:
+            watch.recorded = True
+        line = self._line or _Line("deny")  # refused before the guard allowed anything
+        merged = {**line.facts, **facts}
+        if self._started is not None:
+            merged["duration_ms"] = round((time.monotonic() - self._started) * 1000, 1)
+        self._line = None
         if self.guard.audit is None:
             return
+        verdict = line.verdict
+        reason = merged.pop("reason", None)
         record = AuditRecord(
             time=now_utc(),
             principal=self.principal.name,
             role=self.principal.role,
             transport=self.principal.transport,
-            tool=self.tool,
+            tool=self.spec.name,
             arguments=self.arguments,
             targets=_audit_targets(self.targets),
-            decision=decision,
+            decision=line.decision,
             rule=verdict.rule if verdict else None,
-            reason=verdict.reason if verdict else None,
-            **facts,
+            reason=reason if reason is not None else (verdict.reason if verdict else None),
+            **merged,
         )
-        await self.guard.audit.append(record)
-
-    async def refuse(self, message: str, verdict: Verdict | None = None, **facts: Any) -> ToolError:
-        await self.record("deny", verdict, **facts)
-        return ToolError(f"{message} Nothing was sent.")
-
-
-async def _check_token(attempt: _Attempt, token: str, target_versions: Mapping[str, int] | None, how: str) -> None:
-    """Verifies a confirmation token for this call; refuses (audited) with its reason."""
-    try:
-        attempt.guard.confirmations.verify(
-            token, attempt.principal.name, attempt.tool, attempt.arguments, target_versions
-        )
-    except ConfirmationError as exc:
-        raise await attempt.refuse(
-            f"confirmation refused ({exc.reason}): {exc}.",
-            Verdict("deny", f"confirmation token refused: {exc.reason}", rule="confirm"),
-            confirmation=how,
-        ) from None
-
-
-async def _confirm(
-    ctx: ToolContext,
-    attempt: _Attempt,
-    verdict: Verdict,
-    plan: WritePlan,
-    confirmation_token: str | None,
-    target_versions: Mapping[str, int] | None,
-) -> Literal["elicitation", "token"] | ConfirmationRequest:
-    """How the human confirmed, or the request that asks them to (token fallback).
-
-    Raises:
-        ToolError: the token was refused, the human declined, or the fallback is "deny".
-        ElicitationRequired: the client must ask its human (protocol 2026-07-28 and later).
-    """
-    authority = attempt.guard.confirmations
-    if confirmation_token:
-        await _check_token(attempt, confirmation_token, target_versions, "token")
-        return "token"
-    preview = preview_of(plan, verdict.reason)
-    fallback = attempt.guard.policy.confirm.fallback
-    if _can_elicit(ctx) and _input_required(ctx):
-        answers = ctx.input_responses or {}
-        answer = answers.get(CONFIRM_INPUT_KEY)
-        if answer is not None and ctx.request_state:
-            # The human's answer is bound to this very call by the token in request_state.
-            await _check_token(attempt, ctx.request_state, target_versions, "elicitation")
-            content = answer.content if isinstance(answer, ElicitResult) else None
-            if isinstance(answer, ElicitResult) and answer.action == "accept" and (content or {}).get("confirm"):
-                return "elicitation"
-            raise await attempt.refuse("not confirmed: the user declined.", verdict, confirmation="elicitation")
-        issued = authority.issue(attempt.principal.name, attempt.tool, attempt.arguments, target_versions)
-        await attempt.record("confirm", verdict, confirmation="elicitation")
-        question = ElicitRequest(
-            params=ElicitRequestFormParams(message=preview, requested_schema=render_elicitation_schema(ConfirmWrite))
-        )
-        hint = (
-            f" Show the user this preview and, only if they agree, call again with confirmation_token="
-            f"{issued.token!r}:\n{preview}"
-            if fallback == "token"
-            else ""
-        )
-        raise ElicitationRequired(
-            InputRequiredResult(input_requests={CONFIRM_INPUT_KEY: question}, request_state=issued.token),
-            f"{verdict.reason}: the user must confirm. Nothing was sent.{hint}",
-        )
-    if _can_elicit(ctx):
         try:
-            answer = await ctx.elicit(preview, ConfirmWrite)
-        except (MCPError, ValueError):
-            answer = None  # the client could not ask after all: the fallback decides
-        if answer is not None:
-            if isinstance(answer, AcceptedElicitation) and answer.data.confirm:
-                return "elicitation"
-            raise await attempt.refuse(
-                f"not confirmed: the user {'cancelled' if answer.action == 'cancel' else 'declined'}.",
-                verdict,
-                confirmation="elicitation",
+            await self.guard.audit.append(record)
+        except OSError as exc:
+            # Checked writable before anything was sent; if it fails after, the answer must
+            # still say that the write went out.
+            done = (
+                "the write was sent to Contentstack: read back what happened before trying again"
+                if self._sent
+                else "nothing was sent"
             )
-    if fallback == "deny":
-        raise await attempt.refuse(
-            f"{verdict.reason}, and this client cannot ask the user (the policy's [confirm] fallback is "
-            '"deny"). Use a client that supports elicitation.',
-            Verdict("deny", verdict.reason, rule="confirm.fallback"),
-        )
-    issued = authority.issue(attempt.principal.name, attempt.tool, attempt.arguments, target_versions)
-    await attempt.record("confirm", verdict, confirmation="token")
-    return ConfirmationRequest(preview=preview, confirmation_token=issued.token, expires_at=_iso(issued.expires_at))
+            raise ToolError(f"the audit log could not be written ({exc.strerror or exc}); {done}.") from exc
 
+    # -- confirmation ---------------------------------------------------------------------------
 
-async def guarded_write(
-    ctx: ToolContext,
-    *,
-    tool: str,
-    arguments: Mapping[str, Any],
-    scopes: frozenset[str],
-    targets: Targets,
-    plan: WritePlan,
-    dry_run: bool,
-    confirmation_token: str | None,
-    execute: Callable[[Permits], Awaitable[T]],
-    target_versions: Mapping[str, int] | None = None,
-) -> WriteOutcome[T]:
-    """Runs one write through the guard and records it in the audit log.
+    def _check_token(self, token: str, target_versions: Mapping[str, int] | None, how: str) -> None:
+        """Verifies a confirmation token for this call; refuses (audited) with its reason."""
+        try:
+            self.guard.confirmations.verify(token, self.principal.name, self.spec.name, self.arguments, target_versions)
+        except ConfirmationError as exc:
+            raise self._deny(
+                f"confirmation refused ({exc.reason}): {exc}.",
+                Verdict("deny", f"confirmation token refused: {exc.reason}", rule="confirm"),
+                confirmation=how,
+            ) from None
 
-    `arguments` are the tool's arguments as the model sent them (recorded with secrets
-    removed, and bound into confirmation tokens without `confirmation_token` and `dry_run`);
-    `target_versions` are the versions of the targets the plan was made from, so that a
-    confirmation does not carry over to a target that changed since.
+    async def _confirm(
+        self, verdict: Verdict, plan: WritePlan, target_versions: Mapping[str, int] | None
+    ) -> Literal["elicitation", "token"] | ConfirmationRequest:
+        """How the human confirmed, or the request that asks them to (token fallback).
 
-    Raises:
-        ToolError: the guard denied (naming the rule, what is allowed and every offending
-            item), a confirmation token was refused, the user declined, or confirmation was
-            needed and the policy's fallback is "deny". Nothing was sent in any of these cases.
-        ElicitationRequired: the client must ask its human first (protocol 2026-07-28+).
-        ContentstackError: Contentstack refused or failed the write (recorded, then re-raised).
-        OSError: the audit log cannot be written (before anything is sent).
-    """
-    targets = on_branch(ctx, scopes, targets)
-    attempt = _Attempt(ctx, tool, arguments, targets)
-    verdict = attempt.guard.check(attempt.principal, tool, scopes, targets)
-    if verdict.decision == "deny":
-        raise await attempt.refuse(f"denied by the guard: {verdict.reason}.", verdict)
-    if dry_run:
-        await attempt.record("dry_run", verdict, dry_run=True)
-        decision = GuardDecision(decision=verdict.decision, reason=verdict.reason, rule=verdict.rule)
-        return WriteOutcome(dry_run=True, plan=plan, verdict=decision, result=None)
-
-    confirmation: Literal["elicitation", "token"] | None = None
-    decision = GuardDecision(decision="allow", reason=verdict.reason, rule=verdict.rule)
-    if verdict.decision == "confirm":
-        confirmed = await _confirm(ctx, attempt, verdict, plan, confirmation_token, target_versions)
-        if isinstance(confirmed, ConfirmationRequest):
-            pending = GuardDecision(decision="confirm", reason=verdict.reason, rule=verdict.rule)
-            return WriteOutcome(dry_run=False, plan=plan, verdict=pending, result=None, confirmation=confirmed)
-        confirmation = confirmed
-        decision = GuardDecision(
-            decision="confirmed", reason=f"{verdict.reason}; confirmed by the user ({confirmed})", rule=verdict.rule
-        )
-
-    audit_decision: Decision = "confirmed" if confirmation else "allow"
-    if attempt.guard.audit is not None:
-        # Refuse to write at all when the attempt could not be recorded afterwards.
-        await attempt.guard.audit.check_writable()
-    started = time.monotonic()
-    try:
-        result = await execute(Permits(ctx, attempt.principal, tool, targets))
-    except ContentstackError as exc:
-        await attempt.record(
-            audit_decision,
-            verdict,
-            confirmation=confirmation,
-            outcome="error",
-            status=exc.status,
-            error_code=exc.error_code,
-            request_id=exc.request_id,
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
-        )
-        raise
-    except Exception:
-        await attempt.record(
-            audit_decision,
-            verdict,
-            confirmation=confirmation,
-            outcome="error",
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
-        )
-        raise
-    await attempt.record(
-        audit_decision,
-        verdict,
-        confirmation=confirmation,
-        outcome="ok",
-        duration_ms=round((time.monotonic() - started) * 1000, 1),
-    )
-    return WriteOutcome(dry_run=False, plan=plan, verdict=decision, result=result)
-
-
-async def refuse_if_denied(
-    ctx: ToolContext,
-    *,
-    tool: str,
-    arguments: Mapping[str, Any],
-    scopes: frozenset[str],
-    targets: Targets,
-    plan: WritePlan | None = None,
-) -> None:
-    """Runs the guard before the tool reads anything it needs for its plan, so that a denied
-    call sends no request at all. A denial goes through `guarded_write` (and so reaches the
-    audit log exactly as any other denial). `targets` are what the arguments name; the full
-    check in `guarded_write` later covers what the reads resolve (defaults, release items).
-
-    Raises:
-        ToolError: the guard denied. Nothing was sent."""
-    targets = on_branch(ctx, scopes, targets)
-    if app_state(ctx).guard.check(principal_of(ctx), tool, scopes, targets).decision != "deny":
-        return
-    plan = plan or WritePlan(action=tool, summary="checked against the guard before anything is read")
-
-    async def never(_permits: Permits) -> None:
-        raise ToolError("denied by the guard. Nothing was sent.")
-
-    await guarded_write(
-        ctx,
-        tool=tool,
-        arguments=arguments,
-        scopes=scopes,
-        targets=targets,
-        plan=plan,
-        dry_run=False,
-        confirmation_token=None,
-        execute=never,
-    )
-    raise ToolError("denied by the guard. Nothing was sent.")
+        Raises:
+            ToolError: the token was refused, the human declined, or the fallback is "deny".
+            ElicitationRequired: the client must ask its human (protocol 2026-07-28 and later).
+        """
+        ctx = self.ctx
+        authority = self.guard.confirmations
+        if self.confirmation_token:
+            self._check_token(self.confirmation_token, target_versions, "token")
+            return "token"
+        preview = preview_of(plan, verdict.reason)
+        fallback = self.guard.policy.confirm.fallback
+        if _can_elicit(ctx) and _input_required(ctx):
+            answers = ctx.input_responses or {}
+            answer = answers.get(CONFIRM_INPUT_KEY)
+            if answer is not None and ctx.request_state:
+                # The human's answer is bound to this very call by the token in request_state.
+                self._check_token(ctx.request_state, target_versions, "elicitation")
+                content = answer.content if isinstance(answer, ElicitResult) else None
+                if isinstance(answer, ElicitResult) and answer.action == "accept" and (content or {}).get("confirm"):
+                    return "elicitation"
+                raise self._deny("not confirmed: the user declined.", verdict, confirmation="elicitation")
+            issued = authority.issue(self.principal.name, self.spec.name, self.arguments, target_versions)
+            self._line = _Line("confirm", verdict, {"confirmation": "elicitation"})
+            question = ElicitRequest(
+                params=ElicitRequestFormParams(
+                    message=preview, requested_schema=render_elicitation_schema(ConfirmWrite)
+                )
+            )
+            hint = (
+                f" Show the user this preview and, only if they agree, call again with confirmation_token="
+                f"{issued.token!r}:\n{preview}"
+                if fallback == "token"
+                else ""
+            )
+            raise ElicitationRequired(
+                InputRequiredResult(input_requests={CONFIRM_INPUT_KEY: question}, request_state=issued.token),
+                f"{verdict.reason}: the user must confirm. Nothing was sent.{hint}",
+            )
+        if _can_elicit(ctx):
+            try:
+                answer = await ctx.elicit(preview, ConfirmWrite)
+            except (MCPError, ValueError):
+                answer = None  # the client could not ask after all: the fallback decides
+            if answer is not None:
+                if isinstance(answer, AcceptedElicitation) and answer.data.confirm:
+                    return "elicitation"
+                raise self._deny(
+                    f"not confirmed: the user {'cancelled' if answer.action == 'cancel' else 'declined'}.",
+                    verdict,
+                    confirmation="elicitation",
+                )
+        if fallback == "deny":
+            raise self._deny(
+                f"{verdict.reason}, and this client cannot ask the user (the policy's [confirm] fallback is "
+                '"deny"). Use a client that supports elicitation.',
+                Verdict("deny", verdict.reason, rule="confirm.fallback"),
+            )
+        issued = authority.issue(self.principal.name, self.spec.name, self.arguments, target_versions)
+        self._line = _Line("confirm", verdict, {"confirmation": "token"})
+        return ConfirmationRequest(preview=preview, confirmation_token=issued.token, expires_at=_iso(issued.expires_at))
 
 
 DEFAULT_BRANCH = "main"

@@ -44,6 +44,7 @@ from cs_mcp.client._analytics import (
     JobDataPage,
     ReportName,
 )
+from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import ToolContext, app_state
 from cs_mcp.tools._identifiers import JobId, Uid
 from cs_mcp.tools._registry import tool
@@ -547,7 +548,7 @@ def _failure(run: WindowRun, error: ContentstackError) -> ToolError:
 # -- tools ----------------------------------------------------------------------------------
 
 
-@tool(toolset="analytics", scopes={"analytics:read"}, title="Get an analytics report", read_only=True, idempotent=True)
+@tool(toolset="analytics", scopes={Scope.ANALYTICS_READ}, title="Get an analytics report", idempotent=True)
 async def get_analytics(
     ctx: ToolContext,
     report: Annotated[
@@ -704,7 +705,7 @@ async def get_analytics(
     )
 
 
-@tool(toolset="analytics", scopes={"analytics:read"}, title="Read an analytics job", read_only=True, idempotent=True)
+@tool(toolset="analytics", scopes={Scope.ANALYTICS_READ}, title="Read an analytics job", idempotent=True)
 async def get_analytics_job(
     ctx: ToolContext,
     job_id: Annotated[JobId, Field(description="A job id from get_analytics.")],

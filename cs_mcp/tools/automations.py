@@ -7,7 +7,7 @@ without them the toolset is not listed and `describe_stack` says what to set.
 The toggle is the only write. It asks the guard first (scope `automationhub.automations:write`,
 constrained by the role's `automation_projects`), so a denied call sends nothing, not even a
 read; then it reads the automation, answers a no-op when it already has the asked state, and
-otherwise sends the change through `guarded_write` and reads the state back.
+otherwise sends the change through the write pipeline and reads the state back.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import InvalidRequestError, NotFoundError, encode_path
 from cs_mcp.client._automate import AuditLogEntry, Automation, Execution, ExecutionStep
 from cs_mcp.guard import Targets
+from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._identifiers import AutomateId
-from cs_mcp.tools._registry import tool
+from cs_mcp.tools._registry import tool, write_tool
 from cs_mcp.tools._shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -43,16 +44,15 @@ from cs_mcp.tools._write import (
     GuardDecision,
     Permits,
     PlannedRequest,
+    WriteCall,
     WritePlan,
-    guarded_write,
-    refuse_if_denied,
 )
 
-READ_PROJECTS = frozenset({"automationhub.projects.management:read"})
-READ_AUTOMATIONS = frozenset({"automationhub.automations:read"})
-READ_EXECUTIONS = frozenset({"automationhub.executions:read"})
-READ_AUDIT = frozenset({"automationhub.audit-log:read"})
-WRITE = frozenset({"automationhub.automations:write"})
+READ_PROJECTS = frozenset({Scope.AUTOMATE_PROJECTS_READ})
+READ_AUTOMATIONS = frozenset({Scope.AUTOMATIONS_READ})
+READ_EXECUTIONS = frozenset({Scope.AUTOMATE_EXECUTIONS_READ})
+READ_AUDIT = frozenset({Scope.AUTOMATE_AUDIT_LOG_READ})
+WRITE = frozenset({Scope.AUTOMATIONS_WRITE})
 
 T = TypeVar("T")
 
@@ -357,7 +357,7 @@ async def load_automation(state: AppState, project_id: str, automation_id: str) 
 # -- read tools -------------------------------------------------------------------------------
 
 
-@tool(toolset="automations", scopes=READ_PROJECTS, title="List Automate projects", read_only=True, idempotent=True)
+@tool(toolset="automations", scopes=READ_PROJECTS, title="List Automate projects", idempotent=True)
 async def list_automation_projects(
     ctx: ToolContext, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> ProjectList:
@@ -386,7 +386,7 @@ async def list_automation_projects(
     return ProjectList(projects=kept, **info)
 
 
-@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="List automations", read_only=True, idempotent=True)
+@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="List automations", idempotent=True)
 async def list_automations(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -418,7 +418,7 @@ async def list_automations(
     return AutomationList(project_id=project_id, automations=kept, **info)
 
 
-@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="Get an automation", read_only=True, idempotent=True)
+@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="Get an automation", idempotent=True)
 async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id: AutomationId) -> AutomationDetail:
     """One automation with its trigger and steps (each step's type, title, connector and the
     steps it leads to), whether it is active, and what it lacks before it can be switched on.
@@ -461,7 +461,6 @@ async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id:
     toolset="automations",
     scopes=READ_EXECUTIONS,
     title="List automation executions",
-    read_only=True,
     idempotent=True,
 )
 async def list_automation_executions(
@@ -511,7 +510,6 @@ async def list_automation_executions(
     toolset="automations",
     scopes=READ_EXECUTIONS,
     title="Get an automation execution",
-    read_only=True,
     idempotent=True,
 )
 async def get_automation_execution(
@@ -553,7 +551,7 @@ async def get_automation_execution(
     )
 
 
-@tool(toolset="automations", scopes=READ_AUDIT, title="List the Automate audit log", read_only=True, idempotent=True)
+@tool(toolset="automations", scopes=READ_AUDIT, title="List the Automate audit log", idempotent=True)
 async def list_automation_audit_logs(
     ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> AuditLogList:
@@ -596,16 +594,15 @@ def _refusal(automation: Automation, active: bool, exc: InvalidRequestError) -> 
     )
 
 
-@tool(
+@write_tool(
     toolset="automations",
     scopes=WRITE,
     title="Switch an automation on or off",
-    read_only=False,
-    destructive=False,
     idempotent=True,
+    read_back="get_automation on the automation (its active flag)",
 )
 async def set_automation_active(
-    ctx: ToolContext,
+    call: WriteCall,
     project_id: ProjectId,
     automation_id: AutomationId,
     active: Annotated[bool, Field(description="true switches the automation on, false switches it off.")],
@@ -618,12 +615,11 @@ async def set_automation_active(
     what is missing). The answer reports the state read back after the change. Use
     dry_run=true first to see the plan and the guard's verdict. If the answer carries a
     confirmation, show its preview to the user and call again with its token only if they agree."""
-    state = app_state(ctx)
-    tool_name = "set_automation_active"
+    state = call.state
+    tool_name = call.spec.name
     targets = Targets(automation_projects=(project_id,))
     path = automate_path("projects", project_id, "automations", automation_id)
     word = "on" if active else "off"
-    arguments = {"project_id": project_id, "automation_id": automation_id, "active": active}
     plan = WritePlan(
         action=tool_name,
         summary=f"switch automation {automation_id!r} of project {project_id!r} {word}",
@@ -633,11 +629,16 @@ async def set_automation_active(
     )
 
     # A role that may not write to this project learns so before anything is read or sent.
-    await refuse_if_denied(ctx, tool=tool_name, arguments=arguments, scopes=WRITE, targets=targets, plan=plan)
+    await call.precheck(targets)
 
     automation = await load_automation(state, project_id, automation_id)
     title = _text(automation.title)
     if automation.active is active:
+        unchanged = await call.noop(
+            targets,
+            WritePlan(action=tool_name, summary=f"nothing to do: the automation is already {word}"),
+            "nothing to send",
+        )
         return ToggleAnswer(
             project_id=project_id,
             automation_id=automation_id,
@@ -646,38 +647,36 @@ async def set_automation_active(
             previous_active=automation.active,
             active=automation.active,
             changed=False,
-            dry_run=dry_run,
+            dry_run=unchanged.dry_run,
             message=f"automation {automation_id!r} is already {word}; nothing was sent",
-            plan=WritePlan(action=tool_name, summary=f"nothing to do: the automation is already {word}"),
-            verdict=GuardDecision(decision="allow", reason="nothing to send"),
+            plan=unchanged.plan,
+            verdict=unchanged.verdict,
         )
     missing = automation.missing_parts() or []
     if missing:
         plan.summary += f" (Automate will likely refuse: it lacks {needs(missing)})"
 
-    async def execute(permits: Permits) -> Automation:
+    async def execute(permits: Permits) -> bool:
         try:
             await state.client.automate.set_active(
                 project_id, automation_id, active, permit=permits.for_operation("automation.set_active")
             )
         except InvalidRequestError as exc:
             raise _refusal(automation, active, exc) from None
-        return await state.client.automate.automation(project_id, automation_id, show_steps=False)
+        return True
 
-    outcome = await guarded_write(
-        ctx,
-        tool=tool_name,
-        arguments=arguments,
-        scopes=WRITE,
+    outcome = await call.run(
         targets=targets,
         plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
         execute=execute,
         # A confirmation holds only while the automation is in the state it was planned from.
         target_versions={automation_id: int(automation.active)},
     )
-    after = outcome.result
+    # Read back after the write, outside it: if the read fails, the pipeline answers that the
+    # change was sent (and what to read), not that it failed.
+    after = (
+        await state.client.automate.automation(project_id, automation_id, show_steps=False) if outcome.result else None
+    )
     if outcome.confirmation is not None:
         message = (
             f"switching automation {automation_id!r} {word} needs the user's confirmation; nothing was sent. "

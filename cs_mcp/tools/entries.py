@@ -18,12 +18,12 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
 from cs_mcp.client._entry_models import Source
 from cs_mcp.guard import Targets
-from cs_mcp.guard.confirm import bound_targets
+from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._entry_schema import check_entry_fields, editable_fields, missing_mandatory
 from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.tools._query import ACCEPTED_FORM, QueryError, parse_query
-from cs_mcp.tools._registry import tool
+from cs_mcp.tools._registry import tool, write_tool
 from cs_mcp.tools._shape import (
     DEFAULT_BUDGET_TOKENS,
     DEFAULT_LIMIT,
@@ -43,17 +43,16 @@ from cs_mcp.tools._write import (
     GuardDecision,
     Permits,
     PlannedRequest,
+    WriteCall,
     WriteOutcome,
     WritePlan,
-    guarded_write,
-    refuse_if_denied,
 )
 
 T = TypeVar("T")
 
 # Contentstack accepts at most 10 `include[]` reference paths per request (FACTS.md section 6).
 MAX_INCLUDE = 10
-WRITE_SCOPES = frozenset({"cm.entry:write"})
+WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
 
 ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
@@ -240,7 +239,7 @@ class EntryList(ListPage):
     entries: list[dict[str, Any]]
 
 
-@tool(toolset="entries", scopes={"cm.entry:read"}, title="Query entries", read_only=True, idempotent=True)
+@tool(toolset="entries", scopes={Scope.ENTRY_READ}, title="Query entries", idempotent=True)
 async def query_entries(
     ctx: ToolContext,
     content_type: ContentTypeArg,
@@ -311,7 +310,7 @@ class EntryAnswer(BaseModel):
     note: str | None = None
 
 
-@tool(toolset="entries", scopes={"cm.entry:read"}, title="Get an entry", read_only=True, idempotent=True)
+@tool(toolset="entries", scopes={Scope.ENTRY_READ}, title="Get an entry", idempotent=True)
 async def get_entry(
     ctx: ToolContext,
     content_type: ContentTypeArg,
@@ -355,7 +354,7 @@ class AssetList(ListPage):
     assets: list[dict[str, Any]]
 
 
-@tool(toolset="entries", scopes={"cm.asset:read"}, title="Query assets", read_only=True, idempotent=True)
+@tool(toolset="entries", scopes={Scope.ASSET_READ}, title="Query assets", idempotent=True)
 async def query_assets(
     ctx: ToolContext,
     query: QueryArg = None,
@@ -438,9 +437,15 @@ def _entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
     )
 
 
-@tool(toolset="entries", scopes=WRITE_SCOPES, title="Create an entry", read_only=False, idempotent=False)
+@write_tool(
+    toolset="entries",
+    scopes=WRITE_SCOPES,
+    title="Create an entry",
+    idempotent=False,
+    read_back="query_entries on the content type and locale (the new entry's uid is not known)",
+)
 async def create_entry(
-    ctx: ToolContext,
+    call: WriteCall,
     content_type: ContentTypeArg,
     fields: Annotated[dict[str, Any], Field(description="The entry's fields by uid, e.g. {'title': '...'}.")],
     locale: LocaleArg = None,
@@ -451,10 +456,9 @@ async def create_entry(
     every problem (unknown fields, missing mandatory fields, wrong types) is reported at once;
     read get_content_type before writing. References are [{"uid", "_content_type_uid"}];
     modular blocks [{"<block uid>": {...}}]."""
-    state = app_state(ctx)
+    state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
-    arguments = {"content_type": content_type, "fields": fields, "locale": loc}
     plan = WritePlan(
         action="create_entry",
         summary=f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
@@ -467,9 +471,7 @@ async def create_entry(
             )
         ],
     )
-    await refuse_if_denied(
-        ctx, tool="create_entry", arguments=arguments, scopes=WRITE_SCOPES, targets=targets, plan=plan
-    )
+    await call.precheck(targets)
     await check_locales(state, [loc])
     problems = await _schema_problems(
         state, content_type, lambda schema: check_entry_fields(schema, fields, require_mandatory=True)
@@ -483,17 +485,7 @@ async def create_entry(
             state, content_type, fields, state.client.entries.create(content_type, fields, locale=loc, permit=permit)
         )
 
-    outcome = await guarded_write(
-        ctx,
-        tool="create_entry",
-        arguments=arguments,
-        scopes=WRITE_SCOPES,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
     created = outcome.result
     return EntryWriteAnswer(
         **write_answer_fields(outcome),
@@ -530,9 +522,15 @@ async def _current_entry(state: AppState, content_type: str, uid: str, locale: s
         ) from None
 
 
-@tool(toolset="entries", scopes=WRITE_SCOPES, title="Update an entry", read_only=False, idempotent=False)
+@write_tool(
+    toolset="entries",
+    scopes=WRITE_SCOPES,
+    title="Update an entry",
+    idempotent=False,
+    read_back="get_entry on the entry (its _version says whether the update was saved)",
+)
 async def update_entry(
-    ctx: ToolContext,
+    call: WriteCall,
     content_type: ContentTypeArg,
     uid: UidArg,
     fields: Annotated[
@@ -549,16 +547,9 @@ async def update_entry(
     expected_version: if someone saved the entry since, the update is refused with the
     current version and nothing is written. The fields are checked against the schema first,
     all problems at once."""
-    state = app_state(ctx)
+    state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
-    arguments = {
-        "content_type": content_type,
-        "uid": uid,
-        "fields": fields,
-        "expected_version": expected_version,
-        "locale": loc,
-    }
     path = f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}"
     plan = WritePlan(
         action="update_entry",
@@ -567,9 +558,7 @@ async def update_entry(
         requests=[PlannedRequest(method="PUT", path=path, summary="save the entry as a new version")],
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
-    await refuse_if_denied(
-        ctx, tool="update_entry", arguments=arguments, scopes=WRITE_SCOPES, targets=targets, plan=plan
-    )
+    await call.precheck(targets)
     await check_locales(state, [loc])
     current = await _current_entry(state, content_type, uid, loc)
     if current.version != expected_version:
@@ -599,15 +588,9 @@ async def update_entry(
             state, content_type, fields, state.client.entries.update(content_type, uid, body, locale=loc, permit=permit)
         )
 
-    outcome = await guarded_write(
-        ctx,
-        tool="update_entry",
-        arguments=arguments,
-        scopes=WRITE_SCOPES,
+    outcome = await call.run(
         targets=targets,
         plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
         execute=execute,
         target_versions={f"{content_type}/{uid}/{loc}": expected_version},
     )
@@ -619,16 +602,16 @@ async def update_entry(
     )
 
 
-@tool(
+@write_tool(
     toolset="entries",
     scopes=WRITE_SCOPES,
     title="Delete an entry",
-    read_only=False,
     destructive=True,
     idempotent=True,
+    read_back="get_entry on the entry (not found: it was deleted)",
 )
 async def delete_entry(
-    ctx: ToolContext,
+    call: WriteCall,
     content_type: ContentTypeArg,
     uid: UidArg,
     locale: LocaleArg = None,
@@ -638,10 +621,9 @@ async def delete_entry(
     """Delete an entry's version in one locale (default: master). Destructive: it may need a
     human's confirmation; when the answer carries a confirmation token, show the preview to
     the user and call again with the token only if they agree."""
-    state = app_state(ctx)
+    state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
-    arguments = {"content_type": content_type, "uid": uid, "locale": loc}
     plan = WritePlan(
         action="delete_entry",
         summary=f"delete entry {content_type}/{uid} in {loc}",
@@ -655,9 +637,7 @@ async def delete_entry(
         ],
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
-    await refuse_if_denied(
-        ctx, tool="delete_entry", arguments=arguments, scopes=WRITE_SCOPES, targets=targets, plan=plan
-    )
+    await call.precheck(targets)
     current = await _current_entry(state, content_type, uid, loc)
     # Deleting takes the entry off every environment it is published to in that locale: those
     # environments are targets too, so their rules and [confirm] apply.
@@ -679,19 +659,13 @@ async def delete_entry(
         )
         return notice or "Entry deleted."
 
-    outcome = await guarded_write(
-        ctx,
-        tool="delete_entry",
-        arguments=arguments,
-        scopes=WRITE_SCOPES,
+    outcome = await call.run(
         targets=targets,
         plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
         execute=execute,
         # Bound to where the entry is published too: a publish since the preview does not
         # change its version, but a confirmed delete must not take it off more than was shown.
-        target_versions=bound_targets(targets, {f"{content_type}/{uid}/{loc}": current.version or 0}),
+        target_versions={f"{content_type}/{uid}/{loc}": current.version or 0},
     )
     return EntryWriteAnswer(
         **write_answer_fields(outcome),

@@ -22,14 +22,20 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cs_mcp.client import ContentstackError, InvalidRequestError, NotFoundError, OutcomeUnknownError
+from cs_mcp.client import (
+    ContentstackError,
+    InvalidRequestError,
+    MalformedResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+)
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry, BulkJob, PublishAction, PublishQueueItem
 from cs_mcp.client._publishing import BULK_MAX_ENVIRONMENTS, BULK_MAX_ITEMS, BULK_MAX_LOCALES
 from cs_mcp.guard import ItemTarget, Targets
-from cs_mcp.guard.confirm import bound_targets
+from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
-from cs_mcp.tools._registry import tool
+from cs_mcp.tools._registry import tool, write_tool
 from cs_mcp.tools._shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -40,12 +46,11 @@ from cs_mcp.tools._shape import (
     fingerprint,
     fit_budget,
 )
-from cs_mcp.tools._write import ConfirmationToken, DryRun, Permits, PlannedRequest, WritePlan, guarded_write
+from cs_mcp.tools._write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
 from cs_mcp.tools.entries import (
     WriteAnswer,
     check_environments,
     check_locales,
-    refuse_if_denied,
     resolve_locale,
     write_answer_fields,
 )
@@ -288,7 +293,9 @@ async def _send(
             except (InvalidRequestError, NotFoundError) as exc:
                 _fail(request.works, f"refused: {exc}")
                 continue
-            except OutcomeUnknownError as exc:
+            except (OutcomeUnknownError, MalformedResponseError) as exc:
+                # Sent, but what came of it is not known: never reported as refused.
+                permits.outcome_unknown(str(exc))
                 _fail(request.works, str(exc))
                 _fail_rest(requests[index + 1 :], "not sent: an earlier request's outcome is unknown")
                 break
@@ -416,28 +423,20 @@ def settle_job_items(job: BulkJob, works: Sequence[_Work], done: ItemStatus, red
 
 
 async def _publish_or_unpublish(
-    ctx: ToolContext,
+    call: WriteCall,
     action: PublishAction,
     items: Sequence[PublishItem],
     environments: Sequence[str],
     locales: Sequence[str] | None,
     scheduled_at: str | None,
-    dry_run: bool,
-    confirmation_token: str | None,
 ) -> PublishAnswer:
-    state = app_state(ctx)
-    tool_name = action
+    state = call.state
     when = parse_scheduled_at(scheduled_at)
     envs = list(dict.fromkeys(environments))
     target_locales = list(dict.fromkeys(locales or []))
     unique = list({(i.type, i.content_type, i.uid, i.locale): i for i in items}.values())
-    scopes = frozenset(f"cm.{i.type}:{action}" for i in unique)
-    arguments = {
-        "items": [i.model_dump(exclude_none=True) for i in unique],
-        "environments": envs,
-        "locales": target_locales or None,
-        "scheduled_at": when,
-    }
+    # The scopes of the items' kinds: an entries-only publish needs no asset scope.
+    call.require(f"cm.{i.type}:{action}" for i in unique)
 
     def targets_of(works: Sequence[_Work]) -> Targets:
         all_locales = dict.fromkeys(loc for w in works for loc in w.targets)
@@ -449,10 +448,7 @@ async def _publish_or_unpublish(
 
     # The guard first, on what is known without asking Contentstack anything.
     known = [_Work(i, i.locale, tuple(target_locales or ([i.locale] if i.locale else []))) for i in unique]
-    plan = WritePlan(action=action, summary=f"{action} {len(unique)} items to {', '.join(envs)}")
-    await refuse_if_denied(
-        ctx, tool=tool_name, arguments=arguments, scopes=scopes, targets=targets_of(known), plan=plan
-    )
+    await call.precheck(targets_of(known))
     default_locale = await resolve_locale(state, None) if _needs_default(unique, target_locales) else None
     works: list[_Work] = []
     for item in unique:
@@ -483,17 +479,8 @@ async def _publish_or_unpublish(
     async def execute(permits: Permits) -> list[str]:
         return await _send(state, action, requests, when, permits)
 
-    outcome = await guarded_write(
-        ctx,
-        tool=tool_name,
-        arguments=arguments,
-        scopes=scopes,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-        target_versions={w.label: w.version or 0 for w in works},
+    outcome = await call.run(
+        targets=targets, plan=plan, execute=execute, target_versions={w.label: w.version or 0 for w in works}
     )
     reports = sorted((w.report() for w in works), key=lambda r: r.status != "failed")
     kept = fit_budget(reports, overhead=1500)
@@ -539,13 +526,16 @@ LocalesArg = Annotated[
 ScheduledAtArg = Annotated[
     str | None, Field(description="ISO-8601 time in the future, e.g. 2030-01-31T09:00:00Z (default: now).")
 ]
-PUBLISH_SCOPES = frozenset({"cm.entry:publish", "cm.asset:publish"})
-UNPUBLISH_SCOPES = frozenset({"cm.entry:unpublish", "cm.asset:unpublish"})
+PUBLISH_SCOPES = frozenset({Scope.ENTRY_PUBLISH, Scope.ASSET_PUBLISH})
+UNPUBLISH_SCOPES = frozenset({Scope.ENTRY_UNPUBLISH, Scope.ASSET_UNPUBLISH})
 
 
-@tool(toolset="publishing", scopes=PUBLISH_SCOPES, title="Publish", read_only=False, idempotent=False)
+READ_BACK = "list_publish_queue (the newest rows; a bulk job's items carry its job id) or get_entry"
+
+
+@write_tool(toolset="publishing", scopes=PUBLISH_SCOPES, title="Publish", idempotent=False, read_back=READ_BACK)
 async def publish(
-    ctx: ToolContext,
+    call: WriteCall,
     items: ItemsArg,
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
@@ -559,14 +549,12 @@ async def publish(
     still running, or its failures not yet attributed) or failed with the reason. Use dry_run
     first; publishing to some environments needs a human's confirmation (pass back the
     confirmation token)."""
-    return await _publish_or_unpublish(
-        ctx, "publish", items, environments, locales, scheduled_at, dry_run, confirmation_token
-    )
+    return await _publish_or_unpublish(call, "publish", items, environments, locales, scheduled_at)
 
 
-@tool(toolset="publishing", scopes=UNPUBLISH_SCOPES, title="Unpublish", read_only=False, idempotent=False)
+@write_tool(toolset="publishing", scopes=UNPUBLISH_SCOPES, title="Unpublish", idempotent=False, read_back=READ_BACK)
 async def unpublish(
-    ctx: ToolContext,
+    call: WriteCall,
     items: ItemsArg,
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
@@ -576,9 +564,7 @@ async def unpublish(
 ) -> PublishAnswer:
     """Take entries and assets off environments (the drafts stay), now or at scheduled_at.
     Same items, bulk splitting and per-item report as publish."""
-    return await _publish_or_unpublish(
-        ctx, "unpublish", items, environments, locales, scheduled_at, dry_run, confirmation_token
-    )
+    return await _publish_or_unpublish(call, "unpublish", items, environments, locales, scheduled_at)
 
 
 # -- the publish queue ----------------------------------------------------------------------
@@ -637,9 +623,8 @@ def _queue_row(row: PublishQueueItem, names: dict[str, str]) -> QueueRow:
 
 @tool(
     toolset="publishing",
-    scopes={"cm.publish-queue.management:read"},
+    scopes={Scope.PUBLISH_QUEUE_READ},
     title="List the publish queue",
-    read_only=True,
     idempotent=True,
 )
 async def list_publish_queue(
@@ -758,18 +743,18 @@ class CancelAnswer(WriteAnswer):
     row: QueueRow
 
 
-CANCEL_SCOPES = frozenset({"cm.publish-queue.management:write"})
+CANCEL_SCOPES = frozenset({Scope.PUBLISH_QUEUE_WRITE})
 
 
-@tool(
+@write_tool(
     toolset="publishing",
     scopes=CANCEL_SCOPES,
     title="Cancel a scheduled publish",
-    read_only=False,
     idempotent=False,
+    read_back="list_publish_queue status='scheduled' (the row's status says whether it was cancelled)",
 )
 async def cancel_scheduled_publish(
-    ctx: ToolContext,
+    call: WriteCall,
     queue_uid: Annotated[Uid, Field(description="The publish queue row's uid.")],
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
@@ -778,12 +763,8 @@ async def cancel_scheduled_publish(
     its uid with list_publish_queue status='scheduled'). Only scheduled rows can be cancelled.
     The role must cover the row's content type, environments and locales (for a deployment,
     every item of the release)."""
-    state = app_state(ctx)
-    arguments = {"queue_uid": queue_uid}
-    plan = WritePlan(action="cancel_scheduled_publish", summary=f"cancel the scheduled action {queue_uid}")
-    await refuse_if_denied(
-        ctx, tool="cancel_scheduled_publish", arguments=arguments, scopes=CANCEL_SCOPES, targets=Targets(), plan=plan
-    )
+    state = call.state
+    await call.precheck(Targets())
     try:
         item = await state.client.publishing.queue_item(queue_uid)
     except NotFoundError:
@@ -829,18 +810,7 @@ async def cancel_scheduled_publish(
         )
         return notice or "Cancelled."
 
-    outcome = await guarded_write(
-        ctx,
-        tool="cancel_scheduled_publish",
-        arguments=arguments,
-        scopes=CANCEL_SCOPES,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-        target_versions=bound_targets(targets),
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
     if outcome.result is not None:
         row.status = "cancelled"
     return CancelAnswer(**write_answer_fields(outcome), row=row, notice=outcome.result)

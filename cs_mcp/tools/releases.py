@@ -1,6 +1,6 @@
 """The `releases` toolset: read releases, fill them, lock them, deploy them, clone and delete them.
 
-Every write goes through `guarded_write` (check, dry run, confirmation, permit). Item lists are
+Every write goes through the write pipeline (check, dry run, confirmation, permit, audit). Item lists are
 sent in requests of 25, the most Contentstack takes. A deploy runs a preflight first and reports
 it even when the deploy goes ahead: the release exists and is not empty, the environments exist,
 the guard allows every environment and every item's content type and locale, which items are
@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cs_mcp.client import ContentstackError, NotFoundError, encode_path
 from cs_mcp.client._releases import ASSET_CONTENT_TYPE, MAX_ITEMS_PER_REQUEST, Release, ReleaseItem
 from cs_mcp.guard import ItemTarget, Permit, Targets
-from cs_mcp.guard.confirm import bound_targets
-from cs_mcp.tools._context import AppState, ToolContext, app_state, principal_of
+from cs_mcp.guard.scopes import Scope
+from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
-from cs_mcp.tools._registry import tool
+from cs_mcp.tools._registry import tool, write_tool
 from cs_mcp.tools._release_reads import (
     Findings,
     MissingReference,
@@ -54,19 +54,18 @@ from cs_mcp.tools._write import (
     GuardDecision,
     Permits,
     PlannedRequest,
+    WriteCall,
     WriteOutcome,
     WritePlan,
-    guarded_write,
-    on_branch,
-    refuse_if_denied,
+    WriteRefused,
 )
 
 T = TypeVar("T")
 
-READ = frozenset({"cm.release:read"})
-WRITE = frozenset({"cm.release:write"})
-DEPLOY = frozenset({"cm.release:deploy"})
-CLONE = frozenset({"cm.release:clone"})
+READ = frozenset({Scope.RELEASE_READ})
+WRITE = frozenset({Scope.RELEASE_WRITE})
+DEPLOY = frozenset({Scope.RELEASE_DEPLOY})
+CLONE = frozenset({Scope.RELEASE_CLONE})
 
 # One call handles at most this many items: it bounds the reads and requests a call makes.
 MAX_ITEMS_PER_CALL = 500
@@ -248,19 +247,15 @@ def release_path(*segments: str) -> str:
     return "/v3" + encode_path(["releases", *segments])
 
 
-async def editable_release(
-    ctx: ToolContext, tool_name: str, uid: str, named: Targets | None = None, scopes: frozenset[str] = WRITE
-) -> Release:
+async def editable_release(call: WriteCall, uid: str, named: Targets | None = None) -> Release:
     """The release a write edits: the guard asked first about what the arguments name (nothing
     is read for a denied call), then the release read and refused if it is locked.
 
     Raises:
         ToolError: the guard denied, the release does not exist, or it is locked.
     """
-    await refuse_if_denied(
-        ctx, tool=tool_name, arguments={"release_uid": uid}, scopes=scopes, targets=named or Targets(releases=(uid,))
-    )
-    release = await load_release(app_state(ctx), uid)
+    await call.precheck(named or Targets(releases=(uid,)))
+    release = await load_release(call.state, uid)
     if release.locked:
         raise locked_error(release)
     return release
@@ -344,25 +339,6 @@ async def resolve_items(state: AppState, inputs: Sequence[ReleaseItemInput]) -> 
     return items
 
 
-def permit_for_new_release(ctx: ToolContext, tool_name: str, scopes: frozenset[str], targets: Targets) -> Permit:
-    """A permit naming a release this call just created.
-
-    The guard checked the call before the release existed, so its uid could not be among the
-    checked targets. Release uids constrain no role, so the check is repeated with the uid added
-    (a deny can only mean the policy changed meanwhile) and the permit names it.
-
-    Raises:
-        ToolError: the guard now denies.
-    """
-    state = app_state(ctx)
-    principal = principal_of(ctx)
-    targets = on_branch(ctx, scopes, targets)
-    verdict = state.guard.check(principal, tool_name, scopes, targets)
-    if verdict.decision == "deny":
-        raise ToolError(f"denied by the guard: {verdict.reason}")
-    return state.guard.permit(principal, tool_name, "release.add_items", targets)
-
-
 def with_progress(exc: ContentstackError, progress: str, advice: str) -> ContentstackError:
     """The same error (class, status and codes, which the audit log records) with a message that
     says how far a multi-request write got before it failed."""
@@ -425,7 +401,7 @@ def item_info(item: ReleaseItem, latest: int | None, looked_up: bool) -> Release
 # -- reads --------------------------------------------------------------------------------------
 
 
-@tool(toolset="releases", scopes=READ, title="List releases", read_only=True, idempotent=True)
+@tool(toolset="releases", scopes=READ, title="List releases", idempotent=True)
 async def list_releases(
     ctx: ToolContext,
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Releases per page.")] = DEFAULT_LIMIT,
@@ -445,7 +421,7 @@ async def list_releases(
     return ReleaseList(releases=kept, **info)
 
 
-@tool(toolset="releases", scopes=READ, title="Get a release", read_only=True, idempotent=True)
+@tool(toolset="releases", scopes=READ, title="Get a release", idempotent=True)
 async def get_release(
     ctx: ToolContext,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
@@ -496,9 +472,15 @@ def items_plan_requests(method: str, path: str, count: int, verb: str) -> list[P
     return requests
 
 
-@tool(toolset="releases", scopes=WRITE, title="Create a release", read_only=False, idempotent=False)
+@write_tool(
+    toolset="releases",
+    scopes=WRITE,
+    title="Create a release",
+    idempotent=False,
+    read_back="list_releases (the newest releases), then get_release on the new one",
+)
 async def create_release(
-    ctx: ToolContext,
+    call: WriteCall,
     name: Annotated[str, Field(min_length=1, max_length=500, description="The release's name.")],
     description: Annotated[str | None, Field(max_length=5000, description="What the release is for.")] = None,
     items: Annotated[
@@ -512,15 +494,9 @@ async def create_release(
     defaults to the entry's latest and its locale to the master locale. The guard checks every
     item's content type and locale, and the items' publish (or unpublish) scopes are needed
     too, since deploying the release publishes them."""
-    state = app_state(ctx)
-    scopes = WRITE | publish_scopes((i.type, i.action) for i in items or [])
-    await refuse_if_denied(
-        ctx,
-        tool="create_release",
-        arguments={"name": name},
-        scopes=scopes,
-        targets=named_targets(items or []),
-    )
+    state = call.state
+    call.require(WRITE | publish_scopes((i.type, i.action) for i in items or []))
+    await call.precheck(named_targets(items or []))
     resolved = await resolve_items(state, items or [])
     targets = Targets(items=tuple(item_target(i) for i in resolved))
     requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
@@ -535,24 +511,16 @@ async def create_release(
 
     async def execute(permits: Permits) -> tuple[Release, int]:
         release = await state.client.releases.create(name, description, permit=permits.for_operation("release.create"))
+        call.note(release_uid=release.uid)
         if not resolved:
             return release, 0
+        # The guard checked the call before the release existed; its uid is checked now.
         with_uid = Targets(releases=(release.uid,), items=targets.items)
-        permit = permit_for_new_release(ctx, "create_release", scopes, with_uid)
+        permit = permits.for_targets(with_uid, "release.add_items")
         await add_in_chunks(state, release.uid, resolved, permit, created=True)
         return release, len(resolved)
 
-    outcome = await guarded_write(
-        ctx,
-        tool="create_release",
-        arguments={"name": name, "description": description, "items": [i.model_dump() for i in items or []]},
-        scopes=scopes,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
     answer = CreateReleaseAnswer(**outcome_fields(outcome))
     if outcome.result is not None:
         release, added = outcome.result
@@ -562,9 +530,15 @@ async def create_release(
     return answer
 
 
-@tool(toolset="releases", scopes=WRITE, title="Update a release", read_only=False, idempotent=True)
+@write_tool(
+    toolset="releases",
+    scopes=WRITE,
+    title="Update a release",
+    idempotent=True,
+    read_back="get_release on the release",
+)
 async def update_release(
-    ctx: ToolContext,
+    call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
     name: Annotated[str | None, Field(min_length=1, max_length=500, description="A new name.")] = None,
     description: Annotated[str | None, Field(max_length=5000, description="A new description.")] = None,
@@ -578,14 +552,8 @@ async def update_release(
     every edit until it is unlocked (locked=false), which may be combined with other changes."""
     if name is None and description is None and locked is None:
         raise ToolError("nothing to change: give name, description or locked")
-    state = app_state(ctx)
-    await refuse_if_denied(
-        ctx,
-        tool="update_release",
-        arguments={"release_uid": release_uid},
-        scopes=WRITE,
-        targets=Targets(releases=(release_uid,)),
-    )
+    state = call.state
+    await call.precheck(Targets(releases=(release_uid,)))
     release = await load_release(state, release_uid)
     edits = name is not None or description is not None
     if release.locked and edits and locked is not False:
@@ -594,16 +562,13 @@ async def update_release(
     changes = {k: v for k, v in (("name", name), ("description", description), ("locked", locked)) if v is not None}
     if not edits and locked == release.locked:
         # Nothing to send, but the caller still learns whether the guard would have let it.
-        checked = state.guard.check(principal_of(ctx), "update_release", WRITE, targets)
-        if checked.decision == "deny":
-            raise ToolError(f"denied by the guard: {checked.reason}. Nothing was sent.")
         state_word = "locked" if locked else "unlocked"
         plan = WritePlan(action="update_release", summary=f"nothing to do: the release is already {state_word}")
-        verdict = GuardDecision(decision="allow", reason="nothing to send", rule=checked.rule)
+        unchanged = await call.noop(targets, plan, "nothing to send")
         return UpdateReleaseAnswer(
-            dry_run=dry_run,
-            plan=plan,
-            verdict=verdict,
+            dry_run=unchanged.dry_run,
+            plan=unchanged.plan,
+            verdict=unchanged.verdict,
             release=summary(release),
             note=f"release {release_uid!r} is already {state_word}; nothing was sent",
         )
@@ -625,27 +590,22 @@ async def update_release(
             permit=permits.for_operation("release.update"),
         )
 
-    outcome = await guarded_write(
-        ctx,
-        tool="update_release",
-        arguments={"release_uid": release_uid, **changes},
-        scopes=WRITE,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-        target_versions=bound_targets(targets, versions),
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)
     answer = UpdateReleaseAnswer(**outcome_fields(outcome))
     if outcome.result is not None:
         answer.release = summary(outcome.result)
     return answer
 
 
-@tool(toolset="releases", scopes=WRITE, title="Add items to a release", read_only=False, idempotent=False)
+@write_tool(
+    toolset="releases",
+    scopes=WRITE,
+    title="Add items to a release",
+    idempotent=False,
+    read_back="get_release on the release (its items)",
+)
 async def add_release_items(
-    ctx: ToolContext,
+    call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
     items: ItemsArg,
     dry_run: DryRun = False,
@@ -654,9 +614,9 @@ async def add_release_items(
     """Add entries and assets to a release, in requests of 25. A version defaults to the
     entry's latest and a locale to the master locale. Refused on a locked release. The guard
     checks every item's content type and locale, and the items' publish (or unpublish) scopes."""
-    state = app_state(ctx)
-    scopes = WRITE | publish_scopes((i.type, i.action) for i in items)
-    await editable_release(ctx, "add_release_items", release_uid, named_targets(items, release_uid), scopes)
+    state = call.state
+    call.require(WRITE | publish_scopes((i.type, i.action) for i in items))
+    await editable_release(call, release_uid, named_targets(items, release_uid))
     resolved = await resolve_items(state, items)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
     plan = WritePlan(
@@ -670,17 +630,7 @@ async def add_release_items(
     async def execute(permits: Permits) -> int:
         return await add_in_chunks(state, release_uid, resolved, permits.for_operation("release.add_items"))
 
-    outcome = await guarded_write(
-        ctx,
-        tool="add_release_items",
-        arguments={"release_uid": release_uid, "items": [i.model_dump() for i in items]},
-        scopes=scopes,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
     answer = ReleaseItemsAnswer(**outcome_fields(outcome), release_uid=release_uid)
     if outcome.result is not None:
         answer.items_changed = len(resolved)
@@ -701,9 +651,15 @@ def matches(wanted: ReleaseItemInput, item: ReleaseItem, master: str | None) -> 
     return locale is None or item.locale is None or item.locale == locale
 
 
-@tool(toolset="releases", scopes=WRITE, title="Remove items from a release", read_only=False, idempotent=True)
+@write_tool(
+    toolset="releases",
+    scopes=WRITE,
+    title="Remove items from a release",
+    idempotent=True,
+    read_back="get_release on the release (its items)",
+)
 async def remove_release_items(
-    ctx: ToolContext,
+    call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
     items: Annotated[
         list[ReleaseItemInput] | None,
@@ -718,8 +674,8 @@ async def remove_release_items(
     those that were not in the release. Refused on a locked release."""
     if all == bool(items):
         raise ToolError("give either items or all=true (not both, not neither)")
-    state = app_state(ctx)
-    await editable_release(ctx, "remove_release_items", release_uid)
+    state = call.state
+    await editable_release(call, release_uid)
     current = await state.client.releases.all_items(release_uid)
     not_in_release: list[str] = []
     if all:
@@ -770,20 +726,12 @@ async def remove_release_items(
                 ) from exc
         return len(batches)
 
-    outcome = await guarded_write(
-        ctx,
-        tool="remove_release_items",
-        arguments={"release_uid": release_uid, "items": [i.model_dump() for i in items or []], "all": all},
-        scopes=WRITE,
+    outcome = await call.run(
         targets=targets,
         plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
         execute=execute,
         # A confirmed "remove these" must not remove more, or other versions, than were shown.
-        target_versions=bound_targets(
-            targets, {"items in release": len(current), **{label(i): i.version or 0 for i in chosen}}
-        ),
+        target_versions={"items in release": len(current), **{label(i): i.version or 0 for i in chosen}},
     )
     answer = ReleaseItemsAnswer(
         **outcome_fields(outcome),
@@ -908,9 +856,15 @@ class DeployResult(BaseModel):
     note: str | None = None
 
 
-@tool(toolset="releases", scopes=DEPLOY, title="Deploy a release", read_only=False, idempotent=False)
+@write_tool(
+    toolset="releases",
+    scopes=DEPLOY,
+    title="Deploy a release",
+    idempotent=False,
+    read_back="get_release on the release (its deployment status) and list_publish_queue",
+)
 async def deploy_release(
-    ctx: ToolContext,
+    call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
     environments: Annotated[
         list[EnvironmentName], Field(min_length=1, max_length=10, description="Environment names.")
@@ -943,14 +897,10 @@ async def deploy_release(
     has a newer version than the release holds; items that reference entries neither
     published in the target environment nor in the release. Stale items and missing
     references are warnings, not refusals: use dry_run=true to read the preflight first."""
-    state = app_state(ctx)
+    state = call.state
     when = parse_schedule(scheduled_at)
-    await refuse_if_denied(
-        ctx,
-        tool="deploy_release",
-        arguments={"release_uid": release_uid, "environments": environments},
-        scopes=DEPLOY,
-        targets=Targets(releases=(release_uid,), environments=tuple(environments), locales=tuple(locales or ())),
+    await call.precheck(
+        Targets(releases=(release_uid,), environments=tuple(environments), locales=tuple(locales or ()))
     )
     known_envs = await state.meta.environment_names()
     unknown = [e for e in environments if e not in known_envs]
@@ -993,10 +943,11 @@ async def deploy_release(
         ),
     )
     found = Findings(gone=[], stale=[], missing=[])
-    # The reads of the preflight are skipped when the guard will refuse anyway (guarded_write
-    # below refuses and records it).
-    refused = state.guard.check(principal_of(ctx), "deploy_release", scopes, targets).decision == "deny"
-    if action == "publish" and not refused:
+    # The guard on every item, with the items' publish scopes, before the preflight reads
+    # anything more (a denial is audited).
+    call.require(scopes)
+    await call.precheck(targets)
+    if action == "publish":
         found = await preflight_findings(state, items, environments)
         checks += [
             finding_check(
@@ -1037,23 +988,8 @@ async def deploy_release(
     async def execute(permits: Permits) -> DeployResult:
         return await locked_deploy(state, release, items, permits, environments, to_locales, action, when)
 
-    outcome = await guarded_write(
-        ctx,
-        tool="deploy_release",
-        arguments={
-            "release_uid": release_uid,
-            "environments": environments,
-            "locales": locales,
-            "action": action,
-            "scheduled_at": when,
-        },
-        scopes=scopes,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-        target_versions=bound_targets(targets, {label(i): i.version or 0 for i in items}),
+    outcome = await call.run(
+        targets=targets, plan=plan, execute=execute, target_versions={label(i): i.version or 0 for i in items}
     )
     checks.append(
         PreflightCheck(
@@ -1100,7 +1036,7 @@ async def locked_deploy(
     items when the deployment runs, so the release stays locked until then.
 
     Raises:
-        ToolError: the items changed since they were checked (nothing deployed).
+        WriteRefused: the items changed since they were checked (nothing deployed; the lock taken back).
         ContentstackError: a request failed; the message says whether the release stayed locked.
     """
     update = permits.for_operation("release.update")
@@ -1120,7 +1056,7 @@ async def locked_deploy(
     try:
         now_held = await state.client.releases.all_items(release.uid)
         if held(now_held) != held(checked):
-            raise ToolError(
+            raise WriteRefused(
                 f"release {release.uid!r} changed between the check and the deploy (an item was added, removed or "
                 "moved to another version); nothing was deployed. Call deploy_release again to check what it "
                 "holds now."
@@ -1139,10 +1075,10 @@ async def locked_deploy(
         if problem:
             raise with_progress(exc, "the deploy failed", problem) from exc
         raise
-    except ToolError as exc:
+    except WriteRefused as exc:
         problem = await unlock() if locked_here else None
         if problem:
-            raise ToolError(f"{exc} Also, {problem}.") from exc
+            raise WriteRefused(f"{exc} Also, {problem}.") from exc
         raise
     if not locked_here:
         return DeployResult(notice=notice)
@@ -1162,9 +1098,15 @@ async def locked_deploy(
 # -- clone and delete ---------------------------------------------------------------------------
 
 
-@tool(toolset="releases", scopes=CLONE, title="Clone a release", read_only=False, idempotent=False)
+@write_tool(
+    toolset="releases",
+    scopes=CLONE,
+    title="Clone a release",
+    idempotent=False,
+    read_back="list_releases (a release with the copy's name)",
+)
 async def clone_release(
-    ctx: ToolContext,
+    call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to copy.")],
     name: Annotated[str, Field(min_length=1, max_length=500, description="The copy's name.")],
     description: Annotated[str | None, Field(max_length=5000, description="The copy's description.")] = None,
@@ -1174,14 +1116,8 @@ async def clone_release(
     """Copy a release, with its items, under a new name; the copy starts unlocked. The guard
     checks every item's content type and locale, and the items' publish (or unpublish) scopes
     are needed, as when they were added."""
-    state = app_state(ctx)
-    await refuse_if_denied(
-        ctx,
-        tool="clone_release",
-        arguments={"release_uid": release_uid, "name": name},
-        scopes=CLONE,
-        targets=Targets(releases=(release_uid,)),
-    )
+    state = call.state
+    await call.precheck(Targets(releases=(release_uid,)))
     await load_release(state, release_uid)
     items = await state.client.releases.all_items(release_uid)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in items))
@@ -1199,34 +1135,32 @@ async def clone_release(
             release_uid, name, description, permit=permits.for_operation("release.clone")
         )
 
-    outcome = await guarded_write(
-        ctx,
-        tool="clone_release",
-        arguments={"release_uid": release_uid, "name": name, "description": description},
-        scopes=scopes,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-    )
+    call.require(scopes)
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
     answer = CloneReleaseAnswer(**outcome_fields(outcome), source_uid=release_uid)
     if outcome.result is not None:
         answer.release = summary(outcome.result)
     return answer
 
 
-@tool(toolset="releases", scopes=WRITE, title="Delete a release", read_only=False, destructive=True, idempotent=True)
+@write_tool(
+    toolset="releases",
+    scopes=WRITE,
+    title="Delete a release",
+    destructive=True,
+    idempotent=True,
+    read_back="get_release on the release (not found: it was deleted)",
+)
 async def delete_release(
-    ctx: ToolContext,
+    call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to delete.")],
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> DeleteReleaseAnswer:
     """Delete a release (the bundle, not its entries or assets, and not what it already
     published). Destructive: it may need the user's confirmation. Refused on a locked release."""
-    state = app_state(ctx)
-    release = await editable_release(ctx, "delete_release", release_uid)
+    state = call.state
+    release = await editable_release(call, release_uid)
     targets, versions = await whole_release_targets(state, release)
     plan = WritePlan(
         action="delete_release",
@@ -1238,18 +1172,7 @@ async def delete_release(
     async def execute(permits: Permits) -> str:
         return await state.client.releases.delete(release_uid, permit=permits.for_operation("release.delete"))
 
-    outcome = await guarded_write(
-        ctx,
-        tool="delete_release",
-        arguments={"release_uid": release_uid},
-        scopes=WRITE,
-        targets=targets,
-        plan=plan,
-        dry_run=dry_run,
-        confirmation_token=confirmation_token,
-        execute=execute,
-        target_versions=bound_targets(targets, versions),
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)
     return DeleteReleaseAnswer(
         **outcome_fields(outcome),
         release_uid=release_uid,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from cs_mcp.client import NotFoundError, SchemaField
 from cs_mcp.guard.policy import Role
+from cs_mcp.guard.scopes import CONSTRAINTS, Scope
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
 from cs_mcp.tools._identifiers import ContentTypeUid
 from cs_mcp.tools._registry import tool
@@ -68,11 +69,8 @@ def permission_info(
         principal=principal_name,
         role=role.name,
         scopes=sorted(role.scopes),
-        environments=_sorted(role.environments),
-        content_types=_sorted(role.content_types),
-        locales=_sorted(role.locales),
-        automation_projects=_sorted(role.automation_projects),
-        branches=_sorted(role.branches),
+        # Every constraint the guard enforces, from its one table.
+        **{c.role_field: _sorted(getattr(role, c.role_field)) for c in CONSTRAINTS},
         confirm_environments=confirm_envs,
         confirm_tools=confirm_tools,
         read_only=not writes,
@@ -81,9 +79,8 @@ def permission_info(
 
 @tool(
     toolset="stack",
-    scopes={"cm.content-type:read", "cm.entry:read", "analytics:read", "automationhub.automations:read"},
+    scopes={Scope.CONTENT_TYPE_READ, Scope.ENTRY_READ, Scope.ANALYTICS_READ, Scope.AUTOMATIONS_READ},
     title="Describe the stack",
-    read_only=True,
     idempotent=True,
 )
 async def describe_stack(ctx: ToolContext) -> StackDescription:
@@ -186,7 +183,7 @@ def compact_field(f: SchemaField) -> FieldInfo:
     )
 
 
-@tool(toolset="stack", scopes={"cm.content-type:read"}, title="Get a content type", read_only=True, idempotent=True)
+@tool(toolset="stack", scopes={Scope.CONTENT_TYPE_READ}, title="Get a content type", idempotent=True)
 async def get_content_type(
     ctx: ToolContext,
     content_type: Annotated[ContentTypeUid, Field(description="The content type's uid.")],

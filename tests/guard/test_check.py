@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
 import pytest
 
-from cs_mcp.guard import Guard, ItemTarget, Principal, Targets, parse_policy
+from cs_mcp.guard import Guard, ItemTarget, PermitError, Principal, Targets, Verdict, parse_policy
 
 POLICY = """\
 [roles.editor]
@@ -40,8 +43,16 @@ PUBLISH = frozenset({"cm.entry:publish"})
 GUARD = Guard(parse_policy(POLICY))
 
 
-def check(role: str, targets: Targets, scopes: frozenset[str] = PUBLISH, tool: str = "publish_entry"):
-    return GUARD.check(Principal(name="p", role=role), tool, scopes, targets)
+@dataclass(frozen=True)
+class Declared:
+    """A tool's declaration as the guard reads it."""
+
+    name: str
+    scopes: frozenset[str]
+
+
+def check(role: str, targets: Targets, scopes: frozenset[str] = PUBLISH, tool: str = "publish_entry") -> Verdict:
+    return GUARD.check(Principal(name="p", role=role), Declared(tool, scopes), targets)
 
 
 def test_an_allowed_publish_is_allowed_with_the_role_as_rule() -> None:
@@ -165,3 +176,66 @@ def test_a_deny_wins_over_a_confirm() -> None:
 def test_a_viewer_may_not_write_anything() -> None:
     verdict = check("viewer", Targets(content_types=("blog_post",)), frozenset({"cm.entry:write"}))
     assert verdict.decision == "deny"
+
+
+STAGING = Targets(content_types=("blog_post",), locales=("en-us",), environments=("staging",))
+
+
+def test_a_permit_is_minted_from_an_allowing_verdict_for_exactly_its_targets() -> None:
+    permit = GUARD.permit(check("publisher", STAGING), "entry.publish")
+    assert (permit.principal, permit.tool, permit.operation) == ("p", "publish_entry", "entry.publish")
+    assert permit.targets["environment"] == frozenset({"staging"})
+    GUARD.permits.verify(permit, "entry.publish", {"environment": ["staging"], "content_type": ["blog_post"]})
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        Targets(content_types=("page",), environments=("staging",)),  # deny
+        Targets(content_types=("blog_post",), environments=("production",)),  # confirm, not yet confirmed
+    ],
+)
+def test_no_permit_is_minted_from_a_verdict_that_does_not_allow(targets: Targets) -> None:
+    verdict = check("publisher", targets)
+    assert verdict.decision != "allow"
+    with pytest.raises(PermitError):
+        GUARD.permit(verdict, "entry.publish")
+
+
+def test_a_confirmed_verdict_mints_a_permit() -> None:
+    verdict = check("publisher", Targets(content_types=("blog_post",), environments=("production",)))
+    permit = GUARD.permit(GUARD.confirmed(verdict), "entry.publish")
+    assert permit.targets["environment"] == frozenset({"production"})
+
+
+def _unsealed(_verdict: Verdict) -> Verdict:
+    return Verdict("allow", "allowed", principal="p", tool="publish_entry", targets=STAGING)
+
+
+def _other_targets(verdict: Verdict) -> Verdict:
+    return replace(verdict, targets=Targets(environments=("production",)))
+
+
+def _other_tool(verdict: Verdict) -> Verdict:
+    return replace(verdict, tool="delete_entry")
+
+
+def _confirmation_as_allow(verdict: Verdict) -> Verdict:
+    return replace(verdict, decision="allow")
+
+
+@pytest.mark.parametrize("forge", [_unsealed, _other_targets, _other_tool, _confirmation_as_allow])
+def test_a_verdict_not_given_by_the_guard_mints_no_permit(forge: Callable[[Verdict], Verdict]) -> None:
+    confirm = check("publisher", Targets(content_types=("blog_post",), environments=("production",)))
+    forged = forge(confirm)
+    with pytest.raises(PermitError):
+        GUARD.permit(forged, "entry.publish")
+
+
+def test_another_guards_verdict_mints_no_permit() -> None:
+    other = Guard(parse_policy(POLICY))
+    verdict = other.check(Principal(name="p", role="publisher"), Declared("publish_entry", PUBLISH), STAGING)
+    with pytest.raises(PermitError):
+        GUARD.permit(verdict, "entry.publish")
+    with pytest.raises(PermitError):
+        GUARD.confirmed(verdict)

@@ -348,7 +348,7 @@ async def test_a_release_that_changed_after_the_check_is_not_deployed(stack: Sta
     assert stack.transport.sent(f"/releases/{uid}/deploy") == []
     assert "staging" not in await published_in(stack, "product", b["uid"], "fr-fr")
     assert (await stack.call("admin", "get_release", {"release_uid": uid}))["release"]["locked"] is False
-    assert stack.audit("deploy_release")[-1].outcome == "error"
+    assert stack.audit("deploy_release")[-1].outcome == "refused"
 
 
 async def test_a_deploy_contentstack_refuses_unlocks_the_release_again(stack: Stack) -> None:

@@ -1,34 +1,50 @@
-"""guarded_write end to end, in memory: deny, dry run, confirm (elicitation and token), audit,
-and the backstop. Every refusal is checked to have sent nothing (requests counted)."""
+"""The write pipeline end to end, in memory: deny, dry run, confirm (elicitation and token),
+audit, and the backstop. Every refusal is checked to have sent nothing (requests counted)."""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import re
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ElicitRequestParams, ElicitResult
 from pydantic import BaseModel, Field
 
-from cs_mcp.client import Api
+from cs_mcp.client import Api, ContentstackError
 from cs_mcp.config import Settings
-from cs_mcp.guard import AuditLog, ConfirmationAuthority, Guard, ItemTarget, Targets, parse_policy, read_audit
+from cs_mcp.guard import (
+    AuditLog,
+    ConfirmationAuthority,
+    Guard,
+    ItemTarget,
+    Targets,
+    builtin_policy,
+    parse_policy,
+    read_audit,
+)
+from cs_mcp.guard.scopes import Scope
+from cs_mcp.http import create_http_app
+from cs_mcp.http_auth import BearerAuth
+from cs_mcp.sandbox.runner import running_sandbox
+from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from cs_mcp.tools._context import ToolContext, app_state
-from cs_mcp.tools._write import (
-    ConfirmationRequest,
-    ElicitationRequired,
-    Permits,
-    PlannedRequest,
-    WritePlan,
-    guarded_write,
-)
-from tests.helpers import text_of
+from cs_mcp.tools._registry import ToolSpec, registered_tools, write_spec
+from cs_mcp.tools._write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
+from tests.helpers import UNPACED, structured, text_of
+from tests.reliability._stack import NO_WAIT
 
 pytestmark = pytest.mark.anyio
 
@@ -70,6 +86,7 @@ class Stack:
     def __init__(self) -> None:
         self.requests: list[httpx2.Request] = []
         self.versions: dict[str, int] = {}
+        self.audit_after_send: AuditLog | None = None  # the audit log a write finds once sent
 
     def handler(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
@@ -89,15 +106,18 @@ class PublishAnswer(BaseModel):
     confirmation: ConfirmationRequest | None = None
 
 
-def publish_tool(stack: Stack):
+def publish_tool(stack: Stack) -> ToolSpec:
     async def publish_test(
-        ctx: ToolContext,
+        call: WriteCall,
         items: Annotated[list[str], Field(description="content_type/uid/locale")],
         environments: list[str],
+        fail: Literal["explained", "unparsed", "followed", "read", "bug"] | None = None,
         dry_run: bool = False,
         confirmation_token: str | None = None,
     ) -> Any:
-        """Publishes entries (a test tool written the way the write tools are)."""
+        """Publishes entries (a test tool written the way the write tools are). `fail` makes it
+        fail the way a tool can: Contentstack's refusal explained in a ToolError, or, after the
+        write was sent, an answer that does not parse, a read that fails, a bug."""
         parsed = [tuple(i.split("/")) for i in items]
         targets = Targets(
             environments=tuple(environments),
@@ -113,39 +133,49 @@ def publish_tool(stack: Stack):
             ],
             items=items,
         )
-        client = app_state(ctx).client
+        client = call.state.client
 
         async def execute(permits: Permits) -> list[str]:
             done: list[str] = []
             for ct, uid, loc in parsed:
-                await client.request(
-                    Api.CMA,
-                    "POST",
-                    ["content_types", ct, "entries", uid, "publish"],
-                    json_body={"entry": {"environments": environments, "locales": [loc]}},
-                    permit=permits.for_operation("entry.publish"),
-                    operation="entry.publish",
-                    targets={"content_type": [ct], "locale": [loc], "environment": environments},
-                )
+                try:
+                    answer = await client.request(
+                        Api.CMA,
+                        "POST",
+                        ["content_types", ct, "entries", uid, "publish"],
+                        json_body={"entry": {"environments": environments, "locales": [loc]}},
+                        permit=permits.for_operation("entry.publish"),
+                        operation="entry.publish",
+                        targets={"content_type": [ct], "locale": [loc], "environment": environments},
+                    )
+                except ContentstackError as exc:
+                    if fail == "explained":
+                        raise ToolError(f"Contentstack refused: {exc}") from exc
+                    raise
+                if fail == "unparsed":
+                    PublishAnswer.model_validate(answer)  # the notice is not this shape
+                if fail == "followed":
+                    # A job followed in a task of its own whose status does not parse.
+                    async def follow(job: dict[str, Any]) -> None:
+                        PublishAnswer.model_validate(job)
+
+                    async with anyio.create_task_group() as jobs:
+                        jobs.start_soon(follow, answer)
+                if stack.audit_after_send is not None:
+                    call.guard.audit = stack.audit_after_send
                 done.append(uid)
             return done
 
-        arguments = {"items": items, "environments": environments, "dry_run": dry_run}
-        try:
-            outcome = await guarded_write(
-                ctx,
-                tool="publish_test",
-                arguments={**arguments, "confirmation_token": confirmation_token},
-                scopes=frozenset({"cm.entry:publish"}),
-                targets=targets,
-                plan=plan,
-                dry_run=dry_run,
-                confirmation_token=confirmation_token,
-                execute=execute,
-                target_versions={f"{ct}/{uid}": stack.versions.get(uid, 1) for ct, uid, _ in parsed},
-            )
-        except ElicitationRequired as exc:
-            return exc.result  # what the @tool wrapper answers for it
+        outcome = await call.run(
+            targets=targets,
+            plan=plan,
+            execute=execute,
+            target_versions={f"{ct}/{uid}": stack.versions.get(uid, 1) for ct, uid, _ in parsed},
+        )
+        if outcome.written and fail == "read":
+            await client.request(Api.CMA, "GET", ["content_types", "broken", "entries", "blt1"])
+        if outcome.written and fail == "bug":
+            raise KeyError("uid")
         return PublishAnswer(
             published=outcome.result or [],
             dry_run=outcome.dry_run,
@@ -155,7 +185,14 @@ def publish_tool(stack: Stack):
             confirmation=outcome.confirmation,
         )
 
-    return publish_test
+    return write_spec(
+        publish_test,
+        toolset="publishing",
+        scopes=[Scope.ENTRY_PUBLISH],
+        title="Publish (test)",
+        idempotent=False,
+        read_back="the entries",
+    )
 
 
 class World:
@@ -180,7 +217,7 @@ class World:
                 stdio_role=self.role,
                 transport=httpx2.MockTransport(self.stack.handler),
             )
-            self._server.add_tool(publish_tool(self.stack), name="publish_test", structured_output=False)
+            self._server.add_tool(publish_tool(self.stack).fn, name="publish_test", structured_output=False)
         return self._server
 
     def audit(self) -> list[dict[str, Any]]:
@@ -442,7 +479,7 @@ async def test_the_backstop_a_write_without_the_guard_sends_nothing(tmp_path: Pa
         permit = None
         if forge:
             # a permit for another operation and other targets does not cover this write
-            permit = world.guard.permit(app_state(ctx).stdio_principal, "x", "entry.update", Targets())
+            permit = world.guard.permits.issue("local", "x", "entry.update", {})
         await client.request(
             Api.CMA,
             "POST",
@@ -462,3 +499,345 @@ async def test_the_backstop_a_write_without_the_guard_sends_nothing(tmp_path: Pa
     assert bare.is_error
     assert forged.is_error
     assert world.stack.requests == []
+
+
+# -- every write tool goes through the pipeline ------------------------------------------------
+
+WRITE_TOOLS = sorted(spec.name for spec in registered_tools() if not spec.read_only)
+TOOLS_DIR = Path(__file__).resolve().parents[2] / "cs_mcp" / "tools"
+# What only the pipeline (`_write.py`) may do with the guard.
+GUARD_CALLS = re.compile(r"guard\.(check|permit|confirmed|permits|confirmations|audit)\b|permits\.issue\(|\bPermits\(")
+# Where a call is bound to its tool's declaration: only the registry does it.
+BINDS_A_CALL = re.compile(r"\bWriteCall\(")
+
+
+def test_every_write_tool_is_declared_once_through_the_pipeline() -> None:
+    specs = [spec for spec in registered_tools() if not spec.read_only]
+    assert {s.name for s in specs} >= {"create_entry", "publish", "deploy_release", "set_automation_active"}
+    for spec in specs:
+        assert spec.read_back, spec.name
+        # The function the server calls takes the context; the tool's own body takes the call.
+        assert "ctx" in inspect.signature(spec.fn).parameters, spec.name
+        assert "call" not in inspect.signature(spec.fn).parameters, spec.name
+    for spec in registered_tools():
+        assert spec.read_only == (spec.read_back is None), spec.name
+
+
+def test_no_tool_module_asks_the_guard_or_mints_a_permit_by_itself() -> None:
+    for path in TOOLS_DIR.glob("*.py"):
+        if path.name != "_write.py":
+            assert not GUARD_CALLS.search(path.read_text()), path.name
+        if path.name not in ("_write.py", "_registry.py"):
+            assert not BINDS_A_CALL.search(path.read_text()), path.name
+
+
+def test_a_tool_declared_with_an_unknown_scope_fails_at_declaration() -> None:
+    async def probe(call: WriteCall, dry_run: bool = False) -> str:
+        """A probe."""
+        return "never"
+
+    async def no_call(ctx: ToolContext, dry_run: bool = False) -> str:
+        """A write tool that does not take the call."""
+        return "never"
+
+    misspelt: list[Any] = ["cm.entry:wirte"]
+    with pytest.raises(ValueError, match="unknown scope"):
+        write_spec(probe, toolset="entries", scopes=misspelt, title="t", idempotent=True, read_back="x")
+    with pytest.raises(ValueError, match="WriteCall"):
+        write_spec(no_call, toolset="entries", scopes=[Scope.ENTRY_WRITE], title="t", idempotent=True, read_back="x")
+
+
+class Garbling(httpx2.AsyncBaseTransport):
+    """Passes requests to the sandbox; once armed, every write reaches it and is applied, but
+    its answer is replaced by `body` (what a proxy cutting the answer short would leave)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.body: bytes | None = None
+        self.garbled = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        is_write = request.method != "GET" or request.url.path.endswith("/unschedule")
+        if self.body is None or not is_write or "/_sandbox" in request.url.path:
+            return response
+        await response.aread()
+        await response.aclose()
+        self.garbled += 1
+        return httpx2.Response(200, content=self.body, headers={"content-type": "application/json"}, request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@asynccontextmanager
+async def sandbox_servers(tmp_path: Path, *roles: str, transport: httpx2.AsyncBaseTransport | None = None):
+    """One sandbox, one guard with an audit log, and a client per role (admin by default)."""
+    async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox, AsyncExitStack() as stack:
+        audit_path = tmp_path / "audit.jsonl"
+        guard = Guard(builtin_policy(), audit=AuditLog(audit_path))
+        clients: list[Client] = []
+        for role in roles or ("admin",):
+            server = build_server(
+                Settings.from_env(sandbox.env()),
+                backend="sandbox",
+                guard=guard,
+                stdio_role=role,
+                rate_limits=UNPACED,
+                retry=NO_WAIT,
+                transport=transport,
+            )
+            clients.append(await stack.enter_async_context(Client(server)))
+        yield clients, audit_path
+
+
+@asynccontextmanager
+async def sandbox_server(tmp_path: Path, transport: httpx2.AsyncBaseTransport | None = None):
+    async with sandbox_servers(tmp_path, transport=transport) as ([client], audit_path):
+        yield client, audit_path
+
+
+def audit_lines(path: Path) -> list[dict[str, Any]]:
+    return [r.model_dump() for r in read_audit(path)] if path.exists() else []
+
+
+async def ok(client: Client, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def arguments_reaching_the_write(client: Client, name: str) -> dict[str, Any]:
+    """Arguments with which `name` sends its write on a fresh sandbox (set up without faults)."""
+    entries = await ok(client, "query_entries", {"content_type": "author", "limit": 1})
+    entry = entries["entries"][0]
+    item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
+    if name in ("create_entry", "update_entry", "delete_entry"):
+        return {
+            "create_entry": {"content_type": "author", "fields": {"title": "Pipeline Probe"}},
+            "update_entry": {
+                "content_type": "author",
+                "uid": entry["uid"],
+                "fields": {"title": "Probe II"},
+                "expected_version": entry["_version"],
+            },
+            "delete_entry": {"content_type": "author", "uid": entry["uid"]},
+        }[name]
+    if name in ("publish", "unpublish"):
+        return {"items": [item], "environments": ["development"]}
+    if name == "cancel_scheduled_publish":
+        when = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await ok(client, "publish", {"items": [item], "environments": ["development"], "scheduled_at": when})
+        queue = await ok(client, "list_publish_queue", {"status": "scheduled"})
+        return {"queue_uid": queue["rows"][0]["uid"]}
+    if name == "set_automation_active":
+        project = (await ok(client, "list_automation_projects", {}))["projects"][0]
+        automation = (await ok(client, "list_automations", {"project_id": project["id"]}))["automations"][0]
+        return {"project_id": project["id"], "automation_id": automation["id"], "active": not automation["active"]}
+    if name == "create_release":
+        return {"name": "Probe", "items": [item]}
+    with_item = name != "add_release_items"
+    created = await ok(client, "create_release", {"name": "Probe", "items": [item] if with_item else []})
+    uid = created["release"]["uid"]
+    return {
+        "update_release": {"release_uid": uid, "description": "probe"},
+        "add_release_items": {"release_uid": uid, "items": [item]},
+        "remove_release_items": {"release_uid": uid, "all": True},
+        "deploy_release": {"release_uid": uid, "environments": ["development"]},
+        "clone_release": {"release_uid": uid, "name": "Probe copy"},
+        "delete_release": {"release_uid": uid},
+    }[name]
+
+
+@pytest.mark.parametrize("name", WRITE_TOOLS)
+async def test_an_unreadable_answer_to_any_write_says_it_was_sent_and_is_audited_as_unknown(
+    tmp_path: Path, name: str
+) -> None:
+    garbling = Garbling()
+    with anyio.fail_after(60):
+        async with sandbox_server(tmp_path, garbling) as (client, audit_path):
+            arguments = await arguments_reaching_the_write(client, name)
+            before = len(audit_lines(audit_path))
+            garbling.body = b"<html>502 Bad Gateway</html>"
+            result = await client.call_tool(name, arguments)
+    assert garbling.garbled >= 1
+    if name in ("publish", "unpublish"):
+        # Reported item by item: the item whose answer was unreadable says the write went out.
+        answer = structured(result)
+        assert answer["written"] is True
+        assert "the write was accepted" in answer["items"][0]["reason"]
+    else:
+        assert result.is_error
+        text = text_of(result)
+        # The SDK prefixes every tool error with "Error executing tool <name>"; a crash says no more.
+        assert text.strip() != f"Error executing tool {name}"
+        assert "The write was sent" in text
+    [line] = audit_lines(audit_path)[before:]
+    assert (line["tool"], line["outcome"]) == (name, "unknown")
+    assert line["sent"]
+
+
+# -- every path out of the pipeline writes exactly one audit line ---------------------------------
+
+
+@pytest.mark.parametrize("fail", ["unparsed", "followed", "read", "bug"])
+async def test_whatever_fails_after_a_write_was_sent_the_answer_says_it_was_sent(tmp_path: Path, fail: str) -> None:
+    world = World(tmp_path, "publisher")
+    result = await call(world, publish(["blog_post/blt1/en-us"], ["staging"], fail=fail))
+    assert result.is_error
+    assert "The write was sent" in text_of(result)
+    assert len([r for r in world.stack.requests if r.method == "POST"]) == 1
+    [line] = world.audit()
+    assert (line["decision"], line["outcome"], line["sent"]) == ("allow", "unknown", ["entry.publish"])
+    if fail in ("unparsed", "followed"):  # found inside the task group's exception group too
+        assert "documented shape" in line["reason"]
+
+
+async def test_a_refusal_a_tool_explains_is_audited_with_contentstacks_status_and_code(tmp_path: Path) -> None:
+    world = World(tmp_path, "publisher")
+    result = await call(world, publish(["blog_post/broken/en-us"], ["staging"], fail="explained"))
+    assert result.is_error
+    [line] = world.audit()
+    assert (line["outcome"], line["status"], line["error_code"], line["request_id"]) == ("error", 422, 141, "req-9")
+
+
+async def test_a_write_tool_the_role_does_not_list_is_refused_and_audited(tmp_path: Path) -> None:
+    world = World(tmp_path, "viewer")
+    with anyio.fail_after(10):
+        async with Client(world.server()) as c:
+            result = await c.call_tool("create_entry", {"content_type": "blog_post", "fields": {"title": "t"}})
+    assert result.is_error
+    assert world.stack.requests == []
+    [line] = world.audit()
+    assert (line["tool"], line["decision"], line["rule"], line["outcome"]) == (
+        "create_entry",
+        "deny",
+        "roles.viewer.scopes",
+        "refused",
+    )
+
+
+async def test_arguments_that_do_not_validate_are_refused_and_audited(tmp_path: Path) -> None:
+    world = World(tmp_path, "editor")
+    with anyio.fail_after(10):
+        async with Client(world.server()) as c:
+            result = await c.call_tool("create_entry", {"content_type": "blog_post", "fields": "not an object"})
+    assert result.is_error
+    assert world.stack.requests == []
+    [line] = world.audit()
+    assert (line["tool"], line["decision"], line["outcome"]) == ("create_entry", "deny", "refused")
+
+
+async def refused_once(client: Client, audit_path: Path, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Calls a write that must be refused by the tool; answers its one audit line."""
+    before = len(audit_lines(audit_path))
+    result = await client.call_tool(name, arguments)
+    assert result.is_error, name
+    [line] = audit_lines(audit_path)[before:]
+    assert (line["tool"], line["outcome"]) == (name, "refused")
+    return line
+
+
+async def test_every_refusal_inside_a_write_tool_is_audited_once(tmp_path: Path) -> None:
+    with anyio.fail_after(60):
+        async with sandbox_server(tmp_path) as (client, audit_path):
+            entry = (await ok(client, "query_entries", {"content_type": "author", "limit": 1}))["entries"][0]
+            stale = await refused_once(
+                client,
+                audit_path,
+                "update_entry",
+                {
+                    "content_type": "author",
+                    "uid": entry["uid"],
+                    "fields": {"title": "Stale"},
+                    "expected_version": entry["_version"] + 1,
+                },
+            )
+            schema = await refused_once(
+                client, audit_path, "create_entry", {"content_type": "author", "fields": {"no_such_field": 1}}
+            )
+            missing = await refused_once(
+                client,
+                audit_path,
+                "update_entry",
+                {"content_type": "author", "uid": "blt_missing", "fields": {"title": "t"}, "expected_version": 1},
+            )
+            release = (await ok(client, "create_release", {"name": "Locked"}))["release"]
+            await ok(client, "update_release", {"release_uid": release["uid"], "locked": True})
+            item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
+            locked = await refused_once(
+                client, audit_path, "add_release_items", {"release_uid": release["uid"], "items": [item]}
+            )
+            before = len(audit_lines(audit_path))
+            unchanged = await ok(client, "update_release", {"release_uid": release["uid"], "locked": True})
+            [noop] = audit_lines(audit_path)[before:]
+    assert "expected_version" in stale["reason"]
+    assert "no_such_field" in schema["reason"]
+    assert missing["status"] is not None
+    assert missing["error_code"] is not None
+    assert "locked" in locked["reason"]
+    assert unchanged["plan"]["requests"] == []
+    assert (noop["decision"], noop["outcome"]) == ("allow", "noop")
+
+
+async def test_an_audit_log_that_fails_after_the_write_was_sent_still_answers_that_it_was_sent(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path, "publisher")
+    (tmp_path / "blocker").write_text("")
+    world.stack.audit_after_send = AuditLog(tmp_path / "blocker" / "audit.jsonl")
+    result = await call(world, publish(["blog_post/blt1/en-us"], ["staging"]))
+    assert result.is_error
+    assert "the write was sent" in text_of(result)
+    assert len(world.stack.requests) == 1
+
+
+async def test_every_write_tool_audits_a_dry_run_bad_arguments_and_a_call_its_role_cannot_see_once_each(
+    tmp_path: Path,
+) -> None:
+    with anyio.fail_after(120):
+        async with sandbox_servers(tmp_path, "admin", "viewer") as ([admin, viewer], audit_path):
+            for name in WRITE_TOOLS:
+                arguments = await arguments_reaching_the_write(admin, name)
+                for client, sent, expected in (
+                    (admin, {**arguments, "dry_run": True}, ("dry_run", None)),
+                    (admin, {**arguments, "dry_run": "perhaps"}, ("deny", "refused")),
+                    (viewer, arguments, ("deny", "refused")),
+                ):
+                    before = len(audit_lines(audit_path))
+                    await client.call_tool(name, sent)
+                    [line] = audit_lines(audit_path)[before:]
+                    assert (line["tool"], line["decision"], line["outcome"]) == (name, *expected)
+
+
+async def test_over_streamable_http_a_write_attempt_is_still_one_audit_line(tmp_path: Path) -> None:
+    token = "writer-token-5b7c9d1e3f"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    policy = parse_policy(f'[[principals]]\nname = "writer"\ntoken_sha256 = "{digest}"\nrole = "editor"\n')
+    audit_path = tmp_path / "audit.jsonl"
+    stack = Stack()
+    server = build_server(
+        Settings.from_env(ENV),
+        guard=Guard(policy, audit=AuditLog(audit_path)),
+        transport=httpx2.MockTransport(stack.handler),
+    )
+    app = create_http_app(server, policy)
+    assert isinstance(app, BearerAuth)
+    inner: Any = app.app
+    with anyio.fail_after(20):
+        async with inner.router.lifespan_context(inner):
+            http = httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app),
+                base_url="http://127.0.0.1:8765",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            async with http, Client(streamable_http_client("http://127.0.0.1:8765/mcp", http_client=http)) as c:
+                arguments = {"content_type": "blog_post", "fields": {"title": "t"}, "dry_run": True}
+                await c.call_tool("create_entry", arguments)
+                after_one = len(audit_lines(audit_path))
+                await c.call_tool("create_entry", {**arguments, "fields": "not an object"})
+    lines = audit_lines(audit_path)
+    assert after_one == 1
+    assert len(lines) == 2
+    assert {line["principal"] for line in lines} == {"writer"}
