@@ -111,6 +111,11 @@ def test_a_scripted_pydantic_ai_agent_sees_every_tool_and_recovers_from_a_misspe
     assert all("title" in entry for entry in query["entries"])
 
 
+def test_pydantic_ai_strict_mode_for_openai_drops_nothing_from_any_tool_schema(pydantic_ai: dict[str, Any]) -> None:
+    # OpenAI's strict mode refuses keywords such as `default`; pydantic-ai would drop them.
+    assert pydantic_ai["strict_lossy"] == {}
+
+
 def test_langchain_loads_every_tool_and_converts_each_to_a_strict_openai_function(langchain: dict[str, Any]) -> None:
     assert langchain["tools"] == EVERY_TOOL
     assert langchain["not_strict"] == {}

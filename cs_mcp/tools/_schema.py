@@ -106,16 +106,29 @@ def _closed(node: Any, *, top: bool = False) -> Any:
 
 
 def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
-    """An optional property as `anyOf: [X, null]`, its description and default outside."""
-    default = prop.get("default", _NULL)
-    if default is None or default is False:
-        prop = {k: v for k, v in prop.items() if k != "default"}  # null, and an absent flag means false
+    """An optional property as `anyOf: [X, null]`, its description outside, its default in words."""
+    prop = _default_in_words(prop)
     if _accepts_null(prop):
         return prop
-    outer = {k: prop[k] for k in ("description", "default") if k in prop}
+    outer = {k: prop[k] for k in ("description",) if k in prop}
     inner = {k: v for k, v in prop.items() if k not in outer}
     options = cast(list[Any], inner["anyOf"]) if list(inner) == ["anyOf"] else [inner]
     return {"anyOf": [*options, dict(_NULL)], **outer}
+
+
+def _default_in_words(prop: dict[str, Any]) -> dict[str, Any]:
+    """`prop` without `default`, which OpenAI's strict mode refuses; a default that is not null
+    or false goes into the description (an absent value means null, and an absent flag false)."""
+    if "default" not in prop:
+        return prop
+    default = prop["default"]
+    rest = {k: v for k, v in prop.items() if k != "default"}
+    description = str(rest.get("description") or "").strip()
+    if default is None or default is False or "default" in description.lower():
+        return rest
+    stop = "" if not description or description.endswith(".") else "."
+    rest["description"] = f"{description}{stop} Default: {json.dumps(default)}.".strip()
+    return rest
 
 
 def _accepts_null(node: dict[str, Any]) -> bool:

@@ -4,12 +4,15 @@ Usage: python pydantic_ai_driver.py <cs-mcp command> [args...]
 
 The agent's model is a script (`FunctionModel`), not an LLM: it calls describe_stack, then
 query_entries with a misspelt argument, reads the server's error as the agent hands it back,
-calls query_entries correctly and ends with a text answer. Prints one JSON object.
+calls query_entries correctly and ends with a text answer: what it saw, including what
+pydantic-ai's OpenAI strict-mode transform would have to drop from each tool's schema. Prints
+one JSON object.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import sys
 from typing import Any
@@ -27,6 +30,7 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.profiles.openai import OpenAIJsonSchemaTransformer
 
 SCRIPT: list[tuple[str, dict[str, Any]]] = [
     ("describe_stack", {}),
@@ -43,6 +47,9 @@ def scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         return ModelResponse(parts=[ToolCallPart(tool_name=name, args=args, tool_call_id=f"call-{step}")])
     seen = {
         "tools": sorted(t.name for t in info.function_tools),
+        "strict_lossy": {
+            t.name: lossy for t in info.function_tools if (lossy := _strict_loss(t.parameters_json_schema))
+        },
         "returns": [],
         "retries": [],
     }
@@ -56,6 +63,22 @@ def scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
             elif isinstance(part, RetryPromptPart):
                 seen["retries"].append({"tool": part.tool_name, "content": _plain(part.content)})
     return ModelResponse(parts=[TextPart(content=json.dumps(seen))])
+
+
+def _strict_loss(schema: dict[str, Any]) -> list[str]:
+    """What pydantic-ai's OpenAI strict-mode transform has to drop or rewrite in `schema`
+    (beyond closing objects and requiring every property, which strict mode always does)."""
+    strict = OpenAIJsonSchemaTransformer(copy.deepcopy(schema), strict=True).walk()
+    before, after = _without_strict_keys(schema), _without_strict_keys(strict)
+    return [] if before == after else [json.dumps(before, sort_keys=True), json.dumps(after, sort_keys=True)]
+
+
+def _without_strict_keys(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_strict_keys(v) for k, v in node.items() if k not in ("required", "additionalProperties")}
+    if isinstance(node, list):
+        return [_without_strict_keys(v) for v in node]
+    return node
 
 
 def _plain(content: Any) -> Any:

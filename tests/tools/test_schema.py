@@ -51,19 +51,19 @@ def test_generated_titles_go_but_a_property_named_title_stays() -> None:
 
 
 def test_an_optional_argument_is_listed_as_a_union_with_null_and_without_a_null_default() -> None:
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {
             "locale": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "description": "d"},
             "limit": {"type": "integer", "default": 25, "description": "n"},
             "dry_run": {"type": "boolean", "default": False},
+            "page": {"type": "integer", "default": 0},
         },
     }
-    schema["properties"]["page"] = {"type": "integer", "default": 0}
     listed = compact_schema(schema)["properties"]
-    assert listed["page"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": 0}
+    assert listed["page"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "description": "Default: 0."}
     assert listed["locale"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "d"}
-    assert listed["limit"] == {"description": "n", "default": 25, "anyOf": [{"type": "integer"}, {"type": "null"}]}
+    assert listed["limit"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "description": "n. Default: 25."}
     assert listed["dry_run"] == {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
 
 
@@ -94,10 +94,12 @@ def test_an_input_schema_without_arguments_is_a_closed_empty_object() -> None:
     }
 
 
-def test_output_schemas_drop_defaults_input_schemas_keep_them() -> None:
-    schema = {"properties": {"limit": {"type": "integer", "default": 25}}, "required": ["limit"]}
-    assert compact_schema(schema)["properties"]["limit"]["default"] == 25
-    assert "default" not in compact_schema(schema, output=True)["properties"]["limit"]
+def test_a_default_is_said_in_the_description_which_strict_mode_accepts_unlike_the_keyword() -> None:
+    schema = {"properties": {"source": {"enum": ["draft", "published"], "default": "draft", "description": "Where."}}}
+    listed = compact_schema(schema)["properties"]["source"]
+    assert "default" not in listed
+    assert listed["description"] == 'Where. Default: "draft".'
+    assert "default" not in compact_schema(schema, output=True)["properties"]["source"]
 
 
 def test_an_output_schema_is_listed_as_the_types_of_its_top_level_properties() -> None:
@@ -173,6 +175,7 @@ async def test_every_listed_input_schema_is_closed_inlined_and_free_of_type_list
         assert "$defs" not in text, tool.name
         assert '"additionalProperties": true' not in text, tool.name
         assert type_lists(tool.input_schema) == [], tool.name
+        assert '"default":' not in text, tool.name
         assert type_lists(tool.output_schema) == [], tool.name
 
 
