@@ -291,17 +291,17 @@ class ArgumentCheck:
     """
 
     def __init__(self, tools: Mapping[str, Callable[..., Awaitable[Any]]]) -> None:
-        self._tools = {name: _arguments_of(fn, name) for name, fn in tools.items()}
+        self._tools = dict(tools)  # each tool's model is built at its first call: startup stays quick
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call" or ctx.params is None:
             return await call_next(ctx)
         name = ctx.params.get("name")
         arguments = ctx.params.get("arguments")
-        checker = self._tools.get(name) if isinstance(name, str) else None
-        if checker is None or not isinstance(arguments, Mapping | None):
+        fn = self._tools.get(name) if isinstance(name, str) else None
+        if fn is None or not isinstance(name, str) or not isinstance(arguments, Mapping | None):
             return await call_next(ctx)
-        cleaned, problems = checker.check(cast(Mapping[str, Any], arguments or {}))
+        cleaned, problems = _arguments_of(fn, name).check(cast(Mapping[str, Any], arguments or {}))
         if problems:
             text = "\n".join([*problems, f"{name} did not run; call it again with these fixed."])
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
