@@ -282,6 +282,14 @@ def _arguments_of(fn: Callable[..., Awaitable[Any]], name: str) -> _Arguments:
     return _Arguments(Tool.from_function(fn, name=name, structured_output=True))
 
 
+def check_arguments(
+    fn: Callable[..., Awaitable[Any]], name: str, arguments: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The arguments of a call to tool `name` (function `fn`) as the tool takes them, with each
+    `null` that stands for a default left out, and every problem with them as one sentence."""
+    return _arguments_of(fn, name).check(arguments)
+
+
 class ArgumentCheck:
     """Middleware: checks a `tools/call`'s arguments before the tool runs.
 
@@ -301,7 +309,7 @@ class ArgumentCheck:
         fn = self._tools.get(name) if isinstance(name, str) else None
         if fn is None or not isinstance(name, str) or not isinstance(arguments, Mapping | None):
             return await call_next(ctx)
-        cleaned, problems = _arguments_of(fn, name).check(cast(Mapping[str, Any], arguments or {}))
+        cleaned, problems = check_arguments(fn, name, cast(Mapping[str, Any], arguments or {}))
         if problems:
             text = "\n".join([*problems, f"{name} did not run; call it again with these fixed."])
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)

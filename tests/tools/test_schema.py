@@ -12,7 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from cs_mcp.config import Settings
 from cs_mcp.server import build_server
-from cs_mcp.tools._schema import JsonObjectText, compact_schema
+from cs_mcp.tools._registry import registered_tools
+from cs_mcp.tools._schema import JsonObjectText, check_arguments, compact_schema
 from tests.helpers import text_of
 
 ENV = {
@@ -246,3 +247,17 @@ async def test_fields_given_as_text_that_is_not_a_json_object_are_refused_before
     assert "'fields'" in text_of(result)
     assert "JSON" in text_of(result)
     assert stack.requests == []
+
+
+def test_a_null_inside_an_item_means_that_key_s_default_and_a_meaningful_null_is_kept() -> None:
+    specs = {spec.name: spec for spec in registered_tools()}
+    item = {"type": "entry", "content_type": "blog_post", "uid": "blt1", "version": None, "locale": None}
+    add = specs["add_release_items"]
+    cleaned, problems = check_arguments(add.fn, add.name, {"release_uid": "r1", "items": [{**item, "action": None}]})
+    assert problems == []
+    assert "action" not in cleaned["items"][0]  # not nullable: null stands for "publish"
+    assert cleaned["items"][0]["version"] is None  # nullable: null is a value the tool takes
+    update = specs["update_release"]
+    cleaned, problems = check_arguments(update.fn, update.name, {"release_uid": "r1", "locked": None, "dry_run": None})
+    assert problems == []
+    assert cleaned == {"release_uid": "r1", "locked": None}
