@@ -24,7 +24,7 @@ from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
 from cs_mcp.tools._context import AppState, principal_in
 from cs_mcp.tools._registry import ToolSpec, registered_tools
-from cs_mcp.tools._schema import compact_schema
+from cs_mcp.tools._schema import ArgumentCheck, compact_schema
 from cs_mcp.tools._shape import with_notice
 from cs_mcp.tools._write import audit_unserved, watch_attempt
 
@@ -252,6 +252,7 @@ def build_server(
         )
         specs[spec.name] = spec
     server.middleware.append(ListingGuard(specs, guard, stdio_principal))
+    server.middleware.append(ArgumentCheck({name: spec.fn for name, spec in specs.items()}))
     register_prompts(server, load_prompts() if prompts is None else prompts)
     register_resources(server)
     register_completions(server)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,3 +35,12 @@ SDK_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sdk"
 def sdk_fixture(name: str) -> dict[str, Any]:
     """A response fixture of Contentstack's management SDK, such as `mock_releases/find.json`."""
     return cast(dict[str, Any], json.loads((SDK_FIXTURES / name).read_text()))
+
+
+def run_peer(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs a peer program (an MCP client or inspector) to the end; its status and output as text."""
+    return subprocess.run(
+        list(argv), env=dict(env), cwd=str(cwd), capture_output=True, text=True, timeout=timeout, check=False
+    )

@@ -20,6 +20,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.helpers import run_peer
+
 pytestmark = [pytest.mark.node, pytest.mark.subprocess]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,15 +64,7 @@ def node_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def inspector(env: dict[str, str], target: list[str], *method: str) -> Any:
     """Runs the Inspector's CLI once and answers its JSON output."""
-    done = subprocess.run(
-        [str(NODE_BIN / "inspector"), "--cli", *target, *method],
-        env=env,
-        cwd=str(REPO),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_peer([str(NODE_BIN / "inspector"), "--cli", *target, *method], env, REPO)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -106,6 +100,15 @@ def test_inspector_gets_a_prompt_and_reads_a_resource_over_stdio(node_env: dict[
     assert "blog_post" in text
     environments = json.loads(resource["contents"][0]["text"])
     assert {"development", "staging", "production"} <= {e["name"] for e in environments["environments"]}
+
+
+def test_inspector_strict_finds_no_portability_problem_in_any_tool_schema(node_env: dict[str, str]) -> None:
+    strict = [str(NODE_BIN / "inspector"), "--cli", "--strict", *STDIO, "--role", "admin", "--method", "tools/list"]
+    done = run_peer(strict, node_env, REPO)
+    assert done.returncode == 0, done.stderr[-2000:]  # 6 would mean an error-severity finding
+    assert len(json.loads(done.stdout)["tools"]) == 30
+    findings = [line for line in done.stderr.splitlines() if line.startswith(("Warning: tool", "Error: tool"))]
+    assert findings == []
 
 
 def free_port() -> int:

@@ -121,6 +121,8 @@ def _kind(schema: dict[str, Any]) -> str:
         for kind in cast(list[Any], raw) if isinstance(raw, list) else [raw]:
             if kind == "array" and isinstance(node.get("items"), dict):
                 kind = f"array of {_kind(cast(dict[str, Any], node['items']))}"
+            if kind == "object" and isinstance(node.get("properties"), dict) and node["properties"]:
+                kind = f"object {{{', '.join(cast(dict[str, Any], node['properties']))}}}"  # inlined: name the keys
             if kind != "null" and kind not in kinds:
                 kinds.append(str(kind))
     return " or ".join(kinds) or "any"

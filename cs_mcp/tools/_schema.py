@@ -1,34 +1,61 @@
-"""Compact JSON schemas for `tools/list`: the same constraints in fewer tokens.
+"""The schemas clients see in `tools/list`, and the server's check of the arguments it gets.
 
-Pydantic writes a `title` for every property (its name, title-cased) and spells optional
-values as `anyOf: [X, {"type": "null"}]`. A model pays for every token of the catalog on every
-turn, so the listing drops generated titles, folds simple nullable unions into a type list,
-and drops `default` from output schemas (an answer always carries its values).
+Listed input schemas follow the strict function-calling dialect that agent frameworks convert
+tools into (OpenAI's structured outputs, as openai-agents' `ensure_strict_json_schema` applies
+it): every object is closed with `additionalProperties: false`, `$defs` are inlined, and an
+optional property is listed as a union with `null`, because strict mode makes every property
+required and `null` is then how a model leaves one out. Free-form objects (a query, an entry's
+fields) are taken as a JSON object written in a string, which strict mode accepts.
+
+Nullable values are spelled `anyOf: [X, {"type": "null"}]`, never `type: [X, "null"]`: clients
+that map schemas onto a single-`type` dialect (the OpenAPI subset of Gemini function
+declarations) reject a type list.
+
+Pydantic writes a `title` for every property (its name, title-cased); the listing drops them,
+and string lengths, which guard the server and which a model never comes near.
 
 Output schemas are listed as an outline: the top-level properties with their JSON types, nested
 objects as `{"type": "object"}`. A model plans with the names and kinds of what comes back and
 reads the details in the answer itself; the full schemas of every nested model would otherwise
 be most of the catalog. An outline is a looser schema than the full one, so every answer that
 the server validated against the full schema still conforms to the listed one.
+
+`ArgumentCheck` is the server side of the closed schemas: it refuses an unknown argument by name
+(with the closest known one), reads `null` as "the default" where the listed schema offers it,
+and words every problem with the arguments as one sentence with the accepted form.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+import dataclasses
+import difflib
+import functools
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, cast
+
+from mcp.server import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
+from mcp.server.mcpserver.tools import Tool
+from mcp_types import CallToolResult, TextContent
+from pydantic import BeforeValidator, ValidationError, WithJsonSchema
+from pydantic_core import ErrorDetails
 
 # Keys whose value is a map of names to schemas (the names are data, not schema keywords).
 _NAMED_SCHEMAS = ("properties", "$defs", "definitions", "patternProperties")
+_NULL = {"type": "null"}
 
 
 def compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
-    """A compacted copy of `schema`; for an output schema, its outline."""
+    """The listed form of a tool's input schema, or for an output schema its outline."""
     compacted = cast(dict[str, Any], _compact(schema, output=output, top=True))
     if output:
         return outline_schema(compacted)
     title = compacted.get("title")
     if isinstance(title, str) and title.endswith("Arguments"):
         del compacted["title"]  # the SDK's generated name of the arguments model
-    return _optional_without_null(compacted)
+    defs = cast(dict[str, Any], compacted.pop("$defs", None) or {})
+    return cast(dict[str, Any], _closed(_inlined(compacted, defs, depth=0), top=True))
 
 
 # String lengths guard the server against absurd input; a model never comes near them, and
@@ -36,39 +63,80 @@ def compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str,
 _SERVER_ONLY = ("minLength", "maxLength")
 
 
-def _optional_without_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """Input properties that are optional are listed without their `null` alternative and
-    without `default: null` or `default: false`: leaving the argument out says the same in
-    fewer tokens. The
-    listed schema is then a little stricter than the one the server applies, never looser."""
+def _inlined(node: Any, defs: dict[str, Any], depth: int) -> Any:
+    """`node` with every `#/$defs/...` reference replaced by a copy of its target."""
+    if depth > 30:
+        raise ValueError("a tool's input schema nests deeper than 30 levels (or refers to itself)")
+    if isinstance(node, list):
+        return [_inlined(item, defs, depth + 1) for item in cast(list[Any], node)]
+    if not isinstance(node, dict):
+        return node
+    source = cast(dict[str, Any], node)
+    ref = source.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = cast(dict[str, Any], defs[ref.removeprefix("#/$defs/")])
+        siblings = {k: v for k, v in source.items() if k != "$ref"}
+        return _inlined({**target, **siblings}, defs, depth + 1)
+    return {key: _inlined(value, defs, depth + 1) for key, value in source.items()}
+
+
+# Keywords whose value is a schema or a list of schemas (`properties` is handled on its own).
+_SUBSCHEMAS = frozenset({"items", "anyOf", "oneOf", "allOf", "not", "prefixItems", "additionalProperties"})
+
+
+def _closed(node: Any, *, top: bool = False) -> Any:
+    """Every object closed, every optional property nullable (see the module docstring)."""
+    if isinstance(node, list):
+        return [_closed(item) for item in cast(list[Any], node)]
+    if not isinstance(node, dict):
+        return node
+    schema = {k: _closed(v) if k in _SUBSCHEMAS else v for k, v in cast(dict[str, Any], node).items()}
     properties = schema.get("properties")
-    if not isinstance(properties, dict):
-        return schema
-    required = set(cast(list[str], schema.get("required") or []))
-    for name, prop in cast(dict[str, Any], properties).items():
-        if name in required or not isinstance(prop, dict):
-            continue
-        node = cast(dict[str, Any], prop)
-        if "default" in node and node["default"] in (None, False):
-            del node["default"]  # absent means null, and an absent flag means false
-        kind = node.get("type")
-        if isinstance(kind, list) and "null" in kind:
-            rest = [k for k in cast(list[str], kind) if k != "null"]
-            node["type"] = rest[0] if len(rest) == 1 else rest
-        options = node.get("anyOf")
-        if isinstance(options, list) and {"type": "null"} in options:
-            rest_options = [o for o in cast(list[Any], options) if o != {"type": "null"}]
-            if len(rest_options) == 1 and isinstance(rest_options[0], dict):
-                del node["anyOf"]
-                node.update(cast(dict[str, Any], rest_options[0]))
-            else:
-                node["anyOf"] = rest_options
-    defs = schema.get("$defs")
-    if isinstance(defs, dict):
-        for sub in cast(dict[str, Any], defs).values():
-            if isinstance(sub, dict):
-                _optional_without_null(cast(dict[str, Any], sub))
+    if isinstance(properties, dict) or schema.get("type") == "object":
+        schema.setdefault("additionalProperties", False)
+        schema.setdefault("properties", {})
+        required = set(cast(list[str], schema.get("required") or []))
+        schema["properties"] = {
+            name: _closed(prop) if name in required else _nullable(cast(dict[str, Any], _closed(prop)))
+            for name, prop in cast(dict[str, Any], schema["properties"]).items()
+        }
+    if top:
+        schema["type"] = "object"
     return schema
+
+
+def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional property as `anyOf: [X, null]`, its description outside, its default in words."""
+    prop = _default_in_words(prop)
+    if _accepts_null(prop):
+        return prop
+    outer = {k: prop[k] for k in ("description",) if k in prop}
+    inner = {k: v for k, v in prop.items() if k not in outer}
+    options = cast(list[Any], inner["anyOf"]) if list(inner) == ["anyOf"] else [inner]
+    return {"anyOf": [*options, dict(_NULL)], **outer}
+
+
+def _default_in_words(prop: dict[str, Any]) -> dict[str, Any]:
+    """`prop` without `default`, which OpenAI's strict mode refuses; a default that is not null
+    or false goes into the description (an absent value means null, and an absent flag false)."""
+    if "default" not in prop:
+        return prop
+    default = prop["default"]
+    rest = {k: v for k, v in prop.items() if k != "default"}
+    description = str(rest.get("description") or "").strip()
+    if default is None or default is False or "default" in description.lower():
+        return rest
+    stop = "" if not description or description.endswith(".") else "."
+    rest["description"] = f"{description}{stop} Default: {json.dumps(default)}.".strip()
+    return rest
+
+
+def _accepts_null(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    options = node.get("anyOf")
+    return isinstance(options, list) and _NULL in cast(list[Any], options)
 
 
 _JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
@@ -91,7 +159,9 @@ def _kind(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
     types = sorted(found, key=_JSON_TYPES.index)
     if not types:
         return {}
-    return {"type": types[0] if len(types) == 1 else types}
+    if len(types) == 1:
+        return {"type": types[0]}
+    return {"anyOf": [{"type": t} for t in types]}
 
 
 def _types(node: Any, defs: dict[str, Any], depth: int) -> set[str]:
@@ -154,25 +224,270 @@ def _compact(node: Any, *, output: bool, top: bool = False) -> Any:
             result[key] = {name: _compact(sub, output=output) for name, sub in named.items()}
         else:
             result[key] = _compact(value, output=output)
-    return _fold_nullable(result)
+    return result
 
 
-def _fold_nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    """`anyOf: [{"type": T, ...}, {"type": "null"}]` becomes `type: [T, "null"]` when the
-    non-null branch is a plain typed schema."""
-    options = schema.get("anyOf")
-    if not isinstance(options, list) or len(cast(list[Any], options)) != 2:
+# -- free-form objects, taken as JSON text ----------------------------------------------------
+
+
+def _json_object(value: Any) -> Any:
+    """A JSON object given as text becomes the object; an object stays as it is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f'not valid JSON ({exc.msg} at character {exc.pos}); write an object such as {{"title": "Hello"}}'
+            ) from None
+    if not isinstance(value, dict):
+        raise ValueError('not a JSON object; write one such as {"title": "Hello"} in a string')
+    return cast(dict[str, Any], value)
+
+
+# A free-form object argument, listed as a string (strict function calling has no open objects)
+# and accepted as JSON text or, from clients that send one anyway, as an object.
+JsonObjectText = Annotated[dict[str, Any], BeforeValidator(_json_object), WithJsonSchema({"type": "string"})]
+
+
+# -- the server's check of a call's arguments -------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Arguments:
+    """What the server knows of one tool's arguments: the SDK's model and its full schema."""
+
+    tool: Tool
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.tool.parameters
+
+    def check(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The arguments with `null` read as "the default", and every problem as a sentence."""
+        defs = cast(dict[str, Any], self.schema.get("$defs") or {})
+        problems: list[str] = []
+        cleaned = cast(dict[str, Any], _without_null_defaults(dict(arguments), self.schema, defs, "", problems))
+        try:
+            self.tool.fn_metadata.validate_arguments(cleaned)
+        except ValidationError as exc:
+            # Unknown keys are named above already, with the closest known one.
+            errors = [e for e in exc.errors() if e["type"] != "extra_forbidden"]
+            problems += _sentences(errors, self.schema, defs)
+        return cleaned, problems
+
+
+@functools.cache
+def _arguments_of(fn: Callable[..., Awaitable[Any]], name: str) -> _Arguments:
+    # Built as the SDK builds the tool it registers, once per process: it takes a while.
+    return _Arguments(Tool.from_function(fn, name=name, structured_output=True))
+
+
+def check_arguments(
+    fn: Callable[..., Awaitable[Any]], name: str, arguments: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The arguments of a call to tool `name` (function `fn`) as the tool takes them, with each
+    `null` that stands for a default left out, and every problem with them as one sentence."""
+    return _arguments_of(fn, name).check(arguments)
+
+
+class ArgumentCheck:
+    """Middleware: checks a `tools/call`'s arguments before the tool runs.
+
+    An unknown argument is refused by name with the closest known one (the SDK would drop it
+    silently), `null` for an optional argument means its default, and every other problem is
+    one sentence in plain words with the accepted form, instead of pydantic's report.
+    """
+
+    def __init__(self, tools: Mapping[str, Callable[..., Awaitable[Any]]]) -> None:
+        self._tools = dict(tools)  # each tool's model is built at its first call: startup stays quick
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call" or ctx.params is None:
+            return await call_next(ctx)
+        name = ctx.params.get("name")
+        arguments = ctx.params.get("arguments")
+        fn = self._tools.get(name) if isinstance(name, str) else None
+        if fn is None or not isinstance(name, str) or not isinstance(arguments, Mapping | None):
+            return await call_next(ctx)
+        cleaned, problems = check_arguments(fn, name, cast(Mapping[str, Any], arguments or {}))
+        if problems:
+            text = "\n".join([*problems, f"{name} did not run; call it again with these fixed."])
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        return await call_next(dataclasses.replace(ctx, params={**ctx.params, "arguments": cleaned}))
+
+
+def _resolved(node: Any, defs: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema node with its `$ref` followed and a single non-null `anyOf` branch unwrapped."""
+    for _ in range(10):
+        if not isinstance(node, dict):
+            return {}
+        schema = cast(dict[str, Any], node)
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            node = {**defs.get(ref.removeprefix("#/$defs/"), {}), **{k: v for k, v in schema.items() if k != "$ref"}}
+            continue
+        options = [o for o in cast(list[Any], schema.get("anyOf") or []) if o != _NULL]
+        if len(options) == 1 and "properties" not in schema:
+            node = {**{k: v for k, v in schema.items() if k != "anyOf"}, **cast(dict[str, Any], options[0])}
+            continue
         return schema
-    branches = cast(list[Any], options)
-    nulls = [b for b in branches if b == {"type": "null"}]
-    others = [b for b in branches if b != {"type": "null"}]
-    if len(nulls) != 1 or len(others) != 1 or not isinstance(others[0], dict):
-        return schema
-    other = cast(dict[str, Any], others[0])
-    kind = other.get("type")
-    if not isinstance(kind, str) or any(k in schema for k in other if k != "type"):
-        return schema
-    folded = {k: v for k, v in schema.items() if k != "anyOf"}
-    folded.update(other)
-    folded["type"] = [kind, "null"]
-    return folded
+    return {}
+
+
+def _without_null_defaults(value: Any, node: Any, defs: Mapping[str, Any], path: str, problems: list[str]) -> Any:
+    """`value` without the `null`s that stand for a default; unknown keys added to `problems`."""
+    schema = _resolved(node, defs)
+    properties = schema.get("properties")
+    if isinstance(value, dict) and isinstance(properties, dict):
+        known = cast(dict[str, Any], properties)
+        required = set(cast(list[str], schema.get("required") or []))
+        kept: dict[str, Any] = {}
+        for key, item in cast(dict[str, Any], value).items():
+            where = f"{path}.{key}" if path else key
+            if key not in known:
+                problems.append(_unknown(where, key, list(known), path))
+            elif item is None and key not in required and not _accepts_null(_unwrapped_ref(known[key], defs)):
+                continue  # the listed schema offers null for "leave it out"
+            else:
+                kept[key] = _without_null_defaults(item, known[key], defs, where, problems)
+        return kept
+    items: Any = schema.get("items")
+    if isinstance(value, list) and isinstance(items, dict):
+        return [
+            _without_null_defaults(item, items, defs, f"{path}[{i}]", problems)
+            for i, item in enumerate(cast(list[Any], value))
+        ]
+    return cast(Any, value)
+
+
+def _unwrapped_ref(node: Any, defs: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {}
+    schema = cast(dict[str, Any], node)
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return cast(dict[str, Any], defs.get(ref.removeprefix("#/$defs/"), {}))
+    return schema
+
+
+def _unknown(where: str, key: str, known: list[str], parent: str) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    owner = f"'{parent}'" if parent else "the tool"
+    what = "key" if parent else "argument"
+    return f"Unknown {what} '{where}'{hint}: {owner} takes {', '.join(known) or 'no arguments'}."
+
+
+# Pydantic error types, grouped by what they mean to the caller.
+_WRONG_TYPE_SUFFIXES = ("_type", "_parsing")
+_PROBLEMS = {
+    "literal_error": "is not one of the accepted values",
+    "enum": "is not one of the accepted values",
+    "greater_than": "is too small",
+    "greater_than_equal": "is too small",
+    "less_than": "is too large",
+    "less_than_equal": "is too large",
+    "too_short": "has too few items",
+    "too_long": "has too many items",
+    "string_too_short": "is too short",
+    "string_too_long": "is too long",
+    "string_pattern_mismatch": "does not have the accepted form",
+    "union_tag_invalid": "is not one of the accepted kinds",
+    "int_from_float": "is not a whole number",
+}
+
+
+def _sentences(errors: list[ErrorDetails], schema: dict[str, Any], defs: Mapping[str, Any]) -> list[str]:
+    """One sentence per argument with a problem, in the order the arguments are declared."""
+    by_path: dict[str, tuple[str, dict[str, Any], ErrorDetails]] = {}
+    for error in errors:
+        path, node = _locate(error["loc"], schema, defs)
+        previous = by_path.get(path)
+        # A union reports one error per branch; our own validators' words win over the rest.
+        if previous is None or (error["type"] == "value_error" and previous[2]["type"] != "value_error"):
+            by_path[path] = (path, node, error)
+    return [_sentence(path, node, error, defs) for path, node, error in by_path.values()]
+
+
+def _locate(loc: tuple[int | str, ...], schema: dict[str, Any], defs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The argument path an error's `loc` names (union branch tags dropped) and its schema."""
+    path = ""
+    node = schema
+    for part in loc:
+        current = _resolved(node, defs)
+        if isinstance(part, int):
+            items = current.get("items")
+            if isinstance(items, dict):
+                node = cast(dict[str, Any], items)
+                path = f"{path}[{part}]"
+            continue
+        properties = cast(dict[str, Any], current.get("properties") or {})
+        if part in properties:
+            node = cast(dict[str, Any], properties[part])
+            path = f"{path}.{part}" if path else part
+        # Anything else is a union branch or validator tag such as "str" or "function-before[...]".
+    return path, node
+
+
+def _sentence(path: str, node: dict[str, Any], error: ErrorDetails, defs: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    form = accepted_form(node, defs)
+    what = "value" if "." in path or "[" in path else "argument"
+    if kind == "missing":
+        return f"Missing {what} '{path}': it takes {form}."
+    if kind in ("value_error", "assertion_error"):
+        # Our own validators' words (pydantic's `msg` would prefix them with "Value error, ").
+        reason = str((error.get("ctx") or {}).get("error") or error["msg"])
+        return f"The {what} '{path}': {reason.rstrip('.')}."
+    problem = _PROBLEMS.get(kind)
+    if problem is None:
+        problem = "has the wrong type" if kind.endswith(_WRONG_TYPE_SUFFIXES) else "is not valid"
+    return f"The {what} '{path}' {problem}: it takes {form}."
+
+
+def accepted_form(node: Any, defs: Mapping[str, Any], depth: int = 0) -> str:
+    """A schema node in words, e.g. "an integer from 1 to 100" or "one of 'draft', 'published'"."""
+    schema = _resolved(node, defs)
+    if depth > 4:
+        return "a value"
+    if "enum" in schema:
+        return "one of " + ", ".join(json.dumps(v) for v in cast(list[Any], schema["enum"]))
+    if "const" in schema:
+        return json.dumps(schema["const"])
+    options = [o for o in cast(list[Any], schema.get("anyOf") or schema.get("oneOf") or []) if o != _NULL]
+    if options:
+        return " or ".join(dict.fromkeys(accepted_form(o, defs, depth + 1) for o in options))
+    kind = schema.get("type")
+    if kind == "string":
+        return "a string" + _bounds(schema, "minLength", "maxLength", "characters")
+    if kind in ("integer", "number"):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        noun = "an integer" if kind == "integer" else "a number"
+        if low is not None and high is not None:
+            return f"{noun} from {low} to {high}"
+        if low is not None:
+            return f"{noun} of at least {low}"
+        return f"{noun} of at most {high}" if high is not None else noun
+    if kind == "boolean":
+        return "true or false"
+    if kind == "array":
+        items = schema.get("items")
+        each = f", each {accepted_form(items, defs, depth + 1)}" if isinstance(items, dict) else ""
+        return "a list" + _bounds(schema, "minItems", "maxItems", "items") + each
+    if kind == "object" or "properties" in schema:
+        properties = list(cast(dict[str, Any], schema.get("properties") or {}))
+        required = [p for p in properties if p in cast(list[str], schema.get("required") or [])]
+        optional = [p for p in properties if p not in required]
+        parts = [f"required {', '.join(required)}"] if required else []
+        parts += [f"optional {', '.join(optional)}"] if optional else []
+        return f"an object ({'; '.join(parts)})" if parts else "an object"
+    return "a JSON value"
+
+
+def _bounds(schema: dict[str, Any], low_key: str, high_key: str, unit: str) -> str:
+    low, high = schema.get(low_key), schema.get(high_key)
+    if low is not None and high is not None:
+        return f" of {low} to {high} {unit}"
+    if low is not None:
+        return f" of at least {low} {unit}"
+    return f" of at most {high} {unit}" if high is not None else ""

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
 from cs_mcp.client._entry_models import Source
@@ -24,6 +24,7 @@ from cs_mcp.tools._entry_schema import check_entry_fields, editable_fields, miss
 from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.tools._query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.tools._registry import tool, write_tool
+from cs_mcp.tools._schema import JsonObjectText
 from cs_mcp.tools._shape import (
     DEFAULT_BUDGET_TOKENS,
     DEFAULT_LIMIT,
@@ -74,10 +75,12 @@ FieldsArg = Annotated[
     Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
 ]
 QueryArg = Annotated[
-    dict[str, Any] | str | None,
+    # Listed as a string: strict function calling has no free-form objects. An object is
+    # still accepted from clients that send one.
+    Annotated[dict[str, Any] | str, WithJsonSchema({"type": "string"})] | None,
     Field(
-        description='Contentstack query, e.g. {"title": {"$regex": "^How", "$options": "i"}} or '
-        '{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}.'
+        description='Contentstack query as a JSON object in a string, e.g. \'{"title": {"$regex": "^How", '
+        '"$options": "i"}}\' or \'{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}\'.'
     ),
 ]
 LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
@@ -447,7 +450,10 @@ def _entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
 async def create_entry(
     call: WriteCall,
     content_type: ContentTypeArg,
-    fields: Annotated[dict[str, Any], Field(description="The entry's fields by uid, e.g. {'title': '...'}.")],
+    fields: Annotated[
+        JsonObjectText,
+        Field(description='The entry\'s fields by uid as a JSON object in a string, e.g. \'{"title": "..."}\'.'),
+    ],
     locale: LocaleArg = None,
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
@@ -534,7 +540,11 @@ async def update_entry(
     content_type: ContentTypeArg,
     uid: UidArg,
     fields: Annotated[
-        dict[str, Any], Field(description="The fields to change by uid; each replaces its old value whole.")
+        JsonObjectText,
+        Field(
+            description='The fields to change by uid as a JSON object in a string, e.g. \'{"title": "..."}\'; '
+            "each replaces its old value whole."
+        ),
     ],
     expected_version: Annotated[
         int, Field(ge=1, description="The _version you read; the update is refused if the entry moved on.")

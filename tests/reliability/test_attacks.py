@@ -168,9 +168,13 @@ def _identifier_schemas(schema: dict[str, Any], defs: dict[str, Any], where: str
         if name in IDENTIFIER_ARGUMENTS:
             found += [(f"{where}.{name}", s) for s in _strings(sub, defs)]
         target = defs[str(sub["$ref"]).rsplit("/", 1)[-1]] if "$ref" in sub else sub
-        if target.get("type") == "array" and "$ref" in cast(dict[str, Any], target.get("items", {})):
-            item = defs[str(target["items"]["$ref"]).rsplit("/", 1)[-1]]
-            found += _identifier_schemas(item, defs, f"{where}.{name}[]")
+        if target.get("type") == "array":
+            # Listed schemas inline their definitions; a `$ref` is followed all the same.
+            item = cast(dict[str, Any], target.get("items", {}))
+            if "$ref" in item:
+                item = defs[str(item["$ref"]).rsplit("/", 1)[-1]]
+            if "properties" in item:
+                found += _identifier_schemas(item, defs, f"{where}.{name}[]")
     return found
 
 
