@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cs_mcp.guard.audit import AuditLog
 from cs_mcp.guard.confirm import ConfirmationAuthority
 from cs_mcp.guard.permit import Permit, PermitAuthority
-from cs_mcp.guard.policy import Policy, Role
+from cs_mcp.guard.policy import Policy, Role, production_like
 from cs_mcp.guard.principal import Principal
 from cs_mcp.guard.targets import Targets
 
@@ -121,10 +122,13 @@ class Guard:
             )
         confirm = self.policy.confirm
         hits = [e for e in targets.environments if e in confirm.environments]
-        if tool in confirm.tools or hits:
+        if confirm.unpublish_production and any(s.endswith(":unpublish") for s in scopes):
+            hits += [e for e in targets.environments if production_like(e) and e not in hits]
+        listed = any(fnmatch.fnmatchcase(tool, pattern) for pattern in confirm.tools)
+        if listed or hits:
             why = (
                 f"{tool} is listed under [confirm] tools"
-                if tool in confirm.tools
+                if listed
                 else (f"it touches {', '.join(hits)}, listed under [confirm] environments")
             )
             return Verdict("confirm", f"needs confirmation: {why}", rule="confirm")
