@@ -22,6 +22,16 @@ class CommandError(Exception):
     """A problem the user can fix; printed without a traceback, exit status 2."""
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """`--help` shows each option's default, unless the help already says it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", type=Path, help="policy file (TOML); default: $CS_MCP_POLICY, else built-in roles")
     parser.add_argument(

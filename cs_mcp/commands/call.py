@@ -21,6 +21,7 @@ from mcp_types import CallToolResult
 
 from cs_mcp.commands._common import (
     CommandError,
+    DefaultsHelpFormatter,
     SharedConfirmations,
     add_policy_arguments,
     add_sandbox_arguments,
@@ -39,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "call",
         help="call one tool and print its answer",
         description="Calls one tool as the local principal and prints its structured answer as JSON.",
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("tool", help="the tool's name (see `cs-mcp tools`)")
     p.add_argument(

@@ -25,6 +25,7 @@ import uvicorn
 
 from cs_mcp.commands._common import (
     CommandError,
+    DefaultsHelpFormatter,
     SharedConfirmations,
     add_policy_arguments,
     add_sandbox_arguments,
@@ -60,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "serve",
         help="run the MCP server (stdio by default)",
         description="Runs the MCP server. With no Contentstack credentials it serves the local sandbox stack.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="how clients connect")
     p.add_argument(
