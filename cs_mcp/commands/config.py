@@ -71,6 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--sandbox", action="store_true", help="serve the local sandbox stack (no credentials needed)")
     p.add_argument(
         "--command",
+        dest="client_command",  # `command` is the subcommand's name (cli.py)
         metavar="NAME",
         default=None,
         help="the command the client runs (default: the absolute path of this installed cs-mcp)",
@@ -196,7 +197,7 @@ def _http_snippet(client: Client, url: str, bearer: str | None = None) -> dict[s
 
 def run(args: argparse.Namespace) -> int:
     try:
-        command = [args.command] if args.command else installed_command()
+        command = [args.client_command] if args.client_command else installed_command()
         config = snippet(args.client, http_url=args.http, sandbox=bool(args.sandbox), command=command)
     except SnippetError as exc:
         print(f"cs-mcp: {exc}", file=sys.stderr)

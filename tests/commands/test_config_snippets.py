@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cs_mcp.cli import build_parser
+from cs_mcp.cli import build_parser, main
 from cs_mcp.commands import config as config_command
 from cs_mcp.commands.config import CLIENTS, Client, SnippetError, installed_command, snippet
 
@@ -121,8 +121,8 @@ def test_the_snippet_starts_the_installed_command_by_its_absolute_path(
     script.parent.mkdir()
     script.write_text("#!/bin/sh\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["bin/cs-mcp", "config", "cursor"])
-    status = config_command.run(build_parser().parse_args(["config", "cursor", "--sandbox"]))
+    monkeypatch.setattr(sys, "argv", ["bin/cs-mcp", "config", "cursor", "--sandbox"])
+    status = main(["config", "cursor", "--sandbox"])
     entry = json.loads(capsys.readouterr().out)["mcpServers"]["cs-mcp"]
     assert status == 0
     assert entry == {"command": str(script), "args": ["serve", "--sandbox"]}
@@ -135,7 +135,7 @@ def test_run_as_a_module_the_snippet_starts_this_python_with_dash_m(monkeypatch:
 
 
 def test_command_names_what_the_client_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    status = config_command.run(build_parser().parse_args(["config", "vscode", "--sandbox", "--command", "cs-mcp"]))
+    status = main(["config", "vscode", "--sandbox", "--command", "cs-mcp"])
     entry = json.loads(capsys.readouterr().out)["servers"]["cs-mcp"]
     assert status == 0
     assert entry["command"] == "cs-mcp"
