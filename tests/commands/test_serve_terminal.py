@@ -174,3 +174,22 @@ def test_a_token_too_short_to_be_safe_is_refused(tmp_path: Path) -> None:
     done = run_cs_mcp(tmp_path, "serve", "--transport", "http", "--port", "0", "--fresh", CS_MCP_TOKEN="short")
     assert done.returncode == 2
     assert "CS_MCP_TOKEN" in done.stderr
+
+
+def test_one_ctrl_c_stops_the_sandbox_with_status_130(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        cs_mcp("sandbox", "--port", "0", "--db", ":memory:"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(tmp_path),
+        cwd=REPO,
+    )
+    assert process.stdout is not None
+    try:
+        read_until(process.stdout.fileno(), "Point cs-mcp at it with", bytearray())
+        status, text = interrupt(process, bytearray())
+    finally:
+        stop(process)
+    assert status == INTERRUPTED
+    assert "Traceback" not in text
