@@ -8,6 +8,12 @@ from cs_mcp.cli import build_parser
 from cs_mcp.commands._common import default_sandbox_db
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No wrapping: argparse would break a long path at its hyphens."""
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
 def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit):
         build_parser().parse_args([command, "--help"])
