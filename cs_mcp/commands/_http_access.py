@@ -104,8 +104,8 @@ def startup_text(url: str, policy: Policy, token: LocalToken | None, role: str) 
     if token is None:
         anonymous = f"; without a token: role {policy.anonymous_role!r}" if policy.anonymous_role else ""
         lines.append(
-            f"cs-mcp: clients send 'Authorization: Bearer <token>' with the token of one of the policy's "
-            f"{len(policy.principals)} [[principals]]{anonymous}"
+            "cs-mcp: clients send 'Authorization: Bearer <token>' with a token of the policy's [[principals]] "
+            f"({len(policy.principals)} configured){anonymous}"
         )
         lines.append(READY)
         return "\n".join(lines)

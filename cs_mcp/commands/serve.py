@@ -35,6 +35,7 @@ from cs_mcp.commands._common import (
     sandbox_db,
 )
 from cs_mcp.commands._http_access import (
+    TOKEN_VARIABLE,
     LocalToken,
     check_host,
     local_token,
@@ -216,6 +217,12 @@ def run(args: argparse.Namespace) -> int:
             check_host(guard.policy, args.host)
             if needs_local_token(guard.policy):
                 token = local_token(args.token_file, os.environ)
+            elif args.token_file or os.environ.get(TOKEN_VARIABLE):
+                print(
+                    f"cs-mcp: {'--token-file' if args.token_file else TOKEN_VARIABLE} is not used: the policy's "
+                    "[[principals]] decide who connects (add the token's sha256 as a principal instead)",
+                    file=sys.stderr,
+                )
             sock = bind_socket(args.host, args.port)
     except (CommandError, PromptFileError) as exc:
         return fail(str(exc))
