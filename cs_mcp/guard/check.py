@@ -122,15 +122,19 @@ class Guard:
             )
         confirm = self.policy.confirm
         hits = [e for e in targets.environments if e in confirm.environments]
-        if confirm.unpublish_production and any(s.endswith(":unpublish") for s in scopes):
-            hits += [e for e in targets.environments if production_like(e) and e not in hits]
+        production = [
+            e
+            for e in targets.environments
+            if confirm.unpublish_production and any(s.endswith(":unpublish") for s in scopes) and production_like(e)
+        ]
         listed = any(fnmatch.fnmatchcase(tool, pattern) for pattern in confirm.tools)
-        if listed or hits:
-            why = (
-                f"{tool} is listed under [confirm] tools"
-                if listed
-                else (f"it touches {', '.join(hits)}, listed under [confirm] environments")
-            )
+        if listed or hits or production:
+            if listed:
+                why = f"{tool} is listed under [confirm] tools"
+            elif hits:
+                why = f"it touches {', '.join(hits)}, listed under [confirm] environments"
+            else:
+                why = f"it unpublishes from {', '.join(production)}, named like a production environment"
             return Verdict("confirm", f"needs confirmation: {why}", rule="confirm")
         return Verdict("allow", "allowed", rule=f"roles.{role.name}")
 

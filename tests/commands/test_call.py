@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from cs_mcp.cli import build_parser, main
 from cs_mcp.commands import call
+from tests.commands._process import DEADLINE_SECONDS, REPO, clean_env, cs_mcp, read_rest, read_until, stop
 
 AUTHOR = {"content_type": "author", "fields": {"title": "A short-lived author of cs-mcp call"}, "locale": "en-us"}
 
@@ -121,3 +123,33 @@ def test_a_closed_stdout_ends_quietly(capfd: pytest.CaptureFixture[str], monkeyp
     status = main(["call", "describe_stack", "--fresh"])
     assert status == 1
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.subprocess
+def test_at_a_terminal_call_asks_and_a_yes_carries_out_the_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, created, _ = cs_call(capsys, "create_entry", "--role", "editor", "--args", json.dumps(AUTHOR))
+    assert created is not None
+    target = json.dumps({"content_type": "author", "uid": created["entry"]["uid"]})
+    main_fd, child = os.openpty()
+    process = subprocess.Popen(
+        cs_mcp("call", "delete_entry", "--role", "editor", "--args", target),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=clean_env(tmp_path),
+        cwd=REPO,
+    )
+    os.close(child)
+    seen = bytearray()
+    try:
+        read_until(main_fd, "[y/N]", seen)
+        os.write(main_fd, b"y\n")
+        status = process.wait(timeout=DEADLINE_SECONDS)
+        text = read_rest(main_fd, seen)
+    finally:
+        stop(process)
+        os.close(main_fd)
+    assert status == 0
+    assert '"written": true' in text
