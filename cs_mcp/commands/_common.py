@@ -158,7 +158,19 @@ class SharedConfirmations(ConfirmationAuthority):
 
     def __init__(self, state_dir: Path | None = None) -> None:
         self.state_dir = state_dir or default_state_dir()
-        super().__init__(self._load_key())
+        self.shared = True
+        try:
+            key = self._load_key()
+        except OSError as exc:
+            # A read-only home must not stop the server: tokens then confirm within this process only.
+            print(
+                f"cs-mcp: cannot keep the confirmation key in {self.state_dir} ({exc.strerror}); confirmation "
+                "tokens will work only within this process",
+                file=sys.stderr,
+            )
+            self.shared = False
+            key = None
+        super().__init__(key)
 
     def _load_key(self) -> bytes:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -211,6 +223,9 @@ class SharedConfirmations(ConfirmationAuthority):
         Raises:
             ConfirmationError: as `ConfirmationAuthority.verify`.
         """
+        if not self.shared:
+            super().verify(token, principal, tool, arguments, target_versions)
+            return
         digest = hashlib.sha256(token.strip().encode()).hexdigest()
         with self._spent() as spent:
             if digest in spent:

@@ -49,3 +49,16 @@ def test_doctor_may_read_placeholders_as_unset() -> None:
     env = {"CONTENTSTACK_API_KEY": "<your stack API key>", "CONTENTSTACK_MANAGEMENT_TOKEN": "<your management token>"}
     settings = load_settings(argparse.Namespace(), env, allow_placeholders=True)
     assert not settings.has_credentials
+
+
+def test_an_unwritable_state_directory_falls_back_to_a_key_of_this_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    authority = SharedConfirmations(blocked / "state")
+    issued = authority.issue("local", "delete_entry", ARGS)
+    authority.verify(issued.token, "local", "delete_entry", ARGS)
+    with pytest.raises(ConfirmationError):
+        authority.verify(issued.token, "local", "delete_entry", ARGS)
+    assert "confirmation key" in capsys.readouterr().err
