@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,9 @@ from cs_mcp import __version__
 
 # Each module has add_parser(subparsers) and run(args) -> int.
 COMMANDS = ("serve", "sandbox", "doctor", "tools", "call", "config", "hash_token", "audit")
+
+# The shell's convention for a command ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_stdout() -> None:
+    """After the reader of stdout went away (`cs-mcp tools | head`), points stdout at the null
+    device so that the interpreter's final flush does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command; answers its exit status."""
+    """Runs the command; answers its exit status (130 when interrupted with Ctrl-C)."""
     # Every HTTP request at INFO would drown stderr, which MCP clients show as the server's log.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     parser = build_parser()
@@ -37,5 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     module = importlib.import_module(f"cs_mcp.commands.{args.command.replace('-', '_')}")
-    status: int = module.run(args)
+    try:
+        status: int = module.run(args)
+    except KeyboardInterrupt:
+        print("cs-mcp: stopped", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
     return status

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,6 +20,20 @@ from cs_mcp.guard import Policy, Principal
 from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY
 
 ANONYMOUS = "anonymous"
+# OAuth discovery (RFC 8414, RFC 9728) is not behind the token: cs-mcp configures no OAuth, so
+# the app answers 404 there and OAuth-capable clients fall back to the bearer header instead of
+# starting a flow that cannot succeed.
+OAUTH_DISCOVERY_PREFIX = "/.well-known/oauth-"
+
+
+def token_sha256(token: str) -> str:
+    """The hex SHA-256 of a bearer token: what a principal's `token_sha256` holds."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def generate_token() -> str:
+    """A new random bearer token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -41,7 +56,7 @@ def principal_for_token(policy: Policy, token: str | None) -> Principal | None:
     """
     found: Principal | None = None
     if token is not None:
-        digest = hashlib.sha256(token.encode()).hexdigest().encode()
+        digest = token_sha256(token).encode()
         for spec in policy.principals:
             if hmac.compare_digest(digest, spec.token_sha256.lower().encode()) and found is None:
                 found = Principal(name=spec.name, role=spec.role, transport="http")
@@ -59,7 +74,8 @@ class BearerAuth:
         self.exempt_paths = frozenset(exempt_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or path in self.exempt_paths or path.startswith(OAUTH_DISCOVERY_PREFIX):
             await self.app(scope, receive, send)
             return
         principal = principal_for_token(self.policy, bearer_token(scope))

@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.prompts.base import Message, Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, InputRequiredResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cs_mcp.tools._shape import clean_text
@@ -93,6 +96,7 @@ class PromptTemplate:
                 + (", ".join(known) or "none")
             )
         resolved: dict[str, str] = {}
+        missing: list[PromptArgumentSpec] = []
         for spec in self.arguments:
             raw = values.get(spec.name)
             value = clean_text(str(raw)).strip() if raw is not None else ""
@@ -102,9 +106,14 @@ class PromptTemplate:
                 )
             if not value:
                 if spec.required:
-                    raise PromptArgumentError(f"prompt {self.name} needs the argument {spec.name}: {spec.description}")
+                    missing.append(spec)
                 value = spec.default or ""
             resolved[spec.name] = value
+        if missing:
+            needed = "; ".join(f"{spec.name} ({spec.description.rstrip('.')})" for spec in missing)
+            raise PromptArgumentError(
+                f"prompt {self.name} needs the argument{'s' if len(missing) > 1 else ''} {needed}"
+            )
 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -219,6 +228,26 @@ def _argument_description(spec: PromptArgumentSpec) -> str:
     return spec.description
 
 
+class TemplatePrompt(Prompt):
+    """A prompt whose arguments are checked before the SDK's own check, so a missing, unknown or
+    oversized argument answers the client an invalid-params error in plain words instead of an
+    internal error with a traceback in the server's log."""
+
+    async def render(
+        self, arguments: dict[str, Any] | None, context: Context[Any, Any]
+    ) -> list[Message] | InputRequiredResult:
+        """The rendered prompt.
+
+        Raises:
+            MCPError: INVALID_PARAMS, naming the argument and what it is for.
+        """
+        try:
+            self.fn(**(arguments or {}))
+        except PromptArgumentError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+        return await super().render(arguments, context)
+
+
 def register_prompts(server: MCPServer[Any], prompts: Sequence[PromptTemplate]) -> None:
     """Serves each template as an MCP prompt on `server`.
 
@@ -231,7 +260,7 @@ def register_prompts(server: MCPServer[Any], prompts: Sequence[PromptTemplate]) 
             raise PromptFileError(template.source, f"another prompt is already named {template.name!r}")
         seen.add(template.name)
         server.add_prompt(
-            Prompt(
+            TemplatePrompt(
                 name=template.name,
                 title=template.title,
                 description=template.description,

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp_types import TextContent
+from mcp_types import INVALID_PARAMS, TextContent
 
 from cs_mcp.prompts import (
     PromptArgumentError,
@@ -174,8 +174,13 @@ async def test_getting_a_prompt_without_its_required_argument_is_an_mcp_error() 
     server: MCPServer[object] = MCPServer("prompts-test")
     register_prompts(server, load_prompts())
     async with Client(server) as client:
-        with pytest.raises(MCPError):
+        with pytest.raises(MCPError) as refused:
             await client.get_prompt("publish-checklist", {"content_type": "blog_post"})
+        with pytest.raises(MCPError) as refused_without_any:
+            await client.get_prompt("publish-checklist")
+    assert refused.value.code == INVALID_PARAMS
+    assert refused_without_any.value.code == INVALID_PARAMS
+    assert "entry_uid" in refused_without_any.value.error.message
 
 
 def test_two_prompts_with_one_name_cannot_be_registered(tmp_path: Path) -> None:

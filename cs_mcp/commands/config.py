@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -67,6 +69,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("client", choices=CLIENTS, help="the MCP client to configure")
     p.add_argument("--http", metavar="URL", help="point at a cs-mcp serving Streamable HTTP at URL (ending in /mcp)")
     p.add_argument("--sandbox", action="store_true", help="serve the local sandbox stack (no credentials needed)")
+    p.add_argument(
+        "--command",
+        dest="client_command",  # `command` is the subcommand's name (cli.py)
+        metavar="NAME",
+        default=None,
+        help="the command the client runs (default: the absolute path of this installed cs-mcp)",
+    )
 
 
 def _plain_value(name: str, env: Mapping[str, str]) -> str:
@@ -96,20 +105,42 @@ def check_url(url: str) -> str:
     return url.strip()
 
 
+def installed_command(argv0: str | None = None) -> list[str]:
+    """How a client starts this cs-mcp: the absolute path of the installed `cs-mcp` script, else
+    this Python with `-m cs_mcp` (a client does not see the shell's PATH or an activated venv)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    script = Path(argv0)
+    if script.name in ("cs-mcp", "cs-mcp.exe") and script.exists():
+        return [os.path.abspath(script)]
+    found = shutil.which("cs-mcp", path=str(Path(sys.executable).parent)) or shutil.which("cs-mcp")
+    if found:
+        return [os.path.abspath(found)]
+    # Not resolved: a venv's python is a symlink, and its target would leave the venv behind.
+    return [os.path.abspath(sys.executable), "-m", "cs_mcp"]
+
+
 def snippet(
-    client: Client, *, http_url: str | None = None, sandbox: bool = False, env: Mapping[str, str] | None = None
+    client: Client,
+    *,
+    http_url: str | None = None,
+    sandbox: bool = False,
+    env: Mapping[str, str] | None = None,
+    command: list[str] | None = None,
+    bearer: str | None = None,
 ) -> dict[str, Any]:
-    """The configuration for `client` as a JSON-ready dict.
+    """The configuration for `client` as a JSON-ready dict. `command` starts cs-mcp (default: the
+    word `cs-mcp`); `bearer` is the HTTP token to write in, instead of a placeholder.
 
     Raises:
         SnippetError: an --http URL that is not absolute http(s).
     """
     env = os.environ if env is None else env
     if http_url is not None:
-        return _http_snippet(client, check_url(http_url))
-    args = ["serve", "--sandbox"] if sandbox else ["serve"]
+        return _http_snippet(client, check_url(http_url), bearer)
+    program, *prefix = command or ["cs-mcp"]
+    args = [*prefix, "serve", "--sandbox"] if sandbox else [*prefix, "serve"]
     if client == "vscode":
-        entry: dict[str, Any] = {"type": "stdio", "command": "cs-mcp", "args": args}
+        entry: dict[str, Any] = {"type": "stdio", "command": program, "args": args}
         inputs: list[dict[str, Any]] = []
         if not sandbox:
             block = stdio_env(env)
@@ -121,13 +152,16 @@ def snippet(
         if inputs:
             config["inputs"] = inputs
         return config
-    entry = {"command": "cs-mcp", "args": args}
+    entry = {"command": program, "args": args}
     if not sandbox:
         entry["env"] = stdio_env(env)
     return {"mcpServers": {SERVER_NAME: entry}}
 
 
-def _http_snippet(client: Client, url: str) -> dict[str, Any]:
+def _http_snippet(client: Client, url: str, bearer: str | None = None) -> dict[str, Any]:
+    header = f"Bearer {bearer or BEARER_PLACEHOLDER}"
+    if client == "vscode" and bearer is not None:
+        return {"servers": {SERVER_NAME: {"type": "http", "url": url, "headers": {"Authorization": header}}}}
     if client == "vscode":
         return {
             "servers": {
@@ -147,7 +181,7 @@ def _http_snippet(client: Client, url: str) -> dict[str, Any]:
             ],
         }
     if client == "cursor":
-        return {"mcpServers": {SERVER_NAME: {"url": url, "headers": {"Authorization": f"Bearer {BEARER_PLACEHOLDER}"}}}}
+        return {"mcpServers": {SERVER_NAME: {"url": url, "headers": {"Authorization": header}}}}
     # Claude Desktop's file starts local processes; mcp-remote bridges stdio to HTTP. The header
     # comes from an env variable because npx on Windows splits arguments at spaces.
     return {
@@ -155,7 +189,7 @@ def _http_snippet(client: Client, url: str) -> dict[str, Any]:
             SERVER_NAME: {
                 "command": "npx",
                 "args": ["-y", "mcp-remote", url, "--header", "Authorization:${CS_MCP_AUTH_HEADER}"],
-                "env": {"CS_MCP_AUTH_HEADER": f"Bearer {BEARER_PLACEHOLDER}"},
+                "env": {"CS_MCP_AUTH_HEADER": header},
             }
         }
     }
@@ -163,7 +197,8 @@ def _http_snippet(client: Client, url: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = snippet(args.client, http_url=args.http, sandbox=bool(args.sandbox))
+        command = [args.client_command] if args.client_command else installed_command()
+        config = snippet(args.client, http_url=args.http, sandbox=bool(args.sandbox), command=command)
     except SnippetError as exc:
         print(f"cs-mcp: {exc}", file=sys.stderr)
         return 2

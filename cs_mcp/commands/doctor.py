@@ -13,7 +13,9 @@ import argparse
 import dataclasses
 import datetime as dt
 import enum
+import os
 import sys
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,7 +35,15 @@ from cs_mcp.client import (
     RetryPolicy,
     TransportError,
 )
-from cs_mcp.commands._common import CommandError, add_policy_arguments, build_guard, fail, load_settings
+from cs_mcp.commands._common import (
+    CommandError,
+    add_policy_arguments,
+    build_guard,
+    fail,
+    load_settings,
+    placeholder_problem,
+    placeholder_variables,
+)
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
 from cs_mcp.server import toolset_availability
@@ -63,6 +73,8 @@ class Verdict(enum.StrEnum):
     OK = "ok"
     INVALID_CREDENTIALS = "invalid token"
     WRONG_REGION = "wrong region"
+    HOST_NOT_FOUND = "host not found"
+    UNREACHABLE = "unreachable"
     NO_PERMISSION = "no permission"
     NOT_ENABLED = "not enabled for the organization"
     FAILED = "failed"
@@ -103,13 +115,17 @@ class PolicySummary(BaseModel):
     confirm_environments: list[str]
     confirm_tools: list[str]
     confirm_fallback: str
+    confirm_unpublish_production: bool = False
 
 
 class DoctorReport(BaseModel):
     configuration: ConfigurationSummary
     checks: list[ApiCheck]
     policy: PolicySummary
-    toolsets: dict[str, str] = Field(description="Each toolset: 'live', or what to set to enable it.")
+    toolsets: dict[str, str] = Field(description="Each toolset: 'live', or why it is not.")
+    placeholders: list[str] = Field(
+        default_factory=lambda: [], description="Variables still holding a `<...>` placeholder (read as unset)."
+    )
     ok: bool
     summary: str
 
@@ -160,6 +176,7 @@ def policy_summary(settings: Settings, guard: Guard) -> PolicySummary:
         confirm_environments=list(policy.confirm.environments),
         confirm_tools=list(policy.confirm.tools),
         confirm_fallback=policy.confirm.fallback,
+        confirm_unpublish_production=policy.confirm.unpublish_production,
     )
 
 
@@ -202,13 +219,37 @@ def verdict_for(api: Api, exc: ContentstackError) -> tuple[Verdict, str]:
             f"the host answered 404: it does not serve the {name} API; check CONTENTSTACK_REGION and the base URL"
         )
     if isinstance(exc, TransportError):
-        return Verdict.WRONG_REGION, (
-            f"could not reach the {name} host ({type(exc).__name__}); check the network, CONTENTSTACK_REGION "
-            "and the base URL"
+        # Not the region: a host of any region answers when the network works. _probe refines
+        # this with a DNS lookup (host not found) when it can.
+        return Verdict.UNREACHABLE, (
+            f"could not reach the {name} host ({type(exc).__name__}); check the network connection, a proxy "
+            "or a firewall"
         )
     if isinstance(exc, RateLimitedError):
         return Verdict.FAILED, f"{name} answered 429 (rate limited); try again in a moment"
     return Verdict.FAILED, str(exc)
+
+
+Resolver = Callable[[str], Awaitable[bool]]
+
+
+async def resolves(host: str) -> bool:
+    """Whether DNS answers for `host`."""
+    try:
+        await anyio.getaddrinfo(host, 443)
+    except OSError:  # socket.gaierror: no such name, or no DNS at all
+        return False
+    return True
+
+
+async def _unreachable_verdict(api: Api, base: str, resolve: Resolver) -> tuple[Verdict, str] | None:
+    host = urlsplit(base).hostname or base
+    if await resolve(host):
+        return None
+    return Verdict.HOST_NOT_FOUND, (
+        f"no DNS answer for {host}: this machine is offline or cannot resolve names (check the network, "
+        f"a VPN or proxy); if the name itself is wrong, check {_BASE_URL_VARIABLES[api]} or CONTENTSTACK_REGION"
+    )
 
 
 async def _probe(
@@ -217,6 +258,7 @@ async def _probe(
     method_path: str,
     call: tuple[list[str], dict[str, str | int]],
     env: str | None,
+    resolve: Resolver = resolves,
 ) -> ApiCheck:
     path, params = call
     base = shown_base_url(client, api)
@@ -224,6 +266,8 @@ async def _probe(
         await client.request(api, "GET", path, params=params, environment=env)
     except ContentstackError as exc:
         verdict, detail = verdict_for(api, exc)
+        if isinstance(exc, TransportError):
+            verdict, detail = await _unreachable_verdict(api, base, resolve) or (verdict, detail)
         return ApiCheck(
             api=api.value, base_url=base, configured=True, request=method_path, verdict=verdict, detail=detail
         )
@@ -238,7 +282,9 @@ def _cda_environment(settings: Settings) -> str | None:
     return next(iter(sorted(settings.delivery_tokens)), None)
 
 
-async def check_apis(settings: Settings, client: ContentstackClient, today: dt.date | None = None) -> list[ApiCheck]:
+async def check_apis(
+    settings: Settings, client: ContentstackClient, today: dt.date | None = None, resolve: Resolver = resolves
+) -> list[ApiCheck]:
     """One cheap authenticated call per configured API, concurrently; unconfigured ones say what to set."""
     today = today or dt.datetime.now(dt.UTC).date()
     day = (today - dt.timedelta(days=1)).isoformat()
@@ -269,7 +315,7 @@ async def check_apis(settings: Settings, client: ContentstackClient, today: dt.d
     results: dict[Api, ApiCheck] = {}
 
     async def run_probe(api: Api, label: str, call: tuple[list[str], dict[str, str | int]], env: str | None) -> None:
-        results[api] = await _probe(client, api, label, call, env)
+        results[api] = await _probe(client, api, label, call, env, resolve)
 
     async with anyio.create_task_group() as group:
         for api, probe in probes.items():
@@ -286,24 +332,63 @@ async def check_apis(settings: Settings, client: ContentstackClient, today: dt.d
     return [results[api] for api in Api]
 
 
+# The API each toolset works through: a toolset is live only when its API answers.
+_TOOLSET_API: dict[str, Api] = {
+    "stack": Api.CMA,
+    "entries": Api.CMA,
+    "publishing": Api.CMA,
+    "releases": Api.CMA,
+    "analytics": Api.ANALYTICS,
+    "automations": Api.AUTOMATE,
+}
+_BASE_URL_VARIABLES: dict[Api, str] = {
+    Api.CMA: "CONTENTSTACK_CMA_BASE_URL",
+    Api.CDA: "CONTENTSTACK_CDA_BASE_URL",
+    Api.ANALYTICS: "CONTENTSTACK_ANALYTICS_BASE_URL",
+    Api.AUTOMATE: "CONTENTSTACK_AUTOMATIONS_BASE_URL",
+}
+
+
+def toolset_states(settings: Settings, checks: list[ApiCheck]) -> dict[str, str]:
+    """Each toolset: "live" when configured and its API answered, else why not."""
+    by_api = {c.api: c for c in checks}
+    states: dict[str, str] = {}
+    for name, reason in toolset_availability(settings).items():
+        check = by_api.get(_TOOLSET_API[name].value)
+        if reason is not None:
+            states[name] = reason
+        elif check is not None and check.configured and check.verdict is not Verdict.OK:
+            states[name] = f"not working: the {check.api.upper()} API check failed ({check.verdict.value})"
+        else:
+            states[name] = "live"
+    return states
+
+
 async def diagnose(
     settings: Settings,
     guard: Guard,
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
     today: dt.date | None = None,
+    placeholders: Mapping[str, str] | None = None,
+    resolve: Resolver = resolves,
 ) -> DoctorReport:
-    """The whole report. `transport` replaces the network (tests pass `httpx2.MockTransport`)."""
+    """The whole report. `transport` replaces the network (tests pass `httpx2.MockTransport`) and
+    `resolve` the DNS lookup; `placeholders` are variables still holding a snippet's `<...>`
+    placeholder (read as unset, reported as a problem)."""
     config = dataclasses.replace(
         settings.client_config(), timeout=_DOCTOR_TIMEOUT, connect_timeout=_DOCTOR_CONNECT_TIMEOUT
     )
     async with ContentstackClient(config, permits=guard.permits, transport=transport, retry=_DOCTOR_RETRY) as client:
         configuration = configuration_summary(settings, client)
-        checks = await check_apis(settings, client, today) if settings.has_credentials else []
-    toolsets = {name: reason or "live" for name, reason in toolset_availability(settings).items()}
+        checks = await check_apis(settings, client, today, resolve) if settings.has_credentials else []
+    toolsets = toolset_states(settings, checks)
     failing = [c for c in checks if not c.works]
     configured = [c for c in checks if c.configured]
-    if not settings.has_credentials:
+    left = sorted(placeholders or {})
+    if left:
+        summary = placeholder_problem(placeholders or {})
+    elif not settings.has_credentials:
         summary = (
             "no Contentstack credentials are set: `cs-mcp serve` will serve the local sandbox stack "
             "(demo data, not Contentstack)"
@@ -319,7 +404,8 @@ async def diagnose(
         checks=checks,
         policy=policy_summary(settings, guard),
         toolsets=toolsets,
-        ok=not failing,
+        placeholders=left,
+        ok=not failing and not left,
         summary=summary,
     )
 
@@ -336,6 +422,8 @@ def render_text(report: DoctorReport) -> str:
     lines.append(f"  set          {', '.join(set_vars) or '(no credentials)'}")
     lines.append(f"  not set      {', '.join(unset_vars) or '(none)'}")
     lines.append(f"  organization {'set' if c.organization_uid_set else 'not set'}")
+    if report.placeholders:
+        lines.append(f"  placeholders {', '.join(report.placeholders)} (read as unset: replace or remove them)")
     if c.delivery_token_environments:
         lines.append(f"  delivery tokens for: {', '.join(c.delivery_token_environments)}")
     lines.append("  hosts")
@@ -357,6 +445,8 @@ def render_text(report: DoctorReport) -> str:
     lines.append(f"  HTTP principals {p.principals}; anonymous role {p.anonymous_role or 'none (refused)'}")
     envs = ", ".join(p.confirm_environments) or "none"
     tools = ", ".join(p.confirm_tools) or "none"
+    if p.confirm_unpublish_production:
+        envs += " (and unpublishing from any named like prod, production or live)"
     lines.append(f"  confirmation environments: {envs}; tools: {tools}; without a client prompt: {p.confirm_fallback}")
     lines.append("")
     lines.append("Toolsets")
@@ -375,9 +465,13 @@ async def doctor(
     transport: httpx2.AsyncBaseTransport | None = None,
     out: TextIO | None = None,
     today: dt.date | None = None,
+    placeholders: Mapping[str, str] | None = None,
+    resolve: Resolver = resolves,
 ) -> int:
     """Prints the report; answers the exit status (1 when something configured does not work)."""
-    report = await diagnose(settings, guard, transport=transport, today=today)
+    report = await diagnose(
+        settings, guard, transport=transport, today=today, placeholders=placeholders, resolve=resolve
+    )
     stream = out or sys.stdout
     stream.write((report.model_dump_json(indent=2) if as_json else render_text(report)) + "\n")
     return 0 if report.ok else 1
@@ -385,12 +479,13 @@ async def doctor(
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args)
+        settings = load_settings(args, allow_placeholders=True)
         guard = build_guard(settings)
     except CommandError as exc:
         return fail(str(exc))
+    placeholders = placeholder_variables(os.environ)
 
     async def main() -> int:
-        return await doctor(settings, guard, as_json=bool(args.json))
+        return await doctor(settings, guard, as_json=bool(args.json), placeholders=placeholders)
 
     return anyio.run(main)

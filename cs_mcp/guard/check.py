@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import secrets
@@ -11,7 +12,7 @@ from typing import Literal, Protocol
 from cs_mcp.guard.audit import AuditLog
 from cs_mcp.guard.confirm import ConfirmationAuthority
 from cs_mcp.guard.permit import Permit, PermitAuthority, PermitError
-from cs_mcp.guard.policy import Policy, Role
+from cs_mcp.guard.policy import Policy, Role, production_like
 from cs_mcp.guard.principal import Principal
 from cs_mcp.guard.scopes import CONSTRAINTS
 from cs_mcp.guard.targets import Targets
@@ -140,12 +141,19 @@ class Guard:
             )
         confirm = self.policy.confirm
         hits = [e for e in targets.environments if e in confirm.environments]
-        if tool in confirm.tools or hits:
-            why = (
-                f"{tool} is listed under [confirm] tools"
-                if tool in confirm.tools
-                else (f"it touches {', '.join(hits)}, listed under [confirm] environments")
-            )
+        production = [
+            e
+            for e in targets.environments
+            if confirm.unpublish_production and any(s.endswith(":unpublish") for s in scopes) and production_like(e)
+        ]
+        listed = any(fnmatch.fnmatchcase(tool, pattern) for pattern in confirm.tools)
+        if listed or hits or production:
+            if listed:
+                why = f"{tool} is listed under [confirm] tools"
+            elif hits:
+                why = f"it touches {', '.join(hits)}, listed under [confirm] environments"
+            else:
+                why = f"it unpublishes from {', '.join(production)}, named like a production environment"
             return Verdict("confirm", f"needs confirmation: {why}", rule="confirm")
         return Verdict("allow", "allowed", rule=f"roles.{role.name}")
 

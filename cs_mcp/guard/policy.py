@@ -7,6 +7,7 @@ principal is a `viewer` (read-only).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,8 +71,24 @@ class ConfirmSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     environments: list[str] = Field(default_factory=lambda: [])
-    tools: list[str] = Field(default_factory=lambda: [])
+    tools: list[str] = Field(default_factory=lambda: [])  # names or shell patterns: "delete_*"
     fallback: Literal["token", "deny"] = "token"
+    # Built-in policy only: unpublishing from an environment named like production needs a yes.
+    unpublish_production: bool = False
+
+
+# Words that make an environment name read as production, in any case: `Production`,
+# `prod-eu`, `LIVE`.
+PRODUCTION_WORDS = frozenset({"prod", "production", "live"})
+
+
+def production_like(environment: str) -> bool:
+    """Whether an environment's name reads as production (a word of it is prod, production or live)."""
+    return any(word in PRODUCTION_WORDS for word in re.split(r"[^a-z0-9]+", environment.lower()))
+
+
+# Safe defaults without a policy file: destructive writes wait for a human's yes, whatever the role.
+BUILTIN_CONFIRM = ConfirmSpec(tools=["delete_*"], unpublish_production=True)
 
 
 class PrincipalSpec(BaseModel):
@@ -154,5 +171,6 @@ def resolve_roles(specs: dict[str, RoleSpec]) -> dict[str, Role]:
 
 
 def builtin_policy() -> Policy:
-    """The policy in force without a file: built-in roles, stdio principal a viewer."""
-    return Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)))
+    """The policy in force without a file: built-in roles, stdio principal a viewer; deleting and
+    unpublishing from an environment named like production need confirmation for every role."""
+    return Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)), confirm=BUILTIN_CONFIRM)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cs_mcp.cli import build_parser, main
 from cs_mcp.commands import config as config_command
-from cs_mcp.commands.config import CLIENTS, Client, SnippetError, snippet
+from cs_mcp.commands.config import CLIENTS, Client, SnippetError, installed_command, snippet
 
 SECRETS = {
     "CONTENTSTACK_API_KEY": "blt_api_key_secret_1",
@@ -96,7 +98,7 @@ def test_the_command_prints_json_to_stdout_and_the_note_to_stderr(
 ) -> None:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    status = config_command.run(argparse.Namespace(client="claude", http=None, sandbox=False))
+    status = config_command.run(build_parser().parse_args(["config", "claude"]))
     captured = capsys.readouterr()
     assert status == 0
     printed = json.loads(captured.out)
@@ -107,6 +109,33 @@ def test_the_command_prints_json_to_stdout_and_the_note_to_stderr(
 
 
 def test_the_command_exits_two_on_a_bad_url(capsys: pytest.CaptureFixture[str]) -> None:
-    status = config_command.run(argparse.Namespace(client="vscode", http="nope", sandbox=False))
+    status = config_command.run(build_parser().parse_args(["config", "vscode", "--http", "nope"]))
     assert status == 2
     assert capsys.readouterr().out == ""
+
+
+def test_the_snippet_starts_the_installed_command_by_its_absolute_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "bin" / "cs-mcp"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["bin/cs-mcp", "config", "cursor", "--sandbox"])
+    status = main(["config", "cursor", "--sandbox"])
+    entry = json.loads(capsys.readouterr().out)["mcpServers"]["cs-mcp"]
+    assert status == 0
+    assert entry == {"command": str(script), "args": ["serve", "--sandbox"]}
+
+
+def test_run_as_a_module_the_snippet_starts_this_python_with_dash_m(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(sys, "executable", "/nowhere/bin/python")
+    assert installed_command("/src/cs_mcp/__main__.py") == ["/nowhere/bin/python", "-m", "cs_mcp"]
+
+
+def test_command_names_what_the_client_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["config", "vscode", "--sandbox", "--command", "cs-mcp"])
+    entry = json.loads(capsys.readouterr().out)["servers"]["cs-mcp"]
+    assert status == 0
+    assert entry["command"] == "cs-mcp"

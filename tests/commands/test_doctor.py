@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +77,26 @@ def unreachable(request: httpx2.Request) -> httpx2.Response:
     raise httpx2.ConnectError("name or service not known", request=request)
 
 
-async def run_doctor(env: dict[str, str], transport: httpx2.MockTransport) -> tuple[int, dict[str, Any], str]:
+async def dns_answers(_host: str) -> bool:
+    return True
+
+
+async def no_dns(_host: str) -> bool:
+    return False
+
+
+async def run_doctor(
+    env: dict[str, str],
+    transport: httpx2.MockTransport,
+    resolve: Callable[[str], Awaitable[bool]] = dns_answers,
+    placeholders: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any], str]:
     settings = Settings.from_env(env)
     guard = Guard(builtin_policy())
     json_out, text_out = io.StringIO(), io.StringIO()
-    code = await doctor(settings, guard, as_json=True, transport=transport, out=json_out, today=TODAY)
-    text_code = await doctor(settings, guard, transport=transport, out=text_out, today=TODAY)
+    extra: dict[str, Any] = {"today": TODAY, "resolve": resolve, "placeholders": placeholders}
+    code = await doctor(settings, guard, as_json=True, transport=transport, out=json_out, **extra)
+    text_code = await doctor(settings, guard, transport=transport, out=text_out, **extra)
     assert text_code == code
     return code, json.loads(json_out.getvalue()), text_out.getvalue()
 
@@ -127,7 +141,7 @@ async def test_each_check_is_one_cheap_call_with_the_right_parameters() -> None:
         ("analytics", status(403, 0, "Only organization owners and admins can access this."), Verdict.NO_PERMISSION),
         ("analytics", status(403, 0, "Analytics is not enabled for this organization."), Verdict.NOT_ENABLED),
         ("automate", status(403, 0, "Automate is not part of your plan."), Verdict.NOT_ENABLED),
-        ("cma", unreachable, Verdict.WRONG_REGION),
+        ("cma", unreachable, Verdict.UNREACHABLE),
         ("automate", status(404, 0, "Cannot GET /v1/projects"), Verdict.WRONG_REGION),
         ("cma", status(500, 0, "boom"), Verdict.FAILED),
     ],
@@ -142,6 +156,43 @@ async def test_a_failing_api_gets_a_plain_verdict_and_a_non_zero_exit_status(
     assert found[api] == expected.value
     assert all(v == Verdict.OK.value for name, v in found.items() if name != api)
     assert "PROBLEM:" in text
+
+
+async def test_a_network_failure_is_not_blamed_on_the_region() -> None:
+    _, connect_failed, _ = await run_doctor(FULL_ENV, answering({"cma": unreachable}), resolve=dns_answers)
+    _, no_name, text = await run_doctor(FULL_ENV, answering({"cma": unreachable}), resolve=no_dns)
+    assert verdicts(connect_failed)["cma"] == Verdict.UNREACHABLE.value
+    assert verdicts(no_name)["cma"] == Verdict.HOST_NOT_FOUND.value
+    assert "wrong region" not in text
+
+
+async def test_toolsets_of_a_failing_api_are_not_listed_as_live() -> None:
+    everything_fails = {api: unreachable for api in ("cma", "cda", "analytics", "automate")}
+    code, report, _ = await run_doctor(FULL_ENV, answering(everything_fails))
+    assert code == 1
+    assert all(state != "live" for state in report["toolsets"].values())
+
+
+async def test_a_placeholder_left_in_the_environment_is_a_problem() -> None:
+    placeholders = {"CONTENTSTACK_MANAGEMENT_TOKEN": "<your management token>"}
+    code, report, text = await run_doctor(FULL_ENV, answering({}), placeholders=placeholders)
+    assert code == 1
+    assert report["placeholders"] == ["CONTENTSTACK_MANAGEMENT_TOKEN"]
+    assert "CONTENTSTACK_MANAGEMENT_TOKEN" in text
+
+
+def test_the_command_reads_placeholders_as_unset_and_flags_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("CONTENTSTACK_", "CS_MCP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CONTENTSTACK_API_KEY", "<your stack API key>")
+    status = main(["doctor", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert report["placeholders"] == ["CONTENTSTACK_API_KEY"]
+    assert report["checks"] == []
 
 
 async def test_no_secret_value_appears_in_either_output() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import subprocess
 import sys
@@ -16,24 +15,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.commands._process import REPO, clean_env
+
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-bearer-token-for-the-release-bot"
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment without any Contentstack credential, with state under tmp_path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTENTSTACK_", "CS_MCP_"))}
-    env.update(
-        {
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "PYTHONPATH": str(REPO),
-        }
-    )
-    env.update(extra)
-    return env
 
 
 def free_port() -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
 from cs_mcp.guard import Guard, ItemTarget, PermitError, Principal, Targets, Verdict, parse_policy
+from tests.guard._declared import Declared
 
 POLICY = """\
 [roles.editor]
@@ -41,14 +42,6 @@ tools = ["delete_entry"]
 
 PUBLISH = frozenset({"cm.entry:publish"})
 GUARD = Guard(parse_policy(POLICY))
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A tool's declaration as the guard reads it."""
-
-    name: str
-    scopes: frozenset[str]
 
 
 def check(role: str, targets: Targets, scopes: frozenset[str] = PUBLISH, tool: str = "publish_entry") -> Verdict:

@@ -4,7 +4,7 @@ describe_stack. A constraint added to the table and missed anywhere fails here."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 
 import pytest
 
@@ -14,14 +14,9 @@ from cs_mcp.guard.loader import ROLE_KEYS
 from cs_mcp.guard.policy import Role, RoleSpec
 from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINTS, Constraint, Scope
 from cs_mcp.tools.stack import PermissionInfo, permission_info
+from tests.guard._declared import Declared
 
 IDS = [c.role_field for c in CONSTRAINTS]
-
-
-@dataclass(frozen=True)
-class Declared:
-    name: str
-    scopes: frozenset[str]
 
 
 def limited(constraint: Constraint) -> tuple[Guard, Declared]:

@@ -99,7 +99,11 @@ async def test_deleting_an_entry_removes_it(sandbox: RunningSandbox) -> None:
             )
         )
         uid = created["entry"]["uid"]
-        structured(await client.call_tool("delete_entry", {"content_type": "author", "uid": uid}))
+        # Deleting needs a yes by default: the first call answers a token, the second carries it.
+        target = {"content_type": "author", "uid": uid}
+        asked = structured(await client.call_tool("delete_entry", target))
+        token = asked["confirmation"]["confirmation_token"]
+        structured(await client.call_tool("delete_entry", {**target, "confirmation_token": token}))
         gone = await client.call_tool("get_entry", {"content_type": "author", "uid": uid})
     assert gone.is_error
 

@@ -160,7 +160,12 @@ async def test_a_release_of_60_items_is_created_locked_deployed_to_staging_clone
         assert copy["items_page"]["total"] == 60
         assert copy["release"]["locked"] is False
 
-        deleted = structured(await client.call_tool("delete_release", {"release_uid": copy_uid}))
+        # Deleting needs a yes by default: the first call answers a token, the second carries it.
+        asked = structured(await client.call_tool("delete_release", {"release_uid": copy_uid}))
+        token = asked["confirmation"]["confirmation_token"]
+        deleted = structured(
+            await client.call_tool("delete_release", {"release_uid": copy_uid, "confirmation_token": token})
+        )
         assert deleted["deleted"] is True
         gone = await client.call_tool("get_release", {"release_uid": copy_uid})
         assert gone.is_error

@@ -532,7 +532,12 @@ async def test_clone_copies_the_release_and_delete_removes_one() -> None:
         copy_uid = cloned["release"]["uid"]
         dry = data_of(await client.call_tool("delete_release", {"release_uid": copy_uid, "dry_run": True}))
         assert copy_uid in fake.releases
-        deleted = data_of(await client.call_tool("delete_release", {"release_uid": copy_uid}))
+        # Deleting needs a yes by default: the first call answers a token, the second carries it.
+        asked = data_of(await client.call_tool("delete_release", {"release_uid": copy_uid}))
+        token = asked["confirmation"]["confirmation_token"]
+        deleted = data_of(
+            await client.call_tool("delete_release", {"release_uid": copy_uid, "confirmation_token": token})
+        )
         locked = await client.call_tool("delete_release", {"release_uid": uid})
     assert cloned["release"]["name"] == "R copy"
     assert cloned["plan"]["items"] == ["entry blog_post/post1 (en-us)", "entry blog_post/post2 (en-us)"]

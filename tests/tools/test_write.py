@@ -609,7 +609,17 @@ async def ok(client: Client, name: str, arguments: dict[str, Any]) -> dict[str, 
 
 
 async def arguments_reaching_the_write(client: Client, name: str) -> dict[str, Any]:
-    """Arguments with which `name` sends its write on a fresh sandbox (set up without faults)."""
+    """Arguments with which `name` sends its write on a fresh sandbox (set up without faults),
+    with a confirmation token where the built-in policy asks for one (deletes)."""
+    arguments = await write_arguments(client, name)
+    if name.startswith("delete_"):
+        asked = await ok(client, name, arguments)
+        arguments["confirmation_token"] = asked["confirmation"]["confirmation_token"]
+    return arguments
+
+
+async def write_arguments(client: Client, name: str) -> dict[str, Any]:
+    """Arguments that reach `name`'s write once confirmed."""
     entries = await ok(client, "query_entries", {"content_type": "author", "limit": 1})
     entry = entries["entries"][0]
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}

@@ -1,0 +1,50 @@
+"""One log line per HTTP request: method, path, status, principal and duration.
+
+The line carries the path without its query string and the principal's name, never a header:
+the bearer token cannot reach the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cs_mcp.guard import Principal
+from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY
+
+logger = logging.getLogger("cs_mcp.http")
+
+
+class AccessLog:
+    """ASGI middleware: logs every HTTP request at INFO on `cs_mcp.http` once it is answered.
+
+    Wrap it around the authentication middleware, which puts the principal in the scope.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            principal = scope.get(PRINCIPAL_SCOPE_KEY)
+            name = principal.name if isinstance(principal, Principal) else "-"
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.info(
+                "%s %s %s %s %.0fms", scope.get("method", "-"), scope.get("path", "-"), status or "-", name, elapsed_ms
+            )
