@@ -40,6 +40,12 @@ class ToolSpec:
     destructive: bool
     idempotent: bool
     open_world: bool
+    ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        """The tool's `_meta`: the MCP Apps view, if it has one."""
+        return {"ui": {"resourceUri": self.ui}} if self.ui else None
 
     @property
     def annotations(self) -> ToolAnnotations:
@@ -66,8 +72,10 @@ def tool(
     destructive: bool = False,
     idempotent: bool,
     open_world: bool = True,
+    ui: str | None = None,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Declares a tool. The function's docstring is its description; its name is the tool's name."""
+    """Declares a tool. The function's docstring is its description; its name is the tool's name;
+    `ui` names the `ui://` view a host that renders MCP Apps shows its result in."""
     if toolset not in TOOLSETS:
         raise ValueError(f"unknown toolset {toolset!r}")
 
@@ -89,6 +97,7 @@ def tool(
             destructive=destructive,
             idempotent=idempotent,
             open_world=open_world,
+            ui=ui,
         )
         if spec.name in _REGISTRY:
             raise ValueError(f"tool {spec.name} is declared twice")

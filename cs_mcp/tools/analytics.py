@@ -47,6 +47,7 @@ from cs_mcp.client._analytics import (
 from cs_mcp.tools._context import ToolContext, app_state
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
+from cs_mcp.views import ANALYTICS_VIEW
 
 # The longest range one call covers: beyond it the agent should ask by month or week.
 MAX_TOTAL_DAYS = 731
@@ -546,7 +547,14 @@ def _failure(run: WindowRun, error: ContentstackError) -> ToolError:
 # -- tools ----------------------------------------------------------------------------------
 
 
-@tool(toolset="analytics", scopes={"analytics:read"}, title="Get an analytics report", read_only=True, idempotent=True)
+@tool(
+    toolset="analytics",
+    scopes={"analytics:read"},
+    title="Get an analytics report",
+    read_only=True,
+    idempotent=True,
+    ui=ANALYTICS_VIEW,
+)
 async def get_analytics(
     ctx: ToolContext,
     report: Annotated[

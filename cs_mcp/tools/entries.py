@@ -46,6 +46,7 @@ from cs_mcp.tools._write import (
     guarded_write,
     refuse_if_denied,
 )
+from cs_mcp.views import WRITE_PREVIEW_VIEW
 
 T = TypeVar("T")
 
@@ -624,6 +625,7 @@ async def update_entry(
     read_only=False,
     destructive=True,
     idempotent=True,
+    ui=WRITE_PREVIEW_VIEW,
 )
 async def delete_entry(
     ctx: ToolContext,

@@ -47,6 +47,7 @@ from cs_mcp.tools.entries import (
     resolve_locale,
     write_answer_fields,
 )
+from cs_mcp.views import WRITE_PREVIEW_VIEW
 
 MAX_ITEMS = 500
 # A bulk job not finished at once is looked at again after these pauses, then reported as submitted.
@@ -526,7 +527,14 @@ PUBLISH_SCOPES = frozenset({"cm.entry:publish", "cm.asset:publish"})
 UNPUBLISH_SCOPES = frozenset({"cm.entry:unpublish", "cm.asset:unpublish"})
 
 
-@tool(toolset="publishing", scopes=PUBLISH_SCOPES, title="Publish", read_only=False, idempotent=False)
+@tool(
+    toolset="publishing",
+    scopes=PUBLISH_SCOPES,
+    title="Publish",
+    read_only=False,
+    idempotent=False,
+    ui=WRITE_PREVIEW_VIEW,
+)
 async def publish(
     ctx: ToolContext,
     items: ItemsArg,
@@ -546,7 +554,14 @@ async def publish(
     )
 
 
-@tool(toolset="publishing", scopes=UNPUBLISH_SCOPES, title="Unpublish", read_only=False, idempotent=False)
+@tool(
+    toolset="publishing",
+    scopes=UNPUBLISH_SCOPES,
+    title="Unpublish",
+    read_only=False,
+    idempotent=False,
+    ui=WRITE_PREVIEW_VIEW,
+)
 async def unpublish(
     ctx: ToolContext,
     items: ItemsArg,

@@ -58,6 +58,7 @@ from cs_mcp.tools._write import (
     on_branch,
     refuse_if_denied,
 )
+from cs_mcp.views import RELEASE_VIEW, WRITE_PREVIEW_VIEW
 
 T = TypeVar("T")
 
@@ -424,7 +425,7 @@ async def list_releases(
     return ReleaseList(releases=kept, **info)
 
 
-@tool(toolset="releases", scopes=READ, title="Get a release", read_only=True, idempotent=True)
+@tool(toolset="releases", scopes=READ, title="Get a release", read_only=True, idempotent=True, ui=RELEASE_VIEW)
 async def get_release(
     ctx: ToolContext,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
@@ -834,7 +835,14 @@ async def scheduled_environments(state: AppState, release: Release) -> tuple[str
     return tuple(dict.fromkeys(found))
 
 
-@tool(toolset="releases", scopes=DEPLOY, title="Deploy a release", read_only=False, idempotent=False)
+@tool(
+    toolset="releases",
+    scopes=DEPLOY,
+    title="Deploy a release",
+    read_only=False,
+    idempotent=False,
+    ui=WRITE_PREVIEW_VIEW,
+)
 async def deploy_release(
     ctx: ToolContext,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
@@ -1050,7 +1058,15 @@ async def clone_release(
     return answer
 
 
-@tool(toolset="releases", scopes=WRITE, title="Delete a release", read_only=False, destructive=True, idempotent=True)
+@tool(
+    toolset="releases",
+    scopes=WRITE,
+    title="Delete a release",
+    read_only=False,
+    destructive=True,
+    idempotent=True,
+    ui=WRITE_PREVIEW_VIEW,
+)
 async def delete_release(
     ctx: ToolContext,
     release_uid: Annotated[Uid, Field(description="The release to delete.")],
