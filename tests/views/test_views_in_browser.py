@@ -28,7 +28,7 @@ from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from cs_mcp.views import MIME_TYPE
-from tests.helpers import UNPACED, structured
+from tests.helpers import UNPACED, structured, text_of
 from tests.views.conftest import keep_screenshot
 
 pytestmark = pytest.mark.anyio
@@ -138,7 +138,8 @@ async def show(
     await page.evaluate("([html, call]) => host.load(html, call)", [html, call])
     frame = await (await page.locator("iframe").element_handle(timeout=5_000)).content_frame()
     assert frame is not None
-    return Shown(page, frame, network, console_errors), structured(result)
+    answer = cast(dict[str, Any], result.structured_content or {})
+    return Shown(page, frame, network, console_errors), answer
 
 
 def method_log(log: list[dict[str, Any]], source: str) -> list[str]:
@@ -365,7 +366,10 @@ async def test_the_write_preview_shows_a_deploy_dry_run_with_its_preflight(
         detail = structured(await client.call_tool("get_release", {"release_uid": release["uid"]}))
         await make_stale(client, next(i for i in detail["items"] if i["type"] == "entry"))
         arguments = {"release_uid": release["uid"], "environments": ["staging"], "dry_run": True}
-        shown, answer = await show(browser, client, "deploy_release", arguments, context={**LIGHT, "theme": "dark"})
+        # A host that sends its own style variables: the view takes them over its defaults.
+        styles = {"variables": {"--color-text-primary": "rgb(250, 240, 200)"}}
+        context = {**LIGHT, "theme": "dark", "styles": styles}
+        shown, answer = await show(browser, client, "deploy_release", arguments, context=context)
         frame = shown.frame
         await frame.locator("[data-preflight]").wait_for(timeout=10_000)
 
@@ -378,6 +382,7 @@ async def test_the_write_preview_shows_a_deploy_dry_run_with_its_preflight(
         missing = answer["preflight"]["missing_references"]
         assert await frame.locator("tr[data-missing]").count() == len(missing)
         assert await frame.locator('tr[data-target="environment"] .chip').all_inner_texts() == ["staging"]
+        assert await frame.evaluate("getComputedStyle(document.querySelector('h1')).color") == "rgb(250, 240, 200)"
         await assert_spoke_the_protocol(shown)
         await shown.screenshot(tmp_path / "deploy-dry-run-dark.png")
 
@@ -388,8 +393,28 @@ async def test_a_destructive_delete_is_marked_in_the_preview(
     async with connect(sandbox) as client:
         release = await release_named(client, "Holiday sale")
         arguments = {"release_uid": release["uid"], "dry_run": True}
-        shown, _ = await show(browser, client, "delete_release", arguments)
+        # The host caps the frame's height: the view never asks for more.
+        context = {**LIGHT, "containerDimensions": {"maxHeight": 240}}
+        shown, _ = await show(browser, client, "delete_release", arguments, context=context)
         await shown.frame.locator('[data-state="dry-run"]').wait_for(timeout=10_000)
         assert await shown.frame.locator("h1 .badge.danger").inner_text() == "removes content"
         await assert_spoke_the_protocol(shown)
+        sizes = cast(list[dict[str, int]], await shown.page.evaluate("host.sizes"))
+        assert max(size["height"] for size in sizes) == 240
         await shown.screenshot(tmp_path / "delete-release-light.png")
+
+
+async def test_a_tool_error_is_shown_in_plain_words_and_nothing_is_drawn(
+    sandbox: RunningSandbox, browser: Browser
+) -> None:
+    first, last = last_days(3)
+    arguments = {"report": "usage", "from_date": last, "to_date": first}  # the wrong way round
+    async with connect(sandbox) as client:
+        shown, _ = await show(browser, client, "get_analytics", arguments)
+        notice = shown.frame.locator(".notice.danger")
+        await notice.wait_for(timeout=10_000)
+        failed = await client.call_tool("get_analytics", arguments)
+        assert failed.is_error
+        assert await notice.inner_text() == text_of(failed)
+        assert await shown.frame.locator(".chart").count() == 0
+        await assert_spoke_the_protocol(shown)

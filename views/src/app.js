@@ -64,6 +64,11 @@ const CsView = (() => {
         if (name.startsWith("--") && typeof value === "string") root.style.setProperty(name, value);
       }
     }
+    // A fixed container height is filled; a maximum caps what the view asks for (and the
+    // page scrolls past it).
+    const box = hostContext.containerDimensions || {};
+    if (typeof box.height === "number") root.style.height = "100vh";
+    else if (typeof box.maxHeight === "number") root.style.maxHeight = `${box.maxHeight}px`;
     // Fonts the host offers as CSS would load from the network, which this view's policy
     // forbids; --font-sans from the variables still applies.
     for (const listener of themeListeners) listener();
