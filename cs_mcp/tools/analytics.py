@@ -711,7 +711,14 @@ async def get_analytics(
     )
 
 
-@tool(toolset="analytics", scopes={"analytics:read"}, title="Read an analytics job", read_only=True, idempotent=True)
+@tool(
+    toolset="analytics",
+    scopes={"analytics:read"},
+    title="Read an analytics job",
+    read_only=True,
+    idempotent=True,
+    ui=ANALYTICS_VIEW,
+)
 async def get_analytics_job(
     ctx: ToolContext,
     job_id: Annotated[str, Field(min_length=1, max_length=200, description="A job id from get_analytics.")],

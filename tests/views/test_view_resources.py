@@ -27,6 +27,7 @@ ENV = {
 }
 LINKED = {
     "get_analytics": ANALYTICS_VIEW,
+    "get_analytics_job": ANALYTICS_VIEW,
     "get_release": RELEASE_VIEW,
     "publish": WRITE_PREVIEW_VIEW,
     "unpublish": WRITE_PREVIEW_VIEW,

@@ -418,3 +418,21 @@ async def test_a_tool_error_is_shown_in_plain_words_and_nothing_is_drawn(
         assert await notice.inner_text() == text_of(failed)
         assert await shown.frame.locator(".chart").count() == 0
         await assert_spoke_the_protocol(shown)
+
+
+async def test_a_job_read_directly_is_charted_as_the_report_its_rows_come_from(
+    sandbox: RunningSandbox, browser: Browser
+) -> None:
+    first, last = last_days(10)
+    async with connect(sandbox) as client:
+        report = structured(
+            await client.call_tool("get_analytics", {"report": "sdk", "from_date": first, "to_date": last})
+        )
+        shown, job = await show(browser, client, "get_analytics_job", {"job_id": report["job_ids"][0]})
+        chart = shown.frame.locator('.chart[data-chart="Requests by SDK (top 5)"]')
+        await chart.locator("canvas").wait_for(timeout=10_000)
+        assert await chart.get_attribute("data-series") == "5"
+        rows = shown.frame.locator('section[data-table="SDKs"] tbody tr')
+        assert await rows.count() == len({row["sdk"] for row in job["rows"] if "sdk" in row})
+        assert await shown.frame.locator("h1").inner_text() == "Analytics: SDKs"
+        await assert_spoke_the_protocol(shown)

@@ -186,6 +186,8 @@
     box.dataset.series = String(shown.length);
     box.dataset.points = String(xs.length);
     box.dataset.marks = String(marks);
+    box.setAttribute("role", "img");
+    box.setAttribute("aria-label", `${spec.title}: ${spec.names.join(", ")}, ${xs.length} periods from ${spec.dates[0]} to ${spec.dates[spec.dates.length - 1]}`);
     const chart = new uPlot(opts, [xs, ...shown.map((s) => s.values)], box);
     charts.push({ chart, box });
   }
@@ -279,7 +281,7 @@
     const bar = el("div", { class: "tabs", role: "toolbar", "aria-label": "Reports" });
     for (const [name, label] of REPORTS) {
       const have = held.has(name);
-      const canFetch = !have && CsView.canCallTools() && current !== null;
+      const canFetch = !have && CsView.canCallTools() && current !== null && Boolean(held.get(current).from_date);
       bar.append(
         el("button", {
           "data-report": name,
@@ -324,9 +326,10 @@
     const data = held.get(current);
     if (!data) return;
     const services = data.services && data.services.length ? ` · services: ${data.services.join(", ")}` : "";
+    const range = data.from_date ? `${data.from_date} to ${data.to_date} · per ${data.duration || "day"}` : `job ${data.job_id || ""}`;
     root.append(
       el("h1", { text: `Analytics: ${LABELS[data.report] || data.report}` }),
-      el("div", { class: "sub", text: `${data.from_date} to ${data.to_date} · per ${data.duration || "day"}${services}` }),
+      el("div", { class: "sub", text: `${range}${services}` }),
       tabs(),
       el("div", { id: "status" }),
     );
@@ -351,6 +354,19 @@
     if (data.note) root.append(el("p", { class: "sub", text: data.note }));
   }
 
+  // The report a job's rows come from (get_analytics_job does not name it), by their fields.
+  function reportOf(rows) {
+    const row = rows.find((r) => Object.keys(r).length > 1) || {};
+    if ("total_api_count" in row || "total_cdn_count" in row) return "usage";
+    if ("buildMinutes" in row) return "subscription";
+    if ("url" in row) return "top_urls";
+    if ("sdk" in row) return "sdk";
+    if ("device" in row) return "devices";
+    if (row.status === "HIT" || row.status === "MISS") return "cache";
+    if ("status" in row) return "status_codes";
+    return "report";
+  }
+
   function take(result) {
     if (result.isError) {
       setStatus("");
@@ -359,7 +375,7 @@
     }
     const data = CsView.payload(result);
     if (!data || !Array.isArray(data.rows)) return;
-    const name = data.report || lastInput.report || "report";
+    const name = data.report || lastInput.report || reportOf(data.rows);
     data.report = name;
     held.set(name, data);
     current = name;
