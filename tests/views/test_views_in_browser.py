@@ -436,3 +436,17 @@ async def test_a_job_read_directly_is_charted_as_the_report_its_rows_come_from(
         assert await rows.count() == len({row["sdk"] for row in job["rows"] if "sdk" in row})
         assert await shown.frame.locator("h1").inner_text() == "Analytics: SDKs"
         await assert_spoke_the_protocol(shown)
+
+
+async def test_markup_in_text_from_the_stack_is_shown_as_text(sandbox: RunningSandbox, browser: Browser) -> None:
+    markup = 'Sale <img src="https://example.invalid/x.png" onerror="parent.postMessage(1, \'*\')"><b>now</b>'
+    async with connect(sandbox) as client:
+        release = await release_named(client, "Holiday sale")
+        changed = await client.call_tool("update_release", {"release_uid": release["uid"], "description": markup})
+        assert structured(changed)["release"]["description"] == markup  # the stack keeps it as it is
+        shown, _ = await show(browser, client, "get_release", {"release_uid": release["uid"]})
+        description = shown.frame.locator("main > p").first
+        await description.wait_for(timeout=10_000)
+        assert await description.text_content() == markup
+        assert await shown.frame.locator("img, b").count() == 0
+        await assert_spoke_the_protocol(shown)  # and nothing was loaded
