@@ -277,14 +277,20 @@ async def make_stale(client: Client, item: dict[str, Any]) -> None:
     assert structured(changed)["written"]
 
 
+async def release_with_a_stale_item(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The seeded "Spring campaign" release, after its first entry moved on; and that item."""
+    release = await release_named(client, "Spring campaign")
+    detail = structured(await client.call_tool("get_release", {"release_uid": release["uid"]}))
+    item = next(i for i in detail["items"] if i["type"] == "entry")
+    await make_stale(client, item)
+    return release, item
+
+
 async def test_the_release_view_groups_items_by_content_type_and_locale_and_marks_the_stale_one(
     sandbox: RunningSandbox, browser: Browser, tmp_path: Path
 ) -> None:
     async with connect(sandbox) as client:
-        release = await release_named(client, "Spring campaign")
-        before = structured(await client.call_tool("get_release", {"release_uid": release["uid"]}))
-        stale_item = next(i for i in before["items"] if i["type"] == "entry")
-        await make_stale(client, stale_item)
+        release, stale_item = await release_with_a_stale_item(client)
         arguments = {"release_uid": release["uid"]}
         shown, detail = await show(browser, client, "get_release", arguments)
         frame = shown.frame
@@ -362,9 +368,7 @@ async def test_the_write_preview_shows_a_deploy_dry_run_with_its_preflight(
     sandbox: RunningSandbox, browser: Browser, tmp_path: Path
 ) -> None:
     async with connect(sandbox) as client:
-        release = await release_named(client, "Spring campaign")
-        detail = structured(await client.call_tool("get_release", {"release_uid": release["uid"]}))
-        await make_stale(client, next(i for i in detail["items"] if i["type"] == "entry"))
+        release, _ = await release_with_a_stale_item(client)
         arguments = {"release_uid": release["uid"], "environments": ["staging"], "dry_run": True}
         # A host that sends its own style variables: the view takes them over its defaults.
         styles = {"variables": {"--color-text-primary": "rgb(250, 240, 200)"}}
