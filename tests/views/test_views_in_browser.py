@@ -152,9 +152,8 @@ async def assert_spoke_the_protocol(shown: Shown) -> None:
     assert sent[:2] == ["ui/initialize", "ui/notifications/initialized"]
     init = next(m["message"] for m in log if m["message"].get("method") == "ui/initialize")
     assert init["params"]["protocolVersion"] == "2026-01-26"
-    assert "ui/notifications/size-changed" in sent
-    sizes = cast(list[dict[str, int]], await shown.page.evaluate("host.sizes"))
-    assert sizes[-1]["height"] > 100
+    # The view reports its drawn size (the last report may still be on its way).
+    await shown.page.wait_for_function("host.sizes.length && host.sizes[host.sizes.length - 1].height > 100")
     # Nothing but the host page itself was loaded, and the page's policy refused nothing.
     assert shown.network == []
     assert shown.console_errors == []
@@ -403,6 +402,7 @@ async def test_a_destructive_delete_is_marked_in_the_preview(
         await shown.frame.locator('[data-state="dry-run"]').wait_for(timeout=10_000)
         assert await shown.frame.locator("h1 .badge.danger").inner_text() == "removes content"
         await assert_spoke_the_protocol(shown)
+        await shown.page.wait_for_function("host.sizes.some((size) => size.height === 240)")
         sizes = cast(list[dict[str, int]], await shown.page.evaluate("host.sizes"))
         assert max(size["height"] for size in sizes) == 240
         await shown.screenshot(tmp_path / "delete-release-light.png")
