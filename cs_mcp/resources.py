@@ -16,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
@@ -26,8 +27,12 @@ from mcp_types import ListResourcesResult, ListResourceTemplatesResult
 from cs_mcp.client import ContentstackError, NotFoundError
 from cs_mcp.guard import Principal
 from cs_mcp.tools._context import AppState, principal_in
+from cs_mcp.tools._registry import registered_tools
 from cs_mcp.tools._shape import clean, clean_text
 from cs_mcp.tools.stack import ContentTypeSchema, compact_field
+from cs_mcp.views import MIME_TYPE as VIEW_MIME
+from cs_mcp.views import RESOURCE_META as VIEW_META
+from cs_mcp.views import VIEWS, View, view_html
 
 CONTENT_TYPE_URI = "contentstack://content-types/{uid}"
 ENVIRONMENTS_URI = "contentstack://environments"
@@ -62,7 +67,21 @@ BOUND_METHODS = frozenset({"resources/read", "completion/complete"})
 LISTING_METHODS = frozenset({"resources/list", "resources/templates/list"})
 
 
+@cache
+def view_scopes() -> dict[str, frozenset[str]]:
+    """Each view and the scopes of the tools that name it: a role is listed a view when it may
+    use one of those tools."""
+    found: dict[str, set[str]] = {}
+    for spec in registered_tools():
+        if spec.ui:
+            found.setdefault(spec.ui, set()).update(spec.scopes)
+    return {uri: frozenset(needed) for uri, needed in found.items()}
+
+
 def _visible(uri: str, scopes: frozenset[str]) -> bool:
+    view = view_scopes().get(uri)
+    if view is not None:
+        return not view.isdisjoint(scopes)
     needed = RESOURCE_SCOPES.get(uri)
     return needed is None or needed in scopes
 
@@ -255,9 +274,31 @@ async def read_release(uid: str) -> str:
     return await _guarded(read)
 
 
+def _view_reader(view: View) -> Callable[[], Awaitable[str]]:
+    async def read_view() -> str:
+        # A view is code without data: it holds nothing of the stack, so no scope guards it.
+        return view_html(view.file)
+
+    return read_view
+
+
+def register_views(server: MCPServer[Any]) -> None:
+    """Adds the MCP Apps views (`ui://cs-mcp/...`) the tools name in `_meta.ui.resourceUri`."""
+    for view in VIEWS:
+        server.resource(
+            view.uri,
+            name=view.name,
+            title=view.title,
+            description=view.description,
+            mime_type=VIEW_MIME,
+            meta=VIEW_META,
+        )(_view_reader(view))
+
+
 def register_resources(server: MCPServer[Any]) -> None:
-    """Adds the three resources to `server`, and the binding they read the request through."""
+    """Adds the three resources and the views to `server`, and the binding they read the request through."""
     install_request_binding(server)
+    register_views(server)
     server.resource(
         CONTENT_TYPE_URI,
         name="content-type",

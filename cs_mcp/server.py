@@ -248,6 +248,7 @@ def build_server(
             title=spec.title,
             description=spec.description,
             annotations=spec.annotations,
+            meta=spec.meta,
             structured_output=True,
         )
         specs[spec.name] = spec

@@ -101,7 +101,8 @@ async def test_the_resources_and_templates_are_listed() -> None:
     async with Client(make_server()) as client:
         resources = {str(r.uri) for r in (await client.list_resources()).resources}
         templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
-    assert resources == {"contentstack://environments"}
+    # And the views of the tools a viewer may use (no write preview: a viewer writes nothing).
+    assert resources == {"contentstack://environments", "ui://cs-mcp/analytics", "ui://cs-mcp/release"}
     assert templates == {"contentstack://content-types/{uid}", "contentstack://releases/{uid}"}
 
 

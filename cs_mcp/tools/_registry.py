@@ -46,6 +46,12 @@ class ToolSpec:
     idempotent: bool
     open_world: bool
     read_back: str | None = None  # write tools: what to read to learn what a write did
+    ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        """The tool's `_meta`: the MCP Apps view, if it has one."""
+        return {"ui": {"resourceUri": self.ui}} if self.ui else None
 
     @property
     def annotations(self) -> ToolAnnotations:
@@ -70,9 +76,11 @@ def tool(
     title: str,
     idempotent: bool,
     open_world: bool = True,
+    ui: str | None = None,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Declares a read tool (a write tool is declared with `write_tool`). The function's
-    docstring is its description; its name is the tool's name.
+    docstring is its description; its name is the tool's name; `ui` names the `ui://` view a
+    host that renders MCP Apps shows its result in.
 
     Raises:
         ValueError: an unknown toolset or scope, a missing docstring, a name declared twice.
@@ -91,6 +99,7 @@ def tool(
                 destructive=False,
                 idempotent=idempotent,
                 open_world=open_world,
+                ui=ui,
             )
         )
         return fn
@@ -108,6 +117,7 @@ class WriteToolArgs(TypedDict):
     read_back: str
     destructive: NotRequired[bool]
     open_world: NotRequired[bool]
+    ui: NotRequired[str]
 
 
 def write_tool(
@@ -117,7 +127,8 @@ def write_tool(
     this declaration: a principal holding any of `scopes` sees the tool, and a call needs all
     of them unless it says which with `call.require`), then its arguments, among them
     `dry_run` and `confirmation_token`. `read_back` says what to read to learn what a write
-    did, for the answer when its outcome is unknown.
+    did, for the answer when its outcome is unknown; `ui`, as for `tool`, the view that shows
+    its result or its confirmation preview.
 
     Raises:
         ValueError: as `tool`, or the function does not take the call first.
@@ -171,6 +182,7 @@ def write_spec(
         idempotent=declaration["idempotent"],
         open_world=declaration.get("open_world", True),
         read_back=declaration["read_back"],
+        ui=declaration.get("ui"),
         name=name,
     )
     holder.append(spec)
@@ -189,6 +201,7 @@ def _declare(
     idempotent: bool,
     open_world: bool,
     read_back: str | None = None,
+    ui: str | None = None,
     name: str | None = None,
 ) -> ToolSpec:
     if toolset not in TOOLSETS:
@@ -212,6 +225,7 @@ def _declare(
         idempotent=idempotent,
         open_world=open_world,
         read_back=read_back,
+        ui=ui,
     )
 
 

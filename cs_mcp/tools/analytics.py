@@ -49,6 +49,7 @@ from cs_mcp.tools._context import ToolContext, app_state
 from cs_mcp.tools._identifiers import JobId, Uid
 from cs_mcp.tools._registry import tool
 from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
+from cs_mcp.views import ANALYTICS_VIEW
 
 # The longest range one call covers: beyond it the agent should ask by month or week.
 MAX_TOTAL_DAYS = 731
@@ -548,7 +549,13 @@ def _failure(run: WindowRun, error: ContentstackError) -> ToolError:
 # -- tools ----------------------------------------------------------------------------------
 
 
-@tool(toolset="analytics", scopes={Scope.ANALYTICS_READ}, title="Get an analytics report", idempotent=True)
+@tool(
+    toolset="analytics",
+    scopes={Scope.ANALYTICS_READ},
+    title="Get an analytics report",
+    idempotent=True,
+    ui=ANALYTICS_VIEW,
+)
 async def get_analytics(
     ctx: ToolContext,
     report: Annotated[
@@ -705,7 +712,13 @@ async def get_analytics(
     )
 
 
-@tool(toolset="analytics", scopes={Scope.ANALYTICS_READ}, title="Read an analytics job", idempotent=True)
+@tool(
+    toolset="analytics",
+    scopes={Scope.ANALYTICS_READ},
+    title="Read an analytics job",
+    idempotent=True,
+    ui=ANALYTICS_VIEW,
+)
 async def get_analytics_job(
     ctx: ToolContext,
     job_id: Annotated[JobId, Field(description="A job id from get_analytics.")],

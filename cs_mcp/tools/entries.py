@@ -48,6 +48,7 @@ from cs_mcp.tools._write import (
     WriteOutcome,
     WritePlan,
 )
+from cs_mcp.views import WRITE_PREVIEW_VIEW
 
 T = TypeVar("T")
 
@@ -619,6 +620,7 @@ async def update_entry(
     destructive=True,
     idempotent=True,
     read_back="get_entry on the entry (not found: it was deleted)",
+    ui=WRITE_PREVIEW_VIEW,
 )
 async def delete_entry(
     call: WriteCall,

@@ -54,6 +54,7 @@ from cs_mcp.tools.entries import (
     resolve_locale,
     write_answer_fields,
 )
+from cs_mcp.views import WRITE_PREVIEW_VIEW
 
 MAX_ITEMS = 500
 # A bulk job not finished at once is looked at again after these pauses, then reported as submitted.
@@ -533,7 +534,14 @@ UNPUBLISH_SCOPES = frozenset({Scope.ENTRY_UNPUBLISH, Scope.ASSET_UNPUBLISH})
 READ_BACK = "list_publish_queue (the newest rows; a bulk job's items carry its job id) or get_entry"
 
 
-@write_tool(toolset="publishing", scopes=PUBLISH_SCOPES, title="Publish", idempotent=False, read_back=READ_BACK)
+@write_tool(
+    toolset="publishing",
+    scopes=PUBLISH_SCOPES,
+    title="Publish",
+    idempotent=False,
+    read_back=READ_BACK,
+    ui=WRITE_PREVIEW_VIEW,
+)
 async def publish(
     call: WriteCall,
     items: ItemsArg,
@@ -552,7 +560,14 @@ async def publish(
     return await _publish_or_unpublish(call, "publish", items, environments, locales, scheduled_at)
 
 
-@write_tool(toolset="publishing", scopes=UNPUBLISH_SCOPES, title="Unpublish", idempotent=False, read_back=READ_BACK)
+@write_tool(
+    toolset="publishing",
+    scopes=UNPUBLISH_SCOPES,
+    title="Unpublish",
+    idempotent=False,
+    read_back=READ_BACK,
+    ui=WRITE_PREVIEW_VIEW,
+)
 async def unpublish(
     call: WriteCall,
     items: ItemsArg,

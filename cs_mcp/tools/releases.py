@@ -59,6 +59,7 @@ from cs_mcp.tools._write import (
     WritePlan,
     WriteRefused,
 )
+from cs_mcp.views import RELEASE_VIEW, WRITE_PREVIEW_VIEW
 
 T = TypeVar("T")
 
@@ -421,7 +422,7 @@ async def list_releases(
     return ReleaseList(releases=kept, **info)
 
 
-@tool(toolset="releases", scopes=READ, title="Get a release", idempotent=True)
+@tool(toolset="releases", scopes=READ, title="Get a release", idempotent=True, ui=RELEASE_VIEW)
 async def get_release(
     ctx: ToolContext,
     release_uid: Annotated[Uid, Field(description="The release's uid.")],
@@ -862,6 +863,7 @@ class DeployResult(BaseModel):
     title="Deploy a release",
     idempotent=False,
     read_back="get_release on the release (its deployment status) and list_publish_queue",
+    ui=WRITE_PREVIEW_VIEW,
 )
 async def deploy_release(
     call: WriteCall,
@@ -1150,6 +1152,7 @@ async def clone_release(
     destructive=True,
     idempotent=True,
     read_back="get_release on the release (not found: it was deleted)",
+    ui=WRITE_PREVIEW_VIEW,
 )
 async def delete_release(
     call: WriteCall,

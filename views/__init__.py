@@ -1,0 +1,1 @@
+"""The sources of the MCP Apps views and their build (python views/build.py)."""
