@@ -2,7 +2,7 @@
 
 The variable names are the official Contentstack MCP server's, so a user switches by changing
 only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`, `CONTENTSTACK_OAUTH_TOKEN`,
-`CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`, `CS_MCP_AUDIT_LOG`,
+`CS_MCP_DELIVERY_TOKENS`, `CS_MCP_POLICY`, `CS_MCP_ROLE`, `CS_MCP_TOOLSETS`, `CS_MCP_AUDIT_LOG`,
 `CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's default limits),
 `CS_MCP_RELEASE_VERSION` (the `release_version` header of release requests: `2.0` unless set;
 set it empty to send none), and the limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and
@@ -82,6 +82,7 @@ class Settings(BaseModel):
     audit_keep: int = DEFAULT_AUDIT_KEEP
     max_sessions_per_principal: int = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL
     release_version: str | None = DEFAULT_RELEASE_VERSION
+    toolsets: str | None = None  # comma-separated toolset names, `all`, `dynamic`; None: the default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +147,7 @@ class Settings(BaseModel):
             base_urls=base_urls,
             policy_path=Path(p) if (p := get("CS_MCP_POLICY")) else None,
             role=get("CS_MCP_ROLE"),
+            toolsets=get("CS_MCP_TOOLSETS"),
             audit_log=Path(a) if (a := get("CS_MCP_AUDIT_LOG")) else None,
             **limits_from_env(get),
         )

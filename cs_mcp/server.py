@@ -26,6 +26,7 @@ from cs_mcp.tools._context import AppState, principal_in
 from cs_mcp.tools._registry import ToolSpec, registered_tools
 from cs_mcp.tools._schema import ArgumentCheck, compact_schema
 from cs_mcp.tools._shape import with_notice
+from cs_mcp.tools._toolsets import DISCOVERY, OfferedToolsets, discovery_specs, select_toolsets
 from cs_mcp.tools._write import audit_unserved, watch_attempt
 
 INSTRUCTIONS = """\
@@ -77,14 +78,26 @@ def _compact_listed(tool: dict[str, Any]) -> dict[str, Any]:
 class ListingGuard:
     """Middleware: filters `tools/list` per principal and refuses calls to tools it hides."""
 
-    def __init__(self, specs: dict[str, ToolSpec], guard: Guard, stdio_principal: Principal) -> None:
+    def __init__(
+        self,
+        specs: dict[str, ToolSpec],
+        guard: Guard,
+        stdio_principal: Principal,
+        offered: OfferedToolsets | None = None,
+    ) -> None:
         self._specs = specs
         self._guard = guard
         self._stdio = stdio_principal
+        self._offered = offered
 
     def visible(self, principal: Principal | None, name: str) -> bool:
         spec = self._specs.get(name)
-        return principal is not None and spec is not None and self._guard.may_use(principal, spec.scopes)
+        return (
+            principal is not None
+            and spec is not None
+            and self._guard.may_use(principal, spec.scopes)
+            and (self._offered is None or self._offered.offers(spec))
+        )
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/list":
@@ -109,6 +122,17 @@ class ListingGuard:
             arguments = cast(dict[str, Any], raw_arguments) if isinstance(raw_arguments, dict) else {}
             if spec is not None and not self.visible(principal, spec.name):
                 role = principal.role if principal else "anonymous"
+                if self._offered is not None and not self._offered.offers(spec):
+                    return CallToolResult(
+                        content=[
+                            TextContent(
+                                type="text",
+                                text=f"the tool {name} is in the toolset {spec.toolset!r}, which is not enabled: "
+                                f"call enable_toolset with toolset={spec.toolset!r} first. Nothing was sent.",
+                            )
+                        ],
+                        is_error=True,
+                    )
                 if principal is not None and not spec.read_only:
                     # A write attempt, refused before the tool runs: still one audit line.
                     await audit_unserved(
@@ -143,7 +167,7 @@ class ListingGuard:
                     )
                 return result
             result = await call_next(ctx)
-            if spec is not None and spec.read_only and spec.name != "describe_stack":
+            if spec is not None and spec.read_only and spec.name != "describe_stack" and spec.toolset != DISCOVERY:
                 _mark_as_content(result)
             return result
         return await call_next(ctx)
@@ -203,6 +227,8 @@ def build_server(
 
     Raises:
         PromptFileError: a prompt file is malformed (names the file).
+        UnknownToolsetError: `settings.toolsets` names an unknown toolset (the message names
+            the known ones).
     """
     guard = guard or Guard(builtin_policy())
     role = stdio_role or settings.role or guard.policy.default_role
@@ -238,9 +264,13 @@ def build_server(
         # INFO would log every Contentstack request to stderr, which clients show as the log.
         log_level="WARNING",
     )
+    offered = OfferedToolsets(select_toolsets(settings.toolsets))
     specs: dict[str, ToolSpec] = {}
-    for spec in registered_tools():
+    discovery = discovery_specs(offered, specs) if offered.selection.dynamic else []
+    for spec in [*discovery, *registered_tools()]:
         if spec.name != "describe_stack" and availability.get(spec.toolset) is not None:
+            continue
+        if spec.toolset != DISCOVERY and not offered.registers(spec):
             continue
         server.add_tool(
             spec.fn,
@@ -252,7 +282,7 @@ def build_server(
             structured_output=True,
         )
         specs[spec.name] = spec
-    server.middleware.append(ListingGuard(specs, guard, stdio_principal))
+    server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered))
     server.middleware.append(ArgumentCheck({name: spec.fn for name, spec in specs.items()}))
     register_prompts(server, load_prompts() if prompts is None else prompts)
     register_resources(server)

@@ -39,6 +39,18 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_toolsets_argument(parser: argparse.ArgumentParser) -> None:
+    """--toolsets, shared by `serve` and `tools`."""
+    from cs_mcp.tools._toolsets import known_choices
+
+    parser.add_argument(
+        "--toolsets",
+        metavar="NAMES",
+        help="comma-separated toolsets to serve; `all` for every one, `dynamic` to start with the discovery "
+        f"tools only; default: $CS_MCP_TOOLSETS, else the default ones (known: {known_choices()})",
+    )
+
+
 def default_sandbox_db() -> Path:
     """Where `serve`, `call` and `sandbox` keep the sandbox's state unless told otherwise."""
     return default_data_dir() / "sandbox.sqlite3"
@@ -106,7 +118,7 @@ def load_settings(
 
     Raises:
         CommandError: a configuration problem, naming the variable; a placeholder left in a
-            variable.
+            variable; an unknown toolset in --toolsets or CS_MCP_TOOLSETS.
     """
     env = os.environ if env is None else env
     placeholders = placeholder_variables(env)
@@ -121,7 +133,17 @@ def load_settings(
         update["policy_path"] = args.policy
     if getattr(args, "role", None):
         update["role"] = args.role
-    return settings.model_copy(update=update) if update else settings
+    if getattr(args, "toolsets", None):
+        update["toolsets"] = args.toolsets
+    settings = settings.model_copy(update=update) if update else settings
+    from cs_mcp.tools._toolsets import UnknownToolsetError, select_toolsets
+
+    try:
+        select_toolsets(settings.toolsets)
+    except UnknownToolsetError as exc:
+        where = "--toolsets" if getattr(args, "toolsets", None) else "CS_MCP_TOOLSETS"
+        raise CommandError(f"configuration error: {where}: {exc}") from None
+    return settings
 
 
 def build_guard(settings: Settings, *, confirmations: ConfirmationAuthority | None = None) -> Guard:

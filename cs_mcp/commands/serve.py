@@ -29,6 +29,7 @@ from cs_mcp.commands._common import (
     SharedConfirmations,
     add_policy_arguments,
     add_sandbox_arguments,
+    add_toolsets_argument,
     build_guard,
     fail,
     load_settings,
@@ -81,13 +82,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_sandbox_arguments(p)
     add_policy_arguments(p)
+    add_toolsets_argument(p)
 
 
 def sandbox_settings(settings: Settings, env: dict[str, str]) -> Settings:
     """Settings pointing at a sandbox, keeping the operator's policy, role and audit log."""
     sandboxed = Settings.from_env(env)
     return sandboxed.model_copy(
-        update={"policy_path": settings.policy_path, "role": settings.role, "audit_log": settings.audit_log}
+        update={
+            "policy_path": settings.policy_path,
+            "role": settings.role,
+            "audit_log": settings.audit_log,
+            "toolsets": settings.toolsets,
+        }
     )
 
 

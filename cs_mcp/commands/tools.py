@@ -11,13 +11,21 @@ from typing import Any, cast
 import anyio
 from mcp_types import Tool
 
-from cs_mcp.commands._common import CommandError, fail
+from cs_mcp.commands._common import CommandError, add_toolsets_argument, fail
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy, load_policy
 from cs_mcp.guard.policy import Policy
+from cs_mcp.guard.scopes import ALL_SCOPES
 from cs_mcp.server import build_server
 from cs_mcp.tools._registry import registered_tools
-from cs_mcp.tools._schema import compact_schema
+from cs_mcp.tools._toolsets import (
+    DISCOVERY,
+    OfferedToolsets,
+    UnknownToolsetError,
+    listed_form,
+    select_toolsets,
+    tool_tokens,
+)
 
 # Settings with every toolset's credentials present, so the catalog shows every tool; nothing
 # is sent with them.
@@ -34,29 +42,33 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--role", help="show what this role sees (default: every tool)")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     p.add_argument("--policy", help="policy file whose roles to use (default: $CS_MCP_POLICY, else built-in roles)")
+    add_toolsets_argument(p)
 
 
-async def catalog(role: str | None, policy: Policy | None = None) -> list[Tool]:
-    """The tools `role` sees (every tool when None), in the server's order."""
+async def catalog(role: str | None, policy: Policy | None = None, toolsets: str | None = None) -> list[Tool]:
+    """The tools `role` sees (every tool when None) when the server starts with `toolsets`
+    (a `--toolsets` value; None: the default ones), in the server's order.
+
+    Raises:
+        CommandError: an unknown role or toolset.
+    """
     policy = policy or builtin_policy()
-    server = build_server(Settings.from_env(_CATALOG_ENV), guard=Guard(policy))
-    tools = [
-        t.model_copy(
-            update={
-                "input_schema": compact_schema(t.input_schema),
-                "output_schema": compact_schema(t.output_schema, output=True) if t.output_schema else None,
-            }
-        )
-        for t in await server.list_tools()
-    ]
+    try:
+        offered = OfferedToolsets(select_toolsets(toolsets))
+    except UnknownToolsetError as exc:
+        raise CommandError(str(exc)) from None
+    settings = Settings.from_env(_CATALOG_ENV).model_copy(update={"toolsets": toolsets})
+    server = build_server(settings, guard=Guard(policy))
+    specs = {spec.name: spec for spec in registered_tools()}
+    # In dynamic mode every tool is registered, but only the enabled toolsets' are listed.
+    tools = [listed_form(t) for t in await server.list_tools() if t.name not in specs or offered.offers(specs[t.name])]
     if role is None:
         return tools
     if role not in policy.roles:
         raise CommandError(f"unknown role {role!r}; roles are: {', '.join(sorted(policy.roles))}")
     guard = Guard(policy)
     principal = Principal(name="catalog", role=role)
-    scopes = {spec.name: spec.scopes for spec in registered_tools()}
-    return [t for t in tools if guard.may_use(principal, scopes[t.name])]
+    return [t for t in tools if guard.may_use(principal, specs[t.name].scopes if t.name in specs else ALL_SCOPES)]
 
 
 def _hints(tool: Tool) -> str:
@@ -74,7 +86,7 @@ def _hints(tool: Tool) -> str:
 def _table(tools: list[Tool]) -> str:
     toolsets = {spec.name: spec.toolset for spec in registered_tools()}
     rows = [("TOOL", "TOOLSET", "KIND", "TITLE")]
-    rows += [(t.name, toolsets.get(t.name, ""), _hints(t), t.title or "") for t in tools]
+    rows += [(t.name, toolsets.get(t.name, DISCOVERY), _hints(t), t.title or "") for t in tools]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
 
@@ -128,17 +140,34 @@ def _kind(schema: dict[str, Any]) -> str:
     return " or ".join(kinds) or "any"
 
 
-def render_catalog(fmt: str, role: str | None = None, policy: Policy | None = None) -> str:
-    """The catalog in `fmt` (table, json or markdown) as `role` sees it.
+def costs(tools: list[Tool]) -> str:
+    """What listing `tools` costs, in estimated tokens, per toolset and in all."""
+    toolsets = {spec.name: spec.toolset for spec in registered_tools()}
+    per: dict[str, tuple[int, int]] = {}
+    for t in tools:
+        count, tokens = per.get(toolsets.get(t.name, DISCOVERY), (0, 0))
+        per[toolsets.get(t.name, DISCOVERY)] = (count + 1, tokens + tool_tokens(t))
+    rows = [("TOOLSET", "TOOLS", "TOKENS")]
+    rows += [(name, str(count), str(tokens)) for name, (count, tokens) in per.items()]
+    rows.append(("total", str(sum(c for c, _ in per.values())), str(sum(t for _, t in per.values()))))
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]}" for r in rows)
+
+
+def render_catalog(fmt: str, role: str | None = None, policy: Policy | None = None, toolsets: str | None = None) -> str:
+    """The catalog in `fmt` (table, json or markdown) as `role` sees it with `toolsets`
+    chosen; a table for a choice of toolsets ends with what each costs in tokens.
 
     Raises:
-        CommandError: an unknown role.
+        CommandError: an unknown role or toolset.
     """
-    tools = anyio.run(catalog, role, policy)
+    tools = anyio.run(catalog, role, policy, toolsets)
     if fmt == "json":
         return json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools], indent=2)
     if fmt == "markdown":
         return _markdown(tools)
+    if toolsets:
+        return f"{_table(tools)}\n\n{costs(tools)}"
     return _table(tools)
 
 
@@ -147,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.policy:
             policy = load_policy(Path(args.policy))
-        text = render_catalog(args.format, args.role, policy)
+        text = render_catalog(args.format, args.role, policy, args.toolsets)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     except (CommandError, ValueError, OSError) as exc:
         return fail(str(exc))

@@ -25,7 +25,29 @@ from cs_mcp.guard.scopes import Scope, scope_set
 from cs_mcp.tools._context import ToolContext
 from cs_mcp.tools._write import ElicitationRequired, WriteCall
 
-TOOLSETS = ("stack", "entries", "publishing", "releases", "analytics", "automations")
+
+@dataclass(frozen=True)
+class Toolset:
+    """A group of tools an operator turns on or off together (`--toolsets`, `CS_MCP_TOOLSETS`)."""
+
+    name: str
+    description: str
+    default: bool = True  # served unless the operator chooses; opt-in toolsets are False
+
+
+# name -> toolset, in catalog order.
+TOOLSETS: dict[str, Toolset] = {
+    t.name: t
+    for t in (
+        Toolset("stack", "the stack's environments, locales, content types and your permissions"),
+        Toolset("entries", "find, read, create, update and delete entries; find assets"),
+        Toolset("publishing", "publish and unpublish entries and assets; the publish queue"),
+        Toolset("releases", "bundle entries and assets into releases and deploy them"),
+        Toolset("analytics", "the organization's usage analytics"),
+        Toolset("automations", "Automate projects, automations, executions and audit logs"),
+    )
+}
+DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
 
 P = ParamSpec("P")
 R = TypeVar("R")

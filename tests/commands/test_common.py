@@ -62,3 +62,17 @@ def test_an_unwritable_state_directory_falls_back_to_a_key_of_this_process(
     with pytest.raises(ConfirmationError):
         authority.verify(issued.token, "local", "delete_entry", ARGS)
     assert "confirmation key" in capsys.readouterr().err
+
+
+def test_an_unknown_toolset_in_the_option_or_the_variable_is_a_configuration_error_naming_it() -> None:
+    with pytest.raises(CommandError) as option:
+        load_settings(argparse.Namespace(toolsets="entries,widgets"), {})
+    with pytest.raises(CommandError) as variable:
+        load_settings(argparse.Namespace(), {"CS_MCP_TOOLSETS": "widgets"})
+    assert "--toolsets" in str(option.value)
+    assert "CS_MCP_TOOLSETS" in str(variable.value)
+
+
+def test_the_toolsets_option_wins_over_the_variable() -> None:
+    settings = load_settings(argparse.Namespace(toolsets="releases"), {"CS_MCP_TOOLSETS": "entries"})
+    assert settings.toolsets == "releases"

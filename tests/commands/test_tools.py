@@ -27,3 +27,21 @@ def test_a_viewer_sees_no_write_tool_and_an_admin_sees_them_all() -> None:
 
 def test_an_unknown_role_is_a_plain_error_with_exit_status_2() -> None:
     assert main(["tools", "--role", "superuser"]) == 2
+
+
+def test_a_choice_of_toolsets_shows_its_tools_and_what_each_toolset_costs() -> None:
+    table = render_catalog("table", toolsets="releases")
+    costs = {line.split()[0]: line.split() for line in table.split("\n\n")[-1].splitlines()[1:]}
+    assert set(costs) == {"stack", "releases", "total"}  # describe_stack stays, where an agent starts
+    assert int(costs["total"][2]) == int(costs["stack"][2]) + int(costs["releases"][2])
+    assert "list_releases" in table
+    assert "query_entries" not in table
+
+
+def test_dynamic_shows_the_discovery_tools_only() -> None:
+    names = {t["name"] for t in json.loads(render_catalog("json", toolsets="dynamic"))}
+    assert names == {"list_toolsets", "enable_toolset"}
+
+
+def test_an_unknown_toolset_is_a_plain_error_with_exit_status_2() -> None:
+    assert main(["tools", "--toolsets", "widgets"]) == 2

@@ -1,0 +1,152 @@
+"""Toolset selection and discovery, through the in-memory MCP client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp_types import ToolListChangedNotification
+
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.server import build_server
+from cs_mcp.tools._registry import DEFAULT_TOOLSETS, TOOLSETS, registered_tools
+from cs_mcp.tools._toolsets import UnknownToolsetError, select_toolsets
+from tests.helpers import structured
+from tests.test_server import FULL_ENV, stack_handler
+
+pytestmark = pytest.mark.anyio
+
+DISCOVERY_TOOLS = {"list_toolsets", "enable_toolset"}
+
+
+def make_server(toolsets: str | None, role: str = "admin", env: dict[str, str] | None = None):
+    settings = Settings.from_env({**FULL_ENV, **(env or {})})
+    if toolsets is not None:
+        settings = settings.model_copy(update={"toolsets": toolsets})
+    return build_server(
+        settings, guard=Guard(builtin_policy()), stdio_role=role, transport=httpx2.MockTransport(stack_handler)
+    )
+
+
+def tools_of(*toolsets: str) -> set[str]:
+    return {spec.name for spec in registered_tools() if spec.toolset in toolsets}
+
+
+async def listed(client: Client) -> set[str]:
+    return {t.name for t in (await client.list_tools()).tools}
+
+
+def test_the_default_is_todays_six_toolsets() -> None:
+    assert DEFAULT_TOOLSETS == ("stack", "entries", "publishing", "releases", "analytics", "automations")
+    assert select_toolsets(None).enabled == frozenset(DEFAULT_TOOLSETS)
+    assert not select_toolsets("").dynamic
+
+
+def test_all_selects_every_toolset_the_opt_in_ones_too() -> None:
+    assert select_toolsets("all").enabled == frozenset(TOOLSETS)
+
+
+def test_an_unknown_toolset_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(UnknownToolsetError) as raised:
+        select_toolsets("entries,widgets")
+    assert "'widgets'" in str(raised.value)
+    for name in [*TOOLSETS, "all", "dynamic"]:
+        assert name in str(raised.value)
+
+
+async def test_the_default_catalog_is_every_default_toolsets_tool() -> None:
+    async with Client(make_server(None)) as client:
+        names = await listed(client)
+    assert names == tools_of(*DEFAULT_TOOLSETS)
+
+
+async def test_cs_mcp_toolsets_in_the_environment_chooses_what_is_served() -> None:
+    server = build_server(
+        Settings.from_env({**FULL_ENV, "CS_MCP_TOOLSETS": "releases"}),
+        guard=Guard(builtin_policy()),
+        stdio_role="admin",
+        transport=httpx2.MockTransport(stack_handler),
+    )
+    async with Client(server) as client:
+        names = await listed(client)
+    assert names == tools_of("releases") | {"describe_stack"}
+
+
+async def test_a_selection_lists_its_toolsets_and_refuses_calls_to_the_others() -> None:
+    async with Client(make_server("entries,analytics")) as client:
+        names = await listed(client)
+        result = await client.call_tool("list_releases", {})
+    assert names == tools_of("entries", "analytics") | {"describe_stack"}
+    assert result.is_error
+
+
+async def test_dynamic_mode_lists_only_the_discovery_tools() -> None:
+    async with Client(make_server("dynamic")) as client:
+        names = await listed(client)
+        refused = await client.call_tool("query_entries", {"content_type": "blog_post"})
+    assert names == DISCOVERY_TOOLS
+    assert refused.is_error
+
+
+async def test_list_toolsets_says_which_are_enabled_and_what_their_tools_cost() -> None:
+    async with Client(make_server("dynamic,releases")) as client:
+        answer = structured(await client.call_tool("list_toolsets", {}))
+    toolsets = {t["name"]: t for t in answer["toolsets"]}
+    assert set(toolsets) == set(DEFAULT_TOOLSETS)
+    assert toolsets["releases"]["enabled"]
+    assert not toolsets["entries"]["enabled"]
+    entries = toolsets["entries"]
+    assert {t["name"] for t in entries["tools"]} == tools_of("entries")
+    assert all(t["tokens"] > 0 for t in entries["tools"])
+    assert entries["tokens"] == sum(t["tokens"] for t in entries["tools"])
+
+
+async def test_list_toolsets_shows_only_the_tools_the_role_may_use() -> None:
+    async with Client(make_server("dynamic", role="viewer")) as client:
+        answer = structured(await client.call_tool("list_toolsets", {}))
+    shown = {tool["name"] for toolset in answer["toolsets"] for tool in toolset["tools"]}
+    assert "query_entries" in shown
+    assert "create_entry" not in shown
+
+
+async def test_enabling_a_toolset_sends_list_changed_and_then_lists_its_tools() -> None:
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            changed.set()
+
+    async with Client(make_server("dynamic"), mode="legacy", message_handler=on_message) as client:
+        answer = structured(await client.call_tool("enable_toolset", {"toolset": "entries"}))
+        with anyio.fail_after(5):
+            await changed.wait()
+        names = await listed(client)
+        read = await client.call_tool("get_content_type", {"content_type": "blog_post"})
+    assert answer["enabled_now"] is True
+    assert set(answer["tools"]) == tools_of("entries")
+    assert names == DISCOVERY_TOOLS | tools_of("entries")
+    assert read.is_error  # get_content_type is in `stack`, still not enabled
+
+
+async def test_enabling_an_unknown_toolset_is_a_tool_error_that_changes_nothing() -> None:
+    async with Client(make_server("dynamic")) as client:
+        result = await client.call_tool("enable_toolset", {"toolset": "widgets"})
+        names = await listed(client)
+    assert result.is_error
+    assert names == DISCOVERY_TOOLS
+
+
+async def test_enabling_a_toolset_on_the_current_protocol_lists_its_tools_next() -> None:
+    async with Client(make_server("dynamic")) as client:
+        before = await listed(client)
+        answer = structured(await client.call_tool("enable_toolset", {"toolset": "releases"}))
+        again = structured(await client.call_tool("enable_toolset", {"toolset": "releases"}))
+        names = await listed(client)
+    assert before == DISCOVERY_TOOLS
+    assert answer["enabled_now"]
+    assert not again["enabled_now"]
+    assert names == DISCOVERY_TOOLS | tools_of("releases")
