@@ -125,7 +125,10 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None) -> int:
         from cs_mcp.commands.serve import backend
 
         async with backend(args, settings, announce=False) as (current, kind):
-            server = build_server(current, backend=kind, guard=guard, prompts=prompts)
+            # The shell names the tool itself, so CS_MCP_TOOLSETS (chosen for what a model lists)
+            # does not hide it; the role still decides.
+            every = current.model_copy(update={"toolsets": "all"})
+            server = build_server(every, backend=kind, guard=guard, prompts=prompts)
             async with Client(server) as client:
                 tools = {t.name for t in (await client.list_tools()).tools}
                 if args.tool not in tools:

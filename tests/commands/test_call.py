@@ -153,3 +153,12 @@ def test_at_a_terminal_call_asks_and_a_yes_carries_out_the_write(
         os.close(main_fd)
     assert status == 0
     assert '"written": true' in text
+
+
+def test_a_call_reaches_its_tool_whatever_toolsets_the_server_would_list(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CS_MCP_TOOLSETS", "dynamic")
+    status, described, _ = cs_call(capsys, "describe_stack", "--fresh")
+    assert status == 0
+    assert described is not None

@@ -15,6 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from cs_mcp.cli import main
 from tests.commands._process import REPO, clean_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
@@ -26,6 +27,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def test_serve_with_dynamic_toolsets_over_stdio_starts_with_discovery_and_enables_on_the_sandbox(
+    tmp_path: Path,
+) -> None:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "cs_mcp", "serve", "--sandbox-db", ":memory:", "--role", "publisher", "--toolsets", "dynamic"],
+        env=clean_env(tmp_path),
+        cwd=str(REPO),
+    )
+    with anyio.fail_after(60):
+        async with Client(params) as client:
+            before = {t.name for t in (await client.list_tools()).tools}
+            enabled = await client.call_tool("enable_toolset", {"toolset": "stack"})
+            after = {t.name for t in (await client.list_tools()).tools}
+            described = await client.call_tool("describe_stack", {})
+    assert before == {"list_toolsets", "enable_toolset"}
+    assert not enabled.is_error
+    assert after == before | {"describe_stack", "get_content_type"}
+    assert not described.is_error
+
+
+def test_serve_with_an_unknown_toolset_exits_with_status_2_before_starting() -> None:
+    assert main(["serve", "--toolsets", "widgets"]) == 2
 
 
 async def test_serve_over_stdio_lists_tools_on_the_sandbox(tmp_path: Path) -> None:
