@@ -181,7 +181,6 @@ class SharedWindow:
         if owner.using_fallback():
             await self._fallback.acquire()
             return
-        asked = owner.clock()
         try:
             reply = await owner.reserve(
                 keys=[self._redis_key, f"{self._redis_key}:nb"],
@@ -199,8 +198,10 @@ class SharedWindow:
             return
         self._pause = 0.0
         slot, now = (float(value) for value in reply)
-        # The slot is on the shared clock at `now`; the round trip has used some of the wait.
-        delay = slot - now - (owner.clock() - asked)
+        # Counted from the script's `now`, not from when it was asked: the time spent reaching
+        # Redis came before that moment, and only the reply's way back (a little) is waited
+        # on top, which errs late, never early.
+        delay = slot - now
         if delay > 0:
             await owner.sleep(delay)
 
