@@ -3,6 +3,7 @@ they stay under the organization's limit, where three local limiters would not."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -25,7 +26,7 @@ CALLS_EACH = 8
 ONCE = RetryPolicy(attempts=1)
 
 
-async def reads_from_replicas(sandbox: RunningSandbox, limiters: list[RateLimiter]) -> dict[str, Any]:
+async def reads_from_replicas(sandbox: RunningSandbox, limiters: Sequence[RateLimiter]) -> dict[str, Any]:
     """Every replica reads CALLS_EACH times at once; answers the sandbox's stats."""
     settings = Settings.from_env(sandbox.env())
     guard = Guard(builtin_policy())
@@ -50,21 +51,31 @@ async def reads_from_replicas(sandbox: RunningSandbox, limiters: list[RateLimite
         return (await http.get("/_sandbox/stats")).json()
 
 
-async def test_three_replicas_on_one_redis_send_no_request_over_the_limit(redis_server: RedisServer) -> None:
+def shared_limiters(redis_server: RedisServer, sandbox: RunningSandbox) -> list[SharedRateLimiter]:
+    scope = limit_scope(Settings.from_env(sandbox.env()))
+    return [
+        SharedRateLimiter(connect(redis_server.url), scope, RateLimits(), replicas=REPLICAS) for _ in range(REPLICAS)
+    ]
+
+
+# With Redis down each replica falls back to 1/N of the limit: together still under it.
+@pytest.mark.parametrize(
+    ("redis_down", "most"), [(False, RateLimits().cma_read), (True, REPLICAS * (RateLimits().cma_read // REPLICAS))]
+)
+async def test_three_replicas_on_one_redis_send_no_request_over_the_limit_even_when_it_goes_down(
+    redis_server: RedisServer, redis_down: bool, most: int
+) -> None:
     async with running_sandbox(SandboxConfig()) as sandbox:
-        settings = Settings.from_env(sandbox.env())
-        limiters: list[RateLimiter] = [
-            SharedRateLimiter(connect(redis_server.url), limit_scope(settings), RateLimits(), replicas=REPLICAS)
-            for _ in range(REPLICAS)
-        ]
+        limiters = shared_limiters(redis_server, sandbox)
+        if redis_down:
+            redis_server.stop()
         stats = await reads_from_replicas(sandbox, limiters)
         org = sandbox.credentials.organization_uid
     for limiter in limiters:
-        assert isinstance(limiter, SharedRateLimiter)
         await limiter.redis.aclose()
     assert stats["requests"]["cma"]["GET"] == REPLICAS * CALLS_EACH
     assert stats["rate_limited"] == {org: {}}
-    assert stats["peak_per_second"][org]["cma.read"] <= RateLimits().cma_read
+    assert stats["peak_per_second"][org]["cma.read"] <= most
 
 
 async def test_three_replicas_with_their_own_limiters_draw_429s() -> None:
