@@ -27,6 +27,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import cast
 
+import anyio
 import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -93,6 +94,9 @@ AUDIT_STREAM = f"{KEY_PREFIX}:audit"
 # The stream keeps about this many lines (each replica's file keeps them all).
 AUDIT_STREAM_MAXLEN = 1_000_000
 _TIMEOUT_SECONDS = 1.0
+# Reservations in flight at once per replica: a burst of calls queues here instead of opening
+# so many connections that the pool refuses one, which would look like an outage.
+_MAX_IN_FLIGHT = 32
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -244,6 +248,7 @@ class SharedRateLimiter(RateLimiter):
         self.sleep: Callable[[float], Awaitable[None]] = self._sleep
         self._shared_clock = shared_clock
         self._script = redis.register_script(_RESERVE)
+        self._in_flight = anyio.CapacityLimiter(_MAX_IN_FLIGHT)
         self._down_until: float | None = None
         self._warned = False
 
@@ -255,7 +260,8 @@ class SharedRateLimiter(RateLimiter):
         return self._shared_clock() if self._shared_clock else -1.0
 
     async def reserve(self, keys: list[str], args: list[float | int | str]) -> list[bytes]:
-        reply: list[bytes] = await self._script(keys=keys, args=args)
+        async with self._in_flight:
+            reply: list[bytes] = await self._script(keys=keys, args=args)
         if self._down_until is not None:
             logger.warning("Redis answers again: the shared rate limit is back in use")
             self._down_until = None

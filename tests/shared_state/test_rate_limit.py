@@ -116,3 +116,18 @@ async def test_with_redis_gone_a_replica_limits_itself_to_its_share_and_warns_on
     assert most_in_one_window(time.grants) == 3, "a third of 9 a second, never unlimited"
     warnings = [r for r in caplog.records if r.name == "cs_mcp.shared_state" and r.levelno == logging.WARNING]
     assert len(warnings) == 1
+
+
+async def test_a_burst_of_concurrent_calls_waits_for_connections_instead_of_falling_back(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_read=100_000))
+    with caplog.at_level(logging.WARNING, logger="cs_mcp.shared_state"):
+        async with anyio.create_task_group() as tg:
+            for _ in range(2000):
+                tg.start_soon(time.acquire, limiter, "cma.read")
+    counted = await limiter.redis.zcard("cs-mcp:rl:org-1:cma.read")
+    await limiter.redis.aclose()
+    assert [r for r in caplog.records if r.name == "cs_mcp.shared_state"] == []
+    assert counted == 2000, "every grant was reserved in Redis, none in the fallback"
