@@ -12,6 +12,8 @@ import pytest
 
 from cs_mcp.cli import build_parser
 from cs_mcp.commands import audit
+from cs_mcp.commands._common import SharedConfirmations, build_guard
+from cs_mcp.config import Settings
 from cs_mcp.guard.audit import AuditLog, AuditRecord, merge_stream_lines, read_audit
 from cs_mcp.guard.confirm import ConfirmationAuthority, ConfirmationError
 from cs_mcp.shared_state import RedisAuditStream, RedisLedger
@@ -111,3 +113,23 @@ def test_the_audit_command_refuses_redis_when_none_is_configured(
     status = audit.run(build_parser().parse_args(["audit", "--redis"]), out=io.StringIO())
     assert status == 2
     assert "CS_MCP_REDIS_URL" in capsys.readouterr().err
+
+
+def test_served_replicas_share_confirmations_through_redis_not_the_machines_key_file(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    env = {
+        "CS_MCP_REDIS_URL": redis_server.url,
+        "CS_MCP_SECRET_KEY": "k" * 32,
+        "CS_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+    }
+    settings = Settings.from_env(env)
+    # Each replica on its own machine: its own state directory, so its own key file.
+    first, second, third = (
+        build_guard(settings, confirmations=SharedConfirmations(tmp_path / name)) for name in ("r1", "r2", "r3")
+    )
+    issued = first.confirmations.issue("alice", "delete_entry", ARGS)
+    second.confirmations.verify(issued.token, "alice", "delete_entry", ARGS)
+    with pytest.raises(ConfirmationError) as refused:
+        third.confirmations.verify(issued.token, "alice", "delete_entry", ARGS)
+    assert refused.value.reason == "replayed"
