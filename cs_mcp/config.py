@@ -6,7 +6,8 @@ only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`, `CONTENTSTACK_OAUTH_TOKE
 `CS_MCP_RATE_LIMITS` (for organizations whose plan raised Contentstack's default limits),
 `CS_MCP_RELEASE_VERSION` (the `release_version` header of release requests: `2.0` unless set;
 set it empty to send none), and the limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and
-`CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`.
+`CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`; for replicas sharing state, `CS_MCP_REDIS_URL`,
+`CS_MCP_SECRET_KEY` and `CS_MCP_REPLICAS` (see docs/DEPLOY.md).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ _BASE_URL_VARS: dict[Api, str] = {
 
 
 DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 20
+DEFAULT_REPLICAS = 3
+# The shared HMAC key must be hard to guess: 32 characters of a random string at least.
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def default_state_dir() -> Path:
@@ -83,6 +87,9 @@ class Settings(BaseModel):
     max_sessions_per_principal: int = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL
     release_version: str | None = DEFAULT_RELEASE_VERSION
     toolsets: str | None = None  # comma-separated toolset names, `all`, `dynamic`; None: the default
+    redis_url: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    replicas: int = DEFAULT_REPLICAS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +137,7 @@ class Settings(BaseModel):
         release_version = (
             DEFAULT_RELEASE_VERSION if raw_release_version is None else (raw_release_version.strip() or None)
         )
+        shared = shared_state_from_env(get)
         settings = cls(
             rate_limits=parse_rate_limits(get("CS_MCP_RATE_LIMITS")),
             release_version=release_version,
@@ -150,6 +158,8 @@ class Settings(BaseModel):
             toolsets=get("CS_MCP_TOOLSETS"),
             audit_log=Path(a) if (a := get("CS_MCP_AUDIT_LOG")) else None,
             **limits_from_env(get),
+            redis_url=shared["redis_url"],
+            secret_key=shared["secret_key"],
         )
         settings.check_pairs()
         return settings
@@ -243,6 +253,7 @@ _LIMITS = (
     ("CS_MCP_AUDIT_MAX_BYTES", "audit_max_bytes", "bytes after which the audit log is rotated"),
     ("CS_MCP_AUDIT_KEEP", "audit_keep", "rotated audit log files to keep"),
     ("CS_MCP_MAX_SESSIONS_PER_PRINCIPAL", "max_sessions_per_principal", "open HTTP sessions one principal may hold"),
+    ("CS_MCP_REPLICAS", "replicas", "replicas sharing one Redis (each limits itself to 1/N while Redis is down)"),
 )
 
 
@@ -260,4 +271,33 @@ def limits_from_env(get: Callable[[str], str | None]) -> dict[str, int]:
         if not raw.isdigit() or int(raw) < 1:
             raise ConfigError(variable, f"expected a whole number of {counts}, at least 1")
         found[setting] = int(raw)
+    return found
+
+
+def shared_state_from_env(get: Callable[[str], str | None]) -> dict[str, SecretStr | None]:
+    """`CS_MCP_REDIS_URL` and `CS_MCP_SECRET_KEY` (as "redis_url" and "secret_key"; None when unset).
+
+    Raises:
+        ConfigError: Redis without a secret key (replicas could not verify each other's
+            confirmation tokens), a key shorter than 32 characters, or a URL that is not redis://
+            or rediss://.
+    """
+    found: dict[str, SecretStr | None] = {"redis_url": None, "secret_key": None}
+    url, key = get("CS_MCP_REDIS_URL"), get("CS_MCP_SECRET_KEY")
+    if key is not None:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                "CS_MCP_SECRET_KEY", f"use a random string of at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        found["secret_key"] = SecretStr(key)
+    if url is not None:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("CS_MCP_REDIS_URL", "expected a redis://, rediss:// or unix:// URL")
+        if key is None:
+            raise ConfigError(
+                "CS_MCP_SECRET_KEY",
+                "CS_MCP_REDIS_URL is set but no secret key: every replica needs the same CS_MCP_SECRET_KEY "
+                "to accept the others' confirmation tokens",
+            )
+        found["redis_url"] = SecretStr(url)
     return found

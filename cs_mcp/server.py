@@ -22,6 +22,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
 from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
+from cs_mcp.shared_state import shared_limiter, shared_limiter_closed
 from cs_mcp.tools._context import AppState, principal_in
 from cs_mcp.tools._registry import ToolSpec, registered_tools
 from cs_mcp.tools._schema import ArgumentCheck, compact_schema
@@ -237,14 +238,16 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncGenerator[AppState]:
+        shared = shared_limiter(settings, rate_limits or settings.rate_limits)
         client = ContentstackClient(
             settings.client_config(),
             permits=guard.permits,
             transport=transport,
             rate_limits=rate_limits or settings.rate_limits,
             retry=retry,
+            limiter=shared,
         )
-        async with client:
+        async with client, shared_limiter_closed(shared):
             yield AppState(
                 settings=settings,
                 client=client,

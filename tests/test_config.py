@@ -96,3 +96,37 @@ def test_a_limit_that_is_not_a_positive_whole_number_names_the_variable(variable
     with pytest.raises(ConfigError) as info:
         Settings.from_env({variable: raw})
     assert info.value.variable == variable
+
+
+SECRET_KEY = "s" * 32
+
+
+def test_without_redis_one_process_keeps_its_own_state() -> None:
+    settings = Settings.from_env({})
+    assert settings.redis_url is None
+    assert settings.secret_key is None
+    assert settings.replicas == 3
+
+
+def test_redis_with_a_secret_key_and_a_replica_count_is_read() -> None:
+    env = {"CS_MCP_REDIS_URL": "redis://127.0.0.1:6379/0", "CS_MCP_SECRET_KEY": SECRET_KEY, "CS_MCP_REPLICAS": "4"}
+    settings = Settings.from_env(env)
+    assert settings.redis_url is not None
+    assert settings.redis_url.get_secret_value() == env["CS_MCP_REDIS_URL"]
+    assert settings.replicas == 4
+    assert SECRET_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"CS_MCP_REDIS_URL": "redis://127.0.0.1:6379/0"}, "CS_MCP_SECRET_KEY"),
+        ({"CS_MCP_REDIS_URL": "redis://127.0.0.1:6379/0", "CS_MCP_SECRET_KEY": "short"}, "CS_MCP_SECRET_KEY"),
+        ({"CS_MCP_REDIS_URL": "http://127.0.0.1:6379", "CS_MCP_SECRET_KEY": SECRET_KEY}, "CS_MCP_REDIS_URL"),
+        ({"CS_MCP_REPLICAS": "0"}, "CS_MCP_REPLICAS"),
+    ],
+)
+def test_redis_without_a_usable_secret_key_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert refused.value.variable == variable

@@ -156,6 +156,7 @@ class ContentstackClient:
         permits: the guard's authority; every write is verified against it before sending.
         transport: an httpx2 transport (tests pass `httpx2.MockTransport`).
         rate_limits, retry: limits and retry policy.
+        limiter: replaces the process's own limiter (replicas share one in Redis).
         clock, sleep: injectable time, for tests that count requests per window.
     """
 
@@ -170,13 +171,14 @@ class ContentstackClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         seed: int | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.config = config
         self.permits = permits
         self.retry = retry or RetryPolicy()
         self._clock = clock or time.monotonic
         self._sleep = sleep or anyio.sleep
-        self.limiter = RateLimiter(rate_limits, clock=self._clock, sleep=self._sleep)
+        self.limiter = limiter or RateLimiter(rate_limits, clock=self._clock, sleep=self._sleep)
         self.redact = Redactor(config.secrets())
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         timeout = httpx2.Timeout(config.timeout, connect=config.connect_timeout)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 
@@ -53,6 +54,14 @@ class RateLimits:
         }[key]
 
 
+class Window(Protocol):
+    """One family's limit: `acquire()` waits for a place, `observe()` reads the server's count."""
+
+    async def acquire(self) -> None: ...
+
+    def observe(self, remaining: int | None) -> None: ...
+
+
 class SlidingWindowLimiter:
     """At most `rate` grants in any window of `WINDOW_SECONDS`, in the order they were asked."""
 
@@ -87,17 +96,21 @@ class SlidingWindowLimiter:
 
 
 class RateLimiter:
-    """One sliding window per family key, created on first use."""
+    """One sliding window per family key, created on first use (`new_window`; the Redis-backed
+    limiter in `cs_mcp.shared_state` makes shared ones)."""
 
     def __init__(self, limits: RateLimits | None = None, clock: Clock | None = None, sleep: Sleep | None = None):
         self.limits = limits or RateLimits()
         self._clock = clock or anyio.current_time
         self._sleep = sleep or anyio.sleep
-        self._windows: dict[str, SlidingWindowLimiter] = {}
+        self._windows: dict[str, Window] = {}
 
-    def window(self, key: str) -> SlidingWindowLimiter:
+    def new_window(self, key: str) -> Window:
+        return SlidingWindowLimiter(self.limits.for_key(key), self._clock, self._sleep)
+
+    def window(self, key: str) -> Window:
         if key not in self._windows:
-            self._windows[key] = SlidingWindowLimiter(self.limits.for_key(key), self._clock, self._sleep)
+            self._windows[key] = self.new_window(key)
         return self._windows[key]
 
     async def acquire(self, *keys: str) -> None:

@@ -148,7 +148,8 @@ def load_settings(
 
 def build_guard(settings: Settings, *, confirmations: ConfirmationAuthority | None = None) -> Guard:
     """The guard for these settings (policy file, audit log); `confirmations` replaces the
-    per-process confirmation authority.
+    per-process confirmation authority, unless replicas share one through Redis
+    (`CS_MCP_REDIS_URL`), which then spans this machine's processes too.
 
     Raises:
         CommandError: the policy is invalid or names an unknown role.
@@ -161,7 +162,7 @@ def build_guard(settings: Settings, *, confirmations: ConfirmationAuthority | No
     if role not in guard.policy.roles:
         roles = ", ".join(sorted(guard.policy.roles))
         raise CommandError(f"unknown role {role!r} (from --role or CS_MCP_ROLE); roles are: {roles}")
-    if confirmations is not None:
+    if confirmations is not None and settings.redis_url is None:
         guard.confirmations = confirmations
     return guard
 

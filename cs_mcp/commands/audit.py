@@ -1,4 +1,5 @@
-"""`cs-mcp audit [--tail N] [--principal P]`: the audit log, one write attempt per line."""
+"""`cs-mcp audit [--tail N] [--principal P] [--redis]`: the audit log, one write attempt per line
+(with `--redis`, the trail every replica shares, merged in time order)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--principal", default=None, metavar="P", help="only the attempts of principal P")
     p.add_argument("--json", action="store_true", help="print the records as JSON lines")
     p.add_argument("--log", default=None, help="the audit log file (default: $CS_MCP_AUDIT_LOG or the state directory)")
+    p.add_argument("--redis", action="store_true", help="read the merged trail of every replica from $CS_MCP_REDIS_URL")
 
 
 def render(record: AuditRecord) -> str:
@@ -59,6 +61,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         settings = load_settings(args)
     except CommandError as exc:
         return fail(str(exc))
+    if args.redis:
+        if settings.redis_url is None:
+            return fail("--redis needs CS_MCP_REDIS_URL (and CS_MCP_SECRET_KEY) set as for the replicas")
+        from cs_mcp.shared_state import read_merged_trail  # only a deployment with Redis loads its client
+
+        try:
+            records = read_merged_trail(settings.redis_url.get_secret_value(), tail=args.tail, principal=args.principal)
+        except Exception as exc:  # redis-py raises its own error types
+            return fail(f"cannot read the shared audit trail from Redis ({type(exc).__name__})")
+        _print(records, args.json, out or sys.stdout)
+        return 0
     path = Path(args.log) if args.log else settings.audit_log_path()
     try:
         records = read_audit(path, tail=args.tail, principal=args.principal)
@@ -67,6 +80,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 0
     except OSError as exc:
         return fail(f"cannot read the audit log {path}: {exc.strerror}")
-    for record in records:
-        print(json_line(record.model_dump(mode="json")) if args.json else render(record), file=out)
+    _print(records, args.json, out or sys.stdout)
     return 0
+
+
+def _print(records: list[AuditRecord], as_json: bool, out: TextIO) -> None:
+    for record in records:
+        print(json_line(record.model_dump(mode="json")) if as_json else render(record), file=out)

@@ -103,6 +103,11 @@ class ConfigurationSummary(BaseModel):
     delivery_token_environments: list[str]
     organization_uid_set: bool
     serves_sandbox: bool
+    shared_state: str = Field(
+        default="this process only",
+        description="Where replicas share limits, tokens and the audit trail (CS_MCP_REDIS_URL), and whether "
+        "the shared secret key (CS_MCP_SECRET_KEY) is set; never their values.",
+    )
 
 
 class PolicySummary(BaseModel):
@@ -161,7 +166,18 @@ def configuration_summary(settings: Settings, client: ContentstackClient) -> Con
         delivery_token_environments=tokens,
         organization_uid_set=settings.organization_uid is not None,
         serves_sandbox=not settings.has_credentials,
+        shared_state=shared_state_summary(settings),
     )
+
+
+def shared_state_summary(settings: Settings) -> str:
+    """Whether replicas share state, and whether the secret key they need is set (settings already
+    refuse a Redis URL without one; this says so before a replica is started)."""
+    if settings.redis_url is None:
+        key = "; CS_MCP_SECRET_KEY set" if settings.secret_key else ""
+        return f"this process only (CS_MCP_REDIS_URL not set){key}"
+    key = "CS_MCP_SECRET_KEY set" if settings.secret_key else "CS_MCP_SECRET_KEY MISSING"
+    return f"Redis (CS_MCP_REDIS_URL set), {key}, {settings.replicas} replicas"
 
 
 def policy_summary(settings: Settings, guard: Guard) -> PolicySummary:
@@ -422,6 +438,7 @@ def render_text(report: DoctorReport) -> str:
     lines.append(f"  set          {', '.join(set_vars) or '(no credentials)'}")
     lines.append(f"  not set      {', '.join(unset_vars) or '(none)'}")
     lines.append(f"  organization {'set' if c.organization_uid_set else 'not set'}")
+    lines.append(f"  shared state {c.shared_state}")
     if report.placeholders:
         lines.append(f"  placeholders {', '.join(report.placeholders)} (read as unset: replace or remove them)")
     if c.delivery_token_environments:

@@ -13,10 +13,17 @@ key is an identifier, not a secret: Contentstack puts it in every asset URL and 
 request a browser makes. Every hidden character (control, bidi, separator) is written as a
 `\\u` escape, so the file holds one record per line whatever the arguments held. The file is
 created owner-only (0600) in a 0700 directory.
+
+With a shared `AuditStream` (Redis, when replicas share a deployment), each line is also added
+to the stream after it is on disk. The file stays the record of truth: when the stream cannot
+be reached, the offset of the first line it missed is kept beside the log (`<log>.stream-pending`)
+and the next append that reaches the stream first sends every line from there, so the merged
+trail loses nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -24,7 +31,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -38,6 +45,21 @@ if sys.platform != "win32":
 SECRET_KEY = re.compile(r"token|secret|password|authori[sz]ation", re.IGNORECASE)
 
 Decision = Literal["allow", "deny", "confirm", "dry_run", "confirmed"]
+
+
+logger = logging.getLogger("cs_mcp.audit")
+
+
+class AuditStream(Protocol):
+    """A trail shared by several processes' logs (`cs_mcp.shared_state.RedisAuditStream`)."""
+
+    def add(self, lines: list[bytes]) -> None:
+        """Appends whole JSON lines, in order.
+
+        Raises:
+            OSError or the store's own error: the stream cannot be reached.
+        """
+        ...
 
 
 class AuditRecord(BaseModel):
@@ -110,6 +132,7 @@ class AuditLog:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         keep: int = DEFAULT_KEEP,
+        stream: AuditStream | None = None,
     ) -> None:
         if max_bytes < 1 or keep < 1:
             raise ValueError("the audit log needs max_bytes and keep of at least 1")
@@ -119,6 +142,13 @@ class AuditLog:
         # Very short values would redact innocent text; real secrets are long.
         self._secrets = frozenset(s for s in secret_values if len(s) >= 4)
         self._lock = threading.Lock()
+        self.stream = stream
+        self._stream_warned = False
+
+    @property
+    def pending_path(self) -> Path:
+        """Where the first line the stream missed is recorded (inode and byte offset)."""
+        return self.path.with_name(self.path.name + ".stream-pending")
 
     def redact(self, value: Any) -> Any:
         """`value` with this log's secrets removed."""
@@ -132,7 +162,8 @@ class AuditLog:
         return (json_line(self.redact(data)) + "\n").encode()
 
     def append_sync(self, record: AuditRecord) -> None:
-        """Writes one record and fsyncs it.
+        """Writes one record and fsyncs it, then adds it to the stream (if any; a stream that
+        cannot be reached is caught up later, see the module's docstring).
 
         Raises:
             OSError: the log cannot be written (the write must then not proceed).
@@ -147,13 +178,58 @@ class AuditLog:
                     self._rotate()
                     os.close(fd)
                     fd = self._open_locked()
+                offset = os.fstat(fd).st_size
                 view = memoryview(line)
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
                 os.fsync(fd)
+                if self.stream is not None:
+                    self._to_stream(self.stream, line, os.fstat(fd).st_ino, offset)
             finally:
                 os.close(fd)
+
+    def _to_stream(self, stream: AuditStream, line: bytes, inode: int, offset: int) -> None:
+        """Adds `line` (at `offset` of the file `inode`) to the stream, after any lines it
+        missed; on failure records where the stream stopped. Never raises: the line is on disk."""
+        pending = self._read_pending()
+        try:
+            stream.add(self._missed_lines(*pending) if pending else [line])
+        except Exception as exc:  # the stream's client raises its own error types
+            if pending is None:
+                self.pending_path.write_text(f"{inode} {offset}\n")
+            if not self._stream_warned:
+                self._stream_warned = True
+                logger.warning(
+                    "the shared audit stream cannot be reached (%s): lines stay in %s and are sent when it answers",
+                    type(exc).__name__,
+                    self.path,
+                )
+            return
+        if pending is not None:
+            self.pending_path.unlink(missing_ok=True)
+            self._stream_warned = False
+
+    def _read_pending(self) -> tuple[int, int] | None:
+        try:
+            inode, offset = self.pending_path.read_text().split()
+            return int(inode), int(offset)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _missed_lines(self, inode: int, offset: int) -> list[bytes]:
+        """Every whole line from `offset` of the file `inode` (rotated since, perhaps) to the
+        end of the current log."""
+        files = log_files(self.path)
+        start = next((i for i, f in enumerate(files) if f.stat().st_ino == inode), None)
+        if start is None:  # rotated beyond `keep`: what is left starts at the oldest file
+            start, offset = 0, 0
+        lines: list[bytes] = []
+        for i, file in enumerate(files[start:]):
+            with file.open("rb") as f:
+                f.seek(offset if i == 0 else 0)
+                lines.extend(raw for raw in f if raw.endswith(b"\n"))
+        return lines
 
     def _open_locked(self) -> int:
         """The log opened for appending, under an exclusive lock on the file it names now.
@@ -247,14 +323,33 @@ def read_audit(path: Path, tail: int | None = None, principal: str | None = None
                 for raw in f:
                     if not raw.endswith(b"\n"):
                         continue  # a line torn by a crash mid-write
-                    try:
-                        record = AuditRecord.model_validate_json(raw)
-                    except ValidationError:
-                        continue
-                    if principal is None or record.principal == principal:
+                    if (record := _record_of(raw, principal)) is not None:
                         records.append(record)
         except FileNotFoundError:
             continue  # rotated on by a writer while we read: show what is still there
+    return _filtered(records, tail)
+
+
+def _record_of(raw: bytes, principal: str | None) -> AuditRecord | None:
+    """The record on one line when it parses and is `principal`'s (or any, without one)."""
+    try:
+        record = AuditRecord.model_validate_json(raw)
+    except ValidationError:
+        return None
+    return record if principal is None or record.principal == principal else None
+
+
+def _filtered(records: list[AuditRecord], tail: int | None) -> list[AuditRecord]:
     if tail is not None:
-        records = records[-tail:] if tail > 0 else []
+        return records[-tail:] if tail > 0 else []
     return records
+
+
+def merge_stream_lines(
+    lines: Iterable[bytes], tail: int | None = None, principal: str | None = None
+) -> list[AuditRecord]:
+    """The records of a shared stream's lines in time order (lines caught up after an outage
+    arrive late in the stream but sort back into place); unreadable lines are skipped."""
+    records = [record for raw in lines if (record := _record_of(raw, principal)) is not None]
+    # ISO 8601 UTC times of one format sort as text; the sort is stable for equal times.
+    return _filtered(sorted(records, key=lambda r: r.time), tail)

@@ -7,6 +7,11 @@ process, over the principal, the tool, the canonical arguments (without `confirm
 and `dry_run`) and the versions of the targets as they were previewed. It is single use and
 expires after five minutes. Each way a token can be wrong is refused with its own reason.
 
+Replicas behind one load balancer share the key (`CS_MCP_SECRET_KEY`) and a `SpentLedger` in
+Redis (`cs_mcp.shared_state.RedisLedger`): a token issued by one replica is then accepted by any
+other, once. When the ledger cannot be reached the token is refused ("unavailable"): a write is
+never confirmed twice because a replica could not tell whether it already was.
+
 What a call touches is more than its arguments say: deleting an entry takes it off every
 environment it is published to, which a publish made since the preview changes without changing
 the entry's version. The write pipeline therefore binds the full target set it checked (`bound_targets`):
@@ -25,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from cs_mcp.guard.targets import Targets
 
@@ -34,8 +39,20 @@ TOKEN_LIFETIME_SECONDS = 300.0
 UNBOUND_ARGUMENTS = frozenset({"confirmation_token", "dry_run"})
 
 RefusalReason = Literal[
-    "malformed", "forged", "other_principal", "other_tool", "altered", "stale", "expired", "replayed"
+    "malformed", "forged", "other_principal", "other_tool", "altered", "stale", "expired", "replayed", "unavailable"
 ]
+
+
+class SpentLedger(Protocol):
+    """Where spent tokens are remembered across processes."""
+
+    def spend(self, nonce: str, ttl_seconds: float) -> bool:
+        """Marks `nonce` spent for `ttl_seconds`; False when it already was.
+
+        Raises:
+            OSError or the store's own error: the ledger cannot be reached.
+        """
+        ...
 
 
 def bound_targets(targets: Targets, versions: Mapping[str, int] | None = None) -> dict[str, int]:
@@ -88,6 +105,7 @@ class ConfirmationAuthority:
     """Issues and verifies confirmation tokens with a per-process key.
 
     `clock` answers seconds since the epoch; tests inject one to expire tokens without waiting.
+    `ledger` (with a `key` every replica shares) replaces the in-process memory of spent tokens.
     """
 
     def __init__(
@@ -96,12 +114,14 @@ class ConfirmationAuthority:
         *,
         clock: Callable[[], float] = time.time,
         lifetime: float = TOKEN_LIFETIME_SECONDS,
+        ledger: SpentLedger | None = None,
     ) -> None:
         self._key = key or secrets.token_bytes(32)
         self._clock = clock
         self.lifetime = lifetime
         self._used: dict[str, float] = {}  # nonce -> expiry, forgotten once expired
         self._lock = threading.Lock()
+        self._ledger = ledger
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
@@ -139,7 +159,8 @@ class ConfirmationAuthority:
         Raises:
             ConfirmationError: reason "malformed" (not a token), "forged" (not issued here),
                 "other_principal", "other_tool", "altered" (other arguments), "stale" (a target
-                changed since the preview), "expired" or "replayed" (already used).
+                changed since the preview), "expired", "replayed" (already used) or
+                "unavailable" (the shared ledger cannot be reached).
         """
         try:
             raw_b64, mac_b64 = token.strip().split(".")
@@ -162,6 +183,9 @@ class ConfirmationAuthority:
                 "stale", "the target changed since the preview; ask again without confirmation_token"
             )
         now = self._clock()
+        if self._ledger is not None:
+            self._spend_shared(str(payload["n"]), float(payload["e"]), now)
+            return
         with self._lock:
             self._used = {n: e for n, e in self._used.items() if e > now}
             if payload["n"] in self._used:
@@ -171,3 +195,17 @@ class ConfirmationAuthority:
                     "expired", "the confirmation token expired; ask again without confirmation_token"
                 )
             self._used[str(payload["n"])] = float(payload["e"])
+
+    def _spend_shared(self, nonce: str, expires: float, now: float) -> None:
+        assert self._ledger is not None
+        if expires <= now:
+            raise ConfirmationError("expired", "the confirmation token expired; ask again without confirmation_token")
+        try:
+            fresh = self._ledger.spend(nonce, self.lifetime)
+        except Exception as exc:  # the ledger's client raises its own error types
+            raise ConfirmationError(
+                "unavailable",
+                f"the shared confirmation ledger cannot be reached ({type(exc).__name__}); try again shortly",
+            ) from None
+        if not fresh:
+            raise ConfirmationError("replayed", "the confirmation token was already used; each confirms one call")

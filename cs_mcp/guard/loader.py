@@ -8,6 +8,7 @@ the line is found by scanning the file's text for the table header or key concer
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -347,19 +348,36 @@ def settings_secrets(settings: Settings) -> list[str]:
         settings.authtoken,
         settings.oauth_token,
         *settings.delivery_tokens.values(),
+        settings.secret_key,
+        settings.redis_url,
     ]
     return [v.get_secret_value() for v in values if v is not None]
 
 
 def guard_from_settings(settings: Settings) -> Guard:
     """The guard for these settings: the policy file (or the built-in roles), the audit log at
-    `settings.audit_log_path()`, and a fresh confirmation authority for this process.
+    `settings.audit_log_path()`, and a fresh confirmation authority for this process. With
+    `CS_MCP_REDIS_URL`, the audit log also feeds the shared stream and confirmation tokens are
+    keyed with `CS_MCP_SECRET_KEY` and spent in the shared ledger, so any replica accepts them once.
 
     Raises:
         PolicyError: the policy file is invalid.
         OSError: the policy file cannot be read.
     """
     policy = load_policy(settings.policy_path) if settings.policy_path else builtin_policy()
-    rotation = {"max_bytes": settings.audit_max_bytes, "keep": settings.audit_keep}
-    audit = AuditLog(settings.audit_log_path(), settings_secrets(settings), **rotation)
-    return Guard(policy, audit=audit, confirmations=ConfirmationAuthority())
+    key = hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest() if settings.secret_key else None
+    stream, ledger = None, None
+    if settings.redis_url:
+        # Imported here: only a deployment with Redis loads its client.
+        from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect_sync
+
+        shared = connect_sync(settings.redis_url.get_secret_value())
+        stream, ledger = RedisAuditStream(shared), RedisLedger(shared)
+    audit = AuditLog(
+        settings.audit_log_path(),
+        settings_secrets(settings),
+        max_bytes=settings.audit_max_bytes,
+        keep=settings.audit_keep,
+        stream=stream,
+    )
+    return Guard(policy, audit=audit, confirmations=ConfirmationAuthority(key, ledger=ledger))

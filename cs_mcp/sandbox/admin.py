@@ -7,7 +7,8 @@ change how the sandbox behaves and exist for tests and demos on the same machine
   moves it forward, then runs every `state.on_tick` callback so that what was scheduled for
   that time (publishing, release deploys) happens before the answer.
 - `GET /_sandbox/faults` answers the fault configuration; `POST` replaces the fields it names.
-- `GET /_sandbox/stats` answers request counts per API and method, and the number of writes.
+- `GET /_sandbox/stats` answers request counts per API and method, the number of writes, and per
+  organization and limit key the 429s sent (`rate_limited`) and the busiest window (`peak_per_second`).
 """
 
 from __future__ import annotations
@@ -106,7 +107,16 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         for (api, method), count in sorted(Counter((api, method) for api, method, _path in log).items()):
             per_api.setdefault(api, {})[method] = count
         writes = sum(1 for _api, method, _path in log if method not in ("GET", "HEAD"))
-        return JSONResponse({"requests": per_api, "total": len(log), "writes": writes})
+        org = state.credentials.organization_uid
+        return JSONResponse(
+            {
+                "requests": per_api,
+                "total": len(log),
+                "writes": writes,
+                "rate_limited": {org: dict(sorted(state.rate_limited.items()))},
+                "peak_per_second": {org: dict(sorted(state.peak_per_second.items()))},
+            }
+        )
 
     return [
         Route("/clock", get_clock, methods=["GET"]),

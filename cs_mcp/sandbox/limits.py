@@ -14,6 +14,10 @@ so the client sees a broken answer it cannot read); `storm_429` (the next N answ
 `error_rate` (a share of requests, drawn from a generator seeded with `config.seed`, answer
 `error_status`); `malformed_bodies` (the next N answers have their JSON body cut in half).
 
+`state.rate_limited` and `state.peak_per_second` count, per limit key, the 429s sent (`rate_limited`, injected storms
+included) and the most requests accepted in one sliding window (`peak_per_second`), for
+`/_sandbox/stats` to report per organization and API family.
+
 `state.request_log` receives `(api, method, path)` for every answered request of the four APIs
 (refusals included, dropped connections not); `/_sandbox/*` requests are neither limited,
 faulted nor logged.
@@ -86,8 +90,9 @@ class RateWindows:
         windows = [(key, self._trim(key, now)) for key in keys]
         admitted = all(len(hits) < LIMITS[key] for key, hits in windows)
         if admitted:
-            for _key, hits in windows:
+            for key, hits in windows:
                 hits.append(now)
+                self._state.peak_per_second[key] = max(self._state.peak_per_second.get(key, 0), len(hits))
         first_key, first_hits = windows[0]
         return admitted, LIMITS[first_key], max(0, LIMITS[first_key] - len(first_hits))
 
@@ -137,11 +142,13 @@ class SandboxMiddleware:
         if self.state.config.rate_limits:
             admitted, limit, remaining = self.windows.admit(classified.keys)
             if not admitted:
+                self._count_429(classified.keys[0])
                 await too_many_requests(limit)(scope, receive, send)
                 return
             limit_headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)}
         if faults.storm_429 > 0:
             faults.storm_429 -= 1
+            self._count_429(classified.keys[0])
             await too_many_requests(LIMITS[classified.keys[0]])(scope, receive, send)
             return
         if faults.error_rate > 0 and self._rng.random() < faults.error_rate:
@@ -154,6 +161,10 @@ class SandboxMiddleware:
             await self.app(scope, receive, _truncating(_with_headers(send, limit_headers)))
             return
         await self.app(scope, receive, _with_headers(send, limit_headers))
+
+    def _count_429(self, key: str) -> None:
+        counts = self.state.rate_limited
+        counts[key] = counts.get(key, 0) + 1
 
     async def _drop(self, send: Send) -> None:
         # uvicorn answers 500 when an app ends without starting a response, but closes the

@@ -124,6 +124,9 @@ class SandboxState:
     # Counts answered requests per (api, method), for tests that prove no write was sent twice.
     request_log: list[tuple[str, str, str]] = field(default_factory=lambda: [])
     on_tick: list[Callable[[], None]] = field(default_factory=lambda: [])
+    # Per limit key: 429s sent, and the most requests one window accepted (see limits.py).
+    rate_limited: dict[str, int] = field(default_factory=lambda: {})
+    peak_per_second: dict[str, int] = field(default_factory=lambda: {})
 
     @property
     def credentials(self) -> SandboxCredentials:

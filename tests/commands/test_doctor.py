@@ -337,3 +337,14 @@ async def test_a_user_name_and_password_in_a_base_url_are_never_printed() -> Non
         assert "proxy-pass" not in output
     assert report["configuration"]["base_urls"]["cma"] == "http://***@api.proxy.internal:8080/v3"
     assert [c["base_url"] for c in report["checks"] if c["api"] == "cma"] == ["http://***@api.proxy.internal:8080/v3"]
+
+
+async def test_it_reports_whether_replicas_share_state_and_whether_the_secret_key_is_set() -> None:
+    seen: list[httpx2.Request] = []
+    _, alone, _ = await run_doctor({}, answering({}, seen))
+    key = "k" * 32
+    shared_env = {"CS_MCP_REDIS_URL": "redis://127.0.0.1:1/0", "CS_MCP_SECRET_KEY": key, "CS_MCP_REPLICAS": "4"}
+    _, shared, text = await run_doctor(shared_env, answering({}, seen))
+    assert alone["configuration"]["shared_state"].startswith("this process only")
+    assert shared["configuration"]["shared_state"] == "Redis (CS_MCP_REDIS_URL set), CS_MCP_SECRET_KEY set, 4 replicas"
+    assert key not in text

@@ -42,12 +42,36 @@ async def test_faults_are_read_and_replaced_field_by_field(
     assert (await sandbox_http.post("/_sandbox/faults", json={"meltdown": True})).status_code == 422
 
 
-async def test_stats_count_requests_per_api_and_method_and_the_writes(sandbox_http: httpx2.AsyncClient) -> None:
+async def test_stats_count_requests_per_api_and_method_and_the_writes(
+    sandbox: RunningSandbox, sandbox_http: httpx2.AsyncClient
+) -> None:
     await sandbox_http.get("/cma/v3/locales")
     await sandbox_http.get("/cma/v3/environments")
     await sandbox_http.delete("/cma/v3/content_types/author/entries/bltmissing")
     stats = (await sandbox_http.get("/_sandbox/stats")).json()
-    assert stats == {"requests": {"cma": {"DELETE": 1, "GET": 2}}, "total": 3, "writes": 1}
+    org = sandbox.credentials.organization_uid
+    assert stats == {
+        "requests": {"cma": {"DELETE": 1, "GET": 2}},
+        "total": 3,
+        "writes": 1,
+        "rate_limited": {org: {}},
+        "peak_per_second": {org: {"cma.read": 2, "cma.write": 1}},
+    }
+
+
+async def test_stats_count_the_429s_sent_and_the_busiest_window_per_family(
+    sandbox: RunningSandbox, sandbox_http: httpx2.AsyncClient
+) -> None:
+    body = {"entries": [], "locales": ["en-us"], "environments": ["development"]}
+    statuses = [(await sandbox_http.post("/cma/v3/bulk/publish", json=body)).status_code for _ in range(3)]
+    await sandbox_http.post("/_sandbox/faults", json={"storm_429": 1})
+    storm = await sandbox_http.get("/cma/v3/locales")
+    stats = (await sandbox_http.get("/_sandbox/stats")).json()
+    org = sandbox.credentials.organization_uid
+    assert statuses.count(429) == 2
+    assert storm.status_code == 429
+    assert stats["rate_limited"] == {org: {"cma.bulk": 2, "cma.read": 1}}
+    assert stats["peak_per_second"][org] == {"cma.bulk": 1, "cma.read": 1, "cma.write": 1}
 
 
 async def test_the_controls_refuse_clients_that_are_not_on_loopback() -> None:

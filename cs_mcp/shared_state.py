@@ -1,0 +1,322 @@
+"""State shared by every replica through Redis, when `CS_MCP_REDIS_URL` is set.
+
+Three things must hold across replicas behind one load balancer:
+
+- the rate limit: Contentstack counts per organization, so all replicas draw from one sliding
+  window per organization and API family. Each grant is reserved by one Lua script (atomic in
+  Redis: no two replicas can read the same free place), and an `X-RateLimit-Remaining` of 0
+  seen by any replica makes every replica wait out the window. When Redis cannot be reached the
+  replica falls back to a local window at 1/N of the limit (N = `CS_MCP_REPLICAS`), so N
+  replicas together still stay under it; the outage is logged once.
+- the confirmation ledger: a token is spent with `SET NX` on its nonce, so it confirms one call
+  whichever replica redeems it (see `cs_mcp.guard.confirm`).
+- the audit trail: each replica's file stays the record of truth; lines are also added to one
+  stream, read back merged in time order (see `cs_mcp.guard.audit`).
+
+Times in Redis are seconds on Redis's own clock (`TIME`), so replicas' clocks need not agree.
+Tests inject a clock instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import secrets
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import cast
+
+import anyio
+import redis
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from cs_mcp.client._ratelimit import (
+    ARRIVAL_SLACK_SECONDS,
+    WINDOW_SECONDS,
+    Clock,
+    RateLimiter,
+    RateLimits,
+    Sleep,
+    SlidingWindowLimiter,
+    Window,
+)
+from cs_mcp.config import Settings
+from cs_mcp.guard.audit import AuditRecord, merge_stream_lines
+
+logger = logging.getLogger("cs_mcp.shared_state")
+
+DEFAULT_REPLICAS = 3
+KEY_PREFIX = "cs-mcp"
+# After Redis failed, the replica uses its local fallback this long before trying Redis again,
+# so an outage does not add a connection attempt to every request.
+RETRY_AFTER_SECONDS = 1.0
+# Errors that mean "Redis is not answering", as opposed to a bug in the script.
+UNREACHABLE: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+
+# KEYS[1]: the window's sorted set of granted times; KEYS[2]: the "not before" time.
+# ARGV: now (negative: use Redis TIME), rate, window + slack, a unique member, a pause from
+# now that every replica must wait (0: none; set after an `X-RateLimit-Remaining` of 0).
+# Answers {slot, now} as strings (Lua numbers would be truncated to integers).
+_RESERVE = """
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local rate = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local pause = tonumber(ARGV[5])
+local not_before = tonumber(redis.call('GET', KEYS[2]) or '0')
+if pause > 0 and now + pause > not_before then
+  not_before = now + pause
+  redis.call('SET', KEYS[2], tostring(not_before), 'PX', math.ceil(pause * 1000) + 1)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. tostring(now - span))
+local slot = now
+if not_before > slot then slot = not_before end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #last > 0 and tonumber(last[2]) > slot then slot = tonumber(last[2]) end
+local count = redis.call('ZCARD', KEYS[1])
+if count >= rate then
+  local oldest = redis.call('ZRANGE', KEYS[1], count - rate, count - rate, 'WITHSCORES')
+  local free = tonumber(oldest[2]) + span
+  if free > slot then slot = free end
+end
+redis.call('ZADD', KEYS[1], slot, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + span) * 1000) + 1000)
+return {tostring(slot), tostring(now)}
+"""
+
+
+AUDIT_STREAM = f"{KEY_PREFIX}:audit"
+# The stream keeps about this many lines (each replica's file keeps them all).
+AUDIT_STREAM_MAXLEN = 1_000_000
+_TIMEOUT_SECONDS = 1.0
+# Reservations in flight at once per replica: a burst of calls queues here instead of opening
+# so many connections that the pool refuses one, which would look like an outage.
+_MAX_IN_FLIGHT = 32
+
+
+def connect(url: str) -> aioredis.Redis:
+    """An asyncio Redis client for `url` with short timeouts: a replica must notice an outage
+    quickly."""
+    # redis-py leaves `**kwargs` of from_url untyped.
+    return aioredis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType]
+        url, socket_connect_timeout=_TIMEOUT_SECONDS, socket_timeout=_TIMEOUT_SECONDS
+    )
+
+
+def connect_sync(url: str) -> redis.Redis:
+    """A blocking Redis client for `url`, for the ledger and the audit stream, whose callers are
+    synchronous (the audit append runs in a worker thread; a token check is one round trip)."""
+    return redis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType] - untyped **kwargs in redis-py
+        url, socket_connect_timeout=_TIMEOUT_SECONDS, socket_timeout=_TIMEOUT_SECONDS
+    )
+
+
+class RedisLedger:
+    """Spent confirmation tokens in Redis: `SET NX` on the nonce, expiring with the token."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def spend(self, nonce: str, ttl_seconds: float) -> bool:
+        """True when `nonce` was not spent before (and now is).
+
+        Raises:
+            redis.exceptions.RedisError: Redis cannot be reached.
+        """
+        key = f"{KEY_PREFIX}:spent:{nonce}"
+        return bool(self._redis.set(key, b"1", nx=True, px=max(1, math.ceil(ttl_seconds * 1000))))
+
+
+class RedisAuditStream:
+    """The merged audit trail: one Redis stream every replica's audit log adds its lines to."""
+
+    def __init__(self, client: redis.Redis, key: str = AUDIT_STREAM) -> None:
+        self._redis = client
+        self.key = key
+
+    def add(self, lines: list[bytes]) -> None:
+        """Appends `lines` in order, in one round trip.
+
+        Raises:
+            redis.exceptions.RedisError: Redis cannot be reached.
+        """
+        pipe = self._redis.pipeline(transaction=False)  # pyright: ignore[reportUnknownMemberType] - untyped shard_hint
+        for line in lines:
+            pipe.xadd(self.key, {"line": line.rstrip(b"\n")}, maxlen=AUDIT_STREAM_MAXLEN, approximate=True)
+        pipe.execute()
+
+    def lines(self) -> list[bytes]:
+        """Every line in the stream, in the order it was added.
+
+        Raises:
+            redis.exceptions.RedisError: Redis cannot be reached.
+        """
+        lines: list[bytes] = []
+        start = "-"
+        while True:
+            # redis-py types replies loosely; without decode_responses they are bytes.
+            batch = cast(list[tuple[bytes, dict[bytes, bytes]]], self._redis.xrange(self.key, start, "+", count=1000))
+            if not batch:
+                return lines
+            lines.extend(fields[b"line"] for _id, fields in batch)
+            start = "(" + batch[-1][0].decode()
+
+
+class SharedWindow:
+    """One organization's window for one API family, in Redis; the same interface as
+    `SlidingWindowLimiter` (`acquire()`, `observe(remaining)`)."""
+
+    def __init__(self, owner: SharedRateLimiter, key: str, rate: int) -> None:
+        self.rate = rate
+        self._owner = owner
+        self._redis_key = f"{KEY_PREFIX}:rl:{owner.scope}:{key}"
+        self._fallback = SlidingWindowLimiter(max(1, rate // owner.replicas), owner.clock, owner.sleep)
+        self._pause = 0.0  # seconds every replica must wait, sent with the next reservation
+
+    async def acquire(self) -> None:
+        """Waits until one more request fits in the shared window (or, with Redis down, in the
+        local fallback window), then counts it."""
+        owner = self._owner
+        if owner.using_fallback():
+            await self._fallback.acquire()
+            return
+        try:
+            reply = await owner.reserve(
+                keys=[self._redis_key, f"{self._redis_key}:nb"],
+                args=[
+                    owner.shared_now(),
+                    self.rate,
+                    WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS,
+                    secrets.token_hex(8),
+                    self._pause,
+                ],
+            )
+        except UNREACHABLE as exc:
+            owner.redis_failed(exc)
+            await self._fallback.acquire()
+            return
+        self._pause = 0.0
+        slot, now = (float(value) for value in reply)
+        # Counted from the script's `now`, not from when it was asked: the time spent reaching
+        # Redis came before that moment, and only the reply's way back (a little) is waited
+        # on top, which errs late, never early.
+        delay = slot - now
+        if delay > 0:
+            await owner.sleep(delay)
+
+    def observe(self, remaining: int | None) -> None:
+        """Reads `X-RateLimit-Remaining`: at zero every replica waits out the current window
+        (published with this replica's next reservation; this replica waits at once)."""
+        if remaining is not None and remaining <= 0:
+            self._fallback.observe(remaining)
+            # Relative, so the script adds it to the shared "now", whichever clock that is.
+            self._pause = WINDOW_SECONDS
+
+
+class SharedRateLimiter(RateLimiter):
+    """`RateLimiter` whose windows live in Redis, one per organization (`scope`) and family.
+
+    Args:
+        redis: the client (`connect(url)`).
+        scope: the organization the limits count for (organization uid, else stack API key).
+        replicas: N, for the fallback at 1/N of each limit while Redis is unreachable.
+        clock, sleep: local time (the fallback, the retry delay); `shared_clock` replaces
+            Redis's `TIME` (tests share one virtual clock between limiters).
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        scope: str,
+        limits: RateLimits | None = None,
+        *,
+        replicas: int = DEFAULT_REPLICAS,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        shared_clock: Clock | None = None,
+    ) -> None:
+        super().__init__(limits, clock=clock, sleep=sleep)
+        self.redis = redis
+        self.scope = scope
+        self.replicas = max(1, replicas)
+        self.clock: Clock = self._clock
+        self.sleep: Callable[[float], Awaitable[None]] = self._sleep
+        self._shared_clock = shared_clock
+        self._script = redis.register_script(_RESERVE)
+        self._in_flight = anyio.CapacityLimiter(_MAX_IN_FLIGHT)
+        self._down_until: float | None = None
+        self._warned = False
+
+    def new_window(self, key: str) -> Window:
+        return SharedWindow(self, key, self.limits.for_key(key))
+
+    def shared_now(self) -> float:
+        """The time to reserve at: the injected shared clock, else -1 (the script reads TIME)."""
+        return self._shared_clock() if self._shared_clock else -1.0
+
+    async def reserve(self, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+        async with self._in_flight:
+            reply: list[bytes] = await self._script(keys=keys, args=args)
+        if self._down_until is not None:
+            logger.warning("Redis answers again: the shared rate limit is back in use")
+            self._down_until = None
+            self._warned = False
+        return reply
+
+    def using_fallback(self) -> bool:
+        return self._down_until is not None and self.clock() < self._down_until
+
+    def redis_failed(self, exc: BaseException) -> None:
+        self._down_until = self.clock() + RETRY_AFTER_SECONDS
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "Redis is unreachable (%s): limiting locally at 1/%d of each rate limit until it answers",
+                type(exc).__name__,
+                self.replicas,
+            )
+
+
+def limit_scope(settings: Settings) -> str:
+    """Whose limits a window counts: the organization when known, else the stack (hashed, to
+    keep keys short and uniform)."""
+    owner = settings.organization_uid or (settings.api_key.get_secret_value() if settings.api_key else "sandbox")
+    return hashlib.sha256(owner.encode()).hexdigest()[:16]
+
+
+def shared_limiter(settings: Settings, limits: RateLimits) -> SharedRateLimiter | None:
+    """The Redis-backed limiter when `CS_MCP_REDIS_URL` is set; None (the process's own
+    limiter) otherwise."""
+    if settings.redis_url is None:
+        return None
+    return SharedRateLimiter(
+        connect(settings.redis_url.get_secret_value()), limit_scope(settings), limits, replicas=settings.replicas
+    )
+
+
+@asynccontextmanager
+async def shared_limiter_closed(limiter: SharedRateLimiter | None) -> AsyncGenerator[None]:
+    """Closes the limiter's Redis connections on leaving."""
+    try:
+        yield
+    finally:
+        if limiter is not None:
+            await limiter.redis.aclose()
+
+
+def read_merged_trail(url: str, tail: int | None = None, principal: str | None = None) -> list[AuditRecord]:
+    """Every replica's audit records from the shared stream, in time order.
+
+    Raises:
+        redis.exceptions.RedisError: Redis cannot be reached.
+    """
+    client = connect_sync(url)
+    try:
+        return merge_stream_lines(RedisAuditStream(client).lines(), tail=tail, principal=principal)
+    finally:
+        client.close()
