@@ -106,6 +106,26 @@ async def test_a_viewer_sees_no_write_tool() -> None:
     assert all(t.annotations is not None and t.annotations.read_only_hint for t in tools)
 
 
+async def test_the_listing_is_built_once_and_answered_the_same_every_time() -> None:
+    server = make_server("editor")
+    built: list[str] = []
+
+    async def count_listings(ctx: Any, call_next: Any) -> Any:
+        # Placed behind the listing guard: sees every tools/list the guard does not answer itself.
+        if ctx.method == "tools/list":
+            built.append(ctx.method)
+        return await call_next(ctx)
+
+    server.middleware.append(count_listings)
+    async with Client(server) as client:
+        first = (await client.list_tools()).tools
+        second = (await client.list_tools()).tools
+        third = (await client.list_tools()).tools
+    assert first == second == third
+    assert first
+    assert len(built) == 1
+
+
 async def test_a_role_without_scopes_sees_nothing_and_cannot_call() -> None:
     async with Client(make_server("nobody")) as client:
         assert (await client.list_tools()).tools == []
