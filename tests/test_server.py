@@ -76,15 +76,26 @@ def make_server(role: str = "viewer", env: dict[str, str] | None = None):
     )
 
 
-async def test_every_tool_sets_all_four_annotations() -> None:
+async def test_every_tool_lists_only_the_annotations_that_differ_from_the_spec_defaults() -> None:
     async with Client(make_server("admin")) as client:
         tools = (await client.list_tools()).tools
+    specs = {spec.name: spec for spec in registered_tools()}
     assert tools
     for tool in tools:
         a = tool.annotations
+        spec = specs[tool.name]
         assert a is not None, tool.name
-        hints = (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
-        assert all(h is not None for h in hints), tool.name
+        # Read with the specification's defaults, the hints say what the declaration says.
+        assert (a.read_only_hint or False) == spec.read_only, tool.name
+        assert (a.open_world_hint is not False) == spec.open_world, tool.name
+        if not spec.read_only:
+            assert (a.destructive_hint is not False) == spec.destructive, tool.name
+            assert (a.idempotent_hint or False) == spec.idempotent, tool.name
+        # No hint equal to its default is listed.
+        assert a.read_only_hint is not False, tool.name
+        assert a.destructive_hint is not True, tool.name
+        assert a.idempotent_hint is not False, tool.name
+        assert a.open_world_hint is not True, tool.name
         assert tool.output_schema is not None, f"{tool.name} has no structured output"
 
 

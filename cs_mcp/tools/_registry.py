@@ -55,12 +55,16 @@ class ToolSpec:
 
     @property
     def annotations(self) -> ToolAnnotations:
-        # The tool's own `title` names it; repeating it in the annotations costs every turn.
+        """The hints that differ from the MCP specification's defaults (readOnlyHint false,
+        destructiveHint true, idempotentHint false, openWorldHint true): an omitted hint means
+        its default, and every hint listed costs every turn. destructiveHint and idempotentHint
+        mean something for writes only. The tool's own `title` names it, so no title here."""
+        write = not self.read_only
         return ToolAnnotations(
-            read_only_hint=self.read_only,
-            destructive_hint=self.destructive,
-            idempotent_hint=self.idempotent,
-            open_world_hint=self.open_world,
+            read_only_hint=True if self.read_only else None,
+            destructive_hint=False if write and not self.destructive else None,
+            idempotent_hint=True if write and self.idempotent else None,
+            open_world_hint=False if not self.open_world else None,
         )
 
 
