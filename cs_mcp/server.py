@@ -79,14 +79,15 @@ class ListingGuard:
     """Middleware: filters `tools/list` per principal and refuses calls to tools it hides.
 
     The filtered, compacted listing is built once per set of visible tools (in effect once
-    per role) and answered from that cache afterwards: the tools are fixed when the server is
-    built, so the listing can only change with the set."""
+    per role) and protocol version, and answered from that cache afterwards: the tools are
+    fixed when the server is built, so the listing can only change with those."""
 
     def __init__(self, specs: dict[str, ToolSpec], guard: Guard, stdio_principal: Principal) -> None:
         self._specs = specs
         self._guard = guard
         self._stdio = stdio_principal
-        self._listings: dict[frozenset[str], dict[str, Any]] = {}
+        # Keyed by protocol version too: the SDK serializes the listing in that version's shape.
+        self._listings: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
 
     def visible(self, principal: Principal | None, name: str) -> bool:
         spec = self._specs.get(name)
@@ -95,7 +96,7 @@ class ListingGuard:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/list":
             principal = principal_in(ctx.request, self._stdio)
-            shown = frozenset(name for name in self._specs if self.visible(principal, name))
+            shown = (ctx.protocol_version, frozenset(n for n in self._specs if self.visible(principal, n)))
             paged = isinstance(ctx.params, dict) and ctx.params.get("cursor") is not None
             cached = None if paged else self._listings.get(shown)
             if cached is not None:
