@@ -17,6 +17,7 @@ import anyio
 
 from cs_mcp.commands.tools import catalog
 from cs_mcp.guard import builtin_policy
+from cs_mcp.tools._registry import TOOLSETS, registered_tools
 
 OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "contentstack" / "official-mcp-tools"
 
@@ -63,11 +64,25 @@ def official_definitions() -> dict[str, dict[str, Any]]:
     return found
 
 
+def core(tool: dict[str, Any]) -> dict[str, Any]:
+    """What the issue's figure counts: name, description and input schema."""
+    return {k: tool[k] for k in ("name", "description", "inputSchema") if k in tool}
+
+
 async def measure() -> str:
     full = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in await catalog(None)]
-    per_role = {
-        role: tokens([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in await catalog(role)])
-        for role in sorted(builtin_policy().roles)
+    toolset_of = {spec.name: spec.toolset for spec in registered_tools()}
+    roles = sorted(builtin_policy().roles)
+    by_role: dict[str, list[dict[str, Any]]] = {
+        role: [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in await catalog(role)]
+        for role in roles
+    }
+    per_toolset = {
+        name: (
+            tokens([core(t) for t in full if toolset_of[t["name"]] == name]),
+            tokens([t for t in full if toolset_of[t["name"]] == name]),
+        )
+        for name in TOOLSETS
     }
     ours_by_name = {t["name"]: t for t in full}
     official = official_definitions()
@@ -75,15 +90,24 @@ async def measure() -> str:
     jobs = 0
     for ours, theirs in SAME_JOBS.items():
         if ours in ours_by_name and all(name in official for name in theirs):
-            ours_same += tokens(ours_by_name[ours])
+            ours_same += tokens(core(ours_by_name[ours]))
             theirs_same += sum(tokens(official[name]) for name in theirs)
             jobs += 1
-    roles = ", ".join(f"{role}={n}" for role, n in per_role.items())
-    ratio = ours_same / theirs_same if theirs_same else float("nan")
-    return (
-        f"catalog: whole={tokens(full)} tokens for {len(full)} tools (target < 8000); per role: {roles}; "
-        f"same {jobs} jobs: cs-mcp={ours_same} vs official={theirs_same} tokens, ratio {ratio:.2f}"
-    )
+    whole_core = tokens([core(t) for t in full])
+    lines = [
+        f"catalog: {len(full)} tools; name + description + input schema {whole_core} tokens "
+        f"({whole_core // max(1, len(full))} a tool; target <= 6000), everything listed (output schemas, "
+        f"annotations, _meta) {tokens(full)} tokens",
+        "  per toolset (core / everything): " + ", ".join(f"{n}={c}/{a}" for n, (c, a) in per_toolset.items()),
+        "  per role (core / everything): "
+        + ", ".join(f"{r}={tokens([core(t) for t in ts])}/{tokens(ts)}" for r, ts in by_role.items()),
+    ]
+    if jobs:
+        ratio = ours_same / theirs_same
+        lines.append(
+            f"  same {jobs} jobs, core: cs-mcp={ours_same} vs official={theirs_same} tokens, ratio {ratio:.2f}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:

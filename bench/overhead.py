@@ -1,88 +1,157 @@
-"""Per-call overhead: `query_entries` through MCP (in memory, and over stdio) vs the same request
-sent directly with httpx2 to the sandbox. Medians over many calls; the sandbox runs without rate
-limits so that the limiter does not dominate.
+"""Per-call overhead, in memory, beside the bare baseline (`bench/baseline.py`) in the same run:
+the same MCP client calls cs-mcp's tool and the bare server's one tool, which makes the same
+single httpx2 GET to the same sandbox. Batches alternate between the two servers so that a
+change of load on the machine falls on both; figures are medians.
 
-    python bench/overhead.py [--calls 300]
+- `query_entries`, 10 entries of about 1 KB (the sandbox's blog posts) and of 100 KB;
+- `get_entry`, one entry;
+- connect + initialize (the server's lifespan included);
+- `tools/list`.
+
+    python -m bench.overhead [--calls 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import httpx2
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
-from bench._common import UNLIMITED, clean_env, machine, median_ms, sandbox_process
+from bench._common import UNLIMITED, machine, median_ms, sandbox_process
+from bench.baseline import build_baseline
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
 
-ARGS: dict[str, Any] = {"content_type": "blog_post", "limit": 10}
+ENTRIES = "/v3/content_types/blog_post/entries"
+LARGE_QUERY = {"title": {"$regex": "^Bench large "}}
+Call = Callable[[], Awaitable[Any]]
 
 
-async def direct(env: dict[str, str], calls: int) -> list[float]:
-    headers = {
-        "api_key": env["CONTENTSTACK_API_KEY"],
-        "authorization": env["CONTENTSTACK_MANAGEMENT_TOKEN"],
-        "branch": env["CONTENTSTACK_BRANCH"],
-    }
-    url = f"{env['CONTENTSTACK_CMA_BASE_URL']}/v3/content_types/blog_post/entries"
-    params = {"limit": "10", "include_count": "true", "include_publish_details": "true"}
-    samples: list[float] = []
-    async with httpx2.AsyncClient(headers=headers) as http:
-        for _ in range(calls):
-            start = time.perf_counter()
-            response = await http.get(url, params=params)
-            response.raise_for_status()
-            response.json()  # any client reads the answer; so does cs-mcp
-            samples.append(time.perf_counter() - start)
-    return samples
+async def seed_large(env: dict[str, str]) -> None:
+    """Ten blog posts of about 100 KB each."""
+    headers = {"api_key": env["CONTENTSTACK_API_KEY"], "authorization": env["CONTENTSTACK_MANAGEMENT_TOKEN"]}
+    async with httpx2.AsyncClient(base_url=env["CONTENTSTACK_CMA_BASE_URL"], headers=headers) as http:
+        for i in range(10):
+            entry = {"title": f"Bench large {i}", "publish_date": "2026-01-15", "summary": "Long read. " * 9_310}
+            (await http.post(f"{ENTRIES}", json={"entry": entry})).raise_for_status()
 
 
-async def through(client: Client, calls: int) -> list[float]:
-    samples: list[float] = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        result = await client.call_tool("query_entries", ARGS)
-        if result.is_error:
-            raise SystemExit(f"query_entries failed: {result.content}")
-        samples.append(time.perf_counter() - start)
-    return samples
+def checked(call: Callable[[], Awaitable[Any]]) -> Call:
+    async def run() -> Any:
+        result = await call()
+        if getattr(result, "is_error", False):
+            raise SystemExit(f"a call failed: {result.content}")
+        return result
+
+    return run
 
 
-async def measure(calls: int) -> str:
-    # The sandbox answers from its own process, as a remote stack would: its work shares
-    # neither the event loop nor the interpreter lock with either side.
-    async with sandbox_process() as env:
-        warm = max(10, calls // 10)
-        await direct(env, warm)
-        base = median_ms(await direct(env, calls))
-        # The sandbox runs unlimited here; so does the client, or its pacing would be measured.
-        env = {**env, "CS_MCP_RATE_LIMITS": UNLIMITED}
-        server = build_server(Settings.from_env(env), backend="sandbox", guard=Guard(builtin_policy()))
-        async with Client(server) as client:
-            await through(client, warm)
-            memory = median_ms(await through(client, calls))
-        params = StdioServerParameters(command=sys.executable, args=["-m", "cs_mcp", "serve"], env=clean_env(**env))
-        async with Client(params) as client:
-            await through(client, warm)
-            stdio = median_ms(await through(client, calls))
+async def alternate(bare: Call, ours: Call, calls: int, rounds: int = 6) -> tuple[float, float]:
+    """Medians (ms) of `calls` calls of each, in alternating batches after a warm-up."""
+    for _ in range(max(5, calls // 20)):
+        await bare()
+        await ours()
+    samples: dict[str, list[float]] = {"bare": [], "ours": []}
+    batch = max(1, calls // rounds)
+    for _ in range(rounds):
+        for key, call in (("bare", bare), ("ours", ours)):
+            for _ in range(batch):
+                start = time.perf_counter()
+                await call()
+                samples[key].append(time.perf_counter() - start)
+    return median_ms(samples["bare"]), median_ms(samples["ours"])
+
+
+def line(figure: str, bare: float, ours: float, target: str) -> str:
     return (
-        f"overhead: direct httpx2 {base:.2f} ms, in memory {memory:.2f} ms (+{memory - base:.2f} ms, "
-        f"ratio {memory / base:.2f}), stdio {stdio:.2f} ms (+{stdio - base:.2f} ms, ratio {stdio / base:.2f}); "
-        f"median of {calls} calls; target overhead <= 1 ms, ratio <= 1.5 [{machine()}]"
+        f"{figure}: bare {bare:.2f} ms, cs-mcp {ours:.2f} ms (+{ours - bare:.2f} ms, ratio {ours / bare:.2f}); {target}"
     )
+
+
+async def connect_once(make: Callable[[], Any]) -> float:
+    """Connect + initialize (the server's lifespan included) of a server built beforehand."""
+    server = make()
+    start = time.perf_counter()
+    async with Client(server):
+        elapsed = time.perf_counter() - start
+    return elapsed
+
+
+async def measure(calls: int) -> list[str]:
+    out: list[str] = []
+    async with sandbox_process() as env:
+        await seed_large(env)
+        ours_env = {**env, "CS_MCP_RATE_LIMITS": UNLIMITED}
+
+        def ours_server() -> Any:
+            return build_server(Settings.from_env(ours_env), backend="sandbox", guard=Guard(builtin_policy()))
+
+        def bare_server() -> Any:
+            return build_baseline(env)
+
+        async with Client(bare_server()) as bare, Client(ours_server()) as ours:
+            some = await bare.call_tool("get", {"path": ENTRIES, "params": {"limit": "1"}})
+            listed: dict[str, Any] = some.structured_content or {}
+            uid = str(listed["entries"][0]["uid"])
+            plain = {"limit": "10", "include_count": "true", "include_publish_details": "true"}
+            large = {**plain, "query": json.dumps(LARGE_QUERY)}
+            cases: list[tuple[str, Call, Call, str]] = [
+                (
+                    "query_entries 10 x 1 KB",
+                    checked(lambda: bare.call_tool("get", {"path": ENTRIES, "params": plain})),
+                    checked(lambda: ours.call_tool("query_entries", {"content_type": "blog_post", "limit": 10})),
+                    "target <= +0.5 ms, ratio <= 1.10",
+                ),
+                (
+                    "query_entries 10 x 100 KB",
+                    checked(lambda: bare.call_tool("get", {"path": ENTRIES, "params": large})),
+                    checked(
+                        lambda: ours.call_tool(
+                            "query_entries", {"content_type": "blog_post", "limit": 10, "query": LARGE_QUERY}
+                        )
+                    ),
+                    "target <= +1 ms, ratio <= 1.15",
+                ),
+                (
+                    "get_entry",
+                    checked(
+                        lambda: bare.call_tool(
+                            "get", {"path": f"{ENTRIES}/{uid}", "params": {"include_publish_details": "true"}}
+                        )
+                    ),
+                    checked(lambda: ours.call_tool("get_entry", {"content_type": "blog_post", "uid": uid})),
+                    "target <= +0.5 ms, ratio <= 1.10",
+                ),
+                ("tools/list in memory", bare.list_tools, ours.list_tools, "no target of its own"),
+            ]
+            for figure, bare_call, ours_call, target in cases:
+                b, o = await alternate(bare_call, ours_call, calls if "100 KB" not in figure else max(30, calls // 5))
+                out.append(line(figure, b, o, target))
+        connects = max(10, calls // 10)
+        b_samples: list[float] = []
+        o_samples: list[float] = []
+        for _ in range(connects):
+            b_samples.append(await connect_once(bare_server))
+            o_samples.append(await connect_once(ours_server))
+        out.append(
+            line("connect + initialize in memory", median_ms(b_samples), median_ms(o_samples), "no target of its own")
+        )
+    out.append(f"medians of alternating batches, {calls} calls each [{machine()}]")
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
-    print(anyio.run(measure, args.calls))
+    print("\n".join(anyio.run(measure, args.calls)))
 
 
 if __name__ == "__main__":

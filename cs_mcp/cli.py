@@ -18,14 +18,16 @@ COMMANDS = ("serve", "sandbox", "doctor", "tools", "call", "config", "hash_token
 INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with `only` (a command's module name) of that one alone:
+    running a command imports its module only, not every other command's."""
     parser = argparse.ArgumentParser(
         prog="cs-mcp",
         description="A guarded MCP server for Contentstack. With no credentials it serves a local sandbox stack.",
     )
     parser.add_argument("--version", action="version", version=f"cs-mcp {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = importlib.import_module(f"cs_mcp.commands.{name}")
         module.add_parser(subparsers)
     return parser
@@ -46,8 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command; answers its exit status (130 when interrupted with Ctrl-C)."""
     # Every HTTP request at INFO would drown stderr, which MCP clients show as the server's log.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    named = words[0].replace("-", "_") if words else None
+    parser = build_parser(named if named in COMMANDS else None)
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -6,6 +6,7 @@ allow, and a call to any other tool is refused before it runs.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any, Literal, cast
@@ -77,7 +78,11 @@ def _compact_listed(tool: dict[str, Any]) -> dict[str, Any]:
 
 
 class ListingGuard:
-    """Middleware: filters `tools/list` per principal and refuses calls to tools it hides."""
+    """Middleware: filters `tools/list` per principal and refuses calls to tools it hides.
+
+    The filtered, compacted listing is built once per set of visible tools (in effect once
+    per role) and protocol version, and answered from that cache afterwards: the tools are
+    fixed when the server is built, so the listing can only change with those."""
 
     def __init__(
         self,
@@ -90,6 +95,8 @@ class ListingGuard:
         self._guard = guard
         self._stdio = stdio_principal
         self._offered = offered
+        # Keyed by protocol version too: the SDK serializes the listing in that version's shape.
+        self._listings: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
 
     def visible(self, principal: Principal | None, name: str) -> bool:
         spec = self._specs.get(name)
@@ -102,8 +109,13 @@ class ListingGuard:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/list":
-            result = await call_next(ctx)
             principal = principal_in(ctx.request, self._stdio)
+            shown = (ctx.protocol_version, frozenset(n for n in self._specs if self.visible(principal, n)))
+            paged = isinstance(ctx.params, dict) and ctx.params.get("cursor") is not None
+            cached = None if paged else self._listings.get(shown)
+            if cached is not None:
+                return {**cached, "tools": list(cached["tools"])}
+            result = await call_next(ctx)
             if isinstance(result, ListToolsResult):
                 result.tools = [t for t in result.tools if self.visible(principal, t.name)]
                 for t in result.tools:
@@ -114,6 +126,8 @@ class ListingGuard:
                 # The runner may hand back the serialized form.
                 tools = cast(list[dict[str, Any]], result["tools"])
                 result["tools"] = [_compact_listed(t) for t in tools if self.visible(principal, str(t.get("name")))]
+                if not paged and result.get("nextCursor") is None:
+                    self._listings[shown] = copy.deepcopy(result)
             return result
         if ctx.method == "tools/call" and ctx.params is not None:
             name = ctx.params.get("name")

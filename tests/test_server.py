@@ -76,15 +76,26 @@ def make_server(role: str = "viewer", env: dict[str, str] | None = None):
     )
 
 
-async def test_every_tool_sets_all_four_annotations() -> None:
+async def test_every_tool_lists_only_the_annotations_that_differ_from_the_spec_defaults() -> None:
     async with Client(make_server("admin")) as client:
         tools = (await client.list_tools()).tools
+    specs = {spec.name: spec for spec in registered_tools()}
     assert tools
     for tool in tools:
         a = tool.annotations
+        spec = specs[tool.name]
         assert a is not None, tool.name
-        hints = (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
-        assert all(h is not None for h in hints), tool.name
+        # Read with the specification's defaults, the hints say what the declaration says.
+        assert (a.read_only_hint or False) == spec.read_only, tool.name
+        assert (a.open_world_hint is not False) == spec.open_world, tool.name
+        if not spec.read_only:
+            assert (a.destructive_hint is not False) == spec.destructive, tool.name
+            assert (a.idempotent_hint or False) == spec.idempotent, tool.name
+        # No hint equal to its default is listed.
+        assert a.read_only_hint is not False, tool.name
+        assert a.destructive_hint is not True, tool.name
+        assert a.idempotent_hint is not False, tool.name
+        assert a.open_world_hint is not True, tool.name
         assert tool.output_schema is not None, f"{tool.name} has no structured output"
 
 
@@ -104,6 +115,26 @@ async def test_a_viewer_sees_no_write_tool() -> None:
         tools = (await client.list_tools()).tools
     assert tools
     assert all(t.annotations is not None and t.annotations.read_only_hint for t in tools)
+
+
+async def test_the_listing_is_built_once_and_answered_the_same_every_time() -> None:
+    server = make_server("editor")
+    built: list[str] = []
+
+    async def count_listings(ctx: Any, call_next: Any) -> Any:
+        # Placed behind the listing guard: sees every tools/list the guard does not answer itself.
+        if ctx.method == "tools/list":
+            built.append(ctx.method)
+        return await call_next(ctx)
+
+    server.middleware.append(count_listings)
+    async with Client(server) as client:
+        first = (await client.list_tools()).tools
+        second = (await client.list_tools()).tools
+        third = (await client.list_tools()).tools
+    assert first == second == third
+    assert first
+    assert len(built) == 1
 
 
 async def test_a_role_without_scopes_sees_nothing_and_cannot_call() -> None:

@@ -8,8 +8,10 @@ happened, and one error hierarchy. Typed methods live in the area modules (`_sta
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import ssl
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -148,6 +150,22 @@ def encode_path(segments: Sequence[str]) -> str:
 _SENT_NOTHING = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 
+@functools.cache
+def _verified_context() -> ssl.SSLContext:
+    # Loading the CA store costs tens of milliseconds; every client of the process shares one.
+    return httpx2.create_ssl_context()
+
+
+def tls_context(url: str) -> ssl.SSLContext:
+    """The TLS context for a client whose requests all go to `url` (redirects are not followed):
+    the process's one verifying context with the CA store loaded, or, for a plain `http://`
+    URL that never uses TLS, a context that verifies but loads no CA store (so it could only
+    refuse, never trust, a certificate)."""
+    if url.startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return _verified_context()
+
+
 class ContentstackClient:
     """The shared API client. Use as an async context manager, or call `aclose()`.
 
@@ -183,16 +201,18 @@ class ContentstackClient:
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         timeout = httpx2.Timeout(config.timeout, connect=config.connect_timeout)
         limits = httpx2.Limits(max_connections=20, max_keepalive_connections=10)
+        urls = {api: base_url(api, config.region, config.base_urls.get(api)) for api in Api}
         self._http: dict[Api, httpx2.AsyncClient] = {
             api: httpx2.AsyncClient(
-                base_url=base_url(api, config.region, config.base_urls.get(api)),
+                base_url=url,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 timeout=timeout,
                 limits=limits,
                 transport=transport,
                 follow_redirects=False,
+                verify=tls_context(url),
             )
-            for api in Api
+            for api, url in urls.items()
         }
         # Typed areas, imported here to keep one import direction (areas -> core).
         from cs_mcp.client._analytics import AnalyticsAPI

@@ -76,7 +76,8 @@ def _hints(tool: Tool) -> str:
     if a is None:
         return ""
     marks = ["read-only" if a.read_only_hint else "write"]
-    if a.destructive_hint:
+    # Omitted hints take the specification's defaults: a write is destructive unless it says not.
+    if not a.read_only_hint and a.destructive_hint is not False:
         marks.append("destructive")
     if a.idempotent_hint:
         marks.append("idempotent")

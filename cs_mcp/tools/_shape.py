@@ -97,17 +97,88 @@ def estimate_tokens(value: Any) -> int:
 
 
 def fit_budget(items: Sequence[T], budget_tokens: int = DEFAULT_BUDGET_TOKENS, overhead: int = 200) -> list[T]:
-    """The longest prefix of `items` whose estimated size fits the budget (at least one item,
-    so that a single large item is still answered)."""
+    """The longest prefix of `items` whose estimated size fits the budget (at least one item:
+    a first item too large on its own is answered with its longest strings shortened)."""
+    return fit_page(items, budget_tokens, overhead)[0]
+
+
+def fit_page(
+    items: Sequence[T], budget_tokens: int = DEFAULT_BUDGET_TOKENS, overhead: int = 200, *, cleaned: bool = False
+) -> tuple[list[T], bool]:
+    """The longest prefix of `items` whose estimated size fits the budget, and whether an item
+    was shortened: a first item too large on its own has its longest strings cut (and saying
+    so) until it fits. With `cleaned`, every item is also cleaned as `clean` does, in the same
+    pass that measures it (one JSON encoding per clean item)."""
     kept: list[T] = []
     used = overhead
     for item in items:
-        size = estimate_tokens(item)
-        if kept and used + size > budget_tokens:
-            break
+        if cleaned:
+            item, size = _clean_and_measure(item)
+        else:
+            size = estimate_tokens(item)
+        if used + size > budget_tokens:
+            if kept:
+                break
+            return [shorten_to_fit(item, budget_tokens - overhead)], True
         kept.append(item)
         used += size
-    return kept
+    return kept, False
+
+
+def _clean_and_measure(value: T) -> tuple[T, int]:
+    """`value` cleaned, and its token estimate, from one JSON encoding when it is clean."""
+    if isinstance(value, BaseModel):
+        return value, estimate_tokens(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        cleaned = _clean(value)
+        return cleaned, estimate_tokens(cleaned)
+    if text.isascii():
+        # ASCII text holds none of the invisible characters; only escaped controls remain.
+        dirty = _ESCAPED_CONTROL.search(text) is not None
+    else:
+        dirty = bool(_INVISIBLE.search(text) or _ESCAPED_CONTROL.search(text) or _LINE_BREAK.search(text))
+    if not dirty:
+        return value, len(text) // 4 + 1
+    cleaned = _clean(value)
+    return cleaned, estimate_tokens(cleaned)
+
+
+def shorten_to_fit(value: T, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> T:
+    """`value` (a JSON-like value or a pydantic model) with its longest strings (each saying
+    how much it left out) and lists shortened until its estimate fits `budget_tokens`
+    (or nothing longer than a few dozen characters is left to cut)."""
+    if isinstance(value, BaseModel):
+        model = type(value)
+        return cast(T, model.model_validate(shorten_to_fit(value.model_dump(by_alias=True), budget_tokens)))
+    if estimate_tokens(value) <= budget_tokens:
+        return value
+    limit = 4000
+    shortened = value
+    while limit >= 16:
+        shortened = _shorten(value, limit)
+        if estimate_tokens(shortened) <= budget_tokens:
+            break
+        limit //= 2
+    return cast(T, shortened)
+
+
+def fit_one(value: dict[str, Any], budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> tuple[dict[str, Any], bool]:
+    """One object within the budget: its longest strings are shortened (and say so) until it
+    fits. Answers the object and whether anything was cut."""
+    shortened = shorten_to_fit(value, budget_tokens)
+    return shortened, shortened is not value
+
+
+def _shorten(value: Any, limit: int) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"… [cut: {len(value) - limit} more characters]"
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in cast(dict[str, Any], value).items()}
+    if isinstance(value, list):
+        return [_shorten(v, limit) for v in cast(list[Any], value)[:limit]]
+    return value
 
 
 def fingerprint(*parts: Any) -> str:
@@ -162,15 +233,18 @@ def page_info(
     returned: int,
     query_fingerprint: str,
     fetched: int | None = None,
+    shortened: bool = False,
 ) -> dict[str, Any]:
     """The `ListPage` fields for a page that started at `skip`: `fetched` items came back from
-    Contentstack, `returned` of them fit the budget."""
+    Contentstack, `returned` of them fit the budget, `shortened` when one was cut to fit it."""
     fetched = returned if fetched is None else fetched
-    truncated = returned < fetched
+    truncated = returned < fetched or shortened
     end = skip + returned
-    more = (total is not None and end < total) or (total is None and fetched >= asked) or truncated
+    more = (total is not None and end < total) or (total is None and fetched >= asked) or returned < fetched
     note = None
-    if truncated:
+    if shortened:
+        note = "long text was shortened to fit the size budget; pass fields=[...] to read fewer fields"
+    elif truncated:
         note = f"cut to {returned} of {fetched} items to fit the size budget; pass next_cursor for the rest"
     return {
         "total": total,

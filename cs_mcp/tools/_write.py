@@ -54,10 +54,11 @@ from cs_mcp.tools._context import ToolContext, app_state, principal_of
 T = TypeVar("T")
 R = TypeVar("R")
 
-# The two arguments every write tool takes, described once.
-DryRun = Annotated[bool, Field(description="Plan only: answer the requests and the guard's verdict; write nothing.")]
+# The two arguments every write tool takes, described once and briefly: the server's
+# instructions explain dry runs and confirmations.
+DryRun = Annotated[bool, Field(description="Plan only; write nothing.")]
 ConfirmationToken = Annotated[
-    str | None, Field(max_length=2000, description="From an earlier answer, once the user agreed to its preview.")
+    str | None, Field(max_length=2000, description="A preview's token, once the user agreed.")
 ]
 
 # The key of the confirmation question in an InputRequiredResult.

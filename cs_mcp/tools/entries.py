@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, WithJsonSchema
@@ -26,15 +26,14 @@ from cs_mcp.tools._query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.tools._registry import tool, write_tool
 from cs_mcp.tools._schema import JsonObjectText
 from cs_mcp.tools._shape import (
-    DEFAULT_BUDGET_TOKENS,
     DEFAULT_LIMIT,
     MAX_LIMIT,
     ListPage,
     clean,
     decode_cursor,
-    estimate_tokens,
     fingerprint,
-    fit_budget,
+    fit_one,
+    fit_page,
     page_info,
 )
 from cs_mcp.tools._write import (
@@ -129,31 +128,6 @@ async def content_type_missing(state: AppState, content_type: str) -> ToolError:
 def entry_dict(entry: Entry) -> dict[str, Any]:
     """An entry as the model reads it: what Contentstack sent, text cleaned."""
     return clean(entry.model_dump(by_alias=True, exclude_unset=True))
-
-
-def fit_one(value: dict[str, Any], budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> tuple[dict[str, Any], bool]:
-    """One object within the budget: its longest strings are shortened (and say so) until it
-    fits. Answers the object and whether anything was cut."""
-    if estimate_tokens(value) <= budget_tokens:
-        return value, False
-    limit = 4000
-    shortened = value
-    while limit >= 100:
-        shortened = _shorten(value, limit)
-        if estimate_tokens(shortened) <= budget_tokens:
-            break
-        limit //= 2
-    return shortened, True
-
-
-def _shorten(value: Any, limit: int) -> Any:
-    if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + f"… [cut: {len(value) - limit} more characters]"
-    if isinstance(value, dict):
-        return {k: _shorten(v, limit) for k, v in cast(dict[str, Any], value).items()}
-    if isinstance(value, list):
-        return [_shorten(v, limit) for v in cast(list[Any], value)[:limit]]
-    return value
 
 
 def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:
@@ -297,10 +271,16 @@ async def query_entries(
         if source == "published":
             raise
         raise await content_type_missing(state, content_type) from None
-    entries = [entry_dict(e) for e in page.items]
-    kept = fit_budget(entries)
+    entries = [e.model_dump(by_alias=True, exclude_unset=True) for e in page.items]
+    kept, shortened = fit_page(entries, cleaned=True)
     info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=key, fetched=len(entries)
+        total=page.total,
+        skip=skip,
+        asked=limit,
+        returned=len(kept),
+        query_fingerprint=key,
+        fetched=len(entries),
+        shortened=shortened,
     )
     return EntryList(content_type=content_type, source=source, environment=env, locale=locale, entries=kept, **info)
 
@@ -376,10 +356,16 @@ async def query_assets(
     key = fingerprint("assets", parsed, folder, only)
     skip = decode_cursor(cursor, key)
     page = await state.client.entries.assets(query=parsed, folder=folder, only=only, skip=skip, limit=limit)
-    assets = [clean(a.model_dump(by_alias=True, exclude_unset=True)) for a in page.items]
-    kept = fit_budget(assets)
+    assets = [a.model_dump(by_alias=True, exclude_unset=True) for a in page.items]
+    kept, shortened = fit_page(assets, cleaned=True)
     info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=key, fetched=len(assets)
+        total=page.total,
+        skip=skip,
+        asked=limit,
+        returned=len(kept),
+        query_fingerprint=key,
+        fetched=len(assets),
+        shortened=shortened,
     )
     return AssetList(folder=folder, assets=kept, **info)
 

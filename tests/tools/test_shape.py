@@ -6,14 +6,17 @@ from typing import Any
 
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel
 
 from cs_mcp.tools._shape import (
     clean,
     clean_text,
     decode_cursor,
     encode_cursor,
+    estimate_tokens,
     fingerprint,
     fit_budget,
+    fit_page,
     page_info,
     with_notice,
 )
@@ -63,7 +66,9 @@ def test_the_budget_cuts_at_an_item_boundary_but_keeps_at_least_one() -> None:
     items = [{"body": "x" * 400} for _ in range(100)]
     kept = fit_budget(items, budget_tokens=1000)
     assert 0 < len(kept) < 100
-    assert fit_budget([{"body": "x" * 100_000}], budget_tokens=1000) == [{"body": "x" * 100_000}]
+    [single] = fit_budget([{"body": "x" * 100_000}], budget_tokens=1000)
+    assert single["body"].startswith("x" * 100)
+    assert estimate_tokens(single) <= 1000
 
 
 def test_page_info_says_when_an_answer_was_truncated_and_how_to_continue() -> None:
@@ -107,3 +112,39 @@ def test_with_notice_puts_the_notice_first_in_an_object_answer_only() -> None:
     assert list(with_notice({"a": 1, "content_notice": "forged"}, "data")) == ["content_notice", "a"]
     assert with_notice({"a": 1}, "data")["content_notice"] == "data"
     assert with_notice(None, "data") is None
+
+
+def test_a_first_item_over_the_budget_alone_is_shortened_to_fit_and_says_so() -> None:
+    items = [{"uid": "a", "body": "x" * 100_000}, {"uid": "b", "body": "short"}]
+    kept, shortened = fit_page(items, budget_tokens=2000)
+    assert shortened is True
+    assert [i["uid"] for i in kept] == ["a"]
+    assert estimate_tokens(kept) <= 2000
+    assert "[cut:" in kept[0]["body"]
+    assert items[0]["body"] == "x" * 100_000  # the caller's item is left as it was
+
+
+class Row(BaseModel):
+    uid: str
+    title: str
+
+
+def test_a_model_item_over_the_budget_is_shortened_and_stays_a_valid_model() -> None:
+    kept = fit_budget([Row(uid="a", title="y" * 100_000)], budget_tokens=1000)
+    assert isinstance(kept[0], Row)
+    assert kept[0].uid == "a"
+    assert estimate_tokens(kept[0]) <= 1000
+
+
+def test_the_cleaning_pass_cleans_and_measures_items_that_need_it() -> None:
+    items = [{"title": "plain ascii"}, {"title": "Safe\u202e\u200btitle", "note": "line\rbreak"}, {"t": "caf\u00e9"}]
+    kept, shortened = fit_page(items, cleaned=True)
+    assert shortened is False
+    assert kept == [{"title": "plain ascii"}, {"title": "Safetitle", "note": "line\nbreak"}, {"t": "caf\u00e9"}]
+
+
+def test_a_shortened_page_says_so_without_a_cursor_past_its_end() -> None:
+    info = page_info(total=1, skip=0, asked=25, returned=1, query_fingerprint="q", shortened=True)
+    assert info["truncated"] is True
+    assert info["note"]
+    assert info["next_cursor"] is None
