@@ -19,6 +19,7 @@ from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 
 REPO = Path(__file__).resolve().parents[1]
+ENTRIES = "/v3/content_types/blog_post/entries"  # the path the bare server's `get` reads entries at
 
 
 def machine() -> str:
@@ -49,6 +50,24 @@ def clean_env(**extra: str) -> dict[str, str]:
 # Client-side limits lifted, for benchmarks that measure cs-mcp rather than Contentstack's
 # per-organization limits (the sandbox they run against has its limits off too).
 UNLIMITED = "cma_read=100000,cma_write=100000,cma_bulk=100000,cda=100000,analytics=100000,automate=100000"
+
+
+def status_mib(pid: int, field: str) -> float:
+    """A memory figure (`VmRSS`, `VmHWM`, ...) of a running process from /proc/<pid>/status, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the name (which is in brackets and may hold spaces):
+    [0] is the state, [1] the parent pid, [11] and [12] user and system CPU in clock ticks.
+
+    Raises:
+        OSError: the process is gone.
+    """
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def free_port() -> int:

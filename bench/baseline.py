@@ -2,13 +2,15 @@
 the same Contentstack (or sandbox) that cs-mcp's read tools make, and returns the answer.
 
 Every benchmark measures cs-mcp beside it in the same run. Run on its own it serves stdio,
-configured by the same environment variables as `cs-mcp serve`:
+configured by the same environment variables as `cs-mcp serve`; `--http PORT` serves
+Streamable HTTP at http://127.0.0.1:PORT/mcp instead (and 200 at /healthz, to wait on):
 
-    python -m bench.baseline
+    python -m bench.baseline [--http PORT]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
@@ -17,6 +19,8 @@ from typing import Any
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 
 def build_baseline(env: Mapping[str, str]) -> MCPServer[httpx2.AsyncClient]:
@@ -49,7 +53,19 @@ def build_baseline(env: Mapping[str, str]) -> MCPServer[httpx2.AsyncClient]:
 
 
 def main() -> None:
-    build_baseline(os.environ).run()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--http", type=int, metavar="PORT", help="serve Streamable HTTP on this loopback port")
+    port: int | None = parser.parse_args().http
+    server = build_baseline(os.environ)
+    if port is None:
+        server.run()
+        return
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_request: Request) -> Response:  # pyright: ignore[reportUnusedFunction]
+        return JSONResponse({"status": "ok"})
+
+    server.run("streamable-http", host="127.0.0.1", port=port)
 
 
 if __name__ == "__main__":

@@ -1,91 +1,160 @@
-"""Streamable HTTP under load: concurrent MCP clients calling `query_entries` against
-`cs-mcp serve --transport http` (a separate process) backed by the sandbox, with the sandbox's
-and the client's rate limits lifted so that the server itself is measured; p50 and p99 latency,
-errors, and the server's peak memory (VmHWM).
+"""Streamable HTTP under load, beside the bare baseline: concurrent MCP clients calling
+`query_entries` on `cs-mcp serve --transport http` and the same GET through the bare server's
+one tool (`python -m bench.baseline --http PORT`), each server in its own process, both backed
+by one sandbox process on loopback with the sandbox's and cs-mcp's rate limits lifted, so that
+the servers themselves are measured. The two servers take turns in rounds (the load of the
+machine falls on both); each gets `--seconds` in all. Throughput, p50 and p99 latency, errors,
+the server's peak memory (VmHWM), and cs-mcp's ratios to the bare server.
 
-    python -m bench.http_load [--clients 50] [--seconds 60]
+    python -m bench.http_load [--clients 50] [--seconds 60] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import os
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench._common import UNLIMITED, clean_env, free_port, machine, percentile_ms, wait_answering
-from cs_mcp.sandbox.runner import running_sandbox
-from cs_mcp.sandbox.state import SandboxConfig
+from bench._common import (
+    ENTRIES,
+    UNLIMITED,
+    clean_env,
+    free_port,
+    machine,
+    percentile_ms,
+    proc_stat,
+    sandbox_process,
+    status_mib,
+    wait_answering,
+)
 
 TOKEN = "bench-load-token-0123456789abcdef"
+# What cs-mcp's `query_entries` with limit 5 sends, so that both servers ask the sandbox the same.
+BARE_PARAMS = {"limit": "5", "include_count": "true", "include_publish_details": "true"}
+
+Call = Callable[[Client], Awaitable[Any]]
 
 
-def peak_memory_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+async def call_ours(client: Client) -> Any:
+    return await client.call_tool("query_entries", {"content_type": "blog_post", "limit": 5})
 
 
-async def one_client(url: str, deadline: float, latencies: list[float], errors: list[str]) -> None:
+async def call_bare(client: Client) -> Any:
+    return await client.call_tool("get", {"path": ENTRIES, "params": BARE_PARAMS})
+
+
+@dataclass
+class Figures:
+    latencies: list[float] = field(default_factory=list[float])
+    errors: list[str] = field(default_factory=list[str])
+    seconds: float = 0.0
+    peak_mib: float = 0.0
+    cpu_seconds: float = 0.0
+
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name}: {len(self.latencies)} calls ({self.throughput():.0f}/s), "
+            f"p50 {percentile_ms(self.latencies, 50):.1f} ms, p99 {percentile_ms(self.latencies, 99):.1f} ms, "
+            f"errors {len(self.errors)}, server peak memory {self.peak_mib:.0f} MiB, "
+            f"server CPU {self.cpu_seconds / max(1, len(self.latencies)) * 1000:.2f} ms a call"
+        )
+
+
+async def one_client(url: str, call: Call, deadline: float, figures: Figures) -> None:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
     async with http, Client(streamable_http_client(url, http_client=http)) as client:
         while time.monotonic() < deadline:
             start = time.perf_counter()
             try:
-                result = await client.call_tool("query_entries", {"content_type": "blog_post", "limit": 5})
+                result = await call(client)
             except Exception as exc:  # a benchmark counts every failure, whatever its kind
-                errors.append(type(exc).__name__)
+                figures.errors.append(type(exc).__name__)
                 continue
-            latencies.append(time.perf_counter() - start)
+            figures.latencies.append(time.perf_counter() - start)
             if result.is_error:
-                errors.append("tool error")
+                figures.errors.append("tool error")
 
 
-async def measure(clients: int, seconds: float) -> str:
-    async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
-        with tempfile.TemporaryDirectory() as tmp:
-            policy = Path(tmp) / "policy.toml"
-            digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-            policy.write_text(f'[[principals]]\nname = "load"\ntoken_sha256 = "{digest}"\nrole = "viewer"\n')
-            port = free_port()
-            # cs-mcp's own pacing is lifted: the subject is the server, not Contentstack's limits.
-            env = clean_env(**sandbox.env(), XDG_STATE_HOME=tmp, CS_MCP_RATE_LIMITS=UNLIMITED)
-            command = [sys.executable, "-m", "cs_mcp", "serve", "--transport", "http", "--port", str(port)]
-            process = await anyio.open_process(
-                [*command, "--policy", str(policy)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                base = f"http://127.0.0.1:{port}"
-                await wait_answering(f"{base}/healthz")
-                latencies: list[float] = []
-                errors: list[str] = []
-                deadline = time.monotonic() + seconds
-                async with anyio.create_task_group() as tg:
-                    for _ in range(clients):
-                        tg.start_soon(one_client, f"{base}/mcp", deadline, latencies, errors)
-                memory = peak_memory_mib(process.pid)
-            finally:
-                process.terminate()
-                with anyio.fail_after(10):
-                    await process.wait()
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/<pid>/stat, after the name)."""
+    fields = proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(
+    command: list[str], env: dict[str, str], call: Call, clients: int, seconds: float, into: Figures
+) -> None:
+    """Starts a server (`command`, `{port}` standing for a free port), waits until it answers
+    /healthz, drives `clients` clients at it with `call` for `seconds`, adds to `into`, stops it."""
+    port = free_port()
+    process = await anyio.open_process(
+        [*(part.replace("{port}", str(port)) for part in command)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await wait_answering(f"{base}/healthz")
+        started = time.monotonic()
+        cpu_before = cpu_seconds(process.pid)  # the start's imports are not the load's
+        deadline = started + seconds
+        async with anyio.create_task_group() as tg:
+            for _ in range(clients):
+                tg.start_soon(one_client, f"{base}/mcp", call, deadline, into)
+        into.seconds += time.monotonic() - started
+        into.peak_mib = max(into.peak_mib, status_mib(process.pid, "VmHWM"))
+        into.cpu_seconds += cpu_seconds(process.pid) - cpu_before
+    finally:
+        process.terminate()
+        with anyio.fail_after(10):
+            await process.wait()
+
+
+def ratio_line(bare: Figures, ours: Figures) -> str:
+    throughput = ours.throughput() / bare.throughput()
+    p99 = percentile_ms(ours.latencies, 99) / percentile_ms(bare.latencies, 99)
     return (
-        f"http load: {clients} clients for {seconds:.0f} s: {len(latencies)} calls "
-        f"({len(latencies) / seconds:.0f}/s), p50 {percentile_ms(latencies, 50):.1f} ms, "
-        f"p99 {percentile_ms(latencies, 99):.1f} ms, errors {len(errors)} (target 0), "
-        f"server peak memory {memory:.0f} MiB [{machine()}]"
+        f"ratios cs-mcp / bare: throughput {throughput:.2f} (target >= 0.95), p99 {p99:.2f} (target <= 1.1), "
+        f"p50 {percentile_ms(ours.latencies, 50) / percentile_ms(bare.latencies, 50):.2f}; "
+        f"errors {len(ours.errors)} and {len(bare.errors)} (target 0)"
+    )
+
+
+async def measure(clients: int, seconds: float, rounds: int) -> str:
+    bare, ours = Figures(), Figures()
+    async with sandbox_process() as stack:
+        with tempfile.TemporaryDirectory() as tmp:
+            # cs-mcp's own pacing is lifted: the subject is the server, not Contentstack's limits.
+            # CS_MCP_TOKEN: the bearer token the clients send (else serve makes a new one).
+            env = clean_env(**stack, XDG_STATE_HOME=tmp, CS_MCP_RATE_LIMITS=UNLIMITED, CS_MCP_TOKEN=TOKEN)
+            serve = [sys.executable, "-m", "cs_mcp", "serve", "--transport", "http", "--port", "{port}"]
+            baseline = [sys.executable, "-m", "bench.baseline", "--http", "{port}"]
+            for _ in range(rounds):
+                await load(baseline, env, call_bare, clients, seconds / rounds, bare)
+                await load(serve, env, call_ours, clients, seconds / rounds, ours)
+    return "\n".join(
+        [
+            f"http load: {clients} clients, {seconds:.0f} s each server in {rounds} alternating rounds [{machine()}]",
+            bare.line("  bare  "),
+            ours.line("  cs-mcp"),
+            "  " + ratio_line(bare, ours),
+        ]
     )
 
 
@@ -93,8 +162,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    print(anyio.run(measure, args.clients, args.seconds))
+    print(anyio.run(measure, args.clients, args.seconds, args.rounds))
 
 
 if __name__ == "__main__":

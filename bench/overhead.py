@@ -23,13 +23,12 @@ import anyio
 import httpx2
 from mcp import Client
 
-from bench._common import UNLIMITED, machine, median_ms, sandbox_process
+from bench._common import ENTRIES, UNLIMITED, machine, median_ms, sandbox_process
 from bench.baseline import build_baseline
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
 
-ENTRIES = "/v3/content_types/blog_post/entries"
 LARGE_QUERY = {"title": {"$regex": "^Bench large "}}
 Call = Callable[[], Awaitable[Any]]
 

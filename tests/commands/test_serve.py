@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from cs_mcp.cli import main
+from cs_mcp.commands.serve import bind_socket
 from tests.commands._process import REPO, clean_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
@@ -159,3 +161,25 @@ async def test_http_without_a_token_is_refused_and_healthz_is_open(http_server: 
         )
     assert refused.status_code == 401
     assert foreign_origin.status_code == 403
+
+
+def test_http_socket_lets_the_event_loop_turn_off_nagle_on_accepted_connections() -> None:
+    listening = bind_socket("127.0.0.1", 0)
+    listening.listen()
+    host, port = listening.getsockname()[:2]
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Queue[int] = asyncio.Queue()
+
+        def on_connect(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.put_nowait(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=listening)
+        async with server:
+            _reader, writer = await asyncio.open_connection(host, port)
+            value = await asyncio.wait_for(seen.get(), timeout=10)
+            writer.close()
+        return value
+
+    assert asyncio.run(accepted_nodelay()) == 1
