@@ -23,7 +23,7 @@ from cs_mcp.tools._registry import registered_tools
 
 pytestmark = pytest.mark.anyio
 
-# The tool names of the design's public interface (DESIGN.md section 3).
+# The tool names of the design's public interface (docs/TOOLS.md).
 DESIGN_TOOLS = {
     "describe_stack", "get_content_type",
     "query_entries", "get_entry", "query_assets", "create_entry", "update_entry", "delete_entry",

@@ -521,7 +521,7 @@ def _classify(api: Api, status: int, error_code: int | None) -> tuple[type[APISt
         return NotFoundError, "not found"
     if status == 422 and api is Api.CDA:
         # The CDA answers 422 "UID is not valid" both for a missing entry and for one that
-        # was never published there (FACTS.md section 4).
+        # was never published there (CDA reference, "Errors").
         return NotFoundError, "not found or not published in this environment and locale"
     if status == 422 and error_code in (118, 141):
         return NotFoundError, "not found"

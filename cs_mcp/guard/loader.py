@@ -266,7 +266,7 @@ class _Reader:
 
 
 def parse_policy(text: str, file: str = "<policy>") -> Policy:
-    """The policy written in `text` (TOML, the format of DESIGN.md section 4).
+    """The policy written in `text` (TOML, the format README.md's "Permissions" shows).
 
     Raises:
         PolicyError: the TOML is malformed, or names an unknown key, scope or role, has an

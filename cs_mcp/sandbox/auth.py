@@ -1,7 +1,8 @@
 """Credential checks of the sandbox's four APIs, answering as Contentstack does when they fail.
 
 Each check answers None when the request may go on, or the error response to send. The rules
-(FACTS.md sections 2 and 4), with the choices the documentation leaves open written down:
+(the "Authentication" and "Errors" sections of the CMA and CDA references), with the choices
+the documentation leaves open written down:
 
 - CMA: header `api_key` must be the stack's key, else 412 error_code 109. Then one of
   `authorization: <management token>`, `authorization: Bearer <token>` (the sandbox has no

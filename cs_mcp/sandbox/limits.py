@@ -1,11 +1,12 @@
 """Rate limits, injected faults and the request log, as one ASGI middleware over the sandbox.
 
-Rate limits (FACTS.md section 3, when `config.rate_limits`): a sliding one-second window per
-API measured with `state.clock.monotonic()`, so a test that advances the clock opens a new
-window: CMA reads 10/s, CMA writes 10/s, the bulk endpoints (`/cma/v3/bulk/*`) 1/s (and they
-count as writes), CDA 100/s, Analytics 10/s, Automate 10/s. Every answer carries
-`X-RateLimit-Limit` and `X-RateLimit-Remaining`; over the limit answers 429 (no `Retry-After`,
-as Contentstack sends none). Requests refused with 429 do not use up the window.
+Rate limits (Contentstack's "Rate limiting" sections of the CMA and CDA references, when
+`config.rate_limits`): a sliding one-second window per API measured with
+`state.clock.monotonic()`, so a test that advances the clock opens a new window: CMA reads 10/s,
+CMA writes 10/s, the bulk endpoints (`/cma/v3/bulk/*`) 1/s (and they count as writes), CDA
+100/s, Analytics 10/s, Automate 10/s. Every answer carries `X-RateLimit-Limit` and
+`X-RateLimit-Remaining`; over the limit answers 429 (no `Retry-After`, as Contentstack sends
+none). Requests refused with 429 do not use up the window.
 
 Faults (`state.config.faults`, changed at run time through `/_sandbox/faults`), applied before
 the request reaches its API, in this order: `latency_ms` added to every answer; `drop_connections`

@@ -1,4 +1,5 @@
-"""The entries query language (FACTS.md section 6), evaluated over entry JSON objects.
+"""The entries query language (the "Queries" section of Contentstack's CDA reference),
+evaluated over entry JSON objects.
 
 A query is compiled once (`compile_query`), which checks every operator and operand, so an
 invalid query is refused whole with `QueryError` before any entry is looked at, then the

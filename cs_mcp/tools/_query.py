@@ -1,4 +1,4 @@
-"""The Contentstack query language (FACTS.md section 6), checked before anything is sent.
+"""The Contentstack query language (the "Queries" section of the CDA reference), checked before anything is sent.
 
 Contentstack answers an unknown operator or a misspelt form with an error or, worse, with no
 match at all, and an agent cannot tell "no such content" from "the filter was not understood".
@@ -38,7 +38,7 @@ ALL_OPERATORS = FIELD_OPERATORS | LOGICAL
 MAX_DEPTH = 6
 MAX_LIST = 100
 MAX_REGEX = 500
-# A query travels in the URL, and Contentstack answers 414 past 8 KB (FACTS.md section 6).
+# A query travels in the URL, and Contentstack answers 414 past 8 KB (CDA reference, "Queries").
 MAX_ENCODED_CHARS = 6000
 
 _FIELD_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")

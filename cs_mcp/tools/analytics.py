@@ -1,4 +1,4 @@
-"""The analytics toolset (DESIGN.md section 3.5): Analytics v2 reports in one call.
+"""The analytics toolset (docs/TOOLS.md, "analytics"): Analytics v2 reports in one call.
 
 Contentstack answers a report with a job id and the rows later, page by page, once the job is
 no longer "Job active"; a job may span at most 90 days. `get_analytics` does the whole dance:

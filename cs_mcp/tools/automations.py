@@ -1,4 +1,4 @@
-"""The automations toolset (DESIGN.md section 3.6): Automate projects, automations, the on/off
+"""The automations toolset (docs/TOOLS.md, "automations"): Automate projects, automations, the on/off
 toggle, execution history and the audit log.
 
 Automate takes an authtoken (or OAuth token) and an organization, never a management token;

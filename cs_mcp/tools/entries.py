@@ -51,7 +51,7 @@ from cs_mcp.views import WRITE_PREVIEW_VIEW
 
 T = TypeVar("T")
 
-# Contentstack accepts at most 10 `include[]` reference paths per request (FACTS.md section 6).
+# Contentstack accepts at most 10 `include[]` reference paths per request (CDA reference, "Include reference").
 MAX_INCLUDE = 10
 WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")

@@ -1,4 +1,4 @@
-"""The policy file: the format of DESIGN.md section 4, and every error with its line."""
+"""The policy file: the format README.md's "Permissions" shows, and every error with its line."""
 
 from __future__ import annotations
 
