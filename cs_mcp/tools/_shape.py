@@ -225,6 +225,24 @@ class ListPage(BaseModel):
     note: str | None = None
 
 
+def fit_listing(
+    items: list[dict[str, Any]], *, total: int | None, skip: int, asked: int, query_fingerprint: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The cleaned items of a page of entries or assets that fit the budget (an item too long
+    alone is shortened), with their `ListPage` fields."""
+    kept, shortened = fit_page(items, cleaned=True)
+    info = page_info(
+        total=total,
+        skip=skip,
+        asked=asked,
+        returned=len(kept),
+        query_fingerprint=query_fingerprint,
+        fetched=len(items),
+        shortened=shortened,
+    )
+    return kept, info
+
+
 def page_info(
     *,
     total: int | None,

@@ -32,9 +32,8 @@ from cs_mcp.tools._shape import (
     clean,
     decode_cursor,
     fingerprint,
+    fit_listing,
     fit_one,
-    fit_page,
-    page_info,
 )
 from cs_mcp.tools._write import (
     ConfirmationRequest,
@@ -272,16 +271,7 @@ async def query_entries(
             raise
         raise await content_type_missing(state, content_type) from None
     entries = [e.model_dump(by_alias=True, exclude_unset=True) for e in page.items]
-    kept, shortened = fit_page(entries, cleaned=True)
-    info = page_info(
-        total=page.total,
-        skip=skip,
-        asked=limit,
-        returned=len(kept),
-        query_fingerprint=key,
-        fetched=len(entries),
-        shortened=shortened,
-    )
+    kept, info = fit_listing(entries, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
     return EntryList(content_type=content_type, source=source, environment=env, locale=locale, entries=kept, **info)
 
 
@@ -357,16 +347,7 @@ async def query_assets(
     skip = decode_cursor(cursor, key)
     page = await state.client.entries.assets(query=parsed, folder=folder, only=only, skip=skip, limit=limit)
     assets = [a.model_dump(by_alias=True, exclude_unset=True) for a in page.items]
-    kept, shortened = fit_page(assets, cleaned=True)
-    info = page_info(
-        total=page.total,
-        skip=skip,
-        asked=limit,
-        returned=len(kept),
-        query_fingerprint=key,
-        fetched=len(assets),
-        shortened=shortened,
-    )
+    kept, info = fit_listing(assets, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
     return AssetList(folder=folder, assets=kept, **info)
 
 
