@@ -188,10 +188,7 @@ async def read_content_type(uid: str) -> str:
         try:
             ct = await state.meta.content_type(uid)
         except NotFoundError:
-            known = sorted(c.uid for c in await state.meta.content_types())
-            raise ResourceNotFoundError(
-                f"content type {uid!r} does not exist; content types are: {', '.join(known)}"
-            ) from None
+            raise ResourceNotFoundError(str(await state.meta.content_type_missing(uid))) from None
         schema = ContentTypeSchema(
             uid=ct.uid,
             title=clean_text(ct.title),

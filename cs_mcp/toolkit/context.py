@@ -31,7 +31,7 @@ class AppState:
     meta: StackMetadata = field(init=False)
 
     def __post_init__(self) -> None:
-        self.meta = StackMetadata(self.client)
+        self.meta = StackMetadata(self.client, self.settings.locale)
 
 
 ToolContext = Context[AppState, Any]

@@ -25,6 +25,7 @@ from cs_mcp.client import Api, ContentstackError
 from cs_mcp.config import CAPABILITY_HINTS, Capability, Settings
 from cs_mcp.guard.scopes import Scope, scope_set
 from cs_mcp.toolkit.context import ToolContext
+from cs_mcp.toolkit.shape import ReadAnswer
 from cs_mcp.toolkit.write import ElicitationRequired, WriteCall
 
 
@@ -112,6 +113,7 @@ class ToolSpec:
     open_world: bool
     read_back: str | None = None  # write tools: what to read to learn what a write did
     ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+    labelled: bool = False  # its answer is a `ReadAnswer`: the server labels it as content
 
     @property
     def meta(self) -> dict[str, Any] | None:
@@ -281,6 +283,7 @@ def _declare(
     # That stack text is content, never instructions, the server's instructions say once and
     # every read answer says again (content_notice); repeating it in each description cost
     # every turn of every session.
+    answer = inspect.signature(fn, eval_str=True).return_annotation
     return ToolSpec(
         name=name or fn.__name__,
         toolset=toolset,
@@ -294,6 +297,7 @@ def _declare(
         open_world=open_world,
         read_back=read_back,
         ui=ui,
+        labelled=read_only and isinstance(answer, type) and issubclass(answer, ReadAnswer),
     )
 
 

@@ -1,6 +1,7 @@
 """Stack metadata cached per process: environments, locales, content types and their schemas.
 
-Tools validate names against it (so an error can list what exists) and completions read it.
+Tools validate names against it (so an error can list what exists: `check_environments`,
+`check_locales`, `check_content_types`, the one wording of each) and completions read it.
 Environments and locales are re-read after a minute; a schema is re-read on request, which a
 tool does when Contentstack refuses a write as invalid (the schema may have changed).
 """
@@ -8,15 +9,24 @@ tool does when Contentstack refuses a write as invalid (the schema may have chan
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+
+from mcp.server.mcpserver.exceptions import ToolError
 
 from cs_mcp.client import ContentstackClient, ContentType, Environment, Locale
 
 TTL_SECONDS = 60.0
+# The locale a write lands in when the stack names no master locale (Contentstack's default).
+FALLBACK_LOCALE = "en-us"
 
 
 class StackMetadata:
-    def __init__(self, client: ContentstackClient) -> None:
+    """`default_locale` is the configured locale (CONTENTSTACK_LOCALE), which writes that name
+    none land in before the master locale."""
+
+    def __init__(self, client: ContentstackClient, default_locale: str | None = None) -> None:
         self._client = client
+        self._default_locale = default_locale
         self._environments: tuple[float, list[Environment]] | None = None
         self._locales: tuple[float, list[Locale]] | None = None
         self._content_types: tuple[float, list[ContentType]] | None = None
@@ -51,6 +61,30 @@ class StackMetadata:
                 return loc.code
         return None
 
+    async def write_locale(self, locale: str | None) -> str:
+        """The locale a write lands in: `locale`, else the configured one, else the master."""
+        return locale or self._default_locale or await self.master_locale() or FALLBACK_LOCALE
+
+    async def check_locales(self, locales: Sequence[str]) -> None:
+        """Raises a ToolError naming the stack's locales when one of `locales` is not among them."""
+        _check("locale", "locales", locales, await self.locale_codes())
+
+    async def check_environments(self, environments: Sequence[str]) -> None:
+        """Raises a ToolError naming the stack's environments when one of `environments` is unknown."""
+        _check("environment", "environments", environments, await self.environment_names())
+
+    async def check_content_types(self, uids: Sequence[str]) -> None:
+        """Raises a ToolError naming the stack's content types when one of `uids` is unknown."""
+        _check("content type", "content types", uids, sorted(c.uid for c in await self.content_types()))
+
+    async def content_type_missing(self, uid: str) -> ToolError:
+        """The error for a content type Contentstack did not find, listing the ones that exist."""
+        try:
+            await self.check_content_types([uid])
+        except ToolError as exc:
+            return exc
+        return ToolError(f"content type {uid} was not found; it may have been deleted a moment ago")
+
     async def content_types(self) -> list[ContentType]:
         if not self._fresh(self._content_types):
             found = await self._client.stack.all_content_types()
@@ -73,3 +107,9 @@ class StackMetadata:
         """Drops everything cached."""
         self._environments = self._locales = self._content_types = None
         self._schemas.clear()
+
+
+def _check(kind: str, kinds: str, names: Sequence[str], known: Sequence[str]) -> None:
+    unknown = [name for name in dict.fromkeys(names) if name not in known]
+    if unknown:
+        raise ToolError(f"{kind} {', '.join(unknown)} does not exist; {kinds} are: {', '.join(known)}")

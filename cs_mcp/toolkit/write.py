@@ -53,6 +53,7 @@ from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
 
 T = TypeVar("T")
 R = TypeVar("R")
+A = TypeVar("A", bound="WriteAnswer")
 
 # The two arguments every write tool takes, described once and briefly: the server's
 # instructions explain dry runs and confirmations.
@@ -125,6 +126,24 @@ class ElicitationRequired(ToolError):
         self.result = result
 
 
+class WriteAnswer(BaseModel):
+    """What every write tool answers, whatever it writes: whether it was a dry run and whether
+    anything was written, the plan, the guard's verdict, the confirmation request when a human
+    must agree first, and a plain notice of what came of it. A tool's answer subclasses it with
+    its own fields and is built with `WriteOutcome.answer`."""
+
+    dry_run: bool = Field(description="True: nothing was sent; `plan` is what would be.")
+    written: bool = Field(description="Whether the write was sent to Contentstack.")
+    plan: WritePlan
+    verdict: GuardDecision
+    confirmation: ConfirmationRequest | None = Field(
+        default=None,
+        description="Set when nothing was written because the user must agree: show the preview, and only "
+        "if they agree call again with the same arguments and confirmation_token.",
+    )
+    notice: str | None = Field(default=None, description="What came of the write, in plain words.")
+
+
 @dataclass
 class WriteOutcome(Generic[T]):
     """What came of a guarded write. `result` is None unless the write ran; `confirmation`
@@ -141,6 +160,18 @@ class WriteOutcome(Generic[T]):
     def written(self) -> bool:
         """Whether the write was sent."""
         return not self.dry_run and self.confirmation is None and not self.noop
+
+    def answer(self, model: type[A], **fields: Any) -> A:
+        """The tool's answer: the `WriteAnswer` fields of this outcome plus the tool's own
+        `fields` (among them `notice`, if the tool has one to give)."""
+        return model(
+            dry_run=self.dry_run,
+            written=self.written,
+            plan=self.plan,
+            verdict=self.verdict,
+            confirmation=self.confirmation,
+            **fields,
+        )
 
 
 def preview_of(plan: WritePlan, reason: str) -> str:

@@ -89,18 +89,6 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T | None]:
     return results
 
 
-async def master_locale(state: AppState) -> str | None:
-    """The stack's master locale: the one that falls back to nothing, or to itself (both shapes
-    are answered for the master locale)."""
-    found = await state.meta.master_locale()
-    if found is not None:
-        return found
-    for loc in await state.meta.locales():
-        if loc.fallback_locale == loc.code:
-            return loc.code
-    return None
-
-
 # uids per lookup request: 100 uids of ~20 characters keep the URL well under 8 KB.
 LOOKUP_CHUNK = 100
 

@@ -52,7 +52,7 @@ from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.identifiers import JobId, Uid
 from cs_mcp.toolkit.registry import tool
-from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
+from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, clean, estimate_tokens, fit_budget
 from cs_mcp.views import ANALYTICS_VIEW
 
 # The longest range one call covers: beyond it the agent should ask by month or week.
@@ -129,7 +129,7 @@ class WindowInfo(BaseModel):
     rows: int = 0
 
 
-class AnalyticsReport(BaseModel):
+class AnalyticsReport(ReadAnswer):
     status: Literal["complete", "timed_out"] = Field(
         description="'timed_out': some jobs were still running; resume with get_analytics_job(job_id)."
     )
@@ -154,7 +154,7 @@ class AnalyticsReport(BaseModel):
     )
 
 
-class AnalyticsJobData(BaseModel):
+class AnalyticsJobData(ReadAnswer):
     job_id: str
     status: Literal["complete", "active"] = Field(description="'active': still running; call again shortly.")
     page: int | None = Field(description="The page answered, or null when every page was read.")

@@ -36,7 +36,8 @@ from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    ListPage,
+    ListAnswer,
+    ReadAnswer,
     clean_text,
     decode_cursor,
     encode_cursor,
@@ -45,12 +46,11 @@ from cs_mcp.toolkit.shape import (
     page_info,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationRequest,
     ConfirmationToken,
     DryRun,
-    GuardDecision,
     Permits,
     PlannedRequest,
+    WriteAnswer,
     WriteCall,
     WritePlan,
 )
@@ -86,7 +86,7 @@ class ProjectInfo(BaseModel):
     updated_at: str | None = None
 
 
-class ProjectList(ListPage):
+class ProjectList(ListAnswer):
     projects: list[ProjectInfo]
 
 
@@ -104,7 +104,7 @@ class AutomationSummary(BaseModel):
     updated_at: str | None = None
 
 
-class AutomationList(ListPage):
+class AutomationList(ListAnswer):
     project_id: str
     automations: list[AutomationSummary]
 
@@ -125,7 +125,7 @@ class StepInfo(BaseModel):
     next: list[str] = Field(default_factory=lambda: [])
 
 
-class AutomationDetail(BaseModel):
+class AutomationDetail(ReadAnswer):
     id: str
     project_id: str
     title: str | None = None
@@ -154,7 +154,7 @@ class ExecutionSummary(BaseModel):
     error: str | None = None
 
 
-class ExecutionList(ListPage):
+class ExecutionList(ListAnswer):
     project_id: str
     executions: list[ExecutionSummary]
 
@@ -169,7 +169,7 @@ class ExecutionStepInfo(BaseModel):
     error: str | None = None
 
 
-class ExecutionDetail(BaseModel):
+class ExecutionDetail(ReadAnswer):
     id: str
     project_id: str
     automation_id: str | None = None
@@ -192,12 +192,12 @@ class AuditLogInfo(BaseModel):
     created_at: str | None = None
 
 
-class AuditLogList(ListPage):
+class AuditLogList(ListAnswer):
     project_id: str
     logs: list[AuditLogInfo]
 
 
-class ToggleAnswer(BaseModel):
+class ToggleAnswer(WriteAnswer):
     project_id: str
     automation_id: str
     title: str | None = None
@@ -205,13 +205,6 @@ class ToggleAnswer(BaseModel):
     previous_active: bool | None = Field(default=None, description="The state before; null when not read.")
     active: bool | None = Field(default=None, description="The state read back after the change; null if not sent.")
     changed: bool = Field(description="True when the change was sent and applied.")
-    dry_run: bool
-    message: str
-    plan: WritePlan
-    verdict: GuardDecision
-    confirmation: ConfirmationRequest | None = Field(
-        default=None, description="Set when a human must agree first: nothing was sent."
-    )
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -646,7 +639,8 @@ async def set_automation_active(
             WritePlan(action=tool_name, summary=f"nothing to do: the automation is already {word}"),
             "nothing to send",
         )
-        return ToggleAnswer(
+        return unchanged.answer(
+            ToggleAnswer,
             project_id=project_id,
             automation_id=automation_id,
             title=title,
@@ -654,10 +648,7 @@ async def set_automation_active(
             previous_active=automation.active,
             active=automation.active,
             changed=False,
-            dry_run=unchanged.dry_run,
-            message=f"automation {automation_id!r} is already {word}; nothing was sent",
-            plan=unchanged.plan,
-            verdict=unchanged.verdict,
+            notice=f"automation {automation_id!r} is already {word}; nothing was sent",
         )
     missing = automation.missing_parts() or []
     if missing:
@@ -698,7 +689,8 @@ async def set_automation_active(
             f"Automate accepted the change, but automation {automation_id!r} reads back as "
             f"{'on' if after.active else 'off'}; check it in Automate"
         )
-    return ToggleAnswer(
+    return outcome.answer(
+        ToggleAnswer,
         project_id=project_id,
         automation_id=automation_id,
         title=title,
@@ -706,9 +698,5 @@ async def set_automation_active(
         previous_active=automation.active,
         active=after.active if after is not None else None,
         changed=after is not None and after.active is active,
-        dry_run=outcome.dry_run,
-        message=message,
-        plan=outcome.plan,
-        verdict=outcome.verdict,
-        confirmation=outcome.confirmation,
+        notice=message,
     )

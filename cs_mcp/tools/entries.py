@@ -27,7 +27,8 @@ from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    ListPage,
+    ListAnswer,
+    ReadAnswer,
     clean,
     decode_cursor,
     fingerprint,
@@ -35,14 +36,12 @@ from cs_mcp.toolkit.shape import (
     fit_one,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationRequest,
     ConfirmationToken,
     DryRun,
-    GuardDecision,
     Permits,
     PlannedRequest,
+    WriteAnswer,
     WriteCall,
-    WriteOutcome,
     WritePlan,
 )
 from cs_mcp.views import WRITE_PREVIEW_VIEW
@@ -85,42 +84,7 @@ LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at m
 CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
 
 
-# -- shared by the entries and publishing tools -------------------------------------------
-
-
-async def resolve_locale(state: AppState, locale: str | None) -> str:
-    """The locale to write in: the argument, else CONTENTSTACK_LOCALE, else the master locale."""
-    if locale:
-        return locale
-    if state.settings.locale:
-        return state.settings.locale
-    master = await state.meta.master_locale()
-    if master is None:
-        # Some stacks list the master locale as falling back to itself.
-        master = next((loc.code for loc in await state.meta.locales() if loc.fallback_locale == loc.code), None)
-    return master or "en-us"
-
-
-async def check_locales(state: AppState, locales: Sequence[str]) -> None:
-    """Raises a ToolError naming the stack's locales when one of `locales` is not among them."""
-    known = await state.meta.locale_codes()
-    unknown = [loc for loc in dict.fromkeys(locales) if loc not in known]
-    if unknown:
-        raise ToolError(f"locale {', '.join(unknown)} does not exist; locales are: {', '.join(known)}")
-
-
-async def check_environments(state: AppState, environments: Sequence[str]) -> None:
-    """Raises a ToolError naming the stack's environments when one of `environments` is unknown."""
-    known = await state.meta.environment_names()
-    unknown = [env for env in dict.fromkeys(environments) if env not in known]
-    if unknown:
-        raise ToolError(f"environment {', '.join(unknown)} does not exist; environments are: {', '.join(known)}")
-
-
-async def content_type_missing(state: AppState, content_type: str) -> ToolError:
-    """The error for an unknown content type, listing the ones that exist."""
-    known = sorted(c.uid for c in await state.meta.content_types())
-    return ToolError(f"content type {content_type!r} does not exist; content types are: {', '.join(known)}")
+# -- shared by the entries tools ----------------------------------------------------------
 
 
 def entry_dict(entry: Entry) -> dict[str, Any]:
@@ -169,7 +133,7 @@ async def _read_environment(state: AppState, source: Source, environment: str | 
     if not env:
         known = await state.meta.environment_names()
         raise ToolError(f"source='published' needs an environment; environments are: {', '.join(known)}")
-    await check_environments(state, [env])
+    await state.meta.check_environments([env])
     if state.client.delivery_token_for(env) is None:
         raise ToolError(
             f"no delivery token is configured for environment {env!r}; set CS_MCP_DELIVERY_TOKENS="
@@ -178,36 +142,10 @@ async def _read_environment(state: AppState, source: Source, environment: str | 
     return env
 
 
-class WriteAnswer(BaseModel):
-    """What every write answers: whether it was a dry run or written, the plan, the guard's
-    verdict, and, when a human must agree first, the confirmation request."""
-
-    dry_run: bool
-    written: bool = Field(description="Whether the write was sent to Contentstack.")
-    plan: WritePlan
-    guard: GuardDecision
-    confirmation: ConfirmationRequest | None = Field(
-        default=None,
-        description="Set when nothing was written because the user must agree: show the preview, and only "
-        "if they agree call again with the same arguments and confirmation_token.",
-    )
-    notice: str | None = None
-
-
-def write_answer_fields(outcome: WriteOutcome[Any]) -> dict[str, Any]:
-    return {
-        "dry_run": outcome.dry_run,
-        "written": outcome.written,
-        "plan": outcome.plan,
-        "guard": outcome.verdict,
-        "confirmation": outcome.confirmation,
-    }
-
-
 # -- reads ------------------------------------------------------------------------------
 
 
-class EntryList(ListPage):
+class EntryList(ListAnswer):
     content_type: str
     source: Source
     environment: str | None = None
@@ -249,7 +187,7 @@ async def query_entries(
         raise ToolError(f"include_references takes reference field paths such as 'author', not {bad[0]!r}")
     env = await _read_environment(state, source, environment)
     if locale:
-        await check_locales(state, [locale])
+        await state.meta.check_locales([locale])
     key = fingerprint("entries", content_type, parsed, source, env, locale, only, includes, order)
     skip = decode_cursor(cursor, key)
     try:
@@ -268,13 +206,13 @@ async def query_entries(
     except NotFoundError:
         if source == "published":
             raise
-        raise await content_type_missing(state, content_type) from None
+        raise await state.meta.content_type_missing(content_type) from None
     entries = [e.model_dump(by_alias=True, exclude_unset=True) for e in page.items]
     kept, info = fit_listing(entries, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
     return EntryList(content_type=content_type, source=source, environment=env, locale=locale, entries=kept, **info)
 
 
-class EntryAnswer(BaseModel):
+class EntryAnswer(ReadAnswer):
     content_type: str
     source: Source
     environment: str | None = None
@@ -303,7 +241,7 @@ async def get_entry(
     only = check_fields_arg(fields)
     env = await _read_environment(state, source, environment)
     if locale:
-        await check_locales(state, [locale])
+        await state.meta.check_locales([locale])
     try:
         entry = await state.client.entries.get(
             content_type, uid, source=source, environment=env, locale=locale, version=version, only=only
@@ -322,7 +260,7 @@ async def get_entry(
     )
 
 
-class AssetList(ListPage):
+class AssetList(ListAnswer):
     folder: str | None = None
     assets: list[dict[str, Any]]
 
@@ -371,7 +309,7 @@ async def _schema_problems(state: AppState, content_type: str, check: Callable[[
     try:
         ct = await state.meta.content_type(content_type)
     except NotFoundError:
-        raise await content_type_missing(state, content_type) from None
+        raise await state.meta.content_type_missing(content_type) from None
     problems = check(ct.schema_)
     if problems:
         fresh = await state.meta.content_type(content_type, refresh=True)
@@ -430,7 +368,7 @@ async def create_entry(
     read get_content_type before writing. References are [{"uid", "_content_type_uid"}];
     modular blocks [{"<block uid>": {...}}]."""
     state = call.state
-    loc = await resolve_locale(state, locale)
+    loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
     plan = WritePlan(
         action="create_entry",
@@ -445,7 +383,7 @@ async def create_entry(
         ],
     )
     await call.precheck(targets)
-    await check_locales(state, [loc])
+    await state.meta.check_locales([loc])
     problems = await _schema_problems(
         state, content_type, lambda schema: check_entry_fields(schema, fields, require_mandatory=True)
     )
@@ -460,8 +398,8 @@ async def create_entry(
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
     created = outcome.result
-    return EntryWriteAnswer(
-        **write_answer_fields(outcome),
+    return outcome.answer(
+        EntryWriteAnswer,
         entry=_entry_ref(content_type, loc, created) if created is not None else None,
         notice="Entry created." if created is not None else None,
     )
@@ -525,7 +463,7 @@ async def update_entry(
     current version and nothing is written. The fields are checked against the schema first,
     all problems at once."""
     state = call.state
-    loc = await resolve_locale(state, locale)
+    loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
     path = f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}"
     plan = WritePlan(
@@ -536,7 +474,7 @@ async def update_entry(
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
     await call.precheck(targets)
-    await check_locales(state, [loc])
+    await state.meta.check_locales([loc])
     current = await _current_entry(state, content_type, uid, loc)
     if current.version != expected_version:
         raise ToolError(
@@ -572,8 +510,8 @@ async def update_entry(
         target_versions={f"{content_type}/{uid}/{loc}": expected_version},
     )
     updated = outcome.result
-    return EntryWriteAnswer(
-        **write_answer_fields(outcome),
+    return outcome.answer(
+        EntryWriteAnswer,
         entry=_entry_ref(content_type, loc, updated) if updated is not None else None,
         notice="Entry updated." if updated is not None else None,
     )
@@ -600,7 +538,7 @@ async def delete_entry(
     human's confirmation; when the answer carries a confirmation token, show the preview to
     the user and call again with the token only if they agree."""
     state = call.state
-    loc = await resolve_locale(state, locale)
+    loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
     plan = WritePlan(
         action="delete_entry",
@@ -645,8 +583,8 @@ async def delete_entry(
         # change its version, but a confirmed delete must not take it off more than was shown.
         target_versions={f"{content_type}/{uid}/{loc}": current.version or 0},
     )
-    return EntryWriteAnswer(
-        **write_answer_fields(outcome),
+    return outcome.answer(
+        EntryWriteAnswer,
         entry=EntryRef(
             content_type=content_type,
             uid=uid,

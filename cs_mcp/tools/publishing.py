@@ -45,20 +45,22 @@ from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    ListPage,
+    ListAnswer,
     clean,
     decode_cursor,
     encode_cursor,
     fingerprint,
     fit_budget,
 )
-from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
-from cs_mcp.tools.entries import (
+from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
+from cs_mcp.toolkit.write import (
+    ConfirmationToken,
+    DryRun,
+    Permits,
+    PlannedRequest,
     WriteAnswer,
-    check_environments,
-    check_locales,
-    resolve_locale,
-    write_answer_fields,
+    WriteCall,
+    WritePlan,
 )
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -456,14 +458,14 @@ async def _publish_or_unpublish(
     # The guard first, on what is known without asking Contentstack anything.
     known = [_Work(i, i.locale, tuple(target_locales or ([i.locale] if i.locale else []))) for i in unique]
     await call.precheck(targets_of(known))
-    default_locale = await resolve_locale(state, None) if _needs_default(unique, target_locales) else None
+    default_locale = await state.meta.write_locale(None) if _needs_default(unique, target_locales) else None
     works: list[_Work] = []
     for item in unique:
         source = (item.locale or default_locale) if item.type == "entry" else None
-        dest = target_locales or [source or default_locale or "en-us"]
+        dest = target_locales or [source or default_locale or FALLBACK_LOCALE]
         works.append(_Work(item, source, tuple(dest)))
-    await check_environments(state, envs)
-    await check_locales(state, [*{loc for w in works for loc in (*w.targets, w.source_locale) if loc}])
+    await state.meta.check_environments(envs)
+    await state.meta.check_locales([*{loc for w in works for loc in (*w.targets, w.source_locale) if loc}])
     await _resolve_versions(state, works)
     requests = _plan_requests(works, envs)
     if not requests:
@@ -497,8 +499,8 @@ async def _publish_or_unpublish(
     note = None
     if len(kept) < len(reports):
         note = f"{len(reports) - len(kept)} item reports left out to fit the size budget; counts covers every item"
-    return PublishAnswer(
-        **write_answer_fields(outcome),
+    return outcome.answer(
+        PublishAnswer,
         action=action,
         environments=envs,
         scheduled_at=when,
@@ -608,7 +610,7 @@ class QueueRow(BaseModel):
     user: str | None = None
 
 
-class QueueList(ListPage):
+class QueueList(ListAnswer):
     rows: list[QueueRow]
 
 
@@ -662,7 +664,7 @@ async def list_publish_queue(
     asset and its version. A scheduled row's uid is what cancel_scheduled_publish takes."""
     state = app_state(ctx)
     if environment:
-        await check_environments(state, [environment])
+        await state.meta.check_environments([environment])
     key = fingerprint("publish-queue", environment, status)
     skip = decode_cursor(cursor, key)
     names = await _environment_names(state)
@@ -834,4 +836,4 @@ async def cancel_scheduled_publish(
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
     if outcome.result is not None:
         row.status = "cancelled"
-    return CancelAnswer(**write_answer_fields(outcome), row=row, notice=outcome.result)
+    return outcome.answer(CancelAnswer, row=row, notice=outcome.result)

@@ -34,7 +34,9 @@ from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    ListAnswer,
     ListPage,
+    ReadAnswer,
     clean,
     clean_text,
     decode_cursor,
@@ -43,14 +45,12 @@ from cs_mcp.toolkit.shape import (
     page_info,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationRequest,
     ConfirmationToken,
     DryRun,
-    GuardDecision,
     Permits,
     PlannedRequest,
+    WriteAnswer,
     WriteCall,
-    WriteOutcome,
     WritePlan,
     WriteRefused,
 )
@@ -63,7 +63,6 @@ from cs_mcp.tools._release_reads import (
     item_target,
     label,
     latest_versions,
-    master_locale,
     preflight_findings,
 )
 from cs_mcp.views import RELEASE_VIEW, WRITE_PREVIEW_VIEW
@@ -118,7 +117,7 @@ class ReleaseSummary(BaseModel):
     updated_at: str | None = None
 
 
-class ReleaseList(ListPage):
+class ReleaseList(ListAnswer):
     releases: list[ReleaseSummary]
 
 
@@ -137,29 +136,10 @@ class ReleaseItemInfo(BaseModel):
     note: str | None = None
 
 
-class ReleaseDetail(BaseModel):
+class ReleaseDetail(ReadAnswer):
     release: ReleaseSummary
     items: list[ReleaseItemInfo]
     items_page: ListPage = Field(description="Pass items_page.next_cursor as items_cursor for more items.")
-
-
-class WriteAnswer(BaseModel):
-    dry_run: bool = Field(description="True: nothing was sent; `plan` is what would be.")
-    plan: WritePlan
-    verdict: GuardDecision
-    confirmation: ConfirmationRequest | None = Field(
-        default=None, description="Set when nothing was sent because a human must agree first."
-    )
-
-
-def outcome_fields(outcome: WriteOutcome[Any]) -> dict[str, Any]:
-    """The `WriteAnswer` fields of a guarded write's outcome."""
-    return {
-        "dry_run": outcome.dry_run,
-        "plan": outcome.plan,
-        "verdict": outcome.verdict,
-        "confirmation": outcome.confirmation,
-    }
 
 
 class CreateReleaseAnswer(WriteAnswer):
@@ -169,7 +149,6 @@ class CreateReleaseAnswer(WriteAnswer):
 
 class UpdateReleaseAnswer(WriteAnswer):
     release: ReleaseSummary | None = None
-    note: str | None = None
 
 
 class ReleaseItemsAnswer(WriteAnswer):
@@ -307,10 +286,9 @@ async def resolve_items(state: AppState, inputs: Sequence[ReleaseItemInput]) -> 
     Raises:
         ToolError: an unknown locale or content type, a duplicate, an entry that does not exist.
     """
-    master = await master_locale(state)
+    master = await state.meta.master_locale()
     if master is None and any(i.locale is None for i in inputs):
         raise ToolError("the stack reports no master locale; give every item its locale")
-    locales = set(await state.meta.locale_codes())
     items = [
         ReleaseItem(
             uid=i.uid,
@@ -321,17 +299,10 @@ async def resolve_items(state: AppState, inputs: Sequence[ReleaseItemInput]) -> 
         )
         for i in inputs
     ]
-    unknown_locales = sorted({i.locale for i in items if i.locale and i.locale not in locales})
-    if unknown_locales:
-        raise ToolError(f"unknown locale {', '.join(unknown_locales)}; locales are: {', '.join(sorted(locales))}")
-    wanted_cts = {i.content_type_uid for i in items if i.content_type_uid and not i.is_asset}
-    if wanted_cts:
-        known_cts = {ct.uid for ct in await state.meta.content_types()}
-        unknown_cts = sorted(wanted_cts - known_cts)
-        if unknown_cts:
-            raise ToolError(
-                f"unknown content type {', '.join(unknown_cts)}; content types are: {', '.join(sorted(known_cts))}"
-            )
+    await state.meta.check_locales(sorted({i.locale for i in items if i.locale}))
+    await state.meta.check_content_types(
+        sorted({i.content_type_uid for i in items if i.content_type_uid and not i.is_asset})
+    )
     labels = [label(i) for i in items]
     duplicates = sorted({name for name in labels if labels.count(name) > 1})
     if duplicates:
@@ -529,7 +500,7 @@ async def create_release(
         return release, len(resolved)
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    answer = CreateReleaseAnswer(**outcome_fields(outcome))
+    answer = outcome.answer(CreateReleaseAnswer)
     if outcome.result is not None:
         release, added = outcome.result
         answer.release = summary(release)
@@ -573,12 +544,10 @@ async def update_release(
         state_word = "locked" if locked else "unlocked"
         plan = WritePlan(action="update_release", summary=f"nothing to do: the release is already {state_word}")
         unchanged = await call.noop(targets, plan, "nothing to send")
-        return UpdateReleaseAnswer(
-            dry_run=unchanged.dry_run,
-            plan=unchanged.plan,
-            verdict=unchanged.verdict,
+        return unchanged.answer(
+            UpdateReleaseAnswer,
             release=summary(release),
-            note=f"release {release_uid!r} is already {state_word}; nothing was sent",
+            notice=f"release {release_uid!r} is already {state_word}; nothing was sent",
         )
     plan = WritePlan(
         action="update_release",
@@ -599,7 +568,7 @@ async def update_release(
         )
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)
-    answer = UpdateReleaseAnswer(**outcome_fields(outcome))
+    answer = outcome.answer(UpdateReleaseAnswer)
     if outcome.result is not None:
         answer.release = summary(outcome.result)
     return answer
@@ -639,7 +608,7 @@ async def add_release_items(
         return await add_in_chunks(state, release_uid, resolved, permits.for_operation("release.add_items"))
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    answer = ReleaseItemsAnswer(**outcome_fields(outcome), release_uid=release_uid)
+    answer = outcome.answer(ReleaseItemsAnswer, release_uid=release_uid)
     if outcome.result is not None:
         answer.items_changed = len(resolved)
         answer.requests_sent = outcome.result
@@ -689,7 +658,7 @@ async def remove_release_items(
     if all:
         chosen = current
     else:
-        master = await master_locale(state)
+        master = await state.meta.master_locale()
         chosen: list[ReleaseItem] = []
         for wanted in items or []:
             hits = [i for i in current if matches(wanted, i, master)]
@@ -741,8 +710,8 @@ async def remove_release_items(
         # A confirmed "remove these" must not remove more, or other versions, than were shown.
         target_versions={"items in release": len(current), **{label(i): i.version or 0 for i in chosen}},
     )
-    answer = ReleaseItemsAnswer(
-        **outcome_fields(outcome),
+    answer = outcome.answer(
+        ReleaseItemsAnswer,
         release_uid=release_uid,
         not_in_release=not_in_release,
     )
@@ -911,18 +880,9 @@ async def deploy_release(
     await call.precheck(
         Targets(releases=(release_uid,), environments=tuple(environments), locales=tuple(locales or ()))
     )
-    known_envs = await state.meta.environment_names()
-    unknown = [e for e in environments if e not in known_envs]
-    if unknown:
-        raise ToolError(
-            f"environment {', '.join(repr(e) for e in unknown)} does not exist; "
-            f"environments are: {', '.join(known_envs)}"
-        )
+    await state.meta.check_environments(environments)
     if locales:
-        known_locales = await state.meta.locale_codes()
-        bad = [loc for loc in locales if loc not in known_locales]
-        if bad:
-            raise ToolError(f"unknown locale {', '.join(bad)}; locales are: {', '.join(known_locales)}")
+        await state.meta.check_locales(locales)
     release = await load_release(state, release_uid)
     items = await state.client.releases.all_items(release_uid)
     if not items:
@@ -1008,8 +968,8 @@ async def deploy_release(
         )
     )
     result = outcome.result
-    return DeployAnswer(
-        **outcome_fields(outcome),
+    return outcome.answer(
+        DeployAnswer,
         release_uid=release_uid,
         environments=environments,
         locales=to_locales,
@@ -1146,7 +1106,7 @@ async def clone_release(
 
     call.require(scopes)
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    answer = CloneReleaseAnswer(**outcome_fields(outcome), source_uid=release_uid)
+    answer = outcome.answer(CloneReleaseAnswer, source_uid=release_uid)
     if outcome.result is not None:
         answer.release = summary(outcome.result)
     return answer
@@ -1183,8 +1143,8 @@ async def delete_release(
         return await state.client.releases.delete(release_uid, permit=permits.for_operation("release.delete"))
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)
-    return DeleteReleaseAnswer(
-        **outcome_fields(outcome),
+    return outcome.answer(
+        DeleteReleaseAnswer,
         release_uid=release_uid,
         deleted=outcome.result is not None,
         notice=outcome.result,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from cs_mcp.client import NotFoundError, SchemaField
@@ -14,7 +13,7 @@ from cs_mcp.guard.scopes import CONSTRAINTS, Scope
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.registry import tool
-from cs_mcp.toolkit.shape import clean_text
+from cs_mcp.toolkit.shape import ReadAnswer, clean_text
 
 
 class LocaleInfo(BaseModel):
@@ -147,7 +146,7 @@ class BlockInfo(BaseModel):
 FieldInfo.model_rebuild()
 
 
-class ContentTypeSchema(BaseModel):
+class ContentTypeSchema(ReadAnswer):
     uid: str
     title: str
     description: str | None = None
@@ -196,10 +195,7 @@ async def get_content_type(
     try:
         ct = await state.meta.content_type(content_type)
     except NotFoundError:
-        known = sorted(c.uid for c in await state.meta.content_types())
-        raise ToolError(
-            f"content type {content_type!r} does not exist; content types are: {', '.join(known)}"
-        ) from None
+        raise await state.meta.content_type_missing(content_type) from None
     return ContentTypeSchema(
         uid=ct.uid,
         title=clean_text(ct.title),

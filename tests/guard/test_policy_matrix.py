@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import httpx2
 import pytest
@@ -21,6 +21,7 @@ from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.registry import registered_tools
 from tests.helpers import UNPACED, structured, text_of
 
 pytestmark = pytest.mark.anyio
@@ -218,12 +219,15 @@ async def test_the_guard_allows_exactly_the_roles_of_the_matrix_and_a_deny_sends
         assert "does not exist" in text_of(result)
     elif role in allowed:
         answer = structured(result)
-        verdict = cast(dict[str, Any], answer.get("verdict") or answer.get("guard") or {})
-        decision = verdict.get("decision")
-        assert decision in ("allow", "confirm"), (case, role, answer)
+        assert answer["verdict"]["decision"] in ("allow", "confirm"), (case, role, answer)
     else:
         assert result.is_error, (case, role)
         assert "denied" in text_of(result) or "not available" in text_of(result), (case, role, text_of(result))
         assert stack.transport.writes == writes_before, f"{case}: a denied call sent a write for role {role}"
         if role not in NEED_READS.get(case, set()):
             assert stack.transport.sent == before, f"{case}: a denied call sent a request for role {role}"
+
+
+def test_the_matrix_covers_every_registered_write_tool() -> None:
+    writes = {spec.name for spec in registered_tools() if not spec.read_only}
+    assert writes <= {tool for _, tool, _, _ in CASES}, sorted(writes - {tool for _, tool, _, _ in CASES})

@@ -479,6 +479,6 @@ async def test_cancelling_a_deployment_of_an_unchanged_release_is_checked_agains
     denied = await stack.clients["publisher"].call_tool(
         "cancel_scheduled_publish", {"queue_uid": mixed["uid"], "dry_run": True}
     )
-    assert allowed["guard"]["decision"] == "allow"
+    assert allowed["verdict"]["decision"] == "allow"
     assert denied.is_error
     assert "blog_post" in text_of(denied)

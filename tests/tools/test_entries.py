@@ -395,7 +395,7 @@ async def test_create_entry_checks_the_schema_and_sends_the_entry() -> None:
     assert json.loads(post.content) == {"entry": fields}
     assert data["written"] is True
     assert data["entry"]["version"] == 1
-    assert data["guard"]["decision"] == "allow"
+    assert data["verdict"]["decision"] == "allow"
 
 
 async def test_create_entry_reports_every_schema_problem_at_once_and_sends_nothing() -> None:
@@ -548,7 +548,7 @@ async def test_delete_entry_listed_for_confirmation_answers_a_token_then_deletes
         second = ok(await client.call_tool("delete_entry", {**args, "confirmation_token": token}))
         replay = await client.call_tool("delete_entry", {**args, "confirmation_token": token})
     assert second["written"] is True
-    assert second["guard"]["decision"] == "confirmed"
+    assert second["verdict"]["decision"] == "confirmed"
     assert len(stack.sent("DELETE")) == 1
     assert replay.is_error
 

@@ -494,7 +494,7 @@ async def test_publishing_to_a_confirmed_environment_answers_a_token_and_sends_o
         second = ok(await client.call_tool("publish", {**args, "confirmation_token": token}))
         other = await client.call_tool("publish", {**args, "items": posts(3), "confirmation_token": token})
     assert second["counts"] == {"published": 2}
-    assert second["guard"]["decision"] == "confirmed"
+    assert second["verdict"]["decision"] == "confirmed"
     assert other.is_error
     assert len(stack.posts("/bulk/publish")) == 1
 

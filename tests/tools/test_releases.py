@@ -378,7 +378,7 @@ async def test_locking_an_already_locked_release_sends_nothing() -> None:
     async with make_client(fake, "publisher") as client:
         data = data_of(await client.call_tool("update_release", {"release_uid": uid, "locked": True}))
     assert fake.writes == []
-    assert data["note"]
+    assert data["notice"]
 
 
 async def test_remove_release_items_sends_the_stored_items_and_lists_those_not_found() -> None:

@@ -138,7 +138,7 @@
   }
 
   function verdict(data) {
-    const v = data.verdict || data.guard;
+    const v = data.verdict;
     if (!v) return null;
     const tone = v.decision === "allow" || v.decision === "confirmed" ? "success" : "warning";
     return el("section", {}, el("h2", { text: "The guard" }), el("p", { "data-verdict": v.decision }, el("span", { class: `badge ${tone}`, text: v.decision }), ` ${v.reason}`, v.rule ? el("span", { class: "sub", text: ` (rule ${v.rule})` }) : null));
