@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import httpx2
 from mcp_types import CallToolResult, TextContent
 
 from cs_mcp.client import RateLimits
@@ -16,6 +17,22 @@ from cs_mcp.client import RateLimits
 UNPACED = RateLimits(
     cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
 )
+
+
+class CountingTransport(httpx2.AsyncBaseTransport):
+    """Passes requests on (to the sandbox app, say) and records each one's method and path."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent.append((request.method, request.url.path))
+        return await self.inner.handle_async_request(request)
+
+    def writes(self) -> list[tuple[str, str]]:
+        """The requests sent that were not reads."""
+        return [(m, p) for m, p in self.sent if m != "GET"]
 
 
 def text_of(result: CallToolResult) -> str:

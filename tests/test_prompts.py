@@ -19,24 +19,15 @@ from cs_mcp.prompts import (
     parse_prompt_file,
     register_prompts,
 )
-from cs_mcp.toolkit.registry import registered_tools
+from tests._examples import EXAMPLES
 
 pytestmark = pytest.mark.anyio
 
-# The tool names of the design's public interface (docs/TOOLS.md).
-DESIGN_TOOLS = {
-    "describe_stack", "get_content_type",
-    "query_entries", "get_entry", "query_assets", "create_entry", "update_entry", "delete_entry",
-    "publish", "unpublish", "list_publish_queue", "cancel_scheduled_publish",
-    "list_releases", "get_release", "create_release", "update_release", "add_release_items",
-    "remove_release_items", "deploy_release", "clone_release", "delete_release",
-    "get_analytics", "get_analytics_job",
-    "list_automation_projects", "list_automations", "get_automation", "set_automation_active",
-    "list_automation_executions", "get_automation_execution", "list_automation_audit_logs",
-}  # fmt: skip
+# Every tool's name (the shared examples cover every registered tool).
+TOOLS = set(EXAMPLES)
 
 # A backticked name starting with one of these verbs is meant as a tool.
-TOOL_VERBS = {n.split("_")[0] for n in DESIGN_TOOLS}
+TOOL_VERBS = {n.split("_")[0] for n in TOOLS}
 
 SHIPPED = {"publish-checklist", "plan-release", "content-audit", "weekly-analytics-report", "automation-health"}
 
@@ -71,19 +62,14 @@ def test_the_shipped_prompts_load_from_the_repository() -> None:
     assert default_prompt_directory().name == "prompts"
 
 
-def test_the_registered_tools_keep_the_design_names() -> None:
-    assert {spec.name for spec in registered_tools()} <= DESIGN_TOOLS
-
-
 def test_every_shipped_prompt_starts_with_describe_stack_and_names_only_real_tools() -> None:
-    tools = DESIGN_TOOLS
     for prompt in load_prompts():
         assert "`describe_stack`" in prompt.body, prompt.name
         assert "dry_run=true" in prompt.body, prompt.name
         named = set(re.findall(r"`([a-z_]+)`", prompt.body))
-        mentioned_tools = {n for n in named if n in DESIGN_TOOLS or n.split("_")[0] in TOOL_VERBS}
+        mentioned_tools = {n for n in named if n in TOOLS or n.split("_")[0] in TOOL_VERBS}
         assert mentioned_tools, prompt.name
-        assert mentioned_tools <= tools, (prompt.name, mentioned_tools - tools)
+        assert mentioned_tools <= TOOLS, (prompt.name, mentioned_tools - TOOLS)
 
 
 def test_rendering_fills_arguments_defaults_and_literal_braces(tmp_path: Path) -> None:

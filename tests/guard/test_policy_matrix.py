@@ -22,25 +22,11 @@ from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
-from tests.helpers import UNPACED, structured, text_of
+from tests.helpers import UNPACED, CountingTransport, structured, text_of
 
 pytestmark = pytest.mark.anyio
 
 ROLES = ("viewer", "editor", "publisher", "operator", "admin")
-
-
-class CountingTransport(httpx2.AsyncBaseTransport):
-    """The sandbox app in process, counting every request the client sends it."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent = 0
-        self.writes = 0
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent += 1
-        self.writes += request.method != "GET"
-        return await self.inner.handle_async_request(request)
 
 
 @dataclass
@@ -211,7 +197,7 @@ async def test_the_guard_allows_exactly_the_roles_of_the_matrix_and_a_deny_sends
     stack: Stack, role: str, case: str, tool: str, arguments: Arguments, allowed: set[str]
 ) -> None:
     args = {**arguments(stack.ids), "dry_run": True}
-    before, writes_before = stack.transport.sent, stack.transport.writes
+    before, writes_before = len(stack.transport.sent), len(stack.transport.writes())
     result = await stack.clients[role].call_tool(tool, args)
     if case == "publish other-case environment" and role == "admin":
         # Unconstrained, so the guard lets it through; the stack has no such environment.
@@ -223,9 +209,9 @@ async def test_the_guard_allows_exactly_the_roles_of_the_matrix_and_a_deny_sends
     else:
         assert result.is_error, (case, role)
         assert "denied" in text_of(result) or "not available" in text_of(result), (case, role, text_of(result))
-        assert stack.transport.writes == writes_before, f"{case}: a denied call sent a write for role {role}"
+        assert len(stack.transport.writes()) == writes_before, f"{case}: a denied call sent a write for role {role}"
         if role not in NEED_READS.get(case, set()):
-            assert stack.transport.sent == before, f"{case}: a denied call sent a request for role {role}"
+            assert len(stack.transport.sent) == before, f"{case}: a denied call sent a request for role {role}"
 
 
 def test_the_matrix_covers_every_registered_write_tool() -> None:

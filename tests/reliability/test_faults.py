@@ -9,20 +9,19 @@ from typing import Any
 import pytest
 
 from cs_mcp.sandbox.state import FaultConfig
+from tests._examples import EXAMPLES
 from tests.helpers import text_of
 from tests.reliability._stack import stack
 
 pytestmark = pytest.mark.anyio
 
+# The read tools under fault, with the shared examples' arguments (the sandbox has the
+# content types and environments they name), and one published read.
+FAULTED_READS = ("describe_stack", "get_content_type", "query_entries", "query_assets", "list_publish_queue",
+                 "list_releases", "list_automation_projects")  # fmt: skip
 READS: list[tuple[str, dict[str, Any]]] = [
-    ("describe_stack", {}),
-    ("get_content_type", {"content_type": "blog_post"}),
-    ("query_entries", {"content_type": "blog_post", "limit": 5}),
+    *((name, EXAMPLES[name]) for name in FAULTED_READS),
     ("query_entries", {"content_type": "blog_post", "source": "published", "environment": "production"}),
-    ("query_assets", {"limit": 5}),
-    ("list_publish_queue", {}),
-    ("list_releases", {}),
-    ("list_automation_projects", {}),
 ]
 
 FAULTS: dict[str, FaultConfig] = {

@@ -19,6 +19,7 @@ from mcp_types import Tool
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
+from tests._examples import EXAMPLES
 from tests.helpers import UNPACED, text_of
 
 ENV = {
@@ -188,12 +189,7 @@ def object_strategy(schema: dict[str, Any], defs: dict[str, Any], depth: int = 0
     )
 
 
-def tool_names() -> list[str]:
-    server = build_server(Settings.from_env(ENV), stdio_role="admin")
-    return [t.name for t in server._tool_manager.list_tools()]  # pyright: ignore[reportPrivateUsage] - the catalog without a session
-
-
-@pytest.mark.parametrize("name", tool_names())
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
@@ -204,7 +200,9 @@ def test_no_tool_lets_an_unexpected_exception_reach_the_model(
     client, tools = connected
     tool = next(t for t in tools if t.name == name)
     defs = cast(dict[str, Any], tool.input_schema.get("$defs", {}))
-    arguments = data.draw(object_strategy(tool.input_schema, defs), label="arguments")
+    # Drawn from the schema, or a valid example with one argument drawn from the schema instead.
+    drawn = data.draw(object_strategy(tool.input_schema, defs), label="arguments")
+    arguments = data.draw(st.sampled_from([drawn, {**EXAMPLES[name], **dict(list(drawn.items())[:1])}]))
     if "dry_run" in cast(dict[str, Any], tool.input_schema.get("properties", {})):
         # Writes run as dry runs half the time, and for real against the mock the other half.
         arguments.setdefault("dry_run", data.draw(st.booleans()))

@@ -17,8 +17,8 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import guard_from_settings
 from cs_mcp.guard.loader import settings_secrets
 from cs_mcp.server import build_server
-from cs_mcp.toolkit.registry import registered_tools
 from cs_mcp.tools import analytics as analytics_tools
+from tests._examples import EXAMPLES
 from tests.helpers import UNPACED
 from tests.reliability._stack import NO_WAIT, stack
 
@@ -41,41 +41,6 @@ SECRET_VALUES = [
     "cs99aa88bb77cc66dd55ee44ff33001122",
 ]
 
-ITEM = {"type": "entry", "content_type": "blog_post", "uid": "blt01", "version": 1, "locale": "en-us"}
-# Arguments that pass validation for every tool, so that each one reaches the stack.
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "describe_stack": {},
-    "get_content_type": {"content_type": "blog_post"},
-    "query_entries": {"content_type": "blog_post", "query": {"title": {"$regex": "a"}}},
-    "get_entry": {"content_type": "blog_post", "uid": "blt01"},
-    "query_assets": {},
-    "create_entry": {"content_type": "blog_post", "fields": {"title": "t"}},
-    "update_entry": {"content_type": "blog_post", "uid": "blt01", "fields": {"title": "t"}, "expected_version": 1},
-    "delete_entry": {"content_type": "blog_post", "uid": "blt01"},
-    "publish": {"items": [ITEM], "environments": ["development"]},
-    "unpublish": {"items": [ITEM], "environments": ["development"]},
-    "list_publish_queue": {},
-    "cancel_scheduled_publish": {"queue_uid": "blt0q"},
-    "list_releases": {},
-    "get_release": {"release_uid": "blt0r"},
-    "create_release": {"name": "r", "items": [ITEM]},
-    "update_release": {"release_uid": "blt0r", "locked": True},
-    "add_release_items": {"release_uid": "blt0r", "items": [ITEM]},
-    "remove_release_items": {"release_uid": "blt0r", "all": True},
-    "deploy_release": {"release_uid": "blt0r", "environments": ["development"]},
-    "clone_release": {"release_uid": "blt0r", "name": "copy"},
-    "delete_release": {"release_uid": "blt0r"},
-    "get_analytics": {"report": "usage", "from_date": "2025-01-01", "to_date": "2025-01-31"},
-    "get_analytics_job": {"job_id": "job1"},
-    "list_automation_projects": {},
-    "list_automations": {"project_id": "p1"},
-    "get_automation": {"project_id": "p1", "automation_id": "a1"},
-    "list_automation_executions": {"project_id": "p1"},
-    "get_automation_execution": {"project_id": "p1", "execution_id": "e1"},
-    "list_automation_audit_logs": {"project_id": "p1"},
-    "set_automation_active": {"project_id": "p1", "automation_id": "a1", "active": True},
-}
-
 
 def echoing_stack(request: httpx2.Request) -> httpx2.Response:
     """A stack that answers every request with an error quoting every header it received."""
@@ -88,10 +53,6 @@ def echoing_stack(request: httpx2.Request) -> httpx2.Response:
 def assert_no_secret(where: str, text: str) -> None:
     for secret in SECRET_VALUES:
         assert secret not in text, f"a configured secret appears in {where}"
-
-
-def test_every_tool_has_an_example_here() -> None:
-    assert {spec.name for spec in registered_tools()} == set(EXAMPLES)
 
 
 async def test_no_secret_reaches_an_answer_a_log_line_or_the_audit_log_when_the_stack_echoes_them(

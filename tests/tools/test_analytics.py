@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 import cs_mcp.client._client as client_core
-from cs_mcp.client import RateLimits, RetryPolicy
+from cs_mcp.client import RetryPolicy
 from cs_mcp.config import Settings
 from cs_mcp.sandbox import analytics as sandbox_analytics
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
@@ -29,7 +29,7 @@ from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxS
 from cs_mcp.server import build_server
 from cs_mcp.tools import analytics
 from cs_mcp.tools.analytics import Poller, merge_rows, split_windows, summarize
-from tests.helpers import text_of
+from tests.helpers import UNPACED, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,6 @@ ENV = {
     "CONTENTSTACK_ORGANIZATION_UID": DEMO_CREDENTIALS.organization_uid,
     "CONTENTSTACK_ANALYTICS_BASE_URL": "http://sandbox",
 }
-FAST = RateLimits(analytics=100_000)
 
 
 @dataclass
@@ -98,7 +97,7 @@ def connect(state: SandboxState, transport: httpx2.AsyncBaseTransport | None = N
         Settings.from_env(ENV),
         stdio_role="viewer",
         transport=transport or httpx2.ASGITransport(app=sandbox_app(state)),
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     return Client(server)
 

@@ -14,7 +14,6 @@ from mcp import Client
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, Policy, RoleSpec, resolve_roles
@@ -22,6 +21,7 @@ from cs_mcp.sandbox import automate as sandbox_automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
+from tests.helpers import UNPACED, CountingTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -30,24 +30,6 @@ ENV = {
     "CONTENTSTACK_ORGANIZATION_UID": DEMO_CREDENTIALS.organization_uid,
     "CONTENTSTACK_AUTOMATIONS_BASE_URL": "http://sandbox/automate",
 }
-FAST = RateLimits(
-    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
-)
-
-
-class CountingTransport(httpx2.AsyncBaseTransport):
-    """Passes requests to the sandbox app and records each one's method and path."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent: list[tuple[str, str]] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent.append((request.method, request.url.path))
-        return await self.inner.handle_async_request(request)
-
-    def writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p in self.sent if m != "GET"]
 
 
 @dataclass
@@ -94,7 +76,7 @@ async def operator(sandbox: Sandbox) -> AsyncGenerator[Client]:
         guard=operator_guard(sandbox.projects[:1]),
         stdio_role="automation-operator",
         transport=sandbox.transport,
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     async with Client(server) as client:
         yield client
@@ -260,7 +242,7 @@ async def test_a_toggle_the_policy_wants_confirmed_waits_for_the_token_before_se
         guard=operator_guard(sandbox.projects, confirm_tools=["set_automation_active"]),
         stdio_role="automation-operator",
         transport=sandbox.transport,
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     project, automation = sandbox.automation_titled("Notify Slack")
     arguments: dict[str, Any] = {"project_id": project, "automation_id": automation, "active": False}
@@ -280,7 +262,7 @@ async def test_a_viewer_is_not_offered_the_toggle_and_cannot_call_it(sandbox: Sa
         guard=operator_guard(sandbox.projects),
         stdio_role="viewer",
         transport=sandbox.transport,
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     project, automation = sandbox.automation_titled("Notify Slack")
     async with Client(server) as client:
@@ -300,7 +282,7 @@ async def test_the_toolset_is_not_listed_without_an_authtoken_and_organization(s
         guard=operator_guard(sandbox.projects),
         stdio_role="automation-operator",
         transport=sandbox.transport,
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     async with Client(server) as client:
         names = {t.name for t in (await client.list_tools()).tools}
@@ -323,7 +305,7 @@ async def test_runs_that_do_not_match_the_filter_are_left_out_and_the_total_is_u
         guard=operator_guard(["p1"]),
         stdio_role="viewer",
         transport=httpx2.MockTransport(unfiltered),
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     async with Client(server) as client:
         page = await call(client, "list_automation_executions", project_id="p1", status="failed", limit=6)

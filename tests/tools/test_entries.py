@@ -11,13 +11,12 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
-from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.query import ACCEPTED_FORM
-from tests.helpers import text_of
+from tests.helpers import UNPACED, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -26,9 +25,6 @@ ENV = {
     "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_token_1234",
     "CS_MCP_DELIVERY_TOKENS": "development=cs_dev_token_1234,production=cs_prod_token_1234",
 }
-FAST = RateLimits(
-    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
-)
 BLOG_SCHEMA: list[dict[str, Any]] = [
     {"uid": "title", "data_type": "text", "mandatory": True},
     {"uid": "body", "data_type": "text", "field_metadata": {"allow_rich_text": True}},
@@ -172,7 +168,7 @@ def connect(
         guard=Guard(policy(confirm)),
         stdio_role=role,
         transport=httpx2.MockTransport(stack),
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     return Client(server)
 

@@ -10,19 +10,15 @@ import httpx2
 import pytest
 from mcp import Client
 
-from cs_mcp.client import RateLimits
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Policy, builtin_policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
 from cs_mcp.server import build_server
-from tests.helpers import text_of
+from tests.helpers import UNPACED, text_of
 
 pytestmark = pytest.mark.anyio
 
 ENV = {"CONTENTSTACK_API_KEY": "blt_api_key_1234", "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_token_1234"}
-FAST = RateLimits(
-    cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
-)
 ENVIRONMENTS = [
     {"name": "development", "uid": "env_dev"},
     {"name": "staging", "uid": "env_stg"},
@@ -216,7 +212,7 @@ def make_client(fake: FakeCMA, role: str = "admin", guard: Guard | None = None) 
         guard=guard or Guard(builtin_policy()),
         stdio_role=role,
         transport=httpx2.MockTransport(fake),
-        rate_limits=FAST,
+        rate_limits=UNPACED,
     )
     return Client(server)
 
