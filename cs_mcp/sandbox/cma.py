@@ -35,7 +35,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import store
-from cs_mcp.sandbox.auth import acting_user, check_cma
+from cs_mcp.sandbox.auth import acting_user
+from cs_mcp.sandbox.endpoint import (
+    CONTENT_TYPE_NOT_FOUND_CODE,
+    INVALID_DATA_CODE,
+    NOT_FOUND_CODE,
+    Endpoint,
+    cma_endpoint,
+)
 from cs_mcp.sandbox.query import (
     QUERY_ERROR_STATUS,
     QueryError,
@@ -53,9 +60,7 @@ MAX_INCLUDES = 10
 SYSTEM_KEYS = frozenset(
     {"uid", "locale", "_version", "created_at", "updated_at", "created_by", "updated_by", "ACL", "_in_progress"}
 )
-ENTRY_VALIDATION_CODE = 119
-CONTENT_TYPE_NOT_FOUND_CODE = 118
-NOT_FOUND_CODE = 141
+ENTRY_VALIDATION_CODE = INVALID_DATA_CODE
 
 
 class ParamError(QueryError):
@@ -518,13 +523,9 @@ class CMA:
     # content types
 
     async def list_content_types(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         return content_types_page(request, self.state)
 
     async def get_content_type(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["content_type"]
         with self.state.db.read() as conn:
             found = store.get_content_type(conn, uid)
@@ -550,8 +551,6 @@ class CMA:
         return load
 
     async def list_entries(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         ct = request.path_params["content_type"]
         with self.state.db.read() as conn:
             content_type = store.get_content_type(conn, ct)
@@ -589,8 +588,6 @@ class CMA:
         return JSONResponse(body)
 
     async def get_entry(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         with self.state.db.read() as conn:
             content_type = store.get_content_type(conn, ct)
@@ -616,8 +613,6 @@ class CMA:
     async def entry_languages(self, request: Request) -> Response:
         """The stack's locales for one entry, as "Get languages of an entry" answers them: the
         localized ones flagged `localized: true`; the master and the fallbacks unflagged."""
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         with self.state.db.read() as conn:
             if store.get_content_type(conn, ct) is None:
@@ -648,8 +643,6 @@ class CMA:
         return entry
 
     async def create_entry(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         ct = request.path_params["content_type"]
         body = await _json_object(request)
         given = body.get("entry") if body is not None else None
@@ -681,8 +674,6 @@ class CMA:
         return JSONResponse({"notice": "Entry created successfully.", "entry": entry}, status_code=201)
 
     async def update_entry(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         body = await _json_object(request)
         given = body.get("entry") if body is not None else None
@@ -716,8 +707,6 @@ class CMA:
         return JSONResponse({"notice": "Entry updated successfully.", "entry": entry})
 
     async def delete_entry(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         with self.state.db.transaction() as conn:
             if not store.content_type_exists(conn, ct):
@@ -730,8 +719,6 @@ class CMA:
     # assets
 
     async def list_assets(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         try:
             params = ListParams.from_request(request)
             predicate = compile_query(parse_query(request.query_params.get("query")))
@@ -749,8 +736,6 @@ class CMA:
         return JSONResponse(body)
 
     async def get_asset(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["uid"]
         try:
             version = int_param(request, "version", 0)
@@ -767,29 +752,21 @@ class CMA:
     # environments and locales
 
     async def list_environments(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         with self.state.db.read() as conn:
             environments = store.list_environments(conn)
         return counted(request, "environments", environments, environments)
 
     async def get_environment(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         with self.state.db.read() as conn:
             found = store.get_environment(conn, request.path_params["name"])
         return not_found("name") if found is None else JSONResponse({"environment": found})
 
     async def list_locales(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         with self.state.db.read() as conn:
             locales = store.list_locales(conn)
         return counted(request, "locales", locales, locales)
 
     async def get_locale(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         with self.state.db.read() as conn:
             found = store.get_locale(conn, request.path_params["code"])
         return not_found("code") if found is None else JSONResponse({"locale": found})
@@ -803,19 +780,23 @@ def setup(state: SandboxState) -> None:
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The CMA's routes, relative to `/cma/v3`."""
     cma = CMA(state)
+
+    def route(path: str, method: str, handler: Endpoint) -> Route:
+        return Route(path, cma_endpoint(state, handler), methods=[method])
+
     return [
-        Route("/content_types", cma.list_content_types, methods=["GET"]),
-        Route("/content_types/{content_type}", cma.get_content_type, methods=["GET"]),
-        Route("/content_types/{content_type}/entries", cma.list_entries, methods=["GET"]),
-        Route("/content_types/{content_type}/entries", cma.create_entry, methods=["POST"]),
-        Route("/content_types/{content_type}/entries/{uid}", cma.get_entry, methods=["GET"]),
-        Route("/content_types/{content_type}/entries/{uid}", cma.update_entry, methods=["PUT"]),
-        Route("/content_types/{content_type}/entries/{uid}", cma.delete_entry, methods=["DELETE"]),
-        Route("/content_types/{content_type}/entries/{uid}/locales", cma.entry_languages, methods=["GET"]),
-        Route("/assets", cma.list_assets, methods=["GET"]),
-        Route("/assets/{uid}", cma.get_asset, methods=["GET"]),
-        Route("/environments", cma.list_environments, methods=["GET"]),
-        Route("/environments/{name}", cma.get_environment, methods=["GET"]),
-        Route("/locales", cma.list_locales, methods=["GET"]),
-        Route("/locales/{code}", cma.get_locale, methods=["GET"]),
+        route("/content_types", "GET", cma.list_content_types),
+        route("/content_types/{content_type}", "GET", cma.get_content_type),
+        route("/content_types/{content_type}/entries", "GET", cma.list_entries),
+        route("/content_types/{content_type}/entries", "POST", cma.create_entry),
+        route("/content_types/{content_type}/entries/{uid}", "GET", cma.get_entry),
+        route("/content_types/{content_type}/entries/{uid}", "PUT", cma.update_entry),
+        route("/content_types/{content_type}/entries/{uid}", "DELETE", cma.delete_entry),
+        route("/content_types/{content_type}/entries/{uid}/locales", "GET", cma.entry_languages),
+        route("/assets", "GET", cma.list_assets),
+        route("/assets/{uid}", "GET", cma.get_asset),
+        route("/environments", "GET", cma.list_environments),
+        route("/environments/{name}", "GET", cma.get_environment),
+        route("/locales", "GET", cma.list_locales),
+        route("/locales/{code}", "GET", cma.get_locale),
     ]

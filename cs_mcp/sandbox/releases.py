@@ -6,7 +6,7 @@ Routes, mounted under `/cma/v3` beside `cma.py`'s:
 - `GET /releases/{uid}/items`, `POST /releases/{uid}/item`, `POST|DELETE /releases/{uid}/items`
   (at most 25 items per request; `DELETE ...?all=true` empties the release),
   `PUT /releases/{uid}/update_items` (`{"items": ["$all"]}` moves items to their latest versions)
-- `POST /releases/{uid}/deploy`: one publish queue row of type `release` (see `publishing.py`),
+- `POST /releases/{uid}/deploy`: one publish queue row of type `release` (see `queue.py`),
   applied at once or when its `scheduled_at` comes.
 
 Rules, with the choices Contentstack's documentation leaves open written down:
@@ -37,9 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cs_mcp.sandbox import publishing, store
+from cs_mcp.sandbox import endpoint, queue, store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
-from cs_mcp.sandbox.publishing import Endpoint, Operation, RequestRefused, invalid, not_found, now_iso, parse_body
+from cs_mcp.sandbox.endpoint import Endpoint, RequestRefused, invalid, not_found, now_iso, parse_body
+from cs_mcp.sandbox.queue import Operation
 from cs_mcp.sandbox.state import SandboxState
 
 MAX_ITEMS_PER_REQUEST = 25
@@ -164,7 +165,7 @@ def _release_json(
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "_version": int(row["version"]),
-        "status": publishing.release_deployments(conn, row["uid"]),
+        "status": queue.release_deployments(conn, row["uid"]),
         "_deploy_latest": False,
         "_branch": state.credentials.branch,
     }
@@ -371,14 +372,14 @@ def _deploy_operations(
     items: Sequence[dict[str, Any]],
     environments: Sequence[str],
     locales: Sequence[str] | None,
-    action: publishing.Action,
+    action: queue.Action,
 ) -> list[Operation]:
     """The publish operations of a deploy. Raises RequestRefused naming items with nothing to deploy."""
     operations: list[Operation] = []
     problems: list[str] = []
     for index, item in enumerate(items):
         is_asset = item["content_type_uid"] == store.ASSET_CONTENT_TYPE
-        item_action: publishing.Action = "unpublish" if action == "unpublish" else item["action"]
+        item_action: queue.Action = "unpublish" if action == "unpublish" else item["action"]
         for locale in locales or [item["locale"]]:
             version: int | None
             if locale == item["locale"] or is_asset:
@@ -411,8 +412,8 @@ def _deploy_operations(
 
 def _list_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        skip, limit, include_count = publishing.page_params(request)
-        with_items_count = publishing.flag(request, "include_items_count")
+        skip, limit, include_count = endpoint.page_params(request)
+        with_items_count = endpoint.flag(request, "include_items_count")
         with state.db.read() as conn:
             rows = conn.execute(
                 "SELECT * FROM releases ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (limit, skip)
@@ -490,7 +491,7 @@ def _delete_handler(state: SandboxState) -> Endpoint:
             _refuse_if_locked(_release_row(conn, uid))
             conn.execute("DELETE FROM release_items WHERE release_uid = ?", (uid,))
             conn.execute("DELETE FROM releases WHERE uid = ?", (uid,))
-            publishing.cancel_release_deployments(conn, state, uid)
+            queue.cancel_release_deployments(conn, state, uid)
         return JSONResponse({"notice": "Release deleted successfully."})
 
     return handler
@@ -498,7 +499,7 @@ def _delete_handler(state: SandboxState) -> Endpoint:
 
 def _items_list_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        skip, limit, include_count = publishing.page_params(request)
+        skip, limit, include_count = endpoint.page_params(request)
         uid = request.path_params["uid"]
         with state.db.read() as conn:
             _release_row(conn, uid)
@@ -524,7 +525,7 @@ def _edit_items_handler(state: SandboxState, edit: Literal["add_one", "add", "re
 
     async def handler(request: Request) -> Response:
         uid = request.path_params["uid"]
-        remove_all = edit == "remove" and publishing.flag(request, "all")
+        remove_all = edit == "remove" and endpoint.flag(request, "all")
         # The lock and the release are checked before the body, so that a locked release answers
         # the lock whatever the body holds.
         with state.db.read() as conn:
@@ -539,8 +540,8 @@ def _edit_items_handler(state: SandboxState, edit: Literal["add_one", "add", "re
             # "CMA | Releases" documents `?all=true` with a JSON body of `items`: a request
             # without it is refused, as a body-less DELETE would be. Every item goes, listed or not.
             if "application/json" not in request.headers.get("content-type", ""):
-                raise publishing.RequestRefused(
-                    400, publishing.INVALID_DATA_CODE, "Send the items as a JSON body (Content-Type: application/json)."
+                raise endpoint.RequestRefused(
+                    400, endpoint.INVALID_DATA_CODE, "Send the items as a JSON body (Content-Type: application/json)."
                 )
             await parse_body(request, ItemsBody)
         else:
@@ -567,16 +568,16 @@ def _deploy_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
         uid = request.path_params["uid"]
         fields = (await parse_body(request, DeployBody)).release
-        scheduled_at = publishing.parse_scheduled_at(state, fields.scheduled_at)
+        scheduled_at = endpoint.parse_scheduled_at(state, fields.scheduled_at)
         with state.db.transaction() as conn:
             row = _release_row(conn, uid)
             items = _items(conn, uid)
             if not items:
                 raise invalid("The release has no items to deploy.", {"items": ["can't be blank."]})
-            environments = publishing.resolve_environments(conn, fields.environments)
-            locales = publishing.resolve_locales(conn, fields.locales) if fields.locales else None
+            environments = endpoint.resolve_environments(conn, fields.environments)
+            locales = endpoint.resolve_locales(conn, fields.locales) if fields.locales else None
             operations = _deploy_operations(conn, items, environments, locales, fields.action)
-            publishing.add_queue_row(
+            queue.add_queue_row(
                 conn,
                 state,
                 row_type="release",
@@ -682,7 +683,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     """The release routes, relative to `/cma/v3`."""
 
     def route(path: str, handler: Endpoint, method: str) -> Route:
-        return Route(path, publishing.cma_endpoint(state, handler), methods=[method])
+        return Route(path, endpoint.cma_endpoint(state, handler), methods=[method])
 
     return [
         route("/releases", _list_handler(state), "GET"),

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from cs_mcp.sandbox import publishing, store
+from cs_mcp.sandbox import endpoint, store
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
@@ -139,7 +139,7 @@ async def test_an_invalid_publish_request_is_refused_naming_the_field_and_change
     answer = await publish(cma, uid, body)
 
     assert answer.status_code == 422
-    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert answer.json()["error_code"] == endpoint.INVALID_DATA_CODE
     assert field in answer.json()["errors"]
     assert await cda.entry_version("page", uid, "staging", "en-us") is None
     assert await queue(cma) == []
@@ -149,8 +149,8 @@ async def test_publishing_an_entry_that_does_not_exist_answers_not_found(cma: ht
     missing = await publish(cma, "blt0000000000000000", {"entry": {"environments": ["staging"]}})
     no_type = await publish(cma, "blt0000000000000000", {"entry": {"environments": ["staging"]}}, content_type="nope")
 
-    assert (missing.status_code, missing.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
-    assert (no_type.status_code, no_type.json()["error_code"]) == (422, publishing.CONTENT_TYPE_NOT_FOUND_CODE)
+    assert (missing.status_code, missing.json()["error_code"]) == (422, endpoint.NOT_FOUND_CODE)
+    assert (no_type.status_code, no_type.json()["error_code"]) == (422, endpoint.CONTENT_TYPE_NOT_FOUND_CODE)
 
 
 async def test_a_body_that_is_not_json_is_refused(state: SandboxState, cma: httpx2.AsyncClient) -> None:
@@ -159,7 +159,7 @@ async def test_a_body_that_is_not_json_is_refused(state: SandboxState, cma: http
     answer = await cma.post(f"/content_types/page/entries/{uid}/publish", content=b"{not json")
 
     assert answer.status_code == 400
-    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert answer.json()["error_code"] == endpoint.INVALID_DATA_CODE
 
 
 async def test_publishing_needs_the_cma_credentials(
@@ -248,8 +248,8 @@ async def test_a_queue_item_that_does_not_exist_answers_not_found(cma: httpx2.As
     fetched = await cma.get("/publish-queue/blt0000000000000000", headers=API_VERSION)
     cancelled = await cma.get("/publish-queue/blt0000000000000000/unschedule", headers=API_VERSION)
 
-    assert (fetched.status_code, fetched.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
-    assert (cancelled.status_code, cancelled.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+    assert (fetched.status_code, fetched.json()["error_code"]) == (422, endpoint.NOT_FOUND_CODE)
+    assert (cancelled.status_code, cancelled.json()["error_code"]) == (422, endpoint.NOT_FOUND_CODE)
 
 
 async def test_a_scheduled_publish_waits_in_the_queue_and_fires_when_the_clock_passes_it(
@@ -312,7 +312,7 @@ async def test_an_action_that_already_happened_cannot_be_unscheduled(
     answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule", headers=API_VERSION)
 
     assert answer.status_code == 422
-    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert answer.json()["error_code"] == endpoint.INVALID_DATA_CODE
     assert "status" in answer.json()["errors"]
 
 
@@ -350,7 +350,7 @@ async def test_publishing_an_asset_records_it_per_environment_and_locale(
     assert live == asset["_version"]
     assert elsewhere is None
     assert gone is None
-    assert (missing.status_code, missing.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+    assert (missing.status_code, missing.json()["error_code"]) == (422, endpoint.NOT_FOUND_CODE)
     assert [row["type"] for row in await queue(cma)] == ["asset", "asset"]
 
 
@@ -376,7 +376,7 @@ async def test_bulk_requests_over_ten_items_locales_or_environments_are_refused(
     answer = await cma.post("/bulk/publish", json=body)
 
     assert answer.status_code == 422
-    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert answer.json()["error_code"] == endpoint.INVALID_DATA_CODE
     assert field in answer.json()["errors"]
     assert await queue(cma) == []
 
@@ -464,7 +464,7 @@ async def test_a_scheduled_bulk_job_completes_when_its_time_comes(
 async def test_a_bulk_job_that_does_not_exist_answers_not_found(cma: httpx2.AsyncClient) -> None:
     answer = await cma.get("/bulk/jobs/blt0000000000000000", headers=API_VERSION)
 
-    assert (answer.status_code, answer.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+    assert (answer.status_code, answer.json()["error_code"]) == (422, endpoint.NOT_FOUND_CODE)
 
 
 async def test_bulk_job_requests_without_the_bulk_api_version_are_refused(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from cs_mcp.sandbox import publishing, releases, store
+from cs_mcp.sandbox import endpoint, releases, store
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig, SandboxState
 from tests.sandbox._delivery import API_VERSION, Delivery, advance_clock
@@ -122,14 +122,14 @@ async def test_a_release_is_created_read_renamed_and_deleted(cma: httpx2.AsyncCl
     assert renamed.json()["release"]["name"] == "Launch v2"
     assert renamed.json()["release"]["description"] == "For the launch"
     assert deleted.json() == {"notice": "Release deleted successfully."}
-    assert (gone.status_code, gone.json()["error_code"]) == (422, publishing.NOT_FOUND_CODE)
+    assert (gone.status_code, gone.json()["error_code"]) == (422, endpoint.NOT_FOUND_CODE)
 
 
 async def test_a_release_needs_a_name(cma: httpx2.AsyncClient) -> None:
     answer = await cma.post("/releases", json={"release": {"name": "  "}})
 
     assert answer.status_code == 422
-    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert answer.json()["error_code"] == endpoint.INVALID_DATA_CODE
     assert "name" in answer.json()["errors"]
 
 
@@ -144,7 +144,7 @@ async def test_twenty_five_items_are_added_in_one_request_but_twenty_six_are_ref
     listed = await cma.get(f"/releases/{release['uid']}/items", params={"include_count": "true", "limit": "10"})
 
     assert refused.status_code == 422
-    assert refused.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert refused.json()["error_code"] == endpoint.INVALID_DATA_CODE
     assert "items" in refused.json()["errors"]
     assert added.status_code == 200
     assert len(added.json()["release"]["items"]) == 25
@@ -189,7 +189,7 @@ async def test_an_item_that_does_not_exist_in_that_version_and_locale_is_refused
     answer = await cma.post(f"/releases/{release['uid']}/items", json={"items": [body]})
 
     assert answer.status_code == 422
-    assert answer.json()["error_code"] == publishing.INVALID_DATA_CODE
+    assert answer.json()["error_code"] == endpoint.INVALID_DATA_CODE
     assert (await cma.get(f"/releases/{release['uid']}/items")).json()["items"] == []
 
 
@@ -330,7 +330,7 @@ async def test_deploying_an_empty_release_or_to_an_unknown_environment_is_refuse
     nothing = await cma.post(f"/releases/{empty['uid']}/deploy", json={"release": {"environments": ["staging"]}})
     nowhere = await cma.post(f"/releases/{full['uid']}/deploy", json={"release": {"environments": ["moon"]}})
 
-    assert (nothing.status_code, nothing.json()["error_code"]) == (422, publishing.INVALID_DATA_CODE)
+    assert (nothing.status_code, nothing.json()["error_code"]) == (422, endpoint.INVALID_DATA_CODE)
     assert "items" in nothing.json()["errors"]
     assert "environments" in nowhere.json()["errors"]
     assert (await cma.get("/publish-queue", headers=API_VERSION)).json()["queue"] == []

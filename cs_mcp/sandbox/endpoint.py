@@ -1,0 +1,208 @@
+"""The plumbing every CMA endpoint of the sandbox shares: Contentstack's error answers
+(`RequestRefused`, `invalid`, `not_found`), request bodies (`parse_body`), the checks of names,
+times and pages that several endpoints make, and `cma_endpoint`, which puts a handler behind
+the CMA's auth check and turns a `RequestRefused` into its answer.
+
+`cma.py`, `publishing.py` and `releases.py` build their routes with `cma_endpoint`; a new CMA endpoint
+raises `RequestRefused` (or `invalid`/`not_found`) where Contentstack answers an error and
+returns its documented body otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cs_mcp.sandbox import store
+from cs_mcp.sandbox.auth import check_cma
+from cs_mcp.sandbox.state import SandboxState, error_response
+
+# Error codes of the answers below. 141 and 118 are Contentstack's "not found" codes; 119 is the
+# code of a refused write with per-field `errors`.
+NOT_FOUND_CODE = 141
+CONTENT_TYPE_NOT_FOUND_CODE = 118
+INVALID_DATA_CODE = 119
+MAX_PAGE_LIMIT = 100
+
+
+class RequestRefused(Exception):
+    """A request answered with Contentstack's error body instead of going on; raised inside handlers."""
+
+    def __init__(self, status: int, error_code: int, error_message: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(error_message)
+        self.status = status
+        self.error_code = error_code
+        self.error_message = error_message
+        self.errors = errors
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.error_code, self.error_message, self.errors)
+
+
+def invalid(message: str, errors: dict[str, list[str]]) -> RequestRefused:
+    """A 422 refusal of invalid data, naming the fields at fault."""
+    return RequestRefused(422, INVALID_DATA_CODE, message, errors)
+
+
+def not_found(what: str = "object") -> RequestRefused:
+    """A 422 "doesn't exist" refusal in Contentstack's shape (`errors.uid: ["is not valid."]`)."""
+    return RequestRefused(422, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {"uid": ["is not valid."]})
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
+    """The request's JSON body as `model`.
+
+    Raises RequestRefused: 400 when the body is not JSON, 422 naming the fields that do not fit.
+    """
+    try:
+        raw: object = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestRefused(400, INVALID_DATA_CODE, "The request body is not valid JSON.") from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for problem in exc.errors():
+            field = ".".join(str(part) for part in problem["loc"]) or "body"
+            errors.setdefault(field, []).append(str(problem["msg"]))
+        raise invalid("The request body is not valid. Please enter valid data.", errors) from exc
+
+
+# Shared checks
+
+
+def now_iso(state: SandboxState) -> str:
+    return store.iso(state.clock.now())
+
+
+def parse_scheduled_at(state: SandboxState, value: str | None) -> str | None:
+    """`scheduled_at` normalised to Contentstack's time format, or None for "now".
+
+    Raises RequestRefused (422, `errors.scheduled_at`) when it is not an ISO-8601 time with a zone
+    or is not in the future of the sandbox clock.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise invalid("The scheduled time is not valid.", {"scheduled_at": ["is not a valid ISO-8601 time."]}) from exc
+    if moment.tzinfo is None:
+        raise invalid("The scheduled time is not valid.", {"scheduled_at": ["needs a time zone, e.g. a trailing Z."]})
+    if moment <= state.clock.now():
+        raise invalid("The scheduled time is not valid.", {"scheduled_at": ["should be a future date."]})
+    return store.iso(moment)
+
+
+def resolve_environments(conn: sqlite3.Connection, given: Sequence[str], *, maximum: int | None = None) -> list[str]:
+    """Environment names for `given` names or uids, in order and without repeats.
+
+    Raises RequestRefused (422, `errors.environments`) when none is given, one does not exist, or
+    there are more than `maximum`.
+    """
+    if not given:
+        raise invalid("Please select at least one environment.", {"environments": ["can't be blank."]})
+    # The limit is checked first: a request over it is refused whatever it names.
+    distinct = len(dict.fromkeys(given))
+    if maximum is not None and distinct > maximum:
+        raise invalid(
+            f"A request may name at most {maximum} environments.",
+            {"environments": [f"at most {maximum} allowed, {distinct} given."]},
+        )
+    names: list[str] = []
+    unknown: list[str] = []
+    for value in given:
+        name = store.environment_name_of(conn, value)
+        if name is None:
+            unknown.append(value)
+        elif name not in names:
+            names.append(name)
+    if unknown:
+        raise invalid(
+            "Some environments do not exist.",
+            {"environments": [f"'{value}' is not a valid environment." for value in unknown]},
+        )
+    return names
+
+
+def resolve_locales(conn: sqlite3.Connection, given: Sequence[str], *, maximum: int | None = None) -> list[str]:
+    """The locale codes `given` (the master locale when empty), without repeats.
+
+    Raises RequestRefused (422, `errors.locales`) when a code does not exist or there are more than `maximum`.
+    """
+    if not given:
+        return [store.master_locale(conn)]
+    known = set(store.locale_codes(conn))
+    codes: list[str] = []
+    for code in given:
+        if code not in codes:
+            codes.append(code)
+    if maximum is not None and len(codes) > maximum:
+        raise invalid(
+            f"A request may name at most {maximum} locales.",
+            {"locales": [f"at most {maximum} allowed, {len(codes)} given."]},
+        )
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise invalid(
+            "Some locales do not exist.", {"locales": [f"'{code}' is not a valid locale." for code in unknown]}
+        )
+    return codes
+
+
+def environment_uids(conn: sqlite3.Connection, names: Sequence[str]) -> list[str]:
+    return [store.environment_uid(conn, name) or name for name in names]
+
+
+def page_params(request: Request) -> tuple[int, int, bool]:
+    """`skip`, `limit` (default and maximum 100) and `include_count` of a list request.
+
+    Raises RequestRefused (422) for values that are not whole numbers in range.
+    """
+    params = request.query_params
+    try:
+        skip = int(params.get("skip", "0"))
+        limit = int(params.get("limit", str(MAX_PAGE_LIMIT)))
+    except ValueError as exc:
+        raise invalid("skip and limit must be whole numbers.", {"limit": ["is not a number."]}) from exc
+    if skip < 0 or limit < 1 or limit > MAX_PAGE_LIMIT:
+        raise invalid(
+            f"skip must be 0 or more and limit between 1 and {MAX_PAGE_LIMIT}.",
+            {"limit": [f"must be between 1 and {MAX_PAGE_LIMIT}."]},
+        )
+    return skip, limit, flag(request, "include_count")
+
+
+def flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() in ("true", "1")
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def cma_endpoint(state: SandboxState, handler: Endpoint) -> Endpoint:
+    """`handler` behind the CMA's auth check, with the sandbox's `on_tick` callbacks run first
+    (so scheduled actions that are due have fired) and RequestRefused turned into its error answer."""
+
+    async def endpoint(request: Request) -> Response:
+        denied = check_cma(request, state)
+        if denied is not None:
+            return denied
+        for tick in list(state.on_tick):
+            tick()
+        try:
+            return await handler(request)
+        except RequestRefused as refusal:
+            return refusal.response()
+
+    return endpoint
