@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
@@ -12,6 +12,7 @@ from mcp import Client
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
+from cs_mcp.sandbox import store
 from cs_mcp.sandbox.app import create_app
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
@@ -51,6 +52,40 @@ class SandboxStack:
     def writes(self) -> list[tuple[str, str]]:
         """(method, path) of every request that was not a read."""
         return self.transport.writes()
+
+    def save_content_type(self, uid: str, schema: list[dict[str, Any]]) -> None:
+        """Adds (or replaces) a content type with `schema`."""
+        stamp = store.iso(SANDBOX_START)
+        with self.state.db.transaction() as conn:
+            store.save_content_type(
+                conn, {"uid": uid, "title": uid, "schema": schema, "created_at": stamp, "updated_at": stamp}
+            )
+
+    def save_entry(self, content_type: str, uid: str, fields: dict[str, Any], locale: str = "en-us") -> dict[str, Any]:
+        """Saves a new version of an entry (version 1 if it is new); entries saved later are
+        older, so that a list (newest first) answers them in the order they were saved."""
+        with self.state.db.transaction() as conn:
+            old = store.get_entry(conn, content_type, uid, locale)
+            version = int(old["_version"]) + 1 if old else 1
+            known = store.entry_uids(conn, content_type)
+            created = str(old["created_at"]) if old else store.iso(SANDBOX_START - timedelta(minutes=len(known)))
+            entry: dict[str, Any] = {
+                "uid": uid,
+                "locale": locale,
+                "_version": version,
+                "created_at": created,
+                "updated_at": created,
+                "tags": [],
+                **fields,
+            }
+            store.save_entry(conn, content_type, entry)
+        return entry
+
+    def publish(self, content_type: str, uid: str, environment: str, locale: str = "en-us", version: int = 1) -> None:
+        """Makes `version` of an entry live in `environment`."""
+        with self.state.db.transaction() as conn:
+            stamp = store.iso(SANDBOX_START)
+            store.set_published(conn, "entry", content_type, uid, environment, locale, version, stamp, "blt_user")
 
     def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows of the sandbox's database, as dicts."""

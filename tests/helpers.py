@@ -20,14 +20,17 @@ UNPACED = RateLimits(
 
 
 class CountingTransport(httpx2.AsyncBaseTransport):
-    """Passes requests on (to the sandbox app, say) and records each one's method and path."""
+    """Passes requests on (to the sandbox app, say) and records each one: its method and path in
+    `sent`, the request itself in `requests` (for its parameters and body)."""
 
     def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
         self.sent: list[tuple[str, str]] = []
+        self.requests: list[httpx2.Request] = []
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.sent.append((request.method, request.url.path))
+        self.requests.append(request)
         return await self.inner.handle_async_request(request)
 
     def writes(self) -> list[tuple[str, str]]:

@@ -1,37 +1,32 @@
-"""The entries toolset in memory, against a small stateful fake of the CMA and the CDA on
-httpx2.MockTransport: queries, reads, the budget, schema checks, versions, and the guard."""
+"""The entries toolset through an in-memory client on the sandbox: queries, reads, the budget,
+schema checks, versions, and the guard. The tests add two content types of their own
+(`article`, `writer`) so that what they assert does not depend on the demo content."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, cast
 
-import httpx2
 import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
-from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
-from cs_mcp.server import build_server
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.toolkit.query import ACCEPTED_FORM
-from tests.helpers import UNPACED, text_of
+from tests.conftest import SandboxStack
+from tests.helpers import text_of
 
 pytestmark = pytest.mark.anyio
 
-ENV = {
-    "CONTENTSTACK_API_KEY": "blt_api_key_1234",
-    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_token_1234",
-    "CS_MCP_DELIVERY_TOKENS": "development=cs_dev_token_1234,production=cs_prod_token_1234",
-}
 BLOG_SCHEMA: list[dict[str, Any]] = [
     {"uid": "title", "data_type": "text", "mandatory": True},
     {"uid": "body", "data_type": "text", "field_metadata": {"allow_rich_text": True}},
     {"uid": "rating", "data_type": "number"},
     {"uid": "published_on", "data_type": "isodate"},
     {"uid": "featured", "data_type": "boolean"},
-    {"uid": "author", "data_type": "reference", "reference_to": ["author"]},
+    {"uid": "author", "data_type": "reference", "reference_to": ["writer"]},
     {
         "uid": "seo",
         "data_type": "group",
@@ -48,129 +43,27 @@ BLOG_SCHEMA: list[dict[str, Any]] = [
     },
 ]
 AUTHOR_SCHEMA: list[dict[str, Any]] = [{"uid": "title", "data_type": "text", "mandatory": True}]
-NOT_FOUND = {"error_message": "The requested object doesn't exist.", "error_code": 141}
 
 
-class FakeStack:
-    """Enough of the CMA and the CDA for the entries tools. Records every request."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx2.Request] = []
-        self.schemas: dict[str, list[dict[str, Any]]] = {"blog_post": BLOG_SCHEMA, "author": AUTHOR_SCHEMA}
-        self.entries: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.published: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-        self.refuse_writes: dict[str, Any] | None = None
-        for i in range(5):
-            self.save("blog_post", f"blt{i}", {"title": f"Post {i}", "rating": i})
-        self.save("author", "blt_jane", {"title": "Jane"})
-
-    def save(self, content_type: str, uid: str, fields: dict[str, Any], locale: str = "en-us") -> dict[str, Any]:
-        old = self.entries.get((content_type, uid, locale))
-        entry: dict[str, Any] = {
-            "uid": uid,
-            "locale": locale,
-            "_version": (old["_version"] + 1) if old else 1,
-            "tags": [],
-            **fields,
-        }
-        self.entries[(content_type, uid, locale)] = entry
-        return entry
-
-    def sent(self, method: str | None = None) -> list[httpx2.Request]:
-        return [r for r in self.requests if method is None or r.method == method]
-
-    def writes(self) -> list[httpx2.Request]:
-        return [r for r in self.requests if r.method != "GET"]
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        parts = request.url.path.split("/")[2:]  # after /v3
-        params = dict(request.url.params.multi_items())
-        if request.url.host.startswith("cdn"):
-            return self._cda(parts, params)
-        if parts == ["environments"]:
-            return httpx2.Response(
-                200, json={"environments": [{"name": "development", "uid": "e1"}, {"name": "production", "uid": "e2"}]}
-            )
-        if parts == ["locales"]:
-            return httpx2.Response(
-                200, json={"locales": [{"code": "en-us"}, {"code": "fr-fr", "fallback_locale": "en-us"}]}
-            )
-        if parts == ["content_types"]:
-            cts = [{"uid": u, "title": u, "schema": s} for u, s in self.schemas.items()]
-            return httpx2.Response(200, json={"content_types": cts, "count": len(cts)})
-        if parts == ["assets"]:
-            assets = [{"uid": f"asset{i}", "title": f"Image {i}", "_version": 1} for i in range(3)]
-            return httpx2.Response(200, json={"assets": assets, "count": 3})
-        if len(parts) >= 2 and parts[0] == "content_types":
-            ct = parts[1]
-            if ct not in self.schemas:
-                return httpx2.Response(
-                    422, json={"error_message": "The Content Type was not found.", "error_code": 118}
-                )
-            if len(parts) == 2:
-                return httpx2.Response(200, json={"content_type": {"uid": ct, "title": ct, "schema": self.schemas[ct]}})
-            return self._entries(request, ct, parts[3:], params)
-        return httpx2.Response(404, json={"error_message": "no route", "error_code": 0})
-
-    def _entries(self, request: httpx2.Request, ct: str, rest: list[str], params: dict[str, str]) -> httpx2.Response:
-        locale = params.get("locale", "en-us")
-        if not rest and request.method == "GET":
-            found = [e for (c, _, loc), e in self.entries.items() if c == ct and loc == locale]
-            skip, limit = int(params.get("skip", 0)), int(params.get("limit", 100))
-            return httpx2.Response(200, json={"entries": found[skip : skip + limit], "count": len(found)})
-        if self.refuse_writes is not None and request.method != "GET":
-            return httpx2.Response(422, json=self.refuse_writes)
-        if not rest and request.method == "POST":
-            body = json.loads(request.content)["entry"]
-            entry = self.save(ct, f"blt_new{len(self.entries)}", body, locale)
-            return httpx2.Response(201, json={"notice": "Entry created successfully.", "entry": entry})
-        if rest[1:] == ["locales"] and request.method == "GET":
-            held = {loc for (c, uid, loc) in self.entries if c == ct and uid == rest[0]}
-            french = {"code": "fr-fr", "localized": True} if "fr-fr" in held else {"code": "fr-fr"}
-            listed = [{"code": "en-us"}, french]
-            return httpx2.Response(200, json={"locales": listed})
-        key = (ct, rest[0], locale)
-        if key not in self.entries:
-            return httpx2.Response(422, json=NOT_FOUND)
-        if request.method == "GET":
-            return httpx2.Response(200, json={"entry": self.entries[key]})
-        if request.method == "PUT":
-            body = json.loads(request.content)["entry"]
-            entry = self.save(ct, rest[0], body, locale)
-            return httpx2.Response(200, json={"notice": "Entry updated successfully.", "entry": entry})
-        del self.entries[key]
-        return httpx2.Response(200, json={"notice": "Entry deleted successfully."})
-
-    def _cda(self, parts: list[str], params: dict[str, str]) -> httpx2.Response:
-        env, locale = params["environment"], params.get("locale", "en-us")
-        ct = parts[1]
-        if len(parts) == 3:
-            found = [e for (c, _, en, loc), e in self.published.items() if (c, en, loc) == (ct, env, locale)]
-            return httpx2.Response(200, json={"entries": found, "count": len(found)})
-        entry = self.published.get((ct, parts[3], env, locale))
-        if entry is None:
-            return httpx2.Response(422, json={"error_message": "UID is not valid", "error_code": 141})
-        return httpx2.Response(200, json={"entry": entry})
+@pytest.fixture
+def stack(on_sandbox: SandboxStack) -> SandboxStack:
+    """The sandbox with `article` (art0..art4, newest first) and `writer` (blt_jane)."""
+    on_sandbox.save_content_type("article", BLOG_SCHEMA)
+    on_sandbox.save_content_type("writer", AUTHOR_SCHEMA)
+    for i in range(5):
+        on_sandbox.save_entry("article", f"art{i}", {"title": f"Post {i}", "rating": i})
+    on_sandbox.save_entry("writer", "blt_jane", {"title": "Jane"})
+    return on_sandbox
 
 
 def policy(confirm: ConfirmSpec | None = None) -> Policy:
     specs = dict(BUILTIN_ROLE_SPECS)
-    specs["blog-editor"] = RoleSpec(inherits=["editor"], content_types=["blog_post"], locales=["en-us"])
+    specs["article-editor"] = RoleSpec(inherits=["editor"], content_types=["article"], locales=["en-us"])
     return Policy(roles=resolve_roles(specs), confirm=confirm or ConfirmSpec())
 
 
-def connect(
-    stack: FakeStack, role: str = "editor", env: dict[str, str] | None = None, confirm: ConfirmSpec | None = None
-) -> Client:
-    server = build_server(
-        Settings.from_env(env or ENV),
-        guard=Guard(policy(confirm)),
-        stdio_role=role,
-        transport=httpx2.MockTransport(stack),
-        rate_limits=UNPACED,
-    )
-    return Client(server)
+def connect(stack: SandboxStack, role: str = "editor", confirm: ConfirmSpec | None = None, **env: str) -> Client:
+    return stack.client(role, guard=Guard(policy(confirm)), **env)
 
 
 def ok(result: CallToolResult) -> dict[str, Any]:
@@ -179,64 +72,96 @@ def ok(result: CallToolResult) -> dict[str, Any]:
     return cast(dict[str, Any], result.structured_content)
 
 
-def sent_params(request: httpx2.Request) -> list[tuple[str, str]]:
-    return list(request.url.params.multi_items())
+def entry_reads(stack: SandboxStack, content_type: str) -> list[Any]:
+    return [
+        r for r in stack.transport.requests if r.method == "GET" and r.url.path.endswith(f"/{content_type}/entries")
+    ]
+
+
+def schema_reads(stack: SandboxStack, content_type: str) -> int:
+    return sum(
+        1
+        for method, path in stack.transport.sent
+        if method == "GET" and path.endswith(f"/content_types/{content_type}")
+    )
+
+
+def cda_requests(stack: SandboxStack) -> list[Any]:
+    return [r for r in stack.transport.requests if r.url.path.startswith("/cdn/")]
+
+
+def stored(stack: SandboxStack, content_type: str, uid: str, locale: str = "en-us") -> dict[str, Any] | None:
+    rows = stack.rows(
+        "SELECT data_json FROM entries WHERE content_type = ? AND uid = ? AND locale = ?", content_type, uid, locale
+    )
+    return json.loads(rows[0]["data_json"]) if rows else None
 
 
 # -- query_entries ----------------------------------------------------------------------
 
 
-async def test_query_entries_sends_the_checked_query_projection_references_and_sort() -> None:
-    stack = FakeStack()
-    query = {"$or": [{"rating": {"$gte": 3}}, {"title": {"$regex": "^post", "$options": "i"}}]}
+async def test_query_entries_answers_what_the_query_projection_references_and_sort_select(stack: SandboxStack) -> None:
+    stack.save_entry(
+        "article",
+        "art1",
+        {"title": "Post 1", "rating": 1, "author": [{"uid": "blt_jane", "_content_type_uid": "writer"}]},
+    )
+    query = {"$or": [{"rating": {"$gte": 3}}, {"title": {"$regex": "^post 1", "$options": "i"}}]}
     async with connect(stack) as client:
         data = ok(
             await client.call_tool(
                 "query_entries",
                 {
-                    "content_type": "blog_post",
+                    "content_type": "article",
                     "query": query,
-                    "fields": ["title", "rating"],
+                    "fields": ["title", "rating", "author"],
                     "include_references": ["author"],
                     "sort": "-rating",
                     "limit": 2,
                 },
             )
         )
-    (request,) = [r for r in stack.requests if r.url.path.endswith("/entries")]
-    sent = sent_params(request)
-    assert json.loads(dict(sent)["query"]) == query
-    assert ("only[BASE][]", "title") in sent
-    assert ("only[BASE][]", "rating") in sent
-    assert ("include[]", "author") in sent
-    assert ("desc", "rating") in sent
-    assert ("limit", "2") in sent
-    assert data["total"] == 5
-    assert data["returned"] == 2
-    assert data["next_cursor"]
-    assert [e["uid"] for e in data["entries"]] == ["blt0", "blt1"]
-
-
-async def test_the_cursor_reads_the_next_page_and_the_last_page_has_none() -> None:
-    stack = FakeStack()
-    async with connect(stack) as client:
-        first = ok(await client.call_tool("query_entries", {"content_type": "blog_post", "limit": 3}))
-        second = ok(
+        rest = ok(
             await client.call_tool(
-                "query_entries", {"content_type": "blog_post", "limit": 3, "cursor": first["next_cursor"]}
+                "query_entries",
+                {
+                    "content_type": "article",
+                    "query": query,
+                    "fields": ["title", "rating", "author"],
+                    "include_references": ["author"],
+                    "sort": "-rating",
+                    "limit": 2,
+                    "cursor": data["next_cursor"],
+                },
             )
         )
-    assert [e["uid"] for e in second["entries"]] == ["blt3", "blt4"]
-    assert second["next_cursor"] is None
-    assert ("skip", "3") in sent_params(stack.requests[-1])
+    assert data["total"] == 3
+    assert [e["uid"] for e in data["entries"]] == ["art4", "art3"]
+    assert set(data["entries"][0]) <= {"uid", "title", "rating", "author"}
+    (post_1,) = rest["entries"]
+    assert post_1["uid"] == "art1"
+    assert post_1["author"][0]["title"] == "Jane"  # resolved inline
+    assert rest["next_cursor"] is None
 
 
-async def test_a_cursor_of_another_query_is_refused() -> None:
-    stack = FakeStack()
+async def test_the_cursor_reads_the_next_page_and_the_last_page_has_none(stack: SandboxStack) -> None:
     async with connect(stack) as client:
-        first = ok(await client.call_tool("query_entries", {"content_type": "blog_post", "limit": 1}))
+        first = ok(await client.call_tool("query_entries", {"content_type": "article", "limit": 3}))
+        second = ok(
+            await client.call_tool(
+                "query_entries", {"content_type": "article", "limit": 3, "cursor": first["next_cursor"]}
+            )
+        )
+    assert [e["uid"] for e in first["entries"]] == ["art0", "art1", "art2"]
+    assert [e["uid"] for e in second["entries"]] == ["art3", "art4"]
+    assert second["next_cursor"] is None
+
+
+async def test_a_cursor_of_another_query_is_refused(stack: SandboxStack) -> None:
+    async with connect(stack) as client:
+        first = ok(await client.call_tool("query_entries", {"content_type": "article", "limit": 1}))
         other = await client.call_tool(
-            "query_entries", {"content_type": "author", "limit": 1, "cursor": first["next_cursor"]}
+            "query_entries", {"content_type": "writer", "limit": 1, "cursor": first["next_cursor"]}
         )
     assert other.is_error
 
@@ -246,156 +171,156 @@ async def test_a_cursor_of_another_query_is_refused() -> None:
     [{"title": {"$where": "1"}}, '{"title": ', {"tags": ["a"]}, {"$nor": [{"a": 1}]}, "7"],
     ids=["unknown-operator", "malformed-json", "list-value", "unknown-logical", "not-an-object"],
 )
-async def test_a_query_outside_the_language_is_refused_before_anything_is_sent(query: Any) -> None:
-    stack = FakeStack()
+async def test_a_query_outside_the_language_is_refused_before_anything_is_sent(stack: SandboxStack, query: Any) -> None:
     async with connect(stack) as client:
-        result = await client.call_tool("query_entries", {"content_type": "blog_post", "query": query})
+        result = await client.call_tool("query_entries", {"content_type": "article", "query": query})
     assert result.is_error
     assert ACCEPTED_FORM in text_of(result)
-    assert stack.requests == []
+    assert stack.transport.sent == []
 
 
-async def test_more_than_ten_references_or_a_bad_sort_are_refused() -> None:
-    stack = FakeStack()
+async def test_more_than_ten_references_or_a_bad_sort_are_refused(stack: SandboxStack) -> None:
     async with connect(stack) as client:
         many = await client.call_tool(
-            "query_entries", {"content_type": "blog_post", "include_references": [f"r{i}" for i in range(11)]}
+            "query_entries", {"content_type": "article", "include_references": [f"r{i}" for i in range(11)]}
         )
-        sort = await client.call_tool("query_entries", {"content_type": "blog_post", "sort": "title desc"})
+        sort = await client.call_tool("query_entries", {"content_type": "article", "sort": "title desc"})
     assert many.is_error
     assert sort.is_error
-    assert stack.requests == []
+    assert stack.transport.sent == []
 
 
-async def test_an_unknown_content_type_lists_the_ones_that_exist() -> None:
-    stack = FakeStack()
+async def test_an_unknown_content_type_lists_the_ones_that_exist(stack: SandboxStack) -> None:
     async with connect(stack) as client:
-        result = await client.call_tool("query_entries", {"content_type": "blogpost"})
+        result = await client.call_tool("query_entries", {"content_type": "articel"})
     assert result.is_error
-    assert "blog_post" in text_of(result)
+    assert "article" in text_of(result)
 
 
-async def test_published_entries_come_from_the_cda_of_the_environment_with_its_token() -> None:
-    stack = FakeStack()
-    stack.published[("blog_post", "blt1", "production", "en-us")] = {"uid": "blt1", "title": "Live", "_version": 1}
+async def test_published_entries_come_from_the_cda_of_the_environment_with_its_token(stack: SandboxStack) -> None:
+    stack.save_entry("article", "art1", {"title": "Live", "rating": 1})
+    stack.publish("article", "art1", "production", version=2)
     async with connect(stack) as client:
         data = ok(
             await client.call_tool(
-                "query_entries", {"content_type": "blog_post", "source": "published", "environment": "production"}
+                "query_entries", {"content_type": "article", "source": "published", "environment": "production"}
             )
         )
-    cda = [r for r in stack.requests if r.url.host.startswith("cdn")]
-    assert len(cda) == 1
-    assert cda[0].headers["access_token"] == "cs_prod_token_1234"
+    (cda,) = cda_requests(stack)
+    assert cda.headers["access_token"] == DEMO_CREDENTIALS.delivery_tokens["production"]
     assert [e["title"] for e in data["entries"]] == ["Live"]
     assert data["environment"] == "production"
 
 
-async def test_published_without_an_environment_or_with_an_unknown_one_is_refused() -> None:
-    stack = FakeStack()
-    async with connect(stack) as client:
-        none = await client.call_tool("query_entries", {"content_type": "blog_post", "source": "published"})
+async def test_published_without_an_environment_or_with_an_unknown_one_is_refused(stack: SandboxStack) -> None:
+    async with connect(stack, CONTENTSTACK_ENVIRONMENT="", CONTENTSTACK_DELIVERY_TOKEN="") as client:
+        none = await client.call_tool("query_entries", {"content_type": "article", "source": "published"})
         unknown = await client.call_tool(
-            "query_entries", {"content_type": "blog_post", "source": "published", "environment": "prod"}
+            "query_entries", {"content_type": "article", "source": "published", "environment": "prod"}
         )
-        draft_env = await client.call_tool("query_entries", {"content_type": "blog_post", "environment": "production"})
+        draft_env = await client.call_tool("query_entries", {"content_type": "article", "environment": "production"})
     assert none.is_error
     assert unknown.is_error
     assert "production" in text_of(unknown)
     assert draft_env.is_error
-    assert not any(r.url.host.startswith("cdn") for r in stack.requests)
+    assert cda_requests(stack) == []
 
 
-async def test_published_uses_the_configured_environment_and_needs_its_delivery_token() -> None:
-    stack = FakeStack()
-    env = {**ENV, "CONTENTSTACK_ENVIRONMENT": "development", "CS_MCP_DELIVERY_TOKENS": "production=cs_prod_token_1234"}
-    async with connect(stack, env=env) as client:
-        result = await client.call_tool("query_entries", {"content_type": "blog_post", "source": "published"})
+async def test_published_uses_the_configured_environment_and_needs_its_delivery_token(stack: SandboxStack) -> None:
+    token = DEMO_CREDENTIALS.delivery_tokens["production"]
+    async with connect(
+        stack,
+        CONTENTSTACK_ENVIRONMENT="staging",
+        CONTENTSTACK_DELIVERY_TOKEN="",
+        CS_MCP_DELIVERY_TOKENS=f"production={token}",
+    ) as client:
+        result = await client.call_tool("query_entries", {"content_type": "article", "source": "published"})
     assert result.is_error
     assert "CS_MCP_DELIVERY_TOKENS" in text_of(result)
-    assert not any(r.url.host.startswith("cdn") for r in stack.requests)
+    assert cda_requests(stack) == []
 
 
-async def test_entries_are_cleaned_of_invisible_characters() -> None:
-    stack = FakeStack()
-    stack.save("blog_post", "blt0", {"title": "Safe\u202e\u200btitle", "body": "ignore\U000e0041 this"})
+async def test_entries_are_cleaned_of_invisible_characters(stack: SandboxStack) -> None:
+    stack.save_entry("article", "art0", {"title": "Safe\u202e\u200btitle", "body": "ignore\U000e0041 this"})
     async with connect(stack) as client:
-        data = ok(await client.call_tool("query_entries", {"content_type": "blog_post", "limit": 1}))
+        data = ok(await client.call_tool("query_entries", {"content_type": "article", "limit": 1}))
     assert data["entries"][0]["title"] == "Safetitle"
     assert data["entries"][0]["body"] == "ignore this"
 
 
-async def test_a_page_over_the_budget_is_cut_at_an_entry_and_says_how_to_go_on() -> None:
-    stack = FakeStack()
+async def test_a_page_over_the_budget_is_cut_at_an_entry_and_says_how_to_go_on(stack: SandboxStack) -> None:
     for i in range(5):
-        stack.save("blog_post", f"blt{i}", {"title": f"Post {i}", "body": "x" * 12_000})
+        stack.save_entry("article", f"art{i}", {"title": f"Post {i}", "body": "x" * 12_000})
     async with connect(stack) as client:
-        data = ok(await client.call_tool("query_entries", {"content_type": "blog_post", "limit": 5}))
+        data = ok(await client.call_tool("query_entries", {"content_type": "article", "limit": 5}))
         rest = ok(
             await client.call_tool(
-                "query_entries", {"content_type": "blog_post", "limit": 5, "cursor": data["next_cursor"]}
+                "query_entries", {"content_type": "article", "limit": 5, "cursor": data["next_cursor"]}
             )
         )
     assert data["truncated"] is True
     assert 1 <= data["returned"] < 5
     assert data["note"]
-    assert rest["entries"][0]["uid"] == f"blt{data['returned']}"
+    assert rest["entries"][0]["uid"] == f"art{data['returned']}"
 
 
-async def test_get_entry_reads_a_version_and_shortens_an_entry_over_the_budget() -> None:
-    stack = FakeStack()
-    stack.save("blog_post", "blt1", {"title": "Long", "body": "y" * 60_000})
+async def test_get_entry_reads_a_version_and_shortens_an_entry_over_the_budget(stack: SandboxStack) -> None:
+    stack.save_entry("article", "art1", {"title": "Long", "body": "y" * 60_000})
+    stack.save_entry("article", "art1", {"title": "Short"})
     async with connect(stack) as client:
-        data = ok(await client.call_tool("get_entry", {"content_type": "blog_post", "uid": "blt1", "version": 2}))
-        missing = await client.call_tool("get_entry", {"content_type": "blog_post", "uid": "nope"})
+        data = ok(await client.call_tool("get_entry", {"content_type": "article", "uid": "art1", "version": 2}))
+        missing = await client.call_tool("get_entry", {"content_type": "article", "uid": "nope"})
         published_version = await client.call_tool(
-            "get_entry", {"content_type": "blog_post", "uid": "blt1", "source": "published", "version": 1}
+            "get_entry", {"content_type": "article", "uid": "art1", "source": "published", "version": 1}
         )
-    assert ("version", "2") in sent_params(stack.requests[0])
+    assert data["entry"]["_version"] == 2
+    assert data["entry"]["title"] == "Long"
     assert data["truncated"] is True
     assert len(json.dumps(data)) < 8000 * 4
-    assert data["entry"]["_version"] == 2
     assert missing.is_error
     assert published_version.is_error
 
 
-async def test_query_assets_checks_its_query_and_pages() -> None:
-    stack = FakeStack()
+async def test_query_assets_checks_its_query_and_pages(stack: SandboxStack) -> None:
     async with connect(stack) as client:
-        data = ok(await client.call_tool("query_assets", {"query": {"title": {"$regex": "^Image"}}, "limit": 2}))
+        everything = ok(await client.call_tool("query_assets", {"limit": 100}))
+        data = ok(
+            await client.call_tool("query_assets", {"query": {"content_type": {"$regex": "^image/"}}, "limit": 2})
+        )
         bad = await client.call_tool("query_assets", {"query": {"title": {"$like": "x"}}})
-    assert [a["uid"] for a in data["assets"]] == ["asset0", "asset1", "asset2"][: data["returned"]]
-    assert data["total"] == 3
+    images = [a for a in everything["assets"] if str(a.get("content_type", "")).startswith("image/")]
+    assert data["total"] == len(images)
+    assert data["returned"] == min(2, len(images))
+    assert all(a["content_type"].startswith("image/") for a in data["assets"])
     assert bad.is_error
 
 
 # -- create, update, delete --------------------------------------------------------------
 
 
-async def test_create_entry_checks_the_schema_and_sends_the_entry() -> None:
-    stack = FakeStack()
+async def test_create_entry_checks_the_schema_and_stores_the_entry(stack: SandboxStack) -> None:
     fields: dict[str, Any] = {
         "title": "Hello",
         "rating": 4.5,
         "published_on": "2025-01-31",
-        "author": [{"uid": "blt_jane", "_content_type_uid": "author"}],
+        "author": [{"uid": "blt_jane", "_content_type_uid": "writer"}],
         "seo": {"keywords": ["cms"]},
         "sections": [{"hero": {"heading": "Hi"}}],
         "tags": ["news"],
     }
     async with connect(stack) as client:
         data = ok(
-            await client.call_tool("create_entry", {"content_type": "blog_post", "fields": fields, "locale": "en-us"})
+            await client.call_tool("create_entry", {"content_type": "article", "fields": fields, "locale": "en-us"})
         )
-    (post,) = stack.writes()
-    assert json.loads(post.content) == {"entry": fields}
     assert data["written"] is True
     assert data["entry"]["version"] == 1
     assert data["verdict"]["decision"] == "allow"
+    saved = stored(stack, "article", data["entry"]["uid"])
+    assert saved is not None
+    assert {k: saved[k] for k in fields} == fields
 
 
-async def test_create_entry_reports_every_schema_problem_at_once_and_sends_nothing() -> None:
-    stack = FakeStack()
+async def test_create_entry_reports_every_schema_problem_at_once_and_sends_nothing(stack: SandboxStack) -> None:
     fields: dict[str, Any] = {
         "titel": "typo",
         "rating": "five",
@@ -408,7 +333,7 @@ async def test_create_entry_reports_every_schema_problem_at_once_and_sends_nothi
     }
     async with connect(stack) as client:
         result = await client.call_tool(
-            "create_entry", {"content_type": "blog_post", "fields": fields, "locale": "en-us"}
+            "create_entry", {"content_type": "article", "fields": fields, "locale": "en-us"}
         )
     assert result.is_error
     text = text_of(result)
@@ -428,83 +353,77 @@ async def test_create_entry_reports_every_schema_problem_at_once_and_sends_nothi
     assert stack.writes() == []
 
 
-async def test_a_stale_cached_schema_is_read_again_once_before_refusing() -> None:
-    stack = FakeStack()
+async def test_a_stale_cached_schema_is_read_again_once_before_refusing(stack: SandboxStack) -> None:
     async with connect(stack) as client:
-        ok(await client.call_tool("get_content_type", {"content_type": "author"}))
-        stack.schemas["author"] = [*AUTHOR_SCHEMA, {"uid": "bio", "data_type": "text"}]
+        ok(await client.call_tool("get_content_type", {"content_type": "writer"}))
+        stack.save_content_type("writer", [*AUTHOR_SCHEMA, {"uid": "bio", "data_type": "text"}])
         data = ok(
             await client.call_tool(
                 "create_entry",
-                {"content_type": "author", "fields": {"title": "Ann", "bio": "Writes."}, "locale": "en-us"},
+                {"content_type": "writer", "fields": {"title": "Ann", "bio": "Writes."}, "locale": "en-us"},
             )
         )
-    schema_reads = [r for r in stack.requests if r.url.path == "/v3/content_types/author"]
-    assert len(schema_reads) == 2
+    assert schema_reads(stack, "writer") == 2
     assert data["written"] is True
+    assert (stored(stack, "writer", data["entry"]["uid"]) or {}).get("bio") == "Writes."
 
 
-async def test_a_refusal_by_contentstack_rereads_the_schema_and_reaches_the_model_in_plain_words() -> None:
-    stack = FakeStack()
-    stack.refuse_writes = {
-        "error_message": "Entry creation failed.",
-        "error_code": 119,
-        "errors": {"title": ["is not unique"]},
-    }
+async def test_a_refusal_by_contentstack_rereads_the_schema_and_reaches_the_model_in_plain_words(
+    stack: SandboxStack,
+) -> None:
+    stack.save_content_type("writer", [{"uid": "title", "data_type": "text", "mandatory": True, "unique": True}])
     async with connect(stack) as client:
         result = await client.call_tool(
-            "create_entry", {"content_type": "author", "fields": {"title": "Jane"}, "locale": "en-us"}
+            "create_entry", {"content_type": "writer", "fields": {"title": "Jane"}, "locale": "en-us"}
         )
     assert result.is_error
     assert "not unique" in text_of(result)
-    assert len([r for r in stack.requests if r.url.path == "/v3/content_types/author"]) == 2
+    assert schema_reads(stack, "writer") == 2
 
 
-async def test_create_entry_dry_run_answers_the_plan_and_sends_nothing() -> None:
-    stack = FakeStack()
+async def test_create_entry_dry_run_answers_the_plan_and_sends_nothing(stack: SandboxStack) -> None:
     async with connect(stack) as client:
         data = ok(
             await client.call_tool(
-                "create_entry", {"content_type": "author", "fields": {"title": "A"}, "locale": "fr-fr", "dry_run": True}
+                "create_entry", {"content_type": "writer", "fields": {"title": "A"}, "locale": "fr-fr", "dry_run": True}
             )
         )
     assert data["dry_run"] is True
     assert data["written"] is False
     assert data["plan"]["requests"][0]["method"] == "POST"
-    assert data["plan"]["targets"] == {"content_type": ["author"], "locale": ["fr-fr"]}
+    assert data["plan"]["targets"] == {"content_type": ["writer"], "locale": ["fr-fr"]}
     assert stack.writes() == []
 
 
-async def test_update_entry_sends_the_whole_entry_with_the_change_and_answers_the_new_version() -> None:
-    stack = FakeStack()
-    stack.save("blog_post", "blt2", {"title": "Post 2", "rating": 2, "seo": {"title": "s"}})
+async def test_update_entry_keeps_the_other_fields_and_answers_the_new_version(stack: SandboxStack) -> None:
+    stack.save_entry("article", "art2", {"title": "Post 2", "rating": 2, "seo": {"title": "s"}})
     async with connect(stack) as client:
         data = ok(
             await client.call_tool(
                 "update_entry",
                 {
-                    "content_type": "blog_post",
-                    "uid": "blt2",
+                    "content_type": "article",
+                    "uid": "art2",
                     "fields": {"rating": 5},
                     "expected_version": 2,
                     "locale": "en-us",
                 },
             )
         )
-    (put,) = stack.writes()
-    assert json.loads(put.content) == {"entry": {"title": "Post 2", "rating": 5, "seo": {"title": "s"}, "tags": []}}
     assert data["entry"]["version"] == 3
+    saved = stored(stack, "article", "art2")
+    assert saved is not None
+    assert (saved["_version"], saved["title"], saved["rating"], saved["seo"]) == (3, "Post 2", 5, {"title": "s"})
 
 
-async def test_a_stale_update_is_refused_with_the_current_version_and_nothing_is_sent() -> None:
-    stack = FakeStack()
-    stack.save("blog_post", "blt2", {"title": "Edited by someone else"})
+async def test_a_stale_update_is_refused_with_the_current_version_and_nothing_is_sent(stack: SandboxStack) -> None:
+    stack.save_entry("article", "art2", {"title": "Edited by someone else"})
     async with connect(stack) as client:
         result = await client.call_tool(
             "update_entry",
             {
-                "content_type": "blog_post",
-                "uid": "blt2",
+                "content_type": "article",
+                "uid": "art2",
                 "fields": {"rating": 5},
                 "expected_version": 1,
                 "locale": "en-us",
@@ -515,14 +434,13 @@ async def test_a_stale_update_is_refused_with_the_current_version_and_nothing_is
     assert stack.writes() == []
 
 
-async def test_an_update_that_empties_a_mandatory_field_is_refused() -> None:
-    stack = FakeStack()
+async def test_an_update_that_empties_a_mandatory_field_is_refused(stack: SandboxStack) -> None:
     async with connect(stack) as client:
         result = await client.call_tool(
             "update_entry",
             {
-                "content_type": "blog_post",
-                "uid": "blt1",
+                "content_type": "article",
+                "uid": "art1",
                 "fields": {"title": ""},
                 "expected_version": 1,
                 "locale": "en-us",
@@ -532,10 +450,9 @@ async def test_an_update_that_empties_a_mandatory_field_is_refused() -> None:
     assert stack.writes() == []
 
 
-async def test_delete_entry_listed_for_confirmation_answers_a_token_then_deletes_with_it() -> None:
-    stack = FakeStack()
+async def test_delete_entry_listed_for_confirmation_answers_a_token_then_deletes_with_it(stack: SandboxStack) -> None:
     confirm = ConfirmSpec(tools=["delete_entry"], fallback="token")
-    args = {"content_type": "blog_post", "uid": "blt3", "locale": "en-us"}
+    args = {"content_type": "article", "uid": "art3", "locale": "en-us"}
     async with connect(stack, confirm=confirm) as client:
         first = ok(await client.call_tool("delete_entry", args))
         assert first["written"] is False
@@ -545,14 +462,14 @@ async def test_delete_entry_listed_for_confirmation_answers_a_token_then_deletes
         replay = await client.call_tool("delete_entry", {**args, "confirmation_token": token})
     assert second["written"] is True
     assert second["verdict"]["decision"] == "confirmed"
-    assert len(stack.sent("DELETE")) == 1
+    assert [m for m, _ in stack.writes()] == ["DELETE"]
+    assert stored(stack, "article", "art3") is None
     assert replay.is_error
 
 
-async def test_delete_entry_of_a_missing_entry_is_refused_without_a_write() -> None:
-    stack = FakeStack()
+async def test_delete_entry_of_a_missing_entry_is_refused_without_a_write(stack: SandboxStack) -> None:
     async with connect(stack) as client:
-        result = await client.call_tool("delete_entry", {"content_type": "blog_post", "uid": "gone", "locale": "en-us"})
+        result = await client.call_tool("delete_entry", {"content_type": "article", "uid": "gone", "locale": "en-us"})
     assert result.is_error
     assert stack.writes() == []
 
@@ -560,47 +477,49 @@ async def test_delete_entry_of_a_missing_entry_is_refused_without_a_write() -> N
 # -- the guard ---------------------------------------------------------------------------
 
 WRITES: list[tuple[str, dict[str, Any]]] = [
-    ("create_entry", {"content_type": "blog_post", "fields": {"title": "x"}}),
-    ("update_entry", {"content_type": "blog_post", "uid": "blt1", "fields": {"title": "x"}, "expected_version": 1}),
-    ("delete_entry", {"content_type": "blog_post", "uid": "blt1"}),
+    ("create_entry", {"content_type": "article", "fields": {"title": "x"}}),
+    ("update_entry", {"content_type": "article", "uid": "art1", "fields": {"title": "x"}, "expected_version": 1}),
+    ("delete_entry", {"content_type": "article", "uid": "art1"}),
 ]
 
 
 @pytest.mark.parametrize(("tool", "args"), WRITES, ids=[w[0] for w in WRITES])
-async def test_a_role_without_the_write_scope_is_denied_and_nothing_is_sent(tool: str, args: dict[str, Any]) -> None:
-    stack = FakeStack()
+async def test_a_role_without_the_write_scope_is_denied_and_nothing_is_sent(
+    stack: SandboxStack, tool: str, args: dict[str, Any]
+) -> None:
     async with connect(stack, role="viewer") as client:
         result = await client.call_tool(tool, {**args, "locale": "en-us"})
     assert result.is_error
-    assert stack.requests == []
+    assert stack.transport.sent == []
 
 
 @pytest.mark.parametrize(("tool", "args"), WRITES, ids=[w[0] for w in WRITES])
-async def test_a_content_type_outside_the_role_is_denied_and_nothing_is_sent(tool: str, args: dict[str, Any]) -> None:
-    stack = FakeStack()
-    async with connect(stack, role="blog-editor") as client:
-        result = await client.call_tool(tool, {**args, "content_type": "author", "locale": "en-us"})
+async def test_a_content_type_outside_the_role_is_denied_and_nothing_is_sent(
+    stack: SandboxStack, tool: str, args: dict[str, Any]
+) -> None:
+    async with connect(stack, role="article-editor") as client:
+        result = await client.call_tool(tool, {**args, "content_type": "writer", "locale": "en-us"})
     assert result.is_error
-    assert "author" in text_of(result)
-    assert stack.requests == []
+    assert "writer" in text_of(result)
+    assert stack.transport.sent == []
 
 
 @pytest.mark.parametrize(("tool", "args"), WRITES, ids=[w[0] for w in WRITES])
-async def test_a_locale_outside_the_role_is_denied_and_nothing_is_sent(tool: str, args: dict[str, Any]) -> None:
-    stack = FakeStack()
-    async with connect(stack, role="blog-editor") as client:
+async def test_a_locale_outside_the_role_is_denied_and_nothing_is_sent(
+    stack: SandboxStack, tool: str, args: dict[str, Any]
+) -> None:
+    async with connect(stack, role="article-editor") as client:
         result = await client.call_tool(tool, {**args, "locale": "fr-fr"})
     assert result.is_error
     assert "fr-fr" in text_of(result)
-    assert stack.requests == []
+    assert stack.transport.sent == []
 
 
-async def test_the_role_inside_its_constraints_may_write() -> None:
-    stack = FakeStack()
-    async with connect(stack, role="blog-editor") as client:
+async def test_the_role_inside_its_constraints_may_write(stack: SandboxStack) -> None:
+    async with connect(stack, role="article-editor") as client:
         data = ok(
             await client.call_tool(
-                "create_entry", {"content_type": "blog_post", "fields": {"title": "x"}, "locale": "en-us"}
+                "create_entry", {"content_type": "article", "fields": {"title": "x"}, "locale": "en-us"}
             )
         )
     assert data["written"] is True
