@@ -38,16 +38,34 @@ class SandboxStack:
     transport: CountingTransport
     settings: Settings
 
-    def client(self, role: str = "admin", *, guard: Guard | None = None, **env: str) -> Client:
-        """An in-memory MCP client of a server for `role` on this sandbox (`env` adds settings)."""
+    def client(
+        self,
+        role: str = "admin",
+        *,
+        guard: Guard | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Client:
+        """An in-memory MCP client of a server for `role` on this sandbox (`env` adds settings;
+        `transport`, an `httpx2.MockTransport` that injects a fault, wraps `self.transport`)."""
         settings = (
             Settings.from_env({**sandbox_env("http://sandbox.test", DEMO_CREDENTIALS), **env}) if env else self.settings
         )
         return Client(
             build_server(
-                settings, backend="sandbox", guard=guard, stdio_role=role, transport=self.transport, rate_limits=UNPACED
+                settings,
+                backend="sandbox",
+                guard=guard,
+                stdio_role=role,
+                transport=transport or self.transport,
+                rate_limits=UNPACED,
             )
         )
+
+    def forget_requests(self) -> None:
+        """Forgets the requests sent so far (those that set a test up)."""
+        self.transport.sent.clear()
+        self.transport.requests.clear()
 
     def writes(self) -> list[tuple[str, str]]:
         """(method, path) of every request that was not a read."""
@@ -86,6 +104,27 @@ class SandboxStack:
         with self.state.db.transaction() as conn:
             stamp = store.iso(SANDBOX_START)
             store.set_published(conn, "entry", content_type, uid, environment, locale, version, stamp, "blt_user")
+
+    def save_asset(self, uid: str, versions: int = 1) -> None:
+        """Adds an image asset with `versions` versions."""
+        stamp = store.iso(SANDBOX_START)
+        with self.state.db.transaction() as conn:
+            for version in range(1, versions + 1):
+                asset = {"uid": uid, "_version": version, "title": uid, "content_type": "image/png"}
+                store.save_asset(conn, {**asset, "filename": f"{uid}.png", "created_at": stamp, "updated_at": stamp})
+
+    def add_environments(self, *names: str) -> None:
+        with self.state.db.transaction() as conn:
+            for name in names:
+                store.save_environment(conn, {"name": name, "uid": f"env_{name}", "urls": []})
+
+    def add_locale(self, code: str) -> None:
+        with self.state.db.transaction() as conn:
+            store.save_locale(conn, {"code": code, "name": code, "fallback_locale": "en-us"})
+
+    def delete_entry(self, content_type: str, uid: str, locale: str) -> None:
+        with self.state.db.transaction() as conn:
+            store.delete_entry(conn, content_type, uid, locale)
 
     def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows of the sandbox's database, as dicts."""

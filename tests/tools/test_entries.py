@@ -63,7 +63,7 @@ def policy(confirm: ConfirmSpec | None = None) -> Policy:
 
 
 def connect(stack: SandboxStack, role: str = "editor", confirm: ConfirmSpec | None = None, **env: str) -> Client:
-    return stack.client(role, guard=Guard(policy(confirm)), **env)
+    return stack.client(role, guard=Guard(policy(confirm)), env=env)
 
 
 def ok(result: CallToolResult) -> dict[str, Any]:
