@@ -126,6 +126,45 @@ class SandboxStack:
         with self.state.db.transaction() as conn:
             store.delete_entry(conn, content_type, uid, locale)
 
+    def add_release(self, name: str, items: list[dict[str, Any]], *, locked: bool = False) -> str:
+        """Adds a release holding `items` (uid, content_type_uid, locale, version, action) as
+        they are, whether their entries exist or not; newer than every release before it."""
+        with self.state.db.transaction() as conn:
+            count = int(conn.execute("SELECT COUNT(*) FROM releases").fetchone()[0])
+            uid = f"rel{count}"
+            stamp = store.iso(SANDBOX_START + timedelta(minutes=count))
+            conn.execute(
+                "INSERT INTO releases (uid, name, description, locked, archived, version, created_at, updated_at,"
+                " created_by, updated_by) VALUES (?, ?, '', ?, 0, 1, ?, ?, 'blt_user', 'blt_user')",
+                (uid, name, int(locked), stamp, stamp),
+            )
+        for item in items:
+            self.add_release_item(uid, item)
+        return uid
+
+    def add_release_item(self, release_uid: str, item: dict[str, Any]) -> None:
+        with self.state.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO release_items (release_uid, uid, content_type_uid, locale, version, action, title)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    release_uid,
+                    item["uid"],
+                    item["content_type_uid"],
+                    item["locale"],
+                    item["version"],
+                    item["action"],
+                    item["uid"],
+                ),
+            )
+
+    def release_items(self, release_uid: str) -> list[str]:
+        """The uids of a release's items, in the order they were added."""
+        return [
+            r["uid"]
+            for r in self.rows("SELECT uid FROM release_items WHERE release_uid = ? ORDER BY rowid", release_uid)
+        ]
+
     def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows of the sandbox's database, as dicts."""
         with self.state.db.read() as conn:
