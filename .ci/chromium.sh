@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the MCP Apps view tests (tests/views/) need: Chromium from the distribution's packages,
 # which Playwright drives (it downloads no browser of its own), and the pinned uPlot in
-# views/node_modules, against which the chart library inlined in the built views is compared.
+# views/node_modules, against which the copy kept in cs_mcp/views/uplot/ is compared.
 # Quick when both are there already. Without them those tests skip rather than fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."

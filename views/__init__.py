@@ -1,1 +1,1 @@
-"""The sources of the MCP Apps views and their build (python views/build.py)."""
+"""The pinned chart library of the MCP Apps views and its update (python views/vendor_uplot.py)."""

@@ -5,18 +5,19 @@ resource a tool names in `_meta.ui.resourceUri`, shows it in a sandboxed frame a
 the tool's input and result over postMessage JSON-RPC. Hosts without the extension ignore
 both: every tool's text and `structuredContent` stay complete on their own.
 
-The HTML files beside this module are built from `views/` at the repository root
-(`python views/build.py`): scripts, styles and the chart library are inlined, so a view loads
-nothing from the network, and each file carries a Content-Security-Policy that allows only its
-own inline code by hash.
+A view's HTML is assembled from the sources in `src/` when it is first read (`assemble.py`):
+the shared runtime and styles, its own script and, for charts, the library in `uplot/` are
+inlined, so a view loads nothing from the network, and each page carries a
+Content-Security-Policy that allows only its own inline code by hash.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from typing import Any
+
+from cs_mcp.views.assemble import assemble
 
 MIME_TYPE = "text/html;profile=mcp-app"
 
@@ -73,9 +74,10 @@ VIEWS = (
 
 @cache
 def view_html(file: str) -> str:
-    """The built HTML of one view.
+    """The HTML of one view, assembled from its sources once per process.
 
     Raises:
-        FileNotFoundError: the package lacks the file (an install without package data).
+        FileNotFoundError: the package lacks a source (an install without package data).
+        AssemblyError: a source names a part that is not in the package.
     """
-    return files(__name__).joinpath(file).read_text(encoding="utf-8")
+    return assemble(file)
