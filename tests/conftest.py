@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from cs_mcp.server import build_server
 from tests.helpers import UNPACED, CountingTransport
 
 SANDBOX_START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
+# Answers a request in the sandbox's place (a fault a test is about), or None to let it through.
+Fault = Callable[[httpx2.Request], Awaitable[httpx2.Response | None]]
 
 
 @pytest.fixture
@@ -43,11 +46,21 @@ class SandboxStack:
         role: str = "admin",
         *,
         guard: Guard | None = None,
-        transport: httpx2.AsyncBaseTransport | None = None,
+        fault: Fault | None = None,
         env: dict[str, str] | None = None,
     ) -> Client:
-        """An in-memory MCP client of a server for `role` on this sandbox (`env` adds settings;
-        `transport`, an `httpx2.MockTransport` that injects a fault, wraps `self.transport`)."""
+        """An in-memory MCP client of a server for `role` on this sandbox (`env` adds settings).
+        `fault` sees every request first, through an `httpx2.MockTransport`: what it answers
+        replaces the sandbox's answer; None lets the request through."""
+        transport: httpx2.AsyncBaseTransport = self.transport
+        if fault is not None:
+            inject = fault
+
+            async def handle(request: httpx2.Request) -> httpx2.Response:
+                injected = await inject(request)
+                return injected if injected is not None else await self.transport.handle_async_request(request)
+
+            transport = httpx2.MockTransport(handle)
         settings = (
             Settings.from_env({**sandbox_env("http://sandbox.test", DEMO_CREDENTIALS), **env}) if env else self.settings
         )
@@ -57,7 +70,7 @@ class SandboxStack:
                 backend="sandbox",
                 guard=guard,
                 stdio_role=role,
-                transport=transport or self.transport,
+                transport=transport,
                 rate_limits=UNPACED,
             )
         )
@@ -173,7 +186,12 @@ class SandboxStack:
 
 @pytest.fixture
 def on_sandbox() -> SandboxStack:
+    return new_sandbox()
+
+
+def new_sandbox(clock: SandboxClock | None = None) -> SandboxStack:
+    """A freshly seeded sandbox in process, its clock at SANDBOX_START unless `clock` is given."""
     config = SandboxConfig(rate_limits=False)
-    state = SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock(SANDBOX_START))
+    state = SandboxState(config=config, db=Database(config.db_path), clock=clock or SandboxClock(SANDBOX_START))
     transport = CountingTransport(httpx2.ASGITransport(create_app(state)))
     return SandboxStack(state, transport, Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS)))

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cs_mcp.sandbox.state import SandboxState, error_response
+from cs_mcp.sandbox.state import SandboxState, create_tables, error_response
 
 NOT_FOUND_CODE = 141
 AUTH_CODE = 105
@@ -405,14 +405,10 @@ def _seed_history(conn: sqlite3.Connection, ids: _Ids, rng: random.Random, autom
 
 def setup(state: SandboxState) -> None:
     """Creates the Automate tables; wipes them when `config.reset`; seeds them when empty."""
+    # Children first: the foreign keys are enforced.
+    tables = ("automate_audit_logs", "automate_executions", "automate_automations", "automate_projects")
     with state.db.transaction() as conn:
-        for statement in _TABLES.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        if state.config.reset:
-            # Children first: the foreign keys are enforced.
-            for table in ("automate_audit_logs", "automate_executions", "automate_automations", "automate_projects"):
-                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names, no input
+        create_tables(conn, _TABLES, wipe=tables if state.config.reset else ())
         (count,) = conn.execute("SELECT COUNT(*) FROM automate_projects").fetchone()
         if count == 0:
             _seed(conn, state)

@@ -65,7 +65,7 @@ from cs_mcp.sandbox.queue import (
     finish_row,
     queue_row_json,
 )
-from cs_mcp.sandbox.state import SandboxState, error_response
+from cs_mcp.sandbox.state import SandboxState, create_tables, error_response
 
 BULK_MAX_ITEMS = 10
 BULK_MAX_LOCALES = 10
@@ -566,11 +566,7 @@ def setup(state: SandboxState) -> None:
     """Create the publish queue's and the bulk jobs' tables; scheduled actions fire when the clock moves."""
     queue.setup(state)
     with state.db.transaction() as conn:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        if state.config.reset:
-            conn.execute("DELETE FROM bulk_jobs")
+        create_tables(conn, _SCHEMA, wipe=("bulk_jobs",) if state.config.reset else ())
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:

@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID
 from cs_mcp.sandbox.endpoint import environment_uids, now_iso
-from cs_mcp.sandbox.state import SandboxState
+from cs_mcp.sandbox.state import SandboxState, create_tables
 
 Action = Literal["publish", "unpublish"]
 QueueStatus = Literal["scheduled", "success", "failed", "cancelled"]
@@ -323,10 +323,6 @@ class _DueFirer:
 def setup(state: SandboxState) -> None:
     """Create the publish queue's table, and fire scheduled actions when the clock moves."""
     with state.db.transaction() as conn:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        if state.config.reset:
-            conn.execute("DELETE FROM publish_queue")
+        create_tables(conn, _SCHEMA, wipe=("publish_queue",) if state.config.reset else ())
     if not any(isinstance(callback, _DueFirer) for callback in state.on_tick):
         state.on_tick.append(_DueFirer(state))

@@ -41,7 +41,7 @@ from cs_mcp.sandbox import endpoint, queue, store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
 from cs_mcp.sandbox.endpoint import Endpoint, RequestRefused, invalid, not_found, now_iso, parse_body
 from cs_mcp.sandbox.queue import Operation
-from cs_mcp.sandbox.state import SandboxState
+from cs_mcp.sandbox.state import SandboxState, create_tables
 
 MAX_ITEMS_PER_REQUEST = 25
 # Contentstack documents no code for a locked release; the sandbox answers this one, beside
@@ -669,12 +669,7 @@ def _seed(conn: sqlite3.Connection, state: SandboxState) -> None:
 def setup(state: SandboxState) -> None:
     """Create the release tables and seed three releases when there are none."""
     with state.db.transaction() as conn:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        if state.config.reset:
-            conn.execute("DELETE FROM release_items")
-            conn.execute("DELETE FROM releases")
+        create_tables(conn, _SCHEMA, wipe=("release_items", "releases") if state.config.reset else ())
         if conn.execute("SELECT 1 FROM releases LIMIT 1").fetchone() is None:
             _seed(conn, state)
 

@@ -9,20 +9,15 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
 import pytest
 from mcp import Client
 
-from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
 from cs_mcp.guard.loader import load_policy
-from cs_mcp.sandbox.app import create_app
-from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
-from cs_mcp.sandbox.runner import sandbox_env
-from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
-from cs_mcp.server import build_server
+from cs_mcp.sandbox.state import SandboxClock
 from cs_mcp.toolkit.registry import registered_tools
-from tests.helpers import UNPACED, CountingTransport, structured, text_of
+from tests.conftest import new_sandbox
+from tests.helpers import CountingTransport, structured, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -64,33 +59,17 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncGenerator[Stack]:
-    config = SandboxConfig(rate_limits=False)
-    app = create_app(SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock()))
-    transport = CountingTransport(httpx2.ASGITransport(app))
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS))
-    admin = Client(build_server(settings, backend="sandbox", stdio_role="admin", transport=transport))
-    async with admin:
+    sandbox = new_sandbox(SandboxClock())
+    async with sandbox.client("admin") as admin:
         ids = await discover(admin)
         path = tmp_path_factory.mktemp("policy") / "policy.toml"
         path.write_text(policy_text(ids["project_in"]))
         guard = Guard(load_policy(path))
-        clients = {
-            role: Client(
-                build_server(
-                    settings,
-                    backend="sandbox",
-                    guard=guard,
-                    stdio_role=role,
-                    transport=transport,
-                    rate_limits=UNPACED,
-                )
-            )
-            for role in ROLES
-        }
+        clients = {role: sandbox.client(role, guard=guard) for role in ROLES}
         async with AsyncExitStack() as entered:  # exits in reverse order, as the clients nest
             for client in clients.values():
                 await entered.enter_async_context(client)
-            yield Stack(clients, transport, ids)
+            yield Stack(clients, sandbox.transport, ids)
 
 
 async def discover(admin: Client) -> dict[str, Any]:

@@ -107,34 +107,17 @@ async def test_query_entries_answers_what_the_query_projection_references_and_so
         {"title": "Post 1", "rating": 1, "author": [{"uid": "blt_jane", "_content_type_uid": "writer"}]},
     )
     query = {"$or": [{"rating": {"$gte": 3}}, {"title": {"$regex": "^post 1", "$options": "i"}}]}
+    arguments: dict[str, Any] = {
+        "content_type": "article",
+        "query": query,
+        "fields": ["title", "rating", "author"],
+        "include_references": ["author"],
+        "sort": "-rating",
+        "limit": 2,
+    }
     async with connect(stack) as client:
-        data = ok(
-            await client.call_tool(
-                "query_entries",
-                {
-                    "content_type": "article",
-                    "query": query,
-                    "fields": ["title", "rating", "author"],
-                    "include_references": ["author"],
-                    "sort": "-rating",
-                    "limit": 2,
-                },
-            )
-        )
-        rest = ok(
-            await client.call_tool(
-                "query_entries",
-                {
-                    "content_type": "article",
-                    "query": query,
-                    "fields": ["title", "rating", "author"],
-                    "include_references": ["author"],
-                    "sort": "-rating",
-                    "limit": 2,
-                    "cursor": data["next_cursor"],
-                },
-            )
-        )
+        data = ok(await client.call_tool("query_entries", arguments))
+        rest = ok(await client.call_tool("query_entries", {**arguments, "cursor": data["next_cursor"]}))
     assert data["total"] == 3
     assert [e["uid"] for e in data["entries"]] == ["art4", "art3"]
     assert set(data["entries"][0]) <= {"uid", "title", "rating", "author"}

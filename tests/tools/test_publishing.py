@@ -6,7 +6,7 @@ sandbox with httpx2.MockTransport."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -17,7 +17,7 @@ from mcp_types import CallToolResult
 
 from cs_mcp.guard import Guard, Policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
-from tests.conftest import SandboxStack
+from tests.conftest import Fault, SandboxStack
 from tests.helpers import text_of
 
 pytestmark = pytest.mark.anyio
@@ -25,8 +25,6 @@ pytestmark = pytest.mark.anyio
 EDGES = [f"edge{i}" for i in range(10)]
 ENVIRONMENTS = ["development", "staging", "production", *EDGES]
 LATER = "2030-01-01T00:00:00Z"  # after the sandbox clock and the wall clock both
-
-Fault = Callable[[httpx2.Request], Awaitable[httpx2.Response | None]]
 
 
 @pytest.fixture
@@ -64,15 +62,7 @@ def connect(
     stack: SandboxStack, role: str = "publisher", confirm: ConfirmSpec | None = None, fault: Fault | None = None
 ) -> Client:
     """A client on the sandbox; `fault` answers a request instead of the sandbox when it returns one."""
-    transport: httpx2.AsyncBaseTransport | None = None
-    if fault is not None:
-
-        async def handle(request: httpx2.Request) -> httpx2.Response:
-            injected = await fault(request)
-            return injected if injected is not None else await stack.transport.handle_async_request(request)
-
-        transport = httpx2.MockTransport(handle)
-    return stack.client(role, guard=Guard(policy(confirm)), transport=transport)
+    return stack.client(role, guard=Guard(policy(confirm)), fault=fault)
 
 
 def ok(result: CallToolResult) -> dict[str, Any]:

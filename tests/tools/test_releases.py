@@ -6,7 +6,6 @@ front of the sandbox with httpx2.MockTransport."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -16,7 +15,7 @@ from mcp import Client
 
 from cs_mcp.guard import Guard, Policy, builtin_policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
-from tests.conftest import SandboxStack
+from tests.conftest import Fault, SandboxStack
 from tests.helpers import text_of
 
 pytestmark = pytest.mark.anyio
@@ -31,8 +30,6 @@ ARTICLE_SCHEMA: list[dict[str, Any]] = [
     },
 ]
 TITLE_ONLY: list[dict[str, Any]] = [{"uid": "title", "data_type": "text", "mandatory": True}]
-
-Fault = Callable[[httpx2.Request], Awaitable[httpx2.Response | None]]
 
 
 @pytest.fixture
@@ -81,15 +78,7 @@ def confirming_policy() -> Policy:
 def make_client(
     stack: SandboxStack, role: str = "admin", guard: Guard | None = None, fault: Fault | None = None
 ) -> Client:
-    transport: httpx2.AsyncBaseTransport | None = None
-    if fault is not None:
-
-        async def handle(request: httpx2.Request) -> httpx2.Response:
-            injected = await fault(request)
-            return injected if injected is not None else await stack.transport.handle_async_request(request)
-
-        transport = httpx2.MockTransport(handle)
-    return stack.client(role, guard=guard or Guard(builtin_policy()), transport=transport)
+    return stack.client(role, guard=guard or Guard(builtin_policy()), fault=fault)
 
 
 def data_of(result: Any) -> dict[str, Any]:
