@@ -1,6 +1,7 @@
 """Assembles a view's HTML from the sources kept in the package, when it is first read.
 
-Each page in `src/` marks where its parts go: `<!-- inline:script NAME -->` and
+Each page in `src/` marks where its parts go: `<!-- inline:head TITLE -->` opens it (the
+document's head, alike in every view), `<!-- inline:script NAME -->` and
 `<!-- inline:style NAME -->` inline a file of `src/` (the shared runtime `app.js` and styles
 `common.css`, the view's own script) or, for NAME `uplot`, the chart library exactly as its npm
 package publishes it (`uplot/`, with its licence); `<!-- inline:csp -->` becomes a
@@ -23,6 +24,18 @@ LIBRARY = "uplot"
 UPLOT_SCRIPT = "uPlot.iife.min.js"
 UPLOT_STYLE = "uPlot.min.css"
 _MARKER = re.compile(r"<!-- inline:(script|style) ([\w.-]+) -->")
+# Every page opens alike; `<!-- inline:head TITLE -->` stands for these lines (the policy goes
+# where `inline:csp` stands, once the page's inline code is known).
+_HEAD_MARKER = re.compile(r"<!-- inline:head (.+?) -->\n")
+_HEAD = (
+    "<!doctype html>\n"
+    '<html lang="en">\n'
+    "<head>\n"
+    '<meta charset="utf-8">\n'
+    "<!-- inline:csp -->\n"
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "<title>cs-mcp: {title}</title>\n"
+)
 
 
 class AssemblyError(Exception):
@@ -58,7 +71,9 @@ def assemble(page: str) -> str:
     """
     sources = _folder(SOURCES)
     library = _folder(LIBRARY)
-    template = sources.joinpath(page).read_text(encoding="utf-8")
+    template = _HEAD_MARKER.sub(
+        lambda match: _HEAD.format(title=match.group(1)), sources.joinpath(page).read_text(encoding="utf-8"), count=1
+    )
     scripts: list[str] = []
     styles: list[str] = []
 
