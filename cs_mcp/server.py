@@ -65,6 +65,8 @@ def toolset_availability(settings: Settings) -> dict[str, str | None]:
         "releases": None if cma else need_cma,
         "analytics": None if org else need_org,
         "automations": None if org else need_org,
+        "assets": None if cma else need_cma,
+        "content_types": None if cma else need_cma,
     }
 
 

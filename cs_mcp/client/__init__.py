@@ -1,6 +1,8 @@
 """The shared Contentstack API client: every HTTP call of cs-mcp goes through it."""
 
-from cs_mcp.client._client import ClientConfig, ContentstackClient, Redactor, RetryPolicy, encode_path
+from cs_mcp.client._assets import AssetFile, AssetReference
+from cs_mcp.client._client import ClientConfig, ContentstackClient, Multipart, Redactor, RetryPolicy, encode_path
+from cs_mcp.client._entry_models import Asset
 from cs_mcp.client._exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -18,6 +20,7 @@ from cs_mcp.client._exceptions import (
     TransportError,
     UnsafePathError,
 )
+from cs_mcp.client._fetch import FetchedFile, FetchRefusedError, UrlFetcher
 from cs_mcp.client._models import APIModel, ContentType, Entry, Environment, Locale, Page, PublishDetail, SchemaField
 from cs_mcp.client._ratelimit import RateLimiter, RateLimits
 from cs_mcp.client._regions import REGIONS, Api, InvalidBaseURLError, UnknownRegionError, base_url, resolve_region
@@ -27,6 +30,9 @@ __all__ = [
     "APIModel",
     "APIStatusError",
     "Api",
+    "Asset",
+    "AssetFile",
+    "AssetReference",
     "AuthenticationError",
     "ClientConfig",
     "ConnectionFailedError",
@@ -35,10 +41,13 @@ __all__ = [
     "ContentstackError",
     "Entry",
     "Environment",
+    "FetchRefusedError",
+    "FetchedFile",
     "InvalidBaseURLError",
     "InvalidRequestError",
     "Locale",
     "MalformedResponseError",
+    "Multipart",
     "NotFoundError",
     "OutcomeUnknownError",
     "Page",
@@ -56,6 +65,7 @@ __all__ = [
     "TransportError",
     "UnknownRegionError",
     "UnsafePathError",
+    "UrlFetcher",
     "base_url",
     "encode_path",
     "resolve_region",

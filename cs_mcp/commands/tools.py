@@ -24,6 +24,7 @@ from cs_mcp.tools._toolsets import (
     UnknownToolsetError,
     listed_form,
     select_toolsets,
+    served_as,
     tool_tokens,
 )
 
@@ -84,16 +85,20 @@ def _hints(tool: Tool) -> str:
     return ", ".join(marks)
 
 
-def _table(tools: list[Tool]) -> str:
-    toolsets = {spec.name: spec.toolset for spec in registered_tools()}
+def _toolset_names(choice: str | None) -> dict[str, str]:
+    """Each tool's toolset as the chosen toolsets serve it (a moved tool under the one chosen)."""
+    enabled = select_toolsets(choice).enabled
+    return {spec.name: served_as(spec, enabled) for spec in registered_tools()}
+
+
+def _table(tools: list[Tool], toolsets: dict[str, str]) -> str:
     rows = [("TOOL", "TOOLSET", "KIND", "TITLE")]
     rows += [(t.name, toolsets.get(t.name, DISCOVERY), _hints(t), t.title or "") for t in tools]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
 
 
-def _markdown(tools: list[Tool]) -> str:
-    toolsets = {spec.name: spec.toolset for spec in registered_tools()}
+def _markdown(tools: list[Tool], toolsets: dict[str, str]) -> str:
     lines = [
         "# Tool reference",
         "",
@@ -141,9 +146,9 @@ def _kind(schema: dict[str, Any]) -> str:
     return " or ".join(kinds) or "any"
 
 
-def costs(tools: list[Tool]) -> str:
-    """What listing `tools` costs, in estimated tokens, per toolset and in all."""
-    toolsets = {spec.name: spec.toolset for spec in registered_tools()}
+def costs(tools: list[Tool], toolsets: dict[str, str]) -> str:
+    """What listing `tools` costs, in estimated tokens, per toolset (`toolsets`: each tool's)
+    and in all."""
     per: dict[str, tuple[int, int]] = {}
     for t in tools:
         count, tokens = per.get(toolsets.get(t.name, DISCOVERY), (0, 0))
@@ -165,11 +170,12 @@ def render_catalog(fmt: str, role: str | None = None, policy: Policy | None = No
     tools = anyio.run(catalog, role, policy, toolsets)
     if fmt == "json":
         return json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools], indent=2)
+    names = _toolset_names(toolsets)
     if fmt == "markdown":
-        return _markdown(tools)
+        return _markdown(tools, names)
     if toolsets:
-        return f"{_table(tools)}\n\n{costs(tools)}"
-    return _table(tools)
+        return f"{_table(tools, names)}\n\n{costs(tools, names)}"
+    return _table(tools, names)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -249,6 +249,26 @@ def _json_object(value: Any) -> Any:
 JsonObjectText = Annotated[dict[str, Any], BeforeValidator(_json_object), WithJsonSchema({"type": "string"})]
 
 
+def _json_object_list(value: Any) -> Any:
+    """A JSON array of objects given as text becomes the list; a list stays as it is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f'not valid JSON ({exc.msg} at character {exc.pos}); write an array such as [{{"uid": "title"}}]'
+            ) from None
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in cast(list[Any], value)):
+        raise ValueError('not a JSON array of objects; write one such as [{"uid": "title"}] in a string')
+    return cast(list[dict[str, Any]], value)
+
+
+# A free-form list of objects (a content type's schema), listed as a string like JsonObjectText.
+JsonObjectListText = Annotated[
+    list[dict[str, Any]], BeforeValidator(_json_object_list), WithJsonSchema({"type": "string"})
+]
+
+
 # -- the server's check of a call's arguments -------------------------------------------------
 
 

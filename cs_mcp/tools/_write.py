@@ -344,6 +344,7 @@ class WriteCall:
         self._executed = False
         self._started: float | None = None
         self.unknown: str | None = None  # why the outcome of a sent write is not known
+        self._insist: str | None = None  # why this call needs a human's yes whatever the policy says
 
     # -- what a tool calls ------------------------------------------------------------------
 
@@ -356,6 +357,11 @@ class WriteCall:
         """
         self.scopes = frozenset(scope_set(scopes))
 
+    def insist_on_confirmation(self, reason: str) -> None:
+        """Makes this call wait for a human's yes even where the policy allows it outright
+        (`reason` says why, e.g. "deleting a content type deletes all its entries")."""
+        self._insist = reason
+
     def note(self, **facts: str) -> None:
         """Records what the call learnt on the way (a created uid, a job id), for an answer
         that must say what was sent when the outcome is unknown."""
@@ -364,7 +370,8 @@ class WriteCall:
     def check(self, targets: Targets) -> Verdict:
         """The guard's verdict on `targets` (with the branch the write lands on) for this tool."""
         self.targets = on_branch(self.ctx, self.scopes, targets)
-        return self.guard.check(self.principal, self.spec, self.targets, scopes=self.scopes)
+        verdict = self.guard.check(self.principal, self.spec, self.targets, scopes=self.scopes)
+        return verdict if self._insist is None else self.guard.insist(verdict, self._insist)
 
     async def precheck(self, targets: Targets) -> None:
         """Runs the guard on what the arguments name before the tool reads anything, so that a
