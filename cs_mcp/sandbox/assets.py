@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+from dataclasses import dataclass
 from typing import Any, cast
 
 from starlette.datastructures import FormData, UploadFile
@@ -39,6 +40,15 @@ FOLDER_CONTENT_TYPE = "application/vnd.contenstack.folder"
 MAX_FOLDERS = 300
 MAX_DEPTH = 5
 URL_BASE = "https://images.sandbox.local/v3/assets"
+
+
+@dataclass(frozen=True)
+class _File:
+    """An uploaded file, read whole before the form is closed."""
+
+    filename: str
+    media_type: str | None
+    content: bytes
 
 
 def _invalid(message: str, field: str) -> JSONResponse:
@@ -96,24 +106,25 @@ class Assets:
     def _now(self) -> str:
         return store.iso(self.state.clock.now())
 
-    def _file_fields(self, uid: str, upload: UploadFile, content: bytes) -> Asset:
-        filename = upload.filename or "upload"
+    def _file_fields(self, uid: str, file: _File) -> Asset:
         return {
-            "content_type": upload.content_type or "application/octet-stream",
-            "file_size": str(len(content)),
-            "filename": filename,
-            "url": f"{URL_BASE}/{uid}/{filename}",
+            "content_type": file.media_type or "application/octet-stream",
+            "file_size": str(len(file.content)),
+            "filename": file.filename,
+            "url": f"{URL_BASE}/{uid}/{file.filename}",
         }
 
     async def upload(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:
             return refusal
-        form = await request.form()
-        upload = form.get("asset[upload]")
-        if not isinstance(upload, UploadFile):
-            return _invalid("Asset upload failed: the form needs a file under asset[upload].", "upload")
-        content = await upload.read()
-        parent = _text(form, "asset[parent_uid]") or None
+        async with request.form() as form:
+            upload = form.get("asset[upload]")
+            if not isinstance(upload, UploadFile):
+                return _invalid("Asset upload failed: the form needs a file under asset[upload].", "upload")
+            content = await upload.read()
+            file = _File(upload.filename or "upload", upload.content_type, content)
+            details = {key: _text(form, f"asset[{key}]") for key in ("parent_uid", "title", "description", "tags")}
+        parent = details["parent_uid"] or None
         with self.state.db.transaction() as conn:
             if parent is not None and not _is_folder(store.get_asset(conn, parent)):
                 return not_found("parent_uid")
@@ -125,14 +136,14 @@ class Assets:
                 "updated_at": now,
                 "created_by": user,
                 "updated_by": user,
-                **self._file_fields(uid, upload, content),
-                "tags": _tags(_text(form, "asset[tags]")) or [],
+                **self._file_fields(uid, file),
+                "tags": _tags(details["tags"]) or [],
                 "ACL": {},
                 "is_dir": False,
                 "parent_uid": parent,
                 "_version": 1,
-                "title": _text(form, "asset[title]") or upload.filename or uid,
-                "description": _text(form, "asset[description]") or "",
+                "title": details["title"] or file.filename,
+                "description": details["description"] or "",
             }
             store.save_asset(conn, asset)
         return JSONResponse({"notice": "Asset created successfully.", "asset": asset}, status_code=201)
@@ -143,18 +154,17 @@ class Assets:
             return refusal
         uid = request.path_params["uid"]
         changes: Asset = {}
-        upload: UploadFile | None = None
-        content = b""
+        file: _File | None = None
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form()
-            found = form.get("asset[upload]")
-            if isinstance(found, UploadFile):
-                upload, content = found, await found.read()
-            for key in ("title", "description"):
-                if (value := _text(form, f"asset[{key}]")) is not None:
-                    changes[key] = value
-            if (tags := _tags(_text(form, "asset[tags]"))) is not None:
-                changes["tags"] = tags
+            async with request.form() as form:
+                found = form.get("asset[upload]")
+                if isinstance(found, UploadFile):
+                    file = _File(found.filename or "upload", found.content_type, await found.read())
+                for key in ("title", "description"):
+                    if (value := _text(form, f"asset[{key}]")) is not None:
+                        changes[key] = value
+                if (tags := _tags(_text(form, "asset[tags]"))) is not None:
+                    changes["tags"] = tags
         else:
             try:
                 body = await request.json()
@@ -174,8 +184,8 @@ class Assets:
             if current is None or _is_folder(current):
                 return not_found()
             asset = current | changes | {"updated_at": self._now(), "updated_by": acting_user(request)}
-            if upload is not None:
-                asset |= self._file_fields(uid, upload, content)
+            if file is not None:
+                asset |= self._file_fields(uid, file)
             asset["_version"] = int(current["_version"]) + 1
             store.save_asset(conn, asset)
         return JSONResponse({"notice": "Asset updated successfully.", "asset": asset})

@@ -144,6 +144,25 @@ async def create_content_type(
     )
 
 
+def _edited(
+    schema: list[dict[str, Any]], add: list[dict[str, Any]] | None, remove: list[str] | None
+) -> list[dict[str, Any]]:
+    """`schema` without the fields `remove` names and with `add` appended.
+
+    Raises:
+        ToolError: a field to remove that is not there, or one to add that is there already.
+    """
+    present = {str(f.get("uid")) for f in schema}
+    missing = [uid for uid in remove or [] if uid not in present]
+    if missing:
+        raise ToolError(f"remove_fields names {', '.join(missing)}, not fields of this content type")
+    kept = [f for f in schema if f.get("uid") not in set(remove or [])]
+    taken = [str(f.get("uid")) for f in add or [] if f.get("uid") in {g.get("uid") for g in kept}]
+    if taken:
+        raise ToolError(f"add_fields holds {', '.join(taken)}, fields the content type has already")
+    return [*kept, *(add or [])]
+
+
 @write_tool(
     toolset="content_types",
     scopes=WRITE_SCOPES,
@@ -162,23 +181,31 @@ async def update_content_type(
             "left out is removed with its values); get_content_type first."
         ),
     ] = None,
+    add_fields: Annotated[
+        JsonObjectListText | None,
+        Field(description="Fields to append, as a JSON array in a string (instead of passing the whole schema)."),
+    ] = None,
+    remove_fields: Annotated[
+        list[str] | None, Field(max_length=50, description="Uids of top-level fields to remove (with their values).")
+    ] = None,
     title: Annotated[str | None, Field(min_length=1, max_length=100, description="A new title.")] = None,
     description: DescriptionArg = None,
     options: OptionsArg = None,
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> ContentTypeWriteAnswer:
-    """Change a content type's fields, title, description or options. The plan (try dry_run
-    first) lists the change field by field: + added, - removed, ~ changed. Removing fields
-    that entries use deletes their values and always needs the user's confirmation."""
+    """Change a content type: add_fields / remove_fields, or the whole new schema, and its
+    title, description or options. The plan (try dry_run first) lists the change field by
+    field: + added, - removed, ~ changed. Removing fields that entries use deletes their values
+    and always needs the user's confirmation."""
     state = call.state
-    if schema is None and title is None and description is None and options is None:
-        raise ToolError("pass at least one of schema, title, description or options")
+    if all(v is None for v in (schema, add_fields, remove_fields, title, description, options)):
+        raise ToolError("pass at least one of schema, add_fields, remove_fields, title, description or options")
     targets = Targets(content_types=(content_type,))
     await call.precheck(targets)
     current = await _definition(state, content_type)
     old_schema: list[dict[str, Any]] = list(current.get("schema") or [])
-    new_schema = schema if schema is not None else old_schema
+    new_schema = _edited(schema if schema is not None else old_schema, add_fields, remove_fields)
     problems = schema_problems(new_schema)
     if problems:
         raise _refuse_schema(content_type, problems)
