@@ -85,7 +85,8 @@ async def test_an_upload_needs_exactly_one_source_and_a_filename_for_base64() ->
         two = await refused(sandbox, "upload_asset", {"content_base64": b64(PNG), "url": "https://example.com/a.png"})
         nameless = await refused(sandbox, "upload_asset", {"content_base64": b64(PNG)})
         bad = await refused(sandbox, "upload_asset", {"content_base64": "not base64!", "filename": "a.png"})
-    assert "exactly one source" in none and "exactly one source" in two
+    assert "exactly one source" in none
+    assert "exactly one source" in two
     assert "filename" in nameless
     assert "base64" in bad
 
@@ -105,7 +106,8 @@ async def test_a_local_path_is_read_only_inside_the_directories_the_policy_allow
         relative = await refused(sandbox, "upload_asset", {"path": "logo.png"})
     assert uploaded["asset"]["filename"] == "logo.png"
     assert "'..'" in escape
-    assert "outside the directories" in elsewhere and "outside the directories" in linked
+    assert "outside the directories" in elsewhere
+    assert "outside the directories" in linked
     assert "absolute" in relative
 
 
@@ -169,7 +171,8 @@ async def test_an_update_changes_only_what_is_given_and_the_same_details_are_a_n
         asset = (await call(sandbox, "get_asset", {"uid": uid}))["asset"]
     assert updated["written"]
     assert sorted(updated["plan"]["items"]) == ["description: '' -> 'About A'", "tags: [] -> ['x']"]
-    assert not again["written"] and again["notice"] == "No change."
+    assert not again["written"]
+    assert again["notice"] == "No change."
     assert (asset["title"], asset["description"], asset["tags"], asset["_version"]) == ("A", "About A", ["x"], 2)
 
 
@@ -182,9 +185,12 @@ async def test_deleting_an_asset_waits_for_a_yes_under_the_built_in_policy_then_
         token = asked["confirmation"]["confirmation_token"]
         deleted = await call(sandbox, "delete_asset", {"uid": uid, "confirmation_token": token})
         gone = await sandbox.client.call_tool("get_asset", {"uid": uid})
-    assert asked["guard"]["decision"] == "confirm" and not asked["written"]
-    assert deleted["written"] and deleted["notice"] == "Asset deleted successfully."
-    assert gone.is_error and "does not exist" in text_of(gone)
+    assert asked["guard"]["decision"] == "confirm"
+    assert not asked["written"]
+    assert deleted["written"]
+    assert deleted["notice"] == "Asset deleted successfully."
+    assert gone.is_error
+    assert "does not exist" in text_of(gone)
 
 
 async def test_deleting_an_asset_that_entries_use_needs_a_yes_even_where_the_policy_allows_it() -> None:
@@ -200,7 +206,8 @@ async def test_deleting_an_asset_that_entries_use_needs_a_yes_even_where_the_pol
         asked = await call(sandbox, "delete_asset", {"uid": used[0]})
         fresh = (await call(sandbox, "upload_asset", {"content_base64": b64(PNG), "filename": "a.png"}))["asset"]
         unused = await call(sandbox, "delete_asset", {"uid": fresh["uid"]})
-    assert asked["guard"]["decision"] == "confirm" and "entr" in asked["guard"]["reason"]
+    assert asked["guard"]["decision"] == "confirm"
+    assert "entr" in asked["guard"]["reason"]
     assert any(r["entry_uid"] in " ".join(asked["plan"]["items"]) for r in used[1]["references"])
     assert unused["written"]
 
@@ -214,7 +221,8 @@ async def test_references_name_each_entry_that_uses_the_asset_and_where_it_is_pu
     assert used
     reference = used[0]["references"][0]
     assert {"content_type", "entry_uid", "locale", "version", "published_in"} <= set(reference)
-    assert missing.is_error and "does not exist" in text_of(missing)
+    assert missing.is_error
+    assert "does not exist" in text_of(missing)
 
 
 async def test_folders_nest_and_a_name_taken_in_the_parent_is_refused() -> None:
@@ -228,7 +236,8 @@ async def test_folders_nest_and_a_name_taken_in_the_parent_is_refused() -> None:
     assert "already holds a folder 'Summer'" in taken
     assert [f["name"] for f in roots["folders"]] == ["Campaigns"]
     assert [(f["name"], f["parent_uid"]) for f in inside["folders"]] == [("Summer", top["uid"])]
-    assert nested["folders"] == [] and [p["name"] for p in nested["path"]] == ["Campaigns"]
+    assert nested["folders"] == []
+    assert [p["name"] for p in nested["path"]] == ["Campaigns"]
 
 
 async def test_a_role_without_the_asset_write_scope_is_denied_and_nothing_is_sent() -> None:

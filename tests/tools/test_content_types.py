@@ -54,7 +54,8 @@ async def test_a_created_content_type_is_served_with_its_fields() -> None:
         assert writes == 0
         created = await call(sandbox, "create_content_type", {"uid": "faq", "title": "FAQ", "schema": [TITLE, ANSWER]})
         fields = schema_of(sandbox, "faq")
-    assert planned["plan"]["items"] == ["+ title (text)", "+ answer (text)"] and not planned["written"]
+    assert planned["plan"]["items"] == ["+ title (text)", "+ answer (text)"]
+    assert not planned["written"]
     assert created["content_type"] == {"uid": "faq", "title": "FAQ", "fields": 2}
     assert [f["uid"] for f in fields] == ["title", "answer"]
 
@@ -69,8 +70,12 @@ async def test_every_problem_of_a_schema_is_named_at_once_and_nothing_is_sent() 
         assert sandbox.transport.writes == 0
     assert result.is_error
     text = text_of(result)
-    assert "3 problems" in text and "Answer" in text and "display_name" in text and "decimal" in text
-    assert taken.is_error and "exists already" in text_of(taken)
+    assert "3 problems" in text
+    assert "Answer" in text
+    assert "display_name" in text
+    assert "decimal" in text
+    assert taken.is_error
+    assert "exists already" in text_of(taken)
 
 
 async def test_an_update_shows_its_change_field_by_field_and_adding_a_field_needs_no_confirmation() -> None:
@@ -87,8 +92,10 @@ async def test_an_update_shows_its_change_field_by_field_and_adding_a_field_need
         after = schema_of(sandbox, "author")
     assert planned["plan"]["items"] == ['~ title: display_name "Title" -> "Name"', "+ nickname (text)"]
     assert planned["guard"]["decision"] == "allow"
-    assert done["written"] and after[-1]["uid"] == "nickname"
-    assert not again["written"] and again["notice"] == "No change."
+    assert done["written"]
+    assert after[-1]["uid"] == "nickname"
+    assert not again["written"]
+    assert again["notice"] == "No change."
 
 
 async def test_removing_a_field_that_entries_use_needs_a_yes_and_then_drops_its_values() -> None:
@@ -104,11 +111,13 @@ async def test_removing_a_field_that_entries_use_needs_a_yes_and_then_drops_its_
         )
         after = [f["uid"] for f in schema_of(sandbox, "product")]
         entries = (await call(sandbox, "query_entries", {"content_type": "product", "limit": 5}))["entries"]
-    assert asked["guard"]["decision"] == "confirm" and "sku" in asked["guard"]["reason"]
+    assert asked["guard"]["decision"] == "confirm"
+    assert "sku" in asked["guard"]["reason"]
     assert any(line.startswith("- sku (text) (values in") for line in asked["plan"]["items"])
     assert done["written"]
     assert after == [f["uid"] for f in schema if f["uid"] != "sku"]
-    assert entries and all("sku" not in e for e in entries)
+    assert entries
+    assert all("sku" not in e for e in entries)
 
 
 async def test_removing_a_field_no_entry_uses_needs_no_confirmation() -> None:
@@ -117,9 +126,12 @@ async def test_removing_a_field_no_entry_uses_needs_no_confirmation() -> None:
         done = await call(sandbox, "update_content_type", {"content_type": "faq", "remove_fields": ["answer"]})
         added = await call(sandbox, "update_content_type", {"content_type": "faq", "add_fields": [ANSWER]})
         twice = await sandbox.client.call_tool("update_content_type", {"content_type": "faq", "add_fields": [ANSWER]})
-    assert done["written"] and done["plan"]["items"] == ["- answer (text)"]
-    assert added["written"] and added["plan"]["items"] == ["+ answer (text)"]
-    assert twice.is_error and "has already" in text_of(twice)
+    assert done["written"]
+    assert done["plan"]["items"] == ["- answer (text)"]
+    assert added["written"]
+    assert added["plan"]["items"] == ["+ answer (text)"]
+    assert twice.is_error
+    assert "has already" in text_of(twice)
 
 
 async def test_deleting_a_content_type_always_needs_a_yes_then_deletes_it_and_its_entries() -> None:
@@ -129,9 +141,11 @@ async def test_deleting_a_content_type_always_needs_a_yes_then_deletes_it_and_it
         token = asked["confirmation"]["confirmation_token"]
         done = await call(sandbox, "delete_content_type", {"content_type": "author", "confirmation_token": token})
         gone = await sandbox.client.call_tool("get_content_type", {"content_type": "author"})
-    assert asked["guard"]["decision"] == "confirm" and "every entry" in asked["guard"]["reason"]
+    assert asked["guard"]["decision"] == "confirm"
+    assert "every entry" in asked["guard"]["reason"]
     assert "entries" in asked["plan"]["summary"]
-    assert done["written"] and done["notice"] == "Content Type deleted successfully."
+    assert done["written"]
+    assert done["notice"] == "Content Type deleted successfully."
     assert gone.is_error
 
 
@@ -153,7 +167,8 @@ async def test_a_confirmation_for_one_schema_does_not_carry_over_to_another() ->
             },
         )
         assert sandbox.transport.writes == 0
-    assert other.is_error and "confirmation refused" in text_of(other)
+    assert other.is_error
+    assert "confirmation refused" in text_of(other)
 
 
 async def test_a_role_limited_to_some_content_types_may_change_only_those() -> None:
@@ -166,5 +181,6 @@ async def test_a_role_limited_to_some_content_types_may_change_only_those() -> N
         allowed = await call(
             sandbox, "update_content_type", {"content_type": "product", "title": "Goods", "dry_run": True}
         )
-    assert denied.is_error and "denied" in text_of(denied)
+    assert denied.is_error
+    assert "denied" in text_of(denied)
     assert allowed["plan"]["items"] == ["~ title: 'Product' -> 'Goods'"]
