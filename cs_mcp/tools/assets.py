@@ -18,12 +18,11 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import Asset, AssetFile, FetchRefusedError, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._identifiers import Uid
-from cs_mcp.tools._registry import tool, write_tool
-from cs_mcp.tools._shape import DEFAULT_LIMIT, ListPage, clean, decode_cursor, fingerprint, fit_listing, fit_one
-from cs_mcp.tools._uploads import UploadSource, upload_source
-from cs_mcp.tools._write import (
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.identifiers import Uid
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListPage, clean, decode_cursor, fingerprint, fit_listing, fit_one
+from cs_mcp.toolkit.write import (
     ConfirmationToken,
     DryRun,
     Permits,
@@ -31,6 +30,7 @@ from cs_mcp.tools._write import (
     WriteCall,
     WritePlan,
 )
+from cs_mcp.tools._uploads import UploadSource, upload_source
 from cs_mcp.tools.entries import (
     CursorArg,
     FieldsArg,

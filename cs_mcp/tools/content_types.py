@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import ContentType, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState
-from cs_mcp.tools._identifiers import ContentTypeUid
-from cs_mcp.tools._registry import write_tool
-from cs_mcp.tools._schema import JsonObjectListText, JsonObjectText
+from cs_mcp.toolkit.context import AppState
+from cs_mcp.toolkit.identifiers import ContentTypeUid
+from cs_mcp.toolkit.registry import write_tool
+from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
+from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
-from cs_mcp.tools._write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
 from cs_mcp.tools.entries import WriteAnswer, content_type_missing, write_answer_fields
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
