@@ -28,6 +28,7 @@ from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteCall,
+    WriteOutcome,
     WritePlan,
 )
 from cs_mcp.tools._uploads import UploadSource, upload_source
@@ -223,6 +224,16 @@ class AssetWriteAnswer(WriteAnswer):
     asset: AssetRef | None = Field(default=None, description="The asset as written (null on a dry run).")
 
 
+def _answer(outcome: WriteOutcome[Asset], notice: str) -> AssetWriteAnswer:
+    """A write's answer: the asset as written, and `notice`, once the write ran."""
+    written = outcome.result
+    return AssetWriteAnswer(
+        **write_answer_fields(outcome),
+        asset=_ref(written) if written is not None else None,
+        notice=notice if written is not None else None,
+    )
+
+
 def _ref(asset: Asset) -> AssetRef:
     data = asset.model_dump(by_alias=True)
     name = data.get("name")
@@ -316,11 +327,7 @@ async def upload_asset(
         )
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    return AssetWriteAnswer(
-        **write_answer_fields(outcome),
-        asset=_ref(outcome.result) if outcome.result is not None else None,
-        notice="Asset uploaded." if outcome.result is not None else None,
-    )
+    return _answer(outcome, "Asset uploaded.")
 
 
 @write_tool(
@@ -369,11 +376,7 @@ async def replace_asset(
     outcome = await call.run(
         targets=targets, plan=plan, execute=execute, target_versions={f"asset/{uid}": current.version or 0}
     )
-    return AssetWriteAnswer(
-        **write_answer_fields(outcome),
-        asset=_ref(outcome.result) if outcome.result is not None else None,
-        notice="Asset file replaced." if outcome.result is not None else None,
-    )
+    return _answer(outcome, "Asset file replaced.")
 
 
 def _changes(current: Asset, title: str | None, description: str | None, tags: Sequence[str] | None) -> list[str]:
@@ -436,11 +439,7 @@ async def update_asset(
     outcome = await call.run(
         targets=targets, plan=plan, execute=execute, target_versions={f"asset/{uid}": current.version or 0}
     )
-    return AssetWriteAnswer(
-        **write_answer_fields(outcome),
-        asset=_ref(outcome.result) if outcome.result is not None else None,
-        notice="Asset updated." if outcome.result is not None else None,
-    )
+    return _answer(outcome, "Asset updated.")
 
 
 @write_tool(
@@ -535,8 +534,4 @@ async def create_asset_folder(
         )
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    return AssetWriteAnswer(
-        **write_answer_fields(outcome),
-        asset=_ref(outcome.result) if outcome.result is not None else None,
-        notice="Folder created." if outcome.result is not None else None,
-    )
+    return _answer(outcome, "Folder created.")

@@ -54,6 +54,12 @@ class ContentTypeWriteAnswer(WriteAnswer):
     content_type: ContentTypeRef | None = Field(default=None, description="As written (null on a dry run).")
 
 
+def _bound(content_type: str, current: dict[str, Any]) -> dict[str, int]:
+    """The version a confirmation is bound to: the content type's `_version` as it was read."""
+    version = current.get("_version")
+    return {f"content_type/{content_type}": version if isinstance(version, int) else 0}
+
+
 def _ref(ct: ContentType) -> ContentTypeRef:
     return ContentTypeRef(uid=ct.uid, title=ct.title, fields=len(ct.schema_))
 
@@ -249,13 +255,7 @@ async def update_content_type(
         state.meta.forget()
         return updated
 
-    version = current.get("_version")
-    outcome = await call.run(
-        targets=targets,
-        plan=plan,
-        execute=execute,
-        target_versions={f"content_type/{content_type}": version if isinstance(version, int) else 0},
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=_bound(content_type, current))
     return ContentTypeWriteAnswer(
         **write_answer_fields(outcome),
         content_type=_ref(outcome.result) if outcome.result is not None else None,
@@ -311,13 +311,7 @@ async def delete_content_type(
         state.meta.forget()
         return notice or "Content type deleted."
 
-    version = current.get("_version")
-    outcome = await call.run(
-        targets=targets,
-        plan=plan,
-        execute=execute,
-        target_versions={f"content_type/{content_type}": version if isinstance(version, int) else 0},
-    )
+    outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=_bound(content_type, current))
     return ContentTypeWriteAnswer(
         **write_answer_fields(outcome),
         content_type=ContentTypeRef(

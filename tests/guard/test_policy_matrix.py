@@ -22,24 +22,11 @@ from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
 from tests.helpers import UNPACED, structured, text_of
+from tests.tools._on_sandbox import CountingTransport
 
 pytestmark = pytest.mark.anyio
 
 ROLES = ("viewer", "editor", "publisher", "operator", "admin")
-
-
-class CountingTransport(httpx2.AsyncBaseTransport):
-    """The sandbox app in process, counting every request the client sends it."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent = 0
-        self.writes = 0
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent += 1
-        self.writes += request.method != "GET"
-        return await self.inner.handle_async_request(request)
 
 
 @dataclass
