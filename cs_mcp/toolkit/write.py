@@ -24,6 +24,7 @@ Confirmation, when the policy asks for it:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextlib import contextmanager, suppress
@@ -250,11 +251,25 @@ async def audit_unserved(
     )
 
 
+# A top-level text argument longer than this (a file in base64) is recorded as its digest.
+RECORDED_TEXT_MAX = 2048
+
+
 def _recorded(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments as the audit log and confirmation tokens take them: plain JSON values,
-    without the two that steer the pipeline itself."""
-    plain = to_jsonable_python(dict(arguments), fallback=str)
-    return {k: v for k, v in cast(dict[str, Any], plain).items() if k not in UNBOUND_ARGUMENTS}
+    without the two that steer the pipeline itself. A long text (upload_asset's
+    `content_base64`) is kept as its length and sha256, which binds a confirmation as surely and
+    keeps a file out of every audit line."""
+    plain = cast(dict[str, Any], to_jsonable_python(dict(arguments), fallback=str))
+    return {
+        k: _digest(v) if isinstance(v, str) and len(v) > RECORDED_TEXT_MAX else v
+        for k, v in plain.items()
+        if k not in UNBOUND_ARGUMENTS
+    }
+
+
+def _digest(text: str) -> str:
+    return f"<{len(text)} characters, sha256 {hashlib.sha256(text.encode()).hexdigest()}>"
 
 
 def _contentstack_cause(exc: BaseException) -> ContentstackError | None:

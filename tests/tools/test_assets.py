@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cs_mcp.guard import read_audit
 from tests.helpers import structured, text_of
 from tests.tools._on_sandbox import OnSandbox, on_sandbox
 
@@ -248,3 +249,15 @@ async def test_a_role_without_the_asset_write_scope_is_denied_and_nothing_is_sen
         result = await sandbox.client.call_tool("upload_asset", {"content_base64": b64(PNG), "filename": "a.png"})
         assert sandbox.transport.sent == sent
     assert result.is_error
+
+
+async def test_an_uploaded_files_bytes_stay_out_of_the_audit_log(tmp_path: Path) -> None:
+    big = b64(b"\x89PNG" + b"x" * 4000)
+    audit = tmp_path / "audit.jsonl"
+    async with on_sandbox(role="uploader", policy=NO_CONFIRM, audit=audit) as sandbox:
+        await call(sandbox, "upload_asset", {"content_base64": big, "filename": "big.png"})
+    [line] = read_audit(audit)
+    assert line.tool == "upload_asset"
+    assert line.outcome == "ok"
+    assert big not in audit.read_text()
+    assert line.arguments["content_base64"].startswith(f"<{len(big)} characters, sha256 ")
