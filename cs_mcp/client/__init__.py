@@ -14,7 +14,7 @@ from cs_mcp.client._analytics import (
     JobDataPage,
     ReportName,
 )
-from cs_mcp.client._assets import AssetFile, AssetReference
+from cs_mcp.client._assets import AssetFile, AssetReference, Folder, FolderStep
 from cs_mcp.client._automate import (
     AuditLogEntry,
     Automation,
@@ -139,6 +139,8 @@ __all__ = [
     "ExecutionStep",
     "FetchRefusedError",
     "FetchedFile",
+    "Folder",
+    "FolderStep",
     "InvalidBaseURLError",
     "InvalidRequestError",
     "JobActive",

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from cs_mcp.client._answers import count_of, list_at, object_at
 from cs_mcp.client._client import Multipart
-from cs_mcp.client._entries import _count, _list, _object  # pyright: ignore[reportPrivateUsage]  # the package's own answer readers
 from cs_mcp.client._entry_models import Asset, Notice
 from cs_mcp.client._models import APIModel, Page, PublishDetail
 from cs_mcp.client._regions import Api
@@ -31,6 +31,20 @@ class AssetFile:
     filename: str
     content: bytes
     media_type: str
+
+
+class FolderStep(APIModel):
+    """One folder on the way to another (`path` of "Get a single folder")."""
+
+    uid: str
+    name: str | None = None
+
+
+class Folder(Asset):
+    """An asset folder: an asset with `is_dir: true`, a name, and with `include_path` its path."""
+
+    name: str | None = None
+    path: list[FolderStep] = Field(default_factory=lambda: [])
 
 
 class AssetReference(APIModel):
@@ -77,9 +91,9 @@ class AssetsAPI:
         if version is not None:
             params.append(("version", version))
         body = await self._core.request(Api.CMA, "GET", ["assets", uid], params=params)
-        return Asset.model_validate(_object(body, "asset"))
+        return Asset.model_validate(object_at(body, "asset"))
 
-    async def folders(self, *, parent: str | None = None, skip: int = 0, limit: int = 100) -> Page[Asset]:
+    async def folders(self, *, parent: str | None = None, skip: int = 0, limit: int = 100) -> Page[Folder]:
         """One page of the folders directly inside `parent` (None: the top level), as "Get
         subfolders of a parent folder" asks for them."""
         params: list[tuple[str, Primitive]] = [
@@ -91,17 +105,17 @@ class AssetsAPI:
             ("limit", limit),
         ]
         body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
-        items = [Asset.model_validate(a) for a in _list(body, "assets")]
-        return Page[Asset](items=items, total=_count(body), skip=skip, limit=limit)
+        items = [Folder.model_validate(a) for a in list_at(body, "assets")]
+        return Page[Folder](items=items, total=count_of(body), skip=skip, limit=limit)
 
-    async def folder(self, uid: str) -> Asset:
+    async def folder(self, uid: str) -> Folder:
         """One folder with its path ("Get a single folder", `include_path=true`).
 
         Raises:
             NotFoundError: no such folder.
         """
         body = await self._core.request(Api.CMA, "GET", ["assets", "folders", uid], params={"include_path": "true"})
-        return Asset.model_validate(_object(body, "asset"))
+        return Folder.model_validate(object_at(body, "asset"))
 
     async def references(self, uid: str) -> list[AssetReference]:
         """The entries that use the asset ("Get asset references"), with where each is published.
@@ -115,7 +129,7 @@ class AssetsAPI:
             ["assets", uid, "references"],
             params={"include_count": "true", "include_publish_details": "true"},
         )
-        return [AssetReference.model_validate(r) for r in _list(body, "references")]
+        return [AssetReference.model_validate(r) for r in list_at(body, "references")]
 
     async def upload(
         self,
@@ -147,7 +161,7 @@ class AssetsAPI:
             permit=permit,
             operation="asset.upload",
         )
-        return Asset.model_validate(_object(body, "asset"))
+        return Asset.model_validate(object_at(body, "asset"))
 
     async def replace(
         self,
@@ -171,7 +185,7 @@ class AssetsAPI:
         body = await self._core.request(
             Api.CMA, "PUT", ["assets", uid], multipart=form, permit=permit, operation="asset.replace"
         )
-        return Asset.model_validate(_object(body, "asset"))
+        return Asset.model_validate(object_at(body, "asset"))
 
     async def update(
         self,
@@ -199,7 +213,7 @@ class AssetsAPI:
         body = await self._core.request(
             Api.CMA, "PUT", ["assets", uid], json_body={"asset": details}, permit=permit, operation="asset.update"
         )
-        return Asset.model_validate(_object(body, "asset"))
+        return Asset.model_validate(object_at(body, "asset"))
 
     async def delete(self, uid: str, *, environments: Sequence[str], permit: Permit | None) -> str | None:
         """Deletes the asset (all its versions; it leaves every environment it was published
@@ -219,7 +233,7 @@ class AssetsAPI:
         )
         return Notice.model_validate(body).notice
 
-    async def create_folder(self, name: str, *, parent_uid: str | None = None, permit: Permit | None) -> Asset:
+    async def create_folder(self, name: str, *, parent_uid: str | None = None, permit: Permit | None) -> Folder:
         """Creates an asset folder ("Create a folder"), inside `parent_uid` if given.
 
         Raises:
@@ -237,4 +251,4 @@ class AssetsAPI:
             permit=permit,
             operation="asset.folder.create",
         )
-        return Asset.model_validate(_object(body, "asset"))
+        return Folder.model_validate(object_at(body, "asset"))

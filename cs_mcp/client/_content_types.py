@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cs_mcp.client._entries import _object  # pyright: ignore[reportPrivateUsage]  # the package's own answer reader
+from cs_mcp.client._answers import object_at
 from cs_mcp.client._entry_models import Notice
 from cs_mcp.client._models import ContentType
 from cs_mcp.client._regions import Api
@@ -38,7 +38,7 @@ class ContentTypesAPI:
             operation="content_type.create",
             targets={"content_type": [str(content_type.get("uid", ""))]},
         )
-        return ContentType.model_validate(_object(body, "content_type"))
+        return ContentType.model_validate(object_at(body, "content_type"))
 
     async def update(self, uid: str, content_type: Mapping[str, Any], *, permit: Permit | None) -> ContentType:
         """Saves the content type's whole new definition; the schema sent replaces the old one
@@ -57,7 +57,7 @@ class ContentTypesAPI:
             operation="content_type.update",
             targets={"content_type": [uid]},
         )
-        return ContentType.model_validate(_object(body, "content_type"))
+        return ContentType.model_validate(object_at(body, "content_type"))
 
     async def delete(self, uid: str, *, permit: Permit | None) -> str | None:
         """Deletes the content type and every entry of it (`force=true`, which the page asks

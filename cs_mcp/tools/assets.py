@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from cs_mcp.client import Asset, AssetFile, FetchRefusedError, NotFoundError
+from cs_mcp.client import Asset, AssetFile, FetchRefusedError, Folder, FolderStep, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
@@ -129,15 +129,12 @@ class FolderList(ListPage):
     folders: list[FolderInfo]
 
 
-def _folder_info(raw: Asset | dict[str, Any]) -> FolderInfo:
-    data = raw.model_dump(by_alias=True) if isinstance(raw, Asset) else raw
-    name = data.get("name")
-    return FolderInfo(
-        uid=str(data["uid"]), name=clean(name) if isinstance(name, str) else None, parent_uid=data.get("parent_uid")
-    )
+def _folder_info(folder: Folder | FolderStep) -> FolderInfo:
+    name = clean(folder.name) if folder.name else None
+    return FolderInfo(uid=folder.uid, name=name, parent_uid=folder.parent_uid if isinstance(folder, Folder) else None)
 
 
-async def _folder(state: AppState, uid: str) -> Asset:
+async def _folder(state: AppState, uid: str) -> Folder:
     try:
         return await state.client.assets.folder(uid)
     except NotFoundError:
@@ -151,18 +148,13 @@ async def list_asset_folders(
     """List the asset folders directly inside `parent` (default: the top level), with the
     parent's path. Use a folder's uid as query_assets' folder or upload_asset's folder."""
     state = app_state(ctx)
-    path: list[FolderInfo] = []
-    if parent is not None:
-        found = await _folder(state, parent)
-        raw_path = getattr(found, "path", None)
-        if isinstance(raw_path, list):
-            path = [_folder_info(p) for p in raw_path if isinstance(p, dict) and "uid" in p]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]  # untyped extra key
+    path = [_folder_info(step) for step in (await _folder(state, parent)).path] if parent is not None else []
     key = fingerprint("folders", parent)
     skip = decode_cursor(cursor, key)
     page = await state.client.assets.folders(parent=parent, skip=skip, limit=limit)
-    folders = [f.model_dump(by_alias=True, exclude_unset=True) for f in page.items if f.is_dir]
-    _kept, info = fit_listing(folders, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
-    return FolderList(parent=parent, path=path, folders=[_folder_info(f) for f in _kept], **info)
+    folders = [_folder_info(f).model_dump() for f in page.items if f.is_dir]
+    kept, info = fit_listing(folders, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
+    return FolderList(parent=parent, path=path, folders=[FolderInfo.model_validate(f) for f in kept], **info)
 
 
 class AssetUse(BaseModel):
@@ -235,9 +227,7 @@ def _answer(outcome: WriteOutcome[Asset], notice: str) -> AssetWriteAnswer:
 
 
 def _ref(asset: Asset) -> AssetRef:
-    data = asset.model_dump(by_alias=True)
-    name = data.get("name")
-    title = asset.title or (name if isinstance(name, str) else None)
+    title = asset.title or (asset.name if isinstance(asset, Folder) else None)
     return AssetRef(
         uid=asset.uid,
         version=asset.version,
@@ -517,7 +507,7 @@ async def create_asset_folder(
     if parent is not None:
         await _folder(state, parent)
     siblings = await state.client.assets.folders(parent=parent, limit=100)
-    taken = next((f for f in siblings.items if f.model_dump(by_alias=True).get("name") == name), None)
+    taken = next((f for f in siblings.items if f.name == name), None)
     if taken is not None:
         raise ToolError(
             f"{'folder ' + parent if parent else 'the top level'} already holds a folder {name!r} ({taken.uid})"
