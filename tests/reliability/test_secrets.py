@@ -32,7 +32,7 @@ SECRETS = {
         "development=cs0f1e2d3c4b5a69788776655443322110,production=cs99aa88bb77cc66dd55ee44ff33001122"
     ),
 }
-PLAIN = {"CONTENTSTACK_ORGANIZATION_UID": "blt0rg5a5a5a5a5a5a5"}
+PLAIN = {"CONTENTSTACK_ORGANIZATION_UID": "blt0rg5a5a5a5a5a5a5", "CS_MCP_TOOLSETS": "all"}
 # Tokens only: the stack API key is an identifier (it is in every asset URL), not a secret.
 SECRET_VALUES = [
     "cs4b1c9d8e7f60a5b4c3d2e1f0a9b8c7d6",
