@@ -28,6 +28,7 @@ ENV = {
     "CONTENTSTACK_AUTHTOKEN": "blt_fuzz_authtoken",
     "CONTENTSTACK_ORGANIZATION_UID": "org_fuzz",
     "CS_MCP_DELIVERY_TOKENS": "development=cs_fuzz_dev,production=cs_fuzz_prod",
+    "CS_MCP_TOOLSETS": "all",  # every tool of the shared examples is served
 }
 
 BLOG = {"uid": "blog_post", "title": "Blog", "schema": [{"uid": "title", "data_type": "text"}]}
