@@ -18,6 +18,14 @@ from pydantic import BaseModel, Field
 from cs_mcp.client import Asset, AssetFile, FetchRefusedError, Folder, FolderStep, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.arguments import (
+    CursorArg,
+    FieldsArg,
+    LimitArg,
+    QueryArg,
+    check_fields_arg,
+    parse_query_arg,
+)
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import Uid
 from cs_mcp.toolkit.registry import tool, write_tool
@@ -42,14 +50,6 @@ from cs_mcp.toolkit.write import (
     WritePlan,
 )
 from cs_mcp.tools._uploads import UploadSource, upload_source
-from cs_mcp.tools.entries import (
-    CursorArg,
-    FieldsArg,
-    LimitArg,
-    QueryArg,
-    check_fields_arg,
-    parse_query_arg,
-)
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
 WRITE_SCOPES = frozenset({Scope.ASSETS_MANAGEMENT_WRITE})

@@ -9,25 +9,31 @@ against the content type's schema and passes the guard.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field
 
 from cs_mcp.client import Entry, InvalidRequestError, NotFoundError, Source
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.arguments import (
+    FIELD_NAME,
+    CursorArg,
+    FieldsArg,
+    LimitArg,
+    QueryArg,
+    check_fields_arg,
+    parse_query_arg,
+)
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
-from cs_mcp.toolkit.query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     ListAnswer,
     ReadAnswer,
     clean,
@@ -52,7 +58,6 @@ T = TypeVar("T")
 # Contentstack accepts at most 10 `include[]` reference paths per request (CDA reference, "Include reference").
 MAX_INCLUDE = 10
 WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
-_FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
 
 ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
 UidArg = Annotated[Uid, Field(description="The entry's uid.")]
@@ -68,21 +73,6 @@ EnvironmentArg = Annotated[
     Field(description="For source='published': the environment (default: the configured one)."),
 ]
 LocaleArg = Annotated[LocaleCode | None, Field(description="Locale code, e.g. en-us (default: master).")]
-FieldsArg = Annotated[
-    list[str] | None,
-    Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
-]
-QueryArg = Annotated[
-    # Listed as a string: strict function calling has no free-form objects. An object is
-    # still accepted from clients that send one.
-    Annotated[dict[str, Any] | str, WithJsonSchema({"type": "string"})] | None,
-    Field(
-        description='Contentstack query as a JSON object in a string, e.g. \'{"title": {"$regex": "^How", '
-        '"$options": "i"}}\' or \'{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}\'.'
-    ),
-]
-LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
-CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
 
 
 # -- shared by the entries tools ----------------------------------------------------------
@@ -93,27 +83,11 @@ def entry_dict(entry: Entry) -> dict[str, Any]:
     return clean(entry.model_dump(by_alias=True, exclude_unset=True))
 
 
-def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:
-    if not fields:
-        return None
-    bad = [f for f in fields if not _FIELD_NAME.match(f)]
-    if bad:
-        raise ToolError(f"not a field uid: {', '.join(map(repr, bad))}; fields are uids such as 'title' or 'seo.title'")
-    return list(dict.fromkeys(fields))
-
-
-def parse_query_arg(query: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
-    try:
-        return parse_query(query)
-    except QueryError as exc:
-        raise ToolError(f"the query is not valid {exc}. {ACCEPTED_FORM}") from None
-
-
 def _parse_sort(sort: str | None) -> tuple[str, Literal["asc", "desc"]] | None:
     if not sort:
         return None
     name = sort[1:] if sort.startswith(("-", "+")) else sort
-    if not _FIELD_NAME.match(name):
+    if not FIELD_NAME.match(name):
         raise ToolError(
             f"sort takes a field uid, '-' in front for descending (e.g. 'updated_at' or '-rating'), not {sort!r}"
         )
@@ -183,7 +157,7 @@ async def query_entries(
     only = check_fields_arg(fields)
     order = _parse_sort(sort)
     includes = list(dict.fromkeys(include_references or []))
-    bad = [p for p in includes if not _FIELD_NAME.match(p)]
+    bad = [p for p in includes if not FIELD_NAME.match(p)]
     if bad:
         raise ToolError(f"include_references takes reference field paths such as 'author', not {bad[0]!r}")
     env = await _read_environment(state, source, environment)

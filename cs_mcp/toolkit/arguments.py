@@ -1,0 +1,50 @@
+"""The arguments the read tools of several toolsets share, typed once: a query in
+Contentstack's query language, a field projection, a page size and a cursor, and the checks
+that turn them into what the client sends (a ToolError in plain words otherwise)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field, WithJsonSchema
+
+from cs_mcp.toolkit.query import ACCEPTED_FORM, QueryError, parse_query
+from cs_mcp.toolkit.shape import MAX_LIMIT
+
+# A field uid, or a dot path into groups: `title`, `seo.title`.
+FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
+
+FieldsArg = Annotated[
+    list[str] | None,
+    Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
+]
+QueryArg = Annotated[
+    # Listed as a string: strict function calling has no free-form objects. An object is
+    # still accepted from clients that send one.
+    Annotated[dict[str, Any] | str, WithJsonSchema({"type": "string"})] | None,
+    Field(
+        description='Contentstack query as a JSON object in a string, e.g. \'{"title": {"$regex": "^How", '
+        '"$options": "i"}}\' or \'{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}\'.'
+    ),
+]
+LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
+CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
+
+
+def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:
+    if not fields:
+        return None
+    bad = [f for f in fields if not FIELD_NAME.match(f)]
+    if bad:
+        raise ToolError(f"not a field uid: {', '.join(map(repr, bad))}; fields are uids such as 'title' or 'seo.title'")
+    return list(dict.fromkeys(fields))
+
+
+def parse_query_arg(query: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
+    try:
+        return parse_query(query)
+    except QueryError as exc:
+        raise ToolError(f"the query is not valid {exc}. {ACCEPTED_FORM}") from None
