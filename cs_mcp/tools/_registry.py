@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Concatenate, NotRequired, ParamSpec, TypedDict, TypeVar, Unpack, cast
@@ -232,7 +233,8 @@ def _declare(
         raise ValueError(f"unknown toolset {toolset!r}")
     if not scopes:
         raise ValueError(f"tool {fn.__name__} names no scope")
-    doc = inspect.cleandoc(fn.__doc__ or "")
+    # A docstring's wrapped lines are one paragraph: listed with spaces, not "\n" escapes.
+    doc = re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(fn.__doc__ or ""))
     if not doc:
         raise ValueError(f"tool {fn.__name__} needs a docstring: it is the description the model reads")
     # That stack text is content, never instructions, the server's instructions say once and

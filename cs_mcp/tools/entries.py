@@ -55,35 +55,26 @@ MAX_INCLUDE = 10
 WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
 
-ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
-UidArg = Annotated[Uid, Field(description="The entry's uid.")]
-SourceArg = Annotated[
-    Literal["draft", "published"],
-    Field(
-        description="'draft': latest versions from the CMA, with publish_details. 'published': what the CDA "
-        "serves in `environment`."
-    ),
-]
+ContentTypeArg = ContentTypeUid
+UidArg = Uid
+SourceArg = Literal["draft", "published"]
 EnvironmentArg = Annotated[
     EnvironmentName | None,
-    Field(description="For source='published': the environment (default: the configured one)."),
+    Field(description="For source='published'; default: the configured one."),
 ]
-LocaleArg = Annotated[LocaleCode | None, Field(description="Locale code, e.g. en-us (default: master).")]
+LocaleArg = Annotated[LocaleCode | None, Field(description="Default: the master locale.")]
 FieldsArg = Annotated[
     list[str] | None,
-    Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
+    Field(max_length=50, description="Only these fields (and uid)."),
 ]
 QueryArg = Annotated[
     # Listed as a string: strict function calling has no free-form objects. An object is
     # still accepted from clients that send one.
     Annotated[dict[str, Any] | str, WithJsonSchema({"type": "string"})] | None,
-    Field(
-        description='Contentstack query as a JSON object in a string, e.g. \'{"title": {"$regex": "^How", '
-        '"$options": "i"}}\' or \'{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}\'.'
-    ),
+    Field(description='A JSON object in a string, e.g. \'{"rating": {"$gte": 4}, "tags": {"$in": ["featured"]}}\'.'),
 ]
-LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
-CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
+LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+CursorArg = Annotated[str | None, Field(description="The previous page's next_cursor.")]
 
 
 # -- shared by the entries and publishing tools -------------------------------------------
@@ -227,19 +218,16 @@ async def query_entries(
     fields: FieldsArg = None,
     include_references: Annotated[
         list[str] | None,
-        Field(max_length=MAX_INCLUDE, description="Reference field paths to resolve inline, e.g. ['author']."),
+        Field(max_length=MAX_INCLUDE, description="Reference fields to resolve inline."),
     ] = None,
-    sort: Annotated[
-        str | None, Field(max_length=100, description="A field uid; '-' in front for descending, e.g. '-updated_at'.")
-    ] = None,
+    sort: Annotated[str | None, Field(max_length=100, description="A field uid; '-' before it: descending.")] = None,
     limit: LimitArg = DEFAULT_LIMIT,
     cursor: CursorArg = None,
 ) -> EntryList:
-    """Find entries of one content type. `query` is Contentstack's query language: equality,
-    dot paths into groups, $ne $in $nin $lt $lte $gt $gte $exists $regex(+$options),
-    $and/$or, and $in_query/$nin_query on reference fields; it is checked before sending.
-    Drafts (default) come from the CMA with publish_details; source='published' reads what an
-    environment serves. Paginated: pass next_cursor back as cursor."""
+    """Find entries of one content type. `query` is Contentstack's query language (equality, dot paths into
+    groups, $ne $in $nin $lt $lte $gt $gte $exists $regex $options $and $or, $in_query $nin_query on
+    references), checked before sending. Drafts (default) come with publish_details; source='published'
+    reads what an environment serves."""
     state = app_state(ctx)
     parsed = parse_query_arg(query)
     only = check_fields_arg(fields)
@@ -292,12 +280,11 @@ async def get_entry(
     source: SourceArg = "draft",
     environment: EnvironmentArg = None,
     locale: LocaleArg = None,
-    version: Annotated[int | None, Field(ge=1, description="A draft's version number (default: latest).")] = None,
+    version: Annotated[int | None, Field(ge=1, description="Default: the latest.")] = None,
     fields: FieldsArg = None,
 ) -> EntryAnswer:
-    """Read one entry: its latest draft (or a given version) with _version and publish_details,
-    or with source='published' the version an environment serves. Pass the _version you read
-    as expected_version when you update it."""
+    """Read one entry: its latest draft (or a given version) with _version and publish_details, or with
+    source='published' what an environment serves."""
     state = app_state(ctx)
     if version is not None and source == "published":
         raise ToolError("version applies to drafts; an environment serves the version published there")
@@ -332,14 +319,13 @@ class AssetList(ListPage):
 async def query_assets(
     ctx: ToolContext,
     query: QueryArg = None,
-    folder: Annotated[Uid | None, Field(description="Only assets in this folder (its uid).")] = None,
+    folder: Annotated[Uid | None, Field(description="A folder's uid.")] = None,
     fields: FieldsArg = None,
     limit: LimitArg = DEFAULT_LIMIT,
     cursor: CursorArg = None,
 ) -> AssetList:
-    """Find assets (files and folders) with their uid, title, filename, url, content type,
-    size, _version and publish_details. `query` uses the same language as query_entries,
-    e.g. {"content_type": {"$regex": "^image/"}}. Paginated: pass next_cursor back as cursor."""
+    """Find assets (files and folders): uid, title, filename, url, content type, size, _version,
+    publish_details. `query` as in query_entries, e.g. {"content_type": {"$regex": "^image/"}}."""
     state = app_state(ctx)
     parsed = parse_query_arg(query)
     only = check_fields_arg(fields)
@@ -426,10 +412,8 @@ async def create_entry(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
-    """Create an entry. The fields are checked against the content type's schema first, and
-    every problem (unknown fields, missing mandatory fields, wrong types) is reported at once;
-    read get_content_type before writing. References are [{"uid", "_content_type_uid"}];
-    modular blocks [{"<block uid>": {...}}]."""
+    """Create an entry. Fields are checked against the content type's schema first, every problem at once.
+    References are [{"uid", "_content_type_uid"}]; modular blocks [{"<block uid>": {...}}]."""
     state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
@@ -514,17 +498,14 @@ async def update_entry(
             "each replaces its old value whole."
         ),
     ],
-    expected_version: Annotated[
-        int, Field(ge=1, description="The _version you read; the update is refused if the entry moved on.")
-    ],
+    expected_version: Annotated[int, Field(ge=1, description="The _version you read.")],
     locale: LocaleArg = None,
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
-    """Change fields of an entry; the others keep their values. Pass the _version you read as
-    expected_version: if someone saved the entry since, the update is refused with the
-    current version and nothing is written. The fields are checked against the schema first,
-    all problems at once."""
+    """Change some fields of an entry; the others keep theirs. If the entry was saved since expected_version,
+    nothing is written and the answer gives the current version. Fields are checked against the schema
+    first."""
     state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
@@ -597,9 +578,7 @@ async def delete_entry(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
-    """Delete an entry's version in one locale (default: master). Destructive: it may need a
-    human's confirmation; when the answer carries a confirmation token, show the preview to
-    the user and call again with the token only if they agree."""
+    """Delete an entry's version in one locale (default: master). May need a human's confirmation."""
     state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
