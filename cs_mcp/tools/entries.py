@@ -115,11 +115,6 @@ async def content_type_missing(state: AppState, content_type: str) -> ToolError:
     return ToolError(f"content type {content_type!r} does not exist; content types are: {', '.join(known)}")
 
 
-def entry_dict(entry: Entry) -> dict[str, Any]:
-    """An entry as the model reads it: what Contentstack sent, text cleaned."""
-    return clean(entry.model_dump(by_alias=True, exclude_unset=True))
-
-
 def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:
     if not fields:
         return None
@@ -303,7 +298,8 @@ async def get_entry(
             + (f" in locale {locale}" if locale else "")
             + "; check the content type and uid with query_entries"
         ) from None
-    shaped, cut = fit_one(entry_dict(entry))
+    # One pass over the answer: cleaned and measured together, cut only when over the budget.
+    shaped, cut = fit_one(entry.model_dump(by_alias=True, exclude_unset=True))
     note = "long text was shortened to fit the size budget; pass fields=[...] to read fewer fields" if cut else None
     return EntryAnswer(
         content_type=content_type, source=source, environment=env, entry=shaped, truncated=cut, note=note
