@@ -41,7 +41,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BeforeValidator, ValidationError, WithJsonSchema
 from pydantic_core import ErrorDetails
 
-from cs_mcp.tools._identifiers import IDENTIFIER_PATTERN
+from cs_mcp.toolkit.identifiers import IDENTIFIER_PATTERN
 
 # Keys whose value is a map of names to schemas (the names are data, not schema keywords).
 _NAMED_SCHEMAS = ("properties", "$defs", "definitions", "patternProperties")
