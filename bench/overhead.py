@@ -81,6 +81,17 @@ def line(figure: str, bare: float, ours: float, target: str, cpu: tuple[float, f
     return text
 
 
+def get_entry_case(bare: Client, ours: Client, figure: str, uid: str, target: str) -> tuple[str, Call, Call, str]:
+    """One entry read through each server: the bare GET and cs-mcp's `get_entry`."""
+    params = {"include_publish_details": "true"}
+    return (
+        figure,
+        checked(lambda: bare.call_tool("get", {"path": f"{ENTRIES}/{uid}", "params": params})),
+        checked(lambda: ours.call_tool("get_entry", {"content_type": "blog_post", "uid": uid})),
+        target,
+    )
+
+
 async def connect_once(make: Callable[[], Any]) -> float:
     """Connect + initialize (the server's lifespan included) of a server built beforehand."""
     server = make()
@@ -127,26 +138,8 @@ async def measure(calls: int) -> list[str]:
                     ),
                     "target <= +1 ms, ratio <= 1.15",
                 ),
-                (
-                    "get_entry",
-                    checked(
-                        lambda: bare.call_tool(
-                            "get", {"path": f"{ENTRIES}/{uid}", "params": {"include_publish_details": "true"}}
-                        )
-                    ),
-                    checked(lambda: ours.call_tool("get_entry", {"content_type": "blog_post", "uid": uid})),
-                    "target <= +0.5 ms, ratio <= 1.10",
-                ),
-                (
-                    "get_entry 100 KB",
-                    checked(
-                        lambda: bare.call_tool(
-                            "get", {"path": f"{ENTRIES}/{large_uid}", "params": {"include_publish_details": "true"}}
-                        )
-                    ),
-                    checked(lambda: ours.call_tool("get_entry", {"content_type": "blog_post", "uid": large_uid})),
-                    "target <= +1 ms, ratio <= 1.15",
-                ),
+                get_entry_case(bare, ours, "get_entry", uid, "target <= +0.5 ms, ratio <= 1.10"),
+                get_entry_case(bare, ours, "get_entry 100 KB", large_uid, "target <= +1 ms, ratio <= 1.15"),
                 ("tools/list in memory", bare.list_tools, ours.list_tools, "no target of its own"),
             ]
             for figure, bare_call, ours_call, target in cases:

@@ -33,13 +33,16 @@ async def sandbox() -> AsyncGenerator[RunningSandbox]:
         yield running
 
 
-def mcp_client(sandbox: RunningSandbox, role: str = "editor") -> Client:
+def mcp_client(
+    sandbox: RunningSandbox, role: str = "editor", transport: httpx2.AsyncBaseTransport | None = None
+) -> Client:
     server = build_server(
         Settings.from_env(sandbox.env()),
         backend="sandbox",
         guard=Guard(builtin_policy()),
         stdio_role=role,
         rate_limits=UNPACED,
+        transport=transport,
     )
     return Client(server)
 
@@ -134,14 +137,6 @@ class PaddingTransport(httpx2.AsyncBaseTransport):
 async def test_every_read_tool_answers_within_the_budget_when_every_object_holds_100_kb(
     sandbox: RunningSandbox,
 ) -> None:
-    server = build_server(
-        Settings.from_env(sandbox.env()),
-        backend="sandbox",
-        guard=Guard(builtin_policy()),
-        stdio_role="admin",
-        rate_limits=UNPACED,
-        transport=PaddingTransport(),
-    )
     read_tools = {spec.name for spec in registered_tools() if spec.read_only}
     async with mcp_client(sandbox, role="admin") as plain:
         # Written without the padding, which would lengthen the environments' names too.
@@ -149,7 +144,7 @@ async def test_every_read_tool_answers_within_the_budget_when_every_object_holds
         item = {"type": "entry", "content_type": "blog_post", "uid": uid}
         published = await plain.call_tool("publish", {"items": [item], "environments": ["development"]})
         assert not published.is_error, published.content
-    async with Client(server) as client:
+    async with mcp_client(sandbox, role="admin", transport=PaddingTransport()) as client:
         arguments = await read_examples(client)
         assert set(arguments) == read_tools
         answers = {name: await client.call_tool(name, args) for name, args in arguments.items()}
