@@ -34,10 +34,13 @@ async def sandbox() -> AsyncGenerator[RunningSandbox]:
 
 
 def mcp_client(
-    sandbox: RunningSandbox, role: str = "editor", transport: httpx2.AsyncBaseTransport | None = None
+    sandbox: RunningSandbox,
+    role: str = "editor",
+    transport: httpx2.AsyncBaseTransport | None = None,
+    toolsets: str | None = None,
 ) -> Client:
     server = build_server(
-        Settings.from_env(sandbox.env()),
+        Settings.from_env(sandbox.env()).model_copy(update={"toolsets": toolsets}),
         backend="sandbox",
         guard=Guard(builtin_policy()),
         stdio_role=role,
@@ -138,13 +141,15 @@ async def test_every_read_tool_answers_within_the_budget_when_every_object_holds
     sandbox: RunningSandbox,
 ) -> None:
     read_tools = {spec.name for spec in registered_tools() if spec.read_only}
-    async with mcp_client(sandbox, role="admin") as plain:
+    async with mcp_client(sandbox, role="admin", toolsets="all") as plain:
         # Written without the padding, which would lengthen the environments' names too.
         uid = await create_large(plain, "One long read")
         item = {"type": "entry", "content_type": "blog_post", "uid": uid}
         published = await plain.call_tool("publish", {"items": [item], "environments": ["development"]})
         assert not published.is_error, published.content
-    async with mcp_client(sandbox, role="admin", transport=PaddingTransport()) as client:
+        folder = await plain.call_tool("create_asset_folder", {"name": "Long reads"})
+        assert not folder.is_error, folder.content
+    async with mcp_client(sandbox, role="admin", transport=PaddingTransport(), toolsets="all") as client:
         arguments = await read_examples(client)
         assert set(arguments) == read_tools
         answers = {name: await client.call_tool(name, args) for name, args in arguments.items()}
@@ -163,6 +168,7 @@ async def read_examples(client: Client) -> dict[str, dict[str, Any]]:
         return cast(dict[str, Any], answer[key][0])
 
     entry = await first("query_entries", {"content_type": "blog_post", "limit": 1}, "entries")
+    asset = await first("query_assets", {"limit": 1}, "assets")
     release = await first("list_releases", {}, "releases")
     project = await first("list_automation_projects", {}, "projects")
     automation = await first("list_automations", {"project_id": project["id"]}, "automations")
@@ -184,6 +190,9 @@ async def read_examples(client: Client) -> dict[str, dict[str, Any]]:
         "query_entries": {"content_type": "blog_post"},
         "get_entry": {"content_type": "blog_post", "uid": entry["uid"]},
         "query_assets": {},
+        "get_asset": {"uid": asset["uid"]},
+        "list_asset_folders": {},
+        "get_asset_references": {"uid": asset["uid"]},
         "list_publish_queue": {},
         "list_releases": {},
         "get_release": {"release_uid": release["uid"]},
