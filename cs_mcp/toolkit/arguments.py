@@ -19,19 +19,16 @@ FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-
 
 FieldsArg = Annotated[
     list[str] | None,
-    Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
+    Field(max_length=50, description="Only these fields (and uid)."),
 ]
 QueryArg = Annotated[
     # Listed as a string: strict function calling has no free-form objects. An object is
     # still accepted from clients that send one.
     Annotated[dict[str, Any] | str, WithJsonSchema({"type": "string"})] | None,
-    Field(
-        description='Contentstack query as a JSON object in a string, e.g. \'{"title": {"$regex": "^How", '
-        '"$options": "i"}}\' or \'{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}\'.'
-    ),
+    Field(description='A JSON object in a string, e.g. \'{"rating": {"$gte": 4}, "tags": {"$in": ["featured"]}}\'.'),
 ]
-LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
-CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
+LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+CursorArg = Annotated[str | None, Field(description="The previous page's next_cursor.")]
 
 
 def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:
