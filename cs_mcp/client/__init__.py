@@ -1,5 +1,19 @@
 """The shared Contentstack API client: every HTTP call of cs-mcp goes through it."""
 
+from cs_mcp.client._admin import (
+    DELIVERY_TOKENS,
+    ENVIRONMENTS,
+    LABELS,
+    LOCALES,
+    ROLES,
+    WEBHOOKS,
+    AdminResource,
+    DeliveryToken,
+    Label,
+    StackRole,
+    Webhook,
+    Written,
+)
 from cs_mcp.client._client import ClientConfig, ContentstackClient, Redactor, RetryPolicy, encode_path
 from cs_mcp.client._exceptions import (
     APIStatusError,
@@ -23,9 +37,16 @@ from cs_mcp.client._ratelimit import RateLimiter, RateLimits
 from cs_mcp.client._regions import REGIONS, Api, InvalidBaseURLError, UnknownRegionError, base_url, resolve_region
 
 __all__ = [
+    "DELIVERY_TOKENS",
+    "ENVIRONMENTS",
+    "LABELS",
+    "LOCALES",
     "REGIONS",
+    "ROLES",
+    "WEBHOOKS",
     "APIModel",
     "APIStatusError",
+    "AdminResource",
     "Api",
     "AuthenticationError",
     "ClientConfig",
@@ -33,10 +54,12 @@ __all__ = [
     "ContentType",
     "ContentstackClient",
     "ContentstackError",
+    "DeliveryToken",
     "Entry",
     "Environment",
     "InvalidBaseURLError",
     "InvalidRequestError",
+    "Label",
     "Locale",
     "MalformedResponseError",
     "NotFoundError",
@@ -53,9 +76,12 @@ __all__ = [
     "RetryPolicy",
     "SchemaField",
     "ServerError",
+    "StackRole",
     "TransportError",
     "UnknownRegionError",
     "UnsafePathError",
+    "Webhook",
+    "Written",
     "base_url",
     "encode_path",
     "resolve_region",

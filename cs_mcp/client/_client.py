@@ -215,6 +215,7 @@ class ContentstackClient:
             for api, url in urls.items()
         }
         # Typed areas, imported here to keep one import direction (areas -> core).
+        from cs_mcp.client._admin import StackAdminAPI
         from cs_mcp.client._analytics import AnalyticsAPI
         from cs_mcp.client._automate import AutomateAPI
         from cs_mcp.client._entries import EntriesAPI
@@ -228,6 +229,7 @@ class ContentstackClient:
         self.releases = ReleasesAPI(self)
         self.analytics = AnalyticsAPI(self)
         self.automate = AutomateAPI(self)
+        self.admin = StackAdminAPI(self)
 
     async def __aenter__(self) -> Self:
         return self

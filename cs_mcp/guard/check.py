@@ -91,6 +91,9 @@ class Guard:
         Names are compared exactly: `Production` is not `production`.
         """
         verdict = self._decide(principal, tool.name, tool.scopes if scopes is None else scopes, targets)
+        if verdict.decision == "allow" and getattr(tool, "confirm_always", False):
+            # Declared by the tool itself (deleting stack settings): no policy lifts it.
+            verdict = Verdict("confirm", f"needs confirmation: {tool.name} always asks a human first", rule="confirm")
         return self._sealed(replace(verdict, principal=principal.name, tool=tool.name, targets=targets))
 
     def _decide(self, principal: Principal, tool: str, scopes: frozenset[str], targets: Targets) -> Verdict:

@@ -10,6 +10,7 @@ TOOLSET_MODULES = (
     "cs_mcp.tools.releases",
     "cs_mcp.tools.analytics",
     "cs_mcp.tools.automations",
+    "cs_mcp.tools.stack_admin",
 )
 
 

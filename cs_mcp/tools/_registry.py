@@ -45,6 +45,11 @@ TOOLSETS: dict[str, Toolset] = {
         Toolset("releases", "bundle entries and assets into releases and deploy them"),
         Toolset("analytics", "the organization's usage analytics"),
         Toolset("automations", "Automate projects, automations, executions and audit logs"),
+        Toolset(
+            "stack_admin",
+            "environments, languages, labels and webhooks; delivery token and role reads (admin roles)",
+            default=False,
+        ),
     )
 }
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
@@ -69,6 +74,7 @@ class ToolSpec:
     open_world: bool
     read_back: str | None = None  # write tools: what to read to learn what a write did
     ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+    confirm_always: bool = False  # a human confirms every call, whatever the policy's [confirm] says
 
     @property
     def meta(self) -> dict[str, Any] | None:
@@ -142,6 +148,7 @@ class WriteToolArgs(TypedDict):
     destructive: NotRequired[bool]
     open_world: NotRequired[bool]
     ui: NotRequired[str]
+    confirm_always: NotRequired[bool]
 
 
 def write_tool(
@@ -208,6 +215,7 @@ def write_spec(
         read_back=declaration["read_back"],
         ui=declaration.get("ui"),
         name=name,
+        confirm_always=declaration.get("confirm_always", False),
     )
     holder.append(spec)
     return spec
@@ -227,6 +235,7 @@ def _declare(
     read_back: str | None = None,
     ui: str | None = None,
     name: str | None = None,
+    confirm_always: bool = False,
 ) -> ToolSpec:
     if toolset not in TOOLSETS:
         raise ValueError(f"unknown toolset {toolset!r}")
@@ -251,6 +260,7 @@ def _declare(
         open_world=open_world,
         read_back=read_back,
         ui=ui,
+        confirm_always=confirm_always,
     )
 
 
