@@ -200,6 +200,7 @@ def prepare_environment(
     name = _required(item.get("name"), "name")
     if (current is None or name != current["name"]) and store.get_environment(conn, name) is not None:
         raise _taken("name", name)
+    item.setdefault("tags", [])
     for url in item.setdefault("urls", []):
         if "locale" not in url or "url" not in url:
             raise invalid("Each URL needs a locale and a url.", {"urls": ["is not valid."]})
@@ -225,6 +226,7 @@ def prepare_label(conn: sqlite3.Connection, body: LabelBody, current: dict[str, 
     empty: dict[str, Any] = {"parent": [], "content_types": []}
     item = empty | dict(current or {}) | body.model_dump(exclude_none=True)
     _required(item.get("name"), "name")
+    item.setdefault("tags", [])
     missing = [ct for ct in item["content_types"] if not store.content_type_exists(conn, ct)]
     if missing:
         raise invalid(f"Content type {', '.join(missing)} does not exist.", {"content_types": ["is not valid."]})
@@ -240,7 +242,15 @@ def prepare_webhook(conn: sqlite3.Connection, body: WebhookBody, current: dict[s
     fields = body.model_dump(exclude_none=True)
     if isinstance(fields.get("notifiers"), str):
         fields["notifiers"] = [fields["notifiers"]]
-    item = {"branches": ["main"], "notifiers": [], "retry_policy": "manual", "disabled": False} | dict(current or {})
+    defaults: dict[str, Any] = {
+        "branches": ["main"],
+        "notifiers": [],
+        "retry_policy": "manual",
+        "disabled": False,
+        "concise_payload": False,
+        "unhealthy": {"state": False},
+    }
+    item = defaults | dict(current or {})
     item |= fields
     _required(item.get("name"), "name")
     if not item.get("channels"):
@@ -402,7 +412,14 @@ def _seed(conn: sqlite3.Connection, now: str, seed: int) -> None:
     def uid(*parts: object) -> str:
         return store.make_uid(seed, *parts)
 
-    common = {"created_by": SANDBOX_USER_UID, "updated_by": SANDBOX_USER_UID, "created_at": now, "updated_at": now}
+    common = {
+        "created_by": SANDBOX_USER_UID,
+        "updated_by": SANDBOX_USER_UID,
+        "created_at": now,
+        "updated_at": now,
+        "ACL": [],
+        "_version": 1,
+    }
     labels = TableStorage("label")
     catalog = uid("label", "catalog")
     labels.save(conn, {"name": "Catalog", "parent": [], "content_types": ["product"], "uid": catalog, **common}, None)
@@ -412,7 +429,32 @@ def _seed(conn: sqlite3.Connection, now: str, seed: int) -> None:
         | common,
         None,
     )
-    TableStorage("webhook").save(
+    webhooks = TableStorage("webhook")
+    webhooks.save(
+        conn,
+        {
+            "name": "Purge the CDN",
+            "destinations": [
+                {
+                    "target_url": "https://cdn.example.com/purge",
+                    "http_basic_auth": "sandbox",
+                    "http_basic_password": "sandbox-basic-" + uid("webhook", "basic"),
+                    "authentication_type": "Basic",
+                    "custom_header": [{"header_name": "", "value": ""}],
+                }
+            ],
+            "channels": ["assets.update", "assets.delete"],
+            "branches": ["main"],
+            "notifiers": [],
+            "retry_policy": "manual",
+            "disabled": False,
+            "concise_payload": True,
+            "uid": "cs" + uid("webhook", "cdn")[3:],
+        }
+        | common,
+        None,
+    )
+    webhooks.save(
         conn,
         {
             "name": "Rebuild the site",
@@ -431,14 +473,19 @@ def _seed(conn: sqlite3.Connection, now: str, seed: int) -> None:
             "disabled": False,
             "concise_payload": True,
             "uid": "cs" + uid("webhook")[3:],
-            "_version": 1,
         }
         | common,
         None,
     )
     tokens = TableStorage("delivery_token")
     for name in ("production", "staging"):
-        environment = store.get_environment(conn, name) or {"name": name}
+        # The page's sample shows the environment whole, with fields the environments list leaves out.
+        environment = (store.get_environment(conn, name) or {"name": name}) | {
+            "deploy_content": False,
+            "servers": [],
+            "app_user_object_uid": "system",
+            "tags": [],
+        }
         tokens.save(
             conn,
             {
@@ -460,7 +507,16 @@ def _seed(conn: sqlite3.Connection, now: str, seed: int) -> None:
     ):
         roles.save(
             conn,
-            {"name": name, "description": description, "uid": uid("role", name), "users": [SANDBOX_USER_UID]} | common,
+            {
+                "name": name,
+                "description": description,
+                "uid": uid("role", name),
+                "roles": [],
+                "users": [SANDBOX_USER_UID],
+                "owner": "sandbox@example.com",
+                "SYS_ACL": {},
+            }
+            | common,
             None,
         )
 

@@ -25,7 +25,7 @@ from tests.helpers import UNPACED, structured, text_of
 
 pytestmark = pytest.mark.anyio
 
-ROLES = ("viewer", "editor", "publisher", "operator", "admin")
+ROLES = ("viewer", "editor", "publisher", "operator", "settings", "admin")
 
 
 class CountingTransport(httpx2.AsyncBaseTransport):
@@ -67,6 +67,13 @@ environments = ["development"]
 inherits = ["viewer"]
 scopes = ["automationhub.automations:write"]
 automation_projects = ["{project}"]
+
+[roles.settings]
+inherits = ["viewer"]
+scopes = ["cm.environments.management:write", "cm.languages.management:write",
+          "cm.labels.management:read", "cm.labels.management:write"]
+environments = ["qa"]
+locales = ["de-de"]
 """
 
 
@@ -80,7 +87,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncGenerator[Stac
     config = SandboxConfig(rate_limits=False)
     app = create_app(SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock()))
     transport = CountingTransport(httpx2.ASGITransport(app))
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS))
+    # Every toolset, so that the opt-in ones' write tools are in the matrix too.
+    settings = Settings.from_env({**sandbox_env("http://sandbox.test", DEMO_CREDENTIALS), "CS_MCP_TOOLSETS": "all"})
     admin = Client(build_server(settings, backend="sandbox", stdio_role="admin", transport=transport))
     async with admin:
         ids = await discover(admin)
@@ -137,6 +145,8 @@ async def discover(admin: Client) -> dict[str, Any]:
         "automation_in": automations[projects[0]["id"]][0],
         "project_out": projects[1]["id"],
         "automation_out": automations[projects[1]["id"]][0],
+        "label": structured(await admin.call_tool("list_labels", {}))["labels"][0]["uid"],
+        "webhook": structured(await admin.call_tool("list_webhooks", {}))["webhooks"][0]["uid"],
     }
 
 
@@ -201,6 +211,21 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("delete a mixed release", "delete_release", lambda i: {"release_uid": i["release"]}, {"admin"}),
     ("toggle inside project", "set_automation_active", lambda i: {"project_id": i["project_in"], "automation_id": i["automation_in"]["id"], "active": not i["automation_in"]["active"]}, {"operator", "admin"}),
     ("toggle other project", "set_automation_active", lambda i: {"project_id": i["project_out"], "automation_id": i["automation_out"]["id"], "active": not i["automation_out"]["active"]}, {"admin"}),
+    ("create environment inside", "create_environment", lambda i: {"name": "qa"}, {"settings", "admin"}),
+    ("create environment outside", "create_environment", lambda i: {"name": "preview"}, {"admin"}),
+    ("update environment outside", "update_environment", lambda i: {"name": "development", "urls": []}, {"admin"}),
+    ("rename environment into reach", "update_environment", lambda i: {"name": "staging", "new_name": "qa"}, {"admin"}),
+    ("delete environment", "delete_environment", lambda i: {"name": "staging"}, {"admin"}),
+    ("add locale inside", "add_locale", lambda i: {"code": "de-de"}, {"settings", "admin"}),
+    ("add locale outside", "add_locale", lambda i: {"code": "es-es"}, {"admin"}),
+    ("update locale outside", "update_locale", lambda i: {"code": "fr-fr", "name": "French"}, {"admin"}),
+    ("delete locale outside", "delete_locale", lambda i: {"code": "fr-fr"}, {"admin"}),
+    ("create label", "create_label", lambda i: {"name": "L"}, {"settings", "admin"}),
+    ("update label", "update_label", lambda i: {"uid": i["label"], "name": "L"}, {"settings", "admin"}),
+    ("delete label", "delete_label", lambda i: {"uid": i["label"]}, {"settings", "admin"}),
+    ("create webhook", "create_webhook", lambda i: {"name": "W", "target_url": "https://h.example.com", "channels": ["assets.create"]}, {"admin"}),
+    ("update webhook", "update_webhook", lambda i: {"uid": i["webhook"], "disabled": True}, {"admin"}),
+    ("delete webhook", "delete_webhook", lambda i: {"uid": i["webhook"]}, {"admin"}),
 ]  # fmt: skip
 
 

@@ -177,7 +177,7 @@ async def test_webhook_secrets_stay_out_of_answers_and_the_audit_log(sandbox: Ru
     seen += [json.dumps(created), audit.read_text()]
     assert not [s for s in secrets for text in seen if s in text]
     webhooks = structured(listed)["webhooks"]
-    assert {w["name"] for w in webhooks} == {"Rebuild the site", "Notify search"}
+    assert {w["name"] for w in webhooks} == {"Purge the CDN", "Rebuild the site", "Notify search"}
 
 
 async def test_delivery_tokens_show_names_and_environments_never_the_token(
