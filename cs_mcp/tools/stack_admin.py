@@ -263,7 +263,7 @@ async def create_environment(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
-    """Add a publishing environment."""
+    """Add a publishing environment, with its base URL per locale."""
     fields = _present(name=name, urls=[u.model_dump() for u in urls or []])
     return await admin_write(
         call,
@@ -350,7 +350,7 @@ async def add_locale(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
-    """Add a language to the stack."""
+    """Add a language to the stack, with its fallback (default: master)."""
     fields = _present(code=code, name=name, fallback_locale=fallback_locale)
     return await admin_write(
         call,
@@ -437,7 +437,7 @@ async def create_label(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
-    """Create a label grouping content types."""
+    """Create a label that groups content types, optionally under parent labels."""
     fields = {"name": name, "content_types": content_types or [], "parent": parent or []}
     return await admin_write(
         call, LABELS, "create", key=None, fields=fields, targets=Targets(), shown=label_info, key_of=_uid
