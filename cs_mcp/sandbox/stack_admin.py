@@ -412,7 +412,7 @@ def _seed(conn: sqlite3.Connection, now: str, seed: int) -> None:
     def uid(*parts: object) -> str:
         return store.make_uid(seed, *parts)
 
-    common = {
+    common: dict[str, Any] = {
         "created_by": SANDBOX_USER_UID,
         "updated_by": SANDBOX_USER_UID,
         "created_at": now,
@@ -480,7 +480,7 @@ def _seed(conn: sqlite3.Connection, now: str, seed: int) -> None:
     tokens = TableStorage("delivery_token")
     for name in ("production", "staging"):
         # The page's sample shows the environment whole, with fields the environments list leaves out.
-        environment = (store.get_environment(conn, name) or {"name": name}) | {
+        environment: dict[str, Any] = (store.get_environment(conn, name) or {"name": name}) | {
             "deploy_content": False,
             "servers": [],
             "app_user_object_uid": "system",
@@ -505,20 +505,16 @@ def _seed(conn: sqlite3.Connection, now: str, seed: int) -> None:
         ("Developer", "Developer can manage content types, languages and environments."),
         ("Content Manager", "Content Manager can create, edit and publish content."),
     ):
-        roles.save(
-            conn,
-            {
-                "name": name,
-                "description": description,
-                "uid": uid("role", name),
-                "roles": [],
-                "users": [SANDBOX_USER_UID],
-                "owner": "sandbox@example.com",
-                "SYS_ACL": {},
-            }
-            | common,
-            None,
-        )
+        role: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "uid": uid("role", name),
+            "roles": [],
+            "users": [SANDBOX_USER_UID],
+            "owner": "sandbox@example.com",
+            "SYS_ACL": {},
+        }
+        roles.save(conn, role | common, None)
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:

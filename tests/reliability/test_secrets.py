@@ -151,7 +151,7 @@ async def test_no_secret_reaches_an_answer_or_the_audit_log_on_the_sandbox(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     audit = tmp_path / "audit.jsonl"
-    async with stack(CS_MCP_AUDIT_LOG=str(audit), **ALL_TOOLSETS) as s:
+    async with stack(CS_MCP_AUDIT_LOG=str(audit), CS_MCP_TOOLSETS=ALL_TOOLSETS["CS_MCP_TOOLSETS"]) as s:
         creds = s.sandbox.credentials
         secrets = [creds.management_token, creds.authtoken, *creds.delivery_tokens.values()]
         texts: list[str] = []
@@ -280,7 +280,7 @@ async def no_wait(_seconds: float) -> None:
 
 async def test_an_argument_quoting_a_token_is_recorded_with_only_the_token_replaced(tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
-    async with stack(CS_MCP_AUDIT_LOG=str(audit), **ALL_TOOLSETS) as s:
+    async with stack(CS_MCP_AUDIT_LOG=str(audit)) as s:
         creds = s.sandbox.credentials
         entry = (await s.client.call_tool("query_entries", {"content_type": "author", "limit": 1})).structured_content
         assert entry is not None
