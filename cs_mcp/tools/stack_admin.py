@@ -14,7 +14,8 @@ the audit log records them as `[redacted]`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
@@ -143,16 +144,36 @@ class AdminWriteAnswer(WriteAnswer):
 # -- the one write shape ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Collection(Generic[M]):
+    """A collection as the tools show it: the client's resource, how an item is shown, and
+    the key that names an item in requests (a name, a code or a uid)."""
+
+    resource: AdminResource[M]
+    shown: Callable[[M], BaseModel]
+    key_of: Callable[[M], str]
+
+    async def write(
+        self,
+        call: WriteCall,
+        verb: Literal["create", "update", "delete"],
+        *,
+        key: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        targets: Targets | None = None,
+    ) -> AdminWriteAnswer:
+        """`admin_write` on this collection."""
+        return await admin_write(call, self, verb, key=key, fields=fields or {}, targets=targets or Targets())
+
+
 async def admin_write(
     call: WriteCall,
-    resource: AdminResource[M],
+    collection: Collection[M],
     verb: Literal["create", "update", "delete"],
     *,
     key: str | None,
     fields: Mapping[str, Any],
     targets: Targets,
-    shown: Callable[[M], BaseModel],
-    key_of: Callable[[M], str],
 ) -> AdminWriteAnswer:
     """Creates, updates or deletes one item of `resource` through the write pipeline.
 
@@ -165,6 +186,7 @@ async def admin_write(
         ToolError: denied, the item does not exist, confirmation refused, or Contentstack refused.
     """
     state = call.state
+    resource, shown, key_of = collection.resource, collection.shown, collection.key_of
     what = resource.one.replace("_", " ")
     await call.precheck(targets)
     label = key or str(fields.get("name") or fields.get("code") or "")
@@ -210,6 +232,12 @@ async def admin_write(
     )
 
 
+ENVIRONMENT = Collection(ENVIRONMENTS, environment_info, lambda e: e.name)
+LOCALE = Collection(LOCALES, locale_info, lambda loc: loc.code)
+LABEL = Collection(LABELS, label_info, lambda label: label.uid)
+WEBHOOK = Collection(WEBHOOKS, webhook_info, lambda w: w.uid)
+
+
 def _declared(scope: Scope, title: str, *, delete: bool = False, read_back: str) -> WriteToolArgs:
     """The declaration every stack_admin write shares; deletes always ask a human first."""
     declared: WriteToolArgs = {
@@ -251,10 +279,6 @@ Urls = Annotated[list[EnvironmentUrl] | None, Field(max_length=50, description="
 READ_ENVIRONMENTS = "list_environments"
 
 
-def _environment(e: Environment) -> str:
-    return e.name
-
-
 @write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Create an environment", read_back=READ_ENVIRONMENTS))
 async def create_environment(
     call: WriteCall,
@@ -265,16 +289,7 @@ async def create_environment(
 ) -> AdminWriteAnswer:
     """Add a publishing environment, with its base URL per locale."""
     fields = _present(name=name, urls=[u.model_dump() for u in urls or []])
-    return await admin_write(
-        call,
-        ENVIRONMENTS,
-        "create",
-        key=None,
-        fields=fields,
-        targets=Targets(environments=(name,)),
-        shown=environment_info,
-        key_of=_environment,
-    )
+    return await ENVIRONMENT.write(call, "create", fields=fields, targets=Targets(environments=(name,)))
 
 
 @write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Update an environment", read_back=READ_ENVIRONMENTS))
@@ -289,16 +304,7 @@ async def update_environment(
     """Rename an environment or replace its URLs."""
     fields = _present(name=new_name, urls=[u.model_dump() for u in urls] if urls is not None else None)
     renamed = (name, new_name) if new_name and new_name != name else (name,)
-    return await admin_write(
-        call,
-        ENVIRONMENTS,
-        "update",
-        key=name,
-        fields=fields,
-        targets=Targets(environments=renamed),
-        shown=environment_info,
-        key_of=_environment,
-    )
+    return await ENVIRONMENT.write(call, "update", key=name, fields=fields, targets=Targets(environments=renamed))
 
 
 @write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Delete an environment", delete=True, read_back=READ_ENVIRONMENTS))
@@ -307,16 +313,7 @@ async def delete_environment(
 ) -> AdminWriteAnswer:
     """Delete an environment: its published content is no longer delivered. Always asks the
     user first: show the preview, call again with the token only if they agree."""
-    return await admin_write(
-        call,
-        ENVIRONMENTS,
-        "delete",
-        key=name,
-        fields={},
-        targets=Targets(environments=(name,)),
-        shown=environment_info,
-        key_of=_environment,
-    )
+    return await ENVIRONMENT.write(call, "delete", key=name, targets=Targets(environments=(name,)))
 
 
 # -- languages ----------------------------------------------------------------------------------
@@ -337,10 +334,6 @@ Fallback = Annotated[LocaleCode | None, Field(description="The language to fall 
 READ_LOCALES = "list_locales"
 
 
-def _locale(loc: Locale) -> str:
-    return loc.code
-
-
 @write_tool(**_declared(Scope.LANGUAGES_WRITE, "Add a locale", read_back=READ_LOCALES))
 async def add_locale(
     call: WriteCall,
@@ -352,16 +345,7 @@ async def add_locale(
 ) -> AdminWriteAnswer:
     """Add a language to the stack, with its fallback (default: master)."""
     fields = _present(code=code, name=name, fallback_locale=fallback_locale)
-    return await admin_write(
-        call,
-        LOCALES,
-        "create",
-        key=None,
-        fields=fields,
-        targets=Targets(locales=(code,)),
-        shown=locale_info,
-        key_of=_locale,
-    )
+    return await LOCALE.write(call, "create", fields=fields, targets=Targets(locales=(code,)))
 
 
 @write_tool(**_declared(Scope.LANGUAGES_WRITE, "Update a locale", read_back=READ_LOCALES))
@@ -375,16 +359,7 @@ async def update_locale(
 ) -> AdminWriteAnswer:
     """Rename a language or change its fallback (a code cannot change)."""
     fields = _present(name=name, fallback_locale=fallback_locale)
-    return await admin_write(
-        call,
-        LOCALES,
-        "update",
-        key=code,
-        fields=fields,
-        targets=Targets(locales=(code,)),
-        shown=locale_info,
-        key_of=_locale,
-    )
+    return await LOCALE.write(call, "update", key=code, fields=fields, targets=Targets(locales=(code,)))
 
 
 @write_tool(**_declared(Scope.LANGUAGES_WRITE, "Delete a locale", delete=True, read_back=READ_LOCALES))
@@ -393,16 +368,7 @@ async def delete_locale(
 ) -> AdminWriteAnswer:
     """Delete a language and every entry version in it. Always asks the user first: show the
     preview, call again with the token only if they agree."""
-    return await admin_write(
-        call,
-        LOCALES,
-        "delete",
-        key=code,
-        fields={},
-        targets=Targets(locales=(code,)),
-        shown=locale_info,
-        key_of=_locale,
-    )
+    return await LOCALE.write(call, "delete", key=code, targets=Targets(locales=(code,)))
 
 
 # -- labels -------------------------------------------------------------------------------------
@@ -424,10 +390,6 @@ Parents = Annotated[list[Uid] | None, Field(max_length=10, description="Parent l
 READ_LABELS = "list_labels"
 
 
-def _uid(item: Label | Webhook) -> str:
-    return item.uid
-
-
 @write_tool(**_declared(Scope.LABELS_WRITE, "Create a label", read_back=READ_LABELS))
 async def create_label(
     call: WriteCall,
@@ -439,9 +401,7 @@ async def create_label(
 ) -> AdminWriteAnswer:
     """Create a label that groups content types, optionally under parent labels."""
     fields = {"name": name, "content_types": content_types or [], "parent": parent or []}
-    return await admin_write(
-        call, LABELS, "create", key=None, fields=fields, targets=Targets(), shown=label_info, key_of=_uid
-    )
+    return await LABEL.write(call, "create", fields=fields)
 
 
 @write_tool(**_declared(Scope.LABELS_WRITE, "Update a label", read_back=READ_LABELS))
@@ -456,9 +416,7 @@ async def update_label(
 ) -> AdminWriteAnswer:
     """Rename a label or replace its content types or parents."""
     fields = _present(name=name, content_types=content_types, parent=parent)
-    return await admin_write(
-        call, LABELS, "update", key=uid, fields=fields, targets=Targets(), shown=label_info, key_of=_uid
-    )
+    return await LABEL.write(call, "update", key=uid, fields=fields)
 
 
 @write_tool(**_declared(Scope.LABELS_WRITE, "Delete a label", delete=True, read_back=READ_LABELS))
@@ -467,9 +425,7 @@ async def delete_label(
 ) -> AdminWriteAnswer:
     """Delete a label (its content types stay). Always asks the user first: show the preview,
     call again with the token only if they agree."""
-    return await admin_write(
-        call, LABELS, "delete", key=uid, fields={}, targets=Targets(), shown=label_info, key_of=_uid
-    )
+    return await LABEL.write(call, "delete", key=uid)
 
 
 # -- webhooks -----------------------------------------------------------------------------------
@@ -547,9 +503,7 @@ async def create_webhook(
         target_url, authentication_type, basic_auth_user, basic_auth_password, bearer_token, secret_headers
     )
     fields = _present(name=name, destinations=[target], channels=channels, branches=branches, disabled=disabled)
-    return await admin_write(
-        call, WEBHOOKS, "create", key=None, fields=fields, targets=Targets(), shown=webhook_info, key_of=_uid
-    )
+    return await WEBHOOK.write(call, "create", fields=fields)
 
 
 @write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Update a webhook", read_back=READ_WEBHOOKS))
@@ -578,9 +532,7 @@ async def update_webhook(
         ]
     if not fields:
         raise ToolError("name nothing to change: name, channels, disabled or target_url. Nothing was sent.")
-    return await admin_write(
-        call, WEBHOOKS, "update", key=uid, fields=fields, targets=Targets(), shown=webhook_info, key_of=_uid
-    )
+    return await WEBHOOK.write(call, "update", key=uid, fields=fields)
 
 
 @write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Delete a webhook", delete=True, read_back=READ_WEBHOOKS))
@@ -589,9 +541,7 @@ async def delete_webhook(
 ) -> AdminWriteAnswer:
     """Delete a webhook. Always asks the user first: show the preview, call again with the token
     only if they agree."""
-    return await admin_write(
-        call, WEBHOOKS, "delete", key=uid, fields={}, targets=Targets(), shown=webhook_info, key_of=_uid
-    )
+    return await WEBHOOK.write(call, "delete", key=uid)
 
 
 # -- delivery tokens and roles (read only) --------------------------------------------------------

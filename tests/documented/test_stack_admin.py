@@ -25,8 +25,8 @@ from cs_mcp.config import Settings
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from tests.documented._documented import CONFIG, Recorder, client_answering, fixture, fixtures_under
-from tests.documented.test_client import NO_BODY, Documented
+from tests.documented._documented import CONFIG, Recorder, fixture, fixtures_under
+from tests.documented.test_client import Documented, assert_documented
 from tests.documented.test_sandbox_contract import mismatches
 from tests.helpers import UNPACED, structured, text_of
 
@@ -213,20 +213,7 @@ NOT_MODELLED = {
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.fixture}" for c in CASES])
 async def test_the_client_sends_the_documented_request_and_reads_the_documented_answer(case: Documented) -> None:
-    recorder = Recorder(lambda _request: fixture(case.fixture))
-    client, permit = client_answering(recorder)
-    async with client:
-        result = await case.call(client, permit)
-    (request,) = recorder.requests
-    assert (request.method, request.url.host, request.url.path) == (case.method, case.host, case.path)
-    sent = dict(request.url.params.multi_items())
-    assert {k: sent.get(k) for k in case.params} == case.params
-    assert {k: request.headers.get(k) for k in case.headers} == case.headers
-    if case.body is NO_BODY:
-        assert request.content == b""
-    else:
-        assert json.loads(request.content) == case.body
-    assert case.check(result), result
+    await assert_documented(case)
 
 
 def test_every_stack_admin_fixture_is_used_by_a_client_test() -> None:
