@@ -1,4 +1,6 @@
-"""The shared Contentstack API client: every HTTP call of cs-mcp goes through it."""
+"""The shared Contentstack API client: every HTTP call of cs-mcp goes through it.
+
+Everything the rest of cs-mcp uses of the client is named here; its `_`-modules are private."""
 
 from cs_mcp.client._admin import (
     DELIVERY_TOKENS,
@@ -14,7 +16,40 @@ from cs_mcp.client._admin import (
     Webhook,
     Written,
 )
-from cs_mcp.client._client import ClientConfig, ContentstackClient, Redactor, RetryPolicy, encode_path
+from cs_mcp.client._analytics import (
+    DEFAULT_SERVICES,
+    DIMENSIONS,
+    MAX_RANGE_DAYS,
+    REPORTS,
+    SERVICES,
+    CacheStatus,
+    Duration,
+    JobActive,
+    JobDataPage,
+    ReportName,
+)
+from cs_mcp.client._automate import (
+    AuditLogEntry,
+    Automation,
+    Execution,
+    ExecutionStep,
+)
+from cs_mcp.client._client import (
+    DEFAULT_RELEASE_VERSION,
+    ClientConfig,
+    ContentstackClient,
+    Redactor,
+    RetryPolicy,
+    encode_path,
+)
+from cs_mcp.client._entry_models import (
+    BulkAsset,
+    BulkEntry,
+    BulkJob,
+    PublishAction,
+    PublishQueueItem,
+    Source,
+)
 from cs_mcp.client._exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -32,33 +67,95 @@ from cs_mcp.client._exceptions import (
     TransportError,
     UnsafePathError,
 )
-from cs_mcp.client._models import APIModel, ContentType, Entry, Environment, Locale, Page, PublishDetail, SchemaField
-from cs_mcp.client._ratelimit import RateLimiter, RateLimits
-from cs_mcp.client._regions import REGIONS, Api, InvalidBaseURLError, UnknownRegionError, base_url, resolve_region
+from cs_mcp.client._models import (
+    APIModel,
+    ContentType,
+    Entry,
+    Environment,
+    Locale,
+    Page,
+    PublishDetail,
+    SchemaField,
+)
+from cs_mcp.client._publishing import (
+    BULK_MAX_ENVIRONMENTS,
+    BULK_MAX_ITEMS,
+    BULK_MAX_LOCALES,
+)
+from cs_mcp.client._ratelimit import (
+    ARRIVAL_SLACK_SECONDS,
+    WINDOW_SECONDS,
+    Clock,
+    RateLimiter,
+    RateLimits,
+    Sleep,
+    SlidingWindowLimiter,
+    Window,
+)
+from cs_mcp.client._regions import (
+    REGIONS,
+    Api,
+    InvalidBaseURLError,
+    UnknownRegionError,
+    base_url,
+    normalise_base_url,
+    resolve_region,
+)
+from cs_mcp.client._releases import (
+    ASSET_CONTENT_TYPE,
+    MAX_ITEMS_PER_REQUEST,
+    Release,
+    ReleaseItem,
+)
 
 __all__ = [
+    "ARRIVAL_SLACK_SECONDS",
+    "ASSET_CONTENT_TYPE",
+    "BULK_MAX_ENVIRONMENTS",
+    "BULK_MAX_ITEMS",
+    "BULK_MAX_LOCALES",
+    "DEFAULT_RELEASE_VERSION",
+    "DEFAULT_SERVICES",
     "DELIVERY_TOKENS",
+    "DIMENSIONS",
     "ENVIRONMENTS",
     "LABELS",
     "LOCALES",
+    "MAX_ITEMS_PER_REQUEST",
+    "MAX_RANGE_DAYS",
     "REGIONS",
+    "REPORTS",
     "ROLES",
+    "SERVICES",
     "WEBHOOKS",
+    "WINDOW_SECONDS",
     "APIModel",
     "APIStatusError",
     "AdminResource",
     "Api",
+    "AuditLogEntry",
     "AuthenticationError",
+    "Automation",
+    "BulkAsset",
+    "BulkEntry",
+    "BulkJob",
+    "CacheStatus",
     "ClientConfig",
+    "Clock",
     "ConnectionFailedError",
     "ContentType",
     "ContentstackClient",
     "ContentstackError",
     "DeliveryToken",
+    "Duration",
     "Entry",
     "Environment",
+    "Execution",
+    "ExecutionStep",
     "InvalidBaseURLError",
     "InvalidRequestError",
+    "JobActive",
+    "JobDataPage",
     "Label",
     "Locale",
     "MalformedResponseError",
@@ -67,22 +164,32 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "PermitRequiredError",
+    "PublishAction",
     "PublishDetail",
+    "PublishQueueItem",
     "RateLimitedError",
     "RateLimiter",
     "RateLimits",
     "Redactor",
+    "Release",
+    "ReleaseItem",
+    "ReportName",
     "RequestTimeoutError",
     "RetryPolicy",
     "SchemaField",
     "ServerError",
+    "Sleep",
+    "SlidingWindowLimiter",
+    "Source",
     "StackRole",
     "TransportError",
     "UnknownRegionError",
     "UnsafePathError",
     "Webhook",
+    "Window",
     "Written",
     "base_url",
     "encode_path",
+    "normalise_base_url",
     "resolve_region",
 ]

@@ -37,11 +37,11 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import ToolContext, app_state
-from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
-from cs_mcp.tools._registry import WriteToolArgs, tool, write_tool
-from cs_mcp.tools._shape import clean
-from cs_mcp.tools._write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.registry import WriteToolArgs, tool, write_tool
+from cs_mcp.toolkit.shape import clean
+from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
 from cs_mcp.tools.entries import WriteAnswer, write_answer_fields
 
 TOOLSET = "stack_admin"

@@ -21,7 +21,7 @@ from cs_mcp.guard.loader import load_policy
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from cs_mcp.tools._registry import registered_tools
+from cs_mcp.toolkit.registry import registered_tools
 from tests.helpers import UNPACED, structured, text_of
 
 pytestmark = pytest.mark.anyio
