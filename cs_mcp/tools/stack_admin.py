@@ -531,7 +531,7 @@ async def update_webhook(
             )
         ]
     if not fields:
-        raise ToolError("name nothing to change: name, channels, disabled or target_url. Nothing was sent.")
+        raise ToolError("nothing to change: give name, channels, disabled or target_url. Nothing was sent.")
     return await WEBHOOK.write(call, "update", key=uid, fields=fields)
 
 
