@@ -39,6 +39,9 @@ DESIGN_TOOLS = {
     "list_labels", "create_label", "update_label", "delete_label",
     "list_webhooks", "create_webhook", "update_webhook", "delete_webhook",
     "list_delivery_tokens", "list_roles",
+    "get_asset", "upload_asset", "replace_asset", "update_asset", "delete_asset", "list_asset_folders",
+    "create_asset_folder", "get_asset_references",
+    "create_content_type", "update_content_type", "delete_content_type",
 }  # fmt: skip
 
 # A backticked name starting with one of these verbs is meant as a tool.

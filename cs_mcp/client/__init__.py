@@ -28,6 +28,7 @@ from cs_mcp.client._analytics import (
     JobDataPage,
     ReportName,
 )
+from cs_mcp.client._assets import AssetFile, AssetReference, Folder, FolderStep
 from cs_mcp.client._automate import (
     AuditLogEntry,
     Automation,
@@ -38,11 +39,13 @@ from cs_mcp.client._client import (
     DEFAULT_RELEASE_VERSION,
     ClientConfig,
     ContentstackClient,
+    Multipart,
     Redactor,
     RetryPolicy,
     encode_path,
 )
 from cs_mcp.client._entry_models import (
+    Asset,
     BulkAsset,
     BulkEntry,
     BulkJob,
@@ -67,6 +70,7 @@ from cs_mcp.client._exceptions import (
     TransportError,
     UnsafePathError,
 )
+from cs_mcp.client._fetch import FetchedFile, FetchRefusedError, UrlFetcher
 from cs_mcp.client._models import (
     APIModel,
     ContentType,
@@ -133,6 +137,9 @@ __all__ = [
     "APIStatusError",
     "AdminResource",
     "Api",
+    "Asset",
+    "AssetFile",
+    "AssetReference",
     "AuditLogEntry",
     "AuthenticationError",
     "Automation",
@@ -152,6 +159,10 @@ __all__ = [
     "Environment",
     "Execution",
     "ExecutionStep",
+    "FetchRefusedError",
+    "FetchedFile",
+    "Folder",
+    "FolderStep",
     "InvalidBaseURLError",
     "InvalidRequestError",
     "JobActive",
@@ -159,6 +170,7 @@ __all__ = [
     "Label",
     "Locale",
     "MalformedResponseError",
+    "Multipart",
     "NotFoundError",
     "OutcomeUnknownError",
     "Page",
@@ -185,6 +197,7 @@ __all__ = [
     "TransportError",
     "UnknownRegionError",
     "UnsafePathError",
+    "UrlFetcher",
     "Webhook",
     "Window",
     "Written",

@@ -179,8 +179,8 @@ async def admin_write(
 
     The guard sees `targets` before anything is read (a denial sends no request); an update or
     delete reads the collection first, so that a missing item is named with what exists and
-    nothing is sent; the plan names the one request; deletes are confirmed by a human (their
-    tools are declared `confirm_always`).
+    nothing is sent; the plan names the one request; a delete waits for a human's yes whatever
+    the policy says.
 
     Raises:
         ToolError: denied, the item does not exist, confirmation refused, or Contentstack refused.
@@ -188,6 +188,8 @@ async def admin_write(
     state = call.state
     resource, shown, key_of = collection.resource, collection.shown, collection.key_of
     what = resource.one.replace("_", " ")
+    if verb == "delete":
+        call.insist_on_confirmation(f"deleting a {what} cannot be undone")
     await call.precheck(targets)
     label = key or str(fields.get("name") or fields.get("code") or "")
     if key is not None:
@@ -248,7 +250,7 @@ def _declared(scope: Scope, title: str, *, delete: bool = False, read_back: str)
         "read_back": read_back,
     }
     if delete:
-        declared.update(destructive=True, confirm_always=True)
+        declared["destructive"] = True
     return declared
 
 

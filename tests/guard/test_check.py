@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
@@ -234,28 +234,14 @@ def test_another_guards_verdict_mints_no_permit() -> None:
         GUARD.confirmed(verdict)
 
 
-@dataclass(frozen=True)
-class AlwaysConfirmed(Declared):
-    """A declaration that asks for a human on every call (`confirm_always`)."""
-
-    confirm_always: bool = True
-
-
-def test_a_tool_declared_confirm_always_asks_a_human_even_where_the_policy_confirms_nothing() -> None:
-    guard = Guard(parse_policy('[roles.admin]\nscopes = ["cm.environments.management:write"]\n'))
-    admin = Principal("local", "admin")
-    scopes = frozenset({"cm.environments.management:write"})
-    asked = guard.check(admin, AlwaysConfirmed("delete_environment", scopes), Targets(environments=("qa",)))
-    plain = guard.check(admin, Declared("create_environment", scopes), Targets(environments=("qa",)))
-    assert (asked.decision, asked.rule) == ("confirm", "confirm")
-    assert plain.decision == "allow"
-
-
-def test_confirm_always_does_not_turn_a_denial_into_a_question() -> None:
-    guard = Guard(parse_policy('[roles.envs]\nscopes = ["cm.environments.management:write"]\nenvironments = ["qa"]\n'))
-    scopes = frozenset({"cm.environments.management:write"})
-    verdict = guard.check(
-        Principal("local", "envs"), AlwaysConfirmed("delete_environment", scopes), Targets(environments=("production",))
-    )
-    assert verdict.decision == "deny"
-    assert verdict.offending == ("production",)
+def test_a_tool_can_insist_on_confirmation_where_the_policy_allows_but_never_lift_a_denial() -> None:
+    allowed = check("publisher", Targets(content_types=("blog_post",), environments=("staging",)))
+    insisted = GUARD.insist(allowed, "it removes fields entries use")
+    denied = check("publisher", Targets(content_types=("product",)))
+    assert (insisted.decision, insisted.rule) == ("confirm", "tool")
+    assert GUARD.confirmed(insisted).decision == "allow"
+    assert GUARD.insist(denied, "anything") == denied
+    with pytest.raises(PermitError):
+        GUARD.permit(insisted, "entry.publish")
+    with pytest.raises(PermitError):
+        GUARD.insist(replace(allowed, decision="allow", seal=b"forged"), "anything")
