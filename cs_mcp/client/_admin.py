@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._answers import list_at, object_at
 from cs_mcp.client._models import APIModel, Environment, Locale
 from cs_mcp.client._regions import Api
 from cs_mcp.guard.permit import Permit
@@ -149,10 +149,7 @@ class StackAdminAPI:
             MalformedResponseError: the answer has no list under the collection's key.
         """
         body = await self._core.request(Api.CMA, "GET", resource.segments(), params={"include_count": "true"})
-        items = body.get(resource.many)
-        if not isinstance(items, list):
-            raise MalformedResponseError(f"the answer has no list under {resource.many!r}")
-        return [resource.model.model_validate(item) for item in cast(list[Any], items)]
+        return [resource.model.model_validate(item) for item in list_at(body, resource.many)]
 
     async def create(
         self, resource: AdminResource[M], fields: Mapping[str, Any], *, permit: Permit | None, targets: Targets
@@ -221,8 +218,6 @@ class StackAdminAPI:
             operation=f"{resource.operation}.{verb}",
             targets=targets,
         )
-        item = body.get(resource.one)
-        if not isinstance(item, dict):
-            raise MalformedResponseError(f"the answer has no {resource.one} object")
+        item = object_at(body, resource.one)
         notice = body.get("notice")
         return Written(notice if isinstance(notice, str) else None, resource.model.model_validate(item))
