@@ -40,7 +40,7 @@ from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.registry import WriteToolArgs, tool, write_tool
-from cs_mcp.toolkit.shape import clean
+from cs_mcp.toolkit.shape import clean, fit_one
 from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
 from cs_mcp.tools.entries import WriteAnswer, write_answer_fields
 
@@ -59,10 +59,15 @@ class EnvironmentUrl(BaseModel):
     url: Annotated[str, Field(max_length=2000)]
 
 
+class UrlInfo(BaseModel):
+    locale: str
+    url: str
+
+
 class EnvironmentInfo(BaseModel):
     name: str
     uid: str | None = None
-    urls: list[EnvironmentUrl] = Field(default_factory=lambda: [])
+    urls: list[UrlInfo] = Field(default_factory=lambda: [])
 
 
 class LocaleInfo(BaseModel):
@@ -112,7 +117,7 @@ class RoleInfo(BaseModel):
 
 
 def environment_info(e: Environment) -> EnvironmentInfo:
-    urls = [EnvironmentUrl(locale=str(u.get("locale", "")), url=str(u.get("url", ""))) for u in e.urls]
+    urls = [UrlInfo(locale=str(u.get("locale", "")), url=str(u.get("url", ""))) for u in e.urls]
     return EnvironmentInfo(name=e.name, uid=e.uid, urls=urls)
 
 
@@ -263,6 +268,17 @@ async def _listed(ctx: ToolContext, resource: AdminResource[M]) -> list[M]:
     return await app_state(ctx).client.admin.list(resource)
 
 
+A = TypeVar("A", bound=BaseModel)
+
+
+def fitted(answer: A) -> A:
+    """A list answer cleaned of invisible and control characters and within the response
+    budget: these lists are short and answered whole, so the longest strings are cut (and say
+    so) rather than items dropped."""
+    kept, _cut = fit_one(answer.model_dump(mode="json"))
+    return type(answer).model_validate(kept)
+
+
 # -- environments -------------------------------------------------------------------------------
 
 
@@ -273,7 +289,7 @@ class EnvironmentList(BaseModel):
 @tool(toolset=TOOLSET, scopes={Scope.ENVIRONMENTS_READ}, title="List environments", idempotent=True)
 async def list_environments(ctx: ToolContext) -> EnvironmentList:
     """The stack's publishing environments with their uid and base URL per locale."""
-    return EnvironmentList(environments=[environment_info(e) for e in await _listed(ctx, ENVIRONMENTS)])
+    return fitted(EnvironmentList(environments=[environment_info(e) for e in await _listed(ctx, ENVIRONMENTS)]))
 
 
 EnvironmentArg = Annotated[EnvironmentName, Field(description="The environment's name.")]
@@ -328,7 +344,7 @@ class LocaleList(BaseModel):
 @tool(toolset=TOOLSET, scopes={Scope.LANGUAGES_READ}, title="List locales", idempotent=True)
 async def list_locales(ctx: ToolContext) -> LocaleList:
     """The stack's languages: code, name and fallback language (the master falls back to none or itself)."""
-    return LocaleList(locales=[locale_info(loc) for loc in await _listed(ctx, LOCALES)])
+    return fitted(LocaleList(locales=[locale_info(loc) for loc in await _listed(ctx, LOCALES)]))
 
 
 CodeArg = Annotated[LocaleCode, Field(description="The language code, e.g. fr-fr.")]
@@ -383,7 +399,7 @@ class LabelList(BaseModel):
 @tool(toolset=TOOLSET, scopes={Scope.LABELS_READ}, title="List labels", idempotent=True)
 async def list_labels(ctx: ToolContext) -> LabelList:
     """The stack's labels: uid, name, parent labels and the content types they group."""
-    return LabelList(labels=[label_info(label) for label in await _listed(ctx, LABELS)])
+    return fitted(LabelList(labels=[label_info(label) for label in await _listed(ctx, LABELS)]))
 
 
 LabelUid = Annotated[Uid, Field(description="The label's uid (list_labels).")]
@@ -441,7 +457,7 @@ class WebhookList(BaseModel):
 async def list_webhooks(ctx: ToolContext) -> WebhookList:
     """The stack's webhooks: channels, branches, target URLs and authentication type; passwords,
     tokens and header values are never shown."""
-    return WebhookList(webhooks=[webhook_info(w) for w in await _listed(ctx, WEBHOOKS)])
+    return fitted(WebhookList(webhooks=[webhook_info(w) for w in await _listed(ctx, WEBHOOKS)]))
 
 
 WebhookUid = Annotated[Uid, Field(description="The webhook's uid (list_webhooks).")]
@@ -558,7 +574,7 @@ async def list_delivery_tokens(ctx: ToolContext) -> DeliveryTokenList:
     """The stack's delivery tokens: name and the environments each reads. The token values are
     never shown."""
     tokens: list[DeliveryToken] = await _listed(ctx, DELIVERY_TOKENS)
-    return DeliveryTokenList(delivery_tokens=[DeliveryTokenInfo(**t.model_dump()) for t in tokens])
+    return fitted(DeliveryTokenList(delivery_tokens=[DeliveryTokenInfo(**t.model_dump()) for t in tokens]))
 
 
 class RoleList(BaseModel):
@@ -569,6 +585,6 @@ class RoleList(BaseModel):
 async def list_roles(ctx: ToolContext) -> RoleList:
     """The stack's user roles: name, description and how many users hold each."""
     roles: list[StackRole] = await _listed(ctx, ROLES)
-    return RoleList(
-        roles=[RoleInfo(uid=r.uid, name=r.name, description=r.description, users=len(r.users)) for r in roles]
+    return fitted(
+        RoleList(roles=[RoleInfo(uid=r.uid, name=r.name, description=r.description, users=len(r.users)) for r in roles])
     )
