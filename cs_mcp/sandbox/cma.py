@@ -761,22 +761,12 @@ class CMA:
                 asset = self._with_publish_details(conn, "asset", "", asset)
         return JSONResponse({"asset": asset})
 
-    # environments and locales
-
-    async def list_environments(self, request: Request) -> Response:
-        with self.state.db.read() as conn:
-            environments = store.list_environments(conn)
-        return counted(request, "environments", environments, environments)
+    # single environments and locales (their lists and writes: stack_admin.py)
 
     async def get_environment(self, request: Request) -> Response:
         with self.state.db.read() as conn:
             found = store.get_environment(conn, request.path_params["name"])
         return not_found("name") if found is None else JSONResponse({"environment": found})
-
-    async def list_locales(self, request: Request) -> Response:
-        with self.state.db.read() as conn:
-            locales = store.list_locales(conn)
-        return counted(request, "locales", locales, locales)
 
     async def get_locale(self, request: Request) -> Response:
         with self.state.db.read() as conn:
@@ -807,8 +797,6 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         route("/content_types/{content_type}/entries/{uid}/locales", "GET", cma.entry_languages),
         route("/assets", "GET", cma.list_assets),
         route("/assets/{uid}", "GET", cma.get_asset),
-        route("/environments", "GET", cma.list_environments),
         route("/environments/{name}", "GET", cma.get_environment),
-        route("/locales", "GET", cma.list_locales),
         route("/locales/{code}", "GET", cma.get_locale),
     ]

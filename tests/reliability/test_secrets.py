@@ -41,6 +41,9 @@ SECRET_VALUES = [
     "cs99aa88bb77cc66dd55ee44ff33001122",
 ]
 
+# Every toolset, so that the opt-in ones' tools are reached too.
+ALL_TOOLSETS = {"CS_MCP_TOOLSETS": "all"}
+
 
 def echoing_stack(request: httpx2.Request) -> httpx2.Response:
     """A stack that answers every request with an error quoting every header it received."""
@@ -59,7 +62,7 @@ async def test_no_secret_reaches_an_answer_a_log_line_or_the_audit_log_when_the_
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     audit = tmp_path / "audit.jsonl"
-    settings = Settings.from_env({**SECRETS, **PLAIN, "CS_MCP_AUDIT_LOG": str(audit)})
+    settings = Settings.from_env({**SECRETS, **PLAIN, **ALL_TOOLSETS, "CS_MCP_AUDIT_LOG": str(audit)})
     server = build_server(
         settings,
         guard=guard_from_settings(settings),
@@ -86,7 +89,7 @@ async def test_no_secret_reaches_an_answer_or_the_audit_log_on_the_sandbox(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     audit = tmp_path / "audit.jsonl"
-    async with stack(CS_MCP_AUDIT_LOG=str(audit)) as s:
+    async with stack(CS_MCP_AUDIT_LOG=str(audit), CS_MCP_TOOLSETS=ALL_TOOLSETS["CS_MCP_TOOLSETS"]) as s:
         creds = s.sandbox.credentials
         secrets = [creds.management_token, creds.authtoken, *creds.delivery_tokens.values()]
         texts: list[str] = []
@@ -112,6 +115,8 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
     release = await first("list_releases", {}, "releases")
     project = await first("list_automation_projects", {}, "projects")
     automation = await first("list_automations", {"project_id": project["id"]}, "automations")
+    label = await first("list_labels", {}, "labels")
+    webhook = await first("list_webhooks", {}, "webhooks")
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
     found = dict(EXAMPLES)
     found.update(
@@ -138,6 +143,10 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
                 "active": not automation["active"],
             },
             "delete_entry": {"content_type": "author", "uid": entry["uid"], "dry_run": True},
+            "update_label": {"uid": label["uid"], "name": "Secrets"},
+            "delete_label": {"uid": label["uid"]},
+            "update_webhook": {"uid": webhook["uid"], "disabled": True},
+            "delete_webhook": {"uid": webhook["uid"]},
         }
     )
     return found
@@ -179,7 +188,7 @@ async def test_secrets_quoted_in_job_failures_bulk_items_and_request_ids_are_scr
 ) -> None:
     monkeypatch.setattr(analytics_tools.POLLER, "sleep", no_wait)
     audit = tmp_path / "audit.jsonl"
-    settings = Settings.from_env({**SECRETS, **PLAIN, "CS_MCP_AUDIT_LOG": str(audit)})
+    settings = Settings.from_env({**SECRETS, **PLAIN, **ALL_TOOLSETS, "CS_MCP_AUDIT_LOG": str(audit)})
     server = build_server(
         settings,
         guard=guard_from_settings(settings),
