@@ -273,7 +273,10 @@ def build_server(
     offered = OfferedToolsets(select_toolsets(settings.toolsets))
     specs: dict[str, ToolSpec] = {}
     discovery = discovery_specs(offered, specs) if offered.selection.dynamic else []
-    for spec in [*discovery, *registered_tools()]:
+    # Only the served toolsets' modules are imported (and `describe_stack`'s, served always);
+    # dynamic mode registers every toolset so that `enable_toolset` can offer it later.
+    loaded = None if offered.selection.dynamic else {*offered.selection.enabled, "stack"}
+    for spec in [*discovery, *registered_tools(loaded)]:
         if spec.name != "describe_stack" and availability.get(spec.toolset) is not None:
             continue
         if spec.toolset != DISCOVERY and not offered.registers(spec):

@@ -38,7 +38,9 @@ class Toolset:
 
     name: str
     description: str
-    modules: tuple[str, ...]  # the modules whose `@tool`/`@write_tool` declarations make it up
+    # The modules whose `@tool`/`@write_tool` declarations make it up, a tool it serves from
+    # another toolset (`also_in`) included: serving it imports these and no others.
+    modules: tuple[str, ...]
     needs: Capability  # without these credentials its tools are not served
     api: Api  # the API its tools call: `cs-mcp doctor` calls it live when that API answers
     default: bool = True  # served unless the operator chooses; opt-in toolsets are False
@@ -58,7 +60,7 @@ TOOLSETS: dict[str, Toolset] = {
         Toolset(
             "entries",
             "find, read, create, update and delete entries; find assets",
-            ("cs_mcp.tools.entries",),
+            ("cs_mcp.tools.entries", "cs_mcp.tools.assets"),  # query_assets is declared with assets
             Capability.CMA,
             Api.CMA,
         ),
@@ -380,18 +382,21 @@ def _plain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return run
 
 
-def registered_tools() -> list[ToolSpec]:
-    """Every declared tool, in a stable order (toolset, then declaration)."""
-    load_toolsets()
+def registered_tools(toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
+    """The declared tools, in a stable order (toolset, then declaration): every one, or only
+    those `toolsets` serve, after importing those toolsets' modules and no others."""
+    load_toolsets(toolsets)
     order = {name: i for i, name in enumerate(TOOLSETS)}
+    chosen = set(TOOLSETS if toolsets is None else toolsets)
+    served = [spec for spec in _REGISTRY.values() if chosen.intersection(spec.toolsets)]
     # A tool moved to a new toolset keeps its place among the tools of the one it came from.
-    return sorted(_REGISTRY.values(), key=lambda s: min(order[t] for t in s.toolsets))
+    return sorted(served, key=lambda s: min(order[t] for t in s.toolsets))
 
 
-def load_toolsets() -> None:
-    """Imports every toolset's modules, which declares their tools."""
-    for toolset in TOOLSETS.values():
-        for module in toolset.modules:
+def load_toolsets(toolsets: Iterable[str] | None = None) -> None:
+    """Imports the modules of `toolsets` (else of every toolset), which declares their tools."""
+    for name in TOOLSETS if toolsets is None else toolsets:
+        for module in TOOLSETS[name].modules:
             importlib.import_module(module)
 
 
