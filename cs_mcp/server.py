@@ -23,6 +23,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
 from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
+from cs_mcp.safe_text import scrub_secrets
 from cs_mcp.shared_state import shared_limiter, shared_limiter_closed
 from cs_mcp.tools._context import AppState, principal_in
 from cs_mcp.tools._registry import ToolSpec, registered_tools
@@ -157,6 +158,7 @@ class ListingGuard:
                         arguments,
                         f"the tool {spec.name} is not available to role {role!r}",
                         rule=f"roles.{role}.scopes",
+                        secret_arguments=spec.secret_arguments,
                     )
                 return CallToolResult(
                     content=[
@@ -171,6 +173,8 @@ class ListingGuard:
             if spec is not None and not spec.read_only and principal is not None:
                 with watch_attempt() as watch:
                     result = await call_next(ctx)
+                if spec.secret_arguments:
+                    _scrub_result(result, [arguments.get(a) for a in spec.secret_arguments])
                 if not watch.recorded:
                     # The tool never ran (its arguments did not validate): the attempt is recorded here.
                     await audit_unserved(
@@ -179,6 +183,7 @@ class ListingGuard:
                         spec.name,
                         arguments,
                         f"refused before the tool ran: {_error_text(result)}",
+                        secret_arguments=spec.secret_arguments,
                     )
                 return result
             result = await call_next(ctx)
@@ -186,6 +191,17 @@ class ListingGuard:
                 _mark_as_content(result)
             return result
         return await call_next(ctx)
+
+
+def _scrub_result(result: HandlerResult, values: list[Any]) -> None:
+    """Cuts secret argument values out of a call's text answer (an argument error may quote
+    the value it refused)."""
+    secrets = [v for v in values if isinstance(v, str) and v]
+    if not secrets or not isinstance(result, CallToolResult):
+        return
+    for block in result.content:
+        if isinstance(block, TextContent):
+            block.text = scrub_secrets(block.text, secrets)
 
 
 def _error_text(result: HandlerResult) -> str:

@@ -167,6 +167,20 @@ class Guard:
     def _genuine(self, verdict: Verdict) -> bool:
         return bool(verdict.seal) and hmac.compare_digest(verdict.seal, self._mac(verdict))
 
+    def always_confirmed(self, verdict: Verdict, tool: str) -> Verdict:
+        """`verdict` for a tool that asks a human whatever the policy says (deleting a whole
+        Automate project): an "allow" becomes "confirm"; a denial or a confirmation stays.
+
+        Raises:
+            PermitError: `verdict` was not given by this guard.
+        """
+        if not self._genuine(verdict):
+            raise PermitError("only a verdict of this guard can be made to need confirmation")
+        if verdict.decision != "allow":
+            return verdict
+        reason = f"needs confirmation: {tool} always asks the user first"
+        return self._sealed(replace(verdict, decision="confirm", reason=reason, rule="confirm"))
+
     def confirmed(self, verdict: Verdict) -> Verdict:
         """The allowing verdict for a call whose "confirm" verdict a human agreed to.
 

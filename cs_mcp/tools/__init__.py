@@ -10,6 +10,8 @@ TOOLSET_MODULES = (
     "cs_mcp.tools.releases",
     "cs_mcp.tools.analytics",
     "cs_mcp.tools.automations",
+    "cs_mcp.tools.entries_extra",
+    "cs_mcp.tools.automate_admin",
 )
 
 

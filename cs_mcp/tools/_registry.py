@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Concatenate, NotRequired, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -45,6 +45,16 @@ TOOLSETS: dict[str, Toolset] = {
         Toolset("releases", "bundle entries and assets into releases and deploy them"),
         Toolset("analytics", "the organization's usage analytics"),
         Toolset("automations", "Automate projects, automations, executions and audit logs"),
+        Toolset(
+            "entries_extra",
+            "an entry's references and languages; localize and unlocalize entries",
+            default=False,
+        ),
+        Toolset(
+            "automate_admin",
+            "Automate projects' settings, variables and connected accounts; single audit-log entries",
+            default=False,
+        ),
     )
 }
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
@@ -69,6 +79,7 @@ class ToolSpec:
     open_world: bool
     read_back: str | None = None  # write tools: what to read to learn what a write did
     ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+    secret_arguments: tuple[str, ...] = ()  # write tools: arguments never recorded (`[redacted]`)
 
     @property
     def meta(self) -> dict[str, Any] | None:
@@ -142,6 +153,7 @@ class WriteToolArgs(TypedDict):
     destructive: NotRequired[bool]
     open_world: NotRequired[bool]
     ui: NotRequired[str]
+    secret_arguments: NotRequired[tuple[str, ...]]
 
 
 def write_tool(
@@ -152,7 +164,8 @@ def write_tool(
     of them unless it says which with `call.require`), then its arguments, among them
     `dry_run` and `confirmation_token`. `read_back` says what to read to learn what a write
     did, for the answer when its outcome is unknown; `ui`, as for `tool`, the view that shows
-    its result or its confirmation preview.
+    its result or its confirmation preview; `secret_arguments` the arguments whose values are
+    secrets (never in the audit log, a confirmation's binding or an error message).
 
     Raises:
         ValueError: as `tool`, or the function does not take the call first.
@@ -209,6 +222,11 @@ def write_spec(
         ui=declaration.get("ui"),
         name=name,
     )
+    secrets = declaration.get("secret_arguments", ())
+    unknown = [a for a in secrets if a not in signature.parameters]
+    if unknown:
+        raise ValueError(f"write tool {fn.__name__} declares unknown secret arguments {unknown}")
+    spec = replace(spec, secret_arguments=tuple(secrets))
     holder.append(spec)
     return spec
 

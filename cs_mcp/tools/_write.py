@@ -48,7 +48,7 @@ from cs_mcp.guard.check import ToolDeclaration
 from cs_mcp.guard.confirm import UNBOUND_ARGUMENTS, bound_targets
 from cs_mcp.guard.permit import writes_sent
 from cs_mcp.guard.scopes import scope_set
-from cs_mcp.safe_text import one_line
+from cs_mcp.safe_text import REDACTED, one_line, scrub_secrets
 from cs_mcp.tools._context import ToolContext, app_state, principal_of
 
 T = TypeVar("T")
@@ -191,6 +191,9 @@ class WriteDeclaration(ToolDeclaration, Protocol):
     @property
     def read_back(self) -> str | None: ...
 
+    @property
+    def secret_arguments(self) -> tuple[str, ...]: ...
+
 
 @dataclass
 class _Line:
@@ -225,15 +228,25 @@ def watch_attempt() -> Generator[AttemptWatch]:
 
 
 async def audit_unserved(
-    guard: Guard, principal: Principal, tool: str, arguments: Mapping[str, Any], reason: str, rule: str | None = None
+    guard: Guard,
+    principal: Principal,
+    tool: str,
+    arguments: Mapping[str, Any],
+    reason: str,
+    rule: str | None = None,
+    secret_arguments: Iterable[str] = (),
 ) -> None:
-    """Records a call to a write tool that was refused before the tool itself ran.
+    """Records a call to a write tool that was refused before the tool itself ran; the values
+    of `secret_arguments` are recorded as `[redacted]` and cut out of the reason.
 
     Raises:
         OSError: the audit log cannot be written.
     """
     if guard.audit is None:
         return
+    secrets = [v for name in secret_arguments if isinstance(v := arguments.get(name), str) and v]
+    arguments = {k: REDACTED if k in set(secret_arguments) else v for k, v in arguments.items()}
+    reason = scrub_secrets(reason, secrets)
     await guard.audit.append(
         AuditRecord(
             time=now_utc(),
@@ -344,6 +357,9 @@ class WriteCall:
         self._executed = False
         self._started: float | None = None
         self.unknown: str | None = None  # why the outcome of a sent write is not known
+        self._secrets: list[str] = []  # argument values that are secrets (`keep_secret`)
+        for name in spec.secret_arguments:
+            self.keep_secret(name)
 
     # -- what a tool calls ------------------------------------------------------------------
 
@@ -355,6 +371,21 @@ class WriteCall:
             ValueError: a name that is not a known scope (a bug in the tool).
         """
         self.scopes = frozenset(scope_set(scopes))
+
+    def keep_secret(self, argument: str) -> None:
+        """Treats the value of `argument` as a secret (the declaration's `secret_arguments` are
+        kept so from the start): it is recorded as `[redacted]` in the audit line, left out of
+        what a confirmation token binds, and cut out of every error message the call answers
+        and of every audit reason. The plan and the answer are the tool's to keep free of it."""
+        value = self.arguments.get(argument)
+        if isinstance(value, str) and value:
+            self._secrets.append(value)
+        if argument in self.arguments:
+            self.arguments[argument] = REDACTED
+
+    def scrubbed(self, text: str) -> str:
+        """`text` without this call's secrets (`keep_secret`)."""
+        return scrub_secrets(text, self._secrets)
 
     def note(self, **facts: str) -> None:
         """Records what the call learnt on the way (a created uid, a job id), for an answer
@@ -398,8 +429,10 @@ class WriteCall:
         plan: WritePlan,
         execute: Callable[[Permits], Awaitable[T]],
         target_versions: Mapping[str, int] | None = None,
+        always_confirm: bool = False,
     ) -> WriteOutcome[T]:
         """Checks `targets`, then answers the dry run, asks for confirmation, or executes.
+        With `always_confirm`, a human must agree even where the policy would simply allow.
 
         `target_versions` are the versions of the targets the plan was made from; with every
         target the guard checked, they bind a confirmation, so that it does not carry over to a
@@ -414,6 +447,8 @@ class WriteCall:
             OSError: the audit log cannot be written (before anything is sent).
         """
         verdict = self.check(targets)
+        if always_confirm:
+            verdict = self.guard.always_confirmed(verdict, self.spec.name)
         if verdict.decision == "deny":
             raise self._deny(f"denied by the guard: {verdict.reason}.", verdict)
         if self.dry_run:
@@ -474,6 +509,8 @@ class WriteCall:
             raise
         except Exception as exc:
             error = await self._failed(exc)
+            if isinstance(error, ToolError | ContentstackError) and self.scrubbed(str(error)) != str(error):
+                raise ToolError(self.scrubbed(str(error))) from None  # the cause would carry the secret
             if error is exc:
                 raise
             if error.__traceback__ is not None:
@@ -560,6 +597,8 @@ class WriteCall:
             return
         verdict = line.verdict
         reason = merged.pop("reason", None)
+        if self._secrets and isinstance(reason, str):
+            reason = self.scrubbed(reason)
         record = AuditRecord(
             time=now_utc(),
             principal=self.principal.name,

@@ -247,7 +247,7 @@ def automate_path(*segments: str) -> str:
     return "/v1" + encode_path(list(segments))
 
 
-def _project_missing(project_id: str) -> str:
+def project_missing(project_id: str) -> str:
     return (
         f"Automate project {project_id!r} does not exist in this organization (or you cannot see it); "
         "list_automation_projects lists the projects"
@@ -406,7 +406,7 @@ async def list_automations(
             project_id, active=active, show_steps=True, skip=skip, limit=limit
         )
     except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
+        raise ToolError(project_missing(project_id)) from None
     kept, info = filtered_page(
         [summarize_automation(a) for a in page.items],
         lambda a: active is None or a.active is active,
@@ -490,7 +490,7 @@ async def list_automation_executions(
             project_id, automation_id=automation_id, status=status, skip=skip, limit=limit
         )
     except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
+        raise ToolError(project_missing(project_id)) from None
     except ValueError as exc:  # a filter Automate's quoted `query` form cannot carry
         raise ToolError(f"{exc}; pass the id as list_automations shows it") from None
     kept, info = filtered_page(
@@ -563,7 +563,7 @@ async def list_automation_audit_logs(
     try:
         page = await state.client.automate.audit_logs(project_id, skip=skip, limit=limit)
     except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
+        raise ToolError(project_missing(project_id)) from None
     logs = [summarize_audit(e) for e in page.items]
     kept = fit_budget(logs)
     info = page_info(

@@ -96,7 +96,8 @@ async def test_list_toolsets_says_which_are_enabled_and_what_their_tools_cost() 
     async with Client(make_server("dynamic,releases")) as client:
         answer = structured(await client.call_tool("list_toolsets", {}))
     toolsets = {t["name"]: t for t in answer["toolsets"]}
-    assert set(toolsets) == set(DEFAULT_TOOLSETS)
+    assert set(toolsets) == set(TOOLSETS)
+    assert {name for name, t in toolsets.items() if t["default"]} == set(DEFAULT_TOOLSETS)
     assert toolsets["releases"]["enabled"]
     assert not toolsets["entries"]["enabled"]
     entries = toolsets["entries"]
