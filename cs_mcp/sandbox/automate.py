@@ -82,7 +82,8 @@ VARIABLE_TYPES = ("text", "password")
 SECRET_TYPE = "password"  # noqa: S105 - the name of a type, not a password
 # The credentials a connected account holds (the audit-log sample shows them in `metadata`);
 # the account answers of the reference leave them out.
-ACCOUNT_SECRETS = ("auth", "client_id", "client_secret", "access_token", "refresh_token", "code_verifier")
+ACCOUNT_SECRETS = ("auth", "client_id", "client_secret", "access_url", "done", "access_token", "refresh_token")
+TOKEN_URL = "https://developerhub-api.contentstack.com/apps/token"
 # Children first: the foreign keys are enforced.
 PROJECT_TABLES = (
     "automate_audit_logs",
@@ -248,6 +249,7 @@ def demo_user(org_uid: str) -> Doc:
         "email": "owner@sandbox.example",
         "first_name": "Sandbox",
         "last_name": "Owner",
+        "role": 1,
         "org_uid": org_uid,
         "active": True,
     }
@@ -491,7 +493,15 @@ def _seed_settings(conn: sqlite3.Connection, ids: _Ids, project: Doc, created: d
             "updated_at": iso(at),
             "id": ids.hex32(),
         }
-        held = account | {"auth": encrypted(ids.hex32(), account["id"]), "client_secret": "cs-sandbox-" + ids.hex32()}
+        if kind == "oauth2":
+            account["meta"] = json.dumps({"scope": {f"{group}:write": True}}, separators=(",", ":"))
+        held = account | {
+            "auth": encrypted(ids.hex32(), account["id"]),
+            "client_id": "C_" + ids.hex32()[:14],
+            "client_secret": "cs-sandbox-" + ids.hex32(),
+            "access_url": TOKEN_URL,
+            "done": True,
+        }
         conn.execute(
             "INSERT INTO automate_accounts (id, project_id, position, data_json) VALUES (?, ?, ?, ?)",
             (account["id"], project["id"], position, json.dumps(held)),
