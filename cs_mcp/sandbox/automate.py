@@ -83,7 +83,7 @@ SECRET_TYPE = "password"  # noqa: S105 - the name of a type, not a password
 # The credentials a connected account holds (the audit-log sample shows them in `metadata`);
 # the account answers of the reference leave them out.
 ACCOUNT_SECRETS = ("auth", "client_id", "client_secret", "access_url", "done", "access_token", "refresh_token")
-TOKEN_URL = "https://developerhub-api.contentstack.com/apps/token"
+TOKEN_URL = "https://developerhub-api.contentstack.com/apps/token"  # noqa: S105 - an address, not a secret
 # Children first: the foreign keys are enforced.
 PROJECT_TABLES = (
     "automate_audit_logs",

@@ -147,7 +147,8 @@ async def test_localizing_where_it_is_localized_already_or_in_the_master_is_refu
     master = await stack.admin.call_tool(
         "localize_entry", {"content_type": "product", "uid": product["uid"], "locale": "en-us"}
     )
-    assert again.is_error and master.is_error
+    assert again.is_error
+    assert master.is_error
     assert "update_entry" in text_of(again)
     assert all(method == "GET" for method, _ in stack.transport.sent)
 
