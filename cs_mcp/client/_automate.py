@@ -430,16 +430,7 @@ class AutomateAPI:
             PermitRequiredError: the permit is not the guard's for this project (nothing sent).
             NotFoundError, InvalidRequestError: Automate's refusal.
         """
-        body = await self._core.request(
-            Api.AUTOMATE,
-            "POST",
-            ["projects", project_id, "variables"],
-            json_body={"key": key, "type": type, "value": value},
-            permit=permit,
-            operation="automation_variable.create",
-            targets={"automation_project": [project_id]},
-        )
-        return ProjectVariable.model_validate(body)
+        return await self._send_variable("POST", project_id, [], {"key": key, "type": type, "value": value}, permit)
 
     async def update_variable(
         self, project_id: str, variable_id: str, *, key: str, value: str, type: str, permit: Permit
@@ -450,16 +441,22 @@ class AutomateAPI:
             PermitRequiredError: the permit is not the guard's for this project (nothing sent).
             NotFoundError, InvalidRequestError: Automate's refusal.
         """
-        body = await self._core.request(
+        body = {"key": key, "type": type, "value": value}
+        return await self._send_variable("PUT", project_id, [variable_id], body, permit)
+
+    async def _send_variable(
+        self, method: str, project_id: str, tail: list[str], body: dict[str, str], permit: Permit
+    ) -> ProjectVariable:
+        answer = await self._core.request(
             Api.AUTOMATE,
-            "PUT",
-            ["projects", project_id, "variables", variable_id],
-            json_body={"key": key, "type": type, "value": value},
+            method,
+            ["projects", project_id, "variables", *tail],
+            json_body=body,
             permit=permit,
-            operation="automation_variable.update",
+            operation="automation_variable.create" if method == "POST" else "automation_variable.update",
             targets={"automation_project": [project_id]},
         )
-        return ProjectVariable.model_validate(body)
+        return ProjectVariable.model_validate(answer)
 
     async def delete_variable(self, project_id: str, variable_id: str, *, permit: Permit) -> str:
         """Deletes a variable ("Delete a project variable"); answers Automate's message.

@@ -171,17 +171,7 @@ class EntriesAPI:
             PermitRequiredError: without the guard's permit for `entry.localize` (nothing sent).
             NotFoundError, InvalidRequestError: Contentstack's refusal.
         """
-        body = await self._core.request(
-            Api.CMA,
-            "PUT",
-            ["content_types", content_type, "entries", uid],
-            params={"locale": locale},
-            json_body={"entry": dict(fields)},
-            permit=permit,
-            operation="entry.localize",
-            targets={"content_type": [content_type], "locale": [locale]},
-        )
-        return Entry.model_validate(_object(body, "entry"))
+        return await self._save(content_type, uid, fields, locale, permit, "entry.localize")
 
     async def unlocalize(self, content_type: str, uid: str, *, locale: str, permit: Permit | None) -> str | None:
         """Drops the entry's own version in `locale`, which falls back again ("Unlocalize an
@@ -266,6 +256,11 @@ class EntriesAPI:
             PermitRequiredError: without the guard's permit for `entry.update` (nothing sent).
             NotFoundError, InvalidRequestError: Contentstack's refusal.
         """
+        return await self._save(content_type, uid, fields, locale, permit, "entry.update")
+
+    async def _save(
+        self, content_type: str, uid: str, fields: Mapping[str, Any], locale: str, permit: Permit | None, operation: str
+    ) -> Entry:
         body = await self._core.request(
             Api.CMA,
             "PUT",
@@ -273,7 +268,7 @@ class EntriesAPI:
             params={"locale": locale},
             json_body={"entry": dict(fields)},
             permit=permit,
-            operation="entry.update",
+            operation=operation,
             targets={"content_type": [content_type], "locale": [locale]},
         )
         return Entry.model_validate(_object(body, "entry"))

@@ -133,6 +133,14 @@ CREATE TABLE IF NOT EXISTS automate_audit_logs (
 """
 
 Doc = dict[str, Any]
+Shape = Callable[[Doc], Doc]  # what an answer makes of a stored object
+# The field a 404 names, by the path parameter that was not found (the reference's parameter names).
+_ERROR_FIELDS = {
+    "execution_id": "execution_uid",
+    "log_id": "auditlog_uid",
+    "variable_id": "variable_uid",
+    "account_id": "account_uid",
+}
 
 
 def iso(moment: datetime) -> str:
@@ -800,45 +808,46 @@ class _Handlers:
                 return _not_found("project", "project_uid")
             return conn.execute(sql, (project_id, *args)).fetchall()
 
-    async def executions(self, request: Request) -> Response:
+    def _listed(
+        self, request: Request, table: str, order: str, key: str, kind: str, newest_first: bool, shape: Shape = dict
+    ) -> Response:
+        """A list of a project's objects of `table`, under `key`, as `_list_answer` pages it."""
         found = self._in_project(
             request.path_params["project_id"],
-            "SELECT data_json FROM automate_executions WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
+            f"SELECT data_json FROM {table} WHERE project_id = ? ORDER BY {order}",  # noqa: S608 - fixed names
         )
         if isinstance(found, Response):
             return found
-        docs = [_loads(r["data_json"]) for r in found]
-        return _list_answer(request, "executions", docs, "executions", 100, newest_first=True)
+        docs = [shape(_loads(r["data_json"])) for r in found]
+        return _list_answer(request, key, docs, kind, 30 if kind == "audit_logs" else 100, newest_first=newest_first)
+
+    def _one(
+        self, request: Request, table: str, id_column: str, id_param: str, what: str, shape: Shape = dict
+    ) -> Response:
+        """One object of a project's `table` (its 404 naming `what` and `<id_param>`'s field)."""
+        found = self._in_project(
+            request.path_params["project_id"],
+            f"SELECT data_json FROM {table} WHERE project_id = ? AND {id_column} = ?",  # noqa: S608 - fixed names
+            request.path_params[id_param],
+        )
+        if isinstance(found, Response):
+            return found
+        field = _ERROR_FIELDS[id_param]
+        return JSONResponse(shape(_loads(found[0]["data_json"]))) if found else _not_found(what, field)
+
+    async def executions(self, request: Request) -> Response:
+        order = "created_at DESC, rowid DESC"
+        return self._listed(request, "automate_executions", order, "executions", "executions", newest_first=True)
 
     async def execution(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_executions WHERE project_id = ? AND id = ?",
-            request.path_params["execution_id"],
-        )
-        if isinstance(found, Response):
-            return found
-        return JSONResponse(_loads(found[0]["data_json"])) if found else _not_found("execution log", "execution_uid")
+        return self._one(request, "automate_executions", "id", "execution_id", "execution log")
 
     async def audit_logs(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_audit_logs WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
-        )
-        if isinstance(found, Response):
-            return found
-        docs = [_loads(r["data_json"]) for r in found]
-        return _list_answer(request, "logs", docs, "audit_logs", 30, newest_first=True)
+        order = "created_at DESC, rowid DESC"
+        return self._listed(request, "automate_audit_logs", order, "logs", "audit_logs", newest_first=True)
 
     async def audit_log(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_audit_logs WHERE project_id = ? AND uid = ?",
-            request.path_params["log_id"],
-        )
-        if isinstance(found, Response):
-            return found
-        return JSONResponse(_loads(found[0]["data_json"])) if found else _not_found("audit log", "auditlog_uid")
+        return self._one(request, "automate_audit_logs", "uid", "log_id", "audit log")
 
     # -- project writes -----------------------------------------------------------------------
 
@@ -909,24 +918,10 @@ class _Handlers:
     # -- project variables --------------------------------------------------------------------
 
     async def variables(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_variables WHERE project_id = ? ORDER BY position",
-        )
-        if isinstance(found, Response):
-            return found
-        docs = [_loads(r["data_json"]) for r in found]
-        return _list_answer(request, "variables", docs, "variables", 100, newest_first=False)
+        return self._listed(request, "automate_variables", "position", "variables", "variables", newest_first=False)
 
     async def variable(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_variables WHERE project_id = ? AND id = ?",
-            request.path_params["variable_id"],
-        )
-        if isinstance(found, Response):
-            return found
-        return JSONResponse(_loads(found[0]["data_json"])) if found else _not_found("variable", "variable_uid")
+        return self._one(request, "automate_variables", "id", "variable_id", "variable")
 
     def _key_taken(self, conn: sqlite3.Connection, project_id: str, key: str, other_than: str = "") -> Response | None:
         for row in conn.execute("SELECT id, data_json FROM automate_variables WHERE project_id = ?", (project_id,)):
@@ -994,26 +989,12 @@ class _Handlers:
     # -- connected accounts ---------------------------------------------------------------------
 
     async def accounts(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_accounts WHERE project_id = ? ORDER BY position",
+        return self._listed(
+            request, "automate_accounts", "position", "accounts", "accounts", newest_first=False, shape=_public_account
         )
-        if isinstance(found, Response):
-            return found
-        docs = [_public_account(_loads(r["data_json"])) for r in found]
-        return _list_answer(request, "accounts", docs, "accounts", 100, newest_first=False)
 
     async def account(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_accounts WHERE project_id = ? AND id = ?",
-            request.path_params["account_id"],
-        )
-        if isinstance(found, Response):
-            return found
-        if not found:
-            return _not_found("account", "account_uid")
-        return JSONResponse(_public_account(_loads(found[0]["data_json"])))
+        return self._one(request, "automate_accounts", "id", "account_id", "account", shape=_public_account)
 
 
 async def _json_body(request: Request) -> Doc:

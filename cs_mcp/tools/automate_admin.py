@@ -31,7 +31,7 @@ from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import AppState, ToolContext, app_state
 from cs_mcp.tools._identifiers import AutomateId
 from cs_mcp.tools._registry import tool, write_tool
-from cs_mcp.tools._shape import DEFAULT_LIMIT, ListPage, clean_text, decode_cursor, fingerprint, fit_budget, page_info
+from cs_mcp.tools._shape import DEFAULT_LIMIT, ListPage, clean_text
 from cs_mcp.tools._write import (
     ConfirmationRequest,
     ConfirmationToken,
@@ -51,6 +51,7 @@ from cs_mcp.tools.automations import (
     ProjectInfo,
     automate_path,
     project_missing,
+    project_page,
     summarize_audit,
 )
 
@@ -223,17 +224,14 @@ async def list_project_variables(
 ) -> VariableList:
     """A project's variables (the values its automations can use): key, type and, for a text
     variable, its value. A password variable is a secret: its value is never shown."""
-    state = app_state(ctx)
-    query = fingerprint("list_project_variables", project_id)
-    skip = decode_cursor(cursor, query)
-    try:
-        page = await state.client.automate.variables(project_id, skip=skip, limit=limit)
-    except NotFoundError:
-        raise ToolError(project_missing(project_id)) from None
-    variables = [variable_info(v) for v in page.items]
-    kept = fit_budget(variables)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(variables)
+    automate = app_state(ctx).client.automate
+    kept, info = await project_page(
+        "list_project_variables",
+        project_id,
+        limit,
+        cursor,
+        lambda skip: automate.variables(project_id, skip=skip, limit=limit),
+        variable_info,
     )
     return VariableList(project_id=project_id, variables=kept, **info)
 
@@ -244,17 +242,14 @@ async def list_automation_accounts(
 ) -> AccountList:
     """The accounts a project's automations sign in with (Slack, ChatGPT, ...): title,
     connector and how each signs in. Their credentials are never shown."""
-    state = app_state(ctx)
-    query = fingerprint("list_automation_accounts", project_id)
-    skip = decode_cursor(cursor, query)
-    try:
-        page = await state.client.automate.accounts(project_id, skip=skip, limit=limit)
-    except NotFoundError:
-        raise ToolError(project_missing(project_id)) from None
-    accounts = [account_info(a) for a in page.items]
-    kept = fit_budget(accounts)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(accounts)
+    automate = app_state(ctx).client.automate
+    kept, info = await project_page(
+        "list_automation_accounts",
+        project_id,
+        limit,
+        cursor,
+        lambda skip: automate.accounts(project_id, skip=skip, limit=limit),
+        account_info,
     )
     return AccountList(project_id=project_id, accounts=kept, **info)
 

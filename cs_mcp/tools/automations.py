@@ -12,7 +12,7 @@ otherwise sends the change through the write pipeline and reads the state back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, cast
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from cs_mcp.client import InvalidRequestError, NotFoundError, encode_path
 from cs_mcp.client._automate import AuditLogEntry, Automation, Execution, ExecutionStep
+from cs_mcp.client._models import APIModel, Page
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import AppState, ToolContext, app_state
@@ -55,6 +56,7 @@ READ_AUDIT = frozenset({Scope.AUTOMATE_AUDIT_LOG_READ})
 WRITE = frozenset({Scope.AUTOMATIONS_WRITE})
 
 T = TypeVar("T")
+M = TypeVar("M", bound=APIModel)
 
 # Error text from a run can be long (a remote service's whole answer); this much is kept.
 MAX_ERROR_CHARS = 500
@@ -354,6 +356,34 @@ async def load_automation(state: AppState, project_id: str, automation_id: str) 
         raise ToolError(_automation_missing(project_id, automation_id)) from None
 
 
+async def project_page(
+    tool: str,
+    project_id: str,
+    limit: int,
+    cursor: str | None,
+    fetch: Callable[[int], Awaitable[Page[M]]],
+    shape: Callable[[M], T],
+) -> tuple[list[T], dict[str, Any]]:
+    """One page of a list inside a project: fetched from `skip` (what `cursor` stands for),
+    each item shaped, cut to the budget, with its page fields.
+
+    Raises:
+        ToolError: no such project, or a cursor of another list.
+    """
+    query = fingerprint(tool, project_id)
+    skip = decode_cursor(cursor, query)
+    try:
+        page = await fetch(skip)
+    except NotFoundError:
+        raise ToolError(project_missing(project_id)) from None
+    items = [shape(item) for item in page.items]
+    kept = fit_budget(items)
+    info = page_info(
+        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(items)
+    )
+    return kept, info
+
+
 # -- read tools -------------------------------------------------------------------------------
 
 
@@ -557,17 +587,14 @@ async def list_automation_audit_logs(
 ) -> AuditLogList:
     """A project's audit log, newest first: who created, changed, switched on or switched off
     which automation, and when."""
-    state = app_state(ctx)
-    query = fingerprint("list_automation_audit_logs", project_id)
-    skip = decode_cursor(cursor, query)
-    try:
-        page = await state.client.automate.audit_logs(project_id, skip=skip, limit=limit)
-    except NotFoundError:
-        raise ToolError(project_missing(project_id)) from None
-    logs = [summarize_audit(e) for e in page.items]
-    kept = fit_budget(logs)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(logs)
+    automate = app_state(ctx).client.automate
+    kept, info = await project_page(
+        "list_automation_audit_logs",
+        project_id,
+        limit,
+        cursor,
+        lambda skip: automate.audit_logs(project_id, skip=skip, limit=limit),
+        summarize_audit,
     )
     return AuditLogList(project_id=project_id, logs=kept, **info)
 

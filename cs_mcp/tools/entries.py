@@ -401,6 +401,26 @@ async def write_or_explain(state: AppState, content_type: str, fields: Mapping[s
         raise ToolError(f"{exc}.{extra}") from exc
 
 
+async def whole_entry(state: AppState, content_type: str, base: Entry, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What to send to save `fields` over `base`: its editable fields with `fields` over them,
+    checked against the schema first (every problem at once).
+
+    Raises:
+        ToolError: the fields do not fit the schema. Nothing was sent.
+    """
+    stored = base.model_dump(by_alias=True, exclude_unset=True)
+
+    def problems_of(schema: Any) -> list[str]:
+        merged = {**editable_fields(schema, stored), **fields}
+        return check_entry_fields(schema, fields, require_mandatory=False) + missing_mandatory(schema, merged)
+
+    problems = await schema_problems(state, content_type, problems_of)
+    if problems:
+        raise refuse_problems(content_type, problems)
+    schema = (await state.meta.content_type(content_type)).schema_
+    return {**editable_fields(schema, stored), **fields}
+
+
 def entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
     title = clean(entry.title) if entry.title else None
     return EntryRef(
@@ -545,19 +565,9 @@ async def update_entry(
             f"saved since you read it. Nothing was sent. Read it again (get_entry), reapply your change, and pass "
             f"expected_version={current.version}."
         )
-    stored = current.model_dump(by_alias=True, exclude_unset=True)
-
-    def problems_of(schema: Any) -> list[str]:
-        merged = {**editable_fields(schema, stored), **fields}
-        return check_entry_fields(schema, fields, require_mandatory=False) + missing_mandatory(schema, merged)
-
-    problems = await schema_problems(state, content_type, problems_of)
-    if problems:
-        raise refuse_problems(content_type, problems)
-    schema = (await state.meta.content_type(content_type)).schema_
     # The whole editable entry is sent, so the update means the same whether Contentstack
     # replaces the stored entry or merges into it.
-    body = {**editable_fields(schema, stored), **fields}
+    body = await whole_entry(state, content_type, current, fields)
     plan.requests[0].summary = f"save the entry as version {expected_version + 1}"
 
     async def execute(permits: Permits) -> Entry:

@@ -9,7 +9,7 @@ constraint applies to the locale being localized or unlocalized, not to the one 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
@@ -19,7 +19,6 @@ from cs_mcp.client._entry_models import EntryLocale
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._entry_schema import check_entry_fields, editable_fields, missing_mandatory
 from cs_mcp.tools._identifiers import LocaleCode
 from cs_mcp.tools._registry import tool, write_tool
 from cs_mcp.tools._schema import JsonObjectText
@@ -37,9 +36,8 @@ from cs_mcp.tools.entries import (
     current_entry,
     entry_ref,
     published_environments,
-    refuse_problems,
     resolve_locale,
-    schema_problems,
+    whole_entry,
     write_answer_fields,
     write_or_explain,
 )
@@ -219,17 +217,7 @@ async def localize_entry(
         )
     source = await _fallback_source(state, locale, own, master)
     base = await current_entry(state, content_type, uid, source)
-    stored = base.model_dump(by_alias=True, exclude_unset=True)
-
-    def problems_of(schema: Any) -> list[str]:
-        merged = {**editable_fields(schema, stored), **given}
-        return check_entry_fields(schema, given, require_mandatory=False) + missing_mandatory(schema, merged)
-
-    problems = await schema_problems(state, content_type, problems_of)
-    if problems:
-        raise refuse_problems(content_type, problems)
-    schema = (await state.meta.content_type(content_type)).schema_
-    body = {**editable_fields(schema, stored), **given}
+    body = await whole_entry(state, content_type, base, given)
     changed = ", ".join(sorted(given)) or "no field changed"
     plan = WritePlan(
         action=call.spec.name,

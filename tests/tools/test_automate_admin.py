@@ -24,30 +24,18 @@ from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
-from tests.helpers import UNPACED, structured, text_of
+from tests.helpers import UNPACED, RecordingTransport, structured, text_of
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "sk-live-0123456789abcdef"  # the value of a password variable in these tests
 
 
-class CountingTransport(httpx2.AsyncBaseTransport):
-    """The sandbox app in process, recording every request's method and path."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent: list[tuple[str, str]] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent.append((request.method, request.url.path))
-        return await self.inner.handle_async_request(request)
-
-
 @dataclass
 class Stack:
     admin: Client
     operator: Client  # may write inside the first project only
-    transport: CountingTransport
+    transport: RecordingTransport
     state: SandboxState
     audit_path: Path
     projects: list[str]
@@ -86,7 +74,7 @@ def guard(audit_path: Path, project: str) -> Guard:
 async def stack(tmp_path: Path) -> AsyncGenerator[Stack]:
     config = SandboxConfig(rate_limits=False)
     state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock())
-    transport = CountingTransport(httpx2.ASGITransport(create_app(state)))
+    transport = RecordingTransport(httpx2.ASGITransport(create_app(state)))
     with state.db.read() as conn:
         projects = [r["id"] for r in conn.execute("SELECT id FROM automate_projects ORDER BY position")]
     settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})

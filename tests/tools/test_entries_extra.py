@@ -21,26 +21,16 @@ from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
-from tests.helpers import UNPACED, structured, text_of
+from tests.helpers import UNPACED, RecordingTransport, structured, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-class CountingTransport(httpx2.AsyncBaseTransport):
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent: list[tuple[str, str]] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent.append((request.method, request.url.path))
-        return await self.inner.handle_async_request(request)
 
 
 @dataclass
 class Stack:
     admin: Client
     english_editor: Client  # may write in en-us only
-    transport: CountingTransport
+    transport: RecordingTransport
     state: SandboxState
 
     def rows(self, sql: str, *args: str) -> list[dict[str, Any]]:
@@ -56,7 +46,7 @@ class Stack:
 async def stack() -> AsyncGenerator[Stack]:
     config = SandboxConfig(rate_limits=False)
     state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock())
-    transport = CountingTransport(httpx2.ASGITransport(create_app(state)))
+    transport = RecordingTransport(httpx2.ASGITransport(create_app(state)))
     settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
     specs = dict(BUILTIN_ROLE_SPECS)
     specs["english-editor"] = RoleSpec(inherits=["viewer"], scopes=["cm.entry:write"], locales=["en-us"])
