@@ -32,7 +32,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from cs_mcp.client._ratelimit import (
+from cs_mcp.client import (
     ARRIVAL_SLACK_SECONDS,
     WINDOW_SECONDS,
     Clock,
@@ -261,7 +261,8 @@ class SharedRateLimiter(RateLimiter):
 
     async def reserve(self, keys: list[str], args: list[float | int | str]) -> list[bytes]:
         async with self._in_flight:
-            reply: list[bytes] = await self._script(keys=keys, args=args)
+            # redis-py types a script call as sync-or-async; on the asyncio client it is awaitable.
+            reply = cast(list[bytes], await self._script(keys=keys, args=args))
         if self._down_until is not None:
             logger.warning("Redis answers again: the shared rate limit is back in use")
             self._down_until = None

@@ -24,15 +24,14 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from cs_mcp.client import NotFoundError
-from cs_mcp.client._automate import AutomationAccount, AutomationProject, ProjectVariable
+from cs_mcp.client import AutomationAccount, AutomationProject, NotFoundError, ProjectVariable
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._identifiers import AutomateId
-from cs_mcp.tools._registry import tool, write_tool
-from cs_mcp.tools._shape import DEFAULT_LIMIT, ListPage, clean_text
-from cs_mcp.tools._write import (
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.identifiers import AutomateId
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListPage, clean_text
+from cs_mcp.toolkit.write import (
     ConfirmationRequest,
     ConfirmationToken,
     DryRun,

@@ -14,16 +14,15 @@ from typing import Annotated
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from cs_mcp.client import Entry, NotFoundError
-from cs_mcp.client._entry_models import EntryLocale
+from cs_mcp.client import Entry, EntryLocale, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._identifiers import LocaleCode
-from cs_mcp.tools._registry import tool, write_tool
-from cs_mcp.tools._schema import JsonObjectText
-from cs_mcp.tools._shape import clean, clean_text, fit_budget
-from cs_mcp.tools._write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.identifiers import LocaleCode
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.schema import JsonObjectText
+from cs_mcp.toolkit.shape import clean, clean_text, fit_budget
+from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
 from cs_mcp.tools.entries import (
     WRITE_SCOPES,
     ContentTypeArg,
