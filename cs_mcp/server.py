@@ -175,10 +175,10 @@ class ListingGuard:
 
 
 def _scrub_result(result: HandlerResult, values: list[Any]) -> None:
-    """Cuts secret argument values out of a call's text answer (an argument error may quote
-    the value it refused)."""
+    """Cuts secret argument values out of a call's error answer (an argument error may quote
+    the value it refused); an answer that is not an error is the tool's own to keep clean."""
     secrets = [v for v in values if isinstance(v, str) and v]
-    if not secrets or not isinstance(result, CallToolResult):
+    if not secrets or not isinstance(result, CallToolResult) or not result.is_error:
         return
     for block in result.content:
         if isinstance(block, TextContent):

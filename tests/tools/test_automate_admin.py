@@ -181,8 +181,11 @@ async def test_a_role_limited_to_named_projects_cannot_create_one(stack: Stack) 
 
 
 async def test_a_role_may_write_inside_its_project(stack: Stack) -> None:
-    answer = await ok(stack.operator, "create_project_variable", project_id=stack.projects[0], key="REGION", value="eu")
+    arguments = {"project_id": stack.projects[0], "key": "REGION", "value": "eu"}
+    result = await stack.operator.call_tool("create_project_variable", arguments)
+    answer = structured(result)
     assert answer["variable"]["value"] == "eu"
+    assert '"value":"eu"' in text_of(result).replace(" ", "")  # a text value is not cut out of the answer
     assert [v["key"] for v in stack.variables(stack.projects[0])][-1] == "REGION"
 
 
