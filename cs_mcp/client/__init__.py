@@ -15,6 +15,7 @@ from cs_mcp.client._analytics import (
     ReportName,
 )
 from cs_mcp.client._automate import (
+    SECRET_VARIABLE_TYPE,
     AuditLogEntry,
     Automation,
     AutomationAccount,
@@ -112,6 +113,7 @@ __all__ = [
     "MAX_RANGE_DAYS",
     "REGIONS",
     "REPORTS",
+    "SECRET_VARIABLE_TYPE",
     "SERVICES",
     "WINDOW_SECONDS",
     "APIModel",

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from cs_mcp.client import AutomationAccount, AutomationProject, NotFoundError, ProjectVariable
+from cs_mcp.client import SECRET_VARIABLE_TYPE, AutomationAccount, AutomationProject, NotFoundError, ProjectVariable
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
@@ -57,7 +57,7 @@ from cs_mcp.tools.automations import (
 TOOLSET = "automate_admin"
 # What the guard checks a project creation against: the project does not exist yet.
 NEW_PROJECT = "(new project)"
-SECRET_TYPE = "password"  # noqa: S105 - the name of Automate's secret variable type, not a password
+SECRET_TYPE = SECRET_VARIABLE_TYPE
 
 VariableId = Annotated[AutomateId, Field(description="The variable's id (list_project_variables).")]
 AccountId = Annotated[AutomateId, Field(description="The account's id (list_automation_accounts).")]
