@@ -535,15 +535,23 @@ async def update_project_variable(
     changes = [f"key: {current.key!r} -> {new_key!r}"] if new_key != current.key else []
     if new_type != current.type:
         changes.append(f"type: {current.type!r} -> {new_type!r}")
-    if value is not None:
-        changes.append(
-            "value: replaced by a secret value"
-            if SECRET_TYPE in (new_type, current.type)
-            else f"value: {current.value!r} -> {value!r}"
+    if value is not None and SECRET_TYPE in (new_type, current.type):
+        changes.append("value: replaced by a secret value")
+    elif value is not None and value != current.value:
+        changes.append(f"value: {clean_text(str(current.value or ''))!r} -> {value!r}")
+    if not changes:
+        unchanged = await call.noop(
+            targets,
+            WritePlan(action=call.spec.name, summary="nothing to do: the variable already reads so"),
+            "no change",
+        )
+        message = f"variable {current.key!r} already has these values; nothing was sent"
+        return VariableWriteAnswer(
+            **_answer_fields(unchanged, message), project_id=project_id, variable=variable_info(current)
         )
     path = automate_path("projects", project_id, "variables", variable_id)
     plan = _variable_plan(
-        call, project_id, f"update variable {current.key!r}: {'; '.join(changes) or 'no change'}", "PUT", path, changes
+        call, project_id, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes
     )
 
     async def execute(permits: Permits) -> ProjectVariable:

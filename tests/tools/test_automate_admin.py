@@ -359,3 +359,11 @@ async def test_an_account_answer_that_carries_credentials_is_cut_to_what_names_i
     assert structured(result)["title"] == "Launch"
     for secret in credentials.values():
         assert secret not in everything(result)
+
+
+async def test_an_update_to_what_the_variable_already_holds_sends_nothing(stack: Stack) -> None:
+    variable = next(v for v in stack.variables(stack.projects[0]) if v["key"] == "SLACK_CHANNEL")
+    arguments = {"project_id": stack.projects[0], "variable_id": variable["id"], "value": "#content"}
+    answer = await ok(stack.admin, "update_project_variable", **arguments)
+    assert answer["written"] is False
+    assert not [m for m, _ in stack.transport.sent if m != "GET"]
