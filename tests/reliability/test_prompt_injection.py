@@ -80,7 +80,7 @@ async def test_carriage_returns_separators_hangul_fillers_and_variation_selector
 
 
 async def test_every_read_answer_carries_the_content_label_in_its_structured_content() -> None:
-    async with stack() as s:
+    async with stack(CS_MCP_TOOLSETS="all") as s:
         examples = await sandbox_examples(s.client)
         reads = [spec.name for spec in registered_tools() if spec.read_only and spec.name != "describe_stack"]
         answers = {name: await s.client.call_tool(name, examples[name]) for name in reads}
