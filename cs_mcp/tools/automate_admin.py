@@ -432,7 +432,14 @@ async def delete_automation_project(
         permit = permits.for_operation("automation_project.delete")
         return await state.client.automate.delete_project(project_id, permit=permit) or "Project deleted."
 
-    outcome = await call.run(targets=targets, plan=plan, execute=execute, always_confirm=True)
+    outcome = await call.run(
+        targets=targets,
+        plan=plan,
+        execute=execute,
+        always_confirm=True,
+        # A confirmation holds only while the project holds as many automations as the preview counted.
+        target_versions={project_id: automations.total or 0},
+    )
     message = _pending(outcome, f"delete project {project_id!r}") or outcome.result or "Project deleted."
     return ProjectWriteAnswer(**_answer_fields(outcome, message), project=project_info(project))
 

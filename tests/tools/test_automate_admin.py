@@ -180,6 +180,49 @@ async def test_a_role_limited_to_named_projects_cannot_create_one(stack: Stack) 
     assert stack.transport.sent == []
 
 
+async def test_a_role_that_lists_new_project_may_create_one(stack: Stack, tmp_path: Path) -> None:
+    specs = dict(BUILTIN_ROLE_SPECS)
+    specs["founder"] = RoleSpec(
+        inherits=["viewer"],
+        scopes=["automationhub.projects.management:write"],
+        automation_projects=[stack.projects[0], "(new project)"],
+    )
+    the_guard = Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec()), audit=AuditLog(tmp_path / "a.jsonl"))
+    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
+    server = build_server(
+        settings,
+        backend="sandbox",
+        guard=the_guard,
+        stdio_role="founder",
+        transport=stack.transport,
+        rate_limits=UNPACED,
+    )
+    async with Client(server) as client:
+        answer = await ok(client, "create_automation_project", title="Mine")
+    assert answer["written"] is True
+
+
+async def test_a_project_delete_confirmed_before_an_automation_was_added_is_refused(stack: Stack) -> None:
+    project = stack.projects[1]
+    token = (await ok(stack.admin, "delete_automation_project", project_id=project))["confirmation"][
+        "confirmation_token"
+    ]
+    with stack.state.db.transaction() as conn:
+        row = conn.execute(
+            "SELECT data_json FROM automate_automations WHERE project_id = ? LIMIT 1", (project,)
+        ).fetchone()
+        added = json.loads(row["data_json"]) | {"id": "f" * 32, "title": "Added after the preview"}
+        conn.execute(
+            "INSERT INTO automate_automations (id, project_id, position, data_json) VALUES (?, ?, ?, ?)",
+            (added["id"], project, 99, json.dumps(added)),
+        )
+    result = await stack.admin.call_tool(
+        "delete_automation_project", {"project_id": project, "confirmation_token": token}
+    )
+    assert result.is_error
+    assert not [m for m, _ in stack.transport.sent if m == "DELETE"]
+
+
 async def test_a_role_may_write_inside_its_project(stack: Stack) -> None:
     arguments = {"project_id": stack.projects[0], "key": "REGION", "value": "eu"}
     result = await stack.operator.call_tool("create_project_variable", arguments)
