@@ -39,6 +39,9 @@ DESIGN_TOOLS = {
     "delete_automation_project", "list_project_variables", "create_project_variable",
     "update_project_variable", "delete_project_variable", "list_automation_accounts",
     "get_automation_account", "get_automation_audit_log",
+    "get_asset", "upload_asset", "replace_asset", "update_asset", "delete_asset", "list_asset_folders",
+    "create_asset_folder", "get_asset_references",
+    "create_content_type", "update_content_type", "delete_content_type",
 }  # fmt: skip
 
 # A backticked name starting with one of these verbs is meant as a tool.

@@ -14,6 +14,7 @@ from cs_mcp.client._analytics import (
     JobDataPage,
     ReportName,
 )
+from cs_mcp.client._assets import AssetFile, AssetReference, Folder, FolderStep
 from cs_mcp.client._automate import (
     SECRET_VARIABLE_TYPE,
     AuditLogEntry,
@@ -28,11 +29,13 @@ from cs_mcp.client._client import (
     DEFAULT_RELEASE_VERSION,
     ClientConfig,
     ContentstackClient,
+    Multipart,
     Redactor,
     RetryPolicy,
     encode_path,
 )
 from cs_mcp.client._entry_models import (
+    Asset,
     BulkAsset,
     BulkEntry,
     BulkJob,
@@ -59,6 +62,7 @@ from cs_mcp.client._exceptions import (
     TransportError,
     UnsafePathError,
 )
+from cs_mcp.client._fetch import FetchedFile, FetchRefusedError, UrlFetcher
 from cs_mcp.client._models import (
     APIModel,
     ContentType,
@@ -119,6 +123,9 @@ __all__ = [
     "APIModel",
     "APIStatusError",
     "Api",
+    "Asset",
+    "AssetFile",
+    "AssetReference",
     "AuditLogEntry",
     "AuthenticationError",
     "Automation",
@@ -141,12 +148,17 @@ __all__ = [
     "Environment",
     "Execution",
     "ExecutionStep",
+    "FetchRefusedError",
+    "FetchedFile",
+    "Folder",
+    "FolderStep",
     "InvalidBaseURLError",
     "InvalidRequestError",
     "JobActive",
     "JobDataPage",
     "Locale",
     "MalformedResponseError",
+    "Multipart",
     "NotFoundError",
     "OutcomeUnknownError",
     "Page",
@@ -173,6 +185,7 @@ __all__ = [
     "TransportError",
     "UnknownRegionError",
     "UnsafePathError",
+    "UrlFetcher",
     "Window",
     "base_url",
     "encode_path",

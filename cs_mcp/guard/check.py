@@ -167,20 +167,6 @@ class Guard:
     def _genuine(self, verdict: Verdict) -> bool:
         return bool(verdict.seal) and hmac.compare_digest(verdict.seal, self._mac(verdict))
 
-    def always_confirmed(self, verdict: Verdict, tool: str) -> Verdict:
-        """`verdict` for a tool that asks a human whatever the policy says (deleting a whole
-        Automate project): an "allow" becomes "confirm"; a denial or a confirmation stays.
-
-        Raises:
-            PermitError: `verdict` was not given by this guard.
-        """
-        if not self._genuine(verdict):
-            raise PermitError("only a verdict of this guard can be made to need confirmation")
-        if verdict.decision != "allow":
-            return verdict
-        reason = f"needs confirmation: {tool} always asks the user first"
-        return self._sealed(replace(verdict, decision="confirm", reason=reason, rule="confirm"))
-
     def confirmed(self, verdict: Verdict) -> Verdict:
         """The allowing verdict for a call whose "confirm" verdict a human agreed to.
 
@@ -190,6 +176,21 @@ class Guard:
         if verdict.decision != "confirm" or not self._genuine(verdict):
             raise PermitError("only a confirmation verdict of this guard can be confirmed")
         return self._sealed(replace(verdict, decision="allow", confirmed=True))
+
+    def insist(self, verdict: Verdict, reason: str) -> Verdict:
+        """`verdict` turned from allow into confirm, for a write that a human must agree to
+        whatever the policy says (deleting a content type, removing fields entries use): the
+        policy can add confirmations, never waive these. A denial, a confirmation, or a
+        verdict a human already confirmed is answered as it is.
+
+        Raises:
+            PermitError: `verdict` was not given by this guard.
+        """
+        if not self._genuine(verdict):
+            raise PermitError("only a verdict of this guard can ask for confirmation")
+        if verdict.decision != "allow" or verdict.confirmed:
+            return verdict
+        return self._sealed(replace(verdict, decision="confirm", reason=f"needs confirmation: {reason}", rule="tool"))
 
     def permit(self, verdict: Verdict, operation: str) -> Permit:
         """A permit for one operation on the targets `verdict` was given for.

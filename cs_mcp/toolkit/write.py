@@ -24,6 +24,7 @@ Confirmation, when the policy asks for it:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextlib import contextmanager, suppress
@@ -263,11 +264,25 @@ async def audit_unserved(
     )
 
 
+# A top-level text argument longer than this (a file in base64) is recorded as its digest.
+RECORDED_TEXT_MAX = 2048
+
+
 def _recorded(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments as the audit log and confirmation tokens take them: plain JSON values,
-    without the two that steer the pipeline itself."""
-    plain = to_jsonable_python(dict(arguments), fallback=str)
-    return {k: v for k, v in cast(dict[str, Any], plain).items() if k not in UNBOUND_ARGUMENTS}
+    without the two that steer the pipeline itself. A long text (upload_asset's
+    `content_base64`) is kept as its length and sha256, which binds a confirmation as surely and
+    keeps a file out of every audit line."""
+    plain = cast(dict[str, Any], to_jsonable_python(dict(arguments), fallback=str))
+    return {
+        k: _digest(v) if isinstance(v, str) and len(v) > RECORDED_TEXT_MAX else v
+        for k, v in plain.items()
+        if k not in UNBOUND_ARGUMENTS
+    }
+
+
+def _digest(text: str) -> str:
+    return f"<{len(text)} characters, sha256 {hashlib.sha256(text.encode()).hexdigest()}>"
 
 
 def _contentstack_cause(exc: BaseException) -> ContentstackError | None:
@@ -360,6 +375,7 @@ class WriteCall:
         self._secrets: list[str] = []  # argument values that are secrets (`keep_secret`)
         for name in spec.secret_arguments:
             self.keep_secret(name)
+        self._insist: str | None = None  # why this call needs a human's yes whatever the policy says
 
     # -- what a tool calls ------------------------------------------------------------------
 
@@ -387,6 +403,11 @@ class WriteCall:
         """`text` without this call's secrets (`keep_secret`)."""
         return scrub_secrets(text, self._secrets)
 
+    def insist_on_confirmation(self, reason: str) -> None:
+        """Makes this call wait for a human's yes even where the policy allows it outright
+        (`reason` says why, e.g. "deleting a content type deletes all its entries")."""
+        self._insist = reason
+
     def note(self, **facts: str) -> None:
         """Records what the call learnt on the way (a created uid, a job id), for an answer
         that must say what was sent when the outcome is unknown."""
@@ -395,7 +416,8 @@ class WriteCall:
     def check(self, targets: Targets) -> Verdict:
         """The guard's verdict on `targets` (with the branch the write lands on) for this tool."""
         self.targets = on_branch(self.ctx, self.scopes, targets)
-        return self.guard.check(self.principal, self.spec, self.targets, scopes=self.scopes)
+        verdict = self.guard.check(self.principal, self.spec, self.targets, scopes=self.scopes)
+        return verdict if self._insist is None else self.guard.insist(verdict, self._insist)
 
     async def precheck(self, targets: Targets) -> None:
         """Runs the guard on what the arguments name before the tool reads anything, so that a
@@ -429,10 +451,8 @@ class WriteCall:
         plan: WritePlan,
         execute: Callable[[Permits], Awaitable[T]],
         target_versions: Mapping[str, int] | None = None,
-        always_confirm: bool = False,
     ) -> WriteOutcome[T]:
         """Checks `targets`, then answers the dry run, asks for confirmation, or executes.
-        With `always_confirm`, a human must agree even where the policy would simply allow.
 
         `target_versions` are the versions of the targets the plan was made from; with every
         target the guard checked, they bind a confirmation, so that it does not carry over to a
@@ -447,8 +467,6 @@ class WriteCall:
             OSError: the audit log cannot be written (before anything is sent).
         """
         verdict = self.check(targets)
-        if always_confirm:
-            verdict = self.guard.always_confirmed(verdict, self.spec.name)
         if verdict.decision == "deny":
             raise self._deny(f"denied by the guard: {verdict.reason}.", verdict)
         if self.dry_run:

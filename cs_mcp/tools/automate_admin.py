@@ -432,11 +432,11 @@ async def delete_automation_project(
         permit = permits.for_operation("automation_project.delete")
         return await state.client.automate.delete_project(project_id, permit=permit) or "Project deleted."
 
+    call.insist_on_confirmation("deleting an Automate project deletes all its automations, variables and accounts")
     outcome = await call.run(
         targets=targets,
         plan=plan,
         execute=execute,
-        always_confirm=True,
         # A confirmation holds only while the project holds as many automations as the preview counted.
         target_versions={project_id: automations.total or 0},
     )

@@ -23,24 +23,11 @@ from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxS
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
 from tests.helpers import UNPACED, structured, text_of
+from tests.tools._on_sandbox import CountingTransport
 
 pytestmark = pytest.mark.anyio
 
 ROLES = ("viewer", "editor", "publisher", "operator", "admin")
-
-
-class CountingTransport(httpx2.AsyncBaseTransport):
-    """The sandbox app in process, counting every request the client sends it."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent = 0
-        self.writes = 0
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent += 1
-        self.writes += request.method != "GET"
-        return await self.inner.handle_async_request(request)
 
 
 @dataclass
@@ -54,7 +41,7 @@ def policy_text(project: str) -> str:
     return f"""
 [roles.editor]
 inherits = ["viewer"]
-scopes = ["cm.entry:write"]
+scopes = ["cm.entry:write", "cm.assets.management:write", "cm.content-types.management:write"]
 content_types = ["product"]
 locales = ["en-us"]
 
@@ -139,7 +126,12 @@ async def discover(admin: Client) -> dict[str, Any]:
         p["id"]: structured(await admin.call_tool("list_project_variables", {"project_id": p["id"]}))["variables"][0]
         for p in projects
     }
+    assets = structured(await admin.call_tool("query_assets", {"limit": 100}))["assets"]
+    # An asset published to more than one environment: deleting it takes it off all of them.
+    spread = next(a for a in assets if len(a.get("publish_details") or []) > 1)
     return {
+        "asset": assets[0]["uid"],
+        "spread_asset": spread["uid"],
         "product": product,
         "post": post,
         "release": release["uid"],
@@ -177,7 +169,10 @@ NEED_READS: dict[str, set[str]] = {
     # Deleting takes the entry off every environment it is published to and, in the master
     # locale, deletes its localized versions: both must be read first.
     "delete an entry published outside development": {"editor", "publisher"},
+    # Likewise where an asset is published.
+    "delete an asset published outside development": {"publisher"},
 }
+PNG = "iVBORw0KGgo="
 
 # (case name, tool, arguments from the discovered ids, the roles allowed)
 Arguments = Callable[[dict[str, Any]], dict[str, Any]]
@@ -228,6 +223,16 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("update variable other project", "update_project_variable", lambda i: {"project_id": i["project_out"], "variable_id": i["variable_out"], "value": "v"}, {"admin"}),
     ("delete variable inside", "delete_project_variable", lambda i: {"project_id": i["project_in"], "variable_id": i["variable_in"]}, {"operator", "admin"}),
     ("delete variable other project", "delete_project_variable", lambda i: {"project_id": i["project_out"], "variable_id": i["variable_out"]}, {"admin"}),
+    ("upload an asset", "upload_asset", lambda i: {"content_base64": PNG, "filename": "m.png"}, {"editor", "publisher", "admin"}),
+    ("replace an asset", "replace_asset", lambda i: {"uid": i["asset"], "content_base64": PNG, "filename": "m.png"}, {"editor", "publisher", "admin"}),
+    ("update an asset", "update_asset", lambda i: {"uid": i["asset"], "title": "M"}, {"editor", "publisher", "admin"}),
+    ("delete an asset published outside development", "delete_asset", lambda i: {"uid": i["spread_asset"]}, {"editor", "admin"}),
+    ("create an asset folder", "create_asset_folder", lambda i: {"name": "M"}, {"editor", "publisher", "admin"}),
+    ("create a content type outside the role's", "create_content_type", lambda i: {"uid": "faq", "title": "FAQ", "schema": [{"uid": "title", "display_name": "Title", "data_type": "text"}]}, {"admin"}),
+    ("change the role's content type", "update_content_type", lambda i: {"content_type": "product", "title": "Goods"}, {"editor", "publisher", "admin"}),
+    ("change another content type", "update_content_type", lambda i: {"content_type": "author", "title": "Writers"}, {"admin"}),
+    ("delete the role's content type", "delete_content_type", lambda i: {"content_type": "product"}, {"editor", "publisher", "admin"}),
+    ("delete another content type", "delete_content_type", lambda i: {"content_type": "blog_post"}, {"admin"}),
     ("toggle other project", "set_automation_active", lambda i: {"project_id": i["project_out"], "automation_id": i["automation_out"]["id"], "active": not i["automation_out"]["active"]}, {"admin"}),
 ]  # fmt: skip
 
