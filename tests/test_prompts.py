@@ -39,6 +39,12 @@ DESIGN_TOOLS = {
     "delete_automation_project", "list_project_variables", "create_project_variable",
     "update_project_variable", "delete_project_variable", "list_automation_accounts",
     "get_automation_account", "get_automation_audit_log",
+    # stack_admin (issue 16)
+    "list_environments", "create_environment", "update_environment", "delete_environment",
+    "list_locales", "add_locale", "update_locale", "delete_locale",
+    "list_labels", "create_label", "update_label", "delete_label",
+    "list_webhooks", "create_webhook", "update_webhook", "delete_webhook",
+    "list_delivery_tokens", "list_roles",
     "get_asset", "upload_asset", "replace_asset", "update_asset", "delete_asset", "list_asset_folders",
     "create_asset_folder", "get_asset_references",
     "create_content_type", "update_content_type", "delete_content_type",

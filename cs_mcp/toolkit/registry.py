@@ -107,6 +107,14 @@ TOOLSETS: dict[str, Toolset] = {
             default=False,
         ),
         Toolset(
+            "stack_admin",
+            "environments, languages, labels and webhooks; delivery token and role reads (admin roles)",
+            ("cs_mcp.tools.stack_admin",),
+            Capability.CMA,
+            Api.CMA,
+            default=False,
+        ),
+        Toolset(
             "entries_extra",
             "an entry's references and languages; localize and unlocalize entries",
             ("cs_mcp.tools.entries_extra",),
