@@ -15,7 +15,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Concatenate, NotRequired, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -116,8 +116,25 @@ TOOLSETS: dict[str, Toolset] = {
             Api.CMA,
             default=False,
         ),
+        Toolset(
+            "entries_extra",
+            "an entry's references and languages; localize and unlocalize entries",
+            ("cs_mcp.tools.entries_extra",),
+            Capability.CMA,
+            Api.CMA,
+            default=False,
+        ),
+        Toolset(
+            "automate_admin",
+            "Automate projects' settings, variables and connected accounts; single audit-log entries",
+            ("cs_mcp.tools.automate_admin",),
+            Capability.ORGANIZATION,
+            Api.AUTOMATE,
+            default=False,
+        ),
     )
 }
+
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
 
 # A read answer's share of the response budget; the rest is for the content notice and framing.
@@ -143,6 +160,7 @@ class ToolSpec:
     open_world: bool
     read_back: str | None = None  # write tools: what to read to learn what a write did
     ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+    secret_arguments: tuple[str, ...] = ()  # write tools: arguments never recorded (`[redacted]`)
     # Toolsets that serve the tool too: a tool moved to a new toolset stays where users had it.
     also_in: tuple[str, ...] = ()
 
@@ -226,6 +244,7 @@ class WriteToolArgs(TypedDict):
     destructive: NotRequired[bool]
     open_world: NotRequired[bool]
     ui: NotRequired[str]
+    secret_arguments: NotRequired[tuple[str, ...]]
 
 
 def write_tool(
@@ -236,7 +255,8 @@ def write_tool(
     of them unless it says which with `call.require`), then its arguments, among them
     `dry_run` and `confirmation_token`. `read_back` says what to read to learn what a write
     did, for the answer when its outcome is unknown; `ui`, as for `tool`, the view that shows
-    its result or its confirmation preview.
+    its result or its confirmation preview; `secret_arguments` the arguments whose values are
+    secrets (never in the audit log, a confirmation's binding or an error message).
 
     Raises:
         ValueError: as `tool`, or the function does not take the call first.
@@ -293,6 +313,11 @@ def write_spec(
         ui=declaration.get("ui"),
         name=name,
     )
+    secrets = declaration.get("secret_arguments", ())
+    unknown = [a for a in secrets if a not in signature.parameters]
+    if unknown:
+        raise ValueError(f"write tool {fn.__name__} declares unknown secret arguments {unknown}")
+    spec = replace(spec, secret_arguments=tuple(secrets))
     holder.append(spec)
     return spec
 

@@ -148,6 +148,7 @@ async def test_list_toolsets_says_which_are_enabled_and_what_their_tools_cost() 
         answer = structured(await client.call_tool("list_toolsets", {}))
     toolsets = {t["name"]: t for t in answer["toolsets"]}
     assert set(toolsets) == set(TOOLSETS)
+    assert {name for name, t in toolsets.items() if t["default"]} == set(DEFAULT_TOOLSETS)
     assert [t["name"] for t in answer["toolsets"] if not t["default"]] == [
         name for name, t in TOOLSETS.items() if not t.default
     ]
