@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, WithJsonSchema
 
+from cs_mcp.toolkit.identifiers import LocaleCode
 from cs_mcp.toolkit.query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.toolkit.shape import MAX_LIMIT
 
@@ -29,6 +30,7 @@ QueryArg = Annotated[
 ]
 LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 CursorArg = Annotated[str | None, Field(description="The previous page's next_cursor.")]
+LocaleArg = Annotated[LocaleCode | None, Field(description="Default: the master locale.")]
 
 
 def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:

@@ -20,22 +20,33 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from cs_mcp.client import (
-    AuditLogEntry,
+    APIModel,
     Automation,
     Execution,
     ExecutionStep,
     InvalidRequestError,
     NotFoundError,
-    encode_path,
 )
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.automate import (
+    AuditLogInfo,
+    Cursor,
+    Limit,
+    ProjectId,
+    ProjectInfo,
+    automate_path,
+    project_info,
+    project_missing,
+    project_page,
+    summarize_audit,
+    text_or_none,
+)
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     ListAnswer,
     ReadAnswer,
     clean_text,
@@ -62,26 +73,15 @@ READ_AUDIT = frozenset({Scope.AUTOMATE_AUDIT_LOG_READ})
 WRITE = frozenset({Scope.AUTOMATIONS_WRITE})
 
 T = TypeVar("T")
+M = TypeVar("M", bound=APIModel)
 
 # Error text from a run can be long (a remote service's whole answer); this much is kept.
 MAX_ERROR_CHARS = 500
 
-ProjectId = AutomateId  # list_automation_projects says the other tools take its ids
 AutomationId = Annotated[AutomateId, Field(description="From list_automations.")]
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Field(max_length=500, description="The previous page's next_cursor.")]
 
 
 # -- answer models ----------------------------------------------------------------------------
-
-
-class ProjectInfo(BaseModel):
-    id: str
-    title: str | None = None
-    description: str | None = None
-    tags: list[str] = Field(default_factory=lambda: [])
-    created_at: str | None = None
-    updated_at: str | None = None
 
 
 class ProjectList(ListAnswer):
@@ -179,17 +179,6 @@ class ExecutionDetail(ReadAnswer):
     steps: list[ExecutionStepInfo]
 
 
-class AuditLogInfo(BaseModel):
-    uid: str
-    event: str | None = Field(default=None, description="What happened, e.g. Create, Update, Enabled, Disabled.")
-    module: str | None = None
-    subject_id: str | None = Field(default=None, description="The id of the object it happened to.")
-    subject_title: str | None = None
-    active: bool | None = Field(default=None, description="The automation's state after the change, when recorded.")
-    actor: str | None = Field(default=None, description="Who did it (username or user uid).")
-    created_at: str | None = None
-
-
 class AuditLogList(ListAnswer):
     project_id: str
     logs: list[AuditLogInfo]
@@ -206,10 +195,6 @@ class ToggleAnswer(WriteAnswer):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _text(value: str | None) -> str | None:
-    return clean_text(value) if value is not None else None
 
 
 def _named(connector: str | None, title: str | None) -> str | None:
@@ -230,7 +215,7 @@ def _span(step: ExecutionStep) -> int | None:
     return step.end - step.start if step.start is not None and step.end is not None else None
 
 
-def _error_text(error: Any) -> str | None:
+def _errortext_or_none(error: Any) -> str | None:
     if error is None or error == "" or error == {}:
         return None
     if isinstance(error, Mapping):
@@ -239,17 +224,6 @@ def _error_text(error: Any) -> str | None:
     else:
         text = str(error)
     return clean_text(text)[:MAX_ERROR_CHARS]
-
-
-def automate_path(*segments: str) -> str:
-    return "/v1" + encode_path(list(segments))
-
-
-def _project_missing(project_id: str) -> str:
-    return (
-        f"Automate project {project_id!r} does not exist in this organization (or you cannot see it); "
-        "list_automation_projects lists the projects"
-    )
 
 
 def _automation_missing(project_id: str, automation_id: str) -> str:
@@ -294,8 +268,8 @@ def summarize_automation(automation: Automation) -> AutomationSummary:
     trigger = automation.trigger
     return AutomationSummary(
         id=automation.id,
-        title=_text(automation.title),
-        description=_text(automation.description),
+        title=text_or_none(automation.title),
+        description=text_or_none(automation.description),
         active=automation.active,
         trigger=_named(trigger.connector_title, trigger.title) if trigger else None,
         actions=[
@@ -313,30 +287,12 @@ def summarize_execution(execution: Execution) -> ExecutionSummary:
     return ExecutionSummary(
         id=execution.id,
         automation_id=execution.rule_id,
-        title=_text(execution.title),
+        title=text_or_none(execution.title),
         status=execution.status,
         created_at=execution.created_at,
         duration_ms=execution.duration,
-        failed_step=_text(failed.title or failed.name) if failed else None,
-        error=_error_text(failed.error) if failed else None,
-    )
-
-
-def summarize_audit(entry: AuditLogEntry) -> AuditLogInfo:
-    meta: Mapping[str, Any] = entry.metadata or {}
-    actor: Mapping[str, Any] = entry.created_by or {}
-    title = meta.get("title")
-    active = meta.get("active")
-    who = actor.get("username") or actor.get("uid")
-    return AuditLogInfo(
-        uid=entry.uid,
-        event=_text(entry.event),
-        module=_text(entry.module),
-        subject_id=entry.module_uid,
-        subject_title=clean_text(title) if isinstance(title, str) else None,
-        active=active if isinstance(active, bool) else None,
-        actor=clean_text(str(who)) if who else None,
-        created_at=entry.created_at,
+        failed_step=text_or_none(failed.title or failed.name) if failed else None,
+        error=_errortext_or_none(failed.error) if failed else None,
     )
 
 
@@ -365,17 +321,7 @@ async def list_automation_projects(
     query = fingerprint("list_automation_projects")
     skip = decode_cursor(cursor, query)
     page = await state.client.automate.projects(skip=skip, limit=limit)
-    projects = [
-        ProjectInfo(
-            id=p.id,
-            title=_text(p.title),
-            description=_text(p.description),
-            tags=[clean_text(t) for t in p.tags],
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
-        for p in page.items
-    ]
+    projects = [project_info(p) for p in page.items]
     kept = fit_budget(projects)
     info = page_info(
         total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(projects)
@@ -403,7 +349,7 @@ async def list_automations(
             project_id, active=active, show_steps=True, skip=skip, limit=limit
         )
     except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
+        raise ToolError(project_missing(project_id)) from None
     kept, info = filtered_page(
         [summarize_automation(a) for a in page.items],
         lambda a: active is None or a.active is active,
@@ -426,12 +372,15 @@ async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id:
     return AutomationDetail(
         id=automation.id,
         project_id=automation.project_id or project_id,
-        title=_text(automation.title),
-        description=_text(automation.description),
+        title=text_or_none(automation.title),
+        description=text_or_none(automation.description),
         active=automation.active,
         throttle=automation.throttle,
         trigger=TriggerInfo(
-            id=trigger.id, title=_text(trigger.title), connector=_text(trigger.connector_title), next=trigger.next
+            id=trigger.id,
+            title=text_or_none(trigger.title),
+            connector=text_or_none(trigger.connector_title),
+            next=trigger.next,
         )
         if trigger
         else None,
@@ -439,9 +388,9 @@ async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id:
             StepInfo(
                 name=s.name,
                 type=s.type,
-                title=_text(s.title or s.action_title),
-                connector=_text(s.connector_title),
-                description=_text(s.description),
+                title=text_or_none(s.title or s.action_title),
+                connector=text_or_none(s.connector_title),
+                description=text_or_none(s.description),
                 next=s.next,
             )
             for s in automation.steps or []
@@ -485,7 +434,7 @@ async def list_automation_executions(
             project_id, automation_id=automation_id, status=status, skip=skip, limit=limit
         )
     except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
+        raise ToolError(project_missing(project_id)) from None
     except ValueError as exc:  # a filter Automate's quoted `query` form cannot carry
         raise ToolError(f"{exc}; pass the id as list_automations shows it") from None
     kept, info = filtered_page(
@@ -526,7 +475,7 @@ async def get_automation_execution(
         id=execution.id,
         project_id=execution.project_id or project_id,
         automation_id=execution.rule_id,
-        title=_text(execution.title),
+        title=text_or_none(execution.title),
         status=execution.status,
         trigger_payload_id=execution.trigger_payload_id,
         created_at=execution.created_at,
@@ -534,12 +483,12 @@ async def get_automation_execution(
         steps=[
             ExecutionStepInfo(
                 name=s.name,
-                title=_text(s.title),
-                group=_text(s.group),
+                title=text_or_none(s.title),
+                group=text_or_none(s.group),
                 status=s.status,
                 started_at=_ms_to_iso(s.start),
                 duration_ms=_span(s),
-                error=_error_text(s.error),
+                error=_errortext_or_none(s.error),
             )
             for s in execution.details
         ],
@@ -552,17 +501,14 @@ async def list_automation_audit_logs(
 ) -> AuditLogList:
     """A project's audit log, newest first: who created, changed, switched on or switched off
     which automation, and when."""
-    state = app_state(ctx)
-    query = fingerprint("list_automation_audit_logs", project_id)
-    skip = decode_cursor(cursor, query)
-    try:
-        page = await state.client.automate.audit_logs(project_id, skip=skip, limit=limit)
-    except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
-    logs = [summarize_audit(e) for e in page.items]
-    kept = fit_budget(logs)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(logs)
+    automate = app_state(ctx).client.automate
+    kept, info = await project_page(
+        "list_automation_audit_logs",
+        project_id,
+        limit,
+        cursor,
+        lambda skip: automate.audit_logs(project_id, skip=skip, limit=limit),
+        summarize_audit,
     )
     return AuditLogList(project_id=project_id, logs=kept, **info)
 
@@ -623,7 +569,7 @@ async def set_automation_active(
     await call.precheck(targets)
 
     automation = await load_automation(state, project_id, automation_id)
-    title = _text(automation.title)
+    title = text_or_none(automation.title)
     if automation.active is active:
         unchanged = await call.noop(
             targets,
@@ -666,13 +612,9 @@ async def set_automation_active(
     after = (
         await state.client.automate.automation(project_id, automation_id, show_steps=False) if outcome.result else None
     )
-    if outcome.confirmation is not None:
-        message = (
-            f"switching automation {automation_id!r} {word} needs the user's confirmation; nothing was sent. "
-            "Show them the preview and, only if they agree, call again with the confirmation_token"
-        )
-    elif after is None:
-        message = f"dry run: would switch automation {automation_id!r} {word}; nothing was sent"
+    pending = outcome.pending_notice(f"switch automation {automation_id!r} {word}")
+    if pending is not None or after is None:
+        message = pending or f"automation {automation_id!r} was not switched {word}"
     elif after.active is active:
         message = f"automation {automation_id!r} is now {word} (read back after the change)"
     else:

@@ -9,13 +9,12 @@ against the content type's schema and passes the guard.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from cs_mcp.client import Entry, InvalidRequestError, NotFoundError, Source
+from cs_mcp.client import Entry, NotFoundError, Source
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.arguments import (
@@ -23,13 +22,25 @@ from cs_mcp.toolkit.arguments import (
     CursorArg,
     FieldsArg,
     LimitArg,
+    LocaleArg,
     QueryArg,
     check_fields_arg,
     parse_query_arg,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
-from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
-from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.entry_schema import check_entry_fields
+from cs_mcp.toolkit.entry_writes import (
+    EntryRef,
+    EntryWriteAnswer,
+    current_entry,
+    entry_ref,
+    published_environments,
+    refuse_problems,
+    schema_problems,
+    whole_entry,
+    write_or_explain,
+)
+from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, Uid
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import (
@@ -47,7 +58,6 @@ from cs_mcp.toolkit.write import (
     DryRun,
     Permits,
     PlannedRequest,
-    WriteAnswer,
     WriteCall,
     WritePlan,
 )
@@ -66,7 +76,6 @@ EnvironmentArg = Annotated[
     EnvironmentName | None,
     Field(description="For source='published'; default: the configured one."),
 ]
-LocaleArg = Annotated[LocaleCode | None, Field(description="Default: the master locale.")]
 
 
 # -- shared by the entries tools ----------------------------------------------------------
@@ -224,60 +233,6 @@ async def get_entry(
 # -- writes -----------------------------------------------------------------------------
 
 
-class EntryRef(BaseModel):
-    content_type: str
-    uid: str
-    locale: str
-    version: int | None = None
-    title: str | None = None
-
-
-class EntryWriteAnswer(WriteAnswer):
-    entry: EntryRef | None = Field(default=None, description="The entry as written (null on a dry run).")
-
-
-async def _schema_problems(state: AppState, content_type: str, check: Callable[[Any], list[str]]) -> list[str]:
-    """Problems of a write against the cached schema; when there are any, the schema is read
-    again once (it may have changed since it was cached) and the check repeated."""
-    try:
-        ct = await state.meta.content_type(content_type)
-    except NotFoundError:
-        raise await state.meta.content_type_missing(content_type) from None
-    problems = check(ct.schema_)
-    if problems:
-        fresh = await state.meta.content_type(content_type, refresh=True)
-        problems = check(fresh.schema_)
-    return problems
-
-
-def _refuse_problems(content_type: str, problems: Sequence[str]) -> ToolError:
-    listed = "; ".join(problems)
-    return ToolError(
-        f"the fields do not fit content type {content_type!r} ({len(problems)} problem"
-        f"{'s' if len(problems) != 1 else ''}): {listed}. Nothing was sent. "
-        f"get_content_type({content_type!r}) shows the schema."
-    )
-
-
-async def _write_or_explain(state: AppState, content_type: str, fields: Mapping[str, Any], run: Awaitable[T]) -> T:
-    """Runs a write; when Contentstack refuses the fields, the schema is re-read (the cache may
-    be stale) and the refusal reported with what the fresh schema finds."""
-    try:
-        return await run
-    except InvalidRequestError as exc:
-        fresh = await state.meta.content_type(content_type, refresh=True)
-        problems = check_entry_fields(fresh.schema_, fields, require_mandatory=False)
-        extra = f" Against the current schema: {'; '.join(problems)}." if problems else ""
-        raise ToolError(f"{exc}.{extra}") from exc
-
-
-def _entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
-    title = clean(entry.title) if entry.title else None
-    return EntryRef(
-        content_type=content_type, uid=entry.uid, locale=entry.locale or locale, version=entry.version, title=title
-    )
-
-
 @write_tool(
     toolset="entries",
     scopes=WRITE_SCOPES,
@@ -315,15 +270,15 @@ async def create_entry(
     )
     await call.precheck(targets)
     await state.meta.check_locales([loc])
-    problems = await _schema_problems(
+    problems = await schema_problems(
         state, content_type, lambda schema: check_entry_fields(schema, fields, require_mandatory=True)
     )
     if problems:
-        raise _refuse_problems(content_type, problems)
+        raise refuse_problems(content_type, problems)
 
     async def execute(permits: Permits) -> Entry:
         permit = permits.for_operation("entry.create")
-        return await _write_or_explain(
+        return await write_or_explain(
             state, content_type, fields, state.client.entries.create(content_type, fields, locale=loc, permit=permit)
         )
 
@@ -331,19 +286,9 @@ async def create_entry(
     created = outcome.result
     return outcome.answer(
         EntryWriteAnswer,
-        entry=_entry_ref(content_type, loc, created) if created is not None else None,
+        entry=entry_ref(content_type, loc, created) if created is not None else None,
         notice="Entry created." if created is not None else None,
     )
-
-
-async def published_environments(state: AppState, entry: Entry, locales: Sequence[str]) -> tuple[str, ...]:
-    """The environments (by name) where `entry` is published in any of `locales`."""
-    details = entry.publish_details or []
-    if not isinstance(details, list):
-        details = [details]
-    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
-    found = [names.get(d.environment, d.environment) for d in details if d.locale in locales]
-    return tuple(dict.fromkeys(found))
 
 
 async def localized_locales(state: AppState, content_type: str, uid: str) -> tuple[str, ...]:
@@ -353,15 +298,6 @@ async def localized_locales(state: AppState, content_type: str, uid: str) -> tup
         return tuple(await state.client.entries.localized_locales(content_type, uid))
     except NotFoundError:
         return ()
-
-
-async def _current_entry(state: AppState, content_type: str, uid: str, locale: str) -> Entry:
-    try:
-        return await state.client.entries.get(content_type, uid, source="draft", locale=locale)
-    except NotFoundError:
-        raise ToolError(
-            f"entry {content_type}/{uid} does not exist in locale {locale}; check it with query_entries"
-        ) from None
 
 
 @write_tool(
@@ -403,31 +339,21 @@ async def update_entry(
     )
     await call.precheck(targets)
     await state.meta.check_locales([loc])
-    current = await _current_entry(state, content_type, uid, loc)
+    current = await current_entry(state, content_type, uid, loc)
     if current.version != expected_version:
         raise ToolError(
             f"entry {content_type}/{uid} ({loc}) is at version {current.version}, not {expected_version}: it was "
             f"saved since you read it. Nothing was sent. Read it again (get_entry), reapply your change, and pass "
             f"expected_version={current.version}."
         )
-    stored = current.model_dump(by_alias=True, exclude_unset=True)
-
-    def problems_of(schema: Any) -> list[str]:
-        merged = {**editable_fields(schema, stored), **fields}
-        return check_entry_fields(schema, fields, require_mandatory=False) + missing_mandatory(schema, merged)
-
-    problems = await _schema_problems(state, content_type, problems_of)
-    if problems:
-        raise _refuse_problems(content_type, problems)
-    schema = (await state.meta.content_type(content_type)).schema_
     # The whole editable entry is sent, so the update means the same whether Contentstack
     # replaces the stored entry or merges into it.
-    body = {**editable_fields(schema, stored), **fields}
+    body = await whole_entry(state, content_type, current, fields)
     plan.requests[0].summary = f"save the entry as version {expected_version + 1}"
 
     async def execute(permits: Permits) -> Entry:
         permit = permits.for_operation("entry.update")
-        return await _write_or_explain(
+        return await write_or_explain(
             state, content_type, fields, state.client.entries.update(content_type, uid, body, locale=loc, permit=permit)
         )
 
@@ -440,7 +366,7 @@ async def update_entry(
     updated = outcome.result
     return outcome.answer(
         EntryWriteAnswer,
-        entry=_entry_ref(content_type, loc, updated) if updated is not None else None,
+        entry=entry_ref(content_type, loc, updated) if updated is not None else None,
         notice="Entry updated." if updated is not None else None,
     )
 
@@ -480,7 +406,7 @@ async def delete_entry(
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
     await call.precheck(targets)
-    current = await _current_entry(state, content_type, uid, loc)
+    current = await current_entry(state, content_type, uid, loc)
     # Deleting takes the entry off every environment it is published to in that locale: those
     # environments are targets too, so their rules and [confirm] apply.
     # In the master locale, Contentstack deletes the localized versions too: their locales are

@@ -1,0 +1,113 @@
+"""What the entry-writing toolsets share (entries, entries_extra): the reference to an entry
+an answer carries, the entry write answer, and the steps of a write: read the current version,
+check the fields against the content type's schema (read again once when the cached one finds
+problems), build the whole entry to send, and explain Contentstack's refusal of the fields."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
+from cs_mcp.toolkit.context import AppState
+from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
+from cs_mcp.toolkit.shape import clean
+from cs_mcp.toolkit.write import WriteAnswer
+
+T = TypeVar("T")
+
+
+class EntryRef(BaseModel):
+    content_type: str
+    uid: str
+    locale: str
+    version: int | None = None
+    title: str | None = None
+
+
+class EntryWriteAnswer(WriteAnswer):
+    entry: EntryRef | None = Field(default=None, description="The entry as written (null on a dry run).")
+
+
+async def schema_problems(state: AppState, content_type: str, check: Callable[[Any], list[str]]) -> list[str]:
+    """Problems of a write against the cached schema; when there are any, the schema is read
+    again once (it may have changed since it was cached) and the check repeated."""
+    try:
+        ct = await state.meta.content_type(content_type)
+    except NotFoundError:
+        raise await state.meta.content_type_missing(content_type) from None
+    problems = check(ct.schema_)
+    if problems:
+        fresh = await state.meta.content_type(content_type, refresh=True)
+        problems = check(fresh.schema_)
+    return problems
+
+
+def refuse_problems(content_type: str, problems: Sequence[str]) -> ToolError:
+    listed = "; ".join(problems)
+    return ToolError(
+        f"the fields do not fit content type {content_type!r} ({len(problems)} problem"
+        f"{'s' if len(problems) != 1 else ''}): {listed}. Nothing was sent. "
+        f"get_content_type({content_type!r}) shows the schema."
+    )
+
+
+async def write_or_explain(state: AppState, content_type: str, fields: Mapping[str, Any], run: Awaitable[T]) -> T:
+    """Runs a write; when Contentstack refuses the fields, the schema is re-read (the cache may
+    be stale) and the refusal reported with what the fresh schema finds."""
+    try:
+        return await run
+    except InvalidRequestError as exc:
+        fresh = await state.meta.content_type(content_type, refresh=True)
+        problems = check_entry_fields(fresh.schema_, fields, require_mandatory=False)
+        extra = f" Against the current schema: {'; '.join(problems)}." if problems else ""
+        raise ToolError(f"{exc}.{extra}") from exc
+
+
+async def whole_entry(state: AppState, content_type: str, base: Entry, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What to send to save `fields` over `base`: its editable fields with `fields` over them,
+    checked against the schema first (every problem at once).
+
+    Raises:
+        ToolError: the fields do not fit the schema. Nothing was sent.
+    """
+    stored = base.model_dump(by_alias=True, exclude_unset=True)
+
+    def problems_of(schema: Any) -> list[str]:
+        merged = {**editable_fields(schema, stored), **fields}
+        return check_entry_fields(schema, fields, require_mandatory=False) + missing_mandatory(schema, merged)
+
+    problems = await schema_problems(state, content_type, problems_of)
+    if problems:
+        raise refuse_problems(content_type, problems)
+    schema = (await state.meta.content_type(content_type)).schema_
+    return {**editable_fields(schema, stored), **fields}
+
+
+def entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
+    title = clean(entry.title) if entry.title else None
+    return EntryRef(
+        content_type=content_type, uid=entry.uid, locale=entry.locale or locale, version=entry.version, title=title
+    )
+
+
+async def published_environments(state: AppState, entry: Entry, locales: Sequence[str]) -> tuple[str, ...]:
+    """The environments (by name) where `entry` is published in any of `locales`."""
+    details = entry.publish_details or []
+    if not isinstance(details, list):
+        details = [details]
+    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
+    found = [names.get(d.environment, d.environment) for d in details if d.locale in locales]
+    return tuple(dict.fromkeys(found))
+
+
+async def current_entry(state: AppState, content_type: str, uid: str, locale: str) -> Entry:
+    try:
+        return await state.client.entries.get(content_type, uid, source="draft", locale=locale)
+    except NotFoundError:
+        raise ToolError(
+            f"entry {content_type}/{uid} does not exist in locale {locale}; check it with query_entries"
+        ) from None
