@@ -262,14 +262,17 @@ def build_server(
             limiter=shared,
         )
         async with client, shared_limiter_closed(shared):
-            yield AppState(
-                settings=settings,
-                client=client,
-                guard=guard,
-                backend=backend,
-                stdio_principal=stdio_principal,
-                toolsets=availability,
-            )
+            try:
+                yield AppState(
+                    settings=settings,
+                    client=client,
+                    guard=guard,
+                    backend=backend,
+                    stdio_principal=stdio_principal,
+                    toolsets=availability,
+                )
+            finally:
+                await guard.confirmations.aclose()
 
     server: MCPServer[AppState] = MCPServer(
         "cs-mcp",

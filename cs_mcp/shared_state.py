@@ -109,27 +109,31 @@ def connect(url: str) -> aioredis.Redis:
 
 
 def connect_sync(url: str) -> redis.Redis:
-    """A blocking Redis client for `url`, for the ledger and the audit stream, whose callers are
-    synchronous (the audit append runs in a worker thread; a token check is one round trip)."""
+    """A blocking Redis client for `url`, for the audit stream, whose append runs in a worker
+    thread after the file's fsync, and for `cs-mcp audit --redis`."""
     return redis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType] - untyped **kwargs in redis-py
         url, socket_connect_timeout=_TIMEOUT_SECONDS, socket_timeout=_TIMEOUT_SECONDS
     )
 
 
 class RedisLedger:
-    """Spent confirmation tokens in Redis: `SET NX` on the nonce, expiring with the token."""
+    """Spent confirmation tokens in Redis: `SET NX` on the nonce, expiring with the token. The
+    asyncio client: a token check never blocks the event loop that serves the other requests."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client
 
-    def spend(self, nonce: str, ttl_seconds: float) -> bool:
+    async def spend(self, nonce: str, ttl_seconds: float) -> bool:
         """True when `nonce` was not spent before (and now is).
 
         Raises:
             redis.exceptions.RedisError: Redis cannot be reached.
         """
         key = f"{KEY_PREFIX}:spent:{nonce}"
-        return bool(self._redis.set(key, b"1", nx=True, px=max(1, math.ceil(ttl_seconds * 1000))))
+        return bool(await self._redis.set(key, b"1", nx=True, px=max(1, math.ceil(ttl_seconds * 1000))))
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
 
 class RedisAuditStream:
@@ -261,7 +265,8 @@ class SharedRateLimiter(RateLimiter):
 
     async def reserve(self, keys: list[str], args: list[float | int | str]) -> list[bytes]:
         async with self._in_flight:
-            reply: list[bytes] = await self._script(keys=keys, args=args)
+            # redis-py types a script's reply as "Awaitable or not"; the asyncio client awaits it.
+            reply = cast(list[bytes], await self._script(keys=keys, args=args))
         if self._down_until is not None:
             logger.warning("Redis answers again: the shared rate limit is back in use")
             self._down_until = None
