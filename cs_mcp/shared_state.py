@@ -7,7 +7,12 @@ Three things must hold across replicas behind one load balancer:
   Redis: no two replicas can read the same free place), and an `X-RateLimit-Remaining` of 0
   seen by any replica makes every replica wait out the window. When Redis cannot be reached the
   replica falls back to a local window at 1/N of the limit (N = `CS_MCP_REPLICAS`), so N
-  replicas together still stay under it; the outage is logged once.
+  replicas together still stay under it; the outage is logged once. Two moments need care so
+  that the switch itself draws no 429: going down, places already granted in the shared window
+  keep going out from every replica, so the 1/N share starts only once they are past (two
+  windows after the last place this replica was granted); coming back, the other replicas may
+  still be on their share, which the shared window does not see, so for one retry delay and a
+  window each request must fit in both.
 - the confirmation ledger: a token is spent with `SET NX` on its nonce, so it confirms one call
   whichever replica redeems it (see `cs_mcp.guard.confirm`).
 - the audit trail: each replica's file stays the record of truth; lines are also added to one
@@ -30,10 +35,10 @@ from typing import cast
 import anyio
 import redis
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from cs_mcp.client._ratelimit import (
-    ARRIVAL_SLACK_SECONDS,
     WINDOW_SECONDS,
     Clock,
     RateLimiter,
@@ -90,6 +95,46 @@ return {tostring(slot), tostring(now)}
 """
 
 
+# Just before a granted request goes out: KEYS as for _RESERVE; ARGV: now (negative: Redis
+# TIME), rate, window + slack, the member _RESERVE added, the time it was granted (now is never
+# taken as earlier). The window that ends now must hold fewer than `rate` others (a pause
+# after `X-RateLimit-Remaining: 0` holds back new reservations, not granted ones): then the member's time becomes now, the moment it is really sent, and the
+# answer is {'ok', now}. Otherwise it is moved to when there will be room and the answer is
+# {'wait', then, now}. A request that woke late, in a busy process, is thus counted when it is
+# sent, not when it was meant to be, and one granted a window after it cannot overtake it into
+# Contentstack's window.
+_COMMIT = """
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local floor = tonumber(ARGV[5])
+if floor > now then now = floor end
+local rate = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local member = ARGV[4]
+local seen = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. tostring(now - span), tostring(now), 'WITHSCORES')
+local others = {}
+for i = 1, #seen, 2 do
+  if seen[i] ~= member then table.insert(others, tonumber(seen[i + 1])) end
+end
+local function keep(last)
+  local want = math.ceil((last - now + span) * 1000) + 1000
+  if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
+end
+if #others < rate then
+  redis.call('ZADD', KEYS[1], now, member)
+  keep(now)
+  return {'ok', tostring(now)}
+end
+local retry = others[#others - rate + 1] + span
+redis.call('ZADD', KEYS[1], retry, member)
+keep(retry)
+return {'wait', tostring(retry), tostring(now)}
+"""
+
+
 AUDIT_STREAM = f"{KEY_PREFIX}:audit"
 # The stream keeps about this many lines (each replica's file keeps them all).
 AUDIT_STREAM_MAXLEN = 1_000_000
@@ -97,6 +142,12 @@ _TIMEOUT_SECONDS = 1.0
 # Reservations in flight at once per replica: a burst of calls queues here instead of opening
 # so many connections that the pool refuses one, which would look like an outage.
 _MAX_IN_FLIGHT = 32
+# The shared window's slack beyond one second. Granted places go out from different processes,
+# each through its own event loop: on a busy machine one request leaves tens of milliseconds
+# after its place while the one granted a window later leaves on time, and both arrive inside
+# one of Contentstack's windows. The single process's 30 ms is too thin for that.
+SHARED_SLACK_SECONDS = 0.1
+SHARED_SPAN_SECONDS = WINDOW_SECONDS + SHARED_SLACK_SECONDS
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -179,39 +230,60 @@ class SharedWindow:
         self.rate = rate
         self._owner = owner
         self._redis_key = f"{KEY_PREFIX}:rl:{owner.scope}:{key}"
-        self._fallback = SlidingWindowLimiter(max(1, rate // owner.replicas), owner.clock, owner.sleep)
+        self._fallback = SlidingWindowLimiter(
+            max(1, rate // owner.replicas), owner.clock, owner.sleep, slack=SHARED_SLACK_SECONDS
+        )
         self._pause = 0.0  # seconds every replica must wait, sent with the next reservation
+        # The local time of the latest place this replica was granted in the shared window.
+        self._horizon = 0.0
+        self._on_fallback = False
+        self._settle_until = 0.0  # back from an outage: until then requests fit both windows
 
     async def acquire(self) -> None:
         """Waits until one more request fits in the shared window (or, with Redis down, in the
         local fallback window), then counts it."""
         owner = self._owner
         if owner.using_fallback():
-            await self._fallback.acquire()
+            await self._acquire_locally()
             return
+        if owner.clock() < self._settle_until:
+            await self._fallback.acquire()
+        member = secrets.token_hex(8)
+        keys = [self._redis_key, f"{self._redis_key}:nb"]
         try:
-            reply = await owner.reserve(
-                keys=[self._redis_key, f"{self._redis_key}:nb"],
-                args=[
-                    owner.shared_now(),
-                    self.rate,
-                    WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS,
-                    secrets.token_hex(8),
-                    self._pause,
-                ],
+            reply = await owner.run(
+                owner.reserve_script, keys, [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, self._pause]
             )
+            self._pause = 0.0
+            if self._on_fallback:
+                self._on_fallback = False
+                self._settle_until = owner.clock() + RETRY_AFTER_SECONDS + SHARED_SPAN_SECONDS
+            slot, now = (float(value) for value in reply)
+            while True:
+                # Counted from the script's `now`, not from when it was asked: the time spent
+                # reaching Redis came before that moment, and only the reply's way back (a
+                # little) is waited on top, which errs late, never early.
+                delay = slot - now
+                self._horizon = max(self._horizon, owner.clock() + max(0.0, delay))
+                if delay > 0:
+                    await owner.sleep(delay)
+                reply = await owner.run(
+                    owner.commit_script, keys, [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, slot]
+                )
+                if reply[0] == b"ok":
+                    return
+                slot, now = float(reply[1]), float(reply[2])
         except UNREACHABLE as exc:
             owner.redis_failed(exc)
-            await self._fallback.acquire()
-            return
-        self._pause = 0.0
-        slot, now = (float(value) for value in reply)
-        # Counted from the script's `now`, not from when it was asked: the time spent reaching
-        # Redis came before that moment, and only the reply's way back (a little) is waited
-        # on top, which errs late, never early.
-        delay = slot - now
-        if delay > 0:
-            await owner.sleep(delay)
+            await self._acquire_locally()
+
+    async def _acquire_locally(self) -> None:
+        """A place in the local 1/N window; on the switch, not before the shared window's grants
+        are certainly past."""
+        if not self._on_fallback:
+            self._on_fallback = True
+            self._fallback.hold_until(self._horizon + 2 * SHARED_SPAN_SECONDS)
+        await self._fallback.acquire()
 
     def observe(self, remaining: int | None) -> None:
         """Reads `X-RateLimit-Remaining`: at zero every replica waits out the current window
@@ -251,7 +323,8 @@ class SharedRateLimiter(RateLimiter):
         self.clock: Clock = self._clock
         self.sleep: Callable[[float], Awaitable[None]] = self._sleep
         self._shared_clock = shared_clock
-        self._script = redis.register_script(_RESERVE)
+        self.reserve_script = redis.register_script(_RESERVE)
+        self.commit_script = redis.register_script(_COMMIT)
         self._in_flight = anyio.CapacityLimiter(_MAX_IN_FLIGHT)
         self._down_until: float | None = None
         self._warned = False
@@ -263,10 +336,15 @@ class SharedRateLimiter(RateLimiter):
         """The time to reserve at: the injected shared clock, else -1 (the script reads TIME)."""
         return self._shared_clock() if self._shared_clock else -1.0
 
-    async def reserve(self, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+        """Runs one of the window's scripts (a bounded number at once per replica).
+
+        Raises:
+            redis.exceptions.RedisError, OSError, TimeoutError: Redis cannot be reached.
+        """
         async with self._in_flight:
             # redis-py types a script's reply as "Awaitable or not"; the asyncio client awaits it.
-            reply = cast(list[bytes], await self._script(keys=keys, args=args))
+            reply = cast(list[bytes], await script(keys=keys, args=args))
         if self._down_until is not None:
             logger.warning("Redis answers again: the shared rate limit is back in use")
             self._down_until = None
