@@ -98,11 +98,11 @@ return {tostring(slot), tostring(now)}
 # Just before a granted request goes out: KEYS as for _RESERVE; ARGV: now (negative: Redis
 # TIME), rate, window + slack, the member _RESERVE added, the time it was granted (now is never
 # taken as earlier). The window that ends now must hold fewer than `rate` others (a pause
-# after `X-RateLimit-Remaining: 0` holds back new reservations, not granted ones): then the member's time becomes now, the moment it is really sent, and the
-# answer is {'ok', now}. Otherwise it is moved to when there will be room and the answer is
-# {'wait', then, now}. A request that woke late, in a busy process, is thus counted when it is
-# sent, not when it was meant to be, and one granted a window after it cannot overtake it into
-# Contentstack's window.
+# after `X-RateLimit-Remaining: 0` holds back new reservations, not granted ones): then the
+# member's time becomes now, the moment it is really sent, and the answer is {'ok', now}.
+# Otherwise it is moved to when there will be room and the answer is {'wait', then, now}. A
+# request that woke late, in a busy process, is thus counted when it is sent, not when it was
+# meant to be, and one granted a window after it cannot overtake it into Contentstack's window.
 _COMMIT = """
 local now = tonumber(ARGV[1])
 if now < 0 then
