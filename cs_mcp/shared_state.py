@@ -28,6 +28,7 @@ import hashlib
 import logging
 import math
 import secrets
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import cast
@@ -44,7 +45,6 @@ from cs_mcp.client._ratelimit import (
     RateLimiter,
     RateLimits,
     Sleep,
-    SlidingWindowLimiter,
     Window,
 )
 from cs_mcp.config import Settings
@@ -222,6 +222,40 @@ class RedisAuditStream:
             start = "(" + batch[-1][0].decode()
 
 
+class LocalShare:
+    """The fallback while Redis is unreachable: at most `rate` requests in any `span`, each
+    counted at the moment it is let go, after its wait, so one that woke late in a busy process
+    is counted late, not early. Waiters go one at a time, in order."""
+
+    def __init__(self, rate: int, clock: Clock, sleep: Sleep, span: float = SHARED_SPAN_SECONDS) -> None:
+        self.rate = max(1, rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._span = span
+        self._sent: deque[float] = deque(maxlen=self.rate)
+        self._not_before = 0.0
+        self._lock = anyio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = self._clock()
+            free = self._sent[0] + self._span if len(self._sent) == self.rate else now
+            until = max(free, self._not_before, now)
+            if until > now:
+                await self._sleep(until - now)
+            # Late if the process was busy: then counted from when it really goes.
+            self._sent.append(max(self._clock(), until))
+
+    def hold_until(self, moment: float) -> None:
+        """Lets nothing go before `moment`."""
+        self._not_before = max(self._not_before, moment)
+
+    def observe(self, remaining: int | None) -> None:
+        """At an `X-RateLimit-Remaining` of 0, waits out the window."""
+        if remaining is not None and remaining <= 0:
+            self.hold_until(self._clock() + WINDOW_SECONDS)
+
+
 class SharedWindow:
     """One organization's window for one API family, in Redis; the same interface as
     `SlidingWindowLimiter` (`acquire()`, `observe(remaining)`)."""
@@ -230,9 +264,7 @@ class SharedWindow:
         self.rate = rate
         self._owner = owner
         self._redis_key = f"{KEY_PREFIX}:rl:{owner.scope}:{key}"
-        self._fallback = SlidingWindowLimiter(
-            max(1, rate // owner.replicas), owner.clock, owner.sleep, slack=SHARED_SLACK_SECONDS
-        )
+        self._fallback = LocalShare(rate // owner.replicas, owner.clock, owner.sleep)
         self._pause = 0.0  # seconds every replica must wait, sent with the next reservation
         # The local time of the latest place this replica was granted in the shared window.
         self._horizon = 0.0

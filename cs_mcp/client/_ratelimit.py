@@ -63,14 +63,12 @@ class Window(Protocol):
 
 
 class SlidingWindowLimiter:
-    """At most `rate` grants in any window of `WINDOW_SECONDS`, in the order they were asked
-    (`slack` more between a grant and the one `rate` places later)."""
+    """At most `rate` grants in any window of `WINDOW_SECONDS`, in the order they were asked."""
 
-    def __init__(self, rate: int, clock: Clock, sleep: Sleep, slack: float = ARRIVAL_SLACK_SECONDS) -> None:
+    def __init__(self, rate: int, clock: Clock, sleep: Sleep) -> None:
         if rate < 1:
             raise ValueError("rate must be at least 1")
         self.rate = rate
-        self._span = WINDOW_SECONDS + slack
         self._clock = clock
         self._sleep = sleep
         self._grants: deque[float] = deque(maxlen=rate)
@@ -85,7 +83,7 @@ class SlidingWindowLimiter:
             if self._grants:
                 slot = max(slot, self._grants[-1])
             if len(self._grants) == self.rate:
-                slot = max(slot, self._grants[0] + self._span)
+                slot = max(slot, self._grants[0] + WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS)
             self._grants.append(slot)
         delay = slot - now
         if delay > 0:
@@ -94,11 +92,7 @@ class SlidingWindowLimiter:
     def observe(self, remaining: int | None) -> None:
         """Reads the server's `X-RateLimit-Remaining`: at zero, waits out the current window."""
         if remaining is not None and remaining <= 0:
-            self.hold_until(self._clock() + WINDOW_SECONDS)
-
-    def hold_until(self, moment: float) -> None:
-        """Grants nothing before `moment` (on this limiter's clock)."""
-        self._not_before = max(self._not_before, moment)
+            self._not_before = max(self._not_before, self._clock() + WINDOW_SECONDS)
 
 
 class RateLimiter:
