@@ -249,11 +249,30 @@ class Figures:
     outage_seconds: float = 0.0
     confirmation: list[str] = field(default_factory=lambda: [])
     stats: dict[str, Any] = field(default_factory=lambda: {})
+    # (seconds since the start, 429s the sandbox had sent by then), sampled through the run
+    rate_limited_over_time: list[tuple[float, int]] = field(default_factory=lambda: [])
+    killed_at: float | None = None
+    restarted_at: float | None = None
     file_records: list[AuditRecord] = field(default_factory=lambda: [])
     trail_records: list[AuditRecord] = field(default_factory=lambda: [])
 
     def rate_limited(self) -> int:
         return sum(sum(families.values()) for families in self.stats.get("rate_limited", {}).values())
+
+    def rate_limited_by_phase(self) -> str:
+        """When the 429s came: before the kill, while Redis was down, after it came back."""
+        phases = {"before the kill": 0, "while Redis was down": 0, "after it came back": 0}
+        previous = 0
+        for at, count in self.rate_limited_over_time:
+            if self.killed_at is None or at <= self.killed_at:
+                phase = "before the kill"
+            elif self.restarted_at is None or at <= self.restarted_at:
+                phase = "while Redis was down"
+            else:
+                phase = "after it came back"
+            phases[phase] += count - previous
+            previous = count
+        return ", ".join(f"{n} {phase}" for phase, n in phases.items())
 
     def peaks(self) -> dict[str, int]:
         peaks: dict[str, int] = {}
@@ -358,16 +377,28 @@ async def confirm_across_replicas(urls: Sequence[str], figures: Figures) -> None
         )
 
 
-async def control_outage(server: RedisServer, outage: Outage, figures: Figures) -> None:
+async def control_outage(server: RedisServer, outage: Outage, figures: Figures, started_at: float) -> None:
     await outage.kill_due.wait()
     await anyio.to_thread.run_sync(server.stop)
     outage.killed_at_done = outage.done
     outage.killed.set()
     down = time.monotonic()
+    figures.killed_at = down - started_at
     await outage.restart_due.wait()
     await anyio.to_thread.run_sync(server.start)
+    figures.restarted_at = time.monotonic() - started_at
     figures.outage_seconds = time.monotonic() - down
     outage.restarted.set()
+
+
+async def watch_rate_limited(sandbox_url: str, figures: Figures, started_at: float) -> None:
+    """Samples the 429s the sandbox has sent, four times a second, until cancelled."""
+    async with httpx2.AsyncClient(base_url=sandbox_url) as http:
+        while True:
+            stats = (await http.get("/_sandbox/stats")).json()
+            figures.stats = stats
+            figures.rate_limited_over_time.append((time.monotonic() - started_at, figures.rate_limited()))
+            await anyio.sleep(0.25)
 
 
 async def team_run(
@@ -381,16 +412,19 @@ async def team_run(
         deadline = started_at + seconds
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(confirm_across_replicas, team.replica_urls, figures)
-            tasks.start_soon(control_outage, team.redis, outage, figures)
+            tasks.start_soon(control_outage, team.redis, outage, figures, started_at)
+            tasks.start_soon(watch_rate_limited, team.sandbox_url, figures, started_at)
             async with anyio.create_task_group() as load:
                 for index, url in enumerate(team.replica_urls, start=1):
                     for number in range(clients_per_replica):
                         load.start_soon(one_client, url, index, number, deadline, figures, outage)
             figures.seconds = time.monotonic() - started_at
-            if not outage.killed.is_set() or not outage.restarted.is_set():
-                tasks.cancel_scope.cancel()  # the run ended before the outage could; the figures say so
+            # The watch ends here, and the outage too if the run ended before it could (the
+            # figures then say so).
+            tasks.cancel_scope.cancel()
         async with httpx2.AsyncClient() as http:
             figures.stats = (await http.get(f"{team.sandbox_url}/_sandbox/stats")).json()
+        figures.rate_limited_over_time.append((figures.seconds, figures.rate_limited()))
         # One more call per replica after the run: the first append that reaches Redis sends
         # what that replica's stream missed, whenever the outage ended.
         for index, url in enumerate(team.replica_urls, start=1):
@@ -430,11 +464,11 @@ def report(figures: Figures) -> str:
             f"one sandbox with Contentstack's limits (10 reads/s, 10 writes/s per organization)",
             f"  calls {figures.calls} ({figures.calls / max(figures.seconds, 1):.1f}/s), writes {figures.writes}, "
             f"errors {len(figures.errors)}, p50 {pct(50):.0f} ms, p99 {pct(99):.0f} ms",
-            f"  at the stack: 429s {figures.rate_limited()} {json.dumps(figures.stats.get('rate_limited'))}, "
+            f"  at the stack: 429s {figures.rate_limited()} ({figures.rate_limited_by_phase()}), "
             f"peak per second {json.dumps(figures.peaks())}",
             f"  confirmation: {'; '.join(figures.confirmation)}",
-            f"  Redis killed for {figures.outage_seconds:.1f} s mid-run; {figures.calls_during_outage} calls "
-            "completed meanwhile",
+            f"  Redis killed at {figures.killed_at or 0:.1f} s for {figures.outage_seconds:.1f} s; "
+            f"{figures.calls_during_outage} calls completed meanwhile",
             f"  audit: {len(figures.file_records)} lines in the replicas' files, {len(figures.trail_records)} in the "
             f"merged trail, for {figures.writes} write calls",
             *missing_lines(figures),

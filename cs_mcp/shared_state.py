@@ -9,10 +9,12 @@ Three things must hold across replicas behind one load balancer:
   replica falls back to a local window at 1/N of the limit (N = `CS_MCP_REPLICAS`), so N
   replicas together still stay under it; the outage is logged once. Two moments need care so
   that the switch itself draws no 429: going down, places already granted in the shared window
-  keep going out from every replica, so the 1/N share starts only once they are past (two
+  may still go out from other replicas, so the 1/N share starts only once they are past (two
   windows after the last place this replica was granted); coming back, the other replicas may
-  still be on their share, which the shared window does not see, so for one retry delay and a
-  window each request must fit in both.
+  still be on their share, which the shared window does not see, so for one retry delay and two
+  windows each request must fit in both. A request is counted in the shared window when it is
+  sent (a second script moves its place to that moment), not when it was granted: a replica
+  that wakes late in a busy process cannot put one more into Contentstack's window.
 - the confirmation ledger: a token is spent with `SET NX` on its nonce, so it confirms one call
   whichever replica redeems it (see `cs_mcp.guard.confirm`).
 - the audit trail: each replica's file stays the record of truth; lines are also added to one
@@ -275,21 +277,26 @@ class SharedWindow:
         """Waits until one more request fits in the shared window (or, with Redis down, in the
         local fallback window), then counts it."""
         owner = self._owner
+        counted_locally = False
         if owner.using_fallback():
             await self._acquire_locally()
-            return
-        if owner.clock() < self._settle_until:
-            await self._fallback.acquire()
+            if owner.using_fallback():
+                return
+            # It waited in the local queue past the retry delay: Redis may be back, and this
+            # replica must not go on sending unseen by the others. Counted there too.
+            counted_locally = True
         member = secrets.token_hex(8)
         keys = [self._redis_key, f"{self._redis_key}:nb"]
         try:
-            reply = await owner.run(
-                owner.reserve_script, keys, [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, self._pause]
-            )
+            args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, self._pause]
+            reply = await owner.run(owner.reserve_script, keys, args)
             self._pause = 0.0
             if self._on_fallback:
                 self._on_fallback = False
-                self._settle_until = owner.clock() + RETRY_AFTER_SECONDS + SHARED_SPAN_SECONDS
+                # Another replica learns that Redis is back at its next try, within a retry
+                # delay; its last sends on its share then leave the window one span later. A
+                # second span covers a busy process being late with either.
+                self._settle_until = owner.clock() + RETRY_AFTER_SECONDS + 2 * SHARED_SPAN_SECONDS
             slot, now = (float(value) for value in reply)
             while True:
                 # Counted from the script's `now`, not from when it was asked: the time spent
@@ -299,15 +306,19 @@ class SharedWindow:
                 self._horizon = max(self._horizon, owner.clock() + max(0.0, delay))
                 if delay > 0:
                     await owner.sleep(delay)
-                reply = await owner.run(
-                    owner.commit_script, keys, [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, slot]
-                )
+                if not counted_locally and owner.clock() < self._settle_until:
+                    # Just back: other replicas may still be on their share, unseen here.
+                    await self._fallback.acquire()
+                    counted_locally = True
+                args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, slot]
+                reply = await owner.run(owner.commit_script, keys, args)
                 if reply[0] == b"ok":
                     return
                 slot, now = float(reply[1]), float(reply[2])
         except UNREACHABLE as exc:
             owner.redis_failed(exc)
-            await self._acquire_locally()
+            if not counted_locally:
+                await self._acquire_locally()
 
     async def _acquire_locally(self) -> None:
         """A place in the local 1/N window; on the switch, not before the shared window's grants
