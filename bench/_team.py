@@ -224,10 +224,7 @@ async def deployment(workdir: Path) -> AsyncGenerator[Deployment]:
                     CS_MCP_AUDIT_LOG=str(audit),
                     XDG_STATE_HOME=str(workdir / f"state-{n}"),
                 )
-                # The sandbox stands for Contentstack, which does not share the replicas' CPU: the
-                # replicas run at a lower priority, so they do not stall its clock.
-                nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-                command = [*nice, sys.executable, "-m", "cs_mcp", "serve", "--transport", "http", "--port", str(port)]
+                command = [sys.executable, "-m", "cs_mcp", "serve", "--transport", "http", "--port", str(port)]
                 base = f"http://127.0.0.1:{port}"
                 await stack.enter_async_context(started(command, env, f"{base}/healthz", workdir / f"replica-{n}.log"))
                 urls.append(f"{base}/mcp")
@@ -397,10 +394,12 @@ async def control_outage(server: RedisServer, outage: Outage, figures: Figures, 
 
 async def watch_rate_limited(sandbox_url: str, figures: Figures, started_at: float) -> None:
     """Samples the 429s the sandbox has sent, four times a second, until cancelled."""
-    async with httpx2.AsyncClient(base_url=sandbox_url) as http:
+    async with httpx2.AsyncClient(base_url=sandbox_url, timeout=60) as http:
         while True:
-            stats = (await http.get("/_sandbox/stats")).json()
-            figures.stats = stats
+            try:
+                figures.stats = (await http.get("/_sandbox/stats")).json()
+            except httpx2.HTTPError:
+                continue  # a busy sandbox answers the next time
             figures.rate_limited_over_time.append((time.monotonic() - started_at, figures.rate_limited()))
             await anyio.sleep(0.25)
 
@@ -426,7 +425,7 @@ async def team_run(
             # The watch ends here, and the outage too if the run ended before it could (the
             # figures then say so).
             watchers.cancel_scope.cancel()
-        async with httpx2.AsyncClient() as http:
+        async with httpx2.AsyncClient(timeout=60) as http:
             figures.stats = (await http.get(f"{team.sandbox_url}/_sandbox/stats")).json()
         figures.rate_limited_over_time.append((figures.seconds, figures.rate_limited()))
         # One more call per replica after the run: the first append that reaches Redis sends
