@@ -21,7 +21,7 @@ import anyio
 import httpx2
 from mcp import Client
 
-from cs_mcp.client._publishing import BULK_MAX_ENVIRONMENTS, BULK_MAX_ITEMS, BULK_MAX_LOCALES
+from cs_mcp.client import BULK_MAX_ENVIRONMENTS, BULK_MAX_ITEMS, BULK_MAX_LOCALES
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox import store

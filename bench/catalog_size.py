@@ -17,7 +17,7 @@ import anyio
 
 from cs_mcp.commands.tools import catalog
 from cs_mcp.guard import builtin_policy
-from cs_mcp.tools._registry import TOOLSETS, registered_tools
+from cs_mcp.toolkit.registry import TOOLSETS, registered_tools
 
 OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "contentstack" / "official-mcp-tools"
 

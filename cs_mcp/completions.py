@@ -22,6 +22,7 @@ from mcp.server import MCPServer
 from mcp_types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
 from cs_mcp.client import ContentstackClient, ContentstackError
+from cs_mcp.config import Capability
 from cs_mcp.resources import CONTENT_TYPE_URI, RELEASE_URI, BoundRequest, bound_request, install_request_binding
 
 MAX_VALUES = 100
@@ -118,7 +119,7 @@ async def complete(
     if kind is None:
         return None
     bound = bound_request()
-    if bound is None or bound.principal is None or not bound.state.client.has_cma_credentials():
+    if bound is None or bound.principal is None or Capability.CMA not in bound.state.settings.capabilities():
         return None
     source, scope = SOURCES[kind[0]]
     if scope not in bound.state.guard.role_of(bound.principal).scopes:

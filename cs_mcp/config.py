@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from cs_mcp.client import Api, ClientConfig, InvalidBaseURLError, RateLimits, UnknownRegionError, resolve_region
-from cs_mcp.client._client import DEFAULT_RELEASE_VERSION
-from cs_mcp.client._regions import normalise_base_url
+from cs_mcp.client import (
+    DEFAULT_RELEASE_VERSION,
+    Api,
+    ClientConfig,
+    InvalidBaseURLError,
+    RateLimits,
+    UnknownRegionError,
+    normalise_base_url,
+    resolve_region,
+)
 from cs_mcp.guard.audit import DEFAULT_KEEP as DEFAULT_AUDIT_KEEP
 from cs_mcp.guard.audit import DEFAULT_MAX_BYTES as DEFAULT_AUDIT_MAX_BYTES
 
@@ -62,6 +70,25 @@ def default_data_dir() -> Path:
     """Where the sandbox's database lives by default."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "cs-mcp"
+
+
+class Capability(StrEnum):
+    """What the configured credentials let cs-mcp reach; a toolset names the one it needs."""
+
+    CMA = "cma"  # the stack's Content Management API: API key plus management, OAuth or authtoken
+    DELIVERY = "delivery"  # the Content Delivery API: API key plus a delivery token for an environment
+    ORGANIZATION = "organization"  # analytics and Automate: a user token (authtoken or OAuth) and the organization
+
+
+# What to set to gain each capability, as the server and `cs-mcp doctor` say it.
+CAPABILITY_HINTS: dict[Capability, str] = {
+    Capability.CMA: "set CONTENTSTACK_API_KEY and CONTENTSTACK_MANAGEMENT_TOKEN (or CONTENTSTACK_AUTHTOKEN)",
+    Capability.DELIVERY: ("set CONTENTSTACK_DELIVERY_TOKEN and CONTENTSTACK_ENVIRONMENT (or CS_MCP_DELIVERY_TOKENS)"),
+    Capability.ORGANIZATION: (
+        "set CONTENTSTACK_AUTHTOKEN and CONTENTSTACK_ORGANIZATION_UID "
+        "(an organization owner's or admin's authtoken; management tokens are not accepted)"
+    ),
+}
 
 
 # JWS algorithms an access token may be signed with: asymmetric only. `none` and the HMAC
@@ -224,6 +251,18 @@ class Settings(BaseModel):
                 "CONTENTSTACK_ENVIRONMENT",
                 "CONTENTSTACK_DELIVERY_TOKEN is set but not the environment it belongs to",
             )
+
+    def capabilities(self) -> frozenset[Capability]:
+        """What the configured credentials reach: the one answer to "which credentials are set"."""
+        user_token = self.authtoken or self.oauth_token
+        found: set[Capability] = set()
+        if self.api_key and (self.management_token or user_token):
+            found.add(Capability.CMA)
+        if self.api_key and ((self.delivery_token and self.environment) or self.delivery_tokens):
+            found.add(Capability.DELIVERY)
+        if user_token and self.organization_uid:
+            found.add(Capability.ORGANIZATION)
+        return frozenset(found)
 
     @property
     def has_credentials(self) -> bool:

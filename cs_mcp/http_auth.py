@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cs_mcp.guard import Policy, Principal
 from cs_mcp.oauth import JwksUnavailable, JwtVerifier, TokenRejected, principal_name, role_for
-from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY
+from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
 
 ANONYMOUS = "anonymous"
 # OAuth discovery (RFC 8414, RFC 9728) is not behind the token. Without an identity provider

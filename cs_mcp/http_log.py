@@ -12,7 +12,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cs_mcp.guard import Principal
-from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY
+from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
 
 logger = logging.getLogger("cs_mcp.http")
 

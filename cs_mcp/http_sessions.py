@@ -28,7 +28,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cs_mcp.guard import Principal
-from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY
+from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
 
 
 def open_sessions(manager: StreamableHTTPSessionManager) -> Container[str]:

@@ -27,7 +27,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, InputRequiredResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cs_mcp.tools._shape import clean_text
+from cs_mcp.toolkit.shape import clean_text
 
 FRONT_MATTER_FENCE = "+++"
 # A placeholder is `{identifier}`; `{{` and `}}` are literal braces; other braces are left alone.

@@ -25,10 +25,11 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import ListResourcesResult, ListResourceTemplatesResult
 
 from cs_mcp.client import ContentstackError, NotFoundError
+from cs_mcp.config import Capability
 from cs_mcp.guard import Principal
-from cs_mcp.tools._context import AppState, principal_in
-from cs_mcp.tools._registry import registered_tools
-from cs_mcp.tools._shape import clean, clean_text
+from cs_mcp.toolkit.context import AppState, principal_in
+from cs_mcp.toolkit.registry import registered_tools
+from cs_mcp.toolkit.shape import clean, clean_text
 from cs_mcp.tools.stack import ContentTypeSchema, compact_field
 from cs_mcp.views import MIME_TYPE as VIEW_MIME
 from cs_mcp.views import RESOURCE_META as VIEW_META
@@ -157,7 +158,7 @@ def _caller(scope: str) -> AppState:
             f"denied by the guard: role {role.name!r} may not read this resource (it needs {scope}). "
             "Call describe_stack to see your permissions."
         )
-    if not bound.state.client.has_cma_credentials():
+    if Capability.CMA not in bound.state.settings.capabilities():
         raise ResourceError("no stack credentials: set CONTENTSTACK_API_KEY and CONTENTSTACK_MANAGEMENT_TOKEN")
     return bound.state
 

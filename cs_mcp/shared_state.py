@@ -41,7 +41,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from cs_mcp.client._ratelimit import (
+from cs_mcp.client import (
     WINDOW_SECONDS,
     Clock,
     RateLimiter,

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import pytest
 
-from cs_mcp.tools._registry import registered_tools
+from cs_mcp.toolkit.registry import registered_tools
 from tests.helpers import run_peer
 
 pytestmark = pytest.mark.subprocess

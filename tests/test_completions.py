@@ -17,7 +17,7 @@ from cs_mcp.guard.policy import Policy, RoleSpec, resolve_roles
 from cs_mcp.prompts import load_prompts, register_prompts
 from cs_mcp.resources import register_resources
 from cs_mcp.server import build_server
-from cs_mcp.tools._context import AppState
+from cs_mcp.toolkit.context import AppState
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cs_mcp.client import Api, RateLimits
-from cs_mcp.config import ConfigError, Settings
+from cs_mcp.config import CAPABILITY_HINTS, Capability, ConfigError, Settings
 
 
 def test_the_official_servers_variable_names_configure_a_stack() -> None:
@@ -60,6 +60,42 @@ def test_a_bad_or_half_set_configuration_names_the_variable_and_hides_secrets(
 def test_no_credentials_means_the_sandbox_is_served() -> None:
     assert not Settings.from_env({}).has_credentials
     assert Settings.from_env({"CONTENTSTACK_API_KEY": "k"}).has_credentials
+
+
+CAPABILITY_CASES: list[tuple[dict[str, str], set[Capability]]] = [
+    ({}, set()),
+    ({"CONTENTSTACK_API_KEY": "k"}, set()),
+    ({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_MANAGEMENT_TOKEN": "m"}, {Capability.CMA}),
+    ({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_AUTHTOKEN": "a"}, {Capability.CMA}),
+    ({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_OAUTH_TOKEN": "o"}, {Capability.CMA}),
+    ({"CONTENTSTACK_AUTHTOKEN": "a"}, set()),
+    ({"CONTENTSTACK_AUTHTOKEN": "a", "CONTENTSTACK_ORGANIZATION_UID": "org"}, {Capability.ORGANIZATION}),
+    (
+        {"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_AUTHTOKEN": "a", "CONTENTSTACK_ORGANIZATION_UID": "org"},
+        {Capability.CMA, Capability.ORGANIZATION},
+    ),
+    (
+        {
+            "CONTENTSTACK_API_KEY": "k",
+            "CONTENTSTACK_DELIVERY_TOKEN": "d",
+            "CONTENTSTACK_ENVIRONMENT": "production",
+        },
+        {Capability.DELIVERY},
+    ),
+    ({"CONTENTSTACK_API_KEY": "k", "CS_MCP_DELIVERY_TOKENS": "staging=d"}, {Capability.DELIVERY}),
+]
+
+
+@pytest.mark.parametrize(("env", "expected"), CAPABILITY_CASES)
+def test_capabilities_say_which_apis_the_configured_credentials_reach(
+    env: dict[str, str], expected: set[Capability]
+) -> None:
+    assert Settings.from_env(env).capabilities() == expected
+
+
+def test_every_capability_says_what_to_set_without_any_value() -> None:
+    assert set(CAPABILITY_HINTS) == set(Capability)
+    assert all(hint.startswith("set ") for hint in CAPABILITY_HINTS.values())
 
 
 def test_rate_limits_default_to_contentstacks_and_may_be_raised_per_family() -> None:

@@ -23,7 +23,7 @@ from cs_mcp.guard import Guard, Policy, Principal, parse_policy
 from cs_mcp.http import create_http_app
 from cs_mcp.http_auth import BearerAuth
 from cs_mcp.server import build_server
-from cs_mcp.tools._context import PRINCIPAL_SCOPE_KEY
+from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
 
 pytestmark = pytest.mark.anyio
 

@@ -19,7 +19,7 @@ from cs_mcp.prompts import (
     parse_prompt_file,
     register_prompts,
 )
-from cs_mcp.tools._registry import registered_tools
+from cs_mcp.toolkit.registry import registered_tools
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from mcp import Client
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
-from cs_mcp.tools._registry import registered_tools
+from cs_mcp.toolkit.registry import registered_tools
 from tests.helpers import text_of
 
 pytestmark = pytest.mark.anyio

@@ -1,6 +1,41 @@
-"""The shared Contentstack API client: every HTTP call of cs-mcp goes through it."""
+"""The shared Contentstack API client: every HTTP call of cs-mcp goes through it.
 
-from cs_mcp.client._client import ClientConfig, ContentstackClient, Redactor, RetryPolicy, encode_path
+Everything the rest of cs-mcp uses of the client is named here; its `_`-modules are private."""
+
+from cs_mcp.client._analytics import (
+    DEFAULT_SERVICES,
+    DIMENSIONS,
+    MAX_RANGE_DAYS,
+    REPORTS,
+    SERVICES,
+    CacheStatus,
+    Duration,
+    JobActive,
+    JobDataPage,
+    ReportName,
+)
+from cs_mcp.client._automate import (
+    AuditLogEntry,
+    Automation,
+    Execution,
+    ExecutionStep,
+)
+from cs_mcp.client._client import (
+    DEFAULT_RELEASE_VERSION,
+    ClientConfig,
+    ContentstackClient,
+    Redactor,
+    RetryPolicy,
+    encode_path,
+)
+from cs_mcp.client._entry_models import (
+    BulkAsset,
+    BulkEntry,
+    BulkJob,
+    PublishAction,
+    PublishQueueItem,
+    Source,
+)
 from cs_mcp.client._exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -18,25 +53,87 @@ from cs_mcp.client._exceptions import (
     TransportError,
     UnsafePathError,
 )
-from cs_mcp.client._models import APIModel, ContentType, Entry, Environment, Locale, Page, PublishDetail, SchemaField
-from cs_mcp.client._ratelimit import RateLimiter, RateLimits
-from cs_mcp.client._regions import REGIONS, Api, InvalidBaseURLError, UnknownRegionError, base_url, resolve_region
+from cs_mcp.client._models import (
+    APIModel,
+    ContentType,
+    Entry,
+    Environment,
+    Locale,
+    Page,
+    PublishDetail,
+    SchemaField,
+)
+from cs_mcp.client._publishing import (
+    BULK_MAX_ENVIRONMENTS,
+    BULK_MAX_ITEMS,
+    BULK_MAX_LOCALES,
+)
+from cs_mcp.client._ratelimit import (
+    ARRIVAL_SLACK_SECONDS,
+    WINDOW_SECONDS,
+    Clock,
+    RateLimiter,
+    RateLimits,
+    Sleep,
+    SlidingWindowLimiter,
+    Window,
+)
+from cs_mcp.client._regions import (
+    REGIONS,
+    Api,
+    InvalidBaseURLError,
+    UnknownRegionError,
+    base_url,
+    normalise_base_url,
+    resolve_region,
+)
+from cs_mcp.client._releases import (
+    ASSET_CONTENT_TYPE,
+    MAX_ITEMS_PER_REQUEST,
+    Release,
+    ReleaseItem,
+)
 
 __all__ = [
+    "ARRIVAL_SLACK_SECONDS",
+    "ASSET_CONTENT_TYPE",
+    "BULK_MAX_ENVIRONMENTS",
+    "BULK_MAX_ITEMS",
+    "BULK_MAX_LOCALES",
+    "DEFAULT_RELEASE_VERSION",
+    "DEFAULT_SERVICES",
+    "DIMENSIONS",
+    "MAX_ITEMS_PER_REQUEST",
+    "MAX_RANGE_DAYS",
     "REGIONS",
+    "REPORTS",
+    "SERVICES",
+    "WINDOW_SECONDS",
     "APIModel",
     "APIStatusError",
     "Api",
+    "AuditLogEntry",
     "AuthenticationError",
+    "Automation",
+    "BulkAsset",
+    "BulkEntry",
+    "BulkJob",
+    "CacheStatus",
     "ClientConfig",
+    "Clock",
     "ConnectionFailedError",
     "ContentType",
     "ContentstackClient",
     "ContentstackError",
+    "Duration",
     "Entry",
     "Environment",
+    "Execution",
+    "ExecutionStep",
     "InvalidBaseURLError",
     "InvalidRequestError",
+    "JobActive",
+    "JobDataPage",
     "Locale",
     "MalformedResponseError",
     "NotFoundError",
@@ -44,19 +141,29 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "PermitRequiredError",
+    "PublishAction",
     "PublishDetail",
+    "PublishQueueItem",
     "RateLimitedError",
     "RateLimiter",
     "RateLimits",
     "Redactor",
+    "Release",
+    "ReleaseItem",
+    "ReportName",
     "RequestTimeoutError",
     "RetryPolicy",
     "SchemaField",
     "ServerError",
+    "Sleep",
+    "SlidingWindowLimiter",
+    "Source",
     "TransportError",
     "UnknownRegionError",
     "UnsafePathError",
+    "Window",
     "base_url",
     "encode_path",
+    "normalise_base_url",
     "resolve_region",
 ]

@@ -245,15 +245,6 @@ class ContentstackClient:
 
     # -- credentials -------------------------------------------------------------------
 
-    def has_cma_credentials(self) -> bool:
-        c = self.config
-        return bool(c.api_key and (c.management_token or c.oauth_token or c.authtoken))
-
-    def has_org_credentials(self) -> bool:
-        """Analytics and Automate need a user token (authtoken or OAuth) and an organization."""
-        c = self.config
-        return bool((c.authtoken or c.oauth_token) and c.organization_uid)
-
     def delivery_token_for(self, environment: str) -> str | None:
         return self.config.delivery_tokens.get(environment)
 

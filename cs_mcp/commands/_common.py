@@ -41,7 +41,7 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_toolsets_argument(parser: argparse.ArgumentParser) -> None:
     """--toolsets, shared by `serve` and `tools`."""
-    from cs_mcp.tools._toolsets import known_choices
+    from cs_mcp.toolkit.toolsets import known_choices
 
     parser.add_argument(
         "--toolsets",
@@ -136,7 +136,7 @@ def load_settings(
     if getattr(args, "toolsets", None):
         update["toolsets"] = args.toolsets
     settings = settings.model_copy(update=update) if update else settings
-    from cs_mcp.tools._toolsets import UnknownToolsetError, select_toolsets
+    from cs_mcp.toolkit.toolsets import UnknownToolsetError, select_toolsets
 
     try:
         select_toolsets(settings.toolsets)

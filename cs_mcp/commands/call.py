@@ -32,7 +32,7 @@ from cs_mcp.commands._common import (
 from cs_mcp.guard import Guard, Principal, Role
 from cs_mcp.prompts import PromptFileError, load_prompts
 from cs_mcp.server import build_server
-from cs_mcp.tools._registry import registered_tools
+from cs_mcp.toolkit.registry import registered_tools
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]

@@ -44,9 +44,9 @@ from cs_mcp.commands._common import (
     placeholder_problem,
     placeholder_variables,
 )
-from cs_mcp.config import Settings
+from cs_mcp.config import Capability, Settings
 from cs_mcp.guard import Guard
-from cs_mcp.server import toolset_availability
+from cs_mcp.toolkit.registry import TOOLSETS, toolset_availability
 
 # One attempt, short timeouts: doctor reports what happens, it does not try to ride it out.
 _DOCTOR_RETRY = RetryPolicy(attempts=1, total_seconds=15.0)
@@ -304,11 +304,12 @@ async def check_apis(
     """One cheap authenticated call per configured API, concurrently; unconfigured ones say what to set."""
     today = today or dt.datetime.now(dt.UTC).date()
     day = (today - dt.timedelta(days=1)).isoformat()
-    cda_env = _cda_environment(settings) if settings.api_key else None
+    held = settings.capabilities()
+    cda_env = _cda_environment(settings) if Capability.DELIVERY in held else None
     org = settings.organization_uid or ""
     probes: dict[Api, tuple[str, tuple[list[str], dict[str, str | int]], str | None] | str] = {
         Api.CMA: ("GET /environments?limit=1", (["environments"], {"limit": 1}), None)
-        if client.has_cma_credentials()
+        if Capability.CMA in held
         else "set CONTENTSTACK_API_KEY and CONTENTSTACK_MANAGEMENT_TOKEN",
         Api.CDA: (
             f"GET /content_types?limit=1&environment={cda_env}",
@@ -322,10 +323,10 @@ async def check_apis(
             (["usage"], {"orgUid": org, "from": day, "to": day, "duration": "day"}),
             None,
         )
-        if client.has_org_credentials()
+        if Capability.ORGANIZATION in held
         else "set CONTENTSTACK_AUTHTOKEN and CONTENTSTACK_ORGANIZATION_UID",
         Api.AUTOMATE: ("GET /projects?limit=1", (["projects"], {"limit": 1}), None)
-        if client.has_org_credentials()
+        if Capability.ORGANIZATION in held
         else "set CONTENTSTACK_AUTHTOKEN and CONTENTSTACK_ORGANIZATION_UID",
     }
     results: dict[Api, ApiCheck] = {}
@@ -348,15 +349,6 @@ async def check_apis(
     return [results[api] for api in Api]
 
 
-# The API each toolset works through: a toolset is live only when its API answers.
-_TOOLSET_API: dict[str, Api] = {
-    "stack": Api.CMA,
-    "entries": Api.CMA,
-    "publishing": Api.CMA,
-    "releases": Api.CMA,
-    "analytics": Api.ANALYTICS,
-    "automations": Api.AUTOMATE,
-}
 _BASE_URL_VARIABLES: dict[Api, str] = {
     Api.CMA: "CONTENTSTACK_CMA_BASE_URL",
     Api.CDA: "CONTENTSTACK_CDA_BASE_URL",
@@ -370,7 +362,7 @@ def toolset_states(settings: Settings, checks: list[ApiCheck]) -> dict[str, str]
     by_api = {c.api: c for c in checks}
     states: dict[str, str] = {}
     for name, reason in toolset_availability(settings).items():
-        check = by_api.get(_TOOLSET_API[name].value)
+        check = by_api.get(TOOLSETS[name].api.value)
         if reason is not None:
             states[name] = reason
         elif check is not None and check.configured and check.verdict is not Verdict.OK:

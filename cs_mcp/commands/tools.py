@@ -17,8 +17,8 @@ from cs_mcp.guard import Guard, Principal, builtin_policy, load_policy
 from cs_mcp.guard.policy import Policy
 from cs_mcp.guard.scopes import ALL_SCOPES
 from cs_mcp.server import build_server
-from cs_mcp.tools._registry import registered_tools
-from cs_mcp.tools._toolsets import (
+from cs_mcp.toolkit.registry import registered_tools
+from cs_mcp.toolkit.toolsets import (
     DISCOVERY,
     OfferedToolsets,
     UnknownToolsetError,

@@ -19,7 +19,7 @@ from cs_mcp.guard.targets import Targets
 
 
 class ToolDeclaration(Protocol):
-    """What the guard needs of a tool's declaration (`cs_mcp.tools._registry.ToolSpec`)."""
+    """What the guard needs of a tool's declaration (`cs_mcp.toolkit.registry.ToolSpec`)."""
 
     @property
     def name(self) -> str: ...

@@ -11,10 +11,9 @@ from typing import Any, Literal, TypeVar, cast
 import anyio
 from pydantic import BaseModel, Field, ValidationError
 
-from cs_mcp.client import ContentstackError, Entry, NotFoundError, PublishDetail, SchemaField
-from cs_mcp.client._releases import ReleaseItem
+from cs_mcp.client import ContentstackError, Entry, NotFoundError, PublishDetail, ReleaseItem, SchemaField
 from cs_mcp.guard import ItemTarget
-from cs_mcp.tools._context import AppState
+from cs_mcp.toolkit.context import AppState
 
 T = TypeVar("T")
 

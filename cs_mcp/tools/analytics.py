@@ -31,24 +31,28 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, ValidationError
 
-from cs_mcp.client import ContentstackClient, ContentstackError, InvalidRequestError, NotFoundError, ServerError
-from cs_mcp.client._analytics import (
+from cs_mcp.client import (
     DEFAULT_SERVICES,
     DIMENSIONS,
     MAX_RANGE_DAYS,
     REPORTS,
     SERVICES,
     CacheStatus,
+    ContentstackClient,
+    ContentstackError,
     Duration,
+    InvalidRequestError,
     JobActive,
     JobDataPage,
+    NotFoundError,
     ReportName,
+    ServerError,
 )
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import ToolContext, app_state
-from cs_mcp.tools._identifiers import JobId, Uid
-from cs_mcp.tools._registry import tool
-from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
+from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.identifiers import JobId, Uid
+from cs_mcp.toolkit.registry import tool
+from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, clean, estimate_tokens, fit_budget
 from cs_mcp.views import ANALYTICS_VIEW
 
 # The longest range one call covers: beyond it the agent should ask by month or week.

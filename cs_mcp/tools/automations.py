@@ -19,14 +19,21 @@ from typing import Annotated, Any, TypeVar, cast
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from cs_mcp.client import InvalidRequestError, NotFoundError, encode_path
-from cs_mcp.client._automate import AuditLogEntry, Automation, Execution, ExecutionStep
+from cs_mcp.client import (
+    AuditLogEntry,
+    Automation,
+    Execution,
+    ExecutionStep,
+    InvalidRequestError,
+    NotFoundError,
+    encode_path,
+)
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._identifiers import AutomateId
-from cs_mcp.tools._registry import tool, write_tool
-from cs_mcp.tools._shape import (
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.identifiers import AutomateId
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     ListPage,
@@ -37,7 +44,7 @@ from cs_mcp.tools._shape import (
     fit_budget,
     page_info,
 )
-from cs_mcp.tools._write import (
+from cs_mcp.toolkit.write import (
     ConfirmationRequest,
     ConfirmationToken,
     DryRun,

@@ -15,17 +15,16 @@ from typing import Annotated, Any, Literal, TypeVar
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
-from cs_mcp.client._entry_models import Source
+from cs_mcp.client import Entry, InvalidRequestError, NotFoundError, Source
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._entry_schema import check_entry_fields, editable_fields, missing_mandatory
-from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
-from cs_mcp.tools._query import ACCEPTED_FORM, QueryError, parse_query
-from cs_mcp.tools._registry import tool, write_tool
-from cs_mcp.tools._schema import JsonObjectText
-from cs_mcp.tools._shape import (
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
+from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.query import ACCEPTED_FORM, QueryError, parse_query
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.schema import JsonObjectText
+from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     ListPage,
@@ -35,7 +34,7 @@ from cs_mcp.tools._shape import (
     fit_listing,
     fit_one,
 )
-from cs_mcp.tools._write import (
+from cs_mcp.toolkit.write import (
     ConfirmationRequest,
     ConfirmationToken,
     DryRun,

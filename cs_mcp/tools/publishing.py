@@ -23,20 +23,26 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cs_mcp.client import (
+    BULK_MAX_ENVIRONMENTS,
+    BULK_MAX_ITEMS,
+    BULK_MAX_LOCALES,
+    BulkAsset,
+    BulkEntry,
+    BulkJob,
     ContentstackError,
     InvalidRequestError,
     MalformedResponseError,
     NotFoundError,
     OutcomeUnknownError,
+    PublishAction,
+    PublishQueueItem,
 )
-from cs_mcp.client._entry_models import BulkAsset, BulkEntry, BulkJob, PublishAction, PublishQueueItem
-from cs_mcp.client._publishing import BULK_MAX_ENVIRONMENTS, BULK_MAX_ITEMS, BULK_MAX_LOCALES
 from cs_mcp.guard import ItemTarget, Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
-from cs_mcp.tools._registry import tool, write_tool
-from cs_mcp.tools._shape import (
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     ListPage,
@@ -46,7 +52,7 @@ from cs_mcp.tools._shape import (
     fingerprint,
     fit_budget,
 )
-from cs_mcp.tools._write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
 from cs_mcp.tools.entries import (
     WriteAnswer,
     check_environments,

@@ -17,13 +17,43 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cs_mcp.client import ContentstackError, NotFoundError, encode_path
-from cs_mcp.client._releases import ASSET_CONTENT_TYPE, MAX_ITEMS_PER_REQUEST, Release, ReleaseItem
+from cs_mcp.client import (
+    ASSET_CONTENT_TYPE,
+    MAX_ITEMS_PER_REQUEST,
+    ContentstackError,
+    NotFoundError,
+    Release,
+    ReleaseItem,
+    encode_path,
+)
 from cs_mcp.guard import ItemTarget, Permit, Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.tools._context import AppState, ToolContext, app_state
-from cs_mcp.tools._identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
-from cs_mcp.tools._registry import tool, write_tool
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.shape import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ListPage,
+    clean,
+    clean_text,
+    decode_cursor,
+    fingerprint,
+    fit_budget,
+    page_info,
+)
+from cs_mcp.toolkit.write import (
+    ConfirmationRequest,
+    ConfirmationToken,
+    DryRun,
+    GuardDecision,
+    Permits,
+    PlannedRequest,
+    WriteCall,
+    WriteOutcome,
+    WritePlan,
+    WriteRefused,
+)
 from cs_mcp.tools._release_reads import (
     Findings,
     MissingReference,
@@ -35,29 +65,6 @@ from cs_mcp.tools._release_reads import (
     latest_versions,
     master_locale,
     preflight_findings,
-)
-from cs_mcp.tools._shape import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    ListPage,
-    clean,
-    clean_text,
-    decode_cursor,
-    fingerprint,
-    fit_budget,
-    page_info,
-)
-from cs_mcp.tools._write import (
-    ConfirmationRequest,
-    ConfirmationToken,
-    DryRun,
-    GuardDecision,
-    Permits,
-    PlannedRequest,
-    WriteCall,
-    WriteOutcome,
-    WritePlan,
-    WriteRefused,
 )
 from cs_mcp.views import RELEASE_VIEW, WRITE_PREVIEW_VIEW
 

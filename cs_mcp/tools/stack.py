@@ -8,12 +8,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from cs_mcp.client import NotFoundError, SchemaField
+from cs_mcp.config import Capability
 from cs_mcp.guard.policy import Role
 from cs_mcp.guard.scopes import CONSTRAINTS, Scope
-from cs_mcp.tools._context import ToolContext, app_state, principal_of
-from cs_mcp.tools._identifiers import ContentTypeUid
-from cs_mcp.tools._registry import tool
-from cs_mcp.tools._shape import clean_text
+from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
+from cs_mcp.toolkit.identifiers import ContentTypeUid
+from cs_mcp.toolkit.registry import tool
+from cs_mcp.toolkit.shape import clean_text
 
 
 class LocaleInfo(BaseModel):
@@ -96,7 +97,7 @@ async def describe_stack(ctx: ToolContext) -> StackDescription:
     environments: list[str] = []
     locales: list[LocaleInfo] = []
     content_types: list[ContentTypeInfo] = []
-    if state.client.has_cma_credentials():
+    if Capability.CMA in state.settings.capabilities():
         environments = await state.meta.environment_names()
         master = await state.meta.master_locale()
         locales = [

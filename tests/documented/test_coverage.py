@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cs_mcp.tools._registry import registered_tools
+from cs_mcp.toolkit.registry import registered_tools
 
 COVERAGE = Path(__file__).resolve().parents[2] / "docs" / "COVERAGE.md"
 

@@ -15,7 +15,7 @@ from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from cs_mcp.tools._shape import DEFAULT_BUDGET_TOKENS
+from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS
 from tests.helpers import UNPACED, structured
 
 pytestmark = pytest.mark.anyio

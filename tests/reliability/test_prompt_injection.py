@@ -9,7 +9,7 @@ import pytest
 from cs_mcp.guard import Guard, Policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, resolve_roles
 from cs_mcp.server import CONTENT_MARK, INSTRUCTIONS
-from cs_mcp.tools._registry import registered_tools
+from cs_mcp.toolkit.registry import registered_tools
 from tests.reliability._stack import stack
 from tests.reliability.test_secrets import sandbox_examples
 

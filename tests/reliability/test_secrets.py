@@ -17,8 +17,8 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import guard_from_settings
 from cs_mcp.guard.loader import settings_secrets
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.registry import registered_tools
 from cs_mcp.tools import analytics as analytics_tools
-from cs_mcp.tools._registry import registered_tools
 from tests.helpers import UNPACED
 from tests.reliability._stack import NO_WAIT, stack
 

@@ -16,7 +16,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
 from cs_mcp.server import build_server
-from cs_mcp.tools._query import ACCEPTED_FORM
+from cs_mcp.toolkit.query import ACCEPTED_FORM
 from tests.helpers import text_of
 
 pytestmark = pytest.mark.anyio

@@ -20,9 +20,9 @@ from mcp_types import Tool
 from pydantic import BaseModel, Field
 
 from cs_mcp.guard.scopes import ALL_SCOPES
-from cs_mcp.tools._context import ToolContext, app_state, principal_of
-from cs_mcp.tools._registry import DEFAULT_TOOLSETS, TOOLSETS, ToolSpec
-from cs_mcp.tools._schema import compact_schema
+from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
+from cs_mcp.toolkit.registry import DEFAULT_TOOLSETS, TOOLSETS, ToolSpec
+from cs_mcp.toolkit.schema import compact_schema
 
 ALL = "all"
 DYNAMIC = "dynamic"

@@ -40,9 +40,9 @@ from cs_mcp.http_auth import BearerAuth
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from cs_mcp.tools._context import ToolContext, app_state
-from cs_mcp.tools._registry import ToolSpec, registered_tools, write_spec
-from cs_mcp.tools._write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.registry import ToolSpec, registered_tools, write_spec
+from cs_mcp.toolkit.write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
 from tests.helpers import UNPACED, structured, text_of
 from tests.reliability._stack import NO_WAIT
 
@@ -504,8 +504,8 @@ async def test_the_backstop_a_write_without_the_guard_sends_nothing(tmp_path: Pa
 # -- every write tool goes through the pipeline ------------------------------------------------
 
 WRITE_TOOLS = sorted(spec.name for spec in registered_tools() if not spec.read_only)
-TOOLS_DIR = Path(__file__).resolve().parents[2] / "cs_mcp" / "tools"
-# What only the pipeline (`_write.py`) may do with the guard.
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "cs_mcp"
+# What only the pipeline (`toolkit/write.py`) may do with the guard.
 GUARD_CALLS = re.compile(r"guard\.(check|permit|confirmed|permits|confirmations|audit)\b|permits\.issue\(|\bPermits\(")
 # Where a call is bound to its tool's declaration: only the registry does it.
 BINDS_A_CALL = re.compile(r"\bWriteCall\(")
@@ -524,11 +524,14 @@ def test_every_write_tool_is_declared_once_through_the_pipeline() -> None:
 
 
 def test_no_tool_module_asks_the_guard_or_mints_a_permit_by_itself() -> None:
-    for path in TOOLS_DIR.glob("*.py"):
-        if path.name != "_write.py":
-            assert not GUARD_CALLS.search(path.read_text()), path.name
-        if path.name not in ("_write.py", "_registry.py"):
-            assert not BINDS_A_CALL.search(path.read_text()), path.name
+    paths = [*PACKAGE_DIR.glob("tools/*.py"), *PACKAGE_DIR.glob("toolkit/*.py")]
+    assert any(path.name == "entries.py" for path in paths)
+    for path in paths:
+        name = path.relative_to(PACKAGE_DIR).as_posix()
+        if name != "toolkit/write.py":
+            assert not GUARD_CALLS.search(path.read_text()), name
+        if name not in ("toolkit/write.py", "toolkit/registry.py"):
+            assert not BINDS_A_CALL.search(path.read_text()), name
 
 
 def test_a_tool_declared_with_an_unknown_scope_fails_at_declaration() -> None:

@@ -10,11 +10,11 @@ import pytest
 from mcp import Client
 from mcp_types import ToolListChangedNotification
 
-from cs_mcp.config import Settings
+from cs_mcp.config import CAPABILITY_HINTS, Capability, Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
-from cs_mcp.tools._registry import DEFAULT_TOOLSETS, TOOLSETS, registered_tools
-from cs_mcp.tools._toolsets import UnknownToolsetError, select_toolsets
+from cs_mcp.toolkit.registry import DEFAULT_TOOLSETS, TOOLSETS, registered_tools, toolset_availability
+from cs_mcp.toolkit.toolsets import UnknownToolsetError, select_toolsets
 from tests.helpers import structured
 from tests.test_server import FULL_ENV, stack_handler
 
@@ -38,6 +38,25 @@ def tools_of(*toolsets: str) -> set[str]:
 
 async def listed(client: Client) -> set[str]:
     return {t.name for t in (await client.list_tools()).tools}
+
+
+def test_each_toolset_record_names_the_modules_that_declare_all_of_its_tools() -> None:
+    declared_in = {(spec.toolset, spec.fn.__module__) for spec in registered_tools()}
+    for toolset in TOOLSETS.values():
+        assert toolset.modules, toolset.name
+        assert {module for name, module in declared_in if name == toolset.name} <= set(toolset.modules)
+        assert tools_of(toolset.name), toolset.name
+    assert {name for name, _ in declared_in} <= set(TOOLSETS)
+
+
+def test_a_toolset_is_available_exactly_when_the_credentials_it_needs_are_set() -> None:
+    cma_only = Settings.from_env({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_MANAGEMENT_TOKEN": "m"})
+    availability = toolset_availability(cma_only)
+    assert list(availability) == list(TOOLSETS)
+    for name, toolset in TOOLSETS.items():
+        expected = None if toolset.needs is Capability.CMA else CAPABILITY_HINTS[toolset.needs]
+        assert availability[name] == expected, name
+    assert set(toolset_availability(Settings.from_env(FULL_ENV)).values()) == {None}
 
 
 def test_the_default_is_todays_six_toolsets() -> None:

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from cs_mcp.client import ContentstackClient
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal
-from cs_mcp.tools._stackmeta import StackMetadata
+from cs_mcp.toolkit.stackmeta import StackMetadata
 
 # The key under which the HTTP app stores the authenticated principal in the ASGI scope.
 PRINCIPAL_SCOPE_KEY = "cs_mcp.principal"

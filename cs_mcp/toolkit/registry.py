@@ -3,7 +3,7 @@
 Each toolset module decorates its read tools with `@tool(...)` and its write tools with
 `@write_tool(...)`; `server.py` registers what the registry holds. A write tool's function
 takes a `WriteCall` (bound to its declaration) instead of the context, and so can only write
-through the pipeline in `_write.py`. Scopes are checked when the module is imported. Every
+through the pipeline in `write.py`. Scopes are checked when the module is imported. Every
 tool is wrapped so that an expected failure of Contentstack reaches the model as a
 `ToolError` in plain words, never as "Error executing tool".
 """
@@ -11,6 +11,7 @@ tool is wrapped so that an expected failure of Contentstack reaches the model as
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -20,18 +21,24 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import ValidationError
 
-from cs_mcp.client import ContentstackError
+from cs_mcp.client import Api, ContentstackError
+from cs_mcp.config import CAPABILITY_HINTS, Capability, Settings
 from cs_mcp.guard.scopes import Scope, scope_set
-from cs_mcp.tools._context import ToolContext
-from cs_mcp.tools._write import ElicitationRequired, WriteCall
+from cs_mcp.toolkit.context import ToolContext
+from cs_mcp.toolkit.write import ElicitationRequired, WriteCall
 
 
 @dataclass(frozen=True)
 class Toolset:
-    """A group of tools an operator turns on or off together (`--toolsets`, `CS_MCP_TOOLSETS`)."""
+    """A group of tools an operator turns on or off together (`--toolsets`, `CS_MCP_TOOLSETS`).
+
+    A new toolset is one record here plus the module that declares its tools."""
 
     name: str
     description: str
+    modules: tuple[str, ...]  # the modules whose `@tool`/`@write_tool` declarations make it up
+    needs: Capability  # without these credentials its tools are not served
+    api: Api  # the API its tools call: `cs-mcp doctor` calls it live when that API answers
     default: bool = True  # served unless the operator chooses; opt-in toolsets are False
 
 
@@ -39,12 +46,48 @@ class Toolset:
 TOOLSETS: dict[str, Toolset] = {
     t.name: t
     for t in (
-        Toolset("stack", "the stack's environments, locales, content types and your permissions"),
-        Toolset("entries", "find, read, create, update and delete entries; find assets"),
-        Toolset("publishing", "publish and unpublish entries and assets; the publish queue"),
-        Toolset("releases", "bundle entries and assets into releases and deploy them"),
-        Toolset("analytics", "the organization's usage analytics"),
-        Toolset("automations", "Automate projects, automations, executions and audit logs"),
+        Toolset(
+            "stack",
+            "the stack's environments, locales, content types and your permissions",
+            ("cs_mcp.tools.stack",),
+            Capability.CMA,
+            Api.CMA,
+        ),
+        Toolset(
+            "entries",
+            "find, read, create, update and delete entries; find assets",
+            ("cs_mcp.tools.entries",),
+            Capability.CMA,
+            Api.CMA,
+        ),
+        Toolset(
+            "publishing",
+            "publish and unpublish entries and assets; the publish queue",
+            ("cs_mcp.tools.publishing",),
+            Capability.CMA,
+            Api.CMA,
+        ),
+        Toolset(
+            "releases",
+            "bundle entries and assets into releases and deploy them",
+            ("cs_mcp.tools.releases",),
+            Capability.CMA,
+            Api.CMA,
+        ),
+        Toolset(
+            "analytics",
+            "the organization's usage analytics",
+            ("cs_mcp.tools.analytics",),
+            Capability.ORGANIZATION,
+            Api.ANALYTICS,
+        ),
+        Toolset(
+            "automations",
+            "Automate projects, automations, executions and audit logs",
+            ("cs_mcp.tools.automations",),
+            Capability.ORGANIZATION,
+            Api.AUTOMATE,
+        ),
     )
 }
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
@@ -285,9 +328,19 @@ def _plain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 def registered_tools() -> list[ToolSpec]:
     """Every declared tool, in a stable order (toolset, then declaration)."""
-    # Importing the toolset modules runs their @tool decorators.
-    from cs_mcp.tools import load_toolsets
-
     load_toolsets()
     order = {name: i for i, name in enumerate(TOOLSETS)}
     return sorted(_REGISTRY.values(), key=lambda s: order[s.toolset])
+
+
+def load_toolsets() -> None:
+    """Imports every toolset's modules, which declares their tools."""
+    for toolset in TOOLSETS.values():
+        for module in toolset.modules:
+            importlib.import_module(module)
+
+
+def toolset_availability(settings: Settings) -> dict[str, str | None]:
+    """Each toolset: None when the credentials it needs are configured, else what to set."""
+    held = settings.capabilities()
+    return {t.name: None if t.needs in held else CAPABILITY_HINTS[t.needs] for t in TOOLSETS.values()}

@@ -12,8 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from cs_mcp.config import Settings
 from cs_mcp.server import build_server
-from cs_mcp.tools._registry import registered_tools
-from cs_mcp.tools._schema import JsonObjectText, check_arguments, compact_schema
+from cs_mcp.toolkit.registry import registered_tools
+from cs_mcp.toolkit.schema import JsonObjectText, check_arguments, compact_schema
 from tests.helpers import text_of
 
 ENV = {

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cs_mcp.tools._query import ACCEPTED_FORM, MAX_ENCODED_CHARS, QueryError, check_query, parse_query
+from cs_mcp.toolkit.query import ACCEPTED_FORM, MAX_ENCODED_CHARS, QueryError, check_query, parse_query
 
 VALID: list[dict[str, Any]] = [
     {"title": "Hello"},

@@ -8,7 +8,7 @@ import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-from cs_mcp.tools._shape import (
+from cs_mcp.toolkit.shape import (
     clean,
     clean_text,
     decode_cursor,

@@ -8,7 +8,7 @@ import pytest
 from cs_mcp.client import ContentstackClient
 from cs_mcp.config import Settings
 from cs_mcp.guard import PermitAuthority
-from cs_mcp.tools._stackmeta import StackMetadata
+from cs_mcp.toolkit.stackmeta import StackMetadata
 
 pytestmark = pytest.mark.anyio
 

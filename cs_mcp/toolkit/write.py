@@ -49,7 +49,7 @@ from cs_mcp.guard.confirm import UNBOUND_ARGUMENTS, bound_targets
 from cs_mcp.guard.permit import writes_sent
 from cs_mcp.guard.scopes import scope_set
 from cs_mcp.safe_text import one_line
-from cs_mcp.tools._context import ToolContext, app_state, principal_of
+from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
 
 T = TypeVar("T")
 R = TypeVar("R")
