@@ -23,7 +23,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
 from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
-from cs_mcp.shared_state import shared_limiter, shared_limiter_closed
+from cs_mcp.shared_state import shared_limiter, shared_limiter_closed, shared_toolsets
 from cs_mcp.toolkit.context import AppState, principal_in
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, toolset_availability
 from cs_mcp.toolkit.schema import ArgumentCheck, compact_schema
@@ -89,6 +89,8 @@ class ListingGuard:
         )
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if self._offered is not None and ctx.method in ("tools/list", "tools/call"):
+            await self._offered.refresh()  # what other replicas enabled (dynamic mode with Redis)
         if ctx.method == "tools/list":
             principal = principal_in(ctx.request, self._stdio)
             shown = (ctx.protocol_version, frozenset(n for n in self._specs if self.visible(principal, n)))
@@ -254,6 +256,8 @@ def build_server(
                 )
             finally:
                 await guard.confirmations.aclose()
+                if toolset_store is not None:
+                    await toolset_store.redis.aclose()
 
     server: MCPServer[AppState] = MCPServer(
         "cs-mcp",
@@ -265,7 +269,9 @@ def build_server(
         # INFO would log every Contentstack request to stderr, which clients show as the log.
         log_level="WARNING",
     )
-    offered = OfferedToolsets(select_toolsets(settings.toolsets))
+    selection = select_toolsets(settings.toolsets)
+    toolset_store = shared_toolsets(settings) if selection.dynamic else None
+    offered = OfferedToolsets(selection, store=toolset_store)
     specs: dict[str, ToolSpec] = {}
     discovery = discovery_specs(offered, specs) if offered.selection.dynamic else []
     for spec in [*discovery, *registered_tools()]:

@@ -408,6 +408,28 @@ class SharedRateLimiter(RateLimiter):
             )
 
 
+class RedisToolsets:
+    """The toolsets enabled in dynamic mode, shared by the replicas of one organization (a set)."""
+
+    def __init__(self, client: aioredis.Redis, scope: str) -> None:
+        self.redis = client
+        self.key = f"{KEY_PREFIX}:toolsets:{scope}"
+
+    async def load(self) -> set[str]:
+        members = cast(set[bytes], await self.redis.smembers(self.key))  # pyright: ignore[reportUnknownMemberType] - redis-py types replies loosely
+        return {m.decode() for m in members}
+
+    async def add(self, toolset: str) -> None:
+        await self.redis.sadd(self.key, toolset)  # pyright: ignore[reportUnknownMemberType] - redis-py types replies loosely
+
+
+def shared_toolsets(settings: Settings) -> RedisToolsets | None:
+    """The shared store of enabled toolsets when `CS_MCP_REDIS_URL` is set; None otherwise."""
+    if settings.redis_url is None:
+        return None
+    return RedisToolsets(connect(settings.redis_url.get_secret_value()), limit_scope(settings))
+
+
 def limit_scope(settings: Settings) -> str:
     """Whose limits a window counts: the organization when known, else the stack (hashed, to
     keep keys short and uniform)."""
