@@ -293,6 +293,9 @@ class Outage:
     killed: anyio.Event = field(default_factory=anyio.Event)
     restarted: anyio.Event = field(default_factory=anyio.Event)
     kill_due: anyio.Event = field(default_factory=anyio.Event)
+    # The confirmation across replicas is shown with Redis up (while it is down a token is
+    # refused as "unavailable", by design): the kill waits for it.
+    confirmed: anyio.Event = field(default_factory=anyio.Event)
     restart_due: anyio.Event = field(default_factory=anyio.Event)
     killed_at_done: int = 0
 
@@ -350,7 +353,7 @@ async def one_client(url: str, replica: int, number: int, deadline: float, figur
             outage.completed()
 
 
-async def confirm_across_replicas(urls: Sequence[str], figures: Figures) -> None:
+async def confirm_across_replicas(urls: Sequence[str], figures: Figures, done: anyio.Event) -> None:
     """Issues a confirmation token on replica 1 (publishing an entry created for it to
     production), redeems it on replica 2 and replays it on replica 3; records what each answered.
     Publishing leaves the entry's version as it was, so the replay reaches the shared ledger."""
@@ -376,10 +379,12 @@ async def confirm_across_replicas(urls: Sequence[str], figures: Figures) -> None
         figures.confirmation.append(
             "refused on replica 3: replayed" if "(replayed)" in text else f"not refused: {text}"
         )
+    done.set()
 
 
 async def control_outage(server: RedisServer, outage: Outage, figures: Figures, started_at: float) -> None:
     await outage.kill_due.wait()
+    await outage.confirmed.wait()
     await anyio.to_thread.run_sync(server.stop)
     outage.killed_at_done = outage.done
     outage.killed.set()
@@ -417,7 +422,7 @@ async def team_run(
             watchers.start_soon(control_outage, team.redis, outage, figures, started_at)
             watchers.start_soon(watch_rate_limited, team.sandbox_url, figures, started_at)
             async with anyio.create_task_group() as load:
-                load.start_soon(confirm_across_replicas, team.replica_urls, figures)
+                load.start_soon(confirm_across_replicas, team.replica_urls, figures, outage.confirmed)
                 for index, url in enumerate(team.replica_urls, start=1):
                     for number in range(clients_per_replica):
                         load.start_soon(one_client, url, index, number, deadline, figures, outage)

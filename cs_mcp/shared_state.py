@@ -38,7 +38,10 @@ from typing import cast
 import anyio
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from cs_mcp.client import (
@@ -154,10 +157,16 @@ SHARED_SPAN_SECONDS = WINDOW_SECONDS + SHARED_SLACK_SECONDS
 
 def connect(url: str) -> aioredis.Redis:
     """An asyncio Redis client for `url` with short timeouts: a replica must notice an outage
-    quickly."""
+    quickly. A connection that broke while it sat in the pool (Redis restarted) is replaced and
+    the command sent once more, at once: without that, each stale connection would count as one
+    more outage after Redis came back, and send its replica back to its 1/N share."""
     # redis-py leaves `**kwargs` of from_url untyped.
     return aioredis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType]
-        url, socket_connect_timeout=_TIMEOUT_SECONDS, socket_timeout=_TIMEOUT_SECONDS
+        url,
+        socket_connect_timeout=_TIMEOUT_SECONDS,
+        socket_timeout=_TIMEOUT_SECONDS,
+        retry=AsyncRetry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
     )
 
 
