@@ -1,9 +1,9 @@
 """A team deployment on loopback, for `tests/shared_state/test_team_deployment.py` and
 `bench/team.py`: a real `redis-server`, one sandbox process with Contentstack's rate limits on,
 three `cs-mcp serve --transport http` replicas sharing that Redis, and MCP clients that load
-them. `team_run` drives the load, issues a confirmation token on replica 1, redeems it on
-replica 2 and replays it on replica 3, kills Redis part-way and starts it again, then gathers
-what every side saw.
+them. `team_run` issues a confirmation token on replica 1, redeems it on replica 2 and replays
+it on replica 3, then drives the load, kills Redis part-way through it and starts it again, and
+gathers what every side saw.
 """
 
 from __future__ import annotations
@@ -417,16 +417,19 @@ async def team_run(
     outage = Outage(kill_after=kill_after, restart_after=restart_after)
     async with deployment(workdir) as team:
         started_at = time.monotonic()
-        deadline = started_at + seconds
         async with anyio.create_task_group() as watchers:
             watchers.start_soon(control_outage, team.redis, outage, figures, started_at)
             watchers.start_soon(watch_rate_limited, team.sandbox_url, figures, started_at)
+            # First, with the replicas idle: under 60 clients its five calls would queue for
+            # the shared limits behind theirs and push the outage late into the run.
+            await confirm_across_replicas(team.replica_urls, figures, outage.confirmed)
+            load_started = time.monotonic()
+            deadline = load_started + seconds
             async with anyio.create_task_group() as load:
-                load.start_soon(confirm_across_replicas, team.replica_urls, figures, outage.confirmed)
                 for index, url in enumerate(team.replica_urls, start=1):
                     for number in range(clients_per_replica):
                         load.start_soon(one_client, url, index, number, deadline, figures, outage)
-            figures.seconds = time.monotonic() - started_at
+            figures.seconds = time.monotonic() - load_started
             # The watch ends here, and the outage too if the run ended before it could (the
             # figures then say so).
             watchers.cancel_scope.cancel()

@@ -1,7 +1,7 @@
 """A team deployment under load: three `cs-mcp serve --transport http` replicas on one
 `redis-server` and one sandbox process with Contentstack's rate limits, all on loopback.
-3 x `--clients` MCP clients alternate `create_entry` and `get_entry` for `--seconds`; meanwhile
-a confirmation token is issued on replica 1, redeemed on replica 2 and replayed on replica 3,
+First a confirmation token is issued on replica 1, redeemed on replica 2 and replayed on replica
+3; then 3 x `--clients` MCP clients alternate `create_entry` and `get_entry` for `--seconds`,
 and Redis is killed (SIGKILL) once `--kill-after` calls have completed and started again once
 `--restart-after` more have. Prints the calls, errors, latency, the 429s the sandbox sent and
 its peak requests per second per family, the confirmation's fate, and the audit lines in the
