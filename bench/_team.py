@@ -9,9 +9,7 @@ gathers what every side saw.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -28,35 +26,21 @@ import redis
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench._common import clean_env, free_port, wait_answering
 from cs_mcp.guard.audit import AuditRecord, read_audit
 from cs_mcp.http_auth import token_sha256
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.shared_state import connect_sync, read_merged_trail
 
-REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 60.0
 SECRET_KEY = "team-deployment-secret-key-0123456789abcdef"
 APPROVER_TOKEN = "approver-token-3c5e7a9b1d2f4e6a"
 REPLICAS = 3
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def member_token(replica: int) -> str:
     return f"team-member-{replica}-token-0f1e2d3c4b5a"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any Contentstack or cs-mcp variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTENTSTACK_", "CS_MCP_"))}
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
 
 
 @dataclass
@@ -142,26 +126,6 @@ def policy_text() -> str:
         )
     text += f'\n[[principals]]\nname = "approver"\ntoken_sha256 = "{token_sha256(APPROVER_TOKEN)}"\nrole = "admin"\n'
     return text
-
-
-async def wait_answering(url: str, process: anyio.abc.Process) -> None:
-    """Waits until a process just started answers 200 at `url`.
-
-    Raises:
-        RuntimeError: the process ended first.
-        TimeoutError: it did not answer within START_TIMEOUT_SECONDS.
-    """
-    with anyio.fail_after(START_TIMEOUT_SECONDS):
-        async with httpx2.AsyncClient() as http:
-            while True:
-                if process.returncode is not None:
-                    raise RuntimeError(f"the process serving {url} ended with status {process.returncode}")
-                try:
-                    if (await http.get(url)).status_code == 200:
-                        return
-                except httpx2.TransportError:
-                    pass
-                await anyio.sleep(0.05)
 
 
 @asynccontextmanager

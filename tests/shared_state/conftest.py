@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench._team import RedisServer, free_port, redis_available
+from bench._common import free_port
+from bench._team import RedisServer, redis_available
 
 __all__ = ["RedisServer", "redis_server"]
 
