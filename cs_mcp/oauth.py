@@ -124,6 +124,16 @@ class JwksCache:
             return next(iter(self._keys.values())) if len(self._keys) == 1 else None
         return self._keys.get(kid)
 
+    async def fetch(self) -> int:
+        """Fetches the JWKS now; answers how many signing keys it holds.
+
+        Raises:
+            JwksUnavailable: it cannot be fetched or read.
+        """
+        async with self._lock:
+            await self._fetch()
+            return len(self._keys)
+
     async def _fetch(self) -> None:
         try:
             if self._http is not None:
