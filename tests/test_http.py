@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -11,11 +12,14 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types import ElicitResult
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, parse_policy
 from cs_mcp.http import create_http_app
 from cs_mcp.http_auth import BearerAuth
+from cs_mcp.sandbox.runner import running_sandbox
+from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from tests.test_http_auth import (
     BOT_TOKEN,
@@ -181,3 +185,38 @@ async def test_without_stateless_a_session_opened_on_one_replica_is_unknown_to_t
             )
     assert opened.status_code == 200
     assert listed.status_code == 404
+
+
+ADMIN_TOKEN = "stateless-admin-token-5e6f7a8b"
+
+
+async def accept_confirmation(context: Any, params: Any) -> ElicitResult:
+    return ElicitResult(action="accept", content={"confirm": True})
+
+
+@pytest.mark.parametrize(("mode", "written"), [("legacy", False), ("auto", True)])
+async def test_over_stateless_http_a_confirmed_write_elicits_for_current_clients_and_answers_a_token_for_older_ones(
+    mode: str, written: bool
+) -> None:
+    digest = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
+    policy = parse_policy(
+        f'[confirm]\ntools = ["create_entry"]\n\n[[principals]]\nname = "a"\ntoken_sha256 = "{digest}"\nrole = "admin"\n'
+    )
+    async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
+        server = build_server(Settings.from_env(sandbox.env()), backend="sandbox", guard=Guard(policy))
+        app = create_http_app(server, policy, stateless=True)
+        assert isinstance(app, BearerAuth)
+        inner: Any = app.app
+        async with inner.router.lifespan_context(inner):
+            http = httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            )
+            transport = streamable_http_client("http://127.0.0.1:8765/mcp", http_client=http)
+            async with http, Client(transport, mode=mode, elicitation_callback=accept_confirmation) as client:
+                result = await client.call_tool(
+                    "create_entry", {"content_type": "author", "fields": {"title": "Asked"}, "locale": "en-us"}
+                )
+    assert result.structured_content is not None, result
+    assert result.structured_content["written"] is written
+    if not written:
+        assert result.structured_content["confirmation"]["confirmation_token"]
