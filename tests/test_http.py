@@ -199,9 +199,8 @@ async def test_over_stateless_http_a_confirmed_write_elicits_for_current_clients
     mode: str, written: bool
 ) -> None:
     digest = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
-    policy = parse_policy(
-        f'[confirm]\ntools = ["create_entry"]\n\n[[principals]]\nname = "a"\ntoken_sha256 = "{digest}"\nrole = "admin"\n'
-    )
+    principal = f'[[principals]]\nname = "a"\ntoken_sha256 = "{digest}"\nrole = "admin"\n'
+    policy = parse_policy('[confirm]\ntools = ["create_entry"]\n\n' + principal)
     async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
         server = build_server(Settings.from_env(sandbox.env()), backend="sandbox", guard=Guard(policy))
         app = create_http_app(server, policy, stateless=True)
