@@ -461,3 +461,22 @@ def missing_lines(figures: Figures) -> list[str]:
         if missing or twice:
             lines.append(f"  {where}: missing {missing[:20]}, twice {twice[:20]}")
     return lines
+
+
+LIMIT = 10  # the sandbox's, Contentstack's: CMA reads and writes per second per organization
+
+
+def failed_targets(figures: Figures) -> list[str]:
+    """The targets of the run that did not hold, in words (empty: every one held)."""
+    failed: list[str] = []
+    if figures.errors:
+        failed.append(f"{len(figures.errors)} calls failed")
+    if any(peak > LIMIT for peak in figures.peaks().values()):
+        failed.append(f"a second over the limit: {figures.peaks()}")
+    if figures.confirmation != ["issued on replica 1", "redeemed on replica 2", "refused on replica 3: replayed"]:
+        failed.append(f"confirmation: {figures.confirmation}")
+    if figures.restarted_at is None:
+        failed.append("the run ended before Redis was killed and started again")
+    if not len(figures.file_records) == len(figures.trail_records) == figures.writes or missing_lines(figures):
+        failed.append("the audit files or the merged trail do not hold exactly one line per write call")
+    return failed

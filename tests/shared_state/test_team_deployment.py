@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bench._team import Figures, redis_available, report, team_run, titles_in
+from bench._team import LIMIT, Figures, redis_available, report, team_run, titles_in
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
@@ -20,7 +20,6 @@ SECONDS = 60.0
 # Counted in completed calls, so the outage falls mid-run on a fast machine and a slow one.
 KILL_AFTER = 150
 RESTART_AFTER = 60
-LIMIT = 10  # the sandbox's, Contentstack's: CMA reads and writes per second per organization
 # The target is no 429 at all. Every process of this run shares the machine's cores; on a
 # machine busy with other work a request sometimes reaches the sandbox hundreds of milliseconds
 # after it left its replica, and the sandbox counts it then (bench/README.md has the figures).
