@@ -17,7 +17,8 @@ import anyio
 
 from cs_mcp.commands.tools import catalog
 from cs_mcp.guard import builtin_policy
-from cs_mcp.toolkit.registry import TOOLSETS, registered_tools
+from cs_mcp.toolkit.registry import DEFAULT_TOOLSETS, TOOLSETS, registered_tools
+from cs_mcp.toolkit.toolsets import ALL, served_as
 
 OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "contentstack" / "official-mcp-tools"
 
@@ -71,7 +72,9 @@ def core(tool: dict[str, Any]) -> dict[str, Any]:
 
 async def measure() -> str:
     full = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in await catalog(None)]
-    toolset_of = {spec.name: spec.toolset for spec in registered_tools()}
+    everything = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in await catalog(None, None, ALL)]
+    # A moved tool counts under the default toolset that serves it (query_assets under entries).
+    toolset_of = {spec.name: served_as(spec, DEFAULT_TOOLSETS) for spec in registered_tools()}
     roles = sorted(builtin_policy().roles)
     by_role: dict[str, list[dict[str, Any]]] = {
         role: [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in await catalog(role)]
@@ -82,7 +85,13 @@ async def measure() -> str:
             tokens([core(t) for t in full if toolset_of[t["name"]] == name]),
             tokens([t for t in full if toolset_of[t["name"]] == name]),
         )
-        for name in TOOLSETS
+        for name in DEFAULT_TOOLSETS
+    }
+    own_toolset = {spec.name: spec.toolset for spec in registered_tools()}
+    opt_in = {
+        name: [t for t in everything if own_toolset[t["name"]] == name]
+        for name, toolset in TOOLSETS.items()
+        if not toolset.default
     }
     ours_by_name = {t["name"]: t for t in full}
     official = official_definitions()
@@ -99,6 +108,8 @@ async def measure() -> str:
         f"({whole_core // max(1, len(full))} a tool; target <= 6000), everything listed (output schemas, "
         f"annotations, _meta) {tokens(full)} tokens",
         "  per toolset (core / everything): " + ", ".join(f"{n}={c}/{a}" for n, (c, a) in per_toolset.items()),
+        "  opt-in toolsets, each as --toolsets NAME adds it (tools, core / everything): "
+        + ", ".join(f"{n}={len(ts)} tools {tokens([core(t) for t in ts])}/{tokens(ts)}" for n, ts in opt_in.items()),
         "  per role (core / everything): "
         + ", ".join(f"{r}={tokens([core(t) for t in ts])}/{tokens(ts)}" for r, ts in by_role.items()),
     ]

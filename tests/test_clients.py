@@ -25,7 +25,8 @@ pytestmark = pytest.mark.subprocess
 REPO = Path(__file__).resolve().parents[1]
 CLIENTS = REPO / ".venv-clients"
 DRIVERS = Path(__file__).resolve().parent / "clients"
-SERVE = [sys.executable, "-m", "cs_mcp", "serve", "--sandbox-db", ":memory:", "--role", "admin"]
+# Every toolset, the opt-in ones too, so that each client takes every tool's schema.
+SERVE = [sys.executable, "-m", "cs_mcp", "serve", "--sandbox-db", ":memory:", "--role", "admin", "--toolsets", "all"]
 EVERY_TOOL = sorted(spec.name for spec in registered_tools())
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from cs_mcp.toolkit.registry import registered_tools
 from tests.helpers import run_peer
 
 pytestmark = [pytest.mark.node, pytest.mark.subprocess]
@@ -102,11 +103,15 @@ def test_inspector_gets_a_prompt_and_reads_a_resource_over_stdio(node_env: dict[
     assert {"development", "staging", "production"} <= {e["name"] for e in environments["environments"]}
 
 
-def test_inspector_strict_finds_no_portability_problem_in_any_tool_schema(node_env: dict[str, str]) -> None:
-    strict = [str(NODE_BIN / "inspector"), "--cli", "--strict", *STDIO, "--role", "admin", "--method", "tools/list"]
-    done = run_peer(strict, node_env, REPO)
+@pytest.mark.parametrize(("toolsets", "count"), [("default", 30), ("all", len(registered_tools()))])
+def test_inspector_strict_finds_no_portability_problem_in_any_tool_schema(
+    node_env: dict[str, str], toolsets: str, count: int
+) -> None:
+    chosen = [] if toolsets == "default" else ["--toolsets", toolsets]
+    strict = [str(NODE_BIN / "inspector"), "--cli", "--strict", *STDIO, "--role", "admin", *chosen]
+    done = run_peer([*strict, "--method", "tools/list"], node_env, REPO)
     assert done.returncode == 0, done.stderr[-2000:]  # 6 would mean an error-severity finding
-    assert len(json.loads(done.stdout)["tools"]) == 30
+    assert len(json.loads(done.stdout)["tools"]) == count
     findings = [line for line in done.stderr.splitlines() if line.startswith(("Warning: tool", "Error: tool"))]
     assert findings == []
 

@@ -33,6 +33,9 @@ DESIGN_TOOLS = {
     "get_analytics", "get_analytics_job",
     "list_automation_projects", "list_automations", "get_automation", "set_automation_active",
     "list_automation_executions", "get_automation_execution", "list_automation_audit_logs",
+    "get_asset", "upload_asset", "replace_asset", "update_asset", "delete_asset", "list_asset_folders",
+    "create_asset_folder", "get_asset_references",
+    "create_content_type", "update_content_type", "delete_content_type",
 }  # fmt: skip
 
 # A backticked name starting with one of these verbs is meant as a tool.

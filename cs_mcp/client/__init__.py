@@ -14,6 +14,7 @@ from cs_mcp.client._analytics import (
     JobDataPage,
     ReportName,
 )
+from cs_mcp.client._assets import AssetFile, AssetReference, Folder, FolderStep
 from cs_mcp.client._automate import (
     AuditLogEntry,
     Automation,
@@ -24,11 +25,13 @@ from cs_mcp.client._client import (
     DEFAULT_RELEASE_VERSION,
     ClientConfig,
     ContentstackClient,
+    Multipart,
     Redactor,
     RetryPolicy,
     encode_path,
 )
 from cs_mcp.client._entry_models import (
+    Asset,
     BulkAsset,
     BulkEntry,
     BulkJob,
@@ -53,6 +56,7 @@ from cs_mcp.client._exceptions import (
     TransportError,
     UnsafePathError,
 )
+from cs_mcp.client._fetch import FetchedFile, FetchRefusedError, UrlFetcher
 from cs_mcp.client._models import (
     APIModel,
     ContentType,
@@ -112,6 +116,9 @@ __all__ = [
     "APIModel",
     "APIStatusError",
     "Api",
+    "Asset",
+    "AssetFile",
+    "AssetReference",
     "AuditLogEntry",
     "AuthenticationError",
     "Automation",
@@ -130,12 +137,17 @@ __all__ = [
     "Environment",
     "Execution",
     "ExecutionStep",
+    "FetchRefusedError",
+    "FetchedFile",
+    "Folder",
+    "FolderStep",
     "InvalidBaseURLError",
     "InvalidRequestError",
     "JobActive",
     "JobDataPage",
     "Locale",
     "MalformedResponseError",
+    "Multipart",
     "NotFoundError",
     "OutcomeUnknownError",
     "Page",
@@ -161,6 +173,7 @@ __all__ = [
     "TransportError",
     "UnknownRegionError",
     "UnsafePathError",
+    "UrlFetcher",
     "Window",
     "base_url",
     "encode_path",

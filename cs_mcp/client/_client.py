@@ -50,6 +50,20 @@ Primitive = str | int | float | bool | None
 Params = list[tuple[str, Primitive]] | Mapping[str, Primitive]
 
 
+@dataclass(frozen=True)
+class Multipart:
+    """A `multipart/form-data` body: text fields, and files as (field, (filename, bytes, media
+    type)). The CMA takes uploads this way ("CMA | Assets": `asset[upload]`, `asset[title]`, ...)."""
+
+    fields: Sequence[tuple[str, str]] = ()
+    files: Sequence[tuple[str, tuple[str, bytes, str]]] = ()
+
+    def encode(self) -> tuple[bytes, str]:
+        """The body and its Content-Type header (with the boundary)."""
+        form = httpx2.Request("POST", "http://form.invalid/", data=dict(self.fields), files=list(self.files))
+        return form.read(), form.headers["content-type"]
+
+
 # The "CMA | Releases" page asks organizations that have the latest Releases enabled to send the
 # header `release_version: 2.0`; the documented request bodies are the same either way.
 DEFAULT_RELEASE_VERSION = "2.0"
@@ -216,8 +230,11 @@ class ContentstackClient:
         }
         # Typed areas, imported here to keep one import direction (areas -> core).
         from cs_mcp.client._analytics import AnalyticsAPI
+        from cs_mcp.client._assets import AssetsAPI
         from cs_mcp.client._automate import AutomateAPI
+        from cs_mcp.client._content_types import ContentTypesAPI
         from cs_mcp.client._entries import EntriesAPI
+        from cs_mcp.client._fetch import UrlFetcher
         from cs_mcp.client._publishing import PublishingAPI
         from cs_mcp.client._releases import ReleasesAPI
         from cs_mcp.client._stack import StackAPI
@@ -228,6 +245,10 @@ class ContentstackClient:
         self.releases = ReleasesAPI(self)
         self.analytics = AnalyticsAPI(self)
         self.automate = AutomateAPI(self)
+        self.assets = AssetsAPI(self)
+        self.content_types = ContentTypesAPI(self)
+        # The one fetch of a host other than Contentstack's: upload_asset's `url` (see _fetch.py).
+        self.files = UrlFetcher(transport=transport)
 
     async def __aenter__(self) -> Self:
         return self
@@ -295,6 +316,7 @@ class ContentstackClient:
         *,
         params: Params | None = None,
         json_body: Any = None,
+        multipart: Multipart | None = None,
         headers: Mapping[str, str] | None = None,
         environment: str | None = None,
         permit: Permit | None = None,
@@ -305,7 +327,8 @@ class ContentstackClient:
     ) -> dict[str, Any]:
         """Sends one request and answers its JSON body.
 
-        `path` is a list of raw segments; each is percent-encoded whole. A write (any method
+        `path` is a list of raw segments; each is percent-encoded whole. The body is
+        `json_body` as JSON, or `multipart` as form data. A write (any method
         but GET, or `write=True` for a GET that changes state) must carry a `permit` for
         `operation` covering `targets`, or nothing is sent.
 
@@ -328,11 +351,14 @@ class ContentstackClient:
                 raise PermitRequiredError(f"refused to send a write: {exc}", api=api.value) from exc
         url = self.base_url(api) + encode_path(path)
         all_headers = self._auth_headers(api, environment)
+        content: bytes | None = None
         if json_body is not None:
             all_headers["Content-Type"] = "application/json"
+            content = json.dumps(json_body).encode()
+        elif multipart is not None:
+            content, all_headers["Content-Type"] = multipart.encode()
         if headers:
             all_headers.update(headers)
-        content = json.dumps(json_body).encode() if json_body is not None else None
         keys = self._limit_keys(api, is_write, bulk)
         return await self._send_with_retries(api, method, url, params, content, all_headers, keys, is_write)
 

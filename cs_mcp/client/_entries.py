@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from cs_mcp.client._answers import count_of, list_at, object_at
 from cs_mcp.client._entry_models import Asset, Notice, Source, VersionOf
-from cs_mcp.client._exceptions import MalformedResponseError
 from cs_mcp.client._models import Entry, Page
 from cs_mcp.client._regions import Api
 
@@ -19,25 +19,6 @@ if TYPE_CHECKING:
 VERSION_LOOKUP_CHUNK = 100
 
 SortOrder = tuple[str, Literal["asc", "desc"]]
-
-
-def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
-    value = body.get(key)
-    if not isinstance(value, dict):
-        raise MalformedResponseError(f"the answer has no {key!r} object")
-    return cast(dict[str, Any], value)
-
-
-def _list(body: dict[str, Any], key: str) -> list[Any]:
-    value = body.get(key)
-    if not isinstance(value, list):
-        raise MalformedResponseError(f"the answer has no list under {key!r}")
-    return cast(list[Any], value)
-
-
-def _count(body: dict[str, Any]) -> int | None:
-    count = body.get("count")
-    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _projection(only: Sequence[str] | None) -> list[tuple[str, Primitive]]:
@@ -102,8 +83,8 @@ class EntriesAPI:
         body = await self._core.request(
             api, "GET", ["content_types", content_type, "entries"], params=params, environment=env
         )
-        entries = [Entry.model_validate(e) for e in _list(body, "entries")]
-        return Page[Entry](items=entries, total=_count(body), skip=skip, limit=limit)
+        entries = [Entry.model_validate(e) for e in list_at(body, "entries")]
+        return Page[Entry](items=entries, total=count_of(body), skip=skip, limit=limit)
 
     async def get(
         self,
@@ -135,7 +116,7 @@ class EntriesAPI:
         body = await self._core.request(
             api, "GET", ["content_types", content_type, "entries", uid], params=params, environment=env
         )
-        return Entry.model_validate(_object(body, "entry"))
+        return Entry.model_validate(object_at(body, "entry"))
 
     async def localized_locales(self, content_type: str, uid: str) -> list[str]:
         """The locales, other than the master, in which the entry has a localized version of its
@@ -145,7 +126,7 @@ class EntriesAPI:
             NotFoundError: no such entry.
         """
         body = await self._core.request(Api.CMA, "GET", ["content_types", content_type, "entries", uid, "locales"])
-        listed = [cast(dict[str, Any], raw) for raw in _list(body, "locales") if isinstance(raw, dict)]
+        listed = [cast(dict[str, Any], raw) for raw in list_at(body, "locales") if isinstance(raw, dict)]
         return [str(loc["code"]) for loc in listed if loc.get("localized") is True and isinstance(loc.get("code"), str)]
 
     async def latest_versions(self, content_type: str, uids: Sequence[str], *, locale: str) -> dict[str, int]:
@@ -163,7 +144,7 @@ class EntriesAPI:
                 ("only[BASE][]", "_version"),
             ]
             body = await self._core.request(Api.CMA, "GET", ["content_types", content_type, "entries"], params=params)
-            for raw in _list(body, "entries"):
+            for raw in list_at(body, "entries"):
                 ref = VersionOf.model_validate(raw)
                 if ref.version is not None and ref.uid in chunk:
                     found[ref.uid] = ref.version
@@ -190,7 +171,7 @@ class EntriesAPI:
             operation="entry.create",
             targets={"content_type": [content_type], "locale": [locale]},
         )
-        return Entry.model_validate(_object(body, "entry"))
+        return Entry.model_validate(object_at(body, "entry"))
 
     async def update(
         self, content_type: str, uid: str, fields: Mapping[str, Any], *, locale: str, permit: Permit | None
@@ -211,7 +192,7 @@ class EntriesAPI:
             operation="entry.update",
             targets={"content_type": [content_type], "locale": [locale]},
         )
-        return Entry.model_validate(_object(body, "entry"))
+        return Entry.model_validate(object_at(body, "entry"))
 
     async def delete(self, content_type: str, uid: str, *, locale: str, permit: Permit | None) -> str | None:
         """Deletes the entry's `locale` version; answers Contentstack's notice.
@@ -255,8 +236,8 @@ class EntriesAPI:
             params.append(("query", json.dumps(query, separators=(",", ":"), ensure_ascii=False)))
         params.extend(_projection(only))
         body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
-        items = [Asset.model_validate(a) for a in _list(body, "assets")]
-        return Page[Asset](items=items, total=_count(body), skip=skip, limit=limit)
+        items = [Asset.model_validate(a) for a in list_at(body, "assets")]
+        return Page[Asset](items=items, total=count_of(body), skip=skip, limit=limit)
 
     async def asset(self, uid: str) -> Asset:
         """One asset.
@@ -265,7 +246,7 @@ class EntriesAPI:
             NotFoundError: no such asset.
         """
         body = await self._core.request(Api.CMA, "GET", ["assets", uid], params={"include_publish_details": "true"})
-        return Asset.model_validate(_object(body, "asset"))
+        return Asset.model_validate(object_at(body, "asset"))
 
     async def latest_asset_versions(self, uids: Sequence[str]) -> dict[str, int]:
         """The latest `_version` of each asset that exists, 100 uids per request."""
@@ -278,7 +259,7 @@ class EntriesAPI:
                 ("limit", VERSION_LOOKUP_CHUNK),
             ]
             body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
-            for raw in _list(body, "assets"):
+            for raw in list_at(body, "assets"):
                 ref = VersionOf.model_validate(raw)
                 if ref.version is not None and ref.uid in chunk:
                     found[ref.uid] = ref.version

@@ -177,6 +177,21 @@ class Guard:
             raise PermitError("only a confirmation verdict of this guard can be confirmed")
         return self._sealed(replace(verdict, decision="allow", confirmed=True))
 
+    def insist(self, verdict: Verdict, reason: str) -> Verdict:
+        """`verdict` turned from allow into confirm, for a write that a human must agree to
+        whatever the policy says (deleting a content type, removing fields entries use): the
+        policy can add confirmations, never waive these. A denial, a confirmation, or a
+        verdict a human already confirmed is answered as it is.
+
+        Raises:
+            PermitError: `verdict` was not given by this guard.
+        """
+        if not self._genuine(verdict):
+            raise PermitError("only a verdict of this guard can ask for confirmation")
+        if verdict.decision != "allow" or verdict.confirmed:
+            return verdict
+        return self._sealed(replace(verdict, decision="confirm", reason=f"needs confirmation: {reason}", rule="tool"))
+
     def permit(self, verdict: Verdict, operation: str) -> Permit:
         """A permit for one operation on the targets `verdict` was given for.
 

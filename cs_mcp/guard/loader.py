@@ -26,6 +26,7 @@ from cs_mcp.guard.policy import (
     Policy,
     PrincipalSpec,
     RoleSpec,
+    UploadSpec,
     builtin_policy,
     resolve_roles,
 )
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     from cs_mcp.config import Settings
 
 RESERVED_PRINCIPALS = {"local": "stdio principal", "anonymous": "caller without a token over HTTP"}
-TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals", "oauth")
+TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals", "uploads", "oauth")
+UPLOAD_KEYS = ("directories", "max_bytes")
 OAUTH_KEYS = ("rules", "default_role", "groups_claim", "name_claim")
 OAUTH_RULE_KEYS = ("role", "subjects", "groups", "scopes")
 CONSTRAINT_KEYS = CONSTRAINT_FIELDS
@@ -255,6 +257,29 @@ class _Reader:
             )
         return OAuthRule(role=role, **matches)
 
+    def upload_spec(self, raw: Any) -> UploadSpec:
+        if not isinstance(raw, dict):
+            raise self.fail(self.where.top("uploads"), "uploads must be a table", "write it as [uploads]")
+        table = cast(dict[str, Any], raw)
+        self.unknown_keys(table, UPLOAD_KEYS, "[uploads]", lambda k: self.where.table("uploads", k))
+        line = self.where.table("uploads", "directories")
+        directories = self.string_list(table.get("directories", []), "uploads.directories", line)
+        for directory in directories:
+            if not Path(directory).is_absolute() or ".." in Path(directory).parts:
+                raise self.fail(
+                    line,
+                    f"uploads.directories holds {directory!r}, which is not an absolute path without '..'",
+                    'write each directory as an absolute path, e.g. directories = ["/srv/media/approved"]',
+                )
+        max_bytes = table.get("max_bytes", UploadSpec().max_bytes)
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0:
+            raise self.fail(
+                self.where.table("uploads", "max_bytes"),
+                f"uploads.max_bytes is {max_bytes!r}",
+                "write max_bytes as a whole number of bytes above 0, e.g. max_bytes = 26214400",
+            )
+        return UploadSpec(directories=tuple(directories), max_bytes=max_bytes)
+
     def principal_spec(self, index: int, raw: Any, roles: Mapping[str, RoleSpec]) -> PrincipalSpec:
         line = self.where.principal(index)
         if not isinstance(raw, dict):
@@ -374,6 +399,8 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         values["confirm"] = reader.confirm_spec(data["confirm"])
     if "oauth" in data:
         values["oauth"] = reader.oauth_spec(data["oauth"], specs)
+    if "uploads" in data:
+        values["uploads"] = reader.upload_spec(data["uploads"])
     raw_principals: Any = data.get("principals", [])
     if not isinstance(raw_principals, list):
         raise reader.fail(

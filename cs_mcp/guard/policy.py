@@ -91,6 +91,21 @@ def production_like(environment: str) -> bool:
 BUILTIN_CONFIRM = ConfirmSpec(tools=["delete_*"], unpublish_production=True)
 
 
+# The largest file upload_asset and replace_asset send when the policy sets no `max_bytes`.
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+class UploadSpec(BaseModel):
+    """`[uploads]`: the local directories whose files `upload_asset` and `replace_asset` may
+    read (none: a local `path` is refused), and the largest file either sends, whatever its
+    source (a local file, base64 content or an https URL the server fetches)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    directories: tuple[str, ...] = ()
+    max_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+
+
 class PrincipalSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -133,6 +148,7 @@ class Policy(BaseModel):
     roles: dict[str, Role]
     confirm: ConfirmSpec = ConfirmSpec()
     principals: list[PrincipalSpec] = Field(default_factory=lambda: [])
+    uploads: UploadSpec = UploadSpec()
     oauth: OAuthSpec = OAuthSpec()
     source: str | None = None  # the file it came from, for messages
 

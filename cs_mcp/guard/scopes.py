@@ -18,6 +18,9 @@ class Scope(StrEnum):
     """Every scope the guard knows. A member is its scope name (a `str`)."""
 
     CONTENT_TYPE_READ = "cm.content-type:read"
+    # "Create, update, remove content types": what "CMA | Content Types" names for creating,
+    # updating and deleting one.
+    CONTENT_TYPES_MANAGEMENT_WRITE = "cm.content-types.management:write"
     ENTRY_READ = "cm.entry:read"
     ENTRY_WRITE = "cm.entry:write"
     ENTRY_PUBLISH = "cm.entry:publish"
@@ -25,6 +28,9 @@ class Scope(StrEnum):
     ASSET_READ = "cm.asset:read"
     ASSET_PUBLISH = "cm.asset:publish"
     ASSET_UNPUBLISH = "cm.asset:unpublish"
+    # "Create, update, remove assets": what "CMA | Assets" names for uploading, replacing,
+    # updating and deleting an asset and for creating a folder.
+    ASSETS_MANAGEMENT_WRITE = "cm.assets.management:write"
     BULK_PUBLISH = "cm.bulk-operations:publish"
     BULK_UNPUBLISH = "cm.bulk-operations:unpublish"
     ENVIRONMENTS_READ = "cm.environments.management:read"
@@ -105,6 +111,7 @@ CONSTRAINTS: tuple[Constraint, ...] = (
                 Scope.ENTRY_UNPUBLISH,
                 Scope.RELEASE_WRITE,
                 Scope.RELEASE_DEPLOY,
+                Scope.CONTENT_TYPES_MANAGEMENT_WRITE,
             }
         ),
     ),
@@ -122,7 +129,7 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         item_field=None,
         permit_key="environment",
         word="environment",
-        scopes=_PUBLISHING | {Scope.RELEASE_DEPLOY, Scope.PUBLISH_QUEUE_WRITE},
+        scopes=_PUBLISHING | {Scope.RELEASE_DEPLOY, Scope.PUBLISH_QUEUE_WRITE, Scope.ASSETS_MANAGEMENT_WRITE},
     ),
     Constraint(
         role_field="automation_projects",

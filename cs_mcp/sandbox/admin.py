@@ -7,12 +7,15 @@ change how the sandbox behaves and exist for tests and demos on the same machine
   moves it forward, then runs every `state.on_tick` callback so that what was scheduled for
   that time (publishing, release deploys) happens before the answer.
 - `GET /_sandbox/faults` answers the fault configuration; `POST` replaces the fields it names.
+- `GET /_sandbox/files/{name}?size=N` answers a file of N bytes (default 64) whose media type
+  follows the name: something for `upload_asset`'s `url` to fetch in tests and demos.
 - `GET /_sandbox/stats` answers request counts per API and method, the number of writes, and per
   organization and limit key the 429s sent (`rate_limited`) and the busiest window (`peak_per_second`).
 """
 
 from __future__ import annotations
 
+import mimetypes
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
@@ -26,6 +29,8 @@ from cs_mcp.sandbox import store
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+DEFAULT_FILE_BYTES = 64
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 class ClockAdvance(BaseModel):
@@ -118,7 +123,18 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             }
         )
 
+    async def get_file(request: Request) -> Response:
+        if (refusal := _loopback_only(request)) is not None:
+            return refusal
+        name = request.path_params["name"]
+        size_text = request.query_params.get("size", str(DEFAULT_FILE_BYTES))
+        size = int(size_text) if size_text.isdigit() else DEFAULT_FILE_BYTES
+        pattern = f"sandbox file {name}\n".encode()
+        content = (pattern * (size // len(pattern) + 1))[: min(size, MAX_FILE_BYTES)]
+        return Response(content, media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+
     return [
+        Route("/files/{name}", get_file, methods=["GET"]),
         Route("/clock", get_clock, methods=["GET"]),
         Route("/clock", advance_clock, methods=["POST"]),
         Route("/faults", get_faults, methods=["GET"]),

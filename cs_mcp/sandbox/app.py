@@ -3,7 +3,7 @@
 `create_app(state)` runs every API module's `setup` (tables and seed data, the content first
 since publishing, releases and analytics read it) and mounts their routes:
 
-    /cma/v3        cma + publishing + releases
+    /cma/v3        cma + assets + content_types + publishing + releases
     /cdn/v3        cdn
     /analytics/v2  analytics
     /automate/v1   automate
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
-from cs_mcp.sandbox import admin, analytics, automate, cdn, cma, publishing, releases, seed
+from cs_mcp.sandbox import admin, analytics, assets, automate, cdn, cma, content_types, publishing, releases, seed
 from cs_mcp.sandbox.limits import SandboxMiddleware
 from cs_mcp.sandbox.state import SandboxState, error_response
 
@@ -42,7 +42,16 @@ def create_app(state: SandboxState) -> Starlette:
     for module in (cma, cdn, publishing, releases, analytics, automate):
         module.setup(state)
     routes = [
-        Mount("/cma/v3", routes=[*cma.routes(state), *publishing.routes(state), *releases.routes(state)]),
+        Mount(
+            "/cma/v3",
+            routes=[
+                *cma.routes(state),
+                *assets.routes(state),
+                *content_types.routes(state),
+                *publishing.routes(state),
+                *releases.routes(state),
+            ],
+        ),
         Mount("/cdn/v3", routes=cdn.routes(state)),
         Mount("/analytics/v2", routes=analytics.routes(state)),
         Mount("/automate/v1", routes=automate.routes(state)),

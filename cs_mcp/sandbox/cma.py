@@ -737,8 +737,20 @@ class CMA:
             predicate = compile_query(parse_query(request.query_params.get("query")))
         except QueryError as exc:
             return query_error_response(exc)
+        folder = request.query_params.get("folder")
+        with_folders = truthy(request.query_params.get("include_folders"))
+
+        def listed(asset: Entry) -> bool:
+            # Folders only with include_folders=true; `folder` keeps one folder's contents
+            # (`cs_root`: the top level).
+            if asset.get("is_dir") and not with_folders:
+                return False
+            if folder is not None and asset.get("parent_uid") != (None if folder == "cs_root" else folder):
+                return False
+            return predicate(asset)
+
         with self.state.db.read() as conn:
-            assets = [a for a in store.list_assets(conn) if predicate(a)]
+            assets = [a for a in store.list_assets(conn) if listed(a)]
             ordered = sort_entries(assets, params.asc, params.desc)
             page = ordered[params.skip : params.skip + params.limit]
             if truthy(request.query_params.get("include_publish_details")):

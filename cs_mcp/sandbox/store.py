@@ -511,3 +511,39 @@ def published_uids(
         (kind, content_type, environment, locale),
     ).fetchall()
     return [(str(row["uid"]), int(row["version"])) for row in rows]
+
+
+def delete_asset(conn: sqlite3.Connection, uid: str) -> int:
+    """Delete an asset (or folder) with its versions and publish details; answers how many were removed."""
+    removed = conn.execute("DELETE FROM assets WHERE uid = ?", (uid,)).rowcount
+    conn.execute("DELETE FROM asset_versions WHERE uid = ?", (uid,))
+    conn.execute("DELETE FROM publish_details WHERE kind = 'asset' AND uid = ?", (uid,))
+    return removed
+
+
+def delete_content_type(conn: sqlite3.Connection, uid: str) -> None:
+    """Delete a content type with every entry of it, their versions and publish details."""
+    conn.execute("DELETE FROM content_types WHERE uid = ?", (uid,))
+    conn.execute("DELETE FROM entries WHERE content_type = ?", (uid,))
+    conn.execute("DELETE FROM entry_versions WHERE content_type = ?", (uid,))
+    conn.execute("DELETE FROM publish_details WHERE kind = 'entry' AND content_type = ?", (uid,))
+
+
+def drop_entry_fields(conn: sqlite3.Connection, content_type: str, fields: set[str]) -> None:
+    """Remove the top-level `fields` from the latest version of every entry of a content type
+    (a field taken out of the schema takes its values with it)."""
+    rows = conn.execute("SELECT uid, locale, data_json FROM entries WHERE content_type = ?", (content_type,)).fetchall()
+    for row in rows:
+        data = _load(row["data_json"])
+        if fields & set(data):
+            kept = {k: v for k, v in data.items() if k not in fields}
+            conn.execute(
+                "UPDATE entries SET data_json = ? WHERE content_type = ? AND uid = ? AND locale = ?",
+                (_dump(kept), content_type, row["uid"], row["locale"]),
+            )
+
+
+def all_latest_entries(conn: sqlite3.Connection) -> list[tuple[str, dict[str, Any]]]:
+    """(content type, entry) for the latest version of every entry in every locale."""
+    rows = conn.execute("SELECT content_type, data_json FROM entries ORDER BY content_type, uid, locale").fetchall()
+    return [(str(row["content_type"]), _load(row["data_json"])) for row in rows]

@@ -88,6 +88,22 @@ TOOLSETS: dict[str, Toolset] = {
             Capability.ORGANIZATION,
             Api.AUTOMATE,
         ),
+        Toolset(
+            "assets",
+            "read, upload, replace, update and delete assets; asset folders; where an asset is used",
+            ("cs_mcp.tools.assets",),
+            Capability.CMA,
+            Api.CMA,
+            default=False,
+        ),
+        Toolset(
+            "content_types",
+            "create, change and delete content types",
+            ("cs_mcp.tools.content_types",),
+            Capability.CMA,
+            Api.CMA,
+            default=False,
+        ),
     )
 }
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
@@ -112,6 +128,13 @@ class ToolSpec:
     open_world: bool
     read_back: str | None = None  # write tools: what to read to learn what a write did
     ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+    # Toolsets that serve the tool too: a tool moved to a new toolset stays where users had it.
+    also_in: tuple[str, ...] = ()
+
+    @property
+    def toolsets(self) -> tuple[str, ...]:
+        """Every toolset that serves the tool, its own first."""
+        return (self.toolset, *self.also_in)
 
     @property
     def meta(self) -> dict[str, Any] | None:
@@ -144,10 +167,12 @@ def tool(
     idempotent: bool,
     open_world: bool = True,
     ui: str | None = None,
+    also_in: tuple[str, ...] = (),
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Declares a read tool (a write tool is declared with `write_tool`). The function's
     docstring is its description; its name is the tool's name; `ui` names the `ui://` view a
-    host that renders MCP Apps shows its result in.
+    host that renders MCP Apps shows its result in; `also_in` names toolsets that serve it
+    besides its own (where it was before it moved).
 
     Raises:
         ValueError: an unknown toolset or scope, a missing docstring, a name declared twice.
@@ -167,6 +192,7 @@ def tool(
                 idempotent=idempotent,
                 open_world=open_world,
                 ui=ui,
+                also_in=also_in,
             )
         )
         return fn
@@ -270,9 +296,11 @@ def _declare(
     read_back: str | None = None,
     ui: str | None = None,
     name: str | None = None,
+    also_in: tuple[str, ...] = (),
 ) -> ToolSpec:
-    if toolset not in TOOLSETS:
-        raise ValueError(f"unknown toolset {toolset!r}")
+    for named in (toolset, *also_in):
+        if named not in TOOLSETS:
+            raise ValueError(f"unknown toolset {named!r}")
     if not scopes:
         raise ValueError(f"tool {fn.__name__} names no scope")
     doc = inspect.cleandoc(fn.__doc__ or "")
@@ -294,6 +322,7 @@ def _declare(
         open_world=open_world,
         read_back=read_back,
         ui=ui,
+        also_in=also_in,
     )
 
 
@@ -330,7 +359,8 @@ def registered_tools() -> list[ToolSpec]:
     """Every declared tool, in a stable order (toolset, then declaration)."""
     load_toolsets()
     order = {name: i for i, name in enumerate(TOOLSETS)}
-    return sorted(_REGISTRY.values(), key=lambda s: order[s.toolset])
+    # A tool moved to a new toolset keeps its place among the tools of the one it came from.
+    return sorted(_REGISTRY.values(), key=lambda s: min(order[t] for t in s.toolsets))
 
 
 def load_toolsets() -> None:

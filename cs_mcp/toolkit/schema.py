@@ -230,15 +230,19 @@ def _compact(node: Any, *, output: bool, top: bool = False) -> Any:
 # -- free-form objects, taken as JSON text ----------------------------------------------------
 
 
-def _json_object(value: Any) -> Any:
-    """A JSON object given as text becomes the object; an object stays as it is."""
+def _json_text(value: Any, example: str) -> Any:
+    """`value` parsed when it is JSON text (else as it is); `example` shows the form asked for."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            return json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ValueError(
-                f'not valid JSON ({exc.msg} at character {exc.pos}); write an object such as {{"title": "Hello"}}'
-            ) from None
+            raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos}); write {example}") from None
+    return value
+
+
+def _json_object(value: Any) -> Any:
+    """A JSON object given as text becomes the object; an object stays as it is."""
+    value = _json_text(value, 'an object such as {"title": "Hello"}')
     if not isinstance(value, dict):
         raise ValueError('not a JSON object; write one such as {"title": "Hello"} in a string')
     return cast(dict[str, Any], value)
@@ -247,6 +251,20 @@ def _json_object(value: Any) -> Any:
 # A free-form object argument, listed as a string (strict function calling has no open objects)
 # and accepted as JSON text or, from clients that send one anyway, as an object.
 JsonObjectText = Annotated[dict[str, Any], BeforeValidator(_json_object), WithJsonSchema({"type": "string"})]
+
+
+def _json_object_list(value: Any) -> Any:
+    """A JSON array of objects given as text becomes the list; a list stays as it is."""
+    value = _json_text(value, 'an array such as [{"uid": "title"}]')
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in cast(list[Any], value)):
+        raise ValueError('not a JSON array of objects; write one such as [{"uid": "title"}] in a string')
+    return cast(list[dict[str, Any]], value)
+
+
+# A free-form list of objects (a content type's schema), listed as a string like JsonObjectText.
+JsonObjectListText = Annotated[
+    list[dict[str, Any]], BeforeValidator(_json_object_list), WithJsonSchema({"type": "string"})
+]
 
 
 # -- the server's check of a call's arguments -------------------------------------------------

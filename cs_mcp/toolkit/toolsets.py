@@ -98,6 +98,13 @@ def select_toolsets(choice: str | Iterable[str] | None) -> Selection:
     return Selection(frozenset(enabled), dynamic=DYNAMIC in names)
 
 
+def served_as(spec: ToolSpec, enabled: Iterable[str]) -> str:
+    """The toolset a tool is shown under when `enabled` are chosen: its own if chosen, else the
+    first other chosen one that serves it (`query_assets` under `entries` by default)."""
+    chosen = set(enabled)
+    return next((name for name in spec.toolsets if name in chosen), spec.toolset)
+
+
 @dataclass
 class OfferedToolsets:
     """The toolsets a server offers now. In dynamic mode `enable_toolset` adds to them while
@@ -138,13 +145,16 @@ class OfferedToolsets:
     def registers(self, spec: ToolSpec) -> bool:
         """Whether the server registers the tool at all: every toolset in dynamic mode (so it
         can be enabled later), else the chosen ones and `describe_stack`, where an agent starts."""
-        return self.selection.dynamic or spec.toolset in self.enabled or spec.name == "describe_stack"
+        return self.selection.dynamic or self._serves(spec) or spec.name == "describe_stack"
+
+    def _serves(self, spec: ToolSpec) -> bool:
+        return any(toolset in self.enabled for toolset in spec.toolsets)
 
     def offers(self, spec: ToolSpec) -> bool:
         """Whether the tool is listed and callable now."""
         if spec.toolset == DISCOVERY or not self.selection.dynamic:
             return True
-        return spec.toolset in self.enabled
+        return self._serves(spec)
 
 
 def listed_form(tool: Tool) -> Tool:
@@ -197,8 +207,10 @@ def discovery_specs(offered: OfferedToolsets, specs: dict[str, ToolSpec]) -> lis
         principal = principal_of(ctx)
         by_toolset: dict[str, list[ToolSpec]] = {name: [] for name in TOOLSETS}
         for spec in specs.values():
-            if spec.toolset in by_toolset and guard.may_use(principal, spec.scopes):
-                by_toolset[spec.toolset].append(spec)
+            if guard.may_use(principal, spec.scopes):
+                for toolset in spec.toolsets:
+                    if toolset in by_toolset:
+                        by_toolset[toolset].append(spec)
         return by_toolset
 
     async def list_toolsets(ctx: ToolContext) -> ToolsetList:

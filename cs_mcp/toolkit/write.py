@@ -24,6 +24,7 @@ Confirmation, when the policy asks for it:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextlib import contextmanager, suppress
@@ -250,11 +251,25 @@ async def audit_unserved(
     )
 
 
+# A top-level text argument longer than this (a file in base64) is recorded as its digest.
+RECORDED_TEXT_MAX = 2048
+
+
 def _recorded(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments as the audit log and confirmation tokens take them: plain JSON values,
-    without the two that steer the pipeline itself."""
-    plain = to_jsonable_python(dict(arguments), fallback=str)
-    return {k: v for k, v in cast(dict[str, Any], plain).items() if k not in UNBOUND_ARGUMENTS}
+    without the two that steer the pipeline itself. A long text (upload_asset's
+    `content_base64`) is kept as its length and sha256, which binds a confirmation as surely and
+    keeps a file out of every audit line."""
+    plain = cast(dict[str, Any], to_jsonable_python(dict(arguments), fallback=str))
+    return {
+        k: _digest(v) if isinstance(v, str) and len(v) > RECORDED_TEXT_MAX else v
+        for k, v in plain.items()
+        if k not in UNBOUND_ARGUMENTS
+    }
+
+
+def _digest(text: str) -> str:
+    return f"<{len(text)} characters, sha256 {hashlib.sha256(text.encode()).hexdigest()}>"
 
 
 def _contentstack_cause(exc: BaseException) -> ContentstackError | None:
@@ -344,6 +359,7 @@ class WriteCall:
         self._executed = False
         self._started: float | None = None
         self.unknown: str | None = None  # why the outcome of a sent write is not known
+        self._insist: str | None = None  # why this call needs a human's yes whatever the policy says
 
     # -- what a tool calls ------------------------------------------------------------------
 
@@ -356,6 +372,11 @@ class WriteCall:
         """
         self.scopes = frozenset(scope_set(scopes))
 
+    def insist_on_confirmation(self, reason: str) -> None:
+        """Makes this call wait for a human's yes even where the policy allows it outright
+        (`reason` says why, e.g. "deleting a content type deletes all its entries")."""
+        self._insist = reason
+
     def note(self, **facts: str) -> None:
         """Records what the call learnt on the way (a created uid, a job id), for an answer
         that must say what was sent when the outcome is unknown."""
@@ -364,7 +385,8 @@ class WriteCall:
     def check(self, targets: Targets) -> Verdict:
         """The guard's verdict on `targets` (with the branch the write lands on) for this tool."""
         self.targets = on_branch(self.ctx, self.scopes, targets)
-        return self.guard.check(self.principal, self.spec, self.targets, scopes=self.scopes)
+        verdict = self.guard.check(self.principal, self.spec, self.targets, scopes=self.scopes)
+        return verdict if self._insist is None else self.guard.insist(verdict, self._insist)
 
     async def precheck(self, targets: Targets) -> None:
         """Runs the guard on what the arguments name before the tool reads anything, so that a

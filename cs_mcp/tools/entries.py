@@ -1,4 +1,5 @@
-"""The `entries` toolset: find, read, create, update and delete entries; find assets.
+"""The `entries` toolset: find, read, create, update and delete entries (and find assets:
+`query_assets`, declared in the `assets` toolset, is served with this one too).
 
 Reads go to the CMA (drafts, `source="draft"`) or the CDA (what one environment serves,
 `source="published"`). Every query is checked against the query language before it is sent,
@@ -320,34 +321,6 @@ async def get_entry(
     return EntryAnswer(
         content_type=content_type, source=source, environment=env, entry=shaped, truncated=cut, note=note
     )
-
-
-class AssetList(ListPage):
-    folder: str | None = None
-    assets: list[dict[str, Any]]
-
-
-@tool(toolset="entries", scopes={Scope.ASSET_READ}, title="Query assets", idempotent=True)
-async def query_assets(
-    ctx: ToolContext,
-    query: QueryArg = None,
-    folder: Annotated[Uid | None, Field(description="Only assets in this folder (its uid).")] = None,
-    fields: FieldsArg = None,
-    limit: LimitArg = DEFAULT_LIMIT,
-    cursor: CursorArg = None,
-) -> AssetList:
-    """Find assets (files and folders) with their uid, title, filename, url, content type,
-    size, _version and publish_details. `query` uses the same language as query_entries,
-    e.g. {"content_type": {"$regex": "^image/"}}. Paginated: pass next_cursor back as cursor."""
-    state = app_state(ctx)
-    parsed = parse_query_arg(query)
-    only = check_fields_arg(fields)
-    key = fingerprint("assets", parsed, folder, only)
-    skip = decode_cursor(cursor, key)
-    page = await state.client.entries.assets(query=parsed, folder=folder, only=only, skip=skip, limit=limit)
-    assets = [a.model_dump(by_alias=True, exclude_unset=True) for a in page.items]
-    kept, info = fit_listing(assets, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
-    return AssetList(folder=folder, assets=kept, **info)
 
 
 # -- writes -----------------------------------------------------------------------------

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 
+import httpx2
 import pytest
 
-from cs_mcp.client import ContentstackClient
+from cs_mcp.client import AssetFile, ContentstackClient
 from cs_mcp.client._entry_models import BulkEntry
 from cs_mcp.client._releases import ReleaseItem
 from cs_mcp.guard import Permit
@@ -142,6 +145,88 @@ CASES = [
         "/v3/assets/asset-uid",
         lambda asset: (asset.filename, asset.version) == ("logo.png", 2),
         params={"include_publish_details": "true"},
+    ),
+    # -- asset writes, folders and references ("CMA | Assets")
+    Documented(
+        "cma/asset_update",
+        lambda c, p: c.assets.update("blt558a9890b838abcd", title="Test", description="This is testing", permit=p),
+        "PUT",
+        "/v3/assets/blt558a9890b838abcd",
+        lambda asset: (asset.title, asset.version) == ("Test", 1),
+        headers={"content-type": "application/json"},
+        body={"asset": {"title": "Test", "description": "This is testing"}},
+    ),
+    Documented(
+        "cma/asset_delete",
+        lambda c, p: c.assets.delete("blt91af1e5af9c3639f", environments=[], permit=p),
+        "DELETE",
+        "/v3/assets/blt91af1e5af9c3639f",
+        lambda notice: notice == "Asset deleted successfully.",
+    ),
+    Documented(
+        "cma/asset_folder_create",
+        lambda c, p: c.assets.create_folder("Demo", parent_uid="bltf0000d00f00c0e00", permit=p),
+        "POST",
+        "/v3/assets/folders",
+        lambda folder: (folder.is_dir, folder.parent_uid) == (True, "bltf0000d00f00c0e00"),
+        headers={"content-type": "application/json"},
+        body={"asset": {"name": "Demo", "parent_uid": "bltf0000d00f00c0e00"}},
+    ),
+    Documented(
+        "cma/asset_folder",
+        lambda c, _p: c.assets.folder("blt91af1e5af9c3639f"),
+        "GET",
+        "/v3/assets/folders/blt91af1e5af9c3639f",
+        lambda folder: folder.is_dir and folder.model_dump()["path"][0]["name"] == "sample",
+        params={"include_path": "true"},
+    ),
+    Documented(
+        "cma/asset_folders",
+        lambda c, _p: c.assets.folders(parent="bltd11bd1a1c11111ee"),
+        "GET",
+        "/v3/assets",
+        lambda page: [(f.uid, f.is_dir) for f in page.items] == [("blt1111b11e11ae111f", True)],
+        params={"include_folders": "true", "query": '{"is_dir":true}', "folder": "bltd11bd1a1c11111ee"},
+    ),
+    Documented(
+        "cma/asset_references",
+        lambda c, _p: c.assets.references("blt**************ba"),
+        "GET",
+        "/v3/assets/blt**************ba/references",
+        lambda refs: (
+            [(r.entry_uid, r.content_type_uid, r.version, r.publish_details[0].version) for r in refs]
+            == [("blt**************2e", "ref_parent", 8, 7)]
+        ),
+        params={"include_publish_details": "true"},
+    ),
+    # -- content type writes ("CMA | Content Types")
+    Documented(
+        "cma/content_type_create",
+        lambda c, p: c.content_types.create(
+            {"uid": "sample_content", "title": "Sample Content", "schema": []}, permit=p
+        ),
+        "POST",
+        "/v3/content_types",
+        lambda ct: (ct.uid, [f.uid for f in ct.schema_]) == ("sample_content", ["title", "url"]),
+        headers={"content-type": "application/json"},
+        body={"content_type": {"uid": "sample_content", "title": "Sample Content", "schema": []}},
+    ),
+    Documented(
+        "cma/content_type_update",
+        lambda c, p: c.content_types.update("sample_content", {"title": "Sample Content"}, permit=p),
+        "PUT",
+        "/v3/content_types/sample_content",
+        lambda ct: ct.model_dump(by_alias=True)["_version"] == 2,
+        headers={"content-type": "application/json"},
+        body={"content_type": {"title": "Sample Content"}},
+    ),
+    Documented(
+        "cma/content_type_delete",
+        lambda c, p: c.content_types.delete("sample_content", permit=p),
+        "DELETE",
+        "/v3/content_types/sample_content",
+        lambda notice: notice == "Content Type deleted successfully.",
+        params={"force": "true"},
     ),
     # -- publishing ("CMA | Entries", "CMA | Assets", "CMA | Bulk Operations", "CMA | Job Status")
     Documented(
@@ -492,6 +577,62 @@ async def test_the_bulk_job_status_is_read_as_documented_and_its_items_from_thei
     assert [i.uid for i in job.items if i.failed] == ["entry-uid-2"]
 
 
+@pytest.mark.parametrize("fixture_name", ["cma/asset_upload", "cma/asset_replace"])
+async def test_an_upload_travels_as_the_documented_multipart_form(fixture_name: str) -> None:
+    recorder = Recorder(lambda _request: fixture(fixture_name))
+    client, permit = client_answering(recorder)
+    file = AssetFile("file-name.png", b"\x89PNG-bytes", "image/png")
+    async with client:
+        if fixture_name == "cma/asset_upload":
+            asset = await client.assets.upload(
+                file,
+                title="Test",
+                description="This is a test image.",
+                tags=["workflows", "stages"],
+                parent_uid="parent_asset_folder_uid",
+                permit=permit,
+            )
+        else:
+            asset = await client.assets.replace("blt91af1e5af9c3639f", file, title="Test", permit=permit)
+    (request,) = recorder.requests
+    assert request.method == ("POST" if fixture_name == "cma/asset_upload" else "PUT")
+    assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
+    fields, files = parse_form(request)
+    assert files == {"asset[upload]": ("file-name.png", "image/png", b"\x89PNG-bytes")}
+    assert fields["asset[title]"] == "Test"
+    if fixture_name == "cma/asset_upload":
+        assert request.url.path == "/v3/assets"
+        assert fields == {
+            "asset[parent_uid]": "parent_asset_folder_uid",
+            "asset[title]": "Test",
+            "asset[description]": "This is a test image.",
+            "asset[tags]": "workflows,stages",
+        }
+        assert (asset.filename, asset.tags, asset.version) == ("file-name.png", ["workflows", "stages"], 1)
+    else:
+        assert request.url.path == "/v3/assets/blt91af1e5af9c3639f"
+        assert asset.uid == "blt91af1e5af9c3639f"
+
+
+def parse_form(request: httpx2.Request) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
+    """The text fields and the files of a multipart/form-data request, read with the standard library."""
+    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + request.content)
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        assert isinstance(name, str)
+        assert isinstance(payload, bytes)
+        filename = part.get_filename()
+        if filename is None:
+            fields[name] = payload.decode()
+        else:
+            files[name] = (filename, part.get_content_type(), payload)
+    return fields, files
+
+
 def test_every_fixture_is_used_by_a_client_test() -> None:
-    used = {case.fixture for case in CASES} | {"cma/bulk_job"}
+    used = {case.fixture for case in CASES} | {"cma/bulk_job", "cma/asset_upload", "cma/asset_replace"}
     assert used == set(fixtures_outside_analytics())

@@ -36,7 +36,45 @@ NOT_MODELLED = {
     # The sandbox's seeded runs name their steps but group none of them.
     "automate/executions": {".executions[].details[].group"},
     "automate/execution": {".details[].group"},
+    # The sandbox reads no image dimensions, names no app user, and answers where an asset is
+    # published only to reads that ask (include_publish_details), not to writes.
+    "cma/asset_upload": {".asset.dimension"},
+    "cma/asset_replace": {".asset.app_user_object_uid", ".asset.publish_details"},
+    "cma/asset_update": {".asset.app_user_object_uid", ".asset.publish_details"},
+    # The sandbox keeps no version names.
+    "cma/asset_references": {".references[]._version_name", ".references[].publish_details[].version_name"},
+    # No per-field schema versions, no users in the ACLs, no role ACLs (as for cma/content_type).
+    "cma/content_type_create": {
+        ".content_type.schema[].field_metadata.version",
+        ".content_type.schema[].non_localizable",
+        ".content_type.DEFAULT_ACL.users",
+        ".content_type.SYS_ACL.roles",
+        ".content_type.SYS_ACL.others",
+    },
+    "cma/content_type_update": {
+        ".content_type.schema[].field_metadata.version",
+        ".content_type.schema[].non_localizable",
+        ".content_type.DEFAULT_ACL.users",
+        ".content_type.SYS_ACL.roles",
+        ".content_type.SYS_ACL.others",
+    },
 }
+# The options of the page's sample request ("Create a content type with embedded RTE objects").
+OPTIONS = {
+    "title": "title",
+    "publishable": True,
+    "is_page": True,
+    "singleton": False,
+    "sub_title": ["url"],
+    "url_pattern": "/:title",
+    "url_prefix": "/",
+}
+PNG = b"\x89PNG\r\n\x1a\nsandbox"
+FIELD = {"data_type": "text", "field_metadata": {"_default": True}, "unique": False, "multiple": False}
+FIELDS = [
+    FIELD | {"display_name": "Title", "uid": "title", "mandatory": True},
+    FIELD | {"display_name": "URL", "uid": "url", "mandatory": False},
+]
 
 
 def kind(value: object) -> str:
@@ -119,6 +157,64 @@ async def collect(sandbox: RunningSandbox) -> Answers:
             "cma/asset",
             await cma.get(f"/assets/{assets['assets'][0]['uid']}", params={"include_publish_details": "true"}),
         )
+        folder = keep("cma/asset_folder_create", await cma.post("/assets/folders", json={"asset": {"name": "Demo"}}))
+        inner = (
+            await cma.post("/assets/folders", json={"asset": {"name": "Inner", "parent_uid": folder["asset"]["uid"]}})
+        ).json()
+        keep(
+            "cma/asset_folder",
+            await cma.get(f"/assets/folders/{inner['asset']['uid']}", params={"include_path": "true"}),
+        )
+        keep(
+            "cma/asset_folders",
+            await cma.get(
+                "/assets",
+                params={"include_folders": "true", "query": '{"is_dir": true}', "folder": folder["asset"]["uid"]},
+            ),
+        )
+        uploaded = keep(
+            "cma/asset_upload",
+            await cma.post(
+                "/assets",
+                data={
+                    "asset[title]": "Test",
+                    "asset[description]": "d",
+                    "asset[tags]": "a,b",
+                    "asset[parent_uid]": folder["asset"]["uid"],
+                },
+                files={"asset[upload]": ("file-name.png", PNG, "image/png")},
+            ),
+        )
+        new_asset = f"/assets/{uploaded['asset']['uid']}"
+        keep(
+            "cma/asset_replace",
+            await cma.put(new_asset, files={"asset[upload]": ("other.png", PNG, "image/png")}),
+        )
+        keep("cma/asset_update", await cma.put(new_asset, json={"asset": {"title": "Test", "description": "d"}}))
+        keep("cma/asset_delete", await cma.delete(new_asset))
+        used_asset = ""
+        for listed_asset in assets["assets"]:
+            if (await cma.get(f"/assets/{listed_asset['uid']}/references")).json()["references"]:
+                used_asset = listed_asset["uid"]
+                break
+        keep(
+            "cma/asset_references",
+            await cma.get(
+                f"/assets/{used_asset}/references", params={"include_publish_details": "true", "include_count": "true"}
+            ),
+        )
+        definition = {
+            "uid": "sample_content",
+            "title": "Sample Content",
+            "schema": FIELDS,
+            "options": OPTIONS,
+        }
+        keep("cma/content_type_create", await cma.post("/content_types", json={"content_type": definition}))
+        keep(
+            "cma/content_type_update",
+            await cma.put("/content_types/sample_content", json={"content_type": definition | {"title": "Sample"}}),
+        )
+        keep("cma/content_type_delete", await cma.delete("/content_types/sample_content", params={"force": "true"}))
         target = {"environments": ["production"], "locales": ["en-us"]}
         keep("cma/entry_publish", await cma.post(f"{entry_path}/publish", json={"entry": target, "locale": "en-us"}))
         keep(

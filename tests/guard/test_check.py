@@ -232,3 +232,16 @@ def test_another_guards_verdict_mints_no_permit() -> None:
         GUARD.permit(verdict, "entry.publish")
     with pytest.raises(PermitError):
         GUARD.confirmed(verdict)
+
+
+def test_a_tool_can_insist_on_confirmation_where_the_policy_allows_but_never_lift_a_denial() -> None:
+    allowed = check("publisher", Targets(content_types=("blog_post",), environments=("staging",)))
+    insisted = GUARD.insist(allowed, "it removes fields entries use")
+    denied = check("publisher", Targets(content_types=("product",)))
+    assert (insisted.decision, insisted.rule) == ("confirm", "tool")
+    assert GUARD.confirmed(insisted).decision == "allow"
+    assert GUARD.insist(denied, "anything") == denied
+    with pytest.raises(PermitError):
+        GUARD.permit(insisted, "entry.publish")
+    with pytest.raises(PermitError):
+        GUARD.insist(replace(allowed, decision="allow", seal=b"forged"), "anything")

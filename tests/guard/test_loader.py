@@ -226,3 +226,25 @@ def test_a_principal_may_not_take_a_reserved_name(name: str) -> None:
     digest = "a" * 64
     error = error_of(f'[[principals]]\nname = "{name}"\ntoken_sha256 = "{digest}"\nrole = "viewer"\n')
     assert error.line == 2
+
+
+def test_uploads_name_absolute_directories_and_a_size_cap() -> None:
+    policy = parse_policy('[uploads]\ndirectories = ["/srv/media", "/srv/press"]\nmax_bytes = 1048576\n')
+    assert policy.uploads.directories == ("/srv/media", "/srv/press")
+    assert policy.uploads.max_bytes == 1048576
+    assert parse_policy("").uploads.directories == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('[uploads]\ndirectories = ["media"]\n', 2),
+        ('[uploads]\ndirectories = ["/srv/media/../etc"]\n', 2),
+        ("[uploads]\nmax_bytes = 0\n", 2),
+        ('[uploads]\nfolders = ["/srv"]\n', 2),
+    ],
+)
+def test_a_relative_or_escaping_upload_directory_or_a_bad_cap_is_an_error_at_its_line(text: str, line: int) -> None:
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(text)
+    assert raised.value.line == line

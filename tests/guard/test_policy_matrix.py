@@ -22,24 +22,11 @@ from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
 from tests.helpers import UNPACED, structured, text_of
+from tests.tools._on_sandbox import CountingTransport
 
 pytestmark = pytest.mark.anyio
 
 ROLES = ("viewer", "editor", "publisher", "operator", "admin")
-
-
-class CountingTransport(httpx2.AsyncBaseTransport):
-    """The sandbox app in process, counting every request the client sends it."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent = 0
-        self.writes = 0
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent += 1
-        self.writes += request.method != "GET"
-        return await self.inner.handle_async_request(request)
 
 
 @dataclass
@@ -53,7 +40,7 @@ def policy_text(project: str) -> str:
     return f"""
 [roles.editor]
 inherits = ["viewer"]
-scopes = ["cm.entry:write"]
+scopes = ["cm.entry:write", "cm.assets.management:write", "cm.content-types.management:write"]
 content_types = ["product"]
 locales = ["en-us"]
 
@@ -80,7 +67,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncGenerator[Stac
     config = SandboxConfig(rate_limits=False)
     app = create_app(SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock()))
     transport = CountingTransport(httpx2.ASGITransport(app))
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS))
+    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
     admin = Client(build_server(settings, backend="sandbox", stdio_role="admin", transport=transport))
     async with admin:
         ids = await discover(admin)
@@ -127,7 +114,12 @@ async def discover(admin: Client) -> dict[str, Any]:
     )
     queue = structured(await admin.call_tool("list_publish_queue", {"status": "scheduled"}))["rows"]
     own = structured(await admin.call_tool("create_release", {"name": "Products only", "items": [item]}))
+    assets = structured(await admin.call_tool("query_assets", {"limit": 100}))["assets"]
+    # An asset published to more than one environment: deleting it takes it off all of them.
+    spread = next(a for a in assets if len(a.get("publish_details") or []) > 1)
     return {
+        "asset": assets[0]["uid"],
+        "spread_asset": spread["uid"],
         "product": product,
         "post": post,
         "release": release["uid"],
@@ -162,7 +154,10 @@ NEED_READS: dict[str, set[str]] = {
     # Deleting takes the entry off every environment it is published to and, in the master
     # locale, deletes its localized versions: both must be read first.
     "delete an entry published outside development": {"editor", "publisher"},
+    # Likewise where an asset is published.
+    "delete an asset published outside development": {"publisher"},
 }
+PNG = "iVBORw0KGgo="
 
 # (case name, tool, arguments from the discovered ids, the roles allowed)
 Arguments = Callable[[dict[str, Any]], dict[str, Any]]
@@ -200,6 +195,16 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("delete own release", "delete_release", lambda i: {"release_uid": i["own_release"]}, {"publisher", "admin"}),
     ("delete a mixed release", "delete_release", lambda i: {"release_uid": i["release"]}, {"admin"}),
     ("toggle inside project", "set_automation_active", lambda i: {"project_id": i["project_in"], "automation_id": i["automation_in"]["id"], "active": not i["automation_in"]["active"]}, {"operator", "admin"}),
+    ("upload an asset", "upload_asset", lambda i: {"content_base64": PNG, "filename": "m.png"}, {"editor", "publisher", "admin"}),
+    ("replace an asset", "replace_asset", lambda i: {"uid": i["asset"], "content_base64": PNG, "filename": "m.png"}, {"editor", "publisher", "admin"}),
+    ("update an asset", "update_asset", lambda i: {"uid": i["asset"], "title": "M"}, {"editor", "publisher", "admin"}),
+    ("delete an asset published outside development", "delete_asset", lambda i: {"uid": i["spread_asset"]}, {"editor", "admin"}),
+    ("create an asset folder", "create_asset_folder", lambda i: {"name": "M"}, {"editor", "publisher", "admin"}),
+    ("create a content type outside the role's", "create_content_type", lambda i: {"uid": "faq", "title": "FAQ", "schema": [{"uid": "title", "display_name": "Title", "data_type": "text"}]}, {"admin"}),
+    ("change the role's content type", "update_content_type", lambda i: {"content_type": "product", "title": "Goods"}, {"editor", "publisher", "admin"}),
+    ("change another content type", "update_content_type", lambda i: {"content_type": "author", "title": "Writers"}, {"admin"}),
+    ("delete the role's content type", "delete_content_type", lambda i: {"content_type": "product"}, {"editor", "publisher", "admin"}),
+    ("delete another content type", "delete_content_type", lambda i: {"content_type": "blog_post"}, {"admin"}),
     ("toggle other project", "set_automation_active", lambda i: {"project_id": i["project_out"], "automation_id": i["automation_out"]["id"], "active": not i["automation_out"]["active"]}, {"admin"}),
 ]  # fmt: skip
 

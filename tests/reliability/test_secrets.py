@@ -32,7 +32,7 @@ SECRETS = {
         "development=cs0f1e2d3c4b5a69788776655443322110,production=cs99aa88bb77cc66dd55ee44ff33001122"
     ),
 }
-PLAIN = {"CONTENTSTACK_ORGANIZATION_UID": "blt0rg5a5a5a5a5a5a5"}
+PLAIN = {"CONTENTSTACK_ORGANIZATION_UID": "blt0rg5a5a5a5a5a5a5", "CS_MCP_TOOLSETS": "all"}
 # Tokens only: the stack API key is an identifier (it is in every asset URL), not a secret.
 SECRET_VALUES = [
     "cs4b1c9d8e7f60a5b4c3d2e1f0a9b8c7d6",
@@ -74,6 +74,21 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "get_automation_execution": {"project_id": "p1", "execution_id": "e1"},
     "list_automation_audit_logs": {"project_id": "p1"},
     "set_automation_active": {"project_id": "p1", "automation_id": "a1", "active": True},
+    "get_asset": {"uid": "blt0a"},
+    "list_asset_folders": {},
+    "get_asset_references": {"uid": "blt0a"},
+    "upload_asset": {"content_base64": "aGVsbG8=", "filename": "a.png"},
+    "replace_asset": {"uid": "blt0a", "content_base64": "aGVsbG8=", "filename": "a.png"},
+    "update_asset": {"uid": "blt0a", "title": "t"},
+    "delete_asset": {"uid": "blt0a"},
+    "create_asset_folder": {"name": "f"},
+    "create_content_type": {
+        "uid": "faq",
+        "title": "FAQ",
+        "schema": [{"uid": "title", "display_name": "Title", "data_type": "text"}],
+    },
+    "update_content_type": {"content_type": "blog_post", "title": "t"},
+    "delete_content_type": {"content_type": "blog_post"},
 }
 
 

@@ -33,7 +33,8 @@ def make_server(toolsets: str | None, role: str = "admin", env: dict[str, str] |
 
 
 def tools_of(*toolsets: str) -> set[str]:
-    return {spec.name for spec in registered_tools() if spec.toolset in toolsets}
+    """The tools these toolsets serve (a moved tool with each toolset that serves it)."""
+    return {spec.name for spec in registered_tools() if set(spec.toolsets) & set(toolsets)}
 
 
 async def listed(client: Client) -> set[str]:
@@ -115,7 +116,10 @@ async def test_list_toolsets_says_which_are_enabled_and_what_their_tools_cost() 
     async with Client(make_server("dynamic,releases")) as client:
         answer = structured(await client.call_tool("list_toolsets", {}))
     toolsets = {t["name"]: t for t in answer["toolsets"]}
-    assert set(toolsets) == set(DEFAULT_TOOLSETS)
+    assert set(toolsets) == set(TOOLSETS)
+    assert [t["name"] for t in answer["toolsets"] if not t["default"]] == [
+        name for name, t in TOOLSETS.items() if not t.default
+    ]
     assert toolsets["releases"]["enabled"]
     assert not toolsets["entries"]["enabled"]
     entries = toolsets["entries"]
@@ -169,3 +173,32 @@ async def test_enabling_a_toolset_on_the_current_protocol_lists_its_tools_next()
     assert answer["enabled_now"]
     assert not again["enabled_now"]
     assert names == DISCOVERY_TOOLS | tools_of("releases")
+
+
+async def test_query_assets_moved_to_assets_and_is_still_served_by_default() -> None:
+    (spec,) = [s for s in registered_tools() if s.name == "query_assets"]
+    assert spec.toolsets == ("assets", "entries")
+    async with Client(make_server(None)) as client:
+        default = await listed(client)
+    async with Client(make_server("assets")) as client:
+        assets = await listed(client)
+    assert "query_assets" in default
+    assert default.isdisjoint(tools_of("assets", "content_types") - {"query_assets"})
+    assert assets == tools_of("assets") | {"describe_stack"}
+
+
+async def test_the_new_toolsets_are_off_by_default_and_the_default_catalog_did_not_grow() -> None:
+    assert not TOOLSETS["assets"].default
+    assert not TOOLSETS["content_types"].default
+    async with Client(make_server(None)) as client:
+        default = await listed(client)
+    # The six toolsets' 30 tools before the assets and content_types toolsets existed.
+    assert len(default) == 30
+
+
+async def test_enabling_entries_in_dynamic_mode_brings_query_assets_with_it() -> None:
+    async with Client(make_server("dynamic")) as client:
+        enabled = structured(await client.call_tool("enable_toolset", {"toolset": "entries"}))
+        assert "query_assets" in enabled["tools"]
+        assert "query_assets" in await listed(client)
+        assert "get_asset" not in await listed(client)

@@ -582,7 +582,7 @@ async def sandbox_servers(tmp_path: Path, *roles: str, transport: httpx2.AsyncBa
         clients: list[Client] = []
         for role in roles or ("admin",):
             server = build_server(
-                Settings.from_env(sandbox.env()),
+                Settings.from_env(sandbox.env() | {"CS_MCP_TOOLSETS": "all"}),
                 backend="sandbox",
                 guard=guard,
                 stdio_role=role,
@@ -621,6 +621,26 @@ async def arguments_reaching_the_write(client: Client, name: str) -> dict[str, A
     return arguments
 
 
+PROBE_FILE = {"content_base64": "aGVsbG8=", "filename": "probe.png"}
+# The asset and content type writes' arguments; replace, update and delete get a seeded asset's uid.
+ASSET_WRITES: dict[str, dict[str, Any]] = {
+    "upload_asset": PROBE_FILE,
+    "replace_asset": PROBE_FILE,
+    "update_asset": {"title": "Probe"},
+    "delete_asset": {},
+    "create_asset_folder": {"name": "Probe"},
+}
+CONTENT_TYPE_WRITES: dict[str, dict[str, Any]] = {
+    "create_content_type": {
+        "uid": "probe",
+        "title": "Probe",
+        "schema": [{"uid": "title", "display_name": "Title", "data_type": "text"}],
+    },
+    "update_content_type": {"content_type": "author", "title": "Probe"},
+    "delete_content_type": {"content_type": "author"},
+}
+
+
 async def write_arguments(client: Client, name: str) -> dict[str, Any]:
     """Arguments that reach `name`'s write once confirmed."""
     entries = await ok(client, "query_entries", {"content_type": "author", "limit": 1})
@@ -644,6 +664,10 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
         await ok(client, "publish", {"items": [item], "environments": ["development"], "scheduled_at": when})
         queue = await ok(client, "list_publish_queue", {"status": "scheduled"})
         return {"queue_uid": queue["rows"][0]["uid"]}
+    if name in ASSET_WRITES or name in CONTENT_TYPE_WRITES:
+        asset = (await ok(client, "query_assets", {"limit": 1}))["assets"][0]["uid"]
+        on_asset = name in ("replace_asset", "update_asset", "delete_asset")
+        return {**ASSET_WRITES, **CONTENT_TYPE_WRITES}[name] | ({"uid": asset} if on_asset else {})
     if name == "set_automation_active":
         project = (await ok(client, "list_automation_projects", {}))["projects"][0]
         automation = (await ok(client, "list_automations", {"project_id": project["id"]}))["automations"][0]

@@ -22,8 +22,10 @@ from cs_mcp.server import build_server
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots" / "tools"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 
-# Credentials for every toolset, so that every tool is listed; nothing is sent with them.
+# Credentials for every toolset, and every toolset chosen (the opt-in ones too), so that every
+# tool is listed; nothing is sent with them.
 ENV = {
+    "CS_MCP_TOOLSETS": "all",
     "CONTENTSTACK_API_KEY": "snapshot",
     "CONTENTSTACK_MANAGEMENT_TOKEN": "snapshot",
     "CONTENTSTACK_AUTHTOKEN": "snapshot",

@@ -1,0 +1,141 @@
+"""A content type schema, checked before it is sent and compared field by field with the one
+it replaces (what `update_content_type`'s plan shows)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+# Contentstack's field data types ("JSON schema for creating a content type").
+DATA_TYPES = frozenset(
+    {"text", "number", "isodate", "boolean", "file", "reference", "group", "blocks", "json", "link", "global_field"}
+)
+UID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+# Keys of a field that hold its nested fields: compared field by field, not as a whole.
+NESTED = ("schema", "blocks")
+
+Field = dict[str, Any]
+
+
+def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
+    """Every problem of a schema, as sentences: a field without a valid uid, a uid used twice
+    among siblings, no display_name, an unknown data_type; groups and blocks checked inside."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(schema):
+        uid = raw.get("uid")
+        at = f"{where}{uid}" if isinstance(uid, str) else f"{where}field {index + 1}"
+        if not isinstance(uid, str) or not UID_PATTERN.match(uid):
+            problems.append(f"{at}: uid must be lower-case letters, digits and '_', starting with a letter")
+        elif uid in seen:
+            problems.append(f"{at}: the uid is used twice")
+        else:
+            seen.add(uid)
+        if not isinstance(raw.get("display_name"), str) or not raw.get("display_name"):
+            problems.append(f"{at}: display_name is missing")
+        data_type = raw.get("data_type")
+        if data_type not in DATA_TYPES:
+            problems.append(f"{at}: data_type {data_type!r} is none of {', '.join(sorted(DATA_TYPES))}")
+        if data_type == "group":
+            nested = raw.get("schema")
+            if not isinstance(nested, list):
+                problems.append(f"{at}: a group needs its fields under 'schema'")
+            else:
+                problems += schema_problems(cast(list[Field], nested), f"{at}.")
+        if data_type == "blocks":
+            blocks = raw.get("blocks")
+            if not isinstance(blocks, list):
+                problems.append(f"{at}: modular blocks need 'blocks'")
+                continue
+            for block in cast(list[Any], blocks):
+                if not isinstance(block, dict) or not isinstance(cast(Field, block).get("uid"), str):
+                    problems.append(f"{at}: every block needs a uid")
+                    continue
+                nested = cast(Field, block).get("schema")
+                problems += schema_problems(
+                    cast(list[Field], nested if isinstance(nested, list) else []), f"{at}.{block['uid']}."
+                )
+    return problems
+
+
+@dataclass
+class SchemaDiff:
+    """What changes between two schemas: one line per field, and the paths of removed fields."""
+
+    lines: list[str] = field(default_factory=lambda: [])
+    removed: list[str] = field(default_factory=lambda: [])
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _by_uid(fields: Sequence[Any]) -> dict[str, Field]:
+    found: dict[str, Field] = {}
+    for raw in fields:
+        if isinstance(raw, dict) and "uid" in raw:
+            item = cast(Field, raw)
+            found[str(item["uid"])] = item
+    return found
+
+
+def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") -> SchemaDiff:
+    """The field-by-field difference from `old` to `new`: `+ path (type)` for an added field,
+    `- path (type)` for a removed one, `~ path: key old -> new` for each changed setting,
+    through groups (`group.field`) and modular blocks (`blocks.block.field`)."""
+    diff = SchemaDiff()
+    before, after = _by_uid(old), _by_uid(new)
+    for uid, was in before.items():
+        if uid not in after:
+            diff.lines.append(f"- {prefix}{uid} ({was.get('data_type')})")
+            diff.removed.append(f"{prefix}{uid}")
+    for uid, now in after.items():
+        path = f"{prefix}{uid}"
+        was = before.get(uid)
+        if was is None:
+            diff.lines.append(f"+ {path} ({now.get('data_type')})")
+            continue
+        for key in sorted((set(was) | set(now)) - set(NESTED)):
+            if was.get(key) != now.get(key):
+                diff.lines.append(f"~ {path}: {key} {_show(was.get(key))} -> {_show(now.get(key))}")
+        if was.get("data_type") != now.get("data_type"):
+            continue  # a field of another type: its nested fields are not comparable
+        nested = _nested_diff(was, now, f"{path}.")
+        diff.lines += nested.lines
+        diff.removed += nested.removed
+    return diff
+
+
+def _nested_diff(was: Field, now: Field, prefix: str) -> SchemaDiff:
+    if now.get("data_type") == "group":
+        return schema_diff(
+            cast(list[Field], was.get("schema") or []), cast(list[Field], now.get("schema") or []), prefix
+        )
+    if now.get("data_type") == "blocks":
+        diff = SchemaDiff()
+        old_blocks = _by_uid(cast(list[Any], was.get("blocks") or []))
+        new_blocks = _by_uid(cast(list[Any], now.get("blocks") or []))
+        for uid in old_blocks.keys() - new_blocks.keys():
+            diff.lines.append(f"- {prefix}{uid} (block)")
+            diff.removed.append(f"{prefix}{uid}")
+        for uid, block in new_blocks.items():
+            if uid not in old_blocks:
+                diff.lines.append(f"+ {prefix}{uid} (block)")
+                continue
+            inner = schema_diff(
+                cast(list[Field], old_blocks[uid].get("schema") or []),
+                cast(list[Field], block.get("schema") or []),
+                f"{prefix}{uid}.",
+            )
+            diff.lines += inner.lines
+            diff.removed += inner.removed
+        return diff
+    return SchemaDiff()

@@ -1,0 +1,321 @@
+"""The `content_types` toolset: create, change and delete content types.
+
+Off by default (`--toolsets content_types`): designing the model is rarer than editing content,
+and every change reaches every entry. A schema is checked before it is sent; an update's plan
+shows the change field by field; removing fields that entries use, and deleting a content type
+at all, wait for a human's yes whatever the policy says (the policy can add confirmations,
+never waive these two).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import ContentType, NotFoundError
+from cs_mcp.guard import Targets
+from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.context import AppState
+from cs_mcp.toolkit.identifiers import ContentTypeUid
+from cs_mcp.toolkit.registry import write_tool
+from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
+from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
+from cs_mcp.tools.entries import WriteAnswer, content_type_missing, write_answer_fields
+from cs_mcp.views import WRITE_PREVIEW_VIEW
+
+WRITE_SCOPES = frozenset({Scope.CONTENT_TYPES_MANAGEMENT_WRITE})
+
+ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
+SchemaArg = Annotated[
+    JsonObjectListText,
+    Field(
+        description='The fields as a JSON array in a string, e.g. \'[{"uid": "title", "display_name": "Title", '
+        '"data_type": "text", "mandatory": true, "unique": true}]\'; get_content_type shows the form.'
+    ),
+]
+OptionsArg = Annotated[
+    JsonObjectText | None,
+    Field(description='Options as a JSON object in a string, e.g. \'{"is_page": true, "singleton": false}\'.'),
+]
+TitleArg = Annotated[str, Field(min_length=1, max_length=100, description="The content type's title.")]
+DescriptionArg = Annotated[str | None, Field(max_length=1000, description="What the content type is for.")]
+
+
+class ContentTypeRef(BaseModel):
+    uid: str
+    title: str
+    fields: int = Field(description="How many top-level fields its schema has.")
+
+
+class ContentTypeWriteAnswer(WriteAnswer):
+    content_type: ContentTypeRef | None = Field(default=None, description="As written (null on a dry run).")
+
+
+def _bound(content_type: str, current: dict[str, Any]) -> dict[str, int]:
+    """The version a confirmation is bound to: the content type's `_version` as it was read."""
+    version = current.get("_version")
+    return {f"content_type/{content_type}": version if isinstance(version, int) else 0}
+
+
+def _ref(ct: ContentType) -> ContentTypeRef:
+    return ContentTypeRef(uid=ct.uid, title=ct.title, fields=len(ct.schema_))
+
+
+def _refuse_schema(uid: str, problems: list[str]) -> ToolError:
+    return ToolError(
+        f"the schema of {uid!r} has {len(problems)} problem{'s' if len(problems) != 1 else ''}: "
+        f"{'; '.join(problems)}. Nothing was sent."
+    )
+
+
+async def _definition(state: AppState, uid: str) -> dict[str, Any]:
+    """The content type's whole current definition, read fresh (an update replaces it)."""
+    try:
+        current = await state.client.stack.content_type(uid)
+    except NotFoundError:
+        raise await content_type_missing(state, uid) from None
+    return current.model_dump(by_alias=True, exclude_unset=True)
+
+
+async def _entries_using(state: AppState, content_type: str, path: str) -> int:
+    """How many entries, over every locale, hold a value at `path`."""
+    count = 0
+    for locale in await state.meta.locale_codes():
+        page = await state.client.entries.query(
+            content_type, locale=locale, query={path: {"$exists": True}}, only=["uid"], limit=1
+        )
+        count += page.total or len(page.items)
+    return count
+
+
+@write_tool(
+    toolset="content_types",
+    scopes=WRITE_SCOPES,
+    title="Create a content type",
+    idempotent=False,
+    read_back="get_content_type on the uid",
+)
+async def create_content_type(
+    call: WriteCall,
+    uid: ContentTypeArg,
+    title: TitleArg,
+    schema: SchemaArg,
+    description: DescriptionArg = None,
+    options: OptionsArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> ContentTypeWriteAnswer:
+    """Create a content type: its uid (lower-case, e.g. 'product'), title and fields. Start
+    the schema with a 'title' text field; groups take 'schema', modular blocks take 'blocks'.
+    Every problem of the schema is reported at once, before anything is sent."""
+    state = call.state
+    targets = Targets(content_types=(uid,))
+    await call.precheck(targets)
+    problems = ([] if UID_PATTERN.match(uid) else [f"uid {uid!r} must be lower-case letters, digits and '_'"]) + (
+        schema_problems(schema)
+    )
+    if problems:
+        raise _refuse_schema(uid, problems)
+    if uid in {ct.uid for ct in await state.meta.content_types()}:
+        raise ToolError(f"content type {uid!r} exists already; change it with update_content_type")
+    definition: dict[str, Any] = {"uid": uid, "title": title, "schema": schema}
+    if description is not None:
+        definition["description"] = description
+    if options is not None:
+        definition["options"] = options
+    fields = [f"+ {f.get('uid')} ({f.get('data_type')})" for f in schema]
+    plan = WritePlan(
+        action="create_content_type",
+        summary=f"create content type {uid!r} ({title!r}) with {len(schema)} field{'s' if len(schema) != 1 else ''}",
+        targets=targets.named(),
+        requests=[PlannedRequest(method="POST", path="/v3/content_types", summary="create the content type")],
+        items=fields,
+    )
+
+    async def execute(permits: Permits) -> ContentType:
+        created = await state.client.content_types.create(
+            definition, permit=permits.for_operation("content_type.create")
+        )
+        state.meta.forget()
+        return created
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
+    return ContentTypeWriteAnswer(
+        **write_answer_fields(outcome),
+        content_type=_ref(outcome.result) if outcome.result is not None else None,
+        notice="Content type created." if outcome.result is not None else None,
+    )
+
+
+def _edited(
+    schema: list[dict[str, Any]], add: list[dict[str, Any]] | None, remove: list[str] | None
+) -> list[dict[str, Any]]:
+    """`schema` without the fields `remove` names and with `add` appended.
+
+    Raises:
+        ToolError: a field to remove that is not there, or one to add that is there already.
+    """
+    present = {str(f.get("uid")) for f in schema}
+    missing = [uid for uid in remove or [] if uid not in present]
+    if missing:
+        raise ToolError(f"remove_fields names {', '.join(missing)}, not fields of this content type")
+    kept = [f for f in schema if f.get("uid") not in set(remove or [])]
+    taken = [str(f.get("uid")) for f in add or [] if f.get("uid") in {g.get("uid") for g in kept}]
+    if taken:
+        raise ToolError(f"add_fields holds {', '.join(taken)}, fields the content type has already")
+    return [*kept, *(add or [])]
+
+
+@write_tool(
+    toolset="content_types",
+    scopes=WRITE_SCOPES,
+    title="Change a content type",
+    idempotent=True,
+    read_back="get_content_type on the content type",
+    ui=WRITE_PREVIEW_VIEW,
+)
+async def update_content_type(
+    call: WriteCall,
+    content_type: ContentTypeArg,
+    schema: Annotated[
+        JsonObjectListText | None,
+        Field(
+            description="The whole new field list as a JSON array in a string (it replaces the old one: a field "
+            "left out is removed with its values); get_content_type first."
+        ),
+    ] = None,
+    add_fields: Annotated[
+        JsonObjectListText | None,
+        Field(description="Fields to append, as a JSON array in a string (instead of passing the whole schema)."),
+    ] = None,
+    remove_fields: Annotated[
+        list[str] | None, Field(max_length=50, description="Uids of top-level fields to remove (with their values).")
+    ] = None,
+    title: Annotated[str | None, Field(min_length=1, max_length=100, description="A new title.")] = None,
+    description: DescriptionArg = None,
+    options: OptionsArg = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> ContentTypeWriteAnswer:
+    """Change a content type: add_fields / remove_fields, or the whole new schema, and its
+    title, description or options. The plan (try dry_run first) lists the change field by
+    field: + added, - removed, ~ changed. Removing fields that entries use deletes their values
+    and always needs the user's confirmation."""
+    state = call.state
+    if all(v is None for v in (schema, add_fields, remove_fields, title, description, options)):
+        raise ToolError("pass at least one of schema, add_fields, remove_fields, title, description or options")
+    targets = Targets(content_types=(content_type,))
+    await call.precheck(targets)
+    current = await _definition(state, content_type)
+    old_schema: list[dict[str, Any]] = list(current.get("schema") or [])
+    new_schema = _edited(schema if schema is not None else old_schema, add_fields, remove_fields)
+    problems = schema_problems(new_schema)
+    if problems:
+        raise _refuse_schema(content_type, problems)
+    diff = schema_diff(old_schema, new_schema)
+    for key, value in (("title", title), ("description", description), ("options", options)):
+        if value is not None and value != current.get(key):
+            diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
+    plan = WritePlan(
+        action="update_content_type",
+        summary=f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
+        targets=targets.named(),
+        requests=[
+            PlannedRequest(method="PUT", path=f"/v3/content_types/{content_type}", summary="save the new definition")
+        ],
+        items=diff.lines,
+    )
+    if diff.empty:
+        outcome = await call.noop(targets, plan, "the content type already has this definition; nothing to send")
+        return ContentTypeWriteAnswer(**write_answer_fields(outcome), notice="No change.")
+    used = {path: n for path in diff.removed if (n := await _entries_using(state, content_type, path))}
+    if used:
+        plan.items = [
+            f"{line} (values in {used[line[2:].split(' ')[0]]} entries are deleted)"
+            if line.startswith("- ") and line[2:].split(" ")[0] in used
+            else line
+            for line in diff.lines
+        ]
+        call.insist_on_confirmation(
+            f"it removes field{'s' if len(used) != 1 else ''} {', '.join(sorted(used))} that entries use"
+        )
+    definition = {k: v for k, v in current.items() if k in ("title", "description", "options")}
+    definition.update({"uid": content_type, "schema": new_schema})
+    for key, value in (("title", title), ("description", description), ("options", options)):
+        if value is not None:
+            definition[key] = value
+
+    async def execute(permits: Permits) -> ContentType:
+        updated = await state.client.content_types.update(
+            content_type, definition, permit=permits.for_operation("content_type.update")
+        )
+        state.meta.forget()
+        return updated
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=_bound(content_type, current))
+    return ContentTypeWriteAnswer(
+        **write_answer_fields(outcome),
+        content_type=_ref(outcome.result) if outcome.result is not None else None,
+        notice="Content type changed." if outcome.result is not None else None,
+    )
+
+
+@write_tool(
+    toolset="content_types",
+    scopes=WRITE_SCOPES,
+    title="Delete a content type",
+    destructive=True,
+    idempotent=True,
+    read_back="get_content_type on the uid (not found: it was deleted)",
+    ui=WRITE_PREVIEW_VIEW,
+)
+async def delete_content_type(
+    call: WriteCall,
+    content_type: ContentTypeArg,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> ContentTypeWriteAnswer:
+    """Delete a content type and every entry of it, in every locale. Always needs the user's
+    confirmation: show the preview, and call again with the confirmation token only if they
+    agree."""
+    state = call.state
+    targets = Targets(content_types=(content_type,))
+    await call.precheck(targets)
+    current = await _definition(state, content_type)
+    master = await state.meta.master_locale()
+    page = await state.client.entries.query(content_type, locale=master, only=["uid"], limit=1)
+    entries = page.total if page.total is not None else len(page.items)
+    call.insist_on_confirmation("deleting a content type deletes it and every entry of it")
+    plan = WritePlan(
+        action="delete_content_type",
+        summary=f"delete content type {content_type!r} ({current.get('title')!r}) and its {entries} "
+        f"entr{'y' if entries == 1 else 'ies'} (counted in {master or 'the master locale'}), in every locale",
+        targets=targets.named(),
+        requests=[
+            PlannedRequest(
+                method="DELETE",
+                path=f"/v3/content_types/{content_type}?force=true",
+                summary="delete the content type and its entries",
+            )
+        ],
+        items=[f"content type {content_type}"],
+    )
+
+    async def execute(permits: Permits) -> str:
+        notice = await state.client.content_types.delete(
+            content_type, permit=permits.for_operation("content_type.delete")
+        )
+        state.meta.forget()
+        return notice or "Content type deleted."
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=_bound(content_type, current))
+    return ContentTypeWriteAnswer(
+        **write_answer_fields(outcome),
+        content_type=ContentTypeRef(
+            uid=content_type, title=str(current.get("title", content_type)), fields=len(current.get("schema") or [])
+        ),
+        notice=outcome.result,
+    )

@@ -1,0 +1,186 @@
+"""The content_types toolset through the MCP client on the sandbox: create with the schema
+checked first, update with its field-by-field diff and the confirmation for removing fields
+entries use, delete always confirmed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cs_mcp.sandbox import store
+from tests.helpers import structured, text_of
+from tests.tools._on_sandbox import OnSandbox, on_sandbox
+
+pytestmark = pytest.mark.anyio
+
+# A role that may change content types and whose policy asks for no confirmation at all: what
+# is confirmed below is what the tools insist on themselves.
+DESIGNER = """
+[roles.designer]
+scopes = ["cm.content-type:read", "cm.entry:read", "cm.content-types.management:write"]
+
+[roles.product-designer]
+inherits = ["designer"]
+content_types = ["product"]
+
+[confirm]
+tools = []
+"""
+TITLE = {"uid": "title", "display_name": "Title", "data_type": "text", "mandatory": True, "unique": True}
+ANSWER = {"uid": "answer", "display_name": "Answer", "data_type": "text"}
+
+
+async def call(sandbox: OnSandbox, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return structured(await sandbox.client.call_tool(tool, arguments))
+
+
+def schema_of(sandbox: OnSandbox, content_type: str) -> list[dict[str, Any]]:
+    """The content type's schema as the sandbox stores it (what Contentstack would answer)."""
+    with sandbox.state.db.read() as conn:
+        found = store.get_content_type(conn, content_type)
+    return [] if found is None else found["schema"]
+
+
+async def test_a_created_content_type_is_served_with_its_fields() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        planned = await call(
+            sandbox,
+            "create_content_type",
+            {"uid": "faq", "title": "FAQ", "schema": json.dumps([TITLE, ANSWER]), "dry_run": True},
+        )
+        writes = sandbox.transport.writes
+        assert writes == 0
+        created = await call(sandbox, "create_content_type", {"uid": "faq", "title": "FAQ", "schema": [TITLE, ANSWER]})
+        fields = schema_of(sandbox, "faq")
+    assert planned["plan"]["items"] == ["+ title (text)", "+ answer (text)"]
+    assert not planned["written"]
+    assert created["content_type"] == {"uid": "faq", "title": "FAQ", "fields": 2}
+    assert [f["uid"] for f in fields] == ["title", "answer"]
+
+
+async def test_every_problem_of_a_schema_is_named_at_once_and_nothing_is_sent() -> None:
+    bad = [TITLE, {"uid": "Answer", "data_type": "text"}, {"uid": "n", "display_name": "N", "data_type": "decimal"}]
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        result = await sandbox.client.call_tool("create_content_type", {"uid": "faq", "title": "FAQ", "schema": bad})
+        taken = await sandbox.client.call_tool(
+            "create_content_type", {"uid": "product", "title": "P", "schema": [TITLE]}
+        )
+        assert sandbox.transport.writes == 0
+    assert result.is_error
+    text = text_of(result)
+    assert "3 problems" in text
+    assert "Answer" in text
+    assert "display_name" in text
+    assert "decimal" in text
+    assert taken.is_error
+    assert "exists already" in text_of(taken)
+
+
+async def test_an_update_shows_its_change_field_by_field_and_adding_a_field_needs_no_confirmation() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        schema = schema_of(sandbox, "author")
+        changed = [dict(f) for f in schema]
+        changed[0]["display_name"] = "Name"
+        changed.append({"uid": "nickname", "display_name": "Nickname", "data_type": "text"})
+        planned = await call(
+            sandbox, "update_content_type", {"content_type": "author", "schema": changed, "dry_run": True}
+        )
+        done = await call(sandbox, "update_content_type", {"content_type": "author", "schema": changed})
+        again = await call(sandbox, "update_content_type", {"content_type": "author", "schema": changed})
+        after = schema_of(sandbox, "author")
+    assert planned["plan"]["items"] == ['~ title: display_name "Title" -> "Name"', "+ nickname (text)"]
+    assert planned["guard"]["decision"] == "allow"
+    assert done["written"]
+    assert after[-1]["uid"] == "nickname"
+    assert not again["written"]
+    assert again["notice"] == "No change."
+
+
+async def test_removing_a_field_that_entries_use_needs_a_yes_and_then_drops_its_values() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        schema = schema_of(sandbox, "product")
+        asked = await call(sandbox, "update_content_type", {"content_type": "product", "remove_fields": ["sku"]})
+        assert sandbox.transport.writes == 0
+        token = asked["confirmation"]["confirmation_token"]
+        done = await call(
+            sandbox,
+            "update_content_type",
+            {"content_type": "product", "remove_fields": ["sku"], "confirmation_token": token},
+        )
+        after = [f["uid"] for f in schema_of(sandbox, "product")]
+        entries = (await call(sandbox, "query_entries", {"content_type": "product", "limit": 5}))["entries"]
+    assert asked["guard"]["decision"] == "confirm"
+    assert "sku" in asked["guard"]["reason"]
+    assert any(line.startswith("- sku (text) (values in") for line in asked["plan"]["items"])
+    assert done["written"]
+    assert after == [f["uid"] for f in schema if f["uid"] != "sku"]
+    assert entries
+    assert all("sku" not in e for e in entries)
+
+
+async def test_removing_a_field_no_entry_uses_needs_no_confirmation() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        await call(sandbox, "create_content_type", {"uid": "faq", "title": "FAQ", "schema": [TITLE, ANSWER]})
+        done = await call(sandbox, "update_content_type", {"content_type": "faq", "remove_fields": ["answer"]})
+        added = await call(sandbox, "update_content_type", {"content_type": "faq", "add_fields": [ANSWER]})
+        twice = await sandbox.client.call_tool("update_content_type", {"content_type": "faq", "add_fields": [ANSWER]})
+    assert done["written"]
+    assert done["plan"]["items"] == ["- answer (text)"]
+    assert added["written"]
+    assert added["plan"]["items"] == ["+ answer (text)"]
+    assert twice.is_error
+    assert "has already" in text_of(twice)
+
+
+async def test_deleting_a_content_type_always_needs_a_yes_then_deletes_it_and_its_entries() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        asked = await call(sandbox, "delete_content_type", {"content_type": "author"})
+        assert sandbox.transport.writes == 0
+        token = asked["confirmation"]["confirmation_token"]
+        done = await call(sandbox, "delete_content_type", {"content_type": "author", "confirmation_token": token})
+        gone = await sandbox.client.call_tool("get_content_type", {"content_type": "author"})
+    assert asked["guard"]["decision"] == "confirm"
+    assert "every entry" in asked["guard"]["reason"]
+    assert "entries" in asked["plan"]["summary"]
+    assert done["written"]
+    assert done["notice"] == "Content Type deleted successfully."
+    assert gone.is_error
+
+
+async def test_a_confirmation_for_one_schema_does_not_carry_over_to_another() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        schema = schema_of(sandbox, "product")
+        asked = await call(
+            sandbox,
+            "update_content_type",
+            {"content_type": "product", "schema": [f for f in schema if f["uid"] != "sku"]},
+        )
+        token = asked["confirmation"]["confirmation_token"]
+        other = await sandbox.client.call_tool(
+            "update_content_type",
+            {
+                "content_type": "product",
+                "schema": [f for f in schema if f["uid"] != "price"],
+                "confirmation_token": token,
+            },
+        )
+        assert sandbox.transport.writes == 0
+    assert other.is_error
+    assert "confirmation refused" in text_of(other)
+
+
+async def test_a_role_limited_to_some_content_types_may_change_only_those() -> None:
+    async with on_sandbox(role="product-designer", policy=DESIGNER) as sandbox:
+        sent = sandbox.transport.sent
+        denied = await sandbox.client.call_tool(
+            "update_content_type", {"content_type": "author", "title": "Writers", "dry_run": True}
+        )
+        assert sandbox.transport.sent == sent
+        allowed = await call(
+            sandbox, "update_content_type", {"content_type": "product", "title": "Goods", "dry_run": True}
+        )
+    assert denied.is_error
+    assert "denied" in text_of(denied)
+    assert allowed["plan"]["items"] == ["~ title: 'Product' -> 'Goods'"]
