@@ -65,17 +65,22 @@ RETRY_AFTER_SECONDS = 1.0
 # Errors that mean "Redis is not answering", as opposed to a bug in the script.
 UNREACHABLE: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
-# KEYS[1]: the window's sorted set of granted times; KEYS[2]: the "not before" time.
-# ARGV: now (negative: use Redis TIME), rate, window + slack, a unique member, a pause from
-# now that every replica must wait (0: none; set after an `X-RateLimit-Remaining` of 0).
-# Answers {slot, now} as strings (Lua numbers would be truncated to integers).
-_RESERVE = """
+# The scripts' first lines: `now` is ARGV[1], or Redis's own clock when that is negative.
+_NOW = """
 local now = tonumber(ARGV[1])
 if now < 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
-local rate = tonumber(ARGV[2])
+"""
+
+# KEYS[1]: the window's sorted set of granted times; KEYS[2]: the "not before" time.
+# ARGV: now (negative: use Redis TIME), rate, window + slack, a unique member, a pause from
+# now that every replica must wait (0: none; set after an `X-RateLimit-Remaining` of 0).
+# Answers {slot, now} as strings (Lua numbers would be truncated to integers).
+_RESERVE = (
+    _NOW
+    + """local rate = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
 local pause = tonumber(ARGV[5])
 local not_before = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -98,6 +103,7 @@ redis.call('ZADD', KEYS[1], slot, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + span) * 1000) + 1000)
 return {tostring(slot), tostring(now)}
 """
+)
 
 
 # Just before a granted request goes out: KEYS as for _RESERVE; ARGV: now (negative: Redis
@@ -108,13 +114,9 @@ return {tostring(slot), tostring(now)}
 # Otherwise it is moved to when there will be room and the answer is {'wait', then, now}. A
 # request that woke late, in a busy process, is thus counted when it is sent, not when it was
 # meant to be, and one granted a window after it cannot overtake it into Contentstack's window.
-_COMMIT = """
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local floor = tonumber(ARGV[5])
+_COMMIT = (
+    _NOW
+    + """local floor = tonumber(ARGV[5])
 if floor > now then now = floor end
 local rate = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
@@ -138,6 +140,7 @@ redis.call('ZADD', KEYS[1], retry, member)
 keep(retry)
 return {'wait', tostring(retry), tostring(now)}
 """
+)
 
 
 AUDIT_STREAM = f"{KEY_PREFIX}:audit"
