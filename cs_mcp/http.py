@@ -13,7 +13,7 @@ case; without it, clients of the handshake revisions get a session bound to one 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mcp.server import MCPServer
@@ -32,7 +32,9 @@ from cs_mcp.config import OAuthSettings, Settings
 from cs_mcp.guard import Policy
 from cs_mcp.http_auth import BearerAuth
 from cs_mcp.http_sessions import SessionGuard
-from cs_mcp.oauth import JwtVerifier
+
+if TYPE_CHECKING:
+    from cs_mcp.oauth import JwtVerifier
 
 MAX_BODY_BYTES = 1_000_000
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -120,7 +122,10 @@ def create_http_app(
     )
     if oauth is not None:
         _add_routes(app, protected_resource_routes(oauth, policy))
-        verifier = verifier or JwtVerifier(oauth)
+        if verifier is None:
+            from cs_mcp.oauth import JwtVerifier  # the JOSE library, only with a provider
+
+            verifier = JwtVerifier(oauth)
     if not stateless:
         if max_sessions_per_principal is None:
             max_sessions_per_principal = Settings.from_env().max_sessions_per_principal

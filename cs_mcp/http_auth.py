@@ -23,12 +23,15 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cs_mcp.guard import Policy, Principal
-from cs_mcp.oauth import JwksUnavailable, JwtVerifier, TokenRejected, principal_name, role_for
 from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
+
+if TYPE_CHECKING:
+    from cs_mcp.oauth import JwtVerifier
 
 ANONYMOUS = "anonymous"
 # OAuth discovery (RFC 8414, RFC 9728) is not behind the token. Without an identity provider
@@ -152,6 +155,10 @@ class BearerAuth:
         return Refusal(401, None, f"send Authorization: Bearer <token> with {how}")
 
     async def _oauth_principal(self, token: str, verifier: JwtVerifier) -> Principal | Refusal:
+        # Here, not at the top: over stdio, and over HTTP without a provider, the JOSE library
+        # is never loaded.
+        from cs_mcp.oauth import JwksUnavailable, TokenRejected, principal_name, role_for
+
         try:
             verified = await verifier.verify(token)
         except TokenRejected as exc:

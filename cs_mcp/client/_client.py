@@ -130,6 +130,9 @@ _UNSAFE_IN_SEGMENT = frozenset("/\\%?#")
 def unsafe_segment(segment: str) -> bool:
     """Whether `segment` holds a character refused in a path: `/`, `\\`, `%`, `?`, `#`,
     whitespace or a control (or other invisible format) character."""
+    if segment.isascii() and segment.isprintable():
+        # The common case, one scan in C: printable ASCII holds no control, and of whitespace only the space.
+        return " " in segment or not _UNSAFE_IN_SEGMENT.isdisjoint(segment)
     return any(c in _UNSAFE_IN_SEGMENT or c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in segment)
 
 

@@ -104,12 +104,13 @@ async def backend(
 ) -> AsyncGenerator[tuple[Settings, Literal["live", "sandbox"]]]:
     """The settings to serve and the backend: the live stack, or the sandbox (started here, on
     the database the arguments choose) when asked for or when no credentials are set."""
-    from cs_mcp.sandbox.runner import running_sandbox
-    from cs_mcp.sandbox.state import SandboxConfig
-
     if not (args.sandbox or args.fresh or not settings.has_credentials):
         yield settings, "live"
         return
+    # Only a served sandbox pays for its modules (sqlite3, its app: about 5 MiB and their import time).
+    from cs_mcp.sandbox.runner import running_sandbox
+    from cs_mcp.sandbox.state import SandboxConfig
+
     db = sandbox_db(args)
     async with running_sandbox(SandboxConfig(db_path=db)) as running:
         if announce:

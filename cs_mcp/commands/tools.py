@@ -24,9 +24,9 @@ from cs_mcp.toolkit.toolsets import (
     OfferedToolsets,
     UnknownToolsetError,
     listed_form,
+    listed_tokens,
     select_toolsets,
     served_as,
-    tool_tokens,
 )
 
 # Settings with every toolset's credentials present, so the catalog shows every tool; nothing
@@ -154,18 +154,25 @@ def _kind(schema: dict[str, Any]) -> str:
     return " or ".join(kinds) or "any"
 
 
+# What the catalog target of the performance work counts: name, description, input schema.
+CORE_KEYS = ("name", "description", "inputSchema")
+
+
 def costs(tools: list[Tool], toolsets: dict[str, str]) -> str:
-    """What listing `tools` costs, in estimated tokens, per toolset (`toolsets`: each tool's)
-    and in all."""
-    per: dict[str, tuple[int, int]] = {}
+    """What listing `tools` (as `catalog` answers them) costs, in estimated tokens, per toolset
+    (`toolsets`: each tool's) and in all: everything listed (output schemas, annotations,
+    `_meta` included), and name + description + input schema alone."""
+    per: dict[str, tuple[int, int, int]] = {}
     for t in tools:
-        count, tokens = per.get(toolsets.get(t.name, DISCOVERY), (0, 0))
-        per[toolsets.get(t.name, DISCOVERY)] = (count + 1, tokens + tool_tokens(t))
-    rows = [("TOOLSET", "TOOLS", "TOKENS")]
-    rows += [(name, str(count), str(tokens)) for name, (count, tokens) in per.items()]
-    rows.append(("total", str(sum(c for c, _ in per.values())), str(sum(t for _, t in per.values()))))
-    widths = [max(len(r[i]) for r in rows) for i in range(2)]
-    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]}" for r in rows)
+        name = toolsets.get(t.name, DISCOVERY)
+        count, tokens, core = per.get(name, (0, 0, 0))
+        per[name] = (count + 1, tokens + listed_tokens(t), core + listed_tokens(t, CORE_KEYS))
+    rows = [("TOOLSET", "TOOLS", "TOKENS", "NAME+DESCRIPTION+INPUT")]
+    rows += [(name, str(count), str(tokens), str(core)) for name, (count, tokens, core) in per.items()]
+    count, tokens, core = (sum(v[i] for v in per.values()) for i in range(3))
+    rows.append(("total", str(count), str(tokens), str(core)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows)
 
 
 def render_catalog(fmt: str, role: str | None = None, policy: Policy | None = None, toolsets: str | None = None) -> str:

@@ -13,18 +13,20 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Concatenate, NotRequired, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cs_mcp.client import Api, ContentstackError
 from cs_mcp.config import CAPABILITY_HINTS, Capability, Settings
 from cs_mcp.guard.scopes import Scope, scope_set
 from cs_mcp.toolkit.context import ToolContext
+from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, shorten_to_fit
 from cs_mcp.toolkit.write import ElicitationRequired, WriteCall
 
 
@@ -108,6 +110,9 @@ TOOLSETS: dict[str, Toolset] = {
 }
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
 
+# A read answer's share of the response budget; the rest is for the content notice and framing.
+ANSWER_BUDGET = DEFAULT_BUDGET_TOKENS - 200
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -183,7 +188,7 @@ def tool(
         _register(
             _declare(
                 fn,
-                _plain_errors(fn),
+                _plain_errors(_within_budget(fn)),
                 toolset=toolset,
                 scopes=listed,
                 title=title,
@@ -303,7 +308,8 @@ def _declare(
             raise ValueError(f"unknown toolset {named!r}")
     if not scopes:
         raise ValueError(f"tool {fn.__name__} names no scope")
-    doc = inspect.cleandoc(fn.__doc__ or "")
+    # A docstring's wrapped lines are one paragraph: listed with spaces, not "\n" escapes.
+    doc = re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(fn.__doc__ or ""))
     if not doc:
         raise ValueError(f"tool {fn.__name__} needs a docstring: it is the description the model reads")
     # That stack text is content, never instructions, the server's instructions say once and
@@ -330,6 +336,25 @@ def _register(spec: ToolSpec) -> None:
     if spec.name in _REGISTRY:
         raise ValueError(f"tool {spec.name} is declared twice")
     _REGISTRY[spec.name] = spec
+
+
+def _within_budget(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A read tool whose answer never exceeds the response budget: the tools that page or
+    read entries fit their answers themselves; any other answer over the budget (a content
+    type of thousands of fields, an automation whose steps hold long texts) has its longest
+    strings cut, each cut saying how much it left out, and says `truncated` when it can."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        answer = await fn(*args, **kwargs)
+        if not isinstance(answer, BaseModel) or len(answer.model_dump_json()) // 4 <= ANSWER_BUDGET:
+            return answer
+        fitted = shorten_to_fit(answer, ANSWER_BUDGET)
+        if "truncated" in type(fitted).model_fields:
+            fitted = fitted.model_copy(update={"truncated": True})
+        return cast(R, fitted)
+
+    return run
 
 
 def _plain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

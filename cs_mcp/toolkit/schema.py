@@ -41,6 +41,8 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BeforeValidator, ValidationError, WithJsonSchema
 from pydantic_core import ErrorDetails
 
+from cs_mcp.toolkit.identifiers import IDENTIFIER_PATTERN
+
 # Keys whose value is a map of names to schemas (the names are data, not schema keywords).
 _NAMED_SCHEMAS = ("properties", "$defs", "definitions", "patternProperties")
 _NULL = {"type": "null"}
@@ -60,7 +62,10 @@ def compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str,
 
 # String lengths guard the server against absurd input; a model never comes near them, and
 # the server still checks them. Numeric bounds and item counts stay: they shape a request.
-_SERVER_ONLY = ("minLength", "maxLength")
+# Patterns (an identifier's letters, digits, `_`, `.`, `-`) are checked by the server too, whose
+# refusal names the accepted characters; a listed schema looser than the check costs no call
+# that the check would take.
+_SERVER_ONLY = ("minLength", "maxLength", "pattern")
 
 
 def _inlined(node: Any, defs: dict[str, Any], depth: int) -> Any:
@@ -106,9 +111,15 @@ def _closed(node: Any, *, top: bool = False) -> Any:
 
 
 def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
-    """An optional property as `anyOf: [X, null]`, its description outside, its default in words."""
+    """An optional property as `anyOf: [X, null]`, its description outside, its default in words.
+
+    One whose default is a value (a flag's false, a page size's 25) is listed as its type alone,
+    the default in words: in strict mode a model then sends the default, which means what
+    leaving it out means, and the null branch would only repeat that (the server still reads
+    `null` as the default)."""
+    has_value_default = prop.get("default") is not None
     prop = _default_in_words(prop)
-    if _accepts_null(prop):
+    if _accepts_null(prop) or has_value_default:
         return prop
     outer = {k: prop[k] for k in ("description",) if k in prop}
     inner = {k: v for k, v in prop.items() if k not in outer}
@@ -477,7 +488,7 @@ def accepted_form(node: Any, defs: Mapping[str, Any], depth: int = 0) -> str:
         return " or ".join(dict.fromkeys(accepted_form(o, defs, depth + 1) for o in options))
     kind = schema.get("type")
     if kind == "string":
-        return "a string" + _bounds(schema, "minLength", "maxLength", "characters")
+        return "a string" + _bounds(schema, "minLength", "maxLength", "characters") + _characters(schema)
     if kind in ("integer", "number"):
         low, high = schema.get("minimum"), schema.get("maximum")
         noun = "an integer" if kind == "integer" else "a number"
@@ -509,3 +520,13 @@ def _bounds(schema: dict[str, Any], low_key: str, high_key: str, unit: str) -> s
     if low is not None:
         return f" of at least {low} {unit}"
     return f" of at most {high} {unit}" if high is not None else ""
+
+
+def _characters(schema: dict[str, Any]) -> str:
+    """The characters a string's `pattern` allows, in words (the listed schema leaves it out)."""
+    pattern = schema.get("pattern")
+    if pattern is None:
+        return ""
+    if pattern == IDENTIFIER_PATTERN:
+        return ", of letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+    return f", matching the regular expression {pattern}"

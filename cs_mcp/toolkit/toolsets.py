@@ -168,9 +168,17 @@ def listed_form(tool: Tool) -> Tool:
 
 
 def tool_tokens(tool: Tool) -> int:
-    """What listing the tool costs a model, in estimated tokens: characters of its compact
-    JSON wire form divided by four, the measure of `bench/catalog_size.py`."""
-    wire = listed_form(tool).model_dump(mode="json", by_alias=True, exclude_none=True)
+    """What listing the tool (as the server holds it) costs a model, in estimated tokens."""
+    return listed_tokens(listed_form(tool))
+
+
+def listed_tokens(listed: Tool, keys: tuple[str, ...] | None = None) -> int:
+    """Estimated tokens of a tool as `tools/list` sends it (`listed_form`, which is not applied
+    again): characters of its compact JSON wire form divided by four, the measure of
+    `bench/catalog_size.py`; only `keys` of the wire form when given."""
+    wire = listed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if keys is not None:
+        wire = {k: wire[k] for k in keys if k in wire}
     return len(json.dumps(wire, ensure_ascii=False, separators=(",", ":"))) // 4
 
 

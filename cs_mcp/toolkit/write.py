@@ -55,12 +55,10 @@ from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
 T = TypeVar("T")
 R = TypeVar("R")
 
-# The two arguments every write tool takes, described once and briefly: the server's
-# instructions explain dry runs and confirmations.
-DryRun = Annotated[bool, Field(description="Plan only; write nothing.")]
-ConfirmationToken = Annotated[
-    str | None, Field(max_length=2000, description="A preview's token, once the user agreed.")
-]
+# The two arguments every write tool takes, described once, in the server's instructions
+# (`cs_mcp.server.INSTRUCTIONS`), not on each of the 14 write tools.
+DryRun = bool
+ConfirmationToken = Annotated[str | None, Field(max_length=2000)]
 
 # The key of the confirmation question in an InputRequiredResult.
 CONFIRM_INPUT_KEY = "cs_mcp.confirm"

@@ -564,38 +564,27 @@ async def get_analytics(
     ctx: ToolContext,
     report: Annotated[
         ReportName,
-        Field(
-            description="usage (requests and bandwidth), devices, status_codes (HTTP statuses), cache "
-            "(hit/miss), sdk, top_urls, or subscription (Launch usage)."
-        ),
+        Field(description="usage: requests and bandwidth; subscription: Launch usage."),
     ],
     from_date: Annotated[str, Field(max_length=40, description="First day, YYYY-MM-DD (UTC).")],
-    to_date: Annotated[str, Field(max_length=40, description="Last day, YYYY-MM-DD, not in the future.")],
+    to_date: Annotated[str, Field(max_length=40, description="Last day, YYYY-MM-DD.")],
     duration: Annotated[Duration, Field(description="Rows per day, week (Monday) or month.")] = "day",
     services: Annotated[
         list[str] | None,
         Field(
             max_length=8,
-            description=f"Only these services: {', '.join(SERVICES)}. Default: {' and '.join(DEFAULT_SERVICES)} "
-            "(Contentstack's documented default).",
+            description=f"Any of {', '.join(SERVICES)}. Default: {', '.join(DEFAULT_SERVICES)}.",
         ),
     ] = None,
-    stack_api_key: Annotated[
-        Uid | None, Field(description="Only this stack (not for devices or subscription).")
-    ] = None,
-    http_status_code: Annotated[
-        int | None, Field(ge=100, le=599, description="status_codes only: just this status.")
-    ] = None,
-    cache: Annotated[CacheStatus | None, Field(description="cache only: just HIT or just MISS.")] = None,
+    stack_api_key: Annotated[Uid | None, Field(description="Only this stack (not for devices, subscription).")] = None,
+    http_status_code: Annotated[int | None, Field(ge=100, le=599, description="For report=status_codes.")] = None,
+    cache: Annotated[CacheStatus | None, Field(description="For report=cache.")] = None,
     max_rows: Annotated[int, Field(ge=1, le=1000, description="Rows to return at most.")] = 200,
 ) -> AnalyticsReport:
-    """The organization's analytics for a date range: API requests and bandwidth, devices,
-    HTTP status codes, cache hits and misses, SDKs, top URLs, or Launch subscription usage.
-    Ranges over 90 days are split into windows and merged; the call waits for Contentstack's
-    report jobs (reporting progress) and answers rows (at most max_rows), totals and a summary
-    computed from every row (busiest days, share of cache hits, error rate), plus the job ids.
-    If the jobs take too long the answer is status 'timed_out' with their job ids: read them
-    with get_analytics_job."""
+    """The organization's analytics for a date range: requests and bandwidth, devices, status codes, cache
+    hits, SDKs, top URLs, or Launch usage. Waits for the report jobs and answers rows (up to max_rows),
+    totals and a summary (busiest days, cache hit share, error rate); jobs that take too long: status
+    'timed_out' and job ids for get_analytics_job."""
     state = app_state(ctx)
     poller = POLLER
     today = poller.today()
@@ -731,9 +720,8 @@ async def get_analytics_job(
     ] = None,
     max_rows: Annotated[int, Field(ge=1, le=1000, description="Rows to return at most.")] = 200,
 ) -> AnalyticsJobData:
-    """Read an analytics job directly, for example one that get_analytics reported as still
-    running. Without page, every page is read and summarised; with page, that page alone.
-    Status 'active' means Contentstack is still preparing the data: call again shortly."""
+    """Read an analytics job, e.g. one get_analytics left running: every page summarised, or one page. Status
+    'active': still preparing, call again shortly."""
     client = app_state(ctx).client
     poller = POLLER
     try:

@@ -72,14 +72,13 @@ class AssetList(ListPage):
 async def query_assets(
     ctx: ToolContext,
     query: QueryArg = None,
-    folder: Annotated[Uid | None, Field(description="Only assets in this folder (its uid).")] = None,
+    folder: Annotated[Uid | None, Field(description="A folder's uid.")] = None,
     fields: FieldsArg = None,
     limit: LimitArg = DEFAULT_LIMIT,
     cursor: CursorArg = None,
 ) -> AssetList:
-    """Find assets (files and folders) with their uid, title, filename, url, content type,
-    size, _version and publish_details. `query` uses the same language as query_entries,
-    e.g. {"content_type": {"$regex": "^image/"}}. Paginated: pass next_cursor back as cursor."""
+    """Find assets (files and folders): uid, title, filename, url, content type, size, _version,
+    publish_details. `query` as in query_entries, e.g. {"content_type": {"$regex": "^image/"}}."""
     state = app_state(ctx)
     parsed = parse_query_arg(query)
     only = check_fields_arg(fields)
@@ -113,7 +112,7 @@ async def get_asset(
     """Read one asset: title, filename, url, content type, size, tags, folder, _version and
     where it is published."""
     asset = await _asset(app_state(ctx), uid, version)
-    shaped, cut = fit_one(clean(asset.model_dump(by_alias=True, exclude_unset=True)))
+    shaped, cut = fit_one(asset.model_dump(by_alias=True, exclude_unset=True))  # cleans it too
     return AssetAnswer(asset=shaped, truncated=cut)
 
 

@@ -66,12 +66,10 @@ T = TypeVar("T")
 # Error text from a run can be long (a remote service's whole answer); this much is kept.
 MAX_ERROR_CHARS = 500
 
-ProjectId = Annotated[AutomateId, Field(description="The Automate project's id (list_automation_projects).")]
-AutomationId = Annotated[AutomateId, Field(description="The automation's id (list_automations).")]
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page.")]
-Cursor = Annotated[
-    str | None, Field(max_length=500, description="next_cursor of a previous answer, for the next page.")
-]
+ProjectId = AutomateId  # list_automation_projects says the other tools take its ids
+AutomationId = Annotated[AutomateId, Field(description="From list_automations.")]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Field(max_length=500, description="The previous page's next_cursor.")]
 
 
 # -- answer models ----------------------------------------------------------------------------
@@ -368,9 +366,8 @@ async def load_automation(state: AppState, project_id: str, automation_id: str) 
 async def list_automation_projects(
     ctx: ToolContext, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> ProjectList:
-    """The organization's Automate projects (id, title, description, tags). Automations live in
-    projects: pass a project's id to list_automations, list_automation_executions and
-    list_automation_audit_logs."""
+    """The organization's Automate projects (id, title, description, tags); the other automation tools take a
+    project's id."""
     state = app_state(ctx)
     query = fingerprint("list_automation_projects")
     skip = decode_cursor(cursor, query)
@@ -427,9 +424,8 @@ async def list_automations(
 
 @tool(toolset="automations", scopes=READ_AUTOMATIONS, title="Get an automation", idempotent=True)
 async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id: AutomationId) -> AutomationDetail:
-    """One automation with its trigger and steps (each step's type, title, connector and the
-    steps it leads to), whether it is active, and what it lacks before it can be switched on.
-    Step configuration (inputs, connected accounts) is not shown."""
+    """One automation: its trigger and steps (type, title, connector, next steps), whether it is active, and
+    what it lacks before it can be switched on."""
     state = app_state(ctx)
     automation = await load_automation(state, project_id, automation_id)
     trigger = automation.trigger
@@ -486,9 +482,8 @@ async def list_automation_executions(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> ExecutionList:
-    """A project's execution log, newest first: each run's automation, status, time and
-    duration, and for a failed run the step that failed and its error. Filter by automation and
-    by status (for example status='failed' to see what went wrong)."""
+    """A project's runs, newest first: automation, status, time, duration, and a failed run's step and error.
+    Filter by automation and by status (e.g. 'failed')."""
     state = app_state(ctx)
     query = fingerprint("list_automation_executions", project_id, automation_id, status)
     skip = decode_cursor(cursor, query)
@@ -522,7 +517,7 @@ async def list_automation_executions(
 async def get_automation_execution(
     ctx: ToolContext,
     project_id: ProjectId,
-    execution_id: Annotated[AutomateId, Field(description="The run's id (list_automation_executions).")],
+    execution_id: Annotated[AutomateId, Field(description="From list_automation_executions.")],
 ) -> ExecutionDetail:
     """One run of an automation, step by step: each step's status, start time, duration and
     error, so that a failure can be traced to the step that caused it."""
@@ -616,12 +611,8 @@ async def set_automation_active(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> ToggleAnswer:
-    """Switch an Automate automation on (active=true) or off (active=false). It reads the
-    automation first: asking for the state it already has changes nothing and says so. Automate
-    refuses to switch an automation that lacks a trigger or an action (get_automation shows
-    what is missing). The answer reports the state read back after the change. Use
-    dry_run=true first to see the plan and the guard's verdict. If the answer carries a
-    confirmation, show its preview to the user and call again with its token only if they agree."""
+    """Switch an Automate automation on (active=true) or off. Automate refuses one that lacks a trigger or an
+    action (get_automation shows what). Answers the state read back."""
     state = call.state
     tool_name = call.spec.name
     targets = Targets(automation_projects=(project_id,))

@@ -55,35 +55,26 @@ MAX_INCLUDE = 10
 WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
 
-ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
-UidArg = Annotated[Uid, Field(description="The entry's uid.")]
-SourceArg = Annotated[
-    Literal["draft", "published"],
-    Field(
-        description="'draft': latest versions from the CMA, with publish_details. 'published': what the CDA "
-        "serves in `environment`."
-    ),
-]
+ContentTypeArg = ContentTypeUid
+UidArg = Uid
+SourceArg = Literal["draft", "published"]
 EnvironmentArg = Annotated[
     EnvironmentName | None,
-    Field(description="For source='published': the environment (default: the configured one)."),
+    Field(description="For source='published'; default: the configured one."),
 ]
-LocaleArg = Annotated[LocaleCode | None, Field(description="Locale code, e.g. en-us (default: master).")]
+LocaleArg = Annotated[LocaleCode | None, Field(description="Default: the master locale.")]
 FieldsArg = Annotated[
     list[str] | None,
-    Field(max_length=50, description="Only these fields (uid is always included), e.g. ['title', 'url']."),
+    Field(max_length=50, description="Only these fields (and uid)."),
 ]
 QueryArg = Annotated[
     # Listed as a string: strict function calling has no free-form objects. An object is
     # still accepted from clients that send one.
     Annotated[dict[str, Any] | str, WithJsonSchema({"type": "string"})] | None,
-    Field(
-        description='Contentstack query as a JSON object in a string, e.g. \'{"title": {"$regex": "^How", '
-        '"$options": "i"}}\' or \'{"$or": [{"rating": {"$gte": 4}}, {"tags": {"$in": ["featured"]}}]}\'.'
-    ),
+    Field(description='A JSON object in a string, e.g. \'{"rating": {"$gte": 4}, "tags": {"$in": ["featured"]}}\'.'),
 ]
-LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")]
-CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page.")]
+LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+CursorArg = Annotated[str | None, Field(description="The previous page's next_cursor.")]
 
 
 # -- shared by the entries and publishing tools -------------------------------------------
@@ -122,11 +113,6 @@ async def content_type_missing(state: AppState, content_type: str) -> ToolError:
     """The error for an unknown content type, listing the ones that exist."""
     known = sorted(c.uid for c in await state.meta.content_types())
     return ToolError(f"content type {content_type!r} does not exist; content types are: {', '.join(known)}")
-
-
-def entry_dict(entry: Entry) -> dict[str, Any]:
-    """An entry as the model reads it: what Contentstack sent, text cleaned."""
-    return clean(entry.model_dump(by_alias=True, exclude_unset=True))
 
 
 def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:
@@ -227,19 +213,16 @@ async def query_entries(
     fields: FieldsArg = None,
     include_references: Annotated[
         list[str] | None,
-        Field(max_length=MAX_INCLUDE, description="Reference field paths to resolve inline, e.g. ['author']."),
+        Field(max_length=MAX_INCLUDE, description="Reference fields to resolve inline."),
     ] = None,
-    sort: Annotated[
-        str | None, Field(max_length=100, description="A field uid; '-' in front for descending, e.g. '-updated_at'.")
-    ] = None,
+    sort: Annotated[str | None, Field(max_length=100, description="A field uid; '-' before it: descending.")] = None,
     limit: LimitArg = DEFAULT_LIMIT,
     cursor: CursorArg = None,
 ) -> EntryList:
-    """Find entries of one content type. `query` is Contentstack's query language: equality,
-    dot paths into groups, $ne $in $nin $lt $lte $gt $gte $exists $regex(+$options),
-    $and/$or, and $in_query/$nin_query on reference fields; it is checked before sending.
-    Drafts (default) come from the CMA with publish_details; source='published' reads what an
-    environment serves. Paginated: pass next_cursor back as cursor."""
+    """Find entries of one content type. `query` is Contentstack's query language (equality, dot paths into
+    groups, $ne $in $nin $lt $lte $gt $gte $exists $regex $options $and $or, $in_query $nin_query on
+    references), checked before sending. Drafts (default) come with publish_details; source='published'
+    reads what an environment serves."""
     state = app_state(ctx)
     parsed = parse_query_arg(query)
     only = check_fields_arg(fields)
@@ -292,12 +275,11 @@ async def get_entry(
     source: SourceArg = "draft",
     environment: EnvironmentArg = None,
     locale: LocaleArg = None,
-    version: Annotated[int | None, Field(ge=1, description="A draft's version number (default: latest).")] = None,
+    version: Annotated[int | None, Field(ge=1, description="Default: the latest.")] = None,
     fields: FieldsArg = None,
 ) -> EntryAnswer:
-    """Read one entry: its latest draft (or a given version) with _version and publish_details,
-    or with source='published' the version an environment serves. Pass the _version you read
-    as expected_version when you update it."""
+    """Read one entry: its latest draft (or a given version) with _version and publish_details, or with
+    source='published' what an environment serves."""
     state = app_state(ctx)
     if version is not None and source == "published":
         raise ToolError("version applies to drafts; an environment serves the version published there")
@@ -316,7 +298,8 @@ async def get_entry(
             + (f" in locale {locale}" if locale else "")
             + "; check the content type and uid with query_entries"
         ) from None
-    shaped, cut = fit_one(entry_dict(entry))
+    # One pass over the answer: cleaned and measured together, cut only when over the budget.
+    shaped, cut = fit_one(entry.model_dump(by_alias=True, exclude_unset=True))
     note = "long text was shortened to fit the size budget; pass fields=[...] to read fewer fields" if cut else None
     return EntryAnswer(
         content_type=content_type, source=source, environment=env, entry=shaped, truncated=cut, note=note
@@ -398,10 +381,8 @@ async def create_entry(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
-    """Create an entry. The fields are checked against the content type's schema first, and
-    every problem (unknown fields, missing mandatory fields, wrong types) is reported at once;
-    read get_content_type before writing. References are [{"uid", "_content_type_uid"}];
-    modular blocks [{"<block uid>": {...}}]."""
+    """Create an entry. Fields are checked against the content type's schema first, every problem at once.
+    References are [{"uid", "_content_type_uid"}]; modular blocks [{"<block uid>": {...}}]."""
     state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
@@ -486,17 +467,14 @@ async def update_entry(
             "each replaces its old value whole."
         ),
     ],
-    expected_version: Annotated[
-        int, Field(ge=1, description="The _version you read; the update is refused if the entry moved on.")
-    ],
+    expected_version: Annotated[int, Field(ge=1, description="The _version you read.")],
     locale: LocaleArg = None,
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
-    """Change fields of an entry; the others keep their values. Pass the _version you read as
-    expected_version: if someone saved the entry since, the update is refused with the
-    current version and nothing is written. The fields are checked against the schema first,
-    all problems at once."""
+    """Change some fields of an entry; the others keep theirs. If the entry was saved since expected_version,
+    nothing is written and the answer gives the current version. Fields are checked against the schema
+    first."""
     state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
@@ -569,9 +547,7 @@ async def delete_entry(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
-    """Delete an entry's version in one locale (default: master). Destructive: it may need a
-    human's confirmation; when the answer carries a confirmation token, show the preview to
-    the user and call again with the token only if they agree."""
+    """Delete an entry's version in one locale (default: master). May need a human's confirmation."""
     state = call.state
     loc = await resolve_locale(state, locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))

@@ -73,14 +73,14 @@ ItemStatus = Literal["planned", "published", "unpublished", "scheduled", "submit
 
 
 class PublishItem(BaseModel):
-    """An entry or an asset to publish or unpublish."""
+    """An entry or an asset."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["entry", "asset"]
     content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
     uid: Uid
-    version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
+    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
     locale: LocaleCode | None = Field(default=None, description="Entries: the locale whose version is published.")
 
     @model_validator(mode="after")
@@ -521,18 +521,14 @@ ItemsArg = Annotated[
     Field(
         min_length=1,
         max_length=MAX_ITEMS,
-        description='e.g. [{"type": "entry", "content_type": "blog_post", "uid": "blt1"}, '
-        '{"type": "asset", "uid": "blt2"}]',
     ),
 ]
-EnvironmentsArg = Annotated[list[EnvironmentName], Field(min_length=1, max_length=50, description="Environment names.")]
+EnvironmentsArg = Annotated[list[EnvironmentName], Field(min_length=1, max_length=50)]
 LocalesArg = Annotated[
     list[LocaleCode] | None,
-    Field(max_length=50, description="Locales to publish to (default: each entry's locale, else the master)."),
+    Field(max_length=50, description="Default: each entry's own locale."),
 ]
-ScheduledAtArg = Annotated[
-    str | None, Field(description="ISO-8601 time in the future, e.g. 2030-01-31T09:00:00Z (default: now).")
-]
+ScheduledAtArg = Annotated[str | None, Field(description="ISO 8601, e.g. 2030-01-31T09:00:00Z; default: now.")]
 PUBLISH_SCOPES = frozenset({Scope.ENTRY_PUBLISH, Scope.ASSET_PUBLISH})
 UNPUBLISH_SCOPES = frozenset({Scope.ENTRY_UNPUBLISH, Scope.ASSET_UNPUBLISH})
 
@@ -557,12 +553,9 @@ async def publish(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> PublishAnswer:
-    """Publish entries and assets to environments, now or at scheduled_at. Missing versions
-    are the latest. Many items are sent in bulk requests (10 items x 10 locales x 10
-    environments each, one a second). Answers per item: published, scheduled, submitted (job
-    still running, or its failures not yet attributed) or failed with the reason. Use dry_run
-    first; publishing to some environments needs a human's confirmation (pass back the
-    confirmation token)."""
+    """Publish entries and assets to environments, now or at scheduled_at, in bulk requests; missing versions
+    are the latest. Answers per item: published, scheduled, submitted (job still running) or failed with
+    the reason."""
     return await _publish_or_unpublish(call, "publish", items, environments, locales, scheduled_at)
 
 
@@ -654,12 +647,11 @@ async def list_publish_queue(
     status: Annotated[
         str | None, Field(max_length=30, description="Only rows in this status: scheduled, success, failed, ...")
     ] = None,
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size, at most 100.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous page.")] = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Field(description="The previous page's next_cursor.")] = None,
 ) -> QueueList:
-    """The publish queue, newest first: each publish, unpublish and release deployment with
-    its status (scheduled, success, failed, cancelled), environments, locales, the entry or
-    asset and its version. A scheduled row's uid is what cancel_scheduled_publish takes."""
+    """The publish queue, newest first: each publish, unpublish and release deployment with its status,
+    environments, locales, item and version. cancel_scheduled_publish takes a scheduled row's uid."""
     state = app_state(ctx)
     if environment:
         await check_environments(state, [environment])
@@ -780,10 +772,8 @@ async def cancel_scheduled_publish(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> CancelAnswer:
-    """Cancel a scheduled publish, unpublish or release deployment before it happens (find
-    its uid with list_publish_queue status='scheduled'). Only scheduled rows can be cancelled.
-    The role must cover the row's content type, environments and locales (for a deployment,
-    every item of the release)."""
+    """Cancel a scheduled publish, unpublish or release deployment (a list_publish_queue row with status
+    'scheduled') before it runs."""
     state = call.state
     await call.precheck(Targets())
     try:

@@ -87,16 +87,16 @@ Action = Literal["publish", "unpublish"]
 
 
 class ReleaseItemInput(BaseModel):
-    """An item to put in (or take out of) a release: an entry or an asset, with what to do to it."""
+    """An entry or an asset in a release."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["entry", "asset"] = Field(description="'entry' or 'asset'.")
-    content_type: ContentTypeUid | None = Field(default=None, description="The content type uid (entries only).")
-    uid: Uid = Field(description="The entry's or asset's uid.")
-    version: int | None = Field(default=None, ge=1, description="The version to release; default the latest.")
-    locale: LocaleCode | None = Field(default=None, description="The locale; default the master locale.")
-    action: Action = Field(default="publish", description="What a deploy does to this item.")
+    type: Literal["entry", "asset"]
+    content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
+    uid: Uid
+    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
+    locale: LocaleCode | None = Field(default=None, description="Default: the master locale.")
+    action: Action = "publish"
 
     @model_validator(mode="after")
     def _entries_name_their_content_type(self) -> ReleaseItemInput:
@@ -412,11 +412,11 @@ def item_info(item: ReleaseItem, latest: int | None, looked_up: bool) -> Release
 @tool(toolset="releases", scopes=READ, title="List releases", idempotent=True)
 async def list_releases(
     ctx: ToolContext,
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Releases per page.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Field(max_length=500, description="next_cursor of a previous answer.")] = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Field(max_length=500, description="The previous page's next_cursor.")] = None,
 ) -> ReleaseList:
-    """List the stack's releases (bundles of entries and assets deployed together): uid, name,
-    description, whether locked, item count and deployment status. Paginated."""
+    """The stack's releases (entries and assets deployed together): uid, name, description, locked, item count
+    and deployment status."""
     state = app_state(ctx)
     query = fingerprint("list_releases")
     skip = decode_cursor(cursor, query)
@@ -432,15 +432,14 @@ async def list_releases(
 @tool(toolset="releases", scopes=READ, title="Get a release", idempotent=True, ui=RELEASE_VIEW)
 async def get_release(
     ctx: ToolContext,
-    release_uid: Annotated[Uid, Field(description="The release's uid.")],
-    items_limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    release_uid: Uid,
+    items_limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     items_cursor: Annotated[
         str | None, Field(max_length=500, description="items_page.next_cursor of a previous answer.")
     ] = None,
 ) -> ReleaseDetail:
-    """One release and a page of its items: each item's type, content type, uid, locale, the
-    version in the release, the action a deploy takes, and whether a newer version of the entry
-    exists (then the release would deploy an old version)."""
+    """One release and a page of its items: type, content type, uid, locale, version, the deploy's action, and
+    whether the entry has a newer version."""
     state = app_state(ctx)
     query = fingerprint("get_release", release_uid)
     skip = decode_cursor(items_cursor, query)
@@ -465,8 +464,6 @@ ItemsArg = Annotated[
     Field(
         min_length=1,
         max_length=MAX_ITEMS_PER_CALL,
-        description='Items: {"type": "entry", "content_type", "uid", "version"?, "locale"?, "action"?} '
-        'or {"type": "asset", "uid", "version"?, "locale"?, "action"?}.',
     ),
 ]
 
@@ -498,10 +495,7 @@ async def create_release(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> CreateReleaseAnswer:
-    """Create a release, optionally with items (added in requests of 25). An item's version
-    defaults to the entry's latest and its locale to the master locale. The guard checks every
-    item's content type and locale, and the items' publish (or unpublish) scopes are needed
-    too, since deploying the release publishes them."""
+    """Create a release, optionally with items (version default: the latest; locale: the master)."""
     state = call.state
     call.require(WRITE | publish_scopes((i.type, i.action) for i in items or []))
     await call.precheck(named_targets(items or []))
@@ -547,7 +541,7 @@ async def create_release(
 )
 async def update_release(
     call: WriteCall,
-    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    release_uid: Uid,
     name: Annotated[str | None, Field(min_length=1, max_length=500, description="A new name.")] = None,
     description: Annotated[str | None, Field(max_length=5000, description="A new description.")] = None,
     locked: Annotated[
@@ -614,14 +608,13 @@ async def update_release(
 )
 async def add_release_items(
     call: WriteCall,
-    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    release_uid: Uid,
     items: ItemsArg,
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
-    """Add entries and assets to a release, in requests of 25. A version defaults to the
-    entry's latest and a locale to the master locale. Refused on a locked release. The guard
-    checks every item's content type and locale, and the items' publish (or unpublish) scopes."""
+    """Add entries and assets to a release (version default: the latest; locale: the master). Refused on a
+    locked release."""
     state = call.state
     call.require(WRITE | publish_scopes((i.type, i.action) for i in items))
     await editable_release(call, release_uid, named_targets(items, release_uid))
@@ -668,7 +661,7 @@ def matches(wanted: ReleaseItemInput, item: ReleaseItem, master: str | None) -> 
 )
 async def remove_release_items(
     call: WriteCall,
-    release_uid: Annotated[Uid, Field(description="The release's uid.")],
+    release_uid: Uid,
     items: Annotated[
         list[ReleaseItemInput] | None,
         Field(max_length=MAX_ITEMS_PER_CALL, description="Items to take out (version and action are ignored)."),
@@ -677,9 +670,8 @@ async def remove_release_items(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
-    """Take items out of a release (requests of 25), or every item with all=true. Items are
-    matched by type, content type, uid and locale (default the master locale); the answer lists
-    those that were not in the release. Refused on a locked release."""
+    """Take items out of a release, or every item with all=true. Items match by type, content type, uid and
+    locale (default: master); the answer lists those not in the release. Refused on a locked release."""
     if all == bool(items):
         raise ToolError("give either items or all=true (not both, not neither)")
     state = call.state
@@ -874,10 +866,8 @@ class DeployResult(BaseModel):
 )
 async def deploy_release(
     call: WriteCall,
-    release_uid: Annotated[Uid, Field(description="The release's uid.")],
-    environments: Annotated[
-        list[EnvironmentName], Field(min_length=1, max_length=10, description="Environment names.")
-    ],
+    release_uid: Uid,
+    environments: Annotated[list[EnvironmentName], Field(min_length=1, max_length=10)],
     locales: Annotated[
         list[LocaleCode] | None,
         Field(
@@ -886,26 +876,16 @@ async def deploy_release(
             "when the items are in several locales).",
         ),
     ] = None,
-    action: Annotated[Action, Field(description="publish or unpublish every item.")] = "publish",
-    scheduled_at: Annotated[
-        str | None, Field(max_length=40, description="ISO-8601 time with zone, in the future; default now.")
-    ] = None,
+    action: Action = "publish",
+    scheduled_at: Annotated[str | None, Field(max_length=40, description="ISO 8601 with zone; default: now.")] = None,
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> DeployAnswer:
-    """Deploy (publish or unpublish) every item of a release to environments, now or at
-    scheduled_at. Without locales, each item goes out in its own locale only; a release whose
-    items are in several locales is then refused, since Contentstack's deploy takes one list of
-    locales for all items: pass locales (each item then goes to every locale listed, an entry
-    in another locale than its own in that locale's latest version) or split the release. The
-    preview lists every (item, locale) pair, and the guard checks each, with the items' publish
-    (or unpublish) scopes. An unlocked release is locked for the deploy, its items read again
-    and compared with what was checked, and unlocked after (a scheduled deploy leaves it locked
-    so that what runs is what was checked). A preflight runs first and is reported even on
-    success: the release exists and is not empty; every environment exists; items whose entry
-    has a newer version than the release holds; items that reference entries neither
-    published in the target environment nor in the release. Stale items and missing
-    references are warnings, not refusals: use dry_run=true to read the preflight first."""
+    """Deploy (publish or unpublish) every item of a release to environments, now or at scheduled_at. Without
+    locales each item goes to its own locale, and items in several locales are refused: pass locales or
+    split the release. The release is locked for the deploy. A preflight is reported (dry_run shows it):
+    warnings for items with newer versions and for references published neither in the target nor in the
+    release."""
     state = call.state
     when = parse_schedule(scheduled_at)
     await call.precheck(
@@ -1118,13 +1098,11 @@ async def clone_release(
     call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to copy.")],
     name: Annotated[str, Field(min_length=1, max_length=500, description="The copy's name.")],
-    description: Annotated[str | None, Field(max_length=5000, description="The copy's description.")] = None,
+    description: Annotated[str | None, Field(max_length=5000)] = None,
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> CloneReleaseAnswer:
-    """Copy a release, with its items, under a new name; the copy starts unlocked. The guard
-    checks every item's content type and locale, and the items' publish (or unpublish) scopes
-    are needed, as when they were added."""
+    """Copy a release with its items under a new name; the copy starts unlocked."""
     state = call.state
     await call.precheck(Targets(releases=(release_uid,)))
     await load_release(state, release_uid)
@@ -1167,8 +1145,8 @@ async def delete_release(
     dry_run: DryRun = False,
     confirmation_token: ConfirmationToken = None,
 ) -> DeleteReleaseAnswer:
-    """Delete a release (the bundle, not its entries or assets, and not what it already
-    published). Destructive: it may need the user's confirmation. Refused on a locked release."""
+    """Delete a release (not its entries or assets, nor what it published). May need the user's confirmation.
+    Refused on a locked release."""
     state = call.state
     release = await editable_release(call, release_uid)
     targets, versions = await whole_release_targets(state, release)

@@ -85,11 +85,9 @@ def permission_info(
     idempotent=True,
 )
 async def describe_stack(ctx: ToolContext) -> StackDescription:
-    """Orient yourself in one call: the backend (live or sandbox), region, branch, environments,
-    locales (master marked), content types (uid, title, field count), which toolsets are
-    available (and what enables the others), and YOUR permissions: role, scopes, and the
-    environments, content types and locales you may write to. Plan within them; use dry_run
-    on writes first."""
+    """Start here: the backend (live or sandbox), region, branch, environments, locales (master marked),
+    content types, which toolsets are available, and YOUR permissions: role, scopes, and the environments,
+    content types and locales you may write to."""
     state = app_state(ctx)
     principal = principal_of(ctx)
     role = state.guard.role_of(principal)
@@ -189,9 +187,8 @@ async def get_content_type(
     ctx: ToolContext,
     content_type: Annotated[ContentTypeUid, Field(description="The content type's uid.")],
 ) -> ContentTypeSchema:
-    """The compact schema of one content type: each field's uid, type, whether it is required
-    or multiple, the content types a reference field may point to, and the nested fields of
-    groups and modular blocks. Read it before creating or updating entries."""
+    """One content type's compact schema: each field's uid, type, whether it is required or multiple, a
+    reference field's target content types, and the nested fields of groups and modular blocks."""
     state = app_state(ctx)
     try:
         ct = await state.meta.content_type(content_type)

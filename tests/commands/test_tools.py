@@ -34,6 +34,8 @@ def test_a_choice_of_toolsets_shows_its_tools_and_what_each_toolset_costs() -> N
     costs = {line.split()[0]: line.split() for line in table.split("\n\n")[-1].splitlines()[1:]}
     assert set(costs) == {"stack", "releases", "total"}  # describe_stack stays, where an agent starts
     assert int(costs["total"][2]) == int(costs["stack"][2]) + int(costs["releases"][2])
+    assert int(costs["total"][3]) == int(costs["stack"][3]) + int(costs["releases"][3])
+    assert 0 < int(costs["releases"][3]) < int(costs["releases"][2])  # name, description, input only
     assert "list_releases" in table
     assert "query_entries" not in table
 

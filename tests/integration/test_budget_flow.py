@@ -1,12 +1,15 @@
 """The response budget end to end: entries of 100 KB in the sandbox, read through every read
-tool that answers entry content, each answer within the budget and saying what it cut."""
+tool that answers entry content, each answer within the budget and saying what it cut; and
+every read tool's answer within the budget when every object the stack sends holds 100 KB."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
+import httpx2
 import pytest
 from mcp import Client
 
@@ -15,6 +18,7 @@ from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.registry import registered_tools
 from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS
 from tests.helpers import UNPACED, structured
 
@@ -29,13 +33,19 @@ async def sandbox() -> AsyncGenerator[RunningSandbox]:
         yield running
 
 
-def mcp_client(sandbox: RunningSandbox) -> Client:
+def mcp_client(
+    sandbox: RunningSandbox,
+    role: str = "editor",
+    transport: httpx2.AsyncBaseTransport | None = None,
+    toolsets: str | None = None,
+) -> Client:
     server = build_server(
-        Settings.from_env(sandbox.env()),
+        Settings.from_env(sandbox.env()).model_copy(update={"toolsets": toolsets}),
         backend="sandbox",
         guard=Guard(builtin_policy()),
-        stdio_role="editor",
+        stdio_role=role,
         rate_limits=UNPACED,
+        transport=transport,
     )
     return Client(server)
 
@@ -86,3 +96,112 @@ async def test_pages_of_100_kb_entries_stay_within_the_budget_and_go_on_by_curso
             if cursor is None:
                 break
     assert sorted(seen) == sorted(uids)
+
+
+# Keys whose text the stack's answers carry to the model: titles, names, descriptions, bodies.
+PADDED_KEYS = frozenset(
+    {"title", "description", "display_name", "summary", "filename", "name", "message", "error", "url"}
+)
+
+
+def padded(value: Any) -> Any:
+    """`value` with LARGE added to every text under one of PADDED_KEYS, at every depth."""
+    if isinstance(value, list):
+        return [padded(v) for v in cast(list[Any], value)]
+    if isinstance(value, dict):
+        return {
+            k: (v + LARGE if k in PADDED_KEYS and isinstance(v, str) else padded(v))
+            for k, v in cast(dict[str, Any], value).items()
+        }
+    return value
+
+
+class PaddingTransport(httpx2.AsyncBaseTransport):
+    """The sandbox over loopback, every answer's text 100 KB longer: each object Contentstack
+    sends (entry, asset, content type, release, queue row, analytics row, automation, run, log)
+    then holds about 100 KB of its own text."""
+
+    def __init__(self) -> None:
+        self._inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        body = await response.aread()
+        await response.aclose()
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return httpx2.Response(response.status_code, headers=response.headers, content=body)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
+        return httpx2.Response(response.status_code, headers=headers, json=padded(json.loads(body)))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_every_read_tool_answers_within_the_budget_when_every_object_holds_100_kb(
+    sandbox: RunningSandbox,
+) -> None:
+    read_tools = {spec.name for spec in registered_tools() if spec.read_only}
+    async with mcp_client(sandbox, role="admin", toolsets="all") as plain:
+        # Written without the padding, which would lengthen the environments' names too.
+        uid = await create_large(plain, "One long read")
+        item = {"type": "entry", "content_type": "blog_post", "uid": uid}
+        published = await plain.call_tool("publish", {"items": [item], "environments": ["development"]})
+        assert not published.is_error, published.content
+        folder = await plain.call_tool("create_asset_folder", {"name": "Long reads"})
+        assert not folder.is_error, folder.content
+    async with mcp_client(sandbox, role="admin", transport=PaddingTransport(), toolsets="all") as client:
+        arguments = await read_examples(client)
+        assert set(arguments) == read_tools
+        answers = {name: await client.call_tool(name, args) for name, args in arguments.items()}
+    errors = {name: str(r.content)[:300] for name, r in answers.items() if r.is_error}
+    assert errors == {}
+    sizes = {name: len(json.dumps(structured(r), ensure_ascii=False)) // 4 for name, r in answers.items()}
+    assert [name for name, size in sizes.items() if size < 500] == []  # the padded text reached each answer
+    assert {name: size for name, size in sizes.items() if size > DEFAULT_BUDGET_TOKENS} == {}
+
+
+async def read_examples(client: Client) -> dict[str, dict[str, Any]]:
+    """Arguments for every read tool, naming objects that exist on the sandbox."""
+
+    async def first(tool: str, arguments: dict[str, Any], key: str) -> dict[str, Any]:
+        answer = structured(await client.call_tool(tool, arguments))
+        return cast(dict[str, Any], answer[key][0])
+
+    entry = await first("query_entries", {"content_type": "blog_post", "limit": 1}, "entries")
+    asset = await first("query_assets", {"limit": 1}, "assets")
+    release = await first("list_releases", {}, "releases")
+    project = await first("list_automation_projects", {}, "projects")
+    automation = await first("list_automations", {"project_id": project["id"]}, "automations")
+    execution = await first("list_automation_executions", {"project_id": project["id"]}, "executions")
+    # Analytics rows hold numbers: the sandbox's 180 seeded days for every service, daily, as many
+    # rows as the tool answers at most.
+    today = datetime.now(UTC).date()
+    report = {
+        "report": "usage",
+        "from_date": (today - timedelta(days=89)).isoformat(),
+        "to_date": today.isoformat(),
+        "services": ["cma", "cdn", "ui", "graphql", "images", "assets", "automations", "launch"],
+        "max_rows": 1000,
+    }
+    analytics = structured(await client.call_tool("get_analytics", report))
+    return {
+        "describe_stack": {},
+        "get_content_type": {"content_type": "blog_post"},
+        "query_entries": {"content_type": "blog_post"},
+        "get_entry": {"content_type": "blog_post", "uid": entry["uid"]},
+        "query_assets": {},
+        "get_asset": {"uid": asset["uid"]},
+        "list_asset_folders": {},
+        "get_asset_references": {"uid": asset["uid"]},
+        "list_publish_queue": {},
+        "list_releases": {},
+        "get_release": {"release_uid": release["uid"]},
+        "get_analytics": report,
+        "get_analytics_job": {"job_id": analytics["job_ids"][0], "max_rows": 1000},
+        "list_automation_projects": {},
+        "list_automations": {"project_id": project["id"]},
+        "get_automation": {"project_id": project["id"], "automation_id": automation["id"]},
+        "list_automation_executions": {"project_id": project["id"]},
+        "get_automation_execution": {"project_id": project["id"], "execution_id": execution["id"]},
+        "list_automation_audit_logs": {"project_id": project["id"]},
+    }

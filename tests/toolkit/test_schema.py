@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cs_mcp.config import Settings
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.identifiers import IDENTIFIER_PATTERN
 from cs_mcp.toolkit.registry import registered_tools
 from cs_mcp.toolkit.schema import JsonObjectText, check_arguments, compact_schema
 from tests.helpers import text_of
@@ -51,21 +52,47 @@ def test_generated_titles_go_but_a_property_named_title_stays() -> None:
     }
 
 
-def test_an_optional_argument_is_listed_as_a_union_with_null_and_without_a_null_default() -> None:
+def test_an_optional_argument_without_a_value_default_is_listed_as_a_union_with_null() -> None:
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {
             "locale": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "description": "d"},
+            "cursor": {"type": "string", "description": "c"},
+        },
+    }
+    listed = compact_schema(schema)["properties"]
+    assert listed["locale"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "d"}
+    assert listed["cursor"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "c"}
+
+
+def test_an_optional_argument_whose_default_is_a_value_is_listed_as_its_type_with_the_default_in_words() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
             "limit": {"type": "integer", "default": 25, "description": "n"},
             "dry_run": {"type": "boolean", "default": False},
             "page": {"type": "integer", "default": 0},
         },
     }
     listed = compact_schema(schema)["properties"]
-    assert listed["page"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "description": "Default: 0."}
-    assert listed["locale"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "d"}
-    assert listed["limit"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "description": "n. Default: 25."}
-    assert listed["dry_run"] == {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+    assert listed["page"] == {"type": "integer", "description": "Default: 0."}
+    assert listed["limit"] == {"type": "integer", "description": "n. Default: 25."}
+    assert listed["dry_run"] == {"type": "boolean"}
+
+
+def test_a_listed_input_schema_leaves_patterns_to_the_server_whose_refusal_names_the_characters() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"uid": {"type": "string", "pattern": IDENTIFIER_PATTERN}},
+        "required": ["uid"],
+    }
+    assert "pattern" not in json.dumps(compact_schema(schema))
+    specs = {spec.name: spec for spec in registered_tools()}
+    get = specs["get_entry"]
+    _, problems = check_arguments(get.fn, get.name, {"content_type": "blog_post", "uid": "../etc"})
+    assert len(problems) == 1
+    assert "'uid'" in problems[0]
+    assert "letters, digits" in problems[0]
 
 
 def test_definitions_are_inlined_and_every_nested_object_is_closed() -> None:

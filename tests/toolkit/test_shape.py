@@ -16,6 +16,7 @@ from cs_mcp.toolkit.shape import (
     estimate_tokens,
     fingerprint,
     fit_budget,
+    fit_one,
     fit_page,
     page_info,
     with_notice,
@@ -148,3 +149,20 @@ def test_a_shortened_page_says_so_without_a_cursor_past_its_end() -> None:
     assert info["truncated"] is True
     assert info["note"]
     assert info["next_cursor"] is None
+
+
+def test_the_cleaning_pass_removes_a_delete_character_from_ascii_text() -> None:
+    kept, _ = fit_page([{"t": "a\x7fb"}], cleaned=True)
+    assert kept == [{"t": "ab"}]
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u3164", "\ufe0f", "\u2028", "\r", "\x85", "\U000e0041"])
+def test_one_object_is_cleaned_and_measured_in_one_pass_and_cut_only_over_the_budget(hidden: str) -> None:
+    small, cut = fit_one({"title": f"caf\u00e9{hidden}", "n": 1})
+    assert small == {"title": "caf\u00e9" if hidden not in ("\u2028", "\r") else "caf\u00e9\n", "n": 1}
+    assert cut is False
+    large, cut = fit_one({"title": f"x{hidden}", "body": "y" * 100_000}, budget_tokens=1000)
+    assert cut is True
+    assert large["title"] in ("x", "x\n")
+    assert "[cut:" in large["body"]
+    assert estimate_tokens(large) <= 1000
