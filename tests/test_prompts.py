@@ -33,6 +33,12 @@ DESIGN_TOOLS = {
     "get_analytics", "get_analytics_job",
     "list_automation_projects", "list_automations", "get_automation", "set_automation_active",
     "list_automation_executions", "get_automation_execution", "list_automation_audit_logs",
+    # stack_admin (issue 16)
+    "list_environments", "create_environment", "update_environment", "delete_environment",
+    "list_locales", "add_locale", "update_locale", "delete_locale",
+    "list_labels", "create_label", "update_label", "delete_label",
+    "list_webhooks", "create_webhook", "update_webhook", "delete_webhook",
+    "list_delivery_tokens", "list_roles",
     "get_asset", "upload_asset", "replace_asset", "update_asset", "delete_asset", "list_asset_folders",
     "create_asset_folder", "get_asset_references",
     "create_content_type", "update_content_type", "delete_content_type",

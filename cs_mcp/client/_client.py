@@ -232,6 +232,7 @@ class ContentstackClient:
             for api, url in urls.items()
         }
         # Typed areas, imported here to keep one import direction (areas -> core).
+        from cs_mcp.client._admin import StackAdminAPI
         from cs_mcp.client._analytics import AnalyticsAPI
         from cs_mcp.client._assets import AssetsAPI
         from cs_mcp.client._automate import AutomateAPI
@@ -248,6 +249,7 @@ class ContentstackClient:
         self.releases = ReleasesAPI(self)
         self.analytics = AnalyticsAPI(self)
         self.automate = AutomateAPI(self)
+        self.admin = StackAdminAPI(self)
         self.assets = AssetsAPI(self)
         self.content_types = ContentTypesAPI(self)
         # The one fetch of a host other than Contentstack's: upload_asset's `url` (see _fetch.py).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cs_mcp.client._admin import ENVIRONMENTS, LOCALES
 from cs_mcp.client._exceptions import MalformedResponseError
 from cs_mcp.client._models import ContentType, Environment, Locale, Page
 from cs_mcp.client._regions import Api
@@ -65,12 +66,10 @@ class StackAPI:
         return ContentType.model_validate(ct)
 
     async def environments(self) -> list[Environment]:
-        body = await self._core.request(Api.CMA, "GET", ["environments"], params={"include_count": "true"})
-        return [Environment.model_validate(e) for e in _items(body, "environments")]
+        return await self._core.admin.list(ENVIRONMENTS)
 
     async def locales(self) -> list[Locale]:
-        body = await self._core.request(Api.CMA, "GET", ["locales"], params={"include_count": "true"})
-        return [Locale.model_validate(loc) for loc in _items(body, "locales")]
+        return await self._core.admin.list(LOCALES)
 
 
 def _count(body: dict[str, Any]) -> int | None:

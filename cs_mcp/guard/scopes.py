@@ -34,7 +34,17 @@ class Scope(StrEnum):
     BULK_PUBLISH = "cm.bulk-operations:publish"
     BULK_UNPUBLISH = "cm.bulk-operations:unpublish"
     ENVIRONMENTS_READ = "cm.environments.management:read"
+    ENVIRONMENTS_WRITE = "cm.environments.management:write"
     LANGUAGES_READ = "cm.languages.management:read"
+    LANGUAGES_WRITE = "cm.languages.management:write"
+    LABELS_READ = "cm.labels.management:read"
+    LABELS_WRITE = "cm.labels.management:write"
+    WEBHOOKS_READ = "cm.webhooks.management:read"
+    WEBHOOKS_WRITE = "cm.webhooks.management:write"
+    ROLES_READ = "cm.roles.management:read"
+    # Contentstack documents no OAuth scope for delivery tokens; they are stack settings, and this
+    # is the documented scope of stack reads (docs/SECURITY.md, "The stack_admin toolset").
+    STACKS_READ = "cm.stacks.management:read"
     PUBLISH_QUEUE_READ = "cm.publish-queue.management:read"
     PUBLISH_QUEUE_WRITE = "cm.publish-queue.management:write"
     RELEASE_READ = "cm.release:read"
@@ -121,7 +131,7 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         item_field="locale",
         permit_key="locale",
         word="locale",
-        scopes=_PUBLISHING | {Scope.ENTRY_WRITE, Scope.RELEASE_WRITE, Scope.RELEASE_DEPLOY},
+        scopes=_PUBLISHING | {Scope.ENTRY_WRITE, Scope.RELEASE_WRITE, Scope.RELEASE_DEPLOY, Scope.LANGUAGES_WRITE},
     ),
     Constraint(
         role_field="environments",
@@ -129,7 +139,8 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         item_field=None,
         permit_key="environment",
         word="environment",
-        scopes=_PUBLISHING | {Scope.RELEASE_DEPLOY, Scope.PUBLISH_QUEUE_WRITE, Scope.ASSETS_MANAGEMENT_WRITE},
+        scopes=_PUBLISHING
+        | {Scope.RELEASE_DEPLOY, Scope.PUBLISH_QUEUE_WRITE, Scope.ASSETS_MANAGEMENT_WRITE, Scope.ENVIRONMENTS_WRITE},
     ),
     Constraint(
         role_field="automation_projects",

@@ -3,7 +3,7 @@
 `create_app(state)` runs every API module's `setup` (tables and seed data, the content first
 since publishing, releases and analytics read it) and mounts their routes:
 
-    /cma/v3        cma + assets + content_types + publishing + releases
+    /cma/v3        cma + assets + content_types + publishing + releases + stack_admin
     /cdn/v3        cdn
     /analytics/v2  analytics
     /automate/v1   automate
@@ -22,7 +22,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
-from cs_mcp.sandbox import admin, analytics, assets, automate, cdn, cma, content_types, publishing, releases, seed
+from cs_mcp.sandbox import (
+    admin,
+    analytics,
+    assets,
+    automate,
+    cdn,
+    cma,
+    content_types,
+    publishing,
+    releases,
+    seed,
+    stack_admin,
+)
 from cs_mcp.sandbox.limits import SandboxMiddleware
 from cs_mcp.sandbox.state import SandboxState, error_response
 
@@ -39,7 +51,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(state: SandboxState) -> Starlette:
     """The sandbox app over `state`; creates and seeds the database when it is empty."""
     seed.setup(state)
-    for module in (cma, cdn, publishing, releases, analytics, automate):
+    for module in (cma, cdn, publishing, releases, analytics, automate, stack_admin):
         module.setup(state)
     routes = [
         Mount(
@@ -50,6 +62,7 @@ def create_app(state: SandboxState) -> Starlette:
                 *content_types.routes(state),
                 *publishing.routes(state),
                 *releases.routes(state),
+                *stack_admin.routes(state),
             ],
         ),
         Mount("/cdn/v3", routes=cdn.routes(state)),

@@ -776,14 +776,7 @@ class CMA:
                 asset = self._with_publish_details(conn, "asset", "", asset)
         return JSONResponse({"asset": asset})
 
-    # environments and locales
-
-    async def list_environments(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
-        with self.state.db.read() as conn:
-            environments = store.list_environments(conn)
-        return counted(request, "environments", environments, environments)
+    # single environments and locales (their lists and writes: stack_admin.py)
 
     async def get_environment(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:
@@ -791,13 +784,6 @@ class CMA:
         with self.state.db.read() as conn:
             found = store.get_environment(conn, request.path_params["name"])
         return not_found("name") if found is None else JSONResponse({"environment": found})
-
-    async def list_locales(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
-        with self.state.db.read() as conn:
-            locales = store.list_locales(conn)
-        return counted(request, "locales", locales, locales)
 
     async def get_locale(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:
@@ -826,8 +812,6 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         Route("/content_types/{content_type}/entries/{uid}/locales", cma.entry_languages, methods=["GET"]),
         Route("/assets", cma.list_assets, methods=["GET"]),
         Route("/assets/{uid}", cma.get_asset, methods=["GET"]),
-        Route("/environments", cma.list_environments, methods=["GET"]),
         Route("/environments/{name}", cma.get_environment, methods=["GET"]),
-        Route("/locales", cma.list_locales, methods=["GET"]),
         Route("/locales/{code}", cma.get_locale, methods=["GET"]),
     ]

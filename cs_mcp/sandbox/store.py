@@ -107,12 +107,18 @@ def make_uid(*parts: object) -> str:
     return "blt" + digest[:16]
 
 
-def _load(text: str) -> dict[str, Any]:
+def load_json(text: str) -> dict[str, Any]:
+    """A JSON object as the tables store it."""
     return cast(dict[str, Any], json.loads(text))
 
 
-def _dump(value: object) -> str:
+def dump_json(value: object) -> str:
+    """`value` as the tables store JSON: compact, UTF-8."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_load = load_json
+_dump = dump_json
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
@@ -388,6 +394,18 @@ def environment_name_of(conn: sqlite3.Connection, name_or_uid: str) -> str | Non
     return None if row is None else str(row["name"])
 
 
+def rename_environment(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """Moves the environment `old` and what was published to it to the name `new`."""
+    conn.execute("DELETE FROM environments WHERE name = ?", (old,))
+    conn.execute("UPDATE publish_details SET environment = ? WHERE environment = ?", (new, old))
+
+
+def delete_environment(conn: sqlite3.Connection, name: str) -> None:
+    """Deletes the environment `name`; what was published there is published there no more."""
+    conn.execute("DELETE FROM environments WHERE name = ?", (name,))
+    conn.execute("DELETE FROM publish_details WHERE environment = ?", (name,))
+
+
 def save_locale(conn: sqlite3.Connection, locale: dict[str, Any], *, is_master: bool = False) -> None:
     """Insert or replace a locale given as Contentstack's JSON object (`code`, `name`, `fallback_locale`, ...)."""
     conn.execute(
@@ -406,6 +424,17 @@ def list_locales(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every locale, the master locale first."""
     rows = conn.execute("SELECT data_json FROM locales ORDER BY is_master DESC, code").fetchall()
     return [_load(row["data_json"]) for row in rows]
+
+
+def delete_locale(conn: sqlite3.Connection, code: str) -> None:
+    """Deletes the locale `code` with the entry versions and publish details in it; locales
+    that fell back to it fall back to the master locale."""
+    for table in ("entries", "entry_versions", "publish_details"):
+        conn.execute(f"DELETE FROM {table} WHERE locale = ?", (code,))  # noqa: S608 - fixed table names
+    conn.execute("DELETE FROM locales WHERE code = ?", (code,))
+    master = master_locale(conn)
+    for row in conn.execute("SELECT code, data_json FROM locales WHERE fallback_locale = ?", (code,)).fetchall():
+        save_locale(conn, _load(row["data_json"]) | {"fallback_locale": master}, is_master=row["code"] == master)
 
 
 def locale_codes(conn: sqlite3.Connection) -> list[str]:

@@ -106,6 +106,14 @@ TOOLSETS: dict[str, Toolset] = {
             Api.CMA,
             default=False,
         ),
+        Toolset(
+            "stack_admin",
+            "environments, languages, labels and webhooks; delivery token and role reads (admin roles)",
+            ("cs_mcp.tools.stack_admin",),
+            Capability.CMA,
+            Api.CMA,
+            default=False,
+        ),
     )
 }
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)

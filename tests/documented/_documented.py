@@ -40,8 +40,14 @@ def every_fixture() -> list[str]:
 
 
 def fixtures_outside_analytics() -> list[str]:
-    """The CMA's, CDA's and Automate's fixtures: test_analytics.py holds the Analytics API's."""
-    return [name for name in every_fixture() if not name.startswith("analytics/")]
+    """The CMA's, CDA's and Automate's fixtures: test_analytics.py holds the Analytics API's,
+    test_stack_admin.py those of the stack administration requests (`stack_admin/`)."""
+    return [name for name in every_fixture() if not name.startswith(("analytics/", "stack_admin/"))]
+
+
+def fixtures_under(folder: str) -> list[str]:
+    """The fixtures in one folder of `fixtures/` ("stack_admin")."""
+    return [name for name in every_fixture() if name.startswith(f"{folder}/")]
 
 
 class AnyTarget(PermitAuthority):

@@ -547,6 +547,11 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.fixture}" for c in CASES])
 async def test_the_client_sends_the_documented_request_and_reads_the_documented_answer(case: Documented) -> None:
+    await assert_documented(case)
+
+
+async def assert_documented(case: Documented) -> None:
+    """The client, answered by the case's fixture, sends the documented request and reads the answer."""
     recorder = Recorder(lambda _request: fixture(case.fixture))
     client, permit = client_answering(recorder)
     async with client:

@@ -26,7 +26,7 @@ from tests.tools._on_sandbox import CountingTransport
 
 pytestmark = pytest.mark.anyio
 
-ROLES = ("viewer", "editor", "publisher", "operator", "admin")
+ROLES = ("viewer", "editor", "publisher", "operator", "settings", "admin")
 
 
 @dataclass
@@ -54,6 +54,13 @@ environments = ["development"]
 inherits = ["viewer"]
 scopes = ["automationhub.automations:write"]
 automation_projects = ["{project}"]
+
+[roles.settings]
+inherits = ["viewer"]
+scopes = ["cm.environments.management:write", "cm.languages.management:write",
+          "cm.labels.management:read", "cm.labels.management:write"]
+environments = ["qa"]
+locales = ["de-de"]
 """
 
 
@@ -129,6 +136,8 @@ async def discover(admin: Client) -> dict[str, Any]:
         "automation_in": automations[projects[0]["id"]][0],
         "project_out": projects[1]["id"],
         "automation_out": automations[projects[1]["id"]][0],
+        "label": structured(await admin.call_tool("list_labels", {}))["labels"][0]["uid"],
+        "webhook": structured(await admin.call_tool("list_webhooks", {}))["webhooks"][0]["uid"],
     }
 
 
@@ -206,6 +215,21 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("delete the role's content type", "delete_content_type", lambda i: {"content_type": "product"}, {"editor", "publisher", "admin"}),
     ("delete another content type", "delete_content_type", lambda i: {"content_type": "blog_post"}, {"admin"}),
     ("toggle other project", "set_automation_active", lambda i: {"project_id": i["project_out"], "automation_id": i["automation_out"]["id"], "active": not i["automation_out"]["active"]}, {"admin"}),
+    ("create environment inside", "create_environment", lambda i: {"name": "qa"}, {"settings", "admin"}),
+    ("create environment outside", "create_environment", lambda i: {"name": "preview"}, {"admin"}),
+    ("update environment outside", "update_environment", lambda i: {"name": "development", "urls": []}, {"admin"}),
+    ("rename environment into reach", "update_environment", lambda i: {"name": "staging", "new_name": "qa"}, {"admin"}),
+    ("delete environment", "delete_environment", lambda i: {"name": "staging"}, {"admin"}),
+    ("add locale inside", "add_locale", lambda i: {"code": "de-de"}, {"settings", "admin"}),
+    ("add locale outside", "add_locale", lambda i: {"code": "es-es"}, {"admin"}),
+    ("update locale outside", "update_locale", lambda i: {"code": "fr-fr", "name": "French"}, {"admin"}),
+    ("delete locale outside", "delete_locale", lambda i: {"code": "fr-fr"}, {"admin"}),
+    ("create label", "create_label", lambda i: {"name": "L"}, {"settings", "admin"}),
+    ("update label", "update_label", lambda i: {"uid": i["label"], "name": "L"}, {"settings", "admin"}),
+    ("delete label", "delete_label", lambda i: {"uid": i["label"]}, {"settings", "admin"}),
+    ("create webhook", "create_webhook", lambda i: {"name": "W", "target_url": "https://h.example.com", "channels": ["assets.create"]}, {"admin"}),
+    ("update webhook", "update_webhook", lambda i: {"uid": i["webhook"], "disabled": True}, {"admin"}),
+    ("delete webhook", "delete_webhook", lambda i: {"uid": i["webhook"]}, {"admin"}),
 ]  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, resolve_roles
 from cs_mcp.server import CONTENT_MARK, INSTRUCTIONS
 from cs_mcp.toolkit.registry import registered_tools
 from tests.reliability._stack import stack
-from tests.reliability.test_secrets import sandbox_examples
+from tests.reliability.test_secrets import ALL_TOOLSETS, sandbox_examples
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +80,7 @@ async def test_carriage_returns_separators_hangul_fillers_and_variation_selector
 
 
 async def test_every_read_answer_carries_the_content_label_in_its_structured_content() -> None:
-    async with stack() as s:
+    async with stack(CS_MCP_TOOLSETS=ALL_TOOLSETS["CS_MCP_TOOLSETS"]) as s:
         examples = await sandbox_examples(s.client)
         reads = [spec.name for spec in registered_tools() if spec.read_only and spec.name != "describe_stack"]
         answers = {name: await s.client.call_tool(name, examples[name]) for name in reads}

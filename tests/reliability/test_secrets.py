@@ -74,6 +74,30 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "get_automation_execution": {"project_id": "p1", "execution_id": "e1"},
     "list_automation_audit_logs": {"project_id": "p1"},
     "set_automation_active": {"project_id": "p1", "automation_id": "a1", "active": True},
+    "list_environments": {},
+    "create_environment": {"name": "secrets", "urls": [{"locale": "en-us", "url": "https://s.example.com/"}]},
+    "update_environment": {"name": "secrets", "new_name": "secrets-2"},
+    "delete_environment": {"name": "secrets-2"},
+    "list_locales": {},
+    "add_locale": {"code": "de-de", "name": "German"},
+    "update_locale": {"code": "de-de", "fallback_locale": "fr-fr"},
+    "delete_locale": {"code": "de-de"},
+    "list_labels": {},
+    "create_label": {"name": "Secrets", "content_types": ["author"]},
+    "update_label": {"uid": "blt0l", "name": "Secrets"},
+    "delete_label": {"uid": "blt0l"},
+    "list_webhooks": {},
+    "create_webhook": {
+        "name": "Secrets",
+        "target_url": "https://hook.example.com/",
+        "channels": ["assets.create"],
+        "authentication_type": "Bearer",
+        "bearer_token": "cs4b1c9d8e7f60a5b4c3d2e1f0a9b8c7d6",
+    },
+    "update_webhook": {"uid": "cs0w", "disabled": True},
+    "delete_webhook": {"uid": "cs0w"},
+    "list_delivery_tokens": {},
+    "list_roles": {},
     "get_asset": {"uid": "blt0a"},
     "list_asset_folders": {},
     "get_asset_references": {"uid": "blt0a"},
@@ -90,6 +114,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "update_content_type": {"content_type": "blog_post", "title": "t"},
     "delete_content_type": {"content_type": "blog_post"},
 }
+# Every toolset, so that the opt-in ones' tools are reached too.
+ALL_TOOLSETS = {"CS_MCP_TOOLSETS": "all"}
 
 
 def echoing_stack(request: httpx2.Request) -> httpx2.Response:
@@ -113,7 +139,7 @@ async def test_no_secret_reaches_an_answer_a_log_line_or_the_audit_log_when_the_
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     audit = tmp_path / "audit.jsonl"
-    settings = Settings.from_env({**SECRETS, **PLAIN, "CS_MCP_AUDIT_LOG": str(audit)})
+    settings = Settings.from_env({**SECRETS, **PLAIN, **ALL_TOOLSETS, "CS_MCP_AUDIT_LOG": str(audit)})
     server = build_server(
         settings,
         guard=guard_from_settings(settings),
@@ -140,7 +166,7 @@ async def test_no_secret_reaches_an_answer_or_the_audit_log_on_the_sandbox(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     audit = tmp_path / "audit.jsonl"
-    async with stack(CS_MCP_AUDIT_LOG=str(audit)) as s:
+    async with stack(CS_MCP_AUDIT_LOG=str(audit), CS_MCP_TOOLSETS=ALL_TOOLSETS["CS_MCP_TOOLSETS"]) as s:
         creds = s.sandbox.credentials
         secrets = [creds.management_token, creds.authtoken, *creds.delivery_tokens.values()]
         texts: list[str] = []
@@ -166,6 +192,8 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
     release = await first("list_releases", {}, "releases")
     project = await first("list_automation_projects", {}, "projects")
     automation = await first("list_automations", {"project_id": project["id"]}, "automations")
+    label = await first("list_labels", {}, "labels")
+    webhook = await first("list_webhooks", {}, "webhooks")
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
     found = dict(EXAMPLES)
     found.update(
@@ -192,6 +220,10 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
                 "active": not automation["active"],
             },
             "delete_entry": {"content_type": "author", "uid": entry["uid"], "dry_run": True},
+            "update_label": {"uid": label["uid"], "name": "Secrets"},
+            "delete_label": {"uid": label["uid"]},
+            "update_webhook": {"uid": webhook["uid"], "disabled": True},
+            "delete_webhook": {"uid": webhook["uid"]},
         }
     )
     return found
@@ -233,7 +265,7 @@ async def test_secrets_quoted_in_job_failures_bulk_items_and_request_ids_are_scr
 ) -> None:
     monkeypatch.setattr(analytics_tools.POLLER, "sleep", no_wait)
     audit = tmp_path / "audit.jsonl"
-    settings = Settings.from_env({**SECRETS, **PLAIN, "CS_MCP_AUDIT_LOG": str(audit)})
+    settings = Settings.from_env({**SECRETS, **PLAIN, **ALL_TOOLSETS, "CS_MCP_AUDIT_LOG": str(audit)})
     server = build_server(
         settings,
         guard=guard_from_settings(settings),

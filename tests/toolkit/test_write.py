@@ -621,6 +621,21 @@ async def arguments_reaching_the_write(client: Client, name: str) -> dict[str, A
     return arguments
 
 
+# stack_admin writes, by the collection they change; uid-keyed ones name its first item.
+ADMIN_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "create_environment": {"name": "probe"},
+    "update_environment": {"name": "staging", "urls": []},
+    "delete_environment": {"name": "staging"},
+    "add_locale": {"code": "de-de"},
+    "update_locale": {"code": "fr-fr", "name": "French"},
+    "delete_locale": {"code": "fr-fr"},
+    "create_label": {"name": "Probe"},
+    "update_label": {"name": "Probe"},
+    "delete_label": {},
+    "create_webhook": {"name": "Probe", "target_url": "https://probe.example.com/", "channels": ["assets.create"]},
+    "update_webhook": {"disabled": True},
+    "delete_webhook": {},
+}
 PROBE_FILE = {"content_base64": "aGVsbG8=", "filename": "probe.png"}
 # The asset and content type writes' arguments; replace, update and delete get a seeded asset's uid.
 ASSET_WRITES: dict[str, dict[str, Any]] = {
@@ -643,6 +658,12 @@ CONTENT_TYPE_WRITES: dict[str, dict[str, Any]] = {
 
 async def write_arguments(client: Client, name: str) -> dict[str, Any]:
     """Arguments that reach `name`'s write once confirmed."""
+    if name in ADMIN_ARGUMENTS:
+        arguments = dict(ADMIN_ARGUMENTS[name])
+        kind = name.split("_")[-1] + "s"
+        if kind in ("labels", "webhooks") and not name.startswith("create_"):
+            arguments["uid"] = (await ok(client, f"list_{kind}", {}))[kind][0]["uid"]
+        return arguments
     entries = await ok(client, "query_entries", {"content_type": "author", "limit": 1})
     entry = entries["entries"][0]
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}

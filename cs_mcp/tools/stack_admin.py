@@ -1,0 +1,590 @@
+"""The `stack_admin` toolset (off by default): environments, languages, labels, webhooks, and
+reads of delivery tokens and roles.
+
+Admin roles only: each tool needs the Contentstack OAuth scope of its requests (docs/SECURITY.md
+lists them), which the built-in admin role holds and the others do not, except the environment
+and language reads every role has for `describe_stack`. Every write takes the one write
+pipeline through `admin_write`: the guard before anything is read, a plan, dry run,
+confirmation, a permit, one audit line. Deletes always ask a human first, whatever the policy.
+Secrets never leave: a delivery token's value, a webhook's password, bearer token and header
+values are dropped by the client when read, and the arguments that carry them are named so that
+the audit log records them as `[redacted]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import (
+    DELIVERY_TOKENS,
+    ENVIRONMENTS,
+    LABELS,
+    LOCALES,
+    ROLES,
+    WEBHOOKS,
+    AdminResource,
+    DeliveryToken,
+    Environment,
+    Label,
+    Locale,
+    StackRole,
+    Webhook,
+)
+from cs_mcp.guard import Targets
+from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.registry import WriteToolArgs, tool, write_tool
+from cs_mcp.toolkit.shape import clean, fit_one
+from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.tools.entries import WriteAnswer, write_answer_fields
+
+TOOLSET = "stack_admin"
+M = TypeVar("M", bound=BaseModel)
+
+Name = Annotated[str, Field(min_length=1, max_length=100, description="Display name.")]
+Url = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://", description="An http(s) URL.")]
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+class EnvironmentUrl(BaseModel):
+    locale: LocaleCode
+    url: Annotated[str, Field(max_length=2000)]
+
+
+class UrlInfo(BaseModel):
+    locale: str
+    url: str
+
+
+class EnvironmentInfo(BaseModel):
+    name: str
+    uid: str | None = None
+    urls: list[UrlInfo] = Field(default_factory=lambda: [])
+
+
+class LocaleInfo(BaseModel):
+    code: str
+    name: str | None = None
+    fallback_locale: str | None = None
+    uid: str | None = None
+
+
+class LabelInfo(BaseModel):
+    uid: str
+    name: str
+    parent: list[str]
+    content_types: list[str]
+
+
+class DestinationInfo(BaseModel):
+    target_url: str
+    authentication_type: str | None = None
+    header_names: list[str] = Field(description="Custom headers sent; their values are never shown.")
+
+
+class WebhookInfo(BaseModel):
+    uid: str
+    name: str
+    channels: list[str]
+    branches: list[str]
+    destinations: list[DestinationInfo]
+    retry_policy: str | None = None
+    disabled: bool = False
+
+
+class DeliveryTokenInfo(BaseModel):
+    """A delivery token's name and environments; the token itself is never shown."""
+
+    uid: str
+    name: str
+    description: str | None = None
+    environments: list[str]
+
+
+class RoleInfo(BaseModel):
+    uid: str
+    name: str
+    description: str | None = None
+    users: int = Field(description="How many users hold the role.")
+
+
+def environment_info(e: Environment) -> EnvironmentInfo:
+    urls = [UrlInfo(locale=str(u.get("locale", "")), url=str(u.get("url", ""))) for u in e.urls]
+    return EnvironmentInfo(name=e.name, uid=e.uid, urls=urls)
+
+
+def locale_info(loc: Locale) -> LocaleInfo:
+    return LocaleInfo(code=loc.code, name=loc.name, fallback_locale=loc.fallback_locale, uid=loc.uid)
+
+
+def label_info(label: Label) -> LabelInfo:
+    return LabelInfo(uid=label.uid, name=label.name, parent=label.parent, content_types=label.content_types)
+
+
+def webhook_info(w: Webhook) -> WebhookInfo:
+    destinations = [DestinationInfo(**d.model_dump()) for d in w.destinations]
+    return WebhookInfo(
+        uid=w.uid,
+        name=w.name,
+        channels=w.channels,
+        branches=w.branches,
+        destinations=destinations,
+        retry_policy=w.retry_policy,
+        disabled=w.disabled,
+    )
+
+
+class AdminWriteAnswer(WriteAnswer):
+    item: dict[str, Any] | None = Field(default=None, description="The object as Contentstack answered it.")
+
+
+# -- the one write shape ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collection(Generic[M]):
+    """A collection as the tools show it: the client's resource, how an item is shown, and
+    the key that names an item in requests (a name, a code or a uid)."""
+
+    resource: AdminResource[M]
+    shown: Callable[[M], BaseModel]
+    key_of: Callable[[M], str]
+
+    async def write(
+        self,
+        call: WriteCall,
+        verb: Literal["create", "update", "delete"],
+        *,
+        key: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        targets: Targets | None = None,
+    ) -> AdminWriteAnswer:
+        """`admin_write` on this collection."""
+        return await admin_write(call, self, verb, key=key, fields=fields or {}, targets=targets or Targets())
+
+
+async def admin_write(
+    call: WriteCall,
+    collection: Collection[M],
+    verb: Literal["create", "update", "delete"],
+    *,
+    key: str | None,
+    fields: Mapping[str, Any],
+    targets: Targets,
+) -> AdminWriteAnswer:
+    """Creates, updates or deletes one item of `resource` through the write pipeline.
+
+    The guard sees `targets` before anything is read (a denial sends no request); an update or
+    delete reads the collection first, so that a missing item is named with what exists and
+    nothing is sent; the plan names the one request; a delete waits for a human's yes whatever
+    the policy says.
+
+    Raises:
+        ToolError: denied, the item does not exist, confirmation refused, or Contentstack refused.
+    """
+    state = call.state
+    resource, shown, key_of = collection.resource, collection.shown, collection.key_of
+    what = resource.one.replace("_", " ")
+    if verb == "delete":
+        call.insist_on_confirmation(f"deleting a {what} cannot be undone")
+    await call.precheck(targets)
+    label = key or str(fields.get("name") or fields.get("code") or "")
+    if key is not None:
+        existing = await state.client.admin.list(resource)
+        known = [key_of(item) for item in existing]
+        if key not in known:
+            raise ToolError(
+                f"there is no {what} {key!r}; the stack has: {', '.join(known) or 'none'}. Nothing was sent."
+            )
+    method = {"create": "POST", "update": "PUT", "delete": "DELETE"}[verb]
+    path = "/v3/" + "/".join(resource.segments(key))
+    plan = WritePlan(
+        action=f"{verb}_{resource.operation}",
+        summary=f"{verb} {what} {label!r}",
+        targets=targets.named(),
+        requests=[PlannedRequest(method=method, path=path, summary=f"{verb} the {what}")],
+        items=[f"{what} {label}"],
+    )
+    permit_targets = {kind: names for kind, names in targets.named().items() if kind != "branch"}
+
+    async def execute(permits: Permits) -> tuple[str | None, BaseModel | None]:
+        permit = permits.for_operation(f"{resource.operation}.{verb}")
+        client = state.client.admin
+        if verb == "delete":
+            assert key is not None  # a delete names its item
+            return await client.delete(resource, key, permit=permit, targets=permit_targets), None
+        if verb == "update":
+            assert key is not None  # an update names its item
+            written = await client.update(resource, key, fields, permit=permit, targets=permit_targets)
+        else:
+            written = await client.create(resource, fields, permit=permit, targets=permit_targets)
+        return written.notice, shown(written.item)
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
+    if outcome.written and resource in (ENVIRONMENTS, LOCALES):
+        state.meta.forget()  # describe_stack and the name checks read them
+    notice, item = outcome.result or (None, None)
+    return AdminWriteAnswer(
+        **write_answer_fields(outcome),
+        item=clean(item.model_dump(mode="json")) if item is not None else None,
+        notice=notice,
+    )
+
+
+ENVIRONMENT = Collection(ENVIRONMENTS, environment_info, lambda e: e.name)
+LOCALE = Collection(LOCALES, locale_info, lambda loc: loc.code)
+LABEL = Collection(LABELS, label_info, lambda label: label.uid)
+WEBHOOK = Collection(WEBHOOKS, webhook_info, lambda w: w.uid)
+
+
+def _declared(scope: Scope, title: str, *, delete: bool = False, read_back: str) -> WriteToolArgs:
+    """The declaration every stack_admin write shares; deletes always ask a human first."""
+    declared: WriteToolArgs = {
+        "toolset": TOOLSET,
+        "scopes": {scope},
+        "title": title,
+        "idempotent": delete,
+        "read_back": read_back,
+    }
+    if delete:
+        declared["destructive"] = True
+    return declared
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields the caller gave (None: leave as it is)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+async def _listed(ctx: ToolContext, resource: AdminResource[M]) -> list[M]:
+    return await app_state(ctx).client.admin.list(resource)
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+def fitted(answer: A) -> A:
+    """A list answer cleaned of invisible and control characters and within the response
+    budget: these lists are short and answered whole, so the longest strings are cut (and say
+    so) rather than items dropped."""
+    kept, _cut = fit_one(answer.model_dump(mode="json"))
+    return type(answer).model_validate(kept)
+
+
+# -- environments -------------------------------------------------------------------------------
+
+
+class EnvironmentList(BaseModel):
+    environments: list[EnvironmentInfo]
+
+
+@tool(toolset=TOOLSET, scopes={Scope.ENVIRONMENTS_READ}, title="List environments", idempotent=True)
+async def list_environments(ctx: ToolContext) -> EnvironmentList:
+    """The stack's publishing environments with their uid and base URL per locale."""
+    return fitted(EnvironmentList(environments=[environment_info(e) for e in await _listed(ctx, ENVIRONMENTS)]))
+
+
+EnvironmentArg = Annotated[EnvironmentName, Field(description="The environment's name.")]
+Urls = Annotated[list[EnvironmentUrl] | None, Field(max_length=50, description="Base URL per locale.")]
+READ_ENVIRONMENTS = "list_environments"
+
+
+@write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Create an environment", read_back=READ_ENVIRONMENTS))
+async def create_environment(
+    call: WriteCall,
+    name: EnvironmentArg,
+    urls: Urls = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Add a publishing environment, with its base URL per locale."""
+    fields = _present(name=name, urls=[u.model_dump() for u in urls or []])
+    return await ENVIRONMENT.write(call, "create", fields=fields, targets=Targets(environments=(name,)))
+
+
+@write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Update an environment", read_back=READ_ENVIRONMENTS))
+async def update_environment(
+    call: WriteCall,
+    name: EnvironmentArg,
+    new_name: Annotated[EnvironmentName | None, Field(description="Rename it to this.")] = None,
+    urls: Urls = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Rename an environment or replace its URLs."""
+    fields = _present(name=new_name, urls=[u.model_dump() for u in urls] if urls is not None else None)
+    renamed = (name, new_name) if new_name and new_name != name else (name,)
+    return await ENVIRONMENT.write(call, "update", key=name, fields=fields, targets=Targets(environments=renamed))
+
+
+@write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Delete an environment", delete=True, read_back=READ_ENVIRONMENTS))
+async def delete_environment(
+    call: WriteCall, name: EnvironmentArg, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
+) -> AdminWriteAnswer:
+    """Delete an environment: its published content is no longer delivered. Always asks the
+    user first: show the preview, call again with the token only if they agree."""
+    return await ENVIRONMENT.write(call, "delete", key=name, targets=Targets(environments=(name,)))
+
+
+# -- languages ----------------------------------------------------------------------------------
+
+
+class LocaleList(BaseModel):
+    locales: list[LocaleInfo]
+
+
+@tool(toolset=TOOLSET, scopes={Scope.LANGUAGES_READ}, title="List locales", idempotent=True)
+async def list_locales(ctx: ToolContext) -> LocaleList:
+    """The stack's languages: code, name and fallback language (the master falls back to none or itself)."""
+    return fitted(LocaleList(locales=[locale_info(loc) for loc in await _listed(ctx, LOCALES)]))
+
+
+CodeArg = Annotated[LocaleCode, Field(description="The language code, e.g. fr-fr.")]
+Fallback = Annotated[LocaleCode | None, Field(description="The language to fall back to (default: master).")]
+READ_LOCALES = "list_locales"
+
+
+@write_tool(**_declared(Scope.LANGUAGES_WRITE, "Add a locale", read_back=READ_LOCALES))
+async def add_locale(
+    call: WriteCall,
+    code: CodeArg,
+    name: Name | None = None,
+    fallback_locale: Fallback = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Add a language to the stack, with its fallback (default: master)."""
+    fields = _present(code=code, name=name, fallback_locale=fallback_locale)
+    return await LOCALE.write(call, "create", fields=fields, targets=Targets(locales=(code,)))
+
+
+@write_tool(**_declared(Scope.LANGUAGES_WRITE, "Update a locale", read_back=READ_LOCALES))
+async def update_locale(
+    call: WriteCall,
+    code: CodeArg,
+    name: Name | None = None,
+    fallback_locale: Fallback = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Rename a language or change its fallback (a code cannot change)."""
+    fields = _present(name=name, fallback_locale=fallback_locale)
+    return await LOCALE.write(call, "update", key=code, fields=fields, targets=Targets(locales=(code,)))
+
+
+@write_tool(**_declared(Scope.LANGUAGES_WRITE, "Delete a locale", delete=True, read_back=READ_LOCALES))
+async def delete_locale(
+    call: WriteCall, code: CodeArg, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
+) -> AdminWriteAnswer:
+    """Delete a language and every entry version in it. Always asks the user first: show the
+    preview, call again with the token only if they agree."""
+    return await LOCALE.write(call, "delete", key=code, targets=Targets(locales=(code,)))
+
+
+# -- labels -------------------------------------------------------------------------------------
+
+
+class LabelList(BaseModel):
+    labels: list[LabelInfo]
+
+
+@tool(toolset=TOOLSET, scopes={Scope.LABELS_READ}, title="List labels", idempotent=True)
+async def list_labels(ctx: ToolContext) -> LabelList:
+    """The stack's labels: uid, name, parent labels and the content types they group."""
+    return fitted(LabelList(labels=[label_info(label) for label in await _listed(ctx, LABELS)]))
+
+
+LabelUid = Annotated[Uid, Field(description="The label's uid (list_labels).")]
+ContentTypes = Annotated[list[ContentTypeUid] | None, Field(max_length=100, description="Content types it groups.")]
+Parents = Annotated[list[Uid] | None, Field(max_length=10, description="Parent label uids.")]
+READ_LABELS = "list_labels"
+
+
+@write_tool(**_declared(Scope.LABELS_WRITE, "Create a label", read_back=READ_LABELS))
+async def create_label(
+    call: WriteCall,
+    name: Name,
+    content_types: ContentTypes = None,
+    parent: Parents = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Create a label that groups content types, optionally under parent labels."""
+    fields = {"name": name, "content_types": content_types or [], "parent": parent or []}
+    return await LABEL.write(call, "create", fields=fields)
+
+
+@write_tool(**_declared(Scope.LABELS_WRITE, "Update a label", read_back=READ_LABELS))
+async def update_label(
+    call: WriteCall,
+    uid: LabelUid,
+    name: Name | None = None,
+    content_types: ContentTypes = None,
+    parent: Parents = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Rename a label or replace its content types or parents."""
+    fields = _present(name=name, content_types=content_types, parent=parent)
+    return await LABEL.write(call, "update", key=uid, fields=fields)
+
+
+@write_tool(**_declared(Scope.LABELS_WRITE, "Delete a label", delete=True, read_back=READ_LABELS))
+async def delete_label(
+    call: WriteCall, uid: LabelUid, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
+) -> AdminWriteAnswer:
+    """Delete a label (its content types stay). Always asks the user first: show the preview,
+    call again with the token only if they agree."""
+    return await LABEL.write(call, "delete", key=uid)
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookInfo]
+
+
+@tool(toolset=TOOLSET, scopes={Scope.WEBHOOKS_READ}, title="List webhooks", idempotent=True)
+async def list_webhooks(ctx: ToolContext) -> WebhookList:
+    """The stack's webhooks: channels, branches, target URLs and authentication type; passwords,
+    tokens and header values are never shown."""
+    return fitted(WebhookList(webhooks=[webhook_info(w) for w in await _listed(ctx, WEBHOOKS)]))
+
+
+WebhookUid = Annotated[Uid, Field(description="The webhook's uid (list_webhooks).")]
+Channels = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=200)]],
+    Field(min_length=1, max_length=50, description="Events, e.g. content_types.entries.create."),
+]
+Auth = Annotated[Literal["None", "Basic", "Bearer"], Field(description="How the target authenticates calls.")]
+Secret = Annotated[str | None, Field(max_length=2000, description="Secret: never shown or logged.")]
+SecretHeaders = Annotated[
+    dict[str, Annotated[str, Field(max_length=2000)]] | None,
+    Field(max_length=20, description="Custom headers (e.g. an API key); values never shown or logged."),
+]
+READ_WEBHOOKS = "list_webhooks"
+
+
+def destination(
+    target_url: str,
+    authentication_type: str,
+    basic_auth_user: str | None,
+    basic_auth_password: str | None,
+    bearer_token: str | None,
+    secret_headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """One webhook destination as the "Create a webhook" page documents its body.
+
+    Raises:
+        ToolError: the authentication type lacks its credentials.
+    """
+    found: dict[str, Any] = {"target_url": target_url, "authentication_type": authentication_type}
+    if authentication_type == "Basic":
+        if not (basic_auth_user and basic_auth_password):
+            raise ToolError("Basic authentication needs basic_auth_user and basic_auth_password. Nothing was sent.")
+        found.update(http_basic_auth=basic_auth_user, http_basic_password=basic_auth_password)
+    elif authentication_type == "Bearer":
+        if not bearer_token:
+            raise ToolError("Bearer authentication needs bearer_token. Nothing was sent.")
+        found["bearer_token"] = bearer_token
+    found["custom_header"] = [{"header_name": k, "value": v} for k, v in (secret_headers or {}).items()]
+    return found
+
+
+@write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Create a webhook", read_back=READ_WEBHOOKS))
+async def create_webhook(
+    call: WriteCall,
+    name: Name,
+    target_url: Url,
+    channels: Channels,
+    authentication_type: Auth = "None",
+    basic_auth_user: Annotated[str | None, Field(max_length=200)] = None,
+    basic_auth_password: Secret = None,
+    bearer_token: Secret = None,
+    secret_headers: SecretHeaders = None,
+    branches: Annotated[list[Uid] | None, Field(max_length=20, description="Default: main.")] = None,
+    disabled: bool = False,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Create a webhook that posts the chosen events to a URL."""
+    target = destination(
+        target_url, authentication_type, basic_auth_user, basic_auth_password, bearer_token, secret_headers
+    )
+    fields = _present(name=name, destinations=[target], channels=channels, branches=branches, disabled=disabled)
+    return await WEBHOOK.write(call, "create", fields=fields)
+
+
+@write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Update a webhook", read_back=READ_WEBHOOKS))
+async def update_webhook(
+    call: WriteCall,
+    uid: WebhookUid,
+    name: Name | None = None,
+    channels: Channels | None = None,
+    disabled: bool | None = None,
+    target_url: Annotated[Url | None, Field(description="A new destination (with its authentication).")] = None,
+    authentication_type: Auth = "None",
+    basic_auth_user: Annotated[str | None, Field(max_length=200)] = None,
+    basic_auth_password: Secret = None,
+    bearer_token: Secret = None,
+    secret_headers: SecretHeaders = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> AdminWriteAnswer:
+    """Rename, enable or disable a webhook, change its events, or replace its destination."""
+    fields = _present(name=name, channels=channels, disabled=disabled)
+    if target_url is not None:
+        fields["destinations"] = [
+            destination(
+                target_url, authentication_type, basic_auth_user, basic_auth_password, bearer_token, secret_headers
+            )
+        ]
+    if not fields:
+        raise ToolError("nothing to change: give name, channels, disabled or target_url. Nothing was sent.")
+    return await WEBHOOK.write(call, "update", key=uid, fields=fields)
+
+
+@write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Delete a webhook", delete=True, read_back=READ_WEBHOOKS))
+async def delete_webhook(
+    call: WriteCall, uid: WebhookUid, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
+) -> AdminWriteAnswer:
+    """Delete a webhook. Always asks the user first: show the preview, call again with the token
+    only if they agree."""
+    return await WEBHOOK.write(call, "delete", key=uid)
+
+
+# -- delivery tokens and roles (read only) --------------------------------------------------------
+
+
+class DeliveryTokenList(BaseModel):
+    delivery_tokens: list[DeliveryTokenInfo]
+
+
+@tool(toolset=TOOLSET, scopes={Scope.STACKS_READ}, title="List delivery tokens", idempotent=True)
+async def list_delivery_tokens(ctx: ToolContext) -> DeliveryTokenList:
+    """The stack's delivery tokens: name and the environments each reads. The token values are
+    never shown."""
+    tokens: list[DeliveryToken] = await _listed(ctx, DELIVERY_TOKENS)
+    return fitted(DeliveryTokenList(delivery_tokens=[DeliveryTokenInfo(**t.model_dump()) for t in tokens]))
+
+
+class RoleList(BaseModel):
+    roles: list[RoleInfo]
+
+
+@tool(toolset=TOOLSET, scopes={Scope.ROLES_READ}, title="List roles", idempotent=True)
+async def list_roles(ctx: ToolContext) -> RoleList:
+    """The stack's user roles: name, description and how many users hold each."""
+    roles: list[StackRole] = await _listed(ctx, ROLES)
+    return fitted(
+        RoleList(roles=[RoleInfo(uid=r.uid, name=r.name, description=r.description, users=len(r.users)) for r in roles])
+    )
