@@ -23,6 +23,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
 from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
+from cs_mcp.safe_text import scrub_secrets
 from cs_mcp.toolkit.context import AppState, principal_in
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, toolset_availability
 from cs_mcp.toolkit.schema import ArgumentCheck, compact_schema
@@ -143,6 +144,7 @@ class ListingGuard:
                         arguments,
                         f"the tool {spec.name} is not available to role {role!r}",
                         rule=f"roles.{role}.scopes",
+                        secret_arguments=spec.secret_arguments,
                     )
                 return CallToolResult(
                     content=[
@@ -157,6 +159,8 @@ class ListingGuard:
             if spec is not None and not spec.read_only and principal is not None:
                 with watch_attempt() as watch:
                     result = await call_next(ctx)
+                if spec.secret_arguments:
+                    _scrub_result(result, [arguments.get(a) for a in spec.secret_arguments])
                 if not watch.recorded:
                     # The tool never ran (its arguments did not validate): the attempt is recorded here.
                     await audit_unserved(
@@ -165,6 +169,7 @@ class ListingGuard:
                         spec.name,
                         arguments,
                         f"refused before the tool ran: {_error_text(result)}",
+                        secret_arguments=spec.secret_arguments,
                     )
                 return result
             result = await call_next(ctx)
@@ -172,6 +177,17 @@ class ListingGuard:
                 _mark_as_content(result)
             return result
         return await call_next(ctx)
+
+
+def _scrub_result(result: HandlerResult, values: list[Any]) -> None:
+    """Cuts secret argument values out of a call's error answer (an argument error may quote
+    the value it refused); an answer that is not an error is the tool's own to keep clean."""
+    secrets = [v for v in values if isinstance(v, str) and v]
+    if not secrets or not isinstance(result, CallToolResult) or not result.is_error:
+        return
+    for block in result.content:
+        if isinstance(block, TextContent):
+            block.text = scrub_secrets(block.text, secrets)
 
 
 def _error_text(result: HandlerResult) -> str:
@@ -288,7 +304,10 @@ def build_server(
     offered = OfferedToolsets(selection, store=toolset_store)
     specs: dict[str, ToolSpec] = {}
     discovery = discovery_specs(offered, specs) if offered.selection.dynamic else []
-    for spec in [*discovery, *registered_tools()]:
+    # Only the served toolsets' modules are imported (and `describe_stack`'s, served always);
+    # dynamic mode registers every toolset so that `enable_toolset` can offer it later.
+    loaded = None if offered.selection.dynamic else {*offered.selection.enabled, "stack"}
+    for spec in [*discovery, *registered_tools(loaded)]:
         if spec.name != "describe_stack" and availability.get(spec.toolset) is not None:
             continue
         if spec.toolset != DISCOVERY and not offered.registers(spec):

@@ -8,9 +8,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import httpx2
 from mcp_types import CallToolResult, TextContent
 
 from cs_mcp.client import RateLimits
+
+
+class RecordingTransport(httpx2.AsyncBaseTransport):
+    """Passes requests to `inner` (the sandbox app, in process) and records each one's method and path."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent.append((request.method, request.url.path))
+        return await self.inner.handle_async_request(request)
+
 
 # Wide client-side limits, for tests whose subject is not the pacing.
 UNPACED = RateLimits(

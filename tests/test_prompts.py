@@ -33,6 +33,12 @@ DESIGN_TOOLS = {
     "get_analytics", "get_analytics_job",
     "list_automation_projects", "list_automations", "get_automation", "set_automation_active",
     "list_automation_executions", "get_automation_execution", "list_automation_audit_logs",
+    # issue 16's opt-in toolsets entries_extra and automate_admin
+    "get_entry_references", "get_entry_locales", "localize_entry", "unlocalize_entry",
+    "get_automation_project", "create_automation_project", "update_automation_project",
+    "delete_automation_project", "list_project_variables", "create_project_variable",
+    "update_project_variable", "delete_project_variable", "list_automation_accounts",
+    "get_automation_account", "get_automation_audit_log",
     # stack_admin (issue 16)
     "list_environments", "create_environment", "update_environment", "delete_environment",
     "list_locales", "add_locale", "update_locale", "delete_locale",

@@ -30,10 +30,14 @@ from cs_mcp.client._analytics import (
 )
 from cs_mcp.client._assets import AssetFile, AssetReference, Folder, FolderStep
 from cs_mcp.client._automate import (
+    SECRET_VARIABLE_TYPE,
     AuditLogEntry,
     Automation,
+    AutomationAccount,
+    AutomationProject,
     Execution,
     ExecutionStep,
+    ProjectVariable,
 )
 from cs_mcp.client._client import (
     DEFAULT_RELEASE_VERSION,
@@ -49,6 +53,8 @@ from cs_mcp.client._entry_models import (
     BulkAsset,
     BulkEntry,
     BulkJob,
+    EntryLocale,
+    EntryReference,
     PublishAction,
     PublishQueueItem,
     Source,
@@ -130,6 +136,7 @@ __all__ = [
     "REGIONS",
     "REPORTS",
     "ROLES",
+    "SECRET_VARIABLE_TYPE",
     "SERVICES",
     "WEBHOOKS",
     "WINDOW_SECONDS",
@@ -143,6 +150,8 @@ __all__ = [
     "AuditLogEntry",
     "AuthenticationError",
     "Automation",
+    "AutomationAccount",
+    "AutomationProject",
     "BulkAsset",
     "BulkEntry",
     "BulkJob",
@@ -156,6 +165,8 @@ __all__ = [
     "DeliveryToken",
     "Duration",
     "Entry",
+    "EntryLocale",
+    "EntryReference",
     "Environment",
     "Execution",
     "ExecutionStep",
@@ -176,6 +187,7 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "PermitRequiredError",
+    "ProjectVariable",
     "PublishAction",
     "PublishDetail",
     "PublishQueueItem",

@@ -1,4 +1,5 @@
-"""Automate: projects, automations, the toggle, executions, audit logs.
+"""Automate: projects, automations, the toggle, executions, audit logs, project variables and
+connected accounts.
 
 Automate identifies projects, automations and executions by `id` (not `uid`) and audit-log
 entries by `uid`; lists come under `projects`, `rules`, `executions` and `logs`, with the total
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from cs_mcp.client._exceptions import MalformedResponseError
 from cs_mcp.client._models import APIModel, Page
@@ -31,6 +32,9 @@ M = TypeVar("M", bound=APIModel)
 # The guard's operation name for the toggle; its permit must name the project.
 SET_ACTIVE_OPERATION = "automation.set_active"
 MAX_LIMIT = 100
+# The value type Automate stores encrypted ("Get all project variables": `"type": "password"`
+# answers an `ENC_...` value). Its value is a secret: it never leaves the client in an answer.
+SECRET_VARIABLE_TYPE = "password"  # noqa: S105 - the name of a type, not a password
 
 
 class AutomationProject(APIModel):
@@ -133,6 +137,44 @@ class AuditLogEntry(APIModel):
     created_at: str | None = None
     created_by: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
+
+
+class ProjectVariable(APIModel):
+    """A project variable. `value` is plain for `text`, Automate's encrypted form for `password`."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    key: str | None = None
+    value: Any = Field(default=None, repr=False)  # a secret for `password` variables: kept out of reprs
+    type: str | None = None
+    project_id: str | None = None
+    org_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def secret(self) -> bool:
+        """Whether its value is a secret (a `password` variable)."""
+        return (self.type or "").lower() == SECRET_VARIABLE_TYPE
+
+
+class AutomationAccount(APIModel):
+    """A connected account ("Get all accounts"). Only what names it is modelled: the account's
+    credentials (`auth`, client secrets, tokens), when an answer carries them, are dropped here."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    title: str | None = None
+    description: str | None = None
+    group_name: str | None = Field(default=None, description="The connector it serves, e.g. 'chatgpt'.")
+    connector_id: str | None = None
+    type: str | None = Field(default=None, description="How it signs in: 'oauth2', 'custom', ...")
+    source: str | None = None
+    project_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
 
 
 def _page(body: dict[str, Any], key: str, model: type[M], skip: int, limit: int) -> Page[M]:
@@ -294,3 +336,168 @@ class AutomateAPI:
         """
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "audit-logs", log_id])
         return AuditLogEntry.model_validate(body)
+
+    # -- project writes -------------------------------------------------------------------------
+
+    async def create_project(
+        self, title: str, *, description: str | None, tags: list[str], permit: Permit, new_target: str
+    ) -> AutomationProject:
+        """Creates a project ("Create a project"); answers it with its new id.
+
+        `new_target` is what the guard checked in place of a project id that does not exist yet.
+
+        Raises:
+            PermitRequiredError: the permit is not the guard's for a new project (nothing sent).
+            InvalidRequestError: Automate refused the body.
+        """
+        body: dict[str, Any] = {"title": title, "tags": tags}
+        if description is not None:
+            body["description"] = description
+        answer = await self._core.request(
+            Api.AUTOMATE,
+            "POST",
+            ["projects"],
+            json_body=body,
+            permit=permit,
+            operation="automation_project.create",
+            targets={"automation_project": [new_target]},
+        )
+        return AutomationProject.model_validate(answer)
+
+    async def update_project(self, project_id: str, changes: dict[str, Any], *, permit: Permit) -> AutomationProject:
+        """Changes a project's title, description or tags ("Update a project").
+
+        Raises:
+            PermitRequiredError: the permit is not the guard's for this project (nothing sent).
+            NotFoundError, InvalidRequestError: Automate's refusal.
+        """
+        answer = await self._core.request(
+            Api.AUTOMATE,
+            "PUT",
+            ["projects", project_id],
+            json_body=changes,
+            permit=permit,
+            operation="automation_project.update",
+            targets={"automation_project": [project_id]},
+        )
+        return AutomationProject.model_validate(answer)
+
+    async def delete_project(self, project_id: str, *, permit: Permit) -> str:
+        """Deletes a project with everything in it ("Delete a project"); answers Automate's message.
+
+        Raises:
+            PermitRequiredError: the permit is not the guard's for this project (nothing sent).
+            NotFoundError: no such project.
+        """
+        answer = await self._core.request(
+            Api.AUTOMATE,
+            "DELETE",
+            ["projects", project_id],
+            permit=permit,
+            operation="automation_project.delete",
+            targets={"automation_project": [project_id]},
+        )
+        return _message(answer)
+
+    # -- project variables ----------------------------------------------------------------------
+
+    async def variables(self, project_id: str, *, skip: int = 0, limit: int = 30) -> Page[ProjectVariable]:
+        """One page of a project's variables, oldest first.
+
+        Raises:
+            NotFoundError: no project with that id.
+        """
+        params = _list_params(skip, limit)
+        params.append(("asc", "created_at"))
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "variables"], params=params)
+        return _page(body, "variables", ProjectVariable, skip, limit)
+
+    async def variable(self, project_id: str, variable_id: str) -> ProjectVariable:
+        """One variable ("Get a single project variable").
+
+        Raises:
+            NotFoundError: no such project or variable.
+        """
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "variables", variable_id])
+        return ProjectVariable.model_validate(body)
+
+    async def create_variable(
+        self, project_id: str, *, key: str, value: str, type: str, permit: Permit
+    ) -> ProjectVariable:
+        """Creates a variable ("Create a project variable").
+
+        Raises:
+            PermitRequiredError: the permit is not the guard's for this project (nothing sent).
+            NotFoundError, InvalidRequestError: Automate's refusal.
+        """
+        return await self._send_variable("POST", project_id, [], {"key": key, "type": type, "value": value}, permit)
+
+    async def update_variable(
+        self, project_id: str, variable_id: str, *, key: str, value: str, type: str, permit: Permit
+    ) -> ProjectVariable:
+        """Replaces a variable's key, value and type ("Update a project variable").
+
+        Raises:
+            PermitRequiredError: the permit is not the guard's for this project (nothing sent).
+            NotFoundError, InvalidRequestError: Automate's refusal.
+        """
+        body = {"key": key, "type": type, "value": value}
+        return await self._send_variable("PUT", project_id, [variable_id], body, permit)
+
+    async def _send_variable(
+        self, method: str, project_id: str, tail: list[str], body: dict[str, str], permit: Permit
+    ) -> ProjectVariable:
+        answer = await self._core.request(
+            Api.AUTOMATE,
+            method,
+            ["projects", project_id, "variables", *tail],
+            json_body=body,
+            permit=permit,
+            operation="automation_variable.create" if method == "POST" else "automation_variable.update",
+            targets={"automation_project": [project_id]},
+        )
+        return ProjectVariable.model_validate(answer)
+
+    async def delete_variable(self, project_id: str, variable_id: str, *, permit: Permit) -> str:
+        """Deletes a variable ("Delete a project variable"); answers Automate's message.
+
+        Raises:
+            PermitRequiredError: the permit is not the guard's for this project (nothing sent).
+            NotFoundError: no such project or variable.
+        """
+        body = await self._core.request(
+            Api.AUTOMATE,
+            "DELETE",
+            ["projects", project_id, "variables", variable_id],
+            permit=permit,
+            operation="automation_variable.delete",
+            targets={"automation_project": [project_id]},
+        )
+        return _message(body)
+
+    # -- connected accounts ---------------------------------------------------------------------
+
+    async def accounts(self, project_id: str, *, skip: int = 0, limit: int = 30) -> Page[AutomationAccount]:
+        """One page of a project's connected accounts.
+
+        Raises:
+            NotFoundError: no project with that id.
+        """
+        params = _list_params(skip, limit)
+        params.append(("asc", "created_at"))
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "accounts"], params=params)
+        return _page(body, "accounts", AutomationAccount, skip, limit)
+
+    async def account(self, project_id: str, account_id: str) -> AutomationAccount:
+        """One connected account ("Get a single account").
+
+        Raises:
+            NotFoundError: no such project or account.
+        """
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "accounts", account_id])
+        return AutomationAccount.model_validate(body)
+
+
+def _message(body: dict[str, Any]) -> str:
+    message = body.get("message") or body.get("notice")
+    return str(message) if message else ""

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from cs_mcp.client._answers import count_of, list_at, object_at
-from cs_mcp.client._entry_models import Asset, Notice, Source, VersionOf
+from cs_mcp.client._entry_models import Asset, EntryLocale, EntryReference, Notice, Source, VersionOf
 from cs_mcp.client._models import Entry, Page
 from cs_mcp.client._regions import Api
 
@@ -118,6 +118,61 @@ class EntriesAPI:
         )
         return Entry.model_validate(object_at(body, "entry"))
 
+    async def references(self, content_type: str, uid: str, *, locale: str | None = None) -> list[EntryReference]:
+        """The entries that refer to this one ("Get references of an entry"), with where each
+        is published.
+
+        Raises:
+            NotFoundError: no such content type or entry.
+        """
+        params: list[tuple[str, Primitive]] = [("include_publish_details", "true")]
+        if locale:
+            params.append(("locale", locale))
+        body = await self._core.request(
+            Api.CMA, "GET", ["content_types", content_type, "entries", uid, "references"], params=params
+        )
+        return [EntryReference.model_validate(raw) for raw in list_at(body, "references")]
+
+    async def locales(self, content_type: str, uid: str) -> list[EntryLocale]:
+        """The stack's locales as "Get languages of an entry" answers them for this entry.
+
+        Raises:
+            NotFoundError: no such content type or entry.
+        """
+        body = await self._core.request(Api.CMA, "GET", ["content_types", content_type, "entries", uid, "locales"])
+        return [EntryLocale.model_validate(raw) for raw in list_at(body, "locales")]
+
+    async def localize(
+        self, content_type: str, uid: str, fields: Mapping[str, Any], *, locale: str, permit: Permit | None
+    ) -> Entry:
+        """Gives the entry a version of its own in `locale` ("Localize an entry": the update
+        request, sent in a locale where the entry only falls back); answers it at `_version` 1.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `entry.localize` (nothing sent).
+            NotFoundError, InvalidRequestError: Contentstack's refusal.
+        """
+        return await self._save(content_type, uid, fields, locale, permit, "entry.localize")
+
+    async def unlocalize(self, content_type: str, uid: str, *, locale: str, permit: Permit | None) -> str | None:
+        """Drops the entry's own version in `locale`, which falls back again ("Unlocalize an
+        entry"); answers Contentstack's notice.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `entry.unlocalize` (nothing sent).
+            NotFoundError, InvalidRequestError: Contentstack's refusal.
+        """
+        body = await self._core.request(
+            Api.CMA,
+            "POST",
+            ["content_types", content_type, "entries", uid, "unlocalize"],
+            params={"locale": locale},
+            permit=permit,
+            operation="entry.unlocalize",
+            targets={"content_type": [content_type], "locale": [locale]},
+        )
+        return Notice.model_validate(body).notice
+
     async def localized_locales(self, content_type: str, uid: str) -> list[str]:
         """The locales, other than the master, in which the entry has a localized version of its
         own ("Get languages of an entry" flags them `localized: true`).
@@ -182,6 +237,11 @@ class EntriesAPI:
             PermitRequiredError: without the guard's permit for `entry.update` (nothing sent).
             NotFoundError, InvalidRequestError: Contentstack's refusal.
         """
+        return await self._save(content_type, uid, fields, locale, permit, "entry.update")
+
+    async def _save(
+        self, content_type: str, uid: str, fields: Mapping[str, Any], locale: str, permit: Permit | None, operation: str
+    ) -> Entry:
         body = await self._core.request(
             Api.CMA,
             "PUT",
@@ -189,7 +249,7 @@ class EntriesAPI:
             params={"locale": locale},
             json_body={"entry": dict(fields)},
             permit=permit,
-            operation="entry.update",
+            operation=operation,
             targets={"content_type": [content_type], "locale": [locale]},
         )
         return Entry.model_validate(object_at(body, "entry"))

@@ -46,6 +46,37 @@ class Notice(APIModel):
     notice: str | None = None
 
 
+class ReferencePublish(APIModel):
+    """Where a referring entry is published ("Get references of an entry", with
+    `include_publish_details`): the environment by uid."""
+
+    environment: str | None = None
+    locale: str | None = None
+    version: int | None = None
+    time: str | None = None
+
+
+class EntryReference(APIModel):
+    """An entry that refers to another ("Get references of an entry" lists the entries that
+    reference the one asked about)."""
+
+    entry_uid: str
+    content_type_uid: str | None = None
+    content_type_title: str | None = None
+    locale: str | None = None
+    title: str | None = None
+    version: int | None = Field(default=None, alias="_version")
+    publish_details: list[ReferencePublish] = Field(default_factory=lambda: [])
+
+
+class EntryLocale(APIModel):
+    """One locale of "Get languages of an entry": `localized` is true where the entry has a
+    version of its own."""
+
+    code: str
+    localized: bool = False
+
+
 class BulkEntry(BaseModel):
     """One entry of a bulk publish request: its version in its (source) locale."""
 

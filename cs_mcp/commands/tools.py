@@ -177,7 +177,8 @@ def costs(tools: list[Tool], toolsets: dict[str, str]) -> str:
 
 def render_catalog(fmt: str, role: str | None = None, policy: Policy | None = None, toolsets: str | None = None) -> str:
     """The catalog in `fmt` (table, json or markdown) as `role` sees it with `toolsets`
-    chosen; a table for a choice of toolsets ends with what each costs in tokens.
+    chosen (markdown, the reference: every toolset unless chosen); a table for a choice of
+    toolsets ends with what each costs in tokens.
 
     Raises:
         CommandError: an unknown role or toolset.

@@ -59,6 +59,10 @@ class Scope(StrEnum):
     AUTOMATE_EXECUTIONS_READ = "automationhub.executions:read"
     AUTOMATE_AUDIT_LOG_READ = "automationhub.audit-log:read"
     AUTOMATE_VARIABLES_READ = "automationhub.variables:read"
+    # Named by the Automate reference's "Create / Update / Delete a project variable" requests.
+    AUTOMATE_VARIABLES_WRITE = "automationhub.variables:write"
+    # Named by the Automate reference's "Get all accounts" and "Get a single account" requests.
+    AUTOMATE_ACCOUNTS_READ = "automationhub.accounts:read"
     ANALYTICS_READ = "analytics:read"
 
 
@@ -148,7 +152,8 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         item_field=None,
         permit_key="automation_project",
         word="automation project",
-        scopes=frozenset({Scope.AUTOMATIONS_WRITE}),
+        # Every write inside a project: its automations, its settings, its variables.
+        scopes=frozenset({Scope.AUTOMATIONS_WRITE, Scope.AUTOMATE_PROJECTS_WRITE, Scope.AUTOMATE_VARIABLES_WRITE}),
     ),
     Constraint(
         role_field="branches",

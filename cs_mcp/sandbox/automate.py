@@ -15,6 +15,17 @@ Rules it keeps:
   object of field values that must match (the reference documents `{"active": "true"}` for
   automations, with single quotes; both quote styles are accepted).
 
+- Projects are created (`POST /projects`, body `{"title", "description", "tags"}`, answered 201
+  with the project), updated (`PUT`, the given keys merged) and deleted (`DELETE`, with
+  everything inside them), each writing a `Project` audit entry.
+- Project variables (`/projects/{p}/variables[/{id}]`) have a `key`, a `type` (`text` or
+  `password`) and a `value`; a `password` value is stored and answered only in an encrypted
+  form (`ENC_...`), as the reference's samples show. Variable changes write no audit entry.
+- Connected accounts (`/projects/{p}/accounts[/{id}]`) are read only, answered as the
+  reference's samples show them: without the credentials the account holds. Their creation
+  audit entries (`Connected Apps`) do hold the credentials in `metadata`, as the reference's
+  audit-log sample does.
+
 Choices where the reference is silent (OPEN, written down here):
 - Execution logs filter through the same `query` object, on their own field names:
   `{"rule_id": "<automation id>", "status": "failed"}`.
@@ -24,6 +35,10 @@ Choices where the reference is silent (OPEN, written down here):
   "errors"}`: 404 error 141 for an unknown id, 400 error 400 for a malformed parameter, 422
   error 119 for an automation that cannot be switched on or off.
 - A PATCH to the state an automation already has succeeds and writes no audit entry.
+- A project needs a non-empty string `title`, and `tags` must be a list of strings (400
+  otherwise). A variable needs a non-empty string `key`, a string `value` and a `type` of
+  `text` or `password` (400 otherwise); a key used by another variable of the project answers
+  422 error 119.
 
 The seed is deterministic from `config.seed` and the sandbox clock: two projects, automations
 in both states (one without an action, one without a trigger), 30 days of execution history
@@ -32,6 +47,8 @@ with successes and failures, and the audit entries of their creation and activat
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import random
@@ -58,7 +75,23 @@ _SORTABLE: dict[str, frozenset[str]] = {
     "automations": frozenset({"created_at", "title", "updated_at"}),
     "executions": frozenset({"created_at", "title", "updated_at"}),
     "audit_logs": frozenset({"created_at"}),
+    "variables": frozenset({"created_at", "updated_at"}),
+    "accounts": frozenset({"created_at", "title", "updated_at"}),
 }
+VARIABLE_TYPES = ("text", "password")
+SECRET_TYPE = "password"  # noqa: S105 - the name of a type, not a password
+# The credentials a connected account holds (the audit-log sample shows them in `metadata`);
+# the account answers of the reference leave them out.
+ACCOUNT_SECRETS = ("auth", "client_id", "client_secret", "access_url", "done", "access_token", "refresh_token")
+TOKEN_URL = "https://developerhub-api.contentstack.com/apps/token"  # noqa: S105 - an address, not a secret
+# Children first: the foreign keys are enforced.
+PROJECT_TABLES = (
+    "automate_audit_logs",
+    "automate_executions",
+    "automate_automations",
+    "automate_variables",
+    "automate_accounts",
+)
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS automate_projects (
@@ -79,6 +112,18 @@ CREATE TABLE IF NOT EXISTS automate_executions (
     created_at TEXT NOT NULL,
     data_json TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS automate_variables (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES automate_projects(id),
+    position INTEGER NOT NULL,
+    data_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS automate_accounts (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES automate_projects(id),
+    position INTEGER NOT NULL,
+    data_json TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS automate_audit_logs (
     uid TEXT PRIMARY KEY,
     project_id TEXT NOT NULL REFERENCES automate_projects(id),
@@ -88,6 +133,14 @@ CREATE TABLE IF NOT EXISTS automate_audit_logs (
 """
 
 Doc = dict[str, Any]
+Shape = Callable[[Doc], Doc]  # what an answer makes of a stored object
+# The field a 404 names, by the path parameter that was not found (the reference's parameter names).
+_ERROR_FIELDS = {
+    "execution_id": "execution_uid",
+    "log_id": "auditlog_uid",
+    "variable_id": "variable_uid",
+    "account_id": "account_uid",
+}
 
 
 def iso(moment: datetime) -> str:
@@ -204,6 +257,7 @@ def demo_user(org_uid: str) -> Doc:
         "email": "owner@sandbox.example",
         "first_name": "Sandbox",
         "last_name": "Owner",
+        "role": 1,
         "org_uid": org_uid,
         "active": True,
     }
@@ -366,6 +420,7 @@ def _seed(conn: sqlite3.Connection, state: SandboxState) -> None:
             "INSERT INTO automate_projects (id, org_id, position, data_json) VALUES (?, ?, ?, ?)",
             (project["id"], org, p_index, json.dumps(project)),
         )
+        _seed_settings(conn, ids, project, project_created, audit)
         for a_index, seed in enumerate(automations):
             created = project_created + timedelta(days=2 + 3 * a_index, minutes=rng.randint(0, 600))
             automation = _automation_doc(ids, seed, project["id"], org, created)
@@ -389,6 +444,84 @@ def _seed(conn: sqlite3.Connection, state: SandboxState) -> None:
         )
 
 
+_VARIABLES: list[tuple[str, str, str]] = [
+    ("SLACK_CHANNEL", "text", "#content"),
+    ("SEARCH_API_KEY", "password", "sk-sandbox-search-0a1b2c3d4e5f"),
+]
+_ACCOUNTS: list[tuple[str, str, str, str]] = [
+    ("Slack workspace", "slack", "oauth2", "Posts to the editorial workspace."),
+    ("OpenAI key", "chatgpt", "custom", "API key for the ChatGPT connector."),
+]
+
+
+def encrypted(value: str, salt: str) -> str:
+    """A `password` variable's value as Automate answers it: `ENC_...`, not the value."""
+    digest = hashlib.sha256(f"{salt}:{value}".encode()).digest()
+    return "ENC_" + base64.b64encode(digest).decode()[:40]
+
+
+def _variable_doc(var_id: str, project: Doc, key: str, kind: str, value: str, at: datetime) -> Doc:
+    return {
+        "key": key,
+        "value": encrypted(value, var_id) if kind == SECRET_TYPE else value,
+        "org_id": project["org_id"],
+        "project_id": project["id"],
+        "type": kind,
+        "created_at": iso(at),
+        "updated_at": iso(at),
+        "id": var_id,
+    }
+
+
+def _seed_settings(conn: sqlite3.Connection, ids: _Ids, project: Doc, created: datetime, audit: list[Doc]) -> None:
+    """A project's variables (one `text`, one `password`) and connected accounts; each account's
+    creation is in the audit log with its credentials, as Automate records it."""
+    for position, (key, kind, value) in enumerate(_VARIABLES):
+        doc = _variable_doc(ids.hex32(), project, key, kind, value, created + timedelta(hours=position + 1))
+        conn.execute(
+            "INSERT INTO automate_variables (id, project_id, position, data_json) VALUES (?, ?, ?, ?)",
+            (doc["id"], project["id"], position, json.dumps(doc)),
+        )
+    for position, (title, group, kind, description) in enumerate(_ACCOUNTS):
+        at = created + timedelta(hours=position + 3)
+        account: Doc = {
+            "group_name": group,
+            "title": title,
+            "description": description,
+            "auth_id": ids.hex32(),
+            "user_id": DEMO_USER_ID,
+            "org_id": project["org_id"],
+            "connector_id": ids.hex32(),
+            "project_id": project["id"],
+            "type": kind,
+            "source": "automations",
+            "updated_by": DEMO_USER_ID,
+            "scope_join_char": ",",
+            "created_at": iso(at),
+            "updated_at": iso(at),
+            "id": ids.hex32(),
+        }
+        if kind == "oauth2":
+            account["meta"] = json.dumps({"scope": {f"{group}:write": True}}, separators=(",", ":"))
+        held = account | {
+            "auth": encrypted(ids.hex32(), account["id"]),
+            "client_id": "C_" + ids.hex32()[:14],
+            "client_secret": "cs-sandbox-" + ids.hex32(),
+            "access_url": TOKEN_URL,
+            "done": True,
+        }
+        conn.execute(
+            "INSERT INTO automate_accounts (id, project_id, position, data_json) VALUES (?, ?, ?, ?)",
+            (account["id"], project["id"], position, json.dumps(held)),
+        )
+        entry = audit_entry(ids.audit_uid(), "Create", held, project["org_id"], at, ids.hex32())
+        audit.append(entry | {"module": "Connected Apps", "module_uid": account["id"]})
+
+
+def _public_account(held: Doc) -> Doc:
+    return {k: v for k, v in held.items() if k not in ACCOUNT_SECRETS}
+
+
 def _seed_history(conn: sqlite3.Connection, ids: _Ids, rng: random.Random, automation: Doc, now: datetime) -> None:
     """Thirty days of runs: active automations run most days; inactive ones ran before they
     were switched off. About one run in six fails."""
@@ -410,8 +543,7 @@ def setup(state: SandboxState) -> None:
             if statement.strip():
                 conn.execute(statement)
         if state.config.reset:
-            # Children first: the foreign keys are enforced.
-            for table in ("automate_audit_logs", "automate_executions", "automate_automations", "automate_projects"):
+            for table in (*PROJECT_TABLES, "automate_projects"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names, no input
         (count,) = conn.execute("SELECT COUNT(*) FROM automate_projects").fetchone()
         if count == 0:
@@ -676,45 +808,236 @@ class _Handlers:
                 return _not_found("project", "project_uid")
             return conn.execute(sql, (project_id, *args)).fetchall()
 
-    async def executions(self, request: Request) -> Response:
+    def _listed(
+        self, request: Request, table: str, order: str, key: str, kind: str, newest_first: bool, shape: Shape = dict
+    ) -> Response:
+        """A list of a project's objects of `table`, under `key`, as `_list_answer` pages it."""
         found = self._in_project(
             request.path_params["project_id"],
-            "SELECT data_json FROM automate_executions WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
+            f"SELECT data_json FROM {table} WHERE project_id = ? ORDER BY {order}",  # noqa: S608 - fixed names
         )
         if isinstance(found, Response):
             return found
-        docs = [_loads(r["data_json"]) for r in found]
-        return _list_answer(request, "executions", docs, "executions", 100, newest_first=True)
+        docs = [shape(_loads(r["data_json"])) for r in found]
+        return _list_answer(request, key, docs, kind, 30 if kind == "audit_logs" else 100, newest_first=newest_first)
+
+    def _one(
+        self, request: Request, table: str, id_column: str, id_param: str, what: str, shape: Shape = dict
+    ) -> Response:
+        """One object of a project's `table` (its 404 naming `what` and `<id_param>`'s field)."""
+        found = self._in_project(
+            request.path_params["project_id"],
+            f"SELECT data_json FROM {table} WHERE project_id = ? AND {id_column} = ?",  # noqa: S608 - fixed names
+            request.path_params[id_param],
+        )
+        if isinstance(found, Response):
+            return found
+        field = _ERROR_FIELDS[id_param]
+        return JSONResponse(shape(_loads(found[0]["data_json"]))) if found else _not_found(what, field)
+
+    async def executions(self, request: Request) -> Response:
+        order = "created_at DESC, rowid DESC"
+        return self._listed(request, "automate_executions", order, "executions", "executions", newest_first=True)
 
     async def execution(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_executions WHERE project_id = ? AND id = ?",
-            request.path_params["execution_id"],
-        )
-        if isinstance(found, Response):
-            return found
-        return JSONResponse(_loads(found[0]["data_json"])) if found else _not_found("execution log", "execution_uid")
+        return self._one(request, "automate_executions", "id", "execution_id", "execution log")
 
     async def audit_logs(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_audit_logs WHERE project_id = ? ORDER BY created_at DESC, rowid DESC",
-        )
-        if isinstance(found, Response):
-            return found
-        docs = [_loads(r["data_json"]) for r in found]
-        return _list_answer(request, "logs", docs, "audit_logs", 30, newest_first=True)
+        order = "created_at DESC, rowid DESC"
+        return self._listed(request, "automate_audit_logs", order, "logs", "audit_logs", newest_first=True)
 
     async def audit_log(self, request: Request) -> Response:
-        found = self._in_project(
-            request.path_params["project_id"],
-            "SELECT data_json FROM automate_audit_logs WHERE project_id = ? AND uid = ?",
-            request.path_params["log_id"],
+        return self._one(request, "automate_audit_logs", "uid", "log_id", "audit log")
+
+    # -- project writes -----------------------------------------------------------------------
+
+    def _audit(self, conn: sqlite3.Connection, event: str, module: str, subject: Doc, project_id: str) -> None:
+        (entries,) = conn.execute("SELECT COUNT(*) FROM automate_audit_logs").fetchone()
+        ids = _Ids(random.Random(f"automate:{self.state.config.seed}:audit:{entries}"))
+        now = self.state.clock.now()
+        held = subject | {"project_id": project_id}
+        entry = audit_entry(ids.audit_uid(), event, held, self.state.credentials.organization_uid, now, ids.hex32())
+        entry |= {"module": module, "module_uid": subject["id"]}
+        conn.execute(
+            "INSERT INTO automate_audit_logs (uid, project_id, created_at, data_json) VALUES (?, ?, ?, ?)",
+            (entry["uid"], project_id, entry["created_at"], json.dumps(entry)),
         )
-        if isinstance(found, Response):
-            return found
-        return JSONResponse(_loads(found[0]["data_json"])) if found else _not_found("audit log", "auditlog_uid")
+
+    def _new_id(self, conn: sqlite3.Connection, table: str) -> str:
+        (rows,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608 - fixed table names
+        return _Ids(random.Random(f"automate:{self.state.config.seed}:{table}:{rows}:{self.state.clock.now()}")).hex32()
+
+    async def create_project(self, request: Request) -> Response:
+        body = await _json_body(request)
+        fields = _project_fields(body, creating=True)
+        now = iso(self.state.clock.now())
+        org = self.state.credentials.organization_uid
+        with self.state.db.transaction() as conn:
+            project: Doc = {
+                "title": fields["title"],
+                "description": fields.get("description", ""),
+                "user_id": DEMO_USER_ID,
+                "org_id": org,
+                "shared": [],
+                "tags": fields.get("tags", []),
+                "updated_by": DEMO_USER_ID,
+                "created_at": now,
+                "updated_at": now,
+                "id": self._new_id(conn, "automate_projects"),
+            }
+            (position,) = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM automate_projects").fetchone()
+            conn.execute(
+                "INSERT INTO automate_projects (id, org_id, position, data_json) VALUES (?, ?, ?, ?)",
+                (project["id"], org, position, json.dumps(project)),
+            )
+            self._audit(conn, "Create", "Project", project, project["id"])
+        return JSONResponse(project, status_code=201)
+
+    async def update_project(self, request: Request) -> Response:
+        project_id = request.path_params["project_id"]
+        fields = _project_fields(await _json_body(request), creating=False)
+        with self.state.db.transaction() as conn:
+            project = self._project(conn, project_id)
+            if project is None:
+                return _not_found("project", "project_uid")
+            project |= fields | {"updated_at": iso(self.state.clock.now()), "updated_by": DEMO_USER_ID}
+            conn.execute("UPDATE automate_projects SET data_json = ? WHERE id = ?", (json.dumps(project), project_id))
+            self._audit(conn, "Update", "Project", project, project_id)
+        return JSONResponse(project)
+
+    async def delete_project(self, request: Request) -> Response:
+        project_id = request.path_params["project_id"]
+        with self.state.db.transaction() as conn:
+            if self._project(conn, project_id) is None:
+                return _not_found("project", "project_uid")
+            for table in PROJECT_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))  # noqa: S608 - fixed names
+            conn.execute("DELETE FROM automate_projects WHERE id = ?", (project_id,))
+        return JSONResponse({"message": "Project deleted successfully."})
+
+    # -- project variables --------------------------------------------------------------------
+
+    async def variables(self, request: Request) -> Response:
+        return self._listed(request, "automate_variables", "position", "variables", "variables", newest_first=False)
+
+    async def variable(self, request: Request) -> Response:
+        return self._one(request, "automate_variables", "id", "variable_id", "variable")
+
+    def _key_taken(self, conn: sqlite3.Connection, project_id: str, key: str, other_than: str = "") -> Response | None:
+        for row in conn.execute("SELECT id, data_json FROM automate_variables WHERE project_id = ?", (project_id,)):
+            if row["id"] != other_than and _loads(row["data_json"]).get("key") == key:
+                return error_response(
+                    422, CANNOT_TOGGLE_CODE, f"A variable with the key '{key}' already exists.", {"key": ["is taken."]}
+                )
+        return None
+
+    async def create_variable(self, request: Request) -> Response:
+        project_id = request.path_params["project_id"]
+        key, kind, value = _variable_fields(await _json_body(request))
+        with self.state.db.transaction() as conn:
+            project = self._project(conn, project_id)
+            if project is None:
+                return _not_found("project", "project_uid")
+            if (taken := self._key_taken(conn, project_id, key)) is not None:
+                return taken
+            doc = _variable_doc(
+                self._new_id(conn, "automate_variables"), project, key, kind, value, self.state.clock.now()
+            )
+            (position,) = conn.execute(
+                "SELECT COALESCE(MAX(position), -1) + 1 FROM automate_variables WHERE project_id = ?", (project_id,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO automate_variables (id, project_id, position, data_json) VALUES (?, ?, ?, ?)",
+                (doc["id"], project_id, position, json.dumps(doc)),
+            )
+        return JSONResponse(doc, status_code=201)
+
+    async def update_variable(self, request: Request) -> Response:
+        project_id = request.path_params["project_id"]
+        variable_id = request.path_params["variable_id"]
+        key, kind, value = _variable_fields(await _json_body(request))
+        with self.state.db.transaction() as conn:
+            project = self._project(conn, project_id)
+            if project is None:
+                return _not_found("project", "project_uid")
+            row = conn.execute(
+                "SELECT data_json FROM automate_variables WHERE id = ? AND project_id = ?", (variable_id, project_id)
+            ).fetchone()
+            if row is None:
+                return _not_found("variable", "variable_uid")
+            if (taken := self._key_taken(conn, project_id, key, other_than=variable_id)) is not None:
+                return taken
+            created = _loads(row["data_json"])["created_at"]
+            doc = _variable_doc(variable_id, project, key, kind, value, self.state.clock.now())
+            doc["created_at"] = created
+            conn.execute("UPDATE automate_variables SET data_json = ? WHERE id = ?", (json.dumps(doc), variable_id))
+        return JSONResponse(doc)
+
+    async def delete_variable(self, request: Request) -> Response:
+        project_id = request.path_params["project_id"]
+        with self.state.db.transaction() as conn:
+            if self._project(conn, project_id) is None:
+                return _not_found("project", "project_uid")
+            gone = conn.execute(
+                "DELETE FROM automate_variables WHERE id = ? AND project_id = ?",
+                (request.path_params["variable_id"], project_id),
+            ).rowcount
+        if not gone:
+            return _not_found("variable", "variable_uid")
+        return JSONResponse({"message": "Project variable deleted successfully."})
+
+    # -- connected accounts ---------------------------------------------------------------------
+
+    async def accounts(self, request: Request) -> Response:
+        return self._listed(
+            request, "automate_accounts", "position", "accounts", "accounts", newest_first=False, shape=_public_account
+        )
+
+    async def account(self, request: Request) -> Response:
+        return self._one(request, "automate_accounts", "id", "account_id", "account", shape=_public_account)
+
+
+async def _json_body(request: Request) -> Doc:
+    try:
+        body: Any = json.loads(await request.body() or b"null")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise _BadRequest(
+            error_response(400, BAD_PARAMETER_CODE, "The body must be a JSON object.", {"body": ["is not an object"]})
+        )
+    return cast(Doc, body)
+
+
+def _project_fields(body: Doc, *, creating: bool) -> Doc:
+    fields: Doc = {}
+    title = body.get("title")
+    if title is not None or creating:
+        if not isinstance(title, str) or not title.strip():
+            raise _bad_parameter("title", "must be a non-empty string")
+        fields["title"] = title
+    description = body.get("description")
+    if description is not None:
+        if not isinstance(description, str):
+            raise _bad_parameter("description", "must be a string")
+        fields["description"] = description
+    tags = body.get("tags")
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in cast(list[Any], tags)):
+            raise _bad_parameter("tags", "must be a list of strings")
+        fields["tags"] = tags
+    return fields
+
+
+def _variable_fields(body: Doc) -> tuple[str, str, str]:
+    key, kind, value = body.get("key"), body.get("type"), body.get("value")
+    if not isinstance(key, str) or not key.strip():
+        raise _bad_parameter("key", "must be a non-empty string")
+    if kind not in VARIABLE_TYPES:
+        raise _bad_parameter("type", f"must be one of {', '.join(VARIABLE_TYPES)}")
+    if not isinstance(value, str):
+        raise _bad_parameter("value", "must be a string")
+    return key, cast(str, kind), value
 
 
 def _guarded(state: SandboxState, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
@@ -735,7 +1058,17 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     h = _Handlers(state)
     table: list[tuple[str, Callable[[Request], Any], list[str]]] = [
         ("/projects", h.projects, ["GET"]),
+        ("/projects", h.create_project, ["POST"]),
         ("/projects/{project_id}", h.project, ["GET"]),
+        ("/projects/{project_id}", h.update_project, ["PUT"]),
+        ("/projects/{project_id}", h.delete_project, ["DELETE"]),
+        ("/projects/{project_id}/variables", h.variables, ["GET"]),
+        ("/projects/{project_id}/variables", h.create_variable, ["POST"]),
+        ("/projects/{project_id}/variables/{variable_id}", h.variable, ["GET"]),
+        ("/projects/{project_id}/variables/{variable_id}", h.update_variable, ["PUT"]),
+        ("/projects/{project_id}/variables/{variable_id}", h.delete_variable, ["DELETE"]),
+        ("/projects/{project_id}/accounts", h.accounts, ["GET"]),
+        ("/projects/{project_id}/accounts/{account_id}", h.account, ["GET"]),
         ("/projects/{project_id}/automations", h.automations, ["GET"]),
         ("/projects/{project_id}/automations/{automation_id}", h.automation, ["GET"]),
         ("/projects/{project_id}/automations/{automation_id}", h.set_active, ["PATCH"]),

@@ -10,7 +10,14 @@ Choices the documentation leaves open:
 - `locale` reads exactly that locale; with `include_fallback=true` an entry not localized there
   is read from its fallback chain (ending at the master locale), keeping the `locale` it came from.
 - PUT merges the given fields into the latest version (fields not sent keep their value) and
-  raises `_version`; PUT with a `locale` the entry has no version in localizes it (version 1).
+  raises `_version`; PUT with a `locale` the entry has no version in localizes it (version 1,
+  notice "Entry localized successfully.", as "Localize an entry" answers).
+- "Get references of an entry" lists the entries (latest versions, in the asked locale or the
+  master) whose fields refer to the entry anywhere, groups and blocks included, each with its
+  `publish_details` when `include_publish_details=true`, and `count`.
+- "Unlocalize an entry" drops the entry's own version in `locale` (its publish records there
+  stay); the master locale, or a locale the entry has no version of its own in, answers 422
+  error_code 141 (the reference is silent about both).
 - Entry validation: mandatory fields present, values of the field's data type, unique fields
   unique among the latest versions of the locale; failures answer 422 error_code 119 with one
   message list per field. Fields outside the schema are dropped.
@@ -335,6 +342,19 @@ def entry_in_locale(
     return None
 
 
+def _refers_to(value: Any, content_type: str, uid: str) -> bool:
+    """Whether a reference to entry `content_type`/`uid` (`{"uid", "_content_type_uid"}`) is
+    anywhere in `value`: a field, a group, a modular block."""
+    if isinstance(value, dict):
+        node = cast(dict[str, Any], value)
+        if node.get("uid") == uid and node.get("_content_type_uid") == content_type:
+            return True
+        return any(_refers_to(v, content_type, uid) for v in node.values())
+    if isinstance(value, list):
+        return any(_refers_to(v, content_type, uid) for v in cast(list[Any], value))
+    return False
+
+
 # -- validation -------------------------------------------------------------------------------
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -632,6 +652,62 @@ class CMA:
         ]
         return JSONResponse({"locales": locales})
 
+    async def entry_references(self, request: Request) -> Response:
+        """The entries that refer to one entry, as "Get references of an entry" answers them."""
+        if (refusal := check_cma(request, self.state)) is not None:
+            return refusal
+        ct, uid = request.path_params["content_type"], request.path_params["uid"]
+        details = truthy(request.query_params.get("include_publish_details"))
+        with self.state.db.read() as conn:
+            if store.get_content_type(conn, ct) is None:
+                return content_type_not_found(ct)
+            if not store.entry_locales(conn, ct, uid):
+                return not_found()
+            locale = self._locale_param(conn, request)
+            found: list[dict[str, Any]] = []
+            for content_type in store.list_content_types(conn):
+                for entry in store.list_entries(conn, content_type["uid"], locale):
+                    if not _refers_to(entry, ct, uid):
+                        continue
+                    reference: dict[str, Any] = {
+                        "entry_uid": entry["uid"],
+                        "content_type_uid": content_type["uid"],
+                        "locale": entry.get("locale", locale),
+                        "_version": entry.get("_version"),
+                        "title": entry.get("title"),
+                        "content_type_title": content_type.get("title"),
+                    }
+                    if details:
+                        published = self._with_publish_details(conn, "entry", content_type["uid"], entry)
+                        reference["publish_details"] = published["publish_details"]
+                    found.append(reference)
+        return JSONResponse({"references": found, "count": len(found)})
+
+    async def unlocalize_entry(self, request: Request) -> Response:
+        if (refusal := check_cma(request, self.state)) is not None:
+            return refusal
+        ct, uid = request.path_params["content_type"], request.path_params["uid"]
+        locale = request.query_params.get("locale")
+        if not locale:
+            return error_response(
+                422, NOT_FOUND_CODE, "The locale parameter is required.", {"locale": ["is required."]}
+            )
+        with self.state.db.transaction() as conn:
+            if not store.content_type_exists(conn, ct):
+                return content_type_not_found(ct)
+            held = store.entry_locales(conn, ct, uid)
+            if not held:
+                return not_found()
+            if locale == store.master_locale(conn) or locale not in held:
+                return error_response(
+                    422,
+                    NOT_FOUND_CODE,
+                    f"The entry is not localized in '{locale}'.",
+                    {"locale": ["is the master locale or not localized."]},
+                )
+            store.delete_entry(conn, ct, uid, locale)
+        return JSONResponse({"notice": "Entry unlocalized successfully."})
+
     def _new_version(
         self, request: Request, conn: sqlite3.Connection, ct: str, base: Entry, given: Entry, version: int
     ) -> Entry:
@@ -696,6 +772,7 @@ class CMA:
             if store.get_locale(conn, locale) is None:
                 return not_found("locale")
             current = store.get_entry(conn, ct, uid, locale)
+            notice = "Entry updated successfully." if current is not None else "Entry localized successfully."
             if current is not None:
                 version = current["_version"] + 1
                 base = current
@@ -713,7 +790,7 @@ class CMA:
                     422, ENTRY_VALIDATION_CODE, "Entry update failed. Please enter valid data.", errors
                 )
             store.save_entry(conn, ct, entry)
-        return JSONResponse({"notice": "Entry updated successfully.", "entry": entry})
+        return JSONResponse({"notice": notice, "entry": entry})
 
     async def delete_entry(self, request: Request) -> Response:
         if (refusal := check_cma(request, self.state)) is not None:
@@ -810,6 +887,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         Route("/content_types/{content_type}/entries/{uid}", cma.update_entry, methods=["PUT"]),
         Route("/content_types/{content_type}/entries/{uid}", cma.delete_entry, methods=["DELETE"]),
         Route("/content_types/{content_type}/entries/{uid}/locales", cma.entry_languages, methods=["GET"]),
+        Route("/content_types/{content_type}/entries/{uid}/references", cma.entry_references, methods=["GET"]),
+        Route("/content_types/{content_type}/entries/{uid}/unlocalize", cma.unlocalize_entry, methods=["POST"]),
         Route("/assets", cma.list_assets, methods=["GET"]),
         Route("/assets/{uid}", cma.get_asset, methods=["GET"]),
         Route("/environments/{name}", cma.get_environment, methods=["GET"]),

@@ -15,7 +15,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Concatenate, NotRequired, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -38,7 +38,9 @@ class Toolset:
 
     name: str
     description: str
-    modules: tuple[str, ...]  # the modules whose `@tool`/`@write_tool` declarations make it up
+    # The modules whose `@tool`/`@write_tool` declarations make it up, a tool it serves from
+    # another toolset (`also_in`) included: serving it imports these and no others.
+    modules: tuple[str, ...]
     needs: Capability  # without these credentials its tools are not served
     api: Api  # the API its tools call: `cs-mcp doctor` calls it live when that API answers
     default: bool = True  # served unless the operator chooses; opt-in toolsets are False
@@ -58,7 +60,7 @@ TOOLSETS: dict[str, Toolset] = {
         Toolset(
             "entries",
             "find, read, create, update and delete entries; find assets",
-            ("cs_mcp.tools.entries",),
+            ("cs_mcp.tools.entries", "cs_mcp.tools.assets"),  # query_assets is declared with assets
             Capability.CMA,
             Api.CMA,
         ),
@@ -114,8 +116,25 @@ TOOLSETS: dict[str, Toolset] = {
             Api.CMA,
             default=False,
         ),
+        Toolset(
+            "entries_extra",
+            "an entry's references and languages; localize and unlocalize entries",
+            ("cs_mcp.tools.entries_extra",),
+            Capability.CMA,
+            Api.CMA,
+            default=False,
+        ),
+        Toolset(
+            "automate_admin",
+            "Automate projects' settings, variables and connected accounts; single audit-log entries",
+            ("cs_mcp.tools.automate_admin",),
+            Capability.ORGANIZATION,
+            Api.AUTOMATE,
+            default=False,
+        ),
     )
 }
+
 DEFAULT_TOOLSETS: tuple[str, ...] = tuple(name for name, t in TOOLSETS.items() if t.default)
 
 # A read answer's share of the response budget; the rest is for the content notice and framing.
@@ -141,6 +160,7 @@ class ToolSpec:
     open_world: bool
     read_back: str | None = None  # write tools: what to read to learn what a write did
     ui: str | None = None  # the `ui://` view (MCP Apps) that shows the tool's result
+    secret_arguments: tuple[str, ...] = ()  # write tools: arguments never recorded (`[redacted]`)
     # Toolsets that serve the tool too: a tool moved to a new toolset stays where users had it.
     also_in: tuple[str, ...] = ()
 
@@ -224,6 +244,7 @@ class WriteToolArgs(TypedDict):
     destructive: NotRequired[bool]
     open_world: NotRequired[bool]
     ui: NotRequired[str]
+    secret_arguments: NotRequired[tuple[str, ...]]
 
 
 def write_tool(
@@ -234,7 +255,8 @@ def write_tool(
     of them unless it says which with `call.require`), then its arguments, among them
     `dry_run` and `confirmation_token`. `read_back` says what to read to learn what a write
     did, for the answer when its outcome is unknown; `ui`, as for `tool`, the view that shows
-    its result or its confirmation preview.
+    its result or its confirmation preview; `secret_arguments` the arguments whose values are
+    secrets (never in the audit log, a confirmation's binding or an error message).
 
     Raises:
         ValueError: as `tool`, or the function does not take the call first.
@@ -291,6 +313,11 @@ def write_spec(
         ui=declaration.get("ui"),
         name=name,
     )
+    secrets = declaration.get("secret_arguments", ())
+    unknown = [a for a in secrets if a not in signature.parameters]
+    if unknown:
+        raise ValueError(f"write tool {fn.__name__} declares unknown secret arguments {unknown}")
+    spec = replace(spec, secret_arguments=tuple(secrets))
     holder.append(spec)
     return spec
 
@@ -388,18 +415,21 @@ def _plain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return run
 
 
-def registered_tools() -> list[ToolSpec]:
-    """Every declared tool, in a stable order (toolset, then declaration)."""
-    load_toolsets()
+def registered_tools(toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
+    """The declared tools, in a stable order (toolset, then declaration): every one, or only
+    those `toolsets` serve, after importing those toolsets' modules and no others."""
+    load_toolsets(toolsets)
     order = {name: i for i, name in enumerate(TOOLSETS)}
+    chosen = set(TOOLSETS if toolsets is None else toolsets)
+    served = [spec for spec in _REGISTRY.values() if chosen.intersection(spec.toolsets)]
     # A tool moved to a new toolset keeps its place among the tools of the one it came from.
-    return sorted(_REGISTRY.values(), key=lambda s: min(order[t] for t in s.toolsets))
+    return sorted(served, key=lambda s: min(order[t] for t in s.toolsets))
 
 
-def load_toolsets() -> None:
-    """Imports every toolset's modules, which declares their tools."""
-    for toolset in TOOLSETS.values():
-        for module in toolset.modules:
+def load_toolsets(toolsets: Iterable[str] | None = None) -> None:
+    """Imports the modules of `toolsets` (else of every toolset), which declares their tools."""
+    for name in TOOLSETS if toolsets is None else toolsets:
+        for module in TOOLSETS[name].modules:
             importlib.import_module(module)
 
 

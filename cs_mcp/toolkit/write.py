@@ -49,7 +49,7 @@ from cs_mcp.guard.check import ToolDeclaration
 from cs_mcp.guard.confirm import UNBOUND_ARGUMENTS, bound_targets
 from cs_mcp.guard.permit import writes_sent
 from cs_mcp.guard.scopes import scope_set
-from cs_mcp.safe_text import one_line
+from cs_mcp.safe_text import REDACTED, one_line, scrub_secrets
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
 
 T = TypeVar("T")
@@ -190,6 +190,9 @@ class WriteDeclaration(ToolDeclaration, Protocol):
     @property
     def read_back(self) -> str | None: ...
 
+    @property
+    def secret_arguments(self) -> tuple[str, ...]: ...
+
 
 @dataclass
 class _Line:
@@ -224,15 +227,25 @@ def watch_attempt() -> Generator[AttemptWatch]:
 
 
 async def audit_unserved(
-    guard: Guard, principal: Principal, tool: str, arguments: Mapping[str, Any], reason: str, rule: str | None = None
+    guard: Guard,
+    principal: Principal,
+    tool: str,
+    arguments: Mapping[str, Any],
+    reason: str,
+    rule: str | None = None,
+    secret_arguments: Iterable[str] = (),
 ) -> None:
-    """Records a call to a write tool that was refused before the tool itself ran.
+    """Records a call to a write tool that was refused before the tool itself ran; the values
+    of `secret_arguments` are recorded as `[redacted]` and cut out of the reason.
 
     Raises:
         OSError: the audit log cannot be written.
     """
     if guard.audit is None:
         return
+    secrets = [v for name in secret_arguments if isinstance(v := arguments.get(name), str) and v]
+    arguments = {k: REDACTED if k in set(secret_arguments) else v for k, v in arguments.items()}
+    reason = scrub_secrets(reason, secrets)
     await guard.audit.append(
         AuditRecord(
             time=now_utc(),
@@ -357,6 +370,9 @@ class WriteCall:
         self._executed = False
         self._started: float | None = None
         self.unknown: str | None = None  # why the outcome of a sent write is not known
+        self._secrets: list[str] = []  # argument values that are secrets (`keep_secret`)
+        for name in spec.secret_arguments:
+            self.keep_secret(name)
         self._insist: str | None = None  # why this call needs a human's yes whatever the policy says
 
     # -- what a tool calls ------------------------------------------------------------------
@@ -369,6 +385,21 @@ class WriteCall:
             ValueError: a name that is not a known scope (a bug in the tool).
         """
         self.scopes = frozenset(scope_set(scopes))
+
+    def keep_secret(self, argument: str) -> None:
+        """Treats the value of `argument` as a secret (the declaration's `secret_arguments` are
+        kept so from the start): it is recorded as `[redacted]` in the audit line, left out of
+        what a confirmation token binds, and cut out of every error message the call answers
+        and of every audit reason. The plan and the answer are the tool's to keep free of it."""
+        value = self.arguments.get(argument)
+        if isinstance(value, str) and value:
+            self._secrets.append(value)
+        if argument in self.arguments:
+            self.arguments[argument] = REDACTED
+
+    def scrubbed(self, text: str) -> str:
+        """`text` without this call's secrets (`keep_secret`)."""
+        return scrub_secrets(text, self._secrets)
 
     def insist_on_confirmation(self, reason: str) -> None:
         """Makes this call wait for a human's yes even where the policy allows it outright
@@ -494,6 +525,8 @@ class WriteCall:
             raise
         except Exception as exc:
             error = await self._failed(exc)
+            if isinstance(error, ToolError | ContentstackError) and self.scrubbed(str(error)) != str(error):
+                raise ToolError(self.scrubbed(str(error))) from None  # the cause would carry the secret
             if error is exc:
                 raise
             if error.__traceback__ is not None:
@@ -580,6 +613,8 @@ class WriteCall:
             return
         verdict = line.verdict
         reason = merged.pop("reason", None)
+        if self._secrets and isinstance(reason, str):
+            reason = self.scrubbed(reason)
         record = AuditRecord(
             time=now_utc(),
             principal=self.principal.name,

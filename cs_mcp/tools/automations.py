@@ -12,7 +12,7 @@ otherwise sends the change through the write pipeline and reads the state back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, cast
 
@@ -20,12 +20,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from cs_mcp.client import (
+    APIModel,
     AuditLogEntry,
     Automation,
     Execution,
     ExecutionStep,
     InvalidRequestError,
     NotFoundError,
+    Page,
     encode_path,
 )
 from cs_mcp.guard import Targets
@@ -62,6 +64,7 @@ READ_AUDIT = frozenset({Scope.AUTOMATE_AUDIT_LOG_READ})
 WRITE = frozenset({Scope.AUTOMATIONS_WRITE})
 
 T = TypeVar("T")
+M = TypeVar("M", bound=APIModel)
 
 # Error text from a run can be long (a remote service's whole answer); this much is kept.
 MAX_ERROR_CHARS = 500
@@ -252,7 +255,7 @@ def automate_path(*segments: str) -> str:
     return "/v1" + encode_path(list(segments))
 
 
-def _project_missing(project_id: str) -> str:
+def project_missing(project_id: str) -> str:
     return (
         f"Automate project {project_id!r} does not exist in this organization (or you cannot see it); "
         "list_automation_projects lists the projects"
@@ -359,6 +362,34 @@ async def load_automation(state: AppState, project_id: str, automation_id: str) 
         raise ToolError(_automation_missing(project_id, automation_id)) from None
 
 
+async def project_page(
+    tool: str,
+    project_id: str,
+    limit: int,
+    cursor: str | None,
+    fetch: Callable[[int], Awaitable[Page[M]]],
+    shape: Callable[[M], T],
+) -> tuple[list[T], dict[str, Any]]:
+    """One page of a list inside a project: fetched from `skip` (what `cursor` stands for),
+    each item shaped, cut to the budget, with its page fields.
+
+    Raises:
+        ToolError: no such project, or a cursor of another list.
+    """
+    query = fingerprint(tool, project_id)
+    skip = decode_cursor(cursor, query)
+    try:
+        page = await fetch(skip)
+    except NotFoundError:
+        raise ToolError(project_missing(project_id)) from None
+    items = [shape(item) for item in page.items]
+    kept = fit_budget(items)
+    info = page_info(
+        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(items)
+    )
+    return kept, info
+
+
 # -- read tools -------------------------------------------------------------------------------
 
 
@@ -410,7 +441,7 @@ async def list_automations(
             project_id, active=active, show_steps=True, skip=skip, limit=limit
         )
     except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
+        raise ToolError(project_missing(project_id)) from None
     kept, info = filtered_page(
         [summarize_automation(a) for a in page.items],
         lambda a: active is None or a.active is active,
@@ -492,7 +523,7 @@ async def list_automation_executions(
             project_id, automation_id=automation_id, status=status, skip=skip, limit=limit
         )
     except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
+        raise ToolError(project_missing(project_id)) from None
     except ValueError as exc:  # a filter Automate's quoted `query` form cannot carry
         raise ToolError(f"{exc}; pass the id as list_automations shows it") from None
     kept, info = filtered_page(
@@ -559,17 +590,14 @@ async def list_automation_audit_logs(
 ) -> AuditLogList:
     """A project's audit log, newest first: who created, changed, switched on or switched off
     which automation, and when."""
-    state = app_state(ctx)
-    query = fingerprint("list_automation_audit_logs", project_id)
-    skip = decode_cursor(cursor, query)
-    try:
-        page = await state.client.automate.audit_logs(project_id, skip=skip, limit=limit)
-    except NotFoundError:
-        raise ToolError(_project_missing(project_id)) from None
-    logs = [summarize_audit(e) for e in page.items]
-    kept = fit_budget(logs)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(logs)
+    automate = app_state(ctx).client.automate
+    kept, info = await project_page(
+        "list_automation_audit_logs",
+        project_id,
+        limit,
+        cursor,
+        lambda skip: automate.audit_logs(project_id, skip=skip, limit=limit),
+        summarize_audit,
     )
     return AuditLogList(project_id=project_id, logs=kept, **info)
 

@@ -321,7 +321,7 @@ class EntryWriteAnswer(WriteAnswer):
     entry: EntryRef | None = Field(default=None, description="The entry as written (null on a dry run).")
 
 
-async def _schema_problems(state: AppState, content_type: str, check: Callable[[Any], list[str]]) -> list[str]:
+async def schema_problems(state: AppState, content_type: str, check: Callable[[Any], list[str]]) -> list[str]:
     """Problems of a write against the cached schema; when there are any, the schema is read
     again once (it may have changed since it was cached) and the check repeated."""
     try:
@@ -335,7 +335,7 @@ async def _schema_problems(state: AppState, content_type: str, check: Callable[[
     return problems
 
 
-def _refuse_problems(content_type: str, problems: Sequence[str]) -> ToolError:
+def refuse_problems(content_type: str, problems: Sequence[str]) -> ToolError:
     listed = "; ".join(problems)
     return ToolError(
         f"the fields do not fit content type {content_type!r} ({len(problems)} problem"
@@ -344,7 +344,7 @@ def _refuse_problems(content_type: str, problems: Sequence[str]) -> ToolError:
     )
 
 
-async def _write_or_explain(state: AppState, content_type: str, fields: Mapping[str, Any], run: Awaitable[T]) -> T:
+async def write_or_explain(state: AppState, content_type: str, fields: Mapping[str, Any], run: Awaitable[T]) -> T:
     """Runs a write; when Contentstack refuses the fields, the schema is re-read (the cache may
     be stale) and the refusal reported with what the fresh schema finds."""
     try:
@@ -356,7 +356,27 @@ async def _write_or_explain(state: AppState, content_type: str, fields: Mapping[
         raise ToolError(f"{exc}.{extra}") from exc
 
 
-def _entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
+async def whole_entry(state: AppState, content_type: str, base: Entry, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What to send to save `fields` over `base`: its editable fields with `fields` over them,
+    checked against the schema first (every problem at once).
+
+    Raises:
+        ToolError: the fields do not fit the schema. Nothing was sent.
+    """
+    stored = base.model_dump(by_alias=True, exclude_unset=True)
+
+    def problems_of(schema: Any) -> list[str]:
+        merged = {**editable_fields(schema, stored), **fields}
+        return check_entry_fields(schema, fields, require_mandatory=False) + missing_mandatory(schema, merged)
+
+    problems = await schema_problems(state, content_type, problems_of)
+    if problems:
+        raise refuse_problems(content_type, problems)
+    schema = (await state.meta.content_type(content_type)).schema_
+    return {**editable_fields(schema, stored), **fields}
+
+
+def entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
     title = clean(entry.title) if entry.title else None
     return EntryRef(
         content_type=content_type, uid=entry.uid, locale=entry.locale or locale, version=entry.version, title=title
@@ -400,15 +420,15 @@ async def create_entry(
     )
     await call.precheck(targets)
     await check_locales(state, [loc])
-    problems = await _schema_problems(
+    problems = await schema_problems(
         state, content_type, lambda schema: check_entry_fields(schema, fields, require_mandatory=True)
     )
     if problems:
-        raise _refuse_problems(content_type, problems)
+        raise refuse_problems(content_type, problems)
 
     async def execute(permits: Permits) -> Entry:
         permit = permits.for_operation("entry.create")
-        return await _write_or_explain(
+        return await write_or_explain(
             state, content_type, fields, state.client.entries.create(content_type, fields, locale=loc, permit=permit)
         )
 
@@ -416,7 +436,7 @@ async def create_entry(
     created = outcome.result
     return EntryWriteAnswer(
         **write_answer_fields(outcome),
-        entry=_entry_ref(content_type, loc, created) if created is not None else None,
+        entry=entry_ref(content_type, loc, created) if created is not None else None,
         notice="Entry created." if created is not None else None,
     )
 
@@ -440,7 +460,7 @@ async def localized_locales(state: AppState, content_type: str, uid: str) -> tup
         return ()
 
 
-async def _current_entry(state: AppState, content_type: str, uid: str, locale: str) -> Entry:
+async def current_entry(state: AppState, content_type: str, uid: str, locale: str) -> Entry:
     try:
         return await state.client.entries.get(content_type, uid, source="draft", locale=locale)
     except NotFoundError:
@@ -488,31 +508,21 @@ async def update_entry(
     )
     await call.precheck(targets)
     await check_locales(state, [loc])
-    current = await _current_entry(state, content_type, uid, loc)
+    current = await current_entry(state, content_type, uid, loc)
     if current.version != expected_version:
         raise ToolError(
             f"entry {content_type}/{uid} ({loc}) is at version {current.version}, not {expected_version}: it was "
             f"saved since you read it. Nothing was sent. Read it again (get_entry), reapply your change, and pass "
             f"expected_version={current.version}."
         )
-    stored = current.model_dump(by_alias=True, exclude_unset=True)
-
-    def problems_of(schema: Any) -> list[str]:
-        merged = {**editable_fields(schema, stored), **fields}
-        return check_entry_fields(schema, fields, require_mandatory=False) + missing_mandatory(schema, merged)
-
-    problems = await _schema_problems(state, content_type, problems_of)
-    if problems:
-        raise _refuse_problems(content_type, problems)
-    schema = (await state.meta.content_type(content_type)).schema_
     # The whole editable entry is sent, so the update means the same whether Contentstack
     # replaces the stored entry or merges into it.
-    body = {**editable_fields(schema, stored), **fields}
+    body = await whole_entry(state, content_type, current, fields)
     plan.requests[0].summary = f"save the entry as version {expected_version + 1}"
 
     async def execute(permits: Permits) -> Entry:
         permit = permits.for_operation("entry.update")
-        return await _write_or_explain(
+        return await write_or_explain(
             state, content_type, fields, state.client.entries.update(content_type, uid, body, locale=loc, permit=permit)
         )
 
@@ -525,7 +535,7 @@ async def update_entry(
     updated = outcome.result
     return EntryWriteAnswer(
         **write_answer_fields(outcome),
-        entry=_entry_ref(content_type, loc, updated) if updated is not None else None,
+        entry=entry_ref(content_type, loc, updated) if updated is not None else None,
         notice="Entry updated." if updated is not None else None,
     )
 
@@ -565,7 +575,7 @@ async def delete_entry(
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
     await call.precheck(targets)
-    current = await _current_entry(state, content_type, uid, loc)
+    current = await current_entry(state, content_type, uid, loc)
     # Deleting takes the entry off every environment it is published to in that locale: those
     # environments are targets too, so their rules and [confirm] apply.
     # In the master locale, Contentstack deletes the localized versions too: their locales are

@@ -36,6 +36,9 @@ NOT_MODELLED = {
     # The sandbox's seeded runs name their steps but group none of them.
     "automate/executions": {".executions[].details[].group"},
     "automate/execution": {".details[].group"},
+    # The sandbox names no versions, and the page's sample entry has fields of its own content type.
+    "cma/entry_references": {".references[]._version_name", ".references[].publish_details[].version_name"},
+    "cma/entry_localize": {".entry.group", ".entry.single_line"},
     # The sandbox reads no image dimensions, names no app user, and answers where an asset is
     # published only to reads that ask (include_publish_details), not to writes.
     "cma/asset_upload": {".asset.dimension"},
@@ -152,6 +155,16 @@ async def collect(sandbox: RunningSandbox) -> Answers:
         entry_path = f"/content_types/blog_post/entries/{uid}"
         keep("cma/entry", await cma.get(entry_path, params={"include_publish_details": "true"}))
         keep("cma/entry_locales", await cma.get(f"{entry_path}/locales"))
+        author = listed["entries"][0]["author"][0]["uid"]
+        keep(
+            "cma/entry_references",
+            await cma.get(
+                f"/content_types/author/entries/{author}/references", params={"include_publish_details": "true"}
+            ),
+        )
+        author_path = f"/content_types/author/entries/{author}"
+        keep("cma/entry_localize", await cma.put(author_path, params={"locale": "fr-fr"}, json={"entry": {}}))
+        keep("cma/entry_unlocalize", await cma.post(f"{author_path}/unlocalize", params={"locale": "fr-fr"}))
         assets = keep("cma/assets", await cma.get("/assets", params={"include_publish_details": "true"}))
         keep(
             "cma/asset",
@@ -297,6 +310,29 @@ async def collect(sandbox: RunningSandbox) -> Answers:
             "automate/audit_logs", await automate.get(f"{project}/audit-logs", params={"include_count": "true"})
         )
         keep("automate/audit_log", await automate.get(f"{project}/audit-logs/{logs['logs'][0]['uid']}"))
+        all_logs = (await automate.get(f"{project}/audit-logs", params={"limit": "100"})).json()["logs"]
+        connected = next(log for log in all_logs if log["module"] == "Connected Apps")
+        keep("automate/audit_log_account", await automate.get(f"{project}/audit-logs/{connected['uid']}"))
+        variables = keep("automate/variables", await automate.get(f"{project}/variables"))
+        keep("automate/variable", await automate.get(f"{project}/variables/{variables['variables'][1]['id']}"))
+        accounts = keep("automate/accounts", await automate.get(f"{project}/accounts"))
+        keep("automate/account", await automate.get(f"{project}/accounts/{accounts['accounts'][0]['id']}"))
+        new_variable = keep(
+            "automate/variable_create",
+            await automate.post(f"{project}/variables", json={"key": "Key3", "type": "text", "value": "password@1234"}),
+        )
+        variable = f"{project}/variables/{new_variable['id']}"
+        keep(
+            "automate/variable_update",
+            await automate.put(variable, json={"key": "Key3", "type": "text", "value": "abcd@1234"}),
+        )
+        keep("automate/variable_delete", await automate.delete(variable))
+        made = keep(
+            "automate/project_create",
+            await automate.post("/projects", json={"title": "Docs", "description": "d", "tags": ["sample"]}),
+        )
+        keep("automate/project_update", await automate.put(f"/projects/{made['id']}", json={"tags": ["a", "b"]}))
+        keep("automate/project_delete", await automate.delete(f"/projects/{made['id']}"))
     return answers
 
 

@@ -48,6 +48,10 @@ class DocumentedStack:
             "/v3/releases": "cma/releases",
             "/v1/projects": "automate/projects",
             "/v1/projects/project-id/automations": "automate/automations",
+            "/v1/projects/project-id/variables": "automate/variables",
+            "/v1/projects/project-id/accounts/account-id": "automate/account",
+            "/v1/projects/project-id/audit-logs/log-uid": "automate/audit_log_account",
+            "/v3/content_types/author/entries/entry-uid/references": "cma/entry_references",
         }
         if path == "/v3/content_types/author/entries":
             asked = json.loads(request.url.params["query"])["uid"]["$in"]
@@ -58,9 +62,9 @@ class DocumentedStack:
         return httpx2.Response(200, json=fixture(routes[path]))
 
 
-def connect(stack: DocumentedStack) -> Client:
+def connect(stack: DocumentedStack, toolsets: str = "") -> Client:
     server = build_server(
-        Settings.from_env(ENV),
+        Settings.from_env(ENV | {"CS_MCP_TOOLSETS": toolsets}),
         guard=Guard(builtin_policy()),
         stdio_role="admin",
         transport=httpx2.MockTransport(stack),
@@ -121,3 +125,41 @@ async def test_active_automations_are_asked_for_with_the_documented_query_and_li
     assert [a["id"] for a in answer["automations"]] == ["automation-id"]
     (request,) = [r for r in stack.requests if r.url.path.endswith("/automations")]
     assert request.url.params["query"] == "{'active':'true'}"
+
+
+async def test_the_documented_password_variable_is_listed_without_its_value() -> None:
+    async with connect(DocumentedStack(), "automate_admin") as client:
+        result = await client.call_tool("list_project_variables", {"project_id": "project-id"})
+    answer = structured(result)
+    assert [(v["key"], v["secret"], v["value"]) for v in answer["variables"]] == [
+        ("Key1", False, "1234567"),
+        ("Key2", True, None),
+    ]
+    assert "ENC_" not in result.model_dump_json()
+
+
+async def test_the_documented_account_and_its_audit_entry_are_answered_without_credentials() -> None:
+    documented = fixture("automate/audit_log_account")["metadata"]
+    async with connect(DocumentedStack(), "automate_admin") as client:
+        account = await client.call_tool(
+            "get_automation_account", {"project_id": "project-id", "account_id": "account-id"}
+        )
+        log = await client.call_tool("get_automation_audit_log", {"project_id": "project-id", "log_id": "log-uid"})
+    assert structured(account)["title"] == "Test Launch Account #1"
+    assert (structured(log)["module"], structured(log)["subject_title"]) == ("Connected Apps", "Test Launch Account #1")
+    for secret in (documented["auth"], documented["client_id"], documented["client_secret"]):
+        assert secret not in account.model_dump_json() + log.model_dump_json()
+
+
+async def test_the_documented_references_name_the_referring_entry_and_where_it_is_published() -> None:
+    async with connect(DocumentedStack(), "entries_extra") as client:
+        answer = structured(
+            await client.call_tool("get_entry_references", {"content_type": "author", "uid": "entry-uid"})
+        )
+    [reference] = answer["references"]
+    assert (reference["content_type"], reference["uid"], reference["version"]) == (
+        "ref_parent",
+        "blt**************2e",
+        8,
+    )
+    assert answer["total"] == 1

@@ -21,6 +21,7 @@ from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.registry import registered_tools
 from tests.helpers import UNPACED, structured, text_of
 from tests.tools._on_sandbox import CountingTransport
 
@@ -52,7 +53,8 @@ environments = ["development"]
 
 [roles.operator]
 inherits = ["viewer"]
-scopes = ["automationhub.automations:write"]
+scopes = ["automationhub.automations:write", "automationhub.projects.management:write",
+          "automationhub.variables:read", "automationhub.variables:write"]
 automation_projects = ["{project}"]
 
 [roles.settings]
@@ -121,6 +123,16 @@ async def discover(admin: Client) -> dict[str, Any]:
     )
     queue = structured(await admin.call_tool("list_publish_queue", {"status": "scheduled"}))["rows"]
     own = structured(await admin.call_tool("create_release", {"name": "Products only", "items": [item]}))
+    english = structured(
+        await admin.call_tool(
+            "query_entries", {"content_type": "product", "locale": "en-us", "fields": ["title"], "limit": 100}
+        )
+    )
+    french = {e["uid"] for e in products["entries"] if e["locale"] == "fr-fr"}
+    variables = {
+        p["id"]: structured(await admin.call_tool("list_project_variables", {"project_id": p["id"]}))["variables"][0]
+        for p in projects
+    }
     assets = structured(await admin.call_tool("query_assets", {"limit": 100}))["assets"]
     # An asset published to more than one environment: deleting it takes it off all of them.
     spread = next(a for a in assets if len(a.get("publish_details") or []) > 1)
@@ -136,6 +148,9 @@ async def discover(admin: Client) -> dict[str, Any]:
         "automation_in": automations[projects[0]["id"]][0],
         "project_out": projects[1]["id"],
         "automation_out": automations[projects[1]["id"]][0],
+        "product_en_only": next(e["uid"] for e in english["entries"] if e["uid"] not in french),
+        "variable_in": variables[projects[0]["id"]]["id"],
+        "variable_out": variables[projects[1]["id"]]["id"],
         "label": structured(await admin.call_tool("list_labels", {}))["labels"][0]["uid"],
         "webhook": structured(await admin.call_tool("list_webhooks", {}))["webhooks"][0]["uid"],
     }
@@ -204,6 +219,19 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("delete own release", "delete_release", lambda i: {"release_uid": i["own_release"]}, {"publisher", "admin"}),
     ("delete a mixed release", "delete_release", lambda i: {"release_uid": i["release"]}, {"admin"}),
     ("toggle inside project", "set_automation_active", lambda i: {"project_id": i["project_in"], "automation_id": i["automation_in"]["id"], "active": not i["automation_in"]["active"]}, {"operator", "admin"}),
+    ("localize in another locale", "localize_entry", lambda i: {"content_type": "product", "uid": i["product_en_only"], "locale": "fr-fr"}, {"admin"}),
+    ("unlocalize in another locale", "unlocalize_entry", lambda i: {"content_type": "product", "uid": i["product"]["uid"], "locale": "fr-fr"}, {"admin"}),
+    ("create a project", "create_automation_project", lambda i: {"title": "P"}, {"admin"}),
+    ("update project inside", "update_automation_project", lambda i: {"project_id": i["project_in"], "description": "d"}, {"operator", "admin"}),
+    ("update other project", "update_automation_project", lambda i: {"project_id": i["project_out"], "description": "d"}, {"admin"}),
+    ("delete project inside", "delete_automation_project", lambda i: {"project_id": i["project_in"]}, {"operator", "admin"}),
+    ("delete other project", "delete_automation_project", lambda i: {"project_id": i["project_out"]}, {"admin"}),
+    ("create variable inside", "create_project_variable", lambda i: {"project_id": i["project_in"], "key": "K", "value": "v"}, {"operator", "admin"}),
+    ("create variable other project", "create_project_variable", lambda i: {"project_id": i["project_out"], "key": "K", "value": "v"}, {"admin"}),
+    ("update variable inside", "update_project_variable", lambda i: {"project_id": i["project_in"], "variable_id": i["variable_in"], "value": "v"}, {"operator", "admin"}),
+    ("update variable other project", "update_project_variable", lambda i: {"project_id": i["project_out"], "variable_id": i["variable_out"], "value": "v"}, {"admin"}),
+    ("delete variable inside", "delete_project_variable", lambda i: {"project_id": i["project_in"], "variable_id": i["variable_in"]}, {"operator", "admin"}),
+    ("delete variable other project", "delete_project_variable", lambda i: {"project_id": i["project_out"], "variable_id": i["variable_out"]}, {"admin"}),
     ("upload an asset", "upload_asset", lambda i: {"content_base64": PNG, "filename": "m.png"}, {"editor", "publisher", "admin"}),
     ("replace an asset", "replace_asset", lambda i: {"uid": i["asset"], "content_base64": PNG, "filename": "m.png"}, {"editor", "publisher", "admin"}),
     ("update an asset", "update_asset", lambda i: {"uid": i["asset"], "title": "M"}, {"editor", "publisher", "admin"}),
@@ -256,3 +284,8 @@ async def test_the_guard_allows_exactly_the_roles_of_the_matrix_and_a_deny_sends
         assert stack.transport.writes == writes_before, f"{case}: a denied call sent a write for role {role}"
         if role not in NEED_READS.get(case, set()):
             assert stack.transport.sent == before, f"{case}: a denied call sent a request for role {role}"
+
+
+def test_every_write_tool_is_in_the_matrix() -> None:
+    writes = {spec.name for spec in registered_tools() if not spec.read_only}
+    assert writes - {case[1] for case in CASES} == set()

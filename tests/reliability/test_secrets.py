@@ -74,6 +74,21 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "get_automation_execution": {"project_id": "p1", "execution_id": "e1"},
     "list_automation_audit_logs": {"project_id": "p1"},
     "set_automation_active": {"project_id": "p1", "automation_id": "a1", "active": True},
+    "get_entry_references": {"content_type": "blog_post", "uid": "blt01"},
+    "get_entry_locales": {"content_type": "blog_post", "uid": "blt01"},
+    "localize_entry": {"content_type": "blog_post", "uid": "blt01", "locale": "fr-fr", "fields": {"title": "t"}},
+    "unlocalize_entry": {"content_type": "blog_post", "uid": "blt01", "locale": "fr-fr"},
+    "get_automation_project": {"project_id": "p1"},
+    "create_automation_project": {"title": "p"},
+    "update_automation_project": {"project_id": "p1", "title": "p"},
+    "delete_automation_project": {"project_id": "p1"},
+    "list_project_variables": {"project_id": "p1"},
+    "create_project_variable": {"project_id": "p1", "key": "K", "value": "v", "type": "password"},
+    "update_project_variable": {"project_id": "p1", "variable_id": "v1", "value": "v"},
+    "delete_project_variable": {"project_id": "p1", "variable_id": "v1"},
+    "list_automation_accounts": {"project_id": "p1"},
+    "get_automation_account": {"project_id": "p1", "account_id": "a1"},
+    "get_automation_audit_log": {"project_id": "p1", "log_id": "l1"},
     "list_environments": {},
     "create_environment": {"name": "secrets", "urls": [{"locale": "en-us", "url": "https://s.example.com/"}]},
     "update_environment": {"name": "secrets", "new_name": "secrets-2"},
@@ -220,6 +235,29 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
                 "active": not automation["active"],
             },
             "delete_entry": {"content_type": "author", "uid": entry["uid"], "dry_run": True},
+            "get_entry_references": {"content_type": "author", "uid": entry["uid"]},
+            "get_entry_locales": {"content_type": "author", "uid": entry["uid"]},
+            "localize_entry": {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"},
+            "unlocalize_entry": {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"},
+        }
+    )
+    in_project = {"project_id": project["id"]}
+    variable = await first("list_project_variables", in_project, "variables")
+    account = await first("list_automation_accounts", in_project, "accounts")
+    log = await first("list_automation_audit_logs", in_project, "logs")
+    in_variable = in_project | {"variable_id": variable["id"]}
+    found.update(
+        {
+            "get_automation_project": in_project,
+            "update_automation_project": in_project | {"title": "Secrets"},
+            "delete_automation_project": in_project,
+            "list_project_variables": in_project,
+            "create_project_variable": in_project | {"key": "SECRET_PROBE", "value": "v4lue", "type": "password"},
+            "update_project_variable": in_variable | {"value": "v4lue"},
+            "delete_project_variable": in_variable,
+            "list_automation_accounts": in_project,
+            "get_automation_account": in_project | {"account_id": account["id"]},
+            "get_automation_audit_log": in_project | {"log_id": log["uid"]},
             "update_label": {"uid": label["uid"], "name": "Secrets"},
             "delete_label": {"uid": label["uid"]},
             "update_webhook": {"uid": webhook["uid"], "disabled": True},
@@ -295,7 +333,7 @@ async def no_wait(_seconds: float) -> None:
 
 async def test_an_argument_quoting_a_token_is_recorded_with_only_the_token_replaced(tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
-    async with stack(CS_MCP_AUDIT_LOG=str(audit)) as s:
+    async with stack(CS_MCP_AUDIT_LOG=str(audit), CS_MCP_TOOLSETS="all") as s:
         creds = s.sandbox.credentials
         entry = (await s.client.call_tool("query_entries", {"content_type": "author", "limit": 1})).structured_content
         assert entry is not None

@@ -365,3 +365,54 @@ async def test_a_file_database_keeps_a_toggle_across_restarts_until_reset(tmp_pa
     wiped = open_state(reset=True)
     assert await notify_slack_active(wiped) is True
     wiped.db.close()
+
+
+# -- projects, variables and accounts ----------------------------------------------------------
+
+
+async def test_a_project_is_created_updated_and_deleted_with_everything_in_it(http: httpx2.AsyncClient) -> None:
+    created = await http.post("/projects", json={"title": "New", "tags": ["x"]})
+    project = f"/projects/{created.json()['id']}"
+    await http.post(f"{project}/variables", json={"key": "K", "type": "text", "value": "v"})
+    updated = await http.put(project, json={"description": "d"})
+    deleted = await http.delete(project)
+    assert created.status_code == 201
+    assert (updated.json()["title"], updated.json()["description"], updated.json()["tags"]) == ("New", "d", ["x"])
+    assert deleted.json() == {"message": "Project deleted successfully."}
+    assert (await http.get(project)).status_code == 404
+    assert (await http.get(f"{project}/variables")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"key": "", "type": "text", "value": "v"},
+        {"key": "K", "type": "secret", "value": "v"},
+        {"key": "K", "type": "text"},
+    ],
+)
+async def test_a_malformed_variable_is_refused_with_400(http: httpx2.AsyncClient, body: dict[str, Any]) -> None:
+    project = await first_project(http)
+    answer = await http.post(f"/projects/{project['id']}/variables", json=body)
+    assert (answer.status_code, answer.json()["error_code"]) == (400, 400)
+
+
+async def test_a_password_variable_is_stored_and_answered_only_encrypted(http: httpx2.AsyncClient) -> None:
+    project = await first_project(http)
+    made = await http.post(
+        f"/projects/{project['id']}/variables", json={"key": "TOKEN", "type": "password", "value": "hunter22"}
+    )
+    listed = await http.get(f"/projects/{project['id']}/variables")
+    taken = await http.post(f"/projects/{project['id']}/variables", json={"key": "TOKEN", "type": "text", "value": "x"})
+    assert made.json()["value"].startswith("ENC_")
+    assert "hunter22" not in made.text + listed.text
+    assert (taken.status_code, taken.json()["error_code"]) == (422, 119)
+
+
+async def test_accounts_are_answered_without_the_credentials_their_audit_entries_hold(http: httpx2.AsyncClient) -> None:
+    project = await first_project(http)
+    accounts = (await http.get(f"/projects/{project['id']}/accounts")).json()["accounts"]
+    logs = (await http.get(f"/projects/{project['id']}/audit-logs", params={"limit": "100"})).json()["logs"]
+    held = next(log["metadata"] for log in logs if log["module"] == "Connected Apps")
+    assert {"auth", "client_secret"} <= set(held)
+    assert not {"auth", "client_secret", "client_id"} & {key for account in accounts for key in account}

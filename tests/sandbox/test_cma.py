@@ -133,6 +133,32 @@ async def test_localizing_creates_a_locale_version_and_fallback_reads_the_master
     assert master.json()["entry"]["twitter"] != "@fr"
 
 
+async def test_unlocalizing_drops_the_locale_version_and_refuses_the_master_or_an_unlocalized_one(
+    sandbox_http: httpx2.AsyncClient,
+) -> None:
+    uid = (await _entries(sandbox_http, "author", asc="title", limit=1))["entries"][0]["uid"]
+    path = f"{ENTRIES.format(ct='author')}/{uid}"
+    not_yet = await sandbox_http.post(f"{path}/unlocalize", params={"locale": "fr-fr"})
+    localized = await sandbox_http.put(path, params={"locale": "fr-fr"}, json={"entry": {"twitter": "@fr"}})
+    done = await sandbox_http.post(f"{path}/unlocalize", params={"locale": "fr-fr"})
+    master = await sandbox_http.post(f"{path}/unlocalize", params={"locale": "en-us"})
+    assert localized.json()["notice"] == "Entry localized successfully."
+    assert (done.status_code, done.json()) == (200, {"notice": "Entry unlocalized successfully."})
+    assert [(r.status_code, r.json()["error_code"]) for r in (not_yet, master)] == [(422, 141), (422, 141)]
+    assert (await sandbox_http.get(path, params={"locale": "fr-fr"})).status_code == 422
+
+
+async def test_the_references_of_an_entry_are_the_entries_that_name_it(sandbox_http: httpx2.AsyncClient) -> None:
+    posts = await _all_entries(sandbox_http, "blog_post")
+    author = posts[0]["author"][0]["uid"]
+    answer = await sandbox_http.get(f"{ENTRIES.format(ct='author')}/{author}/references")
+    naming = {p["uid"] for p in posts if any(ref["uid"] == author for ref in p["author"])}
+    body = answer.json()
+    assert {(r["content_type_uid"], r["entry_uid"]) for r in body["references"]} == {("blog_post", u) for u in naming}
+    assert body["count"] == len(naming)
+    assert all("publish_details" not in r for r in body["references"])  # only with include_publish_details
+
+
 async def test_lists_read_one_locale_or_fall_back_to_the_master(sandbox_http: httpx2.AsyncClient) -> None:
     french = await _entries(sandbox_http, "blog_post", locale="fr-fr", include_count="true")
     assert french["count"] == 20

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import anyio
@@ -48,6 +50,35 @@ def test_each_toolset_record_names_the_modules_that_declare_all_of_its_tools() -
         assert {module for name, module in declared_in if name == toolset.name} <= set(toolset.modules)
         assert tools_of(toolset.name), toolset.name
     assert {name for name, _ in declared_in} <= set(TOOLSETS)
+
+
+SERVED_MODULES = """
+import sys
+from cs_mcp.config import Settings
+from cs_mcp.server import build_server
+build_server(Settings.from_env({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_MANAGEMENT_TOKEN": "m",
+                                "CS_MCP_TOOLSETS": sys.argv[1]}))
+print(",".join(sorted(m for m in sys.modules if m.startswith("cs_mcp.tools."))))
+"""
+
+
+def imported_toolset_modules(toolsets: str) -> set[str]:
+    """The `cs_mcp.tools` modules a fresh process has imported once it built a server."""
+    done = subprocess.run([sys.executable, "-c", SERVED_MODULES, toolsets], capture_output=True, text=True, check=True)
+    return {m for m in done.stdout.strip().split(",") if not m.startswith("cs_mcp.tools._")}
+
+
+def test_a_server_imports_only_the_modules_of_the_toolsets_it_serves() -> None:
+    served = {module for name in DEFAULT_TOOLSETS for module in TOOLSETS[name].modules}
+    assert imported_toolset_modules("") == served
+    assert "cs_mcp.tools.content_types" not in served
+    # content_types' module imports entries' helpers, and describe_stack is always served.
+    assert imported_toolset_modules("content_types") == {
+        "cs_mcp.tools.stack",
+        "cs_mcp.tools.entries",
+        *TOOLSETS["content_types"].modules,
+    }
+    assert imported_toolset_modules("dynamic") >= {m for t in TOOLSETS.values() for m in t.modules}
 
 
 def test_a_toolset_is_available_exactly_when_the_credentials_it_needs_are_set() -> None:
@@ -117,6 +148,7 @@ async def test_list_toolsets_says_which_are_enabled_and_what_their_tools_cost() 
         answer = structured(await client.call_tool("list_toolsets", {}))
     toolsets = {t["name"]: t for t in answer["toolsets"]}
     assert set(toolsets) == set(TOOLSETS)
+    assert {name for name, t in toolsets.items() if t["default"]} == set(DEFAULT_TOOLSETS)
     assert [t["name"] for t in answer["toolsets"] if not t["default"]] == [
         name for name, t in TOOLSETS.items() if not t.default
     ]

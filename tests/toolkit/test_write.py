@@ -695,6 +695,20 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
         return {"project_id": project["id"], "automation_id": automation["id"], "active": not automation["active"]}
     if name == "create_release":
         return {"name": "Probe", "items": [item]}
+    if name in ("localize_entry", "unlocalize_entry"):
+        if name == "unlocalize_entry":
+            await ok(client, "localize_entry", {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"})
+        return {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"}
+    if name == "create_automation_project":
+        return {"title": "Probe"}
+    if name.endswith(("_automation_project", "_project_variable")):
+        project = (await ok(client, "list_automation_projects", {}))["projects"][0]["id"]
+        if name.endswith("_automation_project"):
+            return {"project_id": project} | ({"description": "probe"} if name.startswith("update") else {})
+        if name == "create_project_variable":
+            return {"project_id": project, "key": "PROBE", "value": "probe", "type": "password"}
+        variable = (await ok(client, "list_project_variables", {"project_id": project}))["variables"][0]["id"]
+        return {"project_id": project, "variable_id": variable} | ({"value": "x"} if name.startswith("update") else {})
     with_item = name != "add_release_items"
     created = await ok(client, "create_release", {"name": "Probe", "items": [item] if with_item else []})
     uid = created["release"]["uid"]

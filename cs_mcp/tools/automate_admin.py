@@ -1,0 +1,614 @@
+"""The automate_admin toolset (docs/TOOLS.md, "automate_admin"): an Automate project's settings,
+its variables and connected accounts, and single audit-log entries. Opt-in: the default
+`automations` toolset keeps to reading automations and switching them on and off.
+
+Scopes are the ones the Automate Management API reference names for each request: projects
+`automationhub.projects.management:read|write`, variables `automationhub.variables:read|write`,
+accounts `automationhub.accounts:read`, the audit log `automationhub.audit-log:read`. A role's
+`automation_projects` constraint limits every write inside a project; creating a project is
+checked as a write to the project named `(new project)`, so a role limited to named projects
+cannot create one unless its list names that too.
+
+Secrets: a `password` variable's value never appears in an answer, a plan, a preview, an
+error or the audit log (the argument is recorded as `[redacted]`); Automate answers it only
+encrypted, and even that is not shown. A connected account is answered by what names it
+(title, connector, type), never with the credentials it holds; an audit-log entry by what
+happened to what, never with the object it recorded (which, for an account, holds its
+credentials).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from cs_mcp.client import SECRET_VARIABLE_TYPE, AutomationAccount, AutomationProject, NotFoundError, ProjectVariable
+from cs_mcp.guard import Targets
+from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.identifiers import AutomateId
+from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListPage, clean_text
+from cs_mcp.toolkit.write import (
+    ConfirmationRequest,
+    ConfirmationToken,
+    DryRun,
+    GuardDecision,
+    Permits,
+    PlannedRequest,
+    WriteCall,
+    WriteOutcome,
+    WritePlan,
+)
+from cs_mcp.tools.automations import (
+    AuditLogInfo,
+    Cursor,
+    Limit,
+    ProjectId,
+    ProjectInfo,
+    automate_path,
+    project_missing,
+    project_page,
+    summarize_audit,
+)
+
+TOOLSET = "automate_admin"
+# What the guard checks a project creation against: the project does not exist yet.
+NEW_PROJECT = "(new project)"
+SECRET_TYPE = SECRET_VARIABLE_TYPE
+
+VariableId = Annotated[AutomateId, Field(description="The variable's id (list_project_variables).")]
+AccountId = Annotated[AutomateId, Field(description="The account's id (list_automation_accounts).")]
+Title = Annotated[str, Field(min_length=1, max_length=200, description="The project's title.")]
+Description = Annotated[str | None, Field(max_length=2000, description="The project's description.")]
+Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]] | None, Field(max_length=50)]
+VariableKey = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$", description="The variable's name.")
+]
+VariableValue = Annotated[str, Field(max_length=10_000)]
+VariableType = Literal["text", "password"]
+
+
+# -- answer models ----------------------------------------------------------------------------
+
+
+class VariableInfo(BaseModel):
+    id: str
+    key: str | None = None
+    type: str | None = Field(default=None, description="'text', or 'password' for a secret.")
+    secret: bool = Field(description="A password variable: its value is never shown.")
+    value: str | None = Field(default=None, description="The value of a text variable; null for a secret.")
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class VariableList(ListPage):
+    project_id: str
+    variables: list[VariableInfo]
+
+
+class AccountInfo(BaseModel):
+    id: str
+    title: str | None = None
+    description: str | None = None
+    connector: str | None = Field(default=None, description="The connector it signs in to, e.g. 'slack'.")
+    type: str | None = Field(default=None, description="How it signs in, e.g. 'oauth2' or 'custom'.")
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class AccountList(ListPage):
+    project_id: str
+    accounts: list[AccountInfo]
+
+
+class AdminWriteAnswer(BaseModel):
+    dry_run: bool
+    written: bool = Field(description="Whether the write was sent to Automate.")
+    message: str
+    plan: WritePlan
+    verdict: GuardDecision
+    confirmation: ConfirmationRequest | None = Field(
+        default=None, description="Set when a human must agree first: nothing was sent."
+    )
+
+
+class ProjectWriteAnswer(AdminWriteAnswer):
+    project: ProjectInfo | None = Field(default=None, description="The project as Automate answered it.")
+
+
+class VariableWriteAnswer(AdminWriteAnswer):
+    project_id: str
+    variable: VariableInfo | None = Field(default=None, description="The variable as Automate answered it.")
+
+
+# -- shaping ----------------------------------------------------------------------------------
+
+
+def _text(value: str | None) -> str | None:
+    return clean_text(value) if value is not None else None
+
+
+def project_info(project: AutomationProject) -> ProjectInfo:
+    return ProjectInfo(
+        id=project.id,
+        title=_text(project.title),
+        description=_text(project.description),
+        tags=[clean_text(t) for t in project.tags],
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+    )
+
+
+def variable_info(variable: ProjectVariable) -> VariableInfo:
+    """A variable as the model reads it: a secret's value is never part of it."""
+    shown = None if variable.secret or not isinstance(variable.value, str) else clean_text(variable.value)
+    return VariableInfo(
+        id=variable.id,
+        key=_text(variable.key),
+        type=variable.type,
+        secret=variable.secret,
+        value=shown,
+        created_at=variable.created_at,
+        updated_at=variable.updated_at,
+    )
+
+
+def account_info(account: AutomationAccount) -> AccountInfo:
+    return AccountInfo(
+        id=account.id,
+        title=_text(account.title),
+        description=_text(account.description),
+        connector=_text(account.group_name),
+        type=account.type,
+        created_at=account.created_at,
+        updated_at=account.updated_at,
+    )
+
+
+def _answer_fields(outcome: WriteOutcome[Any], message: str) -> dict[str, Any]:
+    return {
+        "dry_run": outcome.dry_run,
+        "written": outcome.written,
+        "message": message,
+        "plan": outcome.plan,
+        "verdict": outcome.verdict,
+        "confirmation": outcome.confirmation,
+    }
+
+
+def _pending(outcome: WriteOutcome[Any], what: str) -> str | None:
+    """The message of a call that sent nothing (dry run, waiting for confirmation), else None."""
+    if outcome.confirmation is not None:
+        return (
+            f"{what} needs the user's confirmation; nothing was sent. Show them the preview and, only if they "
+            "agree, call again with the confirmation_token"
+        )
+    if outcome.dry_run:
+        return f"dry run: would {what}; nothing was sent"
+    return None
+
+
+async def load_project(state: AppState, project_id: str) -> AutomationProject:
+    try:
+        return await state.client.automate.project(project_id)
+    except NotFoundError:
+        raise ToolError(project_missing(project_id)) from None
+
+
+async def load_variable(state: AppState, project_id: str, variable_id: str) -> ProjectVariable:
+    try:
+        return await state.client.automate.variable(project_id, variable_id)
+    except NotFoundError:
+        raise ToolError(
+            f"variable {variable_id!r} does not exist in Automate project {project_id!r} (or the project does "
+            "not); list_project_variables lists its variables"
+        ) from None
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_PROJECTS_READ}, title="Get an Automate project", idempotent=True)
+async def get_automation_project(ctx: ToolContext, project_id: ProjectId) -> ProjectInfo:
+    """One Automate project: title, description, tags and when it was created and changed."""
+    return project_info(await load_project(app_state(ctx), project_id))
+
+
+@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_VARIABLES_READ}, title="List project variables", idempotent=True)
+async def list_project_variables(
+    ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> VariableList:
+    """A project's variables (the values its automations can use): key, type and, for a text
+    variable, its value. A password variable is a secret: its value is never shown."""
+    automate = app_state(ctx).client.automate
+    kept, info = await project_page(
+        "list_project_variables",
+        project_id,
+        limit,
+        cursor,
+        lambda skip: automate.variables(project_id, skip=skip, limit=limit),
+        variable_info,
+    )
+    return VariableList(project_id=project_id, variables=kept, **info)
+
+
+@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_ACCOUNTS_READ}, title="List connected accounts", idempotent=True)
+async def list_automation_accounts(
+    ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> AccountList:
+    """The accounts a project's automations sign in with (Slack, ChatGPT, ...): title,
+    connector and how each signs in. Their credentials are never shown."""
+    automate = app_state(ctx).client.automate
+    kept, info = await project_page(
+        "list_automation_accounts",
+        project_id,
+        limit,
+        cursor,
+        lambda skip: automate.accounts(project_id, skip=skip, limit=limit),
+        account_info,
+    )
+    return AccountList(project_id=project_id, accounts=kept, **info)
+
+
+@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_ACCOUNTS_READ}, title="Get a connected account", idempotent=True)
+async def get_automation_account(ctx: ToolContext, project_id: ProjectId, account_id: AccountId) -> AccountInfo:
+    """One connected account of a project: title, connector, how it signs in. Its credentials
+    are never shown."""
+    state = app_state(ctx)
+    try:
+        return account_info(await state.client.automate.account(project_id, account_id))
+    except NotFoundError:
+        raise ToolError(
+            f"account {account_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
+            "list_automation_accounts lists its accounts"
+        ) from None
+
+
+@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_AUDIT_LOG_READ}, title="Get an Automate audit-log entry", idempotent=True)
+async def get_automation_audit_log(
+    ctx: ToolContext,
+    project_id: ProjectId,
+    log_id: Annotated[AutomateId, Field(description="The entry's uid (list_automation_audit_logs).")],
+) -> AuditLogInfo:
+    """One entry of a project's audit log: what happened (Create, Update, Enabled, ...), to
+    which object, by whom and when. The object's recorded state is not shown."""
+    state = app_state(ctx)
+    try:
+        return summarize_audit(await state.client.automate.audit_log(project_id, log_id))
+    except NotFoundError:
+        raise ToolError(
+            f"audit-log entry {log_id!r} does not exist in Automate project {project_id!r} (or the project does "
+            "not); list_automation_audit_logs lists its entries"
+        ) from None
+
+
+# -- projects -----------------------------------------------------------------------------------
+
+
+@write_tool(
+    toolset=TOOLSET,
+    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
+    title="Create an Automate project",
+    idempotent=False,
+    read_back="list_automation_projects (the new project's id is not known)",
+)
+async def create_automation_project(
+    call: WriteCall,
+    title: Title,
+    description: Description = None,
+    tags: Tags = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> ProjectWriteAnswer:
+    """Create an Automate project, the container for automations, variables and accounts.
+    Use dry_run=true first to see the plan and the guard's verdict."""
+    targets = Targets(automation_projects=(NEW_PROJECT,))
+    plan = WritePlan(
+        action=call.spec.name,
+        summary=f"create the Automate project {title!r}",
+        targets={"automation_project": [NEW_PROJECT]},
+        requests=[PlannedRequest(method="POST", path=automate_path("projects"), summary="create the project")],
+    )
+    await call.precheck(targets)
+
+    async def execute(permits: Permits) -> AutomationProject:
+        permit = permits.for_operation("automation_project.create")
+        return await call.state.client.automate.create_project(
+            title, description=description, tags=list(tags or []), permit=permit, new_target=NEW_PROJECT
+        )
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
+    created = outcome.result
+    message = _pending(outcome, f"create project {title!r}") or f"project {title!r} created"
+    if created is not None:
+        call.note(project_id=created.id)
+    return ProjectWriteAnswer(
+        **_answer_fields(outcome, message), project=project_info(created) if created is not None else None
+    )
+
+
+def _changes(project: AutomationProject, wanted: dict[str, Any]) -> list[str]:
+    current = {"title": project.title, "description": project.description or "", "tags": project.tags}
+    return [f"{name}: {current[name]!r} -> {value!r}" for name, value in wanted.items() if current[name] != value]
+
+
+@write_tool(
+    toolset=TOOLSET,
+    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
+    title="Update an Automate project",
+    idempotent=True,
+    read_back="get_automation_project on the project",
+)
+async def update_automation_project(
+    call: WriteCall,
+    project_id: ProjectId,
+    title: Annotated[str | None, Field(min_length=1, max_length=200, description="A new title.")] = None,
+    description: Description = None,
+    tags: Annotated[Tags, Field(description="The project's new tags (replaces them all).")] = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> ProjectWriteAnswer:
+    """Change a project's title, description or tags; what is not given keeps its value. The
+    plan lists each change (old -> new); asking for what the project already has sends nothing."""
+    wanted: dict[str, Any] = {
+        k: v for k, v in (("title", title), ("description", description), ("tags", tags)) if v is not None
+    }
+    if not wanted:
+        raise ToolError("give at least one of title, description or tags to change")
+    targets = Targets(automation_projects=(project_id,))
+    await call.precheck(targets)
+    project = await load_project(call.state, project_id)
+    changes = _changes(project, wanted)
+    if not changes:
+        unchanged = await call.noop(
+            targets,
+            WritePlan(action=call.spec.name, summary="nothing to do: the project already reads so"),
+            "no change",
+        )
+        message = f"project {project_id!r} already has these values; nothing was sent"
+        return ProjectWriteAnswer(**_answer_fields(unchanged, message), project=project_info(project))
+    body = {"title": project.title, "description": project.description or "", "tags": project.tags} | wanted
+    path = automate_path("projects", project_id)
+    plan = WritePlan(
+        action=call.spec.name,
+        summary=f"update Automate project {project_id!r}: {'; '.join(changes)}",
+        targets={"automation_project": [project_id]},
+        requests=[PlannedRequest(method="PUT", path=path, summary=", ".join(sorted(wanted)))],
+        items=changes,
+    )
+
+    async def execute(permits: Permits) -> AutomationProject:
+        permit = permits.for_operation("automation_project.update")
+        return await call.state.client.automate.update_project(project_id, body, permit=permit)
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
+    updated = outcome.result
+    message = _pending(outcome, f"update project {project_id!r}") or f"project {project_id!r} updated"
+    return ProjectWriteAnswer(
+        **_answer_fields(outcome, message), project=project_info(updated) if updated is not None else None
+    )
+
+
+@write_tool(
+    toolset=TOOLSET,
+    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
+    title="Delete an Automate project",
+    destructive=True,
+    idempotent=True,
+    read_back="get_automation_project on the project (not found: it was deleted)",
+)
+async def delete_automation_project(
+    call: WriteCall,
+    project_id: ProjectId,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> ProjectWriteAnswer:
+    """Delete an Automate project with all its automations, variables and accounts.
+    Destructive and always confirmed: the answer carries a preview and a token; show the
+    preview to the user and call again with the token only if they agree."""
+    state = call.state
+    targets = Targets(automation_projects=(project_id,))
+    await call.precheck(targets)
+    project = await load_project(state, project_id)
+    automations = await state.client.automate.automations(project_id, limit=1)
+    active = await state.client.automate.automations(project_id, active=True, limit=1)
+    counted = f"{automations.total} automations" if automations.total is not None else "its automations"
+    running = f", {active.total} of them active" if active.total else ""
+    plan = WritePlan(
+        action=call.spec.name,
+        summary=f"delete Automate project {project_id!r} ({_text(project.title)!r}) with {counted}{running}, "
+        "its variables and accounts",
+        targets={"automation_project": [project_id]},
+        requests=[
+            PlannedRequest(method="DELETE", path=automate_path("projects", project_id), summary="delete the project")
+        ],
+        items=[f"project {project_id}"],
+    )
+
+    async def execute(permits: Permits) -> str:
+        permit = permits.for_operation("automation_project.delete")
+        return await state.client.automate.delete_project(project_id, permit=permit) or "Project deleted."
+
+    call.insist_on_confirmation("deleting an Automate project deletes all its automations, variables and accounts")
+    outcome = await call.run(
+        targets=targets,
+        plan=plan,
+        execute=execute,
+        # A confirmation holds only while the project holds as many automations as the preview counted.
+        target_versions={project_id: automations.total or 0},
+    )
+    message = _pending(outcome, f"delete project {project_id!r}") or outcome.result or "Project deleted."
+    return ProjectWriteAnswer(**_answer_fields(outcome, message), project=project_info(project))
+
+
+# -- variables ----------------------------------------------------------------------------------
+
+
+def _variable_plan(
+    call: WriteCall, project_id: str, summary: str, method: str, path: str, items: list[str]
+) -> WritePlan:
+    return WritePlan(
+        action=call.spec.name,
+        summary=summary,
+        targets={"automation_project": [project_id]},
+        requests=[PlannedRequest(method=method, path=path, summary=summary)],
+        items=items,
+    )
+
+
+def _value_words(kind: str, value: str) -> str:
+    """How a plan names a value: a text value as it is, a secret never."""
+    return "a secret value" if kind == SECRET_TYPE else f"the value {value!r}"
+
+
+@write_tool(
+    toolset=TOOLSET,
+    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
+    title="Create a project variable",
+    idempotent=False,
+    secret_arguments=("value",),
+    read_back="list_project_variables on the project",
+)
+async def create_project_variable(
+    call: WriteCall,
+    project_id: ProjectId,
+    key: VariableKey,
+    value: Annotated[VariableValue, Field(description="Its value; for type 'password', a secret never shown back.")],
+    type: Annotated[VariableType, Field(description="'password' for a secret (stored encrypted).")] = "text",
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> VariableWriteAnswer:
+    """Add a variable to an Automate project, for its automations to use. A 'password'
+    variable is a secret: its value is never shown in any answer or preview (and no value is
+    ever written to cs-mcp's audit log)."""
+    targets = Targets(automation_projects=(project_id,))
+    path = automate_path("projects", project_id, "variables")
+    plan = _variable_plan(
+        call, project_id, f"create the {type} variable {key!r} with {_value_words(type, value)}", "POST", path, [key]
+    )
+    await call.precheck(targets)
+
+    async def execute(permits: Permits) -> ProjectVariable:
+        permit = permits.for_operation("automation_variable.create")
+        return await call.state.client.automate.create_variable(
+            project_id, key=key, value=value, type=type, permit=permit
+        )
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
+    created = outcome.result
+    message = _pending(outcome, f"create variable {key!r}") or f"variable {key!r} created"
+    return VariableWriteAnswer(
+        **_answer_fields(outcome, message),
+        project_id=project_id,
+        variable=variable_info(created) if created is not None else None,
+    )
+
+
+@write_tool(
+    toolset=TOOLSET,
+    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
+    title="Update a project variable",
+    idempotent=True,
+    secret_arguments=("value",),
+    read_back="list_project_variables on the project",
+)
+async def update_project_variable(
+    call: WriteCall,
+    project_id: ProjectId,
+    variable_id: VariableId,
+    key: Annotated[VariableKey | None, Field(description="A new name.")] = None,
+    value: Annotated[VariableValue | None, Field(description="A new value (required for a password variable).")] = None,
+    type: Annotated[VariableType | None, Field(description="A new type: 'text' or 'password'.")] = None,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> VariableWriteAnswer:
+    """Change a project variable's key, value or type; what is not given keeps its value.
+    Automate stores a password variable's value encrypted, so changing anything of one (or
+    making a variable a password) needs its value given again."""
+    targets = Targets(automation_projects=(project_id,))
+    await call.precheck(targets)
+    current = await load_variable(call.state, project_id, variable_id)
+    new_type = type or current.type or "text"
+    if value is None and (current.secret or new_type == SECRET_TYPE):
+        raise ToolError(
+            f"variable {current.key!r} {'is' if current.secret else 'would become'} a password variable, whose value "
+            "Automate keeps encrypted: give its value again. Nothing was sent."
+        )
+    new_key = key or current.key or ""
+    new_value = value if value is not None else str(current.value or "")
+    changes = [f"key: {current.key!r} -> {new_key!r}"] if new_key != current.key else []
+    if new_type != current.type:
+        changes.append(f"type: {current.type!r} -> {new_type!r}")
+    if value is not None and SECRET_TYPE in (new_type, current.type):
+        changes.append("value: replaced by a secret value")
+    elif value is not None and value != current.value:
+        changes.append(f"value: {clean_text(str(current.value or ''))!r} -> {value!r}")
+    if not changes:
+        unchanged = await call.noop(
+            targets,
+            WritePlan(action=call.spec.name, summary="nothing to do: the variable already reads so"),
+            "no change",
+        )
+        message = f"variable {current.key!r} already has these values; nothing was sent"
+        return VariableWriteAnswer(
+            **_answer_fields(unchanged, message), project_id=project_id, variable=variable_info(current)
+        )
+    path = automate_path("projects", project_id, "variables", variable_id)
+    plan = _variable_plan(
+        call, project_id, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes
+    )
+
+    async def execute(permits: Permits) -> ProjectVariable:
+        permit = permits.for_operation("automation_variable.update")
+        return await call.state.client.automate.update_variable(
+            project_id, variable_id, key=new_key, value=new_value, type=new_type, permit=permit
+        )
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
+    updated = outcome.result
+    message = _pending(outcome, f"update variable {current.key!r}") or f"variable {new_key!r} updated"
+    return VariableWriteAnswer(
+        **_answer_fields(outcome, message),
+        project_id=project_id,
+        variable=variable_info(updated if updated is not None else current),
+    )
+
+
+@write_tool(
+    toolset=TOOLSET,
+    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
+    title="Delete a project variable",
+    destructive=True,
+    idempotent=True,
+    read_back="list_project_variables on the project (absent: it was deleted)",
+)
+async def delete_project_variable(
+    call: WriteCall,
+    project_id: ProjectId,
+    variable_id: VariableId,
+    dry_run: DryRun = False,
+    confirmation_token: ConfirmationToken = None,
+) -> VariableWriteAnswer:
+    """Delete a project variable; automations that use it lose its value. Destructive: when
+    the answer carries a confirmation token, show the preview to the user and call again with
+    the token only if they agree."""
+    targets = Targets(automation_projects=(project_id,))
+    await call.precheck(targets)
+    current = await load_variable(call.state, project_id, variable_id)
+    path = automate_path("projects", project_id, "variables", variable_id)
+    plan = _variable_plan(
+        call, project_id, f"delete the {current.type} variable {current.key!r}", "DELETE", path, [current.key or ""]
+    )
+
+    async def execute(permits: Permits) -> str:
+        permit = permits.for_operation("automation_variable.delete")
+        return await call.state.client.automate.delete_variable(project_id, variable_id, permit=permit)
+
+    outcome = await call.run(targets=targets, plan=plan, execute=execute)
+    message = _pending(outcome, f"delete variable {current.key!r}") or f"variable {current.key!r} deleted"
+    return VariableWriteAnswer(
+        **_answer_fields(outcome, message), project_id=project_id, variable=variable_info(current)
+    )
