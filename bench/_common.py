@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import httpx2
 
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
@@ -76,11 +77,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_answering(url: str) -> None:
-    """Waits (at most a minute) until a process just started answers 200 at `url`."""
+async def wait_answering(url: str, process: anyio.abc.Process | None = None) -> None:
+    """Waits (at most a minute) until a process just started answers 200 at `url`.
+
+    Raises:
+        RuntimeError: `process` ended first.
+        TimeoutError: nothing answered within the minute.
+    """
     with anyio.fail_after(60):
         async with httpx2.AsyncClient() as http:
             while True:
+                if process is not None and process.returncode is not None:
+                    raise RuntimeError(f"the process serving {url} ended with status {process.returncode}")
                 try:
                     if (await http.get(url)).status_code == 200:
                         return

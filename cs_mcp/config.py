@@ -7,7 +7,9 @@ only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`, `CONTENTSTACK_OAUTH_TOKE
 `CS_MCP_RELEASE_VERSION` (the `release_version` header of release requests: `2.0` unless set;
 set it empty to send none), and the limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and
 `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`; for replicas sharing state, `CS_MCP_REDIS_URL`,
-`CS_MCP_SECRET_KEY` and `CS_MCP_REPLICAS` (see docs/DEPLOY.md).
+`CS_MCP_SECRET_KEY` and `CS_MCP_REPLICAS`; for people signing in through the team's identity
+provider over HTTP, `CS_MCP_OAUTH_ISSUER`, `CS_MCP_OAUTH_AUDIENCE`, `CS_MCP_OAUTH_JWKS_URL` and
+`CS_MCP_OAUTH_ALGORITHMS`; behind a reverse proxy, `CS_MCP_ALLOWED_HOSTS` (see docs/DEPLOY.md).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -88,6 +91,36 @@ CAPABILITY_HINTS: dict[Capability, str] = {
 }
 
 
+# JWS algorithms an access token may be signed with: asymmetric only. `none` and the HMAC
+# family (HS*) are never accepted: a public key from the JWKS must not double as a shared secret.
+OAUTH_ALGORITHMS: tuple[str, ...] = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+
+
+class OAuthSettings(BaseModel):
+    """The identity provider whose JWT access tokens the HTTP server accepts, beside the
+    policy's static bearer tokens.
+
+    `audience` is this server's resource URI (its public `/mcp` URL): a token must name it in
+    `aud`, and it is the `resource` of the protected resource metadata (RFC 9728)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+
+    @property
+    def metadata_url(self) -> str:
+        """Where clients read the protected resource metadata: `/.well-known/oauth-protected-resource`
+        inserted between the audience's host and its path (RFC 9728 section 3.1)."""
+        parts = urlsplit(self.audience)
+        path = parts.path if parts.path != "/" else ""
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{path}"
+
+
 class Settings(BaseModel):
     """Everything cs-mcp is configured with. Secrets are `SecretStr` and print as `**********`."""
 
@@ -117,6 +150,8 @@ class Settings(BaseModel):
     redis_url: SecretStr | None = None
     secret_key: SecretStr | None = None
     replicas: int = DEFAULT_REPLICAS
+    oauth: OAuthSettings | None = None  # JWT access tokens from an identity provider, over HTTP
+    allowed_hosts: tuple[str, ...] = ()  # names clients reach the HTTP server by, beyond its bind address
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,6 +222,8 @@ class Settings(BaseModel):
             **limits_from_env(get),
             redis_url=shared["redis_url"],
             secret_key=shared["secret_key"],
+            oauth=oauth_from_env(get),
+            allowed_hosts=allowed_hosts_from_env(get("CS_MCP_ALLOWED_HOSTS")),
         )
         settings.check_pairs()
         return settings
@@ -340,3 +377,69 @@ def shared_state_from_env(get: Callable[[str], str | None]) -> dict[str, SecretS
             )
         found["redis_url"] = SecretStr(url)
     return found
+
+
+_OAUTH_VARIABLES = ("CS_MCP_OAUTH_ISSUER", "CS_MCP_OAUTH_AUDIENCE", "CS_MCP_OAUTH_JWKS_URL")
+
+
+def _https_or_loopback(variable: str, url: str) -> str:
+    """`url` when it is https, or http on this machine (a local identity provider).
+
+    Raises:
+        ConfigError: any other scheme, or no host.
+    """
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigError(variable, "expected an https:// URL (http:// only for 127.0.0.1 or localhost)")
+    return url
+
+
+def oauth_from_env(get: Callable[[str], str | None]) -> OAuthSettings | None:
+    """The identity provider's settings, or None when `CS_MCP_OAUTH_*` is not set.
+
+    Raises:
+        ConfigError: only some of issuer, audience and JWKS URL set, a URL that is not https
+            (loopback aside), or an algorithm outside the asymmetric ones.
+    """
+    values = {name: get(name) for name in _OAUTH_VARIABLES}
+    if not any(values.values()):
+        return None
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        raise ConfigError(
+            missing[0],
+            "OAuth needs the issuer, the audience (this server's public /mcp URL) and the JWKS URL together; "
+            f"set {', '.join(missing)} or unset the others",
+        )
+    issuer, audience, jwks = (str(values[name]) for name in _OAUTH_VARIABLES)
+    raw = get("CS_MCP_OAUTH_ALGORITHMS")
+    algorithms = tuple(a.strip() for a in raw.split(",") if a.strip()) if raw else ("RS256", "ES256")
+    unknown = [a for a in algorithms if a not in OAUTH_ALGORITHMS]
+    if unknown or not algorithms:
+        raise ConfigError(
+            "CS_MCP_OAUTH_ALGORITHMS",
+            f"{', '.join(unknown) or 'nothing'} is not accepted; choose among {', '.join(OAUTH_ALGORITHMS)} "
+            "(none and HS* never are)",
+        )
+    return OAuthSettings(
+        issuer=_https_or_loopback("CS_MCP_OAUTH_ISSUER", issuer),
+        audience=_https_or_loopback("CS_MCP_OAUTH_AUDIENCE", audience),
+        jwks_url=_https_or_loopback("CS_MCP_OAUTH_JWKS_URL", jwks),
+        algorithms=algorithms,
+    )
+
+
+def allowed_hosts_from_env(raw: str | None) -> tuple[str, ...]:
+    """`CS_MCP_ALLOWED_HOSTS`: host names (optionally with a port) separated by commas.
+
+    Raises:
+        ConfigError: a name with a scheme, a path or a space.
+    """
+    if not raw:
+        return ()
+    names = tuple(name.strip().lower() for name in raw.split(",") if name.strip())
+    for name in names:
+        if "/" in name or " " in name:
+            raise ConfigError("CS_MCP_ALLOWED_HOSTS", f"{name!r} is not a host name; write mcp.example.com, not a URL")
+    return names

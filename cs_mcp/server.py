@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx2
 from mcp.server import MCPServer, ServerRequestContext
@@ -30,6 +30,9 @@ from cs_mcp.toolkit.schema import ArgumentCheck, compact_schema
 from cs_mcp.toolkit.shape import CONTENT_MARK, with_notice
 from cs_mcp.toolkit.toolsets import DISCOVERY, OfferedToolsets, discovery_specs, select_toolsets
 from cs_mcp.toolkit.write import audit_unserved, watch_attempt
+
+if TYPE_CHECKING:
+    from cs_mcp.shared_state import RedisToolsets
 
 INSTRUCTIONS = """\
 cs-mcp works a Contentstack stack: find and read entries and assets, create and update them,
@@ -90,6 +93,8 @@ class ListingGuard:
         )
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if self._offered is not None and ctx.method in ("tools/list", "tools/call"):
+            await self._offered.refresh()  # what other replicas enabled (dynamic mode with Redis)
         if ctx.method == "tools/list":
             principal = principal_in(ctx.request, self._stdio)
             shown = (ctx.protocol_version, frozenset(n for n in self._specs if self.visible(principal, n)))
@@ -247,6 +252,10 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncGenerator[AppState]:
         async with AsyncExitStack() as stack:
+            # Closed on leaving: the shared ledger's and the shared toolsets' connections.
+            stack.push_async_callback(guard.confirmations.aclose)
+            if toolset_store is not None:
+                stack.push_async_callback(toolset_store.redis.aclose)
             shared: RateLimiter | None = None
             if settings.redis_url is not None:
                 # Only a deployment with Redis loads its client (about 6 MiB and its import time).
@@ -283,7 +292,13 @@ def build_server(
         # INFO would log every Contentstack request to stderr, which clients show as the log.
         log_level="WARNING",
     )
-    offered = OfferedToolsets(select_toolsets(settings.toolsets))
+    selection = select_toolsets(settings.toolsets)
+    toolset_store: RedisToolsets | None = None
+    if selection.dynamic and settings.redis_url is not None:
+        from cs_mcp.shared_state import shared_toolsets
+
+        toolset_store = shared_toolsets(settings)
+    offered = OfferedToolsets(selection, store=toolset_store)
     specs: dict[str, ToolSpec] = {}
     discovery = discovery_specs(offered, specs) if offered.selection.dynamic else []
     # Only the served toolsets' modules are imported (and `describe_stack`'s, served always);

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import ElicitResult
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, parse_policy
 from cs_mcp.http import create_http_app
 from cs_mcp.http_auth import BearerAuth
+from cs_mcp.sandbox.runner import running_sandbox
+from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from tests.test_http_auth import (
     BOT_TOKEN,
@@ -117,3 +123,99 @@ async def test_concurrent_openings_by_one_principal_do_not_slip_past_the_cap() -
             for _ in range(8):
                 group.start_soon(open_one)
     assert sorted(statuses) == [200] * 3 + [429] * 5
+
+
+class RoundRobin(httpx2.AsyncBaseTransport):
+    """A load balancer without affinity: each request to the next replica in turn."""
+
+    def __init__(self, apps: list[Any]) -> None:
+        self.transports = [httpx2.ASGITransport(app=app) for app in apps]
+        self.served: list[int] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        index = len(self.served) % len(self.transports)
+        self.served.append(index)
+        return await self.transports[index].handle_async_request(request)
+
+
+@asynccontextmanager
+async def replicas(stateless: bool, count: int = 2) -> AsyncGenerator[RoundRobin]:
+    """`count` HTTP apps, each its own server (as separate processes would be), lifespans running."""
+    policy = parse_policy(policy_text())
+    apps: list[Any] = []
+    async with AsyncExitStack() as stack:
+        for _ in range(count):
+            server = build_server(
+                Settings.from_env(STACK_ENV), guard=Guard(policy), transport=httpx2.MockTransport(stack_handler)
+            )
+            app = create_http_app(server, policy, stateless=stateless)
+            assert isinstance(app, BearerAuth)
+            inner: Any = app.app
+            await stack.enter_async_context(inner.router.lifespan_context(inner))
+            apps.append(app)
+        yield RoundRobin(apps)
+
+
+# "legacy": the initialize handshake of 2025-11-25 and before; "auto": the 2026-07-28 revision.
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_stateless_replicas_answer_one_clients_requests_whichever_replica_each_reaches(mode: str) -> None:
+    async with replicas(stateless=True) as balancer:
+        http = httpx2.AsyncClient(transport=balancer, headers={"Authorization": f"Bearer {BOT_TOKEN}"})
+        transport = streamable_http_client("http://127.0.0.1:8765/mcp", http_client=http)
+        async with http, Client(transport, mode=mode) as client:
+            listed = await client.list_tools()
+            described = await client.call_tool("describe_stack", {})
+            again = await client.call_tool("describe_stack", {})
+    assert {"describe_stack", "create_entry"} <= {t.name for t in listed.tools}
+    assert not described.is_error
+    assert not again.is_error
+    assert set(balancer.served) == {0, 1}, "both replicas answered"
+
+
+async def test_without_stateless_a_session_opened_on_one_replica_is_unknown_to_the_other() -> None:
+    async with replicas(stateless=False) as balancer:
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {BOT_TOKEN}"}
+        async with httpx2.AsyncClient(transport=balancer, base_url="http://127.0.0.1:8765") as http:
+            opened = await http.post("/mcp", json=INITIALIZE, headers=headers)
+            session = opened.headers["mcp-session-id"]
+            listed = await http.post(
+                "/mcp",
+                json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+                headers={**headers, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"},
+            )
+    assert opened.status_code == 200
+    assert listed.status_code == 404
+
+
+ADMIN_TOKEN = "stateless-admin-token-5e6f7a8b"
+
+
+async def accept_confirmation(context: Any, params: Any) -> ElicitResult:
+    return ElicitResult(action="accept", content={"confirm": True})
+
+
+@pytest.mark.parametrize(("mode", "written"), [("legacy", False), ("auto", True)])
+async def test_over_stateless_http_a_confirmed_write_elicits_for_current_clients_and_answers_a_token_for_older_ones(
+    mode: str, written: bool
+) -> None:
+    digest = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
+    principal = f'[[principals]]\nname = "a"\ntoken_sha256 = "{digest}"\nrole = "admin"\n'
+    policy = parse_policy('[confirm]\ntools = ["create_entry"]\n\n' + principal)
+    async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
+        server = build_server(Settings.from_env(sandbox.env()), backend="sandbox", guard=Guard(policy))
+        app = create_http_app(server, policy, stateless=True)
+        assert isinstance(app, BearerAuth)
+        inner: Any = app.app
+        async with inner.router.lifespan_context(inner):
+            http = httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            )
+            transport = streamable_http_client("http://127.0.0.1:8765/mcp", http_client=http)
+            async with http, Client(transport, mode=mode, elicitation_callback=accept_confirmation) as client:
+                result = await client.call_tool(
+                    "create_entry", {"content_type": "author", "fields": {"title": "Asked"}, "locale": "en-us"}
+                )
+    assert result.structured_content is not None, result
+    assert result.structured_content["written"] is written
+    if not written:
+        assert result.structured_content["confirmation"]["confirmation_token"]

@@ -17,6 +17,7 @@ from typing import Literal
 
 from cs_mcp.commands._common import CommandError
 from cs_mcp.commands.config import Client, snippet
+from cs_mcp.config import OAuthSettings
 from cs_mcp.guard import Policy
 from cs_mcp.guard.policy import PrincipalSpec
 from cs_mcp.http_auth import generate_token, token_sha256
@@ -73,18 +74,20 @@ def local_token(token_file: Path | None, env: Mapping[str, str]) -> LocalToken:
     return LocalToken(generate_token(), "generated")
 
 
-def needs_local_token(policy: Policy) -> bool:
-    """True when the policy says nothing about HTTP access: no principals, no anonymous role."""
-    return not policy.principals and policy.anonymous_role is None
+def needs_local_token(policy: Policy, oauth: bool = False) -> bool:
+    """True when nothing says who may connect over HTTP: no principals, no anonymous role, no
+    identity provider (`oauth`)."""
+    return not policy.principals and policy.anonymous_role is None and not oauth
 
 
-def check_host(policy: Policy, host: str) -> None:
+def check_host(policy: Policy, host: str, oauth: bool = False) -> None:
     """Refuses a non-loopback bind when only a local token would guard the server.
 
     Raises:
-        CommandError: `host` is not loopback and the policy names no principal.
+        CommandError: `host` is not loopback, the policy names no principal and no identity
+            provider is configured.
     """
-    if needs_local_token(policy) and not is_loopback(host):
+    if needs_local_token(policy, oauth) and not is_loopback(host):
         raise CommandError(
             f"--host {host} would open the server to other machines, but the policy names no "
             "[[principals]]; serve on 127.0.0.1 (the default), or add a [[principals]] entry per client "
@@ -98,9 +101,16 @@ def with_local_principal(policy: Policy, token: LocalToken, role: str) -> Policy
     return policy.model_copy(update={"principals": [spec]})
 
 
-def startup_text(url: str, policy: Policy, token: LocalToken | None, role: str) -> str:
+def startup_text(
+    url: str, policy: Policy, token: LocalToken | None, role: str, oauth: OAuthSettings | None = None
+) -> str:
     """What `serve --transport http` prints on stderr once it listens: enough to connect."""
     lines = [f"cs-mcp: serving MCP over Streamable HTTP at {url} (health check: {url.removesuffix('/mcp')}/healthz)"]
+    if oauth is not None:
+        lines.append(
+            f"cs-mcp: people sign in through {oauth.issuer} (access tokens for {oauth.audience}; "
+            f"{len(policy.oauth.rules)} [oauth] rules); metadata at {oauth.metadata_url}"
+        )
     if token is None:
         anonymous = f"; without a token: role {policy.anonymous_role!r}" if policy.anonymous_role else ""
         lines.append(

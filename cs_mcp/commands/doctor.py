@@ -44,8 +44,9 @@ from cs_mcp.commands._common import (
     placeholder_problem,
     placeholder_variables,
 )
-from cs_mcp.config import Capability, Settings
+from cs_mcp.config import Capability, OAuthSettings, Settings
 from cs_mcp.guard import Guard
+from cs_mcp.oauth import JwksCache, JwksUnavailable
 from cs_mcp.toolkit.registry import TOOLSETS, toolset_availability
 
 # One attempt, short timeouts: doctor reports what happens, it does not try to ride it out.
@@ -108,6 +109,12 @@ class ConfigurationSummary(BaseModel):
         description="Where replicas share limits, tokens and the audit trail (CS_MCP_REDIS_URL), and whether "
         "the shared secret key (CS_MCP_SECRET_KEY) is set; never their values.",
     )
+    identity_provider: str = Field(
+        default="not configured (HTTP takes the policy's static bearer tokens only)",
+        description="The identity provider whose access tokens HTTP accepts (CS_MCP_OAUTH_*), and whether its "
+        "JWKS answered.",
+    )
+    identity_provider_works: bool = True
 
 
 class PolicySummary(BaseModel):
@@ -168,6 +175,21 @@ def configuration_summary(settings: Settings, client: ContentstackClient) -> Con
         serves_sandbox=not settings.has_credentials,
         shared_state=shared_state_summary(settings),
     )
+
+
+async def identity_provider_summary(
+    oauth: OAuthSettings, transport: httpx2.AsyncBaseTransport | None = None
+) -> tuple[str, bool]:
+    """The identity provider, and whether its JWKS answers with signing keys."""
+    where = f"{oauth.issuer} (audience {oauth.audience})"
+    async with httpx2.AsyncClient(transport=transport, timeout=_DOCTOR_TIMEOUT) as http:
+        try:
+            keys = await JwksCache(oauth.jwks_url, http=http).fetch()
+        except JwksUnavailable as exc:
+            return f"{where}: {exc}", False
+    if keys == 0:
+        return f"{where}: its JWKS holds no signing key this server can use", False
+    return f"{where}: its JWKS answered with {keys} signing key{'s' if keys != 1 else ''}", True
 
 
 def shared_state_summary(settings: Settings) -> str:
@@ -390,6 +412,11 @@ async def diagnose(
     async with ContentstackClient(config, permits=guard.permits, transport=transport, retry=_DOCTOR_RETRY) as client:
         configuration = configuration_summary(settings, client)
         checks = await check_apis(settings, client, today, resolve) if settings.has_credentials else []
+    if settings.oauth is not None:
+        described, works = await identity_provider_summary(settings.oauth, transport)
+        configuration = configuration.model_copy(
+            update={"identity_provider": described, "identity_provider_works": works}
+        )
     toolsets = toolset_states(settings, checks)
     failing = [c for c in checks if not c.works]
     configured = [c for c in checks if c.configured]
@@ -405,6 +432,11 @@ async def diagnose(
         summary = f"{len(failing)} of {len(configured)} configured APIs do not work: " + ", ".join(
             f"{c.api.upper()} ({c.verdict.value})" for c in failing
         )
+    elif not configuration.identity_provider_works:
+        summary = (
+            "the identity provider's keys cannot be fetched, so nobody can sign in over HTTP: "
+            + configuration.identity_provider
+        )
     else:
         summary = f"all {len(configured)} configured APIs answered"
     return DoctorReport(
@@ -413,7 +445,7 @@ async def diagnose(
         policy=policy_summary(settings, guard),
         toolsets=toolsets,
         placeholders=left,
-        ok=not failing and not left,
+        ok=not failing and not left and configuration.identity_provider_works,
         summary=summary,
     )
 
@@ -431,6 +463,7 @@ def render_text(report: DoctorReport) -> str:
     lines.append(f"  not set      {', '.join(unset_vars) or '(none)'}")
     lines.append(f"  organization {'set' if c.organization_uid_set else 'not set'}")
     lines.append(f"  shared state {c.shared_state}")
+    lines.append(f"  identity provider {c.identity_provider}")
     if report.placeholders:
         lines.append(f"  placeholders {', '.join(report.placeholders)} (read as unset: replace or remove them)")
     if c.delivery_token_environments:

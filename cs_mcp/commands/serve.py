@@ -207,11 +207,26 @@ async def serve(
         port = int(sock.getsockname()[1])
         role = settings.role or guard.policy.default_role
         policy = with_local_principal(guard.policy, token, role) if token else guard.policy
-        app = AccessLog(create_http_app(server, policy, host=args.host, port=port))
+        app = AccessLog(
+            create_http_app(
+                server,
+                policy,
+                host=args.host,
+                port=port,
+                extra_hosts=settings.allowed_hosts,
+                oauth=settings.oauth,
+                # Replicas sharing Redis keep no session: any of them answers any request.
+                stateless=settings.redis_url is not None,
+            )
+        )
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         http_server = _HTTPServer(config)
         _log_requests()
-        print(startup_text(_show_url(args.host, port), policy, token, role), file=sys.stderr, flush=True)
+        print(
+            startup_text(_show_url(args.host, port), policy, token, role, settings.oauth),
+            file=sys.stderr,
+            flush=True,
+        )
         await http_server.serve(sockets=[sock])
         return http_server.interrupted
 
@@ -224,8 +239,9 @@ def run(args: argparse.Namespace) -> int:
         guard = build_guard(settings, confirmations=SharedConfirmations())
         prompts = load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
         if args.transport == "http":
-            check_host(guard.policy, args.host)
-            if needs_local_token(guard.policy):
+            oauth = settings.oauth is not None
+            check_host(guard.policy, args.host, oauth)
+            if needs_local_token(guard.policy, oauth):
                 token = local_token(args.token_file, os.environ)
             elif args.token_file or os.environ.get(TOKEN_VARIABLE):
                 print(

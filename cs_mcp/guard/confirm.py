@@ -44,14 +44,18 @@ RefusalReason = Literal[
 
 
 class SpentLedger(Protocol):
-    """Where spent tokens are remembered across processes."""
+    """Where spent tokens are remembered across processes (asynchronous: it is across a network)."""
 
-    def spend(self, nonce: str, ttl_seconds: float) -> bool:
+    async def spend(self, nonce: str, ttl_seconds: float) -> bool:
         """Marks `nonce` spent for `ttl_seconds`; False when it already was.
 
         Raises:
             OSError or the store's own error: the ledger cannot be reached.
         """
+        ...
+
+    async def aclose(self) -> None:
+        """Closes the ledger's connections (it may be used again: they are opened anew)."""
         ...
 
 
@@ -123,6 +127,11 @@ class ConfirmationAuthority:
         self._lock = threading.Lock()
         self._ledger = ledger
 
+    async def aclose(self) -> None:
+        """Closes the shared ledger's connections, if there is one."""
+        if self._ledger is not None:
+            await self._ledger.aclose()
+
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
@@ -146,21 +155,18 @@ class ConfirmationAuthority:
         raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return IssuedToken(f"{_b64(raw)}.{_b64(self._mac(raw))}", expires)
 
-    def verify(
+    def _checked(
         self,
         token: str,
         principal: str,
         tool: str,
         arguments: Mapping[str, Any],
-        target_versions: Mapping[str, int] | None = None,
-    ) -> None:
-        """Accepts the token for this call and spends it.
+        target_versions: Mapping[str, int] | None,
+    ) -> dict[str, Any]:
+        """The token's payload once it is this server's and matches this call (not yet spent).
 
         Raises:
-            ConfirmationError: reason "malformed" (not a token), "forged" (not issued here),
-                "other_principal", "other_tool", "altered" (other arguments), "stale" (a target
-                changed since the preview), "expired", "replayed" (already used) or
-                "unavailable" (the shared ledger cannot be reached).
+            ConfirmationError: as `verify`, but for "expired", "replayed" and "unavailable".
         """
         try:
             raw_b64, mac_b64 = token.strip().split(".")
@@ -182,10 +188,29 @@ class ConfirmationAuthority:
             raise ConfirmationError(
                 "stale", "the target changed since the preview; ask again without confirmation_token"
             )
-        now = self._clock()
+        return payload
+
+    def verify(
+        self,
+        token: str,
+        principal: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        target_versions: Mapping[str, int] | None = None,
+    ) -> None:
+        """Accepts the token for this call and spends it, in this process's memory. With a
+        shared ledger use `redeem`, which awaits the ledger.
+
+        Raises:
+            ConfirmationError: reason "malformed" (not a token), "forged" (not issued here),
+                "other_principal", "other_tool", "altered" (other arguments), "stale" (a target
+                changed since the preview), "expired" or "replayed" (already used).
+            TypeError: this authority has a shared ledger (only `redeem` can reach it).
+        """
         if self._ledger is not None:
-            self._spend_shared(str(payload["n"]), float(payload["e"]), now)
-            return
+            raise TypeError("a confirmation authority with a shared ledger spends tokens with redeem()")
+        payload = self._checked(token, principal, tool, arguments, target_versions)
+        now = self._clock()
         with self._lock:
             self._used = {n: e for n, e in self._used.items() if e > now}
             if payload["n"] in self._used:
@@ -196,12 +221,32 @@ class ConfirmationAuthority:
                 )
             self._used[str(payload["n"])] = float(payload["e"])
 
-    def _spend_shared(self, nonce: str, expires: float, now: float) -> None:
+    async def redeem(
+        self,
+        token: str,
+        principal: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        target_versions: Mapping[str, int] | None = None,
+    ) -> None:
+        """As `verify`; with a shared ledger the token is spent there (awaited, so the event
+        loop keeps serving while Redis answers), once across every replica.
+
+        Raises:
+            ConfirmationError: as `verify`, and "unavailable" (the shared ledger cannot be reached).
+        """
+        if self._ledger is None:
+            self.verify(token, principal, tool, arguments, target_versions)
+            return
+        payload = self._checked(token, principal, tool, arguments, target_versions)
+        await self._spend_shared(str(payload["n"]), float(payload["e"]), self._clock())
+
+    async def _spend_shared(self, nonce: str, expires: float, now: float) -> None:
         assert self._ledger is not None
         if expires <= now:
             raise ConfirmationError("expired", "the confirmation token expired; ask again without confirmation_token")
         try:
-            fresh = self._ledger.spend(nonce, self.lifetime)
+            fresh = await self._ledger.spend(nonce, self.lifetime)
         except Exception as exc:  # the ledger's client raises its own error types
             raise ConfirmationError(
                 "unavailable",

@@ -21,6 +21,8 @@ from cs_mcp.guard.confirm import ConfirmationAuthority
 from cs_mcp.guard.policy import (
     BUILTIN_ROLE_SPECS,
     ConfirmSpec,
+    OAuthRule,
+    OAuthSpec,
     Policy,
     PrincipalSpec,
     RoleSpec,
@@ -34,8 +36,10 @@ if TYPE_CHECKING:
     from cs_mcp.config import Settings
 
 RESERVED_PRINCIPALS = {"local": "stdio principal", "anonymous": "caller without a token over HTTP"}
-TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals", "uploads")
+TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals", "uploads", "oauth")
 UPLOAD_KEYS = ("directories", "max_bytes")
+OAUTH_KEYS = ("rules", "default_role", "groups_claim", "name_claim")
+OAUTH_RULE_KEYS = ("role", "subjects", "groups", "scopes")
 CONSTRAINT_KEYS = CONSTRAINT_FIELDS
 ROLE_KEYS = ("inherits", "scopes", *CONSTRAINT_KEYS)
 CONFIRM_KEYS = ("environments", "tools", "fallback")
@@ -94,6 +98,12 @@ class _Lines:
         header = self._header(rf"\[\s*{re.escape(name)}\s*\]")
         if header is None:
             return None
+        return header if key is None else self._key_after(header, key)
+
+    def oauth_rule(self, index: int, key: str | None = None) -> int | None:
+        header = self._header(r"\[\[\s*oauth\s*\.\s*rules\s*\]\]", index)
+        if header is None:
+            return self.table("oauth")
         return header if key is None else self._key_after(header, key)
 
     def principal(self, index: int, key: str | None = None) -> int | None:
@@ -187,6 +197,65 @@ class _Reader:
                 )
             values["fallback"] = fallback
         return ConfirmSpec.model_validate(values)
+
+    def known_role(self, role: str, label: str, line: int | None, roles: Mapping[str, RoleSpec]) -> str:
+        if role not in roles:
+            raise self.fail(
+                line,
+                f"{label} names unknown role {role!r}",
+                f"define [roles.{role}] or use a known role; {_suggest(role, tuple(roles))}",
+            )
+        return role
+
+    def oauth_spec(self, raw: Any, roles: Mapping[str, RoleSpec]) -> OAuthSpec:
+        if not isinstance(raw, dict):
+            raise self.fail(self.where.top("oauth"), "oauth must be a table", "write it as [oauth]")
+        table = cast(dict[str, Any], raw)
+        self.unknown_keys(table, OAUTH_KEYS, "[oauth]", lambda k: self.where.table("oauth", k))
+        values: dict[str, Any] = {}
+        for key in ("default_role", "groups_claim", "name_claim"):
+            if key in table:
+                values[key] = self.string(table[key], f"oauth.{key}", self.where.table("oauth", key))
+        if "default_role" in values:
+            self.known_role(
+                values["default_role"], "oauth.default_role", self.where.table("oauth", "default_role"), roles
+            )
+        raw_rules: Any = table.get("rules", [])
+        if not isinstance(raw_rules, list):
+            raise self.fail(
+                self.where.table("oauth", "rules"), "oauth.rules must be an array of tables", "write [[oauth.rules]]"
+            )
+        values["rules"] = [self.oauth_rule(i, r, roles) for i, r in enumerate(cast(list[Any], raw_rules))]
+        return OAuthSpec.model_validate(values)
+
+    def oauth_rule(self, index: int, raw: Any, roles: Mapping[str, RoleSpec]) -> OAuthRule:
+        line = self.where.oauth_rule(index)
+        if not isinstance(raw, dict):
+            raise self.fail(line, "each [[oauth.rules]] entry must be a table", "write [[oauth.rules]] then its keys")
+        table = cast(dict[str, Any], raw)
+        self.unknown_keys(table, OAUTH_RULE_KEYS, "[[oauth.rules]]", lambda k: self.where.oauth_rule(index, k))
+        if "role" not in table:
+            raise self.fail(line, f"[[oauth.rules]] entry {index + 1} has no role", 'add role = "…"')
+        role = self.string(table["role"], "oauth.rules.role", self.where.oauth_rule(index, "role"))
+        self.known_role(role, f"[[oauth.rules]] entry {index + 1}", self.where.oauth_rule(index, "role"), roles)
+        matches: dict[str, list[str]] = {}
+        for key in ("subjects", "groups", "scopes"):
+            if key in table:
+                found = self.string_list(table[key], f"oauth.rules.{key}", self.where.oauth_rule(index, key))
+                if not found:
+                    raise self.fail(
+                        self.where.oauth_rule(index, key),
+                        f"oauth.rules.{key} of entry {index + 1} is empty, so the rule could never match",
+                        f"name at least one value, or remove {key}",
+                    )
+                matches[key] = found
+        if not matches:
+            raise self.fail(
+                line,
+                f"[[oauth.rules]] entry {index + 1} matches everyone: it names no subjects, groups or scopes",
+                'add subjects, groups or scopes, or give everyone signed in a role with [oauth] default_role = "…"',
+            )
+        return OAuthRule(role=role, **matches)
 
     def upload_spec(self, raw: Any) -> UploadSpec:
         if not isinstance(raw, dict):
@@ -328,6 +397,8 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
             values[key] = role
     if "confirm" in data:
         values["confirm"] = reader.confirm_spec(data["confirm"])
+    if "oauth" in data:
+        values["oauth"] = reader.oauth_spec(data["oauth"], specs)
     if "uploads" in data:
         values["uploads"] = reader.upload_spec(data["uploads"])
     raw_principals: Any = data.get("principals", [])
@@ -396,10 +467,10 @@ def guard_from_settings(settings: Settings) -> Guard:
     stream, ledger = None, None
     if settings.redis_url:
         # Imported here: only a deployment with Redis loads its client.
-        from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect_sync
+        from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect, connect_sync
 
-        shared = connect_sync(settings.redis_url.get_secret_value())
-        stream, ledger = RedisAuditStream(shared), RedisLedger(shared)
+        url = settings.redis_url.get_secret_value()
+        stream, ledger = RedisAuditStream(connect_sync(url)), RedisLedger(connect(url))
     audit = AuditLog(
         settings.audit_log_path(),
         settings_secrets(settings),

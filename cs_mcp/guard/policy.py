@@ -114,6 +114,30 @@ class PrincipalSpec(BaseModel):
     role: str
 
 
+class OAuthRule(BaseModel):
+    """`[[oauth.rules]]`: a signed-in person whose token matches every key the rule sets (any one
+    value of each) gets `role`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: str
+    subjects: list[str] | None = None  # the token's `sub`
+    groups: list[str] | None = None  # the groups claim (`OAuthSpec.groups_claim`)
+    scopes: list[str] | None = None  # the token's `scope` (space-separated) or `scp`
+
+
+class OAuthSpec(BaseModel):
+    """`[oauth]`: how a JWT access token's claims map to a role. Rules are tried in order; the
+    first that matches decides. No match: `default_role`, else the request is refused (403)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: list[OAuthRule] = Field(default_factory=lambda: [])
+    default_role: str | None = None
+    groups_claim: str = "groups"  # a dotted path reaches into objects: "realm_access.roles"
+    name_claim: str = "sub"  # what audit lines call the person: "email", "preferred_username"
+
+
 class Policy(BaseModel):
     """The whole policy with roles resolved."""
 
@@ -125,6 +149,7 @@ class Policy(BaseModel):
     confirm: ConfirmSpec = ConfirmSpec()
     principals: list[PrincipalSpec] = Field(default_factory=lambda: [])
     uploads: UploadSpec = UploadSpec()
+    oauth: OAuthSpec = OAuthSpec()
     source: str | None = None  # the file it came from, for messages
 
 

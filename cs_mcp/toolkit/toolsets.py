@@ -5,15 +5,21 @@ one, and `dynamic` to start with the discovery tools only (`list_toolsets`, `ena
 an agent then enables what it needs and pays, in tokens, only for the tools it uses. Unset, the
 default toolsets are served. Tools of a toolset that is not offered are neither listed nor
 callable.
+
+Replicas behind one load balancer share what `enable_toolset` enabled through a `ToolsetStore`
+(Redis, with `CS_MCP_REDIS_URL`): every request first adds what the others enabled, so a
+toolset enabled through one replica is listed and callable through all. Without a store the
+process keeps its own, as a single server always did.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import Tool
@@ -28,6 +34,29 @@ ALL = "all"
 DYNAMIC = "dynamic"
 # The toolset the discovery tools belong to; never chosen, served exactly in dynamic mode.
 DISCOVERY = "discovery"
+
+
+logger = logging.getLogger("cs_mcp.toolsets")
+
+
+class ToolsetStore(Protocol):
+    """Where replicas keep the toolsets enabled in dynamic mode."""
+
+    async def load(self) -> set[str]:
+        """Every toolset enabled so far, by any replica.
+
+        Raises:
+            the store's own error: it cannot be reached.
+        """
+        ...
+
+    async def add(self, toolset: str) -> None:
+        """Records `toolset` as enabled.
+
+        Raises:
+            the store's own error: it cannot be reached.
+        """
+        ...
 
 
 class UnknownToolsetError(ValueError):
@@ -83,9 +112,35 @@ class OfferedToolsets:
 
     selection: Selection
     enabled: set[str] = field(default_factory=lambda: set[str]())
+    store: ToolsetStore | None = None
 
     def __post_init__(self) -> None:
         self.enabled = set(self.selection.enabled)
+
+    async def refresh(self) -> None:
+        """Adds the toolsets other replicas enabled (dynamic mode with a store); a store that
+        cannot be reached leaves what this process knows."""
+        if self.store is None or not self.selection.dynamic:
+            return
+        try:
+            self.enabled |= await self.store.load()
+        except Exception as exc:  # the store's client raises its own error types
+            logger.warning("the shared toolsets cannot be read (%s): serving this replica's", type(exc).__name__)
+
+    async def enable(self, toolset: str) -> bool:
+        """Enables `toolset` here and in the store; True when it was not enabled before."""
+        added = toolset not in self.enabled
+        self.enabled.add(toolset)
+        if self.store is not None:
+            try:
+                await self.store.add(toolset)
+            except Exception as exc:  # the store's client raises its own error types
+                logger.warning(
+                    "the shared toolsets cannot be written (%s): %s is enabled on this replica only",
+                    type(exc).__name__,
+                    toolset,
+                )
+        return added
 
     def registers(self, spec: ToolSpec) -> bool:
         """Whether the server registers the tool at all: every toolset in dynamic mode (so it
@@ -199,8 +254,7 @@ def discovery_specs(offered: OfferedToolsets, specs: dict[str, ToolSpec]) -> lis
             raise ToolError(
                 f"there is no toolset {toolset!r} you can use; call list_toolsets (yours: {', '.join(usable)})"
             )
-        added = toolset not in offered.enabled
-        offered.enabled.add(toolset)
+        added = await offered.enable(toolset)
         if added:
             await _tell_tools_changed(ctx)
         return EnabledToolset(toolset=toolset, enabled_now=added, tools=[s.name for s in tools])

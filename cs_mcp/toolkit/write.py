@@ -685,10 +685,12 @@ class WriteCall:
 
     # -- confirmation ---------------------------------------------------------------------------
 
-    def _check_token(self, token: str, target_versions: Mapping[str, int] | None, how: str) -> None:
+    async def _check_token(self, token: str, target_versions: Mapping[str, int] | None, how: str) -> None:
         """Verifies a confirmation token for this call; refuses (audited) with its reason."""
         try:
-            self.guard.confirmations.verify(token, self.principal.name, self.spec.name, self.arguments, target_versions)
+            await self.guard.confirmations.redeem(
+                token, self.principal.name, self.spec.name, self.arguments, target_versions
+            )
         except ConfirmationError as exc:
             raise self._deny(
                 f"confirmation refused ({exc.reason}): {exc}.",
@@ -708,7 +710,7 @@ class WriteCall:
         ctx = self.ctx
         authority = self.guard.confirmations
         if self.confirmation_token:
-            self._check_token(self.confirmation_token, target_versions, "token")
+            await self._check_token(self.confirmation_token, target_versions, "token")
             return "token"
         preview = preview_of(plan, verdict.reason)
         fallback = self.guard.policy.confirm.fallback
@@ -717,7 +719,7 @@ class WriteCall:
             answer = answers.get(CONFIRM_INPUT_KEY)
             if answer is not None and ctx.request_state:
                 # The human's answer is bound to this very call by the token in request_state.
-                self._check_token(ctx.request_state, target_versions, "elicitation")
+                await self._check_token(ctx.request_state, target_versions, "elicitation")
                 content = answer.content if isinstance(answer, ElicitResult) else None
                 if isinstance(answer, ElicitResult) and answer.action == "accept" and (content or {}).get("confirm"):
                     return "elicitation"

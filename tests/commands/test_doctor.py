@@ -20,6 +20,7 @@ from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox.app import create_app
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from tests.oauth_issuer import running_issuer
 
 pytestmark = pytest.mark.anyio
 
@@ -348,3 +349,21 @@ async def test_it_reports_whether_replicas_share_state_and_whether_the_secret_ke
     assert alone["configuration"]["shared_state"].startswith("this process only")
     assert shared["configuration"]["shared_state"] == "Redis (CS_MCP_REDIS_URL set), CS_MCP_SECRET_KEY set, 4 replicas"
     assert key not in text
+
+
+async def test_doctor_says_whether_the_identity_providers_keys_answer() -> None:
+    async with running_issuer() as issuer:
+        answering = await diagnose(Settings.from_env(issuer.env()), Guard(builtin_policy()))
+        gone = {**issuer.env(), "CS_MCP_OAUTH_JWKS_URL": f"{issuer.url}/no-such-jwks.json"}
+        failing = await diagnose(Settings.from_env(gone), Guard(builtin_policy()))
+    assert answering.configuration.identity_provider_works
+    assert "2 signing keys" in answering.configuration.identity_provider
+    assert answering.ok
+    assert not failing.configuration.identity_provider_works
+    assert not failing.ok
+
+
+async def test_doctor_without_an_identity_provider_says_so() -> None:
+    report = await diagnose(Settings.from_env({}), Guard(builtin_policy()))
+    assert report.configuration.identity_provider.startswith("not configured")
+    assert report.configuration.identity_provider_works

@@ -16,7 +16,7 @@ from cs_mcp.commands._common import SharedConfirmations, build_guard
 from cs_mcp.config import Settings
 from cs_mcp.guard.audit import AuditLog, AuditRecord, merge_stream_lines, read_audit
 from cs_mcp.guard.confirm import ConfirmationAuthority, ConfirmationError
-from cs_mcp.shared_state import RedisAuditStream, RedisLedger
+from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect
 from tests.shared_state.conftest import RedisServer
 
 KEY = b"k" * 32
@@ -24,26 +24,43 @@ ARGS = {"content_type_uid": "recipe", "entry_uid": "blt1"}
 
 
 def authority(server: RedisServer) -> ConfirmationAuthority:
-    return ConfirmationAuthority(KEY, ledger=RedisLedger(server.client()))
+    return ConfirmationAuthority(KEY, ledger=RedisLedger(connect(server.url)))
 
 
-def test_a_token_issued_by_one_replica_is_redeemed_by_a_second_and_refused_by_a_third(
+@pytest.mark.anyio
+async def test_a_token_issued_by_one_replica_is_redeemed_by_a_second_and_refused_by_a_third(
     redis_server: RedisServer,
 ) -> None:
-    issued = authority(redis_server).issue("alice", "delete_entry", ARGS)
-    authority(redis_server).verify(issued.token, "alice", "delete_entry", ARGS)
+    first, second, third = (authority(redis_server) for _ in range(3))
+    issued = first.issue("alice", "delete_entry", ARGS)
+    await second.redeem(issued.token, "alice", "delete_entry", ARGS)
     with pytest.raises(ConfirmationError) as refused:
-        authority(redis_server).verify(issued.token, "alice", "delete_entry", ARGS)
+        await third.redeem(issued.token, "alice", "delete_entry", ARGS)
+    for replica in (first, second, third):
+        await replica.aclose()
     assert refused.value.reason == "replayed"
 
 
-def test_a_token_is_refused_when_the_ledger_cannot_be_reached(redis_server: RedisServer) -> None:
+@pytest.mark.anyio
+async def test_a_token_is_refused_when_the_ledger_cannot_be_reached(redis_server: RedisServer) -> None:
     first, second = authority(redis_server), authority(redis_server)
     issued = first.issue("alice", "delete_entry", ARGS)
     redis_server.stop()
     with pytest.raises(ConfirmationError) as refused:
-        second.verify(issued.token, "alice", "delete_entry", ARGS)
+        await second.redeem(issued.token, "alice", "delete_entry", ARGS)
+    await second.aclose()
     assert refused.value.reason == "unavailable"
+
+
+@pytest.mark.anyio
+async def test_an_authority_with_a_shared_ledger_cannot_spend_a_token_without_awaiting_it(
+    redis_server: RedisServer,
+) -> None:
+    shared = authority(redis_server)
+    issued = shared.issue("alice", "delete_entry", ARGS)
+    with pytest.raises(TypeError):
+        shared.verify(issued.token, "alice", "delete_entry", ARGS)
+    await shared.aclose()
 
 
 def record(time: str, principal: str) -> AuditRecord:
@@ -115,7 +132,8 @@ def test_the_audit_command_refuses_redis_when_none_is_configured(
     assert "CS_MCP_REDIS_URL" in capsys.readouterr().err
 
 
-def test_served_replicas_share_confirmations_through_redis_not_the_machines_key_file(
+@pytest.mark.anyio
+async def test_served_replicas_share_confirmations_through_redis_not_the_machines_key_file(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     env = {
@@ -129,7 +147,9 @@ def test_served_replicas_share_confirmations_through_redis_not_the_machines_key_
         build_guard(settings, confirmations=SharedConfirmations(tmp_path / name)) for name in ("r1", "r2", "r3")
     )
     issued = first.confirmations.issue("alice", "delete_entry", ARGS)
-    second.confirmations.verify(issued.token, "alice", "delete_entry", ARGS)
+    await second.confirmations.redeem(issued.token, "alice", "delete_entry", ARGS)
     with pytest.raises(ConfirmationError) as refused:
-        third.confirmations.verify(issued.token, "alice", "delete_entry", ARGS)
+        await third.confirmations.redeem(issued.token, "alice", "delete_entry", ARGS)
+    for guard in (first, second, third):
+        await guard.confirmations.aclose()
     assert refused.value.reason == "replayed"

@@ -18,15 +18,17 @@ pytestmark = pytest.mark.anyio
 
 
 class FrozenTime:
-    """A clock that stands still and a sleep that only records: each grant's time is then the
-    moment the limiter asked the caller to wait until, whatever the network took."""
+    """A clock that stands still (until a test moves it with `at`) and a sleep that only
+    records: each grant's time is then the moment the limiter asked the caller to wait until,
+    whatever the network took."""
 
     def __init__(self) -> None:
         self.grants: list[float] = []
+        self.at = 0.0
         self._waits: ContextVar[list[float]] = ContextVar("waits")
 
     def now(self) -> float:
-        return 0.0
+        return self.at
 
     async def sleep(self, seconds: float) -> None:
         self._waits.get().append(seconds)
@@ -37,7 +39,7 @@ class FrozenTime:
         waits: list[float] = []
         self._waits.set(waits)
         await limiter.acquire(key)
-        self.grants.append(sum(waits))
+        self.grants.append(self.at + sum(waits))
 
 
 def replica(server: RedisServer, time: FrozenTime, limits: RateLimits, replicas: int = 3) -> SharedRateLimiter:
@@ -131,3 +133,43 @@ async def test_a_burst_of_concurrent_calls_waits_for_connections_instead_of_fall
     await limiter.redis.aclose()
     assert [r for r in caplog.records if r.name == "cs_mcp.shared_state"] == []
     assert counted == 2000, "every grant was reserved in Redis, none in the fallback"
+
+
+async def test_when_redis_goes_down_mid_run_the_share_starts_after_the_places_already_granted(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
+    for _ in range(18):  # two windows' worth: the last places are a window and its slack ahead
+        await time.acquire(limiter, "cma.write")
+    last_shared = max(time.grants)
+    redis_server.stop()
+    time.grants.clear()
+    for _ in range(4):
+        await time.acquire(limiter, "cma.write")
+    await limiter.redis.aclose()
+    assert last_shared >= WINDOW_SECONDS
+    assert min(time.grants) >= last_shared + 2 * WINDOW_SECONDS, "no send of the share beside the shared places"
+    assert most_in_one_window(time.grants) == 3
+
+
+async def test_a_replica_back_from_an_outage_keeps_to_its_share_for_a_while_then_uses_the_whole_window(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
+    redis_server.stop()
+    await time.acquire(limiter, "cma.write")  # on the share from now on
+    redis_server.start()
+    time.at = 10.0  # past the retry delay and every window
+    time.grants.clear()
+    for _ in range(6):
+        await time.acquire(limiter, "cma.write")
+    settling = list(time.grants)
+    time.at = 20.0
+    time.grants.clear()
+    for _ in range(9):
+        await time.acquire(limiter, "cma.write")
+    await limiter.redis.aclose()
+    assert most_in_one_window(settling) == 3, "other replicas may still be on their shares, unseen"
+    assert most_in_one_window(time.grants) == 9
