@@ -13,12 +13,12 @@ the audit log records them as `[redacted]`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cs_mcp.client import (
     DELIVERY_TOKENS,
@@ -466,8 +466,19 @@ Channels = Annotated[
 ]
 Auth = Annotated[Literal["None", "Basic", "Bearer"], Field(description="How the target authenticates calls.")]
 Secret = Annotated[str | None, Field(max_length=2000, description="Secret: never shown or logged.")]
+
+
+class SecretHeader(BaseModel):
+    """One custom header a webhook sends (the page's `custom_header` item). A list of closed
+    objects rather than a free-form mapping, so that clients' strict modes accept the schema."""
+
+    model_config = ConfigDict(extra="forbid")
+    header_name: Annotated[str, Field(min_length=1, max_length=200)]
+    value: Annotated[str, Field(max_length=2000, description="Secret: never shown or logged.")]
+
+
 SecretHeaders = Annotated[
-    dict[str, Annotated[str, Field(max_length=2000)]] | None,
+    list[SecretHeader] | None,
     Field(max_length=20, description="Custom headers (e.g. an API key); values never shown or logged."),
 ]
 READ_WEBHOOKS = "list_webhooks"
@@ -479,7 +490,7 @@ def destination(
     basic_auth_user: str | None,
     basic_auth_password: str | None,
     bearer_token: str | None,
-    secret_headers: Mapping[str, str] | None,
+    secret_headers: Sequence[SecretHeader] | None,
 ) -> dict[str, Any]:
     """One webhook destination as the "Create a webhook" page documents its body.
 
@@ -495,7 +506,7 @@ def destination(
         if not bearer_token:
             raise ToolError("Bearer authentication needs bearer_token. Nothing was sent.")
         found["bearer_token"] = bearer_token
-    found["custom_header"] = [{"header_name": k, "value": v} for k, v in (secret_headers or {}).items()]
+    found["custom_header"] = [header.model_dump() for header in secret_headers or []]
     return found
 
 

@@ -157,7 +157,7 @@ async def test_webhook_secrets_stay_out_of_answers_and_the_audit_log(sandbox: Ru
             "channels": ["content_types.entries.create"],
             "authentication_type": "Bearer",
             "bearer_token": secrets[0],
-            "secret_headers": {"X-Api-Key": secrets[1]},
+            "secret_headers": [{"header_name": "X-Api-Key", "value": secrets[1]}],
         }
         planned = await client.call_tool("create_webhook", {**arguments, "dry_run": True})
         created = structured(await client.call_tool("create_webhook", arguments))
