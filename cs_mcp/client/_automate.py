@@ -317,16 +317,26 @@ class AutomateAPI:
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "executions", execution_id])
         return Execution.model_validate(body)
 
+    async def _project_list(
+        self, project_id: str, path: str, key: str, model: type[M], skip: int, limit: int, *, order: str = "asc"
+    ) -> Page[M]:
+        """One page of a collection under a project (`/projects/{id}/{path}`, items under `key`),
+        ordered by creation time.
+
+        Raises:
+            NotFoundError: no project with that id.
+        """
+        params = [*_list_params(skip, limit), (order, "created_at")]
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, path], params=params)
+        return _page(body, key, model, skip, limit)
+
     async def audit_logs(self, project_id: str, *, skip: int = 0, limit: int = 30) -> Page[AuditLogEntry]:
         """One page of a project's audit log, newest first.
 
         Raises:
             NotFoundError: no project with that id.
         """
-        params = _list_params(skip, limit)
-        params.append(("desc", "created_at"))
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "audit-logs"], params=params)
-        return _page(body, "logs", AuditLogEntry, skip, limit)
+        return await self._project_list(project_id, "audit-logs", "logs", AuditLogEntry, skip, limit, order="desc")
 
     async def audit_log(self, project_id: str, log_id: str) -> AuditLogEntry:
         """One audit-log entry.
@@ -407,10 +417,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no project with that id.
         """
-        params = _list_params(skip, limit)
-        params.append(("asc", "created_at"))
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "variables"], params=params)
-        return _page(body, "variables", ProjectVariable, skip, limit)
+        return await self._project_list(project_id, "variables", "variables", ProjectVariable, skip, limit)
 
     async def variable(self, project_id: str, variable_id: str) -> ProjectVariable:
         """One variable ("Get a single project variable").
@@ -483,10 +490,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no project with that id.
         """
-        params = _list_params(skip, limit)
-        params.append(("asc", "created_at"))
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "accounts"], params=params)
-        return _page(body, "accounts", AutomationAccount, skip, limit)
+        return await self._project_list(project_id, "accounts", "accounts", AutomationAccount, skip, limit)
 
     async def account(self, project_id: str, account_id: str) -> AutomationAccount:
         """One connected account ("Get a single account").
