@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
 from cs_mcp.toolkit.shape import (
+    DEFAULT_BUDGET_TOKENS,
     clean,
     clean_text,
     decode_cursor,
@@ -19,6 +21,7 @@ from cs_mcp.toolkit.shape import (
     fit_one,
     fit_page,
     page_info,
+    shorten_to_fit,
     with_notice,
 )
 
@@ -166,3 +169,48 @@ def test_one_object_is_cleaned_and_measured_in_one_pass_and_cut_only_over_the_bu
     assert large["title"] in ("x", "x\n")
     assert "[cut:" in large["body"]
     assert estimate_tokens(large) <= 1000
+
+
+# Values whose JSON forms differ most between the compact encoder and `json.dumps`: floats in
+# both notations, escapes, non-ASCII text, separators inside strings, empty containers.
+AWKWARD_VALUES: list[Any] = [
+    [1e-7, 1e-5, 0.00001, 1e16, 1e22, 1.5e-300, 5e-324, -0.0, 1.7976931348623157e308],
+    {"t": 'quote " backslash \\ tab \t newline \n', "k:,": "a, b: c", "e-": "re-use 1e-7"},
+    {"caf\u00e9": "\u65e5\u672c\u8a9e \U0001f600", "nested": [{"a": []}, {}, None, True, 0]},
+    {"inf": float("inf"), "nan": float("nan"), "big": 10**40},
+]
+
+
+@pytest.mark.parametrize("value", AWKWARD_VALUES)
+def test_the_measure_taken_from_one_compact_encoding_is_never_below_the_exact_one(value: Any) -> None:
+    # Pages and single objects are kept whole on that bound; it must never under-measure.
+    from cs_mcp.toolkit.shape import _compact_json, _dumps_bound  # pyright: ignore[reportPrivateUsage] - the bound is the subject
+
+    data = _compact_json(value)
+    assert data is not None
+    assert _dumps_bound(data) >= len(json.dumps(value, ensure_ascii=False))
+
+
+def test_a_clean_page_within_the_budget_comes_back_whole_and_unchanged() -> None:
+    items = [{"uid": f"e{i}", "title": f"Entry {i}", "tags": ["a", "b"], "n": 1.5} for i in range(10)]
+    kept, shortened = fit_page(items, cleaned=True)
+    assert kept == items
+    assert shortened is False
+
+
+def test_a_page_near_the_budget_keeps_exactly_the_items_the_exact_measure_allows() -> None:
+    # Each item alone is ~260 tokens: the page is near the budget, where only the exact measure decides.
+    items = [{"uid": f"e{i}", "body": "word, word: " * 85} for i in range(40)]
+    budget = 200 + sum(estimate_tokens(i) for i in items[:7])
+    kept, _ = fit_page(items, budget_tokens=budget, cleaned=True)
+    assert len(kept) == 7
+    kept, _ = fit_page(items, budget_tokens=budget - 1, cleaned=True)
+    assert len(kept) == 6
+
+
+def test_one_object_far_over_the_budget_is_cut_to_the_same_answer_as_by_the_exact_measure() -> None:
+    value = {"title": "Long", "body": "Long read. " * 9_310, "tags": ["x"]}
+    cut, shortened = fit_one(value)
+    assert shortened is True
+    assert cut == shorten_to_fit(value)
+    assert estimate_tokens(cut) <= DEFAULT_BUDGET_TOKENS
