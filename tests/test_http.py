@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Annotated, Any, cast
 
 import anyio
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitResult
+from mcp_types.jsonrpc import HEADER_MISMATCH
+from pydantic import Field
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, parse_policy
@@ -219,3 +221,53 @@ async def test_over_stateless_http_a_confirmed_write_elicits_for_current_clients
     assert result.structured_content["written"] is written
     if not written:
         assert result.structured_content["confirmation"]["confirmation_token"]
+
+
+async def regional(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
+    """Answers its region."""
+    return region
+
+
+async def unannotated(region: str) -> str:
+    """Answers its region."""
+    return region
+
+
+async def call_regional(app: Any, region_header: str) -> int | None:
+    """Calls `regional` with region "us" over the 2026-07-28 revision, sending `Mcp-Param-Region`:
+    None when served, else the protocol error's code."""
+    headers = {"Authorization": f"Bearer {BOT_TOKEN}", "Mcp-Param-Region": region_header}
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), headers=headers)
+    transport = streamable_http_client("http://127.0.0.1:8765/mcp", http_client=http)
+    refused: list[int] = []
+    try:
+        async with http, Client(transport, mode="auto") as client:
+            result = await client.call_tool("regional", {"region": "us"})
+            assert not result.is_error
+    except* MCPError as group:
+        pending: list[BaseException] = [group]
+        while pending:  # the task groups of the client nest the error
+            raised = pending.pop()
+            if isinstance(raised, BaseExceptionGroup):
+                pending.extend(cast(BaseExceptionGroup[BaseException], raised).exceptions)
+            elif isinstance(raised, MCPError):
+                refused.append(raised.error.code)
+    return refused[0] if refused else None
+
+
+async def test_mcp_param_headers_are_checked_for_a_tool_that_declares_them_even_when_it_is_registered_again() -> None:
+    policy = parse_policy(policy_text())
+    server = build_server(
+        Settings.from_env(STACK_ENV), guard=Guard(policy), transport=httpx2.MockTransport(stack_handler)
+    )
+    app = create_http_app(server, policy, stateless=True)
+    assert isinstance(app, BearerAuth)
+    inner: Any = app.app
+    async with inner.router.lifespan_context(inner):
+        server.add_tool(unannotated, name="regional")
+        # No x-mcp-header in its schema: a stray header is nobody's business.
+        assert await call_regional(app, "eu") is None
+        server.remove_tool("regional")
+        server.add_tool(regional, name="regional")
+        assert await call_regional(app, "us") is None
+        assert await call_regional(app, "eu") == HEADER_MISMATCH
