@@ -40,8 +40,6 @@ from cs_mcp.toolkit.shape import (
     fit_one,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -292,8 +290,6 @@ async def upload_asset(
     description: DescriptionArg = None,
     tags: TagsArg = None,
     folder: FolderArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Upload a file as a new asset. Give exactly one source: content_base64 with filename,
     path (a local file the operator allowed), or an https url the server fetches (size-capped;
@@ -343,8 +339,6 @@ async def replace_asset(
     url: UrlArg = None,
     title: TitleArg = None,
     description: DescriptionArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Replace an asset's file with a new one (same uid, a new version; entries that use it
     show the new file, environments keep the version published until you publish again).
@@ -403,8 +397,6 @@ async def update_asset(
     title: TitleArg = None,
     description: DescriptionArg = None,
     tags: TagsArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Change an asset's title, description or tags (not its file: see replace_asset). Only
     what you pass changes; tags replace the old tags."""
@@ -451,8 +443,6 @@ async def update_asset(
 async def delete_asset(
     call: WriteCall,
     uid: AssetUidArg,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Delete an asset, every version of it, from every environment it is published to.
     Destructive: it may need a human's confirmation (always when entries use it); when the
@@ -503,8 +493,6 @@ async def create_asset_folder(
     call: WriteCall,
     name: Annotated[str, Field(min_length=1, max_length=100, description="The folder's name.")],
     parent: FolderArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Create an asset folder, inside `parent` if given (Contentstack allows 300 folders,
     nested at most 5 deep). Refused when the parent already holds a folder of that name."""

@@ -45,8 +45,6 @@ from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListAnswer, ReadAnswer, clean_text
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -190,15 +188,8 @@ async def list_project_variables(
 ) -> VariableList:
     """A project's variables (the values its automations can use): key, type and, for a text
     variable, its value. A password variable is a secret: its value is never shown."""
-    automate = app_state(ctx).client.automate
-    kept, info = await project_page(
-        "list_project_variables",
-        project_id,
-        limit,
-        cursor,
-        lambda skip: automate.variables(project_id, skip=skip, limit=limit),
-        variable_info,
-    )
+    fetch = app_state(ctx).client.automate.variables
+    kept, info = await project_page("list_project_variables", project_id, limit, cursor, fetch, variable_info)
     return VariableList(project_id=project_id, variables=kept, **info)
 
 
@@ -208,15 +199,8 @@ async def list_automation_accounts(
 ) -> AccountList:
     """The accounts a project's automations sign in with (Slack, ChatGPT, ...): title,
     connector and how each signs in. Their credentials are never shown."""
-    automate = app_state(ctx).client.automate
-    kept, info = await project_page(
-        "list_automation_accounts",
-        project_id,
-        limit,
-        cursor,
-        lambda skip: automate.accounts(project_id, skip=skip, limit=limit),
-        account_info,
-    )
+    fetch = app_state(ctx).client.automate.accounts
+    kept, info = await project_page("list_automation_accounts", project_id, limit, cursor, fetch, account_info)
     return AccountList(project_id=project_id, accounts=kept, **info)
 
 
@@ -267,8 +251,6 @@ async def create_automation_project(
     title: Title,
     description: Description = None,
     tags: Tags = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ProjectWriteAnswer:
     """Create an Automate project, the container for automations, variables and accounts.
     Use dry_run=true first to see the plan and the guard's verdict."""
@@ -315,8 +297,6 @@ async def update_automation_project(
     title: Annotated[str | None, Field(min_length=1, max_length=200, description="A new title.")] = None,
     description: Description = None,
     tags: Annotated[Tags, Field(description="The project's new tags (replaces them all).")] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ProjectWriteAnswer:
     """Change a project's title, description or tags; what is not given keeps its value. The
     plan lists each change (old -> new); asking for what the project already has sends nothing."""
@@ -370,8 +350,6 @@ async def update_automation_project(
 async def delete_automation_project(
     call: WriteCall,
     project_id: ProjectId,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ProjectWriteAnswer:
     """Delete an Automate project with all its automations, variables and accounts.
     Destructive and always confirmed: the answer carries a preview and a token; show the
@@ -445,8 +423,6 @@ async def create_project_variable(
     key: VariableKey,
     value: Annotated[VariableValue, Field(description="Its value; for type 'password', a secret never shown back.")],
     type: Annotated[VariableType, Field(description="'password' for a secret (stored encrypted).")] = "text",
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> VariableWriteAnswer:
     """Add a variable to an Automate project, for its automations to use. A 'password'
     variable is a secret: its value is never shown in any answer or preview (and no value is
@@ -490,8 +466,6 @@ async def update_project_variable(
     key: Annotated[VariableKey | None, Field(description="A new name.")] = None,
     value: Annotated[VariableValue | None, Field(description="A new value (required for a password variable).")] = None,
     type: Annotated[VariableType | None, Field(description="A new type: 'text' or 'password'.")] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> VariableWriteAnswer:
     """Change a project variable's key, value or type; what is not given keeps its value.
     Automate stores a password variable's value encrypted, so changing anything of one (or
@@ -558,8 +532,6 @@ async def delete_project_variable(
     call: WriteCall,
     project_id: ProjectId,
     variable_id: VariableId,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> VariableWriteAnswer:
     """Delete a project variable; automations that use it lose its value. Destructive: when
     the answer carries a confirmation token, show the preview to the user and call again with

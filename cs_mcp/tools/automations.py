@@ -57,8 +57,6 @@ from cs_mcp.toolkit.shape import (
     page_info,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -501,15 +499,8 @@ async def list_automation_audit_logs(
 ) -> AuditLogList:
     """A project's audit log, newest first: who created, changed, switched on or switched off
     which automation, and when."""
-    automate = app_state(ctx).client.automate
-    kept, info = await project_page(
-        "list_automation_audit_logs",
-        project_id,
-        limit,
-        cursor,
-        lambda skip: automate.audit_logs(project_id, skip=skip, limit=limit),
-        summarize_audit,
-    )
+    fetch = app_state(ctx).client.automate.audit_logs
+    kept, info = await project_page("list_automation_audit_logs", project_id, limit, cursor, fetch, summarize_audit)
     return AuditLogList(project_id=project_id, logs=kept, **info)
 
 
@@ -547,8 +538,6 @@ async def set_automation_active(
     project_id: ProjectId,
     automation_id: AutomationId,
     active: Annotated[bool, Field(description="true switches the automation on, false switches it off.")],
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ToggleAnswer:
     """Switch an Automate automation on (active=true) or off. Automate refuses one that lacks a trigger or an
     action (get_automation shows what). Answers the state read back."""

@@ -54,8 +54,6 @@ from cs_mcp.toolkit.shape import (
 )
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -552,8 +550,6 @@ async def publish(
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
     scheduled_at: ScheduledAtArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> PublishAnswer:
     """Publish entries and assets to environments, now or at scheduled_at, in bulk requests; missing versions
     are the latest. Answers per item: published, scheduled, submitted (job still running) or failed with
@@ -575,8 +571,6 @@ async def unpublish(
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
     scheduled_at: ScheduledAtArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> PublishAnswer:
     """Take entries and assets off environments (the drafts stay), now or at scheduled_at.
     Same items, bulk splitting and per-item report as publish."""
@@ -771,8 +765,6 @@ CANCEL_SCOPES = frozenset({Scope.PUBLISH_QUEUE_WRITE})
 async def cancel_scheduled_publish(
     call: WriteCall,
     queue_uid: Annotated[Uid, Field(description="The publish queue row's uid.")],
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> CancelAnswer:
     """Cancel a scheduled publish, unpublish or release deployment (a list_publish_queue row with status
     'scheduled') before it runs."""

@@ -45,8 +45,6 @@ from cs_mcp.toolkit.shape import (
     page_info,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -463,8 +461,6 @@ async def create_release(
         list[ReleaseItemInput] | None,
         Field(max_length=MAX_ITEMS_PER_CALL, description="Items to add at once (see add_release_items)."),
     ] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> CreateReleaseAnswer:
     """Create a release, optionally with items (version default: the latest; locale: the master)."""
     state = call.state
@@ -518,8 +514,6 @@ async def update_release(
     locked: Annotated[
         bool | None, Field(description="true locks the release (no more edits), false unlocks it.")
     ] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> UpdateReleaseAnswer:
     """Rename a release, change its description, or lock or unlock it. A locked release refuses
     every edit until it is unlocked (locked=false), which may be combined with other changes."""
@@ -579,8 +573,6 @@ async def add_release_items(
     call: WriteCall,
     release_uid: Uid,
     items: ItemsArg,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
     """Add entries and assets to a release (version default: the latest; locale: the master). Refused on a
     locked release."""
@@ -636,8 +628,6 @@ async def remove_release_items(
         Field(max_length=MAX_ITEMS_PER_CALL, description="Items to take out (version and action are ignored)."),
     ] = None,
     all: Annotated[bool, Field(description="true takes every item out; then leave items empty.")] = False,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
     """Take items out of a release, or every item with all=true. Items match by type, content type, uid and
     locale (default: master); the answer lists those not in the release. Refused on a locked release."""
@@ -847,8 +837,6 @@ async def deploy_release(
     ] = None,
     action: Action = "publish",
     scheduled_at: Annotated[str | None, Field(max_length=40, description="ISO 8601 with zone; default: now.")] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> DeployAnswer:
     """Deploy (publish or unpublish) every item of a release to environments, now or at scheduled_at. Without
     locales each item goes to its own locale, and items in several locales are refused: pass locales or
@@ -1059,8 +1047,6 @@ async def clone_release(
     release_uid: Annotated[Uid, Field(description="The release to copy.")],
     name: Annotated[str, Field(min_length=1, max_length=500, description="The copy's name.")],
     description: Annotated[str | None, Field(max_length=5000)] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> CloneReleaseAnswer:
     """Copy a release with its items under a new name; the copy starts unlocked."""
     state = call.state
@@ -1102,8 +1088,6 @@ async def clone_release(
 async def delete_release(
     call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to delete.")],
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> DeleteReleaseAnswer:
     """Delete a release (not its entries or assets, nor what it published). May need the user's confirmation.
     Refused on a locked release."""
