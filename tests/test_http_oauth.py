@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench._common import free_port
 from cs_mcp.client import RateLimits, RetryPolicy
 from cs_mcp.config import Settings
 from cs_mcp.guard import AuditLog, Guard, Policy, parse_policy, read_audit
@@ -77,13 +79,13 @@ class Recording(httpx2.AsyncBaseTransport):
 
 
 @dataclass
-class World:
-    issuer: LocalIssuer
+class Served:
+    """The HTTP app with its lifespan running, what it sent to the sandbox, its audit file."""
+
     app: BearerAuth
     sent: Recording
     audit_path: Path
     settings: Settings
-    extra: dict[str, Any] = field(default_factory=lambda: {})
 
     def http(self, token: str | None = None) -> httpx2.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -96,10 +98,16 @@ class World:
             yield client
 
 
+@dataclass
+class World(Served):
+    issuer: LocalIssuer = field(default_factory=LocalIssuer)
+
+
 @asynccontextmanager
-async def world(tmp_path: Path, policy_text: str = POLICY) -> AsyncGenerator[World]:
-    async with running_issuer() as issuer, running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
-        settings = Settings.from_env({**sandbox.env(), **issuer.env()})
+async def served(tmp_path: Path, identity_env: dict[str, str], policy_text: str = POLICY) -> AsyncGenerator[Served]:
+    """The app as a resource server of the identity provider `identity_env` names, on the sandbox."""
+    async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
+        settings = Settings.from_env({**sandbox.env(), **identity_env})
         policy: Policy = parse_policy(policy_text)
         audit_path = tmp_path / "audit.jsonl"
         sent = Recording()
@@ -116,7 +124,13 @@ async def world(tmp_path: Path, policy_text: str = POLICY) -> AsyncGenerator[Wor
         inner: Any = app.app
         with anyio.fail_after(60):
             async with inner.router.lifespan_context(inner):
-                yield World(issuer, app, sent, audit_path, settings)
+                yield Served(app, sent, audit_path, settings)
+
+
+@asynccontextmanager
+async def world(tmp_path: Path, policy_text: str = POLICY) -> AsyncGenerator[World]:
+    async with running_issuer() as issuer, served(tmp_path, issuer.env(), policy_text) as s:
+        yield World(s.app, s.sent, s.audit_path, s.settings, issuer)
 
 
 @pytest.mark.parametrize("path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"])
@@ -240,3 +254,81 @@ async def test_the_persons_token_never_reaches_contentstack_the_servers_own_cred
     [line] = read_audit(w.audit_path)
     assert (line.principal, line.role, line.decision) == ("oauth:pat@example.com", "editor", "allow")
     assert token not in w.audit_path.read_text()
+
+
+NODE = Path(__file__).resolve().parents[1] / ".ci" / "node" / "node_modules"
+PROVIDER_SCRIPT = Path(__file__).resolve().parent / "identity" / "provider.mjs"
+
+
+@asynccontextmanager
+async def oidc_provider() -> AsyncGenerator[str]:
+    """panva's oidc-provider, a certified OpenID provider, on a free loopback port (Node and the
+    package from .ci/node-peers.sh); yields its issuer URL."""
+    if not (NODE / ".bin" / "node").exists() or not (NODE / "oidc-provider").is_dir():
+        pytest.skip("the identity provider is not installed: run `bash .ci/node-peers.sh`")
+    port = free_port()
+    command = [str(NODE / ".bin" / "node"), str(PROVIDER_SCRIPT), str(port), AUDIENCE, str(NODE)]
+    async with await anyio.open_process(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+        try:
+            assert process.stdout is not None
+            with anyio.fail_after(30):
+                said = b""
+                async for chunk in process.stdout:
+                    said += chunk
+                    if b"listening" in said:
+                        break
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+
+
+async def provider_env(issuer: str) -> dict[str, str]:
+    """Our settings for the provider, found the way docs/DEPLOY.md says: its OpenID configuration
+    names the issuer and the JWKS."""
+    async with httpx2.AsyncClient() as http:
+        configuration = (await http.get(f"{issuer}/.well-known/openid-configuration")).json()
+    return {
+        "CS_MCP_OAUTH_ISSUER": configuration["issuer"],
+        "CS_MCP_OAUTH_JWKS_URL": configuration["jwks_uri"],
+        "CS_MCP_OAUTH_AUDIENCE": AUDIENCE,
+    }
+
+
+async def client_credentials_token(issuer: str, client_id: str, scope: str | None = None) -> str:
+    """An access token for this resource from the provider's token endpoint, for `client_id`."""
+    form = {"grant_type": "client_credentials", "resource": AUDIENCE} | ({"scope": scope} if scope else {})
+    async with httpx2.AsyncClient() as http:
+        answer = await http.post(
+            f"{issuer}/token",
+            data=form,
+            auth=(client_id, f"{client_id}-secret-0123456789"),
+        )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+@pytest.mark.node
+@pytest.mark.subprocess
+async def test_a_token_from_a_real_openid_provider_signs_in_with_the_role_its_groups_map_to(tmp_path: Path) -> None:
+    async with oidc_provider() as issuer:
+        env = await provider_env(issuer)
+        token = await client_credentials_token(issuer, "release-agent", scope="cs-mcp.write")
+        async with served(tmp_path, env) as s, s.mcp(token) as client:
+            result = await client.call_tool("describe_stack", {})
+        assert result.structured_content is not None, result
+        assert result.structured_content["permissions"]["role"] == "publisher"
+        # No email claim in a client's token: the name is the subject the provider gave it.
+        assert result.structured_content["permissions"]["principal"] == "oauth:release-agent"
+        assert all(token not in request.headers.get("authorization", "") for request in s.sent.requests)
+
+
+@pytest.mark.node
+@pytest.mark.subprocess
+async def test_a_real_openid_providers_token_whose_groups_map_to_no_role_is_a_403(tmp_path: Path) -> None:
+    async with oidc_provider() as issuer:
+        env = await provider_env(issuer)
+        token = await client_credentials_token(issuer, "stranger-agent")
+        async with served(tmp_path, env) as s, s.http(token) as http:
+            response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
