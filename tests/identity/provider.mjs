@@ -1,7 +1,9 @@
 // A real OpenID provider for the OAuth tests: panva's oidc-provider (an OpenID Certified
-// implementation), installed by .ci/node-peers.sh. It issues JWT access tokens to a
-// client-credentials client for the resource named on the command line, signed with a key made
-// at start, and adds the groups claim a company directory would.
+// implementation), installed by .ci/node-peers.sh. It issues JWT access tokens for the resource
+// named on the command line, signed with a key made at start, and adds the groups claim a
+// company directory would: to client-credentials clients, and to people who sign in through
+// the authorization code flow of a dynamically registered client (its development login page
+// takes any name and password).
 //
 //   node provider.mjs PORT RESOURCE NODE_MODULES
 //
@@ -19,8 +21,14 @@ const issuer = `http://127.0.0.1:${port}`;
 const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const signing = { ...privateKey.export({ format: "jwk" }), kid: "provider-es256", alg: "ES256", use: "sig" };
 
-// Which client gets which groups: a publisher agent and one that the policy maps to no role.
-const GROUPS = { "release-agent": ["cms-publishers"], "stranger-agent": ["contractors"] };
+// Who is in which groups: a publisher agent, an agent and a person that the policy maps to no
+// role, and a person who publishes.
+const GROUPS = {
+  "release-agent": ["cms-publishers"],
+  "stranger-agent": ["contractors"],
+  stranger: ["contractors"],
+  ann: ["cms-publishers"],
+};
 const client = (id) => ({
   client_id: id,
   client_secret: `${id}-secret-0123456789`,
@@ -28,16 +36,17 @@ const client = (id) => ({
   redirect_uris: [],
   response_types: [],
   scope: "cs-mcp.write",
-  id_token_signed_response_alg: "ES256",
 });
 
 const provider = new Provider(issuer, {
-  clients: Object.keys(GROUPS).map(client),
+  clients: ["release-agent", "stranger-agent"].map(client),
   jwks: { keys: [signing] },
-  scopes: ["openid", "cs-mcp.write"],
+  scopes: ["openid", "offline_access", "cs-mcp.write"],
   ttl: { ClientCredentials: 300 },
+  clientDefaults: { id_token_signed_response_alg: "ES256" },
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: true },
+    registration: { enabled: true },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -50,7 +59,7 @@ const provider = new Provider(issuer, {
       },
     },
   },
-  extraTokenClaims: (ctx, token) => ({ groups: GROUPS[token.clientId] ?? [] }),
+  extraTokenClaims: (ctx, token) => ({ groups: GROUPS[token.accountId ?? token.clientId] ?? [] }),
 });
 
 provider.listen(Number(port), "127.0.0.1", () => console.log("listening"));
