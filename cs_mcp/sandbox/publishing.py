@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -59,6 +59,7 @@ from cs_mcp.sandbox.endpoint import (
 from cs_mcp.sandbox.queue import (
     Action,
     Operation,
+    QueueType,
     add_queue_row,
     asset_summary,
     entry_summary,
@@ -276,15 +277,31 @@ def _bulk_handler(state: SandboxState, action: Action) -> Endpoint:
                 " locales_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (job_id, action, now_iso(state), user, scheduled_at, json.dumps(environments), json.dumps(locales)),
             )
-            for item in body.entries:
-                own_locale = item.locale or master
-                for locale in locales or [own_locale]:
-                    _queue_bulk_entry(
-                        conn, state, action, item, own_locale, locale, environments, scheduled_at, job_id, user
-                    )
-            for asset in body.assets:
-                for locale in locales or [master]:
-                    _queue_bulk_asset(conn, state, action, asset, locale, environments, scheduled_at, job_id, user)
+            rows = [
+                _bulk_entry(conn, action, item, item.locale or master, locale, environments)
+                for item in body.entries
+                for locale in locales or [item.locale or master]
+            ]
+            rows += [
+                _bulk_asset(conn, action, asset, locale, environments)
+                for asset in body.assets
+                for locale in locales or [master]
+            ]
+            for row in rows:
+                add_queue_row(
+                    conn,
+                    state,
+                    row_type=row.type,
+                    action=action,
+                    entry=row.summary,
+                    operations=row.operations,
+                    environments=environments,
+                    locales=[row.locale],
+                    scheduled_at=scheduled_at,
+                    job_id=job_id,
+                    user=user,
+                    failure=row.failure,
+                )
         return JSONResponse(
             {
                 "notice": f"Your bulk {action} request is in progress. Please check publish queue for more details.",
@@ -295,18 +312,19 @@ def _bulk_handler(state: SandboxState, action: Action) -> Endpoint:
     return handler
 
 
-def _queue_bulk_entry(
-    conn: sqlite3.Connection,
-    state: SandboxState,
-    action: Action,
-    item: BulkEntry,
-    own_locale: str,
-    locale: str,
-    environments: list[str],
-    scheduled_at: str | None,
-    job_id: str,
-    user: str,
-) -> None:
+class _BulkRow(NamedTuple):
+    """One item of a bulk request in one locale, as its queue row records it."""
+
+    type: QueueType
+    locale: str
+    summary: dict[str, Any]
+    operations: list[Operation]
+    failure: str | None
+
+
+def _bulk_entry(
+    conn: sqlite3.Connection, action: Action, item: BulkEntry, own_locale: str, locale: str, environments: list[str]
+) -> _BulkRow:
     pinned = item.version if item.version is not None and locale == own_locale else None
     latest = store.latest_entry_version(conn, item.content_type, item.uid, locale)
     version = pinned if pinned is not None else latest
@@ -331,33 +349,12 @@ def _queue_bulk_entry(
             "locale": locale,
             "content_type": {"uid": item.content_type, "title": item.content_type},
         }
-    add_queue_row(
-        conn,
-        state,
-        row_type="entry",
-        action=action,
-        entry=summary,
-        operations=operations,
-        environments=environments,
-        locales=[locale],
-        scheduled_at=scheduled_at,
-        job_id=job_id,
-        user=user,
-        failure=failure,
-    )
+    return _BulkRow("entry", locale, summary, operations, failure)
 
 
-def _queue_bulk_asset(
-    conn: sqlite3.Connection,
-    state: SandboxState,
-    action: Action,
-    item: BulkAsset,
-    locale: str,
-    environments: list[str],
-    scheduled_at: str | None,
-    job_id: str,
-    user: str,
-) -> None:
+def _bulk_asset(
+    conn: sqlite3.Connection, action: Action, item: BulkAsset, locale: str, environments: list[str]
+) -> _BulkRow:
     asset = store.get_asset(conn, item.uid)
     version = item.version if item.version is not None else (None if asset is None else int(asset["_version"]))
     failure: str | None = None
@@ -373,20 +370,7 @@ def _queue_bulk_asset(
         if version is not None
         else {"title": item.uid, "uid": item.uid, "version": None, "locale": locale}
     )
-    add_queue_row(
-        conn,
-        state,
-        row_type="asset",
-        action=action,
-        entry=summary,
-        operations=operations,
-        environments=environments,
-        locales=[locale],
-        scheduled_at=scheduled_at,
-        job_id=job_id,
-        user=user,
-        failure=failure,
-    )
+    return _BulkRow("asset", locale, summary, operations, failure)
 
 
 def _job_status(counts: dict[str, int]) -> str:
