@@ -109,6 +109,18 @@ async def _asset(state: AppState, uid: str, version: int | None = None) -> Asset
         raise ToolError(f"asset {uid}{where} does not exist; find assets with query_assets") from None
 
 
+async def _file(call: WriteCall, uid: str) -> Asset:
+    """The asset a write to a file names.
+
+    Raises:
+        ToolError: no such asset, or it is a folder.
+    """
+    current = await _asset(call.state, uid)
+    if current.is_dir:
+        raise ToolError(f"{uid} is a folder, not a file; {call.spec.name} takes an asset's uid")
+    return current
+
+
 @tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Get an asset", idempotent=True)
 async def get_asset(
     ctx: ToolContext,
@@ -347,9 +359,7 @@ async def replace_asset(
     targets = Targets()
     await call.precheck(targets)
     source = _source(call, content_base64, filename, path, url)
-    current = await _asset(state, uid)
-    if current.is_dir:
-        raise ToolError(f"{uid} is a folder, not a file; replace_asset takes an asset's uid")
+    current = await _file(call, uid)
     plan = WritePlan(
         action="replace_asset",
         summary=f"replace the file of asset {uid} ({current.filename}, version {current.version}) "
@@ -405,9 +415,7 @@ async def update_asset(
         raise ToolError("pass at least one of title, description or tags")
     targets = Targets()
     await call.precheck(targets)
-    current = await _asset(state, uid)
-    if current.is_dir:
-        raise ToolError(f"{uid} is a folder, not a file; update_asset takes an asset's uid")
+    current = await _file(call, uid)
     changes = _changes(current, title, description, tags)
     plan = WritePlan(
         action="update_asset",

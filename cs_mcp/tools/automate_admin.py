@@ -156,6 +156,13 @@ def account_info(account: AutomationAccount, model: type[A] = AccountInfo) -> A:
     )
 
 
+def _missing(what: str, item_id: str, project_id: str, where_listed: str) -> str:
+    return (
+        f"{what} {item_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
+        + where_listed
+    )
+
+
 async def load_project(state: AppState, project_id: str) -> AutomationProject:
     try:
         return await state.client.automate.project(project_id)
@@ -168,8 +175,7 @@ async def load_variable(state: AppState, project_id: str, variable_id: str) -> P
         return await state.client.automate.variable(project_id, variable_id)
     except NotFoundError:
         raise ToolError(
-            f"variable {variable_id!r} does not exist in Automate project {project_id!r} (or the project does "
-            "not); list_project_variables lists its variables"
+            _missing("variable", variable_id, project_id, "list_project_variables lists its variables")
         ) from None
 
 
@@ -213,8 +219,7 @@ async def get_automation_account(ctx: ToolContext, project_id: ProjectId, accoun
         return account_info(await state.client.automate.account(project_id, account_id), AccountDetail)
     except NotFoundError:
         raise ToolError(
-            f"account {account_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
-            "list_automation_accounts lists its accounts"
+            _missing("account", account_id, project_id, "list_automation_accounts lists its accounts")
         ) from None
 
 
@@ -231,8 +236,7 @@ async def get_automation_audit_log(
         return summarize_audit(await state.client.automate.audit_log(project_id, log_id), AuditLogDetail)
     except NotFoundError:
         raise ToolError(
-            f"audit-log entry {log_id!r} does not exist in Automate project {project_id!r} (or the project does "
-            "not); list_automation_audit_logs lists its entries"
+            _missing("audit-log entry", log_id, project_id, "list_automation_audit_logs lists its entries")
         ) from None
 
 
