@@ -190,18 +190,9 @@ def _entry_publish_handler(state: SandboxState, action: Action) -> Endpoint:
             for locale in locales:
                 version = _entry_version_for(conn, content_type, uid, locale, pinned_locale, body.version)
                 operation = Operation(action, "entry", content_type, uid, locale, version, tuple(environments))
-                add_queue_row(
-                    conn,
-                    state,
-                    row_type="entry",
-                    action=action,
-                    entry=entry_summary(conn, content_type, uid, locale, version),
-                    operations=[operation],
-                    environments=environments,
-                    locales=[locale],
-                    scheduled_at=scheduled_at,
-                    user=acting_user(request),
-                )
+                summary = entry_summary(conn, content_type, uid, locale, version)
+                row = _Row("entry", locale, summary, [operation])
+                _add_row(conn, state, action, row, environments, scheduled_at, acting_user(request))
         return JSONResponse({"notice": "The requested action has been performed."})
 
     return handler
@@ -237,18 +228,9 @@ def _asset_publish_handler(state: SandboxState, action: Action) -> Endpoint:
             if store.get_asset_version(conn, uid, version) is None:
                 raise invalid("The asset version does not exist.", {"version": [f"version {version} does not exist."]})
             for locale in locales:
-                add_queue_row(
-                    conn,
-                    state,
-                    row_type="asset",
-                    action=action,
-                    entry=asset_summary(conn, uid, locale, version),
-                    operations=[Operation(action, "asset", "", uid, locale, version, tuple(environments))],
-                    environments=environments,
-                    locales=[locale],
-                    scheduled_at=scheduled_at,
-                    user=acting_user(request),
-                )
+                operation = Operation(action, "asset", "", uid, locale, version, tuple(environments))
+                row = _Row("asset", locale, asset_summary(conn, uid, locale, version), [operation])
+                _add_row(conn, state, action, row, environments, scheduled_at, acting_user(request))
         return JSONResponse({"notice": "The requested action has been performed."})
 
     return handler
@@ -288,20 +270,7 @@ def _bulk_handler(state: SandboxState, action: Action) -> Endpoint:
                 for locale in locales or [master]
             ]
             for row in rows:
-                add_queue_row(
-                    conn,
-                    state,
-                    row_type=row.type,
-                    action=action,
-                    entry=row.summary,
-                    operations=row.operations,
-                    environments=environments,
-                    locales=[row.locale],
-                    scheduled_at=scheduled_at,
-                    job_id=job_id,
-                    user=user,
-                    failure=row.failure,
-                )
+                _add_row(conn, state, action, row, environments, scheduled_at, user, job_id=job_id)
         return JSONResponse(
             {
                 "notice": f"Your bulk {action} request is in progress. Please check publish queue for more details.",
@@ -312,19 +281,47 @@ def _bulk_handler(state: SandboxState, action: Action) -> Endpoint:
     return handler
 
 
-class _BulkRow(NamedTuple):
-    """One item of a bulk request in one locale, as its queue row records it."""
+class _Row(NamedTuple):
+    """One item of a publish request in one locale, as its queue row records it."""
 
     type: QueueType
     locale: str
     summary: dict[str, Any]
     operations: list[Operation]
-    failure: str | None
+    failure: str | None = None
+
+
+def _add_row(
+    conn: sqlite3.Connection,
+    state: SandboxState,
+    action: Action,
+    row: _Row,
+    environments: list[str],
+    scheduled_at: str | None,
+    user: str,
+    *,
+    job_id: str | None = None,
+) -> None:
+    """Queues `row` (and applies it unless it is scheduled or failed)."""
+    add_queue_row(
+        conn,
+        state,
+        row_type=row.type,
+        action=action,
+        entry=row.summary,
+        operations=row.operations,
+        environments=environments,
+        locales=[row.locale],
+        scheduled_at=scheduled_at,
+        job_id=job_id,
+        user=user,
+        failure=row.failure,
+    )
 
 
 def _bulk_entry(
     conn: sqlite3.Connection, action: Action, item: BulkEntry, own_locale: str, locale: str, environments: list[str]
-) -> _BulkRow:
+) -> _Row:
     pinned = item.version if item.version is not None and locale == own_locale else None
     latest = store.latest_entry_version(conn, item.content_type, item.uid, locale)
     version = pinned if pinned is not None else latest
@@ -349,12 +346,12 @@ def _bulk_entry(
             "locale": locale,
             "content_type": {"uid": item.content_type, "title": item.content_type},
         }
-    return _BulkRow("entry", locale, summary, operations, failure)
+    return _Row("entry", locale, summary, operations, failure)
 
 
 def _bulk_asset(
     conn: sqlite3.Connection, action: Action, item: BulkAsset, locale: str, environments: list[str]
-) -> _BulkRow:
+) -> _Row:
     asset = store.get_asset(conn, item.uid)
     version = item.version if item.version is not None else (None if asset is None else int(asset["_version"]))
     failure: str | None = None
@@ -370,7 +367,7 @@ def _bulk_asset(
         if version is not None
         else {"title": item.uid, "uid": item.uid, "version": None, "locale": locale}
     )
-    return _BulkRow("asset", locale, summary, operations, failure)
+    return _Row("asset", locale, summary, operations, failure)
 
 
 def _job_status(counts: dict[str, int]) -> str:
