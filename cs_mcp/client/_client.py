@@ -297,17 +297,13 @@ class ContentstackClient:
                 headers["access_token"] = token
             if c.branch:
                 headers["branch"] = c.branch
-        elif api is Api.ANALYTICS:
-            if c.authtoken:
-                headers["authtoken"] = c.authtoken
-            elif c.oauth_token:
-                headers["authorization"] = f"Bearer {c.oauth_token}"
         else:
+            # Analytics and Automate act for a user: the authtoken, else the OAuth token.
             if c.authtoken:
                 headers["authtoken"] = c.authtoken
             elif c.oauth_token:
                 headers["authorization"] = f"Bearer {c.oauth_token}"
-            if c.organization_uid:
+            if api is Api.AUTOMATE and c.organization_uid:
                 headers["organization_uid"] = c.organization_uid
         return headers
 

@@ -86,6 +86,12 @@ class ProjectList(ListAnswer):
     projects: list[ProjectInfo]
 
 
+# What an automation lacks before it can be switched on, as its summary and its detail show it.
+Missing = Annotated[
+    list[str], Field(description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.")
+]
+
+
 class AutomationSummary(BaseModel):
     id: str
     title: str | None = None
@@ -93,10 +99,7 @@ class AutomationSummary(BaseModel):
     active: bool
     trigger: str | None = Field(default=None, description="What starts it, e.g. 'Contentstack: Entry Published'.")
     actions: list[str] = Field(default_factory=lambda: [], description="Its action steps, in order.")
-    missing: list[str] = Field(
-        default_factory=lambda: [],
-        description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.",
-    )
+    missing: Missing = Field(default_factory=lambda: [])
     updated_at: str | None = None
 
 
@@ -130,10 +133,7 @@ class AutomationDetail(ReadAnswer):
     throttle: bool | None = None
     trigger: TriggerInfo | None = None
     steps: list[StepInfo] = Field(default_factory=lambda: [])
-    missing: list[str] = Field(
-        default_factory=lambda: [],
-        description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.",
-    )
+    missing: Missing = Field(default_factory=lambda: [])
     created_at: str | None = None
     updated_at: str | None = None
     note: str | None = None
