@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cs_mcp.client import (
     BULK_MAX_ENVIRONMENTS,
@@ -39,8 +39,9 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Targets
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
-from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -72,21 +73,13 @@ QUEUE_SCAN_REQUESTS = 5
 ItemStatus = Literal["planned", "published", "unpublished", "scheduled", "submitted", "failed"]
 
 
-class PublishItem(BaseModel):
+class PublishItem(ItemInput):
     """An entry or an asset."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["entry", "asset"]
-    content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
-    uid: Uid
-    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
     locale: LocaleCode | None = Field(default=None, description="Entries: the locale whose version is published.")
 
     @model_validator(mode="after")
     def _fits_its_type(self) -> PublishItem:
-        if self.type == "entry" and not self.content_type:
-            raise ValueError("an entry item needs its content_type")
         if self.type == "asset" and (self.content_type or self.locale):
             raise ValueError("an asset item takes only uid and version (publish locales go in `locales`)")
         return self

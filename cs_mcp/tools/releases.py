@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from cs_mcp.client import (
     ASSET_CONTENT_TYPE,
@@ -28,8 +28,9 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Permit, Targets
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
-from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -83,22 +84,14 @@ Action = Literal["publish", "unpublish"]
 # -- argument and answer models ---------------------------------------------------------------
 
 
-class ReleaseItemInput(BaseModel):
+class ReleaseItemInput(ItemInput):
     """An entry or an asset in a release."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["entry", "asset"]
-    content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
-    uid: Uid
-    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
     locale: LocaleCode | None = Field(default=None, description="Default: the master locale.")
     action: Action = "publish"
 
     @model_validator(mode="after")
-    def _entries_name_their_content_type(self) -> ReleaseItemInput:
-        if self.type == "entry" and not self.content_type:
-            raise ValueError("an entry item needs its content_type")
+    def _assets_name_no_content_type(self) -> ReleaseItemInput:
         if self.type == "asset" and self.content_type:
             raise ValueError("an asset item takes no content_type")
         return self
