@@ -262,7 +262,7 @@ async def create_automation_project(
     plan = WritePlan(
         action=call.spec.name,
         summary=f"create the Automate project {title!r}",
-        targets={"automation_project": [NEW_PROJECT]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="POST", path=automate_path("projects"), summary="create the project")],
     )
     await call.precheck(targets)
@@ -326,7 +326,7 @@ async def update_automation_project(
     plan = WritePlan(
         action=call.spec.name,
         summary=f"update Automate project {project_id!r}: {'; '.join(changes)}",
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PUT", path=path, summary=", ".join(sorted(wanted)))],
         items=changes,
     )
@@ -370,7 +370,7 @@ async def delete_automation_project(
         action=call.spec.name,
         summary=f"delete Automate project {project_id!r} ({text_or_none(project.title)!r}) with {counted}{running}, "
         "its variables and accounts",
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[
             PlannedRequest(method="DELETE", path=automate_path("projects", project_id), summary="delete the project")
         ],
@@ -397,12 +397,12 @@ async def delete_automation_project(
 
 
 def _variable_plan(
-    call: WriteCall, project_id: str, summary: str, method: str, path: str, items: list[str]
+    call: WriteCall, targets: Targets, summary: str, method: str, path: str, items: list[str]
 ) -> WritePlan:
     return WritePlan(
         action=call.spec.name,
         summary=summary,
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[PlannedRequest(method=method, path=path, summary=summary)],
         items=items,
     )
@@ -434,7 +434,7 @@ async def create_project_variable(
     targets = Targets(automation_projects=(project_id,))
     path = automate_path("projects", project_id, "variables")
     plan = _variable_plan(
-        call, project_id, f"create the {type} variable {key!r} with {_value_words(type, value)}", "POST", path, [key]
+        call, targets, f"create the {type} variable {key!r} with {_value_words(type, value)}", "POST", path, [key]
     )
     await call.precheck(targets)
 
@@ -503,9 +503,7 @@ async def update_project_variable(
             VariableWriteAnswer, notice=message, project_id=project_id, variable=variable_info(current)
         )
     path = automate_path("projects", project_id, "variables", variable_id)
-    plan = _variable_plan(
-        call, project_id, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes
-    )
+    plan = _variable_plan(call, targets, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes)
 
     async def execute(permits: Permits) -> ProjectVariable:
         permit = permits.for_operation("automation_variable.update")
@@ -545,7 +543,7 @@ async def delete_project_variable(
     current = await load_variable(call.state, project_id, variable_id)
     path = automate_path("projects", project_id, "variables", variable_id)
     plan = _variable_plan(
-        call, project_id, f"delete the {current.type} variable {current.key!r}", "DELETE", path, [current.key or ""]
+        call, targets, f"delete the {current.type} variable {current.key!r}", "DELETE", path, [current.key or ""]
     )
 
     async def execute(permits: Permits) -> str:

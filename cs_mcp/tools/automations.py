@@ -549,7 +549,7 @@ async def set_automation_active(
     plan = WritePlan(
         action=tool_name,
         summary=f"switch automation {automation_id!r} of project {project_id!r} {word}",
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PATCH", path=path, summary=f'{{"active": {str(active).lower()}}}')],
         items=[automation_id],
     )

@@ -255,7 +255,7 @@ async def create_entry(
     plan = WritePlan(
         action="create_entry",
         summary=f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
-        targets={"content_type": [content_type], "locale": [loc]},
+        targets=targets.named(),
         requests=[
             PlannedRequest(
                 method="POST",
@@ -327,7 +327,7 @@ async def update_entry(
     plan = WritePlan(
         action="update_entry",
         summary=f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
-        targets={"content_type": [content_type], "locale": [loc]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PUT", path=path, summary="save the entry as a new version")],
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
@@ -387,7 +387,7 @@ async def delete_entry(
     plan = WritePlan(
         action="delete_entry",
         summary=f"delete entry {content_type}/{uid} in {loc}",
-        targets={"content_type": [content_type], "locale": [loc]},
+        targets=targets.named(),
         requests=[
             PlannedRequest(
                 method="DELETE",

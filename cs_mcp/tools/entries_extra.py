@@ -213,7 +213,7 @@ async def localize_entry(
     plan = WritePlan(
         action=call.spec.name,
         summary=f"localize {content_type}/{uid} in {locale} from its {source} version ({changed})",
-        targets={"content_type": [content_type], "locale": [locale]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PUT", path=path, summary=f"create the {locale} version (version 1)")],
         items=[f"entry {content_type}/{uid} ({locale})"],
     )
