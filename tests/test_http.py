@@ -12,6 +12,7 @@ import httpx2
 import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server import MCPServer
 from mcp_types import ElicitResult
 from mcp_types.jsonrpc import HEADER_MISMATCH
 from pydantic import Field
@@ -55,17 +56,25 @@ async def test_healthz_checks_host_and_origin_like_the_mcp_endpoint(headers: dic
 
 
 @asynccontextmanager
-async def mcp_http(max_sessions_per_principal: int = 20) -> AsyncGenerator[httpx2.AsyncClient]:
-    """A client of the real HTTP app, its lifespan (the MCP session manager) running."""
+async def running_app(**options: Any) -> AsyncGenerator[tuple[MCPServer[Any], BearerAuth]]:
+    """The server and the real HTTP app around it (`create_http_app`'s `options`), its lifespan
+    (the MCP session manager) running."""
     policy = parse_policy(policy_text())
     server = build_server(
         Settings.from_env(STACK_ENV), guard=Guard(policy), transport=httpx2.MockTransport(stack_handler)
     )
-    app = create_http_app(server, policy, max_sessions_per_principal=max_sessions_per_principal)
+    app = create_http_app(server, policy, **options)
     assert isinstance(app, BearerAuth)
     inner: Any = app.app
+    async with inner.router.lifespan_context(inner):
+        yield server, app
+
+
+@asynccontextmanager
+async def mcp_http(max_sessions_per_principal: int = 20) -> AsyncGenerator[httpx2.AsyncClient]:
+    """A client of the real HTTP app, its lifespan (the MCP session manager) running."""
     async with (
-        inner.router.lifespan_context(inner),
+        running_app(max_sessions_per_principal=max_sessions_per_principal) as (_server, app),
         httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as client,
     ):
         yield client
@@ -256,14 +265,7 @@ async def call_regional(app: Any, region_header: str) -> int | None:
 
 
 async def test_mcp_param_headers_are_checked_for_a_tool_that_declares_them_even_when_it_is_registered_again() -> None:
-    policy = parse_policy(policy_text())
-    server = build_server(
-        Settings.from_env(STACK_ENV), guard=Guard(policy), transport=httpx2.MockTransport(stack_handler)
-    )
-    app = create_http_app(server, policy, stateless=True)
-    assert isinstance(app, BearerAuth)
-    inner: Any = app.app
-    async with inner.router.lifespan_context(inner):
+    async with running_app(stateless=True) as (server, app):
         server.add_tool(unannotated, name="regional")
         # No x-mcp-header in its schema: a stray header is nobody's business.
         assert await call_regional(app, "eu") is None
