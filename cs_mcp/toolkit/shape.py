@@ -145,9 +145,10 @@ def fit_page(
     was shortened: a first item too large on its own has its longest strings cut (and saying
     so) until it fits. With `cleaned`, every item is also cleaned as `clean` does, in the same
     pass that measures it (one JSON encoding per clean item)."""
-    if cleaned and items and _fits_clean(items, budget_tokens - overhead - len(items)):
-        # The common case, a clean page well within the budget: one encoding for the page.
-        return list(items), False
+    if cleaned:
+        fast = _fit_clean_page(items, budget_tokens - overhead)
+        if fast is not None:
+            return fast
     kept: list[T] = []
     used = overhead
     for item in items:
@@ -158,9 +159,7 @@ def fit_page(
         if used + size > budget_tokens:
             if kept:
                 break
-            room = budget_tokens - overhead
-            # Measured over already: shortened without measuring it again (a model is re-dumped).
-            return [shorten_to_fit(item, room) if isinstance(item, BaseModel) else _shorten_over(item, room)], True
+            return [_shorten_measured(item, budget_tokens - overhead)], True
         kept.append(item)
         used += size
     return kept, False
@@ -175,15 +174,29 @@ def _compact_json(value: Any) -> bytes | None:
         return None
 
 
-def _fits_clean(value: Any, room: int) -> bool:
-    """Whether `value` is clean (as `_clean_json` decides) and the JSON form that `estimate_tokens`
-    measures is surely at most `room` tokens, judged from one compact encoding: an upper bound
-    of `json.dumps`' length (`_dumps_bound`). False also when unsure: the caller measures exactly."""
-    data = _compact_json(value)
-    # The length alone first: the bound's counts are wasted on a value too long anyway.
-    return (
-        data is not None and len(data) // 4 <= room and _dumps_bound(data) // 4 <= room and _clean_json(data.decode())
-    )
+def _fit_clean_page(items: Sequence[T], room: int) -> tuple[list[T], bool] | None:
+    """`fit_page`'s answer for clean items, taken from one compact encoding an item against an
+    upper bound of the exact measure (`_dumps_bound`): every item when the bounds fit `room`,
+    a first item far over it alone shortened. None when only the exact measure can tell (an
+    item to clean, or a page near the budget)."""
+    used = 0
+    for index, item in enumerate(items):
+        data = _compact_json(item)
+        if data is None:
+            return None
+        text = data.decode()
+        if not _clean_json(text):
+            return None
+        if index == 0 and len(text) > 8 * room:
+            # Surely over alone: `json.dumps` writes at least 7/8 of the compact form's
+            # characters (a float such as 0.00001 is 1e-05 there), so no exact measure is needed.
+            return [_shorten_measured(item, room)], True
+        if used + len(data) // 4 + 1 > room:
+            return None  # the bound is at least the length: its counts would be wasted
+        used += _dumps_bound(data) // 4 + 1
+        if used > room:
+            return None
+    return list(items), False
 
 
 def _dumps_bound(data: bytes) -> int:
@@ -223,6 +236,12 @@ def shorten_to_fit(value: T, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> T:
     return _shorten_over(value, budget_tokens)
 
 
+def _shorten_measured(item: T, budget_tokens: int) -> T:
+    """An item known to be over the budget, shortened without measuring it again (a model is
+    dumped and measured by `shorten_to_fit`)."""
+    return shorten_to_fit(item, budget_tokens) if isinstance(item, BaseModel) else _shorten_over(item, budget_tokens)
+
+
 def _shorten_over(value: T, budget_tokens: int) -> T:
     """`shorten_to_fit` for a JSON-like `value` already measured over the budget."""
     limit = 4000
@@ -239,17 +258,9 @@ def fit_one(value: dict[str, Any], budget_tokens: int = DEFAULT_BUDGET_TOKENS) -
     """One object from the stack, cleaned as `clean` does and within the budget: its longest
     strings are shortened (and say so) until it fits. Answers the object and whether anything
     was cut. Cleaning and measuring share one JSON encoding when the object is clean."""
-    data = _compact_json(value)
-    if data is not None:
-        text = data.decode()
-        if _clean_json(text):
-            if len(text) > 8 * budget_tokens:
-                # Surely over: `json.dumps` writes at least 7/8 of the compact form's characters
-                # (a float such as 0.00001 is 1e-05 there), so no exact measure is needed.
-                shortened = _shorten_over(value, budget_tokens)
-                return shortened, shortened is not value
-            if _dumps_bound(data) // 4 <= budget_tokens - 1:
-                return value, False  # the common case: one compact encoding, nothing to clean or cut
+    fast = _fit_clean_page([value], budget_tokens)
+    if fast is not None:
+        return fast[0][0], fast[1]  # the common case: one compact encoding, nothing to clean
     cleaned, size = _clean_and_measure(value)
     if size <= budget_tokens:
         return cleaned, False

@@ -214,3 +214,10 @@ def test_one_object_far_over_the_budget_is_cut_to_the_same_answer_as_by_the_exac
     assert shortened is True
     assert cut == shorten_to_fit(value)
     assert estimate_tokens(cut) <= DEFAULT_BUDGET_TOKENS
+
+
+def test_a_page_led_by_an_item_far_over_the_budget_answers_that_item_cut_as_the_exact_measure_cuts_it() -> None:
+    items = [{"uid": f"e{i}", "body": "Long read. " * 9_310} for i in range(10)]
+    kept, shortened = fit_page(items, cleaned=True)
+    assert shortened is True
+    assert kept == [shorten_to_fit(items[0], DEFAULT_BUDGET_TOKENS - 200)]
