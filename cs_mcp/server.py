@@ -28,7 +28,7 @@ from cs_mcp.toolkit.context import AppState, principal_in
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, toolset_availability
 from cs_mcp.toolkit.schema import ArgumentCheck, compact_schema
 from cs_mcp.toolkit.shape import CONTENT_MARK, with_notice
-from cs_mcp.toolkit.stored_schemas import sdk_tool
+from cs_mcp.toolkit.stored_schemas import sdk_tool, stored_schemas
 from cs_mcp.toolkit.toolsets import DISCOVERY, OfferedToolsets, discovery_specs, select_toolsets
 from cs_mcp.toolkit.write import audit_unserved, watch_attempt
 
@@ -301,6 +301,7 @@ def build_server(
         if spec.toolset != DISCOVERY and not offered.registers(spec):
             continue
         specs[spec.name] = spec
+    stored = stored_schemas(specs)
     server: MCPServer[AppState] = MCPServer(
         "cs-mcp",
         title="cs-mcp: guarded Contentstack",
@@ -311,7 +312,7 @@ def build_server(
         # INFO would log every Contentstack request to stderr, which clients show as the log.
         log_level="WARNING",
         # Listed from the stored schemas: the SDK builds each tool's models at its first call.
-        tools=[sdk_tool(spec) for spec in specs.values()],
+        tools=[sdk_tool(spec, stored.get(name)) for name, spec in specs.items()],
     )
     server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered))
     server.middleware.append(ArgumentCheck({name: spec.fn for name, spec in specs.items()}))

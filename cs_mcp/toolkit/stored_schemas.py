@@ -17,8 +17,8 @@ its declaration gives; after changing a tool's arguments or answer, regenerate t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import cache, cached_property
+from collections.abc import Callable, Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -37,14 +37,26 @@ class Schemas(TypedDict):
     output: dict[str, Any] | None
 
 
-@cache
-def stored_schemas() -> dict[str, Schemas]:
-    """The stored schemas by tool name (read once; empty when the file is missing)."""
+def stored_schemas(names: Iterable[str]) -> dict[str, Schemas]:
+    """The stored schemas of the tools `names` that have them, by name. Only their lines of the
+    file are parsed: a default server's tools are two fifths of it."""
+    wanted = set(names)
     try:
         text = STORED.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    stored: dict[str, Schemas] = json.loads(text)
+    found: dict[str, Schemas] = {}
+    for line in text.splitlines()[1:-1]:
+        quoted, _, schemas = line.rstrip(",").partition(": ")
+        name = json.loads(quoted)
+        if name in wanted:
+            found[name] = json.loads(schemas)
+    return found
+
+
+def every_stored() -> dict[str, Schemas]:
+    """Every tool's stored schemas, by name (the whole file)."""
+    stored: dict[str, Schemas] = json.loads(STORED.read_text(encoding="utf-8"))
     return stored
 
 
@@ -84,10 +96,9 @@ def sdk_built(
     )
 
 
-def sdk_tool(spec: ToolSpec) -> Tool:
-    """The SDK tool the server registers for `spec`: from its stored schemas when they are
-    stored, else built from the function as the SDK's `add_tool` does."""
-    stored = stored_schemas().get(spec.name)
+def sdk_tool(spec: ToolSpec, stored: Schemas | None) -> Tool:
+    """The SDK tool the server registers for `spec`: from its `stored` schemas (`stored_schemas`)
+    when it has them, else built from the function as the SDK's `add_tool` does."""
     if stored is None:
         return sdk_built(spec.fn, spec.name, spec.title, spec.description, spec.annotations, spec.meta)
     tool = StoredTool.model_construct(
@@ -121,7 +132,8 @@ def generated_schemas() -> dict[str, Schemas]:
 
 
 def as_text(schemas: dict[str, Schemas]) -> str:
-    """The file's text: one tool a line, so that a change shows as the lines of its tools."""
+    """The file's text: a JSON object, one tool a line (so that a change shows as the lines of
+    its tools, and a server parses only the lines it needs)."""
     lines = [f"{json.dumps(name)}: {_compact(s)}" for name, s in schemas.items()]
     return "{\n" + ",\n".join(lines) + "\n}\n"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx2
@@ -26,7 +27,7 @@ NO_CONTEXT: Any = None
 
 
 def test_every_stored_schema_is_the_one_its_declaration_gives() -> None:
-    stored = stored_schemas.stored_schemas()
+    stored = stored_schemas.every_stored()
     generated = generated_schemas()
     assert set(stored) == set(generated), f"tools and stored schemas differ: run {REGENERATE}"
     changed = [name for name, schemas in generated.items() if stored[name] != schemas]
@@ -35,22 +36,25 @@ def test_every_stored_schema_is_the_one_its_declaration_gives() -> None:
 
 def test_the_stored_file_is_what_the_regeneration_writes() -> None:
     # The same schemas in the file's own layout: a hand edit shows here, not only as a drift.
-    assert stored_schemas.STORED.read_text("utf-8") == stored_schemas.as_text(generated_schemas())
+    text = stored_schemas.STORED.read_text("utf-8")
+    assert text == stored_schemas.as_text(generated_schemas())
+    assert stored_schemas.stored_schemas(["get_entry", "publish"]) == {
+        name: schemas for name, schemas in json.loads(text).items() if name in ("get_entry", "publish")
+    }
 
 
 def test_a_tool_is_listed_with_its_stored_schemas_and_no_model_built() -> None:
     spec = next(s for s in registered_tools() if s.name == "query_entries")
-    tool = sdk_tool(spec)
+    tool = sdk_tool(spec, stored_schemas.stored_schemas([spec.name])[spec.name])
     built = sdk_built(spec.fn, spec.name, spec.title, spec.description, spec.annotations, spec.meta)
     assert isinstance(tool, StoredTool)
     assert (tool.parameters, tool.output_schema) == (built.parameters, built.output_schema)
 
 
-def test_a_tool_without_stored_schemas_is_built_from_its_function(monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = stored_schemas.stored_schemas()["get_entry"]["input"]
-    monkeypatch.setattr(stored_schemas, "stored_schemas", dict)
+def test_a_tool_without_stored_schemas_is_built_from_its_function() -> None:
+    expected = stored_schemas.every_stored()["get_entry"]["input"]
     spec = next(s for s in registered_tools() if s.name == "get_entry")
-    tool = sdk_tool(spec)
+    tool = sdk_tool(spec, None)
     assert not isinstance(tool, StoredTool)
     assert tool.parameters == expected
 
@@ -69,7 +73,7 @@ async def test_a_stored_tool_refuses_bad_arguments_with_the_sdks_own_error(argum
     with pytest.raises(ToolError) as expected:
         await built.run(arguments, context=NO_CONTEXT)
     with pytest.raises(ToolError) as refused:
-        await sdk_tool(spec).run(arguments, context=NO_CONTEXT)
+        await sdk_tool(spec, stored_schemas.stored_schemas(["get_entry"])["get_entry"]).run(arguments, NO_CONTEXT)
     assert type(refused.value) is type(expected.value)
     assert str(refused.value) == str(expected.value)
 
