@@ -35,6 +35,12 @@ class Label(APIModel):
     content_types: list[str] = Field(default_factory=lambda: [])
 
 
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list in an answer; anything else in it, or a value that is no list, is dropped."""
+    items = cast(list[Any], value) if isinstance(value, list) else []
+    return [cast(dict[str, Any], item) for item in items if isinstance(item, dict)]
+
+
 class Shown(BaseModel):
     """A model that drops every field it does not name: for answers that carry secrets."""
 
@@ -50,10 +56,7 @@ class WebhookDestination(Shown):
     @classmethod
     def _names_only(cls, value: Any) -> list[str]:
         # Custom headers often carry an API key: only their names are kept, never the values.
-        if not isinstance(value, list):
-            return []
-        headers = [cast(dict[str, Any], h) for h in cast(list[Any], value) if isinstance(h, dict)]
-        return [str(h["header_name"]) for h in headers if h.get("header_name")]
+        return [str(h["header_name"]) for h in _objects(value) if h.get("header_name")]
 
 
 class Webhook(Shown):
@@ -80,9 +83,9 @@ class DeliveryToken(Shown):
     def _environment_names(cls, value: Any) -> list[str]:
         # `scope` lists modules; the `environment` module names the environments it reads.
         names: list[str] = []
-        for module in cast(list[Any], value) if isinstance(value, list) else []:
-            if isinstance(module, dict) and cast(dict[str, Any], module).get("module") == "environment":
-                for env in cast(list[Any], cast(dict[str, Any], module).get("environments") or []):
+        for module in _objects(value):
+            if module.get("module") == "environment":
+                for env in cast(list[Any], module.get("environments") or []):
                     name: object = cast(dict[str, Any], env).get("name") if isinstance(env, dict) else env
                     if isinstance(name, str):
                         names.append(name)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from cs_mcp.client._answers import count_of, list_at, object_at
+from cs_mcp.client._answers import list_at, object_at, page_at
 from cs_mcp.client._client import Multipart
 from cs_mcp.client._entry_models import Asset, Notice
 from cs_mcp.client._models import APIModel, Page, PublishDetail
@@ -105,8 +105,7 @@ class AssetsAPI:
             ("limit", limit),
         ]
         body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
-        items = [Folder.model_validate(a) for a in list_at(body, "assets")]
-        return Page[Folder](items=items, total=count_of(body), skip=skip, limit=limit)
+        return page_at(body, "assets", Folder, skip=skip, limit=limit)
 
     async def folder(self, uid: str) -> Folder:
         """One folder with its path ("Get a single folder", `include_path=true`).

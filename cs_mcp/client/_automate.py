@@ -15,11 +15,11 @@ should check the items they get back (a server that ignores the filter answers u
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ConfigDict, Field
 
-from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._answers import page_at
 from cs_mcp.client._models import APIModel, Page
 from cs_mcp.client._regions import Api
 
@@ -177,15 +177,6 @@ class AutomationAccount(APIModel):
     updated_at: str | None = None
 
 
-def _page(body: dict[str, Any], key: str, model: type[M], skip: int, limit: int) -> Page[M]:
-    raw: Any = body.get(key)
-    if not isinstance(raw, list):
-        raise MalformedResponseError(f"the Automate answer has no list under {key!r}")
-    items = [model.model_validate(item) for item in cast(list[Any], raw)]
-    count = body.get("count")
-    return Page[M](items=items, total=count if isinstance(count, int) else None, skip=skip, limit=limit)
-
-
 def automate_query(fields: dict[str, str]) -> str:
     """`fields` as Automate's documented `query` value: `{'active':'true'}`.
 
@@ -215,7 +206,7 @@ class AutomateAPI:
     async def projects(self, *, skip: int = 0, limit: int = 30) -> Page[AutomationProject]:
         """One page of the organization's Automate projects, with the total."""
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects"], params=_list_params(skip, limit))
-        return _page(body, "projects", AutomationProject, skip, limit)
+        return page_at(body, "projects", AutomationProject, skip=skip, limit=limit)
 
     async def project(self, project_id: str) -> AutomationProject:
         """One project.
@@ -246,7 +237,7 @@ class AutomateAPI:
         if active is not None:
             params.append(("query", automate_query({"active": "true" if active else "false"})))
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "automations"], params=params)
-        return _page(body, "rules", Automation, skip, limit)
+        return page_at(body, "rules", Automation, skip=skip, limit=limit)
 
     async def automation(self, project_id: str, automation_id: str, *, show_steps: bool = True) -> Automation:
         """One automation, with its trigger and steps unless `show_steps=False`.
@@ -306,7 +297,7 @@ class AutomateAPI:
         if query:
             params.append(("query", automate_query(query)))
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "executions"], params=params)
-        return _page(body, "executions", Execution, skip, limit)
+        return page_at(body, "executions", Execution, skip=skip, limit=limit)
 
     async def execution(self, project_id: str, execution_id: str) -> Execution:
         """One run, with the status and timing of each step.
@@ -328,7 +319,7 @@ class AutomateAPI:
         """
         params = [*_list_params(skip, limit), (order, "created_at")]
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, path], params=params)
-        return _page(body, key, model, skip, limit)
+        return page_at(body, key, model, skip=skip, limit=limit)
 
     async def audit_logs(self, project_id: str, *, skip: int = 0, limit: int = 30) -> Page[AuditLogEntry]:
         """One page of a project's audit log, newest first.

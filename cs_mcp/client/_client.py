@@ -313,17 +313,13 @@ class ContentstackClient:
                 headers["access_token"] = token
             if c.branch:
                 headers["branch"] = c.branch
-        elif api is Api.ANALYTICS:
-            if c.authtoken:
-                headers["authtoken"] = c.authtoken
-            elif c.oauth_token:
-                headers["authorization"] = f"Bearer {c.oauth_token}"
         else:
+            # Analytics and Automate act for a user: the authtoken, else the OAuth token.
             if c.authtoken:
                 headers["authtoken"] = c.authtoken
             elif c.oauth_token:
                 headers["authorization"] = f"Bearer {c.oauth_token}"
-            if c.organization_uid:
+            if api is Api.AUTOMATE and c.organization_uid:
                 headers["organization_uid"] = c.organization_uid
         return headers
 
@@ -415,31 +411,11 @@ class ContentstackClient:
                     api=api.value,
                 )
                 retryable = True
-            except httpx2.TimeoutException as exc:
-                if is_write:
-                    raise OutcomeUnknownError(
-                        f"the write was sent to the {api.value.upper()} API but no answer came in time "
-                        f"({type(exc).__name__}); it may or may not have been applied. "
-                        "Read the object back to check before trying again.",
-                        api=api.value,
-                    ) from exc
-                error = RequestTimeoutError(
-                    f"the {api.value.upper()} API did not answer in time; try again, or ask for less at once.",
-                    api=api.value,
-                )
-                retryable = True
             except httpx2.TransportError as exc:
-                if is_write:
-                    raise OutcomeUnknownError(
-                        f"the connection to the {api.value.upper()} API was lost after the write was sent "
-                        f"({type(exc).__name__}); it may or may not have been applied. "
-                        "Read the object back to check before trying again.",
-                        api=api.value,
-                    ) from exc
-                error = ConnectionFailedError(
-                    f"the connection to the {api.value.upper()} API was lost ({type(exc).__name__}).",
-                    api=api.value,
-                )
+                # Sent, and then no answer: a write may have happened, a read can be asked again.
+                error = _lost_answer(api, exc, is_write)
+                if isinstance(error, OutcomeUnknownError):
+                    raise error from exc
                 retryable = True
             else:
                 remaining = _int_header(response, "x-ratelimit-remaining")
@@ -546,6 +522,28 @@ def _join(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in cast(list[object], value))
     return str(value)
+
+
+def _lost_answer(api: Api, exc: httpx2.TransportError, is_write: bool) -> ContentstackError:
+    """The error for a request sent whose answer did not come (`exc`, a timeout or a lost
+    connection): for a write, `OutcomeUnknownError` (it may have happened, so it is never
+    retried); for a read, one that a retry may cure."""
+    name = f"the {api.value.upper()} API"
+    timed_out = isinstance(exc, httpx2.TimeoutException)
+    if is_write:
+        how = (
+            f"the write was sent to {name} but no answer came in time"
+            if timed_out
+            else f"the connection to {name} was lost after the write was sent"
+        )
+        return OutcomeUnknownError(
+            f"{how} ({type(exc).__name__}); it may or may not have been applied. "
+            "Read the object back to check before trying again.",
+            api=api.value,
+        )
+    if timed_out:
+        return RequestTimeoutError(f"{name} did not answer in time; try again, or ask for less at once.", api=api.value)
+    return ConnectionFailedError(f"the connection to {name} was lost ({type(exc).__name__}).", api=api.value)
 
 
 def _classify(api: Api, status: int, error_code: int | None) -> tuple[type[APIStatusError], str]:

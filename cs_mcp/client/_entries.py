@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from cs_mcp.client._answers import count_of, list_at, object_at
+from cs_mcp.client._answers import list_at, object_at, page_at
 from cs_mcp.client._entry_models import Asset, EntryLocale, EntryReference, Notice, Source, VersionOf
 from cs_mcp.client._models import Entry, Page
 from cs_mcp.client._regions import Api
@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 VERSION_LOOKUP_CHUNK = 100
 
 SortOrder = tuple[str, Literal["asc", "desc"]]
+
+
+def _read_from(environment: str | None, locale: str | None) -> list[tuple[str, Primitive]]:
+    """Where a read reads: the CDA's `environment`, or else the CMA's drafts with where each is
+    published; and in which locale."""
+    params: list[tuple[str, Primitive]] = (
+        [("environment", environment)] if environment else [("include_publish_details", "true")]
+    )
+    if locale:
+        params.append(("locale", locale))
+    return params
 
 
 def _projection(only: Sequence[str] | None) -> list[tuple[str, Primitive]]:
@@ -67,13 +78,7 @@ class EntriesAPI:
             NotFoundError: the content type does not exist.
         """
         api, env = self._api_and_environment(source, environment)
-        params: list[tuple[str, Primitive]] = [("include_count", "true"), ("skip", skip), ("limit", limit)]
-        if env:
-            params.append(("environment", env))
-        else:
-            params.append(("include_publish_details", "true"))
-        if locale:
-            params.append(("locale", locale))
+        params = [("include_count", "true"), ("skip", skip), ("limit", limit), *_read_from(env, locale)]
         if query:
             params.append(("query", json.dumps(query, separators=(",", ":"), ensure_ascii=False)))
         params.extend(_projection(only))
@@ -83,8 +88,7 @@ class EntriesAPI:
         body = await self._core.request(
             api, "GET", ["content_types", content_type, "entries"], params=params, environment=env
         )
-        entries = [Entry.model_validate(e) for e in list_at(body, "entries")]
-        return Page[Entry](items=entries, total=count_of(body), skip=skip, limit=limit)
+        return page_at(body, "entries", Entry, skip=skip, limit=limit)
 
     async def get(
         self,
@@ -103,13 +107,7 @@ class EntriesAPI:
             NotFoundError: no such entry (or, on the CDA, not published there in that locale).
         """
         api, env = self._api_and_environment(source, environment)
-        params: list[tuple[str, Primitive]] = []
-        if env:
-            params.append(("environment", env))
-        else:
-            params.append(("include_publish_details", "true"))
-        if locale:
-            params.append(("locale", locale))
+        params = _read_from(env, locale)
         if version is not None:
             params.append(("version", version))
         params.extend(_projection(only))
@@ -187,19 +185,25 @@ class EntriesAPI:
     async def latest_versions(self, content_type: str, uids: Sequence[str], *, locale: str) -> dict[str, int]:
         """The latest `_version` in `locale` of each entry that exists there, in pieces of 100
         uids per request (a missing uid is simply absent from the answer)."""
+        only: list[tuple[str, Primitive]] = [("locale", locale), ("only[BASE][]", "uid"), ("only[BASE][]", "_version")]
+        return await self._versions(["content_types", content_type, "entries"], "entries", uids, only)
+
+    async def _versions(
+        self, path: list[str], key: str, uids: Sequence[str], params: Sequence[tuple[str, Primitive]] = ()
+    ) -> dict[str, int]:
+        """The `_version` of each of `uids` that the list at `path` (answered under `key`)
+        holds, asked for 100 uids a request."""
         found: dict[str, int] = {}
         unique = list(dict.fromkeys(uids))
         for start in range(0, len(unique), VERSION_LOOKUP_CHUNK):
             chunk = unique[start : start + VERSION_LOOKUP_CHUNK]
-            params: list[tuple[str, Primitive]] = [
+            asked: list[tuple[str, Primitive]] = [
                 ("query", json.dumps({"uid": {"$in": chunk}}, separators=(",", ":"))),
-                ("locale", locale),
                 ("limit", VERSION_LOOKUP_CHUNK),
-                ("only[BASE][]", "uid"),
-                ("only[BASE][]", "_version"),
+                *params,
             ]
-            body = await self._core.request(Api.CMA, "GET", ["content_types", content_type, "entries"], params=params)
-            for raw in list_at(body, "entries"):
+            body = await self._core.request(Api.CMA, "GET", path, params=asked)
+            for raw in list_at(body, key):
                 ref = VersionOf.model_validate(raw)
                 if ref.version is not None and ref.uid in chunk:
                     found[ref.uid] = ref.version
@@ -296,8 +300,7 @@ class EntriesAPI:
             params.append(("query", json.dumps(query, separators=(",", ":"), ensure_ascii=False)))
         params.extend(_projection(only))
         body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
-        items = [Asset.model_validate(a) for a in list_at(body, "assets")]
-        return Page[Asset](items=items, total=count_of(body), skip=skip, limit=limit)
+        return page_at(body, "assets", Asset, skip=skip, limit=limit)
 
     async def asset(self, uid: str) -> Asset:
         """One asset.
@@ -310,17 +313,4 @@ class EntriesAPI:
 
     async def latest_asset_versions(self, uids: Sequence[str]) -> dict[str, int]:
         """The latest `_version` of each asset that exists, 100 uids per request."""
-        found: dict[str, int] = {}
-        unique = list(dict.fromkeys(uids))
-        for start in range(0, len(unique), VERSION_LOOKUP_CHUNK):
-            chunk = unique[start : start + VERSION_LOOKUP_CHUNK]
-            params: list[tuple[str, Primitive]] = [
-                ("query", json.dumps({"uid": {"$in": chunk}}, separators=(",", ":"))),
-                ("limit", VERSION_LOOKUP_CHUNK),
-            ]
-            body = await self._core.request(Api.CMA, "GET", ["assets"], params=params)
-            for raw in list_at(body, "assets"):
-                ref = VersionOf.model_validate(raw)
-                if ref.version is not None and ref.uid in chunk:
-                    found[ref.uid] = ref.version
-        return found
+        return await self._versions(["assets"], "assets", uids)

@@ -65,23 +65,17 @@ class PublishingAPI:
             PermitRequiredError: without the guard's permit for `entry.publish`/`entry.unpublish`.
             NotFoundError, InvalidRequestError: Contentstack's refusal.
         """
-        body: dict[str, Any] = {
-            "entry": {"environments": list(environments), "locales": list(locales)},
-            "locale": locale,
-            "version": version,
-        }
-        if scheduled_at:
-            body["scheduled_at"] = scheduled_at
-        answer = await self._core.request(
-            Api.CMA,
-            "POST",
+        return await self._one(
+            "entry",
             ["content_types", content_type, "entries", uid, action],
-            json_body=body,
+            {"locale": locale, "version": version},
+            environments=environments,
+            locales=locales,
+            scheduled_at=scheduled_at,
             permit=permit,
             operation=f"entry.{action}",
             targets={"content_type": [content_type], "environment": environments, "locale": [*locales, locale]},
         )
-        return Notice.model_validate(answer).notice
 
     async def asset(
         self,
@@ -100,20 +94,38 @@ class PublishingAPI:
             PermitRequiredError: without the guard's permit for `asset.publish`/`asset.unpublish`.
             NotFoundError, InvalidRequestError: Contentstack's refusal.
         """
-        body: dict[str, Any] = {
-            "asset": {"environments": list(environments), "locales": list(locales)},
-            "version": version,
-        }
-        if scheduled_at:
-            body["scheduled_at"] = scheduled_at
-        answer = await self._core.request(
-            Api.CMA,
-            "POST",
+        return await self._one(
+            "asset",
             ["assets", uid, action],
-            json_body=body,
+            {"version": version},
+            environments=environments,
+            locales=locales,
+            scheduled_at=scheduled_at,
             permit=permit,
             operation=f"asset.{action}",
             targets={"environment": environments, "locale": locales},
+        )
+
+    async def _one(
+        self,
+        kind: str,
+        path: list[str],
+        fields: dict[str, Any],
+        *,
+        environments: Sequence[str],
+        locales: Sequence[str],
+        scheduled_at: str | None,
+        permit: Permit | None,
+        operation: str,
+        targets: dict[str, Sequence[str]],
+    ) -> str | None:
+        """Publishes or unpublishes one entry or asset (`kind`): the body names the
+        environments and locales under `kind`, then `fields`, then when."""
+        body: dict[str, Any] = {kind: {"environments": list(environments), "locales": list(locales)}, **fields}
+        if scheduled_at:
+            body["scheduled_at"] = scheduled_at
+        answer = await self._core.request(
+            Api.CMA, "POST", path, json_body=body, permit=permit, operation=operation, targets=targets
         )
         return Notice.model_validate(answer).notice
 

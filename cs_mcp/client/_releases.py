@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._answers import object_at, page_at
 from cs_mcp.client._models import APIModel, Entry, Page
 from cs_mcp.client._regions import Api
 
@@ -85,25 +85,6 @@ class Release(APIModel):
     version: int | None = Field(default=None, alias="_version")
 
 
-def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
-    value = body.get(key)
-    if not isinstance(value, dict):
-        raise MalformedResponseError(f"the answer has no {key!r} object")
-    return value  # pyright: ignore[reportUnknownVariableType]
-
-
-def _list(body: dict[str, Any], key: str) -> builtins.list[Any]:
-    value = body.get(key)
-    if not isinstance(value, list):
-        raise MalformedResponseError(f"the answer has no list under {key!r}")
-    return value  # pyright: ignore[reportUnknownVariableType]
-
-
-def _count(body: dict[str, Any]) -> int | None:
-    count = body.get("count")
-    return count if isinstance(count, int) and not isinstance(count, bool) else None
-
-
 def _notice(body: dict[str, Any]) -> str:
     notice = body.get("notice")
     return notice if isinstance(notice, str) else ""
@@ -141,8 +122,7 @@ class ReleasesAPI:
             params={"include_count": "true", "include_items_count": "true", "skip": skip, "limit": limit},
             headers=self._headers(),
         )
-        releases = [Release.model_validate(r) for r in _list(body, "releases")]
-        return Page[Release](items=releases, total=_count(body), skip=skip, limit=limit)
+        return page_at(body, "releases", Release, skip=skip, limit=limit)
 
     async def get_release(self, uid: str) -> Release:
         """One release.
@@ -151,7 +131,7 @@ class ReleasesAPI:
             NotFoundError: no release with that uid.
         """
         body = await self._core.request(Api.CMA, "GET", ["releases", uid], headers=self._headers())
-        return Release.model_validate(_object(body, "release"))
+        return Release.model_validate(object_at(body, "release"))
 
     async def items(self, uid: str, *, skip: int = 0, limit: int = 100) -> Page[ReleaseItem]:
         """One page of a release's items.
@@ -166,8 +146,7 @@ class ReleasesAPI:
             params={"include_count": "true", "skip": skip, "limit": limit},
             headers=self._headers(),
         )
-        found = [ReleaseItem.model_validate(i) for i in _list(body, "items")]
-        return Page[ReleaseItem](items=found, total=_count(body), skip=skip, limit=limit)
+        return page_at(body, "items", ReleaseItem, skip=skip, limit=limit)
 
     async def all_items(self, uid: str) -> builtins.list[ReleaseItem]:
         """Every item of a release, following pages until the count is reached, a page is
@@ -195,7 +174,7 @@ class ReleasesAPI:
         if locale:
             params["locale"] = locale
         body = await self._core.request(Api.CMA, "GET", ["content_types", content_type, "entries", uid], params=params)
-        return Entry.model_validate(_object(body, "entry"))
+        return Entry.model_validate(object_at(body, "entry"))
 
     async def latest_entry_version(self, content_type: str, uid: str, locale: str | None) -> int | None:
         """The entry's latest `_version` in `locale` (None if Contentstack did not say).
@@ -212,7 +191,7 @@ class ReleasesAPI:
             NotFoundError: no such asset.
         """
         body = await self._core.request(Api.CMA, "GET", ["assets", uid])
-        version = _object(body, "asset").get("_version")
+        version = object_at(body, "asset").get("_version")
         return version if isinstance(version, int) and not isinstance(version, bool) else None
 
     # -- writes --------------------------------------------------------------------------
@@ -232,7 +211,7 @@ class ReleasesAPI:
             operation="release.create",
             targets={},
         )
-        return Release.model_validate(_object(body, "release"))
+        return Release.model_validate(object_at(body, "release"))
 
     async def update(
         self,
@@ -268,7 +247,7 @@ class ReleasesAPI:
             operation="release.update",
             targets={"release": [uid]},
         )
-        return Release.model_validate(_object(body, "release"))
+        return Release.model_validate(object_at(body, "release"))
 
     async def delete(self, uid: str, *, permit: Permit) -> str:
         """Deletes a release (not its entries); answers Contentstack's notice.
@@ -295,17 +274,7 @@ class ReleasesAPI:
             NotFoundError: no release with that uid.
         """
         self._check_batch(items)
-        body = await self._core.request(
-            Api.CMA,
-            "POST",
-            ["releases", uid, "items"],
-            json_body={"items": [i.body() for i in items]},
-            headers=self._headers(),
-            permit=permit,
-            operation="release.add_items",
-            targets={"release": [uid], **_item_targets(items)},
-        )
-        return _notice(body)
+        return await self._items_request("POST", uid, items, permit=permit, operation="release.add_items")
 
     async def remove_items(
         self, uid: str, items: Sequence[ReleaseItem] = (), *, all: bool = False, permit: Permit
@@ -321,28 +290,37 @@ class ReleasesAPI:
             ReleaseArgumentError: neither items nor all; more than 25 items without all.
             NotFoundError: no release with that uid.
         """
-        if all:
-            body = await self._core.request(
-                Api.CMA,
-                "DELETE",
-                ["releases", uid, "items"],
-                params={"all": "true"},
-                json_body={"items": [i.body() for i in items]},
-                headers=self._headers(),
-                permit=permit,
-                operation="release.remove_items",
-                targets={"release": [uid], **_item_targets(items)},
-            )
-            return _notice(body)
-        self._check_batch(items)
+        if not all:
+            self._check_batch(items)
+        return await self._items_request(
+            "DELETE",
+            uid,
+            items,
+            params={"all": "true"} if all else None,
+            permit=permit,
+            operation="release.remove_items",
+        )
+
+    async def _items_request(
+        self,
+        method: str,
+        uid: str,
+        items: Sequence[ReleaseItem],
+        *,
+        params: dict[str, str] | None = None,
+        permit: Permit,
+        operation: str,
+    ) -> str:
+        """Sends `items` to the release's items endpoint (add or remove); answers the notice."""
         body = await self._core.request(
             Api.CMA,
-            "DELETE",
+            method,
             ["releases", uid, "items"],
+            params=params,
             json_body={"items": [i.body() for i in items]},
             headers=self._headers(),
             permit=permit,
-            operation="release.remove_items",
+            operation=operation,
             targets={"release": [uid], **_item_targets(items)},
         )
         return _notice(body)
@@ -407,7 +385,7 @@ class ReleasesAPI:
             operation="release.clone",
             targets={"release": [uid]},
         )
-        return Release.model_validate(_object(body, "release"))
+        return Release.model_validate(object_at(body, "release"))
 
     @staticmethod
     def _check_batch(items: Sequence[ReleaseItem]) -> None:

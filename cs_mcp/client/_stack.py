@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cs_mcp.client._admin import ENVIRONMENTS, LOCALES
-from cs_mcp.client._exceptions import MalformedResponseError
+from cs_mcp.client._answers import object_at, page_at
 from cs_mcp.client._models import ContentType, Environment, Locale, Page
 from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient
-
-
-def _items(body: dict[str, Any], key: str) -> list[Any]:
-    value = body.get(key)
-    if not isinstance(value, list):
-        raise MalformedResponseError(f"the answer has no list under {key!r}")
-    return value  # pyright: ignore[reportUnknownVariableType]
 
 
 class StackAPI:
@@ -34,8 +27,7 @@ class StackAPI:
             ["content_types"],
             params={"include_count": "true", "skip": skip, "limit": limit, "include_global_field_schema": "true"},
         )
-        items = [ContentType.model_validate(ct) for ct in _items(body, "content_types")]
-        return Page[ContentType](items=items, total=_count(body), skip=skip, limit=limit)
+        return page_at(body, "content_types", ContentType, skip=skip, limit=limit)
 
     async def all_content_types(self) -> list[ContentType]:
         """Every content type, following pages until the count is reached, a page is short, or
@@ -60,18 +52,10 @@ class StackAPI:
         body = await self._core.request(
             Api.CMA, "GET", ["content_types", uid], params={"include_global_field_schema": "true"}
         )
-        ct = body.get("content_type")
-        if not isinstance(ct, dict):
-            raise MalformedResponseError("the answer has no content_type object")
-        return ContentType.model_validate(ct)
+        return ContentType.model_validate(object_at(body, "content_type"))
 
     async def environments(self) -> list[Environment]:
         return await self._core.admin.list(ENVIRONMENTS)
 
     async def locales(self) -> list[Locale]:
         return await self._core.admin.list(LOCALES)
-
-
-def _count(body: dict[str, Any]) -> int | None:
-    count = body.get("count")
-    return count if isinstance(count, int) else None

@@ -116,21 +116,20 @@ def _user_token_ok(request: Request, state: SandboxState) -> bool:
 
 def check_analytics(request: Request, state: SandboxState) -> JSONResponse | None:
     """Checks an Analytics v2 request: a user token and `orgUid` in the query."""
-    if not _user_token_ok(request, state):
-        return _not_logged_in("authtoken")
-    if not _same(request.query_params.get("orgUid"), state.credentials.organization_uid):
-        return error_response(
-            401, 105, "You're not allowed to access this organization.", {"orgUid": ["is not valid."]}
-        )
-    return None
+    return _user_in_organization(request, state, "orgUid", request.query_params.get("orgUid"))
 
 
 def check_automate(request: Request, state: SandboxState) -> JSONResponse | None:
     """Checks an Automate request: a user token (never a management token) and `organization_uid`."""
+    return _user_in_organization(request, state, "organization_uid", request.headers.get("organization_uid"))
+
+
+def _user_in_organization(
+    request: Request, state: SandboxState, field: str, organization: str | None
+) -> JSONResponse | None:
+    """Refuses a request without a user token, or naming (under `field`) another organization."""
     if not _user_token_ok(request, state):
         return _not_logged_in("authtoken")
-    if not _same(request.headers.get("organization_uid"), state.credentials.organization_uid):
-        return error_response(
-            401, 105, "You're not allowed to access this organization.", {"organization_uid": ["is not valid."]}
-        )
+    if not _same(organization, state.credentials.organization_uid):
+        return error_response(401, 105, "You're not allowed to access this organization.", {field: ["is not valid."]})
     return None

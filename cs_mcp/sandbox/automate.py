@@ -84,14 +84,16 @@ SECRET_TYPE = "password"  # noqa: S105 - the name of a type, not a password
 # the account answers of the reference leave them out.
 ACCOUNT_SECRETS = ("auth", "client_id", "client_secret", "access_url", "done", "access_token", "refresh_token")
 TOKEN_URL = "https://developerhub-api.contentstack.com/apps/token"  # noqa: S105 - an address, not a secret
-# Children first: the foreign keys are enforced.
-PROJECT_TABLES = (
-    "automate_audit_logs",
-    "automate_executions",
-    "automate_automations",
-    "automate_variables",
-    "automate_accounts",
+# The lists inside a project, each a table of one shape: its key, the project, the column it
+# is ordered by, the stored document. Children first: the foreign keys are enforced.
+_PROJECT_LISTS = (
+    ("automate_audit_logs", "uid", "created_at TEXT"),
+    ("automate_executions", "id", "created_at TEXT"),
+    ("automate_automations", "id", "position INTEGER"),
+    ("automate_variables", "id", "position INTEGER"),
+    ("automate_accounts", "id", "position INTEGER"),
 )
+PROJECT_TABLES = tuple(table for table, _key, _order in _PROJECT_LISTS)
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS automate_projects (
@@ -100,37 +102,16 @@ CREATE TABLE IF NOT EXISTS automate_projects (
     position INTEGER NOT NULL,
     data_json TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS automate_automations (
-    id TEXT PRIMARY KEY,
+""" + "".join(
+    f"""CREATE TABLE IF NOT EXISTS {table} (
+    {key} TEXT PRIMARY KEY,
     project_id TEXT NOT NULL REFERENCES automate_projects(id),
-    position INTEGER NOT NULL,
-    data_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS automate_executions (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL REFERENCES automate_projects(id),
-    created_at TEXT NOT NULL,
-    data_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS automate_variables (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL REFERENCES automate_projects(id),
-    position INTEGER NOT NULL,
-    data_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS automate_accounts (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL REFERENCES automate_projects(id),
-    position INTEGER NOT NULL,
-    data_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS automate_audit_logs (
-    uid TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL REFERENCES automate_projects(id),
-    created_at TEXT NOT NULL,
+    {order} NOT NULL,
     data_json TEXT NOT NULL
 );
 """
+    for table, key, order in _PROJECT_LISTS
+)
 
 Doc = dict[str, Any]
 Shape = Callable[[Doc], Doc]  # what an answer makes of a stored object

@@ -522,6 +522,13 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
     return cast(dict[str, Any], body) if isinstance(body, dict) else None
 
 
+async def _entry_body(request: Request) -> Entry | None:
+    """The `entry` object of a write's body, or None when the body has none."""
+    body = await _json_object(request)
+    given = body.get("entry") if body is not None else None
+    return cast(Entry, given) if isinstance(given, dict) else None
+
+
 class CMA:
     """The CMA's handlers over one sandbox state."""
 
@@ -714,19 +721,28 @@ class CMA:
         entry.setdefault("tags", [])
         return entry
 
+    def _write_target(
+        self, conn: sqlite3.Connection, request: Request, ct: str
+    ) -> tuple[dict[str, Any], str] | Response:
+        """The content type and the locale an entry write goes to, or the answer that refuses it."""
+        content_type = store.get_content_type(conn, ct)
+        if content_type is None:
+            return content_type_not_found(ct)
+        locale = self._locale_param(conn, request)
+        if store.get_locale(conn, locale) is None:
+            return not_found("locale")
+        return content_type, locale
+
     async def create_entry(self, request: Request) -> Response:
         ct = request.path_params["content_type"]
-        body = await _json_object(request)
-        given = body.get("entry") if body is not None else None
-        if not isinstance(given, dict):
+        given = await _entry_body(request)
+        if given is None:
             return _bad_body("The request body must be an object with an 'entry' object.")
         with self.state.db.transaction() as conn:
-            content_type = store.get_content_type(conn, ct)
-            if content_type is None:
-                return content_type_not_found(ct)
-            locale = self._locale_param(conn, request)
-            if store.get_locale(conn, locale) is None:
-                return not_found("locale")
+            found = self._write_target(conn, request, ct)
+            if isinstance(found, Response):
+                return found
+            content_type, locale = found
             now = store.iso(self.state.clock.now())
             user = acting_user(request)
             base: Entry = {
@@ -737,7 +753,7 @@ class CMA:
                 "ACL": {},
                 "_in_progress": False,
             }
-            entry = self._new_version(request, conn, ct, base, cast(Entry, given), 1)
+            entry = self._new_version(request, conn, ct, base, given, 1)
             if errors := validate_entry(conn, ct, cast(list[dict[str, Any]], content_type["schema"]), entry):
                 return error_response(
                     422, ENTRY_VALIDATION_CODE, "Entry creation failed. Please enter valid data.", errors
@@ -747,17 +763,14 @@ class CMA:
 
     async def update_entry(self, request: Request) -> Response:
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
-        body = await _json_object(request)
-        given = body.get("entry") if body is not None else None
-        if not isinstance(given, dict):
+        given = await _entry_body(request)
+        if given is None:
             return _bad_body("The request body must be an object with an 'entry' object.")
         with self.state.db.transaction() as conn:
-            content_type = store.get_content_type(conn, ct)
-            if content_type is None:
-                return content_type_not_found(ct)
-            locale = self._locale_param(conn, request)
-            if store.get_locale(conn, locale) is None:
-                return not_found("locale")
+            found = self._write_target(conn, request, ct)
+            if isinstance(found, Response):
+                return found
+            content_type, locale = found
             current = store.get_entry(conn, ct, uid, locale)
             notice = "Entry updated successfully." if current is not None else "Entry localized successfully."
             if current is not None:
@@ -771,7 +784,7 @@ class CMA:
                 version = 1
                 now = store.iso(self.state.clock.now())
                 base = source | {"locale": locale, "created_at": now, "created_by": acting_user(request)}
-            entry = self._new_version(request, conn, ct, base, cast(Entry, given), version)
+            entry = self._new_version(request, conn, ct, base, given, version)
             if errors := validate_entry(conn, ct, cast(list[dict[str, Any]], content_type["schema"]), entry):
                 return error_response(
                     422, ENTRY_VALIDATION_CODE, "Entry update failed. Please enter valid data.", errors

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -59,6 +59,7 @@ from cs_mcp.sandbox.endpoint import (
 from cs_mcp.sandbox.queue import (
     Action,
     Operation,
+    QueueType,
     add_queue_row,
     asset_summary,
     entry_summary,
@@ -189,18 +190,9 @@ def _entry_publish_handler(state: SandboxState, action: Action) -> Endpoint:
             for locale in locales:
                 version = _entry_version_for(conn, content_type, uid, locale, pinned_locale, body.version)
                 operation = Operation(action, "entry", content_type, uid, locale, version, tuple(environments))
-                add_queue_row(
-                    conn,
-                    state,
-                    row_type="entry",
-                    action=action,
-                    entry=entry_summary(conn, content_type, uid, locale, version),
-                    operations=[operation],
-                    environments=environments,
-                    locales=[locale],
-                    scheduled_at=scheduled_at,
-                    user=acting_user(request),
-                )
+                summary = entry_summary(conn, content_type, uid, locale, version)
+                row = _Row("entry", locale, summary, [operation])
+                _add_row(conn, state, action, row, environments, scheduled_at, acting_user(request))
         return JSONResponse({"notice": "The requested action has been performed."})
 
     return handler
@@ -236,18 +228,9 @@ def _asset_publish_handler(state: SandboxState, action: Action) -> Endpoint:
             if store.get_asset_version(conn, uid, version) is None:
                 raise invalid("The asset version does not exist.", {"version": [f"version {version} does not exist."]})
             for locale in locales:
-                add_queue_row(
-                    conn,
-                    state,
-                    row_type="asset",
-                    action=action,
-                    entry=asset_summary(conn, uid, locale, version),
-                    operations=[Operation(action, "asset", "", uid, locale, version, tuple(environments))],
-                    environments=environments,
-                    locales=[locale],
-                    scheduled_at=scheduled_at,
-                    user=acting_user(request),
-                )
+                operation = Operation(action, "asset", "", uid, locale, version, tuple(environments))
+                row = _Row("asset", locale, asset_summary(conn, uid, locale, version), [operation])
+                _add_row(conn, state, action, row, environments, scheduled_at, acting_user(request))
         return JSONResponse({"notice": "The requested action has been performed."})
 
     return handler
@@ -276,15 +259,18 @@ def _bulk_handler(state: SandboxState, action: Action) -> Endpoint:
                 " locales_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (job_id, action, now_iso(state), user, scheduled_at, json.dumps(environments), json.dumps(locales)),
             )
-            for item in body.entries:
-                own_locale = item.locale or master
-                for locale in locales or [own_locale]:
-                    _queue_bulk_entry(
-                        conn, state, action, item, own_locale, locale, environments, scheduled_at, job_id, user
-                    )
-            for asset in body.assets:
-                for locale in locales or [master]:
-                    _queue_bulk_asset(conn, state, action, asset, locale, environments, scheduled_at, job_id, user)
+            rows = [
+                _bulk_entry(conn, action, item, item.locale or master, locale, environments)
+                for item in body.entries
+                for locale in locales or [item.locale or master]
+            ]
+            rows += [
+                _bulk_asset(conn, action, asset, locale, environments)
+                for asset in body.assets
+                for locale in locales or [master]
+            ]
+            for row in rows:
+                _add_row(conn, state, action, row, environments, scheduled_at, user, job_id=job_id)
         return JSONResponse(
             {
                 "notice": f"Your bulk {action} request is in progress. Please check publish queue for more details.",
@@ -295,18 +281,47 @@ def _bulk_handler(state: SandboxState, action: Action) -> Endpoint:
     return handler
 
 
-def _queue_bulk_entry(
+class _Row(NamedTuple):
+    """One item of a publish request in one locale, as its queue row records it."""
+
+    type: QueueType
+    locale: str
+    summary: dict[str, Any]
+    operations: list[Operation]
+    failure: str | None = None
+
+
+def _add_row(
     conn: sqlite3.Connection,
     state: SandboxState,
     action: Action,
-    item: BulkEntry,
-    own_locale: str,
-    locale: str,
+    row: _Row,
     environments: list[str],
     scheduled_at: str | None,
-    job_id: str,
     user: str,
+    *,
+    job_id: str | None = None,
 ) -> None:
+    """Queues `row` (and applies it unless it is scheduled or failed)."""
+    add_queue_row(
+        conn,
+        state,
+        row_type=row.type,
+        action=action,
+        entry=row.summary,
+        operations=row.operations,
+        environments=environments,
+        locales=[row.locale],
+        scheduled_at=scheduled_at,
+        job_id=job_id,
+        user=user,
+        failure=row.failure,
+    )
+
+
+def _bulk_entry(
+    conn: sqlite3.Connection, action: Action, item: BulkEntry, own_locale: str, locale: str, environments: list[str]
+) -> _Row:
     pinned = item.version if item.version is not None and locale == own_locale else None
     latest = store.latest_entry_version(conn, item.content_type, item.uid, locale)
     version = pinned if pinned is not None else latest
@@ -331,33 +346,12 @@ def _queue_bulk_entry(
             "locale": locale,
             "content_type": {"uid": item.content_type, "title": item.content_type},
         }
-    add_queue_row(
-        conn,
-        state,
-        row_type="entry",
-        action=action,
-        entry=summary,
-        operations=operations,
-        environments=environments,
-        locales=[locale],
-        scheduled_at=scheduled_at,
-        job_id=job_id,
-        user=user,
-        failure=failure,
-    )
+    return _Row("entry", locale, summary, operations, failure)
 
 
-def _queue_bulk_asset(
-    conn: sqlite3.Connection,
-    state: SandboxState,
-    action: Action,
-    item: BulkAsset,
-    locale: str,
-    environments: list[str],
-    scheduled_at: str | None,
-    job_id: str,
-    user: str,
-) -> None:
+def _bulk_asset(
+    conn: sqlite3.Connection, action: Action, item: BulkAsset, locale: str, environments: list[str]
+) -> _Row:
     asset = store.get_asset(conn, item.uid)
     version = item.version if item.version is not None else (None if asset is None else int(asset["_version"]))
     failure: str | None = None
@@ -373,20 +367,7 @@ def _queue_bulk_asset(
         if version is not None
         else {"title": item.uid, "uid": item.uid, "version": None, "locale": locale}
     )
-    add_queue_row(
-        conn,
-        state,
-        row_type="asset",
-        action=action,
-        entry=summary,
-        operations=operations,
-        environments=environments,
-        locales=[locale],
-        scheduled_at=scheduled_at,
-        job_id=job_id,
-        user=user,
-        failure=failure,
-    )
+    return _Row("asset", locale, summary, operations, failure)
 
 
 def _job_status(counts: dict[str, int]) -> str:

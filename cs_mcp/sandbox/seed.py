@@ -267,12 +267,7 @@ def seed_stack(conn: sqlite3.Connection, seed: int, now: datetime) -> None:
                 ],
                 "name": name,
                 "uid": s.uid("environment", name),
-                "created_by": SANDBOX_USER_UID,
-                "updated_by": SANDBOX_USER_UID,
-                "created_at": created,
-                "updated_at": created,
-                "ACL": [],
-                "_version": 1,
+                **_first_version(created),
             },
         )
     for content_type in content_types(created):
@@ -290,6 +285,13 @@ def _locale(s: _Seeder, code: str, name: str, fallback: str | None, created: str
         "name": name,
         "fallback_locale": fallback or code,
         "uid": s.uid("locale", code),
+        **_first_version(created),
+    }
+
+
+def _first_version(created: str) -> dict[str, Any]:
+    """What a stack setting (an environment, a locale) carries at its first version."""
+    return {
         "created_by": SANDBOX_USER_UID,
         "updated_by": SANDBOX_USER_UID,
         "created_at": created,

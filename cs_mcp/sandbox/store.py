@@ -136,18 +136,22 @@ def is_empty(conn: sqlite3.Connection) -> bool:
     return True
 
 
+# The tables that hold the stack's content (what `wipe` empties and a seed fills).
+CONTENT_TABLES = (
+    "content_types",
+    "entries",
+    "entry_versions",
+    "assets",
+    "asset_versions",
+    "publish_details",
+    "environments",
+    "locales",
+)
+
+
 def wipe(conn: sqlite3.Connection) -> None:
     """Delete all content, for `config.reset`."""
-    for table in (
-        "content_types",
-        "entries",
-        "entry_versions",
-        "assets",
-        "asset_versions",
-        "publish_details",
-        "environments",
-        "locales",
-    ):
+    for table in CONTENT_TABLES:
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
 

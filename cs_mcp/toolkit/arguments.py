@@ -1,17 +1,18 @@
-"""The arguments the read tools of several toolsets share, typed once: a query in
-Contentstack's query language, a field projection, a page size and a cursor, and the checks
-that turn them into what the client sends (a ToolError in plain words otherwise)."""
+"""The arguments several toolsets share, typed once: a query in Contentstack's query language,
+a field projection, a page size and a cursor, and the checks that turn them into what the
+client sends (a ToolError in plain words otherwise); and the entry-or-asset item the publishing
+and release writes take."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from cs_mcp.toolkit.identifiers import LocaleCode
+from cs_mcp.toolkit.identifiers import ContentTypeUid, LocaleCode, Uid
 from cs_mcp.toolkit.query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.toolkit.shape import MAX_LIMIT
 
@@ -31,6 +32,24 @@ QueryArg = Annotated[
 LimitArg = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 CursorArg = Annotated[str | None, Field(description="The previous page's next_cursor.")]
 LocaleArg = Annotated[LocaleCode | None, Field(description="Default: the master locale.")]
+
+
+class ItemInput(BaseModel):
+    """An entry or an asset a write names (publishing's items, a release's items): the
+    fields both take; each adds its locale and its own rules for assets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["entry", "asset"]
+    content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
+    uid: Uid
+    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
+
+    @model_validator(mode="after")
+    def _entries_name_their_content_type(self) -> Self:
+        if self.type == "entry" and not self.content_type:
+            raise ValueError("an entry item needs its content_type")
+        return self
 
 
 def check_fields_arg(fields: Sequence[str] | None) -> list[str] | None:

@@ -5,7 +5,7 @@ the error for a project that does not exist, and one page of a list inside a pro
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
@@ -92,15 +92,21 @@ def summarize_audit(entry: AuditLogEntry, model: type[L] = AuditLogInfo) -> L:
     )
 
 
+class ProjectList(Protocol[M]):
+    """A client method that reads one page of a list inside a project."""
+
+    def __call__(self, project_id: str, *, skip: int, limit: int) -> Awaitable[Page[M]]: ...
+
+
 async def project_page(
     tool: str,
     project_id: str,
     limit: int,
     cursor: str | None,
-    fetch: Callable[[int], Awaitable[Page[M]]],
+    fetch: ProjectList[M],
     shape: Callable[[M], T],
 ) -> tuple[list[T], dict[str, Any]]:
-    """One page of a list inside a project: fetched from `skip` (what `cursor` stands for),
+    """One page of a list inside a project: `fetch`ed from `skip` (what `cursor` stands for),
     each item shaped, cut to the budget, with its page fields.
 
     Raises:
@@ -109,7 +115,7 @@ async def project_page(
     query = fingerprint(tool, project_id)
     skip = decode_cursor(cursor, query)
     try:
-        page = await fetch(skip)
+        page = await fetch(project_id, skip=skip, limit=limit)
     except NotFoundError:
         raise ToolError(project_missing(project_id)) from None
     items = [shape(item) for item in page.items]

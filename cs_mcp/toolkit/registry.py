@@ -28,7 +28,7 @@ from cs_mcp.config import CAPABILITY_HINTS, Capability, Settings
 from cs_mcp.guard.scopes import Scope, scope_set
 from cs_mcp.toolkit.context import ToolContext
 from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, shorten_to_fit
-from cs_mcp.toolkit.write import ElicitationRequired, WriteCall
+from cs_mcp.toolkit.write import ConfirmationToken, DryRun, ElicitationRequired, WriteCall
 
 
 @dataclass(frozen=True)
@@ -254,14 +254,16 @@ def write_tool(
 ) -> Callable[[Callable[Concatenate[WriteCall, P], Awaitable[R]]], Callable[Concatenate[WriteCall, P], Awaitable[R]]]:
     """Declares a write tool. Its function takes a `WriteCall` first (the pipeline bound to
     this declaration: a principal holding any of `scopes` sees the tool, and a call needs all
-    of them unless it says which with `call.require`), then its arguments, among them
-    `dry_run` and `confirmation_token`. `read_back` says what to read to learn what a write
+    of them unless it says which with `call.require`), then its own arguments; the tool takes
+    `dry_run` and `confirmation_token` after them, which the pipeline reads and the function
+    never sees (`WRITE_PARAMETERS`). `read_back` says what to read to learn what a write
     did, for the answer when its outcome is unknown; `ui`, as for `tool`, the view that shows
     its result or its confirmation preview; `secret_arguments` the arguments whose values are
     secrets (never in the audit log, a confirmation's binding or an error message).
 
     Raises:
-        ValueError: as `tool`, or the function does not take the call first.
+        ValueError: as `tool`, the function does not take the call first, or it declares
+            `dry_run` or `confirmation_token` itself.
     """
 
     def decorate(
@@ -271,6 +273,16 @@ def write_tool(
         return fn
 
     return decorate
+
+
+# The arguments every write tool takes after its own, for the pipeline (`WriteCall` reads them).
+WRITE_PARAMETERS = (
+    inspect.Parameter("dry_run", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False, annotation=DryRun),
+    inspect.Parameter(
+        "confirmation_token", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=ConfirmationToken
+    ),
+)
+_PIPELINE_ARGUMENTS = frozenset(p.name for p in WRITE_PARAMETERS)
 
 
 def write_spec(
@@ -285,17 +297,20 @@ def write_spec(
     parameters = list(signature.parameters.values())
     if not parameters or parameters[0].annotation is not WriteCall:
         raise ValueError(f"write tool {fn.__name__} must take `call: WriteCall` first")
+    if own := sorted(_PIPELINE_ARGUMENTS & signature.parameters.keys()):
+        raise ValueError(f"write tool {fn.__name__} declares {own}: write_tool adds them, for the pipeline")
     listed = scope_set(declaration["scopes"])
     holder: list[ToolSpec] = []
 
     async def entry(ctx: ToolContext, **arguments: Any) -> Any:
         call = WriteCall(holder[0], ctx, arguments)
-        return await call.serve(lambda: fn(call, **arguments))
+        own = {k: v for k, v in arguments.items() if k not in _PIPELINE_ARGUMENTS}
+        return await call.serve(lambda: fn(call, **own))
 
     # What the server reads to build the input schema: the tool's own arguments, with the
-    # context in the place of the call.
+    # context in the place of the call, then the pipeline's.
     context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ToolContext)
-    visible = [context, *parameters[1:]]
+    visible = [context, *parameters[1:], *WRITE_PARAMETERS]
     entry.__signature__ = signature.replace(parameters=visible)  # type: ignore[attr-defined]  # read by inspect
     entry.__annotations__ = {p.name: p.annotation for p in visible} | {"return": signature.return_annotation}
     entry.__name__ = entry.__qualname__ = fn.__name__

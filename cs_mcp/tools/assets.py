@@ -40,8 +40,6 @@ from cs_mcp.toolkit.shape import (
     fit_one,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -109,6 +107,18 @@ async def _asset(state: AppState, uid: str, version: int | None = None) -> Asset
     except NotFoundError:
         where = f" at version {version}" if version else ""
         raise ToolError(f"asset {uid}{where} does not exist; find assets with query_assets") from None
+
+
+async def _file(call: WriteCall, uid: str) -> Asset:
+    """The asset a write to a file names.
+
+    Raises:
+        ToolError: no such asset, or it is a folder.
+    """
+    current = await _asset(call.state, uid)
+    if current.is_dir:
+        raise ToolError(f"{uid} is a folder, not a file; {call.spec.name} takes an asset's uid")
+    return current
 
 
 @tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Get an asset", idempotent=True)
@@ -292,8 +302,6 @@ async def upload_asset(
     description: DescriptionArg = None,
     tags: TagsArg = None,
     folder: FolderArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Upload a file as a new asset. Give exactly one source: content_base64 with filename,
     path (a local file the operator allowed), or an https url the server fetches (size-capped;
@@ -343,8 +351,6 @@ async def replace_asset(
     url: UrlArg = None,
     title: TitleArg = None,
     description: DescriptionArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Replace an asset's file with a new one (same uid, a new version; entries that use it
     show the new file, environments keep the version published until you publish again).
@@ -353,9 +359,7 @@ async def replace_asset(
     targets = Targets()
     await call.precheck(targets)
     source = _source(call, content_base64, filename, path, url)
-    current = await _asset(state, uid)
-    if current.is_dir:
-        raise ToolError(f"{uid} is a folder, not a file; replace_asset takes an asset's uid")
+    current = await _file(call, uid)
     plan = WritePlan(
         action="replace_asset",
         summary=f"replace the file of asset {uid} ({current.filename}, version {current.version}) "
@@ -403,8 +407,6 @@ async def update_asset(
     title: TitleArg = None,
     description: DescriptionArg = None,
     tags: TagsArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Change an asset's title, description or tags (not its file: see replace_asset). Only
     what you pass changes; tags replace the old tags."""
@@ -413,9 +415,7 @@ async def update_asset(
         raise ToolError("pass at least one of title, description or tags")
     targets = Targets()
     await call.precheck(targets)
-    current = await _asset(state, uid)
-    if current.is_dir:
-        raise ToolError(f"{uid} is a folder, not a file; update_asset takes an asset's uid")
+    current = await _file(call, uid)
     changes = _changes(current, title, description, tags)
     plan = WritePlan(
         action="update_asset",
@@ -451,8 +451,6 @@ async def update_asset(
 async def delete_asset(
     call: WriteCall,
     uid: AssetUidArg,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Delete an asset, every version of it, from every environment it is published to.
     Destructive: it may need a human's confirmation (always when entries use it); when the
@@ -503,8 +501,6 @@ async def create_asset_folder(
     call: WriteCall,
     name: Annotated[str, Field(min_length=1, max_length=100, description="The folder's name.")],
     parent: FolderArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AssetWriteAnswer:
     """Create an asset folder, inside `parent` if given (Contentstack allows 300 folders,
     nested at most 5 deep). Refused when the parent already holds a folder of that name."""

@@ -45,8 +45,6 @@ from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListAnswer, ReadAnswer, clean_text
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -158,6 +156,13 @@ def account_info(account: AutomationAccount, model: type[A] = AccountInfo) -> A:
     )
 
 
+def _missing(what: str, item_id: str, project_id: str, where_listed: str) -> str:
+    return (
+        f"{what} {item_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
+        + where_listed
+    )
+
+
 async def load_project(state: AppState, project_id: str) -> AutomationProject:
     try:
         return await state.client.automate.project(project_id)
@@ -170,8 +175,7 @@ async def load_variable(state: AppState, project_id: str, variable_id: str) -> P
         return await state.client.automate.variable(project_id, variable_id)
     except NotFoundError:
         raise ToolError(
-            f"variable {variable_id!r} does not exist in Automate project {project_id!r} (or the project does "
-            "not); list_project_variables lists its variables"
+            _missing("variable", variable_id, project_id, "list_project_variables lists its variables")
         ) from None
 
 
@@ -190,15 +194,8 @@ async def list_project_variables(
 ) -> VariableList:
     """A project's variables (the values its automations can use): key, type and, for a text
     variable, its value. A password variable is a secret: its value is never shown."""
-    automate = app_state(ctx).client.automate
-    kept, info = await project_page(
-        "list_project_variables",
-        project_id,
-        limit,
-        cursor,
-        lambda skip: automate.variables(project_id, skip=skip, limit=limit),
-        variable_info,
-    )
+    fetch = app_state(ctx).client.automate.variables
+    kept, info = await project_page("list_project_variables", project_id, limit, cursor, fetch, variable_info)
     return VariableList(project_id=project_id, variables=kept, **info)
 
 
@@ -208,15 +205,8 @@ async def list_automation_accounts(
 ) -> AccountList:
     """The accounts a project's automations sign in with (Slack, ChatGPT, ...): title,
     connector and how each signs in. Their credentials are never shown."""
-    automate = app_state(ctx).client.automate
-    kept, info = await project_page(
-        "list_automation_accounts",
-        project_id,
-        limit,
-        cursor,
-        lambda skip: automate.accounts(project_id, skip=skip, limit=limit),
-        account_info,
-    )
+    fetch = app_state(ctx).client.automate.accounts
+    kept, info = await project_page("list_automation_accounts", project_id, limit, cursor, fetch, account_info)
     return AccountList(project_id=project_id, accounts=kept, **info)
 
 
@@ -229,8 +219,7 @@ async def get_automation_account(ctx: ToolContext, project_id: ProjectId, accoun
         return account_info(await state.client.automate.account(project_id, account_id), AccountDetail)
     except NotFoundError:
         raise ToolError(
-            f"account {account_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
-            "list_automation_accounts lists its accounts"
+            _missing("account", account_id, project_id, "list_automation_accounts lists its accounts")
         ) from None
 
 
@@ -247,8 +236,7 @@ async def get_automation_audit_log(
         return summarize_audit(await state.client.automate.audit_log(project_id, log_id), AuditLogDetail)
     except NotFoundError:
         raise ToolError(
-            f"audit-log entry {log_id!r} does not exist in Automate project {project_id!r} (or the project does "
-            "not); list_automation_audit_logs lists its entries"
+            _missing("audit-log entry", log_id, project_id, "list_automation_audit_logs lists its entries")
         ) from None
 
 
@@ -267,8 +255,6 @@ async def create_automation_project(
     title: Title,
     description: Description = None,
     tags: Tags = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ProjectWriteAnswer:
     """Create an Automate project, the container for automations, variables and accounts.
     Use dry_run=true first to see the plan and the guard's verdict."""
@@ -276,7 +262,7 @@ async def create_automation_project(
     plan = WritePlan(
         action=call.spec.name,
         summary=f"create the Automate project {title!r}",
-        targets={"automation_project": [NEW_PROJECT]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="POST", path=automate_path("projects"), summary="create the project")],
     )
     await call.precheck(targets)
@@ -315,8 +301,6 @@ async def update_automation_project(
     title: Annotated[str | None, Field(min_length=1, max_length=200, description="A new title.")] = None,
     description: Description = None,
     tags: Annotated[Tags, Field(description="The project's new tags (replaces them all).")] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ProjectWriteAnswer:
     """Change a project's title, description or tags; what is not given keeps its value. The
     plan lists each change (old -> new); asking for what the project already has sends nothing."""
@@ -342,7 +326,7 @@ async def update_automation_project(
     plan = WritePlan(
         action=call.spec.name,
         summary=f"update Automate project {project_id!r}: {'; '.join(changes)}",
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PUT", path=path, summary=", ".join(sorted(wanted)))],
         items=changes,
     )
@@ -370,8 +354,6 @@ async def update_automation_project(
 async def delete_automation_project(
     call: WriteCall,
     project_id: ProjectId,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ProjectWriteAnswer:
     """Delete an Automate project with all its automations, variables and accounts.
     Destructive and always confirmed: the answer carries a preview and a token; show the
@@ -388,7 +370,7 @@ async def delete_automation_project(
         action=call.spec.name,
         summary=f"delete Automate project {project_id!r} ({text_or_none(project.title)!r}) with {counted}{running}, "
         "its variables and accounts",
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[
             PlannedRequest(method="DELETE", path=automate_path("projects", project_id), summary="delete the project")
         ],
@@ -415,12 +397,12 @@ async def delete_automation_project(
 
 
 def _variable_plan(
-    call: WriteCall, project_id: str, summary: str, method: str, path: str, items: list[str]
+    call: WriteCall, targets: Targets, summary: str, method: str, path: str, items: list[str]
 ) -> WritePlan:
     return WritePlan(
         action=call.spec.name,
         summary=summary,
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[PlannedRequest(method=method, path=path, summary=summary)],
         items=items,
     )
@@ -445,8 +427,6 @@ async def create_project_variable(
     key: VariableKey,
     value: Annotated[VariableValue, Field(description="Its value; for type 'password', a secret never shown back.")],
     type: Annotated[VariableType, Field(description="'password' for a secret (stored encrypted).")] = "text",
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> VariableWriteAnswer:
     """Add a variable to an Automate project, for its automations to use. A 'password'
     variable is a secret: its value is never shown in any answer or preview (and no value is
@@ -454,7 +434,7 @@ async def create_project_variable(
     targets = Targets(automation_projects=(project_id,))
     path = automate_path("projects", project_id, "variables")
     plan = _variable_plan(
-        call, project_id, f"create the {type} variable {key!r} with {_value_words(type, value)}", "POST", path, [key]
+        call, targets, f"create the {type} variable {key!r} with {_value_words(type, value)}", "POST", path, [key]
     )
     await call.precheck(targets)
 
@@ -490,8 +470,6 @@ async def update_project_variable(
     key: Annotated[VariableKey | None, Field(description="A new name.")] = None,
     value: Annotated[VariableValue | None, Field(description="A new value (required for a password variable).")] = None,
     type: Annotated[VariableType | None, Field(description="A new type: 'text' or 'password'.")] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> VariableWriteAnswer:
     """Change a project variable's key, value or type; what is not given keeps its value.
     Automate stores a password variable's value encrypted, so changing anything of one (or
@@ -525,9 +503,7 @@ async def update_project_variable(
             VariableWriteAnswer, notice=message, project_id=project_id, variable=variable_info(current)
         )
     path = automate_path("projects", project_id, "variables", variable_id)
-    plan = _variable_plan(
-        call, project_id, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes
-    )
+    plan = _variable_plan(call, targets, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes)
 
     async def execute(permits: Permits) -> ProjectVariable:
         permit = permits.for_operation("automation_variable.update")
@@ -558,8 +534,6 @@ async def delete_project_variable(
     call: WriteCall,
     project_id: ProjectId,
     variable_id: VariableId,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> VariableWriteAnswer:
     """Delete a project variable; automations that use it lose its value. Destructive: when
     the answer carries a confirmation token, show the preview to the user and call again with
@@ -569,7 +543,7 @@ async def delete_project_variable(
     current = await load_variable(call.state, project_id, variable_id)
     path = automate_path("projects", project_id, "variables", variable_id)
     plan = _variable_plan(
-        call, project_id, f"delete the {current.type} variable {current.key!r}", "DELETE", path, [current.key or ""]
+        call, targets, f"delete the {current.type} variable {current.key!r}", "DELETE", path, [current.key or ""]
     )
 
     async def execute(permits: Permits) -> str:

@@ -57,8 +57,6 @@ from cs_mcp.toolkit.shape import (
     page_info,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -88,6 +86,12 @@ class ProjectList(ListAnswer):
     projects: list[ProjectInfo]
 
 
+# What an automation lacks before it can be switched on, as its summary and its detail show it.
+Missing = Annotated[
+    list[str], Field(description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.")
+]
+
+
 class AutomationSummary(BaseModel):
     id: str
     title: str | None = None
@@ -95,10 +99,7 @@ class AutomationSummary(BaseModel):
     active: bool
     trigger: str | None = Field(default=None, description="What starts it, e.g. 'Contentstack: Entry Published'.")
     actions: list[str] = Field(default_factory=lambda: [], description="Its action steps, in order.")
-    missing: list[str] = Field(
-        default_factory=lambda: [],
-        description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.",
-    )
+    missing: Missing = Field(default_factory=lambda: [])
     updated_at: str | None = None
 
 
@@ -132,10 +133,7 @@ class AutomationDetail(ReadAnswer):
     throttle: bool | None = None
     trigger: TriggerInfo | None = None
     steps: list[StepInfo] = Field(default_factory=lambda: [])
-    missing: list[str] = Field(
-        default_factory=lambda: [],
-        description="What it lacks before Automate lets it be switched on: 'trigger', 'action'.",
-    )
+    missing: Missing = Field(default_factory=lambda: [])
     created_at: str | None = None
     updated_at: str | None = None
     note: str | None = None
@@ -501,15 +499,8 @@ async def list_automation_audit_logs(
 ) -> AuditLogList:
     """A project's audit log, newest first: who created, changed, switched on or switched off
     which automation, and when."""
-    automate = app_state(ctx).client.automate
-    kept, info = await project_page(
-        "list_automation_audit_logs",
-        project_id,
-        limit,
-        cursor,
-        lambda skip: automate.audit_logs(project_id, skip=skip, limit=limit),
-        summarize_audit,
-    )
+    fetch = app_state(ctx).client.automate.audit_logs
+    kept, info = await project_page("list_automation_audit_logs", project_id, limit, cursor, fetch, summarize_audit)
     return AuditLogList(project_id=project_id, logs=kept, **info)
 
 
@@ -547,8 +538,6 @@ async def set_automation_active(
     project_id: ProjectId,
     automation_id: AutomationId,
     active: Annotated[bool, Field(description="true switches the automation on, false switches it off.")],
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ToggleAnswer:
     """Switch an Automate automation on (active=true) or off. Automate refuses one that lacks a trigger or an
     action (get_automation shows what). Answers the state read back."""
@@ -560,7 +549,7 @@ async def set_automation_active(
     plan = WritePlan(
         action=tool_name,
         summary=f"switch automation {automation_id!r} of project {project_id!r} {word}",
-        targets={"automation_project": [project_id]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PATCH", path=path, summary=f'{{"active": {str(active).lower()}}}')],
         items=[automation_id],
     )

@@ -21,7 +21,7 @@ from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.registry import write_tool
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
-from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -104,8 +104,6 @@ async def create_content_type(
     schema: SchemaArg,
     description: DescriptionArg = None,
     options: OptionsArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ContentTypeWriteAnswer:
     """Create a content type: its uid (lower-case, e.g. 'product'), title and fields. Start
     the schema with a 'title' text field; groups take 'schema', modular blocks take 'blocks'.
@@ -196,8 +194,6 @@ async def update_content_type(
     title: Annotated[str | None, Field(min_length=1, max_length=100, description="A new title.")] = None,
     description: DescriptionArg = None,
     options: OptionsArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ContentTypeWriteAnswer:
     """Change a content type: add_fields / remove_fields, or the whole new schema, and its
     title, description or options. The plan (try dry_run first) lists the change field by
@@ -274,8 +270,6 @@ async def update_content_type(
 async def delete_content_type(
     call: WriteCall,
     content_type: ContentTypeArg,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ContentTypeWriteAnswer:
     """Delete a content type and every entry of it, in every locale. Always needs the user's
     confirmation: show the preview, and call again with the confirmation token only if they

@@ -54,8 +54,6 @@ from cs_mcp.toolkit.shape import (
     fit_one,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteCall,
@@ -248,8 +246,6 @@ async def create_entry(
         Field(description='The entry\'s fields by uid as a JSON object in a string, e.g. \'{"title": "..."}\'.'),
     ],
     locale: LocaleArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Create an entry. Fields are checked against the content type's schema first, every problem at once.
     References are [{"uid", "_content_type_uid"}]; modular blocks [{"<block uid>": {...}}]."""
@@ -259,7 +255,7 @@ async def create_entry(
     plan = WritePlan(
         action="create_entry",
         summary=f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
-        targets={"content_type": [content_type], "locale": [loc]},
+        targets=targets.named(),
         requests=[
             PlannedRequest(
                 method="POST",
@@ -320,8 +316,6 @@ async def update_entry(
     ],
     expected_version: Annotated[int, Field(ge=1, description="The _version you read.")],
     locale: LocaleArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Change some fields of an entry; the others keep theirs. If the entry was saved since expected_version,
     nothing is written and the answer gives the current version. Fields are checked against the schema
@@ -333,7 +327,7 @@ async def update_entry(
     plan = WritePlan(
         action="update_entry",
         summary=f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
-        targets={"content_type": [content_type], "locale": [loc]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PUT", path=path, summary="save the entry as a new version")],
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
@@ -385,8 +379,6 @@ async def delete_entry(
     content_type: ContentTypeArg,
     uid: UidArg,
     locale: LocaleArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Delete an entry's version in one locale (default: master). May need a human's confirmation."""
     state = call.state
@@ -395,7 +387,7 @@ async def delete_entry(
     plan = WritePlan(
         action="delete_entry",
         summary=f"delete entry {content_type}/{uid} in {loc}",
-        targets={"content_type": [content_type], "locale": [loc]},
+        targets=targets.named(),
         requests=[
             PlannedRequest(
                 method="DELETE",

@@ -33,7 +33,7 @@ from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
-from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall, WritePlan
 
 TOOLSET = "entries_extra"
 WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
@@ -187,8 +187,6 @@ async def localize_entry(
         JsonObjectText | None,
         Field(description='The translated fields by uid as a JSON object in a string, e.g. \'{"title": "..."}\'.'),
     ] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Give an entry a version of its own in a locale where it now falls back to another
     (for example, translate it into French): it starts from what readers of that locale see
@@ -215,7 +213,7 @@ async def localize_entry(
     plan = WritePlan(
         action=call.spec.name,
         summary=f"localize {content_type}/{uid} in {locale} from its {source} version ({changed})",
-        targets={"content_type": [content_type], "locale": [locale]},
+        targets=targets.named(),
         requests=[PlannedRequest(method="PUT", path=path, summary=f"create the {locale} version (version 1)")],
         items=[f"entry {content_type}/{uid} ({locale})"],
     )
@@ -257,8 +255,6 @@ async def unlocalize_entry(
     content_type: ContentTypeUid,
     uid: Uid,
     locale: TargetLocale,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> EntryWriteAnswer:
     """Drop an entry's own version in a locale, which then falls back to another again. Its
     translated content there is lost: destructive. When the answer carries a confirmation

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cs_mcp.client import (
     BULK_MAX_ENVIRONMENTS,
@@ -39,8 +39,9 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Targets
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
-from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -54,8 +55,6 @@ from cs_mcp.toolkit.shape import (
 )
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -74,21 +73,13 @@ QUEUE_SCAN_REQUESTS = 5
 ItemStatus = Literal["planned", "published", "unpublished", "scheduled", "submitted", "failed"]
 
 
-class PublishItem(BaseModel):
+class PublishItem(ItemInput):
     """An entry or an asset."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["entry", "asset"]
-    content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
-    uid: Uid
-    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
     locale: LocaleCode | None = Field(default=None, description="Entries: the locale whose version is published.")
 
     @model_validator(mode="after")
     def _fits_its_type(self) -> PublishItem:
-        if self.type == "entry" and not self.content_type:
-            raise ValueError("an entry item needs its content_type")
         if self.type == "asset" and (self.content_type or self.locale):
             raise ValueError("an asset item takes only uid and version (publish locales go in `locales`)")
         return self
@@ -552,8 +543,6 @@ async def publish(
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
     scheduled_at: ScheduledAtArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> PublishAnswer:
     """Publish entries and assets to environments, now or at scheduled_at, in bulk requests; missing versions
     are the latest. Answers per item: published, scheduled, submitted (job still running) or failed with
@@ -575,8 +564,6 @@ async def unpublish(
     environments: EnvironmentsArg,
     locales: LocalesArg = None,
     scheduled_at: ScheduledAtArg = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> PublishAnswer:
     """Take entries and assets off environments (the drafts stay), now or at scheduled_at.
     Same items, bulk splitting and per-item report as publish."""
@@ -771,8 +758,6 @@ CANCEL_SCOPES = frozenset({Scope.PUBLISH_QUEUE_WRITE})
 async def cancel_scheduled_publish(
     call: WriteCall,
     queue_uid: Annotated[Uid, Field(description="The publish queue row's uid.")],
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> CancelAnswer:
     """Cancel a scheduled publish, unpublish or release deployment (a list_publish_queue row with status
     'scheduled') before it runs."""

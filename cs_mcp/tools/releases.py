@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from cs_mcp.client import (
     ASSET_CONTENT_TYPE,
@@ -28,8 +28,9 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Permit, Targets
 from cs_mcp.guard.scopes import Scope
+from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
-from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -45,8 +46,6 @@ from cs_mcp.toolkit.shape import (
     page_info,
 )
 from cs_mcp.toolkit.write import (
-    ConfirmationToken,
-    DryRun,
     Permits,
     PlannedRequest,
     WriteAnswer,
@@ -85,22 +84,14 @@ Action = Literal["publish", "unpublish"]
 # -- argument and answer models ---------------------------------------------------------------
 
 
-class ReleaseItemInput(BaseModel):
+class ReleaseItemInput(ItemInput):
     """An entry or an asset in a release."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["entry", "asset"]
-    content_type: ContentTypeUid | None = Field(default=None, description="Entries only.")
-    uid: Uid
-    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
     locale: LocaleCode | None = Field(default=None, description="Default: the master locale.")
     action: Action = "publish"
 
     @model_validator(mode="after")
-    def _entries_name_their_content_type(self) -> ReleaseItemInput:
-        if self.type == "entry" and not self.content_type:
-            raise ValueError("an entry item needs its content_type")
+    def _assets_name_no_content_type(self) -> ReleaseItemInput:
         if self.type == "asset" and self.content_type:
             raise ValueError("an asset item takes no content_type")
         return self
@@ -463,8 +454,6 @@ async def create_release(
         list[ReleaseItemInput] | None,
         Field(max_length=MAX_ITEMS_PER_CALL, description="Items to add at once (see add_release_items)."),
     ] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> CreateReleaseAnswer:
     """Create a release, optionally with items (version default: the latest; locale: the master)."""
     state = call.state
@@ -518,8 +507,6 @@ async def update_release(
     locked: Annotated[
         bool | None, Field(description="true locks the release (no more edits), false unlocks it.")
     ] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> UpdateReleaseAnswer:
     """Rename a release, change its description, or lock or unlock it. A locked release refuses
     every edit until it is unlocked (locked=false), which may be combined with other changes."""
@@ -579,8 +566,6 @@ async def add_release_items(
     call: WriteCall,
     release_uid: Uid,
     items: ItemsArg,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
     """Add entries and assets to a release (version default: the latest; locale: the master). Refused on a
     locked release."""
@@ -636,8 +621,6 @@ async def remove_release_items(
         Field(max_length=MAX_ITEMS_PER_CALL, description="Items to take out (version and action are ignored)."),
     ] = None,
     all: Annotated[bool, Field(description="true takes every item out; then leave items empty.")] = False,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> ReleaseItemsAnswer:
     """Take items out of a release, or every item with all=true. Items match by type, content type, uid and
     locale (default: master); the answer lists those not in the release. Refused on a locked release."""
@@ -847,8 +830,6 @@ async def deploy_release(
     ] = None,
     action: Action = "publish",
     scheduled_at: Annotated[str | None, Field(max_length=40, description="ISO 8601 with zone; default: now.")] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> DeployAnswer:
     """Deploy (publish or unpublish) every item of a release to environments, now or at scheduled_at. Without
     locales each item goes to its own locale, and items in several locales are refused: pass locales or
@@ -1059,8 +1040,6 @@ async def clone_release(
     release_uid: Annotated[Uid, Field(description="The release to copy.")],
     name: Annotated[str, Field(min_length=1, max_length=500, description="The copy's name.")],
     description: Annotated[str | None, Field(max_length=5000)] = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> CloneReleaseAnswer:
     """Copy a release with its items under a new name; the copy starts unlocked."""
     state = call.state
@@ -1102,8 +1081,6 @@ async def clone_release(
 async def delete_release(
     call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to delete.")],
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> DeleteReleaseAnswer:
     """Delete a release (not its entries or assets, nor what it published). May need the user's confirmation.
     Refused on a locked release."""

@@ -41,7 +41,7 @@ from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.registry import WriteToolArgs, tool, write_tool
 from cs_mcp.toolkit.shape import ReadAnswer, clean, fit_one
-from cs_mcp.toolkit.write import ConfirmationToken, DryRun, Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
 
 TOOLSET = "stack_admin"
 M = TypeVar("M", bound=BaseModel)
@@ -301,8 +301,6 @@ async def create_environment(
     call: WriteCall,
     name: EnvironmentArg,
     urls: Urls = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Add a publishing environment, with its base URL per locale."""
     fields = _present(name=name, urls=[u.model_dump() for u in urls or []])
@@ -315,8 +313,6 @@ async def update_environment(
     name: EnvironmentArg,
     new_name: Annotated[EnvironmentName | None, Field(description="Rename it to this.")] = None,
     urls: Urls = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Rename an environment or replace its URLs."""
     fields = _present(name=new_name, urls=[u.model_dump() for u in urls] if urls is not None else None)
@@ -325,9 +321,7 @@ async def update_environment(
 
 
 @write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Delete an environment", delete=True, read_back=READ_ENVIRONMENTS))
-async def delete_environment(
-    call: WriteCall, name: EnvironmentArg, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
-) -> AdminWriteAnswer:
+async def delete_environment(call: WriteCall, name: EnvironmentArg) -> AdminWriteAnswer:
     """Delete an environment: its published content is no longer delivered. Always asks the
     user first: show the preview, call again with the token only if they agree."""
     return await ENVIRONMENT.write(call, "delete", key=name, targets=Targets(environments=(name,)))
@@ -357,8 +351,6 @@ async def add_locale(
     code: CodeArg,
     name: Name | None = None,
     fallback_locale: Fallback = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Add a language to the stack, with its fallback (default: master)."""
     fields = _present(code=code, name=name, fallback_locale=fallback_locale)
@@ -371,8 +363,6 @@ async def update_locale(
     code: CodeArg,
     name: Name | None = None,
     fallback_locale: Fallback = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Rename a language or change its fallback (a code cannot change)."""
     fields = _present(name=name, fallback_locale=fallback_locale)
@@ -380,9 +370,7 @@ async def update_locale(
 
 
 @write_tool(**_declared(Scope.LANGUAGES_WRITE, "Delete a locale", delete=True, read_back=READ_LOCALES))
-async def delete_locale(
-    call: WriteCall, code: CodeArg, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
-) -> AdminWriteAnswer:
+async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
     """Delete a language and every entry version in it. Always asks the user first: show the
     preview, call again with the token only if they agree."""
     return await LOCALE.write(call, "delete", key=code, targets=Targets(locales=(code,)))
@@ -413,8 +401,6 @@ async def create_label(
     name: Name,
     content_types: ContentTypes = None,
     parent: Parents = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Create a label that groups content types, optionally under parent labels."""
     fields = {"name": name, "content_types": content_types or [], "parent": parent or []}
@@ -428,8 +414,6 @@ async def update_label(
     name: Name | None = None,
     content_types: ContentTypes = None,
     parent: Parents = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Rename a label or replace its content types or parents."""
     fields = _present(name=name, content_types=content_types, parent=parent)
@@ -437,9 +421,7 @@ async def update_label(
 
 
 @write_tool(**_declared(Scope.LABELS_WRITE, "Delete a label", delete=True, read_back=READ_LABELS))
-async def delete_label(
-    call: WriteCall, uid: LabelUid, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
-) -> AdminWriteAnswer:
+async def delete_label(call: WriteCall, uid: LabelUid) -> AdminWriteAnswer:
     """Delete a label (its content types stay). Always asks the user first: show the preview,
     call again with the token only if they agree."""
     return await LABEL.write(call, "delete", key=uid)
@@ -523,8 +505,6 @@ async def create_webhook(
     secret_headers: SecretHeaders = None,
     branches: Annotated[list[Uid] | None, Field(max_length=20, description="Default: main.")] = None,
     disabled: bool = False,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Create a webhook that posts the chosen events to a URL."""
     target = destination(
@@ -547,8 +527,6 @@ async def update_webhook(
     basic_auth_password: Secret = None,
     bearer_token: Secret = None,
     secret_headers: SecretHeaders = None,
-    dry_run: DryRun = False,
-    confirmation_token: ConfirmationToken = None,
 ) -> AdminWriteAnswer:
     """Rename, enable or disable a webhook, change its events, or replace its destination."""
     fields = _present(name=name, channels=channels, disabled=disabled)
@@ -564,9 +542,7 @@ async def update_webhook(
 
 
 @write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Delete a webhook", delete=True, read_back=READ_WEBHOOKS))
-async def delete_webhook(
-    call: WriteCall, uid: WebhookUid, dry_run: DryRun = False, confirmation_token: ConfirmationToken = None
-) -> AdminWriteAnswer:
+async def delete_webhook(call: WriteCall, uid: WebhookUid) -> AdminWriteAnswer:
     """Delete a webhook. Always asks the user first: show the preview, call again with the token
     only if they agree."""
     return await WEBHOOK.write(call, "delete", key=uid)

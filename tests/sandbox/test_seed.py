@@ -8,16 +8,6 @@ from cs_mcp.sandbox import seed, store
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 
 START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
-TABLES = (
-    "content_types",
-    "entries",
-    "entry_versions",
-    "assets",
-    "asset_versions",
-    "publish_details",
-    "environments",
-    "locales",
-)
 
 
 def _seeded(seed_value: int) -> SandboxState:
@@ -28,7 +18,10 @@ def _seeded(seed_value: int) -> SandboxState:
 
 def _dump(state: SandboxState) -> dict[str, list[tuple[object, ...]]]:
     with state.db.read() as conn:
-        return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3")] for t in TABLES}  # noqa: S608 - fixed table names
+        dump: dict[str, list[tuple[object, ...]]] = {}
+        for t in store.CONTENT_TABLES:
+            dump[t] = [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3")]  # noqa: S608 - fixed table names
+        return dump
 
 
 def test_the_same_seed_builds_the_same_stack_and_another_seed_another() -> None:

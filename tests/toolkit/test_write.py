@@ -112,8 +112,6 @@ def publish_tool(stack: Stack) -> ToolSpec:
         items: Annotated[list[str], Field(description="content_type/uid/locale")],
         environments: list[str],
         fail: Literal["explained", "unparsed", "followed", "read", "bug"] | None = None,
-        dry_run: bool = False,
-        confirmation_token: str | None = None,
     ) -> Any:
         """Publishes entries (a test tool written the way the write tools are). `fail` makes it
         fail the way a tool can: Contentstack's refusal explained in a ToolError, or, after the
@@ -535,11 +533,11 @@ def test_no_tool_module_asks_the_guard_or_mints_a_permit_by_itself() -> None:
 
 
 def test_a_tool_declared_with_an_unknown_scope_fails_at_declaration() -> None:
-    async def probe(call: WriteCall, dry_run: bool = False) -> str:
+    async def probe(call: WriteCall) -> str:
         """A probe."""
         return "never"
 
-    async def no_call(ctx: ToolContext, dry_run: bool = False) -> str:
+    async def no_call(ctx: ToolContext) -> str:
         """A write tool that does not take the call."""
         return "never"
 
@@ -548,6 +546,22 @@ def test_a_tool_declared_with_an_unknown_scope_fails_at_declaration() -> None:
         write_spec(probe, toolset="entries", scopes=misspelt, title="t", idempotent=True, read_back="x")
     with pytest.raises(ValueError, match="WriteCall"):
         write_spec(no_call, toolset="entries", scopes=[Scope.ENTRY_WRITE], title="t", idempotent=True, read_back="x")
+
+
+def test_every_write_tool_takes_the_pipeline_arguments_last_and_declares_them_nowhere_itself() -> None:
+    for spec in registered_tools():
+        if not spec.read_only:
+            names = list(inspect.signature(spec.fn).parameters)
+            assert names[-2:] == ["dry_run", "confirmation_token"], spec.name
+
+    async def declares_dry_run(call: WriteCall, dry_run: bool = False) -> str:
+        """A write tool that asks for the pipeline's argument itself."""
+        return "never"
+
+    with pytest.raises(ValueError, match="dry_run"):
+        write_spec(
+            declares_dry_run, toolset="entries", scopes=[Scope.ENTRY_WRITE], title="t", idempotent=True, read_back="x"
+        )
 
 
 class Garbling(httpx2.AsyncBaseTransport):
