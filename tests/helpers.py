@@ -26,6 +26,15 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+# The editor role of README.md's "Permissions" example, the base of the guard and write-pipeline tests' policies.
+EDITOR_ROLE = """\
+[roles.editor]
+inherits = ["viewer"]
+scopes = ["cm.entry:write"]
+content_types = ["blog_post", "author"]
+locales = ["en-us", "fr-fr"]
+"""
+
 # Wide client-side limits, for tests whose subject is not the pacing.
 UNPACED = RateLimits(
     cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
