@@ -9,18 +9,14 @@ import pytest
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, PolicyError, guard_from_settings, load_policy, parse_policy
+from tests.helpers import EDITOR_ROLE
 
 DIGEST = hashlib.sha256(b"release-bot-token").hexdigest()
 
 DESIGN_POLICY = f"""\
 default_role = "viewer"
 
-[roles.editor]
-inherits = ["viewer"]
-scopes = ["cm.entry:write"]
-content_types = ["blog_post", "author"]
-locales = ["en-us", "fr-fr"]
-
+{EDITOR_ROLE}
 [roles.publisher]
 inherits = ["editor"]
 scopes = ["cm.entry:publish", "cm.entry:unpublish", "cm.asset:publish", "cm.release:write",
