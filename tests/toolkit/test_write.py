@@ -43,7 +43,7 @@ from cs_mcp.server import build_server
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, write_spec
 from cs_mcp.toolkit.write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
-from tests.helpers import UNPACED, structured, text_of
+from tests.helpers import EDITOR_ROLE, UNPACED, structured, text_of
 from tests.reliability._stack import NO_WAIT
 
 pytestmark = pytest.mark.anyio
@@ -54,13 +54,9 @@ ENV = {
     "CONTENTSTACK_MANAGEMENT_TOKEN": SECRET,
 }
 
-POLICY = """\
-[roles.editor]
-inherits = ["viewer"]
-scopes = ["cm.entry:write"]
-content_types = ["blog_post", "author"]
-locales = ["en-us", "fr-fr"]
-
+POLICY = (
+    EDITOR_ROLE
+    + """
 [roles.publisher]
 inherits = ["editor"]
 scopes = ["cm.entry:publish", "cm.entry:unpublish"]
@@ -70,6 +66,7 @@ environments = ["development", "staging", "production"]
 environments = ["production"]
 fallback = "{fallback}"
 """
+)
 
 
 class FakeClock:
