@@ -25,7 +25,7 @@ from cs_mcp.http_auth import BearerAuth
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from tests.oauth_issuer import AUDIENCE, LocalIssuer, running_issuer
+from tests.oauth_issuer import AUDIENCE, TEAM_RULES, LocalIssuer, oauth_rules, running_issuer
 
 pytestmark = pytest.mark.anyio
 
@@ -41,23 +41,7 @@ role = "publisher"
 
 [oauth]
 name_claim = "email"
-
-[[oauth.rules]]
-role = "admin"
-subjects = ["root"]
-
-[[oauth.rules]]
-role = "publisher"
-groups = ["cms-publishers"]
-
-[[oauth.rules]]
-role = "editor"
-scopes = ["cs-mcp.write"]
-
-[[oauth.rules]]
-role = "viewer"
-groups = ["staff"]
-"""
+{oauth_rules(TEAM_RULES)}"""
 
 
 class Recording(httpx2.AsyncBaseTransport):
@@ -184,7 +168,7 @@ async def test_a_valid_token_that_no_rule_gives_a_role_is_a_403_insufficient_sco
 @pytest.mark.parametrize(
     ("claims", "role"),
     [
-        ({"sub": "root"}, "admin"),
+        ({"sub": "root-subject"}, "admin"),
         ({"groups": ["cms-publishers"]}, "publisher"),
         ({"scope": "openid cs-mcp.write"}, "editor"),
         ({"groups": ["staff"]}, "viewer"),
