@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cs_mcp.config import ConfigError, Settings
 from cs_mcp.guard import PolicyError, parse_policy
 from cs_mcp.oauth import JwksCache, JwtVerifier, TokenRejected, VerifiedToken, principal_name, role_for
-from tests.oauth_issuer import AUDIENCE, LocalIssuer, running_issuer, tampered, unsigned
+from tests.oauth_issuer import AUDIENCE, TEAM_RULES, LocalIssuer, oauth_rules, running_issuer, tampered, unsigned
 
 pytestmark = pytest.mark.anyio
 
@@ -102,28 +102,13 @@ async def test_the_sdk_token_verifier_answers_access_info_or_none() -> None:
     assert refused is None
 
 
-POLICY = """
+# The viewer rule also asks for the read scope: a rule matches only when every key it sets does.
+RULES = [*TEAM_RULES[:-1], ("viewer", {"groups": ["staff"], "scopes": ["cs-mcp.read"]})]
+POLICY = f"""
 [oauth]
 groups_claim = "realm_access.roles"
 name_claim = "email"
-
-[[oauth.rules]]
-role = "admin"
-subjects = ["root-subject"]
-
-[[oauth.rules]]
-role = "publisher"
-groups = ["cms-publishers"]
-
-[[oauth.rules]]
-role = "editor"
-scopes = ["cs-mcp.write"]
-
-[[oauth.rules]]
-role = "viewer"
-groups = ["staff"]
-scopes = ["cs-mcp.read"]
-"""
+{oauth_rules(RULES)}"""
 
 
 @pytest.mark.parametrize(
