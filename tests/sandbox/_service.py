@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping
+from datetime import datetime
 
 import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
-from cs_mcp.sandbox.state import SandboxState
+from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 
 Routes = Callable[[SandboxState], list[BaseRoute]]
 
@@ -25,12 +26,23 @@ def service_client(
     )
 
 
-def service_fixture(mount: str, routes: Routes, headers: Mapping[str, str]):
-    """The fixture `http`: a `service_client` over the test's `state` fixture."""
+def service_state(setup: Callable[[SandboxState], None], config: SandboxConfig, now: datetime) -> SandboxState:
+    """A sandbox state with an in-memory database, its clock at `now`, and one service `setup` in it."""
+    state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock(now))
+    setup(state)
+    return state
+
+
+def service_fixtures(make_state: Callable[[], SandboxState], mount: str, routes: Routes, headers: Mapping[str, str]):
+    """The fixtures `state` (from `make_state`) and `http`, a `service_client` over that state."""
+
+    @pytest.fixture(name="state")
+    def state() -> SandboxState:
+        return make_state()
 
     @pytest.fixture(name="http")
     async def http(state: SandboxState) -> AsyncGenerator[httpx2.AsyncClient]:
         async with service_client(state, mount, routes, headers) as client:
             yield client
 
-    return http
+    return state, http
