@@ -13,8 +13,8 @@ import pytest
 
 from cs_mcp.sandbox import analytics
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
-from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
-from tests.sandbox._service import service_client, service_fixture
+from cs_mcp.sandbox.state import SandboxConfig, SandboxState
+from tests.sandbox._service import service_client, service_fixtures, service_state
 
 pytestmark = pytest.mark.anyio
 
@@ -33,18 +33,10 @@ REQUIRED: dict[str, dict[str, str]] = {
 
 
 def make_state(seed: int = 7, active_polls: int = 1) -> SandboxState:
-    config = SandboxConfig(seed=seed, analytics_active_polls=active_polls)
-    state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock(NOW))
-    analytics.setup(state)
-    return state
+    return service_state(analytics.setup, SandboxConfig(seed=seed, analytics_active_polls=active_polls), NOW)
 
 
-@pytest.fixture
-def state() -> SandboxState:
-    return make_state()
-
-
-http = service_fixture(MOUNT, analytics.routes, HEADERS)
+state, http = service_fixtures(make_state, MOUNT, analytics.routes, HEADERS)
 
 
 def days_back(n: int) -> str:
