@@ -13,7 +13,7 @@ import pytest
 from cs_mcp.sandbox import automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
-from tests.sandbox._service import service_client, service_fixture
+from tests.sandbox._service import service_client, service_fixtures, service_state
 
 pytestmark = pytest.mark.anyio
 
@@ -23,17 +23,10 @@ HEADERS = {"authtoken": DEMO_CREDENTIALS.authtoken, "organization_uid": DEMO_CRE
 
 
 def make_state(seed: int = 7) -> SandboxState:
-    state = SandboxState(config=SandboxConfig(seed=seed), db=Database(":memory:"), clock=SandboxClock(NOW))
-    automate.setup(state)
-    return state
+    return service_state(automate.setup, SandboxConfig(seed=seed), NOW)
 
 
-@pytest.fixture
-def state() -> SandboxState:
-    return make_state()
-
-
-http = service_fixture(MOUNT, automate.routes, HEADERS)
+state, http = service_fixtures(make_state, MOUNT, automate.routes, HEADERS)
 
 
 async def first_project(http: httpx2.AsyncClient) -> dict[str, Any]:
