@@ -4,7 +4,6 @@ toggle's permit, and the same client against the sandbox's independent reading o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx2
@@ -26,10 +25,10 @@ from cs_mcp.guard import PermitAuthority
 from cs_mcp.sandbox import automate as sandbox_automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from tests.client._mock import Handler, Recorder, mock_client
 
 pytestmark = pytest.mark.anyio
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
 CONFIG = ClientConfig(
     api_key="blt_key_value",
     management_token="cs_management_secret",
@@ -47,24 +46,9 @@ RULE = {
 }
 
 
-class Recorder:
-    """A mock Automate that records each request and answers from a function."""
-
-    def __init__(self, answer: Handler) -> None:
-        self.requests: list[httpx2.Request] = []
-        self._answer = answer
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self._answer(request)
-
-
 def make_client(answer: Handler, authority: PermitAuthority | None = None) -> tuple[ContentstackClient, Recorder]:
     recorder = Recorder(answer)
-    client = ContentstackClient(
-        CONFIG, permits=authority or PermitAuthority(), transport=httpx2.MockTransport(recorder), seed=1
-    )
-    return client, recorder
+    return mock_client(recorder, CONFIG, permits=authority), recorder
 
 
 def answer_json(body: object, status: int = 200) -> Handler:
