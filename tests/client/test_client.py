@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 
 import anyio
-import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -35,16 +33,12 @@ from cs_mcp.client import (
     resolve_region,
 )
 from cs_mcp.guard import PermitAuthority
+from tests.client._mock import Handler, mock_client
 from tests.client._virtual_time import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
 MGMT = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
-
-
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
 
 
 def make_client(
@@ -54,14 +48,7 @@ def make_client(
     permits: PermitAuthority | None = None,
     retry: RetryPolicy | None = None,
 ) -> ContentstackClient:
-    return ContentstackClient(
-        config,
-        permits=permits or PermitAuthority(),
-        transport=httpx2.MockTransport(handler),
-        sleep=no_sleep,
-        retry=retry,
-        seed=1,
-    )
+    return mock_client(handler, config, permits=permits, retry=retry)
 
 
 def ok(_request: httpx2.Request) -> httpx2.Response:
