@@ -4,9 +4,7 @@ answers (in the shapes of the SDK fixtures) are read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
-import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -18,6 +16,7 @@ from cs_mcp.client import (
     PermitRequiredError,
 )
 from cs_mcp.guard import PermitAuthority
+from tests.client._mock import Handler, Recorder, mock_client
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
@@ -28,33 +27,10 @@ CONFIG = ClientConfig(
     delivery_tokens={"development": "cs_dev_token", "production": "cs_prod_token"},
     default_environment="development",
 )
-Handler = Callable[[httpx2.Request], httpx2.Response]
-
-
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
-
-class Recorder:
-    """A MockTransport handler that records every request and answers from a function."""
-
-    def __init__(self, answer: Callable[[httpx2.Request], httpx2.Response]) -> None:
-        self.requests: list[httpx2.Request] = []
-        self._answer = answer
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self._answer(request)
 
 
 def make_client(handler: Handler, authority: PermitAuthority | None = None) -> ContentstackClient:
-    return ContentstackClient(
-        CONFIG,
-        permits=authority or PermitAuthority(),
-        transport=httpx2.MockTransport(handler),
-        sleep=no_sleep,
-        seed=1,
-    )
+    return mock_client(handler, CONFIG, permits=authority)
 
 
 def params(request: httpx2.Request) -> list[tuple[str, str]]:
