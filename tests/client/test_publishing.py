@@ -4,11 +4,9 @@ bulk limiter, jobs and the publish queue (fixtures: sdk-fixtures/mock_publish_qu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -16,6 +14,7 @@ from cs_mcp.client import ClientConfig, ContentstackClient, PermitRequiredError
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry
 from cs_mcp.client._ratelimit import ARRIVAL_SLACK_SECONDS, WINDOW_SECONDS
 from cs_mcp.guard import Permit, PermitAuthority
+from tests.client._mock import Handler, Recorder, mock_client
 from tests.client._virtual_time import VirtualClock
 from tests.helpers import sdk_fixture
 
@@ -34,37 +33,16 @@ def fixture(name: str) -> dict[str, Any]:
     return sdk_fixture(f"mock_publish_queue/{name}")
 
 
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
-
-class Recorder:
-    def __init__(self, answer: Callable[[httpx2.Request], httpx2.Response]) -> None:
-        self.requests: list[httpx2.Request] = []
-        self._answer = answer
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self._answer(request)
-
-
 def notice(_request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, json={"notice": "The requested action has been performed.", "job_id": "job1"})
 
 
 def make_client(
-    handler: Callable[[httpx2.Request], httpx2.Response],
+    handler: Handler,
     authority: PermitAuthority,
     clock: VirtualClock | None = None,
 ) -> ContentstackClient:
-    return ContentstackClient(
-        CONFIG,
-        permits=authority,
-        transport=httpx2.MockTransport(handler),
-        clock=clock.now if clock else None,
-        sleep=clock.sleep if clock else no_sleep,
-        seed=1,
-    )
+    return mock_client(handler, CONFIG, permits=authority, clock=clock)
 
 
 def permit(authority: PermitAuthority, operation: str) -> Permit:
