@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -14,23 +13,18 @@ from cs_mcp.client import ClientConfig, ContentstackClient, NotFoundError, Permi
 from cs_mcp.client._releases import ASSET_CONTENT_TYPE, ReleaseArgumentError, ReleaseItem
 from cs_mcp.config import Settings
 from cs_mcp.guard import Permit, PermitAuthority
+from tests.client._mock import Handler, mock_client
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
 
 CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
-
 # Contentstack's answers as its management SDK's test fixtures record them.
 
 
 def fixture(name: str) -> dict[str, Any]:
     return sdk_fixture(name if name.endswith(".json") else f"{name}.json")
-
-
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
 
 
 class Recorder:
@@ -50,9 +44,7 @@ class Recorder:
 
 
 def make_client(handler: Handler, authority: PermitAuthority) -> ContentstackClient:
-    return ContentstackClient(
-        CONFIG, permits=authority, transport=httpx2.MockTransport(handler), sleep=no_sleep, seed=1
-    )
+    return mock_client(handler, CONFIG, permits=authority)
 
 
 def permit(authority: PermitAuthority, operation: str, targets: Mapping[str, Iterable[str]]) -> Permit:
