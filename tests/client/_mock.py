@@ -51,3 +51,12 @@ def mock_client(
         sleep=clock.sleep if clock else no_sleep,
         seed=1,
     )
+
+
+class InTurn(Recorder):
+    """A Recorder that answers the n-th request with the n-th of `answers` and every later one
+    with the last (an answer may raise, as a transport error does)."""
+
+    def __init__(self, *answers: Handler) -> None:
+        # The request being answered is recorded already: the first finds one request.
+        super().__init__(lambda request: answers[min(len(self.requests), len(answers)) - 1](request))
