@@ -14,6 +14,9 @@ from tests.client._virtual_time import VirtualClock
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
 
+# A stack reached with a management token; the tests look for these values in what is sent.
+MANAGEMENT = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
+
 
 async def no_sleep(_seconds: float) -> None:
     """Yields once instead of waiting, so a test's retries and pacing take no time."""
