@@ -4,6 +4,7 @@ toggle's permit, and the same client against the sandbox's independent reading o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx2
@@ -25,16 +26,11 @@ from cs_mcp.guard import PermitAuthority
 from cs_mcp.sandbox import automate as sandbox_automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
-from tests.client._mock import Handler, Recorder, mock_client
+from tests.client._mock import MANAGEMENT, Handler, Recorder, mock_client
 
 pytestmark = pytest.mark.anyio
 
-CONFIG = ClientConfig(
-    api_key="blt_key_value",
-    management_token="cs_management_secret",
-    authtoken="blt_user_authtoken",
-    organization_uid="blt_org_uid",
-)
+CONFIG = replace(MANAGEMENT, authtoken="blt_user_authtoken", organization_uid="blt_org_uid")
 
 RULE = {
     "id": "a1",
