@@ -33,17 +33,15 @@ from cs_mcp.client import (
     resolve_region,
 )
 from cs_mcp.guard import PermitAuthority
-from tests.client._mock import Handler, InTurn, Recorder, mock_client
+from tests.client._mock import MANAGEMENT, Handler, InTurn, Recorder, mock_client
 from tests.client._virtual_time import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
-MGMT = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
-
 
 def make_client(
     handler: Handler,
-    config: ClientConfig = MGMT,
+    config: ClientConfig = MANAGEMENT,
     *,
     permits: PermitAuthority | None = None,
     retry: RetryPolicy | None = None,
@@ -338,7 +336,7 @@ async def test_fifty_concurrent_calls_never_exceed_the_rate_in_any_one_second_wi
         return httpx2.Response(200, json={})
 
     client = ContentstackClient(
-        MGMT,
+        MANAGEMENT,
         permits=PermitAuthority(),
         transport=httpx2.MockTransport(handler),
         rate_limits=RateLimits(cma_read=10),
@@ -368,7 +366,11 @@ async def test_a_remaining_of_zero_pauses_the_family_for_a_window() -> None:
         return httpx2.Response(200, json={}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "10"})
 
     client = ContentstackClient(
-        MGMT, permits=PermitAuthority(), transport=httpx2.MockTransport(handler), clock=clock.now, sleep=clock.sleep
+        MANAGEMENT,
+        permits=PermitAuthority(),
+        transport=httpx2.MockTransport(handler),
+        clock=clock.now,
+        sleep=clock.sleep,
     )
     async with client, anyio.create_task_group() as tg:
         clock.start(tg)
