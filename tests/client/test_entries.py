@@ -4,26 +4,25 @@ answers (in the shapes of the SDK fixtures) are read."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import httpx2
 import pytest
 
 from cs_mcp.client import (
-    ClientConfig,
     ContentstackClient,
     MalformedResponseError,
     NotFoundError,
     PermitRequiredError,
 )
 from cs_mcp.guard import PermitAuthority
-from tests.client._mock import Handler, Recorder, mock_client
+from tests.client._mock import MANAGEMENT, Handler, Recorder, mock_client
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
 
-CONFIG = ClientConfig(
-    api_key="blt_key_value",
-    management_token="cs_management_secret",
+CONFIG = replace(
+    MANAGEMENT,
     delivery_tokens={"development": "cs_dev_token", "production": "cs_prod_token"},
     default_environment="development",
 )
