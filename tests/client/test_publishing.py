@@ -11,17 +11,16 @@ import anyio
 import httpx2
 import pytest
 
-from cs_mcp.client import ClientConfig, ContentstackClient, PermitRequiredError
+from cs_mcp.client import ContentstackClient, PermitRequiredError
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry
 from cs_mcp.client._ratelimit import ARRIVAL_SLACK_SECONDS, WINDOW_SECONDS
 from cs_mcp.guard import Permit, PermitAuthority
-from tests.client._mock import Handler, Recorder, mock_client
+from tests.client._mock import MANAGEMENT, Handler, Recorder, mock_client
 from tests.client._virtual_time import VirtualClock
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
 
-CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
 ALL = {
     "content_type": ["blog_post", "author"],
     "environment": ["development", "staging"],
@@ -43,7 +42,7 @@ def make_client(
     authority: PermitAuthority,
     clock: VirtualClock | None = None,
 ) -> ContentstackClient:
-    return mock_client(handler, CONFIG, permits=authority, clock=clock)
+    return mock_client(handler, MANAGEMENT, permits=authority, clock=clock)
 
 
 def permit(authority: PermitAuthority, operation: str) -> Permit:
