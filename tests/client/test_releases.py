@@ -9,16 +9,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from cs_mcp.client import ClientConfig, ContentstackClient, NotFoundError, PermitRequiredError
+from cs_mcp.client import ContentstackClient, NotFoundError, PermitRequiredError
 from cs_mcp.client._releases import ASSET_CONTENT_TYPE, ReleaseArgumentError, ReleaseItem
 from cs_mcp.config import Settings
 from cs_mcp.guard import Permit, PermitAuthority
-from tests.client._mock import Handler, mock_client
+from tests.client._mock import MANAGEMENT, Handler, mock_client
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
-
-CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
 
 # Contentstack's answers as its management SDK's test fixtures record them.
 
@@ -44,7 +42,7 @@ class Recorder:
 
 
 def make_client(handler: Handler, authority: PermitAuthority) -> ContentstackClient:
-    return mock_client(handler, CONFIG, permits=authority)
+    return mock_client(handler, MANAGEMENT, permits=authority)
 
 
 def permit(authority: PermitAuthority, operation: str, targets: Mapping[str, Iterable[str]]) -> Permit:
