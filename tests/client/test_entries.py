@@ -171,27 +171,15 @@ async def test_create_update_and_delete_send_the_documented_requests() -> None:
             200, json={"notice": "ok", "entry": {"uid": "blt1", **body["entry"], "_version": version}}
         )
 
+    create, update, delete = (
+        authority.issue("local", f"{action}_entry", f"entry.{action}", targets)
+        for action in ("create", "update", "delete")
+    )
     rec = Recorder(answer)
     async with make_client(rec, authority) as client:
-        created = await client.entries.create(
-            "blog_post",
-            {"title": "New"},
-            locale="en-us",
-            permit=authority.issue("local", "create_entry", "entry.create", targets),
-        )
-        updated = await client.entries.update(
-            "blog_post",
-            "blt1",
-            {"title": "Newer"},
-            locale="en-us",
-            permit=authority.issue("local", "update_entry", "entry.update", targets),
-        )
-        notice = await client.entries.delete(
-            "blog_post",
-            "blt1",
-            locale="en-us",
-            permit=authority.issue("local", "delete_entry", "entry.delete", targets),
-        )
+        created = await client.entries.create("blog_post", {"title": "New"}, locale="en-us", permit=create)
+        updated = await client.entries.update("blog_post", "blt1", {"title": "Newer"}, locale="en-us", permit=update)
+        notice = await client.entries.delete("blog_post", "blt1", locale="en-us", permit=delete)
     post, put, delete = rec.requests
     assert (post.method, post.url.path) == ("POST", "/v3/content_types/blog_post/entries")
     assert json.loads(post.content) == {"entry": {"title": "New"}}
