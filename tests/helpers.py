@@ -35,6 +35,18 @@ content_types = ["blog_post", "author"]
 locales = ["en-us", "fr-fr"]
 """
 
+
+def full_env(api_key: str, management_token: str, authtoken: str, organization_uid: str) -> dict[str, str]:
+    """The variables of a stack with every credential set: its API key and management token, and
+    the authtoken and organization that Analytics and Automate read with."""
+    return {
+        "CONTENTSTACK_API_KEY": api_key,
+        "CONTENTSTACK_MANAGEMENT_TOKEN": management_token,
+        "CONTENTSTACK_AUTHTOKEN": authtoken,
+        "CONTENTSTACK_ORGANIZATION_UID": organization_uid,
+    }
+
+
 # Wide client-side limits, for tests whose subject is not the pacing.
 UNPACED = RateLimits(
     cma_read=100_000, cma_write=100_000, cma_bulk=100_000, cda=100_000, analytics=100_000, automate=100_000
