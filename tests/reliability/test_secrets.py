@@ -21,7 +21,7 @@ from cs_mcp.guard.loader import settings_secrets
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.tools import analytics as analytics_tools
-from tests._examples import EXAMPLES
+from tests._examples import EXAMPLES, author_examples
 from tests.helpers import UNPACED
 from tests.reliability._stack import NO_WAIT, stack
 
@@ -127,17 +127,9 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
     label = await first("list_labels", {}, "labels")
     webhook = await first("list_webhooks", {}, "webhooks")
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
-    found = dict(EXAMPLES)
+    found = EXAMPLES | author_examples(entry)
     found.update(
         {
-            "get_entry": {"content_type": "author", "uid": entry["uid"]},
-            "create_entry": {"content_type": "author", "fields": {"title": "Sam Secret"}},
-            "update_entry": {
-                "content_type": "author",
-                "uid": entry["uid"],
-                "fields": {"title": "Sam Secret II"},
-                "expected_version": entry["_version"],
-            },
             "publish": {"items": [item], "environments": ["development"]},
             "unpublish": {"items": [item], "environments": ["development"]},
             "get_release": {"release_uid": release["uid"]},
@@ -151,11 +143,7 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
                 "automation_id": automation["id"],
                 "active": not automation["active"],
             },
-            "delete_entry": {"content_type": "author", "uid": entry["uid"], "dry_run": True},
-            "get_entry_references": {"content_type": "author", "uid": entry["uid"]},
-            "get_entry_locales": {"content_type": "author", "uid": entry["uid"]},
-            "localize_entry": {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"},
-            "unlocalize_entry": {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"},
+            "delete_entry": author_examples(entry)["delete_entry"] | {"dry_run": True},
         }
     )
     in_project = {"project_id": project["id"]}
