@@ -43,6 +43,7 @@ from cs_mcp.server import build_server
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, write_spec
 from cs_mcp.toolkit.write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
+from tests._examples import EXAMPLES, author_examples
 from tests.helpers import EDITOR_ROLE, UNPACED, structured, text_of
 from tests.reliability._stack import NO_WAIT
 
@@ -633,24 +634,10 @@ ADMIN_ARGUMENTS: dict[str, dict[str, Any]] = {
     "update_webhook": {"disabled": True},
     "delete_webhook": {},
 }
-PROBE_FILE = {"content_base64": "aGVsbG8=", "filename": "probe.png"}
-# The asset and content type writes' arguments; replace, update and delete get a seeded asset's uid.
-ASSET_WRITES: dict[str, dict[str, Any]] = {
-    "upload_asset": PROBE_FILE,
-    "replace_asset": PROBE_FILE,
-    "update_asset": {"title": "Probe"},
-    "delete_asset": {},
-    "create_asset_folder": {"name": "Probe"},
-}
-CONTENT_TYPE_WRITES: dict[str, dict[str, Any]] = {
-    "create_content_type": {
-        "uid": "probe",
-        "title": "Probe",
-        "schema": [{"uid": "title", "display_name": "Title", "data_type": "text"}],
-    },
-    "update_content_type": {"content_type": "author", "title": "Probe"},
-    "delete_content_type": {"content_type": "author"},
-}
+# The asset and content type writes take the shared examples' arguments; those on an asset
+# (replace, update, delete) get a seeded asset's uid in place of the example's.
+ASSET_WRITES = ("upload_asset", "replace_asset", "update_asset", "delete_asset", "create_asset_folder")
+CONTENT_TYPE_WRITES = ("create_content_type", "update_content_type", "delete_content_type")
 
 
 async def write_arguments(client: Client, name: str) -> dict[str, Any]:
@@ -664,17 +651,10 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
     entries = await ok(client, "query_entries", {"content_type": "author", "limit": 1})
     entry = entries["entries"][0]
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
-    if name in ("create_entry", "update_entry", "delete_entry"):
-        return {
-            "create_entry": {"content_type": "author", "fields": {"title": "Pipeline Probe"}},
-            "update_entry": {
-                "content_type": "author",
-                "uid": entry["uid"],
-                "fields": {"title": "Probe II"},
-                "expected_version": entry["_version"],
-            },
-            "delete_entry": {"content_type": "author", "uid": entry["uid"]},
-        }[name]
+    if name in ("create_entry", "update_entry", "delete_entry", "localize_entry", "unlocalize_entry"):
+        if name == "unlocalize_entry":
+            await ok(client, "localize_entry", author_examples(entry)["localize_entry"])
+        return author_examples(entry)[name]
     if name in ("publish", "unpublish"):
         return {"items": [item], "environments": ["development"]}
     if name == "cancel_scheduled_publish":
@@ -685,17 +665,13 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
     if name in ASSET_WRITES or name in CONTENT_TYPE_WRITES:
         asset = (await ok(client, "query_assets", {"limit": 1}))["assets"][0]["uid"]
         on_asset = name in ("replace_asset", "update_asset", "delete_asset")
-        return {**ASSET_WRITES, **CONTENT_TYPE_WRITES}[name] | ({"uid": asset} if on_asset else {})
+        return EXAMPLES[name] | ({"uid": asset} if on_asset else {})
     if name == "set_automation_active":
         project = (await ok(client, "list_automation_projects", {}))["projects"][0]
         automation = (await ok(client, "list_automations", {"project_id": project["id"]}))["automations"][0]
         return {"project_id": project["id"], "automation_id": automation["id"], "active": not automation["active"]}
     if name == "create_release":
         return {"name": "Probe", "items": [item]}
-    if name in ("localize_entry", "unlocalize_entry"):
-        if name == "unlocalize_entry":
-            await ok(client, "localize_entry", {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"})
-        return {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"}
     if name == "create_automation_project":
         return {"title": "Probe"}
     if name.endswith(("_automation_project", "_project_variable")):
