@@ -8,8 +8,7 @@ from mcp import Client
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox.runner import RunningSandbox
-from cs_mcp.server import build_server
-from tests.helpers import UNPACED
+from tests.helpers import sandbox_server
 
 
 def mcp_client(
@@ -25,12 +24,4 @@ def mcp_client(
     settings = Settings.from_env(sandbox.env())
     if toolsets is not None:
         settings = settings.model_copy(update={"toolsets": toolsets})
-    server = build_server(
-        settings,
-        backend="sandbox",
-        guard=guard or Guard(builtin_policy()),
-        stdio_role=role,
-        transport=transport,
-        rate_limits=UNPACED,
-    )
-    return Client(server)
+    return Client(sandbox_server(settings, guard or Guard(builtin_policy()), role, transport=transport))
