@@ -153,9 +153,9 @@ class Deployment:
 
 
 @asynccontextmanager
-async def deployment(workdir: Path) -> AsyncGenerator[Deployment]:
+async def deployment(workdir: Path, **replica_env: str) -> AsyncGenerator[Deployment]:
     """Redis, the sandbox (rate limits on) and three replicas, each replica with its own audit
-    file and state directory, all on loopback."""
+    file and state directory, all on loopback; `replica_env` adds settings to every replica's."""
     data = workdir / "redis"
     data.mkdir()
     server = RedisServer(free_port(), data_dir=data)
@@ -187,6 +187,7 @@ async def deployment(workdir: Path) -> AsyncGenerator[Deployment]:
                     CS_MCP_POLICY=str(policy),
                     CS_MCP_AUDIT_LOG=str(audit),
                     XDG_STATE_HOME=str(workdir / f"state-{n}"),
+                    **replica_env,
                 )
                 command = [sys.executable, "-m", "cs_mcp", "serve", "--transport", "http", "--port", str(port)]
                 base = f"http://127.0.0.1:{port}"
