@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cs_mcp.config import ConfigError, Settings
 from cs_mcp.guard import PolicyError, parse_policy
 from cs_mcp.oauth import JwksCache, JwtVerifier, TokenRejected, VerifiedToken, principal_name, role_for
 from tests.oauth_issuer import AUDIENCE, TEAM_RULES, LocalIssuer, oauth_rules, running_issuer, tampered, unsigned
@@ -160,48 +159,3 @@ def test_a_malformed_oauth_section_names_its_line(text: str, line: int) -> None:
     with pytest.raises(PolicyError) as error:
         parse_policy(text, "policy.toml")
     assert error.value.line == line
-
-
-@pytest.mark.parametrize(
-    ("env", "variable"),
-    [
-        ({"CS_MCP_OAUTH_ISSUER": "https://idp.example"}, "CS_MCP_OAUTH_AUDIENCE"),
-        (
-            {
-                "CS_MCP_OAUTH_ISSUER": "http://idp.example",
-                "CS_MCP_OAUTH_AUDIENCE": AUDIENCE,
-                "CS_MCP_OAUTH_JWKS_URL": "https://idp.example/jwks",
-            },
-            "CS_MCP_OAUTH_ISSUER",
-        ),
-        (
-            {
-                "CS_MCP_OAUTH_ISSUER": "https://idp.example",
-                "CS_MCP_OAUTH_AUDIENCE": AUDIENCE,
-                "CS_MCP_OAUTH_JWKS_URL": "https://idp.example/jwks",
-                "CS_MCP_OAUTH_ALGORITHMS": "RS256,HS256",
-            },
-            "CS_MCP_OAUTH_ALGORITHMS",
-        ),
-    ],
-)
-def test_oauth_settings_are_refused_half_set_over_plain_http_or_with_a_symmetric_algorithm(
-    env: dict[str, str], variable: str
-) -> None:
-    with pytest.raises(ConfigError) as error:
-        Settings.from_env(env)
-    assert error.value.variable == variable
-
-
-def test_oauth_settings_name_the_metadata_url_from_the_audience() -> None:
-    settings = Settings.from_env(
-        {
-            "CS_MCP_OAUTH_ISSUER": "https://idp.example/realms/team",
-            "CS_MCP_OAUTH_AUDIENCE": "https://mcp.example.com/mcp",
-            "CS_MCP_OAUTH_JWKS_URL": "https://idp.example/realms/team/certs",
-            "CS_MCP_OAUTH_ALGORITHMS": "RS256, PS256",
-        }
-    )
-    assert settings.oauth is not None
-    assert settings.oauth.algorithms == ("RS256", "PS256")
-    assert settings.oauth.metadata_url == "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
