@@ -153,7 +153,8 @@ def test_uploads_name_absolute_directories_and_a_size_cap() -> None:
     assert parse_policy("").uploads.directories == ()
 
 
-# A policy that is wrong in one place: (its text, the line at fault, what the fix names or None).
+# Policies wrong in one place: (the text, the line at fault, what the fix names or None), the
+# roles, principals and [confirm] first, then the [uploads] and [oauth] sections.
 MALFORMED: dict[str, tuple[str, int, str | None]] = {
     "an unknown scope names the nearest scope": (
         'default_role = "viewer"\n\n[roles.writer]\nscopes = ["cm.entry:writ"]\n',
@@ -198,10 +199,14 @@ MALFORMED: dict[str, tuple[str, int, str | None]] = {
         None,
     ),
     "a scope list that is not a list of strings": ('[roles.writer]\nscopes = "cm.entry:write"\n', 2, None),
+}
+UPLOADS_MALFORMED: dict[str, tuple[str, int, str | None]] = {
     "a relative upload directory": ('[uploads]\ndirectories = ["media"]\n', 2, None),
     "an upload directory escaping with ..": ('[uploads]\ndirectories = ["/srv/media/../etc"]\n', 2, None),
     "an upload size cap of zero": ("[uploads]\nmax_bytes = 0\n", 2, None),
     "an unknown key in uploads": ('[uploads]\nfolders = ["/srv"]\n', 2, None),
+}
+OAUTH_MALFORMED: dict[str, tuple[str, int, str | None]] = {
     "an unknown key in oauth": ('[oauth]\ngroups_clam = "groups"\n', 2, None),
     "an oauth rule with an unknown role": ('[[oauth.rules]]\nrole = "owner"\ngroups = ["a"]\n', 2, None),
     "an oauth rule that matches nothing": ('[[oauth.rules]]\nrole = "viewer"\n', 1, None),
@@ -212,7 +217,11 @@ MALFORMED: dict[str, tuple[str, int, str | None]] = {
 }
 
 
-@pytest.mark.parametrize(("text", "line", "fix"), MALFORMED.values(), ids=MALFORMED.keys())
+@pytest.mark.parametrize(
+    ("text", "line", "fix"),
+    [*MALFORMED.values(), *UPLOADS_MALFORMED.values(), *OAUTH_MALFORMED.values()],
+    ids=[*MALFORMED, *UPLOADS_MALFORMED, *OAUTH_MALFORMED],
+)
 def test_a_policy_wrong_in_one_place_is_an_error_at_that_line(text: str, line: int, fix: str | None) -> None:
     error = error_of(text)
     assert error.line == line
