@@ -2,7 +2,7 @@
 
 The SDK builds a tool's schemas, its argument model and its output validator from the
 function's signature when the tool is registered: for the thirty tools of a default server that
-was most of the start-up time cs-mcp added to a bare server's. A server registers each tool from
+was the largest share of the start-up time cs-mcp added to a bare server's. A server registers each tool from
 its stored schemas instead (`sdk_tool`), and the SDK's own registration, which validates every
 call's arguments, runs at the tool's first call: listing is what it was, and a call is validated
 by the same model with the same errors.
@@ -70,6 +70,23 @@ class StoredTool(Tool):
     def output_schema(self) -> dict[str, Any] | None:
         return self._output
 
+    @classmethod
+    def listed(cls, spec: ToolSpec, stored: Schemas) -> StoredTool:
+        """The tool of `spec` with its `stored` schemas; nothing is built from the function."""
+        tool = cls.model_construct(
+            fn=spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            parameters=stored["input"],
+            is_async=True,
+            annotations=spec.annotations,
+            icons=None,
+            meta=spec.meta,
+        )
+        tool._output = stored["output"]
+        return tool
+
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         # The SDK's tool built from the function validates and runs the call, as it would have
         # if registered; the argument check built it already (one build a tool and process).
@@ -101,19 +118,7 @@ def sdk_tool(spec: ToolSpec, stored: Schemas | None) -> Tool:
     when it has them, else built from the function as the SDK's `add_tool` does."""
     if stored is None:
         return sdk_built(spec.fn, spec.name, spec.title, spec.description, spec.annotations, spec.meta)
-    tool = StoredTool.model_construct(
-        fn=spec.fn,
-        name=spec.name,
-        title=spec.title,
-        description=spec.description,
-        parameters=stored["input"],
-        is_async=True,
-        annotations=spec.annotations,
-        icons=None,
-        meta=spec.meta,
-    )
-    tool._output = stored["output"]  # pyright: ignore[reportPrivateUsage]  # set once, where it is built
-    return tool
+    return StoredTool.listed(spec, stored)
 
 
 def every_tool() -> list[ToolSpec]:
