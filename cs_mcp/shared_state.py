@@ -333,6 +333,8 @@ class LocalShare:
         self._lock = anyio.Lock()
 
     async def acquire(self) -> LocalPlace:
+        """Waits until one more request fits in the share, then lets it go; its place is held
+        until it is released."""
         async with self._lock:
             now = self._clock()
             del self._answered[: bisect.bisect_right(self._answered, now - self._span)]
@@ -439,7 +441,7 @@ class SharedWindow:
         self._horizon = 0.0
         self._on_fallback = False
         self._settle_until = 0.0  # back from an outage: until then requests fit both windows
-        self._coming_back: anyio.Event | None = None  # set once back from an outage
+        self._coming_back: anyio.Event | None = None  # a come-back under way (`_come_back`)
         # Releases Redis did not take (it was down): (member, sent, local time of the answer).
         # Sent when it answers again, so the window counts those requests from their answers
         # and does not keep them in flight until their hold lapses.
