@@ -36,7 +36,7 @@ from cs_mcp.client import (
     resolve_region,
 )
 from cs_mcp.guard import PermitAuthority
-from tests.client._mock import MANAGEMENT, Handler, InTurn, Recorder, mock_client
+from tests.client._mock import MANAGEMENT, Handler, InTurn, Recorder, mock_client, no_sleep
 from tests.client._virtual_time import VirtualClock
 
 pytestmark = pytest.mark.anyio
@@ -395,13 +395,11 @@ async def test_each_place_a_request_took_is_released_once_its_answer_or_failure_
     def handler(request: httpx2.Request) -> httpx2.Response:
         events.append("sent")
         if events.count("sent") == 1:
-            raise httpx2.ConnectError("refused", request=request)
-        if request.method == "POST":
-            raise httpx2.ReadTimeout("no answer", request=request)
-        return ok(request)
+            return connect_refused(request)
+        return (read_timeout if request.method == "POST" else ok)(request)
 
     client = ContentstackClient(
-        MGMT,
+        MANAGEMENT,
         permits=PermitAuthority(),
         transport=httpx2.MockTransport(handler),
         sleep=no_sleep,
