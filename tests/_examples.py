@@ -95,3 +95,19 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "list_delivery_tokens": {},
     "list_roles": {},
 }
+
+
+def author_examples(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The entry tools' arguments for `entry`, an author that exists (on the sandbox, say), and a
+    new author to create."""
+    on = {"content_type": "author", "uid": entry["uid"]}
+    return {
+        "get_entry": on,
+        "create_entry": {"content_type": "author", "fields": {"title": "Sam Example"}},
+        "update_entry": on | {"fields": {"title": "Sam Example II"}, "expected_version": entry["_version"]},
+        "delete_entry": on,
+        "get_entry_references": on,
+        "get_entry_locales": on,
+        "localize_entry": on | {"locale": "fr-fr"},
+        "unlocalize_entry": on | {"locale": "fr-fr"},
+    }

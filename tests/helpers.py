@@ -9,21 +9,34 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx2
+from mcp.server import MCPServer
 from mcp_types import CallToolResult, TextContent
 
-from cs_mcp.client import RateLimits
+from cs_mcp.client import RateLimits, RetryPolicy
+from cs_mcp.config import Settings
+from cs_mcp.guard import Guard
+from cs_mcp.server import build_server
+from cs_mcp.toolkit.context import AppState
+
+# The editor role of README.md's "Permissions" example, the base of the guard and write-pipeline tests' policies.
+EDITOR_ROLE = """\
+[roles.editor]
+inherits = ["viewer"]
+scopes = ["cm.entry:write"]
+content_types = ["blog_post", "author"]
+locales = ["en-us", "fr-fr"]
+"""
 
 
-class RecordingTransport(httpx2.AsyncBaseTransport):
-    """Passes requests to `inner` (the sandbox app, in process) and records each one's method and path."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent: list[tuple[str, str]] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent.append((request.method, request.url.path))
-        return await self.inner.handle_async_request(request)
+def full_env(api_key: str, management_token: str, authtoken: str, organization_uid: str) -> dict[str, str]:
+    """The variables of a stack with every credential set: its API key and management token, and
+    the authtoken and organization that Analytics and Automate read with."""
+    return {
+        "CONTENTSTACK_API_KEY": api_key,
+        "CONTENTSTACK_MANAGEMENT_TOKEN": management_token,
+        "CONTENTSTACK_AUTHTOKEN": authtoken,
+        "CONTENTSTACK_ORGANIZATION_UID": organization_uid,
+    }
 
 
 # Wide client-side limits, for tests whose subject is not the pacing.
@@ -49,6 +62,21 @@ class CountingTransport(httpx2.AsyncBaseTransport):
     def writes(self) -> list[tuple[str, str]]:
         """The requests sent that were not reads."""
         return [(m, p) for m, p in self.sent if m != "GET"]
+
+
+def sandbox_server(
+    settings: Settings,
+    guard: Guard,
+    role: str,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> MCPServer[AppState]:
+    """A server on the sandbox backend for `role` under `guard`, with wide client-side rate
+    limits (`transport`: how it reaches the sandbox, when not over the network)."""
+    return build_server(
+        settings, backend="sandbox", guard=guard, stdio_role=role, transport=transport, rate_limits=UNPACED, retry=retry
+    )
 
 
 def text_of(result: CallToolResult) -> str:

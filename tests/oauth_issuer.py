@@ -25,6 +25,23 @@ from cs_mcp.config import OAuthSettings
 
 AUDIENCE = "https://mcp.example.test/mcp"
 
+# The OAuth tests' rules, (role, the claims the rule matches), in order: the first that matches decides.
+TEAM_RULES: list[tuple[str, dict[str, list[str]]]] = [
+    ("admin", {"subjects": ["root-subject"]}),
+    ("publisher", {"groups": ["cms-publishers"]}),
+    ("editor", {"scopes": ["cs-mcp.write"]}),
+    ("viewer", {"groups": ["staff"]}),
+]
+
+
+def oauth_rules(rules: list[tuple[str, dict[str, list[str]]]]) -> str:
+    """The policy's [[oauth.rules]] tables, one a (role, claims) rule, in order."""
+    return "".join(
+        f'\n[[oauth.rules]]\nrole = "{role}"\n'
+        + "".join(f"{key} = {json.dumps(values)}\n" for key, values in claims.items())
+        for role, claims in rules
+    )
+
 
 @dataclass
 class LocalIssuer:

@@ -89,24 +89,31 @@ async def test_environments_and_locales_complete_the_last_item_of_a_list() -> No
     assert locales.completion.values == ["fr-fr"]
 
 
-async def test_release_uids_complete_for_the_prompt_and_the_resource_template() -> None:
-    sent: list[str] = []
-    async with Client(make_server(sent=sent)) as client:
-        by_prompt = await client.complete(prompt("plan-release"), {"name": "release_uid", "value": "rel_su"})
-        by_template = await client.complete(template("contentstack://releases/{uid}"), {"name": "uid", "value": "rel"})
-    assert by_prompt.completion.values == ["rel_summer"]
-    assert by_template.completion.values == ["rel_spring", "rel_summer"]
-    assert sent.count("/releases") == 1  # cached between the two
+Reference = PromptReference | ResourceTemplateReference
+# One completion: what is completed, its argument, and the values it must offer.
+Completion = tuple[Reference, dict[str, str], list[str]]
+# Two completions of the same stack objects, one after the other, and the path they read once.
+CACHED: dict[str, tuple[Completion, Completion, str]] = {
+    "release uids, for the prompt and the resource template": (
+        (prompt("plan-release"), {"name": "release_uid", "value": "rel_su"}, ["rel_summer"]),
+        (template("contentstack://releases/{uid}"), {"name": "uid", "value": "rel"}, ["rel_spring", "rel_summer"]),
+        "/releases",
+    ),
+    "content type uids, for the resource template and the prompt": (
+        (template("contentstack://content-types/{uid}"), {"name": "uid", "value": "pa"}, ["page"]),
+        (prompt("publish-checklist"), {"name": "content_type", "value": "a"}, ["author"]),
+        "/content_types",
+    ),
+}
 
 
-async def test_the_content_type_template_uid_completes_from_cached_metadata() -> None:
+@pytest.mark.parametrize(("first", "then", "path"), CACHED.values(), ids=CACHED.keys())
+async def test_uids_complete_from_metadata_read_once_for_both(first: Completion, then: Completion, path: str) -> None:
     sent: list[str] = []
     async with Client(make_server(sent=sent)) as client:
-        first = await client.complete(template("contentstack://content-types/{uid}"), {"name": "uid", "value": "pa"})
-        again = await client.complete(prompt("publish-checklist"), {"name": "content_type", "value": "a"})
-    assert first.completion.values == ["page"]
-    assert again.completion.values == ["author"]
-    assert sent.count("/content_types") == 1
+        answers = [await client.complete(ref, argument) for ref, argument, _values in (first, then)]
+    assert [a.completion.values for a in answers] == [first[2], then[2]]
+    assert sent.count(path) == 1  # cached between the two
 
 
 async def test_arguments_that_name_no_stack_object_complete_to_nothing() -> None:

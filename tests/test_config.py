@@ -6,6 +6,7 @@ import pytest
 
 from cs_mcp.client import Api, RateLimits
 from cs_mcp.config import CAPABILITY_HINTS, Capability, ConfigError, Settings
+from tests.oauth_issuer import AUDIENCE
 
 
 def test_the_official_servers_variable_names_configure_a_stack() -> None:
@@ -37,6 +38,13 @@ def test_delivery_tokens_for_several_environments_are_read_as_pairs() -> None:
     assert settings.client_config().delivery_tokens == {"development": "d1", "staging": "d2"}
 
 
+def oauth_env(issuer: str, audience: str, jwks_url: str, **more: str) -> dict[str, str]:
+    """The CS_MCP_OAUTH_* variables for a provider at `issuer` and this server at `audience`;
+    `more` by the rest of their names (ALGORITHMS="RS256")."""
+    named = {"ISSUER": issuer, "AUDIENCE": audience, "JWKS_URL": jwks_url, **more}
+    return {f"CS_MCP_OAUTH_{name}": value for name, value in named.items()}
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -46,6 +54,13 @@ def test_delivery_tokens_for_several_environments_are_read_as_pairs() -> None:
         ({"CONTENTSTACK_MANAGEMENT_TOKEN": "cs-secret"}, "CONTENTSTACK_API_KEY"),
         ({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_DELIVERY_TOKEN": "cs-secret"}, "CONTENTSTACK_ENVIRONMENT"),
         ({"CONTENTSTACK_API_KEY": "k", "CS_MCP_DELIVERY_TOKENS": "cs-secret"}, "CS_MCP_DELIVERY_TOKENS"),
+        # OAuth half set, its provider over plain HTTP, a symmetric algorithm
+        ({"CS_MCP_OAUTH_ISSUER": "https://idp.example"}, "CS_MCP_OAUTH_AUDIENCE"),
+        (oauth_env("http://idp.example", AUDIENCE, "https://idp.example/jwks"), "CS_MCP_OAUTH_ISSUER"),
+        (
+            oauth_env("https://idp.example", AUDIENCE, "https://idp.example/jwks", ALGORITHMS="RS256,HS256"),
+            "CS_MCP_OAUTH_ALGORITHMS",
+        ),
     ],
 )
 def test_a_bad_or_half_set_configuration_names_the_variable_and_hides_secrets(
@@ -166,3 +181,12 @@ def test_redis_without_a_usable_secret_key_is_refused_naming_the_variable(env: d
     with pytest.raises(ConfigError) as refused:
         Settings.from_env(env)
     assert refused.value.variable == variable
+
+
+def test_oauth_settings_name_the_metadata_url_from_the_audience() -> None:
+    realm = "https://idp.example/realms/team"
+    env = oauth_env(realm, "https://mcp.example.com/mcp", f"{realm}/certs", ALGORITHMS="RS256, PS256")
+    settings = Settings.from_env(env)
+    assert settings.oauth is not None
+    assert settings.oauth.algorithms == ("RS256", "PS256")
+    assert settings.oauth.metadata_url == "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"

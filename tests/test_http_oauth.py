@@ -31,7 +31,7 @@ from cs_mcp.http_auth import BearerAuth
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from tests.oauth_issuer import AUDIENCE, LocalIssuer, running_issuer
+from tests.oauth_issuer import AUDIENCE, TEAM_RULES, LocalIssuer, oauth_rules, running_issuer
 
 pytestmark = pytest.mark.anyio
 
@@ -47,23 +47,7 @@ role = "publisher"
 
 [oauth]
 name_claim = "email"
-
-[[oauth.rules]]
-role = "admin"
-subjects = ["root"]
-
-[[oauth.rules]]
-role = "publisher"
-groups = ["cms-publishers"]
-
-[[oauth.rules]]
-role = "editor"
-scopes = ["cs-mcp.write"]
-
-[[oauth.rules]]
-role = "viewer"
-groups = ["staff"]
-"""
+{oauth_rules(TEAM_RULES)}"""
 
 
 class Recording(httpx2.AsyncBaseTransport):
@@ -202,7 +186,7 @@ async def test_a_valid_token_that_no_rule_gives_a_role_is_a_403_insufficient_sco
 @pytest.mark.parametrize(
     ("claims", "role"),
     [
-        ({"sub": "root"}, "admin"),
+        ({"sub": "root-subject"}, "admin"),
         ({"groups": ["cms-publishers"]}, "publisher"),
         ({"scope": "openid cs-mcp.write"}, "editor"),
         ({"groups": ["staff"]}, "viewer"),
@@ -412,7 +396,7 @@ class MemoryTokens:
 
 @pytest.mark.node
 @pytest.mark.subprocess
-@pytest.mark.parametrize(("login", "role"), [("ann", "publisher"), ("root", "admin")])
+@pytest.mark.parametrize(("login", "role"), [("ann", "publisher"), ("root-subject", "admin")])
 async def test_the_sdks_oauth_client_signs_a_person_in_through_a_real_provider_from_our_metadata_alone(
     tmp_path: Path, login: str, role: str
 ) -> None:

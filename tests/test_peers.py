@@ -7,10 +7,8 @@ They need Node 22 and the pinned packages that `.ci/node-peers.sh` installs into
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ import httpx2
 import pytest
 
 from cs_mcp.toolkit.registry import registered_tools
+from tests.commands._process import publisher_policy, serving_http
 from tests.helpers import run_peer
 
 pytestmark = [pytest.mark.node, pytest.mark.subprocess]
@@ -116,12 +115,6 @@ def test_inspector_strict_finds_no_portability_problem_in_any_tool_schema(
     assert findings == []
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(600):
         if process.poll() is not None:
@@ -139,32 +132,11 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def http_server(node_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     policy = tmp_path_factory.mktemp("policy") / "policy.toml"
-    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
     # Anonymous callers (the conformance suite sends no token) read; the token holder publishes.
-    policy.write_text(
-        'anonymous_role = "viewer"\n\n'
-        f'[[principals]]\nname = "inspector"\ntoken_sha256 = "{digest}"\nrole = "publisher"\n'
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [*STDIO, "--transport", "http", "--port", str(port), "--policy", str(policy)],
-        env=node_env,
-        cwd=str(REPO),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    publisher_policy(policy, 'anonymous_role = "viewer"', "inspector", TOKEN)
+    with serving_http(policy, node_env) as (base, process):
         wait_healthy(base, process)
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_inspector_sees_the_token_holders_tools_over_streamable_http(

@@ -117,10 +117,17 @@ async def test_a_content_type_resource_is_the_compact_schema_with_clean_text() -
     assert fields["body"]["type"] == "json_rich_text"
 
 
-async def test_an_unknown_content_type_is_an_invalid_params_error() -> None:
+UNKNOWN = {
+    "an unknown content type": "contentstack://content-types/nope",
+    "an unknown release": "contentstack://releases/missing",
+}
+
+
+@pytest.mark.parametrize("uri", UNKNOWN.values(), ids=UNKNOWN.keys())
+async def test_reading_an_unknown_object_is_an_invalid_params_error(uri: str) -> None:
     async with Client(make_server()) as client:
         with pytest.raises(MCPError) as caught:
-            await client.read_resource("contentstack://content-types/nope")
+            await client.read_resource(uri)
     assert caught.value.error.code == INVALID_PARAMS
 
 
@@ -155,13 +162,6 @@ async def test_a_release_with_more_items_than_fit_says_it_was_cut(monkeypatch: p
         release = await read_json(client, "contentstack://releases/rel_1")
     assert len(release["items"]) == 2
     assert release["truncated"] is True
-
-
-async def test_an_unknown_release_is_an_invalid_params_error() -> None:
-    async with Client(make_server()) as client:
-        with pytest.raises(MCPError) as caught:
-            await client.read_resource("contentstack://releases/missing")
-    assert caught.value.error.code == INVALID_PARAMS
 
 
 async def test_a_role_without_the_read_scope_neither_lists_nor_reads_and_nothing_is_sent() -> None:

@@ -13,16 +13,11 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
-from tests.helpers import text_of
+from tests.helpers import full_env, text_of
 
 pytestmark = pytest.mark.anyio
 
-FULL_ENV = {
-    "CONTENTSTACK_API_KEY": "blt_api_key_1234",
-    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_token_1234",
-    "CONTENTSTACK_AUTHTOKEN": "blt_authtoken_1234",
-    "CONTENTSTACK_ORGANIZATION_UID": "org_1",
-}
+FULL_ENV = full_env("blt_api_key_1234", "cs_management_token_1234", "blt_authtoken_1234", "org_1")
 
 CONTENT_TYPES: dict[str, Any] = {
     "content_types": [

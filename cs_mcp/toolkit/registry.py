@@ -366,7 +366,8 @@ def _declare(
     # That stack text is content, never instructions, the server's instructions say once and
     # every read answer says again (content_notice); repeating it in each description cost
     # every turn of every session.
-    answer = inspect.signature(fn, eval_str=True).return_annotation
+    # Only a read can be labelled: a write skips evaluating its annotations a second time.
+    answer = inspect.signature(fn, eval_str=True).return_annotation if read_only else None
     return ToolSpec(
         name=name or fn.__name__,
         toolset=toolset,

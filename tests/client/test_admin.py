@@ -10,16 +10,14 @@ from cs_mcp.client import (
     DELIVERY_TOKENS,
     LABELS,
     WEBHOOKS,
-    ClientConfig,
     ContentstackClient,
     MalformedResponseError,
     PermitRequiredError,
 )
 from cs_mcp.guard import PermitAuthority
+from tests.client._mock import MANAGEMENT, mock_client
 
 pytestmark = pytest.mark.anyio
-
-CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
 
 
 def client_answering(body: object, sent: list[httpx2.Request], authority: PermitAuthority) -> ContentstackClient:
@@ -27,7 +25,7 @@ def client_answering(body: object, sent: list[httpx2.Request], authority: Permit
         sent.append(request)
         return httpx2.Response(200, json=body)
 
-    return ContentstackClient(CONFIG, permits=authority, transport=httpx2.MockTransport(answer))
+    return mock_client(answer, MANAGEMENT, permits=authority)
 
 
 async def test_a_write_without_the_permit_of_its_operation_sends_nothing() -> None:

@@ -4,10 +4,8 @@ it reads a running job, a page of data, and the refusals."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date
 
-import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -21,27 +19,16 @@ from cs_mcp.client import (
     ServerError,
 )
 from cs_mcp.client._analytics import REPORTS, AnalyticsJob, JobActive, JobDataPage, ReportName, normalize_row
-from cs_mcp.guard import PermitAuthority
+from tests.client._mock import Handler, mock_client
 
 pytestmark = pytest.mark.anyio
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
 ORG = ClientConfig(authtoken="blt_user_authtoken", organization_uid="org_uid_1")
 FROM, TO = date(2025, 3, 1), date(2025, 3, 31)
 
 
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
-
 def make_client(handler: Handler, config: ClientConfig = ORG) -> ContentstackClient:
-    return ContentstackClient(
-        config,
-        permits=PermitAuthority(),
-        transport=httpx2.MockTransport(handler),
-        sleep=no_sleep,
-        retry=RetryPolicy(attempts=2),
-    )
+    return mock_client(handler, config, retry=RetryPolicy(attempts=2))
 
 
 def recording(answer: httpx2.Response, seen: list[httpx2.Request]) -> Handler:

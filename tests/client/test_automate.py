@@ -4,7 +4,7 @@ toggle's permit, and the same client against the sandbox's independent reading o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx2
@@ -22,20 +22,15 @@ from cs_mcp.client import (
     PermitRequiredError,
 )
 from cs_mcp.client._automate import SET_ACTIVE_OPERATION, Automation, automate_query
-from cs_mcp.guard import PermitAuthority
+from cs_mcp.guard import Permit, PermitAuthority
 from cs_mcp.sandbox import automate as sandbox_automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from tests.client._mock import MANAGEMENT, Handler, Recorder, mock_client
 
 pytestmark = pytest.mark.anyio
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
-CONFIG = ClientConfig(
-    api_key="blt_key_value",
-    management_token="cs_management_secret",
-    authtoken="blt_user_authtoken",
-    organization_uid="blt_org_uid",
-)
+CONFIG = replace(MANAGEMENT, authtoken="blt_user_authtoken", organization_uid="blt_org_uid")
 
 RULE = {
     "id": "a1",
@@ -47,24 +42,16 @@ RULE = {
 }
 
 
-class Recorder:
-    """A mock Automate that records each request and answers from a function."""
-
-    def __init__(self, answer: Handler) -> None:
-        self.requests: list[httpx2.Request] = []
-        self._answer = answer
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self._answer(request)
-
-
 def make_client(answer: Handler, authority: PermitAuthority | None = None) -> tuple[ContentstackClient, Recorder]:
     recorder = Recorder(answer)
-    client = ContentstackClient(
-        CONFIG, permits=authority or PermitAuthority(), transport=httpx2.MockTransport(recorder), seed=1
+    return mock_client(recorder, CONFIG, permits=authority), recorder
+
+
+def toggle_permit(client: ContentstackClient, project: str) -> Permit:
+    """The guard's permit to switch the automations of `project` on or off, from the client's authority."""
+    return client.permits.issue(
+        "local", "set_automation_active", SET_ACTIVE_OPERATION, {"automation_project": [project]}
     )
-    return client, recorder
 
 
 def answer_json(body: object, status: int = 200) -> Handler:
@@ -136,21 +123,17 @@ async def test_the_toggle_without_a_permit_sends_nothing() -> None:
 
 
 async def test_the_toggle_with_a_permit_for_another_project_sends_nothing() -> None:
-    authority = PermitAuthority()
-    permit = authority.issue("local", "set_automation_active", SET_ACTIVE_OPERATION, {"automation_project": ["p2"]})
-    client, seen = make_client(answer_json({"message": "ok"}), authority)
+    client, seen = make_client(answer_json({"message": "ok"}))
     async with client:
         with pytest.raises(PermitRequiredError):
-            await client.automate.set_active("p1", "a1", False, permit=permit)
+            await client.automate.set_active("p1", "a1", False, permit=toggle_permit(client, "p2"))
     assert seen.requests == []
 
 
 async def test_the_toggle_patches_active_and_answers_automates_message() -> None:
-    authority = PermitAuthority()
-    permit = authority.issue("local", "set_automation_active", SET_ACTIVE_OPERATION, {"automation_project": ["p1"]})
-    client, seen = make_client(answer_json({"message": "automation has been deactivated successfully"}), authority)
+    client, seen = make_client(answer_json({"message": "automation has been deactivated successfully"}))
     async with client:
-        message = await client.automate.set_active("p1", "a1", False, permit=permit)
+        message = await client.automate.set_active("p1", "a1", False, permit=toggle_permit(client, "p1"))
     request = seen.requests[0]
     assert (request.method, request.url.path) == ("PATCH", "/v1/projects/p1/automations/a1")
     assert json.loads(request.content) == {"active": False}
@@ -159,13 +142,11 @@ async def test_the_toggle_patches_active_and_answers_automates_message() -> None
 
 
 async def test_a_refused_toggle_is_an_invalid_request_with_automates_code() -> None:
-    authority = PermitAuthority()
-    permit = authority.issue("local", "set_automation_active", SET_ACTIVE_OPERATION, {"automation_project": ["p1"]})
     refusal = {"error_message": "needs an action", "error_code": 119, "errors": {"action": ["is not configured."]}}
-    client, seen = make_client(answer_json(refusal, 422), authority)
+    client, seen = make_client(answer_json(refusal, 422))
     async with client:
         with pytest.raises(InvalidRequestError) as caught:
-            await client.automate.set_active("p1", "a1", True, permit=permit)
+            await client.automate.set_active("p1", "a1", True, permit=toggle_permit(client, "p1"))
     assert (caught.value.status, caught.value.error_code) == (422, 119)
     assert caught.value.errors == {"action": ["is not configured."]}
     assert len(seen.requests) == 1, "a refused write is not retried"
@@ -249,9 +230,7 @@ async def test_the_client_and_the_sandbox_agree_on_the_toggle_and_its_audit_entr
         project = (await client.automate.projects()).items[0]
         active = (await client.automate.automations(project.id, active=True, show_steps=True)).items
         target = active[0]
-        permit = authority.issue(
-            "local", "set_automation_active", SET_ACTIVE_OPERATION, {"automation_project": [project.id]}
-        )
+        permit = toggle_permit(client, project.id)
         await client.automate.set_active(project.id, target.id, False, permit=permit)
         after = await client.automate.automation(project.id, target.id)
         newest = (await client.automate.audit_logs(project.id, limit=1)).items[0]

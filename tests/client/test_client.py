@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from typing import Any
 
 import anyio
-import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -25,47 +24,54 @@ from cs_mcp.client import (
     OutcomeUnknownError,
     PermissionDeniedError,
     PermitRequiredError,
+    Place,
     RateLimitedError,
+    RateLimiter,
     RateLimits,
     RetryPolicy,
     ServerError,
     UnknownRegionError,
     UnsafePathError,
+    Window,
     base_url,
     resolve_region,
 )
 from cs_mcp.guard import PermitAuthority
+from tests.client._mock import MANAGEMENT, Handler, InTurn, Recorder, mock_client, no_sleep
 from tests.client._virtual_time import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
-MGMT = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
-
-
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
 
 def make_client(
     handler: Handler,
-    config: ClientConfig = MGMT,
+    config: ClientConfig = MANAGEMENT,
     *,
     permits: PermitAuthority | None = None,
     retry: RetryPolicy | None = None,
 ) -> ContentstackClient:
-    return ContentstackClient(
-        config,
-        permits=permits or PermitAuthority(),
-        transport=httpx2.MockTransport(handler),
-        sleep=no_sleep,
-        retry=retry,
-        seed=1,
-    )
+    return mock_client(handler, config, permits=permits, retry=retry)
 
 
 def ok(_request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, json={"ok": True})
+
+
+def connect_refused(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.ConnectError("refused", request=request)
+
+
+def read_timeout(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.ReadTimeout("slow", request=request)
+
+
+def answer(status: int, body: object) -> Handler:
+    def handler(_request: httpx2.Request) -> httpx2.Response:
+        if isinstance(body, bytes):
+            return httpx2.Response(status, content=body)
+        return httpx2.Response(status, json=body)
+
+    return handler
 
 
 # -- regions and base URLs ------------------------------------------------------------
@@ -144,6 +150,25 @@ async def test_requests_go_to_the_region_host_of_their_api() -> None:
     ]
 
 
+async def test_a_client_opens_an_apis_connection_pool_at_its_first_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    real = httpx2.AsyncClient
+
+    def counted(**kwargs: Any) -> httpx2.AsyncClient:
+        opened.append(str(kwargs["base_url"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(httpx2, "AsyncClient", counted)
+    config = ClientConfig(region="eu", api_key="k", management_token="m", authtoken="a", organization_uid="o")
+    async with make_client(ok, config) as client:
+        assert opened == []
+        await client.request(Api.CMA, "GET", ["x"])
+        await client.request(Api.CMA, "GET", ["y"])
+        assert opened == ["https://eu-api.contentstack.com/v3"]
+        await client.request(Api.AUTOMATE, "GET", ["x"])
+    assert opened == ["https://eu-api.contentstack.com/v3", "https://eu-prod-automations-api.contentstack.com/v1"]
+
+
 # -- headers ----------------------------------------------------------------------------
 
 
@@ -203,15 +228,10 @@ async def test_automate_sends_authtoken_and_organization_never_a_management_toke
 
 @pytest.mark.parametrize(("segment", "encoded"), [("..", "%2E%2E"), ("économie", "%C3%A9conomie")])
 async def test_path_values_stay_inside_their_own_segment(segment: str, encoded: str) -> None:
-    seen: list[httpx2.Request] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        return httpx2.Response(200, json={})
-
-    async with make_client(handler) as client:
+    rec = Recorder(answer(200, {}))
+    async with make_client(rec) as client:
         await client.request(Api.CMA, "GET", ["content_types", segment, "entries"])
-    request = seen[0]
+    request = rec.requests[0]
     assert request.url.raw_path.decode() == f"/v3/content_types/{encoded}/entries"
     assert request.url.query == b""
 
@@ -222,16 +242,11 @@ async def test_path_values_stay_inside_their_own_segment(segment: str, encoded: 
      "nl\n", "nul\x00", "zero\u200bwidth", ""],
 )  # fmt: skip
 async def test_a_path_value_that_is_not_a_plain_name_is_refused_before_anything_is_sent(segment: str) -> None:
-    seen: list[httpx2.Request] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        return httpx2.Response(200, json={})
-
-    async with make_client(handler) as client:
+    rec = Recorder(answer(200, {}))
+    async with make_client(rec) as client:
         with pytest.raises(UnsafePathError):
             await client.request(Api.CMA, "GET", ["publish-queue", segment])
-    assert seen == []
+    assert rec.requests == []
 
 
 # -- retries ----------------------------------------------------------------------------
@@ -239,46 +254,27 @@ async def test_a_path_value_that_is_not_a_plain_name_is_refused_before_anything_
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 async def test_a_get_is_retried_on_429_and_5xx_until_it_succeeds(status: int) -> None:
-    calls = 0
-
-    def handler(_request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return httpx2.Response(status, json={"error_message": "busy", "error_code": 0}) if calls < 3 else ok(_request)
-
-    async with make_client(handler) as client:
+    busy = answer(status, {"error_message": "busy", "error_code": 0})
+    rec = InTurn(busy, busy, ok)
+    async with make_client(rec) as client:
         assert await client.request(Api.CMA, "GET", ["x"]) == {"ok": True}
-    assert calls == 3
+    assert len(rec.requests) == 3
 
 
 async def test_retries_are_bounded_in_count() -> None:
-    calls = 0
-
-    def handler(_request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return httpx2.Response(503, json={"error_message": "down", "error_code": 0})
-
-    async with make_client(handler, retry=RetryPolicy(attempts=3)) as client:
+    rec = Recorder(answer(503, {"error_message": "down", "error_code": 0}))
+    async with make_client(rec, retry=RetryPolicy(attempts=3)) as client:
         with pytest.raises(ServerError) as info:
             await client.request(Api.CMA, "GET", ["x"])
-    assert calls == 3
+    assert len(rec.requests) == 3
     assert info.value.status == 503
 
 
 async def test_a_get_is_retried_after_a_connection_error() -> None:
-    calls = 0
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise httpx2.ConnectError("refused", request=request)
-        return ok(request)
-
-    async with make_client(handler) as client:
+    rec = InTurn(connect_refused, ok)
+    async with make_client(rec) as client:
         assert await client.request(Api.CMA, "GET", ["x"]) == {"ok": True}
-    assert calls == 2
+    assert len(rec.requests) == 2
 
 
 async def create_entry(client: ContentstackClient, body: object | None = None) -> dict[str, object]:
@@ -296,78 +292,44 @@ async def create_entry(client: ContentstackClient, body: object | None = None) -
 
 
 async def test_a_write_is_not_retried_after_a_read_timeout_and_says_the_outcome_is_unknown() -> None:
-    calls = 0
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        raise httpx2.ReadTimeout("slow", request=request)
-
-    async with make_client(handler) as client:
+    rec = Recorder(read_timeout)
+    async with make_client(rec) as client:
         with pytest.raises(OutcomeUnknownError):
             await create_entry(client)
-    assert calls == 1
+    assert len(rec.requests) == 1
 
 
 async def test_a_write_is_not_retried_after_a_5xx() -> None:
-    calls = 0
-
-    def handler(_request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return httpx2.Response(500, json={"error_message": "oops", "error_code": 0})
-
-    async with make_client(handler) as client:
+    rec = Recorder(answer(500, {"error_message": "oops", "error_code": 0}))
+    async with make_client(rec) as client:
         with pytest.raises(ServerError):
             await create_entry(client)
-    assert calls == 1
+    assert len(rec.requests) == 1
 
 
 async def test_a_write_is_retried_on_429_and_on_a_connection_that_never_opened() -> None:
-    calls = 0
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return httpx2.Response(429, json={"error_message": "slow down", "error_code": 429})
-        if calls == 2:
-            raise httpx2.ConnectError("refused", request=request)
-        return ok(request)
-
-    async with make_client(handler) as client:
+    rec = InTurn(answer(429, {"error_message": "slow down", "error_code": 429}), connect_refused, ok)
+    async with make_client(rec) as client:
         await create_entry(client)
-    assert calls == 3
+    assert len(rec.requests) == 3
 
 
 # -- the permit backstop ----------------------------------------------------------------
 
 
 async def test_a_write_without_a_permit_sends_no_request() -> None:
-    calls = 0
-
-    def handler(_request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return ok(_request)
-
-    async with make_client(handler) as client:
+    rec = Recorder(ok)
+    async with make_client(rec) as client:
         with pytest.raises(PermitRequiredError):
             await client.request(Api.CMA, "POST", ["content_types", "blog", "entries"], json_body={})
         with pytest.raises(PermitRequiredError):
             await client.request(Api.CMA, "GET", ["publish-queue", "x", "unschedule"], write=True)
-    assert calls == 0
+    assert rec.requests == []
 
 
 async def test_a_permit_for_another_operation_target_or_authority_sends_no_request() -> None:
-    calls = 0
-
-    def handler(_request: httpx2.Request) -> httpx2.Response:
-        nonlocal calls
-        calls += 1
-        return ok(_request)
-
-    async with make_client(handler) as client:
+    rec = Recorder(ok)
+    async with make_client(rec) as client:
         permit = client.permits.issue("p", "t", "entry.create", {"content_type": ["blog"], "branch": ["main"]})
         foreign = PermitAuthority().issue("p", "t", "entry.create", {"content_type": ["blog"], "branch": ["main"]})
         with pytest.raises(PermitRequiredError):
@@ -382,7 +344,7 @@ async def test_a_permit_for_another_operation_target_or_authority_sends_no_reque
             await client.request(
                 Api.CMA, "POST", ["x"], permit=foreign, operation="entry.create", targets={"content_type": ["blog"]}
             )
-    assert calls == 0
+    assert rec.requests == []
 
 
 # -- rate limiting ----------------------------------------------------------------------
@@ -397,7 +359,7 @@ async def test_fifty_concurrent_calls_never_exceed_the_rate_in_any_one_second_wi
         return httpx2.Response(200, json={})
 
     client = ContentstackClient(
-        MGMT,
+        MANAGEMENT,
         permits=PermitAuthority(),
         transport=httpx2.MockTransport(handler),
         rate_limits=RateLimits(cma_read=10),
@@ -418,6 +380,59 @@ async def test_fifty_concurrent_calls_never_exceed_the_rate_in_any_one_second_wi
     assert times[-1] < 5.0  # and it does not crawl: 50 requests at 10/s take about 4 s
 
 
+class RecordingLimiter(RateLimiter):
+    """Windows that grant at once and write down each grant and release among `events`."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__(RateLimits())
+        self.events = events
+
+    def new_window(self, key: str) -> Window:
+        return RecordingWindow(key, self.events)
+
+
+class RecordingWindow:
+    """A window that grants at once and is its own place: it writes down grants and releases."""
+
+    def __init__(self, key: str, events: list[str]) -> None:
+        self.key = key
+        self.events = events
+
+    async def acquire(self) -> Place:
+        self.events.append(f"granted {self.key}")
+        return self
+
+    async def release(self) -> None:
+        self.events.append(f"released {self.key}")
+
+    def observe(self, remaining: int | None) -> None:
+        return None
+
+
+async def test_each_place_a_request_took_is_released_once_its_answer_or_failure_is_in() -> None:
+    events: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        events.append("sent")
+        if events.count("sent") == 1:
+            return connect_refused(request)
+        return (read_timeout if request.method == "POST" else ok)(request)
+
+    client = ContentstackClient(
+        MANAGEMENT,
+        permits=PermitAuthority(),
+        transport=httpx2.MockTransport(handler),
+        sleep=no_sleep,
+        limiter=RecordingLimiter(events),
+    )
+    async with client:
+        await client.request(Api.CMA, "GET", ["x"])
+        with pytest.raises(OutcomeUnknownError):
+            await create_entry(client)
+    once = ["granted cma.read", "sent", "released cma.read"]
+    assert events == [*once, *once, "granted cma.write", "sent", "released cma.write"]
+
+
 async def test_a_remaining_of_zero_pauses_the_family_for_a_window() -> None:
     clock = VirtualClock()
     sent_at: list[float] = []
@@ -427,7 +442,11 @@ async def test_a_remaining_of_zero_pauses_the_family_for_a_window() -> None:
         return httpx2.Response(200, json={}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "10"})
 
     client = ContentstackClient(
-        MGMT, permits=PermitAuthority(), transport=httpx2.MockTransport(handler), clock=clock.now, sleep=clock.sleep
+        MANAGEMENT,
+        permits=PermitAuthority(),
+        transport=httpx2.MockTransport(handler),
+        clock=clock.now,
+        sleep=clock.sleep,
     )
     async with client, anyio.create_task_group() as tg:
         clock.start(tg)
@@ -438,15 +457,6 @@ async def test_a_remaining_of_zero_pauses_the_family_for_a_window() -> None:
 
 
 # -- error mapping ----------------------------------------------------------------------
-
-
-def answer(status: int, body: object) -> Handler:
-    def handler(_request: httpx2.Request) -> httpx2.Response:
-        if isinstance(body, bytes):
-            return httpx2.Response(status, content=body)
-        return httpx2.Response(status, json=body)
-
-    return handler
 
 
 @pytest.mark.parametrize(
@@ -531,25 +541,17 @@ async def test_error_messages_show_control_characters_and_terminal_escapes_as_es
 
 
 async def test_connection_failures_of_reads_become_a_typed_error_after_the_retries() -> None:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        raise httpx2.ConnectError("refused", request=request)
-
-    async with make_client(handler) as client:
+    async with make_client(connect_refused) as client:
         with pytest.raises(ConnectionFailedError):
             await client.request(Api.CMA, "GET", ["x"])
 
 
 async def test_json_bodies_are_sent_with_the_json_content_type() -> None:
-    seen: list[httpx2.Request] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        return ok(request)
-
-    async with make_client(handler) as client:
+    rec = Recorder(ok)
+    async with make_client(rec) as client:
         await create_entry(client, {"entry": {"title": "é"}})
-    assert seen[0].headers["content-type"] == "application/json"
-    assert json.loads(seen[0].content) == {"entry": {"title": "é"}}
+    assert rec.requests[0].headers["content-type"] == "application/json"
+    assert json.loads(rec.requests[0].content) == {"entry": {"title": "é"}}
 
 
 async def test_a_cma_write_needs_a_permit_naming_the_configured_branch() -> None:

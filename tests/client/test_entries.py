@@ -4,57 +4,32 @@ answers (in the shapes of the SDK fixtures) are read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import replace
 
-import anyio.lowlevel
 import httpx2
 import pytest
 
 from cs_mcp.client import (
-    ClientConfig,
     ContentstackClient,
     MalformedResponseError,
     NotFoundError,
     PermitRequiredError,
 )
 from cs_mcp.guard import PermitAuthority
+from tests.client._mock import MANAGEMENT, Handler, Recorder, mock_client
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
 
-CONFIG = ClientConfig(
-    api_key="blt_key_value",
-    management_token="cs_management_secret",
+CONFIG = replace(
+    MANAGEMENT,
     delivery_tokens={"development": "cs_dev_token", "production": "cs_prod_token"},
     default_environment="development",
 )
-Handler = Callable[[httpx2.Request], httpx2.Response]
-
-
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
-
-class Recorder:
-    """A MockTransport handler that records every request and answers from a function."""
-
-    def __init__(self, answer: Callable[[httpx2.Request], httpx2.Response]) -> None:
-        self.requests: list[httpx2.Request] = []
-        self._answer = answer
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self._answer(request)
 
 
 def make_client(handler: Handler, authority: PermitAuthority | None = None) -> ContentstackClient:
-    return ContentstackClient(
-        CONFIG,
-        permits=authority or PermitAuthority(),
-        transport=httpx2.MockTransport(handler),
-        sleep=no_sleep,
-        seed=1,
-    )
+    return mock_client(handler, CONFIG, permits=authority)
 
 
 def params(request: httpx2.Request) -> list[tuple[str, str]]:
@@ -196,27 +171,15 @@ async def test_create_update_and_delete_send_the_documented_requests() -> None:
             200, json={"notice": "ok", "entry": {"uid": "blt1", **body["entry"], "_version": version}}
         )
 
+    create, update, delete = (
+        authority.issue("local", f"{action}_entry", f"entry.{action}", targets)
+        for action in ("create", "update", "delete")
+    )
     rec = Recorder(answer)
     async with make_client(rec, authority) as client:
-        created = await client.entries.create(
-            "blog_post",
-            {"title": "New"},
-            locale="en-us",
-            permit=authority.issue("local", "create_entry", "entry.create", targets),
-        )
-        updated = await client.entries.update(
-            "blog_post",
-            "blt1",
-            {"title": "Newer"},
-            locale="en-us",
-            permit=authority.issue("local", "update_entry", "entry.update", targets),
-        )
-        notice = await client.entries.delete(
-            "blog_post",
-            "blt1",
-            locale="en-us",
-            permit=authority.issue("local", "delete_entry", "entry.delete", targets),
-        )
+        created = await client.entries.create("blog_post", {"title": "New"}, locale="en-us", permit=create)
+        updated = await client.entries.update("blog_post", "blt1", {"title": "Newer"}, locale="en-us", permit=update)
+        notice = await client.entries.delete("blog_post", "blt1", locale="en-us", permit=delete)
     post, put, delete = rec.requests
     assert (post.method, post.url.path) == ("POST", "/v3/content_types/blog_post/entries")
     assert json.loads(post.content) == {"entry": {"title": "New"}}

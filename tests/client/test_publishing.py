@@ -4,24 +4,23 @@ bulk limiter, jobs and the publish queue (fixtures: sdk-fixtures/mock_publish_qu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import httpx2
 import pytest
 
-from cs_mcp.client import ClientConfig, ContentstackClient, PermitRequiredError
+from cs_mcp.client import ContentstackClient, PermitRequiredError
 from cs_mcp.client._entry_models import BulkAsset, BulkEntry
 from cs_mcp.client._ratelimit import ARRIVAL_SLACK_SECONDS, WINDOW_SECONDS
 from cs_mcp.guard import Permit, PermitAuthority
+from tests.client._mock import MANAGEMENT, Handler, Recorder, mock_client
 from tests.client._virtual_time import VirtualClock
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
 
-CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
 ALL = {
     "content_type": ["blog_post", "author"],
     "environment": ["development", "staging"],
@@ -34,58 +33,53 @@ def fixture(name: str) -> dict[str, Any]:
     return sdk_fixture(f"mock_publish_queue/{name}")
 
 
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
-
-class Recorder:
-    def __init__(self, answer: Callable[[httpx2.Request], httpx2.Response]) -> None:
-        self.requests: list[httpx2.Request] = []
-        self._answer = answer
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self._answer(request)
-
-
 def notice(_request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, json={"notice": "The requested action has been performed.", "job_id": "job1"})
 
 
 def make_client(
-    handler: Callable[[httpx2.Request], httpx2.Response],
+    handler: Handler,
     authority: PermitAuthority,
     clock: VirtualClock | None = None,
 ) -> ContentstackClient:
-    return ContentstackClient(
-        CONFIG,
-        permits=authority,
-        transport=httpx2.MockTransport(handler),
-        clock=clock.now if clock else None,
-        sleep=clock.sleep if clock else no_sleep,
-        seed=1,
-    )
+    return mock_client(handler, MANAGEMENT, permits=authority, clock=clock)
 
 
 def permit(authority: PermitAuthority, operation: str) -> Permit:
     return authority.issue("local", "publish", operation, ALL)
 
 
-async def test_an_entry_is_published_with_the_documented_body() -> None:
-    authority = PermitAuthority()
-    rec = Recorder(notice)
+@pytest.fixture
+def authority() -> PermitAuthority:
+    return PermitAuthority()
+
+
+@pytest.fixture
+def rec() -> Recorder:
+    """Records what the client sends; every publish request is answered with the documented notice."""
+    return Recorder(notice)
+
+
+@pytest.fixture
+async def client(rec: Recorder, authority: PermitAuthority) -> AsyncGenerator[ContentstackClient]:
     async with make_client(rec, authority) as client:
-        said = await client.publishing.entry(
-            "publish",
-            "blog_post",
-            "blt1",
-            environments=["development"],
-            locales=["en-us", "fr-fr"],
-            locale="en-us",
-            version=3,
-            scheduled_at="2030-01-01T00:00:00.000Z",
-            permit=permit(authority, "entry.publish"),
-        )
+        yield client
+
+
+async def test_an_entry_is_published_with_the_documented_body(
+    client: ContentstackClient, rec: Recorder, authority: PermitAuthority
+) -> None:
+    said = await client.publishing.entry(
+        "publish",
+        "blog_post",
+        "blt1",
+        environments=["development"],
+        locales=["en-us", "fr-fr"],
+        locale="en-us",
+        version=3,
+        scheduled_at="2030-01-01T00:00:00.000Z",
+        permit=permit(authority, "entry.publish"),
+    )
     (request,) = rec.requests
     assert request.url.path == "/v3/content_types/blog_post/entries/blt1/publish"
     assert json.loads(request.content) == {
@@ -97,69 +91,72 @@ async def test_an_entry_is_published_with_the_documented_body() -> None:
     assert said == "The requested action has been performed."
 
 
-async def test_an_asset_is_unpublished_with_the_documented_body() -> None:
-    authority = PermitAuthority()
-    rec = Recorder(notice)
-    async with make_client(rec, authority) as client:
-        await client.publishing.asset(
-            "unpublish",
-            "blt_asset",
-            environments=["staging"],
-            locales=["en-us"],
-            version=2,
-            permit=permit(authority, "asset.unpublish"),
-        )
+async def test_an_asset_is_unpublished_with_the_documented_body(
+    client: ContentstackClient, rec: Recorder, authority: PermitAuthority
+) -> None:
+    await client.publishing.asset(
+        "unpublish",
+        "blt_asset",
+        environments=["staging"],
+        locales=["en-us"],
+        version=2,
+        permit=permit(authority, "asset.unpublish"),
+    )
     (request,) = rec.requests
     assert request.url.path == "/v3/assets/blt_asset/unpublish"
     assert json.loads(request.content) == {"asset": {"environments": ["staging"], "locales": ["en-us"]}, "version": 2}
 
 
-async def test_a_permit_for_publishing_does_not_allow_unpublishing() -> None:
-    authority = PermitAuthority()
-    rec = Recorder(notice)
-    async with make_client(rec, authority) as client:
-        with pytest.raises(PermitRequiredError):
-            await client.publishing.entry(
-                "unpublish",
-                "blog_post",
-                "blt1",
-                environments=["development"],
-                locales=["en-us"],
-                locale="en-us",
-                version=1,
-                permit=permit(authority, "entry.publish"),
-            )
+async def bulk_publish_one_post(client: ContentstackClient, authority: PermitAuthority, environment: str) -> object:
+    """Publishes one blog post to `environment` in bulk, with a permit for the environments in ALL."""
+    return await client.publishing.bulk(
+        "publish",
+        entries=[BulkEntry(uid="a", content_type="blog_post", version=1, locale="en-us")],
+        assets=[],
+        environments=[environment],
+        locales=["en-us"],
+        permit=permit(authority, "bulk.publish"),
+    )
+
+
+async def unpublish_with_a_publish_permit(client: ContentstackClient, authority: PermitAuthority) -> object:
+    return await client.publishing.entry(
+        "unpublish", "blog_post", "blt1", environments=["development"], locales=["en-us"], locale="en-us", version=1,
+        permit=permit(authority, "entry.publish"),
+    )  # fmt: skip
+
+
+UNCOVERED: dict[str, Callable[[ContentstackClient, PermitAuthority], Awaitable[object]]] = {
+    "a permit for publishing does not allow unpublishing": unpublish_with_a_publish_permit,
+    "a permit that lacks the environment": lambda client, authority: bulk_publish_one_post(
+        client, authority, "production"
+    ),
+}
+
+
+@pytest.mark.parametrize("call", UNCOVERED.values(), ids=UNCOVERED.keys())
+async def test_a_request_its_permit_does_not_cover_sends_nothing(
+    call: Callable[[ContentstackClient, PermitAuthority], Awaitable[object]],
+    client: ContentstackClient,
+    rec: Recorder,
+    authority: PermitAuthority,
+) -> None:
+    with pytest.raises(PermitRequiredError):
+        await call(client, authority)
     assert rec.requests == []
 
 
-async def test_a_permit_that_lacks_an_environment_sends_nothing() -> None:
-    authority = PermitAuthority()
-    rec = Recorder(notice)
-    async with make_client(rec, authority) as client:
-        with pytest.raises(PermitRequiredError):
-            await client.publishing.bulk(
-                "publish",
-                entries=[BulkEntry(uid="a", content_type="blog_post", version=1, locale="en-us")],
-                assets=[],
-                environments=["production"],
-                locales=["en-us"],
-                permit=permit(authority, "bulk.publish"),
-            )
-    assert rec.requests == []
-
-
-async def test_a_bulk_request_carries_entries_assets_locales_and_environments() -> None:
-    authority = PermitAuthority()
-    rec = Recorder(notice)
-    async with make_client(rec, authority) as client:
-        submission = await client.publishing.bulk(
-            "publish",
-            entries=[BulkEntry(uid="a", content_type="blog_post", version=2, locale="en-us")],
-            assets=[BulkAsset(uid="img", version=1)],
-            environments=["development", "staging"],
-            locales=["en-us", "fr-fr"],
-            permit=permit(authority, "bulk.publish"),
-        )
+async def test_a_bulk_request_carries_entries_assets_locales_and_environments(
+    client: ContentstackClient, rec: Recorder, authority: PermitAuthority
+) -> None:
+    submission = await client.publishing.bulk(
+        "publish",
+        entries=[BulkEntry(uid="a", content_type="blog_post", version=2, locale="en-us")],
+        assets=[BulkAsset(uid="img", version=1)],
+        environments=["development", "staging"],
+        locales=["en-us", "fr-fr"],
+        permit=permit(authority, "bulk.publish"),
+    )
     (request,) = rec.requests
     assert request.url.path == "/v3/bulk/publish"
     assert json.loads(request.content) == {
@@ -176,22 +173,17 @@ async def test_a_bulk_request_carries_entries_assets_locales_and_environments() 
     [(11, 1, 1), (1, 11, 1), (1, 1, 11), (0, 1, 1), (1, 0, 1), (1, 1, 0)],
 )
 async def test_a_bulk_request_over_ten_by_ten_by_ten_is_refused_before_sending(
-    items: int, locales: int, environments: int
+    items: int, locales: int, environments: int, client: ContentstackClient, rec: Recorder, authority: PermitAuthority
 ) -> None:
-    authority = PermitAuthority()
-    rec = Recorder(notice)
-    async with make_client(rec, authority) as client:
-        with pytest.raises(ValueError, match="bulk request"):
-            await client.publishing.bulk(
-                "publish",
-                entries=[
-                    BulkEntry(uid=f"e{i}", content_type="blog_post", version=1, locale="en-us") for i in range(items)
-                ],
-                assets=[],
-                environments=[f"env{i}" for i in range(environments)],
-                locales=[f"l{i}" for i in range(locales)],
-                permit=permit(authority, "bulk.publish"),
-            )
+    with pytest.raises(ValueError, match="bulk request"):
+        await client.publishing.bulk(
+            "publish",
+            entries=[BulkEntry(uid=f"e{i}", content_type="blog_post", version=1, locale="en-us") for i in range(items)],
+            assets=[],
+            environments=[f"env{i}" for i in range(environments)],
+            locales=[f"l{i}" for i in range(locales)],
+            permit=permit(authority, "bulk.publish"),
+        )
     assert rec.requests == []
 
 
@@ -207,14 +199,7 @@ async def test_bulk_requests_are_paced_at_one_a_second() -> None:
     async with make_client(answer, authority, clock) as client, anyio.create_task_group() as tg:
         clock.start(tg)
         for _ in range(4):
-            await client.publishing.bulk(
-                "publish",
-                entries=[BulkEntry(uid="a", content_type="blog_post", version=1, locale="en-us")],
-                assets=[],
-                environments=["development"],
-                locales=["en-us"],
-                permit=permit(authority, "bulk.publish"),
-            )
+            await bulk_publish_one_post(client, authority, "development")
         tg.cancel_scope.cancel()
     step = WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS
     assert sent_at == pytest.approx([0.0, step, 2 * step, 3 * step])

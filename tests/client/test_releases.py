@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import anyio.lowlevel
 import httpx2
 import pytest
 
-from cs_mcp.client import ClientConfig, ContentstackClient, NotFoundError, PermitRequiredError
+from cs_mcp.client import ContentstackClient, NotFoundError, PermitRequiredError
 from cs_mcp.client._releases import ASSET_CONTENT_TYPE, ReleaseArgumentError, ReleaseItem
 from cs_mcp.config import Settings
 from cs_mcp.guard import Permit, PermitAuthority
+from tests.client._mock import MANAGEMENT, Handler, mock_client
 from tests.helpers import sdk_fixture
 
 pytestmark = pytest.mark.anyio
-
-CONFIG = ClientConfig(api_key="blt_key_value", management_token="cs_management_secret")
-
-Handler = Callable[[httpx2.Request], httpx2.Response]
 
 # Contentstack's answers as its management SDK's test fixtures record them.
 
 
 def fixture(name: str) -> dict[str, Any]:
     return sdk_fixture(name if name.endswith(".json") else f"{name}.json")
-
-
-async def no_sleep(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
 
 
 class Recorder:
@@ -49,14 +41,13 @@ class Recorder:
         return json.loads(self.requests[index].content)
 
 
-def make_client(handler: Handler, authority: PermitAuthority) -> ContentstackClient:
-    return ContentstackClient(
-        CONFIG, permits=authority, transport=httpx2.MockTransport(handler), sleep=no_sleep, seed=1
-    )
+def make_client(handler: Handler) -> ContentstackClient:
+    return mock_client(handler, MANAGEMENT)
 
 
-def permit(authority: PermitAuthority, operation: str, targets: Mapping[str, Iterable[str]]) -> Permit:
-    return authority.issue("tester", "test", operation, {**targets, "branch": ["main"]})
+def permit(client: ContentstackClient, operation: str, targets: Mapping[str, Iterable[str]]) -> Permit:
+    """A permit for `operation` on `targets` (on the main branch), from the client's authority."""
+    return client.permits.issue("tester", "test", operation, {**targets, "branch": ["main"]})
 
 
 def entry_item(uid: str, ct: str = "blog_post", locale: str = "en-us", version: int = 1) -> ReleaseItem:
@@ -66,7 +57,7 @@ def entry_item(uid: str, ct: str = "blog_post", locale: str = "en-us", version: 
 async def test_list_asks_for_counts_and_reads_contentstacks_answer() -> None:
     answer = {**fixture("mock_releases/find.json"), "count": 2}
     rec = Recorder((200, answer))
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         page = await client.releases.list(skip=0, limit=10)
     sent = rec.requests[0]
     assert sent.method == "GET"
@@ -84,7 +75,7 @@ async def test_get_release_reads_one_release_and_a_missing_one_is_not_found() ->
         (200, fixture("mock_releases/fetch.json")),
         (422, {"error_message": "The requested object doesn't exist.", "error_code": 141}),
     )
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         release = await client.releases.get_release("release_uid")
         with pytest.raises(NotFoundError) as caught:
             await client.releases.get_release("nope")
@@ -103,7 +94,7 @@ async def test_items_pages_follow_until_the_count_is_reached() -> None:
         return {"items": items, "count": 130}
 
     rec = Recorder((200, page(100, 0)), (200, page(30, 100)))
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         items = await client.releases.all_items("rel1")
     assert len(items) == 130
     assert [r.url.params["skip"] for r in rec.requests] == ["0", "100"]
@@ -116,7 +107,7 @@ async def test_item_pages_stop_when_a_page_adds_nothing_new() -> None:
         "count": 5000,  # a server that ignores skip and promises more
     }
     rec = Recorder((200, repeated))
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         items = await client.releases.all_items("rel1")
     assert [i.uid for i in items] == ["e1"]
     assert len(rec.requests) == 2
@@ -124,7 +115,7 @@ async def test_item_pages_stop_when_a_page_adds_nothing_new() -> None:
 
 async def test_content_type_pages_stop_when_a_page_adds_nothing_new() -> None:
     rec = Recorder((200, {"content_types": [{"uid": "blog_post", "title": "Blog post"}], "count": 5000}))
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         found = await client.stack.all_content_types()
     assert [ct.uid for ct in found] == ["blog_post"]
     assert len(rec.requests) == 2
@@ -132,7 +123,7 @@ async def test_content_type_pages_stop_when_a_page_adds_nothing_new() -> None:
 
 async def test_items_reads_the_documented_item_shape() -> None:
     rec = Recorder((200, fixture("mock_release_items/find.json")))
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         page = await client.releases.items("release_uid", limit=5)
     item = page.items[0]
     assert (item.uid, item.content_type_uid, item.locale, item.version, item.action) == (
@@ -146,11 +137,10 @@ async def test_items_reads_the_documented_item_shape() -> None:
 
 
 async def test_create_sends_the_documented_body_with_a_permit() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_releases/create.json")))
-    async with make_client(rec, authority) as client:
+    async with make_client(rec) as client:
         release = await client.releases.create(
-            "Release_Name", "2023-09-27", permit=permit(authority, "release.create", {})
+            "Release_Name", "2023-09-27", permit=permit(client, "release.create", {})
         )
     assert rec.requests[0].method == "POST"
     assert rec.body() == {
@@ -160,20 +150,18 @@ async def test_create_sends_the_documented_body_with_a_permit() -> None:
 
 
 async def test_a_write_without_a_permit_for_its_operation_sends_nothing() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_releases/create.json")))
-    async with make_client(rec, authority) as client:
-        wrong = permit(authority, "release.delete", {"release": ["r1"]})
+    async with make_client(rec) as client:
+        wrong = permit(client, "release.delete", {"release": ["r1"]})
         with pytest.raises(PermitRequiredError):
             await client.releases.create("n", None, permit=wrong)
     assert rec.requests == []
 
 
 async def test_update_sends_only_the_fields_given_and_needs_the_releases_permit() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_releases/update.json")))
-    async with make_client(rec, authority) as client:
-        mine = permit(authority, "release.update", {"release": ["r1"]})
+    async with make_client(rec) as client:
+        mine = permit(client, "release.update", {"release": ["r1"]})
         await client.releases.update("r1", locked=True, permit=mine)
         with pytest.raises(PermitRequiredError):
             await client.releases.update("r2", locked=True, permit=mine)
@@ -186,12 +174,11 @@ async def test_update_sends_only_the_fields_given_and_needs_the_releases_permit(
 
 
 async def test_add_items_refuses_more_than_25_before_sending() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_release_items/create_multiple.json")))
     items = [entry_item(f"e{i}") for i in range(26)]
-    async with make_client(rec, authority) as client:
+    async with make_client(rec) as client:
         granted = permit(
-            authority, "release.add_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
+            client, "release.add_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
         )
         with pytest.raises(ReleaseArgumentError):
             await client.releases.add_items("r1", items, permit=granted)
@@ -211,12 +198,11 @@ async def test_add_items_refuses_more_than_25_before_sending() -> None:
 
 
 async def test_add_items_needs_a_permit_covering_every_items_content_type_and_locale() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_release_items/create_multiple.json")))
     items = [entry_item("e1"), entry_item("e2", ct="product", locale="fr-fr")]
-    async with make_client(rec, authority) as client:
+    async with make_client(rec) as client:
         narrow = permit(
-            authority, "release.add_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
+            client, "release.add_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
         )
         with pytest.raises(PermitRequiredError):
             await client.releases.add_items("r1", items, permit=narrow)
@@ -224,25 +210,23 @@ async def test_add_items_needs_a_permit_covering_every_items_content_type_and_lo
 
 
 async def test_an_asset_item_needs_no_content_type_in_the_permit() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_release_items/create.json")))
     asset = ReleaseItem(uid="a1", content_type_uid=ASSET_CONTENT_TYPE, locale="en-us", version=2, action="publish")
-    async with make_client(rec, authority) as client:
-        granted = permit(authority, "release.add_items", {"release": ["r1"], "locale": ["en-us"]})
+    async with make_client(rec) as client:
+        granted = permit(client, "release.add_items", {"release": ["r1"], "locale": ["en-us"]})
         await client.releases.add_items("r1", [asset], permit=granted)
     assert rec.body()["items"][0]["content_type_uid"] == "built_io_upload"
 
 
 async def test_remove_all_items_sends_all_true_with_the_documented_json_body() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_release_items/delete.json")))
     items = [entry_item("e1", version=3), entry_item("e2", ct="author")]
-    async with make_client(rec, authority) as client:
-        narrow = permit(authority, "release.remove_items", {"release": ["r1"]})
+    async with make_client(rec) as client:
+        narrow = permit(client, "release.remove_items", {"release": ["r1"]})
         with pytest.raises(PermitRequiredError):
             await client.releases.remove_items("r1", items, all=True, permit=narrow)
         granted = permit(
-            authority,
+            client,
             "release.remove_items",
             {"release": ["r1"], "content_type": ["author", "blog_post"], "locale": ["en-us"]},
         )
@@ -256,11 +240,10 @@ async def test_remove_all_items_sends_all_true_with_the_documented_json_body() -
 
 
 async def test_remove_items_sends_the_items_in_the_body() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_release_items/delete.json")))
-    async with make_client(rec, authority) as client:
+    async with make_client(rec) as client:
         granted = permit(
-            authority, "release.remove_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
+            client, "release.remove_items", {"release": ["r1"], "content_type": ["blog_post"], "locale": ["en-us"]}
         )
         await client.releases.remove_items("r1", [entry_item("e1", version=3)], permit=granted)
     assert rec.requests[0].method == "DELETE"
@@ -270,12 +253,11 @@ async def test_remove_items_sends_the_items_in_the_body() -> None:
 
 
 async def test_deploy_sends_the_documented_body_and_the_permit_covers_environments_and_items() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_releases/deploy.json")))
     items = [entry_item("e1"), entry_item("e2", ct="author")]
-    async with make_client(rec, authority) as client:
+    async with make_client(rec) as client:
         granted = permit(
-            authority,
+            client,
             "release.deploy",
             {
                 "release": ["r1"],
@@ -312,13 +294,12 @@ async def test_deploy_sends_the_documented_body_and_the_permit_covers_environmen
 
 
 async def test_clone_and_delete_name_the_source_release() -> None:
-    authority = PermitAuthority()
     rec = Recorder((200, fixture("mock_releases/clone.json")), (200, fixture("mock_releases/delete.json")))
-    async with make_client(rec, authority) as client:
+    async with make_client(rec) as client:
         copy = await client.releases.clone(
-            "r1", "New_Name", None, permit=permit(authority, "release.clone", {"release": ["r1"]})
+            "r1", "New_Name", None, permit=permit(client, "release.clone", {"release": ["r1"]})
         )
-        notice = await client.releases.delete("r1", permit=permit(authority, "release.delete", {"release": ["r1"]}))
+        notice = await client.releases.delete("r1", permit=permit(client, "release.delete", {"release": ["r1"]}))
     assert rec.requests[0].url.path == "/v3/releases/r1/clone"
     assert json.loads(rec.requests[0].content) == {"release": {"name": "New_Name"}}
     assert copy.name == "New_Name"
@@ -331,7 +312,7 @@ async def test_latest_versions_read_the_entry_in_its_locale_and_the_asset() -> N
         (200, {"entry": {"uid": "e1", "_version": 7, "locale": "fr-fr", "publish_details": []}}),
         (200, {"asset": {"uid": "a1", "_version": 3}}),
     )
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         entry_version = await client.releases.latest_entry_version("blog_post", "e1", "fr-fr")
         asset_version = await client.releases.latest_asset_version("a1")
     assert entry_version == 7
@@ -347,7 +328,7 @@ async def test_the_release_version_header_is_sent_by_default_and_omitted_when_th
         (200, fixture("mock_releases/find.json")),
         (200, fixture("mock_release_items/find.json")),
     )
-    async with make_client(rec, PermitAuthority()) as client:
+    async with make_client(rec) as client:
         await client.releases.get_release("r1")
         await client.releases.list()
         await client.releases.items("r1")

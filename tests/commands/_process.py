@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import selectors
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,3 +86,45 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             stream.close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def publisher_policy(path: Path, anonymous: str, principal: str, token: str) -> Path:
+    """Writes to `path` a policy under which `principal`, holding `token`, publishes; `anonymous`
+    is its line for callers without a token (`default_role = ...` or `anonymous_role = ...`)."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    principals = f'[[principals]]\nname = "{principal}"\ntoken_sha256 = "{digest}"\nrole = "publisher"\n'
+    path.write_text(f"{anonymous}\n\n{principals}")
+    return path
+
+
+@contextmanager
+def serving_http(policy: Path, env: Mapping[str, str]) -> Generator[tuple[str, subprocess.Popen[bytes]]]:
+    """`cs-mcp serve` on an in-memory sandbox over Streamable HTTP on a free port, under `policy`:
+    its base URL and its process, stopped on the way out."""
+    port = free_port()
+    process = subprocess.Popen(
+        cs_mcp(
+            "serve", "--sandbox-db", ":memory:", "--transport", "http", "--port", str(port), "--policy", str(policy)
+        ),
+        env=dict(env),
+        cwd=str(REPO),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -20,17 +20,17 @@ from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox.app import create_app
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from tests.helpers import full_env
 from tests.oauth_issuer import running_issuer
 
 pytestmark = pytest.mark.anyio
 
-SECRETS = {
-    "CONTENTSTACK_API_KEY": "blt_api_key_secret_1",
-    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_secret_2",
+FULL_ENV = {
+    **full_env("blt_api_key_secret_1", "cs_management_secret_2", "blt_authtoken_secret_4", "org_1"),
     "CONTENTSTACK_DELIVERY_TOKEN": "cs_delivery_secret_3",
-    "CONTENTSTACK_AUTHTOKEN": "blt_authtoken_secret_4",
+    "CONTENTSTACK_ENVIRONMENT": "production",
 }
-FULL_ENV = {**SECRETS, "CONTENTSTACK_ENVIRONMENT": "production", "CONTENTSTACK_ORGANIZATION_UID": "org_1"}
+SECRETS = {name: value for name, value in FULL_ENV.items() if "_secret_" in value}
 TODAY = dt.date(2026, 3, 10)
 
 Handler = Callable[[httpx2.Request], httpx2.Response]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,17 +16,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from cs_mcp.cli import main
 from cs_mcp.commands.serve import bind_socket
-from tests.commands._process import REPO, clean_env
+from tests.commands._process import REPO, clean_env, publisher_policy, serving_http
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
 TOKEN = "test-bearer-token-for-the-release-bot"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_serve_with_dynamic_toolsets_over_stdio_starts_with_discovery_and_enables_on_the_sandbox(
@@ -75,45 +67,9 @@ async def test_serve_over_stdio_lists_tools_on_the_sandbox(tmp_path: Path) -> No
 
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[str]:
-    policy = tmp_path / "policy.toml"
-    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-    policy.write_text(
-        'default_role = "viewer"\n\n'
-        f'[[principals]]\nname = "release-bot"\ntoken_sha256 = "{digest}"\nrole = "publisher"\n'
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cs_mcp",
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-            "--sandbox-db",
-            ":memory:",
-            "--policy",
-            str(policy),
-        ],
-        env=clean_env(tmp_path),
-        cwd=str(REPO),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+    policy = publisher_policy(tmp_path / "policy.toml", 'default_role = "viewer"', "release-bot", TOKEN)
+    with serving_http(policy, clean_env(tmp_path)) as (base, _process):
+        yield base
 
 
 async def wait_healthy(base: str) -> None:

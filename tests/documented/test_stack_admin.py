@@ -6,7 +6,7 @@ answer those samples without the secrets they carry; the sandbox answers in the 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import httpx2
@@ -20,6 +20,7 @@ from cs_mcp.client import (
     LOCALES,
     ROLES,
     WEBHOOKS,
+    AdminResource,
 )
 from cs_mcp.config import Settings
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
@@ -37,158 +38,115 @@ ENV = {"name": "development", "urls": [{"locale": "en-us", "url": "http://exampl
 LABEL = {"name": "Test", "parent": ["label_uid"], "content_types": ["content_type_uid"]}
 HOOK = {"name": "Basic Test", "channels": ["assets.create"]}
 
+Check = Callable[[Any], object]
+
+
+def documented_list(resource: AdminResource[Any], listed: Check, params: dict[str, str] | None = None) -> Documented:
+    """The documented list of `resource` (fixture `stack_admin/<its last path segment>`) and its check."""
+    path = "/v3/" + "/".join(resource.path)
+    return Documented(
+        f"stack_admin/{resource.path[-1]}",
+        lambda c, _p: c.admin.list(resource),
+        "GET",
+        path,
+        listed,
+        params=params or {},
+    )
+
+
+def documented_writes(
+    resource: AdminResource[Any],
+    created: tuple[dict[str, Any], Check],
+    updated: tuple[str, dict[str, Any], Check],
+    deleted: tuple[str, str],
+) -> list[Documented]:
+    """The documented create, update and delete of `resource` (fixtures `stack_admin/<one>_create`,
+    `_update`, `_delete`): the body created and its check; the uid updated, its body and check;
+    the uid deleted and the notice."""
+    path = "/v3/" + "/".join(resource.path)
+    body, created_check = created
+    uid, changes, updated_check = updated
+    gone, notice = deleted
+    return [
+        Documented(
+            f"stack_admin/{resource.one}_create",
+            lambda c, p: c.admin.create(resource, body, permit=p, targets={}),
+            "POST",
+            path,
+            created_check,
+            headers=JSON,
+            body={resource.one: body},
+        ),
+        Documented(
+            f"stack_admin/{resource.one}_update",
+            lambda c, p: c.admin.update(resource, uid, changes, permit=p, targets={}),
+            "PUT",
+            f"{path}/{uid}",
+            updated_check,
+            headers=JSON,
+            body={resource.one: changes},
+        ),
+        Documented(
+            f"stack_admin/{resource.one}_delete",
+            lambda c, p: c.admin.delete(resource, gone, permit=p, targets={}),
+            "DELETE",
+            f"{path}/{gone}",
+            lambda answer: answer == notice,
+        ),
+    ]
+
+
+ARABIC = {"name": "Arabic - Bahrain", "code": "ar-bh", "fallback_locale": "en-us"}
+RENAMED = {"name": "Updated Locale Name", "fallback_locale": "zh-cn"}
 CASES = [
-    Documented(
-        "stack_admin/environments",
-        lambda c, _p: c.admin.list(ENVIRONMENTS),
-        "GET",
-        "/v3/environments",
+    documented_list(
+        ENVIRONMENTS,
         lambda envs: [e.name for e in envs] == ["local", "staging", "production"],
-        params={"include_count": "true"},
+        {"include_count": "true"},
     ),
-    Documented(
-        "stack_admin/environment_create",
-        lambda c, p: c.admin.create(ENVIRONMENTS, ENV, permit=p, targets={}),
-        "POST",
-        "/v3/environments",
-        lambda w: (w.notice, w.item.name) == ("Environment created successfully.", "production"),
-        headers=JSON,
-        body={"environment": ENV},
+    *documented_writes(
+        ENVIRONMENTS,
+        (ENV, lambda w: (w.notice, w.item.name) == ("Environment created successfully.", "production")),
+        ("development", ENV, lambda w: w.notice == "Environment updated successfully."),
+        ("development", "Environment deleted successfully."),
     ),
-    Documented(
-        "stack_admin/environment_update",
-        lambda c, p: c.admin.update(ENVIRONMENTS, "development", ENV, permit=p, targets={}),
-        "PUT",
-        "/v3/environments/development",
-        lambda w: w.notice == "Environment updated successfully.",
-        headers=JSON,
-        body={"environment": ENV},
-    ),
-    Documented(
-        "stack_admin/environment_delete",
-        lambda c, p: c.admin.delete(ENVIRONMENTS, "development", permit=p, targets={}),
-        "DELETE",
-        "/v3/environments/development",
-        lambda notice: notice == "Environment deleted successfully.",
-    ),
-    Documented(
-        "stack_admin/locales",
-        lambda c, _p: c.admin.list(LOCALES),
-        "GET",
-        "/v3/locales",
+    documented_list(
+        LOCALES,
         lambda locales: (
             [(loc.code, loc.fallback_locale) for loc in locales] == [("zh-cn", "en-us"), ("ja-jp", "en-us")]
         ),
     ),
-    Documented(
-        "stack_admin/locale_create",
-        lambda c, p: c.admin.create(
-            LOCALES, {"name": "Arabic - Bahrain", "code": "ar-bh", "fallback_locale": "en-us"}, permit=p, targets={}
-        ),
-        "POST",
-        "/v3/locales",
-        lambda w: w.item.code == "ar-bh",
-        headers=JSON,
-        body={"locale": {"name": "Arabic - Bahrain", "code": "ar-bh", "fallback_locale": "en-us"}},
+    *documented_writes(
+        LOCALES,
+        (ARABIC, lambda w: w.item.code == "ar-bh"),
+        ("ar-bh", RENAMED, lambda w: w.item.fallback_locale == "zh-cn"),
+        ("fr-fr", "Language removed successfully."),
     ),
-    Documented(
-        "stack_admin/locale_update",
-        lambda c, p: c.admin.update(
-            LOCALES, "ar-bh", {"name": "Updated Locale Name", "fallback_locale": "zh-cn"}, permit=p, targets={}
-        ),
-        "PUT",
-        "/v3/locales/ar-bh",
-        lambda w: w.item.fallback_locale == "zh-cn",
-        headers=JSON,
-        body={"locale": {"name": "Updated Locale Name", "fallback_locale": "zh-cn"}},
-    ),
-    Documented(
-        "stack_admin/locale_delete",
-        lambda c, p: c.admin.delete(LOCALES, "fr-fr", permit=p, targets={}),
-        "DELETE",
-        "/v3/locales/fr-fr",
-        lambda notice: notice == "Language removed successfully.",
-    ),
-    Documented(
-        "stack_admin/labels",
-        lambda c, _p: c.admin.list(LABELS),
-        "GET",
-        "/v3/labels",
+    documented_list(
+        LABELS,
         lambda labels: (
             [(label.name, label.parent) for label in labels][1] == ("Household items", ["blt77777f77ebe77e7c"])
         ),
     ),
-    Documented(
-        "stack_admin/label_create",
-        lambda c, p: c.admin.create(LABELS, LABEL, permit=p, targets={}),
-        "POST",
-        "/v3/labels",
-        lambda w: w.item.uid == "1234567890abcdef",
-        headers=JSON,
-        body={"label": LABEL},
+    *documented_writes(
+        LABELS,
+        (LABEL, lambda w: w.item.uid == "1234567890abcdef"),
+        ("blt5d1761bce4b36d57", LABEL, lambda w: w.notice == "Label updated successfully."),
+        ("blt5d1761bce4b36d57", "Label deleted successfully."),
     ),
-    Documented(
-        "stack_admin/label_update",
-        lambda c, p: c.admin.update(LABELS, "blt5d1761bce4b36d57", LABEL, permit=p, targets={}),
-        "PUT",
-        "/v3/labels/blt5d1761bce4b36d57",
-        lambda w: w.notice == "Label updated successfully.",
-        headers=JSON,
-        body={"label": LABEL},
+    documented_list(
+        WEBHOOKS, lambda hooks: [d.authentication_type for h in hooks for d in h.destinations] == ["Basic", "OAuth2"]
     ),
-    Documented(
-        "stack_admin/label_delete",
-        lambda c, p: c.admin.delete(LABELS, "blt5d1761bce4b36d57", permit=p, targets={}),
-        "DELETE",
-        "/v3/labels/blt5d1761bce4b36d57",
-        lambda notice: notice == "Label deleted successfully.",
+    *documented_writes(
+        WEBHOOKS,
+        (HOOK, lambda w: w.item.branches == ["main"]),
+        ("cs-hook", HOOK, lambda w: w.item.name == "Webhook Update Test"),
+        ("cs-hook", "The Webhook was deleted successfully"),
     ),
-    Documented(
-        "stack_admin/webhooks",
-        lambda c, _p: c.admin.list(WEBHOOKS),
-        "GET",
-        "/v3/webhooks",
-        lambda hooks: [d.authentication_type for h in hooks for d in h.destinations] == ["Basic", "OAuth2"],
+    documented_list(
+        DELIVERY_TOKENS, lambda tokens: [(t.name, t.environments) for t in tokens] == [("Test", ["production"])]
     ),
-    Documented(
-        "stack_admin/webhook_create",
-        lambda c, p: c.admin.create(WEBHOOKS, HOOK, permit=p, targets={}),
-        "POST",
-        "/v3/webhooks",
-        lambda w: w.item.branches == ["main"],
-        headers=JSON,
-        body={"webhook": HOOK},
-    ),
-    Documented(
-        "stack_admin/webhook_update",
-        lambda c, p: c.admin.update(WEBHOOKS, "cs-hook", HOOK, permit=p, targets={}),
-        "PUT",
-        "/v3/webhooks/cs-hook",
-        lambda w: w.item.name == "Webhook Update Test",
-        headers=JSON,
-        body={"webhook": HOOK},
-    ),
-    Documented(
-        "stack_admin/webhook_delete",
-        lambda c, p: c.admin.delete(WEBHOOKS, "cs-hook", permit=p, targets={}),
-        "DELETE",
-        "/v3/webhooks/cs-hook",
-        lambda notice: notice == "The Webhook was deleted successfully",
-    ),
-    Documented(
-        "stack_admin/delivery_tokens",
-        lambda c, _p: c.admin.list(DELIVERY_TOKENS),
-        "GET",
-        "/v3/stacks/delivery_tokens",
-        lambda tokens: [(t.name, t.environments) for t in tokens] == [("Test", ["production"])],
-    ),
-    Documented(
-        "stack_admin/roles",
-        lambda c, _p: c.admin.list(ROLES),
-        "GET",
-        "/v3/roles",
-        lambda roles: [(r.name, len(r.users)) for r in roles][:1] == [("Developer", 1)],
-    ),
+    documented_list(ROLES, lambda roles: [(r.name, len(r.users)) for r in roles][:1] == [("Developer", 1)]),
 ]
 
 # Keys of a documented sample the sandbox leaves out, and why.

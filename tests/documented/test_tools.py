@@ -14,16 +14,11 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
 from tests.documented._documented import fixture
-from tests.helpers import UNPACED, structured
+from tests.helpers import UNPACED, full_env, structured
 
 pytestmark = pytest.mark.anyio
 
-ENV = {
-    "CONTENTSTACK_API_KEY": "blt_api_key",
-    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_token",
-    "CONTENTSTACK_AUTHTOKEN": "cs_authtoken",
-    "CONTENTSTACK_ORGANIZATION_UID": "org-uid",
-}
+ENV = full_env("blt_api_key", "cs_management_token", "cs_authtoken", "org-uid")
 
 
 class DocumentedStack:

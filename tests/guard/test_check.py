@@ -9,14 +9,11 @@ import pytest
 
 from cs_mcp.guard import Guard, ItemTarget, PermitError, Principal, Targets, Verdict, parse_policy
 from tests.guard._declared import Declared
+from tests.helpers import EDITOR_ROLE
 
-POLICY = """\
-[roles.editor]
-inherits = ["viewer"]
-scopes = ["cm.entry:write"]
-content_types = ["blog_post", "author"]
-locales = ["en-us", "fr-fr"]
-
+POLICY = (
+    EDITOR_ROLE
+    + """
 [roles.publisher]
 inherits = ["editor"]
 scopes = ["cm.entry:publish", "cm.entry:unpublish", "cm.release:write", "cm.release:deploy"]
@@ -39,6 +36,7 @@ content_types = ["*"]
 environments = ["production"]
 tools = ["delete_entry"]
 """
+)
 
 PUBLISH = frozenset({"cm.entry:publish"})
 GUARD = Guard(parse_policy(POLICY))

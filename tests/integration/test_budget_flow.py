@@ -5,7 +5,6 @@ every read tool's answer within the budget when every object the stack sends hol
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -13,41 +12,15 @@ import httpx2
 import pytest
 from mcp import Client
 
-from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, builtin_policy
-from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
-from cs_mcp.sandbox.state import SandboxConfig
-from cs_mcp.server import build_server
+from cs_mcp.sandbox.runner import RunningSandbox
 from cs_mcp.toolkit.registry import registered_tools
 from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS
-from tests.helpers import UNPACED, structured
+from tests.helpers import structured
+from tests.integration._mcp import mcp_client
 
 pytestmark = pytest.mark.anyio
 
 LARGE = "Long read. " * 9_310  # about 100 KB of text in one field
-
-
-@pytest.fixture
-async def sandbox() -> AsyncGenerator[RunningSandbox]:
-    async with running_sandbox(SandboxConfig(rate_limits=False)) as running:
-        yield running
-
-
-def mcp_client(
-    sandbox: RunningSandbox,
-    role: str = "editor",
-    transport: httpx2.AsyncBaseTransport | None = None,
-    toolsets: str | None = None,
-) -> Client:
-    server = build_server(
-        Settings.from_env(sandbox.env()).model_copy(update={"toolsets": toolsets}),
-        backend="sandbox",
-        guard=Guard(builtin_policy()),
-        stdio_role=role,
-        rate_limits=UNPACED,
-        transport=transport,
-    )
-    return Client(server)
 
 
 def within_budget(answer: dict[str, Any]) -> bool:
@@ -61,7 +34,7 @@ async def create_large(client: Client, title: str) -> str:
 
 
 async def test_a_single_100_kb_entry_is_shortened_by_query_entries_as_by_get_entry(sandbox: RunningSandbox) -> None:
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "editor") as client:
         uid = await create_large(client, "One long read")
         queried = structured(
             await client.call_tool("query_entries", {"content_type": "blog_post", "query": {"uid": uid}})
@@ -79,7 +52,7 @@ async def test_a_single_100_kb_entry_is_shortened_by_query_entries_as_by_get_ent
 
 
 async def test_pages_of_100_kb_entries_stay_within_the_budget_and_go_on_by_cursor(sandbox: RunningSandbox) -> None:
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "editor") as client:
         uids = {await create_large(client, f"Long read {i}") for i in range(3)}
         query = {"title": {"$regex": "^Long read "}}
         seen: list[str] = []
@@ -146,7 +119,7 @@ async def test_every_read_tool_answers_within_the_budget_when_every_object_holds
     sandbox: RunningSandbox,
 ) -> None:
     read_tools = {spec.name for spec in registered_tools() if spec.read_only}
-    async with mcp_client(sandbox, role="admin", toolsets="all") as plain:
+    async with mcp_client(sandbox, "admin", toolsets="all") as plain:
         # Written without the padding, which would lengthen the environments' names too.
         uid = await create_large(plain, "One long read")
         item = {"type": "entry", "content_type": "blog_post", "uid": uid}
@@ -154,7 +127,7 @@ async def test_every_read_tool_answers_within_the_budget_when_every_object_holds
         assert not published.is_error, published.content
         folder = await plain.call_tool("create_asset_folder", {"name": "Long reads"})
         assert not folder.is_error, folder.content
-    async with mcp_client(sandbox, role="admin", transport=PaddingTransport(), toolsets="all") as client:
+    async with mcp_client(sandbox, "admin", transport=PaddingTransport(), toolsets="all") as client:
         arguments = await read_examples(client)
         assert set(arguments) == read_tools
         answers = {name: await client.call_tool(name, args) for name, args in arguments.items()}

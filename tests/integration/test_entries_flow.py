@@ -8,41 +8,21 @@ the same filter worked out here over every entry (two independent readings of th
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
 from mcp import Client
 
-from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, builtin_policy
-from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
-from cs_mcp.sandbox.state import SandboxConfig
-from cs_mcp.server import build_server
-from tests.helpers import UNPACED, structured, text_of
+from cs_mcp.sandbox.runner import RunningSandbox
+from tests.helpers import structured, text_of
+from tests.integration._mcp import mcp_client
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def sandbox() -> AsyncGenerator[RunningSandbox]:
-    async with running_sandbox(SandboxConfig(rate_limits=False)) as running:
-        yield running
-
-
-def mcp_client(sandbox: RunningSandbox, role: str = "editor") -> Client:
-    server = build_server(
-        Settings.from_env(sandbox.env()),
-        backend="sandbox",
-        guard=Guard(builtin_policy()),
-        stdio_role=role,
-        rate_limits=UNPACED,
-    )
-    return Client(server)
-
-
 async def test_an_entry_is_created_updated_and_a_stale_update_is_refused(sandbox: RunningSandbox) -> None:
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "editor") as client:
         created = structured(
             await client.call_tool(
                 "create_entry",
@@ -78,7 +58,7 @@ async def test_an_entry_is_created_updated_and_a_stale_update_is_refused(sandbox
 
 
 async def test_a_create_with_schema_problems_reports_them_all_and_writes_nothing(sandbox: RunningSandbox) -> None:
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "editor") as client:
         result = await client.call_tool(
             "create_entry",
             {"content_type": "product", "fields": {"title": "Lamp", "price": "cheap", "colour": "red"}},
@@ -91,7 +71,7 @@ async def test_a_create_with_schema_problems_reports_them_all_and_writes_nothing
 
 
 async def test_deleting_an_entry_removes_it(sandbox: RunningSandbox) -> None:
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "editor") as client:
         created = structured(
             await client.call_tool(
                 "create_entry",

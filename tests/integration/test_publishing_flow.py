@@ -9,7 +9,6 @@ is reported failed with its reason and the other 24 published.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,34 +16,12 @@ import httpx2
 import pytest
 from mcp import Client
 
-from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.sandbox import store
-from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
-from cs_mcp.sandbox.state import SandboxConfig
-from cs_mcp.server import build_server
-from tests.helpers import UNPACED, structured
+from cs_mcp.sandbox.runner import RunningSandbox
+from tests.helpers import structured
+from tests.integration._mcp import mcp_client
 
 pytestmark = pytest.mark.anyio
-
-# The sandbox's rate limits are off and the client's are wide: this test is about publishing
-
-
-@pytest.fixture
-async def sandbox() -> AsyncGenerator[RunningSandbox]:
-    async with running_sandbox(SandboxConfig(rate_limits=False)) as running:
-        yield running
-
-
-def mcp_client(sandbox: RunningSandbox, role: str = "publisher") -> Client:
-    server = build_server(
-        Settings.from_env(sandbox.env()),
-        backend="sandbox",
-        guard=Guard(builtin_policy()),
-        stdio_role=role,
-        rate_limits=UNPACED,
-    )
-    return Client(server)
 
 
 def fresh_posts(sandbox: RunningSandbox, count: int, prefix: str, locales: tuple[str, ...] = ("en-us",)) -> list[str]:
@@ -106,7 +83,7 @@ async def test_an_entry_published_to_one_environment_and_locale_is_served_there_
 ) -> None:
     (uid,) = fresh_posts(sandbox, 1, "Solo", ("en-us", "fr-fr"))
     target = {"items": items([uid]), "environments": ["staging"], "locales": ["fr-fr"]}
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "publisher") as client:
         published = structured(await client.call_tool("publish", target))
         assert published["counts"] == {"published": 1}
         assert sent(sandbox, "POST", f"/entries/{uid}/publish") == 1
@@ -128,7 +105,7 @@ async def test_a_scheduled_publish_can_be_cancelled_while_another_fires_when_its
     cancelled, kept = fresh_posts(sandbox, 2, "Later")
     # The sandbox runs on real time here, as the tool's "in the future" check does.
     when = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "publisher") as client:
         for uid in (cancelled, kept):
             data = structured(
                 await client.call_tool(
@@ -159,7 +136,7 @@ async def test_a_scheduled_publish_can_be_cancelled_while_another_fires_when_its
 
 async def test_a_schedule_in_the_past_is_refused_and_nothing_is_sent(sandbox: RunningSandbox) -> None:
     (uid,) = fresh_posts(sandbox, 1, "Past")
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "publisher") as client:
         result = await client.call_tool(
             "publish", {"items": items([uid]), "environments": ["staging"], "scheduled_at": "2020-01-01T00:00:00Z"}
         )
@@ -169,7 +146,7 @@ async def test_a_schedule_in_the_past_is_refused_and_nothing_is_sent(sandbox: Ru
 
 async def test_120_entries_in_2_locales_are_bulk_published_to_2_environments(sandbox: RunningSandbox) -> None:
     uids = fresh_posts(sandbox, 120, "Bulk", ("en-us", "fr-fr"))
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "publisher") as client:
         data = structured(
             await client.call_tool(
                 "publish",
@@ -193,7 +170,7 @@ async def test_bulk_publishing_25_entries_where_the_sandbox_fails_one_reports_24
 ) -> None:
     localized = fresh_posts(sandbox, 24, "fr", locales=("en-us", "fr-fr"))
     (english_only,) = fresh_posts(sandbox, 1, "en")
-    async with mcp_client(sandbox) as client:
+    async with mcp_client(sandbox, "publisher") as client:
         answer = structured(
             await client.call_tool(
                 "publish",

@@ -8,22 +8,19 @@ preflight reports a stale item version and a reference that will not resolve.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 import httpx2
 import pytest
-from mcp import Client
 
 from cs_mcp.client import Api, ContentstackClient, NotFoundError
 from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, PermitAuthority, Policy, builtin_policy
+from cs_mcp.guard import Guard, PermitAuthority, Policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, RoleSpec, resolve_roles
 from cs_mcp.sandbox import store
-from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
-from cs_mcp.sandbox.state import SandboxConfig
-from cs_mcp.server import build_server
-from tests.helpers import UNPACED, structured, text_of
+from cs_mcp.sandbox.runner import RunningSandbox
+from tests.helpers import structured, text_of
+from tests.integration._mcp import mcp_client
 
 pytestmark = pytest.mark.anyio
 
@@ -50,29 +47,11 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
         return sum(1 for m, p in self.sent if m == method and p.endswith(path_end))
 
 
-@pytest.fixture
-async def sandbox() -> AsyncGenerator[RunningSandbox]:
-    async with running_sandbox(SandboxConfig(rate_limits=False)) as running:
-        yield running
-
-
 def blog_publisher_policy() -> Policy:
     """A publisher who may release blog posts and authors only."""
     specs = dict(BUILTIN_ROLE_SPECS)
     specs["blog-publisher"] = RoleSpec(inherits=["publisher"], content_types=["blog_post", "author"])
     return Policy(roles=resolve_roles(specs))
-
-
-def mcp_client(sandbox: RunningSandbox, role: str, transport: RecordingTransport, guard: Guard | None = None) -> Client:
-    server = build_server(
-        Settings.from_env(sandbox.env()),
-        backend="sandbox",
-        guard=guard or Guard(builtin_policy()),
-        stdio_role=role,
-        transport=transport,
-        rate_limits=UNPACED,
-    )
-    return Client(server)
 
 
 def save_entry(sandbox: RunningSandbox, content_type: str, uid: str, version: int = 1, **fields: Any) -> None:
@@ -130,7 +109,7 @@ async def test_a_release_of_60_items_is_created_locked_deployed_to_staging_clone
     posts = fresh_posts(sandbox, 60, "flow")
     transport = RecordingTransport()
     items = [{"type": "entry", "content_type": "blog_post", "uid": uid} for uid in posts]
-    async with mcp_client(sandbox, "publisher", transport) as client:
+    async with mcp_client(sandbox, "publisher", transport=transport) as client:
         created = structured(await client.call_tool("create_release", {"name": "Launch", "items": items}))
         uid = created["release"]["uid"]
         assert transport.count("POST", "/releases") == 1
@@ -188,11 +167,13 @@ async def test_the_guard_refuses_a_deploy_because_of_one_item_and_nothing_is_dep
     posts = fresh_posts(sandbox, 5, "guard")
     product, items = posts_and_a_product(sandbox, posts)
     admin_transport = RecordingTransport()
-    async with mcp_client(sandbox, "admin", admin_transport) as admin:
+    async with mcp_client(sandbox, "admin", transport=admin_transport) as admin:
         uid = structured(await admin.call_tool("create_release", {"name": "Mixed", "items": items}))["release"]["uid"]
 
     transport = RecordingTransport()
-    async with mcp_client(sandbox, "blog-publisher", transport, Guard(blog_publisher_policy())) as client:
+    async with mcp_client(
+        sandbox, "blog-publisher", transport=transport, guard=Guard(blog_publisher_policy())
+    ) as client:
         refused = await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["staging"]})
     assert refused.is_error
     assert f"product/{product}" in text_of(refused)
@@ -219,7 +200,7 @@ async def test_the_deploy_preflight_reports_a_stale_version_and_a_missing_refere
         {"type": "entry", "content_type": "blog_post", "uid": uid} for uid in ("bltstale", "bltreferrer", "bltfine")
     ]
     transport = RecordingTransport()
-    async with mcp_client(sandbox, "publisher", transport) as client:
+    async with mcp_client(sandbox, "publisher", transport=transport) as client:
         uid = structured(await client.call_tool("create_release", {"name": "Checks", "items": items}))["release"]["uid"]
         # The entry moves on after it was put in the release.
         save_entry(sandbox, "blog_post", "bltstale", version=2, publish_date="2024-01-02")
@@ -254,7 +235,7 @@ async def test_cancelling_a_scheduled_deployment_checks_the_items_of_the_release
 ) -> None:
     product, items = posts_and_a_product(sandbox, fresh_posts(sandbox, 2, "cancel"))
     when = store.iso(sandbox.state.clock.now().replace(year=sandbox.state.clock.now().year + 1))
-    async with mcp_client(sandbox, "admin", RecordingTransport()) as admin:
+    async with mcp_client(sandbox, "admin", transport=RecordingTransport()) as admin:
         uid = structured(await admin.call_tool("create_release", {"name": "Later", "items": items}))["release"]["uid"]
         structured(await admin.call_tool("update_release", {"release_uid": uid, "locked": True}))
         structured(
@@ -267,7 +248,9 @@ async def test_cancelling_a_scheduled_deployment_checks_the_items_of_the_release
     assert row["item_uid"] != uid  # the row's own reference; the release is entry.release.uid
 
     transport = RecordingTransport()
-    async with mcp_client(sandbox, "blog-publisher", transport, Guard(blog_publisher_policy())) as client:
+    async with mcp_client(
+        sandbox, "blog-publisher", transport=transport, guard=Guard(blog_publisher_policy())
+    ) as client:
         refused = await client.call_tool("cancel_scheduled_publish", {"queue_uid": row["uid"]})
     assert refused.is_error
     assert f"product/{product}" in text_of(refused)

@@ -14,8 +14,7 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy, guard_from_settings
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxClock, SandboxConfig
-from cs_mcp.server import build_server
-from tests.helpers import UNPACED
+from tests.helpers import sandbox_server
 
 START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
 
@@ -40,13 +39,5 @@ async def stack(role: str = "admin", guard: Guard | None = None, **env: str) -> 
         if guard is None:
             # With an audit log asked for, the guard the CLI builds; else one that audits nothing.
             guard = guard_from_settings(settings) if "CS_MCP_AUDIT_LOG" in env else Guard(builtin_policy())
-        server = build_server(
-            settings,
-            backend="sandbox",
-            guard=guard,
-            stdio_role=role,
-            rate_limits=UNPACED,
-            retry=NO_WAIT,
-        )
-        async with Client(server) as client:
+        async with Client(sandbox_server(settings, guard, role, retry=NO_WAIT)) as client:
             yield Stack(sandbox, client)

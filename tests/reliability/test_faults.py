@@ -70,33 +70,23 @@ async def test_a_429_storm_on_a_write_is_retried_and_the_entry_is_created_once()
     assert found.structured_content["returned"] == 1
 
 
-async def test_a_dropped_write_is_reported_as_outcome_unknown_and_never_resent() -> None:
-    arguments: dict[str, Any] = {"content_type": "author", "fields": {"title": "Ada Dropped"}, "locale": "en-us"}
+# A write whose answer is lost or fails: (the entry's title, the fault), by what must happen.
+FAILED_WRITES: dict[str, tuple[str, FaultConfig]] = {
+    "a dropped write is reported as outcome unknown and never resent": ("Ada Dropped", FaultConfig(drop_connections=1)),
+    "a server error on a write is not retried": ("Ada Bursted", FaultConfig(error_rate=1.0, error_status=502)),
+    "a truncated answer to a write is a plain error and is not resent": (
+        "Ada Truncated",
+        FaultConfig(malformed_bodies=1),
+    ),
+}
+
+
+@pytest.mark.parametrize(("title", "fault"), FAILED_WRITES.values(), ids=FAILED_WRITES.keys())
+async def test_a_write_that_fails_on_the_way_is_a_plain_error_and_sent_once(title: str, fault: FaultConfig) -> None:
+    arguments: dict[str, Any] = {"content_type": "author", "fields": {"title": title}, "locale": "en-us"}
     async with stack() as s:
         await s.client.call_tool("create_entry", {**arguments, "dry_run": True})
-        s.sandbox.state.config.faults = FaultConfig(drop_connections=1)
-        result = await s.client.call_tool("create_entry", arguments)
-    assert result.is_error
-    assert_plain("create_entry", text_of(result))
-    assert s.writes("/content_types/author/entries") == 1
-
-
-async def test_a_server_error_on_a_write_is_not_retried() -> None:
-    arguments: dict[str, Any] = {"content_type": "author", "fields": {"title": "Ada Bursted"}, "locale": "en-us"}
-    async with stack() as s:
-        await s.client.call_tool("create_entry", {**arguments, "dry_run": True})
-        s.sandbox.state.config.faults = FaultConfig(error_rate=1.0, error_status=502)
-        result = await s.client.call_tool("create_entry", arguments)
-    assert result.is_error
-    assert_plain("create_entry", text_of(result))
-    assert s.writes("/content_types/author/entries") == 1
-
-
-async def test_a_truncated_answer_to_a_write_is_a_plain_error_and_is_not_resent() -> None:
-    arguments: dict[str, Any] = {"content_type": "author", "fields": {"title": "Ada Truncated"}, "locale": "en-us"}
-    async with stack() as s:
-        await s.client.call_tool("create_entry", {**arguments, "dry_run": True})
-        s.sandbox.state.config.faults = FaultConfig(malformed_bodies=1)
+        s.sandbox.state.config.faults = fault
         result = await s.client.call_tool("create_entry", arguments)
     assert result.is_error
     assert_plain("create_entry", text_of(result))

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 from mcp import Client
+from mcp.server import MCPServer
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import guard_from_settings
 from cs_mcp.guard.loader import settings_secrets
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.context import AppState
 from cs_mcp.tools import analytics as analytics_tools
-from tests._examples import EXAMPLES
+from tests._examples import EXAMPLES, author_examples
 from tests.helpers import UNPACED
 from tests.reliability._stack import NO_WAIT, stack
 
@@ -53,6 +56,20 @@ def echoing_stack(request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(status, json=body, headers={"x-echo": echoed})
 
 
+def admin_server(stack: Callable[[httpx2.Request], httpx2.Response], audit: Path) -> MCPServer[AppState]:
+    """A server for an admin with every secret and toolset configured, auditing to `audit`,
+    whose stack is `stack`."""
+    settings = Settings.from_env({**SECRETS, **PLAIN, **ALL_TOOLSETS, "CS_MCP_AUDIT_LOG": str(audit)})
+    return build_server(
+        settings,
+        guard=guard_from_settings(settings),
+        stdio_role="admin",
+        transport=httpx2.MockTransport(stack),
+        rate_limits=UNPACED,
+        retry=NO_WAIT,
+    )
+
+
 def assert_no_secret(where: str, text: str) -> None:
     for secret in SECRET_VALUES:
         assert secret not in text, f"a configured secret appears in {where}"
@@ -62,15 +79,7 @@ async def test_no_secret_reaches_an_answer_a_log_line_or_the_audit_log_when_the_
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     audit = tmp_path / "audit.jsonl"
-    settings = Settings.from_env({**SECRETS, **PLAIN, **ALL_TOOLSETS, "CS_MCP_AUDIT_LOG": str(audit)})
-    server = build_server(
-        settings,
-        guard=guard_from_settings(settings),
-        stdio_role="admin",
-        transport=httpx2.MockTransport(echoing_stack),
-        rate_limits=UNPACED,
-        retry=NO_WAIT,
-    )
+    server = admin_server(echoing_stack, audit)
     caplog.set_level(logging.DEBUG)
     answers: list[str] = []
     async with Client(server) as client:
@@ -118,17 +127,9 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
     label = await first("list_labels", {}, "labels")
     webhook = await first("list_webhooks", {}, "webhooks")
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
-    found = dict(EXAMPLES)
+    found = EXAMPLES | author_examples(entry)
     found.update(
         {
-            "get_entry": {"content_type": "author", "uid": entry["uid"]},
-            "create_entry": {"content_type": "author", "fields": {"title": "Sam Secret"}},
-            "update_entry": {
-                "content_type": "author",
-                "uid": entry["uid"],
-                "fields": {"title": "Sam Secret II"},
-                "expected_version": entry["_version"],
-            },
             "publish": {"items": [item], "environments": ["development"]},
             "unpublish": {"items": [item], "environments": ["development"]},
             "get_release": {"release_uid": release["uid"]},
@@ -142,11 +143,7 @@ async def sandbox_examples(client: Client) -> dict[str, dict[str, Any]]:
                 "automation_id": automation["id"],
                 "active": not automation["active"],
             },
-            "delete_entry": {"content_type": "author", "uid": entry["uid"], "dry_run": True},
-            "get_entry_references": {"content_type": "author", "uid": entry["uid"]},
-            "get_entry_locales": {"content_type": "author", "uid": entry["uid"]},
-            "localize_entry": {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"},
-            "unlocalize_entry": {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"},
+            "delete_entry": author_examples(entry)["delete_entry"] | {"dry_run": True},
         }
     )
     in_project = {"project_id": project["id"]}
@@ -211,15 +208,7 @@ async def test_secrets_quoted_in_job_failures_bulk_items_and_request_ids_are_scr
 ) -> None:
     monkeypatch.setattr(analytics_tools.POLLER, "sleep", no_wait)
     audit = tmp_path / "audit.jsonl"
-    settings = Settings.from_env({**SECRETS, **PLAIN, **ALL_TOOLSETS, "CS_MCP_AUDIT_LOG": str(audit)})
-    server = build_server(
-        settings,
-        guard=guard_from_settings(settings),
-        stdio_role="admin",
-        transport=httpx2.MockTransport(quoting_stack),
-        rate_limits=UNPACED,
-        retry=NO_WAIT,
-    )
+    server = admin_server(quoting_stack, audit)
     items = [
         {"type": "entry", "content_type": "author", "uid": u, "version": 1, "locale": "en-us"} for u in ("a1", "a2")
     ]

@@ -5,24 +5,23 @@ job. `tests/documented/` compares the answers' shapes with the reference pages' 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx2
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from cs_mcp.sandbox import analytics
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
-from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from cs_mcp.sandbox.state import SandboxConfig, SandboxState
+from tests.sandbox._service import service_client, service_fixtures, service_state
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 ORG = DEMO_CREDENTIALS.organization_uid
+MOUNT = "/analytics/v2"
 HEADERS = {"authtoken": DEMO_CREDENTIALS.authtoken}
 # What each report's reference page marks required beyond orgUid, from and to.
 REQUIRED: dict[str, dict[str, str]] = {
@@ -34,27 +33,10 @@ REQUIRED: dict[str, dict[str, str]] = {
 
 
 def make_state(seed: int = 7, active_polls: int = 1) -> SandboxState:
-    config = SandboxConfig(seed=seed, analytics_active_polls=active_polls)
-    state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock(NOW))
-    analytics.setup(state)
-    return state
+    return service_state(analytics.setup, SandboxConfig(seed=seed, analytics_active_polls=active_polls), NOW)
 
 
-def app_for(state: SandboxState) -> Starlette:
-    return Starlette(routes=[Mount("/analytics/v2", routes=analytics.routes(state))])
-
-
-@pytest.fixture
-def state() -> SandboxState:
-    return make_state()
-
-
-@pytest.fixture
-async def http(state: SandboxState) -> AsyncGenerator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=HEADERS
-    ) as client:
-        yield client
+state, http = service_fixtures(make_state, MOUNT, analytics.routes, HEADERS)
 
 
 def days_back(n: int) -> str:
@@ -115,9 +97,7 @@ async def all_rows(http: httpx2.AsyncClient, path: str, **params: Any) -> list[d
 async def test_a_report_without_the_right_token_or_organization_is_refused(
     state: SandboxState, headers: dict[str, str], params: dict[str, str], status: int, code: int
 ) -> None:
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=headers
-    ) as client:
+    async with service_client(state, MOUNT, analytics.routes, headers) as client:
         answer = await client.get("/usage", params={**params, "from": days_back(7), "to": days_back(0)})
     assert answer.status_code == status
     assert answer.json()["error_code"] == code
@@ -125,9 +105,7 @@ async def test_a_report_without_the_right_token_or_organization_is_refused(
 
 async def test_the_authtoken_is_accepted_as_a_bearer_token(state: SandboxState) -> None:
     bearer = {"authorization": f"Bearer {DEMO_CREDENTIALS.authtoken}"}
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=bearer
-    ) as client:
+    async with service_client(state, MOUNT, analytics.routes, bearer) as client:
         job_id = await start(client, "usage", **{"from": days_back(7), "to": days_back(0)})
         assert (await data(client, job_id)).status_code == 200
 
@@ -199,9 +177,7 @@ async def test_sdk_and_device_answers_count_their_rows_and_sdk_adds_up_its_count
 
 async def test_a_job_answers_job_active_for_the_configured_polls_then_data() -> None:
     state = make_state(active_polls=3)
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/analytics/v2", headers=HEADERS
-    ) as http:
+    async with service_client(state, MOUNT, analytics.routes, HEADERS) as http:
         job_id = await start(http, "usage", **{"from": days_back(3), "to": days_back(0)})
         busy: list[Any] = []
         for _ in range(3):

@@ -3,47 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from cs_mcp.sandbox import automate
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from tests.sandbox._service import service_client, service_fixtures, service_state
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+MOUNT = "/automate/v1"
 HEADERS = {"authtoken": DEMO_CREDENTIALS.authtoken, "organization_uid": DEMO_CREDENTIALS.organization_uid}
 
 
 def make_state(seed: int = 7) -> SandboxState:
-    state = SandboxState(config=SandboxConfig(seed=seed), db=Database(":memory:"), clock=SandboxClock(NOW))
-    automate.setup(state)
-    return state
+    return service_state(automate.setup, SandboxConfig(seed=seed), NOW)
 
 
-def app_for(state: SandboxState) -> Starlette:
-    return Starlette(routes=[Mount("/automate/v1", routes=automate.routes(state))])
-
-
-@pytest.fixture
-def state() -> SandboxState:
-    return make_state()
-
-
-@pytest.fixture
-async def http(state: SandboxState) -> AsyncGenerator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://sandbox/automate/v1", headers=HEADERS
-    ) as client:
-        yield client
+state, http = service_fixtures(make_state, MOUNT, automate.routes, HEADERS)
 
 
 async def first_project(http: httpx2.AsyncClient) -> dict[str, Any]:
@@ -81,8 +64,8 @@ async def rule_titled(http: httpx2.AsyncClient, title_start: str) -> dict[str, A
 async def test_a_request_without_the_authtoken_and_organization_is_refused_with_105(
     state: SandboxState, headers: dict[str, str]
 ) -> None:
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app_for(state))) as client:
-        answer = await client.get("http://sandbox/automate/v1/projects", headers=headers)
+    async with service_client(state, MOUNT, automate.routes) as client:
+        answer = await client.get("/projects", headers=headers)
     assert answer.status_code == 401
     assert answer.json()["error_code"] == 105
 
@@ -92,8 +75,8 @@ async def test_a_bearer_token_is_accepted_like_the_authtoken(state: SandboxState
         "authorization": f"Bearer {DEMO_CREDENTIALS.authtoken}",
         "organization_uid": DEMO_CREDENTIALS.organization_uid,
     }
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app_for(state))) as client:
-        answer = await client.get("http://sandbox/automate/v1/projects", headers=headers)
+    async with service_client(state, MOUNT, automate.routes) as client:
+        answer = await client.get("/projects", headers=headers)
     assert answer.status_code == 200
 
 
@@ -322,9 +305,7 @@ async def test_one_execution_and_one_audit_log_are_read_by_id(http: httpx2.Async
 
 async def test_the_seed_is_the_same_for_the_same_seed_and_clock_and_setup_does_not_reseed() -> None:
     async def snapshot(state: SandboxState) -> list[Any]:
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://s/automate/v1", headers=HEADERS
-        ) as client:
+        async with service_client(state, MOUNT, automate.routes, HEADERS) as client:
             projects = (await client.get("/projects")).json()["projects"]
             pid = projects[0]["id"]
             executions = (await client.get(f"/projects/{pid}/executions")).json()["executions"]
@@ -347,9 +328,7 @@ async def test_a_file_database_keeps_a_toggle_across_restarts_until_reset(tmp_pa
         return state
 
     async def notify_slack_active(state: SandboxState, switch_off: bool = False) -> bool:
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app_for(state)), base_url="http://s/automate/v1", headers=HEADERS
-        ) as client:
+        async with service_client(state, MOUNT, automate.routes, HEADERS) as client:
             rule = await rule_titled(client, "Notify Slack")
             path = f"/projects/{rule['project_id']}/automations/{rule['id']}"
             if switch_off:

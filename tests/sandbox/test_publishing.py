@@ -62,6 +62,15 @@ async def publish(
     return await cma.post(f"/content_types/{content_type}/entries/{uid}/{action}", json=body)
 
 
+async def scheduled_to_staging(state: SandboxState, cma: httpx2.AsyncClient, seconds: float) -> tuple[str, int]:
+    """An unpublished page (see `unpublished_entry`) scheduled to be published to staging in
+    `seconds`: its uid and latest en-us version."""
+    uid, latest = unpublished_entry(state)
+    answer = await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, seconds)})
+    assert answer.status_code == 200
+    return uid, latest
+
+
 async def queue(cma: httpx2.AsyncClient, **params: str) -> list[dict[str, Any]]:
     answer = await cma.get("/publish-queue", params=params, headers=API_VERSION)
     assert answer.status_code == 200
@@ -255,11 +264,8 @@ async def test_a_queue_item_that_does_not_exist_answers_not_found(cma: httpx2.As
 async def test_a_scheduled_publish_waits_in_the_queue_and_fires_when_the_clock_passes_it(
     state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery, sandbox: RunningSandbox
 ) -> None:
-    uid, latest = unpublished_entry(state)
+    uid, latest = await scheduled_to_staging(state, cma, 3600)
 
-    answer = await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 3600)})
-
-    assert answer.status_code == 200
     [row] = await queue(cma)
     assert row["publish_details"]["status"] == "scheduled"
     assert await cda.entry_version("page", uid, "staging", "en-us") is None
@@ -276,8 +282,7 @@ async def test_a_scheduled_publish_waits_in_the_queue_and_fires_when_the_clock_p
 async def test_a_due_scheduled_publish_is_served_by_the_cda_without_anyone_moving_the_clock_endpoint(
     state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
-    uid, latest = unpublished_entry(state)
-    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+    uid, latest = await scheduled_to_staging(state, cma, 60)
 
     state.clock.advance(61)  # time passes, as it does for a sandbox serving a real client
 
@@ -287,8 +292,7 @@ async def test_a_due_scheduled_publish_is_served_by_the_cda_without_anyone_movin
 async def test_a_scheduled_publish_that_was_unscheduled_never_fires(
     state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery, sandbox: RunningSandbox
 ) -> None:
-    uid, _latest = unpublished_entry(state)
-    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+    uid, _latest = await scheduled_to_staging(state, cma, 60)
     [row] = await queue(cma)
 
     answer = await cma.get(f"/publish-queue/{row['uid']}/unschedule", headers=API_VERSION)
@@ -304,8 +308,7 @@ async def test_a_scheduled_publish_that_was_unscheduled_never_fires(
 async def test_an_action_that_already_happened_cannot_be_unscheduled(
     state: SandboxState, cma: httpx2.AsyncClient, sandbox: RunningSandbox
 ) -> None:
-    uid, _latest = unpublished_entry(state)
-    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+    await scheduled_to_staging(state, cma, 60)
     [row] = await queue(cma)
     await advance_clock(cma, sandbox, 61)
 
@@ -319,8 +322,7 @@ async def test_an_action_that_already_happened_cannot_be_unscheduled(
 async def test_due_scheduled_actions_fire_on_the_next_request_even_without_a_tick(
     state: SandboxState, cma: httpx2.AsyncClient, cda: Delivery
 ) -> None:
-    uid, latest = unpublished_entry(state)
-    await publish(cma, uid, {"entry": {"environments": ["staging"]}, "scheduled_at": later(state, 60)})
+    uid, latest = await scheduled_to_staging(state, cma, 60)
 
     state.clock.advance(61)
     [row] = await queue(cma)

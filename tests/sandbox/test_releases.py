@@ -193,17 +193,25 @@ async def test_an_item_that_does_not_exist_in_that_version_and_locale_is_refused
     assert (await cma.get(f"/releases/{release['uid']}/items")).json()["items"] == []
 
 
-async def test_an_item_already_in_the_release_is_refused_and_nothing_of_that_request_is_added(
+async def holding_the_first_of_two(
     state: SandboxState, cma: httpx2.AsyncClient
-) -> None:
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A new release holding the first of two blog post items: its uid, that item and the other."""
     release = await create_release(cma)
     first, second = blog_items(state, 2)
     await cma.post(f"/releases/{release['uid']}/item", json={"item": first})
+    return release["uid"], first, second
 
-    answer = await cma.post(f"/releases/{release['uid']}/items", json={"items": [second, first]})
+
+async def test_an_item_already_in_the_release_is_refused_and_nothing_of_that_request_is_added(
+    state: SandboxState, cma: httpx2.AsyncClient
+) -> None:
+    uid, first, second = await holding_the_first_of_two(state, cma)
+
+    answer = await cma.post(f"/releases/{uid}/items", json={"items": [second, first]})
 
     assert answer.status_code == 422
-    assert len((await cma.get(f"/releases/{release['uid']}/items")).json()["items"]) == 1
+    assert len((await cma.get(f"/releases/{uid}/items")).json()["items"]) == 1
 
 
 async def test_an_asset_is_an_item_with_the_upload_content_type(state: SandboxState, cma: httpx2.AsyncClient) -> None:
@@ -255,10 +263,7 @@ async def test_update_items_moves_every_item_to_its_latest_version(
 async def test_a_locked_release_refuses_every_edit_until_it_is_unlocked(
     state: SandboxState, cma: httpx2.AsyncClient
 ) -> None:
-    release = await create_release(cma)
-    first, second = blog_items(state, 2)
-    await cma.post(f"/releases/{release['uid']}/item", json={"item": first})
-    uid = release["uid"]
+    uid, first, second = await holding_the_first_of_two(state, cma)
     locked = await cma.put(f"/releases/{uid}", json={"release": {"locked": True}})
 
     refusals = [

@@ -17,11 +17,13 @@ def _seeded(seed_value: int) -> SandboxState:
 
 
 def _dump(state: SandboxState) -> dict[str, list[tuple[object, ...]]]:
+    """Every table of the sandbox's database, its rows in a fixed order."""
+    dump: dict[str, list[tuple[object, ...]]] = {}
     with state.db.read() as conn:
-        dump: dict[str, list[tuple[object, ...]]] = {}
-        for t in store.CONTENT_TABLES:
-            dump[t] = [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3")]  # noqa: S608 - fixed table names
-        return dump
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            rows = conn.execute(f"SELECT * FROM {table}")  # noqa: S608 - a name from the database's own catalogue
+            dump[table] = sorted((tuple(row) for row in rows), key=repr)
+    return dump
 
 
 def test_the_same_seed_builds_the_same_stack_and_another_seed_another() -> None:

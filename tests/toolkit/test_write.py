@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+from collections.abc import Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,8 @@ from cs_mcp.server import build_server
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, write_spec
 from cs_mcp.toolkit.write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
-from tests.helpers import UNPACED, structured, text_of
+from tests._examples import EXAMPLES, author_examples
+from tests.helpers import EDITOR_ROLE, UNPACED, structured, text_of
 from tests.reliability._stack import NO_WAIT
 
 pytestmark = pytest.mark.anyio
@@ -54,13 +56,9 @@ ENV = {
     "CONTENTSTACK_MANAGEMENT_TOKEN": SECRET,
 }
 
-POLICY = """\
-[roles.editor]
-inherits = ["viewer"]
-scopes = ["cm.entry:write"]
-content_types = ["blog_post", "author"]
-locales = ["en-us", "fr-fr"]
-
+POLICY = (
+    EDITOR_ROLE
+    + """
 [roles.publisher]
 inherits = ["editor"]
 scopes = ["cm.entry:publish", "cm.entry:unpublish"]
@@ -70,6 +68,7 @@ environments = ["development", "staging", "production"]
 environments = ["production"]
 fallback = "{fallback}"
 """
+)
 
 
 class FakeClock:
@@ -349,36 +348,39 @@ async def token_for(world: World, arguments: dict[str, Any]) -> str:
     return data["confirmation"]["confirmation_token"]
 
 
-async def test_a_token_with_altered_arguments_is_refused(tmp_path: Path) -> None:
-    world = World(tmp_path, "publisher")
-    arguments = publish(["blog_post/blt1/en-us"], ["production"])
-    token = await token_for(world, arguments)
-    altered = publish(["blog_post/blt1/en-us", "blog_post/blt2/en-us"], ["production"], confirmation_token=token)
-    result = await call(world, altered)
-    assert result.is_error
-    assert "(altered)" in text_of(result)
-    assert world.stack.requests == []
+def with_another_item(_world: World, _arguments: dict[str, Any], token: str) -> dict[str, Any]:
+    return publish(["blog_post/blt1/en-us", "blog_post/blt2/en-us"], ["production"], confirmation_token=token)
 
 
-async def test_an_expired_token_is_refused(tmp_path: Path) -> None:
-    world = World(tmp_path, "publisher")
-    arguments = publish(["blog_post/blt1/en-us"], ["production"])
-    token = await token_for(world, arguments)
+def once_expired(world: World, arguments: dict[str, Any], token: str) -> dict[str, Any]:
     world.clock.now += 301
-    result = await call(world, {**arguments, "confirmation_token": token})
-    assert result.is_error
-    assert "(expired)" in text_of(result)
-    assert world.stack.requests == []
+    return {**arguments, "confirmation_token": token}
 
 
-async def test_a_token_for_a_target_that_changed_since_is_refused(tmp_path: Path) -> None:
+def once_the_target_changed(world: World, arguments: dict[str, Any], token: str) -> dict[str, Any]:
+    world.stack.versions["blt1"] = 2
+    return {**arguments, "confirmation_token": token}
+
+
+# Tokens that no longer fit: (what happens after the token was given and the call sent with it,
+# the reason the refusal names).
+UNFIT_TOKENS: dict[str, tuple[Callable[[World, dict[str, Any], str], dict[str, Any]], str]] = {
+    "a token with altered arguments": (with_another_item, "(altered)"),
+    "an expired token": (once_expired, "(expired)"),
+    "a token for a target that changed since": (once_the_target_changed, "(stale)"),
+}
+
+
+@pytest.mark.parametrize(("then", "reason"), UNFIT_TOKENS.values(), ids=UNFIT_TOKENS.keys())
+async def test_a_token_that_no_longer_fits_is_refused_and_nothing_is_sent(
+    tmp_path: Path, then: Callable[[World, dict[str, Any], str], dict[str, Any]], reason: str
+) -> None:
     world = World(tmp_path, "publisher")
     arguments = publish(["blog_post/blt1/en-us"], ["production"])
     token = await token_for(world, arguments)
-    world.stack.versions["blt1"] = 2
-    result = await call(world, {**arguments, "confirmation_token": token})
+    result = await call(world, then(world, arguments, token))
     assert result.is_error
-    assert "(stale)" in text_of(result)
+    assert reason in text_of(result)
     assert world.stack.requests == []
 
 
@@ -650,24 +652,10 @@ ADMIN_ARGUMENTS: dict[str, dict[str, Any]] = {
     "update_webhook": {"disabled": True},
     "delete_webhook": {},
 }
-PROBE_FILE = {"content_base64": "aGVsbG8=", "filename": "probe.png"}
-# The asset and content type writes' arguments; replace, update and delete get a seeded asset's uid.
-ASSET_WRITES: dict[str, dict[str, Any]] = {
-    "upload_asset": PROBE_FILE,
-    "replace_asset": PROBE_FILE,
-    "update_asset": {"title": "Probe"},
-    "delete_asset": {},
-    "create_asset_folder": {"name": "Probe"},
-}
-CONTENT_TYPE_WRITES: dict[str, dict[str, Any]] = {
-    "create_content_type": {
-        "uid": "probe",
-        "title": "Probe",
-        "schema": [{"uid": "title", "display_name": "Title", "data_type": "text"}],
-    },
-    "update_content_type": {"content_type": "author", "title": "Probe"},
-    "delete_content_type": {"content_type": "author"},
-}
+# The asset and content type writes take the shared examples' arguments; those on an asset
+# (replace, update, delete) get a seeded asset's uid in place of the example's.
+ASSET_WRITES = ("upload_asset", "replace_asset", "update_asset", "delete_asset", "create_asset_folder")
+CONTENT_TYPE_WRITES = ("create_content_type", "update_content_type", "delete_content_type")
 
 
 async def write_arguments(client: Client, name: str) -> dict[str, Any]:
@@ -681,17 +669,10 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
     entries = await ok(client, "query_entries", {"content_type": "author", "limit": 1})
     entry = entries["entries"][0]
     item = {"type": "entry", "content_type": "author", "uid": entry["uid"], "locale": "en-us"}
-    if name in ("create_entry", "update_entry", "delete_entry"):
-        return {
-            "create_entry": {"content_type": "author", "fields": {"title": "Pipeline Probe"}},
-            "update_entry": {
-                "content_type": "author",
-                "uid": entry["uid"],
-                "fields": {"title": "Probe II"},
-                "expected_version": entry["_version"],
-            },
-            "delete_entry": {"content_type": "author", "uid": entry["uid"]},
-        }[name]
+    if name in ("create_entry", "update_entry", "delete_entry", "localize_entry", "unlocalize_entry"):
+        if name == "unlocalize_entry":
+            await ok(client, "localize_entry", author_examples(entry)["localize_entry"])
+        return author_examples(entry)[name]
     if name in ("publish", "unpublish"):
         return {"items": [item], "environments": ["development"]}
     if name == "cancel_scheduled_publish":
@@ -702,17 +683,13 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
     if name in ASSET_WRITES or name in CONTENT_TYPE_WRITES:
         asset = (await ok(client, "query_assets", {"limit": 1}))["assets"][0]["uid"]
         on_asset = name in ("replace_asset", "update_asset", "delete_asset")
-        return {**ASSET_WRITES, **CONTENT_TYPE_WRITES}[name] | ({"uid": asset} if on_asset else {})
+        return EXAMPLES[name] | ({"uid": asset} if on_asset else {})
     if name == "set_automation_active":
         project = (await ok(client, "list_automation_projects", {}))["projects"][0]
         automation = (await ok(client, "list_automations", {"project_id": project["id"]}))["automations"][0]
         return {"project_id": project["id"], "automation_id": automation["id"], "active": not automation["active"]}
     if name == "create_release":
         return {"name": "Probe", "items": [item]}
-    if name in ("localize_entry", "unlocalize_entry"):
-        if name == "unlocalize_entry":
-            await ok(client, "localize_entry", {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"})
-        return {"content_type": "author", "uid": entry["uid"], "locale": "fr-fr"}
     if name == "create_automation_project":
         return {"title": "Probe"}
     if name.endswith(("_automation_project", "_project_variable")):

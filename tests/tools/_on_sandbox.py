@@ -17,8 +17,7 @@ from cs_mcp.sandbox.app import create_app
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
-from cs_mcp.server import build_server
-from tests.helpers import UNPACED, CountingTransport
+from tests.helpers import CountingTransport, sandbox_server
 
 BASE_URL = "http://sandbox.test"
 
@@ -30,27 +29,39 @@ class OnSandbox:
     state: SandboxState
 
 
+@dataclass
+class InProcessSandbox:
+    """A fresh seeded sandbox served in process, the transport to it that counts what is sent,
+    and the settings that reach it."""
+
+    state: SandboxState
+    transport: CountingTransport
+    settings: Settings
+
+    @classmethod
+    def start(cls, toolsets: str = "all") -> InProcessSandbox:
+        """The sandbox (rate limits off) with `toolsets` on."""
+        config = SandboxConfig(rate_limits=False)
+        state = SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock())
+        transport = CountingTransport(httpx2.ASGITransport(create_app(state)))
+        env = sandbox_env(BASE_URL, DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": toolsets}
+        return cls(state, transport, Settings.from_env(env))
+
+    def client(self, guard: Guard, role: str) -> Client:
+        """An MCP client, in memory, of a server on this sandbox for `role` under `guard`."""
+        return Client(sandbox_server(self.settings, guard, role, transport=self.transport))
+
+
 @asynccontextmanager
 async def on_sandbox(
     *, role: str = "admin", policy: str | None = None, toolsets: str = "all", audit: Path | None = None
 ) -> AsyncGenerator[OnSandbox]:
     """A client of a server with `toolsets` as `role`, under `policy` (TOML; None: the
     built-in policy), on a fresh seeded sandbox; with `audit`, the guard's audit log there."""
-    config = SandboxConfig(rate_limits=False)
-    state = SandboxState(config=config, db=Database(config.db_path), clock=SandboxClock())
-    transport = CountingTransport(httpx2.ASGITransport(create_app(state)))
-    env = sandbox_env(BASE_URL, DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": toolsets}
+    sandbox = InProcessSandbox.start(toolsets)
     guard = Guard(
         parse_policy(policy) if policy is not None else builtin_policy(),
         audit=AuditLog(audit) if audit is not None else None,
     )
-    server = build_server(
-        Settings.from_env(env),
-        backend="sandbox",
-        guard=guard,
-        stdio_role=role,
-        transport=transport,
-        rate_limits=UNPACED,
-    )
-    async with Client(server) as client:
-        yield OnSandbox(client, transport, state)
+    async with sandbox.client(guard, role) as client:
+        yield OnSandbox(client, sandbox.transport, sandbox.state)

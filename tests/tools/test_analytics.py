@@ -117,6 +117,13 @@ def days_back(n: int) -> str:
     return (TODAY - timedelta(days=n)).isoformat()
 
 
+async def last_days(client: Client, report: str, days: int, **arguments: Any) -> dict[str, Any]:
+    """`get_analytics` of `report` from `days` days back to today, with `arguments` besides."""
+    return await call(
+        client, "get_analytics", report=report, from_date=days_back(days), to_date=days_back(0), **arguments
+    )
+
+
 async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
     result = await client.call_tool(name, arguments)
     assert not result.is_error, text_of(result)
@@ -155,7 +162,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 @pytest.mark.parametrize("report", sorted(CHECKS))
 async def test_each_report_answers_rows_totals_a_summary_and_its_job(client: Client, report: str) -> None:
-    answer = await call(client, "get_analytics", report=report, from_date=days_back(13), to_date=days_back(0))
+    answer = await last_days(client, report, 13)
     assert answer["status"] == "complete"
     assert len(answer["job_ids"]) == 1
     assert answer["rows"]
@@ -174,7 +181,7 @@ async def test_each_report_answers_rows_totals_a_summary_and_its_job(client: Cli
 async def test_without_services_or_duration_a_report_covers_the_documented_defaults(
     client: Client, report: str
 ) -> None:
-    answer = await call(client, "get_analytics", report=report, from_date=days_back(2), to_date=days_back(0))
+    answer = await last_days(client, report, 2)
     assert answer["services"] == (None if report == "subscription" else ["cdn", "cma"])
     assert answer["duration"] == "day"
 
@@ -182,9 +189,7 @@ async def test_without_services_or_duration_a_report_covers_the_documented_defau
 async def test_totals_and_summary_cover_every_row_even_when_fewer_are_returned(
     client: Client, state: SandboxState
 ) -> None:
-    answer = await call(
-        client, "get_analytics", report="usage", from_date=days_back(29), to_date=days_back(0), max_rows=10
-    )
+    answer = await last_days(client, "usage", 29, max_rows=10)
     every = expected_rows(state, "usage", **{"from": days_back(29), "to": days_back(0), "services": '["cdn","cma"]'})
     assert answer["returned"] == 10
     assert answer["truncated"] is True
@@ -215,9 +220,7 @@ async def test_the_jobs_of_all_windows_start_before_any_is_read(virtual: Virtual
     state = make_state()
     recording = RecordingTransport(sandbox_app(state))
     async with connect(state, recording) as client:
-        answer = await call(
-            client, "get_analytics", report="usage", from_date=days_back(199), to_date=days_back(0), services=["cdn"]
-        )
+        answer = await last_days(client, "usage", 199, services=["cdn"])
     assert len(answer["job_ids"]) == 3
     assert recording.paths[:3] == ["/analytics/v2/usage"] * 3
 
@@ -251,15 +254,7 @@ async def test_a_200_day_range_runs_three_windows_merged_without_counting_edges_
 
 
 async def test_daily_rows_of_adjacent_windows_do_not_overlap(client: Client, state: SandboxState) -> None:
-    answer = await call(
-        client,
-        "get_analytics",
-        report="status_codes",
-        from_date=days_back(120),
-        to_date=days_back(0),
-        services=["cdn"],
-        max_rows=1000,
-    )
+    answer = await last_days(client, "status_codes", 120, services=["cdn"], max_rows=1000)
     whole = expected_rows(
         state, "http-statuses", **{"from": days_back(120), "to": days_back(0), "services": '["cdn"]', "duration": "day"}
     )
@@ -294,7 +289,7 @@ async def test_a_job_active_for_several_polls_is_polled_with_growing_waits_and_p
 
 async def test_the_waits_between_polls_stop_growing_at_the_cap(virtual: VirtualTime) -> None:
     async with connect(make_state(active_polls=7)) as client:
-        await call(client, "get_analytics", report="usage", from_date=days_back(2), to_date=days_back(0))
+        await last_days(client, "usage", 2)
     assert virtual.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
@@ -319,7 +314,7 @@ async def test_a_job_still_running_at_the_time_limit_is_named_so_it_can_be_resum
     # Polls at 0, 0.5, 1.5, 3.5 and 7.5 s; the next wait (8 s) would pass the 10 s limit.
     state = make_state(active_polls=6)
     async with connect(state) as client:
-        answer = await call(client, "get_analytics", report="usage", from_date=days_back(6), to_date=days_back(0))
+        answer = await last_days(client, "usage", 6)
         assert answer["status"] == "timed_out"
         assert virtual_short.now <= analytics.POLLER.time_limit
         (job_id,) = answer["job_ids"]
@@ -337,7 +332,7 @@ async def test_a_job_still_running_at_the_time_limit_is_named_so_it_can_be_resum
 
 async def test_the_time_limit_is_the_pollers(virtual_short: VirtualTime) -> None:
     async with connect(make_state(active_polls=50)) as client:
-        answer = await call(client, "get_analytics", report="usage", from_date=days_back(6), to_date=days_back(0))
+        answer = await last_days(client, "usage", 6)
     assert answer["status"] == "timed_out"
     assert virtual_short.sleeps == [0.5, 1.0, 2.0, 4.0]
 
@@ -406,7 +401,7 @@ async def test_reading_a_failed_job_directly_is_an_error_naming_the_job(
 
 async def test_get_analytics_job_reads_one_page_or_every_page(client: Client) -> None:
     # Ten days of two services on four devices: 80 rows, pages of 50 and 30.
-    answer = await call(client, "get_analytics", report="devices", from_date=days_back(9), to_date=days_back(0))
+    answer = await last_days(client, "devices", 9)
     (job_id,) = answer["job_ids"]
     every = await call(client, "get_analytics_job", job_id=job_id)
     assert every["status"] == "complete"
@@ -448,7 +443,7 @@ def device_rows(first: int, n: int) -> list[dict[str, Any]]:
 
 async def report_from(fake: FakeAnalytics, report: str = "devices") -> dict[str, Any]:
     async with connect(make_state(), httpx2.MockTransport(fake)) as client:
-        return await call(client, "get_analytics", report=report, from_date=days_back(2), to_date=days_back(0))
+        return await last_days(client, report, 2)
 
 
 async def test_pages_are_read_from_0_until_total_docs_rows_have_arrived(
@@ -518,7 +513,7 @@ async def test_get_analytics_job_reports_a_page_it_could_not_read(virtual: Virtu
 
 
 async def test_a_page_beyond_the_last_is_an_error(client: Client) -> None:
-    answer = await call(client, "get_analytics", report="devices", from_date=days_back(9), to_date=days_back(0))
+    answer = await last_days(client, "devices", 9)
     (job_id,) = answer["job_ids"]
     result = await client.call_tool("get_analytics_job", {"job_id": job_id, "page": 2})
     assert result.is_error
@@ -559,15 +554,8 @@ async def test_invalid_arguments_are_refused_before_any_job_starts(
 
 
 async def test_filters_reach_the_report(client: Client) -> None:
-    answer = await call(
-        client,
-        "get_analytics",
-        report="status_codes",
-        from_date=days_back(6),
-        to_date=days_back(0),
-        services=["CDN"],
-        stack_api_key=DEMO_CREDENTIALS.api_key,
-        http_status_code=404,
+    answer = await last_days(
+        client, "status_codes", 6, services=["CDN"], stack_api_key=DEMO_CREDENTIALS.api_key, http_status_code=404
     )
     assert {(r["type"], r["status"]) for r in answer["rows"]} == {("cdn", "404")}
     assert answer["services"] == ["cdn"]
@@ -605,10 +593,7 @@ async def test_all_seven_reports_run_over_loopback_against_the_running_sandbox(v
     async with running_sandbox(SandboxConfig(analytics_active_polls=2), SandboxClock(NOW)) as running:
         server = build_server(Settings.from_env(running.env()), stdio_role="viewer")
         async with Client(server) as client:
-            answers = {
-                report: await call(client, "get_analytics", report=report, from_date=days_back(6), to_date=days_back(0))
-                for report in sorted(DOCUMENTED_ROWS)
-            }
+            answers = {report: await last_days(client, report, 6) for report in sorted(DOCUMENTED_ROWS)}
     for report, answer in answers.items():
         assert answer["status"] == "complete", report
         assert answer["page_errors"] == [], report

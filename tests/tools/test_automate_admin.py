@@ -17,14 +17,13 @@ from mcp import Client
 from mcp_types import CallToolResult
 
 from cs_mcp.config import Settings
-from cs_mcp.guard import AuditLog, Guard
+from cs_mcp.guard import AuditLog, Guard, builtin_policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, Policy, RoleSpec, resolve_roles
-from cs_mcp.sandbox.app import create_app
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
-from cs_mcp.sandbox.runner import sandbox_env
-from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
+from cs_mcp.sandbox.state import SandboxState
 from cs_mcp.server import build_server
-from tests.helpers import UNPACED, RecordingTransport, structured, text_of
+from tests.helpers import UNPACED, CountingTransport, structured, text_of
+from tests.tools._on_sandbox import InProcessSandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -35,10 +34,11 @@ SECRET = "sk-live-0123456789abcdef"  # the value of a password variable in these
 class Stack:
     admin: Client
     operator: Client  # may write inside the first project only
-    transport: RecordingTransport
+    transport: CountingTransport
     state: SandboxState
     audit_path: Path
     projects: list[str]
+    sandbox: InProcessSandbox  # for a server under another guard
 
     def audit_text(self) -> str:
         return self.audit_path.read_text() if self.audit_path.exists() else ""
@@ -72,25 +72,16 @@ def guard(audit_path: Path, project: str) -> Guard:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncGenerator[Stack]:
-    config = SandboxConfig(rate_limits=False)
-    state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock())
-    transport = RecordingTransport(httpx2.ASGITransport(create_app(state)))
-    with state.db.read() as conn:
+    sandbox = InProcessSandbox.start()
+    with sandbox.state.db.read() as conn:
         projects = [r["id"] for r in conn.execute("SELECT id FROM automate_projects ORDER BY position")]
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
     audit_path = tmp_path / "audit.jsonl"
     the_guard = guard(audit_path, projects[0])
 
-    def client(role: str) -> Client:
-        server = build_server(
-            settings, backend="sandbox", guard=the_guard, stdio_role=role, transport=transport, rate_limits=UNPACED
-        )
-        return Client(server)
-
     async with AsyncExitStack() as entered:
-        admin = await entered.enter_async_context(client("admin"))
-        operator = await entered.enter_async_context(client("operator"))
-        yield Stack(admin, operator, transport, state, audit_path, projects)
+        admin = await entered.enter_async_context(sandbox.client(the_guard, "admin"))
+        operator = await entered.enter_async_context(sandbox.client(the_guard, "operator"))
+        yield Stack(admin, operator, sandbox.transport, sandbox.state, audit_path, projects, sandbox)
 
 
 async def ok(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
@@ -188,16 +179,7 @@ async def test_a_role_that_lists_new_project_may_create_one(stack: Stack, tmp_pa
         automation_projects=[stack.projects[0], "(new project)"],
     )
     the_guard = Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec()), audit=AuditLog(tmp_path / "a.jsonl"))
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
-    server = build_server(
-        settings,
-        backend="sandbox",
-        guard=the_guard,
-        stdio_role="founder",
-        transport=stack.transport,
-        rate_limits=UNPACED,
-    )
-    async with Client(server) as client:
+    async with stack.sandbox.client(the_guard, "founder") as client:
         answer = await ok(client, "create_automation_project", title="Mine")
     assert answer["written"] is True
 
@@ -285,12 +267,8 @@ async def test_a_secret_in_a_confirmation_preview_is_never_shown(stack: Stack) -
         Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)), confirm=ConfirmSpec(tools=["*_project_variable"])),
         audit=AuditLog(stack.audit_path),
     )
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
-    server = build_server(
-        settings, backend="sandbox", guard=the_guard, stdio_role="admin", transport=stack.transport, rate_limits=UNPACED
-    )
     variable = next(v for v in stack.variables(stack.projects[0]) if v["key"] == "SEARCH_API_KEY")
-    async with Client(server) as client:
+    async with stack.sandbox.client(the_guard, "admin") as client:
         asked = await client.call_tool(
             "update_project_variable",
             {"project_id": stack.projects[0], "variable_id": variable["id"], "value": SECRET},
@@ -331,13 +309,9 @@ async def test_a_text_variable_update_keeps_what_is_not_given(stack: Stack) -> N
 
 
 async def test_deleting_a_variable_asks_under_the_builtin_policy_and_names_its_key(stack: Stack) -> None:
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
-    server = build_server(
-        settings, backend="sandbox", stdio_role="admin", transport=stack.transport, rate_limits=UNPACED
-    )
     variable = next(v for v in stack.variables(stack.projects[0]) if v["key"] == "SEARCH_API_KEY")
     arguments = {"project_id": stack.projects[0], "variable_id": variable["id"]}
-    async with Client(server) as client:
+    async with stack.sandbox.client(Guard(builtin_policy()), "admin") as client:
         asked = structured(await client.call_tool("delete_project_variable", arguments))
         token = asked["confirmation"]["confirmation_token"]
         done = structured(await client.call_tool("delete_project_variable", arguments | {"confirmation_token": token}))

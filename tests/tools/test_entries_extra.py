@@ -9,19 +9,14 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
 import pytest
 from mcp import Client
 
-from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, Policy, RoleSpec, resolve_roles
-from cs_mcp.sandbox.app import create_app
-from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
-from cs_mcp.sandbox.runner import sandbox_env
-from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
-from cs_mcp.server import build_server
-from tests.helpers import UNPACED, RecordingTransport, structured, text_of
+from cs_mcp.sandbox.state import SandboxState
+from tests.helpers import CountingTransport, structured, text_of
+from tests.tools._on_sandbox import InProcessSandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +25,7 @@ pytestmark = pytest.mark.anyio
 class Stack:
     admin: Client
     english_editor: Client  # may write in en-us only
-    transport: RecordingTransport
+    transport: CountingTransport
     state: SandboxState
 
     def rows(self, sql: str, *args: str) -> list[dict[str, Any]]:
@@ -44,24 +39,15 @@ class Stack:
 
 @pytest.fixture
 async def stack() -> AsyncGenerator[Stack]:
-    config = SandboxConfig(rate_limits=False)
-    state = SandboxState(config=config, db=Database(":memory:"), clock=SandboxClock())
-    transport = RecordingTransport(httpx2.ASGITransport(create_app(state)))
-    settings = Settings.from_env(sandbox_env("http://sandbox.test", DEMO_CREDENTIALS) | {"CS_MCP_TOOLSETS": "all"})
+    sandbox = InProcessSandbox.start()
     specs = dict(BUILTIN_ROLE_SPECS)
     specs["english-editor"] = RoleSpec(inherits=["viewer"], scopes=["cm.entry:write"], locales=["en-us"])
     guard = Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec()))
 
-    def client(role: str) -> Client:
-        server = build_server(
-            settings, backend="sandbox", guard=guard, stdio_role=role, transport=transport, rate_limits=UNPACED
-        )
-        return Client(server)
-
     async with AsyncExitStack() as entered:
-        admin = await entered.enter_async_context(client("admin"))
-        editor = await entered.enter_async_context(client("english-editor"))
-        yield Stack(admin, editor, transport, state)
+        admin = await entered.enter_async_context(sandbox.client(guard, "admin"))
+        editor = await entered.enter_async_context(sandbox.client(guard, "english-editor"))
+        yield Stack(admin, editor, sandbox.transport, sandbox.state)
 
 
 async def ok(client: Client, name: str, **arguments: Any) -> dict[str, Any]:

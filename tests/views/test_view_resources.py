@@ -16,15 +16,11 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.server import build_server
 from cs_mcp.views import ANALYTICS_VIEW, MIME_TYPE, RELEASE_VIEW, VIEWS, WRITE_PREVIEW_VIEW, view_html
+from tests.helpers import full_env
 
 pytestmark = pytest.mark.anyio
 
-ENV = {
-    "CONTENTSTACK_API_KEY": "blt_api_key_1234",
-    "CONTENTSTACK_MANAGEMENT_TOKEN": "cs_management_token_1234",
-    "CONTENTSTACK_AUTHTOKEN": "cs_authtoken_1234",
-    "CONTENTSTACK_ORGANIZATION_UID": "blt_org_1234",
-}
+ENV = full_env("blt_api_key_1234", "cs_management_token_1234", "cs_authtoken_1234", "blt_org_1234")
 LINKED = {
     "get_analytics": ANALYTICS_VIEW,
     "get_analytics_job": ANALYTICS_VIEW,

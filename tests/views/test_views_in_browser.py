@@ -180,11 +180,16 @@ def last_days(n: int) -> tuple[str, str]:
     return (today - timedelta(days=n)).isoformat(), (today - timedelta(days=1)).isoformat()
 
 
+def over_last_days(report: str, n: int) -> dict[str, Any]:
+    """`get_analytics` arguments for `report` over the `n` days before today."""
+    first, last = last_days(n)
+    return {"report": report, "from_date": first, "to_date": last}
+
+
 async def test_the_analytics_view_charts_a_sandbox_usage_report_with_its_figures(
     sandbox: RunningSandbox, browser: Browser, tmp_path: Path
 ) -> None:
-    first, last = last_days(30)
-    arguments = {"report": "usage", "from_date": first, "to_date": last}
+    arguments = over_last_days("usage", 30)
     async with connect(sandbox) as client:
         shown, report = await show(browser, client, "get_analytics", arguments)
         charts = shown.frame.locator(".chart")
@@ -211,8 +216,7 @@ async def test_the_analytics_view_charts_a_sandbox_usage_report_with_its_figures
 async def test_the_analytics_view_switches_to_status_codes_stacked_by_class_and_top_urls_through_the_host(
     sandbox: RunningSandbox, browser: Browser, tmp_path: Path
 ) -> None:
-    first, last = last_days(14)
-    arguments = {"report": "cache", "from_date": first, "to_date": last}
+    arguments = over_last_days("cache", 14)
     async with connect(sandbox) as client:
         shown, cache = await show(browser, client, "get_analytics", arguments, calls_tools=True)
         frame = shown.frame
@@ -437,11 +441,8 @@ async def test_a_tool_error_is_shown_in_plain_words_and_nothing_is_drawn(
 async def test_a_job_read_directly_is_charted_as_the_report_its_rows_come_from(
     sandbox: RunningSandbox, browser: Browser
 ) -> None:
-    first, last = last_days(10)
     async with connect(sandbox) as client:
-        report = structured(
-            await client.call_tool("get_analytics", {"report": "sdk", "from_date": first, "to_date": last})
-        )
+        report = structured(await client.call_tool("get_analytics", over_last_days("sdk", 10)))
         shown, job = await show(browser, client, "get_analytics_job", {"job_id": report["job_ids"][0]})
         chart = shown.frame.locator('.chart[data-chart="Requests by SDK (top 5)"]')
         await chart.locator("canvas").wait_for(timeout=10_000)
