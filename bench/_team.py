@@ -472,6 +472,8 @@ def failed_targets(figures: Figures) -> list[str]:
     failed: list[str] = []
     if figures.errors:
         failed.append(f"{len(figures.errors)} calls failed")
+    if figures.rate_limited():
+        failed.append(f"{figures.rate_limited()} 429s at the stack ({figures.rate_limited_by_phase()})")
     if any(peak > LIMIT for peak in figures.peaks().values()):
         failed.append(f"a second over the limit: {figures.peaks()}")
     if figures.confirmation != ["issued on replica 1", "redeemed on replica 2", "refused on replica 3: replayed"]:

@@ -38,7 +38,6 @@ def main() -> None:
         print(f"  error: {error}")
     broken = failed_targets(figures)
     if broken:
-        # The 429 count is printed, not checked: see bench/README.md on a busy machine's figures.
         raise SystemExit("missed: " + "; ".join(broken))
 
 

@@ -5,16 +5,24 @@ Three things must hold across replicas behind one load balancer:
 - the rate limit: Contentstack counts per organization, so all replicas draw from one sliding
   window per organization and API family. Each grant is reserved by one Lua script (atomic in
   Redis: no two replicas can read the same free place), and an `X-RateLimit-Remaining` of 0
-  seen by any replica makes every replica wait out the window. When Redis cannot be reached the
-  replica falls back to a local window at 1/N of the limit (N = `CS_MCP_REPLICAS`), so N
-  replicas together still stay under it; the outage is logged once. Two moments need care so
-  that the switch itself draws no 429: going down, places already granted in the shared window
-  may still go out from other replicas, so the 1/N share starts only once they are past (two
-  windows after the last place this replica was granted); coming back, the other replicas may
-  still be on their share, which the shared window does not see, so for one retry delay and two
-  windows each request must fit in both. A request is counted in the shared window when it is
-  sent (a second script moves its place to that moment), not when it was granted: a replica
-  that wakes late in a busy process cannot put one more into Contentstack's window.
+  seen by any replica makes every replica wait out the window. A request takes its place when
+  it is sent (a second script checks the window at that moment: a replica that woke late in a
+  busy process cannot put one more into Contentstack's window) and holds it until its answer
+  comes, and a window after that (a third script): the server counted it at some moment in
+  between, so however late it reached the server, a request sent a window after its answer
+  cannot share the server's window with it. The window is a little longer than the server's
+  (`SHARED_MARGIN_SECONDS`) for clock slew. When Redis cannot be reached the replica falls back
+  to a local window at 1/N of the limit (N = `CS_MCP_REPLICAS`), so N replicas together still
+  stay under it; the outage is logged once. The switches draw no 429: going down, places
+  already granted in the shared window may still go out from other replicas, so the 1/N share
+  starts only once they are past (two windows after the last place this replica was granted or
+  answered, and after the failure: Redis is tried again before, so a moment without it sends
+  nothing unseen), and shared requests answered during the outage count in the share; coming
+  back, before a request goes out through the shared window alone, the replica publishes that
+  every replica, including one that never saw the outage, keeps to its share as well for a
+  retry delay and two windows (the others may still be on their shares, unseen), and adds to
+  the shared window what it let go on its share and still counts (answers of the last window,
+  requests still in flight) and the releases Redis missed.
 - the confirmation ledger: a token is spent with `SET NX` on its nonce, so it confirms one call
   whichever replica redeems it (see `cs_mcp.guard.confirm`).
 - the audit trail: each replica's file stays the record of truth; lines are also added to one
@@ -26,13 +34,14 @@ Tests inject a clock instead.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import math
 import secrets
-from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import cast
 
 import anyio
@@ -47,6 +56,8 @@ from redis.exceptions import RedisError
 from cs_mcp.client import (
     WINDOW_SECONDS,
     Clock,
+    Place,
+    Places,
     RateLimiter,
     RateLimits,
     Sleep,
@@ -74,10 +85,13 @@ if now < 0 then
 end
 """
 
-# KEYS[1]: the window's sorted set of granted times; KEYS[2]: the "not before" time.
-# ARGV: now (negative: use Redis TIME), rate, window + slack, a unique member, a pause from
-# now that every replica must wait (0: none; set after an `X-RateLimit-Remaining` of 0).
-# Answers {slot, now} as strings (Lua numbers would be truncated to integers).
+# KEYS[1]: the window's sorted set of granted times (and answered ones: see _RELEASE);
+# KEYS[2]: the "not before" time; KEYS[3]: the requests in flight (see _COMMIT); KEYS[4]: the
+# time until which every replica keeps to its 1/N share as well (see _SETTLE). ARGV: now
+# (negative: use Redis TIME), rate, window + margin, a unique member, a pause from now that
+# every replica must wait (0: none; set after an `X-RateLimit-Remaining` of 0). Answers {slot,
+# now, seconds left to keep to the share} as strings (Lua numbers would be truncated to
+# integers).
 _RESERVE = (
     _NOW
     + """local rate = tonumber(ARGV[2])
@@ -88,6 +102,7 @@ if pause > 0 and now + pause > not_before then
   not_before = now + pause
   redis.call('SET', KEYS[2], tostring(not_before), 'PX', math.ceil(pause * 1000) + 1)
 end
+local share_until = tonumber(redis.call('GET', KEYS[4]) or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. tostring(now - span))
 local slot = now
 if not_before > slot then slot = not_before end
@@ -101,19 +116,23 @@ if count >= rate then
 end
 redis.call('ZADD', KEYS[1], slot, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + span) * 1000) + 1000)
-return {tostring(slot), tostring(now)}
+local left = share_until - now
+if left < 0 then left = 0 end
+return {tostring(slot), tostring(now), tostring(left)}
 """
 )
 
 
-# Just before a granted request goes out: KEYS as for _RESERVE; ARGV: now (negative: Redis
-# TIME), rate, window + slack, the member _RESERVE added, the time it was granted (now is never
-# taken as earlier). The window that ends now must hold fewer than `rate` others (a pause
-# after `X-RateLimit-Remaining: 0` holds back new reservations, not granted ones): then the
-# member's time becomes now, the moment it is really sent, and the answer is {'ok', now}.
-# Otherwise it is moved to when there will be room and the answer is {'wait', then, now}. A
-# request that woke late, in a busy process, is thus counted when it is sent, not when it was
-# meant to be, and one granted a window after it cannot overtake it into Contentstack's window.
+# Just before a granted request goes out: KEYS[1], KEYS[2] as for _RESERVE, KEYS[3] the requests
+# in flight (member -> the time their hold lapses); ARGV: now (negative: Redis TIME), rate,
+# window + margin, the member _RESERVE added, the time it was granted (now is never taken as
+# earlier), how long a request may stay in flight at most. The window that ends now and the
+# requests still in flight must hold fewer than `rate` others (a pause after
+# `X-RateLimit-Remaining: 0` holds back new reservations, not granted ones): then the member
+# moves to the requests in flight and the answer is {'ok', now}. Otherwise it is moved to when
+# there may be room (while requests in flight fill the window, not before one window from now:
+# one answered now still counts that long) and the answer is {'wait', then, now}. A request that
+# woke late, in a busy process, is thus counted when it is sent, not when it was meant to be.
 _COMMIT = (
     _NOW
     + """local floor = tonumber(ARGV[5])
@@ -121,24 +140,79 @@ if floor > now then now = floor end
 local rate = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
 local member = ARGV[4]
+local hold = tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. tostring(now))
+local flying = redis.call('ZCARD', KEYS[3])
 local seen = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. tostring(now - span), tostring(now), 'WITHSCORES')
 local others = {}
 for i = 1, #seen, 2 do
   if seen[i] ~= member then table.insert(others, tonumber(seen[i + 1])) end
 end
-local function keep(last)
+local function keep(key, last)
   local want = math.ceil((last - now + span) * 1000) + 1000
-  if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
+  if redis.call('PTTL', key) < want then redis.call('PEXPIRE', key, want) end
 end
-if #others < rate then
-  redis.call('ZADD', KEYS[1], now, member)
-  keep(now)
+if #others + flying < rate then
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZADD', KEYS[3], now + hold, member)
+  keep(KEYS[3], now + hold)
   return {'ok', tostring(now)}
 end
-local retry = others[#others - rate + 1] + span
+local free = rate - flying
+local retry = now + span
+if free > 0 then retry = others[#others - free + 1] + span end
 redis.call('ZADD', KEYS[1], retry, member)
-keep(retry)
+keep(KEYS[1], retry)
 return {'wait', tostring(retry), tostring(now)}
+"""
+)
+
+# A replica came back from an outage: the others may still be on their shares for a while,
+# unseen in the shared window, so every replica keeps to its share as well until then. KEYS as
+# for _RESERVE; ARGV: now (negative: Redis TIME), how long from now. Answers the seconds left.
+_SETTLE = (
+    _NOW
+    + """local settle = tonumber(ARGV[2])
+local share_until = tonumber(redis.call('GET', KEYS[4]) or '0')
+if now + settle > share_until then
+  share_until = now + settle
+  redis.call('SET', KEYS[4], tostring(share_until), 'PX', math.ceil(settle * 1000) + 1000)
+end
+return tostring(share_until - now)
+"""
+)
+
+# Back from an outage, for each request this replica let go on its share that is still in
+# flight: KEYS as for _COMMIT; ARGV: now (negative: Redis TIME), how long it may stay in flight
+# at most, a unique member. It joins the requests in flight, to be released like any other.
+_FLYING = (
+    _NOW
+    + """local lapse = now + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[3], lapse, ARGV[3])
+local want = math.ceil((lapse - now) * 1000) + 1000
+if redis.call('PTTL', KEYS[3]) < want then redis.call('PEXPIRE', KEYS[3], want) end
+return 1
+"""
+)
+
+# Once a request's answer (or failure) is in: KEYS as for _COMMIT; ARGV: now (negative: Redis
+# TIME), window + margin, the member, the time it was sent (its floor), how long ago the answer
+# came (0, or the age of a release that could not reach Redis then and is sent on its return).
+# The member leaves the requests in flight and counts in the window from the answer's time:
+# the server counted the request at some moment between its send and its answer, so a request
+# sent one window after the answer cannot share the server's window with it, however late the
+# first one reached the server. Answers the time it counts from.
+_RELEASE = (
+    _NOW
+    + """local span = tonumber(ARGV[2])
+local member = ARGV[3]
+local at = now - tonumber(ARGV[5])
+if tonumber(ARGV[4]) > at then at = tonumber(ARGV[4]) end
+redis.call('ZREM', KEYS[3], member)
+redis.call('ZADD', KEYS[1], at, member)
+local want = math.ceil((at - now + span) * 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
+return tostring(at)
 """
 )
 
@@ -150,12 +224,17 @@ _TIMEOUT_SECONDS = 1.0
 # Reservations in flight at once per replica: a burst of calls queues here instead of opening
 # so many connections that the pool refuses one, which would look like an outage.
 _MAX_IN_FLIGHT = 32
-# The shared window's slack beyond one second. Granted places go out from different processes,
-# each through its own event loop: on a busy machine one request leaves tens of milliseconds
-# after its place while the one granted a window later leaves on time, and both arrive inside
-# one of Contentstack's windows. The single process's 30 ms is too thin for that.
-SHARED_SLACK_SECONDS = 0.1
-SHARED_SPAN_SECONDS = WINDOW_SECONDS + SHARED_SLACK_SECONDS
+# The shared window's margin beyond one second. A place is held from its send until its answer
+# and a window after that, which is exact whatever the delay between a request leaving its
+# replica and the server counting it (it was counted before its answer came). The margin is
+# for what that causal bound does not cover: the window's times are Redis's wall clock, which
+# NTP may slew (at most 0.5 ms a second) against the server's, and timers that fire a little
+# early; 50 ms is a hundred times that, and costs 5% of the throughput at full load.
+SHARED_MARGIN_SECONDS = 0.05
+SHARED_SPAN_SECONDS = WINDOW_SECONDS + SHARED_MARGIN_SECONDS
+# A request in flight holds its place until its answer, or this long if its replica never says
+# (it died mid-request): longer than the client's request timeout.
+FLIGHT_HOLD_SECONDS = 60.0
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -238,27 +317,64 @@ class RedisAuditStream:
 
 class LocalShare:
     """The fallback while Redis is unreachable: at most `rate` requests in any `span`, each
-    counted at the moment it is let go, after its wait, so one that woke late in a busy process
-    is counted late, not early. Waiters go one at a time, in order."""
+    holding its place from the moment it is let go (after its wait, so one that woke late in a
+    busy process is counted late, not early) until its answer, and a `span` after that. Waiters
+    go one at a time, in order."""
 
     def __init__(self, rate: int, clock: Clock, sleep: Sleep, span: float = SHARED_SPAN_SECONDS) -> None:
         self.rate = max(1, rate)
         self._clock = clock
         self._sleep = sleep
         self._span = span
-        self._sent: deque[float] = deque(maxlen=self.rate)
+        self._answered: list[float] = []  # when the places' answers came, in order
+        self.flying: set[LocalPlace] = set()  # places let go whose answer has not come
+        self._landed = anyio.Event()
         self._not_before = 0.0
         self._lock = anyio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> LocalPlace:
+        """Waits until one more request fits in the share, then lets it go; its place is held
+        until it is released."""
         async with self._lock:
             now = self._clock()
-            free = self._sent[0] + self._span if len(self._sent) == self.rate else now
-            until = max(free, self._not_before, now)
+            del self._answered[: bisect.bisect_right(self._answered, now - self._span)]
+            until = now
+            while True:
+                counted = len(self._answered) - bisect.bisect_right(self._answered, until - self._span)
+                if len(self.flying) + counted < self.rate:
+                    break
+                free = self.rate - len(self.flying)
+                if free > 0:
+                    # An answer that comes meanwhile moves a place from flying to answered,
+                    # later than `until - span`: the count at `until` stays as computed.
+                    until = max(until, self._answered[len(self._answered) - free] + self._span)
+                else:
+                    self._landed = anyio.Event()
+                    await self._landed.wait()
+                    until = max(until, self._clock())
+            until = max(until, self._not_before)
             if until > now:
                 await self._sleep(until - now)
             # Late if the process was busy: then counted from when it really goes.
-            self._sent.append(max(self._clock(), until))
+            place = LocalPlace(self, max(self._clock(), until))
+            self.flying.add(place)
+            return place
+
+    def landed(self, place: LocalPlace) -> None:
+        """`place`'s answer came: it counts a `span` from now."""
+        self.flying.discard(place)
+        bisect.insort(self._answered, max(self._clock(), place.sent))
+        self._landed.set()
+
+    def count_answer(self) -> None:
+        """Counts an answer that came now to a request let go elsewhere (a shared place)."""
+        bisect.insort(self._answered, self._clock())
+        self._landed.set()
+
+    def answered_within_span(self) -> list[float]:
+        """When the answers that still count came (local time)."""
+        now = self._clock()
+        return [moment for moment in self._answered if moment > now - self._span]
 
     def hold_until(self, moment: float) -> None:
         """Lets nothing go before `moment`."""
@@ -270,6 +386,41 @@ class LocalShare:
             self.hold_until(self._clock() + WINDOW_SECONDS)
 
 
+@dataclass(eq=False)
+class LocalPlace:
+    """A place in a `LocalShare`, let go at `sent`; `shared` once Redis came back while it was
+    in flight and it was added to the shared window's requests in flight (window, member)."""
+
+    share: LocalShare
+    sent: float
+    shared: tuple[SharedWindow, str] | None = None
+    released: bool = False
+
+    async def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.share.landed(self)
+            if self.shared is not None:
+                window, member = self.shared
+                await window.release(member, 0.0, in_share=True)
+
+
+@dataclass
+class SharedPlace:
+    """A place in the shared window (`member`, sent at `sent` on the window's clock), and the
+    local one it also took while the replica was settling back from an outage."""
+
+    window: SharedWindow
+    member: str
+    sent: float
+    local: LocalPlace | None
+
+    async def release(self) -> None:
+        if self.local is not None:
+            await self.local.release()
+        await self.window.release(self.member, self.sent)
+
+
 class SharedWindow:
     """One organization's window for one API family, in Redis; the same interface as
     `SlidingWindowLimiter` (`acquire()`, `observe(remaining)`)."""
@@ -278,67 +429,184 @@ class SharedWindow:
         self.rate = rate
         self._owner = owner
         self._redis_key = f"{KEY_PREFIX}:rl:{owner.scope}:{key}"
+        self._keys = [
+            self._redis_key,
+            f"{self._redis_key}:nb",
+            f"{self._redis_key}:flight",
+            f"{self._redis_key}:share",
+        ]
         self._fallback = LocalShare(rate // owner.replicas, owner.clock, owner.sleep)
         self._pause = 0.0  # seconds every replica must wait, sent with the next reservation
         # The local time of the latest place this replica was granted in the shared window.
         self._horizon = 0.0
         self._on_fallback = False
         self._settle_until = 0.0  # back from an outage: until then requests fit both windows
+        self._coming_back: anyio.Event | None = None  # a come-back under way (`_come_back`)
+        # Releases Redis did not take (it was down): (member, sent, local time of the answer).
+        # Sent when it answers again, so the window counts those requests from their answers
+        # and does not keep them in flight until their hold lapses.
+        self._unreleased: list[tuple[str, float, float]] = []
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Place:
         """Waits until one more request fits in the shared window (or, with Redis down, in the
-        local fallback window), then counts it."""
+        local fallback window), then counts it; the place is held until it is released."""
         owner = self._owner
-        counted_locally = False
-        if owner.using_fallback():
-            await self._acquire_locally()
-            if owner.using_fallback():
-                return
-            # It waited in the local queue past the retry delay: Redis may be back, and this
-            # replica must not go on sending unseen by the others. Counted there too.
-            counted_locally = True
+        local: LocalPlace | None = None
+        try:
+            while True:
+                if owner.using_fallback():
+                    local = local or await self._acquire_locally()
+                    if owner.using_fallback():
+                        return local
+                    # It waited in the local queue past the retry delay: Redis may be back, and
+                    # this replica must not go on sending unseen by the others. Counted there too.
+                shared = await self._acquire_shared(local)
+                if shared is not None:
+                    return shared
+                # Redis did not answer: a place on the share, not before the switch's hold, which
+                # outlasts the retry delay. Redis is tried once more after it, so a replica that
+                # lost Redis for a moment while the others did not sends nothing they cannot see.
+                local = local or await self._acquire_locally()
+                if owner.using_fallback():
+                    return local
+        except BaseException:
+            # Cancelled (or a bug): the local place was never used.
+            if local is not None:
+                await Places([local]).release()
+            raise
+
+    async def _acquire_shared(self, local: LocalPlace | None) -> SharedPlace | None:
+        """A place in the shared window (and in the share too while settling back from an
+        outage, unless `local` is one already); None when Redis cannot be reached."""
+        owner = self._owner
         member = secrets.token_hex(8)
-        keys = [self._redis_key, f"{self._redis_key}:nb"]
+        reserved = False
         try:
             args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, self._pause]
-            reply = await owner.run(owner.reserve_script, keys, args)
+            reply = await owner.run(owner.reserve_script, self._keys, args)
+            reserved = True
             self._pause = 0.0
-            if self._on_fallback:
-                self._on_fallback = False
-                # Another replica learns that Redis is back at its next try, within a retry
-                # delay; its last sends on its share then leave the window one span later. A
-                # second span covers a busy process being late with either.
-                self._settle_until = owner.clock() + RETRY_AFTER_SECONDS + 2 * SHARED_SPAN_SECONDS
-            slot, now = (float(value) for value in reply)
-            while True:
-                # Counted from the script's `now`, not from when it was asked: the time spent
-                # reaching Redis came before that moment, and only the reply's way back (a
-                # little) is waited on top, which errs late, never early.
-                delay = slot - now
-                self._horizon = max(self._horizon, owner.clock() + max(0.0, delay))
-                if delay > 0:
-                    await owner.sleep(delay)
-                if not counted_locally and owner.clock() < self._settle_until:
-                    # Just back: other replicas may still be on their share, unseen here.
-                    await self._fallback.acquire()
-                    counted_locally = True
-                args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, slot]
-                reply = await owner.run(owner.commit_script, keys, args)
-                if reply[0] == b"ok":
-                    return
-                slot, now = float(reply[1]), float(reply[2])
-        except UNREACHABLE as exc:
+            slot, now, share_left = (float(value) for value in reply)
+            self._settle_until = max(self._settle_until, owner.clock() + share_left)
+            await self._come_back(local)
+            await self._send_unreleased()
+            settling: LocalPlace | None = None
+            try:
+                while True:
+                    # Counted from the script's `now`, not from when it was asked: the time spent
+                    # reaching Redis came before that moment, and only the reply's way back (a
+                    # little) is waited on top, which errs late, never early.
+                    delay = slot - now
+                    self._horizon = max(self._horizon, owner.clock() + max(0.0, delay))
+                    if delay > 0:
+                        await owner.sleep(delay)
+                    # Redis may have gone and come back while this waited for its place.
+                    await self._come_back(local)
+                    if local is None and settling is None and owner.clock() < self._settle_until:
+                        # Just back: other replicas may still be on their share, unseen here.
+                        settling = await self._fallback.acquire()
+                    args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, slot, FLIGHT_HOLD_SECONDS]
+                    reply = await owner.run(owner.commit_script, self._keys, args)
+                    if reply[0] == b"ok":
+                        return SharedPlace(self, member, float(reply[1]), local or settling)
+                    slot, now = float(reply[1]), float(reply[2])
+            except BaseException:
+                if settling is not None:
+                    await Places([settling]).release()
+                raise
+        except BaseException as exc:
+            if reserved:
+                # Redis may have moved the member to the requests in flight before the reply
+                # was lost (or the caller gave up): released at the next contact, so that it
+                # does not hold a place until its hold lapses.
+                self._unreleased.append((member, 0.0, owner.clock()))
+            if not isinstance(exc, UNREACHABLE):
+                raise
             owner.redis_failed(exc)
-            if not counted_locally:
-                await self._acquire_locally()
+            return None
 
-    async def _acquire_locally(self) -> None:
+    async def release(self, member: str, sent: float, *, in_share: bool = False) -> None:
+        """The answer to the request at `member` is in: it counts a window from now. With Redis
+        unreachable the release is kept and sent when it answers again, and the local share
+        counts the answer meanwhile (unless `in_share`: it is one of its own places)."""
+        owner = self._owner
+        self._horizon = max(self._horizon, owner.clock())
+        if not owner.using_fallback():
+            try:
+                args = [owner.shared_now(), SHARED_SPAN_SECONDS, member, sent, 0]
+                await owner.run(owner.release_script, self._keys, args)
+                return
+            except UNREACHABLE as exc:
+                owner.redis_failed(exc)
+        self._unreleased.append((member, sent, owner.clock()))
+        if not in_share:
+            # A shared request that was still in flight when Redis went away: the server may
+            # have counted it late, beside what the share lets go now.
+            self._fallback.count_answer()
+
+    async def _come_back(self, current: LocalPlace | None) -> None:
+        """Once Redis answers again after this window sent on its share: publishes that every
+        replica keeps to its share as well for a while, and adds what this replica sent on its
+        share to the shared window (`_seed`), before any request of this window goes out through
+        the shared window alone. Nothing to do when the window was not on its share."""
+        if self._coming_back is not None:
+            await self._coming_back.wait()
+            return
+        if not self._on_fallback:
+            return
+        owner = self._owner
+        back = self._coming_back = anyio.Event()
+        try:
+            # Another replica learns that Redis is back at its next try, within a retry delay;
+            # its last sends on its share then leave the window one span after their answers. A
+            # second span covers a busy process being late with either.
+            args: list[float | int | str] = [owner.shared_now(), RETRY_AFTER_SECONDS + 2 * SHARED_SPAN_SECONDS]
+            left = float(cast(bytes, await owner.run(owner.settle_script, self._keys, args)))
+            self._settle_until = max(self._settle_until, owner.clock() + left)
+            await self._seed(current)
+            self._on_fallback = False
+        finally:
+            self._coming_back = None
+            back.set()
+
+    async def _seed(self, current: LocalPlace | None) -> None:
+        """Adds what this replica let go on its share and still counts to the shared window: the
+        answers of the last span, dated by how long ago they came, and the requests still in
+        flight (released into the shared window when their answers come). `current` is the
+        request being granted, which the shared window counts anyway."""
+        owner = self._owner
+        for answered in self._fallback.answered_within_span():
+            args = [owner.shared_now(), SHARED_SPAN_SECONDS, secrets.token_hex(8), 0, owner.clock() - answered]
+            await owner.run(owner.release_script, self._keys, args)
+        for place in list(self._fallback.flying):
+            if place is current or place.shared is not None:
+                continue
+            member = secrets.token_hex(8)
+            await owner.run(owner.flying_script, self._keys, [owner.shared_now(), FLIGHT_HOLD_SECONDS, member])
+            place.shared = (self, member)
+
+    async def _send_unreleased(self) -> None:
+        """Sends the releases Redis missed, each dated by how long ago its answer came (measured
+        before the call, so it errs late)."""
+        while self._unreleased:
+            # Taken before the call: concurrent requests each send different ones.
+            member, sent, answered = self._unreleased.pop(0)
+            args = [self._owner.shared_now(), SHARED_SPAN_SECONDS, member, sent, self._owner.clock() - answered]
+            try:
+                await self._owner.run(self._owner.release_script, self._keys, args)
+            except BaseException:
+                self._unreleased.insert(0, (member, sent, answered))
+                raise
+
+    async def _acquire_locally(self) -> LocalPlace:
         """A place in the local 1/N window; on the switch, not before the shared window's grants
-        are certainly past."""
+        and answers are certainly past."""
         if not self._on_fallback:
             self._on_fallback = True
-            self._fallback.hold_until(self._horizon + 2 * SHARED_SPAN_SECONDS)
-        await self._fallback.acquire()
+            # From now too: the hold outlasts the retry delay, so a replica that lost Redis for
+            # a moment, while the others did not, tries it again before sending on its share.
+            self._fallback.hold_until(max(self._horizon, self._owner.clock()) + 2 * SHARED_SPAN_SECONDS)
+        return await self._fallback.acquire()
 
     def observe(self, remaining: int | None) -> None:
         """Reads `X-RateLimit-Remaining`: at zero every replica waits out the current window
@@ -380,6 +648,9 @@ class SharedRateLimiter(RateLimiter):
         self._shared_clock = shared_clock
         self.reserve_script = redis.register_script(_RESERVE)
         self.commit_script = redis.register_script(_COMMIT)
+        self.release_script = redis.register_script(_RELEASE)
+        self.flying_script = redis.register_script(_FLYING)
+        self.settle_script = redis.register_script(_SETTLE)
         self._in_flight = anyio.CapacityLimiter(_MAX_IN_FLIGHT)
         self._down_until: float | None = None
         self._warned = False

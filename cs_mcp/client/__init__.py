@@ -94,8 +94,11 @@ from cs_mcp.client._publishing import (
 )
 from cs_mcp.client._ratelimit import (
     ARRIVAL_SLACK_SECONDS,
+    COUNTED,
     WINDOW_SECONDS,
     Clock,
+    Place,
+    Places,
     RateLimiter,
     RateLimits,
     Sleep,
@@ -124,6 +127,7 @@ __all__ = [
     "BULK_MAX_ENVIRONMENTS",
     "BULK_MAX_ITEMS",
     "BULK_MAX_LOCALES",
+    "COUNTED",
     "DEFAULT_RELEASE_VERSION",
     "DEFAULT_SERVICES",
     "DELIVERY_TOKENS",
@@ -187,6 +191,8 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "PermitRequiredError",
+    "Place",
+    "Places",
     "ProjectVariable",
     "PublishAction",
     "PublishDetail",

@@ -384,10 +384,14 @@ class ContentstackClient:
         started = self._clock()
         attempt = 0
         while True:
-            await self.limiter.acquire(*keys)
+            places = await self.limiter.acquire(*keys)
             http = self._http[api]
             try:
-                response = await http.request(method, url, params=params, content=content, headers=headers)
+                try:
+                    response = await http.request(method, url, params=params, content=content, headers=headers)
+                finally:
+                    # The server counted the request by now, whatever the outcome.
+                    await places.release()
             except _SENT_NOTHING as exc:
                 error: ContentstackError = ConnectionFailedError(
                     f"could not connect to the {api.value.upper()} API ({type(exc).__name__}); nothing was sent. "

@@ -5,6 +5,11 @@ window of one second per family guarantees that no one-second window holds more 
 the limit, which a plain token bucket (burst at a window's edge) does not. Answers'
 `X-RateLimit-Remaining` slows the family down before a 429 comes, since other processes of
 the same organization share the limit.
+
+`acquire` answers the places it took; the caller releases them once the answer (or the failure)
+is in. The process's own windows count a request when it is granted and need no release; the
+windows shared by replicas (`cs_mcp.shared_state`) hold a place until then, because the server
+counted the request at some moment between its send and its answer.
 """
 
 from __future__ import annotations
@@ -54,10 +59,39 @@ class RateLimits:
         }[key]
 
 
+class Place(Protocol):
+    """A granted place in a window, released once the request's answer (or failure) is in."""
+
+    async def release(self) -> None: ...
+
+
+class _Counted:
+    """A place that needs no release: its window counted it when it was granted."""
+
+    async def release(self) -> None:
+        return None
+
+
+COUNTED: Place = _Counted()
+
+
+class Places:
+    """The places one request took (a bulk request takes two)."""
+
+    def __init__(self, places: list[Place]) -> None:
+        self._places = places
+
+    async def release(self) -> None:
+        """Releases every place; safe to call from a cancelled task (the release is shielded)."""
+        with anyio.CancelScope(shield=True):
+            for place in self._places:
+                await place.release()
+
+
 class Window(Protocol):
     """One family's limit: `acquire()` waits for a place, `observe()` reads the server's count."""
 
-    async def acquire(self) -> None: ...
+    async def acquire(self) -> Place: ...
 
     def observe(self, remaining: int | None) -> None: ...
 
@@ -75,7 +109,7 @@ class SlidingWindowLimiter:
         self._not_before = 0.0
         self._lock = anyio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Place:
         """Waits until one more request fits in the window, then counts it."""
         async with self._lock:
             now = self._clock()
@@ -88,6 +122,7 @@ class SlidingWindowLimiter:
         delay = slot - now
         if delay > 0:
             await self._sleep(delay)
+        return COUNTED
 
     def observe(self, remaining: int | None) -> None:
         """Reads the server's `X-RateLimit-Remaining`: at zero, waits out the current window."""
@@ -113,7 +148,14 @@ class RateLimiter:
             self._windows[key] = self.new_window(key)
         return self._windows[key]
 
-    async def acquire(self, *keys: str) -> None:
-        """Waits for a place in every named window (a bulk request counts as a write too)."""
-        for key in keys:
-            await self.window(key).acquire()
+    async def acquire(self, *keys: str) -> Places:
+        """Waits for a place in every named window (a bulk request counts as a write too); the
+        caller releases them once the request's answer or failure is in."""
+        places: list[Place] = []
+        try:
+            for key in keys:
+                places.append(await self.window(key).acquire())
+        except BaseException:
+            await Places(places).release()
+            raise
+        return Places(places)

@@ -23,17 +23,20 @@ from cs_mcp.client import (
     OutcomeUnknownError,
     PermissionDeniedError,
     PermitRequiredError,
+    Place,
     RateLimitedError,
+    RateLimiter,
     RateLimits,
     RetryPolicy,
     ServerError,
     UnknownRegionError,
     UnsafePathError,
+    Window,
     base_url,
     resolve_region,
 )
 from cs_mcp.guard import PermitAuthority
-from tests.client._mock import MANAGEMENT, Handler, InTurn, Recorder, mock_client
+from tests.client._mock import MANAGEMENT, Handler, InTurn, Recorder, mock_client, no_sleep
 from tests.client._virtual_time import VirtualClock
 
 pytestmark = pytest.mark.anyio
@@ -355,6 +358,59 @@ async def test_fifty_concurrent_calls_never_exceed_the_rate_in_any_one_second_wi
     assert all(times[i + 10] - times[i] >= 1.0 for i in range(len(times) - 10))
     assert max(Counter(int(t) for t in times).values()) <= 10
     assert times[-1] < 5.0  # and it does not crawl: 50 requests at 10/s take about 4 s
+
+
+class RecordingLimiter(RateLimiter):
+    """Windows that grant at once and write down each grant and release among `events`."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__(RateLimits())
+        self.events = events
+
+    def new_window(self, key: str) -> Window:
+        return RecordingWindow(key, self.events)
+
+
+class RecordingWindow:
+    """A window that grants at once and is its own place: it writes down grants and releases."""
+
+    def __init__(self, key: str, events: list[str]) -> None:
+        self.key = key
+        self.events = events
+
+    async def acquire(self) -> Place:
+        self.events.append(f"granted {self.key}")
+        return self
+
+    async def release(self) -> None:
+        self.events.append(f"released {self.key}")
+
+    def observe(self, remaining: int | None) -> None:
+        return None
+
+
+async def test_each_place_a_request_took_is_released_once_its_answer_or_failure_is_in() -> None:
+    events: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        events.append("sent")
+        if events.count("sent") == 1:
+            return connect_refused(request)
+        return (read_timeout if request.method == "POST" else ok)(request)
+
+    client = ContentstackClient(
+        MANAGEMENT,
+        permits=PermitAuthority(),
+        transport=httpx2.MockTransport(handler),
+        sleep=no_sleep,
+        limiter=RecordingLimiter(events),
+    )
+    async with client:
+        await client.request(Api.CMA, "GET", ["x"])
+        with pytest.raises(OutcomeUnknownError):
+            await create_entry(client)
+    once = ["granted cma.read", "sent", "released cma.read"]
+    assert events == [*once, *once, "granted cma.write", "sent", "released cma.write"]
 
 
 async def test_a_remaining_of_zero_pauses_the_family_for_a_window() -> None:

@@ -8,10 +8,17 @@ from contextvars import ContextVar
 
 import anyio
 import pytest
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from cs_mcp.client import RateLimits
+from cs_mcp.client import Places, RateLimits
 from cs_mcp.client._ratelimit import WINDOW_SECONDS
-from cs_mcp.shared_state import SharedRateLimiter, connect
+from cs_mcp.shared_state import (
+    FLIGHT_HOLD_SECONDS,
+    SHARED_SPAN_SECONDS,
+    SharedRateLimiter,
+    connect,
+)
 from tests.shared_state.conftest import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -35,11 +42,17 @@ class FrozenTime:
 
     async def acquire(self, limiter: SharedRateLimiter, key: str) -> None:
         """One grant, recorded at the time the caller was told to wait until (each task has its
-        own context, so concurrent grants do not mix their waits)."""
+        own context, so concurrent grants do not mix their waits), whose answer comes at once."""
+        await (await self.hold(limiter, key)).release()
+
+    async def hold(self, limiter: SharedRateLimiter, key: str) -> Places:
+        """One grant, recorded as `acquire` does, whose request stays in flight until the
+        caller releases it."""
         waits: list[float] = []
         self._waits.set(waits)
-        await limiter.acquire(key)
+        places = await limiter.acquire(key)
         self.grants.append(self.at + sum(waits))
+        return places
 
 
 def replica(server: RedisServer, time: FrozenTime, limits: RateLimits, replicas: int = 3) -> SharedRateLimiter:
@@ -54,6 +67,11 @@ def replica(server: RedisServer, time: FrozenTime, limits: RateLimits, replicas:
     )
 
 
+async def close(*limiters: SharedRateLimiter) -> None:
+    for limiter in limiters:
+        await limiter.redis.aclose()
+
+
 def most_in_one_window(grants: list[float]) -> int:
     ordered = sorted(grants)
     return max(sum(1 for t in ordered if start <= t < start + WINDOW_SECONDS) for start in ordered)
@@ -66,10 +84,11 @@ async def test_two_replicas_sharing_a_window_never_exceed_the_limit_together(red
     async with anyio.create_task_group() as tg:
         for n in range(24):
             tg.start_soon(time.acquire, first if n % 2 else second, "cma.write")
-    await first.redis.aclose()
-    await second.redis.aclose()
+    await close(first, second)
     assert len(time.grants) == 24
-    assert most_in_one_window(time.grants) == 5
+    # At most: on the frozen clock a request is in flight for as long as the other tasks' round
+    # trips to Redis take, which holds places longer in virtual time than it would in real time.
+    assert most_in_one_window(time.grants) <= 5
     assert max(time.grants) >= 4 * WINDOW_SECONDS, "24 grants at 5 a second take more than four windows"
 
 
@@ -82,8 +101,7 @@ async def test_each_organization_and_family_has_its_own_window(redis_server: Red
     )
     for limiter, key in [(mine, "cma.write"), (mine, "cma.write"), (mine, "cma.read"), (other, "cma.write")]:
         await time.acquire(limiter, key)
-    await mine.redis.aclose()
-    await other.redis.aclose()
+    await close(mine, other)
     assert time.grants == [0.0, 0.0, 0.0, 0.0]
 
 
@@ -95,8 +113,7 @@ async def test_a_remaining_of_zero_seen_by_one_replica_throttles_the_other(redis
     first.window("cma.read").observe(0)
     await time.acquire(first, "cma.read")
     await time.acquire(second, "cma.read")
-    await first.redis.aclose()
-    await second.redis.aclose()
+    await close(first, second)
     assert time.grants[0] == 0.0
     assert time.grants[1] >= WINDOW_SECONDS
     assert time.grants[2] >= WINDOW_SECONDS, "the second replica waits out the window the first was told is full"
@@ -113,7 +130,7 @@ async def test_with_redis_gone_a_replica_limits_itself_to_its_share_and_warns_on
     with caplog.at_level(logging.WARNING, logger="cs_mcp.shared_state"):
         for _ in range(7):
             await time.acquire(limiter, "cma.write")
-    await limiter.redis.aclose()
+    await close(limiter)
     assert len(time.grants) == 7
     assert most_in_one_window(time.grants) == 3, "a third of 9 a second, never unlimited"
     warnings = [r for r in caplog.records if r.name == "cs_mcp.shared_state" and r.levelno == logging.WARNING]
@@ -130,7 +147,7 @@ async def test_a_burst_of_concurrent_calls_waits_for_connections_instead_of_fall
             for _ in range(2000):
                 tg.start_soon(time.acquire, limiter, "cma.read")
     counted = await limiter.redis.zcard("cs-mcp:rl:org-1:cma.read")
-    await limiter.redis.aclose()
+    await close(limiter)
     assert [r for r in caplog.records if r.name == "cs_mcp.shared_state"] == []
     assert counted == 2000, "every grant was reserved in Redis, none in the fallback"
 
@@ -147,7 +164,7 @@ async def test_when_redis_goes_down_mid_run_the_share_starts_after_the_places_al
     time.grants.clear()
     for _ in range(4):
         await time.acquire(limiter, "cma.write")
-    await limiter.redis.aclose()
+    await close(limiter)
     assert last_shared >= WINDOW_SECONDS
     assert min(time.grants) >= last_shared + 2 * WINDOW_SECONDS, "no send of the share beside the shared places"
     assert most_in_one_window(time.grants) == 3
@@ -170,6 +187,309 @@ async def test_a_replica_back_from_an_outage_keeps_to_its_share_for_a_while_then
     time.grants.clear()
     for _ in range(9):
         await time.acquire(limiter, "cma.write")
-    await limiter.redis.aclose()
+    await close(limiter)
     assert most_in_one_window(settling) == 3, "other replicas may still be on their shares, unseen"
     assert most_in_one_window(time.grants) == 9
+
+
+async def test_a_request_holds_its_place_until_its_answer_and_a_window_after_it(redis_server: RedisServer) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=1))
+    slow = await time.hold(limiter, "cma.write")  # sent at 0, its answer comes at 5
+    time.at = 5.0
+    await slow.release()
+    time.at = 5.5
+    await time.acquire(limiter, "cma.write")
+    await close(limiter)
+    # The server counted the slow request at some moment up to 5: 5.5 could share its window.
+    assert time.grants == [0.0, pytest.approx(5.0 + SHARED_SPAN_SECONDS)]
+
+
+async def test_the_shared_window_is_a_little_longer_than_the_servers(redis_server: RedisServer) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_read=1))
+    await time.acquire(limiter, "cma.read")
+    await time.acquire(limiter, "cma.read")
+    await close(limiter)
+    assert time.grants[1] - time.grants[0] >= WINDOW_SECONDS + 0.04, "the margin for clock slew and early timers"
+
+
+async def test_a_request_whose_answer_never_comes_holds_its_place_only_until_its_hold_lapses(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=1))
+    await time.hold(limiter, "cma.write")  # its replica died mid-request: never released
+    time.at = 0.5
+    await time.acquire(limiter, "cma.write")
+    await close(limiter)
+    assert FLIGHT_HOLD_SECONDS <= time.grants[1] <= FLIGHT_HOLD_SECONDS + 2 * SHARED_SPAN_SECONDS
+
+
+async def test_an_answer_that_came_while_redis_was_down_counts_in_the_window_when_it_is_back(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=1), replicas=1)
+    in_flight = await time.hold(limiter, "cma.write")
+    redis_server.stop()
+    await time.acquire(limiter, "cma.read")  # finds Redis gone: tries again a retry delay later
+    time.at = 0.5
+    await in_flight.release()  # kept until Redis answers
+    redis_server.start()  # empty: it kept nothing of the window
+    time.at = 1.2  # past the retry delay, inside the answer's window
+    await time.acquire(limiter, "cma.write")
+    await close(limiter)
+    assert time.grants[-1] >= 0.5 + WINDOW_SECONDS
+
+
+async def test_a_replica_back_from_an_outage_adds_its_answers_of_the_last_window_to_the_shared_one(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    back, other = (replica(redis_server, time, RateLimits(cma_write=3), replicas=1) for _ in range(2))
+    redis_server.stop()
+    for _ in range(3):
+        await time.acquire(back, "cma.write")  # on its share (the whole limit: one replica)
+    answered = max(time.grants)
+    redis_server.start()
+    time.at = answered + 0.4  # past the retry delay, inside those answers' window
+    await time.acquire(back, "cma.write")
+    time.grants.clear()
+    await time.acquire(other, "cma.write")
+    await close(back, other)
+    assert time.grants[0] >= answered + WINDOW_SECONDS, "the other replica saw what the first sent on its share"
+
+
+async def test_a_request_let_go_on_the_share_and_still_in_flight_when_redis_is_back_holds_a_shared_place(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    back = replica(redis_server, time, RateLimits(cma_write=6), replicas=3)
+    other = replica(redis_server, time, RateLimits(cma_write=6), replicas=3)
+    redis_server.stop()
+    slow = await time.hold(back, "cma.write")  # on the share; its answer is slow to come
+    redis_server.start()
+    time.at = 5.0
+    await time.acquire(back, "cma.write")  # back on Redis
+    time.at = 20.0  # past the settling and every window: only the slow request still counts
+    time.grants.clear()
+    for _ in range(6):
+        await time.acquire(other, "cma.write")
+    await slow.release()
+    await close(back, other)
+    assert time.grants[:5] == [20.0] * 5
+    assert time.grants[5] >= 20.0 + WINDOW_SECONDS, "five places and the slow request's fill the window"
+
+
+async def test_a_replica_that_never_saw_the_outage_keeps_to_its_share_while_another_comes_back(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    back = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
+    unaware = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
+    redis_server.stop()
+    await time.acquire(back, "cma.write")
+    redis_server.start()
+    time.at = 5.0
+    await time.acquire(back, "cma.write")  # back on Redis: others may still be on their shares
+    time.grants.clear()
+    for _ in range(6):
+        await time.acquire(unaware, "cma.write")
+    await close(back, unaware)
+    assert most_in_one_window(time.grants) == 3, "a third of 9, like the replicas still on their shares"
+
+
+async def test_with_redis_down_a_request_in_flight_holds_its_place_in_the_share_until_its_answer(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=3), replicas=3)
+    redis_server.stop()
+    slow = await time.hold(limiter, "cma.write")  # the share is 1 a window
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(time.acquire, limiter, "cma.write")
+        await anyio.wait_all_tasks_blocked()
+        time.at = 5.0
+        await slow.release()
+    await close(limiter)
+    assert time.grants[1] >= 5.0 + WINDOW_SECONDS
+
+
+async def test_a_shared_request_answered_while_redis_is_down_holds_a_place_in_the_share(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=3), replicas=3)
+    slow = await time.hold(limiter, "cma.write")  # in the shared window; its answer is slow
+    redis_server.stop()
+    await time.acquire(limiter, "cma.write")  # on the share (1 a window) from now on
+    time.at = 5.0
+    await slow.release()  # the server may have counted it as late as now
+    time.at = 5.5
+    await time.acquire(limiter, "cma.write")
+    await close(limiter)
+    assert time.grants[-1] >= 5.0 + WINDOW_SECONDS
+
+
+class ReplyLost(SharedRateLimiter):
+    """Runs the first commit in Redis, then fails as if the connection broke before its reply."""
+
+    lost = False
+
+    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+        reply = await super().run(script, keys, args)
+        if script is self.commit_script and not self.lost:
+            self.lost = True
+            raise RedisConnectionError("connection lost before the reply")
+        return reply
+
+
+async def test_a_request_whose_commit_lost_its_reply_does_not_hold_a_shared_place_until_its_hold_lapses(
+    redis_server: RedisServer,
+) -> None:
+    time = FrozenTime()
+    limiter = ReplyLost(
+        connect(redis_server.url),
+        "org-1",
+        RateLimits(cma_write=1),
+        replicas=1,
+        clock=time.now,
+        sleep=time.sleep,
+        shared_clock=time.now,
+    )
+    await time.acquire(limiter, "cma.write")  # in flight in Redis, then sent on the share
+    time.at = 5.0
+    await time.acquire(limiter, "cma.write")
+    await close(limiter)
+    assert time.grants[-1] == 5.0
+
+
+async def test_concurrent_requests_back_from_an_outage_send_each_missed_release_once(redis_server: RedisServer) -> None:
+    time = FrozenTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=10), replicas=1)
+    in_flight = [await time.hold(limiter, "cma.write") for _ in range(2)]
+    redis_server.stop()
+    await time.acquire(limiter, "cma.read")  # finds Redis gone
+    for places in in_flight:
+        await places.release()  # kept until Redis answers
+    redis_server.start()
+    time.at = 5.0
+    time.grants.clear()
+    async with anyio.create_task_group() as tg:
+        for _ in range(6):
+            tg.start_soon(time.acquire, limiter, "cma.write")
+    answered = await limiter.redis.zcount("cs-mcp:rl:org-1:cma.write", 0, 1)
+    flying = await limiter.redis.zcard("cs-mcp:rl:org-1:cma.write:flight")
+    await close(limiter)
+    assert time.grants == [5.0] * 6
+    assert answered == 2, "both answers count from when they came"
+    assert flying == 0
+
+
+class MovingTime(FrozenTime):
+    """A clock that a sleep moves forward: the limiter's waits pass as they would."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.at += seconds  # the grant is then the clock's reading, `at`, with no wait to add
+
+
+class Flaky(SharedRateLimiter):
+    """Redis fails the first `failures` reservations as if it could not be reached, or, with
+    `bug`, every one with an error that is not about reaching it."""
+
+    failures = 0
+    bug = False
+
+    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+        if script is self.reserve_script and self.bug:
+            raise RuntimeError("a bug")
+        if script is self.reserve_script and self.failures > 0:
+            self.failures -= 1
+            raise RedisConnectionError("a moment without Redis")
+        return await super().run(script, keys, args)
+
+
+def flaky(server: RedisServer, time: FrozenTime, limits: RateLimits, replicas: int) -> Flaky:
+    return Flaky(
+        connect(server.url), "org-1", limits, replicas=replicas, clock=time.now, sleep=time.sleep, shared_clock=time.now
+    )
+
+
+async def test_a_replica_that_loses_redis_for_a_moment_tries_it_again_before_sending_on_its_share(
+    redis_server: RedisServer,
+) -> None:
+    time = MovingTime()
+    blinked = flaky(redis_server, time, RateLimits(cma_write=1), replicas=1)
+    other = replica(redis_server, time, RateLimits(cma_write=1), replicas=1)
+    blinked.failures = 1
+    await time.acquire(blinked, "cma.write")  # waits out the switch's hold, then finds Redis back
+    sent = time.grants[0]
+    await time.acquire(other, "cma.write")
+    await close(blinked, other)
+    assert time.grants[1] >= sent + WINDOW_SECONDS, "the other replica saw it: it went through Redis"
+
+
+async def test_a_request_that_fails_on_its_way_back_to_redis_gives_back_its_place_in_the_share(
+    redis_server: RedisServer,
+) -> None:
+    time = MovingTime()
+    limiter = flaky(redis_server, time, RateLimits(cma_write=3), replicas=3)  # a share of 1
+    redis_server.stop()
+    await time.acquire(limiter, "cma.write")  # on the share
+    limiter.bug = True
+    redis_server.start()
+    with pytest.raises(RuntimeError):
+        await time.acquire(limiter, "cma.write")  # a place on the share, then the bug in Redis's way
+    redis_server.stop()
+    limiter.bug = False
+    with anyio.fail_after(10):  # a place never given back would leave the share full for good
+        await time.acquire(limiter, "cma.write")
+    await close(limiter)
+    assert len(time.grants) == 2
+
+
+class GatedTime(FrozenTime):
+    """A frozen clock whose next sleep, in a task that set `gate`, also waits for that event:
+    the task stays asleep while the test changes the world around it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: ContextVar[anyio.Event | None] = ContextVar("gate", default=None)
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        gate = self.gate.get()
+        if gate is not None:
+            self.gate.set(None)
+            await gate.wait()
+            self._waits.get().clear()  # woken at the clock's reading; only later waits add
+
+
+async def test_a_place_reserved_before_an_outage_that_goes_out_after_it_keeps_to_the_share_meanwhile(
+    redis_server: RedisServer,
+) -> None:
+    time = GatedTime()
+    limiter = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
+    for _ in range(9):
+        await time.acquire(limiter, "cma.write")  # the window is full until one span from now
+    opened = anyio.Event()
+
+    async def waits_for_its_place() -> None:
+        time.gate.set(opened)
+        await time.acquire(limiter, "cma.write")
+
+    on_share = 0.0
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waits_for_its_place)
+        await anyio.wait_all_tasks_blocked()  # its place reserved, asleep until it comes
+        redis_server.stop()
+        time.grants.clear()
+        for _ in range(3):
+            await time.acquire(limiter, "cma.write")  # on the share, unseen in Redis
+        on_share = max(time.grants)
+        redis_server.start()
+        time.at = on_share + 0.05
+        opened.set()
+    await close(limiter)
+    assert time.grants[-1] >= on_share + WINDOW_SECONDS, "four in a window where the share is three"

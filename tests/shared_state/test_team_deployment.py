@@ -20,13 +20,6 @@ SECONDS = 60.0
 # Counted in completed calls, so the outage falls mid-run on a fast machine and a slow one.
 KILL_AFTER = 150
 RESTART_AFTER = 60
-# The target is no 429 at all. Every process of this run shares the machine's cores; on a
-# machine busy with other work a request sometimes reaches the sandbox hundreds of milliseconds
-# after it left its replica, and the sandbox counts it then (bench/README.md has the figures).
-# What must hold anywhere: no storm (three replicas with limiters of their own would ask three
-# times the limit and draw 429s on most requests), each one absorbed by the retry (no error), no
-# second over the limit. Runs on the development machine drew 1.3% to 2.3%.
-MOST_429_SHARE = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +33,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Figures:
 
 
 @pytest.mark.timeout(600)
-def test_three_replicas_under_sixty_clients_answer_every_call_without_a_429_storm_or_a_second_over_the_limit(
+def test_three_replicas_under_sixty_clients_answer_every_call_without_a_429_or_a_second_over_the_limit(
     run: Figures,
 ) -> None:
     assert run.clients == 60
     assert run.seconds >= SECONDS
     assert run.errors == []
     assert run.calls > KILL_AFTER + RESTART_AFTER
-    assert run.rate_limited() <= MOST_429_SHARE * run.calls
+    # None at all, on a busy machine too: each replica holds a place until its request's
+    # answer, by which time the sandbox has counted it, however late it got there.
+    assert run.rate_limited() == 0
     assert set(run.peaks()) >= {"cma.read", "cma.write"}
     assert all(peak <= LIMIT for peak in run.peaks().values())
 
