@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._common import ENTRIES, clean_env, in_turn, machine, proc_stat, status_mib
+from bench._common import ENTRIES, byte_compiled, clean_env, in_turn, machine, proc_stat, status_mib
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 
@@ -82,6 +82,7 @@ async def measure(runs: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    byte_compiled()
     print(anyio.run(measure, parser.parse_args().runs))
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._common import clean_env, in_turn, machine
+from bench._common import byte_compiled, clean_env, in_turn, machine
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 
@@ -68,6 +68,7 @@ async def measure(runs: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
+    byte_compiled()
     print(anyio.run(measure, parser.parse_args().runs))
 
 

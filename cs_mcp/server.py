@@ -28,6 +28,7 @@ from cs_mcp.toolkit.context import AppState, principal_in
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, toolset_availability
 from cs_mcp.toolkit.schema import ArgumentCheck, compact_schema
 from cs_mcp.toolkit.shape import CONTENT_MARK, with_notice
+from cs_mcp.toolkit.stored_schemas import sdk_tool, stored_schemas
 from cs_mcp.toolkit.toolsets import DISCOVERY, OfferedToolsets, discovery_specs, select_toolsets
 from cs_mcp.toolkit.write import audit_unserved, watch_attempt
 
@@ -282,16 +283,6 @@ def build_server(
                 toolsets=availability,
             )
 
-    server: MCPServer[AppState] = MCPServer(
-        "cs-mcp",
-        title="cs-mcp: guarded Contentstack",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lifespan,
-        website_url="https://github.com/cs-mcp/cs-mcp",
-        # INFO would log every Contentstack request to stderr, which clients show as the log.
-        log_level="WARNING",
-    )
     selection = select_toolsets(settings.toolsets)
     toolset_store: RedisToolsets | None = None
     if selection.dynamic and settings.redis_url is not None:
@@ -309,16 +300,20 @@ def build_server(
             continue
         if spec.toolset != DISCOVERY and not offered.registers(spec):
             continue
-        server.add_tool(
-            spec.fn,
-            name=spec.name,
-            title=spec.title,
-            description=spec.description,
-            annotations=spec.annotations,
-            meta=spec.meta,
-            structured_output=True,
-        )
         specs[spec.name] = spec
+    stored = stored_schemas(specs)
+    server: MCPServer[AppState] = MCPServer(
+        "cs-mcp",
+        title="cs-mcp: guarded Contentstack",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        website_url="https://github.com/cs-mcp/cs-mcp",
+        # INFO would log every Contentstack request to stderr, which clients show as the log.
+        log_level="WARNING",
+        # Listed from the stored schemas: the SDK builds each tool's models at its first call.
+        tools=[sdk_tool(spec, stored.get(name)) for name, spec in specs.items()],
+    )
     server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered))
     server.middleware.append(ArgumentCheck({name: spec.fn for name, spec in specs.items()}))
     register_prompts(server, load_prompts() if prompts is None else prompts)

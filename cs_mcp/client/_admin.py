@@ -44,7 +44,7 @@ def _objects(value: Any) -> list[dict[str, Any]]:
 class Shown(BaseModel):
     """A model that drops every field it does not name: for answers that carry secrets."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)  # as APIModel
 
 
 class WebhookDestination(Shown):

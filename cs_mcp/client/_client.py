@@ -183,6 +183,19 @@ def tls_context(url: str) -> ssl.SSLContext:
     return _verified_context()
 
 
+class _Pools(dict[Api, httpx2.AsyncClient]):
+    """One HTTP client (a connection pool) per API, made at the API's first request: a server
+    that never calls analytics or Automate keeps no pool for them (a fifth of a MiB each)."""
+
+    def __init__(self, make: Callable[[Api], httpx2.AsyncClient]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, api: Api) -> httpx2.AsyncClient:
+        made = self[api] = self._make(api)
+        return made
+
+
 class ContentstackClient:
     """The shared API client. Use as an async context manager, or call `aclose()`.
 
@@ -219,18 +232,21 @@ class ContentstackClient:
         timeout = httpx2.Timeout(config.timeout, connect=config.connect_timeout)
         limits = httpx2.Limits(max_connections=20, max_keepalive_connections=10)
         urls = {api: base_url(api, config.region, config.base_urls.get(api)) for api in Api}
-        self._http: dict[Api, httpx2.AsyncClient] = {
-            api: httpx2.AsyncClient(
-                base_url=url,
+        # As the HTTP client states it (a trailing slash added), without the slash.
+        self._base_urls = {api: str(httpx2.URL(url)).rstrip("/") for api, url in urls.items()}
+
+        def pool(api: Api) -> httpx2.AsyncClient:
+            return httpx2.AsyncClient(
+                base_url=urls[api],
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 timeout=timeout,
                 limits=limits,
                 transport=transport,
                 follow_redirects=False,
-                verify=tls_context(url),
+                verify=tls_context(urls[api]),
             )
-            for api, url in urls.items()
-        }
+
+        self._http = _Pools(pool)
         # Typed areas, imported here to keep one import direction (areas -> core).
         from cs_mcp.client._admin import StackAdminAPI
         from cs_mcp.client._analytics import AnalyticsAPI
@@ -267,7 +283,7 @@ class ContentstackClient:
             await http.aclose()
 
     def base_url(self, api: Api) -> str:
-        return str(self._http[api].base_url).rstrip("/")
+        return self._base_urls[api]
 
     # -- credentials -------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class APIModel(BaseModel):
     """Base of every answer model: unknown fields are kept, not refused."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Built at its first validation, not at import: a server starts without reading an answer.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 T = TypeVar("T")

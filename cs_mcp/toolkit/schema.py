@@ -311,6 +311,12 @@ def _arguments_of(fn: Callable[..., Awaitable[Any]], name: str) -> _Arguments:
     return _Arguments(Tool.from_function(fn, name=name, structured_output=True))
 
 
+def built_tool(fn: Callable[..., Awaitable[Any]], name: str) -> Tool:
+    """The SDK's tool for `fn` as `name` (its argument model and output validator), built at
+    its first use and shared by the argument check and the call."""
+    return _arguments_of(fn, name).tool
+
+
 def check_arguments(
     fn: Callable[..., Awaitable[Any]], name: str, arguments: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:

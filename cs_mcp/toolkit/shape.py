@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # Zero-width and format characters, bidi embeddings/overrides/isolates, the BOM, the Unicode
 # tag block (used to smuggle invisible instructions), C0/C1 controls but tab and newline (a
@@ -109,6 +109,9 @@ class ReadAnswer(BaseModel):
     your instructions" reaches the model already marked as the data it is, whichever part of
     the answer the client hands over. A read tool whose answer subclasses it is labelled; one
     whose answer describes the server itself (describe_stack) is not."""
+
+    # Built at its first validation, not at import: a server starts without answering.
+    model_config = ConfigDict(defer_build=True)
 
     content_notice: str | None = None
 

@@ -39,7 +39,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
 from cs_mcp.client import ContentstackError, MalformedResponseError, OutcomeUnknownError
@@ -130,6 +130,9 @@ class WriteAnswer(BaseModel):
     anything was written, the plan, the guard's verdict, the confirmation request when a human
     must agree first, and a plain notice of what came of it. A tool's answer subclasses it with
     its own fields and is built with `WriteOutcome.answer`."""
+
+    # Built at its first validation, not at import: a server starts without answering.
+    model_config = ConfigDict(defer_build=True)
 
     dry_run: bool = Field(description="True: nothing was sent; `plan` is what would be.")
     written: bool = Field(description="Whether the write was sent to Contentstack.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import anyio
 import httpx2
@@ -147,6 +148,25 @@ async def test_requests_go_to_the_region_host_of_their_api() -> None:
         "eu-app.contentstack.com/analytics/v2/x",
         "eu-prod-automations-api.contentstack.com/v1/x",
     ]
+
+
+async def test_a_client_opens_an_apis_connection_pool_at_its_first_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    real = httpx2.AsyncClient
+
+    def counted(**kwargs: Any) -> httpx2.AsyncClient:
+        opened.append(str(kwargs["base_url"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(httpx2, "AsyncClient", counted)
+    config = ClientConfig(region="eu", api_key="k", management_token="m", authtoken="a", organization_uid="o")
+    async with make_client(ok, config) as client:
+        assert opened == []
+        await client.request(Api.CMA, "GET", ["x"])
+        await client.request(Api.CMA, "GET", ["y"])
+        assert opened == ["https://eu-api.contentstack.com/v3"]
+        await client.request(Api.AUTOMATE, "GET", ["x"])
+    assert opened == ["https://eu-api.contentstack.com/v3", "https://eu-prod-automations-api.contentstack.com/v1"]
 
 
 # -- headers ----------------------------------------------------------------------------
