@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Self
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
 from cs_mcp.toolkit.identifiers import ContentTypeUid, LocaleCode, Uid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.query import ACCEPTED_FORM, QueryError, parse_query
 from cs_mcp.toolkit.shape import MAX_LIMIT
 
@@ -34,7 +35,7 @@ CursorArg = Annotated[str | None, Field(description="The previous page's next_cu
 LocaleArg = Annotated[LocaleCode | None, Field(description="Default: the master locale.")]
 
 
-class ItemInput(BaseModel):
+class ItemInput(ToolModel):
     """An entry or an asset a write names (publishing's items, a release's items): the
     fields both take; each adds its locale and its own rules for assets."""
 

@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Protocol, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import APIModel, AuditLogEntry, AutomationProject, NotFoundError, Page, encode_path
 from cs_mcp.toolkit.identifiers import AutomateId
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import MAX_LIMIT, clean_text, decode_cursor, fingerprint, fit_budget, page_info
 
 T = TypeVar("T")
@@ -22,7 +23,7 @@ Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Field(max_length=500, description="The previous page's next_cursor.")]
 
 
-class ProjectInfo(BaseModel):
+class ProjectInfo(ToolModel):
     id: str
     title: str | None = None
     description: str | None = None
@@ -31,7 +32,7 @@ class ProjectInfo(BaseModel):
     updated_at: str | None = None
 
 
-class AuditLogInfo(BaseModel):
+class AuditLogInfo(ToolModel):
     uid: str
     event: str | None = Field(default=None, description="What happened, e.g. Create, Update, Enabled, Disabled.")
     module: str | None = None

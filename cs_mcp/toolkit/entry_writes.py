@@ -9,18 +9,19 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import clean
 from cs_mcp.toolkit.write import WriteAnswer, WriteOutcome
 
 T = TypeVar("T")
 
 
-class EntryRef(BaseModel):
+class EntryRef(ToolModel):
     content_type: str
     uid: str
     locale: str

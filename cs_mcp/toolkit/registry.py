@@ -14,14 +14,13 @@ import functools
 import importlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Generator, Iterable
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, NotRequired, ParamSpec, TypedDict, TypeVar, Unpack, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cs_mcp.client import Api, ContentstackError
 from cs_mcp.config import CAPABILITY_HINTS, Capability, Settings
@@ -448,25 +447,9 @@ def registered_tools(toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
 
 def load_toolsets(toolsets: Iterable[str] | None = None) -> None:
     """Imports the modules of `toolsets` (else of every toolset), which declares their tools."""
-    with _models_built_at_first_use():
-        for name in TOOLSETS if toolsets is None else toolsets:
-            for module in TOOLSETS[name].modules:
-                importlib.import_module(module)
-
-
-@contextmanager
-def _models_built_at_first_use() -> Generator[None]:
-    """While toolset modules are imported, the pydantic models they declare build their
-    validators at first use (`defer_build`) instead of at import: a server starts without
-    calling a tool, and the tools' argument and answer models were a fifth of its start-up
-    and a third of a MiB. pydantic reads a new model's configuration from its bases, so
-    `BaseModel`'s holds the setting for the models declared meanwhile, and only then."""
-    saved = BaseModel.model_config
-    BaseModel.model_config = ConfigDict(saved, defer_build=True)
-    try:
-        yield
-    finally:
-        BaseModel.model_config = saved
+    for name in TOOLSETS if toolsets is None else toolsets:
+        for module in TOOLSETS[name].modules:
+            importlib.import_module(module)
 
 
 def toolset_availability(settings: Settings) -> dict[str, str | None]:

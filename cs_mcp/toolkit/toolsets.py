@@ -23,10 +23,11 @@ from typing import Annotated, Any, Protocol
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import Tool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.guard.scopes import ALL_SCOPES
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import DEFAULT_TOOLSETS, TOOLSETS, ToolSpec
 from cs_mcp.toolkit.schema import compact_schema
 
@@ -182,12 +183,12 @@ def listed_tokens(listed: Tool, keys: tuple[str, ...] | None = None) -> int:
     return len(json.dumps(wire, ensure_ascii=False, separators=(",", ":"))) // 4
 
 
-class ToolCost(BaseModel):
+class ToolCost(ToolModel):
     name: str
     tokens: int
 
 
-class ToolsetInfo(BaseModel):
+class ToolsetInfo(ToolModel):
     name: str
     description: str
     enabled: bool
@@ -196,11 +197,11 @@ class ToolsetInfo(BaseModel):
     tools: list[ToolCost]
 
 
-class ToolsetList(BaseModel):
+class ToolsetList(ToolModel):
     toolsets: list[ToolsetInfo]
 
 
-class EnabledToolset(BaseModel):
+class EnabledToolset(ToolModel):
     toolset: str
     enabled_now: bool = Field(description="False when it was enabled already.")
     tools: list[str] = Field(description="The tools it adds, now listed and callable.")

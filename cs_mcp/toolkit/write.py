@@ -39,7 +39,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
 from cs_mcp.client import ContentstackError, MalformedResponseError, OutcomeUnknownError
@@ -51,6 +51,7 @@ from cs_mcp.guard.permit import writes_sent
 from cs_mcp.guard.scopes import scope_set
 from cs_mcp.safe_text import REDACTED, one_line, scrub_secrets
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
+from cs_mcp.toolkit.models import ToolModel
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -68,13 +69,13 @@ INPUT_REQUIRED_VERSION = "2026-07-28"
 PREVIEW_REQUESTS = 10  # planned requests listed in a preview; the rest are counted
 
 
-class PlannedRequest(BaseModel):
+class PlannedRequest(ToolModel):
     method: str
     path: str
     summary: str
 
 
-class WritePlan(BaseModel):
+class WritePlan(ToolModel):
     """What a write would do: the exact requests, the targets and the items."""
 
     action: str
@@ -84,7 +85,7 @@ class WritePlan(BaseModel):
     items: list[str] = Field(default_factory=lambda: [])
 
 
-class GuardDecision(BaseModel):
+class GuardDecision(ToolModel):
     """The guard's verdict as the model reads it. "confirm" means a human must agree first."""
 
     decision: Literal["allow", "confirm", "confirmed"]
@@ -92,7 +93,7 @@ class GuardDecision(BaseModel):
     rule: str | None = None
 
 
-class ConfirmationRequest(BaseModel):
+class ConfirmationRequest(ToolModel):
     """Nothing was written: a human must agree first. Show `preview` to the user; only if they
     agree, call the same tool again with the same arguments and this `confirmation_token`."""
 
@@ -101,7 +102,7 @@ class ConfirmationRequest(BaseModel):
     expires_at: str = Field(description="UTC, ISO 8601; after it, ask again without confirmation_token.")
 
 
-class ConfirmWrite(BaseModel):
+class ConfirmWrite(ToolModel):
     """The form a client shows the human to confirm a write."""
 
     confirm: bool = Field(title="Carry out this change", description="Tick to go ahead; leave it to refuse.")
@@ -125,7 +126,7 @@ class ElicitationRequired(ToolError):
         self.result = result
 
 
-class WriteAnswer(BaseModel):
+class WriteAnswer(ToolModel):
     """What every write tool answers, whatever it writes: whether it was a dry run and whether
     anything was written, the plan, the guard's verdict, the confirmation request when a human
     must agree first, and a plain notice of what came of it. A tool's answer subclasses it with

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 import anyio
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from cs_mcp.client import ContentstackError, Entry, NotFoundError, PublishDetail, ReleaseItem, SchemaField
 from cs_mcp.guard import ItemTarget
 from cs_mcp.toolkit.context import AppState
+from cs_mcp.toolkit.models import ToolModel
 
 T = TypeVar("T")
 
@@ -22,13 +23,13 @@ T = TypeVar("T")
 READ_CONCURRENCY = 8
 
 
-class PreflightCheck(BaseModel):
+class PreflightCheck(ToolModel):
     check: str
     ok: bool
     detail: str
 
 
-class StaleItem(BaseModel):
+class StaleItem(ToolModel):
     item: str
     content_type: str
     uid: str
@@ -37,7 +38,7 @@ class StaleItem(BaseModel):
     latest_version: int
 
 
-class MissingReference(BaseModel):
+class MissingReference(ToolModel):
     item: str = Field(description="The release item that holds the reference.")
     field: str = Field(description="The reference field's path in the entry.")
     content_type: str

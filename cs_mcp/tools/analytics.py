@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from cs_mcp.client import (
     DEFAULT_SERVICES,
@@ -51,6 +51,7 @@ from cs_mcp.client import (
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.identifiers import JobId, Uid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool
 from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, clean, estimate_tokens, fit_budget
 from cs_mcp.views import ANALYTICS_VIEW
@@ -99,12 +100,12 @@ POLLER = Poller()
 # -- answers --------------------------------------------------------------------------------
 
 
-class TopItem(BaseModel):
+class TopItem(ToolModel):
     key: str
     value: int | float
 
 
-class AnalyticsSummary(BaseModel):
+class AnalyticsSummary(ToolModel):
     """Computed from every row of the report, not only the rows returned."""
 
     metric: str | None = Field(
@@ -121,7 +122,7 @@ class AnalyticsSummary(BaseModel):
     lines: list[str] = Field(default_factory=lambda: [], description="The summary in plain sentences.")
 
 
-class WindowInfo(BaseModel):
+class WindowInfo(ToolModel):
     from_date: str
     to_date: str
     job_id: str | None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import Asset, AssetFile, FetchRefusedError, Folder, FolderStep, NotFoundError
 from cs_mcp.guard import Targets
@@ -28,6 +28,7 @@ from cs_mcp.toolkit.arguments import (
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import Uid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -134,7 +135,7 @@ async def get_asset(
     return AssetAnswer(asset=shaped, truncated=cut)
 
 
-class FolderInfo(BaseModel):
+class FolderInfo(ToolModel):
     uid: str
     name: str | None = None
     parent_uid: str | None = None
@@ -174,7 +175,7 @@ async def list_asset_folders(
     return FolderList(parent=parent, path=path, folders=[FolderInfo.model_validate(f) for f in kept], **info)
 
 
-class AssetUse(BaseModel):
+class AssetUse(ToolModel):
     content_type: str
     entry_uid: str
     locale: str | None = None
@@ -220,7 +221,7 @@ async def get_asset_references(ctx: ToolContext, uid: AssetUidArg) -> AssetRefer
 # -- writes -----------------------------------------------------------------------------
 
 
-class AssetRef(BaseModel):
+class AssetRef(ToolModel):
     uid: str
     version: int | None = None
     title: str | None = None

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import SECRET_VARIABLE_TYPE, AutomationAccount, AutomationProject, NotFoundError, ProjectVariable
 from cs_mcp.guard import Targets
@@ -42,6 +42,7 @@ from cs_mcp.toolkit.automate import (
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import AutomateId
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListAnswer, ReadAnswer, clean_text
 from cs_mcp.toolkit.write import (
@@ -72,7 +73,7 @@ VariableType = Literal["text", "password"]
 # -- answer models ----------------------------------------------------------------------------
 
 
-class VariableInfo(BaseModel):
+class VariableInfo(ToolModel):
     id: str
     key: str | None = None
     type: str | None = Field(default=None, description="'text', or 'password' for a secret.")
@@ -87,7 +88,7 @@ class VariableList(ListAnswer):
     variables: list[VariableInfo]
 
 
-class AccountInfo(BaseModel):
+class AccountInfo(ToolModel):
     id: str
     title: str | None = None
     description: str | None = None

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import (
     APIModel,
@@ -44,6 +44,7 @@ from cs_mcp.toolkit.automate import (
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import AutomateId
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -92,7 +93,7 @@ Missing = Annotated[
 ]
 
 
-class AutomationSummary(BaseModel):
+class AutomationSummary(ToolModel):
     id: str
     title: str | None = None
     description: str | None = None
@@ -108,14 +109,14 @@ class AutomationList(ListAnswer):
     automations: list[AutomationSummary]
 
 
-class TriggerInfo(BaseModel):
+class TriggerInfo(ToolModel):
     id: str | None = None
     title: str | None = None
     connector: str | None = None
     next: list[str] = Field(default_factory=lambda: [], description="The names of the steps it starts.")
 
 
-class StepInfo(BaseModel):
+class StepInfo(ToolModel):
     name: str | None = Field(default=None, description="The step's name, as `next` lists refer to it.")
     type: str | None = Field(default=None, description="'action' for an action step.")
     title: str | None = None
@@ -139,7 +140,7 @@ class AutomationDetail(ReadAnswer):
     note: str | None = None
 
 
-class ExecutionSummary(BaseModel):
+class ExecutionSummary(ToolModel):
     id: str
     automation_id: str | None = None
     title: str | None = None
@@ -155,7 +156,7 @@ class ExecutionList(ListAnswer):
     executions: list[ExecutionSummary]
 
 
-class ExecutionStepInfo(BaseModel):
+class ExecutionStepInfo(ToolModel):
     name: str | None = None
     title: str | None = None
     group: str | None = None

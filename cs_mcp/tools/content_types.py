@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import ContentType, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.identifiers import ContentTypeUid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import write_tool
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
@@ -43,7 +44,7 @@ TitleArg = Annotated[str, Field(min_length=1, max_length=100, description="The c
 DescriptionArg = Annotated[str | None, Field(max_length=1000, description="What the content type is for.")]
 
 
-class ContentTypeRef(BaseModel):
+class ContentTypeRef(ToolModel):
     uid: str
     title: str
     fields: int = Field(description="How many top-level fields its schema has.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import Entry, EntryLocale, NotFoundError
 from cs_mcp.guard import Targets
@@ -30,6 +30,7 @@ from cs_mcp.toolkit.entry_writes import (
     write_or_explain,
 )
 from cs_mcp.toolkit.identifiers import ContentTypeUid, LocaleCode, Uid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
@@ -41,7 +42,7 @@ WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
 TargetLocale = Annotated[LocaleCode, Field(description="The locale to localize in, e.g. fr-fr (not the master).")]
 
 
-class ReferringEntry(BaseModel):
+class ReferringEntry(ToolModel):
     content_type: str | None = None
     uid: str
     title: str | None = None
@@ -60,7 +61,7 @@ class EntryReferences(ReadAnswer):
     truncated: bool = False
 
 
-class EntryLanguage(BaseModel):
+class EntryLanguage(ToolModel):
     code: str
     localized: bool = Field(description="The entry has a version of its own in this locale.")
     master: bool = False

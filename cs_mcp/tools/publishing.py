@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from cs_mcp.client import (
     BULK_MAX_ENVIRONMENTS,
@@ -42,6 +42,7 @@ from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -92,7 +93,7 @@ class PublishItem(ItemInput):
         return f"entry {self.content_type}/{self.uid}{suffix}"
 
 
-class ItemReport(BaseModel):
+class ItemReport(ToolModel):
     """What happened to one item."""
 
     item: str
@@ -573,7 +574,7 @@ async def unpublish(
 # -- the publish queue ----------------------------------------------------------------------
 
 
-class QueueRow(BaseModel):
+class QueueRow(ToolModel):
     uid: str
     action: str | None = None
     type: str | None = None

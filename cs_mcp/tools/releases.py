@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from cs_mcp.client import (
     ASSET_CONTENT_TYPE,
@@ -31,6 +31,7 @@ from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -97,7 +98,7 @@ class ReleaseItemInput(ItemInput):
         return self
 
 
-class ReleaseSummary(BaseModel):
+class ReleaseSummary(ToolModel):
     uid: str
     name: str
     description: str | None = None
@@ -112,7 +113,7 @@ class ReleaseList(ListAnswer):
     releases: list[ReleaseSummary]
 
 
-class ReleaseItemInfo(BaseModel):
+class ReleaseItemInfo(ToolModel):
     type: Literal["entry", "asset"]
     content_type: str | None = None
     uid: str
@@ -149,7 +150,7 @@ class ReleaseItemsAnswer(WriteAnswer):
     not_in_release: list[str] = Field(default_factory=lambda: [], description="Items asked for but not found.")
 
 
-class Preflight(BaseModel):
+class Preflight(ToolModel):
     """What was checked before the deploy. Stale items and missing references are warnings:
     the deploy still goes ahead; update the release or publish the references to fix them."""
 
@@ -803,7 +804,7 @@ def held(items: Sequence[ReleaseItem]) -> list[tuple[str, int | None, str | None
     return sorted((label(i), i.version, i.action) for i in items)
 
 
-class DeployResult(BaseModel):
+class DeployResult(ToolModel):
     notice: str | None = None
     note: str | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cs_mcp.client import NotFoundError, SchemaField
 from cs_mcp.config import Capability
@@ -12,24 +12,25 @@ from cs_mcp.guard.policy import Role
 from cs_mcp.guard.scopes import CONSTRAINTS, Scope
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
 from cs_mcp.toolkit.identifiers import ContentTypeUid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import tool
 from cs_mcp.toolkit.shape import ReadAnswer, clean_text
 
 
-class LocaleInfo(BaseModel):
+class LocaleInfo(ToolModel):
     code: str
     name: str | None = None
     master: bool = False
     fallback: str | None = None
 
 
-class ContentTypeInfo(BaseModel):
+class ContentTypeInfo(ToolModel):
     uid: str
     title: str
     field_count: int
 
 
-class PermissionInfo(BaseModel):
+class PermissionInfo(ToolModel):
     """What the caller may do. A constraint of null means no limit."""
 
     principal: str
@@ -45,7 +46,7 @@ class PermissionInfo(BaseModel):
     read_only: bool
 
 
-class StackDescription(BaseModel):
+class StackDescription(ToolModel):
     backend: str = Field(description="'live' for Contentstack, 'sandbox' for the local sandbox stack.")
     region: str
     branch: str | None
@@ -123,7 +124,7 @@ async def describe_stack(ctx: ToolContext) -> StackDescription:
     )
 
 
-class FieldInfo(BaseModel):
+class FieldInfo(ToolModel):
     uid: str
     type: str
     display_name: str | None = None
@@ -135,7 +136,7 @@ class FieldInfo(BaseModel):
     blocks: list[BlockInfo] | None = Field(default=None, description="The blocks of a modular blocks field.")
 
 
-class BlockInfo(BaseModel):
+class BlockInfo(ToolModel):
     uid: str
     title: str | None = None
     fields: list[FieldInfo] = Field(default_factory=lambda: [])

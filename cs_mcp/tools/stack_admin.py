@@ -39,6 +39,7 @@ from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
+from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import WriteToolArgs, tool, write_tool
 from cs_mcp.toolkit.shape import ReadAnswer, clean, fit_one
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
@@ -53,43 +54,43 @@ Url = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://",
 # -- answers ----------------------------------------------------------------------------------
 
 
-class EnvironmentUrl(BaseModel):
+class EnvironmentUrl(ToolModel):
     locale: LocaleCode
     url: Annotated[str, Field(max_length=2000)]
 
 
-class UrlInfo(BaseModel):
+class UrlInfo(ToolModel):
     locale: str
     url: str
 
 
-class EnvironmentInfo(BaseModel):
+class EnvironmentInfo(ToolModel):
     name: str
     uid: str | None = None
     urls: list[UrlInfo] = Field(default_factory=lambda: [])
 
 
-class LocaleInfo(BaseModel):
+class LocaleInfo(ToolModel):
     code: str
     name: str | None = None
     fallback_locale: str | None = None
     uid: str | None = None
 
 
-class LabelInfo(BaseModel):
+class LabelInfo(ToolModel):
     uid: str
     name: str
     parent: list[str]
     content_types: list[str]
 
 
-class DestinationInfo(BaseModel):
+class DestinationInfo(ToolModel):
     target_url: str
     authentication_type: str | None = None
     header_names: list[str] = Field(description="Custom headers sent; their values are never shown.")
 
 
-class WebhookInfo(BaseModel):
+class WebhookInfo(ToolModel):
     uid: str
     name: str
     channels: list[str]
@@ -99,7 +100,7 @@ class WebhookInfo(BaseModel):
     disabled: bool = False
 
 
-class DeliveryTokenInfo(BaseModel):
+class DeliveryTokenInfo(ToolModel):
     """A delivery token's name and environments; the token itself is never shown."""
 
     uid: str
@@ -108,7 +109,7 @@ class DeliveryTokenInfo(BaseModel):
     environments: list[str]
 
 
-class RoleInfo(BaseModel):
+class RoleInfo(ToolModel):
     uid: str
     name: str
     description: str | None = None
@@ -450,7 +451,7 @@ Auth = Annotated[Literal["None", "Basic", "Bearer"], Field(description="How the 
 Secret = Annotated[str | None, Field(max_length=2000, description="Secret: never shown or logged.")]
 
 
-class SecretHeader(BaseModel):
+class SecretHeader(ToolModel):
     """One custom header a webhook sends (the page's `custom_header` item). A list of closed
     objects rather than a free-form mapping, so that clients' strict modes accept the schema."""
 

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import subprocess
 import sys
 
-import pytest
 from pydantic import BaseModel
 
-from cs_mcp.toolkit import registry
-from cs_mcp.toolkit.registry import load_toolsets
+from cs_mcp.client import APIModel
+from cs_mcp.toolkit.registry import TOOLSETS, load_toolsets
 
 
-def test_loading_toolsets_leaves_pydantics_base_configuration_as_it_was() -> None:
-    before = dict(BaseModel.model_config)
-    load_toolsets(["publishing"])
-    assert dict(BaseModel.model_config) == before
-
-
-def test_a_failed_toolset_import_leaves_pydantics_base_configuration_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = dict(BaseModel.model_config)
-    broken = dataclasses.replace(registry.TOOLSETS["stack"], name="broken", modules=("cs_mcp.tools.no_such_module",))
-    monkeypatch.setitem(registry.TOOLSETS, "broken", broken)
-    with pytest.raises(ModuleNotFoundError):
-        load_toolsets(["broken"])
-    assert dict(BaseModel.model_config) == before
+def test_every_model_a_toolset_module_declares_builds_its_validator_at_first_use() -> None:
+    load_toolsets()
+    eager: list[str] = []
+    for toolset in TOOLSETS.values():
+        for name in toolset.modules:
+            module = sys.modules[name]
+            for attribute, value in vars(module).items():
+                declared_here = inspect.isclass(value) and value.__module__ == name
+                if declared_here and issubclass(value, BaseModel) and not value.model_config.get("defer_build"):
+                    eager.append(f"{name}.{attribute}")
+    assert eager == [], "subclass cs_mcp.toolkit.models.ToolModel (or APIModel) instead of BaseModel"
+    assert APIModel.model_config.get("defer_build")
 
 
 def test_a_toolsets_models_build_their_validators_at_first_use_not_at_import() -> None:
