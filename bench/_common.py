@@ -9,9 +9,10 @@ import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import anyio.abc
@@ -39,6 +40,22 @@ def percentile_ms(samples: Sequence[float], pct: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))
     return ordered[index] * 1000
+
+
+T = TypeVar("T")
+
+
+async def in_turn(
+    runs: int, bare: Callable[[], Awaitable[T]], ours: Callable[[], Awaitable[T]]
+) -> tuple[list[T], list[T]]:
+    """`runs` samples of the bare baseline and of cs-mcp, taken in turn so that whatever else
+    loads the machine falls on both alike."""
+    bare_samples: list[T] = []
+    our_samples: list[T] = []
+    for _ in range(runs):
+        bare_samples.append(await bare())
+        our_samples.append(await ours())
+    return bare_samples, our_samples
 
 
 def byte_compiled() -> None:

@@ -20,6 +20,7 @@ from typing import Any, cast
 import anyio
 import httpx2
 from mcp import Client
+from mcp.server import MCPServer
 
 from cs_mcp.client import BULK_MAX_ENVIRONMENTS, BULK_MAX_ITEMS, BULK_MAX_LOCALES
 from cs_mcp.config import Settings
@@ -28,6 +29,7 @@ from cs_mcp.sandbox import store
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.context import AppState
 
 LOCALES = ("en-us", "fr-fr")
 ENVIRONMENTS = ("development", "staging", "production")
@@ -80,6 +82,18 @@ def seed_posts(sandbox: RunningSandbox, count: int, locales: tuple[str, ...]) ->
     return uids
 
 
+def publisher_server(sandbox: RunningSandbox, transport: httpx2.AsyncBaseTransport) -> MCPServer[AppState]:
+    """cs-mcp in this process against the sandbox, as the publisher role under the built-in
+    policy, its requests sent through `transport`."""
+    return build_server(
+        Settings.from_env(sandbox.env()),
+        backend="sandbox",
+        guard=Guard(builtin_policy()),
+        stdio_role="publisher",
+        transport=transport,
+    )
+
+
 async def run(entries: int, locales: int, environments: int) -> str:
     if not 1 <= locales <= len(LOCALES) or not 1 <= environments <= len(ENVIRONMENTS):
         raise SystemExit(f"the sandbox has {len(LOCALES)} locales and {len(ENVIRONMENTS)} environments")
@@ -94,13 +108,7 @@ async def run(entries: int, locales: int, environments: int) -> str:
     async with running_sandbox(SandboxConfig(rate_limits=True)) as sandbox:
         uids = seed_posts(sandbox, entries, tuple(targets_locales))
         transport = CountingTransport()
-        server = build_server(
-            Settings.from_env(sandbox.env()),
-            backend="sandbox",
-            guard=Guard(builtin_policy()),
-            stdio_role="publisher",
-            transport=transport,
-        )
+        server = publisher_server(sandbox, transport)
         items = [{"type": "entry", "content_type": "blog_post", "uid": uid} for uid in uids]
         async with Client(server) as client:
             start = time.perf_counter()

@@ -23,7 +23,7 @@ import anyio
 import httpx2
 from mcp import Client
 
-from bench._common import ENTRIES, UNLIMITED, machine, median_ms, sandbox_process
+from bench._common import ENTRIES, UNLIMITED, in_turn, machine, median_ms, sandbox_process
 from bench.baseline import build_baseline
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
@@ -159,11 +159,9 @@ async def measure(calls: int) -> list[str]:
             ]
             out += await run_cases(big, max(30, calls // 5))
         connects = max(10, calls // 10)
-        b_samples: list[float] = []
-        o_samples: list[float] = []
-        for _ in range(connects):
-            b_samples.append(await connect_once(bare_server))
-            o_samples.append(await connect_once(ours_server))
+        b_samples, o_samples = await in_turn(
+            connects, lambda: connect_once(bare_server), lambda: connect_once(ours_server)
+        )
         out.append(
             line("connect + initialize in memory", median_ms(b_samples), median_ms(o_samples), "no target of its own")
         )

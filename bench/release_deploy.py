@@ -22,12 +22,9 @@ from typing import Any, cast
 import anyio
 from mcp import Client
 
-from bench.bulk_publish import CountingTransport, seed_posts
-from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, builtin_policy
+from bench.bulk_publish import CountingTransport, publisher_server, seed_posts
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
-from cs_mcp.server import build_server
 
 
 async def run(count: int) -> str:
@@ -37,13 +34,7 @@ async def run(count: int) -> str:
     async with running_sandbox(SandboxConfig(rate_limits=True)) as sandbox:
         uids = seed_posts(sandbox, count, ("en-us",))
         transport = CountingTransport()
-        server = build_server(
-            Settings.from_env(sandbox.env()),
-            backend="sandbox",
-            guard=Guard(builtin_policy()),
-            stdio_role="publisher",
-            transport=transport,
-        )
+        server = publisher_server(sandbox, transport)
         items = [{"type": "entry", "content_type": "blog_post", "uid": uid, "locale": "en-us"} for uid in uids]
         before = len(sandbox.state.request_log)
         async with Client(server) as client:

@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._common import ENTRIES, byte_compiled, clean_env, machine, proc_stat, status_mib
+from bench._common import ENTRIES, byte_compiled, clean_env, in_turn, machine, proc_stat, status_mib
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 
@@ -62,14 +62,14 @@ async def once(args: Sequence[str], env: dict[str, str], tool: str, arguments: d
 
 
 async def measure(runs: int) -> str:
-    bare: list[tuple[float, float]] = []
-    ours: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as home:
         async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
             env = clean_env(**sandbox.env(), XDG_STATE_HOME=home, XDG_DATA_HOME=home)
-            for _ in range(runs):
-                bare.append(await once(BARE, env, "get", {"path": ENTRIES, "params": {"limit": "5"}}))
-                ours.append(await once(SERVE, env, "query_entries", {"content_type": "blog_post", "limit": 5}))
+            bare, ours = await in_turn(
+                runs,
+                lambda: once(BARE, env, "get", {"path": ENTRIES, "params": {"limit": "5"}}),
+                lambda: once(SERVE, env, "query_entries", {"content_type": "blog_post", "limit": 5}),
+            )
     b_start, b_call = (statistics.median(x) for x in zip(*bare, strict=True))
     o_start, o_call = (statistics.median(x) for x in zip(*ours, strict=True))
     return (

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._common import byte_compiled, clean_env, machine
+from bench._common import byte_compiled, clean_env, in_turn, machine
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 
@@ -48,11 +48,7 @@ async def alternating(runs: int, env: dict[str, str]) -> tuple[float, float]:
     """Medians of the bare server's and cs-mcp's start, run in turn so that load falls on both."""
     await once(BARE, env)
     await once(SERVE, env)
-    bare: list[float] = []
-    ours: list[float] = []
-    for _ in range(runs):
-        bare.append(await once(BARE, env))
-        ours.append(await once(SERVE, env))
+    bare, ours = await in_turn(runs, lambda: once(BARE, env), lambda: once(SERVE, env))
     return statistics.median(bare), statistics.median(ours)
 
 

@@ -529,6 +529,11 @@ async def _entry_body(request: Request) -> Entry | None:
     return cast(Entry, given) if isinstance(given, dict) else None
 
 
+# What an entry write starts from in its locale: the base entry, the new version's number and
+# the notice; or the answer that refuses the write.
+EntryStart = Callable[[sqlite3.Connection, str], tuple[Entry, int, str] | Response]
+
+
 class CMA:
     """The CMA's handlers over one sandbox state."""
 
@@ -733,8 +738,12 @@ class CMA:
             return not_found("locale")
         return content_type, locale
 
-    async def create_entry(self, request: Request) -> Response:
-        ct = request.path_params["content_type"]
+    async def _save_entry(
+        self, request: Request, ct: str, action: str, start: EntryStart
+    ) -> tuple[Entry, str] | Response:
+        """The body's entry saved as a new version over what `start` gives in the write's locale
+        (the base entry, its version number and the notice), or the answer that refuses it:
+        Contentstack's wording names the `action` ("creation", "update") that failed."""
         given = await _entry_body(request)
         if given is None:
             return _bad_body("The request body must be an object with an 'entry' object.")
@@ -743,53 +752,57 @@ class CMA:
             if isinstance(found, Response):
                 return found
             content_type, locale = found
-            now = store.iso(self.state.clock.now())
-            user = acting_user(request)
-            base: Entry = {
-                "uid": "blt" + secrets.token_hex(8),
-                "locale": locale,
-                "created_at": now,
-                "created_by": user,
-                "ACL": {},
-                "_in_progress": False,
-            }
-            entry = self._new_version(request, conn, ct, base, given, 1)
-            if errors := validate_entry(conn, ct, cast(list[dict[str, Any]], content_type["schema"]), entry):
-                return error_response(
-                    422, ENTRY_VALIDATION_CODE, "Entry creation failed. Please enter valid data.", errors
-                )
-            store.save_entry(conn, ct, entry)
-        return JSONResponse({"notice": "Entry created successfully.", "entry": entry}, status_code=201)
-
-    async def update_entry(self, request: Request) -> Response:
-        ct, uid = request.path_params["content_type"], request.path_params["uid"]
-        given = await _entry_body(request)
-        if given is None:
-            return _bad_body("The request body must be an object with an 'entry' object.")
-        with self.state.db.transaction() as conn:
-            found = self._write_target(conn, request, ct)
-            if isinstance(found, Response):
-                return found
-            content_type, locale = found
-            current = store.get_entry(conn, ct, uid, locale)
-            notice = "Entry updated successfully." if current is not None else "Entry localized successfully."
-            if current is not None:
-                version = current["_version"] + 1
-                base = current
-            else:
-                # Localizing: the new locale starts from what readers saw through the fallback.
-                source = entry_in_locale(conn, ct, uid, locale, True)
-                if source is None:
-                    return not_found()
-                version = 1
-                now = store.iso(self.state.clock.now())
-                base = source | {"locale": locale, "created_at": now, "created_by": acting_user(request)}
+            started = start(conn, locale)
+            if isinstance(started, Response):
+                return started
+            base, version, notice = started
             entry = self._new_version(request, conn, ct, base, given, version)
             if errors := validate_entry(conn, ct, cast(list[dict[str, Any]], content_type["schema"]), entry):
                 return error_response(
-                    422, ENTRY_VALIDATION_CODE, "Entry update failed. Please enter valid data.", errors
+                    422, ENTRY_VALIDATION_CODE, f"Entry {action} failed. Please enter valid data.", errors
                 )
             store.save_entry(conn, ct, entry)
+        return entry, notice
+
+    async def create_entry(self, request: Request) -> Response:
+        ct = request.path_params["content_type"]
+
+        def start(conn: sqlite3.Connection, locale: str) -> tuple[Entry, int, str]:
+            base: Entry = {
+                "uid": "blt" + secrets.token_hex(8),
+                "locale": locale,
+                "created_at": store.iso(self.state.clock.now()),
+                "created_by": acting_user(request),
+                "ACL": {},
+                "_in_progress": False,
+            }
+            return base, 1, "Entry created successfully."
+
+        saved = await self._save_entry(request, ct, "creation", start)
+        if isinstance(saved, Response):
+            return saved
+        entry, notice = saved
+        return JSONResponse({"notice": notice, "entry": entry}, status_code=201)
+
+    async def update_entry(self, request: Request) -> Response:
+        ct, uid = request.path_params["content_type"], request.path_params["uid"]
+
+        def start(conn: sqlite3.Connection, locale: str) -> tuple[Entry, int, str] | Response:
+            current = store.get_entry(conn, ct, uid, locale)
+            if current is not None:
+                return current, current["_version"] + 1, "Entry updated successfully."
+            # Localizing: the new locale starts from what readers saw through the fallback.
+            source = entry_in_locale(conn, ct, uid, locale, True)
+            if source is None:
+                return not_found()
+            now = store.iso(self.state.clock.now())
+            base = source | {"locale": locale, "created_at": now, "created_by": acting_user(request)}
+            return base, 1, "Entry localized successfully."
+
+        saved = await self._save_entry(request, ct, "update", start)
+        if isinstance(saved, Response):
+            return saved
+        entry, notice = saved
         return JSONResponse({"notice": notice, "entry": entry})
 
     async def delete_entry(self, request: Request) -> Response:

@@ -16,7 +16,7 @@ from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import clean
-from cs_mcp.toolkit.write import WriteAnswer
+from cs_mcp.toolkit.write import WriteAnswer, WriteOutcome
 
 T = TypeVar("T")
 
@@ -92,6 +92,17 @@ def entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
     title = clean(entry.title) if entry.title else None
     return EntryRef(
         content_type=content_type, uid=entry.uid, locale=entry.locale or locale, version=entry.version, title=title
+    )
+
+
+def saved_entry_answer(outcome: WriteOutcome[Entry], content_type: str, locale: str, notice: str) -> EntryWriteAnswer:
+    """The answer to a write that saves an entry in `locale`: the entry as saved and `notice`,
+    or neither when nothing was written (a dry run, a denial, a confirmation to ask for)."""
+    saved = outcome.result
+    return outcome.answer(
+        EntryWriteAnswer,
+        entry=entry_ref(content_type, locale, saved) if saved is not None else None,
+        notice=notice if saved is not None else None,
     )
 
 

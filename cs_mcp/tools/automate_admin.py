@@ -111,6 +111,7 @@ class AuditLogDetail(AuditLogInfo, ReadAnswer):
 
 
 A = TypeVar("A", bound=AccountInfo)
+W = TypeVar("W", bound=WriteAnswer)
 
 
 class AccountList(ListAnswer):
@@ -284,6 +285,16 @@ async def create_automation_project(
     )
 
 
+async def _unchanged(
+    call: WriteCall, targets: Targets, what: str, name: str | None, model: type[W], **fields: Any
+) -> W:
+    """The answer to an update that asks for what the `what` named `name` already has: nothing
+    is sent, but the guard still decides (a denial raises ToolError) and the call is audited."""
+    plan = WritePlan(action=call.spec.name, summary=f"nothing to do: the {what} already reads so")
+    unchanged = await call.noop(targets, plan, "no change")
+    return unchanged.answer(model, notice=f"{what} {name!r} already has these values; nothing was sent", **fields)
+
+
 def _changes(project: AutomationProject, wanted: dict[str, Any]) -> list[str]:
     current = {"title": project.title, "description": project.description or "", "tags": project.tags}
     return [f"{name}: {current[name]!r} -> {value!r}" for name, value in wanted.items() if current[name] != value]
@@ -315,13 +326,7 @@ async def update_automation_project(
     project = await load_project(call.state, project_id)
     changes = _changes(project, wanted)
     if not changes:
-        unchanged = await call.noop(
-            targets,
-            WritePlan(action=call.spec.name, summary="nothing to do: the project already reads so"),
-            "no change",
-        )
-        message = f"project {project_id!r} already has these values; nothing was sent"
-        return unchanged.answer(ProjectWriteAnswer, notice=message, project=project_info(project))
+        return await _unchanged(call, targets, "project", project_id, ProjectWriteAnswer, project=project_info(project))
     body = {"title": project.title, "description": project.description or "", "tags": project.tags} | wanted
     path = automate_path("projects", project_id)
     plan = WritePlan(
@@ -494,14 +499,14 @@ async def update_project_variable(
     elif value is not None and value != current.value:
         changes.append(f"value: {clean_text(str(current.value or ''))!r} -> {value!r}")
     if not changes:
-        unchanged = await call.noop(
+        return await _unchanged(
+            call,
             targets,
-            WritePlan(action=call.spec.name, summary="nothing to do: the variable already reads so"),
-            "no change",
-        )
-        message = f"variable {current.key!r} already has these values; nothing was sent"
-        return unchanged.answer(
-            VariableWriteAnswer, notice=message, project_id=project_id, variable=variable_info(current)
+            "variable",
+            current.key,
+            VariableWriteAnswer,
+            project_id=project_id,
+            variable=variable_info(current),
         )
     path = automate_path("projects", project_id, "variables", variable_id)
     plan = _variable_plan(call, targets, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes)

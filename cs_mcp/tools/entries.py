@@ -33,9 +33,9 @@ from cs_mcp.toolkit.entry_writes import (
     EntryRef,
     EntryWriteAnswer,
     current_entry,
-    entry_ref,
     published_environments,
     refuse_problems,
+    saved_entry_answer,
     schema_problems,
     whole_entry,
     write_or_explain,
@@ -279,12 +279,7 @@ async def create_entry(
         )
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    created = outcome.result
-    return outcome.answer(
-        EntryWriteAnswer,
-        entry=entry_ref(content_type, loc, created) if created is not None else None,
-        notice="Entry created." if created is not None else None,
-    )
+    return saved_entry_answer(outcome, content_type, loc, "Entry created.")
 
 
 async def localized_locales(state: AppState, content_type: str, uid: str) -> tuple[str, ...]:
@@ -357,12 +352,7 @@ async def update_entry(
         execute=execute,
         target_versions={f"{content_type}/{uid}/{loc}": expected_version},
     )
-    updated = outcome.result
-    return outcome.answer(
-        EntryWriteAnswer,
-        entry=entry_ref(content_type, loc, updated) if updated is not None else None,
-        notice="Entry updated." if updated is not None else None,
-    )
+    return saved_entry_answer(outcome, content_type, loc, "Entry updated.")
 
 
 @write_tool(

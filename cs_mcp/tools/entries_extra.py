@@ -25,6 +25,7 @@ from cs_mcp.toolkit.entry_writes import (
     current_entry,
     entry_ref,
     published_environments,
+    saved_entry_answer,
     whole_entry,
     write_or_explain,
 )
@@ -235,12 +236,7 @@ async def localize_entry(
         # Bound to the version it starts from: a confirmation does not carry over a later edit.
         target_versions={f"{content_type}/{uid}/{source}": base.version or 0},
     )
-    created = outcome.result
-    return outcome.answer(
-        EntryWriteAnswer,
-        entry=entry_ref(content_type, locale, created) if created is not None else None,
-        notice=f"Entry localized in {locale}." if created is not None else None,
-    )
+    return saved_entry_answer(outcome, content_type, locale, f"Entry localized in {locale}.")
 
 
 @write_tool(
