@@ -26,7 +26,7 @@ from cs_mcp.client import Api, ContentstackError
 from cs_mcp.config import CAPABILITY_HINTS, Capability, Settings
 from cs_mcp.guard.scopes import Scope, scope_set
 from cs_mcp.toolkit.context import ToolContext
-from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, shorten_to_fit
+from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, carrying_measures, measured_size, shorten_to_fit
 from cs_mcp.toolkit.write import ConfirmationToken, DryRun, ElicitationRequired, WriteCall
 
 
@@ -400,8 +400,15 @@ def _within_budget(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
     @functools.wraps(fn)
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        answer = await fn(*args, **kwargs)
-        if not isinstance(answer, BaseModel) or len(answer.model_dump_json()) // 4 <= ANSWER_BUDGET:
+        with carrying_measures():
+            answer = await fn(*args, **kwargs)
+            if not isinstance(answer, BaseModel):
+                return answer
+            # A page measured while it was fitted is not encoded again: its measure bounds the answer's.
+            bound = measured_size(answer)
+        if bound is not None and bound // 4 <= ANSWER_BUDGET:
+            return answer
+        if len(answer.model_dump_json()) // 4 <= ANSWER_BUDGET:
             return answer
         fitted = shorten_to_fit(answer, ANSWER_BUDGET)
         if "truncated" in type(fitted).model_fields:

@@ -11,7 +11,9 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import pydantic_core
@@ -176,12 +178,54 @@ def _compact_json(value: Any) -> bytes | None:
         return None
 
 
+# The pages a call measured while fitting them: each kept list with the byte length of its
+# items' compact JSON, so that the call's budget check need not encode them once more.
+_MEASURED: ContextVar[list[tuple[list[Any], int]] | None] = ContextVar("measured_pages", default=None)
+
+
+_PAGE_OF_OBJECTS = list[dict[str, Any]]
+
+
+@contextmanager
+def carrying_measures() -> Iterator[None]:
+    """Within it, the pages `fit_page` measures are remembered for `measured_size`."""
+    token = _MEASURED.set([])
+    try:
+        yield
+    finally:
+        _MEASURED.reset(token)
+
+
+def measured_size(answer: BaseModel) -> int | None:
+    """An upper bound of `len(answer.model_dump_json())` from the pages measured while it was
+    shaped (`carrying_measures`), encoding only the rest of the answer; None when no field of
+    the answer holds a measured page as it was measured (a page grown or changed since is
+    measured again). Compact UTF-8 bytes count at least a character each."""
+    pages = _MEASURED.get()
+    if not pages:
+        return None
+    for name, declared in type(answer).model_fields.items():
+        value = getattr(answer, name)
+        # Only a field that keeps its items as they are: equal values of other types (1, 1.0,
+        # True) can be written longer than they were measured.
+        if declared.annotation != _PAGE_OF_OBJECTS or not isinstance(value, list) or not value:
+            continue
+        items = cast(list[Any], value)
+        for page, size in pages:
+            if len(page) == len(items) and page == items:
+                # The field's `"name":[` and `]`, a comma before it, one between items.
+                rest = len(answer.model_dump_json(exclude={name}))
+                return rest + size + len(name) + 6 + len(items)
+    return None
+
+
 def _fit_clean_page(items: Sequence[T], room: int) -> tuple[list[T], bool] | None:
     """`fit_page`'s answer for clean items, taken from one compact encoding an item against an
     upper bound of the exact measure (`_dumps_bound`): every item when the bounds fit `room`,
     a first item far over it alone shortened. None when only the exact measure can tell (an
     item to clean, or a page near the budget)."""
     used = 0
+    size = 0
     for index, item in enumerate(items):
         data = _compact_json(item)
         if data is None:
@@ -198,7 +242,12 @@ def _fit_clean_page(items: Sequence[T], room: int) -> tuple[list[T], bool] | Non
         used += _dumps_bound(data) // 4 + 1
         if used > room:
             return None
-    return list(items), False
+        size += len(data)
+    kept = list(items)
+    pages = _MEASURED.get()
+    if pages is not None:
+        pages.append((cast(list[Any], kept), size))
+    return kept, False
 
 
 def _dumps_bound(data: bytes) -> int:

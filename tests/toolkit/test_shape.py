@@ -11,6 +11,8 @@ from pydantic import BaseModel
 
 from cs_mcp.toolkit.shape import (
     DEFAULT_BUDGET_TOKENS,
+    ListAnswer,
+    carrying_measures,
     clean,
     clean_text,
     decode_cursor,
@@ -20,6 +22,7 @@ from cs_mcp.toolkit.shape import (
     fit_budget,
     fit_one,
     fit_page,
+    measured_size,
     page_info,
     shorten_to_fit,
     with_notice,
@@ -221,3 +224,42 @@ def test_a_page_led_by_an_item_far_over_the_budget_answers_that_item_cut_as_the_
     kept, shortened = fit_page(items, cleaned=True)
     assert shortened is True
     assert kept == [shorten_to_fit(items[0], DEFAULT_BUDGET_TOKENS - 200)]
+
+
+class _Page(ListAnswer):
+    entries: list[dict[str, Any]]
+
+
+def test_a_measure_carried_from_the_fitted_page_is_never_below_the_answers_exact_length() -> None:
+    items = [{"title": f"é{i}", "n": 1e-7, "tags": ["a", "b"], "ok": True} for i in range(5)]
+    with carrying_measures():
+        kept, _ = fit_page(items, cleaned=True)
+        answer = _Page(entries=kept, returned=len(kept), note="a note")
+        bound = measured_size(answer)
+    assert bound is not None
+    assert bound >= len(answer.model_dump_json())
+
+
+def test_a_page_grown_after_it_was_measured_carries_no_measure() -> None:
+    with carrying_measures():
+        kept, _ = fit_page([{"t": "a"}], cleaned=True)
+        answer = _Page(entries=kept, returned=1)
+        grown = answer.model_copy(update={"entries": [*kept, {"t": "x" * 100_000}]})
+        assert measured_size(grown) is None
+        answer.entries.append({"t": "x" * 100_000})
+        assert measured_size(answer) is None
+
+
+@pytest.mark.anyio
+async def test_a_read_answer_grown_past_the_budget_after_its_page_was_measured_is_still_cut() -> None:
+    from cs_mcp.toolkit.registry import ANSWER_BUDGET, _within_budget  # pyright: ignore[reportPrivateUsage]  # the check itself is under test
+
+    async def read() -> _Page:
+        kept, _ = fit_page([{"t": "a"}], cleaned=True)
+        answer = _Page(entries=kept, returned=1)
+        answer.entries.append({"t": "x" * 100_000})
+        return answer
+
+    answer = await _within_budget(read)()
+    assert answer.truncated
+    assert len(answer.model_dump_json()) // 4 <= ANSWER_BUDGET
