@@ -3,8 +3,8 @@ server (`python -m bench.baseline --http PORT`), each in its own process under
 `valgrind --tool=callgrind`, driven by one MCP client over Streamable HTTP. Instrumentation is
 off while a server starts and warms up and is switched on (`callgrind_control -i on`) only for
 the counted calls of each case, which are dumped case by case. User-space instructions repeat
-within a fraction of a percent whatever else loads the machine, where CPU and wall-clock times
-move by a factor of two.
+within about a percent whatever else loads the machine, where CPU and wall-clock times move by
+a factor of two.
 
 Contentstack's answers are recorded once from a sandbox process (seeded as `bench.overhead`
 seeds it) and then replayed, byte for byte and to both servers alike, by a small HTTP server in
@@ -17,6 +17,7 @@ server included, as for a real stack).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -52,8 +53,8 @@ Key = tuple[str, str, tuple[tuple[str, str], ...]]
 
 
 def request_key(method: str, path: str, query: str) -> Key:
-    """What a recorded answer is filed under: the method, the path (percent-decoded), and the query's pairs in
-    order of name (two clients may send the same parameters in another order)."""
+    """What a recorded answer is filed under: the method, the path (percent-decoded), and the
+    query's pairs in order of name (two clients may send the same parameters in another order)."""
     return method.upper(), unquote(path), tuple(sorted(parse_qsl(query, keep_blank_values=True)))
 
 
@@ -104,7 +105,8 @@ class Replay:
                 answer = replay.answers.get(key)
                 if answer is None:
                     replay.missed.append(key)
-                    answer = Answer(404, (("content-type", "application/json"),), b'{"error_message": "not recorded"}')
+                    refusal = json.dumps({"error_message": f"not recorded: GET {self.path}"}).encode()
+                    answer = Answer(404, (("content-type", "application/json"),), refusal)
                 self.send_response(answer.status)
                 for name, value in answer.headers:
                     self.send_header(name, value)
@@ -274,7 +276,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=100)
     args = parser.parse_args()
-    missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
+    missing = [name for name in ("valgrind", "callgrind_control") if shutil.which(name) is None]
     if missing:
         print(f"skipped: {' and '.join(missing)} not found (install valgrind to count instructions)")
         return
