@@ -9,7 +9,7 @@ import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -17,6 +17,8 @@ from typing import TypeVar
 import anyio
 import anyio.abc
 import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
@@ -104,14 +106,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_answering(url: str, process: anyio.abc.Process | None = None) -> None:
-    """Waits (at most a minute) until a process just started answers 200 at `url`.
+async def wait_answering(url: str, process: anyio.abc.Process | None = None, within: float = 60) -> None:
+    """Waits (at most `within` seconds, a minute by default) until a process just started
+    answers 200 at `url`.
 
     Raises:
         RuntimeError: `process` ended first.
-        TimeoutError: nothing answered within the minute.
+        TimeoutError: nothing answered in time.
     """
-    with anyio.fail_after(60):
+    with anyio.fail_after(within):
         async with httpx2.AsyncClient() as http:
             while True:
                 if process is not None and process.returncode is not None:
@@ -122,6 +125,45 @@ async def wait_answering(url: str, process: anyio.abc.Process | None = None) -> 
                 except httpx2.TransportError:
                     pass
                 await anyio.sleep(0.05)
+
+
+@asynccontextmanager
+async def serving(
+    command: Sequence[str], env: Mapping[str, str], within: float = 60
+) -> AsyncGenerator[tuple[anyio.abc.Process, str]]:
+    """Starts a server (`command`, `{port}` standing for a free port), waits until it answers
+    200 at /healthz, answers the process and its base URL, and stops it (SIGTERM) at the end.
+    `within` bounds, in seconds, the wait for its start and the wait for its end.
+
+    Raises:
+        RuntimeError: the server ended before it answered.
+        TimeoutError: it did not answer, or did not end, in time.
+    """
+    port = free_port()
+    process = await anyio.open_process(
+        [part.replace("{port}", str(port)) for part in command],
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_answering(f"{base}/healthz", process, within)
+        yield process, base
+    finally:
+        process.terminate()
+        with anyio.fail_after(within):
+            await process.wait()
+
+
+@asynccontextmanager
+async def mcp_http_session(url: str, token: str, read_timeout: float = 60) -> AsyncGenerator[Client]:
+    """An MCP client session over Streamable HTTP to `url`, sending `token` as its bearer token;
+    a request waits at most `read_timeout` seconds for its answer."""
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=read_timeout)
+    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        yield client
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,21 +21,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx2
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from bench._common import (
     ENTRIES,
     UNLIMITED,
     clean_env,
-    free_port,
     machine,
+    mcp_http_session,
     percentile_ms,
     proc_stat,
     sandbox_process,
+    serving,
     status_mib,
-    wait_answering,
 )
 
 TOKEN = "bench-load-token-0123456789abcdef"
@@ -75,8 +72,7 @@ class Figures:
 
 
 async def one_client(url: str, call: Call, deadline: float, figures: Figures) -> None:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
-    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+    async with mcp_http_session(url, TOKEN) as client:
         while time.monotonic() < deadline:
             start = time.perf_counter()
             try:
@@ -100,17 +96,7 @@ async def load(
 ) -> None:
     """Starts a server (`command`, `{port}` standing for a free port), waits until it answers
     /healthz, drives `clients` clients at it with `call` for `seconds`, adds to `into`, stops it."""
-    port = free_port()
-    process = await anyio.open_process(
-        [*(part.replace("{port}", str(port)) for part in command)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_answering(f"{base}/healthz")
+    async with serving(command, env) as (process, base):
         started = time.monotonic()
         cpu_before = cpu_seconds(process.pid)  # the start's imports are not the load's
         deadline = started + seconds
@@ -120,10 +106,6 @@ async def load(
         into.seconds += time.monotonic() - started
         into.peak_mib = max(into.peak_mib, status_mib(process.pid, "VmHWM"))
         into.cpu_seconds += cpu_seconds(process.pid) - cpu_before
-    finally:
-        process.terminate()
-        with anyio.fail_after(10):
-            await process.wait()
 
 
 def ratio_line(bare: Figures, ours: Figures) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -139,3 +142,44 @@ def test_http_socket_lets_the_event_loop_turn_off_nagle_on_accepted_connections(
         return value
 
     assert asyncio.run(accepted_nodelay()) == 1
+
+
+PIPED = [
+    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "a script", "version": "1"}}},
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    {"jsonrpc": "2.0", "id": "three", "method": "tools/call",
+     "params": {"name": "query_entries", "arguments": {"content_type": "blog_post", "limit": 1}}},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("stdin_is", ["a pipe", "a file"])
+def test_requests_written_before_stdin_closes_are_all_answered_before_serve_exits(
+    tmp_path: Path, stdin_is: str
+) -> None:
+    requests = "".join(json.dumps(message) + "\n" for message in PIPED)
+    (tmp_path / "requests.jsonl").write_text(requests)
+    command = [sys.executable, "-m", "cs_mcp", "serve", "--sandbox-db", ":memory:"]
+    env = clean_env(tmp_path)
+    with (tmp_path / "requests.jsonl").open() as file:
+        # A pipe closes once the input is written; a file ends where its text does.
+        done = subprocess.run(
+            command,
+            stdin=file if stdin_is == "a file" else None,
+            input=None if stdin_is == "a file" else requests,
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answers: dict[Any, Any] = {}
+    for line in done.stdout.splitlines():
+        message = json.loads(line)
+        answers[message["id"]] = message
+    assert set(answers) == {1, 2, "three"}
+    assert "query_entries" in {tool["name"] for tool in answers[2]["result"]["tools"]}
+    assert answers["three"]["result"]["isError"] is False
