@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, cast
@@ -187,7 +187,7 @@ _PAGE_OF_OBJECTS = list[dict[str, Any]]
 
 
 @contextmanager
-def carrying_measures() -> Iterator[None]:
+def carrying_measures() -> Generator[None]:
     """Within it, the pages `fit_page` measures are remembered for `measured_size`."""
     token = _MEASURED.set([])
     try:
