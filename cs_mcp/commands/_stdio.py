@@ -20,7 +20,7 @@ import stat
 import sys
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import anyio
 from mcp.server import MCPServer
@@ -93,11 +93,31 @@ class Owed:
                 self.settled.set()
 
 
-class DrainingReadStream:
+class _Wrapping:
+    """What a stream that wraps another does when it is closed or used as a context manager."""
+
+    def __init__(self, wrapped: ReadStream[Any] | WriteStream[Any]) -> None:
+        self._wrapped = wrapped
+
+    async def aclose(self) -> None:
+        await self._wrapped.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> bool | None:
+        await self.aclose()
+        return None
+
+
+class DrainingReadStream(_Wrapping):
     """The server's input: the messages of `inner`, whose end is passed on only once `owed`
     is settled (or after `drain_seconds`)."""
 
     def __init__(self, inner: ReadStream[SessionMessage | Exception], owed: Owed, drain_seconds: float) -> None:
+        super().__init__(inner)
         self.inner = inner
         self.owed = owed
         self.drain_seconds = drain_seconds
@@ -117,9 +137,6 @@ class DrainingReadStream:
         self.owed.asked(item)
         return item
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
     def __aiter__(self) -> DrainingReadStream:
         return self
 
@@ -129,38 +146,18 @@ class DrainingReadStream:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> DrainingReadStream:
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
-
-
-class AnsweringWriteStream:
+class AnsweringWriteStream(_Wrapping):
     """The server's output: sends to `inner` and marks what it answers in `owed`."""
 
     def __init__(self, inner: WriteStream[SessionMessage], owed: Owed) -> None:
+        super().__init__(inner)
         self.inner = inner
         self.owed = owed
 
     async def send(self, item: SessionMessage, /) -> None:
         await self.inner.send(item)
         self.owed.answered(item)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def __aenter__(self) -> AnsweringWriteStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
 
 
 async def run_stdio(server: MCPServer[Any], drain_seconds: float = DRAIN_SECONDS) -> None:
