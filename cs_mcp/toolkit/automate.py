@@ -13,7 +13,7 @@ from pydantic import Field
 from cs_mcp.client import APIModel, AuditLogEntry, AutomationProject, NotFoundError, Page, encode_path
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.shape import MAX_LIMIT, clean_text, decode_cursor, fingerprint, fit_budget, page_info
+from cs_mcp.toolkit.shape import MAX_LIMIT, clean_text, decode_cursor, fingerprint, fitted_page
 
 T = TypeVar("T")
 M = TypeVar("M", bound=APIModel)
@@ -120,8 +120,4 @@ async def project_page(
     except NotFoundError:
         raise ToolError(project_missing(project_id)) from None
     items = [shape(item) for item in page.items]
-    kept = fit_budget(items)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(items)
-    )
-    return kept, info
+    return fitted_page(items, total=page.total, skip=skip, asked=limit, query_fingerprint=query)

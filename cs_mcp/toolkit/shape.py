@@ -395,6 +395,18 @@ def fit_listing(
     return kept, info
 
 
+def fitted_page(
+    items: Sequence[T], *, total: int | None, skip: int, asked: int, query_fingerprint: str
+) -> tuple[list[T], dict[str, Any]]:
+    """The longest prefix of `items` that fits the budget (`fit_budget`) and its `ListPage`
+    fields (`page_info`), every one of `items` having come back from Contentstack."""
+    kept = fit_budget(items)
+    info = page_info(
+        total=total, skip=skip, asked=asked, returned=len(kept), query_fingerprint=query_fingerprint, fetched=len(items)
+    )
+    return kept, info
+
+
 def page_info(
     *,
     total: int | None,

@@ -55,6 +55,7 @@ from cs_mcp.toolkit.shape import (
     encode_cursor,
     fingerprint,
     fit_budget,
+    fitted_page,
     page_info,
 )
 from cs_mcp.toolkit.write import (
@@ -321,10 +322,7 @@ async def list_automation_projects(
     skip = decode_cursor(cursor, query)
     page = await state.client.automate.projects(skip=skip, limit=limit)
     projects = [project_info(p) for p in page.items]
-    kept = fit_budget(projects)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(projects)
-    )
+    kept, info = fitted_page(projects, total=page.total, skip=skip, asked=limit, query_fingerprint=query)
     return ProjectList(projects=kept, **info)
 
 

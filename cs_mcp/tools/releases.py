@@ -43,8 +43,7 @@ from cs_mcp.toolkit.shape import (
     clean_text,
     decode_cursor,
     fingerprint,
-    fit_budget,
-    page_info,
+    fitted_page,
 )
 from cs_mcp.toolkit.write import (
     Permits,
@@ -385,10 +384,7 @@ async def list_releases(
     skip = decode_cursor(cursor, query)
     page = await state.client.releases.list(skip=skip, limit=limit)
     found = [summary(r) for r in page.items]
-    kept = fit_budget(found)
-    info = page_info(
-        total=page.total, skip=skip, asked=limit, returned=len(kept), query_fingerprint=query, fetched=len(found)
-    )
+    kept, info = fitted_page(found, total=page.total, skip=skip, asked=limit, query_fingerprint=query)
     return ReleaseList(releases=kept, **info)
 
 
@@ -410,10 +406,7 @@ async def get_release(
     page = await state.client.releases.items(release_uid, skip=skip, limit=items_limit)
     latest = await latest_versions(state, page.items)
     infos = [item_info(i, v, looked_up=True) for i, v in zip(page.items, latest, strict=True)]
-    kept = fit_budget(infos)
-    info = page_info(
-        total=page.total, skip=skip, asked=items_limit, returned=len(kept), query_fingerprint=query, fetched=len(infos)
-    )
+    kept, info = fitted_page(infos, total=page.total, skip=skip, asked=items_limit, query_fingerprint=query)
     shown = summary(release)
     if shown.items_count is None and page.total is not None:
         shown.items_count = page.total
