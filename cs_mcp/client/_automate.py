@@ -260,17 +260,15 @@ class AutomateAPI:
                 trigger or an action.
             NotFoundError: no such project or automation.
         """
-        body = await self._core.request(
-            Api.AUTOMATE,
+        body = await self._project_write(
             "PATCH",
             ["projects", project_id, "automations", automation_id],
+            project_id,
+            SET_ACTIVE_OPERATION,
+            permit,
             json_body={"active": active},
-            permit=permit,
-            operation=SET_ACTIVE_OPERATION,
-            targets={"automation_project": [project_id]},
         )
-        message = body.get("message") or body.get("notice")
-        return str(message) if message else ""
+        return _message(body)
 
     async def executions(
         self,
@@ -354,14 +352,8 @@ class AutomateAPI:
         body: dict[str, Any] = {"title": title, "tags": tags}
         if description is not None:
             body["description"] = description
-        answer = await self._core.request(
-            Api.AUTOMATE,
-            "POST",
-            ["projects"],
-            json_body=body,
-            permit=permit,
-            operation="automation_project.create",
-            targets={"automation_project": [new_target]},
+        answer = await self._project_write(
+            "POST", ["projects"], new_target, "automation_project.create", permit, json_body=body
         )
         return AutomationProject.model_validate(answer)
 
@@ -372,14 +364,8 @@ class AutomateAPI:
             PermitRequiredError: the permit is not the guard's for this project (nothing sent).
             NotFoundError, InvalidRequestError: Automate's refusal.
         """
-        answer = await self._core.request(
-            Api.AUTOMATE,
-            "PUT",
-            ["projects", project_id],
-            json_body=changes,
-            permit=permit,
-            operation="automation_project.update",
-            targets={"automation_project": [project_id]},
+        answer = await self._project_write(
+            "PUT", ["projects", project_id], project_id, "automation_project.update", permit, json_body=changes
         )
         return AutomationProject.model_validate(answer)
 
@@ -390,15 +376,36 @@ class AutomateAPI:
             PermitRequiredError: the permit is not the guard's for this project (nothing sent).
             NotFoundError: no such project.
         """
-        answer = await self._core.request(
-            Api.AUTOMATE,
-            "DELETE",
-            ["projects", project_id],
-            permit=permit,
-            operation="automation_project.delete",
-            targets={"automation_project": [project_id]},
+        answer = await self._project_write(
+            "DELETE", ["projects", project_id], project_id, "automation_project.delete", permit
         )
         return _message(answer)
+
+    async def _project_write(
+        self,
+        method: str,
+        path: list[str],
+        project: str,
+        operation: str,
+        permit: Permit,
+        json_body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A guarded Automate write: the permit must be the guard's for `operation` on the
+        project `project` (the id of a new one: what the guard checked in its place).
+
+        Raises:
+            PermitRequiredError: it is not (nothing sent).
+            APIError: Automate's refusal, as `request` raises it.
+        """
+        return await self._core.request(
+            Api.AUTOMATE,
+            method,
+            path,
+            json_body=json_body,
+            permit=permit,
+            operation=operation,
+            targets={"automation_project": [project]},
+        )
 
     # -- project variables ----------------------------------------------------------------------
 
@@ -445,14 +452,13 @@ class AutomateAPI:
     async def _send_variable(
         self, method: str, project_id: str, tail: list[str], body: dict[str, str], permit: Permit
     ) -> ProjectVariable:
-        answer = await self._core.request(
-            Api.AUTOMATE,
+        answer = await self._project_write(
             method,
             ["projects", project_id, "variables", *tail],
+            project_id,
+            "automation_variable.create" if method == "POST" else "automation_variable.update",
+            permit,
             json_body=body,
-            permit=permit,
-            operation="automation_variable.create" if method == "POST" else "automation_variable.update",
-            targets={"automation_project": [project_id]},
         )
         return ProjectVariable.model_validate(answer)
 
@@ -463,13 +469,12 @@ class AutomateAPI:
             PermitRequiredError: the permit is not the guard's for this project (nothing sent).
             NotFoundError: no such project or variable.
         """
-        body = await self._core.request(
-            Api.AUTOMATE,
+        body = await self._project_write(
             "DELETE",
             ["projects", project_id, "variables", variable_id],
-            permit=permit,
-            operation="automation_variable.delete",
-            targets={"automation_project": [project_id]},
+            project_id,
+            "automation_variable.delete",
+            permit,
         )
         return _message(body)
 
