@@ -28,9 +28,8 @@ from cs_mcp.client import ContentstackError, NotFoundError
 from cs_mcp.config import Capability
 from cs_mcp.guard import Principal
 from cs_mcp.toolkit.context import AppState, principal_in
-from cs_mcp.toolkit.registry import registered_tools
 from cs_mcp.toolkit.shape import clean, clean_text
-from cs_mcp.tools.stack import ContentTypeSchema, compact_field
+from cs_mcp.toolkit.stored_schemas import declared_tools
 from cs_mcp.views import MIME_TYPE as VIEW_MIME
 from cs_mcp.views import RESOURCE_META as VIEW_META
 from cs_mcp.views import VIEWS, View, view_html
@@ -73,7 +72,7 @@ def view_scopes() -> dict[str, frozenset[str]]:
     """Each view and the scopes of the tools that name it: a role is listed a view when it may
     use one of those tools."""
     found: dict[str, set[str]] = {}
-    for spec in registered_tools():
+    for spec in declared_tools():
         if spec.ui:
             found.setdefault(spec.ui, set()).update(spec.scopes)
     return {uri: frozenset(needed) for uri, needed in found.items()}
@@ -182,6 +181,9 @@ async def read_content_type(uid: str) -> str:
         ResourceNotFoundError: no such content type (the message lists those that exist).
         ResourceError: the guard refuses, or Contentstack fails.
     """
+    # The stack toolset's module, imported at the first read rather than when the server starts.
+    from cs_mcp.tools.stack import ContentTypeSchema, compact_field
+
     state = _caller(CONTENT_TYPE_SCOPE)
 
     async def read() -> str:

@@ -7,7 +7,7 @@ allow, and a call to any other tool is refused before it runs.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -26,10 +26,10 @@ from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
 from cs_mcp.safe_text import scrub_secrets
 from cs_mcp.toolkit.context import AppState, principal_in
-from cs_mcp.toolkit.registry import ToolSpec, registered_tools, toolset_availability
+from cs_mcp.toolkit.registry import ToolSpec, resolved, toolset_availability
 from cs_mcp.toolkit.schema import ArgumentCheck, compact_schema
 from cs_mcp.toolkit.shape import CONTENT_MARK, with_notice
-from cs_mcp.toolkit.stored_schemas import sdk_tool, stored_schemas
+from cs_mcp.toolkit.stored_schemas import declared_tools, sdk_tool, stored_schemas
 from cs_mcp.toolkit.toolsets import DISCOVERY, OfferedToolsets, discovery_specs, select_toolsets
 from cs_mcp.toolkit.write import audit_unserved, watch_attempt
 
@@ -210,6 +210,23 @@ class ListingGuard:
         return await call_next(ctx)
 
 
+class _Functions(Mapping[str, Callable[..., Awaitable[Any]]]):
+    """Each served tool's own function by name; a tool's module is imported when its function
+    is first looked up (its first call), not when the server is built."""
+
+    def __init__(self, specs: Mapping[str, ToolSpec]) -> None:
+        self._specs = specs
+
+    def __getitem__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        return resolved(self._specs[name]).fn
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
 def _scrub_result(result: HandlerResult, values: list[Any]) -> None:
     """Cuts secret argument values out of a call's error answer (an argument error may quote
     the value it refused); an answer that is not an error is the tool's own to keep clean."""
@@ -322,10 +339,11 @@ def build_server(
     offered = OfferedToolsets(selection, store=toolset_store)
     specs: dict[str, ToolSpec] = {}
     discovery = discovery_specs(offered, specs) if offered.selection.dynamic else []
-    # Only the served toolsets' modules are imported (and `describe_stack`'s, served always);
-    # dynamic mode registers every toolset so that `enable_toolset` can offer it later.
+    # Listed and guarded from the stored declarations of the served toolsets (and
+    # `describe_stack`'s, served always): a toolset's module is imported at its first call.
+    # Dynamic mode registers every toolset so that `enable_toolset` can offer it later.
     loaded = None if offered.selection.dynamic else {*offered.selection.enabled, "stack"}
-    for spec in [*discovery, *registered_tools(loaded)]:
+    for spec in [*discovery, *declared_tools(loaded)]:
         if spec.name != "describe_stack" and availability.get(spec.toolset) is not None:
             continue
         if spec.toolset != DISCOVERY and not offered.registers(spec):
@@ -345,7 +363,7 @@ def build_server(
         tools=[sdk_tool(spec, stored.get(name)) for name, spec in specs.items()],
     )
     server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered))
-    server.middleware.append(ArgumentCheck({name: spec.fn for name, spec in specs.items()}))
+    server.middleware.append(ArgumentCheck(_Functions(specs)))
     register_prompts(server, load_prompts() if prompts is None else prompts)
     register_resources(server)
     register_completions(server)

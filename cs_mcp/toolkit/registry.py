@@ -164,6 +164,10 @@ class ToolSpec:
     secret_arguments: tuple[str, ...] = ()  # write tools: arguments never recorded (`[redacted]`)
     # Toolsets that serve the tool too: a tool moved to a new toolset stays where users had it.
     also_in: tuple[str, ...] = ()
+    # A stored declaration (`stored_schemas.declared_tools`): the module that declares the tool,
+    # imported at its first call, and `fn` only reaches the function through it (`resolved`).
+    # None: `fn` is the tool's own.
+    deferred_from: str | None = None
 
     @property
     def toolsets(self) -> tuple[str, ...]:
@@ -441,13 +445,89 @@ def _plain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return run
 
 
+def resolved(spec: ToolSpec) -> ToolSpec:
+    """The tool's declaration with its own function: `spec` itself, or for a stored declaration
+    the one its module registers when imported (here, at the tool's first use).
+
+    Raises:
+        LookupError: the module declares no such tool (the stored declarations are out of date).
+    """
+    if spec.deferred_from is None:
+        return spec
+    importlib.import_module(spec.deferred_from)
+    found = _REGISTRY.get(spec.name)
+    if found is None:
+        raise LookupError(f"{spec.deferred_from} declares no tool {spec.name}: the stored declarations are out of date")
+    return found
+
+
+# What a stored declaration keeps of a `ToolSpec`: everything but the function, which it names
+# by its module instead.
+_DECLARED = (
+    "name",
+    "toolset",
+    "also_in",
+    "title",
+    "description",
+    "scopes",
+    "read_only",
+    "destructive",
+    "idempotent",
+    "open_world",
+    "read_back",
+    "ui",
+    "labelled",
+    "secret_arguments",
+)
+
+
+def declaration(spec: ToolSpec) -> dict[str, Any]:
+    """The JSON form of a declared tool (`stored_declaration` reads it back), its function named
+    by the module that declares it."""
+    declared: dict[str, Any] = {key: getattr(spec, key) for key in _DECLARED}
+    declared["scopes"] = sorted(spec.scopes)
+    declared["also_in"] = list(spec.also_in)
+    declared["secret_arguments"] = list(spec.secret_arguments)
+    declared["module"] = resolved(spec).fn.__module__
+    return declared
+
+
+def stored_declaration(declared: dict[str, Any]) -> ToolSpec:
+    """The tool a stored `declaration` describes, its module not imported: its `fn` imports the
+    module at its first call, and `resolved` gives the declaration with the tool's own function."""
+    name = str(declared["name"])
+    module = str(declared["module"])
+    fields = {key: declared[key] for key in _DECLARED}
+    fields["scopes"] = frozenset(declared["scopes"])
+    fields["also_in"] = tuple(declared["also_in"])
+    fields["secret_arguments"] = tuple(declared["secret_arguments"])
+    return ToolSpec(fn=_deferred(name, module), deferred_from=module, **fields)
+
+
+def _deferred(name: str, module: str) -> Callable[..., Awaitable[Any]]:
+    async def deferred(*args: Any, **kwargs: Any) -> Any:
+        importlib.import_module(module)
+        return await _REGISTRY[name].fn(*args, **kwargs)
+
+    deferred.__name__ = deferred.__qualname__ = name
+    deferred.__module__ = module
+    return deferred
+
+
 def registered_tools(toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
     """The declared tools, in a stable order (toolset, then declaration): every one, or only
     those `toolsets` serve, after importing those toolsets' modules and no others."""
-    load_toolsets(toolsets)
+    chosen = None if toolsets is None else list(toolsets)
+    load_toolsets(chosen)
+    return served_tools(_REGISTRY.values(), chosen)
+
+
+def served_tools(specs: Iterable[ToolSpec], toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
+    """Those of `specs` that `toolsets` serve (all of them when None), by toolset, in the order
+    given within one."""
     order = {name: i for i, name in enumerate(TOOLSETS)}
     chosen = set(TOOLSETS if toolsets is None else toolsets)
-    served = [spec for spec in _REGISTRY.values() if chosen.intersection(spec.toolsets)]
+    served = [spec for spec in specs if chosen.intersection(spec.toolsets)]
     # A tool moved to a new toolset keeps its place among the tools of the one it came from.
     return sorted(served, key=lambda s: min(order[t] for t in s.toolsets))
 

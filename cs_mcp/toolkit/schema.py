@@ -334,7 +334,9 @@ class ArgumentCheck:
     """
 
     def __init__(self, tools: Mapping[str, Callable[..., Awaitable[Any]]]) -> None:
-        self._tools = dict(tools)  # each tool's model is built at its first call: startup stays quick
+        # Looked up at each call, never copied: a mapping may import a tool's module at its
+        # first lookup, and each tool's model is built at its first call (start-up stays quick).
+        self._tools = tools
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call" or ctx.params is None:

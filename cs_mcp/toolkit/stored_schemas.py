@@ -7,9 +7,15 @@ its stored schemas instead (`sdk_tool`), and the SDK's own registration, which v
 call's arguments, runs at the tool's first call: listing is what it was, and a call is validated
 by the same model with the same errors.
 
+A toolset's module is imported at the first call of one of its tools, not at start: the server
+lists and guards its tools from their stored declarations (`declared_tools`: name, toolset,
+title, description, scopes, hints, what the guard and the listing read before a call), and
+each declaration's function imports its module when first called (`registry.resolved`).
+
 `tool_schemas.json` beside this module holds the schemas as the SDK builds them (before the
-listing compacts them). `tests/toolkit/test_stored_schemas.py` fails when one differs from what
-its declaration gives; after changing a tool's arguments or answer, regenerate the file:
+listing compacts them), `tool_declarations.json` the declarations, in catalog order.
+`tests/toolkit/test_stored_schemas.py` fails when either differs from what the declarations
+give; after changing a tool's declaration, arguments or answer, regenerate both files:
 
     python -m cs_mcp.toolkit.stored_schemas
 """
@@ -18,18 +24,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypedDict
 
 from mcp.server.mcpserver.tools import Tool
 from pydantic import PrivateAttr
 
-from cs_mcp.toolkit.registry import ToolSpec, registered_tools
+from cs_mcp.toolkit.registry import (
+    TOOLSETS,
+    ToolSpec,
+    declaration,
+    registered_tools,
+    resolved,
+    served_tools,
+    stored_declaration,
+)
 from cs_mcp.toolkit.schema import built_tool
 from cs_mcp.toolkit.toolsets import OfferedToolsets, discovery_specs, select_toolsets
 
 STORED = Path(__file__).with_name("tool_schemas.json")
+DECLARED = Path(__file__).with_name("tool_declarations.json")
 
 
 class Schemas(TypedDict):
@@ -60,11 +75,32 @@ def every_stored() -> dict[str, Schemas]:
     return stored
 
 
+@cache
+def stored_declarations() -> tuple[ToolSpec, ...] | None:
+    """Every declared tool as stored, in catalog order, no toolset module imported; None when
+    the file is missing."""
+    try:
+        text = DECLARED.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return tuple(stored_declaration(declared) for declared in json.loads(text))
+
+
+def declared_tools(toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
+    """What `registry.registered_tools` answers, from the stored declarations: the tools of
+    `toolsets` (else of every toolset), importing no toolset module."""
+    stored = stored_declarations()
+    if stored is None:
+        return registered_tools(toolsets)
+    return served_tools(stored, toolsets)
+
+
 class StoredTool(Tool):
     """An SDK tool listed from stored schemas; the SDK's tool, with its argument model and
     output validator, is built from the function at the first call and runs every call."""
 
     _output: dict[str, Any] | None = PrivateAttr(default=None)
+    _spec: ToolSpec | None = PrivateAttr(default=None)
 
     @cached_property
     def output_schema(self) -> dict[str, Any] | None:
@@ -85,12 +121,14 @@ class StoredTool(Tool):
             meta=spec.meta,
         )
         tool._output = stored["output"]
+        tool._spec = spec
         return tool
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         # The SDK's tool built from the function validates and runs the call, as it would have
         # if registered; the argument check built it already (one build a tool and process).
-        return await built_tool(self.fn, self.name).run(arguments, context, convert_result=convert_result)
+        fn = self.fn if self._spec is None else resolved(self._spec).fn
+        return await built_tool(fn, self.name).run(arguments, context, convert_result=convert_result)
 
 
 def sdk_built(
@@ -117,7 +155,7 @@ def sdk_tool(spec: ToolSpec, stored: Schemas | None) -> Tool:
     """The SDK tool the server registers for `spec`: from its `stored` schemas (`stored_schemas`)
     when it has them, else built from the function as the SDK's `add_tool` does."""
     if stored is None:
-        return sdk_built(spec.fn, spec.name, spec.title, spec.description, spec.annotations, spec.meta)
+        return sdk_built(resolved(spec).fn, spec.name, spec.title, spec.description, spec.annotations, spec.meta)
     return StoredTool.listed(spec, stored)
 
 
@@ -136,6 +174,22 @@ def generated_schemas() -> dict[str, Schemas]:
     return generated
 
 
+def generated_declarations() -> list[dict[str, Any]]:
+    """Every declared tool's declaration as its module gives it now (what the file should hold),
+    in catalog order: by toolset, then by module in the order of the toolset table, then as
+    declared (the order does not hang on which module this process imported first)."""
+    modules = {name: i for i, name in enumerate(dict.fromkeys(m for t in TOOLSETS.values() for m in t.modules))}
+    specs = registered_tools()
+    place = {spec.name: i for i, spec in enumerate(specs)}
+    by_module = sorted(specs, key=lambda s: (modules[s.fn.__module__], place[s.name]))
+    return [declaration(spec) for spec in served_tools(by_module)]
+
+
+def declarations_text(declarations: list[dict[str, Any]]) -> str:
+    """The declarations file's text: a JSON array, one tool a line."""
+    return "[\n" + ",\n".join(_compact(d) for d in declarations) + "\n]\n"
+
+
 def as_text(schemas: dict[str, Schemas]) -> str:
     """The file's text: a JSON object, one tool a line (so that a change shows as the lines of
     its tools, and a server parses only the lines it needs)."""
@@ -148,9 +202,10 @@ def _compact(value: Any) -> str:
 
 
 def main() -> None:
-    """Writes the stored schemas from the declarations."""
+    """Writes the stored schemas and declarations from the declarations."""
     STORED.write_text(as_text(generated_schemas()), encoding="utf-8")
-    print(f"wrote {STORED}")
+    DECLARED.write_text(declarations_text(generated_declarations()), encoding="utf-8")
+    print(f"wrote {STORED} and {DECLARED}")
 
 
 if __name__ == "__main__":

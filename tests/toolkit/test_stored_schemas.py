@@ -14,8 +14,16 @@ from mcp.server.mcpserver.tools import Tool
 from cs_mcp.config import Settings
 from cs_mcp.server import build_server
 from cs_mcp.toolkit import stored_schemas
-from cs_mcp.toolkit.registry import registered_tools
-from cs_mcp.toolkit.stored_schemas import StoredTool, generated_schemas, sdk_built, sdk_tool
+from cs_mcp.toolkit.registry import TOOLSETS, ToolSpec, registered_tools, resolved
+from cs_mcp.toolkit.stored_schemas import (
+    StoredTool,
+    declarations_text,
+    declared_tools,
+    generated_declarations,
+    generated_schemas,
+    sdk_built,
+    sdk_tool,
+)
 from tests.helpers import structured
 from tests.test_server import FULL_ENV, stack_handler
 
@@ -41,6 +49,39 @@ def test_the_stored_file_is_what_the_regeneration_writes() -> None:
     assert stored_schemas.stored_schemas(["get_entry", "publish"]) == {
         name: schemas for name, schemas in json.loads(text).items() if name in ("get_entry", "publish")
     }
+
+
+def declared_fields(spec: ToolSpec) -> dict[str, Any]:
+    """What a declaration says of a tool, its function aside."""
+    return {k: v for k, v in vars(spec).items() if k not in ("fn", "deferred_from")}
+
+
+def test_the_stored_declarations_file_is_what_the_regeneration_writes() -> None:
+    assert stored_schemas.DECLARED.read_text("utf-8") == declarations_text(generated_declarations()), (
+        f"stored declarations differ from the tools' declarations: run {REGENERATE}"
+    )
+
+
+@pytest.mark.parametrize("toolsets", [None, *([name] for name in TOOLSETS), ["stack", "entries", "assets"]])
+def test_the_stored_declarations_are_the_declared_tools_in_their_order(toolsets: list[str] | None) -> None:
+    stored = declared_tools(toolsets)
+    declared = registered_tools(toolsets)
+    assert [declared_fields(s) for s in stored] == [declared_fields(s) for s in declared]
+    assert all(s.deferred_from == d.fn.__module__ for s, d in zip(stored, declared, strict=True))
+    assert [resolved(s) for s in stored] == declared
+
+
+async def test_a_stored_declarations_function_runs_the_tools_own() -> None:
+    (stored,) = [s for s in declared_tools(["stack"]) if s.name == "get_content_type"]
+    (declared,) = [s for s in registered_tools(["stack"]) if s.name == "get_content_type"]
+    assert stored.fn is not declared.fn
+    assert resolved(declared) is declared
+    # Both fail alike reading the missing context: the stored one ran the tool's own function.
+    with pytest.raises(AttributeError, match="request_context") as own:
+        await declared.fn(NO_CONTEXT, content_type="blog_post")
+    with pytest.raises(AttributeError, match="request_context") as through:
+        await stored.fn(NO_CONTEXT, content_type="blog_post")
+    assert str(through.value) == str(own.value)
 
 
 def test_a_tool_is_listed_with_its_stored_schemas_and_no_model_built() -> None:

@@ -63,27 +63,44 @@ def test_the_import_contract_keeps_every_toolset_module_apart_from_the_others() 
 
 SERVED_MODULES = """
 import sys
+import anyio
+from mcp import Client
 from cs_mcp.config import Settings
 from cs_mcp.server import build_server
-build_server(Settings.from_env({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_MANAGEMENT_TOKEN": "m",
-                                "CS_MCP_TOOLSETS": sys.argv[1]}))
-print(",".join(sorted(m for m in sys.modules if m.startswith("cs_mcp.tools."))))
+server = build_server(Settings.from_env({"CONTENTSTACK_API_KEY": "k", "CONTENTSTACK_MANAGEMENT_TOKEN": "m",
+                                         "CS_MCP_TOOLSETS": sys.argv[1], "CS_MCP_ROLE": sys.argv[3]}))
+def imported():
+    return ",".join(sorted(m for m in sys.modules if m.startswith("cs_mcp.tools.")))
+async def main():
+    async with Client(server) as client:
+        await client.list_tools()
+        print(imported())
+        await client.call_tool(sys.argv[2], {})
+        print(imported())
+anyio.run(main)
 """
 
 
-def imported_toolset_modules(toolsets: str) -> set[str]:
-    """The `cs_mcp.tools` modules a fresh process has imported once it built a server."""
-    done = subprocess.run([sys.executable, "-c", SERVED_MODULES, toolsets], capture_output=True, text=True, check=True)
-    return {m for m in done.stdout.strip().split(",") if not m.startswith("cs_mcp.tools._")}
+def imported_toolset_modules(toolsets: str, call: str, role: str = "admin") -> tuple[set[str], set[str]]:
+    """The `cs_mcp.tools` modules a fresh process has imported once it built a server for
+    `role` and listed its tools, and once it called `call` (with no arguments) too."""
+    done = subprocess.run(
+        [sys.executable, "-c", SERVED_MODULES, toolsets, call, role], capture_output=True, text=True, check=True
+    )
+    listed, called = done.stdout.splitlines()
+    return (
+        {m for m in listed.split(",") if m and not m.startswith("cs_mcp.tools._")},
+        {m for m in called.split(",") if m and not m.startswith("cs_mcp.tools._")},
+    )
 
 
-def test_a_server_imports_only_the_modules_of_the_toolsets_it_serves() -> None:
-    served = {module for name in DEFAULT_TOOLSETS for module in TOOLSETS[name].modules}
-    assert imported_toolset_modules("") == served
-    assert "cs_mcp.tools.content_types" not in served
-    # describe_stack is always served; no toolset module imports another.
-    assert imported_toolset_modules("content_types") == {"cs_mcp.tools.stack", *TOOLSETS["content_types"].modules}
-    assert imported_toolset_modules("dynamic") >= {m for t in TOOLSETS.values() for m in t.modules}
+def test_a_server_imports_a_toolsets_module_at_the_first_call_of_one_of_its_tools_not_at_start() -> None:
+    assert imported_toolset_modules("", "query_entries") == (set(), {"cs_mcp.tools.entries"})
+    assert imported_toolset_modules("content_types", "create_content_type") == (set(), {"cs_mcp.tools.content_types"})
+    # A call the guard refuses never reaches the tool's module.
+    assert imported_toolset_modules("content_types", "create_content_type", "viewer") == (set(), set())
+    # Dynamic mode registers every toolset, and still imports none to list them or to discover one.
+    assert imported_toolset_modules("dynamic", "list_toolsets") == (set(), set())
 
 
 def test_a_toolset_is_available_exactly_when_the_credentials_it_needs_are_set() -> None:
