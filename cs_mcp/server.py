@@ -96,9 +96,11 @@ def _compact_listed(tool: dict[str, Any]) -> dict[str, Any]:
 class ListingGuard:
     """Middleware: filters `tools/list` per principal and refuses calls to tools it hides.
 
-    The filtered, compacted listing is built once per set of visible tools (in effect once
-    per role) and protocol version, and answered from that cache afterwards: the tools are
-    fixed when the server is built, so the listing can only change with those."""
+    The filtered, compacted listing is built once per role's scopes, protocol version and (in
+    dynamic mode) set of enabled toolsets, and answered from that cache afterwards: the tools
+    are fixed when the server is built, so the listing can only change with those. The key
+    holds the scopes the policy gives the role now, so a policy changed while the server runs
+    is listed anew."""
 
     def __init__(
         self,
@@ -111,8 +113,7 @@ class ListingGuard:
         self._guard = guard
         self._stdio = stdio_principal
         self._offered = offered
-        # Keyed by protocol version too: the SDK serializes the listing in that version's shape.
-        self._listings: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
+        self._listings: dict[tuple[str, frozenset[str], frozenset[str] | None], dict[str, Any]] = {}
 
     def visible(self, principal: Principal | None, name: str) -> bool:
         spec = self._specs.get(name)
@@ -123,12 +124,23 @@ class ListingGuard:
             and (self._offered is None or self._offered.offers(spec))
         )
 
+    def _listing_key(
+        self, version: str, principal: Principal | None
+    ) -> tuple[str, frozenset[str], frozenset[str] | None]:
+        """What a principal's listing depends on: the protocol version (the SDK serializes the
+        listing in that version's shape), the scopes its role holds under the policy now, and in
+        dynamic mode the toolsets enabled so far."""
+        scopes = self._guard.role_of(principal).scopes if principal is not None else frozenset[str]()
+        offered = self._offered
+        enabled = frozenset(offered.enabled) if offered is not None and offered.selection.dynamic else None
+        return version, scopes, enabled
+
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if self._offered is not None and ctx.method in ("tools/list", "tools/call"):
             await self._offered.refresh()  # what other replicas enabled (dynamic mode with Redis)
         if ctx.method == "tools/list":
             principal = principal_in(ctx.request, self._stdio)
-            shown = (ctx.protocol_version, frozenset(n for n in self._specs if self.visible(principal, n)))
+            shown = self._listing_key(ctx.protocol_version, principal)
             paged = isinstance(ctx.params, dict) and ctx.params.get("cursor") is not None
             cached = None if paged else self._listings.get(shown)
             if cached is not None:

@@ -132,6 +132,27 @@ async def test_the_listing_is_built_once_and_answered_the_same_every_time() -> N
     assert len(built) == 1
 
 
+async def test_a_listing_after_the_policy_changed_is_the_new_policys() -> None:
+    guard = Guard(builtin_policy())
+    server = build_server(
+        Settings.from_env(FULL_ENV), guard=guard, stdio_role="editor", transport=httpx2.MockTransport(stack_handler)
+    )
+    async with Client(server) as client:
+        before = (await client.list_tools()).tools
+        # The editor's scopes become the viewer's while the server runs.
+        roles = guard.policy.roles
+        editor = roles["editor"].model_copy(update={"scopes": roles["viewer"].scopes})
+        guard.policy = guard.policy.model_copy(update={"roles": {**roles, "editor": editor}})
+        after = (await client.list_tools()).tools
+        guard.policy = Guard(builtin_policy()).policy
+        again = (await client.list_tools()).tools
+    async with Client(make_server("viewer")) as viewer:
+        viewers = (await viewer.list_tools()).tools
+    assert any(not (t.annotations and t.annotations.read_only_hint) for t in before)
+    assert after == viewers
+    assert again == before
+
+
 async def test_a_role_without_scopes_sees_nothing_and_cannot_call() -> None:
     async with Client(make_server("nobody")) as client:
         assert (await client.list_tools()).tools == []
