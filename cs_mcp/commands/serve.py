@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import uvicorn
@@ -35,20 +35,14 @@ from cs_mcp.commands._common import (
     load_settings,
     sandbox_db,
 )
-from cs_mcp.commands._http_access import (
-    TOKEN_VARIABLE,
-    LocalToken,
-    check_host,
-    local_token,
-    needs_local_token,
-    startup_text,
-    with_local_principal,
-)
 from cs_mcp.commands._stdio import run_stdio
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
 from cs_mcp.prompts import PromptFileError, PromptTemplate, load_prompts
 from cs_mcp.server import build_server
+
+if TYPE_CHECKING:
+    from cs_mcp.commands._http_access import LocalToken
 
 TTY_HINT = (
     "cs-mcp: waiting for an MCP client on stdin. This is the command an MCP client starts; it reads "
@@ -200,6 +194,8 @@ async def serve(
                 print(TTY_HINT, file=sys.stderr)
             await run_stdio(server)
             return False
+        # Only HTTP pays for its modules (the app, the access log, the local token's checks).
+        from cs_mcp.commands._http_access import startup_text, with_local_principal
         from cs_mcp.http import create_http_app
         from cs_mcp.http_log import AccessLog
 
@@ -239,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
         guard = build_guard(settings, confirmations=SharedConfirmations())
         prompts = load_prompts()  # a malformed prompt file stops the start with its name, not a traceback
         if args.transport == "http":
+            from cs_mcp.commands._http_access import TOKEN_VARIABLE, check_host, local_token, needs_local_token
+
             oauth = settings.oauth is not None
             check_host(guard.policy, args.host, oauth)
             if needs_local_token(guard.policy, oauth):

@@ -454,8 +454,10 @@ def resolved(spec: ToolSpec) -> ToolSpec:
     """
     if spec.deferred_from is None:
         return spec
-    importlib.import_module(spec.deferred_from)
-    found = _REGISTRY.get(spec.name)
+    found = _REGISTRY.get(spec.name)  # registered: its module is imported already
+    if found is None:
+        importlib.import_module(spec.deferred_from)
+        found = _REGISTRY.get(spec.name)
     if found is None:
         raise LookupError(f"{spec.deferred_from} declares no tool {spec.name}: the stored declarations are out of date")
     return found
@@ -506,7 +508,8 @@ def stored_declaration(declared: dict[str, Any]) -> ToolSpec:
 
 def _deferred(name: str, module: str) -> Callable[..., Awaitable[Any]]:
     async def deferred(*args: Any, **kwargs: Any) -> Any:
-        importlib.import_module(module)
+        if name not in _REGISTRY:
+            importlib.import_module(module)
         return await _REGISTRY[name].fn(*args, **kwargs)
 
     deferred.__name__ = deferred.__qualname__ = name
