@@ -1,7 +1,7 @@
 """The one path every write tool takes: check, dry run, confirm, permit, execute, audit.
 
-A write tool is declared with `@write_tool` and receives a `WriteCall` bound to its
-declaration (name, scopes). It names the targets its arguments name (`call.precheck`, before
+A write tool is declared with `write_tool` (a toolset's `@declare.write`) and receives a
+`WriteCall` bound to its declaration (name, scopes). It names the targets its arguments name (`call.precheck`, before
 anything is read), builds the plan (what it would send) and the targets the reads resolved,
 and hands `call.run` a function that performs the writes with the permits it is given; a call
 with nothing to send answers `call.noop`. Nothing is sent unless the guard allowed (or a human

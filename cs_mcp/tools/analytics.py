@@ -52,13 +52,14 @@ from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.identifiers import JobId, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, clean, estimate_tokens, fit_budget
 from cs_mcp.views import ANALYTICS_VIEW
 
 # The longest range one call covers: beyond it the agent should ask by month or week.
 MAX_TOTAL_DAYS = 731
 TOP_N = 5
+declare = ToolsetDeclarations("analytics", read_scopes=frozenset({Scope.ANALYTICS_READ}))
 # Row fields whose values are ranked in the summary, and the label they get (`status` only when
 # it is an HTTP status: the cache report's HIT and MISS become the cache hit share instead).
 _RANKED_DIMENSIONS = (("url", "top_urls"), ("sdk", "top_sdks"), ("device", "devices"), ("status", "status_codes"))
@@ -554,13 +555,7 @@ def _failure(run: WindowRun, error: ContentstackError) -> ToolError:
 # -- tools ----------------------------------------------------------------------------------
 
 
-@tool(
-    toolset="analytics",
-    scopes={Scope.ANALYTICS_READ},
-    title="Get an analytics report",
-    idempotent=True,
-    ui=ANALYTICS_VIEW,
-)
+@declare.read("Get an analytics report", ui=ANALYTICS_VIEW)
 async def get_analytics(
     ctx: ToolContext,
     report: Annotated[
@@ -706,13 +701,7 @@ async def get_analytics(
     )
 
 
-@tool(
-    toolset="analytics",
-    scopes={Scope.ANALYTICS_READ},
-    title="Read an analytics job",
-    idempotent=True,
-    ui=ANALYTICS_VIEW,
-)
+@declare.read("Read an analytics job", ui=ANALYTICS_VIEW)
 async def get_analytics_job(
     ctx: ToolContext,
     job_id: Annotated[JobId, Field(description="A job id from get_analytics.")],

@@ -29,7 +29,7 @@ from cs_mcp.toolkit.arguments import (
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     ListAnswer,
@@ -51,7 +51,12 @@ from cs_mcp.toolkit.write import (
 from cs_mcp.tools._uploads import UploadSource, upload_source
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
-WRITE_SCOPES = frozenset({Scope.ASSETS_MANAGEMENT_WRITE})
+declare = ToolsetDeclarations(
+    "assets",
+    read_scopes=frozenset({Scope.ASSET_READ}),
+    write_scopes=frozenset({Scope.ASSETS_MANAGEMENT_WRITE}),
+    preview=WRITE_PREVIEW_VIEW,
+)
 MAX_TAGS = 50
 
 AssetUidArg = Annotated[Uid, Field(description="The asset's uid.")]
@@ -75,7 +80,7 @@ class AssetList(ListAnswer):
     assets: list[dict[str, Any]]
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Query assets", idempotent=True, also_in=("entries",))
+@declare.read("Query assets", also_in=("entries",))
 async def query_assets(
     ctx: ToolContext,
     query: QueryArg = None,
@@ -122,7 +127,7 @@ async def _file(call: WriteCall, uid: str) -> Asset:
     return current
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Get an asset", idempotent=True)
+@declare.read("Get an asset")
 async def get_asset(
     ctx: ToolContext,
     uid: AssetUidArg,
@@ -159,7 +164,7 @@ async def _folder(state: AppState, uid: str) -> Folder:
         raise ToolError(f"folder {uid} does not exist; list folders with list_asset_folders") from None
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="List asset folders", idempotent=True)
+@declare.read("List asset folders")
 async def list_asset_folders(
     ctx: ToolContext, parent: FolderArg = None, limit: LimitArg = DEFAULT_LIMIT, cursor: CursorArg = None
 ) -> FolderList:
@@ -194,7 +199,7 @@ async def _environment_names(state: AppState) -> dict[str, str]:
     return {e.uid: e.name for e in await state.meta.environments() if e.uid}
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Where an asset is used", idempotent=True)
+@declare.read("Where an asset is used")
 async def get_asset_references(ctx: ToolContext, uid: AssetUidArg) -> AssetReferences:
     """Which entries use an asset (by uid, in which locale and version) and where each is
     published: check before you replace or delete it."""
@@ -286,13 +291,7 @@ def _upload_requests(source: UploadSource, method: str, path: str, what: str) ->
     return requests
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Upload an asset",
-    idempotent=False,
-    read_back="query_assets with the file name (the new asset's uid is not known)",
-)
+@declare.write("Upload an asset", read_back="query_assets with the file name (the new asset's uid is not known)")
 async def upload_asset(
     call: WriteCall,
     content_base64: ContentArg = None,
@@ -336,12 +335,8 @@ async def upload_asset(
     return _answer(outcome, "Asset uploaded.")
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Replace an asset's file",
-    idempotent=False,
-    read_back="get_asset on the asset (its _version says whether the file was replaced)",
+@declare.write(
+    "Replace an asset's file", read_back="get_asset on the asset (its _version says whether the file was replaced)"
 )
 async def replace_asset(
     call: WriteCall,
@@ -395,13 +390,7 @@ def _changes(current: Asset, title: str | None, description: str | None, tags: S
     return lines
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Update an asset",
-    idempotent=True,
-    read_back="get_asset on the asset",
-)
+@declare.write("Update an asset", read_back="get_asset on the asset", idempotent=True)
 async def update_asset(
     call: WriteCall,
     uid: AssetUidArg,
@@ -440,15 +429,7 @@ async def update_asset(
     return _answer(outcome, "Asset updated.")
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Delete an asset",
-    destructive=True,
-    idempotent=True,
-    read_back="get_asset on the asset (not found: it was deleted)",
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.delete("Delete an asset", read_back="get_asset on the asset (not found: it was deleted)")
 async def delete_asset(
     call: WriteCall,
     uid: AssetUidArg,
@@ -491,13 +472,7 @@ async def delete_asset(
     return outcome.answer(AssetWriteAnswer, asset=_ref(current), notice=outcome.result)
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Create an asset folder",
-    idempotent=False,
-    read_back="list_asset_folders on the parent",
-)
+@declare.write("Create an asset folder", read_back="list_asset_folders on the parent")
 async def create_asset_folder(
     call: WriteCall,
     name: Annotated[str, Field(min_length=1, max_length=100, description="The folder's name.")],

@@ -43,7 +43,7 @@ from cs_mcp.toolkit.automate import (
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListAnswer, ReadAnswer, clean_text
 from cs_mcp.toolkit.write import (
     Permits,
@@ -53,7 +53,7 @@ from cs_mcp.toolkit.write import (
     WritePlan,
 )
 
-TOOLSET = "automate_admin"
+declare = ToolsetDeclarations("automate_admin", write_scopes=frozenset({Scope.AUTOMATE_PROJECTS_WRITE}))
 # What the guard checks a project creation against: the project does not exist yet.
 NEW_PROJECT = "(new project)"
 SECRET_TYPE = SECRET_VARIABLE_TYPE
@@ -184,13 +184,13 @@ async def load_variable(state: AppState, project_id: str, variable_id: str) -> P
 # -- reads --------------------------------------------------------------------------------------
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_PROJECTS_READ}, title="Get an Automate project", idempotent=True)
+@declare.read("Get an Automate project", scopes={Scope.AUTOMATE_PROJECTS_READ})
 async def get_automation_project(ctx: ToolContext, project_id: ProjectId) -> ProjectDetail:
     """One Automate project: title, description, tags and when it was created and changed."""
     return project_info(await load_project(app_state(ctx), project_id), ProjectDetail)
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_VARIABLES_READ}, title="List project variables", idempotent=True)
+@declare.read("List project variables", scopes={Scope.AUTOMATE_VARIABLES_READ})
 async def list_project_variables(
     ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> VariableList:
@@ -201,7 +201,7 @@ async def list_project_variables(
     return VariableList(project_id=project_id, variables=kept, **info)
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_ACCOUNTS_READ}, title="List connected accounts", idempotent=True)
+@declare.read("List connected accounts", scopes={Scope.AUTOMATE_ACCOUNTS_READ})
 async def list_automation_accounts(
     ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> AccountList:
@@ -212,7 +212,7 @@ async def list_automation_accounts(
     return AccountList(project_id=project_id, accounts=kept, **info)
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_ACCOUNTS_READ}, title="Get a connected account", idempotent=True)
+@declare.read("Get a connected account", scopes={Scope.AUTOMATE_ACCOUNTS_READ})
 async def get_automation_account(ctx: ToolContext, project_id: ProjectId, account_id: AccountId) -> AccountDetail:
     """One connected account of a project: title, connector, how it signs in. Its credentials
     are never shown."""
@@ -225,7 +225,7 @@ async def get_automation_account(ctx: ToolContext, project_id: ProjectId, accoun
         ) from None
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_AUDIT_LOG_READ}, title="Get an Automate audit-log entry", idempotent=True)
+@declare.read("Get an Automate audit-log entry", scopes={Scope.AUTOMATE_AUDIT_LOG_READ})
 async def get_automation_audit_log(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -245,13 +245,7 @@ async def get_automation_audit_log(
 # -- projects -----------------------------------------------------------------------------------
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
-    title="Create an Automate project",
-    idempotent=False,
-    read_back="list_automation_projects (the new project's id is not known)",
-)
+@declare.write("Create an Automate project", read_back="list_automation_projects (the new project's id is not known)")
 async def create_automation_project(
     call: WriteCall,
     title: Title,
@@ -300,13 +294,7 @@ def _changes(project: AutomationProject, wanted: dict[str, Any]) -> list[str]:
     return [f"{name}: {current[name]!r} -> {value!r}" for name, value in wanted.items() if current[name] != value]
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
-    title="Update an Automate project",
-    idempotent=True,
-    read_back="get_automation_project on the project",
-)
+@declare.write("Update an Automate project", read_back="get_automation_project on the project", idempotent=True)
 async def update_automation_project(
     call: WriteCall,
     project_id: ProjectId,
@@ -349,13 +337,8 @@ async def update_automation_project(
     )
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
-    title="Delete an Automate project",
-    destructive=True,
-    idempotent=True,
-    read_back="get_automation_project on the project (not found: it was deleted)",
+@declare.delete(
+    "Delete an Automate project", read_back="get_automation_project on the project (not found: it was deleted)"
 )
 async def delete_automation_project(
     call: WriteCall,
@@ -419,13 +402,11 @@ def _value_words(kind: str, value: str) -> str:
     return "a secret value" if kind == SECRET_TYPE else f"the value {value!r}"
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
-    title="Create a project variable",
-    idempotent=False,
-    secret_arguments=("value",),
+@declare.write(
+    "Create a project variable",
     read_back="list_project_variables on the project",
+    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
+    secret_arguments=("value",),
 )
 async def create_project_variable(
     call: WriteCall,
@@ -461,13 +442,12 @@ async def create_project_variable(
     )
 
 
-@write_tool(
-    toolset=TOOLSET,
+@declare.write(
+    "Update a project variable",
+    read_back="list_project_variables on the project",
     scopes={Scope.AUTOMATE_VARIABLES_WRITE},
-    title="Update a project variable",
     idempotent=True,
     secret_arguments=("value",),
-    read_back="list_project_variables on the project",
 )
 async def update_project_variable(
     call: WriteCall,
@@ -528,13 +508,10 @@ async def update_project_variable(
     )
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
-    title="Delete a project variable",
-    destructive=True,
-    idempotent=True,
+@declare.delete(
+    "Delete a project variable",
     read_back="list_project_variables on the project (absent: it was deleted)",
+    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
 )
 async def delete_project_variable(
     call: WriteCall,

@@ -45,7 +45,7 @@ from cs_mcp.toolkit.automate import (
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     ListAnswer,
@@ -71,6 +71,7 @@ READ_AUTOMATIONS = frozenset({Scope.AUTOMATIONS_READ})
 READ_EXECUTIONS = frozenset({Scope.AUTOMATE_EXECUTIONS_READ})
 READ_AUDIT = frozenset({Scope.AUTOMATE_AUDIT_LOG_READ})
 WRITE = frozenset({Scope.AUTOMATIONS_WRITE})
+declare = ToolsetDeclarations("automations", read_scopes=READ_AUTOMATIONS)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=APIModel)
@@ -311,7 +312,7 @@ async def load_automation(state: AppState, project_id: str, automation_id: str) 
 # -- read tools -------------------------------------------------------------------------------
 
 
-@tool(toolset="automations", scopes=READ_PROJECTS, title="List Automate projects", idempotent=True)
+@declare.read("List Automate projects", scopes=READ_PROJECTS)
 async def list_automation_projects(
     ctx: ToolContext, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> ProjectList:
@@ -326,7 +327,7 @@ async def list_automation_projects(
     return ProjectList(projects=kept, **info)
 
 
-@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="List automations", idempotent=True)
+@declare.read("List automations")
 async def list_automations(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -358,7 +359,7 @@ async def list_automations(
     return AutomationList(project_id=project_id, automations=kept, **info)
 
 
-@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="Get an automation", idempotent=True)
+@declare.read("Get an automation")
 async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id: AutomationId) -> AutomationDetail:
     """One automation: its trigger and steps (type, title, connector, next steps), whether it is active, and
     what it lacks before it can be switched on."""
@@ -399,12 +400,7 @@ async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id:
     )
 
 
-@tool(
-    toolset="automations",
-    scopes=READ_EXECUTIONS,
-    title="List automation executions",
-    idempotent=True,
-)
+@declare.read("List automation executions", scopes=READ_EXECUTIONS)
 async def list_automation_executions(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -447,12 +443,7 @@ async def list_automation_executions(
     return ExecutionList(project_id=project_id, executions=kept, **info)
 
 
-@tool(
-    toolset="automations",
-    scopes=READ_EXECUTIONS,
-    title="Get an automation execution",
-    idempotent=True,
-)
+@declare.read("Get an automation execution", scopes=READ_EXECUTIONS)
 async def get_automation_execution(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -492,7 +483,7 @@ async def get_automation_execution(
     )
 
 
-@tool(toolset="automations", scopes=READ_AUDIT, title="List the Automate audit log", idempotent=True)
+@declare.read("List the Automate audit log", scopes=READ_AUDIT)
 async def list_automation_audit_logs(
     ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> AuditLogList:
@@ -525,12 +516,11 @@ def _refusal(automation: Automation, active: bool, exc: InvalidRequestError) -> 
     )
 
 
-@write_tool(
-    toolset="automations",
-    scopes=WRITE,
-    title="Switch an automation on or off",
-    idempotent=True,
+@declare.write(
+    "Switch an automation on or off",
     read_back="get_automation on the automation (its active flag)",
+    scopes=WRITE,
+    idempotent=True,
 )
 async def set_automation_active(
     call: WriteCall,

@@ -20,13 +20,15 @@ from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import write_tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
-WRITE_SCOPES = frozenset({Scope.CONTENT_TYPES_MANAGEMENT_WRITE})
+declare = ToolsetDeclarations(
+    "content_types", write_scopes=frozenset({Scope.CONTENT_TYPES_MANAGEMENT_WRITE}), preview=WRITE_PREVIEW_VIEW
+)
 
 ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
 SchemaArg = Annotated[
@@ -91,13 +93,7 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> int:
     return count
 
 
-@write_tool(
-    toolset="content_types",
-    scopes=WRITE_SCOPES,
-    title="Create a content type",
-    idempotent=False,
-    read_back="get_content_type on the uid",
-)
+@declare.write("Create a content type", read_back="get_content_type on the uid")
 async def create_content_type(
     call: WriteCall,
     uid: ContentTypeArg,
@@ -167,13 +163,8 @@ def _edited(
     return [*kept, *(add or [])]
 
 
-@write_tool(
-    toolset="content_types",
-    scopes=WRITE_SCOPES,
-    title="Change a content type",
-    idempotent=True,
-    read_back="get_content_type on the content type",
-    ui=WRITE_PREVIEW_VIEW,
+@declare.write(
+    "Change a content type", read_back="get_content_type on the content type", idempotent=True, previewed=True
 )
 async def update_content_type(
     call: WriteCall,
@@ -259,15 +250,7 @@ async def update_content_type(
     )
 
 
-@write_tool(
-    toolset="content_types",
-    scopes=WRITE_SCOPES,
-    title="Delete a content type",
-    destructive=True,
-    idempotent=True,
-    read_back="get_content_type on the uid (not found: it was deleted)",
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.delete("Delete a content type", read_back="get_content_type on the uid (not found: it was deleted)")
 async def delete_content_type(
     call: WriteCall,
     content_type: ContentTypeArg,

@@ -31,14 +31,15 @@ from cs_mcp.toolkit.entry_writes import (
 )
 from cs_mcp.toolkit.identifiers import ContentTypeUid, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall, WritePlan
 
-TOOLSET = "entries_extra"
-WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
+declare = ToolsetDeclarations(
+    "entries_extra", read_scopes=frozenset({Scope.ENTRY_READ}), write_scopes=frozenset({Scope.ENTRY_WRITE})
+)
 TargetLocale = Annotated[LocaleCode, Field(description="The locale to localize in, e.g. fr-fr (not the master).")]
 
 
@@ -92,7 +93,7 @@ async def _own_locales(state: AppState, content_type: str, uid: str) -> tuple[st
 # -- reads --------------------------------------------------------------------------------------
 
 
-@tool(toolset=TOOLSET, scopes={Scope.ENTRY_READ}, title="Get an entry's references", idempotent=True)
+@declare.read("Get an entry's references")
 async def get_entry_references(
     ctx: ToolContext, content_type: ContentTypeUid, uid: Uid, locale: LocaleArg = None
 ) -> EntryReferences:
@@ -133,7 +134,7 @@ async def get_entry_references(
     )
 
 
-@tool(toolset=TOOLSET, scopes={Scope.ENTRY_READ}, title="Get an entry's languages", idempotent=True)
+@declare.read("Get an entry's languages")
 async def get_entry_locales(ctx: ToolContext, content_type: ContentTypeUid, uid: Uid) -> EntryLanguages:
     """The stack's locales for one entry: where it is localized (a version of its own), which
     is the master, and where each other locale falls back to."""
@@ -173,13 +174,7 @@ async def _fallback_source(state: AppState, locale: str, own: set[str], master: 
     return master
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes=WRITE_SCOPES,
-    title="Localize an entry",
-    idempotent=False,
-    read_back="get_entry_locales on the entry (localized: true in the locale)",
-)
+@declare.write("Localize an entry", read_back="get_entry_locales on the entry (localized: true in the locale)")
 async def localize_entry(
     call: WriteCall,
     content_type: ContentTypeUid,
@@ -239,14 +234,7 @@ async def localize_entry(
     return saved_entry_answer(outcome, content_type, locale, f"Entry localized in {locale}.")
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes=WRITE_SCOPES,
-    title="Unlocalize an entry",
-    destructive=True,
-    idempotent=True,
-    read_back="get_entry_locales on the entry (localized: false in the locale)",
-)
+@declare.delete("Unlocalize an entry", read_back="get_entry_locales on the entry (localized: false in the locale)")
 async def unlocalize_entry(
     call: WriteCall,
     content_type: ContentTypeUid,

@@ -43,7 +43,7 @@ from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -525,19 +525,13 @@ LocalesArg = Annotated[
 ScheduledAtArg = Annotated[str | None, Field(description="ISO 8601, e.g. 2030-01-31T09:00:00Z; default: now.")]
 PUBLISH_SCOPES = frozenset({Scope.ENTRY_PUBLISH, Scope.ASSET_PUBLISH})
 UNPUBLISH_SCOPES = frozenset({Scope.ENTRY_UNPUBLISH, Scope.ASSET_UNPUBLISH})
+declare = ToolsetDeclarations("publishing", preview=WRITE_PREVIEW_VIEW)
 
 
 READ_BACK = "list_publish_queue (the newest rows; a bulk job's items carry its job id) or get_entry"
 
 
-@write_tool(
-    toolset="publishing",
-    scopes=PUBLISH_SCOPES,
-    title="Publish",
-    idempotent=False,
-    read_back=READ_BACK,
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.write("Publish", read_back=READ_BACK, scopes=PUBLISH_SCOPES, previewed=True)
 async def publish(
     call: WriteCall,
     items: ItemsArg,
@@ -551,14 +545,7 @@ async def publish(
     return await _publish_or_unpublish(call, "publish", items, environments, locales, scheduled_at)
 
 
-@write_tool(
-    toolset="publishing",
-    scopes=UNPUBLISH_SCOPES,
-    title="Unpublish",
-    idempotent=False,
-    read_back=READ_BACK,
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.write("Unpublish", read_back=READ_BACK, scopes=UNPUBLISH_SCOPES, previewed=True)
 async def unpublish(
     call: WriteCall,
     items: ItemsArg,
@@ -625,12 +612,7 @@ def _queue_row(row: PublishQueueItem, names: dict[str, str]) -> QueueRow:
     )
 
 
-@tool(
-    toolset="publishing",
-    scopes={Scope.PUBLISH_QUEUE_READ},
-    title="List the publish queue",
-    idempotent=True,
-)
+@declare.read("List the publish queue", scopes={Scope.PUBLISH_QUEUE_READ})
 async def list_publish_queue(
     ctx: ToolContext,
     environment: Annotated[EnvironmentName | None, Field(description="Only rows for this environment.")] = None,
@@ -749,12 +731,10 @@ class CancelAnswer(WriteAnswer):
 CANCEL_SCOPES = frozenset({Scope.PUBLISH_QUEUE_WRITE})
 
 
-@write_tool(
-    toolset="publishing",
-    scopes=CANCEL_SCOPES,
-    title="Cancel a scheduled publish",
-    idempotent=False,
+@declare.write(
+    "Cancel a scheduled publish",
     read_back="list_publish_queue status='scheduled' (the row's status says whether it was cancelled)",
+    scopes=CANCEL_SCOPES,
 )
 async def cancel_scheduled_publish(
     call: WriteCall,

@@ -32,7 +32,7 @@ from cs_mcp.toolkit.arguments import ItemInput
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
+from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -72,6 +72,7 @@ READ = frozenset({Scope.RELEASE_READ})
 WRITE = frozenset({Scope.RELEASE_WRITE})
 DEPLOY = frozenset({Scope.RELEASE_DEPLOY})
 CLONE = frozenset({Scope.RELEASE_CLONE})
+declare = ToolsetDeclarations("releases", read_scopes=READ, write_scopes=WRITE, preview=WRITE_PREVIEW_VIEW)
 
 # One call handles at most this many items: it bounds the reads and requests a call makes.
 MAX_ITEMS_PER_CALL = 500
@@ -371,7 +372,7 @@ def item_info(item: ReleaseItem, latest: int | None, looked_up: bool) -> Release
 # -- reads --------------------------------------------------------------------------------------
 
 
-@tool(toolset="releases", scopes=READ, title="List releases", idempotent=True)
+@declare.read("List releases")
 async def list_releases(
     ctx: ToolContext,
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -388,7 +389,7 @@ async def list_releases(
     return ReleaseList(releases=kept, **info)
 
 
-@tool(toolset="releases", scopes=READ, title="Get a release", idempotent=True, ui=RELEASE_VIEW)
+@declare.read("Get a release", ui=RELEASE_VIEW)
 async def get_release(
     ctx: ToolContext,
     release_uid: Uid,
@@ -433,13 +434,7 @@ def items_plan_requests(method: str, path: str, count: int, verb: str) -> list[P
     return requests
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Create a release",
-    idempotent=False,
-    read_back="list_releases (the newest releases), then get_release on the new one",
-)
+@declare.write("Create a release", read_back="list_releases (the newest releases), then get_release on the new one")
 async def create_release(
     call: WriteCall,
     name: Annotated[str, Field(min_length=1, max_length=500, description="The release's name.")],
@@ -486,13 +481,7 @@ async def create_release(
     return answer
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Update a release",
-    idempotent=True,
-    read_back="get_release on the release",
-)
+@declare.write("Update a release", read_back="get_release on the release", idempotent=True)
 async def update_release(
     call: WriteCall,
     release_uid: Uid,
@@ -549,13 +538,7 @@ async def update_release(
     return answer
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Add items to a release",
-    idempotent=False,
-    read_back="get_release on the release (its items)",
-)
+@declare.write("Add items to a release", read_back="get_release on the release (its items)")
 async def add_release_items(
     call: WriteCall,
     release_uid: Uid,
@@ -600,13 +583,7 @@ def matches(wanted: ReleaseItemInput, item: ReleaseItem, master: str | None) -> 
     return locale is None or item.locale is None or item.locale == locale
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Remove items from a release",
-    idempotent=True,
-    read_back="get_release on the release (its items)",
-)
+@declare.write("Remove items from a release", read_back="get_release on the release (its items)", idempotent=True)
 async def remove_release_items(
     call: WriteCall,
     release_uid: Uid,
@@ -802,13 +779,11 @@ class DeployResult(ToolModel):
     note: str | None = None
 
 
-@write_tool(
-    toolset="releases",
-    scopes=DEPLOY,
-    title="Deploy a release",
-    idempotent=False,
+@declare.write(
+    "Deploy a release",
     read_back="get_release on the release (its deployment status) and list_publish_queue",
-    ui=WRITE_PREVIEW_VIEW,
+    scopes=DEPLOY,
+    previewed=True,
 )
 async def deploy_release(
     call: WriteCall,
@@ -1022,13 +997,7 @@ async def locked_deploy(
 # -- clone and delete ---------------------------------------------------------------------------
 
 
-@write_tool(
-    toolset="releases",
-    scopes=CLONE,
-    title="Clone a release",
-    idempotent=False,
-    read_back="list_releases (a release with the copy's name)",
-)
+@declare.write("Clone a release", read_back="list_releases (a release with the copy's name)", scopes=CLONE)
 async def clone_release(
     call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to copy.")],
@@ -1063,15 +1032,7 @@ async def clone_release(
     return answer
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Delete a release",
-    destructive=True,
-    idempotent=True,
-    read_back="get_release on the release (not found: it was deleted)",
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.delete("Delete a release", read_back="get_release on the release (not found: it was deleted)")
 async def delete_release(
     call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to delete.")],
