@@ -458,6 +458,24 @@ class WriteCall:
         that must say what was sent when the outcome is unknown."""
         self.known.update(facts)
 
+    def plan(
+        self,
+        summary: str,
+        targets: Targets | None = None,
+        *,
+        requests: Iterable[PlannedRequest] = (),
+        items: Iterable[str] = (),
+    ) -> WritePlan:
+        """The plan of this call's write, its action the tool's name: `targets` as the guard
+        names them, the `requests` it would send, the `items` it changes."""
+        return WritePlan(
+            action=self.spec.name,
+            summary=summary,
+            targets=targets.named() if targets is not None else {},
+            requests=list(requests),
+            items=list(items),
+        )
+
     def check(self, targets: Targets) -> Verdict:
         """The guard's verdict on `targets` (with the branch the write lands on) for this tool."""
         self.targets = on_branch(self.ctx, self.scopes, targets)

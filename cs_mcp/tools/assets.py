@@ -46,7 +46,6 @@ from cs_mcp.toolkit.write import (
     WriteAnswer,
     WriteCall,
     WriteOutcome,
-    WritePlan,
 )
 from cs_mcp.tools._uploads import UploadSource, upload_source
 from cs_mcp.views import WRITE_PREVIEW_VIEW
@@ -313,9 +312,8 @@ async def upload_asset(
     if folder is not None:
         await _folder(state, folder)
     where = f"folder {folder}" if folder else "the top level"
-    plan = WritePlan(
-        action="upload_asset",
-        summary=f"upload {source.describe} ({source.size_note}) as a new asset in {where}",
+    plan = call.plan(
+        f"upload {source.describe} ({source.size_note}) as a new asset in {where}",
         requests=_upload_requests(source, "POST", "/v3/assets", "upload the file"),
         items=[f"title: {title}" if title else "title: the file name", *([f"tags: {', '.join(tags)}"] if tags else [])],
     )
@@ -356,9 +354,8 @@ async def replace_asset(
     await call.precheck(targets)
     source = _source(call, content_base64, filename, path, url)
     current = await _file(call, uid)
-    plan = WritePlan(
-        action="replace_asset",
-        summary=f"replace the file of asset {uid} ({current.filename}, version {current.version}) "
+    plan = call.plan(
+        f"replace the file of asset {uid} ({current.filename}, version {current.version}) "
         f"with {source.describe} ({source.size_note})",
         requests=_upload_requests(source, "PUT", f"/v3/assets/{uid}", "replace the file"),
         items=[f"asset {uid}"],
@@ -407,10 +404,8 @@ async def update_asset(
     await call.precheck(targets)
     current = await _file(call, uid)
     changes = _changes(current, title, description, tags)
-    plan = WritePlan(
-        action="update_asset",
-        summary=f"update asset {uid} ({current.filename}, version {current.version}): "
-        + ("; ".join(changes) or "no change"),
+    plan = call.plan(
+        f"update asset {uid} ({current.filename}, version {current.version}): " + ("; ".join(changes) or "no change"),
         requests=[PlannedRequest(method="PUT", path=f"/v3/assets/{uid}", summary="save the new details")],
         items=changes,
     )
@@ -452,12 +447,11 @@ async def delete_asset(
     if used:
         call.insist_on_confirmation(f"{len(used)} entr{'y uses' if len(used) == 1 else 'ies use'} this asset")
     targets = Targets(environments=live)
-    plan = WritePlan(
-        action="delete_asset",
-        summary=f"delete asset {uid} ({current.filename}, version {current.version})"
+    plan = call.plan(
+        f"delete asset {uid} ({current.filename}, version {current.version})"
         + (f", published to {', '.join(live)}" if live else "")
         + (f"; used by {len(used)} entr{'y' if len(used) == 1 else 'ies'}" if used else ""),
-        targets=targets.named(),
+        targets,
         requests=[PlannedRequest(method="DELETE", path=f"/v3/assets/{uid}", summary="delete the asset")],
         items=[f"entry {u} uses it" for u in used],
     )
@@ -491,9 +485,8 @@ async def create_asset_folder(
         raise ToolError(
             f"{'folder ' + parent if parent else 'the top level'} already holds a folder {name!r} ({taken.uid})"
         )
-    plan = WritePlan(
-        action="create_asset_folder",
-        summary=f"create the folder {name!r} in {'folder ' + parent if parent else 'the top level'}",
+    plan = call.plan(
+        f"create the folder {name!r} in {'folder ' + parent if parent else 'the top level'}",
         requests=[PlannedRequest(method="POST", path="/v3/assets/folders", summary="create the folder")],
     )
 

@@ -19,6 +19,7 @@ credentials).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -112,6 +113,7 @@ class AuditLogDetail(AuditLogInfo, ReadAnswer):
 
 A = TypeVar("A", bound=AccountInfo)
 W = TypeVar("W", bound=WriteAnswer)
+T = TypeVar("T")
 
 
 class AccountList(ListAnswer):
@@ -158,11 +160,19 @@ def account_info(account: AutomationAccount, model: type[A] = AccountInfo) -> A:
     )
 
 
-def _missing(what: str, item_id: str, project_id: str, where_listed: str) -> str:
-    return (
-        f"{what} {item_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
-        + where_listed
-    )
+async def _in_project(read: Awaitable[T], what: str, item_id: str, project_id: str, where_listed: str) -> T:
+    """What `read` (of one item of an Automate project) answers.
+
+    Raises:
+        ToolError: Automate has no such item (or project); says where the project's are listed.
+    """
+    try:
+        return await read
+    except NotFoundError:
+        raise ToolError(
+            f"{what} {item_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
+            + where_listed
+        ) from None
 
 
 async def load_project(state: AppState, project_id: str) -> AutomationProject:
@@ -173,12 +183,8 @@ async def load_project(state: AppState, project_id: str) -> AutomationProject:
 
 
 async def load_variable(state: AppState, project_id: str, variable_id: str) -> ProjectVariable:
-    try:
-        return await state.client.automate.variable(project_id, variable_id)
-    except NotFoundError:
-        raise ToolError(
-            _missing("variable", variable_id, project_id, "list_project_variables lists its variables")
-        ) from None
+    read = state.client.automate.variable(project_id, variable_id)
+    return await _in_project(read, "variable", variable_id, project_id, "list_project_variables lists its variables")
 
 
 # -- reads --------------------------------------------------------------------------------------
@@ -216,13 +222,9 @@ async def list_automation_accounts(
 async def get_automation_account(ctx: ToolContext, project_id: ProjectId, account_id: AccountId) -> AccountDetail:
     """One connected account of a project: title, connector, how it signs in. Its credentials
     are never shown."""
-    state = app_state(ctx)
-    try:
-        return account_info(await state.client.automate.account(project_id, account_id), AccountDetail)
-    except NotFoundError:
-        raise ToolError(
-            _missing("account", account_id, project_id, "list_automation_accounts lists its accounts")
-        ) from None
+    read = app_state(ctx).client.automate.account(project_id, account_id)
+    lists = "list_automation_accounts lists its accounts"
+    return account_info(await _in_project(read, "account", account_id, project_id, lists), AccountDetail)
 
 
 @declare.read("Get an Automate audit-log entry", scopes={Scope.AUTOMATE_AUDIT_LOG_READ})
@@ -233,13 +235,9 @@ async def get_automation_audit_log(
 ) -> AuditLogDetail:
     """One entry of a project's audit log: what happened (Create, Update, Enabled, ...), to
     which object, by whom and when. The object's recorded state is not shown."""
-    state = app_state(ctx)
-    try:
-        return summarize_audit(await state.client.automate.audit_log(project_id, log_id), AuditLogDetail)
-    except NotFoundError:
-        raise ToolError(
-            _missing("audit-log entry", log_id, project_id, "list_automation_audit_logs lists its entries")
-        ) from None
+    read = app_state(ctx).client.automate.audit_log(project_id, log_id)
+    lists = "list_automation_audit_logs lists its entries"
+    return summarize_audit(await _in_project(read, "audit-log entry", log_id, project_id, lists), AuditLogDetail)
 
 
 # -- projects -----------------------------------------------------------------------------------
@@ -255,10 +253,9 @@ async def create_automation_project(
     """Create an Automate project, the container for automations, variables and accounts.
     Use dry_run=true first to see the plan and the guard's verdict."""
     targets = Targets(automation_projects=(NEW_PROJECT,))
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"create the Automate project {title!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create the Automate project {title!r}",
+        targets,
         requests=[PlannedRequest(method="POST", path=automate_path("projects"), summary="create the project")],
     )
     await call.precheck(targets)
@@ -284,7 +281,7 @@ async def _unchanged(
 ) -> W:
     """The answer to an update that asks for what the `what` named `name` already has: nothing
     is sent, but the guard still decides (a denial raises ToolError) and the call is audited."""
-    plan = WritePlan(action=call.spec.name, summary=f"nothing to do: the {what} already reads so")
+    plan = call.plan(f"nothing to do: the {what} already reads so")
     unchanged = await call.noop(targets, plan, "no change")
     return unchanged.answer(model, notice=f"{what} {name!r} already has these values; nothing was sent", **fields)
 
@@ -317,10 +314,9 @@ async def update_automation_project(
         return await _unchanged(call, targets, "project", project_id, ProjectWriteAnswer, project=project_info(project))
     body = {"title": project.title, "description": project.description or "", "tags": project.tags} | wanted
     path = automate_path("projects", project_id)
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"update Automate project {project_id!r}: {'; '.join(changes)}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"update Automate project {project_id!r}: {'; '.join(changes)}",
+        targets,
         requests=[PlannedRequest(method="PUT", path=path, summary=", ".join(sorted(wanted)))],
         items=changes,
     )
@@ -355,11 +351,10 @@ async def delete_automation_project(
     active = await state.client.automate.automations(project_id, active=True, limit=1)
     counted = f"{automations.total} automations" if automations.total is not None else "its automations"
     running = f", {active.total} of them active" if active.total else ""
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"delete Automate project {project_id!r} ({text_or_none(project.title)!r}) with {counted}{running}, "
+    plan = call.plan(
+        f"delete Automate project {project_id!r} ({text_or_none(project.title)!r}) with {counted}{running}, "
         "its variables and accounts",
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(method="DELETE", path=automate_path("projects", project_id), summary="delete the project")
         ],
@@ -388,12 +383,8 @@ async def delete_automation_project(
 def _variable_plan(
     call: WriteCall, targets: Targets, summary: str, method: str, path: str, items: list[str]
 ) -> WritePlan:
-    return WritePlan(
-        action=call.spec.name,
-        summary=summary,
-        targets=targets.named(),
-        requests=[PlannedRequest(method=method, path=path, summary=summary)],
-        items=items,
+    return call.plan(
+        summary, targets, requests=[PlannedRequest(method=method, path=path, summary=summary)], items=items
     )
 
 

@@ -55,15 +55,14 @@ from cs_mcp.toolkit.shape import (
     encode_cursor,
     fingerprint,
     fit_budget,
-    fitted_page,
     page_info,
+    read_page,
 )
 from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteAnswer,
     WriteCall,
-    WritePlan,
 )
 
 READ_PROJECTS = frozenset({Scope.AUTOMATE_PROJECTS_READ})
@@ -318,12 +317,11 @@ async def list_automation_projects(
 ) -> ProjectList:
     """The organization's Automate projects (id, title, description, tags); the other automation tools take a
     project's id."""
-    state = app_state(ctx)
+    automate = app_state(ctx).client.automate
     query = fingerprint("list_automation_projects")
-    skip = decode_cursor(cursor, query)
-    page = await state.client.automate.projects(skip=skip, limit=limit)
-    projects = [project_info(p) for p in page.items]
-    kept, info = fitted_page(projects, total=page.total, skip=skip, asked=limit, query_fingerprint=query)
+    kept, info = await read_page(
+        query, cursor, limit, lambda skip: automate.projects(skip=skip, limit=limit), project_info
+    )
     return ProjectList(projects=kept, **info)
 
 
@@ -531,14 +529,12 @@ async def set_automation_active(
     """Switch an Automate automation on (active=true) or off. Automate refuses one that lacks a trigger or an
     action (get_automation shows what). Answers the state read back."""
     state = call.state
-    tool_name = call.spec.name
     targets = Targets(automation_projects=(project_id,))
     path = automate_path("projects", project_id, "automations", automation_id)
     word = "on" if active else "off"
-    plan = WritePlan(
-        action=tool_name,
-        summary=f"switch automation {automation_id!r} of project {project_id!r} {word}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"switch automation {automation_id!r} of project {project_id!r} {word}",
+        targets,
         requests=[PlannedRequest(method="PATCH", path=path, summary=f'{{"active": {str(active).lower()}}}')],
         items=[automation_id],
     )
@@ -551,7 +547,7 @@ async def set_automation_active(
     if automation.active is active:
         unchanged = await call.noop(
             targets,
-            WritePlan(action=tool_name, summary=f"nothing to do: the automation is already {word}"),
+            call.plan(f"nothing to do: the automation is already {word}"),
             "nothing to send",
         )
         return unchanged.answer(

@@ -22,7 +22,7 @@ from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -121,10 +121,9 @@ async def create_content_type(
     if options is not None:
         definition["options"] = options
     fields = [f"+ {f.get('uid')} ({f.get('data_type')})" for f in schema]
-    plan = WritePlan(
-        action="create_content_type",
-        summary=f"create content type {uid!r} ({title!r}) with {len(schema)} field{'s' if len(schema) != 1 else ''}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create content type {uid!r} ({title!r}) with {len(schema)} field{'s' if len(schema) != 1 else ''}",
+        targets,
         requests=[PlannedRequest(method="POST", path="/v3/content_types", summary="create the content type")],
         items=fields,
     )
@@ -206,10 +205,9 @@ async def update_content_type(
     for key, value in (("title", title), ("description", description), ("options", options)):
         if value is not None and value != current.get(key):
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
-    plan = WritePlan(
-        action="update_content_type",
-        summary=f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
+        targets,
         requests=[
             PlannedRequest(method="PUT", path=f"/v3/content_types/{content_type}", summary="save the new definition")
         ],
@@ -266,11 +264,10 @@ async def delete_content_type(
     page = await state.client.entries.query(content_type, locale=master, only=["uid"], limit=1)
     entries = page.total if page.total is not None else len(page.items)
     call.insist_on_confirmation("deleting a content type deletes it and every entry of it")
-    plan = WritePlan(
-        action="delete_content_type",
-        summary=f"delete content type {content_type!r} ({current.get('title')!r}) and its {entries} "
+    plan = call.plan(
+        f"delete content type {content_type!r} ({current.get('title')!r}) and its {entries} "
         f"entr{'y' if entries == 1 else 'ies'} (counted in {master or 'the master locale'}), in every locale",
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(
                 method="DELETE",

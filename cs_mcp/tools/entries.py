@@ -57,7 +57,6 @@ from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteCall,
-    WritePlan,
 )
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -253,10 +252,9 @@ async def create_entry(
     state = call.state
     loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
-    plan = WritePlan(
-        action="create_entry",
-        summary=f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
+        targets,
         requests=[
             PlannedRequest(
                 method="POST",
@@ -314,10 +312,9 @@ async def update_entry(
     loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
     path = f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}"
-    plan = WritePlan(
-        action="update_entry",
-        summary=f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
+        targets,
         requests=[PlannedRequest(method="PUT", path=path, summary="save the entry as a new version")],
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
@@ -361,10 +358,9 @@ async def delete_entry(
     state = call.state
     loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
-    plan = WritePlan(
-        action="delete_entry",
-        summary=f"delete entry {content_type}/{uid} in {loc}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"delete entry {content_type}/{uid} in {loc}",
+        targets,
         requests=[
             PlannedRequest(
                 method="DELETE",

@@ -35,7 +35,7 @@ from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall
 
 declare = ToolsetDeclarations(
     "entries_extra", read_scopes=frozenset({Scope.ENTRY_READ}), write_scopes=frozenset({Scope.ENTRY_WRITE})
@@ -207,10 +207,9 @@ async def localize_entry(
     base = await current_entry(state, content_type, uid, source)
     body = await whole_entry(state, content_type, base, given)
     changed = ", ".join(sorted(given)) or "no field changed"
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"localize {content_type}/{uid} in {locale} from its {source} version ({changed})",
-        targets=targets.named(),
+    plan = call.plan(
+        f"localize {content_type}/{uid} in {locale} from its {source} version ({changed})",
+        targets,
         requests=[PlannedRequest(method="PUT", path=path, summary=f"create the {locale} version (version 1)")],
         items=[f"entry {content_type}/{uid} ({locale})"],
     )
@@ -254,7 +253,7 @@ async def unlocalize_entry(
     if locale not in own:
         unchanged = await call.noop(
             targets,
-            WritePlan(action=call.spec.name, summary=f"nothing to do: the entry is not localized in {locale}"),
+            call.plan(f"nothing to do: the entry is not localized in {locale}"),
             "nothing to send",
         )
         return unchanged.answer(
@@ -268,12 +267,11 @@ async def unlocalize_entry(
     live = await published_environments(state, current, (locale,))
     targets = Targets(content_types=(content_type,), locales=(locale,), environments=live)
     source = await _fallback_source(state, locale, own - {locale}, master)
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"unlocalize {content_type}/{uid} in {locale} (version {current.version}, "
+    plan = call.plan(
+        f"unlocalize {content_type}/{uid} in {locale} (version {current.version}, "
         f"{clean(current.title)!r}); it will read from {source}"
         + (f"; its {locale} version is published to {', '.join(live)}" if live else ""),
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(
                 method="POST",

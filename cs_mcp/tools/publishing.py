@@ -770,11 +770,10 @@ async def cancel_scheduled_publish(
         locales=tuple(row.locales) or (UNKNOWN_TARGET,),
         items=items,
     )
-    plan = WritePlan(
-        action="cancel_scheduled_publish",
-        summary=f"cancel the scheduled {row.action or 'action'} of {label} to {', '.join(row.environments)}"
+    plan = call.plan(
+        f"cancel the scheduled {row.action or 'action'} of {label} to {', '.join(row.environments)}"
         + (f" at {row.scheduled_at}" if row.scheduled_at else ""),
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(
                 method="GET", path=f"/v3/publish-queue/{queue_uid}/unschedule", summary="cancel the scheduled action"

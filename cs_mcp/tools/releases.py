@@ -44,13 +44,13 @@ from cs_mcp.toolkit.shape import (
     decode_cursor,
     fingerprint,
     fitted_page,
+    read_page,
 )
 from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteAnswer,
     WriteCall,
-    WritePlan,
     WriteRefused,
 )
 from cs_mcp.tools._release_reads import (
@@ -380,12 +380,9 @@ async def list_releases(
 ) -> ReleaseList:
     """The stack's releases (entries and assets deployed together): uid, name, description, locked, item count
     and deployment status."""
-    state = app_state(ctx)
+    releases = app_state(ctx).client.releases
     query = fingerprint("list_releases")
-    skip = decode_cursor(cursor, query)
-    page = await state.client.releases.list(skip=skip, limit=limit)
-    found = [summary(r) for r in page.items]
-    kept, info = fitted_page(found, total=page.total, skip=skip, asked=limit, query_fingerprint=query)
+    kept, info = await read_page(query, cursor, limit, lambda skip: releases.list(skip=skip, limit=limit), summary)
     return ReleaseList(releases=kept, **info)
 
 
@@ -452,10 +449,9 @@ async def create_release(
     targets = Targets(items=tuple(item_target(i) for i in resolved))
     requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
     requests += items_plan_requests("POST", "/v3/releases/{new release uid}/items", len(resolved), "add")
-    plan = WritePlan(
-        action="create_release",
-        summary=f"create release {name!r} with {len(resolved)} items in {len(requests)} requests",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create release {name!r} with {len(resolved)} items in {len(requests)} requests",
+        targets,
         requests=requests,
         items=[label(i) for i in resolved],
     )
@@ -506,17 +502,16 @@ async def update_release(
     if not edits and locked == release.locked:
         # Nothing to send, but the caller still learns whether the guard would have let it.
         state_word = "locked" if locked else "unlocked"
-        plan = WritePlan(action="update_release", summary=f"nothing to do: the release is already {state_word}")
+        plan = call.plan(f"nothing to do: the release is already {state_word}")
         unchanged = await call.noop(targets, plan, "nothing to send")
         return unchanged.answer(
             UpdateReleaseAnswer,
             release=summary(release),
             notice=f"release {release_uid!r} is already {state_word}; nothing was sent",
         )
-    plan = WritePlan(
-        action="update_release",
-        summary=f"update release {release_uid!r}: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()),
-        targets=targets.named(),
+    plan = call.plan(
+        f"update release {release_uid!r}: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()),
+        targets,
         requests=[PlannedRequest(method="PUT", path=release_path(release_uid), summary="update the release")],
     )
 
@@ -551,10 +546,9 @@ async def add_release_items(
     await editable_release(call, release_uid, named_targets(items, release_uid))
     resolved = await resolve_items(state, items)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
-    plan = WritePlan(
-        action="add_release_items",
-        summary=f"add {len(resolved)} items to release {release_uid!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"add {len(resolved)} items to release {release_uid!r}",
+        targets,
         requests=items_plan_requests("POST", release_path(release_uid, "items"), len(resolved), "add"),
         items=[label(i) for i in resolved],
     )
@@ -623,10 +617,9 @@ async def remove_release_items(
         ]
     else:
         requests = items_plan_requests("DELETE", release_path(release_uid, "items"), len(chosen), "remove")
-    plan = WritePlan(
-        action="remove_release_items",
-        summary=f"remove {len(chosen)} items from release {release_uid!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"remove {len(chosen)} items from release {release_uid!r}",
+        targets,
         requests=requests,
         items=[label(i) for i in chosen],
     )
@@ -875,11 +868,10 @@ async def deploy_release(
         requests.insert(0, lock)
         if not when:
             requests.append(PlannedRequest(method="PUT", path=release_path(release_uid), summary="unlock it again"))
-    plan = WritePlan(
-        action="deploy_release",
-        summary=f"{action} {len(items)} items of release {release_uid!r} ({len(pairs)} item-locale pairs) to "
+    plan = call.plan(
+        f"{action} {len(items)} items of release {release_uid!r} ({len(pairs)} item-locale pairs) to "
         f"{', '.join(environments)} in {', '.join(to_locales)}{when_words}",
-        targets=targets.named(),
+        targets,
         requests=requests,
         items=[pair_label(i, loc) for i, loc in pairs],
     )
@@ -1011,10 +1003,9 @@ async def clone_release(
     items = await state.client.releases.all_items(release_uid)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in items))
     scopes = CLONE | item_scopes(items)
-    plan = WritePlan(
-        action="clone_release",
-        summary=f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
+        targets,
         requests=[PlannedRequest(method="POST", path=release_path(release_uid, "clone"), summary="clone")],
         items=[label(i) for i in items],
     )
@@ -1042,10 +1033,9 @@ async def delete_release(
     state = call.state
     release = await editable_release(call, release_uid)
     targets, versions = await whole_release_targets(state, release)
-    plan = WritePlan(
-        action="delete_release",
-        summary=f"delete release {release_uid!r} ({clean_text(release.name)})",
-        targets=targets.named(),
+    plan = call.plan(
+        f"delete release {release_uid!r} ({clean_text(release.name)})",
+        targets,
         requests=[PlannedRequest(method="DELETE", path=release_path(release_uid), summary="delete the release")],
     )
 
