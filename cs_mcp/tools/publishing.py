@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -39,7 +39,7 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.toolkit.arguments import ItemInput
+from cs_mcp.toolkit.arguments import ItemInput, scheduled_time
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
@@ -143,33 +143,6 @@ class _Work:
             reason=clean(self.reason) if self.reason else None,
             job_id=self.job_id,
         )
-
-
-def parse_scheduled_at(value: str | None, now: datetime | None = None) -> str | None:
-    """`value` as Contentstack's UTC form, or None for now.
-
-    Raises:
-        ToolError: not ISO-8601 with a time zone, or not in the future (a past time is refused,
-            never taken as "publish now").
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ToolError(
-            f"scheduled_at must be an ISO-8601 date and time with a time zone, e.g. 2030-01-31T09:00:00Z; got {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        raise ToolError(f"scheduled_at needs a time zone (Z or +hh:mm), e.g. {text}Z")
-    now = now or datetime.now(UTC)
-    if when <= now:
-        raise ToolError(
-            f"scheduled_at {text} is not in the future (now is {now.strftime('%Y-%m-%dT%H:%M:%SZ')}); "
-            "to publish at once, leave scheduled_at out"
-        )
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[list[Any]]:
@@ -432,7 +405,7 @@ async def _publish_or_unpublish(
     scheduled_at: str | None,
 ) -> PublishAnswer:
     state = call.state
-    when = parse_scheduled_at(scheduled_at)
+    when = scheduled_time(scheduled_at, action=action)
     envs = list(dict.fromkeys(environments))
     target_locales = list(dict.fromkeys(locales or []))
     unique = list({(i.type, i.content_type, i.uid, i.locale): i for i in items}.values())

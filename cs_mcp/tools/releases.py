@@ -11,7 +11,6 @@ published in the target environment nor part of the release.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -28,7 +27,7 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Permit, Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.toolkit.arguments import ItemInput
+from cs_mcp.toolkit.arguments import ItemInput, scheduled_time
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
@@ -663,33 +662,6 @@ async def remove_release_items(
 # -- deploy and its preflight -------------------------------------------------------------------
 
 
-def parse_schedule(scheduled_at: str | None) -> str | None:
-    """The schedule as UTC ISO-8601, or None to deploy now.
-
-    Raises:
-        ToolError: not ISO-8601, without a time zone, or not in the future.
-    """
-    if scheduled_at is None:
-        return None
-    try:
-        when = datetime.fromisoformat(scheduled_at)
-    except ValueError:
-        raise ToolError(
-            f"scheduled_at {scheduled_at!r} is not an ISO-8601 time; write it like 2030-01-31T09:00:00Z"
-        ) from None
-    if when.tzinfo is None:
-        # A time without a zone is ambiguous by hours; deploying at the wrong hour is worse
-        # than asking again.
-        raise ToolError(f"scheduled_at {scheduled_at!r} has no time zone; add one, e.g. Z for UTC or +02:00")
-    now = datetime.now(UTC)
-    if when <= now:
-        raise ToolError(
-            f"scheduled_at {scheduled_at!r} is not in the future (now is {now.isoformat(timespec='seconds')}); "
-            "leave it out to deploy now"
-        )
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 async def whole_release_targets(state: AppState, release: Release) -> tuple[Targets, dict[str, int]]:
     """What an edit of the release as a whole touches: every item, and the environments of its
     scheduled deployments (deleting or unlocking a release changes what they will publish).
@@ -799,7 +771,7 @@ async def deploy_release(
     warnings for items with newer versions and for references published neither in the target nor in the
     release."""
     state = call.state
-    when = parse_schedule(scheduled_at)
+    when = scheduled_time(scheduled_at, action="deploy")
     await call.precheck(
         Targets(releases=(release_uid,), environments=tuple(environments), locales=tuple(locales or ()))
     )
