@@ -19,14 +19,15 @@ credentials).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from cs_mcp.client import SECRET_VARIABLE_TYPE, AutomationAccount, AutomationProject, NotFoundError, ProjectVariable
-from cs_mcp.guard import Targets
+from cs_mcp.guard import Permit, Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.automate import (
     AuditLogInfo,
@@ -388,6 +389,39 @@ def _variable_plan(
     )
 
 
+class _VariableSend(Protocol):
+    """A client write of a variable, all but its permit given."""
+
+    def __call__(self, *, permit: Permit) -> Awaitable[ProjectVariable]: ...
+
+
+async def _variable_write(
+    call: WriteCall,
+    project_id: str,
+    plan: WritePlan,
+    operation: str,
+    send: _VariableSend,
+    *,
+    doing: str,
+    done: str,
+    before: ProjectVariable | None = None,
+) -> VariableWriteAnswer:
+    """Runs a variable's create or update (`send` with the permit for `operation`) and answers
+    the variable as Automate returned it, else as it was `before` (if known), with what came of
+    the write."""
+    targets = Targets(automation_projects=(project_id,))
+    outcome = await call.run(
+        targets=targets, plan=plan, execute=lambda permits: send(permit=permits.for_operation(operation))
+    )
+    shown = outcome.result if outcome.result is not None else before
+    return outcome.answer(
+        VariableWriteAnswer,
+        notice=outcome.pending_notice(doing) or done,
+        project_id=project_id,
+        variable=variable_info(shown) if shown is not None else None,
+    )
+
+
 def _value_words(kind: str, value: str) -> str:
     """How a plan names a value: a text value as it is, a secret never."""
     return "a secret value" if kind == SECRET_TYPE else f"the value {value!r}"
@@ -416,20 +450,10 @@ async def create_project_variable(
     )
     await call.precheck(targets)
 
-    async def execute(permits: Permits) -> ProjectVariable:
-        permit = permits.for_operation("automation_variable.create")
-        return await call.state.client.automate.create_variable(
-            project_id, key=key, value=value, type=type, permit=permit
-        )
-
-    outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    created = outcome.result
-    message = outcome.pending_notice(f"create variable {key!r}") or f"variable {key!r} created"
-    return outcome.answer(
-        VariableWriteAnswer,
-        notice=message,
-        project_id=project_id,
-        variable=variable_info(created) if created is not None else None,
+    send = functools.partial(call.state.client.automate.create_variable, project_id, key=key, value=value, type=type)
+    done = f"variable {key!r} created"
+    return await _variable_write(
+        call, project_id, plan, "automation_variable.create", send, doing=f"create variable {key!r}", done=done
     )
 
 
@@ -482,20 +506,13 @@ async def update_project_variable(
     path = automate_path("projects", project_id, "variables", variable_id)
     plan = _variable_plan(call, targets, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes)
 
-    async def execute(permits: Permits) -> ProjectVariable:
-        permit = permits.for_operation("automation_variable.update")
-        return await call.state.client.automate.update_variable(
-            project_id, variable_id, key=new_key, value=new_value, type=new_type, permit=permit
-        )
-
-    outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    updated = outcome.result
-    message = outcome.pending_notice(f"update variable {current.key!r}") or f"variable {new_key!r} updated"
-    return outcome.answer(
-        VariableWriteAnswer,
-        notice=message,
-        project_id=project_id,
-        variable=variable_info(updated if updated is not None else current),
+    automate = call.state.client.automate
+    send = functools.partial(
+        automate.update_variable, project_id, variable_id, key=new_key, value=new_value, type=new_type
+    )
+    doing, done = f"update variable {current.key!r}", f"variable {new_key!r} updated"
+    return await _variable_write(
+        call, project_id, plan, "automation_variable.update", send, doing=doing, done=done, before=current
     )
 
 

@@ -526,10 +526,7 @@ async def update_release(
         )
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)
-    answer = outcome.answer(UpdateReleaseAnswer)
-    if outcome.result is not None:
-        answer.release = summary(outcome.result)
-    return answer
+    return outcome.answer(UpdateReleaseAnswer, release=summary(outcome.result) if outcome.result is not None else None)
 
 
 @declare.write("Add items to a release", read_back="get_release on the release (its items)")
@@ -989,10 +986,8 @@ async def clone_release(
 
     call.require(scopes)
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    answer = outcome.answer(CloneReleaseAnswer, source_uid=release_uid)
-    if outcome.result is not None:
-        answer.release = summary(outcome.result)
-    return answer
+    copy = summary(outcome.result) if outcome.result is not None else None
+    return outcome.answer(CloneReleaseAnswer, source_uid=release_uid, release=copy)
 
 
 @declare.delete("Delete a release", read_back="get_release on the release (not found: it was deleted)")
