@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from cs_mcp.client import SchemaField
+from cs_mcp.toolkit.schema import value_kind
 
 # Fields Contentstack sets itself: never written by a tool.
 SYSTEM_FIELDS = frozenset(
@@ -238,14 +239,8 @@ def _is_list_of(value: Any, kind: type) -> bool:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "null" if value is None else type(value).__name__
+    """What `value` is, with its article where it takes one ("a number", "an object", "null")."""
+    kind = value_kind(value)
+    if kind in ("boolean", "number", "string", "list"):
+        return f"a {kind}"
+    return "an object" if kind == "object" else kind
