@@ -245,6 +245,12 @@ LABEL = Collection(LABELS, label_info, lambda label: label.uid)
 WEBHOOK = Collection(WEBHOOKS, webhook_info, lambda w: w.uid)
 
 
+def _declared(read: Scope, write: Scope) -> ToolsetDeclarations:
+    """How one resource's tools are declared: its list is read with `read`, its writes need
+    `write`."""
+    return ToolsetDeclarations("stack_admin", read_scopes=frozenset({read}), write_scopes=frozenset({write}))
+
+
 def _present(**fields: Any) -> dict[str, Any]:
     """The fields the caller gave (None: leave as it is)."""
     return {k: v for k, v in fields.items() if v is not None}
@@ -268,11 +274,14 @@ def fitted(answer: A) -> A:
 # -- environments -------------------------------------------------------------------------------
 
 
+environment_tools = _declared(Scope.ENVIRONMENTS_READ, Scope.ENVIRONMENTS_WRITE)
+
+
 class EnvironmentList(ReadAnswer):
     environments: list[EnvironmentInfo]
 
 
-@declare.read("List environments", scopes={Scope.ENVIRONMENTS_READ})
+@environment_tools.read("List environments")
 async def list_environments(ctx: ToolContext) -> EnvironmentList:
     """The stack's publishing environments with their uid and base URL per locale."""
     return fitted(EnvironmentList(environments=[environment_info(e) for e in await _listed(ctx, ENVIRONMENTS)]))
@@ -283,7 +292,7 @@ Urls = Annotated[list[EnvironmentUrl] | None, Field(max_length=50, description="
 READ_ENVIRONMENTS = "list_environments"
 
 
-@declare.write("Create an environment", read_back=READ_ENVIRONMENTS, scopes={Scope.ENVIRONMENTS_WRITE})
+@environment_tools.write("Create an environment", read_back=READ_ENVIRONMENTS)
 async def create_environment(
     call: WriteCall,
     name: EnvironmentArg,
@@ -294,7 +303,7 @@ async def create_environment(
     return await ENVIRONMENT.write(call, "create", fields=fields, targets=Targets(environments=(name,)))
 
 
-@declare.write("Update an environment", read_back=READ_ENVIRONMENTS, scopes={Scope.ENVIRONMENTS_WRITE})
+@environment_tools.write("Update an environment", read_back=READ_ENVIRONMENTS)
 async def update_environment(
     call: WriteCall,
     name: EnvironmentArg,
@@ -307,7 +316,7 @@ async def update_environment(
     return await ENVIRONMENT.write(call, "update", key=name, fields=fields, targets=Targets(environments=renamed))
 
 
-@declare.delete("Delete an environment", read_back=READ_ENVIRONMENTS, scopes={Scope.ENVIRONMENTS_WRITE})
+@environment_tools.delete("Delete an environment", read_back=READ_ENVIRONMENTS)
 async def delete_environment(call: WriteCall, name: EnvironmentArg) -> AdminWriteAnswer:
     """Delete an environment: its published content is no longer delivered. Always asks the
     user first: show the preview, call again with the token only if they agree."""
@@ -317,11 +326,14 @@ async def delete_environment(call: WriteCall, name: EnvironmentArg) -> AdminWrit
 # -- languages ----------------------------------------------------------------------------------
 
 
+locale_tools = _declared(Scope.LANGUAGES_READ, Scope.LANGUAGES_WRITE)
+
+
 class LocaleList(ReadAnswer):
     locales: list[LocaleInfo]
 
 
-@declare.read("List locales", scopes={Scope.LANGUAGES_READ})
+@locale_tools.read("List locales")
 async def list_locales(ctx: ToolContext) -> LocaleList:
     """The stack's languages: code, name and fallback language (the master falls back to none or itself)."""
     return fitted(LocaleList(locales=[locale_info(loc) for loc in await _listed(ctx, LOCALES)]))
@@ -332,7 +344,7 @@ Fallback = Annotated[LocaleCode | None, Field(description="The language to fall 
 READ_LOCALES = "list_locales"
 
 
-@declare.write("Add a locale", read_back=READ_LOCALES, scopes={Scope.LANGUAGES_WRITE})
+@locale_tools.write("Add a locale", read_back=READ_LOCALES)
 async def add_locale(
     call: WriteCall,
     code: CodeArg,
@@ -344,7 +356,7 @@ async def add_locale(
     return await LOCALE.write(call, "create", fields=fields, targets=Targets(locales=(code,)))
 
 
-@declare.write("Update a locale", read_back=READ_LOCALES, scopes={Scope.LANGUAGES_WRITE})
+@locale_tools.write("Update a locale", read_back=READ_LOCALES)
 async def update_locale(
     call: WriteCall,
     code: CodeArg,
@@ -356,7 +368,7 @@ async def update_locale(
     return await LOCALE.write(call, "update", key=code, fields=fields, targets=Targets(locales=(code,)))
 
 
-@declare.delete("Delete a locale", read_back=READ_LOCALES, scopes={Scope.LANGUAGES_WRITE})
+@locale_tools.delete("Delete a locale", read_back=READ_LOCALES)
 async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
     """Delete a language and every entry version in it. Always asks the user first: show the
     preview, call again with the token only if they agree."""
@@ -366,11 +378,14 @@ async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
 # -- labels -------------------------------------------------------------------------------------
 
 
+label_tools = _declared(Scope.LABELS_READ, Scope.LABELS_WRITE)
+
+
 class LabelList(ReadAnswer):
     labels: list[LabelInfo]
 
 
-@declare.read("List labels", scopes={Scope.LABELS_READ})
+@label_tools.read("List labels")
 async def list_labels(ctx: ToolContext) -> LabelList:
     """The stack's labels: uid, name, parent labels and the content types they group."""
     return fitted(LabelList(labels=[label_info(label) for label in await _listed(ctx, LABELS)]))
@@ -382,7 +397,7 @@ Parents = Annotated[list[Uid] | None, Field(max_length=10, description="Parent l
 READ_LABELS = "list_labels"
 
 
-@declare.write("Create a label", read_back=READ_LABELS, scopes={Scope.LABELS_WRITE})
+@label_tools.write("Create a label", read_back=READ_LABELS)
 async def create_label(
     call: WriteCall,
     name: Name,
@@ -394,7 +409,7 @@ async def create_label(
     return await LABEL.write(call, "create", fields=fields)
 
 
-@declare.write("Update a label", read_back=READ_LABELS, scopes={Scope.LABELS_WRITE})
+@label_tools.write("Update a label", read_back=READ_LABELS)
 async def update_label(
     call: WriteCall,
     uid: LabelUid,
@@ -407,7 +422,7 @@ async def update_label(
     return await LABEL.write(call, "update", key=uid, fields=fields)
 
 
-@declare.delete("Delete a label", read_back=READ_LABELS, scopes={Scope.LABELS_WRITE})
+@label_tools.delete("Delete a label", read_back=READ_LABELS)
 async def delete_label(call: WriteCall, uid: LabelUid) -> AdminWriteAnswer:
     """Delete a label (its content types stay). Always asks the user first: show the preview,
     call again with the token only if they agree."""
@@ -417,11 +432,14 @@ async def delete_label(call: WriteCall, uid: LabelUid) -> AdminWriteAnswer:
 # -- webhooks -----------------------------------------------------------------------------------
 
 
+webhook_tools = _declared(Scope.WEBHOOKS_READ, Scope.WEBHOOKS_WRITE)
+
+
 class WebhookList(ReadAnswer):
     webhooks: list[WebhookInfo]
 
 
-@declare.read("List webhooks", scopes={Scope.WEBHOOKS_READ})
+@webhook_tools.read("List webhooks")
 async def list_webhooks(ctx: ToolContext) -> WebhookList:
     """The stack's webhooks: channels, branches, target URLs and authentication type; passwords,
     tokens and header values are never shown."""
@@ -479,7 +497,7 @@ def destination(
     return found
 
 
-@declare.write("Create a webhook", read_back=READ_WEBHOOKS, scopes={Scope.WEBHOOKS_WRITE})
+@webhook_tools.write("Create a webhook", read_back=READ_WEBHOOKS)
 async def create_webhook(
     call: WriteCall,
     name: Name,
@@ -501,7 +519,7 @@ async def create_webhook(
     return await WEBHOOK.write(call, "create", fields=fields)
 
 
-@declare.write("Update a webhook", read_back=READ_WEBHOOKS, scopes={Scope.WEBHOOKS_WRITE})
+@webhook_tools.write("Update a webhook", read_back=READ_WEBHOOKS)
 async def update_webhook(
     call: WriteCall,
     uid: WebhookUid,
@@ -528,7 +546,7 @@ async def update_webhook(
     return await WEBHOOK.write(call, "update", key=uid, fields=fields)
 
 
-@declare.delete("Delete a webhook", read_back=READ_WEBHOOKS, scopes={Scope.WEBHOOKS_WRITE})
+@webhook_tools.delete("Delete a webhook", read_back=READ_WEBHOOKS)
 async def delete_webhook(call: WriteCall, uid: WebhookUid) -> AdminWriteAnswer:
     """Delete a webhook. Always asks the user first: show the preview, call again with the token
     only if they agree."""
