@@ -1,9 +1,7 @@
 """How a tool is declared: its toolset, the scopes that list it, and its four annotations.
 
-Each toolset module names its toolset once (`declare = ToolsetDeclarations("entries", ...)`)
-and decorates its read tools with `@declare.read(...)` and its write tools with
-`@declare.write(...)` or `@declare.delete(...)`, which declare through `tool` and
-`write_tool`; `server.py` registers what the registry holds. A write tool's function
+Each toolset module decorates its read tools with `@tool(...)` and its write tools with
+`@write_tool(...)`; `server.py` registers what the registry holds. A write tool's function
 takes a `WriteCall` (bound to its declaration) instead of the context, and so can only write
 through the pipeline in `write.py`. Scopes are checked when the module is imported. Every
 tool is wrapped so that an expected failure of Contentstack reaches the model as a
@@ -274,101 +272,6 @@ def write_tool(
         return fn
 
     return decorate
-
-
-@dataclass(frozen=True)
-class ToolsetDeclarations:
-    """How a toolset module declares its tools, as a web framework's router declares routes:
-    the module names its toolset, the scopes its reads and its writes are listed for, and the
-    view its confirmations are previewed in once; each tool names only what is its own. It
-    declares through `tool` and `write_tool`, so a tool's `ToolSpec` is the same either way.
-
-    `read_scopes` and `write_scopes` are the default scopes (a tool's `scopes` replaces them);
-    `preview` is the `ui://` view that shows a confirmation preview, for the deletes and the
-    writes declared `previewed`.
-    """
-
-    toolset: str
-    read_scopes: frozenset[Scope] = frozenset()
-    write_scopes: frozenset[Scope] = frozenset()
-    preview: str | None = None
-
-    def read(
-        self,
-        title: str,
-        *,
-        scopes: Iterable[Scope] | None = None,
-        ui: str | None = None,
-        also_in: tuple[str, ...] = (),
-    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-        """Declares a read tool (as `tool`): reading again answers the same, so it is idempotent.
-
-        Raises:
-            ValueError: as `tool`.
-        """
-        listed = self.read_scopes if scopes is None else scopes
-        return tool(toolset=self.toolset, scopes=listed, title=title, idempotent=True, ui=ui, also_in=also_in)
-
-    def write(
-        self,
-        title: str,
-        *,
-        read_back: str,
-        scopes: Iterable[Scope] | None = None,
-        idempotent: bool = False,
-        previewed: bool = False,
-        secret_arguments: tuple[str, ...] = (),
-    ) -> Callable[
-        [Callable[Concatenate[WriteCall, P], Awaitable[R]]], Callable[Concatenate[WriteCall, P], Awaitable[R]]
-    ]:
-        """Declares a write tool that destroys nothing (as `write_tool`); `previewed`: its
-        confirmation is shown in the toolset's preview view.
-
-        Raises:
-            ValueError: as `write_tool`, or `previewed` in a toolset with no preview view.
-        """
-        if previewed and self.preview is None:
-            raise ValueError(f"toolset {self.toolset} has no preview view for {title!r}")
-        ui = self.preview if previewed else None
-        return self._write_tool(title, read_back, scopes, idempotent, False, ui, secret_arguments)
-
-    def delete(
-        self, title: str, *, read_back: str, scopes: Iterable[Scope] | None = None
-    ) -> Callable[
-        [Callable[Concatenate[WriteCall, P], Awaitable[R]]], Callable[Concatenate[WriteCall, P], Awaitable[R]]
-    ]:
-        """Declares a delete (as `write_tool`): destructive, idempotent (deleting what is gone
-        changes nothing), its confirmation shown in the toolset's preview view if it has one.
-
-        Raises:
-            ValueError: as `write_tool`.
-        """
-        return self._write_tool(title, read_back, scopes, True, True, self.preview, ())
-
-    def _write_tool(
-        self,
-        title: str,
-        read_back: str,
-        scopes: Iterable[Scope] | None,
-        idempotent: bool,
-        destructive: bool,
-        ui: str | None,
-        secret_arguments: tuple[str, ...],
-    ) -> Callable[
-        [Callable[Concatenate[WriteCall, P], Awaitable[R]]], Callable[Concatenate[WriteCall, P], Awaitable[R]]
-    ]:
-        declaration: WriteToolArgs = {
-            "toolset": self.toolset,
-            "scopes": self.write_scopes if scopes is None else scopes,
-            "title": title,
-            "idempotent": idempotent,
-            "destructive": destructive,
-            "read_back": read_back,
-            "secret_arguments": secret_arguments,
-        }
-        if ui is not None:
-            declaration["ui"] = ui
-        return write_tool(**declaration)
 
 
 # The arguments every write tool takes after its own, for the pipeline (`WriteCall` reads them).

@@ -50,9 +50,9 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import JobId, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, clean, estimate_tokens, fit_budget
 from cs_mcp.views import ANALYTICS_VIEW
 

@@ -27,9 +27,9 @@ from cs_mcp.toolkit.arguments import (
     parse_query_arg,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     ListAnswer,

@@ -43,9 +43,9 @@ from cs_mcp.toolkit.automate import (
     text_or_none,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     ListAnswer,

@@ -18,9 +18,9 @@ from cs_mcp.client import ContentType, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems

@@ -28,6 +28,7 @@ from cs_mcp.toolkit.arguments import (
     parse_query_arg,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.entry_schema import check_entry_fields
 from cs_mcp.toolkit.entry_writes import (
     EntryRef,
@@ -41,7 +42,6 @@ from cs_mcp.toolkit.entry_writes import (
     write_or_explain,
 )
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, Uid
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,

@@ -19,6 +19,7 @@ from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.arguments import LocaleArg
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.entry_writes import (
     EntryRef,
     EntryWriteAnswer,
@@ -31,7 +32,6 @@ from cs_mcp.toolkit.entry_writes import (
 )
 from cs_mcp.toolkit.identifiers import ContentTypeUid, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE

@@ -29,9 +29,9 @@ from cs_mcp.guard import ItemTarget, Permit, Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.arguments import ItemInput, scheduled_time
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,

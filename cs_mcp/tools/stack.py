@@ -11,9 +11,9 @@ from cs_mcp.config import Capability
 from cs_mcp.guard.policy import Role
 from cs_mcp.guard.scopes import CONSTRAINTS, Scope
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import ReadAnswer, clean_text
 
 declare = ToolsetDeclarations("stack")

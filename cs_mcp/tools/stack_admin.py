@@ -38,9 +38,9 @@ from cs_mcp.client import (
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import ToolsetDeclarations
 from cs_mcp.toolkit.shape import ReadAnswer, clean, fit_one
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
 

@@ -1,4 +1,4 @@
-"""Declaring tools, and loading toolsets: what importing their modules leaves behind."""
+"""Loading toolsets: what importing their modules leaves behind."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import inspect
 import subprocess
 import sys
 
-import pytest
 from pydantic import BaseModel
 
 from cs_mcp.client import APIModel
-from cs_mcp.guard.scopes import Scope
-from cs_mcp.toolkit.registry import TOOLSETS, ToolsetDeclarations, load_toolsets, registered_tools
+from cs_mcp.toolkit.registry import TOOLSETS, load_toolsets
 
 
 def test_every_model_a_toolset_module_declares_builds_its_validator_at_first_use() -> None:
@@ -40,21 +38,3 @@ def test_a_toolsets_models_build_their_validators_at_first_use_not_at_import() -
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]
-
-
-def test_a_toolsets_deletes_are_destructive_idempotent_and_previewed_where_it_has_a_preview() -> None:
-    deletes = [spec for spec in registered_tools() if spec.destructive]
-    assert deletes
-    for spec in deletes:
-        assert not spec.read_only, spec.name
-        assert spec.idempotent, spec.name
-    # the toolsets whose confirmations show in the preview view show their deletes there too
-    assert {s.ui for s in deletes if s.toolset in ("entries", "assets", "content_types", "releases")} == {
-        "ui://cs-mcp/write-preview"
-    }
-
-
-def test_a_write_declared_previewed_in_a_toolset_without_a_preview_view_is_refused() -> None:
-    declare = ToolsetDeclarations("stack_admin")
-    with pytest.raises(ValueError, match="no preview view"):
-        declare.write("Previewed", read_back="nothing", scopes={Scope.ENVIRONMENTS_WRITE}, previewed=True)
