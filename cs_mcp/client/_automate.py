@@ -303,8 +303,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or execution.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "executions", execution_id])
-        return Execution.model_validate(body)
+        return await self._project_item(project_id, "executions", execution_id, Execution)
 
     async def _project_list(
         self, project_id: str, path: str, key: str, model: type[M], skip: int, limit: int, *, order: str = "asc"
@@ -318,6 +317,15 @@ class AutomateAPI:
         params = [*_list_params(skip, limit), (order, "created_at")]
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, path], params=params)
         return page_at(body, key, model, skip=skip, limit=limit)
+
+    async def _project_item(self, project_id: str, path: str, item_id: str, model: type[M]) -> M:
+        """One object of a collection under a project (`/projects/{id}/{path}/{item_id}`).
+
+        Raises:
+            NotFoundError: no such project, or no such object in it.
+        """
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, path, item_id])
+        return model.model_validate(body)
 
     async def audit_logs(self, project_id: str, *, skip: int = 0, limit: int = 30) -> Page[AuditLogEntry]:
         """One page of a project's audit log, newest first.
@@ -333,8 +341,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or entry.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "audit-logs", log_id])
-        return AuditLogEntry.model_validate(body)
+        return await self._project_item(project_id, "audit-logs", log_id, AuditLogEntry)
 
     # -- project writes -------------------------------------------------------------------------
 
@@ -423,8 +430,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or variable.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "variables", variable_id])
-        return ProjectVariable.model_validate(body)
+        return await self._project_item(project_id, "variables", variable_id, ProjectVariable)
 
     async def create_variable(
         self, project_id: str, *, key: str, value: str, type: str, permit: Permit
@@ -494,8 +500,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or account.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "accounts", account_id])
-        return AutomationAccount.model_validate(body)
+        return await self._project_item(project_id, "accounts", account_id, AutomationAccount)
 
 
 def _message(body: dict[str, Any]) -> str:
