@@ -1,5 +1,5 @@
 """The plumbing every CMA endpoint of the sandbox shares: Contentstack's error answers
-(`RequestRefused`, `invalid`, `not_found`), request bodies (`parse_body`), the checks of names,
+(`RequestRefused`, `invalid`, `not_found`), request bodies (`RequestBody`, `parse_body`), the checks of names,
 times and pages that several endpoints make, and `cma_endpoint`, which puts a handler behind
 the CMA's auth check and turns a `RequestRefused` into its answer.
 
@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -51,9 +51,17 @@ def invalid(message: str, errors: dict[str, list[str]]) -> RequestRefused:
     return RequestRefused(422, INVALID_DATA_CODE, message, errors)
 
 
-def not_found(what: str = "object") -> RequestRefused:
-    """A 422 "doesn't exist" refusal in Contentstack's shape (`errors.uid: ["is not valid."]`)."""
-    return RequestRefused(422, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {"uid": ["is not valid."]})
+def not_found(what: str = "object", *, field: str = "uid") -> RequestRefused:
+    """A 422 "doesn't exist" refusal in Contentstack's shape (`errors.uid: ["is not valid."]`,
+    or under the `field` that named it)."""
+    return RequestRefused(422, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {field: ["is not valid."]})
+
+
+class RequestBody(BaseModel):
+    """A request body: fields beyond the modelled ones are kept, not refused, as Contentstack
+    passes over what it does not read."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -35,7 +35,7 @@ import secrets
 import sqlite3
 from typing import Any, NamedTuple, cast
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -45,6 +45,7 @@ from cs_mcp.sandbox.auth import acting_user
 from cs_mcp.sandbox.endpoint import (
     CONTENT_TYPE_NOT_FOUND_CODE,
     Endpoint,
+    RequestBody,
     RequestRefused,
     cma_endpoint,
     invalid,
@@ -88,41 +89,37 @@ CREATE TABLE IF NOT EXISTS bulk_jobs (
 # Request bodies
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class PublishTargets(_Body):
+class PublishTargets(RequestBody):
     environments: list[str] = Field(default_factory=lambda: [])
     locales: list[str] = Field(default_factory=lambda: [])
 
 
-class EntryPublishBody(_Body):
+class EntryPublishBody(RequestBody):
     entry: PublishTargets
     locale: str | None = None
     version: int | None = None
     scheduled_at: str | None = None
 
 
-class AssetPublishBody(_Body):
+class AssetPublishBody(RequestBody):
     asset: PublishTargets
     version: int | None = None
     scheduled_at: str | None = None
 
 
-class BulkEntry(_Body):
+class BulkEntry(RequestBody):
     uid: str
     content_type: str = Field(validation_alias=AliasChoices("content_type", "_content_type_uid", "content_type_uid"))
     version: int | None = None
     locale: str | None = None
 
 
-class BulkAsset(_Body):
+class BulkAsset(RequestBody):
     uid: str
     version: int | None = None
 
 
-class BulkBody(_Body):
+class BulkBody(RequestBody):
     entries: list[BulkEntry] = Field(default_factory=lambda: [])
     assets: list[BulkAsset] = Field(default_factory=lambda: [])
     locales: list[str] = Field(default_factory=lambda: [])

@@ -32,14 +32,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import endpoint, queue, store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
-from cs_mcp.sandbox.endpoint import Endpoint, RequestRefused, invalid, not_found, now_iso, parse_body
+from cs_mcp.sandbox.endpoint import Endpoint, RequestBody, RequestRefused, invalid, not_found, now_iso, parse_body
 from cs_mcp.sandbox.queue import Operation
 from cs_mcp.sandbox.state import SandboxState, create_tables
 
@@ -77,18 +77,14 @@ CREATE TABLE IF NOT EXISTS release_items (
 # Request bodies
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ReleaseFields(_Body):
+class ReleaseFields(RequestBody):
     name: str | None = None
     description: str | None = None
     locked: bool | None = None
     archived: bool | None = None
 
 
-class ItemRef(_Body):
+class ItemRef(RequestBody):
     uid: str
     content_type_uid: str
     locale: str | None = None
@@ -96,31 +92,31 @@ class ItemRef(_Body):
     action: Literal["publish", "unpublish"] = "publish"
 
 
-class ReleaseBody(_Body):
+class ReleaseBody(RequestBody):
     release: ReleaseFields
     items: list[ItemRef] = Field(default_factory=lambda: [])
 
 
-class OneItemBody(_Body):
+class OneItemBody(RequestBody):
     item: ItemRef
 
 
-class ItemsBody(_Body):
+class ItemsBody(RequestBody):
     items: list[ItemRef]
 
 
-class UpdateItemsBody(_Body):
+class UpdateItemsBody(RequestBody):
     items: list[ItemRef | Literal["$all"]]
 
 
-class DeployFields(_Body):
+class DeployFields(RequestBody):
     environments: list[str] = Field(default_factory=lambda: [])
     locales: list[str] = Field(default_factory=lambda: [])
     action: Literal["publish", "unpublish"] = "publish"
     scheduled_at: str | None = None
 
 
-class DeployBody(_Body):
+class DeployBody(RequestBody):
     release: DeployFields
 
 
