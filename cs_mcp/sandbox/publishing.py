@@ -437,17 +437,20 @@ def _job_and_items(state: SandboxState, job_id: str) -> tuple[dict[str, Any], li
     return answer, items
 
 
-def api_version_missing(request: Request, what: str) -> Response | None:
-    """ "CMA | Job Status" and "CMA | Publish Queue" mark the header `api_version: 3.2` required."""
-    if request.headers.get("api_version") == "3.2":
-        return None
-    return error_response(400, 400, f"Pass the api_version header as 3.2 for {what} requests.")
+def api_version_required(what: str, handler: Endpoint) -> Endpoint:
+    """`handler` behind the check of the header `api_version: 3.2`, which "CMA | Job Status" and
+    "CMA | Publish Queue" mark required (`what` names the requests in the refusal)."""
+
+    async def checked(request: Request) -> Response:
+        if request.headers.get("api_version") != "3.2":
+            return error_response(400, 400, f"Pass the api_version header as 3.2 for {what} requests.")
+        return await handler(request)
+
+    return checked
 
 
 def _job_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "bulk job")) is not None:
-            return refusal
         answer, _items = _job_and_items(state, request.path_params["job_id"])
         return JSONResponse(answer)
 
@@ -456,8 +459,6 @@ def _job_handler(state: SandboxState) -> Endpoint:
 
 def _job_items_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "bulk job")) is not None:
-            return refusal
         skip, limit, _include_count = page_params(request)
         _answer, items = _job_and_items(state, request.path_params["job_id"])
         status = request.query_params.get("status")
@@ -475,8 +476,6 @@ def _job_items_handler(state: SandboxState) -> Endpoint:
 
 def _queue_list_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "publish queue")) is not None:
-            return refusal
         skip, limit, include_count = page_params(request)
         filters = _queue_filters(request)
         clauses: list[str] = []
@@ -513,8 +512,6 @@ def _queue_row_or_refuse(conn: sqlite3.Connection, uid: str) -> sqlite3.Row:
 
 def _queue_get_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "publish queue")) is not None:
-            return refusal
         with state.db.read() as conn:
             row = _queue_row_or_refuse(conn, request.path_params["uid"])
             return JSONResponse({"entry": queue_row_json(state, conn, row)})
@@ -524,8 +521,6 @@ def _queue_get_handler(state: SandboxState) -> Endpoint:
 
 def _unschedule_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "publish queue")) is not None:
-            return refusal
         with state.db.transaction() as conn:
             row = _queue_row_or_refuse(conn, request.path_params["uid"])
             if row["status"] != "scheduled":
@@ -553,7 +548,9 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     def post(path: str, handler: Endpoint) -> Route:
         return Route(path, cma_endpoint(state, handler), methods=["POST"])
 
-    def get(path: str, handler: Endpoint) -> Route:
+    def get(path: str, handler: Endpoint, *, api_version_of: str | None = None) -> Route:
+        if api_version_of is not None:
+            handler = api_version_required(api_version_of, handler)
         return Route(path, cma_endpoint(state, handler), methods=["GET"])
 
     return [
@@ -563,9 +560,9 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         post("/assets/{uid}/unpublish", _asset_publish_handler(state, "unpublish")),
         post("/bulk/publish", _bulk_handler(state, "publish")),
         post("/bulk/unpublish", _bulk_handler(state, "unpublish")),
-        get("/bulk/jobs/{job_id}", _job_handler(state)),
-        get("/bulk/jobs/{job_id}/items", _job_items_handler(state)),
-        get("/publish-queue", _queue_list_handler(state)),
-        get("/publish-queue/{uid}", _queue_get_handler(state)),
-        get("/publish-queue/{uid}/unschedule", _unschedule_handler(state)),
+        get("/bulk/jobs/{job_id}", _job_handler(state), api_version_of="bulk job"),
+        get("/bulk/jobs/{job_id}/items", _job_items_handler(state), api_version_of="bulk job"),
+        get("/publish-queue", _queue_list_handler(state), api_version_of="publish queue"),
+        get("/publish-queue/{uid}", _queue_get_handler(state), api_version_of="publish queue"),
+        get("/publish-queue/{uid}/unschedule", _unschedule_handler(state), api_version_of="publish queue"),
     ]
