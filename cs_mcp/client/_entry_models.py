@@ -10,34 +10,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cs_mcp.client._models import APIModel, PublishDetail
+from cs_mcp.client._models import APIModel, ContentItem, Versioned
 
 Source = Literal["draft", "published"]
 PublishAction = Literal["publish", "unpublish"]
 
 
-class Asset(APIModel):
+class Asset(ContentItem):
     """An asset (file or folder) as the CMA or the CDA answers it."""
 
-    uid: str
-    title: str | None = None
     filename: str | None = None
     url: str | None = None
     content_type: str | None = None
     file_size: str | int | None = None
     is_dir: bool = False
     parent_uid: str | None = None
-    version: int | None = Field(default=None, alias="_version")
-    tags: list[str] = Field(default_factory=lambda: [])
-    updated_at: str | None = None
-    publish_details: list[PublishDetail] | PublishDetail | None = None
 
 
-class VersionOf(APIModel):
+class VersionOf(Versioned):
     """The uid and latest `_version` of an entry or asset, read to resolve publish versions."""
-
-    uid: str
-    version: int | None = Field(default=None, alias="_version")
 
 
 class Notice(APIModel):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from cs_mcp.client._answers import object_at, page_at
-from cs_mcp.client._models import APIModel, Entry, Page
+from cs_mcp.client._models import APIModel, Entry, Page, Timestamped, Versioned
 from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
@@ -66,11 +66,10 @@ class ReleaseItem(APIModel):
         return out
 
 
-class Release(APIModel):
+class Release(Versioned, Timestamped):
     """A release as the CMA answers it. `items` is filled only where the answer carried them;
     read them page by page with `ReleasesAPI.items`."""
 
-    uid: str
     name: str
     description: str | None = None
     locked: bool = False
@@ -78,11 +77,8 @@ class Release(APIModel):
     items: list[ReleaseItem] = Field(default_factory=lambda: [])
     items_count: int | None = None
     status: list[Any] = Field(default_factory=lambda: [])
-    created_at: str | None = None
-    updated_at: str | None = None
     created_by: str | None = None
     updated_by: str | None = None
-    version: int | None = Field(default=None, alias="_version")
 
 
 def _notice(body: dict[str, Any]) -> str:
