@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Generator, Mapping
 from pathlib import Path
+from typing import TypeAlias
 
 from cs_mcp.config import ConfigError, Settings, default_data_dir, default_state_dir
 from cs_mcp.guard import ConfirmationAuthority, ConfirmationError, Guard, guard_from_settings
@@ -28,6 +29,16 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         if "default" in text or action.default in (None, False, argparse.SUPPRESS):
             return text
         return f"{text} (default: %(default)s)"
+
+
+# What `add_subparsers` returns, which each command's `add_parser` is given; argparse gives
+# its type no public name.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # pyright: ignore[reportPrivateUsage]
+
+
+def command_parser(subcommands: Subcommands, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    """The parser of the command `name`, its `--help` showing each option's default."""
+    return subcommands.add_parser(name, help=help, description=description, formatter_class=DefaultsHelpFormatter)
 
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
