@@ -39,7 +39,7 @@ from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import acting_user
@@ -47,9 +47,8 @@ from cs_mcp.sandbox.endpoint import (
     CONTENT_TYPE_NOT_FOUND_CODE,
     INVALID_DATA_CODE,
     NOT_FOUND_CODE,
-    Endpoint,
     RequestRefused,
-    cma_endpoint,
+    cma_routes,
 )
 from cs_mcp.sandbox.query import (
     QUERY_ERROR_STATUS,
@@ -888,22 +887,22 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     """The CMA's routes, relative to `/cma/v3`."""
     cma = CMA(state)
 
-    def route(path: str, method: str, handler: Endpoint) -> Route:
-        return Route(path, cma_endpoint(state, handler), methods=[method])
-
-    return [
-        route("/content_types", "GET", cma.list_content_types),
-        route("/content_types/{content_type}", "GET", cma.get_content_type),
-        route("/content_types/{content_type}/entries", "GET", cma.list_entries),
-        route("/content_types/{content_type}/entries", "POST", cma.create_entry),
-        route("/content_types/{content_type}/entries/{uid}", "GET", cma.get_entry),
-        route("/content_types/{content_type}/entries/{uid}", "PUT", cma.update_entry),
-        route("/content_types/{content_type}/entries/{uid}", "DELETE", cma.delete_entry),
-        route("/content_types/{content_type}/entries/{uid}/locales", "GET", cma.entry_languages),
-        route("/content_types/{content_type}/entries/{uid}/references", "GET", cma.entry_references),
-        route("/content_types/{content_type}/entries/{uid}/unlocalize", "POST", cma.unlocalize_entry),
-        route("/assets", "GET", cma.list_assets),
-        route("/assets/{uid}", "GET", cma.get_asset),
-        route("/environments/{name}", "GET", cma.get_environment),
-        route("/locales/{code}", "GET", cma.get_locale),
-    ]
+    return cma_routes(
+        state,
+        [
+            ("/content_types", "GET", cma.list_content_types),
+            ("/content_types/{content_type}", "GET", cma.get_content_type),
+            ("/content_types/{content_type}/entries", "GET", cma.list_entries),
+            ("/content_types/{content_type}/entries", "POST", cma.create_entry),
+            ("/content_types/{content_type}/entries/{uid}", "GET", cma.get_entry),
+            ("/content_types/{content_type}/entries/{uid}", "PUT", cma.update_entry),
+            ("/content_types/{content_type}/entries/{uid}", "DELETE", cma.delete_entry),
+            ("/content_types/{content_type}/entries/{uid}/locales", "GET", cma.entry_languages),
+            ("/content_types/{content_type}/entries/{uid}/references", "GET", cma.entry_references),
+            ("/content_types/{content_type}/entries/{uid}/unlocalize", "POST", cma.unlocalize_entry),
+            ("/assets", "GET", cma.list_assets),
+            ("/assets/{uid}", "GET", cma.get_asset),
+            ("/environments/{name}", "GET", cma.get_environment),
+            ("/locales/{code}", "GET", cma.get_locale),
+        ],
+    )

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple, cast
 from pydantic import AliasChoices, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import queue, store
 from cs_mcp.sandbox.auth import acting_user
@@ -47,7 +47,7 @@ from cs_mcp.sandbox.endpoint import (
     Endpoint,
     RequestBody,
     RequestRefused,
-    cma_endpoint,
+    cma_routes,
     invalid,
     not_found,
     now_iso,
@@ -544,25 +544,21 @@ def setup(state: SandboxState) -> None:
 
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The publishing routes, relative to `/cma/v3`."""
-
-    def post(path: str, handler: Endpoint) -> Route:
-        return Route(path, cma_endpoint(state, handler), methods=["POST"])
-
-    def get(path: str, handler: Endpoint, *, api_version_of: str | None = None) -> Route:
-        if api_version_of is not None:
-            handler = api_version_required(api_version_of, handler)
-        return Route(path, cma_endpoint(state, handler), methods=["GET"])
-
-    return [
-        post("/content_types/{content_type}/entries/{uid}/publish", _entry_publish_handler(state, "publish")),
-        post("/content_types/{content_type}/entries/{uid}/unpublish", _entry_publish_handler(state, "unpublish")),
-        post("/assets/{uid}/publish", _asset_publish_handler(state, "publish")),
-        post("/assets/{uid}/unpublish", _asset_publish_handler(state, "unpublish")),
-        post("/bulk/publish", _bulk_handler(state, "publish")),
-        post("/bulk/unpublish", _bulk_handler(state, "unpublish")),
-        get("/bulk/jobs/{job_id}", _job_handler(state), api_version_of="bulk job"),
-        get("/bulk/jobs/{job_id}/items", _job_items_handler(state), api_version_of="bulk job"),
-        get("/publish-queue", _queue_list_handler(state), api_version_of="publish queue"),
-        get("/publish-queue/{uid}", _queue_get_handler(state), api_version_of="publish queue"),
-        get("/publish-queue/{uid}/unschedule", _unschedule_handler(state), api_version_of="publish queue"),
-    ]
+    bulk_job, queue = "bulk job", "publish queue"  # what the api_version refusals name
+    entry = "/content_types/{content_type}/entries/{uid}"
+    return cma_routes(
+        state,
+        [
+            (f"{entry}/publish", "POST", _entry_publish_handler(state, "publish")),
+            (f"{entry}/unpublish", "POST", _entry_publish_handler(state, "unpublish")),
+            ("/assets/{uid}/publish", "POST", _asset_publish_handler(state, "publish")),
+            ("/assets/{uid}/unpublish", "POST", _asset_publish_handler(state, "unpublish")),
+            ("/bulk/publish", "POST", _bulk_handler(state, "publish")),
+            ("/bulk/unpublish", "POST", _bulk_handler(state, "unpublish")),
+            ("/bulk/jobs/{job_id}", "GET", api_version_required(bulk_job, _job_handler(state))),
+            ("/bulk/jobs/{job_id}/items", "GET", api_version_required(bulk_job, _job_items_handler(state))),
+            ("/publish-queue", "GET", api_version_required(queue, _queue_list_handler(state))),
+            ("/publish-queue/{uid}", "GET", api_version_required(queue, _queue_get_handler(state))),
+            ("/publish-queue/{uid}/unschedule", "GET", api_version_required(queue, _unschedule_handler(state))),
+        ],
+    )

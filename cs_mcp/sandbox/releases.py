@@ -35,7 +35,7 @@ from typing import Any, Literal
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import endpoint, queue, store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
@@ -673,20 +673,20 @@ def setup(state: SandboxState) -> None:
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The release routes, relative to `/cma/v3`."""
 
-    def route(path: str, handler: Endpoint, method: str) -> Route:
-        return Route(path, endpoint.cma_endpoint(state, handler), methods=[method])
-
-    return [
-        route("/releases", _list_handler(state), "GET"),
-        route("/releases", _create_handler(state), "POST"),
-        route("/releases/{uid}", _get_handler(state), "GET"),
-        route("/releases/{uid}", _update_handler(state), "PUT"),
-        route("/releases/{uid}", _delete_handler(state), "DELETE"),
-        route("/releases/{uid}/items", _items_list_handler(state), "GET"),
-        route("/releases/{uid}/item", _edit_items_handler(state, "add_one"), "POST"),
-        route("/releases/{uid}/items", _edit_items_handler(state, "add"), "POST"),
-        route("/releases/{uid}/items", _edit_items_handler(state, "remove"), "DELETE"),
-        route("/releases/{uid}/update_items", _edit_items_handler(state, "update"), "PUT"),
-        route("/releases/{uid}/deploy", _deploy_handler(state), "POST"),
-        route("/releases/{uid}/clone", _clone_handler(state), "POST"),
-    ]
+    return endpoint.cma_routes(
+        state,
+        [
+            ("/releases", "GET", _list_handler(state)),
+            ("/releases", "POST", _create_handler(state)),
+            ("/releases/{uid}", "GET", _get_handler(state)),
+            ("/releases/{uid}", "PUT", _update_handler(state)),
+            ("/releases/{uid}", "DELETE", _delete_handler(state)),
+            ("/releases/{uid}/items", "GET", _items_list_handler(state)),
+            ("/releases/{uid}/item", "POST", _edit_items_handler(state, "add_one")),
+            ("/releases/{uid}/items", "POST", _edit_items_handler(state, "add")),
+            ("/releases/{uid}/items", "DELETE", _edit_items_handler(state, "remove")),
+            ("/releases/{uid}/update_items", "PUT", _edit_items_handler(state, "update")),
+            ("/releases/{uid}/deploy", "POST", _deploy_handler(state)),
+            ("/releases/{uid}/clone", "POST", _clone_handler(state)),
+        ],
+    )
