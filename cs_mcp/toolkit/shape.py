@@ -226,6 +226,8 @@ def _fit_clean_page(items: Sequence[T], room: int) -> tuple[list[T], bool] | Non
     item to clean, or a page near the budget)."""
     used = 0
     size = 0
+    at_least = 0
+    datas: list[bytes] = []
     for index, item in enumerate(items):
         data = _compact_json(item)
         if data is None:
@@ -237,12 +239,18 @@ def _fit_clean_page(items: Sequence[T], room: int) -> tuple[list[T], bool] | Non
             # Surely over alone: `json.dumps` writes at least 7/8 of the compact form's
             # characters (a float such as 0.00001 is 1e-05 there), so no exact measure is needed.
             return [_shorten_measured(item, room)], True
-        if used + len(data) // 4 + 1 > room:
-            return None  # the bound is at least the length: its counts would be wasted
-        used += _dumps_bound(data) // 4 + 1
-        if used > room:
-            return None
         size += len(data)
+        at_least += len(data) // 4 + 1
+        if at_least > room:
+            return None  # over on the lengths alone: the counts, and the rest of the page, would be wasted
+        datas.append(data)
+    # `_dumps_bound` is at most twice the length (every comma, colon and `e-` is one more
+    # character): a page whose doubled lengths fit is within the room without counting them.
+    if sum((2 * len(data)) // 4 + 1 for data in datas) > room:
+        for data in datas:
+            used += _dumps_bound(data) // 4 + 1
+            if used > room:
+                return None
     kept = list(items)
     pages = _MEASURED.get()
     if pages is not None:
