@@ -66,12 +66,19 @@ def _clean_json(text: str) -> bool:
     small regular expression, instead of the broad patterns (about 4 ms a 100 KB answer)."""
     if text.isascii():
         # ASCII holds none of the invisible characters but DEL; JSON escapes the other controls.
-        return "\x7f" not in text and _ESCAPED_CONTROL.search(text) is None
+        return "\x7f" not in text and _no_escaped_control(text)
     if not text.isprintable():
         return False
     if max(text) >= _LOWEST_PRINTABLE_INVISIBLE and _PRINTABLE_INVISIBLE.search(text):
         return False
-    return _ESCAPED_CONTROL.search(text) is None
+    return _no_escaped_control(text)
+
+
+def _no_escaped_control(text: str) -> bool:
+    """Whether JSON text holds no escaped control character: the pattern runs from the first
+    backslash on, and not at all without one (a scan in C, where the pattern takes 40 µs a 100 KB)."""
+    first = text.find("\\")
+    return first < 0 or _ESCAPED_CONTROL.search(text, first) is None
 
 
 def clean(value: Any) -> Any:

@@ -162,6 +162,16 @@ def test_the_cleaning_pass_removes_a_delete_character_from_ascii_text() -> None:
     assert kept == [{"t": "ab"}]
 
 
+@pytest.mark.parametrize("text", ["a\x01b", 'say "hi"\x1f', "back\\slash\bbell", "tab\t, line\n, then\x0c", "\x00"])
+def test_the_cleaning_pass_finds_a_control_character_behind_other_escapes_in_ascii_and_other_text(text: str) -> None:
+    expected = clean_text(text)
+    assert expected != text
+    for item in ({"t": text}, {"t": f"caf\u00e9 {text}"}):
+        kept, _ = fit_page([{"a": "plain"}, item], cleaned=True)
+        assert kept == [{"a": "plain"}, clean(item)]
+        assert fit_one(item) == (clean(item), False)
+
+
 @pytest.mark.parametrize("hidden", ["\u200b", "\u3164", "\ufe0f", "\u2028", "\r", "\x85", "\U000e0041"])
 def test_one_object_is_cleaned_and_measured_in_one_pass_and_cut_only_over_the_budget(hidden: str) -> None:
     small, cut = fit_one({"title": f"caf\u00e9{hidden}", "n": 1})
