@@ -159,7 +159,7 @@ async def query_entries(
     key = fingerprint("entries", content_type, parsed, source, env, locale, only, includes, order)
     skip = decode_cursor(cursor, key)
     try:
-        page = await state.client.entries.query(
+        page = await state.client.entries.query_plain(
             content_type,
             source=source,
             environment=env,
@@ -175,8 +175,7 @@ async def query_entries(
         if source == "published":
             raise
         raise await state.meta.content_type_missing(content_type) from None
-    entries = [e.model_dump(by_alias=True, exclude_unset=True) for e in page.items]
-    kept, info = fit_listing(entries, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
+    kept, info = fit_listing(page.items, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
     return EntryList(content_type=content_type, source=source, environment=env, locale=locale, entries=kept, **info)
 
 
