@@ -35,6 +35,16 @@ class QueryOptions(TypedDict, total=False):
     limit: int
 
 
+class GetOptions(TypedDict, total=False):
+    """What a read of one entry may say beside its content type and uid (as `EntriesAPI._get` takes it)."""
+
+    source: Source
+    environment: str | None
+    locale: str | None
+    version: int | None
+    only: Sequence[str] | None
+
+
 def _read_from(environment: str | None, locale: str | None) -> list[tuple[str, Primitive]]:
     """Where a read reads: the CDA's `environment`, or else the CMA's drafts with where each is
     published; and in which locale."""
@@ -123,7 +133,25 @@ class EntriesAPI:
         )
         return body, skip, limit
 
-    async def get(
+    async def get(self, content_type: str, uid: str, **options: Unpack[GetOptions]) -> Entry:
+        """One entry: its latest draft (or `version`), or the version published in `environment`.
+
+        Raises:
+            NotFoundError: no such entry (or, on the CDA, not published there in that locale).
+        """
+        return Entry.model_validate(await self._get(content_type, uid, **options))
+
+    async def get_plain(self, content_type: str, uid: str, **options: Unpack[GetOptions]) -> dict[str, Any]:
+        """`get`'s entry as `Entry` writes it back (`plain_entry`), without building the model
+        in the common case.
+
+        Raises:
+            NotFoundError: no such entry (or, on the CDA, not published there in that locale).
+            ValidationError: an entry without an entry's shape.
+        """
+        return plain_entry(await self._get(content_type, uid, **options))
+
+    async def _get(
         self,
         content_type: str,
         uid: str,
@@ -133,12 +161,8 @@ class EntriesAPI:
         locale: str | None = None,
         version: int | None = None,
         only: Sequence[str] | None = None,
-    ) -> Entry:
-        """One entry: its latest draft (or `version`), or the version published in `environment`.
-
-        Raises:
-            NotFoundError: no such entry (or, on the CDA, not published there in that locale).
-        """
+    ) -> dict[str, Any]:
+        """The entry of the answer to a read of one entry."""
         api, env = self._api_and_environment(source, environment)
         params = _read_from(env, locale)
         if version is not None:
@@ -147,7 +171,7 @@ class EntriesAPI:
         body = await self._core.request(
             api, "GET", ["content_types", content_type, "entries", uid], params=params, environment=env
         )
-        return Entry.model_validate(object_at(body, "entry"))
+        return object_at(body, "entry")
 
     async def references(self, content_type: str, uid: str, *, locale: str | None = None) -> list[EntryReference]:
         """The entries that refer to this one ("Get references of an entry"), with where each

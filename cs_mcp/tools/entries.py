@@ -209,7 +209,7 @@ async def get_entry(
     if locale:
         await state.meta.check_locales([locale])
     try:
-        entry = await state.client.entries.get(
+        entry = await state.client.entries.get_plain(
             content_type, uid, source=source, environment=env, locale=locale, version=version, only=only
         )
     except NotFoundError:
@@ -220,7 +220,7 @@ async def get_entry(
             + "; check the content type and uid with query_entries"
         ) from None
     # One pass over the answer: cleaned and measured together, cut only when over the budget.
-    shaped, cut = fit_one(entry.model_dump(by_alias=True, exclude_unset=True))
+    shaped, cut = fit_one(entry)
     note = "long text was shortened to fit the size budget; pass fields=[...] to read fewer fields" if cut else None
     return EntryAnswer(
         content_type=content_type, source=source, environment=env, entry=shaped, truncated=cut, note=note
