@@ -1,12 +1,13 @@
 """The arguments several toolsets share, typed once: a query in Contentstack's query language,
 a field projection, a page size and a cursor, and the checks that turn them into what the
-client sends (a ToolError in plain words otherwise); and the entry-or-asset item the publishing
-and release writes take."""
+client sends (a ToolError in plain words otherwise); and the entry-or-asset item and the
+schedule the publishing and release writes take."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -67,3 +68,32 @@ def parse_query_arg(query: Mapping[str, Any] | str | None) -> dict[str, Any] | N
         return parse_query(query)
     except QueryError as exc:
         raise ToolError(f"the query is not valid {exc}. {ACCEPTED_FORM}") from None
+
+
+def scheduled_time(value: str | None, *, action: str, now: datetime | None = None) -> str | None:
+    """`value` (`scheduled_at` of a publish or a deploy) as Contentstack's UTC form
+    (2030-01-31T09:00:00.000Z), or None for now; `action` names what leaving it out does now.
+
+    Raises:
+        ToolError: not ISO-8601, without a time zone (ambiguous by hours: acting at the wrong
+            hour is worse than asking again), or not in the future (a past time is refused,
+            never taken as "now").
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ToolError(
+            f"scheduled_at must be an ISO-8601 date and time with a time zone, e.g. 2030-01-31T09:00:00Z; got {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        raise ToolError(f"scheduled_at needs a time zone (Z or +hh:mm), e.g. {text}Z")
+    now = now or datetime.now(UTC)
+    if when <= now:
+        raise ToolError(
+            f"scheduled_at {text} is not in the future (now is {now.strftime('%Y-%m-%dT%H:%M:%SZ')}); "
+            f"to {action} at once, leave scheduled_at out"
+        )
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -13,7 +13,7 @@ from pydantic import Field
 from cs_mcp.client import APIModel, AuditLogEntry, AutomationProject, NotFoundError, Page, encode_path
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.shape import MAX_LIMIT, clean_text, decode_cursor, fingerprint, fitted_page
+from cs_mcp.toolkit.shape import MAX_LIMIT, clean_text, fingerprint, read_page
 
 T = TypeVar("T")
 M = TypeVar("M", bound=APIModel)
@@ -113,11 +113,11 @@ async def project_page(
     Raises:
         ToolError: no such project, or a cursor of another list.
     """
-    query = fingerprint(tool, project_id)
-    skip = decode_cursor(cursor, query)
-    try:
-        page = await fetch(project_id, skip=skip, limit=limit)
-    except NotFoundError:
-        raise ToolError(project_missing(project_id)) from None
-    items = [shape(item) for item in page.items]
-    return fitted_page(items, total=page.total, skip=skip, asked=limit, query_fingerprint=query)
+
+    async def fetched(skip: int) -> Page[M]:
+        try:
+            return await fetch(project_id, skip=skip, limit=limit)
+        except NotFoundError:
+            raise ToolError(project_missing(project_id)) from None
+
+    return await read_page(fingerprint(tool, project_id), cursor, limit, fetched, shape)

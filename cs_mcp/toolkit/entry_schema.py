@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from cs_mcp.client import SchemaField
+from cs_mcp.toolkit.schema import value_kind
 
 # Fields Contentstack sets itself: never written by a tool.
 SYSTEM_FIELDS = frozenset(
@@ -165,14 +166,19 @@ def _matches(kind: str, value: Any) -> bool:
     return True  # a type this check does not know: Contentstack decides
 
 
+def _items(value: Any, path: str, problems: list[str], takes: str) -> list[tuple[str, Any]]:
+    """The items of a list field's `value`, each with its path; none when it is not a list,
+    which is a problem (`takes` says what the field takes)."""
+    if not isinstance(value, list):
+        problems.append(f"{path}: {takes}")
+        return []
+    return [(f"{path}[{i}]", item) for i, item in enumerate(cast(list[Any], value))]
+
+
 def _check_references(field: SchemaField, value: Any, path: str, problems: list[str]) -> None:
     targets = [field.reference_to] if isinstance(field.reference_to, str) else list(field.reference_to or [])
     shape = '[{"uid": "...", "_content_type_uid": "..."}]'
-    if not isinstance(value, list):
-        problems.append(f"{path}: a reference takes a list such as {shape}")
-        return
-    for i, ref in enumerate(cast(list[Any], value)):
-        at = f"{path}[{i}]"
+    for at, ref in _items(value, path, problems, f"a reference takes a list such as {shape}"):
         if isinstance(ref, str):
             if len(targets) > 1:
                 problems.append(f"{at}: name the content type: {shape} (one of {', '.join(targets)})")
@@ -190,11 +196,8 @@ def _check_references(field: SchemaField, value: Any, path: str, problems: list[
 def _check_blocks(field: SchemaField, value: Any, path: str, problems: list[str], require_mandatory: bool) -> None:
     blocks = {b.uid: b for b in field.blocks or []}
     shape = '[{"<block uid>": {...fields}}]'
-    if not isinstance(value, list):
-        problems.append(f"{path}: modular blocks take a list such as {shape} (blocks: {', '.join(blocks)})")
-        return
-    for i, item in enumerate(cast(list[Any], value)):
-        at = f"{path}[{i}]"
+    takes = f"modular blocks take a list such as {shape} (blocks: {', '.join(blocks)})"
+    for at, item in _items(value, path, problems, takes):
         if not isinstance(item, dict) or len(cast(dict[str, Any], item)) != 1:
             problems.append(f"{at}: each block is an object with one key, the block's uid: {shape}")
             continue
@@ -238,14 +241,8 @@ def _is_list_of(value: Any, kind: type) -> bool:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "null" if value is None else type(value).__name__
+    """What `value` is, with its article where it takes one ("a number", "an object", "null")."""
+    kind = value_kind(value)
+    if kind in ("boolean", "number", "string", "list"):
+        return f"a {kind}"
+    return "an object" if kind == "object" else kind

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+from cs_mcp.toolkit.schema import value_kind
+
 # The grammar, as the error messages show it.
 ACCEPTED_FORM = (
     'A query is a JSON object. {"field": value} matches equal values (string, number or boolean); '
@@ -72,7 +74,7 @@ def parse_query(raw: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
         except json.JSONDecodeError as exc:
             raise QueryError("$", f"not valid JSON ({exc.msg} at character {exc.pos})") from None
         if not isinstance(value, dict):
-            raise QueryError("$", f"a query is a JSON object, not a {_kind(value)}")
+            raise QueryError("$", f"a query is a JSON object, not a {value_kind(value)}")
         query = cast(dict[str, Any], value)
     else:
         query = dict(raw)
@@ -112,7 +114,7 @@ def _check_logical(key: str, value: Any, where: str, depth: int) -> None:
         raise QueryError(where, f"{key} takes a non-empty list of queries")
     for i, sub in enumerate(cast(list[Any], value)):
         if not isinstance(sub, dict):
-            raise QueryError(f"{where}[{i}]", f"each element of {key} is a query object, not a {_kind(sub)}")
+            raise QueryError(f"{where}[{i}]", f"each element of {key} is a query object, not a {value_kind(sub)}")
         check_query(cast(dict[str, Any], sub), f"{where}[{i}]", depth + 1)
 
 
@@ -124,7 +126,7 @@ def _check_field_value(value: Any, where: str, depth: int) -> None:
     if isinstance(value, list):
         raise QueryError(where, 'a list is not a value to match; use {"$in": [...]}')
     if not isinstance(value, dict):
-        raise QueryError(where, f"a {_kind(value)} is not a value to match")
+        raise QueryError(where, f"a {value_kind(value)} is not a value to match")
     operators = cast(dict[str, Any], value)
     if not operators:
         raise QueryError(where, "an empty operator object")
@@ -147,7 +149,7 @@ def _check_field_value(value: Any, where: str, depth: int) -> None:
 def _check_operand(op: str, operand: Any, at: str, depth: int) -> None:
     if op in SCALAR_OPERATORS:
         if not _is_scalar(operand):
-            raise QueryError(at, f"{op} takes a string, number or boolean, not a {_kind(operand)}")
+            raise QueryError(at, f"{op} takes a string, number or boolean, not a {value_kind(operand)}")
     elif op in LIST_OPERATORS:
         if not isinstance(operand, list) or not operand:
             raise QueryError(at, f"{op} takes a non-empty list of values")
@@ -156,10 +158,10 @@ def _check_operand(op: str, operand: Any, at: str, depth: int) -> None:
             raise QueryError(at, f"{op} takes at most {MAX_LIST} values")
         bad = next((v for v in items if not _is_scalar(v)), None)
         if bad is not None or any(v is None for v in items):
-            raise QueryError(at, f"{op} takes strings, numbers or booleans, not a {_kind(bad)}")
+            raise QueryError(at, f"{op} takes strings, numbers or booleans, not a {value_kind(bad)}")
     elif op in RANGE_OPERATORS:
         if isinstance(operand, bool) or not isinstance(operand, int | float | str):
-            raise QueryError(at, f"{op} takes a number or a date string, not a {_kind(operand)}")
+            raise QueryError(at, f"{op} takes a number or a date string, not a {value_kind(operand)}")
     elif op == "$exists":
         if not isinstance(operand, bool):
             raise QueryError(at, "$exists takes true or false")
@@ -179,22 +181,6 @@ def _check_operand(op: str, operand: Any, at: str, depth: int) -> None:
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _unknown_operator(op: str, why: str) -> str:

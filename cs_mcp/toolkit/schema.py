@@ -1,4 +1,5 @@
-"""The schemas clients see in `tools/list`, and the server's check of the arguments it gets.
+"""The schemas clients see in `tools/list`, and the server's check of the arguments it gets
+(with `value_kind`, the words the query and entry-field checks also use for what a value is).
 
 Listed input schemas follow the strict function-calling dialect that agent frameworks convert
 tools into (OpenAI's structured outputs, as openai-agents' `ensure_strict_json_schema` applies
@@ -202,18 +203,32 @@ def _types(node: Any, defs: dict[str, Any], depth: int) -> set[str]:
     return set(_JSON_TYPES)
 
 
-def _json_type(value: Any) -> str:
+def value_kind(value: Any) -> str:
+    """What a JSON value is, in words: null, boolean, number, string, list or object (else its
+    Python type's name)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
+    if isinstance(value, int | float):
         return "number"
     if isinstance(value, str):
         return "string"
-    return "array" if isinstance(value, list) else "object"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "integer"
+    return _JSON_TYPES_OF.get(value_kind(value), "object")
+
+
+# A value's kind in words (`value_kind`) as its JSON Schema type.
+_JSON_TYPES_OF = {"null": "null", "boolean": "boolean", "number": "number", "string": "string", "list": "array"}
 
 
 def _compact(node: Any, *, output: bool, top: bool = False) -> Any:

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, cast
@@ -20,6 +20,7 @@ import pydantic_core
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from cs_mcp.client import Page
 from cs_mcp.toolkit.models import ToolModel
 
 # Zero-width and format characters, bidi embeddings/overrides/isolates, the BOM, the Unicode
@@ -41,6 +42,7 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 def clean_text(text: str) -> str:
@@ -420,6 +422,25 @@ def fitted_page(
         total=total, skip=skip, asked=asked, returned=len(kept), query_fingerprint=query_fingerprint, fetched=len(items)
     )
     return kept, info
+
+
+async def read_page(
+    query_fingerprint: str,
+    cursor: str | None,
+    limit: int,
+    fetch: Callable[[int], Awaitable[Page[Item]]],
+    shape: Callable[[Item], T],
+) -> tuple[list[T], dict[str, Any]]:
+    """One page of a skip/limit list: `fetch`ed from the skip `cursor` stands for, each item
+    `shape`d, cut to the budget (`fitted_page`), with its `ListPage` fields.
+
+    Raises:
+        ToolError: `cursor` is not one this list (`query_fingerprint`) gave.
+    """
+    skip = decode_cursor(cursor, query_fingerprint)
+    page = await fetch(skip)
+    items = [shape(item) for item in page.items]
+    return fitted_page(items, total=page.total, skip=skip, asked=limit, query_fingerprint=query_fingerprint)
 
 
 def page_info(

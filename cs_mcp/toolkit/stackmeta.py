@@ -9,7 +9,8 @@ tool does when Contentstack refuses a write as invalid (the schema may have chan
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -19,6 +20,24 @@ TTL_SECONDS = 60.0
 # The locale a write lands in when the stack names no master locale (Contentstack's default).
 FALLBACK_LOCALE = "en-us"
 
+T = TypeVar("T")
+
+
+class _Timed(Generic[T]):
+    """What `read` answers, read again once it is `TTL_SECONDS` old."""
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._held: tuple[float, T] | None = None
+
+    async def get(self) -> T:
+        if self._held is None or time.monotonic() - self._held[0] >= TTL_SECONDS:
+            self._held = (time.monotonic(), await self._read())
+        return self._held[1]
+
+    def forget(self) -> None:
+        self._held = None
+
 
 class StackMetadata:
     """`default_locale` is the configured locale (CONTENTSTACK_LOCALE), which writes that name
@@ -27,28 +46,19 @@ class StackMetadata:
     def __init__(self, client: ContentstackClient, default_locale: str | None = None) -> None:
         self._client = client
         self._default_locale = default_locale
-        self._environments: tuple[float, list[Environment]] | None = None
-        self._locales: tuple[float, list[Locale]] | None = None
-        self._content_types: tuple[float, list[ContentType]] | None = None
+        self._environments = _Timed(lambda: client.stack.environments())
+        self._locales = _Timed(lambda: client.stack.locales())
+        self._content_types = _Timed(self._read_content_types)
         self._schemas: dict[str, ContentType] = {}
 
-    def _fresh(self, entry: tuple[float, object] | None) -> bool:
-        return entry is not None and time.monotonic() - entry[0] < TTL_SECONDS
-
     async def environments(self) -> list[Environment]:
-        if not self._fresh(self._environments):
-            self._environments = (time.monotonic(), await self._client.stack.environments())
-        assert self._environments is not None
-        return self._environments[1]
+        return await self._environments.get()
 
     async def environment_names(self) -> list[str]:
         return [e.name for e in await self.environments()]
 
     async def locales(self) -> list[Locale]:
-        if not self._fresh(self._locales):
-            self._locales = (time.monotonic(), await self._client.stack.locales())
-        assert self._locales is not None
-        return self._locales[1]
+        return await self._locales.get()
 
     async def locale_codes(self) -> list[str]:
         return [loc.code for loc in await self.locales()]
@@ -86,12 +96,12 @@ class StackMetadata:
         return ToolError(f"content type {uid} was not found; it may have been deleted a moment ago")
 
     async def content_types(self) -> list[ContentType]:
-        if not self._fresh(self._content_types):
-            found = await self._client.stack.all_content_types()
-            self._content_types = (time.monotonic(), found)
-            self._schemas.update({ct.uid: ct for ct in found})
-        assert self._content_types is not None
-        return self._content_types[1]
+        return await self._content_types.get()
+
+    async def _read_content_types(self) -> list[ContentType]:
+        found = await self._client.stack.all_content_types()
+        self._schemas.update({ct.uid: ct for ct in found})
+        return found
 
     async def content_type(self, uid: str, *, refresh: bool = False) -> ContentType:
         """One content type with its schema, cached until `refresh`.
@@ -105,7 +115,8 @@ class StackMetadata:
 
     def forget(self) -> None:
         """Drops everything cached."""
-        self._environments = self._locales = self._content_types = None
+        for held in (self._environments, self._locales, self._content_types):
+            held.forget()
         self._schemas.clear()
 
 

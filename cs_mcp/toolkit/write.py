@@ -1,7 +1,7 @@
 """The one path every write tool takes: check, dry run, confirm, permit, execute, audit.
 
-A write tool is declared with `@write_tool` and receives a `WriteCall` bound to its
-declaration (name, scopes). It names the targets its arguments name (`call.precheck`, before
+A write tool is declared with `write_tool` (a toolset's `@declare.write`) and receives a
+`WriteCall` bound to its declaration (name, scopes). It names the targets its arguments name (`call.precheck`, before
 anything is read), builds the plan (what it would send) and the targets the reads resolved,
 and hands `call.run` a function that performs the writes with the permits it is given; a call
 with nothing to send answers `call.noop`. Nothing is sent unless the guard allowed (or a human
@@ -457,6 +457,24 @@ class WriteCall:
         """Records what the call learnt on the way (a created uid, a job id), for an answer
         that must say what was sent when the outcome is unknown."""
         self.known.update(facts)
+
+    def plan(
+        self,
+        summary: str,
+        targets: Targets | None = None,
+        *,
+        requests: Iterable[PlannedRequest] = (),
+        items: Iterable[str] = (),
+    ) -> WritePlan:
+        """The plan of this call's write, its action the tool's name: `targets` as the guard
+        names them, the `requests` it would send, the `items` it changes."""
+        return WritePlan(
+            action=self.spec.name,
+            summary=summary,
+            targets=targets.named() if targets is not None else {},
+            requests=list(requests),
+            items=list(items),
+        )
 
     def check(self, targets: Targets) -> Verdict:
         """The guard's verdict on `targets` (with the branch the write lands on) for this tool."""

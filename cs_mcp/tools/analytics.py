@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
@@ -50,15 +50,16 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import JobId, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool
 from cs_mcp.toolkit.shape import DEFAULT_BUDGET_TOKENS, ReadAnswer, clean, estimate_tokens, fit_budget
 from cs_mcp.views import ANALYTICS_VIEW
 
 # The longest range one call covers: beyond it the agent should ask by month or week.
 MAX_TOTAL_DAYS = 731
 TOP_N = 5
+declare = ToolsetDeclarations("analytics", read_scopes=frozenset({Scope.ANALYTICS_READ}))
 # Row fields whose values are ranked in the summary, and the label they get (`status` only when
 # it is an HTTP status: the cache report's HIT and MISS become the cache hit share instead).
 _RANKED_DIMENSIONS = (("url", "top_urls"), ("sdk", "top_sdks"), ("device", "devices"), ("status", "status_codes"))
@@ -390,17 +391,33 @@ def _sentences(
     return lines
 
 
-def fit_rows(rows: list[dict[str, Any]], max_rows: int, overhead: int) -> tuple[list[dict[str, Any]], bool, str | None]:
-    """At most `max_rows` rows that fit the answer budget, whether rows were left out, and why."""
+class RowFields(TypedDict):
+    """The fields a report and a job's data answer alike: the rows kept of how many, and why
+    rows were left out."""
+
+    total_rows: int
+    returned: int
+    truncated: bool
+    rows: list[dict[str, Any]]
+    note: str | None
+
+
+def no_rows(note: str) -> RowFields:
+    """The row fields of an answer whose jobs have not finished: no rows yet, and `note`."""
+    return RowFields(total_rows=0, returned=0, truncated=False, rows=[], note=note)
+
+
+def fitted_rows(rows: list[dict[str, Any]], max_rows: int, overhead: int) -> RowFields:
+    """At most `max_rows` of `rows` that fit the answer budget, and whether rows were left out, and why."""
     kept = fit_budget(clean(rows[:max_rows]), DEFAULT_BUDGET_TOKENS, overhead=overhead)
-    if len(kept) == len(rows):
-        return kept, False, None
-    return (
-        kept,
-        True,
-        f"{len(kept)} of {len(rows)} rows returned (max_rows and the answer size limit); totals and summary "
-        "cover every row. Narrow services or the range, or use duration=week or month, for fewer rows.",
-    )
+    fields = RowFields(total_rows=len(rows), returned=len(kept), truncated=False, rows=kept, note=None)
+    if len(kept) < len(rows):
+        fields["truncated"] = True
+        fields["note"] = (
+            f"{len(kept)} of {len(rows)} rows returned (max_rows and the answer size limit); totals and summary "
+            "cover every row. Narrow services or the range, or use duration=week or month, for fewer rows."
+        )
+    return fields
 
 
 # -- jobs -----------------------------------------------------------------------------------
@@ -554,13 +571,7 @@ def _failure(run: WindowRun, error: ContentstackError) -> ToolError:
 # -- tools ----------------------------------------------------------------------------------
 
 
-@tool(
-    toolset="analytics",
-    scopes={Scope.ANALYTICS_READ},
-    title="Get an analytics report",
-    idempotent=True,
-    ui=ANALYTICS_VIEW,
-)
+@declare.read("Get an analytics report", ui=ANALYTICS_VIEW)
 async def get_analytics(
     ctx: ToolContext,
     report: Annotated[
@@ -671,48 +682,24 @@ async def get_analytics(
     pending = [r for r in runs if r.status != "complete"]
     if pending:
         ids = ", ".join(f"{r.job_id} ({r.label})" for r in pending)
-        return AnalyticsReport(
-            status="timed_out",
-            total_rows=0,
-            returned=0,
-            truncated=False,
-            rows=[],
-            totals={},
-            summary=None,
-            note=f"{len(pending)} of {len(runs)} jobs were still running after {poller.time_limit:.0f} s: {ids}. "
+        running = (
+            f"{len(pending)} of {len(runs)} jobs were still running after {poller.time_limit:.0f} s: {ids}. "
             "Read each with get_analytics_job(job_id) in a little while (they keep running), "
-            "or call get_analytics again.",
-            **base,
+            "or call get_analytics again."
         )
+        return AnalyticsReport(status="timed_out", totals={}, summary=None, **no_rows(running), **base)
     rows = merge_rows([r.rows for r in runs])
     totals, summary = summarize(rows, status_filtered=http_status_code is not None, cache_filtered=cache is not None)
     page_errors = [f"{r.label}: {r.page_error}" for r in runs if r.page_error]
     overhead = estimate_tokens(summary) + estimate_tokens(base) + estimate_tokens(page_errors) + 200
-    kept, truncated, note = fit_rows(rows, max_rows, overhead)
+    fields = fitted_rows(rows, max_rows, overhead)
     if page_errors:
         incomplete = "Some pages could not be read (see page_errors): rows, totals and summary cover the pages read."
-        note = f"{incomplete} {note}" if note else incomplete
-    return AnalyticsReport(
-        status="complete",
-        total_rows=len(rows),
-        returned=len(kept),
-        truncated=truncated,
-        rows=kept,
-        totals=totals,
-        summary=summary,
-        note=note,
-        page_errors=page_errors,
-        **base,
-    )
+        fields["note"] = f"{incomplete} {fields['note']}" if fields["note"] else incomplete
+    return AnalyticsReport(status="complete", totals=totals, summary=summary, page_errors=page_errors, **fields, **base)
 
 
-@tool(
-    toolset="analytics",
-    scopes={Scope.ANALYTICS_READ},
-    title="Read an analytics job",
-    idempotent=True,
-    ui=ANALYTICS_VIEW,
-)
+@declare.read("Read an analytics job", ui=ANALYTICS_VIEW)
 async def get_analytics_job(
     ctx: ToolContext,
     job_id: Annotated[JobId, Field(description="A job id from get_analytics.")],
@@ -728,18 +715,8 @@ async def get_analytics_job(
     try:
         answer = await client.analytics.job_data(job_id, page or 0)
         if isinstance(answer, JobActive):
-            return AnalyticsJobData(
-                job_id=job_id,
-                status="active",
-                page=page,
-                total_rows=0,
-                returned=0,
-                truncated=False,
-                rows=[],
-                totals={},
-                summary=None,
-                note="the job is still running; call get_analytics_job again in a few seconds",
-            )
+            running = no_rows("the job is still running; call get_analytics_job again in a few seconds")
+            return AnalyticsJobData(job_id=job_id, status="active", page=page, totals={}, summary=None, **running)
         stopped: str | None = None
         if page is None:
             paged = await read_pages(client, job_id, answer, paginated=True, poller=poller)
@@ -760,24 +737,24 @@ async def get_analytics_job(
         ) from exc
     totals, summary = summarize(rows)
     overhead = estimate_tokens(summary) + 200
-    kept, truncated, note = fit_rows(rows, max_rows, overhead)
+    fields = fitted_rows(rows, max_rows, overhead)
     if page is not None:
         summary = None  # one page says too little about the report to summarise
-        note = note or "totals cover this page only; leave page out to read and summarise every page"
+        fields["note"] = (
+            fields["note"] or "totals cover this page only; leave page out to read and summarise every page"
+        )
     if stopped:
-        note = f"Reading stopped early (see page_errors): totals cover the pages read. {note or ''}".strip()
+        fields["note"] = (
+            f"Reading stopped early (see page_errors): totals cover the pages read. {fields['note'] or ''}".strip()
+        )
     return AnalyticsJobData(
         job_id=job_id,
         status="complete",
         page=page,
         total_pages=answer.pages,
         next_page=answer.next_page if page is not None else None,
-        total_rows=len(rows),
-        returned=len(kept),
-        truncated=truncated,
-        rows=kept,
         totals=totals,
         summary=summary,
-        note=note,
         page_errors=[stopped] if stopped else [],
+        **fields,
     )

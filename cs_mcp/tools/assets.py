@@ -27,9 +27,9 @@ from cs_mcp.toolkit.arguments import (
     parse_query_arg,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     ListAnswer,
@@ -46,12 +46,16 @@ from cs_mcp.toolkit.write import (
     WriteAnswer,
     WriteCall,
     WriteOutcome,
-    WritePlan,
 )
 from cs_mcp.tools._uploads import UploadSource, upload_source
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
-WRITE_SCOPES = frozenset({Scope.ASSETS_MANAGEMENT_WRITE})
+declare = ToolsetDeclarations(
+    "assets",
+    read_scopes=frozenset({Scope.ASSET_READ}),
+    write_scopes=frozenset({Scope.ASSETS_MANAGEMENT_WRITE}),
+    preview=WRITE_PREVIEW_VIEW,
+)
 MAX_TAGS = 50
 
 AssetUidArg = Annotated[Uid, Field(description="The asset's uid.")]
@@ -75,7 +79,7 @@ class AssetList(ListAnswer):
     assets: list[dict[str, Any]]
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Query assets", idempotent=True, also_in=("entries",))
+@declare.read("Query assets", also_in=("entries",))
 async def query_assets(
     ctx: ToolContext,
     query: QueryArg = None,
@@ -122,7 +126,7 @@ async def _file(call: WriteCall, uid: str) -> Asset:
     return current
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Get an asset", idempotent=True)
+@declare.read("Get an asset")
 async def get_asset(
     ctx: ToolContext,
     uid: AssetUidArg,
@@ -159,7 +163,7 @@ async def _folder(state: AppState, uid: str) -> Folder:
         raise ToolError(f"folder {uid} does not exist; list folders with list_asset_folders") from None
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="List asset folders", idempotent=True)
+@declare.read("List asset folders")
 async def list_asset_folders(
     ctx: ToolContext, parent: FolderArg = None, limit: LimitArg = DEFAULT_LIMIT, cursor: CursorArg = None
 ) -> FolderList:
@@ -194,7 +198,7 @@ async def _environment_names(state: AppState) -> dict[str, str]:
     return {e.uid: e.name for e in await state.meta.environments() if e.uid}
 
 
-@tool(toolset="assets", scopes={Scope.ASSET_READ}, title="Where an asset is used", idempotent=True)
+@declare.read("Where an asset is used")
 async def get_asset_references(ctx: ToolContext, uid: AssetUidArg) -> AssetReferences:
     """Which entries use an asset (by uid, in which locale and version) and where each is
     published: check before you replace or delete it."""
@@ -286,13 +290,7 @@ def _upload_requests(source: UploadSource, method: str, path: str, what: str) ->
     return requests
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Upload an asset",
-    idempotent=False,
-    read_back="query_assets with the file name (the new asset's uid is not known)",
-)
+@declare.write("Upload an asset", read_back="query_assets with the file name (the new asset's uid is not known)")
 async def upload_asset(
     call: WriteCall,
     content_base64: ContentArg = None,
@@ -314,9 +312,8 @@ async def upload_asset(
     if folder is not None:
         await _folder(state, folder)
     where = f"folder {folder}" if folder else "the top level"
-    plan = WritePlan(
-        action="upload_asset",
-        summary=f"upload {source.describe} ({source.size_note}) as a new asset in {where}",
+    plan = call.plan(
+        f"upload {source.describe} ({source.size_note}) as a new asset in {where}",
         requests=_upload_requests(source, "POST", "/v3/assets", "upload the file"),
         items=[f"title: {title}" if title else "title: the file name", *([f"tags: {', '.join(tags)}"] if tags else [])],
     )
@@ -336,12 +333,8 @@ async def upload_asset(
     return _answer(outcome, "Asset uploaded.")
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Replace an asset's file",
-    idempotent=False,
-    read_back="get_asset on the asset (its _version says whether the file was replaced)",
+@declare.write(
+    "Replace an asset's file", read_back="get_asset on the asset (its _version says whether the file was replaced)"
 )
 async def replace_asset(
     call: WriteCall,
@@ -361,9 +354,8 @@ async def replace_asset(
     await call.precheck(targets)
     source = _source(call, content_base64, filename, path, url)
     current = await _file(call, uid)
-    plan = WritePlan(
-        action="replace_asset",
-        summary=f"replace the file of asset {uid} ({current.filename}, version {current.version}) "
+    plan = call.plan(
+        f"replace the file of asset {uid} ({current.filename}, version {current.version}) "
         f"with {source.describe} ({source.size_note})",
         requests=_upload_requests(source, "PUT", f"/v3/assets/{uid}", "replace the file"),
         items=[f"asset {uid}"],
@@ -395,13 +387,7 @@ def _changes(current: Asset, title: str | None, description: str | None, tags: S
     return lines
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Update an asset",
-    idempotent=True,
-    read_back="get_asset on the asset",
-)
+@declare.write("Update an asset", read_back="get_asset on the asset", idempotent=True)
 async def update_asset(
     call: WriteCall,
     uid: AssetUidArg,
@@ -418,10 +404,8 @@ async def update_asset(
     await call.precheck(targets)
     current = await _file(call, uid)
     changes = _changes(current, title, description, tags)
-    plan = WritePlan(
-        action="update_asset",
-        summary=f"update asset {uid} ({current.filename}, version {current.version}): "
-        + ("; ".join(changes) or "no change"),
+    plan = call.plan(
+        f"update asset {uid} ({current.filename}, version {current.version}): " + ("; ".join(changes) or "no change"),
         requests=[PlannedRequest(method="PUT", path=f"/v3/assets/{uid}", summary="save the new details")],
         items=changes,
     )
@@ -440,15 +424,7 @@ async def update_asset(
     return _answer(outcome, "Asset updated.")
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Delete an asset",
-    destructive=True,
-    idempotent=True,
-    read_back="get_asset on the asset (not found: it was deleted)",
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.delete("Delete an asset", read_back="get_asset on the asset (not found: it was deleted)")
 async def delete_asset(
     call: WriteCall,
     uid: AssetUidArg,
@@ -471,12 +447,11 @@ async def delete_asset(
     if used:
         call.insist_on_confirmation(f"{len(used)} entr{'y uses' if len(used) == 1 else 'ies use'} this asset")
     targets = Targets(environments=live)
-    plan = WritePlan(
-        action="delete_asset",
-        summary=f"delete asset {uid} ({current.filename}, version {current.version})"
+    plan = call.plan(
+        f"delete asset {uid} ({current.filename}, version {current.version})"
         + (f", published to {', '.join(live)}" if live else "")
         + (f"; used by {len(used)} entr{'y' if len(used) == 1 else 'ies'}" if used else ""),
-        targets=targets.named(),
+        targets,
         requests=[PlannedRequest(method="DELETE", path=f"/v3/assets/{uid}", summary="delete the asset")],
         items=[f"entry {u} uses it" for u in used],
     )
@@ -491,13 +466,7 @@ async def delete_asset(
     return outcome.answer(AssetWriteAnswer, asset=_ref(current), notice=outcome.result)
 
 
-@write_tool(
-    toolset="assets",
-    scopes=WRITE_SCOPES,
-    title="Create an asset folder",
-    idempotent=False,
-    read_back="list_asset_folders on the parent",
-)
+@declare.write("Create an asset folder", read_back="list_asset_folders on the parent")
 async def create_asset_folder(
     call: WriteCall,
     name: Annotated[str, Field(min_length=1, max_length=100, description="The folder's name.")],
@@ -516,9 +485,8 @@ async def create_asset_folder(
         raise ToolError(
             f"{'folder ' + parent if parent else 'the top level'} already holds a folder {name!r} ({taken.uid})"
         )
-    plan = WritePlan(
-        action="create_asset_folder",
-        summary=f"create the folder {name!r} in {'folder ' + parent if parent else 'the top level'}",
+    plan = call.plan(
+        f"create the folder {name!r} in {'folder ' + parent if parent else 'the top level'}",
         requests=[PlannedRequest(method="POST", path="/v3/assets/folders", summary="create the folder")],
     )
 

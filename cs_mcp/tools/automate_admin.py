@@ -19,13 +19,15 @@ credentials).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+import functools
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from cs_mcp.client import SECRET_VARIABLE_TYPE, AutomationAccount, AutomationProject, NotFoundError, ProjectVariable
-from cs_mcp.guard import Targets
+from cs_mcp.guard import Permit, Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.automate import (
     AuditLogInfo,
@@ -41,9 +43,9 @@ from cs_mcp.toolkit.automate import (
     text_or_none,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListAnswer, ReadAnswer, clean_text
 from cs_mcp.toolkit.write import (
     Permits,
@@ -53,7 +55,7 @@ from cs_mcp.toolkit.write import (
     WritePlan,
 )
 
-TOOLSET = "automate_admin"
+declare = ToolsetDeclarations("automate_admin", write_scopes=frozenset({Scope.AUTOMATE_PROJECTS_WRITE}))
 # What the guard checks a project creation against: the project does not exist yet.
 NEW_PROJECT = "(new project)"
 SECRET_TYPE = SECRET_VARIABLE_TYPE
@@ -112,6 +114,7 @@ class AuditLogDetail(AuditLogInfo, ReadAnswer):
 
 A = TypeVar("A", bound=AccountInfo)
 W = TypeVar("W", bound=WriteAnswer)
+T = TypeVar("T")
 
 
 class AccountList(ListAnswer):
@@ -158,11 +161,19 @@ def account_info(account: AutomationAccount, model: type[A] = AccountInfo) -> A:
     )
 
 
-def _missing(what: str, item_id: str, project_id: str, where_listed: str) -> str:
-    return (
-        f"{what} {item_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
-        + where_listed
-    )
+async def _in_project(read: Awaitable[T], what: str, item_id: str, project_id: str, where_listed: str) -> T:
+    """What `read` (of one item of an Automate project) answers.
+
+    Raises:
+        ToolError: Automate has no such item (or project); says where the project's are listed.
+    """
+    try:
+        return await read
+    except NotFoundError:
+        raise ToolError(
+            f"{what} {item_id!r} does not exist in Automate project {project_id!r} (or the project does not); "
+            + where_listed
+        ) from None
 
 
 async def load_project(state: AppState, project_id: str) -> AutomationProject:
@@ -173,24 +184,20 @@ async def load_project(state: AppState, project_id: str) -> AutomationProject:
 
 
 async def load_variable(state: AppState, project_id: str, variable_id: str) -> ProjectVariable:
-    try:
-        return await state.client.automate.variable(project_id, variable_id)
-    except NotFoundError:
-        raise ToolError(
-            _missing("variable", variable_id, project_id, "list_project_variables lists its variables")
-        ) from None
+    read = state.client.automate.variable(project_id, variable_id)
+    return await _in_project(read, "variable", variable_id, project_id, "list_project_variables lists its variables")
 
 
 # -- reads --------------------------------------------------------------------------------------
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_PROJECTS_READ}, title="Get an Automate project", idempotent=True)
+@declare.read("Get an Automate project", scopes={Scope.AUTOMATE_PROJECTS_READ})
 async def get_automation_project(ctx: ToolContext, project_id: ProjectId) -> ProjectDetail:
     """One Automate project: title, description, tags and when it was created and changed."""
     return project_info(await load_project(app_state(ctx), project_id), ProjectDetail)
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_VARIABLES_READ}, title="List project variables", idempotent=True)
+@declare.read("List project variables", scopes={Scope.AUTOMATE_VARIABLES_READ})
 async def list_project_variables(
     ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> VariableList:
@@ -201,7 +208,7 @@ async def list_project_variables(
     return VariableList(project_id=project_id, variables=kept, **info)
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_ACCOUNTS_READ}, title="List connected accounts", idempotent=True)
+@declare.read("List connected accounts", scopes={Scope.AUTOMATE_ACCOUNTS_READ})
 async def list_automation_accounts(
     ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> AccountList:
@@ -212,20 +219,16 @@ async def list_automation_accounts(
     return AccountList(project_id=project_id, accounts=kept, **info)
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_ACCOUNTS_READ}, title="Get a connected account", idempotent=True)
+@declare.read("Get a connected account", scopes={Scope.AUTOMATE_ACCOUNTS_READ})
 async def get_automation_account(ctx: ToolContext, project_id: ProjectId, account_id: AccountId) -> AccountDetail:
     """One connected account of a project: title, connector, how it signs in. Its credentials
     are never shown."""
-    state = app_state(ctx)
-    try:
-        return account_info(await state.client.automate.account(project_id, account_id), AccountDetail)
-    except NotFoundError:
-        raise ToolError(
-            _missing("account", account_id, project_id, "list_automation_accounts lists its accounts")
-        ) from None
+    read = app_state(ctx).client.automate.account(project_id, account_id)
+    lists = "list_automation_accounts lists its accounts"
+    return account_info(await _in_project(read, "account", account_id, project_id, lists), AccountDetail)
 
 
-@tool(toolset=TOOLSET, scopes={Scope.AUTOMATE_AUDIT_LOG_READ}, title="Get an Automate audit-log entry", idempotent=True)
+@declare.read("Get an Automate audit-log entry", scopes={Scope.AUTOMATE_AUDIT_LOG_READ})
 async def get_automation_audit_log(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -233,25 +236,15 @@ async def get_automation_audit_log(
 ) -> AuditLogDetail:
     """One entry of a project's audit log: what happened (Create, Update, Enabled, ...), to
     which object, by whom and when. The object's recorded state is not shown."""
-    state = app_state(ctx)
-    try:
-        return summarize_audit(await state.client.automate.audit_log(project_id, log_id), AuditLogDetail)
-    except NotFoundError:
-        raise ToolError(
-            _missing("audit-log entry", log_id, project_id, "list_automation_audit_logs lists its entries")
-        ) from None
+    read = app_state(ctx).client.automate.audit_log(project_id, log_id)
+    lists = "list_automation_audit_logs lists its entries"
+    return summarize_audit(await _in_project(read, "audit-log entry", log_id, project_id, lists), AuditLogDetail)
 
 
 # -- projects -----------------------------------------------------------------------------------
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
-    title="Create an Automate project",
-    idempotent=False,
-    read_back="list_automation_projects (the new project's id is not known)",
-)
+@declare.write("Create an Automate project", read_back="list_automation_projects (the new project's id is not known)")
 async def create_automation_project(
     call: WriteCall,
     title: Title,
@@ -261,10 +254,9 @@ async def create_automation_project(
     """Create an Automate project, the container for automations, variables and accounts.
     Use dry_run=true first to see the plan and the guard's verdict."""
     targets = Targets(automation_projects=(NEW_PROJECT,))
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"create the Automate project {title!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create the Automate project {title!r}",
+        targets,
         requests=[PlannedRequest(method="POST", path=automate_path("projects"), summary="create the project")],
     )
     await call.precheck(targets)
@@ -290,7 +282,7 @@ async def _unchanged(
 ) -> W:
     """The answer to an update that asks for what the `what` named `name` already has: nothing
     is sent, but the guard still decides (a denial raises ToolError) and the call is audited."""
-    plan = WritePlan(action=call.spec.name, summary=f"nothing to do: the {what} already reads so")
+    plan = call.plan(f"nothing to do: the {what} already reads so")
     unchanged = await call.noop(targets, plan, "no change")
     return unchanged.answer(model, notice=f"{what} {name!r} already has these values; nothing was sent", **fields)
 
@@ -300,13 +292,7 @@ def _changes(project: AutomationProject, wanted: dict[str, Any]) -> list[str]:
     return [f"{name}: {current[name]!r} -> {value!r}" for name, value in wanted.items() if current[name] != value]
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
-    title="Update an Automate project",
-    idempotent=True,
-    read_back="get_automation_project on the project",
-)
+@declare.write("Update an Automate project", read_back="get_automation_project on the project", idempotent=True)
 async def update_automation_project(
     call: WriteCall,
     project_id: ProjectId,
@@ -329,10 +315,9 @@ async def update_automation_project(
         return await _unchanged(call, targets, "project", project_id, ProjectWriteAnswer, project=project_info(project))
     body = {"title": project.title, "description": project.description or "", "tags": project.tags} | wanted
     path = automate_path("projects", project_id)
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"update Automate project {project_id!r}: {'; '.join(changes)}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"update Automate project {project_id!r}: {'; '.join(changes)}",
+        targets,
         requests=[PlannedRequest(method="PUT", path=path, summary=", ".join(sorted(wanted)))],
         items=changes,
     )
@@ -349,13 +334,8 @@ async def update_automation_project(
     )
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_PROJECTS_WRITE},
-    title="Delete an Automate project",
-    destructive=True,
-    idempotent=True,
-    read_back="get_automation_project on the project (not found: it was deleted)",
+@declare.delete(
+    "Delete an Automate project", read_back="get_automation_project on the project (not found: it was deleted)"
 )
 async def delete_automation_project(
     call: WriteCall,
@@ -372,11 +352,10 @@ async def delete_automation_project(
     active = await state.client.automate.automations(project_id, active=True, limit=1)
     counted = f"{automations.total} automations" if automations.total is not None else "its automations"
     running = f", {active.total} of them active" if active.total else ""
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"delete Automate project {project_id!r} ({text_or_none(project.title)!r}) with {counted}{running}, "
+    plan = call.plan(
+        f"delete Automate project {project_id!r} ({text_or_none(project.title)!r}) with {counted}{running}, "
         "its variables and accounts",
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(method="DELETE", path=automate_path("projects", project_id), summary="delete the project")
         ],
@@ -405,12 +384,41 @@ async def delete_automation_project(
 def _variable_plan(
     call: WriteCall, targets: Targets, summary: str, method: str, path: str, items: list[str]
 ) -> WritePlan:
-    return WritePlan(
-        action=call.spec.name,
-        summary=summary,
-        targets=targets.named(),
-        requests=[PlannedRequest(method=method, path=path, summary=summary)],
-        items=items,
+    return call.plan(
+        summary, targets, requests=[PlannedRequest(method=method, path=path, summary=summary)], items=items
+    )
+
+
+class _VariableSend(Protocol):
+    """A client write of a variable, all but its permit given."""
+
+    def __call__(self, *, permit: Permit) -> Awaitable[ProjectVariable]: ...
+
+
+async def _variable_write(
+    call: WriteCall,
+    project_id: str,
+    plan: WritePlan,
+    operation: str,
+    send: _VariableSend,
+    *,
+    doing: str,
+    done: str,
+    before: ProjectVariable | None = None,
+) -> VariableWriteAnswer:
+    """Runs a variable's create or update (`send` with the permit for `operation`) and answers
+    the variable as Automate returned it, else as it was `before` (if known), with what came of
+    the write."""
+    targets = Targets(automation_projects=(project_id,))
+    outcome = await call.run(
+        targets=targets, plan=plan, execute=lambda permits: send(permit=permits.for_operation(operation))
+    )
+    shown = outcome.result if outcome.result is not None else before
+    return outcome.answer(
+        VariableWriteAnswer,
+        notice=outcome.pending_notice(doing) or done,
+        project_id=project_id,
+        variable=variable_info(shown) if shown is not None else None,
     )
 
 
@@ -419,13 +427,11 @@ def _value_words(kind: str, value: str) -> str:
     return "a secret value" if kind == SECRET_TYPE else f"the value {value!r}"
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
-    title="Create a project variable",
-    idempotent=False,
-    secret_arguments=("value",),
+@declare.write(
+    "Create a project variable",
     read_back="list_project_variables on the project",
+    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
+    secret_arguments=("value",),
 )
 async def create_project_variable(
     call: WriteCall,
@@ -444,30 +450,19 @@ async def create_project_variable(
     )
     await call.precheck(targets)
 
-    async def execute(permits: Permits) -> ProjectVariable:
-        permit = permits.for_operation("automation_variable.create")
-        return await call.state.client.automate.create_variable(
-            project_id, key=key, value=value, type=type, permit=permit
-        )
-
-    outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    created = outcome.result
-    message = outcome.pending_notice(f"create variable {key!r}") or f"variable {key!r} created"
-    return outcome.answer(
-        VariableWriteAnswer,
-        notice=message,
-        project_id=project_id,
-        variable=variable_info(created) if created is not None else None,
+    send = functools.partial(call.state.client.automate.create_variable, project_id, key=key, value=value, type=type)
+    done = f"variable {key!r} created"
+    return await _variable_write(
+        call, project_id, plan, "automation_variable.create", send, doing=f"create variable {key!r}", done=done
     )
 
 
-@write_tool(
-    toolset=TOOLSET,
+@declare.write(
+    "Update a project variable",
+    read_back="list_project_variables on the project",
     scopes={Scope.AUTOMATE_VARIABLES_WRITE},
-    title="Update a project variable",
     idempotent=True,
     secret_arguments=("value",),
-    read_back="list_project_variables on the project",
 )
 async def update_project_variable(
     call: WriteCall,
@@ -511,30 +506,20 @@ async def update_project_variable(
     path = automate_path("projects", project_id, "variables", variable_id)
     plan = _variable_plan(call, targets, f"update variable {current.key!r}: {'; '.join(changes)}", "PUT", path, changes)
 
-    async def execute(permits: Permits) -> ProjectVariable:
-        permit = permits.for_operation("automation_variable.update")
-        return await call.state.client.automate.update_variable(
-            project_id, variable_id, key=new_key, value=new_value, type=new_type, permit=permit
-        )
-
-    outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    updated = outcome.result
-    message = outcome.pending_notice(f"update variable {current.key!r}") or f"variable {new_key!r} updated"
-    return outcome.answer(
-        VariableWriteAnswer,
-        notice=message,
-        project_id=project_id,
-        variable=variable_info(updated if updated is not None else current),
+    automate = call.state.client.automate
+    send = functools.partial(
+        automate.update_variable, project_id, variable_id, key=new_key, value=new_value, type=new_type
+    )
+    doing, done = f"update variable {current.key!r}", f"variable {new_key!r} updated"
+    return await _variable_write(
+        call, project_id, plan, "automation_variable.update", send, doing=doing, done=done, before=current
     )
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
-    title="Delete a project variable",
-    destructive=True,
-    idempotent=True,
+@declare.delete(
+    "Delete a project variable",
     read_back="list_project_variables on the project (absent: it was deleted)",
+    scopes={Scope.AUTOMATE_VARIABLES_WRITE},
 )
 async def delete_project_variable(
     call: WriteCall,

@@ -43,9 +43,9 @@ from cs_mcp.toolkit.automate import (
     text_or_none,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     ListAnswer,
@@ -55,15 +55,14 @@ from cs_mcp.toolkit.shape import (
     encode_cursor,
     fingerprint,
     fit_budget,
-    fitted_page,
     page_info,
+    read_page,
 )
 from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteAnswer,
     WriteCall,
-    WritePlan,
 )
 
 READ_PROJECTS = frozenset({Scope.AUTOMATE_PROJECTS_READ})
@@ -71,6 +70,7 @@ READ_AUTOMATIONS = frozenset({Scope.AUTOMATIONS_READ})
 READ_EXECUTIONS = frozenset({Scope.AUTOMATE_EXECUTIONS_READ})
 READ_AUDIT = frozenset({Scope.AUTOMATE_AUDIT_LOG_READ})
 WRITE = frozenset({Scope.AUTOMATIONS_WRITE})
+declare = ToolsetDeclarations("automations", read_scopes=READ_AUTOMATIONS)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=APIModel)
@@ -311,22 +311,21 @@ async def load_automation(state: AppState, project_id: str, automation_id: str) 
 # -- read tools -------------------------------------------------------------------------------
 
 
-@tool(toolset="automations", scopes=READ_PROJECTS, title="List Automate projects", idempotent=True)
+@declare.read("List Automate projects", scopes=READ_PROJECTS)
 async def list_automation_projects(
     ctx: ToolContext, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> ProjectList:
     """The organization's Automate projects (id, title, description, tags); the other automation tools take a
     project's id."""
-    state = app_state(ctx)
+    automate = app_state(ctx).client.automate
     query = fingerprint("list_automation_projects")
-    skip = decode_cursor(cursor, query)
-    page = await state.client.automate.projects(skip=skip, limit=limit)
-    projects = [project_info(p) for p in page.items]
-    kept, info = fitted_page(projects, total=page.total, skip=skip, asked=limit, query_fingerprint=query)
+    kept, info = await read_page(
+        query, cursor, limit, lambda skip: automate.projects(skip=skip, limit=limit), project_info
+    )
     return ProjectList(projects=kept, **info)
 
 
-@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="List automations", idempotent=True)
+@declare.read("List automations")
 async def list_automations(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -358,7 +357,7 @@ async def list_automations(
     return AutomationList(project_id=project_id, automations=kept, **info)
 
 
-@tool(toolset="automations", scopes=READ_AUTOMATIONS, title="Get an automation", idempotent=True)
+@declare.read("Get an automation")
 async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id: AutomationId) -> AutomationDetail:
     """One automation: its trigger and steps (type, title, connector, next steps), whether it is active, and
     what it lacks before it can be switched on."""
@@ -399,12 +398,7 @@ async def get_automation(ctx: ToolContext, project_id: ProjectId, automation_id:
     )
 
 
-@tool(
-    toolset="automations",
-    scopes=READ_EXECUTIONS,
-    title="List automation executions",
-    idempotent=True,
-)
+@declare.read("List automation executions", scopes=READ_EXECUTIONS)
 async def list_automation_executions(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -447,12 +441,7 @@ async def list_automation_executions(
     return ExecutionList(project_id=project_id, executions=kept, **info)
 
 
-@tool(
-    toolset="automations",
-    scopes=READ_EXECUTIONS,
-    title="Get an automation execution",
-    idempotent=True,
-)
+@declare.read("Get an automation execution", scopes=READ_EXECUTIONS)
 async def get_automation_execution(
     ctx: ToolContext,
     project_id: ProjectId,
@@ -492,7 +481,7 @@ async def get_automation_execution(
     )
 
 
-@tool(toolset="automations", scopes=READ_AUDIT, title="List the Automate audit log", idempotent=True)
+@declare.read("List the Automate audit log", scopes=READ_AUDIT)
 async def list_automation_audit_logs(
     ctx: ToolContext, project_id: ProjectId, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> AuditLogList:
@@ -525,12 +514,11 @@ def _refusal(automation: Automation, active: bool, exc: InvalidRequestError) -> 
     )
 
 
-@write_tool(
-    toolset="automations",
-    scopes=WRITE,
-    title="Switch an automation on or off",
-    idempotent=True,
+@declare.write(
+    "Switch an automation on or off",
     read_back="get_automation on the automation (its active flag)",
+    scopes=WRITE,
+    idempotent=True,
 )
 async def set_automation_active(
     call: WriteCall,
@@ -541,14 +529,12 @@ async def set_automation_active(
     """Switch an Automate automation on (active=true) or off. Automate refuses one that lacks a trigger or an
     action (get_automation shows what). Answers the state read back."""
     state = call.state
-    tool_name = call.spec.name
     targets = Targets(automation_projects=(project_id,))
     path = automate_path("projects", project_id, "automations", automation_id)
     word = "on" if active else "off"
-    plan = WritePlan(
-        action=tool_name,
-        summary=f"switch automation {automation_id!r} of project {project_id!r} {word}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"switch automation {automation_id!r} of project {project_id!r} {word}",
+        targets,
         requests=[PlannedRequest(method="PATCH", path=path, summary=f'{{"active": {str(active).lower()}}}')],
         items=[automation_id],
     )
@@ -561,7 +547,7 @@ async def set_automation_active(
     if automation.active is active:
         unchanged = await call.noop(
             targets,
-            WritePlan(action=tool_name, summary=f"nothing to do: the automation is already {word}"),
+            call.plan(f"nothing to do: the automation is already {word}"),
             "nothing to send",
         )
         return unchanged.answer(

@@ -18,15 +18,17 @@ from cs_mcp.client import ContentType, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import write_tool
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
-WRITE_SCOPES = frozenset({Scope.CONTENT_TYPES_MANAGEMENT_WRITE})
+declare = ToolsetDeclarations(
+    "content_types", write_scopes=frozenset({Scope.CONTENT_TYPES_MANAGEMENT_WRITE}), preview=WRITE_PREVIEW_VIEW
+)
 
 ContentTypeArg = Annotated[ContentTypeUid, Field(description="The content type's uid.")]
 SchemaArg = Annotated[
@@ -91,13 +93,7 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> int:
     return count
 
 
-@write_tool(
-    toolset="content_types",
-    scopes=WRITE_SCOPES,
-    title="Create a content type",
-    idempotent=False,
-    read_back="get_content_type on the uid",
-)
+@declare.write("Create a content type", read_back="get_content_type on the uid")
 async def create_content_type(
     call: WriteCall,
     uid: ContentTypeArg,
@@ -125,10 +121,9 @@ async def create_content_type(
     if options is not None:
         definition["options"] = options
     fields = [f"+ {f.get('uid')} ({f.get('data_type')})" for f in schema]
-    plan = WritePlan(
-        action="create_content_type",
-        summary=f"create content type {uid!r} ({title!r}) with {len(schema)} field{'s' if len(schema) != 1 else ''}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create content type {uid!r} ({title!r}) with {len(schema)} field{'s' if len(schema) != 1 else ''}",
+        targets,
         requests=[PlannedRequest(method="POST", path="/v3/content_types", summary="create the content type")],
         items=fields,
     )
@@ -167,13 +162,8 @@ def _edited(
     return [*kept, *(add or [])]
 
 
-@write_tool(
-    toolset="content_types",
-    scopes=WRITE_SCOPES,
-    title="Change a content type",
-    idempotent=True,
-    read_back="get_content_type on the content type",
-    ui=WRITE_PREVIEW_VIEW,
+@declare.write(
+    "Change a content type", read_back="get_content_type on the content type", idempotent=True, previewed=True
 )
 async def update_content_type(
     call: WriteCall,
@@ -215,10 +205,9 @@ async def update_content_type(
     for key, value in (("title", title), ("description", description), ("options", options)):
         if value is not None and value != current.get(key):
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
-    plan = WritePlan(
-        action="update_content_type",
-        summary=f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
+        targets,
         requests=[
             PlannedRequest(method="PUT", path=f"/v3/content_types/{content_type}", summary="save the new definition")
         ],
@@ -259,15 +248,7 @@ async def update_content_type(
     )
 
 
-@write_tool(
-    toolset="content_types",
-    scopes=WRITE_SCOPES,
-    title="Delete a content type",
-    destructive=True,
-    idempotent=True,
-    read_back="get_content_type on the uid (not found: it was deleted)",
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.delete("Delete a content type", read_back="get_content_type on the uid (not found: it was deleted)")
 async def delete_content_type(
     call: WriteCall,
     content_type: ContentTypeArg,
@@ -283,11 +264,10 @@ async def delete_content_type(
     page = await state.client.entries.query(content_type, locale=master, only=["uid"], limit=1)
     entries = page.total if page.total is not None else len(page.items)
     call.insist_on_confirmation("deleting a content type deletes it and every entry of it")
-    plan = WritePlan(
-        action="delete_content_type",
-        summary=f"delete content type {content_type!r} ({current.get('title')!r}) and its {entries} "
+    plan = call.plan(
+        f"delete content type {content_type!r} ({current.get('title')!r}) and its {entries} "
         f"entr{'y' if entries == 1 else 'ies'} (counted in {master or 'the master locale'}), in every locale",
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(
                 method="DELETE",

@@ -28,6 +28,7 @@ from cs_mcp.toolkit.arguments import (
     parse_query_arg,
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.entry_schema import check_entry_fields
 from cs_mcp.toolkit.entry_writes import (
     EntryRef,
@@ -41,7 +42,6 @@ from cs_mcp.toolkit.entry_writes import (
     write_or_explain,
 )
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, Uid
-from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
@@ -57,7 +57,6 @@ from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteCall,
-    WritePlan,
 )
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -65,7 +64,12 @@ T = TypeVar("T")
 
 # Contentstack accepts at most 10 `include[]` reference paths per request (CDA reference, "Include reference").
 MAX_INCLUDE = 10
-WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
+declare = ToolsetDeclarations(
+    "entries",
+    read_scopes=frozenset({Scope.ENTRY_READ}),
+    write_scopes=frozenset({Scope.ENTRY_WRITE}),
+    preview=WRITE_PREVIEW_VIEW,
+)
 
 ContentTypeArg = ContentTypeUid
 UidArg = Uid
@@ -124,7 +128,7 @@ class EntryList(ListAnswer):
     entries: list[dict[str, Any]]
 
 
-@tool(toolset="entries", scopes={Scope.ENTRY_READ}, title="Query entries", idempotent=True)
+@declare.read("Query entries")
 async def query_entries(
     ctx: ToolContext,
     content_type: ContentTypeArg,
@@ -188,7 +192,7 @@ class EntryAnswer(ReadAnswer):
     note: str | None = None
 
 
-@tool(toolset="entries", scopes={Scope.ENTRY_READ}, title="Get an entry", idempotent=True)
+@declare.read("Get an entry")
 async def get_entry(
     ctx: ToolContext,
     content_type: ContentTypeArg,
@@ -230,12 +234,8 @@ async def get_entry(
 # -- writes -----------------------------------------------------------------------------
 
 
-@write_tool(
-    toolset="entries",
-    scopes=WRITE_SCOPES,
-    title="Create an entry",
-    idempotent=False,
-    read_back="query_entries on the content type and locale (the new entry's uid is not known)",
+@declare.write(
+    "Create an entry", read_back="query_entries on the content type and locale (the new entry's uid is not known)"
 )
 async def create_entry(
     call: WriteCall,
@@ -251,10 +251,9 @@ async def create_entry(
     state = call.state
     loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
-    plan = WritePlan(
-        action="create_entry",
-        summary=f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
+        targets,
         requests=[
             PlannedRequest(
                 method="POST",
@@ -290,13 +289,7 @@ async def localized_locales(state: AppState, content_type: str, uid: str) -> tup
         return ()
 
 
-@write_tool(
-    toolset="entries",
-    scopes=WRITE_SCOPES,
-    title="Update an entry",
-    idempotent=False,
-    read_back="get_entry on the entry (its _version says whether the update was saved)",
-)
+@declare.write("Update an entry", read_back="get_entry on the entry (its _version says whether the update was saved)")
 async def update_entry(
     call: WriteCall,
     content_type: ContentTypeArg,
@@ -318,10 +311,9 @@ async def update_entry(
     loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
     path = f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}"
-    plan = WritePlan(
-        action="update_entry",
-        summary=f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
+        targets,
         requests=[PlannedRequest(method="PUT", path=path, summary="save the entry as a new version")],
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
@@ -354,15 +346,7 @@ async def update_entry(
     return saved_entry_answer(outcome, content_type, loc, "Entry updated.")
 
 
-@write_tool(
-    toolset="entries",
-    scopes=WRITE_SCOPES,
-    title="Delete an entry",
-    destructive=True,
-    idempotent=True,
-    read_back="get_entry on the entry (not found: it was deleted)",
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.delete("Delete an entry", read_back="get_entry on the entry (not found: it was deleted)")
 async def delete_entry(
     call: WriteCall,
     content_type: ContentTypeArg,
@@ -373,10 +357,9 @@ async def delete_entry(
     state = call.state
     loc = await state.meta.write_locale(locale)
     targets = Targets(content_types=(content_type,), locales=(loc,))
-    plan = WritePlan(
-        action="delete_entry",
-        summary=f"delete entry {content_type}/{uid} in {loc}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"delete entry {content_type}/{uid} in {loc}",
+        targets,
         requests=[
             PlannedRequest(
                 method="DELETE",

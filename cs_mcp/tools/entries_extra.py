@@ -19,6 +19,7 @@ from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.arguments import LocaleArg
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.entry_writes import (
     EntryRef,
     EntryWriteAnswer,
@@ -31,14 +32,14 @@ from cs_mcp.toolkit.entry_writes import (
 )
 from cs_mcp.toolkit.identifiers import ContentTypeUid, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall
 
-TOOLSET = "entries_extra"
-WRITE_SCOPES = frozenset({Scope.ENTRY_WRITE})
+declare = ToolsetDeclarations(
+    "entries_extra", read_scopes=frozenset({Scope.ENTRY_READ}), write_scopes=frozenset({Scope.ENTRY_WRITE})
+)
 TargetLocale = Annotated[LocaleCode, Field(description="The locale to localize in, e.g. fr-fr (not the master).")]
 
 
@@ -92,7 +93,7 @@ async def _own_locales(state: AppState, content_type: str, uid: str) -> tuple[st
 # -- reads --------------------------------------------------------------------------------------
 
 
-@tool(toolset=TOOLSET, scopes={Scope.ENTRY_READ}, title="Get an entry's references", idempotent=True)
+@declare.read("Get an entry's references")
 async def get_entry_references(
     ctx: ToolContext, content_type: ContentTypeUid, uid: Uid, locale: LocaleArg = None
 ) -> EntryReferences:
@@ -133,7 +134,7 @@ async def get_entry_references(
     )
 
 
-@tool(toolset=TOOLSET, scopes={Scope.ENTRY_READ}, title="Get an entry's languages", idempotent=True)
+@declare.read("Get an entry's languages")
 async def get_entry_locales(ctx: ToolContext, content_type: ContentTypeUid, uid: Uid) -> EntryLanguages:
     """The stack's locales for one entry: where it is localized (a version of its own), which
     is the master, and where each other locale falls back to."""
@@ -173,13 +174,7 @@ async def _fallback_source(state: AppState, locale: str, own: set[str], master: 
     return master
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes=WRITE_SCOPES,
-    title="Localize an entry",
-    idempotent=False,
-    read_back="get_entry_locales on the entry (localized: true in the locale)",
-)
+@declare.write("Localize an entry", read_back="get_entry_locales on the entry (localized: true in the locale)")
 async def localize_entry(
     call: WriteCall,
     content_type: ContentTypeUid,
@@ -212,10 +207,9 @@ async def localize_entry(
     base = await current_entry(state, content_type, uid, source)
     body = await whole_entry(state, content_type, base, given)
     changed = ", ".join(sorted(given)) or "no field changed"
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"localize {content_type}/{uid} in {locale} from its {source} version ({changed})",
-        targets=targets.named(),
+    plan = call.plan(
+        f"localize {content_type}/{uid} in {locale} from its {source} version ({changed})",
+        targets,
         requests=[PlannedRequest(method="PUT", path=path, summary=f"create the {locale} version (version 1)")],
         items=[f"entry {content_type}/{uid} ({locale})"],
     )
@@ -239,14 +233,7 @@ async def localize_entry(
     return saved_entry_answer(outcome, content_type, locale, f"Entry localized in {locale}.")
 
 
-@write_tool(
-    toolset=TOOLSET,
-    scopes=WRITE_SCOPES,
-    title="Unlocalize an entry",
-    destructive=True,
-    idempotent=True,
-    read_back="get_entry_locales on the entry (localized: false in the locale)",
-)
+@declare.delete("Unlocalize an entry", read_back="get_entry_locales on the entry (localized: false in the locale)")
 async def unlocalize_entry(
     call: WriteCall,
     content_type: ContentTypeUid,
@@ -266,7 +253,7 @@ async def unlocalize_entry(
     if locale not in own:
         unchanged = await call.noop(
             targets,
-            WritePlan(action=call.spec.name, summary=f"nothing to do: the entry is not localized in {locale}"),
+            call.plan(f"nothing to do: the entry is not localized in {locale}"),
             "nothing to send",
         )
         return unchanged.answer(
@@ -280,12 +267,11 @@ async def unlocalize_entry(
     live = await published_environments(state, current, (locale,))
     targets = Targets(content_types=(content_type,), locales=(locale,), environments=live)
     source = await _fallback_source(state, locale, own - {locale}, master)
-    plan = WritePlan(
-        action=call.spec.name,
-        summary=f"unlocalize {content_type}/{uid} in {locale} (version {current.version}, "
+    plan = call.plan(
+        f"unlocalize {content_type}/{uid} in {locale} (version {current.version}, "
         f"{clean(current.title)!r}); it will read from {source}"
         + (f"; its {locale} version is published to {', '.join(live)}" if live else ""),
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(
                 method="POST",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -39,11 +39,11 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.toolkit.arguments import ItemInput
+from cs_mcp.toolkit.arguments import ItemInput, scheduled_time
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -143,33 +143,6 @@ class _Work:
             reason=clean(self.reason) if self.reason else None,
             job_id=self.job_id,
         )
-
-
-def parse_scheduled_at(value: str | None, now: datetime | None = None) -> str | None:
-    """`value` as Contentstack's UTC form, or None for now.
-
-    Raises:
-        ToolError: not ISO-8601 with a time zone, or not in the future (a past time is refused,
-            never taken as "publish now").
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ToolError(
-            f"scheduled_at must be an ISO-8601 date and time with a time zone, e.g. 2030-01-31T09:00:00Z; got {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        raise ToolError(f"scheduled_at needs a time zone (Z or +hh:mm), e.g. {text}Z")
-    now = now or datetime.now(UTC)
-    if when <= now:
-        raise ToolError(
-            f"scheduled_at {text} is not in the future (now is {now.strftime('%Y-%m-%dT%H:%M:%SZ')}); "
-            "to publish at once, leave scheduled_at out"
-        )
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def _chunks(values: Sequence[Any], size: int) -> list[list[Any]]:
@@ -432,7 +405,7 @@ async def _publish_or_unpublish(
     scheduled_at: str | None,
 ) -> PublishAnswer:
     state = call.state
-    when = parse_scheduled_at(scheduled_at)
+    when = scheduled_time(scheduled_at, action=action)
     envs = list(dict.fromkeys(environments))
     target_locales = list(dict.fromkeys(locales or []))
     unique = list({(i.type, i.content_type, i.uid, i.locale): i for i in items}.values())
@@ -525,19 +498,13 @@ LocalesArg = Annotated[
 ScheduledAtArg = Annotated[str | None, Field(description="ISO 8601, e.g. 2030-01-31T09:00:00Z; default: now.")]
 PUBLISH_SCOPES = frozenset({Scope.ENTRY_PUBLISH, Scope.ASSET_PUBLISH})
 UNPUBLISH_SCOPES = frozenset({Scope.ENTRY_UNPUBLISH, Scope.ASSET_UNPUBLISH})
+declare = ToolsetDeclarations("publishing", preview=WRITE_PREVIEW_VIEW)
 
 
 READ_BACK = "list_publish_queue (the newest rows; a bulk job's items carry its job id) or get_entry"
 
 
-@write_tool(
-    toolset="publishing",
-    scopes=PUBLISH_SCOPES,
-    title="Publish",
-    idempotent=False,
-    read_back=READ_BACK,
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.write("Publish", read_back=READ_BACK, scopes=PUBLISH_SCOPES, previewed=True)
 async def publish(
     call: WriteCall,
     items: ItemsArg,
@@ -551,14 +518,7 @@ async def publish(
     return await _publish_or_unpublish(call, "publish", items, environments, locales, scheduled_at)
 
 
-@write_tool(
-    toolset="publishing",
-    scopes=UNPUBLISH_SCOPES,
-    title="Unpublish",
-    idempotent=False,
-    read_back=READ_BACK,
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.write("Unpublish", read_back=READ_BACK, scopes=UNPUBLISH_SCOPES, previewed=True)
 async def unpublish(
     call: WriteCall,
     items: ItemsArg,
@@ -625,12 +585,7 @@ def _queue_row(row: PublishQueueItem, names: dict[str, str]) -> QueueRow:
     )
 
 
-@tool(
-    toolset="publishing",
-    scopes={Scope.PUBLISH_QUEUE_READ},
-    title="List the publish queue",
-    idempotent=True,
-)
+@declare.read("List the publish queue", scopes={Scope.PUBLISH_QUEUE_READ})
 async def list_publish_queue(
     ctx: ToolContext,
     environment: Annotated[EnvironmentName | None, Field(description="Only rows for this environment.")] = None,
@@ -749,12 +704,10 @@ class CancelAnswer(WriteAnswer):
 CANCEL_SCOPES = frozenset({Scope.PUBLISH_QUEUE_WRITE})
 
 
-@write_tool(
-    toolset="publishing",
-    scopes=CANCEL_SCOPES,
-    title="Cancel a scheduled publish",
-    idempotent=False,
+@declare.write(
+    "Cancel a scheduled publish",
     read_back="list_publish_queue status='scheduled' (the row's status says whether it was cancelled)",
+    scopes=CANCEL_SCOPES,
 )
 async def cancel_scheduled_publish(
     call: WriteCall,
@@ -790,11 +743,10 @@ async def cancel_scheduled_publish(
         locales=tuple(row.locales) or (UNKNOWN_TARGET,),
         items=items,
     )
-    plan = WritePlan(
-        action="cancel_scheduled_publish",
-        summary=f"cancel the scheduled {row.action or 'action'} of {label} to {', '.join(row.environments)}"
+    plan = call.plan(
+        f"cancel the scheduled {row.action or 'action'} of {label} to {', '.join(row.environments)}"
         + (f" at {row.scheduled_at}" if row.scheduled_at else ""),
-        targets=targets.named(),
+        targets,
         requests=[
             PlannedRequest(
                 method="GET", path=f"/v3/publish-queue/{queue_uid}/unschedule", summary="cancel the scheduled action"

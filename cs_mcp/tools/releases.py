@@ -11,7 +11,6 @@ published in the target environment nor part of the release.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -28,11 +27,11 @@ from cs_mcp.client import (
 )
 from cs_mcp.guard import ItemTarget, Permit, Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.toolkit.arguments import ItemInput
+from cs_mcp.toolkit.arguments import ItemInput, scheduled_time
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool, write_tool
 from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -44,13 +43,13 @@ from cs_mcp.toolkit.shape import (
     decode_cursor,
     fingerprint,
     fitted_page,
+    read_page,
 )
 from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteAnswer,
     WriteCall,
-    WritePlan,
     WriteRefused,
 )
 from cs_mcp.tools._release_reads import (
@@ -72,6 +71,7 @@ READ = frozenset({Scope.RELEASE_READ})
 WRITE = frozenset({Scope.RELEASE_WRITE})
 DEPLOY = frozenset({Scope.RELEASE_DEPLOY})
 CLONE = frozenset({Scope.RELEASE_CLONE})
+declare = ToolsetDeclarations("releases", read_scopes=READ, write_scopes=WRITE, preview=WRITE_PREVIEW_VIEW)
 
 # One call handles at most this many items: it bounds the reads and requests a call makes.
 MAX_ITEMS_PER_CALL = 500
@@ -371,7 +371,7 @@ def item_info(item: ReleaseItem, latest: int | None, looked_up: bool) -> Release
 # -- reads --------------------------------------------------------------------------------------
 
 
-@tool(toolset="releases", scopes=READ, title="List releases", idempotent=True)
+@declare.read("List releases")
 async def list_releases(
     ctx: ToolContext,
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -379,16 +379,13 @@ async def list_releases(
 ) -> ReleaseList:
     """The stack's releases (entries and assets deployed together): uid, name, description, locked, item count
     and deployment status."""
-    state = app_state(ctx)
+    releases = app_state(ctx).client.releases
     query = fingerprint("list_releases")
-    skip = decode_cursor(cursor, query)
-    page = await state.client.releases.list(skip=skip, limit=limit)
-    found = [summary(r) for r in page.items]
-    kept, info = fitted_page(found, total=page.total, skip=skip, asked=limit, query_fingerprint=query)
+    kept, info = await read_page(query, cursor, limit, lambda skip: releases.list(skip=skip, limit=limit), summary)
     return ReleaseList(releases=kept, **info)
 
 
-@tool(toolset="releases", scopes=READ, title="Get a release", idempotent=True, ui=RELEASE_VIEW)
+@declare.read("Get a release", ui=RELEASE_VIEW)
 async def get_release(
     ctx: ToolContext,
     release_uid: Uid,
@@ -433,13 +430,7 @@ def items_plan_requests(method: str, path: str, count: int, verb: str) -> list[P
     return requests
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Create a release",
-    idempotent=False,
-    read_back="list_releases (the newest releases), then get_release on the new one",
-)
+@declare.write("Create a release", read_back="list_releases (the newest releases), then get_release on the new one")
 async def create_release(
     call: WriteCall,
     name: Annotated[str, Field(min_length=1, max_length=500, description="The release's name.")],
@@ -457,10 +448,9 @@ async def create_release(
     targets = Targets(items=tuple(item_target(i) for i in resolved))
     requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
     requests += items_plan_requests("POST", "/v3/releases/{new release uid}/items", len(resolved), "add")
-    plan = WritePlan(
-        action="create_release",
-        summary=f"create release {name!r} with {len(resolved)} items in {len(requests)} requests",
-        targets=targets.named(),
+    plan = call.plan(
+        f"create release {name!r} with {len(resolved)} items in {len(requests)} requests",
+        targets,
         requests=requests,
         items=[label(i) for i in resolved],
     )
@@ -486,13 +476,7 @@ async def create_release(
     return answer
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Update a release",
-    idempotent=True,
-    read_back="get_release on the release",
-)
+@declare.write("Update a release", read_back="get_release on the release", idempotent=True)
 async def update_release(
     call: WriteCall,
     release_uid: Uid,
@@ -517,17 +501,16 @@ async def update_release(
     if not edits and locked == release.locked:
         # Nothing to send, but the caller still learns whether the guard would have let it.
         state_word = "locked" if locked else "unlocked"
-        plan = WritePlan(action="update_release", summary=f"nothing to do: the release is already {state_word}")
+        plan = call.plan(f"nothing to do: the release is already {state_word}")
         unchanged = await call.noop(targets, plan, "nothing to send")
         return unchanged.answer(
             UpdateReleaseAnswer,
             release=summary(release),
             notice=f"release {release_uid!r} is already {state_word}; nothing was sent",
         )
-    plan = WritePlan(
-        action="update_release",
-        summary=f"update release {release_uid!r}: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()),
-        targets=targets.named(),
+    plan = call.plan(
+        f"update release {release_uid!r}: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()),
+        targets,
         requests=[PlannedRequest(method="PUT", path=release_path(release_uid), summary="update the release")],
     )
 
@@ -543,19 +526,10 @@ async def update_release(
         )
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)
-    answer = outcome.answer(UpdateReleaseAnswer)
-    if outcome.result is not None:
-        answer.release = summary(outcome.result)
-    return answer
+    return outcome.answer(UpdateReleaseAnswer, release=summary(outcome.result) if outcome.result is not None else None)
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Add items to a release",
-    idempotent=False,
-    read_back="get_release on the release (its items)",
-)
+@declare.write("Add items to a release", read_back="get_release on the release (its items)")
 async def add_release_items(
     call: WriteCall,
     release_uid: Uid,
@@ -568,10 +542,9 @@ async def add_release_items(
     await editable_release(call, release_uid, named_targets(items, release_uid))
     resolved = await resolve_items(state, items)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
-    plan = WritePlan(
-        action="add_release_items",
-        summary=f"add {len(resolved)} items to release {release_uid!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"add {len(resolved)} items to release {release_uid!r}",
+        targets,
         requests=items_plan_requests("POST", release_path(release_uid, "items"), len(resolved), "add"),
         items=[label(i) for i in resolved],
     )
@@ -600,13 +573,7 @@ def matches(wanted: ReleaseItemInput, item: ReleaseItem, master: str | None) -> 
     return locale is None or item.locale is None or item.locale == locale
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Remove items from a release",
-    idempotent=True,
-    read_back="get_release on the release (its items)",
-)
+@declare.write("Remove items from a release", read_back="get_release on the release (its items)", idempotent=True)
 async def remove_release_items(
     call: WriteCall,
     release_uid: Uid,
@@ -646,10 +613,9 @@ async def remove_release_items(
         ]
     else:
         requests = items_plan_requests("DELETE", release_path(release_uid, "items"), len(chosen), "remove")
-    plan = WritePlan(
-        action="remove_release_items",
-        summary=f"remove {len(chosen)} items from release {release_uid!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"remove {len(chosen)} items from release {release_uid!r}",
+        targets,
         requests=requests,
         items=[label(i) for i in chosen],
     )
@@ -691,33 +657,6 @@ async def remove_release_items(
 
 
 # -- deploy and its preflight -------------------------------------------------------------------
-
-
-def parse_schedule(scheduled_at: str | None) -> str | None:
-    """The schedule as UTC ISO-8601, or None to deploy now.
-
-    Raises:
-        ToolError: not ISO-8601, without a time zone, or not in the future.
-    """
-    if scheduled_at is None:
-        return None
-    try:
-        when = datetime.fromisoformat(scheduled_at)
-    except ValueError:
-        raise ToolError(
-            f"scheduled_at {scheduled_at!r} is not an ISO-8601 time; write it like 2030-01-31T09:00:00Z"
-        ) from None
-    if when.tzinfo is None:
-        # A time without a zone is ambiguous by hours; deploying at the wrong hour is worse
-        # than asking again.
-        raise ToolError(f"scheduled_at {scheduled_at!r} has no time zone; add one, e.g. Z for UTC or +02:00")
-    now = datetime.now(UTC)
-    if when <= now:
-        raise ToolError(
-            f"scheduled_at {scheduled_at!r} is not in the future (now is {now.isoformat(timespec='seconds')}); "
-            "leave it out to deploy now"
-        )
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def whole_release_targets(state: AppState, release: Release) -> tuple[Targets, dict[str, int]]:
@@ -802,13 +741,11 @@ class DeployResult(ToolModel):
     note: str | None = None
 
 
-@write_tool(
-    toolset="releases",
-    scopes=DEPLOY,
-    title="Deploy a release",
-    idempotent=False,
+@declare.write(
+    "Deploy a release",
     read_back="get_release on the release (its deployment status) and list_publish_queue",
-    ui=WRITE_PREVIEW_VIEW,
+    scopes=DEPLOY,
+    previewed=True,
 )
 async def deploy_release(
     call: WriteCall,
@@ -831,7 +768,7 @@ async def deploy_release(
     warnings for items with newer versions and for references published neither in the target nor in the
     release."""
     state = call.state
-    when = parse_schedule(scheduled_at)
+    when = scheduled_time(scheduled_at, action="deploy")
     await call.precheck(
         Targets(releases=(release_uid,), environments=tuple(environments), locales=tuple(locales or ()))
     )
@@ -900,11 +837,10 @@ async def deploy_release(
         requests.insert(0, lock)
         if not when:
             requests.append(PlannedRequest(method="PUT", path=release_path(release_uid), summary="unlock it again"))
-    plan = WritePlan(
-        action="deploy_release",
-        summary=f"{action} {len(items)} items of release {release_uid!r} ({len(pairs)} item-locale pairs) to "
+    plan = call.plan(
+        f"{action} {len(items)} items of release {release_uid!r} ({len(pairs)} item-locale pairs) to "
         f"{', '.join(environments)} in {', '.join(to_locales)}{when_words}",
-        targets=targets.named(),
+        targets,
         requests=requests,
         items=[pair_label(i, loc) for i, loc in pairs],
     )
@@ -1022,13 +958,7 @@ async def locked_deploy(
 # -- clone and delete ---------------------------------------------------------------------------
 
 
-@write_tool(
-    toolset="releases",
-    scopes=CLONE,
-    title="Clone a release",
-    idempotent=False,
-    read_back="list_releases (a release with the copy's name)",
-)
+@declare.write("Clone a release", read_back="list_releases (a release with the copy's name)", scopes=CLONE)
 async def clone_release(
     call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to copy.")],
@@ -1042,10 +972,9 @@ async def clone_release(
     items = await state.client.releases.all_items(release_uid)
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in items))
     scopes = CLONE | item_scopes(items)
-    plan = WritePlan(
-        action="clone_release",
-        summary=f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"copy release {release_uid!r} ({len(items)} items) as {name!r}",
+        targets,
         requests=[PlannedRequest(method="POST", path=release_path(release_uid, "clone"), summary="clone")],
         items=[label(i) for i in items],
     )
@@ -1057,21 +986,11 @@ async def clone_release(
 
     call.require(scopes)
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    answer = outcome.answer(CloneReleaseAnswer, source_uid=release_uid)
-    if outcome.result is not None:
-        answer.release = summary(outcome.result)
-    return answer
+    copy = summary(outcome.result) if outcome.result is not None else None
+    return outcome.answer(CloneReleaseAnswer, source_uid=release_uid, release=copy)
 
 
-@write_tool(
-    toolset="releases",
-    scopes=WRITE,
-    title="Delete a release",
-    destructive=True,
-    idempotent=True,
-    read_back="get_release on the release (not found: it was deleted)",
-    ui=WRITE_PREVIEW_VIEW,
-)
+@declare.delete("Delete a release", read_back="get_release on the release (not found: it was deleted)")
 async def delete_release(
     call: WriteCall,
     release_uid: Annotated[Uid, Field(description="The release to delete.")],
@@ -1081,10 +1000,9 @@ async def delete_release(
     state = call.state
     release = await editable_release(call, release_uid)
     targets, versions = await whole_release_targets(state, release)
-    plan = WritePlan(
-        action="delete_release",
-        summary=f"delete release {release_uid!r} ({clean_text(release.name)})",
-        targets=targets.named(),
+    plan = call.plan(
+        f"delete release {release_uid!r} ({clean_text(release.name)})",
+        targets,
         requests=[PlannedRequest(method="DELETE", path=release_path(release_uid), summary="delete the release")],
     )
 

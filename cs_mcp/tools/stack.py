@@ -11,10 +11,12 @@ from cs_mcp.config import Capability
 from cs_mcp.guard.policy import Role
 from cs_mcp.guard.scopes import CONSTRAINTS, Scope
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import tool
 from cs_mcp.toolkit.shape import ReadAnswer, clean_text
+
+declare = ToolsetDeclarations("stack")
 
 
 class LocaleInfo(ToolModel):
@@ -78,11 +80,9 @@ def permission_info(
     )
 
 
-@tool(
-    toolset="stack",
+@declare.read(
+    "Describe the stack",
     scopes={Scope.CONTENT_TYPE_READ, Scope.ENTRY_READ, Scope.ANALYTICS_READ, Scope.AUTOMATIONS_READ},
-    title="Describe the stack",
-    idempotent=True,
 )
 async def describe_stack(ctx: ToolContext) -> StackDescription:
     """Start here: the backend (live or sandbox), region, branch, environments, locales (master marked),
@@ -182,7 +182,7 @@ def compact_field(f: SchemaField) -> FieldInfo:
     )
 
 
-@tool(toolset="stack", scopes={Scope.CONTENT_TYPE_READ}, title="Get a content type", idempotent=True)
+@declare.read("Get a content type", scopes={Scope.CONTENT_TYPE_READ})
 async def get_content_type(
     ctx: ToolContext,
     content_type: Annotated[ContentTypeUid, Field(description="The content type's uid.")],

@@ -38,13 +38,13 @@ from cs_mcp.client import (
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.registry import WriteToolArgs, tool, write_tool
 from cs_mcp.toolkit.shape import ReadAnswer, clean, fit_one
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
 
-TOOLSET = "stack_admin"
+declare = ToolsetDeclarations("stack_admin")
 M = TypeVar("M", bound=BaseModel)
 
 Name = Annotated[str, Field(min_length=1, max_length=100, description="Display name.")]
@@ -245,18 +245,10 @@ LABEL = Collection(LABELS, label_info, lambda label: label.uid)
 WEBHOOK = Collection(WEBHOOKS, webhook_info, lambda w: w.uid)
 
 
-def _declared(scope: Scope, title: str, *, delete: bool = False, read_back: str) -> WriteToolArgs:
-    """The declaration every stack_admin write shares; deletes always ask a human first."""
-    declared: WriteToolArgs = {
-        "toolset": TOOLSET,
-        "scopes": {scope},
-        "title": title,
-        "idempotent": delete,
-        "read_back": read_back,
-    }
-    if delete:
-        declared["destructive"] = True
-    return declared
+def _declared(read: Scope, write: Scope) -> ToolsetDeclarations:
+    """How one resource's tools are declared: its list is read with `read`, its writes need
+    `write`."""
+    return ToolsetDeclarations("stack_admin", read_scopes=frozenset({read}), write_scopes=frozenset({write}))
 
 
 def _present(**fields: Any) -> dict[str, Any]:
@@ -282,11 +274,14 @@ def fitted(answer: A) -> A:
 # -- environments -------------------------------------------------------------------------------
 
 
+environment_tools = _declared(Scope.ENVIRONMENTS_READ, Scope.ENVIRONMENTS_WRITE)
+
+
 class EnvironmentList(ReadAnswer):
     environments: list[EnvironmentInfo]
 
 
-@tool(toolset=TOOLSET, scopes={Scope.ENVIRONMENTS_READ}, title="List environments", idempotent=True)
+@environment_tools.read("List environments")
 async def list_environments(ctx: ToolContext) -> EnvironmentList:
     """The stack's publishing environments with their uid and base URL per locale."""
     return fitted(EnvironmentList(environments=[environment_info(e) for e in await _listed(ctx, ENVIRONMENTS)]))
@@ -297,7 +292,7 @@ Urls = Annotated[list[EnvironmentUrl] | None, Field(max_length=50, description="
 READ_ENVIRONMENTS = "list_environments"
 
 
-@write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Create an environment", read_back=READ_ENVIRONMENTS))
+@environment_tools.write("Create an environment", read_back=READ_ENVIRONMENTS)
 async def create_environment(
     call: WriteCall,
     name: EnvironmentArg,
@@ -308,7 +303,7 @@ async def create_environment(
     return await ENVIRONMENT.write(call, "create", fields=fields, targets=Targets(environments=(name,)))
 
 
-@write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Update an environment", read_back=READ_ENVIRONMENTS))
+@environment_tools.write("Update an environment", read_back=READ_ENVIRONMENTS)
 async def update_environment(
     call: WriteCall,
     name: EnvironmentArg,
@@ -321,7 +316,7 @@ async def update_environment(
     return await ENVIRONMENT.write(call, "update", key=name, fields=fields, targets=Targets(environments=renamed))
 
 
-@write_tool(**_declared(Scope.ENVIRONMENTS_WRITE, "Delete an environment", delete=True, read_back=READ_ENVIRONMENTS))
+@environment_tools.delete("Delete an environment", read_back=READ_ENVIRONMENTS)
 async def delete_environment(call: WriteCall, name: EnvironmentArg) -> AdminWriteAnswer:
     """Delete an environment: its published content is no longer delivered. Always asks the
     user first: show the preview, call again with the token only if they agree."""
@@ -331,11 +326,14 @@ async def delete_environment(call: WriteCall, name: EnvironmentArg) -> AdminWrit
 # -- languages ----------------------------------------------------------------------------------
 
 
+locale_tools = _declared(Scope.LANGUAGES_READ, Scope.LANGUAGES_WRITE)
+
+
 class LocaleList(ReadAnswer):
     locales: list[LocaleInfo]
 
 
-@tool(toolset=TOOLSET, scopes={Scope.LANGUAGES_READ}, title="List locales", idempotent=True)
+@locale_tools.read("List locales")
 async def list_locales(ctx: ToolContext) -> LocaleList:
     """The stack's languages: code, name and fallback language (the master falls back to none or itself)."""
     return fitted(LocaleList(locales=[locale_info(loc) for loc in await _listed(ctx, LOCALES)]))
@@ -346,7 +344,7 @@ Fallback = Annotated[LocaleCode | None, Field(description="The language to fall 
 READ_LOCALES = "list_locales"
 
 
-@write_tool(**_declared(Scope.LANGUAGES_WRITE, "Add a locale", read_back=READ_LOCALES))
+@locale_tools.write("Add a locale", read_back=READ_LOCALES)
 async def add_locale(
     call: WriteCall,
     code: CodeArg,
@@ -358,7 +356,7 @@ async def add_locale(
     return await LOCALE.write(call, "create", fields=fields, targets=Targets(locales=(code,)))
 
 
-@write_tool(**_declared(Scope.LANGUAGES_WRITE, "Update a locale", read_back=READ_LOCALES))
+@locale_tools.write("Update a locale", read_back=READ_LOCALES)
 async def update_locale(
     call: WriteCall,
     code: CodeArg,
@@ -370,7 +368,7 @@ async def update_locale(
     return await LOCALE.write(call, "update", key=code, fields=fields, targets=Targets(locales=(code,)))
 
 
-@write_tool(**_declared(Scope.LANGUAGES_WRITE, "Delete a locale", delete=True, read_back=READ_LOCALES))
+@locale_tools.delete("Delete a locale", read_back=READ_LOCALES)
 async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
     """Delete a language and every entry version in it. Always asks the user first: show the
     preview, call again with the token only if they agree."""
@@ -380,11 +378,14 @@ async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
 # -- labels -------------------------------------------------------------------------------------
 
 
+label_tools = _declared(Scope.LABELS_READ, Scope.LABELS_WRITE)
+
+
 class LabelList(ReadAnswer):
     labels: list[LabelInfo]
 
 
-@tool(toolset=TOOLSET, scopes={Scope.LABELS_READ}, title="List labels", idempotent=True)
+@label_tools.read("List labels")
 async def list_labels(ctx: ToolContext) -> LabelList:
     """The stack's labels: uid, name, parent labels and the content types they group."""
     return fitted(LabelList(labels=[label_info(label) for label in await _listed(ctx, LABELS)]))
@@ -396,7 +397,7 @@ Parents = Annotated[list[Uid] | None, Field(max_length=10, description="Parent l
 READ_LABELS = "list_labels"
 
 
-@write_tool(**_declared(Scope.LABELS_WRITE, "Create a label", read_back=READ_LABELS))
+@label_tools.write("Create a label", read_back=READ_LABELS)
 async def create_label(
     call: WriteCall,
     name: Name,
@@ -408,7 +409,7 @@ async def create_label(
     return await LABEL.write(call, "create", fields=fields)
 
 
-@write_tool(**_declared(Scope.LABELS_WRITE, "Update a label", read_back=READ_LABELS))
+@label_tools.write("Update a label", read_back=READ_LABELS)
 async def update_label(
     call: WriteCall,
     uid: LabelUid,
@@ -421,7 +422,7 @@ async def update_label(
     return await LABEL.write(call, "update", key=uid, fields=fields)
 
 
-@write_tool(**_declared(Scope.LABELS_WRITE, "Delete a label", delete=True, read_back=READ_LABELS))
+@label_tools.delete("Delete a label", read_back=READ_LABELS)
 async def delete_label(call: WriteCall, uid: LabelUid) -> AdminWriteAnswer:
     """Delete a label (its content types stay). Always asks the user first: show the preview,
     call again with the token only if they agree."""
@@ -431,11 +432,14 @@ async def delete_label(call: WriteCall, uid: LabelUid) -> AdminWriteAnswer:
 # -- webhooks -----------------------------------------------------------------------------------
 
 
+webhook_tools = _declared(Scope.WEBHOOKS_READ, Scope.WEBHOOKS_WRITE)
+
+
 class WebhookList(ReadAnswer):
     webhooks: list[WebhookInfo]
 
 
-@tool(toolset=TOOLSET, scopes={Scope.WEBHOOKS_READ}, title="List webhooks", idempotent=True)
+@webhook_tools.read("List webhooks")
 async def list_webhooks(ctx: ToolContext) -> WebhookList:
     """The stack's webhooks: channels, branches, target URLs and authentication type; passwords,
     tokens and header values are never shown."""
@@ -493,7 +497,7 @@ def destination(
     return found
 
 
-@write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Create a webhook", read_back=READ_WEBHOOKS))
+@webhook_tools.write("Create a webhook", read_back=READ_WEBHOOKS)
 async def create_webhook(
     call: WriteCall,
     name: Name,
@@ -515,7 +519,7 @@ async def create_webhook(
     return await WEBHOOK.write(call, "create", fields=fields)
 
 
-@write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Update a webhook", read_back=READ_WEBHOOKS))
+@webhook_tools.write("Update a webhook", read_back=READ_WEBHOOKS)
 async def update_webhook(
     call: WriteCall,
     uid: WebhookUid,
@@ -542,7 +546,7 @@ async def update_webhook(
     return await WEBHOOK.write(call, "update", key=uid, fields=fields)
 
 
-@write_tool(**_declared(Scope.WEBHOOKS_WRITE, "Delete a webhook", delete=True, read_back=READ_WEBHOOKS))
+@webhook_tools.delete("Delete a webhook", read_back=READ_WEBHOOKS)
 async def delete_webhook(call: WriteCall, uid: WebhookUid) -> AdminWriteAnswer:
     """Delete a webhook. Always asks the user first: show the preview, call again with the token
     only if they agree."""
@@ -556,7 +560,7 @@ class DeliveryTokenList(ReadAnswer):
     delivery_tokens: list[DeliveryTokenInfo]
 
 
-@tool(toolset=TOOLSET, scopes={Scope.STACKS_READ}, title="List delivery tokens", idempotent=True)
+@declare.read("List delivery tokens", scopes={Scope.STACKS_READ})
 async def list_delivery_tokens(ctx: ToolContext) -> DeliveryTokenList:
     """The stack's delivery tokens: name and the environments each reads. The token values are
     never shown."""
@@ -568,7 +572,7 @@ class RoleList(ReadAnswer):
     roles: list[RoleInfo]
 
 
-@tool(toolset=TOOLSET, scopes={Scope.ROLES_READ}, title="List roles", idempotent=True)
+@declare.read("List roles", scopes={Scope.ROLES_READ})
 async def list_roles(ctx: ToolContext) -> RoleList:
     """The stack's user roles: name, description and how many users hold each."""
     roles: list[StackRole] = await _listed(ctx, ROLES)
