@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import compileall
+import functools
 import os
 import platform
 import socket
@@ -25,6 +27,9 @@ from cs_mcp.sandbox.runner import sandbox_env
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRIES = "/v3/content_types/blog_post/entries"  # the path the bare server's `get` reads entries at
+# The arguments of `python` that start cs-mcp's stdio server and the bare baseline.
+SERVE = ["-m", "cs_mcp", "serve"]
+BARE = ["-m", "bench.baseline"]
 
 
 def machine() -> str:
@@ -58,6 +63,15 @@ async def in_turn(
         bare_samples.append(await bare())
         our_samples.append(await ours())
     return bare_samples, our_samples
+
+
+def command_line(description: str | None, measure: Callable[..., Awaitable[str]], **options: float) -> None:
+    """Prints what `measure` answers, called with one keyword per option: `--name` on the
+    command line, of the type of its default in `options`."""
+    parser = argparse.ArgumentParser(description=description)
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
+    print(anyio.run(functools.partial(measure, **vars(parser.parse_args()))))
 
 
 def byte_compiled() -> None:

@@ -12,16 +12,15 @@ counted at the client; one that reaches the tool would fail items, and is counte
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from typing import Any, cast
 
-import anyio
 import httpx2
 from mcp import Client
 from mcp.server import MCPServer
 
+from bench._common import command_line
 from cs_mcp.client import BULK_MAX_ENVIRONMENTS, BULK_MAX_ITEMS, BULK_MAX_LOCALES
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
@@ -134,12 +133,7 @@ async def run(entries: int, locales: int, environments: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--entries", type=int, default=200)
-    parser.add_argument("--locales", type=int, default=2)
-    parser.add_argument("--environments", type=int, default=2)
-    args = parser.parse_args()
-    print(anyio.run(run, args.entries, args.locales, args.environments))
+    command_line(__doc__.splitlines()[0] if __doc__ else None, run, entries=200, locales=2, environments=2)
 
 
 if __name__ == "__main__":

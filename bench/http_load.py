@@ -11,7 +11,6 @@ the server's peak memory (VmHWM), and cs-mcp's ratios to the bare server.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from bench._common import (
     ENTRIES,
     UNLIMITED,
     clean_env,
+    command_line,
     machine,
     mcp_http_session,
     percentile_ms,
@@ -141,12 +141,7 @@ async def measure(clients: int, seconds: float, rounds: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    print(anyio.run(measure, args.clients, args.seconds, args.rounds))
+    command_line(__doc__, measure, clients=50, seconds=60.0, rounds=2)
 
 
 if __name__ == "__main__":

@@ -13,17 +13,15 @@ change of load on the machine falls on both; figures are medians.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-import anyio
 import httpx2
 from mcp import Client
 
-from bench._common import ENTRIES, UNLIMITED, in_turn, machine, median_ms, sandbox_process
+from bench._common import ENTRIES, UNLIMITED, command_line, in_turn, machine, median_ms, sandbox_process
 from bench.baseline import build_baseline
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
@@ -110,7 +108,7 @@ async def connect_once(make: Callable[[], Any]) -> float:
     return elapsed
 
 
-async def measure(calls: int) -> list[str]:
+async def measure(calls: int) -> str:
     out: list[str] = []
     async with sandbox_process() as env:
         ours_env = {**env, "CS_MCP_RATE_LIMITS": UNLIMITED}
@@ -166,14 +164,11 @@ async def measure(calls: int) -> list[str]:
             line("connect + initialize in memory", median_ms(b_samples), median_ms(o_samples), "no target of its own")
         )
     out.append(f"medians of alternating batches, {calls} calls each [{machine()}]")
-    return out
+    return "\n".join(out)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=300)
-    args = parser.parse_args()
-    print("\n".join(anyio.run(measure, args.calls)))
+    command_line(__doc__, measure, calls=300)
 
 
 if __name__ == "__main__":

@@ -14,32 +14,31 @@ requests needed: every extra request is time once the limits bite.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from typing import Any, cast
 
-import anyio
 from mcp import Client
 
+from bench._common import command_line
 from bench.bulk_publish import CountingTransport, publisher_server, seed_posts
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 
 
-async def run(count: int) -> str:
-    writes_needed = 1 + math.ceil(count / 25) + 1
-    reads_needed = math.ceil(count / 100) + math.ceil(count / 100) + 3
+async def run(items: int) -> str:
+    writes_needed = 1 + math.ceil(items / 25) + 1
+    reads_needed = math.ceil(items / 100) + math.ceil(items / 100) + 3
     minimum = float(max(math.ceil(writes_needed / 10), math.ceil(reads_needed / 10)) - 1)
     async with running_sandbox(SandboxConfig(rate_limits=True)) as sandbox:
-        uids = seed_posts(sandbox, count, ("en-us",))
+        uids = seed_posts(sandbox, items, ("en-us",))
         transport = CountingTransport()
         server = publisher_server(sandbox, transport)
-        items = [{"type": "entry", "content_type": "blog_post", "uid": uid, "locale": "en-us"} for uid in uids]
+        release_items = [{"type": "entry", "content_type": "blog_post", "uid": uid, "locale": "en-us"} for uid in uids]
         before = len(sandbox.state.request_log)
         async with Client(server) as client:
             start = time.perf_counter()
-            created = await client.call_tool("create_release", {"name": "Bench release", "items": items})
+            created = await client.call_tool("create_release", {"name": "Bench release", "items": release_items})
             if created.is_error or created.structured_content is None:
                 raise SystemExit(f"create_release failed: {created.content}")
             release = cast(dict[str, Any], created.structured_content)["release"]
@@ -54,16 +53,14 @@ async def run(count: int) -> str:
     writes = len(sent) - reads
     ratio = (writes + reads) / (writes_needed + reads_needed)
     return (
-        f"release_deploy: {count} items: create + deploy in {wall:.2f} s (the limits force at least "
+        f"release_deploy: {items} items: create + deploy in {wall:.2f} s (the limits force at least "
         f"{minimum:.2f} s of waiting); sent {writes} writes (needed {writes_needed}) and {reads} reads "
         f"(needed {reads_needed}), ratio {ratio:.2f}; 429s absorbed by the client: {transport.rate_limited}"
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--items", type=int, default=100)
-    print(anyio.run(run, parser.parse_args().items))
+    command_line(__doc__.splitlines()[0] if __doc__ else None, run, items=100)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ same read (`query_entries` / the bare `get`). The two run in turn; medians of se
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -18,15 +17,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._common import ENTRIES, byte_compiled, clean_env, in_turn, machine, proc_stat, status_mib
+from bench._common import (
+    BARE,
+    ENTRIES,
+    SERVE,
+    byte_compiled,
+    clean_env,
+    command_line,
+    in_turn,
+    machine,
+    proc_stat,
+    status_mib,
+)
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
-
-SERVE = ["-m", "cs_mcp", "serve"]
-BARE = ["-m", "bench.baseline"]
 
 
 def only_child() -> int:
@@ -80,10 +86,8 @@ async def measure(runs: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
     byte_compiled()
-    print(anyio.run(measure, parser.parse_args().runs))
+    command_line(__doc__, measure, runs=5)
 
 
 if __name__ == "__main__":

@@ -10,22 +10,17 @@
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 
-import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._common import byte_compiled, clean_env, in_turn, machine
+from bench._common import BARE, SERVE, byte_compiled, clean_env, command_line, in_turn, machine
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
-
-SERVE = ["-m", "cs_mcp", "serve"]
-BARE = ["-m", "bench.baseline"]
 
 
 async def once(args: Sequence[str], env: dict[str, str]) -> float:
@@ -66,10 +61,8 @@ async def measure(runs: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=7)
     byte_compiled()
-    print(anyio.run(measure, parser.parse_args().runs))
+    command_line(__doc__, measure, runs=7)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,13 @@ class Shown(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)  # as APIModel
 
 
+class NamedShown(Shown):
+    """A stack object named by its uid and a name, its other fields dropped unless named."""
+
+    uid: str
+    name: str
+
+
 class WebhookDestination(Shown):
     target_url: str
     authentication_type: str | None = None
@@ -59,9 +66,7 @@ class WebhookDestination(Shown):
         return [str(h["header_name"]) for h in _objects(value) if h.get("header_name")]
 
 
-class Webhook(Shown):
-    uid: str
-    name: str
+class Webhook(NamedShown):
     destinations: list[WebhookDestination] = Field(default_factory=lambda: [])
     channels: list[str] = Field(default_factory=lambda: [])
     branches: list[str] = Field(default_factory=lambda: [])
@@ -70,11 +75,9 @@ class Webhook(Shown):
     concise_payload: bool | None = None
 
 
-class DeliveryToken(Shown):
+class DeliveryToken(NamedShown):
     """A delivery token's name and environments; the token itself is dropped when read."""
 
-    uid: str
-    name: str
     description: str | None = None
     environments: list[str] = Field(default_factory=lambda: [], alias="scope")
 
@@ -92,12 +95,10 @@ class DeliveryToken(Shown):
         return names
 
 
-class StackRole(Shown):
+class StackRole(NamedShown):
     """A stack role's name and how many users hold it (the answer's stack object, with its
     keys, is dropped)."""
 
-    uid: str
-    name: str
     description: str | None = None
     users: list[str] = Field(default_factory=lambda: [])
 

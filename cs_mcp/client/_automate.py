@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import ConfigDict, Field
 
 from cs_mcp.client._answers import page_at
-from cs_mcp.client._models import APIModel, Page
+from cs_mcp.client._models import APIModel, Page, Timestamped
 from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
@@ -37,15 +37,25 @@ MAX_LIMIT = 100
 SECRET_VARIABLE_TYPE = "password"  # noqa: S105 - the name of a type, not a password
 
 
-class AutomationProject(APIModel):
+class AutomateObject(Timestamped):
+    """What every Automate object answers: its `id` (Automate names objects by `id`, not `uid`)
+    and when it was made and last changed."""
+
     id: str
+
+
+class ProjectObject(AutomateObject):
+    """An object that lives in a project: automations, runs, variables, connected accounts."""
+
+    project_id: str | None = None
+
+
+class AutomationProject(AutomateObject):
     title: str | None = None
     description: str | None = None
     org_id: str | None = None
     tags: list[str] = Field(default_factory=lambda: [])
     type: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
 
 
 class AutomationTrigger(APIModel):
@@ -70,19 +80,15 @@ class AutomationStep(APIModel):
     next: list[str] = Field(default_factory=lambda: [])
 
 
-class Automation(APIModel):
+class Automation(ProjectObject):
     """An automation ("rule"). `trigger` and `steps` are present only when asked with `show_steps`."""
 
-    id: str
     title: str | None = None
     description: str | None = None
-    project_id: str | None = None
     active: bool = False
     throttle: bool | None = None
     user_id: str | None = None
     updated_by: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
     trigger: AutomationTrigger | None = None
     steps: list[AutomationStep] | None = None
 
@@ -111,19 +117,15 @@ class ExecutionStep(APIModel):
     error: Any = None
 
 
-class Execution(APIModel):
+class Execution(ProjectObject):
     """One run of an automation. `rule_id` is the automation's id."""
 
-    id: str
     title: str | None = None
-    project_id: str | None = None
     rule_id: str | None = None
     status: str | None = None
     trigger_payload_id: str | None = None
     duration: int | None = None
     details: list[ExecutionStep] = Field(default_factory=lambda: [])
-    created_at: str | None = None
-    updated_at: str | None = None
 
 
 class AuditLogEntry(APIModel):
@@ -139,19 +141,15 @@ class AuditLogEntry(APIModel):
     metadata: dict[str, Any] | None = None
 
 
-class ProjectVariable(APIModel):
+class ProjectVariable(ProjectObject):
     """A project variable. `value` is plain for `text`, Automate's encrypted form for `password`."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    id: str
     key: str | None = None
     value: Any = Field(default=None, repr=False)  # a secret for `password` variables: kept out of reprs
     type: str | None = None
-    project_id: str | None = None
     org_id: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
 
     @property
     def secret(self) -> bool:
@@ -159,22 +157,18 @@ class ProjectVariable(APIModel):
         return (self.type or "").lower() == SECRET_VARIABLE_TYPE
 
 
-class AutomationAccount(APIModel):
+class AutomationAccount(ProjectObject):
     """A connected account ("Get all accounts"). Only what names it is modelled: the account's
     credentials (`auth`, client secrets, tokens), when an answer carries them, are dropped here."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    id: str
     title: str | None = None
     description: str | None = None
     group_name: str | None = Field(default=None, description="The connector it serves, e.g. 'chatgpt'.")
     connector_id: str | None = None
     type: str | None = Field(default=None, description="How it signs in: 'oauth2', 'custom', ...")
     source: str | None = None
-    project_id: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
 
 
 def automate_query(fields: dict[str, str]) -> str:
@@ -303,8 +297,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or execution.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "executions", execution_id])
-        return Execution.model_validate(body)
+        return await self._project_item(project_id, "executions", execution_id, Execution)
 
     async def _project_list(
         self, project_id: str, path: str, key: str, model: type[M], skip: int, limit: int, *, order: str = "asc"
@@ -318,6 +311,15 @@ class AutomateAPI:
         params = [*_list_params(skip, limit), (order, "created_at")]
         body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, path], params=params)
         return page_at(body, key, model, skip=skip, limit=limit)
+
+    async def _project_item(self, project_id: str, path: str, item_id: str, model: type[M]) -> M:
+        """One object of a collection under a project (`/projects/{id}/{path}/{item_id}`).
+
+        Raises:
+            NotFoundError: no such project, or no such object in it.
+        """
+        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, path, item_id])
+        return model.model_validate(body)
 
     async def audit_logs(self, project_id: str, *, skip: int = 0, limit: int = 30) -> Page[AuditLogEntry]:
         """One page of a project's audit log, newest first.
@@ -333,8 +335,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or entry.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "audit-logs", log_id])
-        return AuditLogEntry.model_validate(body)
+        return await self._project_item(project_id, "audit-logs", log_id, AuditLogEntry)
 
     # -- project writes -------------------------------------------------------------------------
 
@@ -423,8 +424,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or variable.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "variables", variable_id])
-        return ProjectVariable.model_validate(body)
+        return await self._project_item(project_id, "variables", variable_id, ProjectVariable)
 
     async def create_variable(
         self, project_id: str, *, key: str, value: str, type: str, permit: Permit
@@ -494,8 +494,7 @@ class AutomateAPI:
         Raises:
             NotFoundError: no such project or account.
         """
-        body = await self._core.request(Api.AUTOMATE, "GET", ["projects", project_id, "accounts", account_id])
-        return AutomationAccount.model_validate(body)
+        return await self._project_item(project_id, "accounts", account_id, AutomationAccount)
 
 
 def _message(body: dict[str, Any]) -> str:

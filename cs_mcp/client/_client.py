@@ -25,19 +25,15 @@ import httpx2
 from cs_mcp import __version__
 from cs_mcp.client._exceptions import (
     APIStatusError,
-    AuthenticationError,
     ConnectionFailedError,
     ContentstackError,
-    InvalidRequestError,
     MalformedResponseError,
-    NotFoundError,
     OutcomeUnknownError,
-    PermissionDeniedError,
     PermitRequiredError,
     RateLimitedError,
     RequestTimeoutError,
-    ServerError,
     UnsafePathError,
+    status_error,
 )
 from cs_mcp.client._ratelimit import RateLimiter, RateLimits
 from cs_mcp.client._regions import Api, base_url
@@ -486,7 +482,7 @@ class ContentstackClient:
             if errs is not None:
                 # Kept on the exception for tools to quote: scrubbed like the message.
                 errors = cast(dict[str, Any], _scrub(errs, self.redact))
-        cls, plain = _classify(api, status, error_code)
+        cls, plain = status_error(api, status, error_code)
         detail = f": {error_message}" if error_message else ""
         field_notes = "; ".join(f"{k} {_join(v)}" for k, v in errors.items())
         if field_notes:
@@ -548,30 +544,6 @@ def _lost_answer(api: Api, exc: httpx2.TransportError, is_write: bool) -> Conten
     if timed_out:
         return RequestTimeoutError(f"{name} did not answer in time; try again, or ask for less at once.", api=api.value)
     return ConnectionFailedError(f"the connection to {name} was lost ({type(exc).__name__}).", api=api.value)
-
-
-def _classify(api: Api, status: int, error_code: int | None) -> tuple[type[APIStatusError], str]:
-    if status == 401 or error_code == 105:
-        return AuthenticationError, "the token is invalid or expired; check the configured token"
-    if status == 412 or error_code == 109:
-        return AuthenticationError, "the API key is invalid; check CONTENTSTACK_API_KEY"
-    if status == 403 or error_code == 316:
-        return PermissionDeniedError, "these credentials may not do this (no permission)"
-    if status == 404:
-        return NotFoundError, "not found"
-    if status == 422 and api is Api.CDA:
-        # The CDA answers 422 "UID is not valid" both for a missing entry and for one that
-        # was never published there (CDA reference, "Errors").
-        return NotFoundError, "not found or not published in this environment and locale"
-    if status == 422 and error_code in (118, 141):
-        return NotFoundError, "not found"
-    if status == 429:
-        return RateLimitedError, "Contentstack's rate limit was reached and the retries did not get through"
-    if status >= 500:
-        return ServerError, "Contentstack had an internal error"
-    if 400 <= status < 500:
-        return InvalidRequestError, "Contentstack refused the request as invalid"
-    return APIStatusError, "Contentstack answered with an unexpected status"
 
 
 def _int_header(response: httpx2.Response, name: str) -> int | None:

@@ -10,34 +10,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cs_mcp.client._models import APIModel, PublishDetail
+from cs_mcp.client._models import APIModel, ContentItem, Versioned
 
 Source = Literal["draft", "published"]
 PublishAction = Literal["publish", "unpublish"]
 
 
-class Asset(APIModel):
+class Asset(ContentItem):
     """An asset (file or folder) as the CMA or the CDA answers it."""
 
-    uid: str
-    title: str | None = None
     filename: str | None = None
     url: str | None = None
     content_type: str | None = None
     file_size: str | int | None = None
     is_dir: bool = False
     parent_uid: str | None = None
-    version: int | None = Field(default=None, alias="_version")
-    tags: list[str] = Field(default_factory=lambda: [])
-    updated_at: str | None = None
-    publish_details: list[PublishDetail] | PublishDetail | None = None
 
 
-class VersionOf(APIModel):
+class VersionOf(Versioned):
     """The uid and latest `_version` of an entry or asset, read to resolve publish versions."""
-
-    uid: str
-    version: int | None = Field(default=None, alias="_version")
 
 
 class Notice(APIModel):
@@ -117,7 +108,17 @@ def _uid_of(value: str | dict[str, Any] | None) -> str | None:
     return value
 
 
-class BulkJobItem(APIModel):
+class OfContentType(APIModel):
+    """An answer that names its content type by uid or nests it as `{"uid", "title"}`."""
+
+    content_type: str | dict[str, Any] | None = None
+
+    @property
+    def content_type_uid(self) -> str | None:
+        return _uid_of(self.content_type)
+
+
+class BulkJobItem(OfContentType):
     """One row of a bulk job's items. Contentstack's "CMA | Job Status" page answers the outcome
     under `publish_details` (`status`, `failure_reason`) and the content type as an object
     `{"uid"}`; older answers put `status` and `error_message` on the row and name the content
@@ -125,7 +126,6 @@ class BulkJobItem(APIModel):
 
     uid: str | None = None
     type: str | None = None
-    content_type: str | dict[str, Any] | None = None
     locale: str | None = None
     publish_locale: str | None = None
     environment: str | list[str] | None = None
@@ -136,10 +136,6 @@ class BulkJobItem(APIModel):
     status: str | None = None
     error_message: str | None = None
     message: str | None = None
-
-    @property
-    def content_type_uid(self) -> str | None:
-        return _uid_of(self.content_type)
 
     @property
     def state(self) -> str | None:
@@ -230,19 +226,14 @@ class BulkJob(APIModel):
         return max([*counted, sum(1 for item in self.items if item.failed)])
 
 
-class QueueEntryRef(APIModel):
+class QueueEntryRef(OfContentType):
     """What a publish queue row says about its entry, asset or release."""
 
     uid: str | None = None
     title: str | None = None
-    content_type: str | dict[str, Any] | None = None
     locale: str | None = None
     version: int | None = None
     release: dict[str, Any] | None = None
-
-    @property
-    def content_type_uid(self) -> str | None:
-        return _uid_of(self.content_type)
 
     @property
     def release_uid(self) -> str | None:
@@ -256,7 +247,7 @@ class QueueStatus(APIModel):
     status: str | None = None
 
 
-class PublishQueueItem(APIModel):
+class PublishQueueItem(OfContentType):
     """One row of the publish queue as the "CMA | Publish Queue" page shows it: the content type
     at the row's top level (`{"uid"}`), environments by uid, locales as a list; a release
     deployment row names its release under `entry.release`."""
@@ -264,7 +255,6 @@ class PublishQueueItem(APIModel):
     uid: str
     type: str | None = None
     action: str | None = None
-    content_type: str | dict[str, Any] | None = None
     environment: list[str] | str | None = None
     locale: list[str] | str | None = None
     entry: QueueEntryRef | None = None
@@ -286,7 +276,7 @@ class PublishQueueItem(APIModel):
     def content_type_uid(self) -> str | None:
         """The row's content type: the row's own `content_type`, else one nested in `entry`
         (older answers)."""
-        own = _uid_of(self.content_type)
+        own = super().content_type_uid
         if own:
             return own
         return self.entry.content_type_uid if self.entry is not None else None

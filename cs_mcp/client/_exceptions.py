@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cs_mcp.client._regions import Api
 from cs_mcp.safe_text import one_line
 
 
@@ -121,3 +122,28 @@ class UnsafePathError(ContentstackError):
 class PermitRequiredError(ContentstackError):
     """Raised, before anything is sent, when a write carries no valid permit from the guard.
     It means a bug in a tool, never something a user did."""
+
+
+def status_error(api: Api, status: int, error_code: int | None) -> tuple[type[APIStatusError], str]:
+    """The error an answer's status and `error_code` mean (the tree above), and in plain words."""
+    if status == 401 or error_code == 105:
+        return AuthenticationError, "the token is invalid or expired; check the configured token"
+    if status == 412 or error_code == 109:
+        return AuthenticationError, "the API key is invalid; check CONTENTSTACK_API_KEY"
+    if status == 403 or error_code == 316:
+        return PermissionDeniedError, "these credentials may not do this (no permission)"
+    if status == 404:
+        return NotFoundError, "not found"
+    if status == 422 and api is Api.CDA:
+        # The CDA answers 422 "UID is not valid" both for a missing entry and for one that
+        # was never published there (CDA reference, "Errors").
+        return NotFoundError, "not found or not published in this environment and locale"
+    if status == 422 and error_code in (118, 141):
+        return NotFoundError, "not found"
+    if status == 429:
+        return RateLimitedError, "Contentstack's rate limit was reached and the retries did not get through"
+    if status >= 500:
+        return ServerError, "Contentstack had an internal error"
+    if 400 <= status < 500:
+        return InvalidRequestError, "Contentstack refused the request as invalid"
+    return APIStatusError, "Contentstack answered with an unexpected status"

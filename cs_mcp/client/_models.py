@@ -51,6 +51,20 @@ class Page(APIModel, Generic[T]):
 _PARAMETRIZED: dict[tuple[type, Any], Any] = {}
 
 
+class Timestamped(APIModel):
+    """When an object was made and last changed, as Contentstack answers them (ISO 8601 text)."""
+
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class Versioned(APIModel):
+    """An object the CMA versions: its uid and its `_version`, read as `version`."""
+
+    uid: str
+    version: int | None = Field(default=None, alias="_version")
+
+
 class SchemaField(APIModel):
     """One field of a content type's schema (groups and modular blocks nest further fields)."""
 
@@ -102,16 +116,20 @@ class PublishDetail(APIModel):
     user: str | None = None
 
 
-class Entry(APIModel):
-    """An entry as the CMA or the CDA answers it; its fields are the extra attributes."""
+class ContentItem(Versioned):
+    """What entries and assets both answer: a title, tags, the last change and where they
+    are published."""
 
-    uid: str
     title: str | None = None
-    locale: str | None = None
-    version: int | None = Field(default=None, alias="_version")
     tags: list[str] = Field(default_factory=lambda: [])
     updated_at: str | None = None
     publish_details: list[PublishDetail] | PublishDetail | None = None
+
+
+class Entry(ContentItem):
+    """An entry as the CMA or the CDA answers it; its fields are the extra attributes."""
+
+    locale: str | None = None
 
 
 SchemaField.model_rebuild()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from cs_mcp.client._answers import object_at, page_at
-from cs_mcp.client._models import APIModel, Entry, Page
+from cs_mcp.client._models import APIModel, Entry, Page, Timestamped, Versioned
 from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
@@ -66,11 +66,10 @@ class ReleaseItem(APIModel):
         return out
 
 
-class Release(APIModel):
+class Release(Versioned, Timestamped):
     """A release as the CMA answers it. `items` is filled only where the answer carried them;
     read them page by page with `ReleasesAPI.items`."""
 
-    uid: str
     name: str
     description: str | None = None
     locked: bool = False
@@ -78,11 +77,8 @@ class Release(APIModel):
     items: list[ReleaseItem] = Field(default_factory=lambda: [])
     items_count: int | None = None
     status: list[Any] = Field(default_factory=lambda: [])
-    created_at: str | None = None
-    updated_at: str | None = None
     created_by: str | None = None
     updated_by: str | None = None
-    version: int | None = Field(default=None, alias="_version")
 
 
 def _notice(body: dict[str, Any]) -> str:
@@ -201,16 +197,7 @@ class ReleasesAPI:
         release: dict[str, Any] = {"name": name, "locked": False, "archived": False}
         if description is not None:
             release["description"] = description
-        body = await self._core.request(
-            Api.CMA,
-            "POST",
-            ["releases"],
-            json_body={"release": release},
-            headers=self._headers(),
-            permit=permit,
-            operation="release.create",
-            targets={},
-        )
+        body = await self._write("POST", None, [], "release.create", permit, json_body={"release": release})
         return Release.model_validate(object_at(body, "release"))
 
     async def update(
@@ -237,16 +224,7 @@ class ReleasesAPI:
             release["locked"] = locked
         if not release:
             raise ReleaseArgumentError("an update needs at least one of name, description, locked")
-        body = await self._core.request(
-            Api.CMA,
-            "PUT",
-            ["releases", uid],
-            json_body={"release": release},
-            headers=self._headers(),
-            permit=permit,
-            operation="release.update",
-            targets={"release": [uid]},
-        )
+        body = await self._write("PUT", uid, [], "release.update", permit, json_body={"release": release})
         return Release.model_validate(object_at(body, "release"))
 
     async def delete(self, uid: str, *, permit: Permit) -> str:
@@ -255,15 +233,7 @@ class ReleasesAPI:
         Raises:
             NotFoundError: no release with that uid.
         """
-        body = await self._core.request(
-            Api.CMA,
-            "DELETE",
-            ["releases", uid],
-            headers=self._headers(),
-            permit=permit,
-            operation="release.delete",
-            targets={"release": [uid]},
-        )
+        body = await self._write("DELETE", uid, [], "release.delete", permit)
         return _notice(body)
 
     async def add_items(self, uid: str, items: Sequence[ReleaseItem], *, permit: Permit) -> str:
@@ -312,16 +282,15 @@ class ReleasesAPI:
         operation: str,
     ) -> str:
         """Sends `items` to the release's items endpoint (add or remove); answers the notice."""
-        body = await self._core.request(
-            Api.CMA,
+        body = await self._write(
             method,
-            ["releases", uid, "items"],
+            uid,
+            ["items"],
+            operation,
+            permit,
             params=params,
             json_body={"items": [i.body() for i in items]},
-            headers=self._headers(),
-            permit=permit,
-            operation=operation,
-            targets={"release": [uid], **_item_targets(items)},
+            targets=_item_targets(items),
         )
         return _notice(body)
 
@@ -354,15 +323,14 @@ class ReleasesAPI:
             release["scheduled_at"] = scheduled_at
         targets = _item_targets(items)
         targets["locale"] = sorted(set(targets["locale"]) | set(locales or ()))
-        body = await self._core.request(
-            Api.CMA,
+        body = await self._write(
             "POST",
-            ["releases", uid, "deploy"],
+            uid,
+            ["deploy"],
+            "release.deploy",
+            permit,
             json_body={"release": release},
-            headers=self._headers(),
-            permit=permit,
-            operation="release.deploy",
-            targets={"release": [uid], "environment": builtins.list(environments), **targets},
+            targets={"environment": builtins.list(environments), **targets},
         )
         return _notice(body)
 
@@ -375,17 +343,42 @@ class ReleasesAPI:
         release: dict[str, Any] = {"name": name}
         if description is not None:
             release["description"] = description
-        body = await self._core.request(
+        body = await self._write("POST", uid, ["clone"], "release.clone", permit, json_body={"release": release})
+        return Release.model_validate(object_at(body, "release"))
+
+    async def _write(
+        self,
+        method: str,
+        uid: str | None,
+        tail: builtins.list[str],
+        operation: str,
+        permit: Permit,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, Any] | None = None,
+        targets: dict[str, builtins.list[str]] | None = None,
+    ) -> dict[str, Any]:
+        """A guarded write to the release `uid` (None: a new release) or below it (`tail`), with
+        the Releases API's version header; the permit must be the guard's for `operation` on
+        the release and `targets`.
+
+        Raises:
+            PermitRequiredError: it is not (nothing sent).
+            APIError: Contentstack's refusal, as `request` raises it.
+        """
+        release = [] if uid is None else [uid]
+        bound = {"release": release} if release else {}  # a new release has no uid to bind yet
+        return await self._core.request(
             Api.CMA,
-            "POST",
-            ["releases", uid, "clone"],
-            json_body={"release": release},
+            method,
+            ["releases", *release, *tail],
+            params=params,
+            json_body=json_body,
             headers=self._headers(),
             permit=permit,
-            operation="release.clone",
-            targets={"release": [uid]},
+            operation=operation,
+            targets={**bound, **(targets or {})},
         )
-        return Release.model_validate(object_at(body, "release"))
 
     @staticmethod
     def _check_batch(items: Sequence[ReleaseItem]) -> None:

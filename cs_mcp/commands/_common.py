@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import hashlib
 import os
 import secrets
 import sys
 import time
 from collections.abc import Generator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 from cs_mcp.config import ConfigError, Settings, default_data_dir, default_state_dir
 from cs_mcp.guard import ConfirmationAuthority, ConfirmationError, Guard, guard_from_settings
@@ -30,6 +29,16 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         if "default" in text or action.default in (None, False, argparse.SUPPRESS):
             return text
         return f"{text} (default: %(default)s)"
+
+
+# What `add_subparsers` returns, which each command's `add_parser` is given; argparse gives
+# its type no public name.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # pyright: ignore[reportPrivateUsage]
+
+
+def command_parser(subcommands: Subcommands, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    """The parser of the command `name`, its `--help` showing each option's default."""
+    return subcommands.add_parser(name, help=help, description=description, formatter_class=DefaultsHelpFormatter)
 
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -216,7 +225,7 @@ class SharedConfirmations(ConfirmationAuthority):
 
     @contextlib.contextmanager
     def _spent(self) -> Generator[dict[str, float]]:
-        """The spent tokens' digests (with their expiry), locked for this process while open."""
+        """The spent tokens' nonces (with their expiry), locked for this process while open."""
         path = self.state_dir / self.SPENT_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         with os.fdopen(fd, "r+") as f:
@@ -233,28 +242,20 @@ class SharedConfirmations(ConfirmationAuthority):
             f.truncate()
             f.write("".join(f"{d} {e}\n" for d, e in spent.items()))
 
-    def verify(
-        self,
-        token: str,
-        principal: str,
-        tool: str,
-        arguments: Mapping[str, Any],
-        target_versions: Mapping[str, int] | None = None,
-    ) -> None:
-        """As `ConfirmationAuthority.verify`, with spent tokens shared between processes.
+    def _spend(self, nonce: str, expires: float) -> None:
+        """As the in-memory spend, with the spent tokens shared between processes.
 
         Raises:
-            ConfirmationError: as `ConfirmationAuthority.verify`.
+            ConfirmationError: reason "replayed" (spent here or by another process) or "expired".
         """
         if not self.shared:
-            super().verify(token, principal, tool, arguments, target_versions)
+            super()._spend(nonce, expires)
             return
-        digest = hashlib.sha256(token.strip().encode()).hexdigest()
         with self._spent() as spent:
-            if digest in spent:
+            if nonce in spent:
                 raise ConfirmationError("replayed", "the confirmation token was already used; each confirms one call")
-            super().verify(token, principal, tool, arguments, target_versions)
-            spent[digest] = time.time() + self.lifetime
+            super()._spend(nonce, expires)
+            spent[nonce] = expires
 
 
 def _lock(fd: int) -> None:

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from cs_mcp.commands._common import CommandError, fail, load_settings
+from cs_mcp.commands._common import CommandError, Subcommands, fail, load_settings
 from cs_mcp.guard import AuditRecord, read_audit
 from cs_mcp.safe_text import json_line, one_line
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
+def add_parser(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("audit", help="read the audit log of write attempts")
     p.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N attempts")
     p.add_argument("--principal", default=None, metavar="P", help="only the attempts of principal P")

@@ -21,11 +21,12 @@ from mcp_types import CallToolResult
 
 from cs_mcp.commands._common import (
     CommandError,
-    DefaultsHelpFormatter,
     SharedConfirmations,
+    Subcommands,
     add_policy_arguments,
     add_sandbox_arguments,
     build_guard,
+    command_parser,
     fail,
     load_settings,
 )
@@ -35,12 +36,12 @@ from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
-    p = subparsers.add_parser(
+def add_parser(subparsers: Subcommands) -> None:
+    p = command_parser(
+        subparsers,
         "call",
         help="call one tool and print its answer",
         description="Calls one tool as the local principal and prints its structured answer as JSON.",
-        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("tool", help="the tool's name (see `cs-mcp tools`)")
     p.add_argument(

@@ -20,8 +20,11 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from cs_mcp.commands._common import Subcommands
 
 Client = Literal["claude", "cursor", "vscode"]
 CLIENTS: tuple[Client, ...] = ("claude", "cursor", "vscode")
@@ -64,7 +67,7 @@ class SnippetError(ValueError):
     """The options cannot make a snippet (for example an --http URL that is not http(s))."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
+def add_parser(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("config", help="print a configuration snippet for Claude Desktop, Cursor or VS Code")
     p.add_argument("client", choices=CLIENTS, help="the MCP client to configure")
     p.add_argument("--http", metavar="URL", help="point at a cs-mcp serving Streamable HTTP at URL (ending in /mcp)")

@@ -37,6 +37,7 @@ from cs_mcp.client import (
 )
 from cs_mcp.commands._common import (
     CommandError,
+    Subcommands,
     add_policy_arguments,
     build_guard,
     fail,
@@ -142,7 +143,7 @@ class DoctorReport(BaseModel):
     summary: str
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
+def add_parser(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("doctor", help="check the configuration and that each configured API answers")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_policy_arguments(p)

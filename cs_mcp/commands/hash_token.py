@@ -12,11 +12,11 @@ import getpass
 import sys
 from typing import TextIO
 
-from cs_mcp.commands._common import fail
+from cs_mcp.commands._common import Subcommands, fail
 from cs_mcp.http_auth import generate_token, token_sha256
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
+def add_parser(subparsers: Subcommands) -> None:
     p = subparsers.add_parser(
         "hash-token",
         help="print the sha256 of a bearer token (read from stdin) for the policy file, or --generate one",

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from cs_mcp.commands._common import CommandError, DefaultsHelpFormatter, default_sandbox_db, fail
+from cs_mcp.commands._common import (
+    CommandError,
+    Subcommands,
+    command_parser,
+    default_sandbox_db,
+    fail,
+)
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
-    p = subparsers.add_parser(
+def add_parser(subparsers: Subcommands) -> None:
+    p = command_parser(
+        subparsers,
         "sandbox",
         help="run the local sandbox stack (CMA, CDA, Analytics, Automate)",
         description="Serves a local Contentstack with demo data on one loopback port and prints its credentials.",
-        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address")
     p.add_argument("--port", type=int, default=8766, help="port")

@@ -25,12 +25,13 @@ import uvicorn
 
 from cs_mcp.commands._common import (
     CommandError,
-    DefaultsHelpFormatter,
     SharedConfirmations,
+    Subcommands,
     add_policy_arguments,
     add_sandbox_arguments,
     add_toolsets_argument,
     build_guard,
+    command_parser,
     fail,
     load_settings,
     sandbox_db,
@@ -58,12 +59,12 @@ TTY_HINT = (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
-    p = subparsers.add_parser(
+def add_parser(subparsers: Subcommands) -> None:
+    p = command_parser(
+        subparsers,
         "serve",
         help="run the MCP server (stdio by default)",
         description="Runs the MCP server. With no Contentstack credentials it serves the local sandbox stack.",
-        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="how clients connect")
     p.add_argument(

@@ -11,7 +11,7 @@ from typing import Any, cast
 import anyio
 from mcp_types import Tool
 
-from cs_mcp.commands._common import CommandError, add_toolsets_argument, fail
+from cs_mcp.commands._common import CommandError, Subcommands, add_toolsets_argument, fail
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy, load_policy
 from cs_mcp.guard.policy import Policy
@@ -39,7 +39,7 @@ _CATALOG_ENV = {
 }
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
+def add_parser(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("tools", help="print the tool catalog as a role sees it")
     p.add_argument("--role", help="show what this role sees (default: every tool)")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")

@@ -210,16 +210,24 @@ class ConfirmationAuthority:
         if self._ledger is not None:
             raise TypeError("a confirmation authority with a shared ledger spends tokens with redeem()")
         payload = self._checked(token, principal, tool, arguments, target_versions)
+        self._spend(str(payload["n"]), float(payload["e"]))
+
+    def _spend(self, nonce: str, expires: float) -> None:
+        """Spends a checked token (its nonce, until it expires) in this process's memory.
+
+        Raises:
+            ConfirmationError: reason "replayed" (already spent) or "expired".
+        """
         now = self._clock()
         with self._lock:
             self._used = {n: e for n, e in self._used.items() if e > now}
-            if payload["n"] in self._used:
+            if nonce in self._used:
                 raise ConfirmationError("replayed", "the confirmation token was already used; each confirms one call")
-            if float(payload["e"]) <= now:
+            if expires <= now:
                 raise ConfirmationError(
                     "expired", "the confirmation token expired; ask again without confirmation_token"
                 )
-            self._used[str(payload["n"])] = float(payload["e"])
+            self._used[nonce] = expires
 
     async def redeem(
         self,

@@ -150,6 +150,28 @@ class _Reader:
                     f"remove it or use one of {', '.join(known)} ({_suggest(key, known)})",
                 )
 
+    def table(
+        self,
+        raw: Any,
+        label: str,
+        known: tuple[str, ...],
+        line: int | None,
+        line_of: Callable[[str], int | None],
+    ) -> dict[str, Any]:
+        """`raw` as the table `label` names (`[name]`, or `[[name]]` for an entry of an array of
+        tables), holding only `known` keys.
+
+        Raises:
+            PolicyError: it is not a table, or it holds another key.
+        """
+        if not isinstance(raw, dict):
+            if label.startswith("[["):
+                raise self.fail(line, f"each {label} entry must be a table", f"write {label} then its keys")
+            raise self.fail(line, f"{label[1:-1]} must be a table", f"write it as {label}")
+        table = cast(dict[str, Any], raw)
+        self.unknown_keys(table, known, label, line_of)
+        return table
+
     def string_list(self, value: Any, label: str, line: int | None) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in cast(list[Any], value)):
             raise self.fail(line, f"{label} must be a list of strings", f'write it as {label.split(".")[-1]} = ["…"]')
@@ -162,10 +184,7 @@ class _Reader:
 
     def role_spec(self, name: str, raw: Any) -> RoleSpec:
         line = self.where.role(name)
-        if not isinstance(raw, dict):
-            raise self.fail(line, f"roles.{name} must be a table", f"write it as [roles.{name}]")
-        table = cast(dict[str, Any], raw)
-        self.unknown_keys(table, ROLE_KEYS, f"[roles.{name}]", lambda k: self.where.role(name, k))
+        table = self.table(raw, f"[roles.{name}]", ROLE_KEYS, line, lambda k: self.where.role(name, k))
         values: dict[str, list[str]] = {}
         for key, value in table.items():
             values[key] = self.string_list(value, f"roles.{name}.{key}", self.where.role(name, key))
@@ -179,10 +198,8 @@ class _Reader:
         return RoleSpec.model_validate(values)
 
     def confirm_spec(self, raw: Any) -> ConfirmSpec:
-        if not isinstance(raw, dict):
-            raise self.fail(self.where.top("confirm"), "confirm must be a table", "write it as [confirm]")
-        table = cast(dict[str, Any], raw)
-        self.unknown_keys(table, CONFIRM_KEYS, "[confirm]", lambda k: self.where.table("confirm", k))
+        line = self.where.top("confirm")
+        table = self.table(raw, "[confirm]", CONFIRM_KEYS, line, lambda k: self.where.table("confirm", k))
         values: dict[str, Any] = {}
         for key in ("environments", "tools"):
             if key in table:
@@ -208,10 +225,8 @@ class _Reader:
         return role
 
     def oauth_spec(self, raw: Any, roles: Mapping[str, RoleSpec]) -> OAuthSpec:
-        if not isinstance(raw, dict):
-            raise self.fail(self.where.top("oauth"), "oauth must be a table", "write it as [oauth]")
-        table = cast(dict[str, Any], raw)
-        self.unknown_keys(table, OAUTH_KEYS, "[oauth]", lambda k: self.where.table("oauth", k))
+        line = self.where.top("oauth")
+        table = self.table(raw, "[oauth]", OAUTH_KEYS, line, lambda k: self.where.table("oauth", k))
         values: dict[str, Any] = {}
         for key in ("default_role", "groups_claim", "name_claim"):
             if key in table:
@@ -230,10 +245,7 @@ class _Reader:
 
     def oauth_rule(self, index: int, raw: Any, roles: Mapping[str, RoleSpec]) -> OAuthRule:
         line = self.where.oauth_rule(index)
-        if not isinstance(raw, dict):
-            raise self.fail(line, "each [[oauth.rules]] entry must be a table", "write [[oauth.rules]] then its keys")
-        table = cast(dict[str, Any], raw)
-        self.unknown_keys(table, OAUTH_RULE_KEYS, "[[oauth.rules]]", lambda k: self.where.oauth_rule(index, k))
+        table = self.table(raw, "[[oauth.rules]]", OAUTH_RULE_KEYS, line, lambda k: self.where.oauth_rule(index, k))
         if "role" not in table:
             raise self.fail(line, f"[[oauth.rules]] entry {index + 1} has no role", 'add role = "…"')
         role = self.string(table["role"], "oauth.rules.role", self.where.oauth_rule(index, "role"))
@@ -258,10 +270,8 @@ class _Reader:
         return OAuthRule(role=role, **matches)
 
     def upload_spec(self, raw: Any) -> UploadSpec:
-        if not isinstance(raw, dict):
-            raise self.fail(self.where.top("uploads"), "uploads must be a table", "write it as [uploads]")
-        table = cast(dict[str, Any], raw)
-        self.unknown_keys(table, UPLOAD_KEYS, "[uploads]", lambda k: self.where.table("uploads", k))
+        uploads = self.where.top("uploads")
+        table = self.table(raw, "[uploads]", UPLOAD_KEYS, uploads, lambda k: self.where.table("uploads", k))
         line = self.where.table("uploads", "directories")
         directories = self.string_list(table.get("directories", []), "uploads.directories", line)
         for directory in directories:
@@ -282,10 +292,7 @@ class _Reader:
 
     def principal_spec(self, index: int, raw: Any, roles: Mapping[str, RoleSpec]) -> PrincipalSpec:
         line = self.where.principal(index)
-        if not isinstance(raw, dict):
-            raise self.fail(line, "each [[principals]] entry must be a table", "write [[principals]] then its keys")
-        table = cast(dict[str, Any], raw)
-        self.unknown_keys(table, PRINCIPAL_KEYS, "[[principals]]", lambda k: self.where.principal(index, k))
+        table = self.table(raw, "[[principals]]", PRINCIPAL_KEYS, line, lambda k: self.where.principal(index, k))
         for key in PRINCIPAL_KEYS:
             if key not in table:
                 raise self.fail(line, f"[[principals]] entry {index + 1} has no {key}", f'add {key} = "…"')

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import store
+from cs_mcp.sandbox.endpoint import Endpoint
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -48,11 +49,20 @@ class FaultUpdate(BaseModel):
     malformed_bodies: int | None = Field(default=None, ge=0)
 
 
-def _loopback_only(request: Request) -> Response | None:
-    host = request.client.host if request.client is not None else None
-    if host not in LOOPBACK_HOSTS:
-        return error_response(403, 403, "The sandbox controls answer only loopback clients.")
-    return None
+def _control(handler: Endpoint) -> Endpoint:
+    """`handler` answering loopback clients only (403 to others), a body that does not
+    validate answered with a 422 naming the fields at fault."""
+
+    async def control(request: Request) -> Response:
+        host = request.client.host if request.client is not None else None
+        if host not in LOOPBACK_HOSTS:
+            return error_response(403, 403, "The sandbox controls answer only loopback clients.")
+        try:
+            return await handler(request)
+        except ValidationError as exc:
+            return _invalid(exc)
+
+    return control
 
 
 async def _body(request: Request) -> Any:
@@ -76,37 +86,25 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         return {"now": store.iso(state.clock.now())}
 
     async def get_clock(request: Request) -> Response:
-        return _loopback_only(request) or JSONResponse(clock_body())
+        return JSONResponse(clock_body())
 
     async def advance_clock(request: Request) -> Response:
-        if (refusal := _loopback_only(request)) is not None:
-            return refusal
-        try:
-            advance = ClockAdvance.model_validate(await _body(request))
-        except ValidationError as exc:
-            return _invalid(exc)
+        advance = ClockAdvance.model_validate(await _body(request))
         state.clock.advance(advance.advance_seconds)
         for callback in list(state.on_tick):
             callback()
         return JSONResponse(clock_body())
 
     async def get_faults(request: Request) -> Response:
-        return _loopback_only(request) or JSONResponse(asdict(state.config.faults))
+        return JSONResponse(asdict(state.config.faults))
 
     async def set_faults(request: Request) -> Response:
-        if (refusal := _loopback_only(request)) is not None:
-            return refusal
-        try:
-            update = FaultUpdate.model_validate(await _body(request))
-        except ValidationError as exc:
-            return _invalid(exc)
+        update = FaultUpdate.model_validate(await _body(request))
         for name, value in update.model_dump(exclude_none=True).items():
             setattr(state.config.faults, name, value)
         return JSONResponse(asdict(state.config.faults))
 
     async def get_stats(request: Request) -> Response:
-        if (refusal := _loopback_only(request)) is not None:
-            return refusal
         log = list(state.request_log)
         per_api: dict[str, dict[str, int]] = {}
         for (api, method), count in sorted(Counter((api, method) for api, method, _path in log).items()):
@@ -124,8 +122,6 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         )
 
     async def get_file(request: Request) -> Response:
-        if (refusal := _loopback_only(request)) is not None:
-            return refusal
         name = request.path_params["name"]
         size_text = request.query_params.get("size", str(DEFAULT_FILE_BYTES))
         size = int(size_text) if size_text.isdigit() else DEFAULT_FILE_BYTES
@@ -134,10 +130,10 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         return Response(content, media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
 
     return [
-        Route("/files/{name}", get_file, methods=["GET"]),
-        Route("/clock", get_clock, methods=["GET"]),
-        Route("/clock", advance_clock, methods=["POST"]),
-        Route("/faults", get_faults, methods=["GET"]),
-        Route("/faults", set_faults, methods=["POST"]),
-        Route("/stats", get_stats, methods=["GET"]),
+        Route("/files/{name}", _control(get_file), methods=["GET"]),
+        Route("/clock", _control(get_clock), methods=["GET"]),
+        Route("/clock", _control(advance_clock), methods=["POST"]),
+        Route("/faults", _control(get_faults), methods=["GET"]),
+        Route("/faults", _control(set_faults), methods=["POST"]),
+        Route("/stats", _control(get_stats), methods=["GET"]),
     ]

@@ -31,8 +31,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import store
-from cs_mcp.sandbox.auth import acting_user, check_cma
+from cs_mcp.sandbox.auth import acting_user
 from cs_mcp.sandbox.cma import ENTRY_VALIDATION_CODE, not_found, truthy
+from cs_mcp.sandbox.endpoint import cma_endpoint
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 Asset = dict[str, Any]
@@ -115,8 +116,6 @@ class Assets:
         }
 
     async def upload(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         async with request.form() as form:
             upload = form.get("asset[upload]")
             if not isinstance(upload, UploadFile):
@@ -150,8 +149,6 @@ class Assets:
 
     async def update(self, request: Request) -> Response:
         """Replace (a form with `asset[upload]`) or update the details (JSON, or a form without a file)."""
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["uid"]
         changes: Asset = {}
         file: _File | None = None
@@ -191,8 +188,6 @@ class Assets:
         return JSONResponse({"notice": "Asset updated successfully.", "asset": asset})
 
     async def delete(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["uid"]
         with self.state.db.transaction() as conn:
             if _is_folder(store.get_asset(conn, uid)) or store.delete_asset(conn, uid) == 0:
@@ -200,8 +195,6 @@ class Assets:
         return JSONResponse({"notice": "Asset deleted successfully."})
 
     async def create_folder(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         try:
             body = await request.json()
         except ValueError:
@@ -240,8 +233,6 @@ class Assets:
         return JSONResponse({"notice": "Folder created successfully.", "asset": folder}, status_code=201)
 
     async def get_folder(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["uid"]
         with self.state.db.read() as conn:
             folder = store.get_asset(conn, uid)
@@ -258,8 +249,6 @@ class Assets:
         return JSONResponse({"asset": folder})
 
     async def references(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["uid"]
         details = truthy(request.query_params.get("include_publish_details"))
         with self.state.db.read() as conn:
@@ -299,10 +288,10 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     """The asset write and folder routes, relative to `/cma/v3`."""
     assets = Assets(state)
     return [
-        Route("/assets", assets.upload, methods=["POST"]),
-        Route("/assets/folders", assets.create_folder, methods=["POST"]),
-        Route("/assets/folders/{uid}", assets.get_folder, methods=["GET"]),
-        Route("/assets/{uid}/references", assets.references, methods=["GET"]),
-        Route("/assets/{uid}", assets.update, methods=["PUT"]),
-        Route("/assets/{uid}", assets.delete, methods=["DELETE"]),
+        Route("/assets", cma_endpoint(state, assets.upload), methods=["POST"]),
+        Route("/assets/folders", cma_endpoint(state, assets.create_folder), methods=["POST"]),
+        Route("/assets/folders/{uid}", cma_endpoint(state, assets.get_folder), methods=["GET"]),
+        Route("/assets/{uid}/references", cma_endpoint(state, assets.references), methods=["GET"]),
+        Route("/assets/{uid}", cma_endpoint(state, assets.update), methods=["PUT"]),
+        Route("/assets/{uid}", cma_endpoint(state, assets.delete), methods=["DELETE"]),
     ]

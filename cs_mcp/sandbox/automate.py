@@ -673,12 +673,19 @@ class _Handlers:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
 
-    def _project(self, conn: sqlite3.Connection, project_id: str) -> Doc | None:
+    def _project(self, conn: sqlite3.Connection, project_id: str) -> Doc:
+        """The organization's project `project_id`.
+
+        Raises:
+            _BadRequest: it has none (Automate's 404).
+        """
         row = conn.execute(
             "SELECT data_json FROM automate_projects WHERE id = ? AND org_id = ?",
             (project_id, self.state.credentials.organization_uid),
         ).fetchone()
-        return _loads(row["data_json"]) if row else None
+        if row is None:
+            raise _BadRequest(_not_found("project", "project_uid"))
+        return _loads(row["data_json"])
 
     def _automation(self, conn: sqlite3.Connection, project_id: str, automation_id: str) -> Doc | None:
         row = conn.execute(
@@ -698,15 +705,13 @@ class _Handlers:
     async def project(self, request: Request) -> Response:
         with self.state.db.read() as conn:
             project = self._project(conn, request.path_params["project_id"])
-        return JSONResponse(project) if project else _not_found("project", "project_uid")
+        return JSONResponse(project)
 
     async def automations(self, request: Request) -> Response:
         found = self._in_project(
             request.path_params["project_id"],
             "SELECT data_json FROM automate_automations WHERE project_id = ? ORDER BY position",
         )
-        if isinstance(found, Response):
-            return found
         docs = [_loads(r["data_json"]) for r in found]
         if not _flag(request, "show_steps"):
             docs = [_without_steps(d) for d in docs]
@@ -715,8 +720,7 @@ class _Handlers:
     async def automation(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
         with self.state.db.read() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
+            self._project(conn, project_id)
             automation = self._automation(conn, project_id, request.path_params["automation_id"])
         if automation is None:
             return _not_found("automation", "automation_uid")
@@ -738,8 +742,7 @@ class _Handlers:
                 {"active": ["must be true or false"]},
             )
         with self.state.db.transaction() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
+            self._project(conn, project_id)
             automation = self._automation(conn, project_id, automation_id)
             if automation is None:
                 return _not_found("automation", "automation_uid")
@@ -779,11 +782,14 @@ class _Handlers:
             )
         return JSONResponse({"message": message})
 
-    def _in_project(self, project_id: str, sql: str, *args: str) -> list[sqlite3.Row] | Response:
-        """The rows `sql` selects (its first parameter the project id), or the project's 404."""
+    def _in_project(self, project_id: str, sql: str, *args: str) -> list[sqlite3.Row]:
+        """The rows `sql` selects (its first parameter the project id).
+
+        Raises:
+            _BadRequest: no such project (Automate's 404).
+        """
         with self.state.db.read() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
+            self._project(conn, project_id)
             return conn.execute(sql, (project_id, *args)).fetchall()
 
     def _listed(
@@ -794,8 +800,6 @@ class _Handlers:
             request.path_params["project_id"],
             f"SELECT data_json FROM {table} WHERE project_id = ? ORDER BY {order}",  # noqa: S608 - fixed names
         )
-        if isinstance(found, Response):
-            return found
         docs = [shape(_loads(r["data_json"])) for r in found]
         return _list_answer(request, key, docs, kind, 30 if kind == "audit_logs" else 100, newest_first=newest_first)
 
@@ -808,8 +812,6 @@ class _Handlers:
             f"SELECT data_json FROM {table} WHERE project_id = ? AND {id_column} = ?",  # noqa: S608 - fixed names
             request.path_params[id_param],
         )
-        if isinstance(found, Response):
-            return found
         field = _ERROR_FIELDS[id_param]
         return JSONResponse(shape(_loads(found[0]["data_json"]))) if found else _not_found(what, field)
 
@@ -876,8 +878,6 @@ class _Handlers:
         fields = _project_fields(await _json_body(request), creating=False)
         with self.state.db.transaction() as conn:
             project = self._project(conn, project_id)
-            if project is None:
-                return _not_found("project", "project_uid")
             project |= fields | {"updated_at": iso(self.state.clock.now()), "updated_by": DEMO_USER_ID}
             conn.execute("UPDATE automate_projects SET data_json = ? WHERE id = ?", (json.dumps(project), project_id))
             self._audit(conn, "Update", "Project", project, project_id)
@@ -886,8 +886,7 @@ class _Handlers:
     async def delete_project(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
         with self.state.db.transaction() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
+            self._project(conn, project_id)
             for table in PROJECT_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))  # noqa: S608 - fixed names
             conn.execute("DELETE FROM automate_projects WHERE id = ?", (project_id,))
@@ -914,8 +913,6 @@ class _Handlers:
         key, kind, value = _variable_fields(await _json_body(request))
         with self.state.db.transaction() as conn:
             project = self._project(conn, project_id)
-            if project is None:
-                return _not_found("project", "project_uid")
             if (taken := self._key_taken(conn, project_id, key)) is not None:
                 return taken
             doc = _variable_doc(
@@ -936,8 +933,6 @@ class _Handlers:
         key, kind, value = _variable_fields(await _json_body(request))
         with self.state.db.transaction() as conn:
             project = self._project(conn, project_id)
-            if project is None:
-                return _not_found("project", "project_uid")
             row = conn.execute(
                 "SELECT data_json FROM automate_variables WHERE id = ? AND project_id = ?", (variable_id, project_id)
             ).fetchone()
@@ -954,8 +949,7 @@ class _Handlers:
     async def delete_variable(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
         with self.state.db.transaction() as conn:
-            if self._project(conn, project_id) is None:
-                return _not_found("project", "project_uid")
+            self._project(conn, project_id)
             gone = conn.execute(
                 "DELETE FROM automate_variables WHERE id = ? AND project_id = ?",
                 (request.path_params["variable_id"], project_id),

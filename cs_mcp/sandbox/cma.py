@@ -39,7 +39,7 @@ from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import acting_user
@@ -47,8 +47,8 @@ from cs_mcp.sandbox.endpoint import (
     CONTENT_TYPE_NOT_FOUND_CODE,
     INVALID_DATA_CODE,
     NOT_FOUND_CODE,
-    Endpoint,
-    cma_endpoint,
+    RequestRefused,
+    cma_routes,
 )
 from cs_mcp.sandbox.query import (
     QUERY_ERROR_STATUS,
@@ -497,13 +497,30 @@ def validate_entry(
 # -- handlers ---------------------------------------------------------------------------------
 
 
-def content_type_not_found(uid: str) -> JSONResponse:
-    return error_response(
+def _no_content_type(uid: str) -> RequestRefused:
+    return RequestRefused(
         422,
         CONTENT_TYPE_NOT_FOUND_CODE,
         f"The Content Type '{uid}' was not found. Please try again.",
         {"uid": ["is not valid."]},
     )
+
+
+def content_type_not_found(uid: str) -> JSONResponse:
+    """Contentstack's answer to a request naming a content type the stack does not have."""
+    return _no_content_type(uid).response()
+
+
+def existing_content_type(conn: sqlite3.Connection, uid: str) -> dict[str, Any]:
+    """The content type `uid`.
+
+    Raises:
+        RequestRefused: the stack has none (Contentstack's 422 with code 118).
+    """
+    found = store.get_content_type(conn, uid)
+    if found is None:
+        raise _no_content_type(uid)
+    return found
 
 
 def not_found(key: str = "uid") -> JSONResponse:
@@ -560,9 +577,7 @@ class CMA:
     async def get_content_type(self, request: Request) -> Response:
         uid = request.path_params["content_type"]
         with self.state.db.read() as conn:
-            found = store.get_content_type(conn, uid)
-        if found is None:
-            return content_type_not_found(uid)
+            found = existing_content_type(conn, uid)
         return JSONResponse({"content_type": found})
 
     # entries
@@ -585,9 +600,7 @@ class CMA:
     async def list_entries(self, request: Request) -> Response:
         ct = request.path_params["content_type"]
         with self.state.db.read() as conn:
-            content_type = store.get_content_type(conn, ct)
-            if content_type is None:
-                return content_type_not_found(ct)
+            content_type = existing_content_type(conn, ct)
             locale = self._locale_param(conn, request)
             fallback = truthy(request.query_params.get("include_fallback"))
             try:
@@ -622,9 +635,7 @@ class CMA:
     async def get_entry(self, request: Request) -> Response:
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         with self.state.db.read() as conn:
-            content_type = store.get_content_type(conn, ct)
-            if content_type is None:
-                return content_type_not_found(ct)
+            content_type = existing_content_type(conn, ct)
             locale = self._locale_param(conn, request)
             try:
                 params = ListParams.from_request(request)
@@ -647,8 +658,7 @@ class CMA:
         localized ones flagged `localized: true`; the master and the fallbacks unflagged."""
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         with self.state.db.read() as conn:
-            if store.get_content_type(conn, ct) is None:
-                return content_type_not_found(ct)
+            existing_content_type(conn, ct)
             held = store.entry_locales(conn, ct, uid)
             if not held:
                 return not_found()
@@ -664,8 +674,7 @@ class CMA:
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         details = truthy(request.query_params.get("include_publish_details"))
         with self.state.db.read() as conn:
-            if store.get_content_type(conn, ct) is None:
-                return content_type_not_found(ct)
+            existing_content_type(conn, ct)
             if not store.entry_locales(conn, ct, uid):
                 return not_found()
             locale = self._locale_param(conn, request)
@@ -696,8 +705,7 @@ class CMA:
                 422, NOT_FOUND_CODE, "The locale parameter is required.", {"locale": ["is required."]}
             )
         with self.state.db.transaction() as conn:
-            if not store.content_type_exists(conn, ct):
-                return content_type_not_found(ct)
+            existing_content_type(conn, ct)
             held = store.entry_locales(conn, ct, uid)
             if not held:
                 return not_found()
@@ -730,9 +738,7 @@ class CMA:
         self, conn: sqlite3.Connection, request: Request, ct: str
     ) -> tuple[dict[str, Any], str] | Response:
         """The content type and the locale an entry write goes to, or the answer that refuses it."""
-        content_type = store.get_content_type(conn, ct)
-        if content_type is None:
-            return content_type_not_found(ct)
+        content_type = existing_content_type(conn, ct)
         locale = self._locale_param(conn, request)
         if store.get_locale(conn, locale) is None:
             return not_found("locale")
@@ -808,8 +814,7 @@ class CMA:
     async def delete_entry(self, request: Request) -> Response:
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         with self.state.db.transaction() as conn:
-            if not store.content_type_exists(conn, ct):
-                return content_type_not_found(ct)
+            existing_content_type(conn, ct)
             locale = request.query_params.get("locale")
             if store.delete_entry(conn, ct, uid, locale) == 0:
                 return not_found()
@@ -882,22 +887,22 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     """The CMA's routes, relative to `/cma/v3`."""
     cma = CMA(state)
 
-    def route(path: str, method: str, handler: Endpoint) -> Route:
-        return Route(path, cma_endpoint(state, handler), methods=[method])
-
-    return [
-        route("/content_types", "GET", cma.list_content_types),
-        route("/content_types/{content_type}", "GET", cma.get_content_type),
-        route("/content_types/{content_type}/entries", "GET", cma.list_entries),
-        route("/content_types/{content_type}/entries", "POST", cma.create_entry),
-        route("/content_types/{content_type}/entries/{uid}", "GET", cma.get_entry),
-        route("/content_types/{content_type}/entries/{uid}", "PUT", cma.update_entry),
-        route("/content_types/{content_type}/entries/{uid}", "DELETE", cma.delete_entry),
-        route("/content_types/{content_type}/entries/{uid}/locales", "GET", cma.entry_languages),
-        route("/content_types/{content_type}/entries/{uid}/references", "GET", cma.entry_references),
-        route("/content_types/{content_type}/entries/{uid}/unlocalize", "POST", cma.unlocalize_entry),
-        route("/assets", "GET", cma.list_assets),
-        route("/assets/{uid}", "GET", cma.get_asset),
-        route("/environments/{name}", "GET", cma.get_environment),
-        route("/locales/{code}", "GET", cma.get_locale),
-    ]
+    return cma_routes(
+        state,
+        [
+            ("/content_types", "GET", cma.list_content_types),
+            ("/content_types/{content_type}", "GET", cma.get_content_type),
+            ("/content_types/{content_type}/entries", "GET", cma.list_entries),
+            ("/content_types/{content_type}/entries", "POST", cma.create_entry),
+            ("/content_types/{content_type}/entries/{uid}", "GET", cma.get_entry),
+            ("/content_types/{content_type}/entries/{uid}", "PUT", cma.update_entry),
+            ("/content_types/{content_type}/entries/{uid}", "DELETE", cma.delete_entry),
+            ("/content_types/{content_type}/entries/{uid}/locales", "GET", cma.entry_languages),
+            ("/content_types/{content_type}/entries/{uid}/references", "GET", cma.entry_references),
+            ("/content_types/{content_type}/entries/{uid}/unlocalize", "POST", cma.unlocalize_entry),
+            ("/assets", "GET", cma.list_assets),
+            ("/assets/{uid}", "GET", cma.get_asset),
+            ("/environments/{name}", "GET", cma.get_environment),
+            ("/locales/{code}", "GET", cma.get_locale),
+        ],
+    )

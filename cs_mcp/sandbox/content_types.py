@@ -26,8 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import store
-from cs_mcp.sandbox.auth import check_cma
-from cs_mcp.sandbox.cma import content_type_not_found, truthy
+from cs_mcp.sandbox.cma import existing_content_type, truthy
+from cs_mcp.sandbox.endpoint import cma_endpoint
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 CONTENT_TYPE_INVALID_CODE = 115
@@ -108,8 +108,6 @@ class ContentTypes:
         self.state = state
 
     async def create(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         given = await _definition(request)
         if given is None:
             return _invalid("Content Type creation failed.", {"content_type": ["is required."]})
@@ -124,16 +122,12 @@ class ContentTypes:
         return JSONResponse({"notice": "Content Type created successfully.", "content_type": created}, status_code=201)
 
     async def update(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["content_type"]
         given = await _definition(request)
         if given is None:
             return _invalid("Content Type update failed.", {"content_type": ["is required."]})
         with self.state.db.transaction() as conn:
-            current = store.get_content_type(conn, uid)
-            if current is None:
-                return content_type_not_found(uid)
+            current = existing_content_type(conn, uid)
             merged = {
                 "uid": uid,
                 "title": given.get("title", current["title"]),
@@ -154,12 +148,9 @@ class ContentTypes:
         return JSONResponse({"notice": "Content Type updated successfully.", "content_type": updated})
 
     async def delete(self, request: Request) -> Response:
-        if (refusal := check_cma(request, self.state)) is not None:
-            return refusal
         uid = request.path_params["content_type"]
         with self.state.db.transaction() as conn:
-            if not store.content_type_exists(conn, uid):
-                return content_type_not_found(uid)
+            existing_content_type(conn, uid)
             if store.entry_uids(conn, uid) and not truthy(request.query_params.get("force")):
                 return _invalid(
                     "Content Type deletion failed: it has entries; pass force=true to delete them too.",
@@ -173,7 +164,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     """The content type write routes, relative to `/cma/v3`."""
     content_types = ContentTypes(state)
     return [
-        Route("/content_types", content_types.create, methods=["POST"]),
-        Route("/content_types/{content_type}", content_types.update, methods=["PUT"]),
-        Route("/content_types/{content_type}", content_types.delete, methods=["DELETE"]),
+        Route("/content_types", cma_endpoint(state, content_types.create), methods=["POST"]),
+        Route("/content_types/{content_type}", cma_endpoint(state, content_types.update), methods=["PUT"]),
+        Route("/content_types/{content_type}", cma_endpoint(state, content_types.delete), methods=["DELETE"]),
     ]

@@ -1,9 +1,10 @@
 """The plumbing every CMA endpoint of the sandbox shares: Contentstack's error answers
-(`RequestRefused`, `invalid`, `not_found`), request bodies (`parse_body`), the checks of names,
-times and pages that several endpoints make, and `cma_endpoint`, which puts a handler behind
-the CMA's auth check and turns a `RequestRefused` into its answer.
+(`RequestRefused`, `invalid`, `not_found`), request bodies (`RequestBody`, `parse_body`), the
+checks of names, times and pages that several endpoints make, and `cma_endpoint`, which puts a
+handler behind the CMA's auth check and turns a `RequestRefused` into its answer.
 
-`cma.py`, `publishing.py` and `releases.py` build their routes with `cma_endpoint`; a new CMA endpoint
+Every CMA module of the sandbox (`cma.py`, `assets.py`, `content_types.py`, `publishing.py`,
+`releases.py`, `stack_admin.py`) builds its routes with `cma_endpoint`; a new CMA endpoint
 raises `RequestRefused` (or `invalid`/`not_found`) where Contentstack answers an error and
 returns its documented body otherwise.
 """
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import check_cma
@@ -51,9 +53,17 @@ def invalid(message: str, errors: dict[str, list[str]]) -> RequestRefused:
     return RequestRefused(422, INVALID_DATA_CODE, message, errors)
 
 
-def not_found(what: str = "object") -> RequestRefused:
-    """A 422 "doesn't exist" refusal in Contentstack's shape (`errors.uid: ["is not valid."]`)."""
-    return RequestRefused(422, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {"uid": ["is not valid."]})
+def not_found(what: str = "object", *, field: str = "uid") -> RequestRefused:
+    """A 422 "doesn't exist" refusal in Contentstack's shape (`errors.uid: ["is not valid."]`,
+    or under the `field` that named it)."""
+    return RequestRefused(422, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {field: ["is not valid."]})
+
+
+class RequestBody(BaseModel):
+    """A request body: fields beyond the modelled ones are kept, not refused, as Contentstack
+    passes over what it does not read."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -206,3 +216,8 @@ def cma_endpoint(state: SandboxState, handler: Endpoint) -> Endpoint:
             return refusal.response()
 
     return endpoint
+
+
+def cma_routes(state: SandboxState, table: Iterable[tuple[str, str, Endpoint]]) -> list[BaseRoute]:
+    """A route for each (path, method, handler) of `table`, the handler behind `cma_endpoint`."""
+    return [Route(path, cma_endpoint(state, handler), methods=[method]) for path, method, handler in table]

@@ -35,18 +35,19 @@ import secrets
 import sqlite3
 from typing import Any, NamedTuple, cast
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import queue, store
 from cs_mcp.sandbox.auth import acting_user
 from cs_mcp.sandbox.endpoint import (
     CONTENT_TYPE_NOT_FOUND_CODE,
     Endpoint,
+    RequestBody,
     RequestRefused,
-    cma_endpoint,
+    cma_routes,
     invalid,
     not_found,
     now_iso,
@@ -88,41 +89,37 @@ CREATE TABLE IF NOT EXISTS bulk_jobs (
 # Request bodies
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class PublishTargets(_Body):
+class PublishTargets(RequestBody):
     environments: list[str] = Field(default_factory=lambda: [])
     locales: list[str] = Field(default_factory=lambda: [])
 
 
-class EntryPublishBody(_Body):
+class EntryPublishBody(RequestBody):
     entry: PublishTargets
     locale: str | None = None
     version: int | None = None
     scheduled_at: str | None = None
 
 
-class AssetPublishBody(_Body):
+class AssetPublishBody(RequestBody):
     asset: PublishTargets
     version: int | None = None
     scheduled_at: str | None = None
 
 
-class BulkEntry(_Body):
+class BulkEntry(RequestBody):
     uid: str
     content_type: str = Field(validation_alias=AliasChoices("content_type", "_content_type_uid", "content_type_uid"))
     version: int | None = None
     locale: str | None = None
 
 
-class BulkAsset(_Body):
+class BulkAsset(RequestBody):
     uid: str
     version: int | None = None
 
 
-class BulkBody(_Body):
+class BulkBody(RequestBody):
     entries: list[BulkEntry] = Field(default_factory=lambda: [])
     assets: list[BulkAsset] = Field(default_factory=lambda: [])
     locales: list[str] = Field(default_factory=lambda: [])
@@ -440,17 +437,20 @@ def _job_and_items(state: SandboxState, job_id: str) -> tuple[dict[str, Any], li
     return answer, items
 
 
-def api_version_missing(request: Request, what: str) -> Response | None:
-    """ "CMA | Job Status" and "CMA | Publish Queue" mark the header `api_version: 3.2` required."""
-    if request.headers.get("api_version") == "3.2":
-        return None
-    return error_response(400, 400, f"Pass the api_version header as 3.2 for {what} requests.")
+def api_version_required(what: str, handler: Endpoint) -> Endpoint:
+    """`handler` behind the check of the header `api_version: 3.2`, which "CMA | Job Status" and
+    "CMA | Publish Queue" mark required (`what` names the requests in the refusal)."""
+
+    async def checked(request: Request) -> Response:
+        if request.headers.get("api_version") != "3.2":
+            return error_response(400, 400, f"Pass the api_version header as 3.2 for {what} requests.")
+        return await handler(request)
+
+    return checked
 
 
 def _job_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "bulk job")) is not None:
-            return refusal
         answer, _items = _job_and_items(state, request.path_params["job_id"])
         return JSONResponse(answer)
 
@@ -459,8 +459,6 @@ def _job_handler(state: SandboxState) -> Endpoint:
 
 def _job_items_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "bulk job")) is not None:
-            return refusal
         skip, limit, _include_count = page_params(request)
         _answer, items = _job_and_items(state, request.path_params["job_id"])
         status = request.query_params.get("status")
@@ -478,8 +476,6 @@ def _job_items_handler(state: SandboxState) -> Endpoint:
 
 def _queue_list_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "publish queue")) is not None:
-            return refusal
         skip, limit, include_count = page_params(request)
         filters = _queue_filters(request)
         clauses: list[str] = []
@@ -516,8 +512,6 @@ def _queue_row_or_refuse(conn: sqlite3.Connection, uid: str) -> sqlite3.Row:
 
 def _queue_get_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "publish queue")) is not None:
-            return refusal
         with state.db.read() as conn:
             row = _queue_row_or_refuse(conn, request.path_params["uid"])
             return JSONResponse({"entry": queue_row_json(state, conn, row)})
@@ -527,8 +521,6 @@ def _queue_get_handler(state: SandboxState) -> Endpoint:
 
 def _unschedule_handler(state: SandboxState) -> Endpoint:
     async def handler(request: Request) -> Response:
-        if (refusal := api_version_missing(request, "publish queue")) is not None:
-            return refusal
         with state.db.transaction() as conn:
             row = _queue_row_or_refuse(conn, request.path_params["uid"])
             if row["status"] != "scheduled":
@@ -552,23 +544,21 @@ def setup(state: SandboxState) -> None:
 
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The publishing routes, relative to `/cma/v3`."""
-
-    def post(path: str, handler: Endpoint) -> Route:
-        return Route(path, cma_endpoint(state, handler), methods=["POST"])
-
-    def get(path: str, handler: Endpoint) -> Route:
-        return Route(path, cma_endpoint(state, handler), methods=["GET"])
-
-    return [
-        post("/content_types/{content_type}/entries/{uid}/publish", _entry_publish_handler(state, "publish")),
-        post("/content_types/{content_type}/entries/{uid}/unpublish", _entry_publish_handler(state, "unpublish")),
-        post("/assets/{uid}/publish", _asset_publish_handler(state, "publish")),
-        post("/assets/{uid}/unpublish", _asset_publish_handler(state, "unpublish")),
-        post("/bulk/publish", _bulk_handler(state, "publish")),
-        post("/bulk/unpublish", _bulk_handler(state, "unpublish")),
-        get("/bulk/jobs/{job_id}", _job_handler(state)),
-        get("/bulk/jobs/{job_id}/items", _job_items_handler(state)),
-        get("/publish-queue", _queue_list_handler(state)),
-        get("/publish-queue/{uid}", _queue_get_handler(state)),
-        get("/publish-queue/{uid}/unschedule", _unschedule_handler(state)),
-    ]
+    bulk_job, queue = "bulk job", "publish queue"  # what the api_version refusals name
+    entry = "/content_types/{content_type}/entries/{uid}"
+    return cma_routes(
+        state,
+        [
+            (f"{entry}/publish", "POST", _entry_publish_handler(state, "publish")),
+            (f"{entry}/unpublish", "POST", _entry_publish_handler(state, "unpublish")),
+            ("/assets/{uid}/publish", "POST", _asset_publish_handler(state, "publish")),
+            ("/assets/{uid}/unpublish", "POST", _asset_publish_handler(state, "unpublish")),
+            ("/bulk/publish", "POST", _bulk_handler(state, "publish")),
+            ("/bulk/unpublish", "POST", _bulk_handler(state, "unpublish")),
+            ("/bulk/jobs/{job_id}", "GET", api_version_required(bulk_job, _job_handler(state))),
+            ("/bulk/jobs/{job_id}/items", "GET", api_version_required(bulk_job, _job_items_handler(state))),
+            ("/publish-queue", "GET", api_version_required(queue, _queue_list_handler(state))),
+            ("/publish-queue/{uid}", "GET", api_version_required(queue, _queue_get_handler(state))),
+            ("/publish-queue/{uid}/unschedule", "GET", api_version_required(queue, _unschedule_handler(state))),
+        ],
+    )

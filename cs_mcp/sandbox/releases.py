@@ -32,14 +32,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import endpoint, queue, store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
-from cs_mcp.sandbox.endpoint import Endpoint, RequestRefused, invalid, not_found, now_iso, parse_body
+from cs_mcp.sandbox.endpoint import Endpoint, RequestBody, RequestRefused, invalid, not_found, now_iso, parse_body
 from cs_mcp.sandbox.queue import Operation
 from cs_mcp.sandbox.state import SandboxState, create_tables
 
@@ -77,18 +77,14 @@ CREATE TABLE IF NOT EXISTS release_items (
 # Request bodies
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ReleaseFields(_Body):
+class ReleaseFields(RequestBody):
     name: str | None = None
     description: str | None = None
     locked: bool | None = None
     archived: bool | None = None
 
 
-class ItemRef(_Body):
+class ItemRef(RequestBody):
     uid: str
     content_type_uid: str
     locale: str | None = None
@@ -96,31 +92,31 @@ class ItemRef(_Body):
     action: Literal["publish", "unpublish"] = "publish"
 
 
-class ReleaseBody(_Body):
+class ReleaseBody(RequestBody):
     release: ReleaseFields
     items: list[ItemRef] = Field(default_factory=lambda: [])
 
 
-class OneItemBody(_Body):
+class OneItemBody(RequestBody):
     item: ItemRef
 
 
-class ItemsBody(_Body):
+class ItemsBody(RequestBody):
     items: list[ItemRef]
 
 
-class UpdateItemsBody(_Body):
+class UpdateItemsBody(RequestBody):
     items: list[ItemRef | Literal["$all"]]
 
 
-class DeployFields(_Body):
+class DeployFields(RequestBody):
     environments: list[str] = Field(default_factory=lambda: [])
     locales: list[str] = Field(default_factory=lambda: [])
     action: Literal["publish", "unpublish"] = "publish"
     scheduled_at: str | None = None
 
 
-class DeployBody(_Body):
+class DeployBody(RequestBody):
     release: DeployFields
 
 
@@ -677,20 +673,20 @@ def setup(state: SandboxState) -> None:
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The release routes, relative to `/cma/v3`."""
 
-    def route(path: str, handler: Endpoint, method: str) -> Route:
-        return Route(path, endpoint.cma_endpoint(state, handler), methods=[method])
-
-    return [
-        route("/releases", _list_handler(state), "GET"),
-        route("/releases", _create_handler(state), "POST"),
-        route("/releases/{uid}", _get_handler(state), "GET"),
-        route("/releases/{uid}", _update_handler(state), "PUT"),
-        route("/releases/{uid}", _delete_handler(state), "DELETE"),
-        route("/releases/{uid}/items", _items_list_handler(state), "GET"),
-        route("/releases/{uid}/item", _edit_items_handler(state, "add_one"), "POST"),
-        route("/releases/{uid}/items", _edit_items_handler(state, "add"), "POST"),
-        route("/releases/{uid}/items", _edit_items_handler(state, "remove"), "DELETE"),
-        route("/releases/{uid}/update_items", _edit_items_handler(state, "update"), "PUT"),
-        route("/releases/{uid}/deploy", _deploy_handler(state), "POST"),
-        route("/releases/{uid}/clone", _clone_handler(state), "POST"),
-    ]
+    return endpoint.cma_routes(
+        state,
+        [
+            ("/releases", "GET", _list_handler(state)),
+            ("/releases", "POST", _create_handler(state)),
+            ("/releases/{uid}", "GET", _get_handler(state)),
+            ("/releases/{uid}", "PUT", _update_handler(state)),
+            ("/releases/{uid}", "DELETE", _delete_handler(state)),
+            ("/releases/{uid}/items", "GET", _items_list_handler(state)),
+            ("/releases/{uid}/item", "POST", _edit_items_handler(state, "add_one")),
+            ("/releases/{uid}/items", "POST", _edit_items_handler(state, "add")),
+            ("/releases/{uid}/items", "DELETE", _edit_items_handler(state, "remove")),
+            ("/releases/{uid}/update_items", "PUT", _edit_items_handler(state, "update")),
+            ("/releases/{uid}/deploy", "POST", _deploy_handler(state)),
+            ("/releases/{uid}/clone", "POST", _clone_handler(state)),
+        ],
+    )

@@ -19,17 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
-from cs_mcp.sandbox.publishing import RequestRefused, cma_endpoint, invalid, now_iso, parse_body
+from cs_mcp.sandbox.endpoint import RequestBody, RequestRefused, cma_endpoint, invalid, not_found, now_iso, parse_body
 from cs_mcp.sandbox.state import SandboxState
 
-NOT_FOUND_CODE = 141
 MASK = "********"
 # Destination fields that hold a secret: stored, never answered.
 WEBHOOK_SECRETS = ("http_basic_password", "bearer_token", "client_secret")
@@ -45,28 +44,24 @@ CREATE TABLE IF NOT EXISTS stack_admin_items (
 """
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class EnvironmentBody(Body):
+class EnvironmentBody(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     urls: list[dict[str, str]] | None = None
 
 
-class LocaleBody(Body):
+class LocaleBody(RequestBody):
     code: str | None = Field(default=None, min_length=2, max_length=20)
     name: str | None = Field(default=None, min_length=1, max_length=100)
     fallback_locale: str | None = None
 
 
-class LabelBody(Body):
+class LabelBody(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     parent: list[str] | None = None
     content_types: list[str] | None = None
 
 
-class WebhookBody(Body):
+class WebhookBody(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     destinations: list[dict[str, Any]] | None = None
     channels: list[str] | None = None
@@ -165,7 +160,7 @@ class Collection:
     one: str
     many: str
     storage: Storage
-    body: type[Body] | None = None  # None: read-only
+    body: type[RequestBody] | None = None  # None: read-only
     prepare: Prepare | None = None
     notices: tuple[str, str, str] = ("", "", "")  # created, updated, deleted
     answer: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item
@@ -330,17 +325,13 @@ def collections() -> list[Collection]:
     ]
 
 
-def _not_found(key: str) -> RequestRefused:
-    return RequestRefused(422, NOT_FOUND_CODE, "The requested object doesn't exist.", {key: ["is not valid."]})
-
-
 def collection_routes(state: SandboxState, c: Collection) -> list[BaseRoute]:
     """The routes of one collection: list, and for a writable one create, update and delete."""
 
     def found(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
         item = c.storage.get(conn, key)
         if item is None:
-            raise _not_found(c.one)
+            raise not_found(field=c.one)
         return item
 
     async def listed(request: Request) -> Response:
@@ -391,7 +382,7 @@ def collection_routes(state: SandboxState, c: Collection) -> list[BaseRoute]:
 _WRAPPERS: dict[str, type[BaseModel]] = {}
 
 
-def _wrapped(key: str, model: type[Body]) -> type[BaseModel]:
+def _wrapped(key: str, model: type[RequestBody]) -> type[BaseModel]:
     """The request body model `{key: model}` (`{"environment": {...}}`)."""
     if key not in _WRAPPERS:
         _WRAPPERS[key] = create_model(f"{model.__name__}Request", **{key: (model, ...)})  # pyright: ignore[reportCallIssue, reportArgumentType]

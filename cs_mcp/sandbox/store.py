@@ -121,6 +121,17 @@ _load = load_json
 _dump = dump_json
 
 
+def _document(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> dict[str, Any] | None:
+    """The JSON document (`data_json`) of the row `sql` selects, or None when it selects none."""
+    row = conn.execute(sql, args).fetchone()
+    return None if row is None else _load(row["data_json"])
+
+
+def _documents(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """The JSON documents (`data_json`) of the rows `sql` selects, in its order."""
+    return [_load(row["data_json"]) for row in conn.execute(sql, args).fetchall()]
+
+
 def init_schema(conn: sqlite3.Connection) -> None:
     """Create the content tables when they do not exist yet."""
     for statement in _SCHEMA.split(";"):
@@ -247,22 +258,22 @@ def save_entry(conn: sqlite3.Connection, content_type: str, entry: dict[str, Any
 
 def get_entry(conn: sqlite3.Connection, content_type: str, uid: str, locale: str) -> dict[str, Any] | None:
     """The latest version of an entry in exactly `locale` (no fallback), or None."""
-    row = conn.execute(
+    return _document(
+        conn,
         "SELECT data_json FROM entries WHERE content_type = ? AND uid = ? AND locale = ?",
         (content_type, uid, locale),
-    ).fetchone()
-    return None if row is None else _load(row["data_json"])
+    )
 
 
 def get_entry_version(
     conn: sqlite3.Connection, content_type: str, uid: str, locale: str, version: int
 ) -> dict[str, Any] | None:
     """Version `version` of an entry in `locale`, or None."""
-    row = conn.execute(
+    return _document(
+        conn,
         "SELECT data_json FROM entry_versions WHERE content_type = ? AND uid = ? AND locale = ? AND version = ?",
         (content_type, uid, locale, version),
-    ).fetchone()
-    return None if row is None else _load(row["data_json"])
+    )
 
 
 def entry_locales(conn: sqlite3.Connection, content_type: str, uid: str) -> list[str]:
@@ -292,11 +303,11 @@ def entry_uids(conn: sqlite3.Connection, content_type: str) -> list[str]:
 
 def list_entries(conn: sqlite3.Connection, content_type: str, locale: str) -> list[dict[str, Any]]:
     """The latest version of every entry of a content type in exactly `locale`, oldest first."""
-    rows = conn.execute(
+    return _documents(
+        conn,
         "SELECT data_json FROM entries WHERE content_type = ? AND locale = ? ORDER BY created_at, uid",
         (content_type, locale),
-    ).fetchall()
-    return [_load(row["data_json"]) for row in rows]
+    )
 
 
 def find_entry_content_type(conn: sqlite3.Connection, uid: str) -> str | None:
@@ -340,20 +351,17 @@ def save_asset(conn: sqlite3.Connection, asset: dict[str, Any]) -> None:
 
 def get_asset(conn: sqlite3.Connection, uid: str) -> dict[str, Any] | None:
     """The latest version of asset `uid`, or None."""
-    row = conn.execute("SELECT data_json FROM assets WHERE uid = ?", (uid,)).fetchone()
-    return None if row is None else _load(row["data_json"])
+    return _document(conn, "SELECT data_json FROM assets WHERE uid = ?", (uid,))
 
 
 def get_asset_version(conn: sqlite3.Connection, uid: str, version: int) -> dict[str, Any] | None:
     """Version `version` of asset `uid`, or None."""
-    row = conn.execute("SELECT data_json FROM asset_versions WHERE uid = ? AND version = ?", (uid, version)).fetchone()
-    return None if row is None else _load(row["data_json"])
+    return _document(conn, "SELECT data_json FROM asset_versions WHERE uid = ? AND version = ?", (uid, version))
 
 
 def list_assets(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """The latest version of every asset, oldest first."""
-    rows = conn.execute("SELECT data_json FROM assets ORDER BY created_at, uid").fetchall()
-    return [_load(row["data_json"]) for row in rows]
+    return _documents(conn, "SELECT data_json FROM assets ORDER BY created_at, uid")
 
 
 # Environments and locales
@@ -369,14 +377,12 @@ def save_environment(conn: sqlite3.Connection, environment: dict[str, Any]) -> N
 
 def get_environment(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """The environment called `name`, or None."""
-    row = conn.execute("SELECT data_json FROM environments WHERE name = ?", (name,)).fetchone()
-    return None if row is None else _load(row["data_json"])
+    return _document(conn, "SELECT data_json FROM environments WHERE name = ?", (name,))
 
 
 def list_environments(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every environment, by name."""
-    rows = conn.execute("SELECT data_json FROM environments ORDER BY name").fetchall()
-    return [_load(row["data_json"]) for row in rows]
+    return _documents(conn, "SELECT data_json FROM environments ORDER BY name")
 
 
 def environment_names(conn: sqlite3.Connection) -> list[str]:
@@ -420,14 +426,12 @@ def save_locale(conn: sqlite3.Connection, locale: dict[str, Any], *, is_master: 
 
 def get_locale(conn: sqlite3.Connection, code: str) -> dict[str, Any] | None:
     """The locale `code`, or None."""
-    row = conn.execute("SELECT data_json FROM locales WHERE code = ?", (code,)).fetchone()
-    return None if row is None else _load(row["data_json"])
+    return _document(conn, "SELECT data_json FROM locales WHERE code = ?", (code,))
 
 
 def list_locales(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every locale, the master locale first."""
-    rows = conn.execute("SELECT data_json FROM locales ORDER BY is_master DESC, code").fetchall()
-    return [_load(row["data_json"]) for row in rows]
+    return _documents(conn, "SELECT data_json FROM locales ORDER BY is_master DESC, code")
 
 
 def delete_locale(conn: sqlite3.Connection, code: str) -> None:

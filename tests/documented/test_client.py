@@ -29,7 +29,9 @@ ITEM = ReleaseItem(uid="entry-uid", content_type_uid="author", locale="en-us", v
 
 @dataclass(frozen=True)
 class Documented:
-    """One documented request: what the client is asked, what must travel, what it must read."""
+    """One documented request: what the client is asked, what must travel, what it must read.
+    `api` names the host and the headers its every request carries (`APIS`); a JSON body travels
+    with its content type."""
 
     fixture: str
     call: Call
@@ -39,12 +41,19 @@ class Documented:
     params: dict[str, str] = field(default_factory=lambda: {})
     headers: dict[str, str] = field(default_factory=lambda: {})
     body: Any = NO_BODY
-    host: str = "api.contentstack.io"
+    api: str = "cma"
 
 
-CMA = "api.contentstack.io"
-CDA = "cdn.contentstack.io"
-AUTOMATE = "automations-api.contentstack.com"
+# The host and the headers every request of an API carries, by the `api` a case names.
+APIS: dict[str, tuple[str, dict[str, str]]] = {
+    "cma": ("api.contentstack.io", {}),
+    "releases": ("api.contentstack.io", {"release_version": "2.0"}),
+    # "CMA | Job Status" and "CMA | Publish Queue"
+    "jobs": ("api.contentstack.io", {"api_version": "3.2"}),
+    "cda": ("cdn.contentstack.io", {"access_token": "cs_delivery_token", "api_key": "blt_api_key"}),
+    "automate": ("automations-api.contentstack.com", {"organization_uid": "org-uid"}),
+}
+JSON_BODY = {"content-type": "application/json"}
 
 CASES = [
     # -- stack structure ("CMA | Content Types", "CMA | Environments", "CMA | Languages")
@@ -138,7 +147,6 @@ CASES = [
         "/v3/content_types/blog_post/entries",
         lambda entry: entry.version == 1,
         params={"locale": "en-us"},
-        headers={"content-type": "application/json"},
         body={"entry": {"title": "test1"}},
     ),
     Documented(
@@ -148,7 +156,6 @@ CASES = [
         "/v3/content_types/blog_post/entries/entry-uid",
         lambda entry: entry.version == 5,
         params={"locale": "en-us"},
-        headers={"content-type": "application/json"},
         body={"entry": {"title": "test2"}},
     ),
     Documented(
@@ -183,7 +190,6 @@ CASES = [
         "PUT",
         "/v3/assets/blt558a9890b838abcd",
         lambda asset: (asset.title, asset.version) == ("Test", 1),
-        headers={"content-type": "application/json"},
         body={"asset": {"title": "Test", "description": "This is testing"}},
     ),
     Documented(
@@ -199,7 +205,6 @@ CASES = [
         "POST",
         "/v3/assets/folders",
         lambda folder: (folder.is_dir, folder.parent_uid) == (True, "bltf0000d00f00c0e00"),
-        headers={"content-type": "application/json"},
         body={"asset": {"name": "Demo", "parent_uid": "bltf0000d00f00c0e00"}},
     ),
     Documented(
@@ -238,7 +243,6 @@ CASES = [
         "POST",
         "/v3/content_types",
         lambda ct: (ct.uid, [f.uid for f in ct.schema_]) == ("sample_content", ["title", "url"]),
-        headers={"content-type": "application/json"},
         body={"content_type": {"uid": "sample_content", "title": "Sample Content", "schema": []}},
     ),
     Documented(
@@ -247,7 +251,6 @@ CASES = [
         "PUT",
         "/v3/content_types/sample_content",
         lambda ct: ct.model_dump(by_alias=True)["_version"] == 2,
-        headers={"content-type": "application/json"},
         body={"content_type": {"title": "Sample Content"}},
     ),
     Documented(
@@ -319,7 +322,7 @@ CASES = [
             ]
         ),
         params={"include_count": "true", "skip": "0", "limit": "100"},
-        headers={"api_version": "3.2"},
+        api="jobs",
     ),
     # -- the publish queue ("CMA | Publish Queue")
     Documented(
@@ -332,7 +335,7 @@ CASES = [
             == [("ct5", None, "scheduled"), (None, "release_uid", "success")]
         ),
         params={"include_count": "true", "skip": "0", "limit": "10"},
-        headers={"api_version": "3.2"},
+        api="jobs",
     ),
     Documented(
         "cma/publish_queue_row",
@@ -340,7 +343,7 @@ CASES = [
         "GET",
         "/v3/publish-queue/queue-uid",
         lambda row: (row.content_type_uid, row.environments, row.locales) == ("ct5", ["env-uid"], ["hi-in"]),
-        headers={"api_version": "3.2"},
+        api="jobs",
     ),
     Documented(
         "cma/publish_queue_release_row",
@@ -348,7 +351,7 @@ CASES = [
         "GET",
         "/v3/publish-queue/publish_queue_uid",
         lambda row: (row.type, row.release_uid) == ("release", "release_uid"),
-        headers={"api_version": "3.2"},
+        api="jobs",
     ),
     Documented(
         "cma/publish_queue_cancel",
@@ -356,7 +359,7 @@ CASES = [
         "GET",
         "/v3/publish-queue/queue-uid/unschedule",
         lambda notice: notice == "Release unscheduled successfully.",
-        headers={"api_version": "3.2"},
+        api="jobs",
     ),
     # -- releases ("CMA | Releases")
     Documented(
@@ -366,7 +369,7 @@ CASES = [
         "/v3/releases",
         lambda page: [(r.uid, r.locked, r.items_count) for r in page.items] == [("blt123123bfc123fdd1", True, 10)],
         params={"include_count": "true", "include_items_count": "true", "limit": "5"},
-        headers={"release_version": "2.0"},
+        api="releases",
     ),
     Documented(
         "cma/release",
@@ -374,7 +377,7 @@ CASES = [
         "GET",
         "/v3/releases/release_uid",
         lambda release: release.uid == "release_uid",
-        headers={"release_version": "2.0"},
+        api="releases",
     ),
     Documented(
         "cma/release_items",
@@ -383,7 +386,7 @@ CASES = [
         "/v3/releases/release_uid/items",
         lambda page: all(i.uid for i in page.items),
         params={"include_count": "true"},
-        headers={"release_version": "2.0"},
+        api="releases",
     ),
     Documented(
         "cma/release_create",
@@ -391,8 +394,8 @@ CASES = [
         "POST",
         "/v3/releases",
         lambda release: bool(release.uid),
-        headers={"release_version": "2.0", "content-type": "application/json"},
         body={"release": {"name": "Release Name", "locked": False, "archived": False, "description": "2018-12-12"}},
+        api="releases",
     ),
     Documented(
         "cma/release_update",
@@ -402,8 +405,8 @@ CASES = [
         "PUT",
         "/v3/releases/release_uid",
         lambda release: bool(release.uid),
-        headers={"release_version": "2.0", "content-type": "application/json"},
         body={"release": {"name": "Release Name", "description": "2018-12-12", "locked": True}},
+        api="releases",
     ),
     Documented(
         "cma/release_delete",
@@ -411,7 +414,7 @@ CASES = [
         "DELETE",
         "/v3/releases/release_uid",
         lambda notice: isinstance(notice, str),
-        headers={"release_version": "2.0"},
+        api="releases",
     ),
     Documented(
         "cma/release_items_add",
@@ -419,8 +422,8 @@ CASES = [
         "POST",
         "/v3/releases/release_uid/items",
         lambda notice: isinstance(notice, str),
-        headers={"release_version": "2.0", "content-type": "application/json"},
         body={"items": [ITEM.body()]},
+        api="releases",
     ),
     Documented(
         "cma/release_items_remove",
@@ -428,8 +431,8 @@ CASES = [
         "DELETE",
         "/v3/releases/release_uid/items",
         lambda notice: isinstance(notice, str),
-        headers={"release_version": "2.0", "content-type": "application/json"},
         body={"items": [ITEM.body()]},
+        api="releases",
     ),
     Documented(
         "cma/release_items_remove",
@@ -438,8 +441,8 @@ CASES = [
         "/v3/releases/release_uid/items",
         lambda notice: isinstance(notice, str),
         params={"all": "true"},
-        headers={"release_version": "2.0", "content-type": "application/json"},
         body={"items": [ITEM.body()]},
+        api="releases",
     ),
     Documented(
         "cma/release_deploy",
@@ -449,8 +452,8 @@ CASES = [
         "POST",
         "/v3/releases/release_uid/deploy",
         lambda notice: notice == "Release sent successfully for deployment.",
-        headers={"release_version": "2.0", "content-type": "application/json"},
         body={"release": {"environments": ["production"], "action": "publish", "locales": ["en-us"]}},
+        api="releases",
     ),
     Documented(
         "cma/release_clone",
@@ -458,8 +461,8 @@ CASES = [
         "POST",
         "/v3/releases/release_uid/clone",
         lambda release: bool(release.uid),
-        headers={"release_version": "2.0", "content-type": "application/json"},
         body={"release": {"name": "Copy"}},
+        api="releases",
     ),
     # -- the Content Delivery API ("CDA | Entries")
     Documented(
@@ -469,8 +472,7 @@ CASES = [
         "/v3/content_types/blog_post/entries",
         lambda page: ([e.uid for e in page.items], page.total) == (["entry-uid"], 1),
         params={"environment": "production", "locale": "en-us", "include_count": "true", "limit": "10"},
-        headers={"access_token": "cs_delivery_token", "api_key": "blt_api_key"},
-        host=CDA,
+        api="cda",
     ),
     Documented(
         "cda/entry",
@@ -479,8 +481,7 @@ CASES = [
         "/v3/content_types/blog_post/entries/entry-uid",
         lambda entry: (entry.uid, entry.version) == ("entry-uid", 4),
         params={"environment": "production", "locale": "en-us"},
-        headers={"access_token": "cs_delivery_token", "api_key": "blt_api_key"},
-        host=CDA,
+        api="cda",
     ),
     # -- the Automate Management API ("Automations Management API | ...")
     Documented(
@@ -490,8 +491,8 @@ CASES = [
         "/v1/projects",
         lambda page: ([p.id for p in page.items], page.total) == (["project-id"], 1),
         params={"limit": "30", "skip": "0", "include_count": "true"},
-        headers={"organization_uid": "org-uid", "authtoken": "cs_authtoken"},
-        host=AUTOMATE,
+        headers={"authtoken": "cs_authtoken"},
+        api="automate",
     ),
     Documented(
         "automate/project",
@@ -499,8 +500,7 @@ CASES = [
         "GET",
         "/v1/projects/project-id",
         lambda project: project.title == "Marketing",
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/automations",
@@ -509,8 +509,7 @@ CASES = [
         "/v1/projects/project-id/automations",
         lambda page: [(a.id, a.active) for a in page.items] == [("automation-id", True)],
         params={"query": "{'active':'true'}", "include_count": "true"},
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/automation",
@@ -519,8 +518,7 @@ CASES = [
         "/v1/projects/project-id/automations/automation-id",
         lambda automation: automation.missing_parts() == [],
         params={"show_steps": "true"},
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/automation_activate",
@@ -528,9 +526,8 @@ CASES = [
         "PATCH",
         "/v1/projects/project-id/automations/automation-id",
         lambda message: message == "Automation activated successfully.",
-        headers={"organization_uid": "org-uid", "content-type": "application/json"},
         body={"active": False},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/executions",
@@ -541,8 +538,7 @@ CASES = [
             [(e.id, e.rule_id, e.status) for e in page.items] == [("execution-id", "automation-id", "success")]
         ),
         params={"query": "{'rule_id':'automation-id'}", "desc": "created_at", "include_count": "true"},
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/execution",
@@ -550,8 +546,7 @@ CASES = [
         "GET",
         "/v1/projects/project-id/executions/execution-id",
         lambda execution: [s.status for s in execution.details] == ["success"],
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/audit_logs",
@@ -560,8 +555,7 @@ CASES = [
         "/v1/projects/project-id/audit-logs",
         lambda page: [(log.uid, log.module) for log in page.items] == [("log-uid", "automation")],
         params={"desc": "created_at", "include_count": "true"},
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/audit_log_account",
@@ -569,8 +563,7 @@ CASES = [
         "GET",
         "/v1/projects/project-id/audit-logs/log-uid",
         lambda log: (log.module, log.module_uid) == ("Connected Apps", "94c48b974b9045b3a1327eeb10ada605"),
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/project_create",
@@ -584,9 +577,8 @@ CASES = [
         "POST",
         "/v1/projects",
         lambda project: (project.id, project.tags) == ("d8674f45bee847***f044e1da7428a70", ["sample"]),
-        headers={"organization_uid": "org-uid", "content-type": "application/json"},
         body={"title": "Sample Demo Project-Docs", "tags": ["sample"], "description": "This is a sample project"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/project_update",
@@ -594,9 +586,8 @@ CASES = [
         "PUT",
         "/v1/projects/project-id",
         lambda project: project.title == "Updated Sample Test Project -Docs",
-        headers={"organization_uid": "org-uid", "content-type": "application/json"},
         body={"tags": ["Sample 1", "Sample 2"]},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/project_delete",
@@ -604,8 +595,7 @@ CASES = [
         "DELETE",
         "/v1/projects/project-id",
         lambda message: message == "Project deleted successfully.",
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/variables",
@@ -614,8 +604,7 @@ CASES = [
         "/v1/projects/project-id/variables",
         lambda page: [(v.key, v.secret) for v in page.items] == [("Key1", False), ("Key2", True)],
         params={"limit": "30", "skip": "0", "include_count": "true"},
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/variable",
@@ -623,8 +612,7 @@ CASES = [
         "GET",
         "/v1/projects/project-id/variables/f7bbf2d9cb894b5aa34b3d28603ae174",
         lambda variable: (variable.key, variable.secret, "ENC_" not in repr(variable)) == ("Key2", True, True),
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/variable_create",
@@ -632,9 +620,8 @@ CASES = [
         "POST",
         "/v1/projects/project-id/variables",
         lambda variable: (variable.id, variable.value) == ("bd0ce37910cb4172b844308aa07e6bf7", "password@1234"),
-        headers={"organization_uid": "org-uid", "content-type": "application/json"},
         body={"key": "Key3", "type": "text", "value": "password@1234"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/variable_update",
@@ -644,9 +631,8 @@ CASES = [
         "PUT",
         "/v1/projects/project-id/variables/bd0ce37910cb4172b844308aa07e6bf7",
         lambda variable: variable.value == "abcd@1234",
-        headers={"organization_uid": "org-uid", "content-type": "application/json"},
         body={"key": "Key3", "type": "text", "value": "abcd@1234"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/variable_delete",
@@ -654,8 +640,7 @@ CASES = [
         "DELETE",
         "/v1/projects/project-id/variables/bd0ce37910cb4172b844308aa07e6bf7",
         lambda message: message == "Project variable deleted successfully.",
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/accounts",
@@ -667,8 +652,7 @@ CASES = [
             == [("Test ChatGPT Account #1", "chatgpt", "custom"), ("Test Launch Account #1", "launch", "oauth2")]
         ),
         params={"limit": "30", "skip": "0", "include_count": "true"},
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/account",
@@ -679,8 +663,7 @@ CASES = [
             (account.id, account.connector_id)
             == ("94c48b974b9045b3a1327eeb10ada605", "40a****f55c7485b807bb23a536e2a55")
         ),
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
     Documented(
         "automate/audit_log",
@@ -688,8 +671,7 @@ CASES = [
         "GET",
         "/v1/projects/project-id/audit-logs/log-uid",
         lambda log: log.event == "update",
-        headers={"organization_uid": "org-uid"},
-        host=AUTOMATE,
+        api="automate",
     ),
 ]
 
@@ -706,10 +688,12 @@ async def assert_documented(case: Documented) -> None:
     async with client:
         result = await case.call(client, permit)
     (request,) = recorder.requests
-    assert (request.method, request.url.host, request.url.path) == (case.method, case.host, case.path)
+    host, headers = APIS[case.api]
+    assert (request.method, request.url.host, request.url.path) == (case.method, host, case.path)
     sent = dict(request.url.params.multi_items())
     assert {k: sent.get(k) for k in case.params} == case.params
-    assert {k: request.headers.get(k) for k in case.headers} == case.headers
+    expected = headers | (JSON_BODY if case.body is not NO_BODY else {}) | case.headers
+    assert {k: request.headers.get(k) for k in expected} == expected
     if case.body is NO_BODY:
         assert request.content == b""
     else:

@@ -33,7 +33,6 @@ from tests.helpers import UNPACED, structured, text_of
 
 pytestmark = pytest.mark.anyio
 
-JSON = {"content-type": "application/json"}
 ENV = {"name": "development", "urls": [{"locale": "en-us", "url": "http://example.com/"}]}
 LABEL = {"name": "Test", "parent": ["label_uid"], "content_types": ["content_type_uid"]}
 HOOK = {"name": "Basic Test", "channels": ["assets.create"]}
@@ -74,7 +73,6 @@ def documented_writes(
             "POST",
             path,
             created_check,
-            headers=JSON,
             body={resource.one: body},
         ),
         Documented(
@@ -83,7 +81,6 @@ def documented_writes(
             "PUT",
             f"{path}/{uid}",
             updated_check,
-            headers=JSON,
             body={resource.one: changes},
         ),
         Documented(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from typing import TypeVar
 
 import anyio
 import pytest
@@ -23,6 +24,8 @@ from tests.shared_state.conftest import RedisServer
 
 pytestmark = pytest.mark.anyio
 
+L = TypeVar("L", bound=SharedRateLimiter)
+
 
 class FrozenTime:
     """A clock that stands still (until a test moves it with `at`) and a sleep that only
@@ -40,10 +43,12 @@ class FrozenTime:
     async def sleep(self, seconds: float) -> None:
         self._waits.get().append(seconds)
 
-    async def acquire(self, limiter: SharedRateLimiter, key: str) -> None:
-        """One grant, recorded at the time the caller was told to wait until (each task has its
-        own context, so concurrent grants do not mix their waits), whose answer comes at once."""
-        await (await self.hold(limiter, key)).release()
+    async def acquire(self, limiter: SharedRateLimiter, key: str, times: int = 1) -> None:
+        """`times` grants one after the other, each recorded at the time the caller was told to
+        wait until (each task has its own context, so concurrent grants do not mix their waits),
+        whose answer comes at once."""
+        for _ in range(times):
+            await (await self.hold(limiter, key)).release()
 
     async def hold(self, limiter: SharedRateLimiter, key: str) -> Places:
         """One grant, recorded as `acquire` does, whose request stays in flight until the
@@ -55,8 +60,15 @@ class FrozenTime:
         return places
 
 
-def replica(server: RedisServer, time: FrozenTime, limits: RateLimits, replicas: int = 3) -> SharedRateLimiter:
-    return SharedRateLimiter(
+def replica(
+    server: RedisServer,
+    time: FrozenTime,
+    limits: RateLimits,
+    replicas: int = 3,
+    kind: type[L] = SharedRateLimiter,
+) -> L:
+    """One replica's limiter on `time`'s clock; `kind` is a subclass that fakes a fault."""
+    return kind(
         connect(server.url),
         "org-1",
         limits,
@@ -128,8 +140,7 @@ async def test_with_redis_gone_a_replica_limits_itself_to_its_share_and_warns_on
     redis_server.stop()
     time.grants.clear()
     with caplog.at_level(logging.WARNING, logger="cs_mcp.shared_state"):
-        for _ in range(7):
-            await time.acquire(limiter, "cma.write")
+        await time.acquire(limiter, "cma.write", times=7)
     await close(limiter)
     assert len(time.grants) == 7
     assert most_in_one_window(time.grants) == 3, "a third of 9 a second, never unlimited"
@@ -157,13 +168,13 @@ async def test_when_redis_goes_down_mid_run_the_share_starts_after_the_places_al
 ) -> None:
     time = FrozenTime()
     limiter = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
-    for _ in range(18):  # two windows' worth: the last places are a window and its slack ahead
-        await time.acquire(limiter, "cma.write")
+    await time.acquire(
+        limiter, "cma.write", times=18
+    )  # two windows' worth: the last places are a window and its slack ahead
     last_shared = max(time.grants)
     redis_server.stop()
     time.grants.clear()
-    for _ in range(4):
-        await time.acquire(limiter, "cma.write")
+    await time.acquire(limiter, "cma.write", times=4)
     await close(limiter)
     assert last_shared >= WINDOW_SECONDS
     assert min(time.grants) >= last_shared + 2 * WINDOW_SECONDS, "no send of the share beside the shared places"
@@ -180,13 +191,11 @@ async def test_a_replica_back_from_an_outage_keeps_to_its_share_for_a_while_then
     redis_server.start()
     time.at = 10.0  # past the retry delay and every window
     time.grants.clear()
-    for _ in range(6):
-        await time.acquire(limiter, "cma.write")
+    await time.acquire(limiter, "cma.write", times=6)
     settling = list(time.grants)
     time.at = 20.0
     time.grants.clear()
-    for _ in range(9):
-        await time.acquire(limiter, "cma.write")
+    await time.acquire(limiter, "cma.write", times=9)
     await close(limiter)
     assert most_in_one_window(settling) == 3, "other replicas may still be on their shares, unseen"
     assert most_in_one_window(time.grants) == 9
@@ -249,8 +258,7 @@ async def test_a_replica_back_from_an_outage_adds_its_answers_of_the_last_window
     time = FrozenTime()
     back, other = (replica(redis_server, time, RateLimits(cma_write=3), replicas=1) for _ in range(2))
     redis_server.stop()
-    for _ in range(3):
-        await time.acquire(back, "cma.write")  # on its share (the whole limit: one replica)
+    await time.acquire(back, "cma.write", times=3)  # on its share (the whole limit: one replica)
     answered = max(time.grants)
     redis_server.start()
     time.at = answered + 0.4  # past the retry delay, inside those answers' window
@@ -265,8 +273,7 @@ async def test_a_request_let_go_on_the_share_and_still_in_flight_when_redis_is_b
     redis_server: RedisServer,
 ) -> None:
     time = FrozenTime()
-    back = replica(redis_server, time, RateLimits(cma_write=6), replicas=3)
-    other = replica(redis_server, time, RateLimits(cma_write=6), replicas=3)
+    back, other = (replica(redis_server, time, RateLimits(cma_write=6), replicas=3) for _ in range(2))
     redis_server.stop()
     slow = await time.hold(back, "cma.write")  # on the share; its answer is slow to come
     redis_server.start()
@@ -274,8 +281,7 @@ async def test_a_request_let_go_on_the_share_and_still_in_flight_when_redis_is_b
     await time.acquire(back, "cma.write")  # back on Redis
     time.at = 20.0  # past the settling and every window: only the slow request still counts
     time.grants.clear()
-    for _ in range(6):
-        await time.acquire(other, "cma.write")
+    await time.acquire(other, "cma.write", times=6)
     await slow.release()
     await close(back, other)
     assert time.grants[:5] == [20.0] * 5
@@ -286,16 +292,14 @@ async def test_a_replica_that_never_saw_the_outage_keeps_to_its_share_while_anot
     redis_server: RedisServer,
 ) -> None:
     time = FrozenTime()
-    back = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
-    unaware = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
+    back, unaware = (replica(redis_server, time, RateLimits(cma_write=9), replicas=3) for _ in range(2))
     redis_server.stop()
     await time.acquire(back, "cma.write")
     redis_server.start()
     time.at = 5.0
     await time.acquire(back, "cma.write")  # back on Redis: others may still be on their shares
     time.grants.clear()
-    for _ in range(6):
-        await time.acquire(unaware, "cma.write")
+    await time.acquire(unaware, "cma.write", times=6)
     await close(back, unaware)
     assert most_in_one_window(time.grants) == 3, "a third of 9, like the replicas still on their shares"
 
@@ -349,15 +353,7 @@ async def test_a_request_whose_commit_lost_its_reply_does_not_hold_a_shared_plac
     redis_server: RedisServer,
 ) -> None:
     time = FrozenTime()
-    limiter = ReplyLost(
-        connect(redis_server.url),
-        "org-1",
-        RateLimits(cma_write=1),
-        replicas=1,
-        clock=time.now,
-        sleep=time.sleep,
-        shared_clock=time.now,
-    )
+    limiter = replica(redis_server, time, RateLimits(cma_write=1), replicas=1, kind=ReplyLost)
     await time.acquire(limiter, "cma.write")  # in flight in Redis, then sent on the share
     time.at = 5.0
     await time.acquire(limiter, "cma.write")
@@ -410,17 +406,11 @@ class Flaky(SharedRateLimiter):
         return await super().run(script, keys, args)
 
 
-def flaky(server: RedisServer, time: FrozenTime, limits: RateLimits, replicas: int) -> Flaky:
-    return Flaky(
-        connect(server.url), "org-1", limits, replicas=replicas, clock=time.now, sleep=time.sleep, shared_clock=time.now
-    )
-
-
 async def test_a_replica_that_loses_redis_for_a_moment_tries_it_again_before_sending_on_its_share(
     redis_server: RedisServer,
 ) -> None:
     time = MovingTime()
-    blinked = flaky(redis_server, time, RateLimits(cma_write=1), replicas=1)
+    blinked = replica(redis_server, time, RateLimits(cma_write=1), replicas=1, kind=Flaky)
     other = replica(redis_server, time, RateLimits(cma_write=1), replicas=1)
     blinked.failures = 1
     await time.acquire(blinked, "cma.write")  # waits out the switch's hold, then finds Redis back
@@ -434,7 +424,7 @@ async def test_a_request_that_fails_on_its_way_back_to_redis_gives_back_its_plac
     redis_server: RedisServer,
 ) -> None:
     time = MovingTime()
-    limiter = flaky(redis_server, time, RateLimits(cma_write=3), replicas=3)  # a share of 1
+    limiter = replica(redis_server, time, RateLimits(cma_write=3), replicas=3, kind=Flaky)  # a share of 1
     redis_server.stop()
     await time.acquire(limiter, "cma.write")  # on the share
     limiter.bug = True
@@ -471,8 +461,7 @@ async def test_a_place_reserved_before_an_outage_that_goes_out_after_it_keeps_to
 ) -> None:
     time = GatedTime()
     limiter = replica(redis_server, time, RateLimits(cma_write=9), replicas=3)
-    for _ in range(9):
-        await time.acquire(limiter, "cma.write")  # the window is full until one span from now
+    await time.acquire(limiter, "cma.write", times=9)  # the window is full until one span from now
     opened = anyio.Event()
 
     async def waits_for_its_place() -> None:
@@ -485,8 +474,7 @@ async def test_a_place_reserved_before_an_outage_that_goes_out_after_it_keeps_to
         await anyio.wait_all_tasks_blocked()  # its place reserved, asleep until it comes
         redis_server.stop()
         time.grants.clear()
-        for _ in range(3):
-            await time.acquire(limiter, "cma.write")  # on the share, unseen in Redis
+        await time.acquire(limiter, "cma.write", times=3)  # on the share, unseen in Redis
         on_share = max(time.grants)
         redis_server.start()
         time.at = on_share + 0.05
