@@ -139,7 +139,8 @@ SchemaField.model_rebuild()
 
 # `PublishDetail` and `Entry` as typed dicts, strict: a value of another type than the model's
 # (say a `_version` of "3", which the model makes 3) is refused instead of converted. Their
-# keys are the models' in the models' order; the others follow as they came, as in the dumps.
+# keys are the models' in the models' order (inherited fields first, as the dumps write them);
+# the others follow as they came.
 _STRICT = ConfigDict(extra="allow", strict=True)
 
 
@@ -155,12 +156,12 @@ class _PlainPublishDetail(TypedDict):
 @with_config(_STRICT)
 class _PlainEntry(TypedDict):
     uid: str
-    title: NotRequired[str | None]
-    locale: NotRequired[str | None]
     _version: NotRequired[int | None]
+    title: NotRequired[str | None]
     tags: NotRequired[list[str]]
     updated_at: NotRequired[str | None]
     publish_details: NotRequired[list[_PlainPublishDetail] | _PlainPublishDetail | None]
+    locale: NotRequired[str | None]
 
 
 @functools.cache

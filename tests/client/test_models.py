@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cs_mcp.client import Entry
+from cs_mcp.client import Entry, PublishDetail
 from cs_mcp.client._models import plain_entry
 
 DETAIL = {"time": "2026-01-01T00:00:00Z", "environment": "production", "extra": {"a": [1]}, "locale": "en-us"}
@@ -51,3 +51,10 @@ def test_an_entry_without_an_entry_s_shape_is_refused_as_the_model_refuses_it(ra
     with pytest.raises(ValidationError) as model:
         through_the_model(raw)
     assert plain.value.errors() == model.value.errors()
+
+
+def test_the_plain_reading_lists_the_models_fields_in_the_models_order() -> None:
+    from cs_mcp.client._models import _PlainEntry, _PlainPublishDetail  # pyright: ignore[reportPrivateUsage] - the mirror of the models is the subject
+
+    for plain, model in ((_PlainEntry, Entry), (_PlainPublishDetail, PublishDetail)):
+        assert list(plain.__annotations__) == [f.alias or name for name, f in model.model_fields.items()]
