@@ -15,6 +15,7 @@ from cs_mcp.guard import Principal
 from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
 
 logger = logging.getLogger("cs_mcp.http")
+_LINE = "%s %s %s %s %.0fms"
 
 
 class AccessLog:
@@ -42,9 +43,12 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            principal = scope.get(PRINCIPAL_SCOPE_KEY)
-            name = principal.name if isinstance(principal, Principal) else "-"
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            logger.info(
-                "%s %s %s %s %.0fms", scope.get("method", "-"), scope.get("path", "-"), status or "-", name, elapsed_ms
-            )
+            if logger.isEnabledFor(logging.INFO):
+                principal = scope.get(PRINCIPAL_SCOPE_KEY)
+                name = principal.name if isinstance(principal, Principal) else "-"
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                args = (scope.get("method", "-"), scope.get("path", "-"), status or "-", name, elapsed_ms)
+                # The record made here, not by `logger.info`: that one walks the stack for the
+                # caller's file and line on every request, which the line never shows.
+                record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _LINE, args, None, "__call__")
+                logger.handle(record)

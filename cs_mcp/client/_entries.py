@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
-from cs_mcp.client._answers import list_at, object_at, page_at
+from cs_mcp.client._answers import count_of, list_at, object_at, page_at
 from cs_mcp.client._entry_models import Asset, EntryLocale, EntryReference, Notice, Source, VersionOf
-from cs_mcp.client._models import Entry, Page
+from cs_mcp.client._models import Entry, Page, plain_entry
 from cs_mcp.client._regions import Api
 
 if TYPE_CHECKING:
@@ -19,6 +19,30 @@ if TYPE_CHECKING:
 VERSION_LOOKUP_CHUNK = 100
 
 SortOrder = tuple[str, Literal["asc", "desc"]]
+
+
+class QueryOptions(TypedDict, total=False):
+    """What a query of entries may say beside the content type (each as `EntriesAPI._query` takes it)."""
+
+    source: Source
+    environment: str | None
+    locale: str | None
+    query: Mapping[str, Any] | None
+    only: Sequence[str] | None
+    include: Sequence[str] | None
+    sort: SortOrder | None
+    skip: int
+    limit: int
+
+
+class GetOptions(TypedDict, total=False):
+    """What a read of one entry may say beside its content type and uid (as `EntriesAPI._get` takes it)."""
+
+    source: Source
+    environment: str | None
+    locale: str | None
+    version: int | None
+    only: Sequence[str] | None
 
 
 def _read_from(environment: str | None, locale: str | None) -> list[tuple[str, Primitive]]:
@@ -54,7 +78,34 @@ class EntriesAPI:
 
     # -- entries: reads --------------------------------------------------------------------
 
-    async def query(
+    async def query(self, content_type: str, **options: Unpack[QueryOptions]) -> Page[Entry]:
+        """One page of a content type's entries matching `query`, with the total count.
+
+        `draft` reads the CMA (latest versions, with `publish_details`); `published` reads the
+        CDA for `environment` (default: the configured environment).
+
+        Raises:
+            ValueError: `published` without any environment.
+            NotFoundError: the content type does not exist.
+        """
+        body, skip, limit = await self._query(content_type, **options)
+        return page_at(body, "entries", Entry, skip=skip, limit=limit)
+
+    async def query_plain(self, content_type: str, **options: Unpack[QueryOptions]) -> Page[dict[str, Any]]:
+        """`query`'s page with each entry as `Entry` writes it back (`plain_entry`), without
+        building the models in the common case.
+
+        Raises:
+            ValueError: `published` without any environment.
+            NotFoundError: the content type does not exist.
+            ValidationError: an entry without an entry's shape.
+        """
+        body, skip, limit = await self._query(content_type, **options)
+        items = [plain_entry(raw) for raw in list_at(body, "entries")]
+        # Built as they are: validating the page would copy every entry once more.
+        return Page[dict[str, Any]].model_construct(items=items, total=count_of(body), skip=skip, limit=limit)
+
+    async def _query(
         self,
         content_type: str,
         *,
@@ -67,16 +118,8 @@ class EntriesAPI:
         sort: SortOrder | None = None,
         skip: int = 0,
         limit: int = 25,
-    ) -> Page[Entry]:
-        """One page of a content type's entries matching `query`, with the total count.
-
-        `draft` reads the CMA (latest versions, with `publish_details`); `published` reads the
-        CDA for `environment` (default: the configured environment).
-
-        Raises:
-            ValueError: `published` without any environment.
-            NotFoundError: the content type does not exist.
-        """
+    ) -> tuple[dict[str, Any], int, int]:
+        """The answer to a query of entries, and where its page starts and how long it may be."""
         api, env = self._api_and_environment(source, environment)
         params = [("include_count", "true"), ("skip", skip), ("limit", limit), *_read_from(env, locale)]
         if query:
@@ -88,9 +131,27 @@ class EntriesAPI:
         body = await self._core.request(
             api, "GET", ["content_types", content_type, "entries"], params=params, environment=env
         )
-        return page_at(body, "entries", Entry, skip=skip, limit=limit)
+        return body, skip, limit
 
-    async def get(
+    async def get(self, content_type: str, uid: str, **options: Unpack[GetOptions]) -> Entry:
+        """One entry: its latest draft (or `version`), or the version published in `environment`.
+
+        Raises:
+            NotFoundError: no such entry (or, on the CDA, not published there in that locale).
+        """
+        return Entry.model_validate(await self._get(content_type, uid, **options))
+
+    async def get_plain(self, content_type: str, uid: str, **options: Unpack[GetOptions]) -> dict[str, Any]:
+        """`get`'s entry as `Entry` writes it back (`plain_entry`), without building the model
+        in the common case.
+
+        Raises:
+            NotFoundError: no such entry (or, on the CDA, not published there in that locale).
+            ValidationError: an entry without an entry's shape.
+        """
+        return plain_entry(await self._get(content_type, uid, **options))
+
+    async def _get(
         self,
         content_type: str,
         uid: str,
@@ -100,12 +161,8 @@ class EntriesAPI:
         locale: str | None = None,
         version: int | None = None,
         only: Sequence[str] | None = None,
-    ) -> Entry:
-        """One entry: its latest draft (or `version`), or the version published in `environment`.
-
-        Raises:
-            NotFoundError: no such entry (or, on the CDA, not published there in that locale).
-        """
+    ) -> dict[str, Any]:
+        """The entry of the answer to a read of one entry."""
         api, env = self._api_and_environment(source, environment)
         params = _read_from(env, locale)
         if version is not None:
@@ -114,7 +171,7 @@ class EntriesAPI:
         body = await self._core.request(
             api, "GET", ["content_types", content_type, "entries", uid], params=params, environment=env
         )
-        return Entry.model_validate(object_at(body, "entry"))
+        return object_at(body, "entry")
 
     async def references(self, content_type: str, uid: str, *, locale: str | None = None) -> list[EntryReference]:
         """The entries that refer to this one ("Get references of an entry"), with where each

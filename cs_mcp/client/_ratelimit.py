@@ -83,8 +83,11 @@ class Places:
 
     async def release(self) -> None:
         """Releases every place; safe to call from a cancelled task (the release is shielded)."""
+        held = [place for place in self._places if place is not COUNTED]
+        if not held:
+            return  # the process's own windows: nothing to give back, so no shielded scope a call
         with anyio.CancelScope(shield=True):
-            for place in self._places:
+            for place in held:
                 await place.release()
 
 
@@ -107,18 +110,18 @@ class SlidingWindowLimiter:
         self._sleep = sleep
         self._grants: deque[float] = deque(maxlen=rate)
         self._not_before = 0.0
-        self._lock = anyio.Lock()
 
     async def acquire(self) -> Place:
         """Waits until one more request fits in the window, then counts it."""
-        async with self._lock:
-            now = self._clock()
-            slot = max(now, self._not_before)
-            if self._grants:
-                slot = max(slot, self._grants[-1])
-            if len(self._grants) == self.rate:
-                slot = max(slot, self._grants[0] + WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS)
-            self._grants.append(slot)
+        # No lock: nothing here awaits before the grant is counted, so two acquires cannot
+        # interleave, and they are granted in the order they were asked all the same.
+        now = self._clock()
+        slot = max(now, self._not_before)
+        if self._grants:
+            slot = max(slot, self._grants[-1])
+        if len(self._grants) == self.rate:
+            slot = max(slot, self._grants[0] + WINDOW_SECONDS + ARRIVAL_SLACK_SECONDS)
+        self._grants.append(slot)
         delay = slot - now
         if delay > 0:
             await self._sleep(delay)

@@ -96,7 +96,17 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes `_b64` spelled as `text`.
+
+    Raises:
+        ValueError: `text` is not exactly how `_b64` spells those bytes. The decoder alone drops
+            characters outside the alphabet and takes padding, so one token would have many
+            spellings, each a new token to anything that tells tokens apart by their text.
+    """
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the token's one spelling")
+    return data
 
 
 @dataclass(frozen=True)

@@ -365,6 +365,8 @@ class ArgumentCheck:
         if problems:
             text = "\n".join([*problems, f"{name} did not run; call it again with these fixed."])
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        if arguments is not None and cleaned == arguments:
+            return await call_next(ctx)  # no `null` to drop: the request goes on as it came
         return await call_next(dataclasses.replace(ctx, params={**ctx.params, "arguments": cleaned}))
 
 

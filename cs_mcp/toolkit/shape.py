@@ -68,12 +68,19 @@ def _clean_json(text: str) -> bool:
     small regular expression, instead of the broad patterns (about 4 ms a 100 KB answer)."""
     if text.isascii():
         # ASCII holds none of the invisible characters but DEL; JSON escapes the other controls.
-        return "\x7f" not in text and _ESCAPED_CONTROL.search(text) is None
+        return "\x7f" not in text and _no_escaped_control(text)
     if not text.isprintable():
         return False
     if max(text) >= _LOWEST_PRINTABLE_INVISIBLE and _PRINTABLE_INVISIBLE.search(text):
         return False
-    return _ESCAPED_CONTROL.search(text) is None
+    return _no_escaped_control(text)
+
+
+def _no_escaped_control(text: str) -> bool:
+    """Whether JSON text holds no escaped control character: the pattern runs from the first
+    backslash on, and not at all without one (a scan in C, where the pattern takes 40 µs a 100 KB)."""
+    first = text.find("\\")
+    return first < 0 or _ESCAPED_CONTROL.search(text, first) is None
 
 
 def clean(value: Any) -> Any:
@@ -228,6 +235,8 @@ def _fit_clean_page(items: Sequence[T], room: int) -> tuple[list[T], bool] | Non
     item to clean, or a page near the budget)."""
     used = 0
     size = 0
+    at_least = 0
+    datas: list[bytes] = []
     for index, item in enumerate(items):
         data = _compact_json(item)
         if data is None:
@@ -239,12 +248,18 @@ def _fit_clean_page(items: Sequence[T], room: int) -> tuple[list[T], bool] | Non
             # Surely over alone: `json.dumps` writes at least 7/8 of the compact form's
             # characters (a float such as 0.00001 is 1e-05 there), so no exact measure is needed.
             return [_shorten_measured(item, room)], True
-        if used + len(data) // 4 + 1 > room:
-            return None  # the bound is at least the length: its counts would be wasted
-        used += _dumps_bound(data) // 4 + 1
-        if used > room:
-            return None
         size += len(data)
+        at_least += len(data) // 4 + 1
+        if at_least > room:
+            return None  # over on the lengths alone: the counts, and the rest of the page, would be wasted
+        datas.append(data)
+    # `_dumps_bound` is at most twice the length (every comma, colon and `e-` is one more
+    # character): a page whose doubled lengths fit is within the room without counting them.
+    if sum((2 * len(data)) // 4 + 1 for data in datas) > room:
+        for data in datas:
+            used += _dumps_bound(data) // 4 + 1
+            if used > room:
+                return None
     kept = list(items)
     pages = _MEASURED.get()
     if pages is not None:

@@ -163,7 +163,7 @@ async def query_entries(
     key = fingerprint("entries", content_type, parsed, source, env, locale, only, includes, order)
     skip = decode_cursor(cursor, key)
     try:
-        page = await state.client.entries.query(
+        page = await state.client.entries.query_plain(
             content_type,
             source=source,
             environment=env,
@@ -179,8 +179,7 @@ async def query_entries(
         if source == "published":
             raise
         raise await state.meta.content_type_missing(content_type) from None
-    entries = [e.model_dump(by_alias=True, exclude_unset=True) for e in page.items]
-    kept, info = fit_listing(entries, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
+    kept, info = fit_listing(page.items, total=page.total, skip=skip, asked=limit, query_fingerprint=key)
     return EntryList(content_type=content_type, source=source, environment=env, locale=locale, entries=kept, **info)
 
 
@@ -214,7 +213,7 @@ async def get_entry(
     if locale:
         await state.meta.check_locales([locale])
     try:
-        entry = await state.client.entries.get(
+        entry = await state.client.entries.get_plain(
             content_type, uid, source=source, environment=env, locale=locale, version=version, only=only
         )
     except NotFoundError:
@@ -225,7 +224,7 @@ async def get_entry(
             + "; check the content type and uid with query_entries"
         ) from None
     # One pass over the answer: cleaned and measured together, cut only when over the budget.
-    shaped, cut = fit_one(entry.model_dump(by_alias=True, exclude_unset=True))
+    shaped, cut = fit_one(entry)
     note = "long text was shortened to fit the size budget; pass fields=[...] to read fewer fields" if cut else None
     return EntryAnswer(
         content_type=content_type, source=source, environment=env, entry=shaped, truncated=cut, note=note

@@ -60,7 +60,6 @@ from cs_mcp.toolkit.write import (
     PlannedRequest,
     WriteAnswer,
     WriteCall,
-    WritePlan,
 )
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -438,14 +437,13 @@ async def _publish_or_unpublish(
         more = f" (and {len(works) - 10} more)" if len(works) > 10 else ""
         raise ToolError(f"no item can be {action}ed: {reasons}{more}. Nothing was sent.")
     targets = targets_of(works)
-    plan = WritePlan(
-        action=action,
-        summary=(
+    plan = call.plan(
+        (
             f"{action} {sum(w.status == 'planned' for w in works)} of {len(works)} items to {', '.join(envs)}"
             + (f" at {when}" if when else " now")
             + f" in {len(requests)} request{'s' if len(requests) != 1 else ''}"
         ),
-        targets=targets.named(),
+        targets,
         requests=[r.summary(action) for r in requests],
         items=[w.label for w in works[:20]] + ([f"... and {len(works) - 20} more"] if len(works) > 20 else []),
     )

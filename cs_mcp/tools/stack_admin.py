@@ -42,7 +42,7 @@ from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import ReadAnswer, clean, fit_one
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, WritePlan
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
 
 declare = ToolsetDeclarations("stack_admin")
 M = TypeVar("M", bound=BaseModel)
@@ -206,10 +206,9 @@ async def admin_write(
             )
     method = {"create": "POST", "update": "PUT", "delete": "DELETE"}[verb]
     path = "/v3/" + "/".join(resource.segments(key))
-    plan = WritePlan(
-        action=f"{verb}_{resource.operation}",
-        summary=f"{verb} {what} {label!r}",
-        targets=targets.named(),
+    plan = call.plan(
+        f"{verb} {what} {label!r}",
+        targets,
         requests=[PlannedRequest(method=method, path=path, summary=f"{verb} the {what}")],
         items=[f"{what} {label}"],
     )

@@ -380,6 +380,27 @@ async def test_fifty_concurrent_calls_never_exceed_the_rate_in_any_one_second_wi
     assert times[-1] < 5.0  # and it does not crawl: 50 requests at 10/s take about 4 s
 
 
+async def test_concurrent_requests_of_one_family_are_granted_places_in_the_order_they_asked() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(RateLimits(cma_read=10), clock=clock.now, sleep=clock.sleep)
+    granted: list[tuple[int, float]] = []
+
+    async def ask(index: int) -> None:
+        await limiter.acquire("cma.read")
+        granted.append((index, clock.now()))
+
+    async with anyio.create_task_group() as tg:
+        clock.start(tg)
+        async with anyio.create_task_group() as asks:
+            for index in range(25):
+                asks.start_soon(ask, index)
+        tg.cancel_scope.cancel()
+    in_order = sorted(granted)
+    assert [t for _, t in in_order] == sorted(t for _, t in in_order)
+    assert [t for _, t in in_order[:10]] == [0.0] * 10  # the first ten at once, the rest a window later
+    assert all(t >= 1.0 for _, t in in_order[10:])
+
+
 class RecordingLimiter(RateLimiter):
     """Windows that grant at once and write down each grant and release among `events`."""
 

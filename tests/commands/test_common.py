@@ -22,6 +22,16 @@ def test_a_token_issued_in_one_process_confirms_once_in_another(tmp_path: Path) 
     assert refused.value.reason == "replayed"
 
 
+def test_a_spent_token_respelled_is_not_confirmed_again_by_another_process(tmp_path: Path) -> None:
+    issued = SharedConfirmations(tmp_path).issue("local", "delete_entry", ARGS)
+    SharedConfirmations(tmp_path).verify(issued.token, "local", "delete_entry", ARGS)
+    payload, mac = issued.token.split(".")
+    for respelled in (f"{payload}.{mac}!!!!", f"!!!!{payload}.{mac}"):
+        with pytest.raises(ConfirmationError) as refused:
+            SharedConfirmations(tmp_path).verify(respelled, "local", "delete_entry", ARGS)
+        assert refused.value.reason in ("malformed", "replayed")
+
+
 def test_the_key_file_is_private_and_a_readable_one_is_refused(tmp_path: Path) -> None:
     SharedConfirmations(tmp_path)
     key = tmp_path / SharedConfirmations.KEY_FILE

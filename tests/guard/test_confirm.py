@@ -109,6 +109,21 @@ def test_a_malformed_token_is_refused(authority: ConfirmationAuthority, token: s
 
 
 @pytest.mark.parametrize(
+    "spelling",
+    ["{payload}.{mac}!!!!", "!!{payload}.{mac}", "{payload}=.{mac}", "{payload}.{mac}=", "{head}\n{tail}.{mac}"],
+    ids=["junk after", "junk before", "padding in the payload", "padding in the mac", "a line break inside"],
+)
+def test_a_token_spelled_another_way_is_malformed_and_confirms_nothing(
+    authority: ConfirmationAuthority, spelling: str
+) -> None:
+    token = issue(authority)
+    payload, mac = token.split(".")
+    respelled = spelling.format(payload=payload, mac=mac, head=payload[:10], tail=payload[10:])
+    assert refusal(authority, respelled) == "malformed"
+    authority.verify(token, "bot", "publish_entry", ARGS, VERSIONS)
+
+
+@pytest.mark.parametrize(
     "now",
     [
         Targets(content_types=("blog_post",), locales=("en-us",), environments=("production",)),

@@ -162,6 +162,16 @@ def test_the_cleaning_pass_removes_a_delete_character_from_ascii_text() -> None:
     assert kept == [{"t": "ab"}]
 
 
+@pytest.mark.parametrize("text", ["a\x01b", 'say "hi"\x1f', "back\\slash\bbell", "tab\t, line\n, then\x0c", "\x00"])
+def test_the_cleaning_pass_finds_a_control_character_behind_other_escapes_in_ascii_and_other_text(text: str) -> None:
+    expected = clean_text(text)
+    assert expected != text
+    for item in ({"t": text}, {"t": f"caf\u00e9 {text}"}):
+        kept, _ = fit_page([{"a": "plain"}, item], cleaned=True)
+        assert kept == [{"a": "plain"}, clean(item)]
+        assert fit_one(item) == (clean(item), False)
+
+
 @pytest.mark.parametrize("hidden", ["\u200b", "\u3164", "\ufe0f", "\u2028", "\r", "\x85", "\U000e0041"])
 def test_one_object_is_cleaned_and_measured_in_one_pass_and_cut_only_over_the_budget(hidden: str) -> None:
     small, cut = fit_one({"title": f"caf\u00e9{hidden}", "n": 1})
@@ -192,6 +202,26 @@ def test_the_measure_taken_from_one_compact_encoding_is_never_below_the_exact_on
     data = _compact_json(value)
     assert data is not None
     assert _dumps_bound(data) >= len(json.dumps(value, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("value", AWKWARD_VALUES)
+def test_twice_the_compact_length_is_never_below_the_counted_measure(value: Any) -> None:
+    # A page is kept whole on twice its compact length without counting, when that fits.
+    from cs_mcp.toolkit.shape import _compact_json, _dumps_bound  # pyright: ignore[reportPrivateUsage] - the bound is the subject
+
+    data = _compact_json(value)
+    assert data is not None
+    assert 2 * len(data) >= _dumps_bound(data)
+    assert 2 * len(b",:" * 50) >= _dumps_bound(b",:" * 50)
+
+
+def test_a_clean_page_within_the_budget_on_its_counted_measure_but_not_on_twice_its_length_comes_back_whole() -> None:
+    items = [{"uid": f"e{i}", "body": "word, word: " * 80} for i in range(25)]
+    assert sum(estimate_tokens(i) for i in items) + 200 <= DEFAULT_BUDGET_TOKENS
+    assert sum(len(json.dumps(i, separators=(",", ":"))) * 2 // 4 for i in items) > DEFAULT_BUDGET_TOKENS
+    kept, shortened = fit_page(items, cleaned=True)
+    assert kept == items
+    assert shortened is False
 
 
 def test_a_clean_page_within_the_budget_comes_back_whole_and_unchanged() -> None:

@@ -4,6 +4,10 @@
 input and output schemas exactly as listed. A change to any of them fails this test until the
 snapshots are rewritten with `UPDATE_SNAPSHOTS=1 python -m pytest tests/tools/test_snapshots.py`,
 so that what clients see changes only through a reviewed diff.
+
+`tests/snapshots/scopes.json` holds each tool's scopes (the tool is listed and callable for a
+principal holding any of them), which the listing does not show: a tool that takes its
+toolset's default scopes changes them only through a reviewed diff too.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from mcp import Client
 
 from cs_mcp.config import Settings
 from cs_mcp.server import build_server
+from cs_mcp.toolkit.registry import registered_tools
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots" / "tools"
+SCOPES = SNAPSHOTS.parent / "scopes.json"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 
 # Credentials for every toolset, and every toolset chosen (the opt-in ones too), so that every
@@ -57,3 +63,10 @@ async def test_every_listed_tool_matches_its_snapshot() -> None:
     assert on_disk == set(tools), "tools and snapshots differ: rerun with UPDATE_SNAPSHOTS=1 and review the diff"
     changed = [name for name, tool in tools.items() if (SNAPSHOTS / f"{name}.json").read_text("utf-8") != as_text(tool)]
     assert changed == [], f"listed differently than the snapshot: {changed}; rerun with UPDATE_SNAPSHOTS=1 and review"
+
+
+def test_every_tool_needs_the_scopes_its_snapshot_names() -> None:
+    scopes = {spec.name: sorted(spec.scopes) for spec in sorted(registered_tools(), key=lambda spec: spec.name)}
+    if UPDATE:
+        SCOPES.write_text(json.dumps(scopes, indent=2) + "\n", encoding="utf-8")
+    assert json.loads(SCOPES.read_text("utf-8")) == scopes, "rerun with UPDATE_SNAPSHOTS=1 and review the diff"

@@ -258,6 +258,7 @@ async def test_a_dry_run_plans_the_request_and_sends_nothing(sandbox: RunningSan
         before = writes(sandbox)
         answer = structured(await client.call_tool("add_locale", {"code": "it-it", "dry_run": True}))
     assert answer["written"] is False
+    assert answer["plan"]["action"] == "add_locale"
     assert answer["plan"]["requests"] == [{"method": "POST", "path": "/v3/locales", "summary": "create the locale"}]
     assert writes(sandbox) == before
 

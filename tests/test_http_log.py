@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import logging
+import re
+
+import httpx2
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from cs_mcp.guard import Principal
+from cs_mcp.http_log import AccessLog
+from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
+
+pytestmark = pytest.mark.anyio
+
+
+async def answer_teapot(scope: Scope, _receive: Receive, send: Send) -> None:
+    scope[PRINCIPAL_SCOPE_KEY] = Principal(name="alice", role="viewer", transport="http")
+    await send({"type": "http.response.start", "status": 418, "headers": []})
+    await send({"type": "http.response.body", "body": b"short and stout"})
+
+
+async def test_each_request_is_one_info_line_with_method_path_status_principal_and_duration(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="cs_mcp.http")
+    transport = httpx2.ASGITransport(app=AccessLog(answer_teapot))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        await http.get("/mcp?secret=1")
+    (record,) = [r for r in caplog.records if r.name == "cs_mcp.http"]
+    assert record.levelno == logging.INFO
+    assert re.fullmatch(r"GET /mcp 418 alice \d+ms", record.getMessage())
+
+
+async def test_no_line_is_made_when_the_access_log_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="cs_mcp.http")
+    transport = httpx2.ASGITransport(app=AccessLog(answer_teapot))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        await http.get("/mcp")
+    assert [r for r in caplog.records if r.name == "cs_mcp.http"] == []
