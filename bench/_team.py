@@ -484,8 +484,9 @@ LIMIT = 10  # the sandbox's, Contentstack's: CMA reads and writes per second per
 # The 429s a run may draw in the seconds after Redis came back: one clean-clone CI run of six on
 # 2026-12-07 drew one there (none before the kill or during the outage), with 60 clients, three
 # replicas, the sandbox and Redis on two cores; the client retried it and no call failed. A
-# replica whose loop is late by more than the settle period after the outage goes on with its
-# 1/N share beside the shared window (docs/DEPLOY.md, what the share cannot cover).
+# replica whose tries to reach Redis still fail when the others stop settling (a socket timeout
+# in a stalled process) goes on with its 1/N share beside the shared window (docs/DEPLOY.md,
+# what the share cannot cover).
 AFTER_RESTART_ALLOWANCE = 1
 
 
