@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from cs_mcp.client import AssetFile, ContentstackClient
+from cs_mcp.client import AssetFile, ContentstackClient, Entry
 from cs_mcp.client._entry_models import BulkEntry
 from cs_mcp.client._releases import ReleaseItem
 from cs_mcp.guard import Permit
@@ -25,6 +25,11 @@ pytestmark = pytest.mark.anyio
 NO_BODY = object()
 Call = Callable[[ContentstackClient, Permit], Awaitable[Any]]
 ITEM = ReleaseItem(uid="entry-uid", content_type_uid="author", locale="en-us", version=3, action="publish")
+
+
+def as_the_model_reads(raw: dict[str, Any]) -> dict[str, Any]:
+    """A documented entry as `Entry` reads it and writes it back, in its order."""
+    return Entry.model_validate(raw).model_dump(by_alias=True, exclude_unset=True)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,25 @@ CASES = [
         "/v3/content_types/blog_post/entries",
         lambda page: [(e.uid, e.version) for e in page.items] == [("entry-uid", 4)],
         params={"include_count": "true", "include_publish_details": "true", "locale": "en-us", "limit": "10"},
+    ),
+    # The tools read entries plainly: each as the model would read and write it back.
+    Documented(
+        "cma/entries",
+        lambda c, _p: c.entries.query_plain("blog_post", locale="en-us", limit=10),
+        "GET",
+        "/v3/content_types/blog_post/entries",
+        lambda page: (
+            json.dumps(page.items) == json.dumps([as_the_model_reads(e) for e in fixture("cma/entries")["entries"]])
+        ),
+        params={"include_count": "true", "include_publish_details": "true", "locale": "en-us", "limit": "10"},
+    ),
+    Documented(
+        "cma/entry",
+        lambda c, _p: c.entries.get_plain("blog_post", "entry-uid", locale="en-us"),
+        "GET",
+        "/v3/content_types/blog_post/entries/entry-uid",
+        lambda entry: json.dumps(entry) == json.dumps(as_the_model_reads(fixture("cma/entry")["entry"])),
+        params={"locale": "en-us", "include_publish_details": "true"},
     ),
     Documented(
         "cma/entry",
