@@ -12,7 +12,7 @@ import httpx2
 from mcp.server import MCPServer
 from mcp_types import CallToolResult, TextContent
 
-from cs_mcp.client import RateLimits, RetryPolicy
+from cs_mcp.client import Entry, RateLimits, RetryPolicy
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
 from cs_mcp.server import build_server
@@ -105,3 +105,9 @@ def run_peer(
     return subprocess.run(
         list(argv), env=dict(env), cwd=str(cwd), capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def as_the_model_reads(raw: Any) -> dict[str, Any]:
+    """An entry as the client's `Entry` reads it and writes it back, in the model's order: what
+    the plain reading the tools use must give."""
+    return Entry.model_validate(raw).model_dump(by_alias=True, exclude_unset=True)

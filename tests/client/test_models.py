@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from cs_mcp.client import Entry, PublishDetail
 from cs_mcp.client._models import plain_entry
+from tests.helpers import as_the_model_reads
 
 DETAIL = {"time": "2026-01-01T00:00:00Z", "environment": "production", "extra": {"a": [1]}, "locale": "en-us"}
 
@@ -25,13 +26,9 @@ ENTRIES: list[dict[str, Any]] = [
 ]
 
 
-def through_the_model(raw: Any) -> dict[str, Any]:
-    return Entry.model_validate(raw).model_dump(by_alias=True, exclude_unset=True)
-
-
 @pytest.mark.parametrize("raw", ENTRIES)
 def test_an_entry_read_plainly_is_what_the_model_reads_and_writes_back_in_the_same_order(raw: dict[str, Any]) -> None:
-    assert json.dumps(plain_entry(raw)) == json.dumps(through_the_model(raw))
+    assert json.dumps(plain_entry(raw)) == json.dumps(as_the_model_reads(raw))
 
 
 @pytest.mark.parametrize(
@@ -49,7 +46,7 @@ def test_an_entry_without_an_entry_s_shape_is_refused_as_the_model_refuses_it(ra
     with pytest.raises(ValidationError) as plain:
         plain_entry(raw)
     with pytest.raises(ValidationError) as model:
-        through_the_model(raw)
+        as_the_model_reads(raw)
     assert plain.value.errors() == model.value.errors()
 
 

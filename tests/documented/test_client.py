@@ -14,22 +14,18 @@ from typing import Any
 import httpx2
 import pytest
 
-from cs_mcp.client import AssetFile, ContentstackClient, Entry
+from cs_mcp.client import AssetFile, ContentstackClient
 from cs_mcp.client._entry_models import BulkEntry
 from cs_mcp.client._releases import ReleaseItem
 from cs_mcp.guard import Permit
 from tests.documented._documented import Recorder, client_answering, fixture, fixtures_outside_analytics
+from tests.helpers import as_the_model_reads
 
 pytestmark = pytest.mark.anyio
 
 NO_BODY = object()
 Call = Callable[[ContentstackClient, Permit], Awaitable[Any]]
 ITEM = ReleaseItem(uid="entry-uid", content_type_uid="author", locale="en-us", version=3, action="publish")
-
-
-def as_the_model_reads(raw: dict[str, Any]) -> dict[str, Any]:
-    """A documented entry as `Entry` reads it and writes it back, in its order."""
-    return Entry.model_validate(raw).model_dump(by_alias=True, exclude_unset=True)
 
 
 @dataclass(frozen=True)
