@@ -454,12 +454,21 @@ def resolved(spec: ToolSpec) -> ToolSpec:
     """
     if spec.deferred_from is None:
         return spec
-    found = _REGISTRY.get(spec.name)  # registered: its module is imported already
+    return _declared_in(spec.name, spec.deferred_from)
+
+
+def _declared_in(name: str, module: str) -> ToolSpec:
+    """The tool `name` as `module` declares it, importing the module the first time.
+
+    Raises:
+        LookupError: the module declares no such tool (the stored declarations are out of date).
+    """
+    found = _REGISTRY.get(name)  # registered: its module is imported already
     if found is None:
-        importlib.import_module(spec.deferred_from)
-        found = _REGISTRY.get(spec.name)
+        importlib.import_module(module)
+        found = _REGISTRY.get(name)
     if found is None:
-        raise LookupError(f"{spec.deferred_from} declares no tool {spec.name}: the stored declarations are out of date")
+        raise LookupError(f"{module} declares no tool {name}: the stored declarations are out of date")
     return found
 
 
@@ -508,9 +517,7 @@ def stored_declaration(declared: dict[str, Any]) -> ToolSpec:
 
 def _deferred(name: str, module: str) -> Callable[..., Awaitable[Any]]:
     async def deferred(*args: Any, **kwargs: Any) -> Any:
-        if name not in _REGISTRY:
-            importlib.import_module(module)
-        return await _REGISTRY[name].fn(*args, **kwargs)
+        return await _declared_in(name, module).fn(*args, **kwargs)
 
     deferred.__name__ = deferred.__qualname__ = name
     deferred.__module__ = module
