@@ -251,11 +251,7 @@ async def unlocalize_entry(
     if locale == master:
         raise ToolError(f"{locale} is the master locale, which cannot be unlocalized; delete_entry deletes the entry")
     if locale not in own:
-        unchanged = await call.noop(
-            targets,
-            call.plan(f"nothing to do: the entry is not localized in {locale}"),
-            "nothing to send",
-        )
+        unchanged = await call.nothing_to_do(targets, f"the entry is not localized in {locale}")
         return unchanged.answer(
             EntryWriteAnswer,
             entry=EntryRef(content_type=content_type, uid=uid, locale=locale),
