@@ -30,7 +30,6 @@ import hashlib
 import logging
 import os
 import re
-import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -163,7 +162,6 @@ class AuditLog:
         self._lock = threading.Lock()
         self.stream = stream
         self._stream_warned = False
-        self._host = socket.gethostname()
 
     @property
     def pending_path(self) -> Path:
@@ -172,11 +170,12 @@ class AuditLog:
         return self.path.with_name(self.path.name + ".stream-pending")
 
     def source_of(self, file: Path) -> str:
-        """The name a file of this log has in the stream: this host, the file's inode, and a
-        digest of its first line (or of its first 4 KiB). Rotation renames a file and keeps its
-        source; a new file has another. The inode alone could name two files: one deleted once
-        it was rotated past `keep`, and a later one given its inode, whose lines the stream
-        would take for the first's and skip. A file's first line never changes once written.
+        """The name a file of this log has in the stream: the file's inode and a digest of its
+        first line (or of its first 4 KiB), which never changes once written. Rotation renames
+        a file and keeps its source; a new file has another. The inode alone could name two
+        files: one deleted once it was rotated past `keep`, and a later one given its inode,
+        whose lines the stream would take for the first's and skip. Nothing of the process or
+        host is in it: every process that appends to the file names it alike.
 
         Raises:
             OSError: the file cannot be read.
@@ -185,7 +184,7 @@ class AuditLog:
             inode = os.fstat(f.fileno()).st_ino
             head = f.read(_HEAD_BYTES)
         first = head[: head.find(b"\n") + 1] or head
-        return f"{self._host}:{inode}:{hashlib.sha256(first).hexdigest()[:16]}"
+        return f"{inode}:{hashlib.sha256(first).hexdigest()[:16]}"
 
     def redact(self, value: Any) -> Any:
         """`value` with this log's secrets removed."""
