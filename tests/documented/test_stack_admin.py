@@ -27,7 +27,7 @@ from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from tests.documented._documented import CONFIG, Recorder, fixture, fixtures_under
-from tests.documented.test_client import Documented, assert_documented
+from tests.documented.test_client import Documented, assert_documented, says
 from tests.documented.test_sandbox_contract import mismatches
 from tests.helpers import UNPACED, structured, text_of
 
@@ -84,7 +84,7 @@ def documented_writes(
             f"stack_admin/{resource.one}_delete",
             lambda c, p: c.admin.delete(resource, gone, permit=p, targets={}),
             f"DELETE {path}/{gone}",
-            lambda answer: answer == notice,
+            says(notice),
         ),
     ]
 
