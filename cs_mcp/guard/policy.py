@@ -38,7 +38,8 @@ class Constraints(BaseModel, Generic[Names]):
     """A role's constraints, one field each of `CONSTRAINT_FIELDS`: the names its writes are
     limited to, `None` for no limit."""
 
-    # Only its subclasses are validated: building this one's validators would cost every start.
+    # Validators are built at first use (the subclasses inherit this): the base itself is never
+    # validated, and building its own and its two parametrizations' at import would cost every start.
     model_config = ConfigDict(defer_build=True)
 
     content_types: Names | None = None
