@@ -26,7 +26,9 @@ Three things must hold across replicas behind one load balancer:
 - the confirmation ledger: a token is spent with `SET NX` on its nonce, so it confirms one call
   whichever replica redeems it (see `cs_mcp.guard.confirm`).
 - the audit trail: each replica's file stays the record of truth; lines are also added to one
-  stream, read back merged in time order (see `cs_mcp.guard.audit`).
+  stream, read back merged in time order (see `cs_mcp.guard.audit`). A script adds them, and
+  skips a line at or before the last place it added from the same file, so a line sent again
+  (its reply was lost, the catch-up sends it once more) is in the stream once.
 
 Times in Redis are seconds on Redis's own clock (`TIME`), so replicas' clocks need not agree.
 Tests inject a clock instead.
@@ -39,7 +41,7 @@ import hashlib
 import logging
 import math
 import secrets
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import cast
@@ -64,7 +66,7 @@ from cs_mcp.client import (
     Window,
 )
 from cs_mcp.config import Settings
-from cs_mcp.guard.audit import AuditRecord, merge_stream_lines
+from cs_mcp.guard.audit import AuditRecord, PlacedLine, merge_stream_lines
 
 logger = logging.getLogger("cs_mcp.shared_state")
 
@@ -220,6 +222,35 @@ return tostring(at)
 AUDIT_STREAM = f"{KEY_PREFIX}:audit"
 # The stream keeps about this many lines (each replica's file keeps them all).
 AUDIT_STREAM_MAXLEN = 1_000_000
+# Lines (and bytes of them) added by one run of _AUDIT_ADD: a catch-up after a long outage goes
+# in several, so that no one script holds Redis for long.
+_AUDIT_BATCH_LINES = 1000
+_AUDIT_BATCH_BYTES = 1024 * 1024
+
+# Adds audit lines once: KEYS[1] the stream, KEYS[2] a hash of each source's mark (the offset
+# of the last line added from that file); ARGV: the stream's MAXLEN, then source, offset, line
+# for each line, in offset order within a source. A line at or before its source's mark was
+# added before (its reply was lost, and it is sent again) and is skipped. One XADD and its mark
+# after the other: a script stopped between them could add a line twice, never lose one.
+# Answers how many lines it added.
+_AUDIT_ADD = """
+local marks = {}
+local added = 0
+for i = 2, #ARGV, 3 do
+  local source, offset = ARGV[i], tonumber(ARGV[i + 1])
+  local mark = marks[source]
+  if mark == nil then mark = tonumber(redis.call('HGET', KEYS[2], source) or '-1') end
+  if offset > mark then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+      'line', ARGV[i + 2], 'source', source, 'offset', ARGV[i + 1])
+    redis.call('HSET', KEYS[2], source, ARGV[i + 1])
+    mark = offset
+    added = added + 1
+  end
+  marks[source] = mark
+end
+return added
+"""
 _TIMEOUT_SECONDS = 1.0
 # Reservations in flight at once per replica: a burst of calls queues here instead of opening
 # so many connections that the pool refuses one, which would look like an outage.
@@ -281,22 +312,37 @@ class RedisLedger:
 
 
 class RedisAuditStream:
-    """The merged audit trail: one Redis stream every replica's audit log adds its lines to."""
+    """The merged audit trail: one Redis stream every replica's audit log adds its lines to.
+
+    Each entry holds the line (`line`, without its newline) and its place: the file's source
+    and the line's byte offset in it (`source`, `offset`; readers need only `line`). The hash
+    `<key>:marks` keeps, per source, the offset of the last line added: one field per audit
+    file a replica ever wrote, not per line.
+    """
 
     def __init__(self, client: redis.Redis, key: str = AUDIT_STREAM) -> None:
         self._redis = client
         self.key = key
+        self.marks_key = f"{key}:marks"
+        self._add = client.register_script(_AUDIT_ADD)
 
-    def add(self, lines: list[bytes]) -> None:
-        """Appends `lines` in order, in one round trip.
+    def add(self, lines: Iterable[PlacedLine]) -> None:
+        """Appends the lines in order, skipping each at or before the last place added from its
+        source (sent before, its reply lost), in one round trip per batch of lines.
 
         Raises:
-            redis.exceptions.RedisError: Redis cannot be reached.
+            redis.exceptions.RedisError: Redis cannot be reached (the batches before were added).
         """
-        pipe = self._redis.pipeline(transaction=False)  # pyright: ignore[reportUnknownMemberType] - untyped shard_hint
-        for line in lines:
-            pipe.xadd(self.key, {"line": line.rstrip(b"\n")}, maxlen=AUDIT_STREAM_MAXLEN, approximate=True)
-        pipe.execute()
+        batch: list[bytes | str | int] = [AUDIT_STREAM_MAXLEN]
+        size = 0
+        for source, offset, line in lines:
+            batch += [source, offset, line.rstrip(b"\n")]
+            size += len(line)
+            if len(batch) > 3 * _AUDIT_BATCH_LINES or size >= _AUDIT_BATCH_BYTES:
+                self._add(keys=[self.key, self.marks_key], args=batch)
+                batch, size = batch[:1], 0
+        if len(batch) > 1:
+            self._add(keys=[self.key, self.marks_key], args=batch)
 
     def lines(self) -> list[bytes]:
         """Every line in the stream, in the order it was added.

@@ -16,22 +16,26 @@ created owner-only (0600) in a 0700 directory.
 
 With a shared `AuditStream` (Redis, when replicas share a deployment), each line is also added
 to the stream after it is on disk. The file stays the record of truth: when the stream cannot
-be reached, the offset of the first line it missed is kept beside the log (`<log>.stream-pending`)
+be reached, the place of the first line it missed is kept beside the log (`<log>.stream-pending`)
 and the next append that reaches the stream first sends every line from there, so the merged
-trail loses nothing.
+trail loses nothing. A line goes with its place (`PlacedLine`: the file it is in and its byte
+offset there), and the stream skips a line at or before the last place it added from that file:
+a line whose add reached the stream though its reply was lost is sent again by the catch-up,
+and not added twice, while the same bytes written twice (two places) are two lines.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -50,14 +54,26 @@ Decision = Literal["allow", "deny", "confirm", "dry_run", "confirmed"]
 logger = logging.getLogger("cs_mcp.audit")
 
 
+class PlacedLine(NamedTuple):
+    """One whole line of an audit file and where it stands: `source` names the file (see
+    `AuditLog.source_of`), `offset` is the line's first byte in it."""
+
+    source: str
+    offset: int
+    line: bytes
+
+
 class AuditStream(Protocol):
     """A trail shared by several processes' logs (`cs_mcp.shared_state.RedisAuditStream`)."""
 
-    def add(self, lines: list[bytes]) -> None:
-        """Appends whole JSON lines, in order.
+    def add(self, lines: Iterable[PlacedLine]) -> None:
+        """Appends the lines, in order, except each at or before the last place the stream added
+        from its source: lines of one source come in offset order, so sending a line again adds
+        nothing.
 
         Raises:
-            OSError or the store's own error: the stream cannot be reached.
+            OSError or the store's own error: the stream cannot be reached (lines before the
+            failure may have been added).
         """
         ...
 
@@ -113,6 +129,8 @@ def now_utc() -> str:
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_KEEP = 5
+# A file's source names it by its first line, or this many bytes of a longer one (see source_of).
+_HEAD_BYTES = 4096
 
 
 class AuditLog:
@@ -147,8 +165,26 @@ class AuditLog:
 
     @property
     def pending_path(self) -> Path:
-        """Where the first line the stream missed is recorded (inode and byte offset)."""
+        """Where the first line the stream missed is recorded (its file's inode, its byte offset
+        and its file's source)."""
         return self.path.with_name(self.path.name + ".stream-pending")
+
+    def source_of(self, file: Path) -> str:
+        """The name a file of this log has in the stream: the file's inode and a digest of its
+        first line (or of its first 4 KiB), which never changes once written. Rotation renames
+        a file and keeps its source; a new file has another. The inode alone could name two
+        files: one deleted once it was rotated past `keep`, and a later one given its inode,
+        whose lines the stream would take for the first's and skip. Nothing of the process or
+        host is in it: every process that appends to the file names it alike.
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        with file.open("rb") as f:
+            inode = os.fstat(f.fileno()).st_ino
+            head = f.read(_HEAD_BYTES)
+        first = head[: head.find(b"\n") + 1] or head
+        return f"{inode}:{hashlib.sha256(first).hexdigest()[:16]}"
 
     def redact(self, value: Any) -> Any:
         """`value` with this log's secrets removed."""
@@ -190,14 +226,22 @@ class AuditLog:
                 os.close(fd)
 
     def _to_stream(self, stream: AuditStream, line: bytes, inode: int, offset: int) -> None:
-        """Adds `line` (at `offset` of the file `inode`) to the stream, after any lines it
-        missed; on failure records where the stream stopped. Never raises: the line is on disk."""
+        """Adds `line` (at `offset` of the file `inode`, the log's current file, which the
+        caller holds locked) to the stream, after any lines it missed; on failure records where
+        the stream stopped. Never raises: the line is on disk."""
         pending = self._read_pending()
+        source: str | None = None
         try:
-            stream.add(self._missed_lines(*pending) if pending else [line])
+            if pending is None:
+                source = self.source_of(self.path)
+                stream.add([PlacedLine(source, offset, line)])
+            else:
+                stream.add(self._missed_lines(*pending))
         except Exception as exc:  # the stream's client raises its own error types
             if pending is None:
-                self.pending_path.write_text(f"{inode} {offset}\n")
+                # Without a source (the file could not be read back), the inode finds the file.
+                named = f" {source}" if source else ""
+                self.pending_path.write_text(f"{inode} {offset}{named}\n")
             if not self._stream_warned:
                 self._stream_warned = True
                 logger.warning(
@@ -210,26 +254,40 @@ class AuditLog:
             self.pending_path.unlink(missing_ok=True)
             self._stream_warned = False
 
-    def _read_pending(self) -> tuple[int, int] | None:
+    def _read_pending(self) -> tuple[int, int, str | None] | None:
+        """The inode, offset and source (None if unknown) of the first line the stream missed."""
         try:
-            inode, offset = self.pending_path.read_text().split()
-            return int(inode), int(offset)
-        except (FileNotFoundError, ValueError):
+            inode, offset, *source = self.pending_path.read_text().split()
+            return int(inode), int(offset), source[0] if source else None
+        except (FileNotFoundError, ValueError, IndexError):
             return None
 
-    def _missed_lines(self, inode: int, offset: int) -> list[bytes]:
-        """Every whole line from `offset` of the file `inode` (rotated since, perhaps) to the
-        end of the current log."""
-        files = log_files(self.path)
-        start = next((i for i, f in enumerate(files) if f.stat().st_ino == inode), None)
+    def _missed_lines(self, inode: int, offset: int, source: str | None) -> Iterator[PlacedLine]:
+        """Every whole line from `offset` of the file `source` (found by `inode` when the source
+        is unknown; rotated since, perhaps) to the end of the current log, with its place.
+
+        Raises:
+            OSError: a file cannot be read.
+        """
+        files = [(file, self.source_of(file)) for file in log_files(self.path)]
+        start = next(
+            (
+                i
+                for i, (file, name) in enumerate(files)
+                if name == source or (source is None and file.stat().st_ino == inode)
+            ),
+            None,
+        )
         if start is None:  # rotated beyond `keep`: what is left starts at the oldest file
             start, offset = 0, 0
-        lines: list[bytes] = []
-        for i, file in enumerate(files[start:]):
+        for i, (file, name) in enumerate(files[start:]):
             with file.open("rb") as f:
-                f.seek(offset if i == 0 else 0)
-                lines.extend(raw for raw in f if raw.endswith(b"\n"))
-        return lines
+                at = offset if i == 0 else 0
+                f.seek(at)
+                for raw in f:
+                    if raw.endswith(b"\n"):
+                        yield PlacedLine(name, at, raw)
+                    at += len(raw)
 
     def _open_locked(self) -> int:
         """The log opened for appending, under an exclusive lock on the file it names now.

@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import AuditLog, AuditRecord, guard_from_settings, read_audit
-from cs_mcp.guard.audit import REDACTED, redact
+from cs_mcp.guard.audit import REDACTED, PlacedLine, redact
 
 pytestmark = pytest.mark.anyio
 
@@ -229,3 +230,54 @@ def test_concurrent_appends_across_rotations_lose_and_tear_no_record(tmp_path: P
         list(pool.map(append, names))
     assert sorted(r.principal for r in read_audit(path)) == sorted(names)
     assert len(list(tmp_path.iterdir())) > 10
+
+
+class RecordingStream:
+    """A stream that keeps what it is sent, or fails while `down`."""
+
+    def __init__(self) -> None:
+        self.added: list[PlacedLine] = []
+        self.down = False
+
+    def add(self, lines: Iterable[PlacedLine]) -> None:
+        if self.down:
+            raise OSError("the stream is down")
+        self.added.extend(lines)
+
+
+def test_each_line_goes_to_the_stream_with_its_files_source_and_byte_offset_which_rotation_keeps(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    line_size = len(AuditLog(path)._line(record("p0")))  # pyright: ignore[reportPrivateUsage] - the unit of size
+    stream = RecordingStream()
+    log = AuditLog(path, max_bytes=2 * line_size, stream=stream)
+    for n in range(3):
+        log.append_sync(record(f"p{n}"))
+    rotated, current = log.source_of(tmp_path / "audit.jsonl.1"), log.source_of(path)
+    assert rotated != current
+    assert [(placed.source, placed.offset) for placed in stream.added] == [
+        (rotated, 0),
+        (rotated, line_size),
+        (current, 0),
+    ]
+    assert (
+        b"".join(placed.line for placed in stream.added)
+        == (tmp_path / "audit.jsonl.1").read_bytes() + path.read_bytes()
+    )
+
+
+def test_a_stream_pending_file_naming_only_inode_and_offset_is_still_caught_up_from_there(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    stream = RecordingStream()
+    log = AuditLog(path, stream=stream)
+    log.append_sync(record("sent"))
+    stream.down = True
+    log.append_sync(record("missed"))
+    inode, offset, _source = log.pending_path.read_text().split()
+    log.pending_path.write_text(f"{inode} {offset}\n")  # as an earlier version wrote it
+    stream.down = False
+    log.append_sync(record("back"))
+    assert [json.loads(placed.line)["principal"] for placed in stream.added] == ["sent", "missed", "back"]
+    assert [placed.offset for placed in stream.added][1] == int(offset)
+    assert not log.pending_path.exists()

@@ -7,17 +7,19 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from cs_mcp import shared_state
 from cs_mcp.cli import build_parser
 from cs_mcp.commands import audit
 from cs_mcp.commands._common import SharedConfirmations, build_guard
 from cs_mcp.config import Settings
 from cs_mcp.guard.audit import AuditLog, AuditRecord, merge_stream_lines, read_audit
 from cs_mcp.guard.confirm import ConfirmationAuthority, ConfirmationError
-from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect
-from tests.shared_state.conftest import RedisServer
+from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect, connect_sync
+from tests.shared_state.conftest import RedisServer, ReplyLosingProxy
 
 KEY = b"k" * 32
 ARGS = {"content_type_uid": "recipe", "entry_uid": "blt1"}
@@ -101,6 +103,92 @@ def test_lines_written_while_redis_was_down_reach_the_stream_when_it_returns(
     assert not log.pending_path.exists()
     log.append_sync(record("2026-01-01T00:00:10.000+00:00", "after"))
     assert len(stream.lines()) == 6, "once caught up, each line is sent once"
+
+
+def principals(lines: list[bytes]) -> list[str]:
+    return [json.loads(line)["principal"] for line in lines]
+
+
+def test_a_line_whose_reply_was_lost_after_redis_added_it_is_in_the_merged_trail_once(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with ReplyLosingProxy(redis_server.port) as proxy:
+        log = AuditLog(tmp_path / "audit.jsonl", stream=RedisAuditStream(connect_sync(proxy.url)))
+        log.append_sync(record("2026-01-01T00:00:01.000+00:00", "first"))
+        proxy.lose_next_reply()
+        log.append_sync(record("2026-01-01T00:00:02.000+00:00", "lost"))
+        log.append_sync(record("2026-01-01T00:00:03.000+00:00", "next"))
+    assert proxy.lost == 1
+    assert principals(RedisAuditStream(redis_server.client()).lines()) == ["first", "lost", "next"]
+
+
+def test_a_line_added_before_redis_died_mid_reply_is_caught_up_once_with_the_lines_of_the_outage(
+    persistent_redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared_state, "_AUDIT_BATCH_LINES", 2)  # the catch-up goes in several batches
+    server = persistent_redis_server
+    with ReplyLosingProxy(server.port) as proxy:
+        log = AuditLog(tmp_path / "audit.jsonl", stream=RedisAuditStream(connect_sync(proxy.url)), max_bytes=700)
+        log.append_sync(record("2026-01-01T00:00:01.000+00:00", "before"))
+        # Redis adds the line, writes it to its append-only file, and is killed before it answers.
+        proxy.lose_next_reply(then=server.stop)
+        log.append_sync(record("2026-01-01T00:00:02.000+00:00", "lost"))
+        assert log.pending_path.exists(), "the replica could not tell the line was added"
+        for n in range(4):  # past max_bytes: the missed lines span a rotation
+            log.append_sync(record(f"2026-01-01T00:00:0{3 + n}.000+00:00", f"down{n}"))
+        assert (tmp_path / "audit.jsonl.1").exists()
+        server.start()  # with what it held: the stream and the line whose reply was lost
+        log.append_sync(record("2026-01-01T00:00:09.000+00:00", "back"))
+    assert proxy.lost == 1
+    assert not log.pending_path.exists()
+    lines = RedisAuditStream(server.client()).lines()
+    assert principals(lines) == ["before", "lost", "down0", "down1", "down2", "down3", "back"]
+    assert principals(lines) == [r.principal for r in read_audit(log.path)], "the files' lines, in their order"
+
+
+def test_the_same_bytes_written_at_two_places_are_two_lines_of_the_merged_trail(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    stream = RedisAuditStream(redis_server.client())
+    one = AuditLog(tmp_path / "one.jsonl", stream=stream)
+    two = AuditLog(tmp_path / "two.jsonl", stream=stream)
+    same = record("2026-01-01T00:00:01.000+00:00", "twin")
+    one.append_sync(same)
+    one.append_sync(same)
+    two.append_sync(same)
+    lines = stream.lines()
+    assert len(lines) == 3
+    assert len(set(lines)) == 1, "byte for byte the same line"
+
+
+def test_a_log_file_emptied_in_place_has_its_new_lines_added_from_its_first_byte(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    stream = RedisAuditStream(redis_server.client())
+    log = AuditLog(tmp_path / "audit.jsonl", stream=stream)
+    log.append_sync(record("2026-01-01T00:00:01.000+00:00", "old"))
+    log.append_sync(record("2026-01-01T00:00:02.000+00:00", "old too"))
+    os.truncate(log.path, 0)  # the same inode with new lines from offset 0, as a reused inode has
+    log.append_sync(record("2026-01-01T00:00:03.000+00:00", "new"))
+    assert principals(stream.lines()) == ["old", "old too", "new"]
+
+
+def test_each_stream_entry_names_its_file_and_byte_offset_and_readers_take_only_the_line(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    client = redis_server.client()
+    log = AuditLog(tmp_path / "audit.jsonl", stream=RedisAuditStream(client))
+    log.append_sync(record("2026-01-01T00:00:01.000+00:00", "a"))
+    log.append_sync(record("2026-01-01T00:00:02.000+00:00", "b"))
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(shared_state.AUDIT_STREAM))
+    first = log.path.read_bytes().index(b"\n") + 1
+    source = log.source_of(log.path).encode()
+    assert [(fields[b"source"], fields[b"offset"]) for _, fields in entries] == [
+        (source, b"0"),
+        (source, str(first).encode()),
+    ]
+    assert [fields[b"line"] + b"\n" for _, fields in entries] == log.path.read_bytes().splitlines(keepends=True)
+    assert RedisAuditStream(client).lines() == [fields[b"line"] for _, fields in entries]
 
 
 def test_the_audit_command_reads_the_merged_trail_from_redis(
