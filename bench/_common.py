@@ -65,6 +65,15 @@ async def in_turn(
     return bare_samples, our_samples
 
 
+def beside_bare(
+    bare: float, ours: float, unit: str, target: str = "", *, digits: int = 1, ours_as: str = "cs-mcp"
+) -> str:
+    """A figure of cs-mcp beside the bare baseline's, with their ratio and the target it has
+    (`bare 40.2 MiB, cs-mcp 43.0 MiB (ratio 1.07; target <= 1.1)`)."""
+    aim = f"; target {target}" if target else ""
+    return f"bare {bare:.{digits}f} {unit}, {ours_as} {ours:.{digits}f} {unit} (ratio {ours / bare:.2f}{aim})"
+
+
 def command_line(description: str | None, measure: Callable[..., Awaitable[str]], **options: float) -> None:
     """Prints what `measure` answers, called with one keyword per option: `--name` on the
     command line, of the type of its default in `options`."""
@@ -81,6 +90,12 @@ def byte_compiled() -> None:
     what a user starts. Bytecode already current is left as it is."""
     for package in ("cs_mcp", "bench"):
         compileall.compile_dir(REPO / package, quiet=1)
+
+
+def start_command_line(description: str | None, measure: Callable[..., Awaitable[str]], **options: float) -> None:
+    """`command_line` for a benchmark of the server's start: the bytecode is written first (`byte_compiled`)."""
+    byte_compiled()
+    command_line(description, measure, **options)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -23,12 +23,12 @@ from bench._common import (
     BARE,
     ENTRIES,
     SERVE,
-    byte_compiled,
+    beside_bare,
     clean_env,
-    command_line,
     in_turn,
     machine,
     proc_stat,
+    start_command_line,
     status_mib,
 )
 from cs_mcp.sandbox.runner import running_sandbox
@@ -78,16 +78,15 @@ async def measure(runs: int) -> str:
             )
     b_start, b_call = (statistics.median(x) for x in zip(*bare, strict=True))
     o_start, o_call = (statistics.median(x) for x in zip(*ours, strict=True))
+    started = beside_bare(b_start, o_start, "MiB", "<= 1.1")
+    called = beside_bare(b_call, o_call, "MiB")
     return (
-        f"RSS after first tools/list over stdio: bare {b_start:.1f} MiB, cs-mcp {o_start:.1f} MiB "
-        f"(ratio {o_start / b_start:.2f}; target <= 1.1); after one call: bare {b_call:.1f} MiB, "
-        f"cs-mcp {o_call:.1f} MiB (ratio {o_call / b_call:.2f}) (medians of {runs}) [{machine()}]"
+        f"RSS after first tools/list over stdio: {started}; after one call: {called} (medians of {runs}) [{machine()}]"
     )
 
 
 def main() -> None:
-    byte_compiled()
-    command_line(__doc__, measure, runs=5)
+    start_command_line(__doc__, measure, runs=5)
 
 
 if __name__ == "__main__":

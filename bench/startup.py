@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from mcp import Client, StdioServerParameters
 
-from bench._common import BARE, SERVE, byte_compiled, clean_env, command_line, in_turn, machine
+from bench._common import BARE, SERVE, beside_bare, clean_env, in_turn, machine, start_command_line
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 
@@ -53,16 +53,15 @@ async def measure(runs: int) -> str:
         async with running_sandbox(SandboxConfig(rate_limits=False)) as sandbox:
             bare, configured = await alternating(runs, clean_env(**sandbox.env(), **dirs))
         embedded = await median_of(runs, SERVE, clean_env(**dirs))
+    started = beside_bare(bare * 1000, configured * 1000, "ms", "<= 1.15", digits=0, ours_as="cs-mcp configured")
     return (
-        f"start-up to first tools/list over stdio: bare {bare * 1000:.0f} ms, cs-mcp configured "
-        f"{configured * 1000:.0f} ms (ratio {configured / bare:.2f}; target <= 1.15), embedded sandbox "
-        f"{embedded * 1000:.0f} ms (medians of {runs}) [{machine()}]"
+        f"start-up to first tools/list over stdio: {started}, embedded sandbox {embedded * 1000:.0f} ms "
+        f"(medians of {runs}) [{machine()}]"
     )
 
 
 def main() -> None:
-    byte_compiled()
-    command_line(__doc__, measure, runs=7)
+    start_command_line(__doc__, measure, runs=7)
 
 
 if __name__ == "__main__":

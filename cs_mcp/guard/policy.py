@@ -8,7 +8,7 @@ principal is a `viewer` (read-only).
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +30,26 @@ VIEWER_SCOPES: tuple[str, ...] = (
 )
 
 
-class RoleSpec(BaseModel):
+# A role's collection of names: a list as the policy file writes it, a frozenset once resolved.
+Names = TypeVar("Names", list[str], frozenset[str])
+
+
+class Constraints(BaseModel, Generic[Names]):
+    """A role's constraints, one field each of `CONSTRAINT_FIELDS`: the names its writes are
+    limited to, `None` for no limit."""
+
+    # Validators are built at first use (the subclasses inherit this): the base itself is never
+    # validated, and building its own and its two parametrizations' at import would cost every start.
+    model_config = ConfigDict(defer_build=True)
+
+    content_types: Names | None = None
+    locales: Names | None = None
+    environments: Names | None = None
+    automation_projects: Names | None = None
+    branches: Names | None = None
+
+
+class RoleSpec(Constraints[list[str]]):
     """A role as written in the policy file. `None` for a constraint means unconstrained;
     `["*"]` says so explicitly."""
 
@@ -38,25 +57,15 @@ class RoleSpec(BaseModel):
 
     inherits: list[str] = Field(default_factory=lambda: [])
     scopes: list[str] = Field(default_factory=lambda: [])
-    content_types: list[str] | None = None
-    locales: list[str] | None = None
-    environments: list[str] | None = None
-    automation_projects: list[str] | None = None
-    branches: list[str] | None = None
 
 
-class Role(BaseModel):
+class Role(Constraints[frozenset[str]]):
     """A role with inheritance resolved: its own and inherited scopes, its effective constraints."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
     scopes: frozenset[str]
-    content_types: frozenset[str] | None = None
-    locales: frozenset[str] | None = None
-    environments: frozenset[str] | None = None
-    automation_projects: frozenset[str] | None = None
-    branches: frozenset[str] | None = None
 
     def constraint(self, kind: str) -> frozenset[str] | None:
         """The names the role is limited to for constraint `kind` (a role field of

@@ -1,6 +1,7 @@
 """What the Automate toolsets share (automations, automate_admin): the project id, page size
 and cursor arguments, a project and an audit-log entry as answers show them, Automate's paths,
-the error for a project that does not exist, and one page of a list inside a project."""
+the error for a project that does not exist, and one page of a list inside a project (read,
+and answered with the project's id)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import Field
 from cs_mcp.client import APIModel, AuditLogEntry, AutomationProject, NotFoundError, Page, encode_path
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.shape import MAX_LIMIT, clean_text, fingerprint, read_page
+from cs_mcp.toolkit.shape import MAX_LIMIT, ListAnswer, clean_text, fingerprint, read_page
 
 T = TypeVar("T")
 M = TypeVar("M", bound=APIModel)
@@ -41,6 +42,13 @@ class AuditLogInfo(ToolModel):
     active: bool | None = Field(default=None, description="The automation's state after the change, when recorded.")
     actor: str | None = Field(default=None, description="Who did it (username or user uid).")
     created_at: str | None = None
+
+
+class ProjectListAnswer(ListAnswer):
+    """A page of a list inside one Automate project: the project's id, then (in a subclass)
+    the page's items."""
+
+    project_id: str
 
 
 P = TypeVar("P", bound=ProjectInfo)

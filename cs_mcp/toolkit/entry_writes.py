@@ -12,11 +12,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
+from cs_mcp.guard import Targets
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import clean
-from cs_mcp.toolkit.write import WriteAnswer, WriteOutcome
+from cs_mcp.toolkit.write import Permits, WriteAnswer, WriteCall, WriteOutcome, WritePlan
 
 T = TypeVar("T")
 
@@ -88,6 +89,16 @@ async def whole_entry(state: AppState, content_type: str, base: Entry, fields: M
     return {**editable_fields(schema, stored), **fields}
 
 
+def entry_path(content_type: str, locale: str, uid: str | None = None, action: str | None = None) -> str:
+    """The CMA path a plan names for a write to an entry in `locale`: to the content type's
+    entries when `uid` is None, to the entry's `action` (e.g. "unlocalize") when given."""
+    path = f"/v3/content_types/{content_type}/entries"
+    for segment in (uid, action):
+        if segment is not None:
+            path += f"/{segment}"
+    return f"{path}?locale={locale}"
+
+
 def entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
     title = clean(entry.title) if entry.title else None
     return EntryRef(
@@ -104,6 +115,33 @@ def saved_entry_answer(outcome: WriteOutcome[Entry], content_type: str, locale: 
         entry=entry_ref(content_type, locale, saved) if saved is not None else None,
         notice=notice if saved is not None else None,
     )
+
+
+async def run_removal(
+    call: WriteCall,
+    targets: Targets,
+    plan: WritePlan,
+    execute: Callable[[Permits], Awaitable[str]],
+    content_type: str,
+    locale: str,
+    entry: Entry,
+) -> EntryWriteAnswer:
+    """Runs a write that removes `entry`'s version in `locale` (a delete, an unlocalize), a
+    confirmation bound to the version read, and answers the entry as it was there with the
+    notice `execute` returned.
+
+    Raises:
+        ToolError, ContentstackError: as `WriteCall.run`.
+    """
+    outcome = await call.run(
+        targets=targets,
+        plan=plan,
+        execute=execute,
+        target_versions={f"{content_type}/{entry.uid}/{locale}": entry.version or 0},
+    )
+    title = clean(entry.title) if entry.title else None
+    removed = EntryRef(content_type=content_type, uid=entry.uid, locale=locale, version=entry.version, title=title)
+    return outcome.answer(EntryWriteAnswer, entry=removed, notice=outcome.result)
 
 
 async def published_environments(state: AppState, entry: Entry, locales: Sequence[str]) -> tuple[str, ...]:

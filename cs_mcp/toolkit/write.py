@@ -507,6 +507,14 @@ class WriteCall:
         decision = GuardDecision(decision="allow", reason=reason, rule=verdict.rule)
         return WriteOutcome(dry_run=self.dry_run, plan=plan, verdict=decision, result=None, noop=True)
 
+    async def nothing_to_do(self, targets: Targets, why: str, reason: str = "nothing to send") -> WriteOutcome[None]:
+        """`noop` with the plan that says so: "nothing to do: " and `why`.
+
+        Raises:
+            ToolError: the guard denied.
+        """
+        return await self.noop(targets, self.plan(f"nothing to do: {why}"), reason)
+
     async def run(
         self,
         *,

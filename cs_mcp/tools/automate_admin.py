@@ -35,6 +35,7 @@ from cs_mcp.toolkit.automate import (
     Limit,
     ProjectId,
     ProjectInfo,
+    ProjectListAnswer,
     automate_path,
     project_info,
     project_missing,
@@ -46,7 +47,7 @@ from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import AutomateId
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ListAnswer, ReadAnswer, clean_text
+from cs_mcp.toolkit.shape import DEFAULT_LIMIT, ReadAnswer, clean_text
 from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
@@ -85,8 +86,7 @@ class VariableInfo(ToolModel):
     updated_at: str | None = None
 
 
-class VariableList(ListAnswer):
-    project_id: str
+class VariableList(ProjectListAnswer):
     variables: list[VariableInfo]
 
 
@@ -117,8 +117,7 @@ W = TypeVar("W", bound=WriteAnswer)
 T = TypeVar("T")
 
 
-class AccountList(ListAnswer):
-    project_id: str
+class AccountList(ProjectListAnswer):
     accounts: list[AccountInfo]
 
 
@@ -282,8 +281,7 @@ async def _unchanged(
 ) -> W:
     """The answer to an update that asks for what the `what` named `name` already has: nothing
     is sent, but the guard still decides (a denial raises ToolError) and the call is audited."""
-    plan = call.plan(f"nothing to do: the {what} already reads so")
-    unchanged = await call.noop(targets, plan, "no change")
+    unchanged = await call.nothing_to_do(targets, f"the {what} already reads so", "no change")
     return unchanged.answer(model, notice=f"{what} {name!r} already has these values; nothing was sent", **fields)
 
 

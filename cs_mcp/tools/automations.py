@@ -35,6 +35,7 @@ from cs_mcp.toolkit.automate import (
     Limit,
     ProjectId,
     ProjectInfo,
+    ProjectListAnswer,
     automate_path,
     project_info,
     project_missing,
@@ -105,8 +106,7 @@ class AutomationSummary(ToolModel):
     updated_at: str | None = None
 
 
-class AutomationList(ListAnswer):
-    project_id: str
+class AutomationList(ProjectListAnswer):
     automations: list[AutomationSummary]
 
 
@@ -152,8 +152,7 @@ class ExecutionSummary(ToolModel):
     error: str | None = None
 
 
-class ExecutionList(ListAnswer):
-    project_id: str
+class ExecutionList(ProjectListAnswer):
     executions: list[ExecutionSummary]
 
 
@@ -179,8 +178,7 @@ class ExecutionDetail(ReadAnswer):
     steps: list[ExecutionStepInfo]
 
 
-class AuditLogList(ListAnswer):
-    project_id: str
+class AuditLogList(ProjectListAnswer):
     logs: list[AuditLogInfo]
 
 
@@ -545,11 +543,7 @@ async def set_automation_active(
     automation = await load_automation(state, project_id, automation_id)
     title = text_or_none(automation.title)
     if automation.active is active:
-        unchanged = await call.noop(
-            targets,
-            call.plan(f"nothing to do: the automation is already {word}"),
-            "nothing to send",
-        )
+        unchanged = await call.nothing_to_do(targets, f"the automation is already {word}")
         return unchanged.answer(
             ToggleAnswer,
             project_id=project_id,

@@ -31,11 +31,12 @@ from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.entry_schema import check_entry_fields
 from cs_mcp.toolkit.entry_writes import (
-    EntryRef,
     EntryWriteAnswer,
     current_entry,
+    entry_path,
     published_environments,
     refuse_problems,
+    run_removal,
     saved_entry_answer,
     schema_problems,
     whole_entry,
@@ -47,7 +48,6 @@ from cs_mcp.toolkit.shape import (
     DEFAULT_LIMIT,
     ListAnswer,
     ReadAnswer,
-    clean,
     decode_cursor,
     fingerprint,
     fit_listing,
@@ -115,6 +115,13 @@ async def _read_environment(state: AppState, source: Source, environment: str | 
             f"'{env}=<token>' (or CONTENTSTACK_DELIVERY_TOKEN with CONTENTSTACK_ENVIRONMENT={env})"
         )
     return env
+
+
+async def _write_targets(state: AppState, content_type: str, locale: str | None) -> tuple[str, Targets]:
+    """The locale an entry write lands in (`locale`, else the configured one, else the master)
+    and what the guard checks before anything is read: the content type in that locale."""
+    loc = await state.meta.write_locale(locale)
+    return loc, Targets(content_types=(content_type,), locales=(loc,))
 
 
 # -- reads ------------------------------------------------------------------------------
@@ -249,17 +256,12 @@ async def create_entry(
     """Create an entry. Fields are checked against the content type's schema first, every problem at once.
     References are [{"uid", "_content_type_uid"}]; modular blocks [{"<block uid>": {...}}]."""
     state = call.state
-    loc = await state.meta.write_locale(locale)
-    targets = Targets(content_types=(content_type,), locales=(loc,))
+    loc, targets = await _write_targets(state, content_type, locale)
     plan = call.plan(
         f"create a {content_type} entry in {loc} with the fields {', '.join(sorted(fields)) or '(none)'}",
         targets,
         requests=[
-            PlannedRequest(
-                method="POST",
-                path=f"/v3/content_types/{content_type}/entries?locale={loc}",
-                summary="create the entry (version 1)",
-            )
+            PlannedRequest(method="POST", path=entry_path(content_type, loc), summary="create the entry (version 1)")
         ],
     )
     await call.precheck(targets)
@@ -308,9 +310,8 @@ async def update_entry(
     nothing is written and the answer gives the current version. Fields are checked against the schema
     first."""
     state = call.state
-    loc = await state.meta.write_locale(locale)
-    targets = Targets(content_types=(content_type,), locales=(loc,))
-    path = f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}"
+    loc, targets = await _write_targets(state, content_type, locale)
+    path = entry_path(content_type, loc, uid)
     plan = call.plan(
         f"update {content_type}/{uid} ({loc}) at version {expected_version}: {', '.join(sorted(fields))}",
         targets,
@@ -355,18 +356,11 @@ async def delete_entry(
 ) -> EntryWriteAnswer:
     """Delete an entry's version in one locale (default: master). May need a human's confirmation."""
     state = call.state
-    loc = await state.meta.write_locale(locale)
-    targets = Targets(content_types=(content_type,), locales=(loc,))
+    loc, targets = await _write_targets(state, content_type, locale)
     plan = call.plan(
         f"delete entry {content_type}/{uid} in {loc}",
         targets,
-        requests=[
-            PlannedRequest(
-                method="DELETE",
-                path=f"/v3/content_types/{content_type}/entries/{uid}?locale={loc}",
-                summary="delete the entry",
-            )
-        ],
+        requests=[PlannedRequest(method="DELETE", path=entry_path(content_type, loc, uid), summary="delete the entry")],
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
     await call.precheck(targets)
@@ -391,22 +385,6 @@ async def delete_entry(
         )
         return notice or "Entry deleted."
 
-    outcome = await call.run(
-        targets=targets,
-        plan=plan,
-        execute=execute,
-        # Bound to where the entry is published too: a publish since the preview does not
-        # change its version, but a confirmed delete must not take it off more than was shown.
-        target_versions={f"{content_type}/{uid}/{loc}": current.version or 0},
-    )
-    return outcome.answer(
-        EntryWriteAnswer,
-        entry=EntryRef(
-            content_type=content_type,
-            uid=uid,
-            locale=loc,
-            version=current.version,
-            title=clean(current.title) if current.title else None,
-        ),
-        notice=outcome.result,
-    )
+    # Bound to where the entry is published too (the targets): a publish since the preview does
+    # not change its version, but a confirmed delete must not take it off more than was shown.
+    return await run_removal(call, targets, plan, execute, content_type, loc, current)

@@ -24,8 +24,9 @@ from cs_mcp.toolkit.entry_writes import (
     EntryRef,
     EntryWriteAnswer,
     current_entry,
-    entry_ref,
+    entry_path,
     published_environments,
+    run_removal,
     saved_entry_answer,
     whole_entry,
     write_or_explain,
@@ -192,7 +193,7 @@ async def localize_entry(
     state = call.state
     given = dict(fields or {})
     targets = Targets(content_types=(content_type,), locales=(locale,))
-    path = f"/v3/content_types/{content_type}/entries/{uid}?locale={locale}"
+    path = entry_path(content_type, locale, uid)
     await call.precheck(targets)
     await state.meta.check_locales([locale])
     master, own = await _own_locales(state, content_type, uid)
@@ -251,11 +252,7 @@ async def unlocalize_entry(
     if locale == master:
         raise ToolError(f"{locale} is the master locale, which cannot be unlocalized; delete_entry deletes the entry")
     if locale not in own:
-        unchanged = await call.noop(
-            targets,
-            call.plan(f"nothing to do: the entry is not localized in {locale}"),
-            "nothing to send",
-        )
+        unchanged = await call.nothing_to_do(targets, f"the entry is not localized in {locale}")
         return unchanged.answer(
             EntryWriteAnswer,
             entry=EntryRef(content_type=content_type, uid=uid, locale=locale),
@@ -275,7 +272,7 @@ async def unlocalize_entry(
         requests=[
             PlannedRequest(
                 method="POST",
-                path=f"/v3/content_types/{content_type}/entries/{uid}/unlocalize?locale={locale}",
+                path=entry_path(content_type, locale, uid, "unlocalize"),
                 summary=f"drop the {locale} version",
             )
         ],
@@ -287,14 +284,4 @@ async def unlocalize_entry(
         notice = await state.client.entries.unlocalize(content_type, uid, locale=locale, permit=permit)
         return notice or "Entry unlocalized."
 
-    outcome = await call.run(
-        targets=targets,
-        plan=plan,
-        execute=execute,
-        target_versions={f"{content_type}/{uid}/{locale}": current.version or 0},
-    )
-    return outcome.answer(
-        EntryWriteAnswer,
-        entry=entry_ref(content_type, locale, current),
-        notice=outcome.result,
-    )
+    return await run_removal(call, targets, plan, execute, content_type, locale, current)

@@ -20,21 +20,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field
 
-from cs_mcp.client import (
-    DELIVERY_TOKENS,
-    ENVIRONMENTS,
-    LABELS,
-    LOCALES,
-    ROLES,
-    WEBHOOKS,
-    AdminResource,
-    DeliveryToken,
-    Environment,
-    Label,
-    Locale,
-    StackRole,
-    Webhook,
-)
+from cs_mcp import client
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
@@ -116,20 +102,20 @@ class RoleInfo(ToolModel):
     users: int = Field(description="How many users hold the role.")
 
 
-def environment_info(e: Environment) -> EnvironmentInfo:
+def environment_info(e: client.Environment) -> EnvironmentInfo:
     urls = [UrlInfo(locale=str(u.get("locale", "")), url=str(u.get("url", ""))) for u in e.urls]
     return EnvironmentInfo(name=e.name, uid=e.uid, urls=urls)
 
 
-def locale_info(loc: Locale) -> LocaleInfo:
+def locale_info(loc: client.Locale) -> LocaleInfo:
     return LocaleInfo(code=loc.code, name=loc.name, fallback_locale=loc.fallback_locale, uid=loc.uid)
 
 
-def label_info(label: Label) -> LabelInfo:
+def label_info(label: client.Label) -> LabelInfo:
     return LabelInfo(uid=label.uid, name=label.name, parent=label.parent, content_types=label.content_types)
 
 
-def webhook_info(w: Webhook) -> WebhookInfo:
+def webhook_info(w: client.Webhook) -> WebhookInfo:
     destinations = [DestinationInfo(**d.model_dump()) for d in w.destinations]
     return WebhookInfo(
         uid=w.uid,
@@ -154,7 +140,7 @@ class Collection(Generic[M]):
     """A collection as the tools show it: the client's resource, how an item is shown, and
     the key that names an item in requests (a name, a code or a uid)."""
 
-    resource: AdminResource[M]
+    resource: client.AdminResource[M]
     shown: Callable[[M], BaseModel]
     key_of: Callable[[M], str]
 
@@ -216,19 +202,19 @@ async def admin_write(
 
     async def execute(permits: Permits) -> tuple[str | None, BaseModel | None]:
         permit = permits.for_operation(f"{resource.operation}.{verb}")
-        client = state.client.admin
+        admin = state.client.admin
         if verb == "delete":
             assert key is not None  # a delete names its item
-            return await client.delete(resource, key, permit=permit, targets=permit_targets), None
+            return await admin.delete(resource, key, permit=permit, targets=permit_targets), None
         if verb == "update":
             assert key is not None  # an update names its item
-            written = await client.update(resource, key, fields, permit=permit, targets=permit_targets)
+            written = await admin.update(resource, key, fields, permit=permit, targets=permit_targets)
         else:
-            written = await client.create(resource, fields, permit=permit, targets=permit_targets)
+            written = await admin.create(resource, fields, permit=permit, targets=permit_targets)
         return written.notice, shown(written.item)
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute)
-    if outcome.written and resource in (ENVIRONMENTS, LOCALES):
+    if outcome.written and resource in (client.ENVIRONMENTS, client.LOCALES):
         state.meta.forget()  # describe_stack and the name checks read them
     notice, item = outcome.result or (None, None)
     return outcome.answer(
@@ -238,10 +224,10 @@ async def admin_write(
     )
 
 
-ENVIRONMENT = Collection(ENVIRONMENTS, environment_info, lambda e: e.name)
-LOCALE = Collection(LOCALES, locale_info, lambda loc: loc.code)
-LABEL = Collection(LABELS, label_info, lambda label: label.uid)
-WEBHOOK = Collection(WEBHOOKS, webhook_info, lambda w: w.uid)
+ENVIRONMENT = Collection(client.ENVIRONMENTS, environment_info, lambda e: e.name)
+LOCALE = Collection(client.LOCALES, locale_info, lambda loc: loc.code)
+LABEL = Collection(client.LABELS, label_info, lambda label: label.uid)
+WEBHOOK = Collection(client.WEBHOOKS, webhook_info, lambda w: w.uid)
 
 
 def _declared(read: Scope, write: Scope) -> ToolsetDeclarations:
@@ -255,7 +241,7 @@ def _present(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-async def _listed(ctx: ToolContext, resource: AdminResource[M]) -> list[M]:
+async def _listed(ctx: ToolContext, resource: client.AdminResource[M]) -> list[M]:
     return await app_state(ctx).client.admin.list(resource)
 
 
@@ -283,7 +269,7 @@ class EnvironmentList(ReadAnswer):
 @environment_tools.read("List environments")
 async def list_environments(ctx: ToolContext) -> EnvironmentList:
     """The stack's publishing environments with their uid and base URL per locale."""
-    return fitted(EnvironmentList(environments=[environment_info(e) for e in await _listed(ctx, ENVIRONMENTS)]))
+    return fitted(EnvironmentList(environments=[environment_info(e) for e in await _listed(ctx, client.ENVIRONMENTS)]))
 
 
 EnvironmentArg = Annotated[EnvironmentName, Field(description="The environment's name.")]
@@ -335,7 +321,7 @@ class LocaleList(ReadAnswer):
 @locale_tools.read("List locales")
 async def list_locales(ctx: ToolContext) -> LocaleList:
     """The stack's languages: code, name and fallback language (the master falls back to none or itself)."""
-    return fitted(LocaleList(locales=[locale_info(loc) for loc in await _listed(ctx, LOCALES)]))
+    return fitted(LocaleList(locales=[locale_info(loc) for loc in await _listed(ctx, client.LOCALES)]))
 
 
 CodeArg = Annotated[LocaleCode, Field(description="The language code, e.g. fr-fr.")]
@@ -387,7 +373,7 @@ class LabelList(ReadAnswer):
 @label_tools.read("List labels")
 async def list_labels(ctx: ToolContext) -> LabelList:
     """The stack's labels: uid, name, parent labels and the content types they group."""
-    return fitted(LabelList(labels=[label_info(label) for label in await _listed(ctx, LABELS)]))
+    return fitted(LabelList(labels=[label_info(label) for label in await _listed(ctx, client.LABELS)]))
 
 
 LabelUid = Annotated[Uid, Field(description="The label's uid (list_labels).")]
@@ -442,7 +428,7 @@ class WebhookList(ReadAnswer):
 async def list_webhooks(ctx: ToolContext) -> WebhookList:
     """The stack's webhooks: channels, branches, target URLs and authentication type; passwords,
     tokens and header values are never shown."""
-    return fitted(WebhookList(webhooks=[webhook_info(w) for w in await _listed(ctx, WEBHOOKS)]))
+    return fitted(WebhookList(webhooks=[webhook_info(w) for w in await _listed(ctx, client.WEBHOOKS)]))
 
 
 WebhookUid = Annotated[Uid, Field(description="The webhook's uid (list_webhooks).")]
@@ -563,7 +549,7 @@ class DeliveryTokenList(ReadAnswer):
 async def list_delivery_tokens(ctx: ToolContext) -> DeliveryTokenList:
     """The stack's delivery tokens: name and the environments each reads. The token values are
     never shown."""
-    tokens: list[DeliveryToken] = await _listed(ctx, DELIVERY_TOKENS)
+    tokens: list[client.DeliveryToken] = await _listed(ctx, client.DELIVERY_TOKENS)
     return fitted(DeliveryTokenList(delivery_tokens=[DeliveryTokenInfo(**t.model_dump()) for t in tokens]))
 
 
@@ -574,7 +560,7 @@ class RoleList(ReadAnswer):
 @declare.read("List roles", scopes={Scope.ROLES_READ})
 async def list_roles(ctx: ToolContext) -> RoleList:
     """The stack's user roles: name, description and how many users hold each."""
-    roles: list[StackRole] = await _listed(ctx, ROLES)
+    roles: list[client.StackRole] = await _listed(ctx, client.ROLES)
     return fitted(
         RoleList(roles=[RoleInfo(uid=r.uid, name=r.name, description=r.description, users=len(r.users)) for r in roles])
     )

@@ -27,7 +27,7 @@ from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from tests.documented._documented import CONFIG, Recorder, fixture, fixtures_under
-from tests.documented.test_client import Documented, assert_documented
+from tests.documented.test_client import Documented, assert_documented, says
 from tests.documented.test_sandbox_contract import mismatches
 from tests.helpers import UNPACED, structured, text_of
 
@@ -46,8 +46,7 @@ def documented_list(resource: AdminResource[Any], listed: Check, params: dict[st
     return Documented(
         f"stack_admin/{resource.path[-1]}",
         lambda c, _p: c.admin.list(resource),
-        "GET",
-        path,
+        f"GET {path}",
         listed,
         params=params or {},
     )
@@ -70,25 +69,22 @@ def documented_writes(
         Documented(
             f"stack_admin/{resource.one}_create",
             lambda c, p: c.admin.create(resource, body, permit=p, targets={}),
-            "POST",
-            path,
+            f"POST {path}",
             created_check,
             body={resource.one: body},
         ),
         Documented(
             f"stack_admin/{resource.one}_update",
             lambda c, p: c.admin.update(resource, uid, changes, permit=p, targets={}),
-            "PUT",
-            f"{path}/{uid}",
+            f"PUT {path}/{uid}",
             updated_check,
             body={resource.one: changes},
         ),
         Documented(
             f"stack_admin/{resource.one}_delete",
             lambda c, p: c.admin.delete(resource, gone, permit=p, targets={}),
-            "DELETE",
-            f"{path}/{gone}",
-            lambda answer: answer == notice,
+            f"DELETE {path}/{gone}",
+            says(notice),
         ),
     ]
 
