@@ -95,7 +95,9 @@ end
 # round's cap (absent: no round); KEYS[6] the replicas that reported since that round began. A
 # replica that asks with its `id` ('' while its window is on its share, unseen) reports that it
 # is back; the round ends when `replicas` have, or at its cap. Answers the seconds left to keep
-# to the share (0: none) and the replicas back in the round (-1: no round).
+# to the share (0: none) and the replicas back in the round (-1: no round). KEYS[7], the
+# organization's families that settle (family -> the round's cap), lets a replica busy with
+# other families learn of a round in one it does not use, and report back in it (_REPORT).
 _SETTLING = """
 local function settling(now, id, replicas)
   local left = tonumber(redis.call('GET', KEYS[4]) or '0') - now
@@ -119,7 +121,8 @@ end
 # rate, window + margin, a unique member, a pause from now that every replica must wait (0:
 # none; set after an `X-RateLimit-Remaining` of 0), the replica's id to report as back ('' for
 # none), N. Answers {slot, now, seconds left to keep to the share, replicas back} as strings
-# (Lua numbers would be truncated to integers).
+# (Lua numbers would be truncated to integers), then the families that settle (KEYS[7], as
+# HGETALL gives it: empty but for a minute or two after an outage).
 _RESERVE = (
     _NOW
     + _SETTLING
@@ -145,7 +148,7 @@ end
 redis.call('ZADD', KEYS[1], slot, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + span) * 1000) + 1000)
 local left, back = settling(now, ARGV[6], tonumber(ARGV[7]))
-return {tostring(slot), tostring(now), tostring(left), tostring(back)}
+return {tostring(slot), tostring(now), tostring(left), tostring(back), redis.call('HGETALL', KEYS[7])}
 """
 )
 
@@ -208,8 +211,9 @@ return {'wait', tostring(retry), tostring(now), left, back}
 # any case and until all N replicas have reported since (_SETTLING) or `cap` seconds have
 # passed. Each come-back begins a new round: a replica that had reported may have gone back to
 # its share since. The cap is kept a while after it passes, so that a replica can tell that the
-# round ended there. KEYS as for _RESERVE; ARGV: now (negative: Redis TIME), floor, cap.
-# Answers the seconds left.
+# round ended there. KEYS as for _RESERVE; ARGV: now (negative: Redis TIME), floor, cap, the
+# family (named in KEYS[7] with the round's cap, for the replicas that do not use it). Answers
+# the seconds left.
 _SETTLE = (
     _NOW
     + """local floor_for = tonumber(ARGV[2])
@@ -220,7 +224,23 @@ if now + floor_for > floor then
 end
 redis.call('SET', KEYS[5], tostring(now + cap_for), 'PX', math.ceil(2 * cap_for * 1000))
 redis.call('DEL', KEYS[6])
+redis.call('HSET', KEYS[7], ARGV[4], tostring(now + cap_for))
+if redis.call('PTTL', KEYS[7]) < 2 * cap_for * 1000 then
+  redis.call('PEXPIRE', KEYS[7], math.ceil(2 * cap_for * 1000))
+end
 return tostring(cap_for)
+"""
+)
+
+# A replica reports back in a family that settles after an outage, without a request of it (it
+# learnt of the round from another family's reservation): KEYS as for _RESERVE; ARGV: now
+# (negative: Redis TIME), the replica's id ('' for none), N. Answers {seconds left to keep to the
+# share, replicas back}, as _SETTLING.
+_REPORT = (
+    _NOW
+    + _SETTLING
+    + """local left, back = settling(now, ARGV[2], tonumber(ARGV[3]))
+return {tostring(left), tostring(back)}
 """
 )
 
@@ -522,6 +542,7 @@ class SharedWindow:
 
     def __init__(self, owner: SharedRateLimiter, key: str, rate: int) -> None:
         self.rate = rate
+        self.key = key
         self._owner = owner
         self._redis_key = f"{KEY_PREFIX}:rl:{owner.scope}:{key}"
         self._keys = [
@@ -531,6 +552,7 @@ class SharedWindow:
             f"{self._redis_key}:share",
             f"{self._redis_key}:settle",
             f"{self._redis_key}:back",
+            f"{KEY_PREFIX}:rl:{owner.scope}:settling",
         ]
         self._fallback = LocalShare(rate // owner.replicas, owner.clock, owner.sleep)
         self._pause = 0.0  # seconds every replica must wait, sent with the next reservation
@@ -586,9 +608,11 @@ class SharedWindow:
             reserved = True
             self._pause = 0.0
             slot, now = float(reply[0]), float(reply[1])
-            self._note_settling(reply)
+            self._note_settling(reply[:4])
             await self._come_back(local)
             await self._send_unreleased()
+            # redis-py gives the nested HGETALL reply as a list (of bytes, no decoding asked).
+            await owner.report_back_elsewhere(self.key, cast(list[bytes], reply[4]))
             settling: LocalPlace | None = None
             try:
                 while True:
@@ -674,7 +698,7 @@ class SharedWindow:
         owner = self._owner
         back = self._coming_back = anyio.Event()
         try:
-            args: list[float | int | str] = [owner.shared_now(), SETTLE_FLOOR_SECONDS, SETTLE_CAP_SECONDS]
+            args: list[float | int | str] = [owner.shared_now(), SETTLE_FLOOR_SECONDS, SETTLE_CAP_SECONDS, self.key]
             left = float(cast(bytes, await owner.run(owner.settle_script, self._keys, args)))
             self._settle_until = owner.clock() + left
             await self._seed(current)
@@ -711,6 +735,17 @@ class SharedWindow:
             except BaseException:
                 self._unreleased.insert(0, (member, sent, answered))
                 raise
+
+    async def report_back(self) -> None:
+        """Reports this replica back in the family's settling round, without a request of the
+        family: after coming back first, when this window was on its share (`_come_back`).
+
+        Raises:
+            redis.exceptions.RedisError, OSError, TimeoutError: Redis cannot be reached.
+        """
+        await self._come_back(None)
+        owner = self._owner
+        self._note_settling(await owner.run(owner.report_script, self._keys, [owner.shared_now(), *self._report()]))
 
     def _report(self) -> tuple[str, int]:
         """The id and N a script reports this replica back with; no id while this window has
@@ -779,12 +814,16 @@ class SharedRateLimiter(RateLimiter):
         self.release_script = redis.register_script(_RELEASE)
         self.flying_script = redis.register_script(_FLYING)
         self.settle_script = redis.register_script(_SETTLE)
+        self.report_script = redis.register_script(_REPORT)
         self._in_flight = anyio.CapacityLimiter(_MAX_IN_FLIGHT)
         self._down_until: float | None = None
         self._warned = False
         # This process's name in the settling rounds: a replica that restarts is a new one.
         self.replica_id = secrets.token_hex(8)
         self._settle_warned: set[str] = set()  # what `note_round` has said since the last outage
+        # The settling rounds this replica reported back in without a request of their family
+        # (family -> the round's cap, as Redis names it).
+        self._reported: dict[str, bytes] = {}
 
     def new_window(self, key: str) -> Window:
         return SharedWindow(self, key, self.limits.for_key(key))
@@ -808,6 +847,30 @@ class SharedRateLimiter(RateLimiter):
             self._warned = False
             self._settle_warned.clear()
         return reply
+
+    async def report_back_elsewhere(self, family: str, rounds: list[bytes]) -> None:
+        """Reports this replica back in the families that settle after an outage (`rounds`:
+        family, cap, ... as a reservation in `family` answered them), once a round: a replica
+        busy with other families would otherwise hold one it does not use to its cap.
+
+        Raises:
+            redis.exceptions.RedisError, OSError, TimeoutError: Redis cannot be reached.
+        """
+        for name, cap in zip(rounds[::2], rounds[1::2], strict=True):
+            key = name.decode()
+            if key == family or self._reported.get(key) == cap:
+                continue  # the reservation reported in its own family
+            try:
+                window = self.window(key)
+            except KeyError:
+                continue  # a family a later version limits: that version reports back in it
+            # Before the call: concurrent reservations that saw the same round report once.
+            self._reported[key] = cap
+            try:
+                await cast(SharedWindow, window).report_back()
+            except BaseException:
+                self._reported.pop(key, None)
+                raise
 
     def using_fallback(self) -> bool:
         return self._down_until is not None and self.clock() < self._down_until

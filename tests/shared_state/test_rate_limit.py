@@ -621,3 +621,33 @@ async def test_a_replica_that_comes_back_again_starts_the_settling_over_for_ever
     await time.acquire(third, "cma.write")
     time.at = 50.0
     assert await most_granted_in_one_window(time, first, 9) == 9
+
+
+async def test_replicas_busy_with_another_family_report_back_in_one_they_never_sent_in(
+    redis_server: RedisServer, replica: Replicas, caplog: pytest.LogCaptureFixture
+) -> None:
+    time = FrozenTime()
+    limits = RateLimits(cma_write=9, cma_read=9)
+    writer, reader, other = (replica(time, limits, replicas=3) for _ in range(3))
+    await through_an_outage(redis_server, time, writer)  # only `writer` sent writes on its share
+    await time.acquire(writer, "cma.write")  # back: the writes settle
+    await time.acquire(reader, "cma.read")
+    await time.acquire(other, "cma.read")  # both busy with reads, neither on its share in writes
+    time.at = 10.0  # past the settling's floor, far from its cap
+    with caplog.at_level(logging.WARNING, logger="cs_mcp.shared_state"):
+        assert await most_granted_in_one_window(time, writer, 9) == 9, "no replica can be sending writes unseen"
+    assert not [r for r in caplog.records if "reported back" in r.getMessage()]
+
+
+async def test_a_replica_on_its_share_in_a_family_it_no_longer_uses_comes_back_in_it_when_that_family_settles(
+    redis_server: RedisServer, replica: Replicas
+) -> None:
+    time = FrozenTime()
+    limits = RateLimits(cma_write=9, cma_read=9)
+    writer, switched, other = (replica(time, limits, replicas=3) for _ in range(3))
+    await through_an_outage(redis_server, time, writer, switched)  # both sent writes on their shares
+    await time.acquire(writer, "cma.write")  # back: the writes settle
+    await time.acquire(switched, "cma.read")  # reads only from now on
+    await time.acquire(other, "cma.read")
+    time.at = 10.0
+    assert await most_granted_in_one_window(time, writer, 9) == 9, "`switched` added its writes and reported back"
