@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import anyio
 import pytest
@@ -582,11 +582,10 @@ async def test_with_n_below_the_replicas_running_more_replicas_reported_back_tha
         await time.acquire(limiter, "cma.write")  # each comes back, and starts a new round
     with caplog.at_level(logging.WARNING, logger="cs_mcp.shared_state"):
         for limiter in limiters:
-            await time.acquire(limiter, "cma.write")  # each reported since the last come-back
-    assert any(
-        "3 replicas reported back to Redis after an outage, more than CS_MCP_REPLICAS (2)" in record.getMessage()
-        for record in caplog.records
-    )
+            await time.acquire(limiter, "cma.write", times=2)  # each reported since the last come-back
+    said = [record for record in caplog.records if "more than CS_MCP_REPLICAS" in record.getMessage()]
+    assert "3 replicas reported back to Redis after an outage, more than CS_MCP_REPLICAS (2)" in caplog.text
+    assert len(said) == 2, "the second and third replicas saw three back: each says it once, not at each request"
 
 
 async def test_a_replica_restarted_with_a_new_id_ends_the_settling_once_it_reaches_redis(
@@ -651,3 +650,42 @@ async def test_a_replica_on_its_share_in_a_family_it_no_longer_uses_comes_back_i
     await time.acquire(other, "cma.read")
     time.at = 10.0
     assert await most_granted_in_one_window(time, writer, 9) == 9, "`switched` added its writes and reported back"
+
+
+class SettleFails(SharedRateLimiter):
+    """Redis answers everything but this replica's first publishing of a settling round, as if
+    the connection broke on the way."""
+
+    failed = False
+
+    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+        if script is self.settle_script and not self.failed:
+            self.failed = True
+            raise RedisConnectionError("lost on the way")
+        return await super().run(script, keys, args)
+
+
+async def test_a_replica_that_reaches_redis_but_cannot_come_back_yet_is_not_counted_back(
+    redis_server: RedisServer, replica: Replicas
+) -> None:
+    time = FrozenTime()
+    limits = RateLimits(cma_write=9)
+    first = replica(time, limits, replicas=2)
+    stuck = replica(time, limits, replicas=2, kind=SettleFails)
+    await through_an_outage(redis_server, time, first, stuck)
+    await time.acquire(first, "cma.write")  # back: the writes settle
+    await time.acquire(stuck, "cma.write")  # reserved, then could not come back: sent on its share
+    time.at = 10.0
+    assert await most_granted_in_one_window(time, first, 9) == 4, "`stuck` may still be sending on its share"
+
+
+async def test_every_key_of_a_settling_round_expires(redis_server: RedisServer, replica: Replicas) -> None:
+    time = FrozenTime()
+    limits = RateLimits(cma_write=9, cma_read=9)
+    first, second = replica(time, limits, replicas=3), replica(time, limits, replicas=3)
+    await through_an_outage(redis_server, time, first)
+    await time.acquire(first, "cma.write")
+    await time.acquire(second, "cma.read")  # reports back in the writes' round too
+    keys = cast(list[bytes], await first.redis.keys("cs-mcp:rl:*"))  # pyright: ignore[reportUnknownMemberType] - redis-py types replies loosely
+    assert {key.rsplit(b":", 1)[-1] for key in keys} >= {b"settle", b"back", b"settling"}
+    assert [key for key in keys if await first.redis.pttl(key) <= 0] == []
