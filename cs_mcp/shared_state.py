@@ -890,7 +890,8 @@ class SharedRateLimiter(RateLimiter):
             self._settle_warned.add("cap")
             logger.warning(
                 "after Redis came back the replicas kept to their shares for %.0f s, the most, with %d of %d "
-                "reported back: one is down or cannot reach Redis, or CS_MCP_REPLICAS is more than run",
+                "reported back: one is down, cannot reach Redis or had no request since, or CS_MCP_REPLICAS is more "
+                "than run",
                 SETTLE_CAP_SECONDS,
                 back,
                 self.replicas,
