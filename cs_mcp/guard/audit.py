@@ -19,7 +19,8 @@ to the stream after it is on disk. The file stays the record of truth: when the 
 be reached, the place of the first line it missed is kept beside the log (`<log>.stream-pending`)
 and the next append that reaches the stream first sends every line from there, so the merged
 trail loses nothing. A line goes with its place (`PlacedLine`: the file it is in and its byte
-offset there), and the stream skips a line at or before the last place it added from that file:
+offset there; a file's first line starts with a random `file_id` that names the file, see
+`AuditLog.source_of`), and the stream skips a line at or before the last place it added from that file:
 a line whose add reached the stream though its reply was lost is sent again by the catch-up,
 and not added twice, while the same bytes written twice (two places) are two lines.
 """
@@ -131,6 +132,8 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_KEEP = 5
 # A file's source names it by its first line, or this many bytes of a longer one (see source_of).
 _HEAD_BYTES = 4096
+# The field of a file's first line that makes it unlike any other file's (see source_of).
+FILE_ID = "file_id"
 
 
 class AuditLog:
@@ -174,8 +177,11 @@ class AuditLog:
         first line (or of its first 4 KiB), which never changes once written. Rotation renames
         a file and keeps its source; a new file has another. The inode alone could name two
         files: one deleted once it was rotated past `keep`, and a later one given its inode,
-        whose lines the stream would take for the first's and skip. Nothing of the process or
-        host is in it: every process that appends to the file names it alike.
+        whose lines the stream would take for the first's and skip; two replicas' files on
+        separate volumes can have one inode too. Nor is the first record enough: a burst of
+        identical attempts within a millisecond writes the same bytes, so a file's first line
+        starts with a random `file_id` (written by this log since it names sources so). Nothing
+        of the process or host is in it: every process that appends to the file names it alike.
 
         Raises:
             OSError: the file cannot be read.
@@ -190,11 +196,15 @@ class AuditLog:
         """`value` with this log's secrets removed."""
         return redact(value, self._secrets)
 
-    def _line(self, record: AuditRecord) -> bytes:
+    def _line(self, record: AuditRecord, file_id: str | None = None) -> bytes:
+        """`record` as one line of the file; `file_id` (a file's first line) is its first field."""
         # Every field, not only the arguments: targets, rules and request ids come from
         # arguments and from Contentstack's answers too.
         data = record.model_dump(mode="json")
         data["arguments"] = redact_arguments(data["arguments"], self._secrets)
+        if file_id is not None:
+            # First, so that the head source_of reads holds it however long the line is.
+            data = {FILE_ID: file_id} | {k: v for k, v in data.items() if k != FILE_ID}
         return (json_line(self.redact(data)) + "\n").encode()
 
     def append_sync(self, record: AuditRecord) -> None:
@@ -215,6 +225,8 @@ class AuditLog:
                     os.close(fd)
                     fd = self._open_locked()
                 offset = os.fstat(fd).st_size
+                if offset == 0:  # a new file: its first line names it (see source_of)
+                    line = self._line(record, file_id=os.urandom(8).hex())
                 view = memoryview(line)
                 while view:
                     written = os.write(fd, view)

@@ -183,11 +183,12 @@ def test_a_process_killed_mid_run_leaves_whole_lines_and_at_most_a_torn_last_one
 def test_the_log_rotates_at_its_size_and_keeps_only_the_configured_number_of_files(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     line_size = len(AuditLog(path)._line(record("p00")))  # pyright: ignore[reportPrivateUsage] - the unit of size
-    log = AuditLog(path, max_bytes=3 * line_size, keep=2)
+    first_size = len(AuditLog(path)._line(record("p00"), file_id="0" * 16))  # pyright: ignore[reportPrivateUsage] - a file's first line names it
+    log = AuditLog(path, max_bytes=first_size + 2 * line_size, keep=2)
     for n in range(20):
         log.append_sync(record(f"p{n:02d}"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
-    assert all(p.stat().st_size <= 3 * line_size for p in tmp_path.iterdir())
+    assert all(p.stat().st_size <= first_size + 2 * line_size for p in tmp_path.iterdir())
     assert stat.S_IMODE((tmp_path / "audit.jsonl.1").stat().st_mode) == 0o600
     # The newest records survive, read across the files oldest first.
     assert [r.principal for r in read_audit(path)] == [f"p{n:02d}" for n in range(12, 20)]
@@ -249,16 +250,17 @@ def test_each_line_goes_to_the_stream_with_its_files_source_and_byte_offset_whic
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "audit.jsonl"
-    line_size = len(AuditLog(path)._line(record("p0")))  # pyright: ignore[reportPrivateUsage] - the unit of size
+    first_size = len(AuditLog(path)._line(record("p0"), file_id="0" * 16))  # pyright: ignore[reportPrivateUsage] - a file's first line names it
+    line_size = len(AuditLog(path)._line(record("p1")))  # pyright: ignore[reportPrivateUsage] - the unit of size
     stream = RecordingStream()
-    log = AuditLog(path, max_bytes=2 * line_size, stream=stream)
+    log = AuditLog(path, max_bytes=first_size + line_size, stream=stream)
     for n in range(3):
         log.append_sync(record(f"p{n}"))
     rotated, current = log.source_of(tmp_path / "audit.jsonl.1"), log.source_of(path)
     assert rotated != current
     assert [(placed.source, placed.offset) for placed in stream.added] == [
         (rotated, 0),
-        (rotated, line_size),
+        (rotated, first_size),
         (current, 0),
     ]
     assert (
@@ -281,3 +283,20 @@ def test_a_stream_pending_file_naming_only_inode_and_offset_is_still_caught_up_f
     assert [json.loads(placed.line)["principal"] for placed in stream.added] == ["sent", "missed", "back"]
     assert [placed.offset for placed in stream.added][1] == int(offset)
     assert not log.pending_path.exists()
+
+
+def test_a_files_first_line_starts_with_a_random_file_id_so_that_one_record_starting_two_files_names_them_apart(
+    tmp_path: Path,
+) -> None:
+    long = record("p", arguments={"body": "x" * 10_000})  # longer than the head that names a file
+    firsts: list[bytes] = []
+    for name in ("one", "two"):
+        log = AuditLog(tmp_path / name / "audit.jsonl")
+        log.append_sync(long)
+        log.append_sync(long)
+        first, second = log.path.read_bytes().splitlines()
+        firsts.append(first)
+        assert first.startswith(b'{"file_id":"')
+        assert b"file_id" not in second
+        assert [r.principal for r in read_audit(log.path)] == ["p", "p"]
+    assert firsts[0][:4096] != firsts[1][:4096]
