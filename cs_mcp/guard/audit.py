@@ -15,18 +15,20 @@ request a browser makes. Every hidden character (control, bidi, separator) is wr
 created owner-only (0600) in a 0700 directory.
 
 With a shared `AuditStream` (Redis, when replicas share a deployment), each line is also added
-to the stream after it is on disk. The file stays the record of truth: when the stream cannot
-be reached, the place of the first line it missed is kept beside the log (`<log>.stream-pending`)
-and the next append that reaches the stream first sends every line from there, so the merged
-trail loses nothing. A line goes with its place (`PlacedLine`: the file it is in and its byte
-offset there; a file's first line starts with a random `file_id` that names the file, see
-`AuditLog.source_of`), and the stream skips a line at or before the last place it added from that file:
-a line whose add reached the stream though its reply was lost is sent again by the catch-up,
-and not added twice, while the same bytes written twice (two places) are two lines.
+to the stream after it is on disk. The file stays the record of truth: the place of the line is
+kept beside the log (`<log>.stream-pending`) until the stream answered, so when the stream cannot
+be reached, or the process is killed before it answers, the next append that reaches the stream
+first sends every line from there, and the merged trail loses nothing. A line goes with its
+place (`PlacedLine`: the file it is in and its byte offset there; a file's first line starts
+with a random `file_id` that names the file, see `AuditLog.source_of`), and the stream skips a
+line at or before the last place it added from that file: a line whose add reached the stream
+though its reply was lost is sent again by the catch-up, and not added twice, while the same
+bytes written twice (two places) are two lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -165,11 +167,12 @@ class AuditLog:
         self._lock = threading.Lock()
         self.stream = stream
         self._stream_warned = False
+        self._pending = self.pending_path
 
     @property
     def pending_path(self) -> Path:
-        """Where the first line the stream missed is recorded (its file's inode, its byte offset
-        and its file's source)."""
+        """Where the first line the stream has not surely added is recorded (its file's inode,
+        its byte offset and its file's source) until the stream answered."""
         return self.path.with_name(self.path.name + ".stream-pending")
 
     def source_of(self, file: Path) -> str:
@@ -239,21 +242,25 @@ class AuditLog:
 
     def _to_stream(self, stream: AuditStream, line: bytes, inode: int, offset: int) -> None:
         """Adds `line` (at `offset` of the file `inode`, the log's current file, which the
-        caller holds locked) to the stream, after any lines it missed; on failure records where
-        the stream stopped. Never raises: the line is on disk."""
+        caller holds locked) to the stream, after any lines it missed; records where the stream
+        stops until it answered. Never raises: the line is on disk."""
         pending = self._read_pending()
-        source: str | None = None
+        recorded = False
         try:
             if pending is None:
                 source = self.source_of(self.path)
+                # Before the add: a process killed before the stream answers leaves the line to
+                # the next append's catch-up (which the stream skips if it was added).
+                self._record_pending(f"{inode} {offset} {source}\n")
+                recorded = True
                 stream.add([PlacedLine(source, offset, line)])
             else:
                 stream.add(self._missed_lines(*pending))
         except Exception as exc:  # the stream's client raises its own error types
-            if pending is None:
-                # Without a source (the file could not be read back), the inode finds the file.
-                named = f" {source}" if source else ""
-                self.pending_path.write_text(f"{inode} {offset}{named}\n")
+            if pending is None and not recorded:
+                # The file could not be read back (or the place not written): the inode finds it.
+                with contextlib.suppress(OSError):
+                    self._record_pending(f"{inode} {offset}\n")
             if not self._stream_warned:
                 self._stream_warned = True
                 logger.warning(
@@ -262,14 +269,26 @@ class AuditLog:
                     self.path,
                 )
             return
-        if pending is not None:
-            self.pending_path.unlink(missing_ok=True)
-            self._stream_warned = False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._pending)
+        self._stream_warned = False
+
+    def _record_pending(self, place: str) -> None:
+        """Writes `place` to the stream-pending file (with os calls: this runs at each append).
+
+        Raises:
+            OSError: it cannot be written.
+        """
+        fd = os.open(self._pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, place.encode())
+        finally:
+            os.close(fd)
 
     def _read_pending(self) -> tuple[int, int, str | None] | None:
         """The inode, offset and source (None if unknown) of the first line the stream missed."""
         try:
-            inode, offset, *source = self.pending_path.read_text().split()
+            inode, offset, *source = self._pending.read_text().split()
             return int(inode), int(offset), source[0] if source else None
         except (FileNotFoundError, ValueError, IndexError):
             return None

@@ -153,17 +153,19 @@ for n in range(100000):
 """
 
 
+def python_child(code: str, path: Path, stdout: int | None = None) -> subprocess.Popen[bytes]:
+    """A Python process running `code` on the log at `path`, with this repository importable."""
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=stdout, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}
+    )
+
+
 def test_a_process_killed_mid_run_leaves_whole_lines_and_at_most_a_torn_last_one_the_reader_skips(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "audit.jsonl"
-    repo = Path(__file__).resolve().parents[2]
-    child = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)],
-        stdout=subprocess.PIPE,
-        cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(repo)},
-    )
+    child = python_child(WRITER, path, stdout=subprocess.PIPE)
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == b"writing\n"
@@ -300,3 +302,29 @@ def test_a_files_first_line_starts_with_a_random_file_id_so_that_one_record_star
         assert b"file_id" not in second
         assert [r.principal for r in read_audit(log.path)] == ["p", "p"]
     assert firsts[0][:4096] != firsts[1][:4096]
+
+
+# A replica killed while the stream's answer is awaited: its line is on disk, the stream's fate unknown.
+KILLED_WHILE_ADDING = """
+import os, signal, sys
+from pathlib import Path
+from cs_mcp.guard import AuditLog, AuditRecord
+
+class KilledWhileAdding:
+    def add(self, lines):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+record = AuditRecord(time="2026-01-02T03:04:05.000+00:00", principal="killed", role="publisher",
+                     transport="stdio", tool="publish_entry", decision="allow")
+AuditLog(Path(sys.argv[1]), stream=KilledWhileAdding()).append_sync(record)
+"""
+
+
+def test_a_line_whose_process_was_killed_before_the_stream_answered_is_sent_by_the_next_append(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    assert python_child(KILLED_WHILE_ADDING, path).wait(timeout=60) == -signal.SIGKILL
+    stream = RecordingStream()
+    AuditLog(path, stream=stream).append_sync(record("after"))
+    assert [json.loads(placed.line)["principal"] for placed in stream.added] == ["killed", "after"]
