@@ -228,9 +228,14 @@ class AuditLog:
                     os.close(fd)
                     fd = self._open_locked()
                 offset = os.fstat(fd).st_size
+                data = line
                 if offset == 0:  # a new file: its first line names it (see source_of)
-                    line = self._line(record, file_id=os.urandom(8).hex())
-                view = memoryview(line)
+                    line = data = self._line(record, file_id=os.urandom(8).hex())
+                elif sys.platform != "win32" and os.pread(fd, 1, offset - 1) != b"\n":
+                    # A line torn by a process killed mid-write, or by a full disk: ended
+                    # first, or this line would be glued to it and unreadable.
+                    data, offset = b"\n" + line, offset + 1
+                view = memoryview(data)
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
@@ -327,7 +332,8 @@ class AuditLog:
         names `path.1`, so it is reopened until the locked file is the one at `path`.
         """
         while True:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            # Read too: append_sync reads the last byte to end a torn line.
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             if sys.platform == "win32":
                 return fd  # no flock: the in-process lock is all there is
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed

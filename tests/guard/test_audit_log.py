@@ -121,6 +121,19 @@ def test_a_torn_last_line_is_skipped_by_the_reader(tmp_path: Path) -> None:
     assert [r.principal for r in read_audit(path)] == ["bot", "writer"]
 
 
+def test_a_line_written_after_a_torn_one_is_a_line_of_its_own_in_the_file_and_the_stream(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    stream = RecordingStream()
+    log = AuditLog(path, stream=stream)
+    log.append_sync(record())
+    with path.open("ab") as f:
+        f.write(b'{"time":"2026-01-02","principal":"to')  # killed mid-write
+    log.append_sync(record("next"))
+    assert [r.principal for r in read_audit(path)] == ["bot", "next"]
+    assert [json.loads(placed.line)["principal"] for placed in stream.added] == ["bot", "next"]
+    assert all(path.read_bytes()[placed.offset :].startswith(placed.line) for placed in stream.added)
+
+
 def test_read_audit_filters_by_principal_and_tails(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
