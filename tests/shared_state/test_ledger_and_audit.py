@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import os
+import socket
+from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
@@ -16,7 +18,7 @@ from cs_mcp.cli import build_parser
 from cs_mcp.commands import audit
 from cs_mcp.commands._common import SharedConfirmations, build_guard
 from cs_mcp.config import Settings
-from cs_mcp.guard.audit import AuditLog, AuditRecord, merge_stream_lines, read_audit
+from cs_mcp.guard.audit import AuditLog, AuditRecord, PlacedLine, merge_stream_lines, read_audit
 from cs_mcp.guard.confirm import ConfirmationAuthority, ConfirmationError
 from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect, connect_sync
 from tests.shared_state.conftest import RedisServer, ReplyLosingProxy
@@ -144,6 +146,28 @@ def test_a_line_added_before_redis_died_mid_reply_is_caught_up_once_with_the_lin
     lines = RedisAuditStream(server.client()).lines()
     assert principals(lines) == ["before", "lost", "down0", "down1", "down2", "down3", "back"]
     assert principals(lines) == [r.principal for r in read_audit(log.path)], "the files' lines, in their order"
+
+
+class DownStream:
+    """A stream that cannot be reached."""
+
+    def add(self, lines: Iterable[PlacedLine]) -> None:
+        raise ConnectionError("Redis is down")
+
+
+def test_replicas_of_other_hosts_appending_to_one_file_catch_up_each_others_missed_lines_once(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Containers sharing a log volume: one file, other host names, one stream-pending place.
+    path, stream = tmp_path / "audit.jsonl", RedisAuditStream(redis_server.client())
+    monkeypatch.setattr(socket, "gethostname", lambda: "replica-a")
+    one = AuditLog(path, stream=stream)
+    one.append_sync(record("2026-01-01T00:00:01.000+00:00", "sent"))
+    one.stream = DownStream()
+    one.append_sync(record("2026-01-01T00:00:02.000+00:00", "missed"))
+    monkeypatch.setattr(socket, "gethostname", lambda: "replica-b")
+    AuditLog(path, stream=stream).append_sync(record("2026-01-01T00:00:03.000+00:00", "other"))
+    assert principals(stream.lines()) == ["sent", "missed", "other"]
 
 
 def test_the_same_bytes_written_at_two_places_are_two_lines_of_the_merged_trail(
