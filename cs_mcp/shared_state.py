@@ -19,10 +19,13 @@ Three things must hold across replicas behind one load balancer:
   answered, and after the failure: Redis is tried again before, so a moment without it sends
   nothing unseen), and shared requests answered during the outage count in the share; coming
   back, before a request goes out through the shared window alone, the replica publishes that
-  every replica, including one that never saw the outage, keeps to its share as well for a
-  retry delay and two windows (the others may still be on their shares, unseen), and adds to
-  the shared window what it let go on its share and still counts (answers of the last window,
-  requests still in flight) and the releases Redis missed.
+  every replica, including one that never saw the outage, keeps to its share as well (the
+  others may still be on their shares, unseen) until all N replicas have reported back to Redis
+  since, and a retry delay and two windows at least, a minute at most (a replica that died in
+  the outage); and it adds to the shared window what it let go on its share and still counts
+  (answers of the last window, requests still in flight) and the releases Redis missed, before
+  it reports back itself. The script that lets a request go checks the settling again at that
+  moment.
 - the confirmation ledger: a token is spent with `SET NX` on its nonce, so it confirms one call
   whichever replica redeems it (see `cs_mcp.guard.confirm`).
 - the audit trail: each replica's file stays the record of truth; lines are also added to one
@@ -87,15 +90,39 @@ if now < 0 then
 end
 """
 
+# Whether every replica keeps to its 1/N share as well, after a replica came back from an outage
+# (see _SETTLE): KEYS[4] the time until which they do in any case; KEYS[5] the current settle
+# round's cap (absent: no round); KEYS[6] the replicas that reported since that round began. A
+# replica that asks with its `id` ('' while its window is on its share, unseen) reports that it
+# is back; the round ends when `replicas` have, or at its cap. Answers the seconds left to keep
+# to the share (0: none) and the replicas back in the round (-1: no round).
+_SETTLING = """
+local function settling(now, id, replicas)
+  local left = tonumber(redis.call('GET', KEYS[4]) or '0') - now
+  local back = -1
+  local cap = redis.call('GET', KEYS[5])
+  if cap then
+    if id ~= '' and redis.call('SADD', KEYS[6], id) == 1 then
+      redis.call('PEXPIRE', KEYS[6], math.max(1, redis.call('PTTL', KEYS[5])))
+    end
+    back = redis.call('SCARD', KEYS[6])
+    if back < replicas and tonumber(cap) - now > left then left = tonumber(cap) - now end
+  end
+  if left < 0 then left = 0 end
+  return left, back
+end
+"""
+
 # KEYS[1]: the window's sorted set of granted times (and answered ones: see _RELEASE);
-# KEYS[2]: the "not before" time; KEYS[3]: the requests in flight (see _COMMIT); KEYS[4]: the
-# time until which every replica keeps to its 1/N share as well (see _SETTLE). ARGV: now
-# (negative: use Redis TIME), rate, window + margin, a unique member, a pause from now that
-# every replica must wait (0: none; set after an `X-RateLimit-Remaining` of 0). Answers {slot,
-# now, seconds left to keep to the share} as strings (Lua numbers would be truncated to
-# integers).
+# KEYS[2]: the "not before" time; KEYS[3]: the requests in flight (see _COMMIT); KEYS[4] to
+# KEYS[6]: the settling after an outage (see _SETTLING). ARGV: now (negative: use Redis TIME),
+# rate, window + margin, a unique member, a pause from now that every replica must wait (0:
+# none; set after an `X-RateLimit-Remaining` of 0), the replica's id to report as back ('' for
+# none), N. Answers {slot, now, seconds left to keep to the share, replicas back} as strings
+# (Lua numbers would be truncated to integers).
 _RESERVE = (
     _NOW
+    + _SETTLING
     + """local rate = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
 local pause = tonumber(ARGV[5])
@@ -104,7 +131,6 @@ if pause > 0 and now + pause > not_before then
   not_before = now + pause
   redis.call('SET', KEYS[2], tostring(not_before), 'PX', math.ceil(pause * 1000) + 1)
 end
-local share_until = tonumber(redis.call('GET', KEYS[4]) or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. tostring(now - span))
 local slot = now
 if not_before > slot then slot = not_before end
@@ -118,27 +144,35 @@ if count >= rate then
 end
 redis.call('ZADD', KEYS[1], slot, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + span) * 1000) + 1000)
-local left = share_until - now
-if left < 0 then left = 0 end
-return {tostring(slot), tostring(now), tostring(left)}
+local left, back = settling(now, ARGV[6], tonumber(ARGV[7]))
+return {tostring(slot), tostring(now), tostring(left), tostring(back)}
 """
 )
 
 
-# Just before a granted request goes out: KEYS[1], KEYS[2] as for _RESERVE, KEYS[3] the requests
-# in flight (member -> the time their hold lapses); ARGV: now (negative: Redis TIME), rate,
-# window + margin, the member _RESERVE added, the time it was granted (now is never taken as
-# earlier), how long a request may stay in flight at most. The window that ends now and the
-# requests still in flight must hold fewer than `rate` others (a pause after
-# `X-RateLimit-Remaining: 0` holds back new reservations, not granted ones): then the member
-# moves to the requests in flight and the answer is {'ok', now}. Otherwise it is moved to when
-# there may be room (while requests in flight fill the window, not before one window from now:
-# one answered now still counts that long) and the answer is {'wait', then, now}. A request that
-# woke late, in a busy process, is thus counted when it is sent, not when it was meant to be.
+# Just before a granted request goes out: KEYS as for _RESERVE, KEYS[3] the requests in flight
+# (member -> the time their hold lapses); ARGV: now (negative: Redis TIME), rate, window +
+# margin, the member _RESERVE added, the time it was granted (now is never taken as earlier),
+# how long a request may stay in flight at most, the replica's id and N (as for _RESERVE),
+# whether the request holds a place in its replica's share too (1) or not (0). While the
+# replicas settle after an outage (_SETTLING), a request without a place in its share is not
+# sent: the answer is {'share', now, ...}, and the replica takes one and asks again. Otherwise
+# the window that ends now and the requests still in flight must hold fewer than `rate` others
+# (a pause after `X-RateLimit-Remaining: 0` holds back new reservations, not granted ones): then
+# the member moves to the requests in flight and the answer is {'ok', now, ...}. Otherwise it
+# is moved to when there may be room (while requests in flight fill the window, not before one
+# window from now: one answered now still counts that long) and the answer is {'wait', then,
+# now, ...}. A request that woke late, in a busy process, is thus counted when it is sent, not
+# when it was meant to be. Every answer ends with the settling's two figures, as _RESERVE's.
 _COMMIT = (
     _NOW
-    + """local floor = tonumber(ARGV[5])
+    + _SETTLING
+    + """local left, back = settling(now, ARGV[7], tonumber(ARGV[8]))
+local sharing = left > 0
+left, back = tostring(left), tostring(back)
+local floor = tonumber(ARGV[5])
 if floor > now then now = floor end
+if sharing and ARGV[9] == '0' then return {'share', tostring(now), left, back} end
 local rate = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
 local member = ARGV[4]
@@ -158,29 +192,35 @@ if #others + flying < rate then
   redis.call('ZREM', KEYS[1], member)
   redis.call('ZADD', KEYS[3], now + hold, member)
   keep(KEYS[3], now + hold)
-  return {'ok', tostring(now)}
+  return {'ok', tostring(now), left, back}
 end
 local free = rate - flying
 local retry = now + span
 if free > 0 then retry = others[#others - free + 1] + span end
 redis.call('ZADD', KEYS[1], retry, member)
 keep(KEYS[1], retry)
-return {'wait', tostring(retry), tostring(now)}
+return {'wait', tostring(retry), tostring(now), left, back}
 """
 )
 
-# A replica came back from an outage: the others may still be on their shares for a while,
-# unseen in the shared window, so every replica keeps to its share as well until then. KEYS as
-# for _RESERVE; ARGV: now (negative: Redis TIME), how long from now. Answers the seconds left.
+# A replica came back from an outage: the others may still be on their shares, unseen in the
+# shared window, so every replica keeps to its share as well, for `floor` seconds from now in
+# any case and until all N replicas have reported since (_SETTLING) or `cap` seconds have
+# passed. Each come-back begins a new round: a replica that had reported may have gone back to
+# its share since. The cap is kept a while after it passes, so that a replica can tell that the
+# round ended there. KEYS as for _RESERVE; ARGV: now (negative: Redis TIME), floor, cap.
+# Answers the seconds left.
 _SETTLE = (
     _NOW
-    + """local settle = tonumber(ARGV[2])
-local share_until = tonumber(redis.call('GET', KEYS[4]) or '0')
-if now + settle > share_until then
-  share_until = now + settle
-  redis.call('SET', KEYS[4], tostring(share_until), 'PX', math.ceil(settle * 1000) + 1000)
+    + """local floor_for = tonumber(ARGV[2])
+local cap_for = tonumber(ARGV[3])
+local floor = tonumber(redis.call('GET', KEYS[4]) or '0')
+if now + floor_for > floor then
+  redis.call('SET', KEYS[4], tostring(now + floor_for), 'PX', math.ceil(floor_for * 1000) + 1000)
 end
-return tostring(share_until - now)
+redis.call('SET', KEYS[5], tostring(now + cap_for), 'PX', math.ceil(2 * cap_for * 1000))
+redis.call('DEL', KEYS[6])
+return tostring(cap_for)
 """
 )
 
@@ -266,6 +306,15 @@ SHARED_SPAN_SECONDS = WINDOW_SECONDS + SHARED_MARGIN_SECONDS
 # A request in flight holds its place until its answer, or this long if its replica never says
 # (it died mid-request): longer than the client's request timeout.
 FLIGHT_HOLD_SECONDS = 60.0
+# After a replica came back from an outage, every replica keeps to its share as well at least
+# this long: another replica learns that Redis is back at its next try, within a retry delay;
+# its last sends on its share then leave the window one span after their answers; a second span
+# covers a busy process being late with either.
+SETTLE_FLOOR_SECONDS = RETRY_AFTER_SECONDS + 2 * SHARED_SPAN_SECONDS
+# ...and until all N replicas have reported back, but no longer than this: a replica that died
+# during the outage (or N set above the replicas running) holds the others to their shares for
+# this long, not for good.
+SETTLE_CAP_SECONDS = 60.0
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -480,13 +529,17 @@ class SharedWindow:
             f"{self._redis_key}:nb",
             f"{self._redis_key}:flight",
             f"{self._redis_key}:share",
+            f"{self._redis_key}:settle",
+            f"{self._redis_key}:back",
         ]
         self._fallback = LocalShare(rate // owner.replicas, owner.clock, owner.sleep)
         self._pause = 0.0  # seconds every replica must wait, sent with the next reservation
         # The local time of the latest place this replica was granted in the shared window.
         self._horizon = 0.0
         self._on_fallback = False
-        self._settle_until = 0.0  # back from an outage: until then requests fit both windows
+        # Back from an outage: until then requests fit both windows (as Redis last said; the
+        # commit checks it again).
+        self._settle_until = 0.0
         self._coming_back: anyio.Event | None = None  # a come-back under way (`_come_back`)
         # Releases Redis did not take (it was down): (member, sent, local time of the answer).
         # Sent when it answers again, so the window counts those requests from their answers
@@ -528,12 +581,12 @@ class SharedWindow:
         member = secrets.token_hex(8)
         reserved = False
         try:
-            args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, self._pause]
+            args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, self._pause, *self._report()]
             reply = await owner.run(owner.reserve_script, self._keys, args)
             reserved = True
             self._pause = 0.0
-            slot, now, share_left = (float(value) for value in reply)
-            self._settle_until = max(self._settle_until, owner.clock() + share_left)
+            slot, now = float(reply[0]), float(reply[1])
+            self._note_settling(reply)
             await self._come_back(local)
             await self._send_unreleased()
             settling: LocalPlace | None = None
@@ -551,10 +604,27 @@ class SharedWindow:
                     if local is None and settling is None and owner.clock() < self._settle_until:
                         # Just back: other replicas may still be on their share, unseen here.
                         settling = await self._fallback.acquire()
-                    args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, slot, FLIGHT_HOLD_SECONDS]
+                    held = local or settling
+                    args = [
+                        owner.shared_now(),
+                        self.rate,
+                        SHARED_SPAN_SECONDS,
+                        member,
+                        slot,
+                        FLIGHT_HOLD_SECONDS,
+                        *self._report(),
+                        int(held is not None),
+                    ]
                     reply = await owner.run(owner.commit_script, self._keys, args)
+                    self._note_settling(reply)
                     if reply[0] == b"ok":
-                        return SharedPlace(self, member, float(reply[1]), local or settling)
+                        return SharedPlace(self, member, float(reply[1]), held)
+                    if reply[0] == b"share":
+                        # Settling, which this replica had not heard of when it reserved: a place
+                        # in its share too, then the commit again (its time has come).
+                        now = float(reply[1])
+                        settling = await self._fallback.acquire()
+                        continue
                     slot, now = float(reply[1]), float(reply[2])
             except BaseException:
                 if settling is not None:
@@ -592,9 +662,10 @@ class SharedWindow:
 
     async def _come_back(self, current: LocalPlace | None) -> None:
         """Once Redis answers again after this window sent on its share: publishes that every
-        replica keeps to its share as well for a while, and adds what this replica sent on its
-        share to the shared window (`_seed`), before any request of this window goes out through
-        the shared window alone. Nothing to do when the window was not on its share."""
+        replica keeps to its share as well until all N have reported back (a new round of
+        `_SETTLE`), and adds what this replica sent on its share to the shared window (`_seed`),
+        before any request of this window goes out through the shared window alone, and before
+        it reports back itself. Nothing to do when the window was not on its share."""
         if self._coming_back is not None:
             await self._coming_back.wait()
             return
@@ -603,12 +674,9 @@ class SharedWindow:
         owner = self._owner
         back = self._coming_back = anyio.Event()
         try:
-            # Another replica learns that Redis is back at its next try, within a retry delay;
-            # its last sends on its share then leave the window one span after their answers. A
-            # second span covers a busy process being late with either.
-            args: list[float | int | str] = [owner.shared_now(), RETRY_AFTER_SECONDS + 2 * SHARED_SPAN_SECONDS]
+            args: list[float | int | str] = [owner.shared_now(), SETTLE_FLOOR_SECONDS, SETTLE_CAP_SECONDS]
             left = float(cast(bytes, await owner.run(owner.settle_script, self._keys, args)))
-            self._settle_until = max(self._settle_until, owner.clock() + left)
+            self._settle_until = owner.clock() + left
             await self._seed(current)
             self._on_fallback = False
         finally:
@@ -644,6 +712,19 @@ class SharedWindow:
                 self._unreleased.insert(0, (member, sent, answered))
                 raise
 
+    def _report(self) -> tuple[str, int]:
+        """The id and N a script reports this replica back with; no id while this window has
+        sent on its share and not yet come back (the shared window does not see all it sent)."""
+        return ("" if self._on_fallback else self._owner.replica_id, self._owner.replicas)
+
+    def _note_settling(self, reply: list[bytes]) -> None:
+        """Keeps what a reserve or commit's reply says of the settling after an outage (its last
+        two figures): the seconds left to keep to the share, and the replicas back."""
+        left, back = float(reply[-2]), int(reply[-1])
+        # As Redis said last: a round that ended, or began, since shortens or lengthens it.
+        self._settle_until = self._owner.clock() + left
+        self._owner.note_round(back, at_cap=left == 0 and 0 <= back < self._owner.replicas)
+
     async def _acquire_locally(self) -> LocalPlace:
         """A place in the local 1/N window; on the switch, not before the shared window's grants
         and answers are certainly past."""
@@ -669,7 +750,8 @@ class SharedRateLimiter(RateLimiter):
     Args:
         redis: the client (`connect(url)`).
         scope: the organization the limits count for (organization uid, else stack API key).
-        replicas: N, for the fallback at 1/N of each limit while Redis is unreachable.
+        replicas: N, for the fallback at 1/N of each limit while Redis is unreachable, and the
+            replicas that must report back before the settling after an outage ends.
         clock, sleep: local time (the fallback, the retry delay); `shared_clock` replaces
             Redis's `TIME` (tests share one virtual clock between limiters).
     """
@@ -700,6 +782,9 @@ class SharedRateLimiter(RateLimiter):
         self._in_flight = anyio.CapacityLimiter(_MAX_IN_FLIGHT)
         self._down_until: float | None = None
         self._warned = False
+        # This process's name in the settling rounds: a replica that restarts is a new one.
+        self.replica_id = secrets.token_hex(8)
+        self._settle_warned: set[str] = set()  # what `note_round` has said since the last outage
 
     def new_window(self, key: str) -> Window:
         return SharedWindow(self, key, self.limits.for_key(key))
@@ -721,10 +806,32 @@ class SharedRateLimiter(RateLimiter):
             logger.warning("Redis answers again: the shared rate limit is back in use")
             self._down_until = None
             self._warned = False
+            self._settle_warned.clear()
         return reply
 
     def using_fallback(self) -> bool:
         return self._down_until is not None and self.clock() < self._down_until
+
+    def note_round(self, back: int, *, at_cap: bool) -> None:
+        """Warns (once an outage) when the replicas back in a settling round say that N may not
+        be the number of replicas running: more than N reported, or the round ran to its cap."""
+        if back > self.replicas and "over" not in self._settle_warned:
+            self._settle_warned.add("over")
+            logger.warning(
+                "%d replicas reported back to Redis after an outage, more than CS_MCP_REPLICAS (%d): unless one "
+                "restarted meanwhile, more replicas run, and each one's share while Redis is down is too large",
+                back,
+                self.replicas,
+            )
+        if at_cap and "cap" not in self._settle_warned:
+            self._settle_warned.add("cap")
+            logger.warning(
+                "after Redis came back the replicas kept to their shares for %.0f s, the most, with %d of %d "
+                "reported back: one is down or cannot reach Redis, or CS_MCP_REPLICAS is more than run",
+                SETTLE_CAP_SECONDS,
+                back,
+                self.replicas,
+            )
 
     def redis_failed(self, exc: BaseException) -> None:
         self._down_until = self.clock() + RETRY_AFTER_SECONDS

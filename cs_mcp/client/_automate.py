@@ -396,7 +396,7 @@ class AutomateAPI:
 
         Raises:
             PermitRequiredError: it is not (nothing sent).
-            APIError: Automate's refusal, as `request` raises it.
+            APIStatusError: Automate's refusal, as `request` raises it.
         """
         return await self._core.request(
             Api.AUTOMATE,

@@ -217,15 +217,7 @@ class EntriesAPI:
             PermitRequiredError: without the guard's permit for `entry.unlocalize` (nothing sent).
             NotFoundError, InvalidRequestError: Contentstack's refusal.
         """
-        body = await self._core.request(
-            Api.CMA,
-            "POST",
-            ["content_types", content_type, "entries", uid, "unlocalize"],
-            params={"locale": locale},
-            permit=permit,
-            operation="entry.unlocalize",
-            targets={"content_type": [content_type], "locale": [locale]},
-        )
+        body = await self._write("POST", content_type, [uid, "unlocalize"], locale, "entry.unlocalize", permit)
         return Notice.model_validate(body).notice
 
     async def localized_locales(self, content_type: str, uid: str) -> list[str]:
@@ -277,16 +269,7 @@ class EntriesAPI:
             PermitRequiredError: without the guard's permit for `entry.create` (nothing sent).
             InvalidRequestError: Contentstack refused the fields (`errors` per field).
         """
-        body = await self._core.request(
-            Api.CMA,
-            "POST",
-            ["content_types", content_type, "entries"],
-            params={"locale": locale},
-            json_body={"entry": dict(fields)},
-            permit=permit,
-            operation="entry.create",
-            targets={"content_type": [content_type], "locale": [locale]},
-        )
+        body = await self._write("POST", content_type, [], locale, "entry.create", permit, fields)
         return Entry.model_validate(object_at(body, "entry"))
 
     async def update(
@@ -303,16 +286,7 @@ class EntriesAPI:
     async def _save(
         self, content_type: str, uid: str, fields: Mapping[str, Any], locale: str, permit: Permit | None, operation: str
     ) -> Entry:
-        body = await self._core.request(
-            Api.CMA,
-            "PUT",
-            ["content_types", content_type, "entries", uid],
-            params={"locale": locale},
-            json_body={"entry": dict(fields)},
-            permit=permit,
-            operation=operation,
-            targets={"content_type": [content_type], "locale": [locale]},
-        )
+        body = await self._write("PUT", content_type, [uid], locale, operation, permit, fields)
         return Entry.model_validate(object_at(body, "entry"))
 
     async def delete(self, content_type: str, uid: str, *, locale: str, permit: Permit | None) -> str | None:
@@ -322,16 +296,37 @@ class EntriesAPI:
             PermitRequiredError: without the guard's permit for `entry.delete` (nothing sent).
             NotFoundError: no such entry.
         """
-        body = await self._core.request(
+        body = await self._write("DELETE", content_type, [uid], locale, "entry.delete", permit)
+        return Notice.model_validate(body).notice
+
+    async def _write(
+        self,
+        method: str,
+        content_type: str,
+        tail: list[str],
+        locale: str,
+        operation: str,
+        permit: Permit | None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A write to the content type's entries (`tail`: the path below them) in `locale`, with
+        `fields` as the entry's body if given.
+
+        Raises:
+            PermitRequiredError: without the guard's permit for `operation` on the content type
+                and the locale (nothing sent).
+            APIStatusError: Contentstack's refusal.
+        """
+        return await self._core.request(
             Api.CMA,
-            "DELETE",
-            ["content_types", content_type, "entries", uid],
+            method,
+            ["content_types", content_type, "entries", *tail],
             params={"locale": locale},
+            json_body=None if fields is None else {"entry": dict(fields)},
             permit=permit,
-            operation="entry.delete",
+            operation=operation,
             targets={"content_type": [content_type], "locale": [locale]},
         )
-        return Notice.model_validate(body).notice
 
     # -- assets ----------------------------------------------------------------------------
 

@@ -364,7 +364,7 @@ class ReleasesAPI:
 
         Raises:
             PermitRequiredError: it is not (nothing sent).
-            APIError: Contentstack's refusal, as `request` raises it.
+            APIStatusError: Contentstack's refusal, as `request` raises it.
         """
         release = [] if uid is None else [uid]
         bound = {"release": release} if release else {}  # a new release has no uid to bind yet

@@ -67,6 +67,7 @@ import random
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -138,26 +139,18 @@ BYTES_PER_REQUEST = {
 DIMENSIONS = frozenset({"date", "type", "url", "status", "device", "sdk"})
 
 
+@dataclass(frozen=True)
 class ReportSpec:
     """A report's path, the parameters it takes beyond `orgUid`, `from` and `to` (and which of
     them its page marks required), its rows, and what its data answers add beside `data`."""
 
-    def __init__(
-        self,
-        path: str,
-        params: frozenset[str],
-        rows: Callable[[Mapping[str, Any]], Iterable[dict[str, Any]]],
-        *,
-        required: frozenset[str] = frozenset(),
-        dated: bool = True,
-        counts_docs: bool = False,
-    ) -> None:
-        self.path = path
-        self.params = params
-        self.rows = rows
-        self.required = required
-        self.dated = dated
-        self.counts_docs = counts_docs
+    path: str
+    params: frozenset[str]
+    rows: Callable[[Mapping[str, Any]], Iterable[dict[str, Any]]]
+    _: KW_ONLY
+    required: frozenset[str] = frozenset()
+    dated: bool = True
+    counts_docs: bool = False
 
 
 def _breakdown(record: Mapping[str, Any], dimension: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from starlette.requests import Request
@@ -369,10 +369,8 @@ def _is_iso_date(value: Any) -> bool:
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         return False
     try:
-        if len(value) == 10:
-            date.fromisoformat(value)
-        else:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # A date alone reads as midnight; `Z` spelled as an offset lets a date with one ("2024-01-01Z") pass too.
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return False
     return True

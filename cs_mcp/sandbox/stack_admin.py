@@ -22,11 +22,11 @@ from typing import Any, Protocol, cast
 from pydantic import BaseModel, Field, create_model
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
-from cs_mcp.sandbox.endpoint import RequestBody, RequestRefused, cma_endpoint, invalid, not_found, now_iso, parse_body
+from cs_mcp.sandbox.endpoint import RequestBody, RequestRefused, cma_routes, invalid, not_found, now_iso, parse_body
 from cs_mcp.sandbox.state import SandboxState
 
 MASK = "********"
@@ -73,12 +73,13 @@ class WebhookBody(RequestBody):
 
 
 class Storage(Protocol):
-    """Where a collection keeps its items, by key."""
+    """Where a collection keeps its items, by key. Arguments go by position: the store's own
+    functions, which serve as a storage too, name them otherwise."""
 
-    def all(self, conn: sqlite3.Connection) -> list[dict[str, Any]]: ...
-    def get(self, conn: sqlite3.Connection, key: str) -> dict[str, Any] | None: ...
-    def save(self, conn: sqlite3.Connection, item: dict[str, Any], replacing: str | None) -> None: ...
-    def remove(self, conn: sqlite3.Connection, key: str) -> None: ...
+    def all(self, conn: sqlite3.Connection, /) -> list[dict[str, Any]]: ...
+    def get(self, conn: sqlite3.Connection, key: str, /) -> dict[str, Any] | None: ...
+    def save(self, conn: sqlite3.Connection, item: dict[str, Any], replacing: str | None, /) -> None: ...
+    def remove(self, conn: sqlite3.Connection, key: str, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -115,38 +116,28 @@ class TableStorage:
         conn.execute("DELETE FROM stack_admin_items WHERE kind = ? AND key = ?", (self.kind, key))
 
 
-class EnvironmentStorage:
-    """The store's environments table, which publishing and the CDA read too."""
+@dataclass(frozen=True)
+class StoreTableStorage:
+    """A table of the store's own, which publishing and the CDA read too, kept through the
+    store's functions for it."""
 
-    def all(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        return store.list_environments(conn)
-
-    def get(self, conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
-        return store.get_environment(conn, key)
-
-    def save(self, conn: sqlite3.Connection, item: dict[str, Any], replacing: str | None) -> None:
-        if replacing is not None and replacing != item["name"]:
-            store.rename_environment(conn, replacing, item["name"])
-        store.save_environment(conn, item)
-
-    def remove(self, conn: sqlite3.Connection, key: str) -> None:
-        store.delete_environment(conn, key)
+    all: Callable[[sqlite3.Connection], list[dict[str, Any]]]
+    get: Callable[[sqlite3.Connection, str], dict[str, Any] | None]
+    save: Callable[[sqlite3.Connection, dict[str, Any], str | None], None]
+    remove: Callable[[sqlite3.Connection, str], None]
 
 
-class LocaleStorage:
-    """The store's locales table (the master locale keeps its mark)."""
+def save_environment(conn: sqlite3.Connection, item: dict[str, Any], replacing: str | None) -> None:
+    """Saves the environment; a renamed one takes what was published to its old name along."""
+    if replacing is not None and replacing != item["name"]:
+        store.rename_environment(conn, replacing, item["name"])
+    store.save_environment(conn, item)
 
-    def all(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        return store.list_locales(conn)
 
-    def get(self, conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
-        return store.get_locale(conn, key)
-
-    def save(self, conn: sqlite3.Connection, item: dict[str, Any], replacing: str | None) -> None:
-        store.save_locale(conn, item, is_master=item["code"] == store.master_locale(conn))
-
-    def remove(self, conn: sqlite3.Connection, key: str) -> None:
-        store.delete_locale(conn, key)
+def save_locale(conn: sqlite3.Connection, item: dict[str, Any], replacing: str | None) -> None:
+    """Saves the locale; the master locale keeps its mark."""
+    del replacing  # a code never changes (prepare_locale refuses it): the item names the row
+    store.save_locale(conn, item, is_master=item["code"] == store.master_locale(conn))
 
 
 Prepare = Callable[[sqlite3.Connection, Any, "dict[str, Any] | None"], dict[str, Any]]
@@ -278,7 +269,9 @@ def collections() -> list[Collection]:
             "/environments",
             "environment",
             "environments",
-            EnvironmentStorage(),
+            StoreTableStorage(
+                store.list_environments, store.get_environment, save_environment, store.delete_environment
+            ),
             EnvironmentBody,
             cast(Prepare, prepare_environment),
             (
@@ -291,7 +284,7 @@ def collections() -> list[Collection]:
             "/locales",
             "locale",
             "locales",
-            LocaleStorage(),
+            StoreTableStorage(store.list_locales, store.get_locale, save_locale, store.delete_locale),
             LocaleBody,
             cast(Prepare, prepare_locale),
             ("Language added successfully.", "Language updated successfully.", "Language removed successfully."),
@@ -369,14 +362,10 @@ def collection_routes(state: SandboxState, c: Collection) -> list[BaseRoute]:
             c.storage.remove(conn, request.path_params["key"])
         return JSONResponse({"notice": c.notices[2]})
 
-    routes: list[BaseRoute] = [Route(c.path, cma_endpoint(state, listed), methods=["GET"])]
+    table = [(c.path, "GET", listed)]
     if c.body is not None:
-        routes += [
-            Route(c.path, cma_endpoint(state, create), methods=["POST"]),
-            Route(c.path + "/{key}", cma_endpoint(state, update), methods=["PUT"]),
-            Route(c.path + "/{key}", cma_endpoint(state, delete), methods=["DELETE"]),
-        ]
-    return routes
+        table += [(c.path, "POST", create), (c.path + "/{key}", "PUT", update), (c.path + "/{key}", "DELETE", delete)]
+    return cma_routes(state, table)
 
 
 _WRAPPERS: dict[str, type[BaseModel]] = {}

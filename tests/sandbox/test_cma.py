@@ -96,6 +96,28 @@ async def test_an_invalid_entry_answers_422_code_119_naming_each_bad_field(
     assert set(answer.json()["errors"]) == bad_fields
 
 
+@pytest.mark.parametrize(
+    ("release_date", "accepted"),
+    [
+        ("2024-05-01", True),
+        ("2024-05-01Z", True),
+        ("2024-05-01T10:00:00Z", True),
+        ("2024-05-01T10:00:00.123+02:00", True),
+        ("2024-02-30", False),
+        ("2024-05-01T25:00", False),
+        ("01/05/2024", False),
+    ],
+)
+async def test_an_isodate_field_takes_a_date_or_a_timestamp_and_refuses_an_impossible_one(
+    sandbox_http: httpx2.AsyncClient, release_date: str, accepted: bool
+) -> None:
+    entry = {"title": f"Dated {release_date}", "sku": f"SKU-{release_date}", "price": 1, "release_date": release_date}
+    answer = await sandbox_http.post(ENTRIES.format(ct="product"), json={"entry": entry})
+    assert answer.status_code == (201 if accepted else 422), answer.text
+    if not accepted:
+        assert set(answer.json()["errors"]) == {"release_date"}
+
+
 async def test_a_body_without_an_entry_object_is_refused(sandbox_http: httpx2.AsyncClient) -> None:
     for body in (b"not json", b"[]", b'{"title": "x"}'):
         answer = await sandbox_http.post(

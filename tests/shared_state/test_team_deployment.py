@@ -33,16 +33,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Figures:
 
 
 @pytest.mark.timeout(600)
-def test_sixty_clients_on_three_replicas_draw_no_429_but_one_after_the_outage_and_no_second_over_the_limit(
+def test_sixty_clients_on_three_replicas_draw_no_429_and_no_second_over_the_limit_though_redis_was_killed(
     run: Figures,
 ) -> None:
     assert run.clients == 60
     assert run.seconds >= SECONDS
     assert run.errors == []
     assert run.calls > KILL_AFTER + RESTART_AFTER
-    # None before the kill or during the outage, on a busy machine too: each replica holds a
-    # place until its request's answer, by which time the sandbox has counted it, however late
-    # it got there. After Redis came back, at most AFTER_RESTART_ALLOWANCE (see there).
+    # None, on a busy machine too: each replica holds a place until its request's answer, by
+    # which time the sandbox has counted it, however late it got there; after Redis came back,
+    # none either (AFTER_RESTART_ALLOWANCE is 0: the replicas settle until all are back).
     assert not run.rate_limited_beyond_allowance(), run.rate_limited_by_phase()
     assert set(run.peaks()) >= {"cma.read", "cma.write"}
     assert all(peak <= LIMIT for peak in run.peaks().values())
