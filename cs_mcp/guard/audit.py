@@ -15,17 +15,20 @@ request a browser makes. Every hidden character (control, bidi, separator) is wr
 created owner-only (0600) in a 0700 directory.
 
 With a shared `AuditStream` (Redis, when replicas share a deployment), each line is also added
-to the stream after it is on disk. The file stays the record of truth: when the stream cannot
-be reached, the place of the first line it missed is kept beside the log (`<log>.stream-pending`)
-and the next append that reaches the stream first sends every line from there, so the merged
-trail loses nothing. A line goes with its place (`PlacedLine`: the file it is in and its byte
-offset there), and the stream skips a line at or before the last place it added from that file:
-a line whose add reached the stream though its reply was lost is sent again by the catch-up,
-and not added twice, while the same bytes written twice (two places) are two lines.
+to the stream after it is on disk. The file stays the record of truth: the place of the line is
+kept beside the log (`<log>.stream-pending`) until the stream answered, so when the stream cannot
+be reached, or the process is killed before it answers, the next append that reaches the stream
+first sends every line from there, and the merged trail loses nothing. A line goes with its
+place (`PlacedLine`: the file it is in and its byte offset there; a file's first line starts
+with a random `file_id` that names the file, see `AuditLog.source_of`), and the stream skips a
+line at or before the last place it added from that file: a line whose add reached the stream
+though its reply was lost is sent again by the catch-up, and not added twice, while the same
+bytes written twice (two places) are two lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -131,6 +134,8 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_KEEP = 5
 # A file's source names it by its first line, or this many bytes of a longer one (see source_of).
 _HEAD_BYTES = 4096
+# The field of a file's first line that makes it unlike any other file's (see source_of).
+FILE_ID = "file_id"
 
 
 class AuditLog:
@@ -162,11 +167,12 @@ class AuditLog:
         self._lock = threading.Lock()
         self.stream = stream
         self._stream_warned = False
+        self._pending = self.pending_path
 
     @property
     def pending_path(self) -> Path:
-        """Where the first line the stream missed is recorded (its file's inode, its byte offset
-        and its file's source)."""
+        """Where the first line the stream has not surely added is recorded (its file's inode,
+        its byte offset and its file's source) until the stream answered."""
         return self.path.with_name(self.path.name + ".stream-pending")
 
     def source_of(self, file: Path) -> str:
@@ -174,8 +180,11 @@ class AuditLog:
         first line (or of its first 4 KiB), which never changes once written. Rotation renames
         a file and keeps its source; a new file has another. The inode alone could name two
         files: one deleted once it was rotated past `keep`, and a later one given its inode,
-        whose lines the stream would take for the first's and skip. Nothing of the process or
-        host is in it: every process that appends to the file names it alike.
+        whose lines the stream would take for the first's and skip; two replicas' files on
+        separate volumes can have one inode too. Nor is the first record enough: a burst of
+        identical attempts within a millisecond writes the same bytes, so a file's first line
+        starts with a random `file_id` (written by this log since it names sources so). Nothing
+        of the process or host is in it: every process that appends to the file names it alike.
 
         Raises:
             OSError: the file cannot be read.
@@ -190,11 +199,15 @@ class AuditLog:
         """`value` with this log's secrets removed."""
         return redact(value, self._secrets)
 
-    def _line(self, record: AuditRecord) -> bytes:
+    def _line(self, record: AuditRecord, file_id: str | None = None) -> bytes:
+        """`record` as one line of the file; `file_id` (a file's first line) is its first field."""
         # Every field, not only the arguments: targets, rules and request ids come from
         # arguments and from Contentstack's answers too.
         data = record.model_dump(mode="json")
         data["arguments"] = redact_arguments(data["arguments"], self._secrets)
+        if file_id is not None:
+            # First, so that the head source_of reads holds it however long the line is.
+            data = {FILE_ID: file_id} | {k: v for k, v in data.items() if k != FILE_ID}
         return (json_line(self.redact(data)) + "\n").encode()
 
     def append_sync(self, record: AuditRecord) -> None:
@@ -215,7 +228,14 @@ class AuditLog:
                     os.close(fd)
                     fd = self._open_locked()
                 offset = os.fstat(fd).st_size
-                view = memoryview(line)
+                data = line
+                if offset == 0:  # a new file: its first line names it (see source_of)
+                    line = data = self._line(record, file_id=os.urandom(8).hex())
+                elif sys.platform != "win32" and os.pread(fd, 1, offset - 1) != b"\n":
+                    # A line torn by a process killed mid-write, or by a full disk: ended
+                    # first, or this line would be glued to it and unreadable.
+                    data, offset = b"\n" + line, offset + 1
+                view = memoryview(data)
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
@@ -227,21 +247,25 @@ class AuditLog:
 
     def _to_stream(self, stream: AuditStream, line: bytes, inode: int, offset: int) -> None:
         """Adds `line` (at `offset` of the file `inode`, the log's current file, which the
-        caller holds locked) to the stream, after any lines it missed; on failure records where
-        the stream stopped. Never raises: the line is on disk."""
+        caller holds locked) to the stream, after any lines it missed; records where the stream
+        stops until it answered. Never raises: the line is on disk."""
         pending = self._read_pending()
-        source: str | None = None
+        recorded = False
         try:
             if pending is None:
                 source = self.source_of(self.path)
+                # Before the add: a process killed before the stream answers leaves the line to
+                # the next append's catch-up (which the stream skips if it was added).
+                self._record_pending(f"{inode} {offset} {source}\n")
+                recorded = True
                 stream.add([PlacedLine(source, offset, line)])
             else:
                 stream.add(self._missed_lines(*pending))
         except Exception as exc:  # the stream's client raises its own error types
-            if pending is None:
-                # Without a source (the file could not be read back), the inode finds the file.
-                named = f" {source}" if source else ""
-                self.pending_path.write_text(f"{inode} {offset}{named}\n")
+            if pending is None and not recorded:
+                # The file could not be read back (or the place not written): the inode finds it.
+                with contextlib.suppress(OSError):
+                    self._record_pending(f"{inode} {offset}\n")
             if not self._stream_warned:
                 self._stream_warned = True
                 logger.warning(
@@ -250,14 +274,26 @@ class AuditLog:
                     self.path,
                 )
             return
-        if pending is not None:
-            self.pending_path.unlink(missing_ok=True)
-            self._stream_warned = False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._pending)
+        self._stream_warned = False
+
+    def _record_pending(self, place: str) -> None:
+        """Writes `place` to the stream-pending file (with os calls: this runs at each append).
+
+        Raises:
+            OSError: it cannot be written.
+        """
+        fd = os.open(self._pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, place.encode())
+        finally:
+            os.close(fd)
 
     def _read_pending(self) -> tuple[int, int, str | None] | None:
         """The inode, offset and source (None if unknown) of the first line the stream missed."""
         try:
-            inode, offset, *source = self.pending_path.read_text().split()
+            inode, offset, *source = self._pending.read_text().split()
             return int(inode), int(offset), source[0] if source else None
         except (FileNotFoundError, ValueError, IndexError):
             return None
@@ -296,7 +332,8 @@ class AuditLog:
         names `path.1`, so it is reopened until the locked file is the one at `path`.
         """
         while True:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            # Read too: append_sync reads the last byte to end a torn line.
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             if sys.platform == "win32":
                 return fd  # no flock: the in-process lock is all there is
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed

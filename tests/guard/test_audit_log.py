@@ -121,6 +121,19 @@ def test_a_torn_last_line_is_skipped_by_the_reader(tmp_path: Path) -> None:
     assert [r.principal for r in read_audit(path)] == ["bot", "writer"]
 
 
+def test_a_line_written_after_a_torn_one_is_a_line_of_its_own_in_the_file_and_the_stream(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    stream = RecordingStream()
+    log = AuditLog(path, stream=stream)
+    log.append_sync(record())
+    with path.open("ab") as f:
+        f.write(b'{"time":"2026-01-02","principal":"to')  # killed mid-write
+    log.append_sync(record("next"))
+    assert [r.principal for r in read_audit(path)] == ["bot", "next"]
+    assert [json.loads(placed.line)["principal"] for placed in stream.added] == ["bot", "next"]
+    assert all(path.read_bytes()[placed.offset :].startswith(placed.line) for placed in stream.added)
+
+
 def test_read_audit_filters_by_principal_and_tails(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
@@ -153,17 +166,19 @@ for n in range(100000):
 """
 
 
+def python_child(code: str, path: Path, stdout: int | None = None) -> subprocess.Popen[bytes]:
+    """A Python process running `code` on the log at `path`, with this repository importable."""
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=stdout, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}
+    )
+
+
 def test_a_process_killed_mid_run_leaves_whole_lines_and_at_most_a_torn_last_one_the_reader_skips(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "audit.jsonl"
-    repo = Path(__file__).resolve().parents[2]
-    child = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)],
-        stdout=subprocess.PIPE,
-        cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(repo)},
-    )
+    child = python_child(WRITER, path, stdout=subprocess.PIPE)
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == b"writing\n"
@@ -183,11 +198,12 @@ def test_a_process_killed_mid_run_leaves_whole_lines_and_at_most_a_torn_last_one
 def test_the_log_rotates_at_its_size_and_keeps_only_the_configured_number_of_files(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     line_size = len(AuditLog(path)._line(record("p00")))  # pyright: ignore[reportPrivateUsage] - the unit of size
-    log = AuditLog(path, max_bytes=3 * line_size, keep=2)
+    first_size = len(AuditLog(path)._line(record("p00"), file_id="0" * 16))  # pyright: ignore[reportPrivateUsage] - a file's first line names it
+    log = AuditLog(path, max_bytes=first_size + 2 * line_size, keep=2)
     for n in range(20):
         log.append_sync(record(f"p{n:02d}"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
-    assert all(p.stat().st_size <= 3 * line_size for p in tmp_path.iterdir())
+    assert all(p.stat().st_size <= first_size + 2 * line_size for p in tmp_path.iterdir())
     assert stat.S_IMODE((tmp_path / "audit.jsonl.1").stat().st_mode) == 0o600
     # The newest records survive, read across the files oldest first.
     assert [r.principal for r in read_audit(path)] == [f"p{n:02d}" for n in range(12, 20)]
@@ -249,16 +265,17 @@ def test_each_line_goes_to_the_stream_with_its_files_source_and_byte_offset_whic
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "audit.jsonl"
-    line_size = len(AuditLog(path)._line(record("p0")))  # pyright: ignore[reportPrivateUsage] - the unit of size
+    first_size = len(AuditLog(path)._line(record("p0"), file_id="0" * 16))  # pyright: ignore[reportPrivateUsage] - a file's first line names it
+    line_size = len(AuditLog(path)._line(record("p1")))  # pyright: ignore[reportPrivateUsage] - the unit of size
     stream = RecordingStream()
-    log = AuditLog(path, max_bytes=2 * line_size, stream=stream)
+    log = AuditLog(path, max_bytes=first_size + line_size, stream=stream)
     for n in range(3):
         log.append_sync(record(f"p{n}"))
     rotated, current = log.source_of(tmp_path / "audit.jsonl.1"), log.source_of(path)
     assert rotated != current
     assert [(placed.source, placed.offset) for placed in stream.added] == [
         (rotated, 0),
-        (rotated, line_size),
+        (rotated, first_size),
         (current, 0),
     ]
     assert (
@@ -281,3 +298,46 @@ def test_a_stream_pending_file_naming_only_inode_and_offset_is_still_caught_up_f
     assert [json.loads(placed.line)["principal"] for placed in stream.added] == ["sent", "missed", "back"]
     assert [placed.offset for placed in stream.added][1] == int(offset)
     assert not log.pending_path.exists()
+
+
+def test_a_files_first_line_starts_with_a_random_file_id_so_that_one_record_starting_two_files_names_them_apart(
+    tmp_path: Path,
+) -> None:
+    long = record("p", arguments={"body": "x" * 10_000})  # longer than the head that names a file
+    firsts: list[bytes] = []
+    for name in ("one", "two"):
+        log = AuditLog(tmp_path / name / "audit.jsonl")
+        log.append_sync(long)
+        log.append_sync(long)
+        first, second = log.path.read_bytes().splitlines()
+        firsts.append(first)
+        assert first.startswith(b'{"file_id":"')
+        assert b"file_id" not in second
+        assert [r.principal for r in read_audit(log.path)] == ["p", "p"]
+    assert firsts[0][:4096] != firsts[1][:4096]
+
+
+# A replica killed while the stream's answer is awaited: its line is on disk, the stream's fate unknown.
+KILLED_WHILE_ADDING = """
+import os, signal, sys
+from pathlib import Path
+from cs_mcp.guard import AuditLog, AuditRecord
+
+class KilledWhileAdding:
+    def add(self, lines):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+record = AuditRecord(time="2026-01-02T03:04:05.000+00:00", principal="killed", role="publisher",
+                     transport="stdio", tool="publish_entry", decision="allow")
+AuditLog(Path(sys.argv[1]), stream=KilledWhileAdding()).append_sync(record)
+"""
+
+
+def test_a_line_whose_process_was_killed_before_the_stream_answered_is_sent_by_the_next_append(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    assert python_child(KILLED_WHILE_ADDING, path).wait(timeout=60) == -signal.SIGKILL
+    stream = RecordingStream()
+    AuditLog(path, stream=stream).append_sync(record("after"))
+    assert [json.loads(placed.line)["principal"] for placed in stream.added] == ["killed", "after"]

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import os
+import socket
+from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
@@ -16,7 +18,7 @@ from cs_mcp.cli import build_parser
 from cs_mcp.commands import audit
 from cs_mcp.commands._common import SharedConfirmations, build_guard
 from cs_mcp.config import Settings
-from cs_mcp.guard.audit import AuditLog, AuditRecord, merge_stream_lines, read_audit
+from cs_mcp.guard.audit import AuditLog, AuditRecord, PlacedLine, merge_stream_lines, read_audit
 from cs_mcp.guard.confirm import ConfirmationAuthority, ConfirmationError
 from cs_mcp.shared_state import RedisAuditStream, RedisLedger, connect, connect_sync
 from tests.shared_state.conftest import RedisServer, ReplyLosingProxy
@@ -146,6 +148,28 @@ def test_a_line_added_before_redis_died_mid_reply_is_caught_up_once_with_the_lin
     assert principals(lines) == [r.principal for r in read_audit(log.path)], "the files' lines, in their order"
 
 
+class DownStream:
+    """A stream that cannot be reached."""
+
+    def add(self, lines: Iterable[PlacedLine]) -> None:
+        raise ConnectionError("Redis is down")
+
+
+def test_replicas_of_other_hosts_appending_to_one_file_catch_up_each_others_missed_lines_once(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Containers sharing a log volume: one file, other host names, one stream-pending place.
+    path, stream = tmp_path / "audit.jsonl", RedisAuditStream(redis_server.client())
+    monkeypatch.setattr(socket, "gethostname", lambda: "replica-a")
+    one = AuditLog(path, stream=stream)
+    one.append_sync(record("2026-01-01T00:00:01.000+00:00", "sent"))
+    one.stream = DownStream()
+    one.append_sync(record("2026-01-01T00:00:02.000+00:00", "missed"))
+    monkeypatch.setattr(socket, "gethostname", lambda: "replica-b")
+    AuditLog(path, stream=stream).append_sync(record("2026-01-01T00:00:03.000+00:00", "other"))
+    assert principals(stream.lines()) == ["sent", "missed", "other"]
+
+
 def test_the_same_bytes_written_at_two_places_are_two_lines_of_the_merged_trail(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -153,10 +177,12 @@ def test_the_same_bytes_written_at_two_places_are_two_lines_of_the_merged_trail(
     one = AuditLog(tmp_path / "one.jsonl", stream=stream)
     two = AuditLog(tmp_path / "two.jsonl", stream=stream)
     same = record("2026-01-01T00:00:01.000+00:00", "twin")
+    for log in (one, two):  # a file's first line names the file: the same record comes after
+        log.append_sync(record("2026-01-01T00:00:00.000+00:00", "first"))
     one.append_sync(same)
     one.append_sync(same)
     two.append_sync(same)
-    lines = stream.lines()
+    lines = [line for line in stream.lines() if b'"twin"' in line]
     assert len(lines) == 3
     assert len(set(lines)) == 1, "byte for byte the same line"
 
@@ -171,6 +197,25 @@ def test_a_log_file_emptied_in_place_has_its_new_lines_added_from_its_first_byte
     os.truncate(log.path, 0)  # the same inode with new lines from offset 0, as a reused inode has
     log.append_sync(record("2026-01-01T00:00:03.000+00:00", "new"))
     assert principals(stream.lines()) == ["old", "old too", "new"]
+
+
+def test_a_new_file_given_a_deleted_files_inode_and_the_same_first_line_has_its_lines_added(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # A burst of identical attempts within one millisecond writes the same bytes; with one line
+    # per file and one rotated file kept, the third file is created as the first is deleted,
+    # and the filesystem may give it the first file's inode (ext4 does). Two replicas' files
+    # on separate volumes can likewise have the same inode and the same first line.
+    stream = RedisAuditStream(redis_server.client())
+    same = record("2026-01-01T00:00:01.000+00:00", "burst")
+    log = AuditLog(tmp_path / "audit.jsonl", stream=stream, max_bytes=1, keep=1)
+    inodes: list[int] = []
+    for _ in range(3):
+        log.append_sync(same)
+        inodes.append(log.path.stat().st_ino)
+    if inodes[2] != inodes[0]:
+        pytest.skip("the filesystem did not give the third file the first one's inode")
+    assert principals(stream.lines()) == ["burst"] * 3
 
 
 def test_each_stream_entry_names_its_file_and_byte_offset_and_readers_take_only_the_line(
