@@ -399,13 +399,18 @@ class MovingTime(FrozenTime):
 
 
 class Flaky(SharedRateLimiter):
-    """Redis fails the first `failures` reservations as if it could not be reached, or, with
-    `bug`, every one with an error that is not about reaching it."""
+    """Redis fails the first `failures` reservations (and `settle_failures` publishings of a
+    settling round) as if it could not be reached, or, with `bug`, every reservation with an error
+    that is not about reaching it."""
 
     failures = 0
+    settle_failures = 0
     bug = False
 
     async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+        if script is self.settle_script and self.settle_failures > 0:
+            self.settle_failures -= 1
+            raise RedisConnectionError("lost on the way")
         if script is self.reserve_script and self.bug:
             raise RuntimeError("a bug")
         if script is self.reserve_script and self.failures > 0:
@@ -652,26 +657,12 @@ async def test_a_replica_on_its_share_in_a_family_it_no_longer_uses_comes_back_i
     assert await most_granted_in_one_window(time, writer, 9) == 9, "`switched` added its writes and reported back"
 
 
-class SettleFails(SharedRateLimiter):
-    """Redis answers everything but this replica's first publishing of a settling round, as if
-    the connection broke on the way."""
-
-    failed = False
-
-    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
-        if script is self.settle_script and not self.failed:
-            self.failed = True
-            raise RedisConnectionError("lost on the way")
-        return await super().run(script, keys, args)
-
-
 async def test_a_replica_that_reaches_redis_but_cannot_come_back_yet_is_not_counted_back(
     redis_server: RedisServer, replica: Replicas
 ) -> None:
     time = FrozenTime()
-    limits = RateLimits(cma_write=9)
-    first = replica(time, limits, replicas=2)
-    stuck = replica(time, limits, replicas=2, kind=SettleFails)
+    first, stuck = (replica(time, RateLimits(cma_write=9), replicas=2, kind=Flaky) for _ in range(2))
+    stuck.settle_failures = 1  # reaches Redis, but its publishing of the settling is lost on the way
     await through_an_outage(redis_server, time, first, stuck)
     await time.acquire(first, "cma.write")  # back: the writes settle
     await time.acquire(stuck, "cma.write")  # reserved, then could not come back: sent on its share
