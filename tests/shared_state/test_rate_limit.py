@@ -401,13 +401,16 @@ class MovingTime(FrozenTime):
 class Flaky(SharedRateLimiter):
     """Redis fails the first `failures` reservations (and `settle_failures` publishings of a
     settling round) as if it could not be reached, or, with `bug`, every reservation with an error
-    that is not about reaching it."""
+    that is not about reaching it; `reports` counts the reports back without a request."""
 
     failures = 0
     settle_failures = 0
     bug = False
+    reports = 0
 
     async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+        if script is self.report_script:
+            self.reports += 1
         if script is self.settle_script and self.settle_failures > 0:
             self.settle_failures -= 1
             raise RedisConnectionError("lost on the way")
@@ -680,3 +683,15 @@ async def test_every_key_of_a_settling_round_expires(redis_server: RedisServer, 
     keys = cast(list[bytes], await first.redis.keys("cs-mcp:rl:*"))  # pyright: ignore[reportUnknownMemberType] - redis-py types replies loosely
     assert {key.rsplit(b":", 1)[-1] for key in keys} >= {b"settle", b"back", b"settling"}
     assert [key for key in keys if await first.redis.pttl(key) <= 0] == []
+
+
+async def test_a_replica_reports_back_once_a_round_in_a_family_it_does_not_use(
+    redis_server: RedisServer, replica: Replicas
+) -> None:
+    time = FrozenTime()
+    limits = RateLimits(cma_write=9, cma_read=9)
+    writer, reader = replica(time, limits), replica(time, limits, kind=Flaky)
+    await through_an_outage(redis_server, time, writer)
+    await time.acquire(writer, "cma.write")  # back: the writes settle
+    await time.acquire(reader, "cma.read", times=5)
+    assert reader.reports == 1
