@@ -1,11 +1,14 @@
 """One example of valid arguments for every tool, shared by the tests that call every tool
-(secrets, faults, fuzz) or name them (prompts). A new tool adds its line here, and
-`tests/test_examples.py` fails until it does."""
+(secrets, faults, fuzz, the response budget, the write pipeline) or name them (prompts). A new
+tool adds its line here, and `tests/test_examples.py` fails until it does."""
 
 from __future__ import annotations
 
 from typing import Any
 
+# The asset the asset tools' examples name; a test running them on the sandbox puts a seeded
+# asset's uid in its place.
+ASSET = "blt0a"
 ITEM = {"type": "entry", "content_type": "blog_post", "uid": "blt01", "version": 1, "locale": "en-us"}
 
 # Arguments that pass validation for every tool, so that each one reaches the stack.
@@ -55,13 +58,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "list_automation_accounts": {"project_id": "p1"},
     "get_automation_account": {"project_id": "p1", "account_id": "a1"},
     "get_automation_audit_log": {"project_id": "p1", "log_id": "l1"},
-    "get_asset": {"uid": "blt0a"},
+    "get_asset": {"uid": ASSET},
     "list_asset_folders": {},
-    "get_asset_references": {"uid": "blt0a"},
+    "get_asset_references": {"uid": ASSET},
     "upload_asset": {"content_base64": "aGVsbG8=", "filename": "a.png"},
-    "replace_asset": {"uid": "blt0a", "content_base64": "aGVsbG8=", "filename": "a.png"},
-    "update_asset": {"uid": "blt0a", "title": "t"},
-    "delete_asset": {"uid": "blt0a"},
+    "replace_asset": {"uid": ASSET, "content_base64": "aGVsbG8=", "filename": "a.png"},
+    "update_asset": {"uid": ASSET, "title": "t"},
+    "delete_asset": {"uid": ASSET},
     "create_asset_folder": {"name": "f"},
     "create_content_type": {
         "uid": "faq",

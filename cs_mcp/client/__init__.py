@@ -28,7 +28,7 @@ from cs_mcp.client._analytics import (
     JobDataPage,
     ReportName,
 )
-from cs_mcp.client._assets import AssetFile, AssetReference, Folder, FolderStep
+from cs_mcp.client._assets import ROOT_FOLDER, AssetFile, AssetReference, Folder, FolderStep
 from cs_mcp.client._automate import (
     SECRET_VARIABLE_TYPE,
     AuditLogEntry,
@@ -140,6 +140,7 @@ __all__ = [
     "REGIONS",
     "REPORTS",
     "ROLES",
+    "ROOT_FOLDER",
     "SECRET_VARIABLE_TYPE",
     "SERVICES",
     "WEBHOOKS",

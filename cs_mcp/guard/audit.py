@@ -295,7 +295,7 @@ class AuditLog:
         try:
             inode, offset, *source = self._pending.read_text().split()
             return int(inode), int(offset), source[0] if source else None
-        except (FileNotFoundError, ValueError, IndexError):
+        except (FileNotFoundError, ValueError):
             return None
 
     def _missed_lines(self, inode: int, offset: int, source: str | None) -> Iterator[PlacedLine]:

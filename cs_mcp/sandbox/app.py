@@ -1,7 +1,9 @@
 """The sandbox as one ASGI app: the four APIs under their prefixes, its controls, its limits.
 
-`create_app(state)` runs every API module's `setup` (tables and seed data, the content first
-since publishing, releases and analytics read it) and mounts their routes:
+`create_app(state)` mounts the routes of the modules `MOUNTS` lists under their prefix and
+runs the `setup` of each of them that has one (tables and seed data; the seed's content first,
+then the modules in `MOUNTS`' order, cma before publishing, releases and analytics, which read
+it):
 
     /cma/v3        cma + assets + content_types + publishing + releases + stack_admin
     /cdn/v3        cdn
@@ -14,6 +16,9 @@ error body shape instead of Starlette's plain text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -48,27 +53,29 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(status, status, "The server encountered an error. Please try again later.")
 
 
+# Each API's prefix and the modules whose routes it mounts: the one list both the routes and
+# the setups come from, so a module's `setup` runs as soon as it is mounted.
+MOUNTS: tuple[tuple[str, tuple[ModuleType, ...]], ...] = (
+    ("/cma/v3", (cma, assets, content_types, publishing, releases, stack_admin)),
+    ("/cdn/v3", (cdn,)),
+    ("/analytics/v2", (analytics,)),
+    ("/automate/v1", (automate,)),
+    ("/_sandbox", (admin,)),
+)
+
+
 def create_app(state: SandboxState) -> Starlette:
     """The sandbox app over `state`; creates and seeds the database when it is empty."""
     seed.setup(state)
-    for module in (cma, cdn, publishing, releases, analytics, automate, stack_admin):
-        module.setup(state)
+    for _, modules in MOUNTS:
+        for module in modules:
+            # Optional: a module that keeps no tables of its own defines none.
+            setup: Callable[[SandboxState], None] | None = getattr(module, "setup", None)
+            if setup is not None:
+                setup(state)
     routes = [
-        Mount(
-            "/cma/v3",
-            routes=[
-                *cma.routes(state),
-                *assets.routes(state),
-                *content_types.routes(state),
-                *publishing.routes(state),
-                *releases.routes(state),
-                *stack_admin.routes(state),
-            ],
-        ),
-        Mount("/cdn/v3", routes=cdn.routes(state)),
-        Mount("/analytics/v2", routes=analytics.routes(state)),
-        Mount("/automate/v1", routes=automate.routes(state)),
-        Mount("/_sandbox", routes=admin.routes(state)),
+        Mount(prefix, routes=[route for module in modules for route in module.routes(state)])
+        for prefix, modules in MOUNTS
     ]
     return Starlette(
         routes=routes,

@@ -288,12 +288,6 @@ class CDA:
         return content_type_not_found(uid) if found is None else JSONResponse({"content_type": found})
 
 
-# A hook kept for symmetry with the other API modules: the CDA has no tables of its own.
-def setup(state: SandboxState) -> None:
-    """The CDA reads the store's tables; nothing to create."""
-    del state
-
-
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The CDA's routes, relative to `/cdn/v3`."""
     cda = CDA(state)

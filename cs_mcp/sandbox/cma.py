@@ -876,11 +876,6 @@ class CMA:
         return not_found("code") if found is None else JSONResponse({"locale": found})
 
 
-def setup(state: SandboxState) -> None:
-    """The CMA's tables are the store's; `seed.setup` creates and fills them."""
-    del state
-
-
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The CMA's routes, relative to `/cma/v3`."""
     cma = CMA(state)

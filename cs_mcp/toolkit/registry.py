@@ -1,7 +1,8 @@
 """How a tool is declared: its toolset, the scopes that list it, and its four annotations.
 
-Each toolset module decorates its read tools with `@tool(...)` and its write tools with
-`@write_tool(...)`; `server.py` registers what the registry holds. A write tool's function
+Each toolset module declares its tools through one `ToolsetDeclarations` (`declarations.py`:
+`@declare.read`, `@declare.write`, `@declare.delete`), which calls `tool` and `write_tool`
+here; `server.py` registers what the registry holds. A write tool's function
 takes a `WriteCall` (bound to its declaration) instead of the context, and so can only write
 through the pipeline in `write.py`. Scopes are checked when the module is imported. Every
 tool is wrapped so that an expected failure of Contentstack reaches the model as a
@@ -38,8 +39,9 @@ class Toolset:
 
     name: str
     description: str
-    # The modules whose `@tool`/`@write_tool` declarations make it up, a tool it serves from
-    # another toolset (`also_in`) included: serving it imports these and no others.
+    # The modules whose declarations (`@declare.read/write/delete`) make it up, a tool it serves
+    # from another toolset (`also_in`) included: serving it imports these and no others. Their
+    # order here is the order of their tools in a listing.
     modules: tuple[str, ...]
     needs: Capability  # without these credentials its tools are not served
     api: Api  # the API its tools call: `cs-mcp doctor` calls it live when that API answers
@@ -525,7 +527,7 @@ def _deferred(name: str, module: str) -> Callable[..., Awaitable[Any]]:
 
 
 def registered_tools(toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
-    """The declared tools, in a stable order (toolset, then declaration): every one, or only
+    """The declared tools, in a stable order (toolset, module, then declaration): every one, or only
     those `toolsets` serve, after importing those toolsets' modules and no others."""
     chosen = None if toolsets is None else list(toolsets)
     load_toolsets(chosen)
@@ -533,13 +535,22 @@ def registered_tools(toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
 
 
 def served_tools(specs: Iterable[ToolSpec], toolsets: Iterable[str] | None = None) -> list[ToolSpec]:
-    """Those of `specs` that `toolsets` serve (all of them when None), by toolset, in the order
-    given within one."""
+    """Those of `specs` that `toolsets` serve (all of them when None), by toolset, then by the
+    place of their module in the toolset's `modules`, in the order given within one module."""
     order = {name: i for i, name in enumerate(TOOLSETS)}
     chosen = set(TOOLSETS if toolsets is None else toolsets)
     served = [spec for spec in specs if chosen.intersection(spec.toolsets)]
-    # A tool moved to a new toolset keeps its place among the tools of the one it came from.
-    return sorted(served, key=lambda s: min(order[t] for t in s.toolsets))
+
+    def place(spec: ToolSpec) -> tuple[int, int]:
+        # A tool moved to a new toolset keeps its place among the tools of the one it came from.
+        first = min(spec.toolsets, key=order.__getitem__)
+        modules = TOOLSETS[first].modules
+        module = spec.fn.__module__
+        # By module, not by registration: the registry fills in the order modules were first
+        # imported, which a server of other toolsets earlier in the process decides.
+        return order[first], modules.index(module) if module in modules else len(modules)
+
+    return sorted(served, key=place)
 
 
 def load_toolsets(toolsets: Iterable[str] | None = None) -> None:

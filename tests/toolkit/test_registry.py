@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from cs_mcp.client import APIModel
 from cs_mcp.toolkit.registry import TOOLSETS, load_toolsets
+from cs_mcp.toolkit.stored_schemas import declared_tools
 
 
 def test_every_model_a_toolset_module_declares_builds_its_validator_at_first_use() -> None:
@@ -38,3 +39,15 @@ def test_a_toolsets_models_build_their_validators_at_first_use_not_at_import() -
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_a_listings_order_does_not_depend_on_which_toolsets_modules_were_imported_first() -> None:
+    # A fresh interpreter that imports the assets module before the entries one, as a server of
+    # the assets toolset alone does; the entries toolset serves tools of both.
+    script = (
+        "from cs_mcp.toolkit.registry import load_toolsets, registered_tools\n"
+        "load_toolsets(['assets'])\n"
+        "print(' '.join(spec.name for spec in registered_tools(['entries'])))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [spec.name for spec in declared_tools(["entries"])]

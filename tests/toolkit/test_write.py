@@ -44,7 +44,7 @@ from cs_mcp.server import build_server
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, write_spec
 from cs_mcp.toolkit.write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
-from tests._examples import EXAMPLES, author_examples
+from tests._examples import ASSET, EXAMPLES, author_examples
 from tests.helpers import EDITOR_ROLE, UNPACED, structured, text_of
 from tests.reliability._stack import NO_WAIT
 
@@ -632,9 +632,16 @@ async def arguments_reaching_the_write(client: Client, name: str) -> dict[str, A
     with a confirmation token where the built-in policy asks for one (deletes)."""
     arguments = await write_arguments(client, name)
     if name.startswith("delete_"):
-        asked = await ok(client, name, arguments)
-        arguments["confirmation_token"] = asked["confirmation"]["confirmation_token"]
+        asked = await client.call_tool(name, arguments)
+        assert not asked.is_error, f"{text_of(asked)}: {NOT_REACHED.format(name)}"
+        arguments["confirmation_token"] = structured(asked)["confirmation"]["confirmation_token"]
     return arguments
+
+
+NOT_REACHED = (
+    "{} did not reach its write with its example's arguments (EXAMPLES in tests/_examples.py): "
+    "give it arguments that do in write_arguments of tests/toolkit/test_write.py"
+)
 
 
 # stack_admin writes, by the collection they change; uid-keyed ones name its first item.
@@ -652,14 +659,21 @@ ADMIN_ARGUMENTS: dict[str, dict[str, Any]] = {
     "update_webhook": {"disabled": True},
     "delete_webhook": {},
 }
-# The asset and content type writes take the shared examples' arguments; those on an asset
-# (replace, update, delete) get a seeded asset's uid in place of the example's.
-ASSET_WRITES = ("upload_asset", "replace_asset", "update_asset", "delete_asset", "create_asset_folder")
-CONTENT_TYPE_WRITES = ("create_content_type", "update_content_type", "delete_content_type")
+# The release writes that act on a release, which write_arguments creates for each call.
+ON_A_RELEASE = (
+    "update_release",
+    "add_release_items",
+    "remove_release_items",
+    "deploy_release",
+    "clone_release",
+    "delete_release",
+)
 
 
 async def write_arguments(client: Client, name: str) -> dict[str, Any]:
-    """Arguments that reach `name`'s write once confirmed."""
+    """Arguments that reach `name`'s write once confirmed: its shared example (`EXAMPLES`), a
+    seeded asset's uid in place of the example's `ASSET`, unless an override below names objects
+    of the sandbox instead."""
     if name in ADMIN_ARGUMENTS:
         arguments = dict(ADMIN_ARGUMENTS[name])
         kind = name.split("_")[-1] + "s"
@@ -680,10 +694,6 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
         await ok(client, "publish", {"items": [item], "environments": ["development"], "scheduled_at": when})
         queue = await ok(client, "list_publish_queue", {"status": "scheduled"})
         return {"queue_uid": queue["rows"][0]["uid"]}
-    if name in ASSET_WRITES or name in CONTENT_TYPE_WRITES:
-        asset = (await ok(client, "query_assets", {"limit": 1}))["assets"][0]["uid"]
-        on_asset = name in ("replace_asset", "update_asset", "delete_asset")
-        return EXAMPLES[name] | ({"uid": asset} if on_asset else {})
     if name == "set_automation_active":
         project = (await ok(client, "list_automation_projects", {}))["projects"][0]
         automation = (await ok(client, "list_automations", {"project_id": project["id"]}))["automations"][0]
@@ -700,17 +710,25 @@ async def write_arguments(client: Client, name: str) -> dict[str, Any]:
             return {"project_id": project, "key": "PROBE", "value": "probe", "type": "password"}
         variable = (await ok(client, "list_project_variables", {"project_id": project}))["variables"][0]["id"]
         return {"project_id": project, "variable_id": variable} | ({"value": "x"} if name.startswith("update") else {})
-    with_item = name != "add_release_items"
-    created = await ok(client, "create_release", {"name": "Probe", "items": [item] if with_item else []})
-    uid = created["release"]["uid"]
-    return {
-        "update_release": {"release_uid": uid, "description": "probe"},
-        "add_release_items": {"release_uid": uid, "items": [item]},
-        "remove_release_items": {"release_uid": uid, "all": True},
-        "deploy_release": {"release_uid": uid, "environments": ["development"]},
-        "clone_release": {"release_uid": uid, "name": "Probe copy"},
-        "delete_release": {"release_uid": uid},
-    }[name]
+    if name in ON_A_RELEASE:
+        with_item = name != "add_release_items"
+        created = await ok(client, "create_release", {"name": "Probe", "items": [item] if with_item else []})
+        uid = created["release"]["uid"]
+        return {
+            "update_release": {"release_uid": uid, "description": "probe"},
+            "add_release_items": {"release_uid": uid, "items": [item]},
+            "remove_release_items": {"release_uid": uid, "all": True},
+            "deploy_release": {"release_uid": uid, "environments": ["development"]},
+            "clone_release": {"release_uid": uid, "name": "Probe copy"},
+            "delete_release": {"release_uid": uid},
+        }[name]
+    if name not in EXAMPLES:
+        pytest.fail(f"add the example arguments of {name} to EXAMPLES in tests/_examples.py")
+    # A copy: the caller adds a confirmation token to it.
+    arguments = dict(EXAMPLES[name])
+    if arguments.get("uid") == ASSET:
+        arguments["uid"] = (await ok(client, "query_assets", {"limit": 1}))["assets"][0]["uid"]
+    return arguments
 
 
 @pytest.mark.parametrize("name", WRITE_TOOLS)
@@ -724,7 +742,7 @@ async def test_an_unreadable_answer_to_any_write_says_it_was_sent_and_is_audited
             before = len(audit_lines(audit_path))
             garbling.body = b"<html>502 Bad Gateway</html>"
             result = await client.call_tool(name, arguments)
-    assert garbling.garbled >= 1
+    assert garbling.garbled >= 1, NOT_REACHED.format(name)
     if name in ("publish", "unpublish"):
         # Reported item by item: the item whose answer was unreadable says the write went out.
         answer = structured(result)
