@@ -138,6 +138,19 @@ _HEAD_BYTES = 4096
 FILE_ID = "file_id"
 
 
+def _source(fd: int) -> str:
+    """The source of the open file `fd` (see `AuditLog.source_of`); reads from its start, which
+    moves no write of a file opened for appending.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    os.lseek(fd, 0, os.SEEK_SET)
+    head = os.read(fd, _HEAD_BYTES)
+    first = head[: head.find(b"\n") + 1] or head
+    return f"{os.fstat(fd).st_ino}:{hashlib.sha256(first).hexdigest()[:16]}"
+
+
 class AuditLog:
     """Appends audit records to `path`, each flushed and fsync'd before `append` returns.
 
@@ -190,10 +203,7 @@ class AuditLog:
             OSError: the file cannot be read.
         """
         with file.open("rb") as f:
-            inode = os.fstat(f.fileno()).st_ino
-            head = f.read(_HEAD_BYTES)
-        first = head[: head.find(b"\n") + 1] or head
-        return f"{inode}:{hashlib.sha256(first).hexdigest()[:16]}"
+            return _source(f.fileno())
 
     def redact(self, value: Any) -> Any:
         """`value` with this log's secrets removed."""
@@ -241,19 +251,20 @@ class AuditLog:
                     view = view[written:]
                 os.fsync(fd)
                 if self.stream is not None:
-                    self._to_stream(self.stream, line, os.fstat(fd).st_ino, offset)
+                    self._to_stream(self.stream, line, fd, offset)
             finally:
                 os.close(fd)
 
-    def _to_stream(self, stream: AuditStream, line: bytes, inode: int, offset: int) -> None:
-        """Adds `line` (at `offset` of the file `inode`, the log's current file, which the
-        caller holds locked) to the stream, after any lines it missed; records where the stream
-        stops until it answered. Never raises: the line is on disk."""
+    def _to_stream(self, stream: AuditStream, line: bytes, fd: int, offset: int) -> None:
+        """Adds `line` (at `offset` of the log's current file, open and locked by the caller as
+        `fd`) to the stream, after any lines it missed; records where the stream stops until it
+        answered. Never raises: the line is on disk."""
+        inode = os.fstat(fd).st_ino
         pending = self._read_pending()
         recorded = False
         try:
             if pending is None:
-                source = self.source_of(self.path)
+                source = _source(fd)  # the open file, not the path opened once more
                 # Before the add: a process killed before the stream answers leaves the line to
                 # the next append's catch-up (which the stream skips if it was added).
                 self._record_pending(f"{inode} {offset} {source}\n")
