@@ -99,11 +99,12 @@ def entry_path(content_type: str, locale: str, uid: str | None = None, action: s
     return f"{path}?locale={locale}"
 
 
-def entry_ref(content_type: str, locale: str, entry: Entry) -> EntryRef:
+def entry_ref(content_type: str, locale: str, entry: Entry, *, keep_locale: bool = False) -> EntryRef:
+    """The reference an answer carries to `entry`: in the locale it was answered in, else (or
+    with `keep_locale`) in `locale`."""
     title = clean(entry.title) if entry.title else None
-    return EntryRef(
-        content_type=content_type, uid=entry.uid, locale=entry.locale or locale, version=entry.version, title=title
-    )
+    in_locale = locale if keep_locale else entry.locale or locale
+    return EntryRef(content_type=content_type, uid=entry.uid, locale=in_locale, version=entry.version, title=title)
 
 
 def saved_entry_answer(outcome: WriteOutcome[Entry], content_type: str, locale: str, notice: str) -> EntryWriteAnswer:
@@ -139,8 +140,7 @@ async def run_removal(
         execute=execute,
         target_versions={f"{content_type}/{entry.uid}/{locale}": entry.version or 0},
     )
-    title = clean(entry.title) if entry.title else None
-    removed = EntryRef(content_type=content_type, uid=entry.uid, locale=locale, version=entry.version, title=title)
+    removed = entry_ref(content_type, locale, entry, keep_locale=True)  # the locale it was removed from
     return outcome.answer(EntryWriteAnswer, entry=removed, notice=outcome.result)
 
 
