@@ -33,8 +33,8 @@ Three things must hold across replicas behind one load balancer:
   skips a line at or before the last place it added from the same file, so a line sent again
   (its reply was lost, the catch-up sends it once more) is in the stream once.
 
-Times in Redis are seconds on Redis's own clock (`TIME`), so replicas' clocks need not agree.
-Tests inject a clock instead.
+Times in Redis are whole microseconds on Redis's own clock (`TIME`), so replicas' clocks need not
+agree. Tests inject a clock instead.
 """
 
 from __future__ import annotations
@@ -81,21 +81,41 @@ RETRY_AFTER_SECONDS = 1.0
 # Errors that mean "Redis is not answering", as opposed to a bug in the script.
 UNREACHABLE: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
-# The scripts' first lines: `now` is ARGV[1], or Redis's own clock when that is negative.
+# Every time and duration in the scripts is a whole number of microseconds, the unit of Redis's
+# `TIME`: today's epoch in microseconds (about 1.8e15) is far below 2^53, so a double holds such
+# an integer, and their sums and differences, exactly. No time is rounded on either side, and
+# `(oldest + span) - span` is `oldest`: a request told to wait for a window's edge finds the place
+# free there. (Seconds written with `%.17g` would travel exactly, but their sums would not.) Lua's
+# `tostring` keeps 14 significant digits and writes exponent form above 1e14, so the scripts
+# write numbers with `us` (`%d`) alone. The scripts' first lines: `us`, and `now`: ARGV[1], or
+# Redis's own clock when that is negative.
 _NOW = """
+local function us(x) return string.format('%d', x) end
 local now = tonumber(ARGV[1])
 if now < 0 then
   local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 """
+_MICROSECONDS = 1_000_000
+
+
+def _us(seconds: float) -> int:
+    """`seconds` as the scripts count time: whole microseconds (nearest)."""
+    return round(seconds * _MICROSECONDS)
+
+
+def _seconds(us: bytes | int) -> float:
+    """A script's time or duration (whole microseconds) in seconds."""
+    return int(us) / _MICROSECONDS
+
 
 # Whether every replica keeps to its 1/N share as well, after a replica came back from an outage
 # (see _SETTLE): KEYS[4] the time until which they do in any case; KEYS[5] the current settle
 # round's cap (absent: no round); KEYS[6] the replicas that reported since that round began. A
 # replica that asks with its `id` ('' while its window is on its share, unseen) reports that it
-# is back; the round ends when `replicas` have, or at its cap. Answers the seconds left to keep
-# to the share (0: none) and the replicas back in the round (-1: no round). KEYS[7], the
+# is back; the round ends when `replicas` have, or at its cap. Answers the microseconds left to
+# keep to the share (0: none) and the replicas back in the round (-1: no round). KEYS[7], the
 # organization's families that settle (family -> the round's cap), lets a replica busy with
 # other families learn of a round in one it does not use, and report back in it (_REPORT).
 _SETTLING = """
@@ -120,9 +140,9 @@ end
 # KEYS[6]: the settling after an outage (see _SETTLING). ARGV: now (negative: use Redis TIME),
 # rate, window + margin, a unique member, a pause from now that every replica must wait (0:
 # none; set after an `X-RateLimit-Remaining` of 0), the replica's id to report as back ('' for
-# none), N. Answers {slot, now, seconds left to keep to the share, replicas back} as strings
-# (Lua numbers would be truncated to integers), then the families that settle (KEYS[7], as
-# HGETALL gives it: empty but for a minute or two after an outage).
+# none), N. Answers {slot, now, time left to keep to the share, replicas back} as strings, then
+# the families that settle (KEYS[7], as HGETALL gives it: empty but for a minute or two after an
+# outage).
 _RESERVE = (
     _NOW
     + _SETTLING
@@ -132,9 +152,9 @@ local pause = tonumber(ARGV[5])
 local not_before = tonumber(redis.call('GET', KEYS[2]) or '0')
 if pause > 0 and now + pause > not_before then
   not_before = now + pause
-  redis.call('SET', KEYS[2], tostring(not_before), 'PX', math.ceil(pause * 1000) + 1)
+  redis.call('SET', KEYS[2], us(not_before), 'PX', math.ceil(pause / 1000) + 1)
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. tostring(now - span))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. us(now - span))
 local slot = now
 if not_before > slot then slot = not_before end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
@@ -145,10 +165,10 @@ if count >= rate then
   local free = tonumber(oldest[2]) + span
   if free > slot then slot = free end
 end
-redis.call('ZADD', KEYS[1], slot, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + span) * 1000) + 1000)
+redis.call('ZADD', KEYS[1], us(slot), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + span) / 1000) + 1000)
 local left, back = settling(now, ARGV[6], tonumber(ARGV[7]))
-return {tostring(slot), tostring(now), tostring(left), tostring(back), redis.call('HGETALL', KEYS[7])}
+return {us(slot), us(now), us(left), us(back), redis.call('HGETALL', KEYS[7])}
 """
 )
 
@@ -172,37 +192,37 @@ _COMMIT = (
     + _SETTLING
     + """local left, back = settling(now, ARGV[7], tonumber(ARGV[8]))
 local sharing = left > 0
-left, back = tostring(left), tostring(back)
+left, back = us(left), us(back)
 local floor = tonumber(ARGV[5])
 if floor > now then now = floor end
-if sharing and ARGV[9] == '0' then return {'share', tostring(now), left, back} end
+if sharing and ARGV[9] == '0' then return {'share', us(now), left, back} end
 local rate = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
 local member = ARGV[4]
 local hold = tonumber(ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. tostring(now))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. us(now))
 local flying = redis.call('ZCARD', KEYS[3])
-local seen = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. tostring(now - span), tostring(now), 'WITHSCORES')
+local seen = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. us(now - span), us(now), 'WITHSCORES')
 local others = {}
 for i = 1, #seen, 2 do
   if seen[i] ~= member then table.insert(others, tonumber(seen[i + 1])) end
 end
 local function keep(key, last)
-  local want = math.ceil((last - now + span) * 1000) + 1000
+  local want = math.ceil((last - now + span) / 1000) + 1000
   if redis.call('PTTL', key) < want then redis.call('PEXPIRE', key, want) end
 end
 if #others + flying < rate then
   redis.call('ZREM', KEYS[1], member)
-  redis.call('ZADD', KEYS[3], now + hold, member)
+  redis.call('ZADD', KEYS[3], us(now + hold), member)
   keep(KEYS[3], now + hold)
-  return {'ok', tostring(now), left, back}
+  return {'ok', us(now), left, back}
 end
 local free = rate - flying
 local retry = now + span
 if free > 0 then retry = others[#others - free + 1] + span end
-redis.call('ZADD', KEYS[1], retry, member)
+redis.call('ZADD', KEYS[1], us(retry), member)
 keep(KEYS[1], retry)
-return {'wait', tostring(retry), tostring(now), left, back}
+return {'wait', us(retry), us(now), left, back}
 """
 )
 
@@ -213,34 +233,34 @@ return {'wait', tostring(retry), tostring(now), left, back}
 # its share since. The cap is kept a while after it passes, so that a replica can tell that the
 # round ended there. KEYS as for _RESERVE; ARGV: now (negative: Redis TIME), floor, cap, the
 # family (named in KEYS[7] with the round's cap, for the replicas that do not use it). Answers
-# the seconds left.
+# the time left.
 _SETTLE = (
     _NOW
     + """local floor_for = tonumber(ARGV[2])
 local cap_for = tonumber(ARGV[3])
 local floor = tonumber(redis.call('GET', KEYS[4]) or '0')
 if now + floor_for > floor then
-  redis.call('SET', KEYS[4], tostring(now + floor_for), 'PX', math.ceil(floor_for * 1000) + 1000)
+  redis.call('SET', KEYS[4], us(now + floor_for), 'PX', math.ceil(floor_for / 1000) + 1000)
 end
-redis.call('SET', KEYS[5], tostring(now + cap_for), 'PX', math.ceil(2 * cap_for * 1000))
+redis.call('SET', KEYS[5], us(now + cap_for), 'PX', math.ceil(2 * cap_for / 1000))
 redis.call('DEL', KEYS[6])
-redis.call('HSET', KEYS[7], ARGV[4], tostring(now + cap_for))
-if redis.call('PTTL', KEYS[7]) < 2 * cap_for * 1000 then
-  redis.call('PEXPIRE', KEYS[7], math.ceil(2 * cap_for * 1000))
+redis.call('HSET', KEYS[7], ARGV[4], us(now + cap_for))
+if redis.call('PTTL', KEYS[7]) < 2 * cap_for / 1000 then
+  redis.call('PEXPIRE', KEYS[7], math.ceil(2 * cap_for / 1000))
 end
-return tostring(cap_for)
+return us(cap_for)
 """
 )
 
 # A replica reports back in a family that settles after an outage, without a request of it (it
 # learnt of the round from another family's reservation): KEYS as for _RESERVE; ARGV: now
-# (negative: Redis TIME), the replica's id ('' for none), N. Answers {seconds left to keep to the
+# (negative: Redis TIME), the replica's id ('' for none), N. Answers {time left to keep to the
 # share, replicas back}, as _SETTLING.
 _REPORT = (
     _NOW
     + _SETTLING
     + """local left, back = settling(now, ARGV[2], tonumber(ARGV[3]))
-return {tostring(left), tostring(back)}
+return {us(left), us(back)}
 """
 )
 
@@ -250,8 +270,8 @@ return {tostring(left), tostring(back)}
 _FLYING = (
     _NOW
     + """local lapse = now + tonumber(ARGV[2])
-redis.call('ZADD', KEYS[3], lapse, ARGV[3])
-local want = math.ceil((lapse - now) * 1000) + 1000
+redis.call('ZADD', KEYS[3], us(lapse), ARGV[3])
+local want = math.ceil((lapse - now) / 1000) + 1000
 if redis.call('PTTL', KEYS[3]) < want then redis.call('PEXPIRE', KEYS[3], want) end
 return 1
 """
@@ -271,10 +291,10 @@ local member = ARGV[3]
 local at = now - tonumber(ARGV[5])
 if tonumber(ARGV[4]) > at then at = tonumber(ARGV[4]) end
 redis.call('ZREM', KEYS[3], member)
-redis.call('ZADD', KEYS[1], at, member)
-local want = math.ceil((at - now + span) * 1000) + 1000
+redis.call('ZADD', KEYS[1], us(at), member)
+local want = math.ceil((at - now + span) / 1000) + 1000
 if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
-return tostring(at)
+return us(at)
 """
 )
 
@@ -335,6 +355,13 @@ SETTLE_FLOOR_SECONDS = RETRY_AFTER_SECONDS + 2 * SHARED_SPAN_SECONDS
 # during the outage (or N set above the replicas running) holds the others to their shares for
 # this long, not for good.
 SETTLE_CAP_SECONDS = 60.0
+# The rate windows' keys. Their times were seconds under `cs-mcp:rl:`; now that they are
+# microseconds the keys are new, so that a replica of an earlier version, during a rolling
+# upgrade, never reads a time in the other unit.
+RATE_KEY_PREFIX = f"{KEY_PREFIX}:rl-us"
+# The window and the hold as the scripts take them.
+_SPAN_US = _us(SHARED_SPAN_SECONDS)
+_HOLD_US = _us(FLIGHT_HOLD_SECONDS)
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -517,17 +544,18 @@ class LocalPlace:
             self.share.landed(self)
             if self.shared is not None:
                 window, member = self.shared
-                await window.release(member, 0.0, in_share=True)
+                await window.release(member, 0, in_share=True)
 
 
 @dataclass
 class SharedPlace:
-    """A place in the shared window (`member`, sent at `sent` on the window's clock), and the
-    local one it also took while the replica was settling back from an outage."""
+    """A place in the shared window (`member`, sent at `sent` on the window's clock, in
+    microseconds), and the local one it also took while the replica was settling back from an
+    outage."""
 
     window: SharedWindow
     member: str
-    sent: float
+    sent: int
     local: LocalPlace | None
 
     async def release(self) -> None:
@@ -544,7 +572,7 @@ class SharedWindow:
         self.rate = rate
         self.key = key
         self._owner = owner
-        self._redis_key = f"{KEY_PREFIX}:rl:{owner.scope}:{key}"
+        self._redis_key = f"{RATE_KEY_PREFIX}:{owner.scope}:{key}"
         self._keys = [
             self._redis_key,
             f"{self._redis_key}:nb",
@@ -552,7 +580,7 @@ class SharedWindow:
             f"{self._redis_key}:share",
             f"{self._redis_key}:settle",
             f"{self._redis_key}:back",
-            f"{KEY_PREFIX}:rl:{owner.scope}:settling",
+            f"{RATE_KEY_PREFIX}:{owner.scope}:settling",
         ]
         self._fallback = LocalShare(rate // owner.replicas, owner.clock, owner.sleep)
         self._pause = 0.0  # seconds every replica must wait, sent with the next reservation
@@ -563,10 +591,11 @@ class SharedWindow:
         # commit checks it again).
         self._settle_until = 0.0
         self._coming_back: anyio.Event | None = None  # a come-back under way (`_come_back`)
-        # Releases Redis did not take (it was down): (member, sent, local time of the answer).
+        # Releases Redis did not take (it was down): (member, sent on the window's clock in
+        # microseconds, local time of the answer).
         # Sent when it answers again, so the window counts those requests from their answers
         # and does not keep them in flight until their hold lapses.
-        self._unreleased: list[tuple[str, float, float]] = []
+        self._unreleased: list[tuple[str, int, float]] = []
 
     async def acquire(self) -> Place:
         """Waits until one more request fits in the shared window (or, with Redis down, in the
@@ -603,11 +632,12 @@ class SharedWindow:
         member = secrets.token_hex(8)
         reserved = False
         try:
-            args = [owner.shared_now(), self.rate, SHARED_SPAN_SECONDS, member, self._pause, *self._report()]
+            args = [owner.shared_now(), self.rate, _SPAN_US, member, _us(self._pause), *self._report()]
             reply = await owner.run(owner.reserve_script, self._keys, args)
             reserved = True
             self._pause = 0.0
-            slot, now = float(reply[0]), float(reply[1])
+            # Kept as Redis wrote them: the commit takes the slot back as its floor, unrounded.
+            slot, now = int(reply[0]), int(reply[1])
             self._note_settling(reply[:4])
             await self._come_back(local)
             await self._send_unreleased()
@@ -619,7 +649,7 @@ class SharedWindow:
                     # Counted from the script's `now`, not from when it was asked: the time spent
                     # reaching Redis came before that moment, and only the reply's way back (a
                     # little) is waited on top, which errs late, never early.
-                    delay = slot - now
+                    delay = _seconds(slot - now)
                     self._horizon = max(self._horizon, owner.clock() + max(0.0, delay))
                     if delay > 0:
                         await owner.sleep(delay)
@@ -632,24 +662,24 @@ class SharedWindow:
                     args = [
                         owner.shared_now(),
                         self.rate,
-                        SHARED_SPAN_SECONDS,
+                        _SPAN_US,
                         member,
                         slot,
-                        FLIGHT_HOLD_SECONDS,
+                        _HOLD_US,
                         *self._report(),
                         int(held is not None),
                     ]
                     reply = await owner.run(owner.commit_script, self._keys, args)
                     self._note_settling(reply)
                     if reply[0] == b"ok":
-                        return SharedPlace(self, member, float(reply[1]), held)
+                        return SharedPlace(self, member, int(reply[1]), held)
                     if reply[0] == b"share":
                         # Settling, which this replica had not heard of when it reserved: a place
                         # in its share too, then the commit again (its time has come).
-                        now = float(reply[1])
+                        now = int(reply[1])
                         settling = await self._fallback.acquire()
                         continue
-                    slot, now = float(reply[1]), float(reply[2])
+                    slot, now = int(reply[1]), int(reply[2])
             except BaseException:
                 if settling is not None:
                     await Places([settling]).release()
@@ -659,13 +689,13 @@ class SharedWindow:
                 # Redis may have moved the member to the requests in flight before the reply
                 # was lost (or the caller gave up): released at the next contact, so that it
                 # does not hold a place until its hold lapses.
-                self._unreleased.append((member, 0.0, owner.clock()))
+                self._unreleased.append((member, 0, owner.clock()))
             if not isinstance(exc, UNREACHABLE):
                 raise
             owner.redis_failed(exc)
             return None
 
-    async def release(self, member: str, sent: float, *, in_share: bool = False) -> None:
+    async def release(self, member: str, sent: int, *, in_share: bool = False) -> None:
         """The answer to the request at `member` is in: it counts a window from now. With Redis
         unreachable the release is kept and sent when it answers again, and the local share
         counts the answer meanwhile (unless `in_share`: it is one of its own places)."""
@@ -673,7 +703,7 @@ class SharedWindow:
         self._horizon = max(self._horizon, owner.clock())
         if not owner.using_fallback():
             try:
-                args = [owner.shared_now(), SHARED_SPAN_SECONDS, member, sent, 0]
+                args = [owner.shared_now(), _SPAN_US, member, sent, 0]
                 await owner.run(owner.release_script, self._keys, args)
                 return
             except UNREACHABLE as exc:
@@ -698,8 +728,13 @@ class SharedWindow:
         owner = self._owner
         back = self._coming_back = anyio.Event()
         try:
-            args: list[float | int | str] = [owner.shared_now(), SETTLE_FLOOR_SECONDS, SETTLE_CAP_SECONDS, self.key]
-            left = float(cast(bytes, await owner.run(owner.settle_script, self._keys, args)))
+            args: list[int | str] = [
+                owner.shared_now(),
+                _us(SETTLE_FLOOR_SECONDS),
+                _us(SETTLE_CAP_SECONDS),
+                self.key,
+            ]
+            left = _seconds(cast(bytes, await owner.run(owner.settle_script, self._keys, args)))
             self._settle_until = owner.clock() + left
             await self._seed(current)
             self._on_fallback = False
@@ -714,13 +749,13 @@ class SharedWindow:
         request being granted, which the shared window counts anyway."""
         owner = self._owner
         for answered in self._fallback.answered_within_span():
-            args = [owner.shared_now(), SHARED_SPAN_SECONDS, secrets.token_hex(8), 0, owner.clock() - answered]
+            args = [owner.shared_now(), _SPAN_US, secrets.token_hex(8), 0, _us(owner.clock() - answered)]
             await owner.run(owner.release_script, self._keys, args)
         for place in list(self._fallback.flying):
             if place is current or place.shared is not None:
                 continue
             member = secrets.token_hex(8)
-            await owner.run(owner.flying_script, self._keys, [owner.shared_now(), FLIGHT_HOLD_SECONDS, member])
+            await owner.run(owner.flying_script, self._keys, [owner.shared_now(), _HOLD_US, member])
             place.shared = (self, member)
 
     async def _send_unreleased(self) -> None:
@@ -729,7 +764,7 @@ class SharedWindow:
         while self._unreleased:
             # Taken before the call: concurrent requests each send different ones.
             member, sent, answered = self._unreleased.pop(0)
-            args = [self._owner.shared_now(), SHARED_SPAN_SECONDS, member, sent, self._owner.clock() - answered]
+            args = [self._owner.shared_now(), _SPAN_US, member, sent, _us(self._owner.clock() - answered)]
             try:
                 await self._owner.run(self._owner.release_script, self._keys, args)
             except BaseException:
@@ -755,7 +790,7 @@ class SharedWindow:
     def _note_settling(self, reply: list[bytes]) -> None:
         """Keeps what a reserve or commit's reply says of the settling after an outage (its last
         two figures): the seconds left to keep to the share, and the replicas back."""
-        left, back = float(reply[-2]), int(reply[-1])
+        left, back = _seconds(reply[-2]), int(reply[-1])
         # As Redis said last: a round that ended, or began, since shortens or lengthens it.
         self._settle_until = self._owner.clock() + left
         self._owner.note_round(back, at_cap=left == 0 and 0 <= back < self._owner.replicas)
@@ -828,12 +863,14 @@ class SharedRateLimiter(RateLimiter):
     def new_window(self, key: str) -> Window:
         return SharedWindow(self, key, self.limits.for_key(key))
 
-    def shared_now(self) -> float:
-        """The time to reserve at: the injected shared clock, else -1 (the script reads TIME)."""
-        return self._shared_clock() if self._shared_clock else -1.0
+    def shared_now(self) -> int:
+        """The time to reserve at, in microseconds: the injected shared clock, else -1 (the
+        script reads TIME)."""
+        return _us(self._shared_clock()) if self._shared_clock else -1
 
-    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
-        """Runs one of the window's scripts (a bounded number at once per replica).
+    async def run(self, script: AsyncScript, keys: list[str], args: list[int | str]) -> list[bytes]:
+        """Runs one of the window's scripts (a bounded number at once per replica). Times in
+        `args` are whole microseconds: a float would reach the script rounded by its text form.
 
         Raises:
             redis.exceptions.RedisError, OSError, TimeoutError: Redis cannot be reached.

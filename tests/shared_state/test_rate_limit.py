@@ -17,6 +17,7 @@ from cs_mcp.client import Places, RateLimits
 from cs_mcp.client._ratelimit import WINDOW_SECONDS
 from cs_mcp.shared_state import (
     FLIGHT_HOLD_SECONDS,
+    RATE_KEY_PREFIX,
     SETTLE_CAP_SECONDS,
     SHARED_SPAN_SECONDS,
     SharedRateLimiter,
@@ -188,7 +189,7 @@ async def test_a_burst_of_concurrent_calls_waits_for_connections_instead_of_fall
         async with anyio.create_task_group() as tg:
             for _ in range(2000):
                 tg.start_soon(time.acquire, limiter, "cma.read")
-    counted = await limiter.redis.zcard("cs-mcp:rl:org-1:cma.read")
+    counted = await limiter.redis.zcard(f"{RATE_KEY_PREFIX}:org-1:cma.read")
     assert [r for r in caplog.records if r.name == "cs_mcp.shared_state"] == []
     assert counted == 2000, "every grant was reserved in Redis, none in the fallback"
 
@@ -349,7 +350,7 @@ class ReplyLost(SharedRateLimiter):
 
     lost = False
 
-    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+    async def run(self, script: AsyncScript, keys: list[str], args: list[int | str]) -> list[bytes]:
         reply = await super().run(script, keys, args)
         if script is self.commit_script and not self.lost:
             self.lost = True
@@ -384,8 +385,8 @@ async def test_concurrent_requests_back_from_an_outage_send_each_missed_release_
     async with anyio.create_task_group() as tg:
         for _ in range(6):
             tg.start_soon(time.acquire, limiter, "cma.write")
-    answered = await limiter.redis.zcount("cs-mcp:rl:org-1:cma.write", 0, 1)
-    flying = await limiter.redis.zcard("cs-mcp:rl:org-1:cma.write:flight")
+    answered = await limiter.redis.zcount(f"{RATE_KEY_PREFIX}:org-1:cma.write", 0, 1_000_000)  # microseconds
+    flying = await limiter.redis.zcard(f"{RATE_KEY_PREFIX}:org-1:cma.write:flight")
     assert time.grants == [5.0] * 6
     assert answered == 2, "both answers count from when they came"
     assert flying == 0
@@ -398,6 +399,50 @@ class MovingTime(FrozenTime):
         self.at += seconds  # the grant is then the clock's reading, `at`, with no wait to add
 
 
+class AnswerBeforeCommit(SharedRateLimiter):
+    """Releases `answer` (once) just before its next commit script runs: another request's answer
+    lands between this request's reservation and its commit, as two back to back do."""
+
+    answer: Places | None = None
+
+    async def run(self, script: AsyncScript, keys: list[str], args: list[int | str]) -> list[bytes]:
+        if script is self.commit_script and self.answer is not None:
+            answer, self.answer = self.answer, None
+            await answer.release()
+        return await super().run(script, keys, args)
+
+
+# A reading of today's clock that Lua's `tostring` (14 significant digits) writes 1796625331.4848.
+ANSWERED = 1796625331.48483
+
+
+async def test_an_answer_that_fills_the_window_counts_for_a_request_committed_at_the_same_reading_of_the_clock(
+    replica: Replicas,
+) -> None:
+    time = FrozenTime()
+    time.at = ANSWERED - 0.5
+    limiter = replica(time, RateLimits(cma_read=10), kind=AnswerBeforeCommit)
+    await time.acquire(limiter, "cma.read", times=9)
+    limiter.answer = await time.hold(limiter, "cma.read")  # the tenth, in flight
+    time.at = ANSWERED
+    time.grants.clear()
+    await time.acquire(limiter, "cma.read")  # reserved beside nine; the tenth is answered, then it commits
+    assert time.grants[0] >= ANSWERED - 0.5 + WINDOW_SECONDS, "ten answers in the window: the eleventh waits"
+
+
+@pytest.mark.parametrize("clock", [FrozenTime, MovingTime])
+async def test_a_request_waiting_for_the_edge_of_a_full_window_is_granted_there_on_a_frozen_or_stepped_clock(
+    replica: Replicas, clock: type[FrozenTime]
+) -> None:
+    time = clock()
+    time.at = 0.62  # in doubles, 0.62 + 1.05 - 1.05 is one ulp short of 0.62
+    limiter = replica(time, RateLimits(cma_write=2))
+    await time.acquire(limiter, "cma.write", times=2)
+    with anyio.fail_after(10):  # a retry that never reached the edge would ask Redis again for good
+        await time.acquire(limiter, "cma.write")
+    assert time.grants[-1] == pytest.approx(0.62 + SHARED_SPAN_SECONDS)
+
+
 class Flaky(SharedRateLimiter):
     """Redis fails the first `failures` reservations (and `settle_failures` publishings of a
     settling round) as if it could not be reached, or, with `bug`, every reservation with an error
@@ -408,7 +453,7 @@ class Flaky(SharedRateLimiter):
     bug = False
     reports = 0
 
-    async def run(self, script: AsyncScript, keys: list[str], args: list[float | int | str]) -> list[bytes]:
+    async def run(self, script: AsyncScript, keys: list[str], args: list[int | str]) -> list[bytes]:
         if script is self.report_script:
             self.reports += 1
         if script is self.settle_script and self.settle_failures > 0:
@@ -680,7 +725,7 @@ async def test_every_key_of_a_settling_round_expires(redis_server: RedisServer, 
     await through_an_outage(redis_server, time, first)
     await time.acquire(first, "cma.write")
     await time.acquire(second, "cma.read")  # reports back in the writes' round too
-    keys = cast(list[bytes], await first.redis.keys("cs-mcp:rl:*"))  # pyright: ignore[reportUnknownMemberType] - redis-py types replies loosely
+    keys = cast(list[bytes], await first.redis.keys(f"{RATE_KEY_PREFIX}:*"))  # pyright: ignore[reportUnknownMemberType] - redis-py types replies loosely
     assert {key.rsplit(b":", 1)[-1] for key in keys} >= {b"settle", b"back", b"settling"}
     assert [key for key in keys if await first.redis.pttl(key) <= 0] == []
 

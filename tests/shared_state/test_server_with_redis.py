@@ -10,7 +10,7 @@ from cs_mcp.config import Settings
 from cs_mcp.sandbox.runner import running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
-from cs_mcp.shared_state import KEY_PREFIX, limit_scope
+from cs_mcp.shared_state import RATE_KEY_PREFIX, limit_scope
 from tests.shared_state.conftest import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -35,7 +35,7 @@ async def test_a_server_with_redis_counts_its_requests_in_the_organizations_shar
     async with Client(build_server(settings, transport=httpx2.MockTransport(unauthorized))) as client:
         result = await client.call_tool("describe_stack", {})
     assert result.is_error
-    window = f"{KEY_PREFIX}:rl:{limit_scope(settings)}:cma.read"
+    window = f"{RATE_KEY_PREFIX}:{limit_scope(settings)}:cma.read"
     assert sent
     assert redis_server.client().zcard(window) == len(sent)
 
