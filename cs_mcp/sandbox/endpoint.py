@@ -30,7 +30,8 @@ from cs_mcp.sandbox.query import QUERY_ERROR_CODE, QUERY_ERROR_STATUS, QueryErro
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 # Error codes of the answers below. 141 and 118 are Contentstack's "not found" codes; 119 is the
-# code of a refused write with per-field `errors`.
+# code of a refused write with per-field `errors`; 400, the sandbox's code for a request refused
+# for its form, where the documentation gives none.
 NOT_FOUND_CODE = 141
 CONTENT_TYPE_NOT_FOUND_CODE = 118
 INVALID_DATA_CODE = 119
@@ -110,7 +111,7 @@ async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
     try:
         raw: object = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestRefused(400, INVALID_DATA_CODE, "The request body is not valid JSON.") from exc
+        raise bad_request("The request body is not valid JSON.", code=INVALID_DATA_CODE) from exc
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
