@@ -23,10 +23,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import store
-from cs_mcp.sandbox.endpoint import Endpoint
+from cs_mcp.sandbox.endpoint import ModelT, RequestRefused, field_errors, json_value, routes_behind
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -49,34 +49,24 @@ class FaultUpdate(BaseModel):
     malformed_bodies: int | None = Field(default=None, ge=0)
 
 
-def _control(handler: Endpoint) -> Endpoint:
-    """`handler` answering loopback clients only (403 to others), a body that does not
-    validate answered with a 422 naming the fields at fault."""
-
-    async def control(request: Request) -> Response:
-        host = request.client.host if request.client is not None else None
-        if host not in LOOPBACK_HOSTS:
-            return error_response(403, 403, "The sandbox controls answer only loopback clients.")
-        try:
-            return await handler(request)
-        except ValidationError as exc:
-            return _invalid(exc)
-
-    return control
+def _loopback_only(request: Request) -> Response | None:
+    """None for a loopback client; the 403 that refuses any other."""
+    host = request.client.host if request.client is not None else None
+    if host not in LOOPBACK_HOSTS:
+        return error_response(403, 403, "The sandbox controls answer only loopback clients.")
+    return None
 
 
-async def _body(request: Request) -> Any:
+async def _body(request: Request, model: type[ModelT]) -> ModelT:
+    """The request's body as `model`.
+
+    Raises RequestRefused: a 422 naming the fields at fault, a body that is not JSON included
+    (read as null, which no model accepts).
+    """
     try:
-        return await request.json()
-    except ValueError:
-        return None
-
-
-def _invalid(exc: ValidationError) -> Response:
-    errors: dict[str, Any] = {}
-    for problem in exc.errors():
-        errors.setdefault(".".join(str(p) for p in problem["loc"]) or "body", []).append(problem["msg"])
-    return error_response(422, 422, "The request body is not valid.", errors)
+        return model.model_validate(await json_value(request))
+    except ValidationError as exc:
+        raise RequestRefused(422, 422, "The request body is not valid.", field_errors(exc)) from exc
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:
@@ -89,7 +79,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         return JSONResponse(clock_body())
 
     async def advance_clock(request: Request) -> Response:
-        advance = ClockAdvance.model_validate(await _body(request))
+        advance = await _body(request, ClockAdvance)
         state.clock.advance(advance.advance_seconds)
         for callback in list(state.on_tick):
             callback()
@@ -99,7 +89,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         return JSONResponse(asdict(state.config.faults))
 
     async def set_faults(request: Request) -> Response:
-        update = FaultUpdate.model_validate(await _body(request))
+        update = await _body(request, FaultUpdate)
         for name, value in update.model_dump(exclude_none=True).items():
             setattr(state.config.faults, name, value)
         return JSONResponse(asdict(state.config.faults))
@@ -129,11 +119,14 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         content = (pattern * (size // len(pattern) + 1))[: min(size, MAX_FILE_BYTES)]
         return Response(content, media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
 
-    return [
-        Route("/files/{name}", _control(get_file), methods=["GET"]),
-        Route("/clock", _control(get_clock), methods=["GET"]),
-        Route("/clock", _control(advance_clock), methods=["POST"]),
-        Route("/faults", _control(get_faults), methods=["GET"]),
-        Route("/faults", _control(set_faults), methods=["POST"]),
-        Route("/stats", _control(get_stats), methods=["GET"]),
-    ]
+    return routes_behind(
+        _loopback_only,
+        [
+            ("/files/{name}", "GET", get_file),
+            ("/clock", "GET", get_clock),
+            ("/clock", "POST", advance_clock),
+            ("/faults", "GET", get_faults),
+            ("/faults", "POST", set_faults),
+            ("/stats", "GET", get_stats),
+        ],
+    )

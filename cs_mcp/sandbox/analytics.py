@@ -73,8 +73,9 @@ from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from cs_mcp.sandbox.endpoint import Endpoint, RequestRefused, bad_request, routes_behind
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 SERVICES = ("cma", "cdn", "ui", "graphql", "images", "assets", "automations", "launch")
@@ -548,15 +549,12 @@ def check_auth(state: SandboxState, request: Request) -> Response | None:
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The report routes and the job data route, relative to `/analytics/v2`."""
 
-    def start_report(spec: ReportSpec) -> Callable[[Request], Response]:
-        def handler(request: Request) -> Response:
-            refused = check_auth(state, request)
-            if refused is not None:
-                return refused
+    def start_report(spec: ReportSpec) -> Endpoint:
+        async def handler(request: Request) -> Response:
             try:
                 query = ReportQuery(spec, request.query_params)
             except ParamErrors as exc:
-                return error_response(400, 400, "The request parameters are invalid.", dict(exc.errors))
+                raise bad_request("The request parameters are invalid.", dict(exc.errors)) from exc
             failure = query.failure()
             with state.db.transaction() as conn:
                 rows = [] if failure else query.rows(conn)
@@ -579,10 +577,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
 
         return handler
 
-    def job_data(request: Request) -> Response:
-        refused = check_auth(state, request)
-        if refused is not None:
-            return refused
+    async def job_data(request: Request) -> Response:
         job_id = request.path_params["job_id"]
         with state.db.transaction() as conn:
             job = conn.execute(
@@ -591,7 +586,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 (job_id, state.credentials.organization_uid),
             ).fetchone()
             if job is None:
-                return error_response(404, 404, "Job not found")
+                raise RequestRefused(404, 404, "Job not found")
             active = state.config.analytics_active_polls
             if job["polls"] < active:
                 conn.execute("UPDATE analytics_jobs SET polls = polls + 1 WHERE job_id = ?", (job_id,))
@@ -599,7 +594,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 waiting = job["polls"] == 0 and active > 1
                 return JSONResponse({"message": "Job waiting" if waiting else "Job active"})
         if job["failure_json"]:
-            return error_response(500, 500, "Job failed", json.loads(job["failure_json"]))
+            raise RequestRefused(500, 500, "Job failed", json.loads(job["failure_json"]))
         rows: list[dict[str, Any]] = json.loads(job["rows_json"])
         query = ReportQuery(REPORTS[job["report"]], json.loads(job["params_json"]))
         size = query.page_size
@@ -607,7 +602,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         raw_page = request.query_params.get("page") or "0"
         page = int(raw_page) if raw_page.isdigit() else -1
         if not 0 <= page < total_pages:
-            return error_response(404, 404, "No data found", {"page": [f"must be between 0 and {total_pages - 1}."]})
+            raise RequestRefused(404, 404, "No data found", {"page": [f"must be between 0 and {total_pages - 1}."]})
         body: dict[str, Any] = {
             **query.extras(rows),
             "data": rows[page * size : (page + 1) * size],
@@ -616,6 +611,6 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         }
         return JSONResponse(body)
 
-    found: list[BaseRoute] = [Route(f"/{spec.path}", start_report(spec), methods=["GET"]) for spec in REPORTS.values()]
-    found.append(Route("/job/{job_id}/data", job_data, methods=["GET"]))
-    return found
+    table = [(f"/{spec.path}", "GET", start_report(spec)) for spec in REPORTS.values()]
+    table.append(("/job/{job_id}/data", "GET", job_data))
+    return routes_behind(lambda request: check_auth(state, request), table)

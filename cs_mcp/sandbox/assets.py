@@ -28,13 +28,13 @@ from typing import Any, cast
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import acting_user
-from cs_mcp.sandbox.cma import ENTRY_VALIDATION_CODE, not_found, truthy
-from cs_mcp.sandbox.endpoint import cma_endpoint
-from cs_mcp.sandbox.state import SandboxState, error_response
+from cs_mcp.sandbox.cma import truthy
+from cs_mcp.sandbox.endpoint import RequestRefused, cma_routes, invalid, json_object, not_found
+from cs_mcp.sandbox.state import SandboxState
 
 Asset = dict[str, Any]
 FOLDER_CONTENT_TYPE = "application/vnd.contenstack.folder"
@@ -52,8 +52,8 @@ class _File:
     content: bytes
 
 
-def _invalid(message: str, field: str) -> JSONResponse:
-    return error_response(422, ENTRY_VALIDATION_CODE, message, {field: ["is not valid."]})
+def _invalid(message: str, field: str) -> RequestRefused:
+    return invalid(message, {field: ["is not valid."]})
 
 
 def _text(form: FormData, key: str) -> str | None:
@@ -119,14 +119,14 @@ class Assets:
         async with request.form() as form:
             upload = form.get("asset[upload]")
             if not isinstance(upload, UploadFile):
-                return _invalid("Asset upload failed: the form needs a file under asset[upload].", "upload")
+                raise _invalid("Asset upload failed: the form needs a file under asset[upload].", "upload")
             content = await upload.read()
             file = _File(upload.filename or "upload", upload.content_type, content)
             details = {key: _text(form, f"asset[{key}]") for key in ("parent_uid", "title", "description", "tags")}
         parent = details["parent_uid"] or None
         with self.state.db.transaction() as conn:
             if parent is not None and not _is_folder(store.get_asset(conn, parent)):
-                return not_found("parent_uid")
+                raise not_found(field="parent_uid")
             uid = "blt" + secrets.token_hex(8)
             now, user = self._now(), acting_user(request)
             asset: Asset = {
@@ -163,14 +163,9 @@ class Assets:
                 if (tags := _tags(_text(form, "asset[tags]"))) is not None:
                     changes["tags"] = tags
         else:
-            try:
-                body = await request.json()
-            except ValueError:
-                body = None
-            given = cast(dict[str, Any], body).get("asset") if isinstance(body, dict) else None
-            if not isinstance(given, dict):
-                return _invalid("Asset update failed: the body must hold an 'asset' object.", "asset")
-            details = cast(dict[str, Any], given)
+            details = await json_object(request, "asset")
+            if details is None:
+                raise _invalid("Asset update failed: the body must hold an 'asset' object.", "asset")
             for key in ("title", "description"):
                 if isinstance(details.get(key), str):
                     changes[key] = details[key]
@@ -179,7 +174,7 @@ class Assets:
         with self.state.db.transaction() as conn:
             current = store.get_asset(conn, uid)
             if current is None or _is_folder(current):
-                return not_found()
+                raise not_found()
             asset = current | changes | {"updated_at": self._now(), "updated_by": acting_user(request)}
             if file is not None:
                 asset |= self._file_fields(uid, file)
@@ -191,29 +186,25 @@ class Assets:
         uid = request.path_params["uid"]
         with self.state.db.transaction() as conn:
             if _is_folder(store.get_asset(conn, uid)) or store.delete_asset(conn, uid) == 0:
-                return not_found()
+                raise not_found()
         return JSONResponse({"notice": "Asset deleted successfully."})
 
     async def create_folder(self, request: Request) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        given = cast(dict[str, Any], body).get("asset") if isinstance(body, dict) else None
-        name = cast(dict[str, Any], given).get("name") if isinstance(given, dict) else None
+        given = await json_object(request, "asset") or {}
+        name = given.get("name")
         if not isinstance(name, str) or not name.strip():
-            return _invalid("Folder creation failed: the body needs {'asset': {'name': ...}}.", "name")
-        parent = cast(dict[str, Any], given).get("parent_uid")
+            raise _invalid("Folder creation failed: the body needs {'asset': {'name': ...}}.", "name")
+        parent = given.get("parent_uid")
         with self.state.db.transaction() as conn:
             if parent is not None and not _is_folder(store.get_asset(conn, str(parent))):
-                return not_found("parent_uid")
+                raise not_found(field="parent_uid")
             folders = [a for a in store.list_assets(conn) if a.get("is_dir")]
             if len(folders) >= MAX_FOLDERS:
-                return _invalid(f"Folder creation failed: a stack holds at most {MAX_FOLDERS} folders.", "name")
+                raise _invalid(f"Folder creation failed: a stack holds at most {MAX_FOLDERS} folders.", "name")
             if _depth(conn, parent) >= MAX_DEPTH:
-                return _invalid(f"Folder creation failed: folders nest at most {MAX_DEPTH} levels deep.", "parent_uid")
+                raise _invalid(f"Folder creation failed: folders nest at most {MAX_DEPTH} levels deep.", "parent_uid")
             if any(f.get("name") == name and f.get("parent_uid") == parent for f in folders):
-                return _invalid("Folder creation failed: a folder of that name is already there.", "name")
+                raise _invalid("Folder creation failed: a folder of that name is already there.", "name")
             now, user = self._now(), acting_user(request)
             folder: Asset = {
                 "uid": "blt" + secrets.token_hex(8),
@@ -237,7 +228,7 @@ class Assets:
         with self.state.db.read() as conn:
             folder = store.get_asset(conn, uid)
             if not _is_folder(folder):
-                return not_found()
+                raise not_found()
             assert folder is not None  # a folder, checked above
             if truthy(request.query_params.get("include_path")):
                 path: list[dict[str, Any]] = []
@@ -253,7 +244,7 @@ class Assets:
         details = truthy(request.query_params.get("include_publish_details"))
         with self.state.db.read() as conn:
             if store.get_asset(conn, uid) is None:
-                return not_found()
+                raise not_found()
             found: list[dict[str, Any]] = []
             titles: dict[str, str] = {}
             for content_type, entry in store.all_latest_entries(conn):
@@ -287,11 +278,14 @@ class Assets:
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The asset write and folder routes, relative to `/cma/v3`."""
     assets = Assets(state)
-    return [
-        Route("/assets", cma_endpoint(state, assets.upload), methods=["POST"]),
-        Route("/assets/folders", cma_endpoint(state, assets.create_folder), methods=["POST"]),
-        Route("/assets/folders/{uid}", cma_endpoint(state, assets.get_folder), methods=["GET"]),
-        Route("/assets/{uid}/references", cma_endpoint(state, assets.references), methods=["GET"]),
-        Route("/assets/{uid}", cma_endpoint(state, assets.update), methods=["PUT"]),
-        Route("/assets/{uid}", cma_endpoint(state, assets.delete), methods=["DELETE"]),
-    ]
+    return cma_routes(
+        state,
+        [
+            ("/assets", "POST", assets.upload),
+            ("/assets/folders", "POST", assets.create_folder),
+            ("/assets/folders/{uid}", "GET", assets.get_folder),
+            ("/assets/{uid}/references", "GET", assets.references),
+            ("/assets/{uid}", "PUT", assets.update),
+            ("/assets/{uid}", "DELETE", assets.delete),
+        ],
+    )

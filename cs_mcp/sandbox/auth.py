@@ -1,4 +1,4 @@
-"""Credential checks of the sandbox's four APIs, answering as Contentstack does when they fail.
+"""Credential checks of the sandbox's CMA and CDA, answering as Contentstack does when they fail.
 
 Each check answers None when the request may go on, or the error response to send. The rules
 (the "Authentication" and "Errors" sections of the CMA and CDA references), with the choices
@@ -12,10 +12,9 @@ the documentation leaves open written down:
 - CDA: `api_key` and `access_token` (a delivery token). A delivery token belongs to one
   environment: an unknown token, or a token of another environment than the one asked for,
   answers 412 error_code 109, the answer Contentstack gives for a bad key/token pair.
-- Analytics and Automate (organization APIs): `authtoken` or `authorization: Bearer
-  <authtoken>`; the organization in the query (`orgUid`, analytics) or header
-  (`organization_uid`, Automate). Missing or wrong -> 401 error_code 105. Automate refuses
-  management tokens (401) since it only knows users.
+
+Analytics and Automate (organization APIs) answer a bad user token or organization in their
+own ways, so their checks live with them: `analytics.check_auth` and `automate.authenticate`.
 """
 
 from __future__ import annotations
@@ -100,36 +99,4 @@ def check_cda(request: Request, state: SandboxState, environment: str | None) ->
             "The delivery token does not belong to the requested environment.",
             {"access_token": [f"is not valid for environment '{environment}'."]},
         )
-    return None
-
-
-def delivery_environment(request: Request, state: SandboxState) -> str | None:
-    """The environment the request's delivery token belongs to, or None for an unknown token."""
-    token = request.headers.get("access_token")
-    return next((env for env, tok in state.credentials.delivery_tokens.items() if _same(token, tok)), None)
-
-
-def _user_token_ok(request: Request, state: SandboxState) -> bool:
-    token = request.headers.get("authtoken") or _bearer(request)
-    return _same(token, state.credentials.authtoken)
-
-
-def check_analytics(request: Request, state: SandboxState) -> JSONResponse | None:
-    """Checks an Analytics v2 request: a user token and `orgUid` in the query."""
-    return _user_in_organization(request, state, "orgUid", request.query_params.get("orgUid"))
-
-
-def check_automate(request: Request, state: SandboxState) -> JSONResponse | None:
-    """Checks an Automate request: a user token (never a management token) and `organization_uid`."""
-    return _user_in_organization(request, state, "organization_uid", request.headers.get("organization_uid"))
-
-
-def _user_in_organization(
-    request: Request, state: SandboxState, field: str, organization: str | None
-) -> JSONResponse | None:
-    """Refuses a request without a user token, or naming (under `field`) another organization."""
-    if not _user_token_ok(request, state):
-        return _not_logged_in("authtoken")
-    if not _same(organization, state.credentials.organization_uid):
-        return error_response(401, 105, "You're not allowed to access this organization.", {field: ["is not valid."]})
     return None

@@ -59,11 +59,11 @@ from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from cs_mcp.sandbox.endpoint import RequestRefused, bad_request, invalid, json_value, not_found, routes_behind
 from cs_mcp.sandbox.state import SandboxState, create_tables, error_response
 
-NOT_FOUND_CODE = 141
 AUTH_CODE = 105
 BAD_PARAMETER_CODE = 400
 CANNOT_TOGGLE_CODE = 119
@@ -531,22 +531,12 @@ def setup(state: SandboxState) -> None:
 # -- requests ---------------------------------------------------------------------------
 
 
-class _BadRequest(Exception):
-    """A request the API refuses; carries the answer."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__("refused")
-        self.response = response
+# Automate answers a missing object 404 where the CMA answers 422.
+MISSING_STATUS = 404
 
 
-def _bad_parameter(name: str, problem: str) -> _BadRequest:
-    return _BadRequest(
-        error_response(400, BAD_PARAMETER_CODE, f"Invalid value for '{name}': {problem}.", {name: [problem]})
-    )
-
-
-def _not_found(what: str, field: str) -> Response:
-    return error_response(404, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {field: ["is not valid."]})
+def _bad_parameter(name: str, problem: str) -> RequestRefused:
+    return bad_request(f"Invalid value for '{name}': {problem}.", {name: [problem]}, code=BAD_PARAMETER_CODE)
 
 
 def authenticate(state: SandboxState, request: Request) -> Response | None:
@@ -677,14 +667,14 @@ class _Handlers:
         """The organization's project `project_id`.
 
         Raises:
-            _BadRequest: it has none (Automate's 404).
+            RequestRefused: it has none (Automate's 404).
         """
         row = conn.execute(
             "SELECT data_json FROM automate_projects WHERE id = ? AND org_id = ?",
             (project_id, self.state.credentials.organization_uid),
         ).fetchone()
         if row is None:
-            raise _BadRequest(_not_found("project", "project_uid"))
+            raise not_found("project", field="project_uid", status=MISSING_STATUS)
         return _loads(row["data_json"])
 
     def _automation(self, conn: sqlite3.Connection, project_id: str, automation_id: str) -> Doc | None:
@@ -723,38 +713,33 @@ class _Handlers:
             self._project(conn, project_id)
             automation = self._automation(conn, project_id, request.path_params["automation_id"])
         if automation is None:
-            return _not_found("automation", "automation_uid")
+            raise not_found("automation", field="automation_uid", status=MISSING_STATUS)
         return JSONResponse(automation if _flag(request, "show_steps") else _without_steps(automation))
 
     async def set_active(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
         automation_id = request.path_params["automation_id"]
-        try:
-            body: Any = json.loads(await request.body() or b"null")
-        except ValueError:
-            body = None
+        body = await json_value(request)
         active = cast(Doc, body).get("active") if isinstance(body, dict) else None
         if not isinstance(active, bool):
-            return error_response(
-                400,
-                BAD_PARAMETER_CODE,
+            raise bad_request(
                 "The body must be a JSON object with a boolean 'active'.",
                 {"active": ["must be true or false"]},
+                code=BAD_PARAMETER_CODE,
             )
         with self.state.db.transaction() as conn:
             self._project(conn, project_id)
             automation = self._automation(conn, project_id, automation_id)
             if automation is None:
-                return _not_found("automation", "automation_uid")
+                raise not_found("automation", field="automation_uid", status=MISSING_STATUS)
             missing = missing_parts(automation)
             if missing:
                 verb = "activated" if active else "deactivated"
-                return error_response(
-                    422,
-                    CANNOT_TOGGLE_CODE,
+                raise invalid(
                     f"The automation cannot be {verb}: it needs a trigger and an action configured, "
                     f"and it has no {' and no '.join(missing)}.",
                     {part: ["is not configured."] for part in missing},
+                    code=CANNOT_TOGGLE_CODE,
                 )
             message = f"automation has been {'activated' if active else 'deactivated'} successfully"
             if automation.get("active") is active:
@@ -786,7 +771,7 @@ class _Handlers:
         """The rows `sql` selects (its first parameter the project id).
 
         Raises:
-            _BadRequest: no such project (Automate's 404).
+            RequestRefused: no such project (Automate's 404).
         """
         with self.state.db.read() as conn:
             self._project(conn, project_id)
@@ -806,14 +791,19 @@ class _Handlers:
     def _one(
         self, request: Request, table: str, id_column: str, id_param: str, what: str, shape: Shape = dict
     ) -> Response:
-        """One object of a project's `table` (its 404 naming `what` and `<id_param>`'s field)."""
+        """One object of a project's `table`.
+
+        Raises RequestRefused: no such project, or no such object (404 naming `what` and
+        `<id_param>`'s field).
+        """
         found = self._in_project(
             request.path_params["project_id"],
             f"SELECT data_json FROM {table} WHERE project_id = ? AND {id_column} = ?",  # noqa: S608 - fixed names
             request.path_params[id_param],
         )
-        field = _ERROR_FIELDS[id_param]
-        return JSONResponse(shape(_loads(found[0]["data_json"]))) if found else _not_found(what, field)
+        if not found:
+            raise not_found(what, field=_ERROR_FIELDS[id_param], status=MISSING_STATUS)
+        return JSONResponse(shape(_loads(found[0]["data_json"])))
 
     async def executions(self, request: Request) -> Response:
         order = "created_at DESC, rowid DESC"
@@ -900,21 +890,20 @@ class _Handlers:
     async def variable(self, request: Request) -> Response:
         return self._one(request, "automate_variables", "id", "variable_id", "variable")
 
-    def _key_taken(self, conn: sqlite3.Connection, project_id: str, key: str, other_than: str = "") -> Response | None:
+    def _refuse_taken_key(self, conn: sqlite3.Connection, project_id: str, key: str, other_than: str = "") -> None:
+        """Raises RequestRefused (422) when a variable of the project other than `other_than` has `key`."""
         for row in conn.execute("SELECT id, data_json FROM automate_variables WHERE project_id = ?", (project_id,)):
             if row["id"] != other_than and _loads(row["data_json"]).get("key") == key:
-                return error_response(
-                    422, CANNOT_TOGGLE_CODE, f"A variable with the key '{key}' already exists.", {"key": ["is taken."]}
+                raise invalid(
+                    f"A variable with the key '{key}' already exists.", {"key": ["is taken."]}, code=CANNOT_TOGGLE_CODE
                 )
-        return None
 
     async def create_variable(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
         key, kind, value = _variable_fields(await _json_body(request))
         with self.state.db.transaction() as conn:
             project = self._project(conn, project_id)
-            if (taken := self._key_taken(conn, project_id, key)) is not None:
-                return taken
+            self._refuse_taken_key(conn, project_id, key)
             doc = _variable_doc(
                 self._new_id(conn, "automate_variables"), project, key, kind, value, self.state.clock.now()
             )
@@ -937,9 +926,8 @@ class _Handlers:
                 "SELECT data_json FROM automate_variables WHERE id = ? AND project_id = ?", (variable_id, project_id)
             ).fetchone()
             if row is None:
-                return _not_found("variable", "variable_uid")
-            if (taken := self._key_taken(conn, project_id, key, other_than=variable_id)) is not None:
-                return taken
+                raise not_found("variable", field="variable_uid", status=MISSING_STATUS)
+            self._refuse_taken_key(conn, project_id, key, other_than=variable_id)
             created = _loads(row["data_json"])["created_at"]
             doc = _variable_doc(variable_id, project, key, kind, value, self.state.clock.now())
             doc["created_at"] = created
@@ -955,7 +943,7 @@ class _Handlers:
                 (request.path_params["variable_id"], project_id),
             ).rowcount
         if not gone:
-            return _not_found("variable", "variable_uid")
+            raise not_found("variable", field="variable_uid", status=MISSING_STATUS)
         return JSONResponse({"message": "Project variable deleted successfully."})
 
     # -- connected accounts ---------------------------------------------------------------------
@@ -970,14 +958,10 @@ class _Handlers:
 
 
 async def _json_body(request: Request) -> Doc:
-    try:
-        body: Any = json.loads(await request.body() or b"null")
-    except ValueError:
-        body = None
+    """The request's JSON object. Raises RequestRefused (400) when the body is not one."""
+    body = await json_value(request)
     if not isinstance(body, dict):
-        raise _BadRequest(
-            error_response(400, BAD_PARAMETER_CODE, "The body must be a JSON object.", {"body": ["is not an object"]})
-        )
+        raise bad_request("The body must be a JSON object.", {"body": ["is not an object"]}, code=BAD_PARAMETER_CODE)
     return cast(Doc, body)
 
 
@@ -1012,41 +996,30 @@ def _variable_fields(body: Doc) -> tuple[str, str, str]:
     return key, cast(str, kind), value
 
 
-def _guarded(state: SandboxState, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        refused = authenticate(state, request)
-        if refused is not None:
-            return refused
-        try:
-            return await handler(request)
-        except _BadRequest as exc:
-            return exc.response
-
-    return endpoint
-
-
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The Automate routes, relative to `/automate/v1`."""
     h = _Handlers(state)
-    table: list[tuple[str, Callable[[Request], Any], list[str]]] = [
-        ("/projects", h.projects, ["GET"]),
-        ("/projects", h.create_project, ["POST"]),
-        ("/projects/{project_id}", h.project, ["GET"]),
-        ("/projects/{project_id}", h.update_project, ["PUT"]),
-        ("/projects/{project_id}", h.delete_project, ["DELETE"]),
-        ("/projects/{project_id}/variables", h.variables, ["GET"]),
-        ("/projects/{project_id}/variables", h.create_variable, ["POST"]),
-        ("/projects/{project_id}/variables/{variable_id}", h.variable, ["GET"]),
-        ("/projects/{project_id}/variables/{variable_id}", h.update_variable, ["PUT"]),
-        ("/projects/{project_id}/variables/{variable_id}", h.delete_variable, ["DELETE"]),
-        ("/projects/{project_id}/accounts", h.accounts, ["GET"]),
-        ("/projects/{project_id}/accounts/{account_id}", h.account, ["GET"]),
-        ("/projects/{project_id}/automations", h.automations, ["GET"]),
-        ("/projects/{project_id}/automations/{automation_id}", h.automation, ["GET"]),
-        ("/projects/{project_id}/automations/{automation_id}", h.set_active, ["PATCH"]),
-        ("/projects/{project_id}/executions", h.executions, ["GET"]),
-        ("/projects/{project_id}/executions/{execution_id}", h.execution, ["GET"]),
-        ("/projects/{project_id}/audit-logs", h.audit_logs, ["GET"]),
-        ("/projects/{project_id}/audit-logs/{log_id}", h.audit_log, ["GET"]),
-    ]
-    return [Route(path, _guarded(state, fn), methods=methods) for path, fn, methods in table]
+    return routes_behind(
+        lambda request: authenticate(state, request),
+        [
+            ("/projects", "GET", h.projects),
+            ("/projects", "POST", h.create_project),
+            ("/projects/{project_id}", "GET", h.project),
+            ("/projects/{project_id}", "PUT", h.update_project),
+            ("/projects/{project_id}", "DELETE", h.delete_project),
+            ("/projects/{project_id}/variables", "GET", h.variables),
+            ("/projects/{project_id}/variables", "POST", h.create_variable),
+            ("/projects/{project_id}/variables/{variable_id}", "GET", h.variable),
+            ("/projects/{project_id}/variables/{variable_id}", "PUT", h.update_variable),
+            ("/projects/{project_id}/variables/{variable_id}", "DELETE", h.delete_variable),
+            ("/projects/{project_id}/accounts", "GET", h.accounts),
+            ("/projects/{project_id}/accounts/{account_id}", "GET", h.account),
+            ("/projects/{project_id}/automations", "GET", h.automations),
+            ("/projects/{project_id}/automations/{automation_id}", "GET", h.automation),
+            ("/projects/{project_id}/automations/{automation_id}", "PATCH", h.set_active),
+            ("/projects/{project_id}/executions", "GET", h.executions),
+            ("/projects/{project_id}/executions/{execution_id}", "GET", h.execution),
+            ("/projects/{project_id}/audit-logs", "GET", h.audit_logs),
+            ("/projects/{project_id}/audit-logs/{log_id}", "GET", h.audit_log),
+        ],
+    )

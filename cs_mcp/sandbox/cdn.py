@@ -18,35 +18,28 @@ kept versions), never the latest draft. Choices the documentation leaves open:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import check_cda
 from cs_mcp.sandbox.cma import (
-    NOT_FOUND_CODE,
     Entry,
     ListParams,
     ParamError,
-    content_type_not_found,
     content_types_page,
     expand_references,
     make_resolver,
     project,
-    query_error_response,
     sort_entries,
     truthy,
 )
+from cs_mcp.sandbox.endpoint import Guard, bad_query, content_type_not_found, not_found, routes_behind
 from cs_mcp.sandbox.query import QueryError, compile_query, parse_query
-from cs_mcp.sandbox.state import SandboxState, error_response
-
-
-def _unpublished() -> JSONResponse:
-    return error_response(422, NOT_FOUND_CODE, "The requested entry doesn't exist.", {"uid": ["is not valid."]})
+from cs_mcp.sandbox.state import SandboxState
 
 
 class Reader:
@@ -177,35 +170,26 @@ class CDA:
         self.state = state
 
     def _environment(self, request: Request) -> str:
+        """The environment a read of entries or assets names.
+
+        Raises RequestRefused (400, like an invalid parameter) when it names none.
+        """
         environment = request.query_params.get("environment")
         if not environment:
-            raise ParamError("'environment' is required.", "environment")
+            raise bad_query(ParamError("'environment' is required.", "environment"))
         return environment
 
     def _reader(self, conn: sqlite3.Connection, request: Request, environment: str) -> Reader:
         locale = request.query_params.get("locale") or store.master_locale(conn)
         return Reader(conn, environment, locale, truthy(request.query_params.get("include_fallback")))
 
-    def _authorize(self, request: Request) -> tuple[str | None, Response | None]:
-        """The environment asked for, or the refusal to answer."""
-        environment = request.query_params.get("environment")
-        refusal = check_cda(request, self.state, environment or None)
-        if refusal is not None:
-            return None, refusal
-        try:
-            return self._environment(request), None
-        except QueryError as exc:
-            return None, query_error_response(exc)
-
     async def list_entries(self, request: Request) -> Response:
-        environment, refusal = self._authorize(request)
-        if refusal is not None or environment is None:
-            return refusal or _unpublished()
+        environment = self._environment(request)
         ct = request.path_params["content_type"]
         with self.state.db.read() as conn:
             content_type = store.get_content_type(conn, ct)
             if content_type is None:
-                return content_type_not_found(ct)
+                raise content_type_not_found(ct)
             reader = self._reader(conn, request, environment)
             try:
                 params = ListParams.from_request(request)
@@ -214,7 +198,7 @@ class CDA:
                     make_resolver(reader.schema_of, reader.entries, ct),
                 )
             except QueryError as exc:
-                return query_error_response(exc)
+                raise bad_query(exc) from exc
             matched = [e for e in reader.entries(ct) if predicate(e)]
             page = sort_entries(matched, params.asc, params.desc)[params.skip : params.skip + params.limit]
             shown = [self._present(reader, ct, entry, params) for entry in page]
@@ -230,32 +214,28 @@ class CDA:
         return project(item, params.only, params.excepted)
 
     async def get_entry(self, request: Request) -> Response:
-        environment, refusal = self._authorize(request)
-        if refusal is not None or environment is None:
-            return refusal or _unpublished()
+        environment = self._environment(request)
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         with self.state.db.read() as conn:
             if not store.content_type_exists(conn, ct):
-                return content_type_not_found(ct)
+                raise content_type_not_found(ct)
             reader = self._reader(conn, request, environment)
             try:
                 params = ListParams.from_request(request)
             except QueryError as exc:
-                return query_error_response(exc)
+                raise bad_query(exc) from exc
             entry = reader.entry(ct, uid)
             if entry is None:
-                return _unpublished()
+                raise not_found("entry")
             return JSONResponse({"entry": self._present(reader, ct, entry, params)})
 
     async def list_assets(self, request: Request) -> Response:
-        environment, refusal = self._authorize(request)
-        if refusal is not None or environment is None:
-            return refusal or _unpublished()
+        environment = self._environment(request)
         try:
             params = ListParams.from_request(request)
             predicate = compile_query(parse_query(request.query_params.get("query")))
         except QueryError as exc:
-            return query_error_response(exc)
+            raise bad_query(exc) from exc
         with self.state.db.read() as conn:
             assets = [a for a in self._reader(conn, request, environment).assets() if predicate(a)]
         page = sort_entries(assets, params.asc, params.desc)[params.skip : params.skip + params.limit]
@@ -265,38 +245,45 @@ class CDA:
         return JSONResponse(body)
 
     async def get_asset(self, request: Request) -> Response:
-        environment, refusal = self._authorize(request)
-        if refusal is not None or environment is None:
-            return refusal or _unpublished()
+        environment = self._environment(request)
         with self.state.db.read() as conn:
             asset = self._reader(conn, request, environment).asset(request.path_params["uid"])
         if asset is None:
-            return error_response(422, NOT_FOUND_CODE, "The requested asset doesn't exist.", {"uid": ["is not valid."]})
+            raise not_found("asset")
         return JSONResponse({"asset": asset})
 
     async def list_content_types(self, request: Request) -> Response:
-        refusal = check_cda(request, self.state, request.query_params.get("environment") or None)
-        return refusal if refusal is not None else content_types_page(request, self.state)
+        return content_types_page(request, self.state)
 
     async def get_content_type(self, request: Request) -> Response:
-        refusal = check_cda(request, self.state, request.query_params.get("environment") or None)
-        if refusal is not None:
-            return refusal
         uid = request.path_params["content_type"]
         with self.state.db.read() as conn:
             found = store.get_content_type(conn, uid)
-        return content_type_not_found(uid) if found is None else JSONResponse({"content_type": found})
+        if found is None:
+            raise content_type_not_found(uid)
+        return JSONResponse({"content_type": found})
+
+
+def cda_guard(state: SandboxState) -> Guard:
+    """The CDA's token check, for the environment the request names (if any)."""
+
+    def guard(request: Request) -> Response | None:
+        return check_cda(request, state, request.query_params.get("environment") or None)
+
+    return guard
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The CDA's routes, relative to `/cdn/v3`."""
     cda = CDA(state)
-    handlers: list[tuple[str, Callable[[Request], Any]]] = [
-        ("/content_types/{content_type}/entries", cda.list_entries),
-        ("/content_types/{content_type}/entries/{uid}", cda.get_entry),
-        ("/content_types", cda.list_content_types),
-        ("/content_types/{content_type}", cda.get_content_type),
-        ("/assets", cda.list_assets),
-        ("/assets/{uid}", cda.get_asset),
-    ]
-    return [Route(path, handler, methods=["GET"]) for path, handler in handlers]
+    return routes_behind(
+        cda_guard(state),
+        [
+            ("/content_types/{content_type}/entries", "GET", cda.list_entries),
+            ("/content_types/{content_type}/entries/{uid}", "GET", cda.get_entry),
+            ("/content_types", "GET", cda.list_content_types),
+            ("/content_types/{content_type}", "GET", cda.get_content_type),
+            ("/assets", "GET", cda.list_assets),
+            ("/assets/{uid}", "GET", cda.get_asset),
+        ],
+    )

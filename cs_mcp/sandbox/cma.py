@@ -44,21 +44,16 @@ from starlette.routing import BaseRoute
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import acting_user
 from cs_mcp.sandbox.endpoint import (
-    CONTENT_TYPE_NOT_FOUND_CODE,
-    INVALID_DATA_CODE,
     NOT_FOUND_CODE,
-    RequestRefused,
+    bad_query,
     cma_routes,
+    content_type_not_found,
+    invalid,
+    json_object,
+    not_found,
 )
-from cs_mcp.sandbox.query import (
-    QUERY_ERROR_STATUS,
-    QueryError,
-    ReferenceResolver,
-    compile_query,
-    parse_query,
-    values_at,
-)
-from cs_mcp.sandbox.state import SandboxState, error_response
+from cs_mcp.sandbox.query import QueryError, ReferenceResolver, compile_query, parse_query, values_at
+from cs_mcp.sandbox.state import SandboxState
 
 Entry = dict[str, Any]
 MAX_LIMIT = 100
@@ -67,7 +62,6 @@ MAX_INCLUDES = 10
 SYSTEM_KEYS = frozenset(
     {"uid", "locale", "_version", "created_at", "updated_at", "created_by", "updated_by", "ACL", "_in_progress"}
 )
-ENTRY_VALIDATION_CODE = INVALID_DATA_CODE
 
 
 class ParamError(QueryError):
@@ -138,21 +132,19 @@ def counted(request: Request, key: str, page: list[Any], everything: list[Any]) 
 
 
 def content_types_page(request: Request, state: SandboxState) -> Response:
-    """A page of content types (`skip`, `limit`, `include_count`), as the CMA and CDA answer."""
+    """A page of content types (`skip`, `limit`, `include_count`), as the CMA and CDA answer.
+
+    Raises RequestRefused (400) for a parameter out of range.
+    """
     try:
         skip, limit = int_param(request, "skip", 0), int_param(request, "limit", MAX_LIMIT)
         if limit > MAX_LIMIT:
             raise ParamError(f"'limit' may be at most {MAX_LIMIT}.", "limit")
     except QueryError as exc:
-        return query_error_response(exc)
+        raise bad_query(exc) from exc
     with state.db.read() as conn:
         types = store.list_content_types(conn)
     return counted(request, "content_types", types[skip : skip + limit], types)
-
-
-def query_error_response(exc: QueryError) -> JSONResponse:
-    """The answer to an invalid query or list parameter."""
-    return JSONResponse(exc.body(), status_code=QUERY_ERROR_STATUS)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -495,20 +487,6 @@ def validate_entry(
 # -- handlers ---------------------------------------------------------------------------------
 
 
-def _no_content_type(uid: str) -> RequestRefused:
-    return RequestRefused(
-        422,
-        CONTENT_TYPE_NOT_FOUND_CODE,
-        f"The Content Type '{uid}' was not found. Please try again.",
-        {"uid": ["is not valid."]},
-    )
-
-
-def content_type_not_found(uid: str) -> JSONResponse:
-    """Contentstack's answer to a request naming a content type the stack does not have."""
-    return _no_content_type(uid).response()
-
-
 def existing_content_type(conn: sqlite3.Connection, uid: str) -> dict[str, Any]:
     """The content type `uid`.
 
@@ -517,36 +495,25 @@ def existing_content_type(conn: sqlite3.Connection, uid: str) -> dict[str, Any]:
     """
     found = store.get_content_type(conn, uid)
     if found is None:
-        raise _no_content_type(uid)
+        raise content_type_not_found(uid)
     return found
 
 
-def not_found(key: str = "uid") -> JSONResponse:
-    return error_response(422, NOT_FOUND_CODE, "The requested object doesn't exist.", {key: ["is not valid."]})
+async def _entry_body(request: Request) -> Entry:
+    """The `entry` object of a write's body.
 
-
-def _bad_body(message: str) -> JSONResponse:
-    return error_response(422, ENTRY_VALIDATION_CODE, message, {"entry": ["is not valid."]})
-
-
-async def _json_object(request: Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None
-    return cast(dict[str, Any], body) if isinstance(body, dict) else None
-
-
-async def _entry_body(request: Request) -> Entry | None:
-    """The `entry` object of a write's body, or None when the body has none."""
-    body = await _json_object(request)
-    given = body.get("entry") if body is not None else None
-    return cast(Entry, given) if isinstance(given, dict) else None
+    Raises RequestRefused: the body has none, not JSON included (422 error_code 119 naming
+    `entry`, where `parse_body` would answer 400 to a body that is not JSON).
+    """
+    given = await json_object(request, "entry")
+    if given is None:
+        raise invalid("The request body must be an object with an 'entry' object.", {"entry": ["is not valid."]})
+    return given
 
 
 # What an entry write starts from in its locale: the base entry, the new version's number and
-# the notice; or the answer that refuses the write.
-EntryStart = Callable[[sqlite3.Connection, str], tuple[Entry, int, str] | Response]
+# the notice. Raises RequestRefused when the write is refused.
+EntryStart = Callable[[sqlite3.Connection, str], tuple[Entry, int, str]]
 
 
 class CMA:
@@ -612,7 +579,7 @@ class CMA:
                     make_resolver(self._schema_of(conn), entries_of, ct),
                 )
             except QueryError as exc:
-                return query_error_response(exc)
+                raise bad_query(exc) from exc
             matched = [e for e in entries_in_locale(conn, ct, locale, fallback) if predicate(e)]
             ordered = sort_entries(matched, params.asc, params.desc)
             page = ordered[params.skip : params.skip + params.limit]
@@ -639,12 +606,12 @@ class CMA:
                 params = ListParams.from_request(request)
                 version = int_param(request, "version", 0)
             except QueryError as exc:
-                return query_error_response(exc)
+                raise bad_query(exc) from exc
             entry = entry_in_locale(conn, ct, uid, locale, truthy(request.query_params.get("include_fallback")))
             if entry is not None and version:
                 entry = store.get_entry_version(conn, ct, uid, entry["locale"], version)
             if entry is None:
-                return not_found()
+                raise not_found()
             schema = cast(list[dict[str, Any]], content_type["schema"])
             item = expand_references(entry, schema, params.include, self._loader(conn, locale))
             if truthy(request.query_params.get("include_publish_details")):
@@ -659,7 +626,7 @@ class CMA:
             existing_content_type(conn, ct)
             held = store.entry_locales(conn, ct, uid)
             if not held:
-                return not_found()
+                raise not_found()
             master = store.master_locale(conn)
             codes = store.locale_codes(conn)
         locales: list[dict[str, Any]] = [
@@ -674,7 +641,7 @@ class CMA:
         with self.state.db.read() as conn:
             existing_content_type(conn, ct)
             if not store.entry_locales(conn, ct, uid):
-                return not_found()
+                raise not_found()
             locale = self._locale_param(conn, request)
             found: list[dict[str, Any]] = []
             for content_type in store.list_content_types(conn):
@@ -699,20 +666,18 @@ class CMA:
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
         locale = request.query_params.get("locale")
         if not locale:
-            return error_response(
-                422, NOT_FOUND_CODE, "The locale parameter is required.", {"locale": ["is required."]}
-            )
+            # Code 141 like the other refusals to unlocalize (see the module's docstring).
+            raise invalid("The locale parameter is required.", {"locale": ["is required."]}, code=NOT_FOUND_CODE)
         with self.state.db.transaction() as conn:
             existing_content_type(conn, ct)
             held = store.entry_locales(conn, ct, uid)
             if not held:
-                return not_found()
+                raise not_found()
             if locale == store.master_locale(conn) or locale not in held:
-                return error_response(
-                    422,
-                    NOT_FOUND_CODE,
+                raise invalid(
                     f"The entry is not localized in '{locale}'.",
                     {"locale": ["is the master locale or not localized."]},
+                    code=NOT_FOUND_CODE,
                 )
             store.delete_entry(conn, ct, uid, locale)
         return JSONResponse({"notice": "Entry unlocalized successfully."})
@@ -732,39 +697,31 @@ class CMA:
         entry.setdefault("tags", [])
         return entry
 
-    def _write_target(
-        self, conn: sqlite3.Connection, request: Request, ct: str
-    ) -> tuple[dict[str, Any], str] | Response:
-        """The content type and the locale an entry write goes to, or the answer that refuses it."""
+    def _write_target(self, conn: sqlite3.Connection, request: Request, ct: str) -> tuple[dict[str, Any], str]:
+        """The content type and the locale an entry write goes to.
+
+        Raises RequestRefused: no such content type (118) or locale (141, `errors.locale`).
+        """
         content_type = existing_content_type(conn, ct)
         locale = self._locale_param(conn, request)
         if store.get_locale(conn, locale) is None:
-            return not_found("locale")
+            raise not_found(field="locale")
         return content_type, locale
 
-    async def _save_entry(
-        self, request: Request, ct: str, action: str, start: EntryStart
-    ) -> tuple[Entry, str] | Response:
+    async def _save_entry(self, request: Request, ct: str, action: str, start: EntryStart) -> tuple[Entry, str]:
         """The body's entry saved as a new version over what `start` gives in the write's locale
-        (the base entry, its version number and the notice), or the answer that refuses it:
-        Contentstack's wording names the `action` ("creation", "update") that failed."""
+        (the base entry, its version number and the notice).
+
+        Raises RequestRefused: the body, the target or the entry is refused; Contentstack's
+        wording of an invalid entry names the `action` ("creation", "update") that failed.
+        """
         given = await _entry_body(request)
-        if given is None:
-            return _bad_body("The request body must be an object with an 'entry' object.")
         with self.state.db.transaction() as conn:
-            found = self._write_target(conn, request, ct)
-            if isinstance(found, Response):
-                return found
-            content_type, locale = found
-            started = start(conn, locale)
-            if isinstance(started, Response):
-                return started
-            base, version, notice = started
+            content_type, locale = self._write_target(conn, request, ct)
+            base, version, notice = start(conn, locale)
             entry = self._new_version(request, conn, ct, base, given, version)
             if errors := validate_entry(conn, ct, cast(list[dict[str, Any]], content_type["schema"]), entry):
-                return error_response(
-                    422, ENTRY_VALIDATION_CODE, f"Entry {action} failed. Please enter valid data.", errors
-                )
+                raise invalid(f"Entry {action} failed. Please enter valid data.", errors)
             store.save_entry(conn, ct, entry)
         return entry, notice
 
@@ -782,31 +739,25 @@ class CMA:
             }
             return base, 1, "Entry created successfully."
 
-        saved = await self._save_entry(request, ct, "creation", start)
-        if isinstance(saved, Response):
-            return saved
-        entry, notice = saved
+        entry, notice = await self._save_entry(request, ct, "creation", start)
         return JSONResponse({"notice": notice, "entry": entry}, status_code=201)
 
     async def update_entry(self, request: Request) -> Response:
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
 
-        def start(conn: sqlite3.Connection, locale: str) -> tuple[Entry, int, str] | Response:
+        def start(conn: sqlite3.Connection, locale: str) -> tuple[Entry, int, str]:
             current = store.get_entry(conn, ct, uid, locale)
             if current is not None:
                 return current, current["_version"] + 1, "Entry updated successfully."
             # Localizing: the new locale starts from what readers saw through the fallback.
             source = entry_in_locale(conn, ct, uid, locale, True)
             if source is None:
-                return not_found()
+                raise not_found()
             now = store.iso(self.state.clock.now())
             base = source | {"locale": locale, "created_at": now, "created_by": acting_user(request)}
             return base, 1, "Entry localized successfully."
 
-        saved = await self._save_entry(request, ct, "update", start)
-        if isinstance(saved, Response):
-            return saved
-        entry, notice = saved
+        entry, notice = await self._save_entry(request, ct, "update", start)
         return JSONResponse({"notice": notice, "entry": entry})
 
     async def delete_entry(self, request: Request) -> Response:
@@ -815,7 +766,7 @@ class CMA:
             existing_content_type(conn, ct)
             locale = request.query_params.get("locale")
             if store.delete_entry(conn, ct, uid, locale) == 0:
-                return not_found()
+                raise not_found()
         return JSONResponse({"notice": "Entry deleted successfully."})
 
     # assets
@@ -825,7 +776,7 @@ class CMA:
             params = ListParams.from_request(request)
             predicate = compile_query(parse_query(request.query_params.get("query")))
         except QueryError as exc:
-            return query_error_response(exc)
+            raise bad_query(exc) from exc
         folder = request.query_params.get("folder")
         with_folders = truthy(request.query_params.get("include_folders"))
 
@@ -854,11 +805,11 @@ class CMA:
         try:
             version = int_param(request, "version", 0)
         except QueryError as exc:
-            return query_error_response(exc)
+            raise bad_query(exc) from exc
         with self.state.db.read() as conn:
             asset = store.get_asset_version(conn, uid, version) if version else store.get_asset(conn, uid)
             if asset is None:
-                return not_found()
+                raise not_found()
             if truthy(request.query_params.get("include_publish_details")):
                 asset = self._with_publish_details(conn, "asset", "", asset)
         return JSONResponse({"asset": asset})
@@ -868,12 +819,16 @@ class CMA:
     async def get_environment(self, request: Request) -> Response:
         with self.state.db.read() as conn:
             found = store.get_environment(conn, request.path_params["name"])
-        return not_found("name") if found is None else JSONResponse({"environment": found})
+        if found is None:
+            raise not_found(field="name")
+        return JSONResponse({"environment": found})
 
     async def get_locale(self, request: Request) -> Response:
         with self.state.db.read() as conn:
             found = store.get_locale(conn, request.path_params["code"])
-        return not_found("code") if found is None else JSONResponse({"locale": found})
+        if found is None:
+            raise not_found(field="code")
+        return JSONResponse({"locale": found})
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:

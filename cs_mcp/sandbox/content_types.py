@@ -23,12 +23,12 @@ from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.cma import existing_content_type, truthy
-from cs_mcp.sandbox.endpoint import cma_endpoint
-from cs_mcp.sandbox.state import SandboxState, error_response
+from cs_mcp.sandbox.endpoint import RequestRefused, cma_routes, invalid, json_object
+from cs_mcp.sandbox.state import SandboxState
 
 CONTENT_TYPE_INVALID_CODE = 115
 DATA_TYPES = frozenset(
@@ -88,17 +88,8 @@ def definition_problems(definition: dict[str, Any]) -> dict[str, list[str]]:
     return problems
 
 
-def _invalid(message: str, errors: dict[str, list[str]]) -> JSONResponse:
-    return error_response(422, CONTENT_TYPE_INVALID_CODE, message, errors)
-
-
-async def _definition(request: Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None
-    given = cast(dict[str, Any], body).get("content_type") if isinstance(body, dict) else None
-    return cast(dict[str, Any], given) if isinstance(given, dict) else None
+def _invalid(message: str, errors: dict[str, list[str]]) -> RequestRefused:
+    return invalid(message, errors, code=CONTENT_TYPE_INVALID_CODE)
 
 
 class ContentTypes:
@@ -108,24 +99,24 @@ class ContentTypes:
         self.state = state
 
     async def create(self, request: Request) -> Response:
-        given = await _definition(request)
+        given = await json_object(request, "content_type")
         if given is None:
-            return _invalid("Content Type creation failed.", {"content_type": ["is required."]})
+            raise _invalid("Content Type creation failed.", {"content_type": ["is required."]})
         if problems := definition_problems(given):
-            return _invalid("Content Type creation failed. Please enter valid data.", problems)
+            raise _invalid("Content Type creation failed. Please enter valid data.", problems)
         now = store.iso(self.state.clock.now())
         with self.state.db.transaction() as conn:
             if store.content_type_exists(conn, given["uid"]):
-                return _invalid("Content Type creation failed.", {"uid": ["is not unique."]})
+                raise _invalid("Content Type creation failed.", {"uid": ["is not unique."]})
             store.save_content_type(conn, given | {"created_at": now, "updated_at": now})
             created = store.get_content_type(conn, given["uid"])
         return JSONResponse({"notice": "Content Type created successfully.", "content_type": created}, status_code=201)
 
     async def update(self, request: Request) -> Response:
         uid = request.path_params["content_type"]
-        given = await _definition(request)
+        given = await json_object(request, "content_type")
         if given is None:
-            return _invalid("Content Type update failed.", {"content_type": ["is required."]})
+            raise _invalid("Content Type update failed.", {"content_type": ["is required."]})
         with self.state.db.transaction() as conn:
             current = existing_content_type(conn, uid)
             merged = {
@@ -136,7 +127,7 @@ class ContentTypes:
                 "options": given.get("options", current["options"]),
             }
             if problems := definition_problems(merged):
-                return _invalid("Content Type update failed. Please enter valid data.", problems)
+                raise _invalid("Content Type update failed. Please enter valid data.", problems)
             old = {str(f["uid"]) for f in cast(list[dict[str, Any]], current["schema"])}
             new = {str(f["uid"]) for f in cast(list[dict[str, Any]], merged["schema"])}
             store.save_content_type(
@@ -152,7 +143,7 @@ class ContentTypes:
         with self.state.db.transaction() as conn:
             existing_content_type(conn, uid)
             if store.entry_uids(conn, uid) and not truthy(request.query_params.get("force")):
-                return _invalid(
+                raise _invalid(
                     "Content Type deletion failed: it has entries; pass force=true to delete them too.",
                     {"force": ["is required when entries exist."]},
                 )
@@ -163,8 +154,11 @@ class ContentTypes:
 def routes(state: SandboxState) -> list[BaseRoute]:
     """The content type write routes, relative to `/cma/v3`."""
     content_types = ContentTypes(state)
-    return [
-        Route("/content_types", cma_endpoint(state, content_types.create), methods=["POST"]),
-        Route("/content_types/{content_type}", cma_endpoint(state, content_types.update), methods=["PUT"]),
-        Route("/content_types/{content_type}", cma_endpoint(state, content_types.delete), methods=["DELETE"]),
-    ]
+    return cma_routes(
+        state,
+        [
+            ("/content_types", "POST", content_types.create),
+            ("/content_types/{content_type}", "PUT", content_types.update),
+            ("/content_types/{content_type}", "DELETE", content_types.delete),
+        ],
+    )

@@ -1,12 +1,14 @@
-"""The plumbing every CMA endpoint of the sandbox shares: Contentstack's error answers
-(`RequestRefused`, `invalid`, `not_found`), request bodies (`RequestBody`, `parse_body`), the
-checks of names, times and pages that several endpoints make, and `cma_endpoint`, which puts a
-handler behind the CMA's auth check and turns a `RequestRefused` into its answer.
+"""The plumbing every endpoint of the sandbox shares: Contentstack's error answers
+(`RequestRefused` and its named constructors), request bodies (`RequestBody`, `parse_body`,
+`json_object`), the checks of names, times and pages that several endpoints make, and the
+routes (`routes_behind`, `cma_routes`), which put each handler behind its API's guard and turn
+a `RequestRefused` into its answer.
 
-Every CMA module of the sandbox (`cma.py`, `assets.py`, `content_types.py`, `publishing.py`,
-`releases.py`, `stack_admin.py`) builds its routes with `cma_endpoint`; a new CMA endpoint
-raises `RequestRefused` (or `invalid`/`not_found`) where Contentstack answers an error and
-returns its documented body otherwise.
+A handler raises a refusal where Contentstack answers an error and returns its documented body
+otherwise. Every module builds its routes from a table of `(path, method, handler)` rows: the
+CMA modules (`cma.py`, `assets.py`, `content_types.py`, `publishing.py`, `releases.py`,
+`stack_admin.py`) with `cma_routes`, the CDA, Analytics, Automate and the sandbox's controls
+with `routes_behind` and their own guard.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
@@ -24,18 +26,22 @@ from starlette.routing import BaseRoute, Route
 
 from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import check_cma
+from cs_mcp.sandbox.query import QUERY_ERROR_CODE, QUERY_ERROR_STATUS, QueryError
 from cs_mcp.sandbox.state import SandboxState, error_response
 
 # Error codes of the answers below. 141 and 118 are Contentstack's "not found" codes; 119 is the
-# code of a refused write with per-field `errors`.
+# code of a refused write with per-field `errors`; 400, the sandbox's code for a request refused
+# for its form, where the documentation gives none.
 NOT_FOUND_CODE = 141
 CONTENT_TYPE_NOT_FOUND_CODE = 118
 INVALID_DATA_CODE = 119
+BAD_REQUEST_CODE = 400
 MAX_PAGE_LIMIT = 100
 
 
 class RequestRefused(Exception):
-    """A request answered with Contentstack's error body instead of going on; raised inside handlers."""
+    """A request answered with Contentstack's error body instead of going on; raised inside
+    handlers, built by the constructors below (or directly for an answer only one endpoint gives)."""
 
     def __init__(self, status: int, error_code: int, error_message: str, errors: dict[str, Any] | None = None) -> None:
         super().__init__(error_message)
@@ -48,15 +54,43 @@ class RequestRefused(Exception):
         return error_response(self.status, self.error_code, self.error_message, self.errors)
 
 
-def invalid(message: str, errors: dict[str, list[str]]) -> RequestRefused:
-    """A 422 refusal of invalid data, naming the fields at fault."""
-    return RequestRefused(422, INVALID_DATA_CODE, message, errors)
+def invalid(message: str, errors: dict[str, list[str]], *, code: int = INVALID_DATA_CODE) -> RequestRefused:
+    """A 422 refusal of a write or of invalid data, naming the fields at fault (error_code 119
+    unless the API answers its own `code` for this refusal)."""
+    return RequestRefused(422, code, message, errors)
 
 
-def not_found(what: str = "object", *, field: str = "uid") -> RequestRefused:
-    """A 422 "doesn't exist" refusal in Contentstack's shape (`errors.uid: ["is not valid."]`,
-    or under the `field` that named it)."""
-    return RequestRefused(422, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {field: ["is not valid."]})
+def not_found(what: str = "object", *, field: str = "uid", status: int = 422) -> RequestRefused:
+    """A "doesn't exist" refusal in Contentstack's shape (`errors.uid: ["is not valid."]`, or
+    under the `field` that named it): 422 as the CMA and the CDA answer, `status=404` for
+    Automate."""
+    return RequestRefused(status, NOT_FOUND_CODE, f"The requested {what} doesn't exist.", {field: ["is not valid."]})
+
+
+def content_type_not_found(uid: str, *, field: str = "uid") -> RequestRefused:
+    """Contentstack's 422 (error_code 118) to a request naming a content type the stack does not
+    have, the fault under `field`."""
+    return RequestRefused(
+        422,
+        CONTENT_TYPE_NOT_FOUND_CODE,
+        f"The Content Type '{uid}' was not found. Please try again.",
+        {field: ["is not valid."]},
+    )
+
+
+def bad_request(
+    message: str, errors: dict[str, list[str]] | None = None, *, code: int = BAD_REQUEST_CODE
+) -> RequestRefused:
+    """A 400 refusal of a request's form (a parameter, a header, a body that is not an object),
+    error_code 400 unless the API answers its own `code`."""
+    return RequestRefused(400, code, message, errors)
+
+
+def bad_query(exc: QueryError) -> RequestRefused:
+    """The refusal of an invalid `query` or list parameter, naming the parameter at fault."""
+    return RequestRefused(
+        QUERY_ERROR_STATUS, QUERY_ERROR_CODE, f"Invalid query: {exc.message}", {exc.field: [exc.message]}
+    )
 
 
 class RequestBody(BaseModel):
@@ -77,15 +111,39 @@ async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
     try:
         raw: object = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestRefused(400, INVALID_DATA_CODE, "The request body is not valid JSON.") from exc
+        raise bad_request("The request body is not valid JSON.", code=INVALID_DATA_CODE) from exc
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        errors: dict[str, list[str]] = {}
-        for problem in exc.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "body"
-            errors.setdefault(field, []).append(str(problem["msg"]))
-        raise invalid("The request body is not valid. Please enter valid data.", errors) from exc
+        raise invalid("The request body is not valid. Please enter valid data.", field_errors(exc)) from exc
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """The problems of a body that does not fit its model, one message list per dotted field
+    (`body` for the body as a whole)."""
+    errors: dict[str, list[str]] = {}
+    for problem in exc.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "body"
+        errors.setdefault(field, []).append(str(problem["msg"]))
+    return errors
+
+
+async def json_value(request: Request) -> object:
+    """The request body's JSON value, or None when the body is empty or not JSON."""
+    try:
+        return await request.json()
+    except ValueError:  # a JSONDecodeError or a UnicodeDecodeError
+        return None
+
+
+async def json_object(request: Request, key: str | None = None) -> dict[str, Any] | None:
+    """The body's JSON object, or the object under `key` in it; None when there is no such
+    object. For the endpoints that answer such a body with a refusal of their own rather than
+    `parse_body`'s."""
+    found = await json_value(request)
+    if key is not None and isinstance(found, dict):
+        found = cast(dict[str, Any], found).get(key)
+    return cast(dict[str, Any], found) if isinstance(found, dict) else None
 
 
 # Shared checks
@@ -198,18 +256,20 @@ def flag(request: Request, name: str) -> bool:
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+# Runs before a handler: None lets the request through, a response refuses it (an API's
+# credentials check).
+Guard = Callable[[Request], Response | None]
+# A row of a module's route table: path, method, handler.
+RouteRow = tuple[str, str, Endpoint]
 
 
-def cma_endpoint(state: SandboxState, handler: Endpoint) -> Endpoint:
-    """`handler` behind the CMA's auth check, with the sandbox's `on_tick` callbacks run first
-    (so scheduled actions that are due have fired) and RequestRefused turned into its error answer."""
+def guarded(guard: Guard, handler: Endpoint) -> Endpoint:
+    """`handler` behind `guard`, a RequestRefused it raises turned into its error answer."""
 
     async def endpoint(request: Request) -> Response:
-        denied = check_cma(request, state)
+        denied = guard(request)
         if denied is not None:
             return denied
-        for tick in list(state.on_tick):
-            tick()
         try:
             return await handler(request)
         except RequestRefused as refusal:
@@ -218,6 +278,25 @@ def cma_endpoint(state: SandboxState, handler: Endpoint) -> Endpoint:
     return endpoint
 
 
-def cma_routes(state: SandboxState, table: Iterable[tuple[str, str, Endpoint]]) -> list[BaseRoute]:
-    """A route for each (path, method, handler) of `table`, the handler behind `cma_endpoint`."""
-    return [Route(path, cma_endpoint(state, handler), methods=[method]) for path, method, handler in table]
+def routes_behind(guard: Guard, table: Iterable[RouteRow]) -> list[BaseRoute]:
+    """A route for each (path, method, handler) of `table`, the handler behind `guard`."""
+    return [Route(path, guarded(guard, handler), methods=[method]) for path, method, handler in table]
+
+
+def cma_guard(state: SandboxState) -> Guard:
+    """The CMA's auth check, then the sandbox's `on_tick` callbacks (so scheduled actions that
+    are due have fired before the handler reads)."""
+
+    def guard(request: Request) -> Response | None:
+        denied = check_cma(request, state)
+        if denied is None:
+            for tick in list(state.on_tick):
+                tick()
+        return denied
+
+    return guard
+
+
+def cma_routes(state: SandboxState, table: Iterable[RouteRow]) -> list[BaseRoute]:
+    """A route for each (path, method, handler) of `table`, the handler behind `cma_guard`."""
+    return routes_behind(cma_guard(state), table)

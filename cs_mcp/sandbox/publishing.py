@@ -43,11 +43,11 @@ from starlette.routing import BaseRoute
 from cs_mcp.sandbox import queue, store
 from cs_mcp.sandbox.auth import acting_user
 from cs_mcp.sandbox.endpoint import (
-    CONTENT_TYPE_NOT_FOUND_CODE,
     Endpoint,
     RequestBody,
-    RequestRefused,
+    bad_request,
     cma_routes,
+    content_type_not_found,
     invalid,
     not_found,
     now_iso,
@@ -67,7 +67,7 @@ from cs_mcp.sandbox.queue import (
     finish_row,
     queue_row_json,
 )
-from cs_mcp.sandbox.state import SandboxState, create_tables, error_response
+from cs_mcp.sandbox.state import SandboxState, create_tables
 
 BULK_MAX_ITEMS = 10
 BULK_MAX_LOCALES = 10
@@ -159,12 +159,7 @@ def _entry_publish_handler(state: SandboxState, action: Action) -> Endpoint:
         scheduled_at = parse_scheduled_at(state, body.scheduled_at)
         with state.db.transaction() as conn:
             if not store.content_type_exists(conn, content_type):
-                raise RequestRefused(
-                    422,
-                    CONTENT_TYPE_NOT_FOUND_CODE,
-                    f"The Content Type '{content_type}' was not found. Please try again.",
-                    {"content_type": ["is not valid."]},
-                )
+                raise content_type_not_found(content_type, field="content_type")
             localized = store.entry_locales(conn, content_type, uid)
             if not localized:
                 raise not_found("entry")
@@ -443,7 +438,7 @@ def api_version_required(what: str, handler: Endpoint) -> Endpoint:
 
     async def checked(request: Request) -> Response:
         if request.headers.get("api_version") != "3.2":
-            return error_response(400, 400, f"Pass the api_version header as 3.2 for {what} requests.")
+            raise bad_request(f"Pass the api_version header as 3.2 for {what} requests.")
         return await handler(request)
 
     return checked

@@ -55,14 +55,6 @@ class QueryError(ValueError):
         self.message = message
         self.field = field
 
-    def body(self) -> dict[str, Any]:
-        """The error body Contentstack's shape gives it."""
-        return {
-            "error_message": f"Invalid query: {self.message}",
-            "error_code": QUERY_ERROR_CODE,
-            "errors": {self.field: [self.message]},
-        }
-
 
 def parse_query(text: str | None) -> dict[str, Any]:
     """The `query` parameter's JSON object ({} when absent).

@@ -39,7 +39,7 @@ from starlette.routing import BaseRoute
 
 from cs_mcp.sandbox import endpoint, queue, store
 from cs_mcp.sandbox.auth import SANDBOX_USER_UID, acting_user
-from cs_mcp.sandbox.endpoint import Endpoint, RequestBody, RequestRefused, invalid, not_found, now_iso, parse_body
+from cs_mcp.sandbox.endpoint import Endpoint, RequestBody, bad_request, invalid, not_found, now_iso, parse_body
 from cs_mcp.sandbox.queue import Operation
 from cs_mcp.sandbox.state import SandboxState, create_tables
 
@@ -182,11 +182,10 @@ def _touch(conn: sqlite3.Connection, state: SandboxState, uid: str, user: str) -
 
 def _refuse_if_locked(row: sqlite3.Row) -> None:
     if row["locked"]:
-        raise RequestRefused(
-            422,
-            LOCKED_CODE,
+        raise invalid(
             f"The release '{row['name']}' is locked. Unlock it to make changes.",
             {"locked": ["the release is locked."]},
+            code=LOCKED_CODE,
         )
 
 
@@ -536,8 +535,8 @@ def _edit_items_handler(state: SandboxState, edit: Literal["add_one", "add", "re
             # "CMA | Releases" documents `?all=true` with a JSON body of `items`: a request
             # without it is refused, as a body-less DELETE would be. Every item goes, listed or not.
             if "application/json" not in request.headers.get("content-type", ""):
-                raise endpoint.RequestRefused(
-                    400, endpoint.INVALID_DATA_CODE, "Send the items as a JSON body (Content-Type: application/json)."
+                raise bad_request(
+                    "Send the items as a JSON body (Content-Type: application/json).", code=endpoint.INVALID_DATA_CODE
                 )
             await parse_body(request, ItemsBody)
         else:
