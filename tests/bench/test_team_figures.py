@@ -1,5 +1,5 @@
-"""How a team run's 429s are judged: none before the kill, during the outage or after Redis came
-back (`AFTER_RESTART_ALLOWANCE`, 1)."""
+"""How a team run's 429s are judged: none before the kill or during the outage, and after Redis
+came back at most `AFTER_RESTART_ALLOWANCE` (none)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,5 @@ def test_a_429_sent_after_the_last_sample_is_beyond_the_allowance() -> None:
     assert figures((5.0, 0), (15.0, 0), (25.0, 0), sent=1).rate_limited_beyond_allowance()
 
 
-def test_the_team_run_allows_at_most_one_429_after_redis_came_back() -> None:
-    assert not figures((5.0, 0), (15.0, 0), (25.0, 1)).rate_limited_beyond_allowance()
-    assert figures((5.0, 0), (15.0, 0), (25.0, 2)).rate_limited_beyond_allowance()
+def test_the_team_run_allows_no_429_after_redis_came_back_either() -> None:
+    assert figures((5.0, 0), (15.0, 0), (25.0, 1)).rate_limited_beyond_allowance()
