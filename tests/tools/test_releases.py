@@ -208,6 +208,31 @@ async def test_the_guard_refuses_items_outside_the_roles_content_types_naming_th
     assert writes(stack) == []
 
 
+def entry_releaser_guard() -> Guard:
+    """A role that may put entries in releases, and assets not at all (no `cm.asset:publish`)."""
+    specs = dict(BUILTIN_ROLE_SPECS)
+    specs["entry-releaser"] = RoleSpec(
+        inherits=["viewer"], scopes=["cm.entry:write", "cm.entry:publish", "cm.release:write"]
+    )
+    return Guard(Policy(roles=resolve_roles(specs)))
+
+
+@pytest.mark.parametrize("tool", ["add_release_items", "create_release"])
+async def test_an_asset_named_as_an_entry_of_the_asset_pseudo_content_type_needs_the_asset_publish_scope(
+    stack: SandboxStack, tool: str
+) -> None:
+    # Contentstack names a release's assets with the pseudo content type built_io_upload: an
+    # "entry" of it is the asset, and putting it in a release needs what an asset needs.
+    uid = stack.add_release("R", [])
+    disguised = {"type": "entry", "content_type": "built_io_upload", "uid": "asset1"}
+    arguments = {"release_uid": uid} if tool == "add_release_items" else {"name": "R2"}
+    async with make_client(stack, "entry-releaser", entry_releaser_guard()) as client:
+        result = await client.call_tool(tool, {**arguments, "items": [disguised]})
+    assert result.is_error
+    assert writes(stack) == []
+    assert stack.release_items(uid) == []
+
+
 async def test_a_locked_release_refuses_edits_until_unlocked(stack: SandboxStack) -> None:
     uid = stack.add_release("Frozen", [item("art1")], locked=True)
     new = [entry_input("art2")]
