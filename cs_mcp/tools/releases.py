@@ -445,6 +445,7 @@ async def create_release(
     call.require(WRITE | publish_scopes((i.type, i.action) for i in items or []))
     await call.precheck(named_targets(items or []))
     resolved = await resolve_items(state, items or [])
+    call.require(WRITE | item_scopes(resolved))  # what is sent: see add_release_items
     targets = Targets(items=tuple(item_target(i) for i in resolved))
     requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
     requests += items_plan_requests("POST", "/v3/releases/{new release uid}/items", len(resolved), "add")
@@ -541,6 +542,9 @@ async def add_release_items(
     call.require(WRITE | publish_scopes((i.type, i.action) for i in items))
     await editable_release(call, release_uid, named_targets(items, release_uid))
     resolved = await resolve_items(state, items)
+    # The scopes of the items as they are sent: an "entry" of the content type built_io_upload
+    # is an asset to Contentstack, and needs the asset's publish scope.
+    call.require(WRITE | item_scopes(resolved))
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
     plan = call.plan(
         f"add {len(resolved)} items to release {release_uid!r}",
