@@ -457,6 +457,22 @@ async def test_delete_entry_of_a_missing_entry_is_refused_without_a_write(stack:
     assert stack.writes() == []
 
 
+async def test_deleting_the_master_version_is_checked_against_where_its_localized_versions_are_live(
+    stack: SandboxStack,
+) -> None:
+    # Contentstack deletes the localized versions with the master, taking each off the
+    # environments it is published to: the French version's production is reached too.
+    stack.save_entry("article", "art1", {"title": "Post 1 (fr)"}, locale="fr-fr")
+    stack.publish("article", "art1", "production", locale="fr-fr")
+    specs = dict(BUILTIN_ROLE_SPECS)
+    specs["development-publisher"] = RoleSpec(inherits=["publisher"], environments=["development"])
+    guard = Guard(Policy(roles=resolve_roles(specs)))
+    async with stack.client("development-publisher", guard=guard) as client:
+        result = await client.call_tool("delete_entry", {"content_type": "article", "uid": "art1", "locale": "en-us"})
+    assert result.is_error
+    assert stack.writes() == []
+
+
 # -- the guard ---------------------------------------------------------------------------
 
 WRITES: list[tuple[str, dict[str, Any]]] = [
