@@ -370,9 +370,19 @@ async def delete_entry(
     # In the master locale, Contentstack deletes the localized versions too: their locales are
     # targets as well.
     locales = (loc,)
-    if loc == await state.meta.master_locale():
-        locales += await localized_locales(state, content_type, uid)
     live = await published_environments(state, current, locales)
+    if loc == await state.meta.master_locale():
+        localized = tuple(code for code in await localized_locales(state, content_type, uid) if code != loc)
+        locales += localized
+        # Each localized version carries its own publish details: the environments it leaves
+        # are reached too, which the master's version does not show.
+        for code in localized:
+            try:
+                version = await state.client.entries.get(content_type, uid, source="draft", locale=code)
+            except NotFoundError:
+                continue  # gone since it was listed: the delete does not reach it
+            live += await published_environments(state, version, (code,))
+        live = tuple(dict.fromkeys(live))
     targets = Targets(content_types=(content_type,), locales=locales, environments=live)
     plan.targets = targets.named()
     plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})" + (
