@@ -168,6 +168,18 @@ def test_a_json_object_argument_takes_text_or_an_object_and_refuses_anything_els
         assert caught.value.errors()[0]["type"] == "value_error"
 
 
+@pytest.mark.parametrize(("form", "depth"), [("text", 300), ("object", 300), ("text", 5000)])
+def test_a_json_object_argument_nested_deeper_than_any_content_is_refused_as_a_bad_value(form: str, depth: int) -> None:
+    # Deeper than the audit log's serializer (300) or Python's parser (5000) can go: refused,
+    # never a crash.
+    text = '{"title": ' + "[" * depth + "]" * depth + "}"
+    value: Any = text if form == "text" else json.loads(text)
+    adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(JsonObjectText)
+    with pytest.raises(ValidationError) as caught:
+        adapter.validate_python(value)
+    assert caught.value.errors()[0]["type"] == "value_error"
+
+
 # -- the server's check of a call's arguments, in memory ------------------------------------
 
 

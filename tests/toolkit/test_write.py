@@ -45,6 +45,7 @@ from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.registry import ToolSpec, registered_tools, write_spec
 from cs_mcp.toolkit.write import ConfirmationRequest, Permits, PlannedRequest, WriteCall, WritePlan
 from tests._examples import ASSET, EXAMPLES, author_examples
+from tests.conftest import SandboxStack
 from tests.helpers import EDITOR_ROLE, UNPACED, structured, text_of
 from tests.reliability._stack import NO_WAIT
 
@@ -922,3 +923,25 @@ async def test_over_streamable_http_a_write_attempt_is_still_one_audit_line(tmp_
     assert after_one == 1
     assert len(lines) == 2
     assert {line["principal"] for line in lines} == {"writer"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("depth", [600, 5000])
+async def test_a_write_whose_fields_nest_too_deeply_is_refused_with_one_audit_line_and_nothing_sent(
+    on_sandbox: SandboxStack, tmp_path: Path, depth: int
+) -> None:
+    # 600 levels parse but fail the audit log's serializer, 5000 fail the parser itself: either
+    # used to fail the call without its refusal in plain words (or its audit line).
+    on_sandbox.save_content_type("article", [{"uid": "title", "data_type": "text"}])
+    audit_path = tmp_path / "audit.jsonl"
+    guard = Guard(builtin_policy(), audit=AuditLog(audit_path))
+    fields = '{"title": ' + "[" * depth + "]" * depth + "}"
+    async with on_sandbox.client("admin", guard=guard) as client:
+        result = await client.call_tool("create_entry", {"content_type": "article", "fields": fields})
+    assert result.is_error
+    assert "'fields'" in text_of(result)
+    assert on_sandbox.writes() == []
+    lines = audit_lines(audit_path)
+    assert [(line["tool"], line["decision"], line["outcome"]) for line in lines] == [
+        ("create_entry", "deny", "refused")
+    ]
