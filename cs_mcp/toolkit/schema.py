@@ -256,13 +256,43 @@ def _compact(node: Any, *, output: bool, top: bool = False) -> Any:
 # -- free-form objects, taken as JSON text ----------------------------------------------------
 
 
+# How deep a free-form argument may nest: far beyond any entry or schema (a rich text document
+# is a few dozen levels), and well within what the parser (Python's recursion limit) and the
+# audit log's serializer (pydantic's, about 250 levels) take, so a deeper one is refused like
+# any other bad argument instead of failing the call unrecorded.
+MAX_JSON_DEPTH = 100
+
+
+def _nesting_within(value: Any, limit: int) -> bool:
+    """Whether `value`'s objects and arrays nest at most `limit` levels deep (walked without
+    recursion, so any depth is measured)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= limit:
+                return False
+            children = cast(dict[Any, Any], node).values() if isinstance(node, dict) else cast(list[Any], node)
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 def _json_text(value: Any, example: str) -> Any:
-    """`value` parsed when it is JSON text (else as it is); `example` shows the form asked for."""
+    """`value` parsed when it is JSON text (else as it is); `example` shows the form asked for.
+
+    Raises:
+        ValueError: not valid JSON, or nested more than `MAX_JSON_DEPTH` levels deep.
+    """
+    too_deep = f"nested more than {MAX_JSON_DEPTH} levels deep; write {example}"
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos}); write {example}") from None
+        except RecursionError:
+            raise ValueError(too_deep) from None
+    if not _nesting_within(value, MAX_JSON_DEPTH):
+        raise ValueError(too_deep)
     return value
 
 
