@@ -11,8 +11,10 @@ from mcp import Client
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
+from tests.conftest import SandboxStack
 from tests.helpers import full_env, text_of
 
 pytestmark = pytest.mark.anyio
@@ -226,3 +228,20 @@ async def test_a_contentstack_failure_reaches_the_model_in_plain_words() -> None
     text = text_of(result)
     assert "invalid or expired" in text
     assert "cs_management_token_1234" not in text
+
+
+@pytest.mark.anyio
+async def test_a_configured_token_stored_in_stack_content_is_answered_redacted(on_sandbox: SandboxStack) -> None:
+    # The server's own credential must not reach a principal through the content it reads (an
+    # editor pasted it into an entry) or through a plan that repeats an argument.
+    token = DEMO_CREDENTIALS.management_token
+    on_sandbox.save_content_type("article", [{"uid": "title", "data_type": "text"}])
+    on_sandbox.save_entry("article", "art1", {"title": f"the key is {token}"})
+    async with on_sandbox.client("admin", guard=Guard(builtin_policy())) as client:
+        read = await client.call_tool("get_entry", {"content_type": "article", "uid": "art1"})
+        plan = await client.call_tool("create_release", {"name": f"Launch {token}", "dry_run": True})
+    for result in (read, plan):
+        assert not result.is_error, text_of(result)
+        assert token not in result.model_dump_json()
+    assert read.structured_content is not None
+    assert read.structured_content["entry"]["title"] == "the key is [redacted]"
