@@ -7,7 +7,7 @@ allow, and a call to any other tool is refused before it runs.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -22,6 +22,8 @@ from cs_mcp.client import ContentstackClient, RateLimiter, RateLimits, RetryPoli
 from cs_mcp.completions import register_completions
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, Principal, builtin_policy
+from cs_mcp.guard.audit import redact
+from cs_mcp.guard.loader import settings_secrets
 from cs_mcp.prompts import PromptTemplate, load_prompts, register_prompts
 from cs_mcp.resources import register_resources
 from cs_mcp.safe_text import scrub_secrets
@@ -108,11 +110,13 @@ class ListingGuard:
         guard: Guard,
         stdio_principal: Principal,
         offered: OfferedToolsets | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._specs = specs
         self._guard = guard
         self._stdio = stdio_principal
         self._offered = offered
+        self._secrets = tuple(v for v in secrets if v)
         self._listings: dict[tuple[str, frozenset[str], frozenset[str] | None], dict[str, Any]] = {}
 
     def visible(self, principal: Principal | None, name: str) -> bool:
@@ -160,66 +164,74 @@ class ListingGuard:
                     self._listings[shown] = copy.deepcopy(result)
             return result
         if ctx.method == "tools/call" and ctx.params is not None:
-            name = ctx.params.get("name")
-            principal = principal_in(ctx.request, self._stdio)
-            spec = self._specs.get(name) if isinstance(name, str) else None
-            raw_arguments = ctx.params.get("arguments")
-            arguments = cast(dict[str, Any], raw_arguments) if isinstance(raw_arguments, dict) else {}
-            if spec is not None and not self.visible(principal, spec.name):
-                role = principal.role if principal else "anonymous"
-                if self._offered is not None and not self._offered.offers(spec):
-                    return CallToolResult(
-                        content=[
-                            TextContent(
-                                type="text",
-                                text=f"the tool {name} is in the toolset {spec.toolset!r}, which is not enabled: "
-                                f"call enable_toolset with toolset={spec.toolset!r} first. Nothing was sent.",
-                            )
-                        ],
-                        is_error=True,
-                    )
-                if principal is not None and not spec.read_only:
-                    # A write attempt, refused before the tool runs: still one audit line.
-                    await audit_unserved(
-                        self._guard,
-                        principal,
-                        spec.name,
-                        arguments,
-                        f"the tool {spec.name} is not available to role {role!r}",
-                        rule=f"roles.{role}.scopes",
-                        secret_arguments=spec.secret_arguments,
-                    )
+            result = await self._call(ctx, call_next)
+            _scrub_answer(result, self._secrets)
+            return result
+        return await call_next(ctx)
+
+    async def _call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """A `tools/call`: refused when the tool is hidden from the caller, recorded when a write
+        was refused before its tool ran."""
+        assert ctx.params is not None  # the caller checked
+        name = ctx.params.get("name")
+        principal = principal_in(ctx.request, self._stdio)
+        spec = self._specs.get(name) if isinstance(name, str) else None
+        raw_arguments = ctx.params.get("arguments")
+        arguments = cast(dict[str, Any], raw_arguments) if isinstance(raw_arguments, dict) else {}
+        if spec is not None and not self.visible(principal, spec.name):
+            role = principal.role if principal else "anonymous"
+            if self._offered is not None and not self._offered.offers(spec):
                 return CallToolResult(
                     content=[
                         TextContent(
                             type="text",
-                            text=f"denied by the guard: the tool {name} is not available to role {role!r}. "
-                            "Call describe_stack to see your permissions. Nothing was sent.",
+                            text=f"the tool {name} is in the toolset {spec.toolset!r}, which is not enabled: "
+                            f"call enable_toolset with toolset={spec.toolset!r} first. Nothing was sent.",
                         )
                     ],
                     is_error=True,
                 )
-            if spec is not None and not spec.read_only and principal is not None:
-                with watch_attempt() as watch:
-                    result = await call_next(ctx)
-                if spec.secret_arguments:
-                    _scrub_result(result, [arguments.get(a) for a in spec.secret_arguments])
-                if not watch.recorded:
-                    # The tool never ran (its arguments did not validate): the attempt is recorded here.
-                    await audit_unserved(
-                        self._guard,
-                        principal,
-                        spec.name,
-                        arguments,
-                        f"refused before the tool ran: {_error_text(result)}",
-                        secret_arguments=spec.secret_arguments,
+            if principal is not None and not spec.read_only:
+                # A write attempt, refused before the tool runs: still one audit line.
+                await audit_unserved(
+                    self._guard,
+                    principal,
+                    spec.name,
+                    arguments,
+                    f"the tool {spec.name} is not available to role {role!r}",
+                    rule=f"roles.{role}.scopes",
+                    secret_arguments=spec.secret_arguments,
+                )
+            return CallToolResult(
+                content=[
+                    TextContent(
+                        type="text",
+                        text=f"denied by the guard: the tool {name} is not available to role {role!r}. "
+                        "Call describe_stack to see your permissions. Nothing was sent.",
                     )
-                return result
-            result = await call_next(ctx)
-            if spec is not None and spec.labelled:
-                _mark_as_content(result)
+                ],
+                is_error=True,
+            )
+        if spec is not None and not spec.read_only and principal is not None:
+            with watch_attempt() as watch:
+                result = await call_next(ctx)
+            if spec.secret_arguments:
+                _scrub_result(result, [arguments.get(a) for a in spec.secret_arguments])
+            if not watch.recorded:
+                # The tool never ran (its arguments did not validate): the attempt is recorded here.
+                await audit_unserved(
+                    self._guard,
+                    principal,
+                    spec.name,
+                    arguments,
+                    f"refused before the tool ran: {_error_text(result)}",
+                    secret_arguments=spec.secret_arguments,
+                )
             return result
-        return await call_next(ctx)
+        result = await call_next(ctx)
+        if spec is not None and spec.labelled:
+            _mark_as_content(result)
+        return result
 
 
 class _Functions(Mapping[str, Callable[..., Awaitable[Any]]]):
@@ -248,6 +260,39 @@ def _scrub_result(result: HandlerResult, values: list[Any]) -> None:
     for block in result.content:
         if isinstance(block, TextContent):
             block.text = scrub_secrets(block.text, secrets)
+
+
+def _scrub_answer(result: HandlerResult, secrets: Sequence[str]) -> None:
+    """Cuts every configured token out of a tool call's answer, text and structured alike: stack
+    content may hold one (an editor pasted it into an entry), and a plan may repeat an argument
+    that quotes one. Looked for first, so an answer without any is left as it is."""
+    if not secrets:
+        return
+    if isinstance(result, CallToolResult):
+        texts = [b.text for b in result.content if isinstance(b, TextContent)]
+        structured = result.structured_content
+    elif isinstance(result, dict) and isinstance(result.get("content"), list):
+        # The runner may hand back the serialized form.
+        blocks = cast(list[Any], result["content"])
+        texts = [str(cast(dict[str, Any], b).get("text", "")) for b in blocks if isinstance(b, dict)]
+        structured = result.get("structuredContent")
+    else:
+        return
+    # repr shows a token as it is: tokens are letters and digits.
+    if not any(secret in text for secret in secrets for text in (*texts, repr(structured))):
+        return
+    if isinstance(result, CallToolResult):
+        for block in result.content:
+            if isinstance(block, TextContent):
+                block.text = scrub_secrets(block.text, secrets)
+        if result.structured_content is not None:
+            result.structured_content = redact(result.structured_content, secrets)
+        return
+    for block in cast(list[Any], result["content"]):
+        if isinstance(block, dict) and isinstance(text := cast(dict[str, Any], block).get("text"), str):
+            block["text"] = scrub_secrets(text, secrets)
+    if structured is not None:
+        result["structuredContent"] = redact(structured, secrets)
 
 
 def _error_text(result: HandlerResult) -> str:
@@ -374,7 +419,7 @@ def build_server(
         # Listed from the stored schemas: the SDK builds each tool's models at its first call.
         tools=[sdk_tool(spec, stored.get(name)) for name, spec in specs.items()],
     )
-    server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered))
+    server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered, settings_secrets(settings)))
     server.middleware.append(ArgumentCheck(_Functions(specs)))
     register_prompts(server, load_prompts() if prompts is None else prompts)
     register_resources(server)
