@@ -180,6 +180,17 @@ def test_a_json_object_argument_nested_deeper_than_any_content_is_refused_as_a_b
     assert caught.value.errors()[0]["type"] == "value_error"
 
 
+@pytest.mark.parametrize(
+    "text", ['{"rating": NaN}', '{"rating": -Infinity}', '{"rating": 1e999}', '{"title": "\\ud800"}']
+)
+def test_a_json_object_argument_that_json_cannot_carry_is_refused_as_a_bad_value(text: str) -> None:
+    # Python reads NaN, infinities and lone surrogates; JSON and UTF-8 carry none of them.
+    adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(JsonObjectText)
+    with pytest.raises(ValidationError) as caught:
+        adapter.validate_python(text)
+    assert caught.value.errors()[0]["type"] == "value_error"
+
+
 # -- the server's check of a call's arguments, in memory ------------------------------------
 
 

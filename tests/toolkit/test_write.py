@@ -945,3 +945,23 @@ async def test_a_write_whose_fields_nest_too_deeply_is_refused_with_one_audit_li
     assert [(line["tool"], line["decision"], line["outcome"]) for line in lines] == [
         ("create_entry", "deny", "refused")
     ]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fields", ['{"rating": NaN}', '{"title": "\\ud800"}'])
+async def test_a_write_whose_fields_json_cannot_carry_is_refused_before_anything_is_sent(
+    on_sandbox: SandboxStack, tmp_path: Path, fields: str
+) -> None:
+    on_sandbox.save_content_type(
+        "article", [{"uid": "title", "data_type": "text"}, {"uid": "rating", "data_type": "number"}]
+    )
+    on_sandbox.save_entry("article", "art1", {"title": "Post"})
+    audit_path = tmp_path / "audit.jsonl"
+    guard = Guard(builtin_policy(), audit=AuditLog(audit_path))
+    arguments = {"content_type": "article", "uid": "art1", "fields": fields, "expected_version": 1}
+    async with on_sandbox.client("admin", guard=guard) as client:
+        result = await client.call_tool("update_entry", arguments)
+    assert result.is_error
+    assert on_sandbox.writes() == []
+    lines = audit_lines(audit_path)
+    assert [(line["decision"], line["outcome"]) for line in lines] == [("deny", "refused")]
