@@ -281,7 +281,8 @@ def _json_text(value: Any, example: str) -> Any:
     """`value` parsed when it is JSON text (else as it is); `example` shows the form asked for.
 
     Raises:
-        ValueError: not valid JSON, or nested more than `MAX_JSON_DEPTH` levels deep.
+        ValueError: not valid JSON, nested more than `MAX_JSON_DEPTH` levels deep, or holding a
+            value JSON cannot carry (NaN, an infinity, a lone surrogate).
     """
     too_deep = f"nested more than {MAX_JSON_DEPTH} levels deep; write {example}"
     if isinstance(value, str):
@@ -293,6 +294,13 @@ def _json_text(value: Any, example: str) -> Any:
             raise ValueError(too_deep) from None
     if not _nesting_within(value, MAX_JSON_DEPTH):
         raise ValueError(too_deep)
+    try:
+        # What the request would carry: JSON has no NaN or infinity, UTF-8 no lone surrogate.
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, TypeError):  # UnicodeEncodeError is a ValueError
+        raise ValueError(
+            f"holds a value JSON cannot carry (NaN, an infinity or a lone surrogate); write {example}"
+        ) from None
     return value
 
 
