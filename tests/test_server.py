@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
+from mcp_types import ElicitRequestParams, ElicitResult, TextResourceContents
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.guard.loader import parse_policy
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
@@ -245,3 +249,45 @@ async def test_a_configured_token_stored_in_stack_content_is_answered_redacted(o
         assert token not in result.model_dump_json()
     assert read.structured_content is not None
     assert read.structured_content["entry"]["title"] == "the key is [redacted]"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_configured_token_quoted_in_an_argument_is_cut_out_of_the_preview_a_human_is_asked_with(
+    on_sandbox: SandboxStack, mode: str
+) -> None:
+    # The preview travels in an elicitation request, outside the tool answer: mid-call on older
+    # protocol revisions ("legacy"), in an InputRequiredResult on newer ones ("auto").
+    token = DEMO_CREDENTIALS.management_token
+    shown: list[str] = []
+
+    async def record(_context: Any, params: ElicitRequestParams) -> ElicitResult:
+        shown.append(params.model_dump_json())
+        return ElicitResult(action="decline")
+
+    guard = Guard(parse_policy('[confirm]\ntools = ["create_release"]\n'))
+    server = build_server(
+        on_sandbox.settings, backend="sandbox", guard=guard, stdio_role="admin", transport=on_sandbox.transport
+    )
+    with anyio.fail_after(10):
+        async with Client(server, mode=mode, elicitation_callback=record) as client:
+            result = await client.call_tool("create_release", {"name": f"Launch {token}"})
+    assert result.is_error
+    assert on_sandbox.writes() == []
+    [preview] = shown
+    assert "Launch [redacted]" in preview
+    assert token not in preview
+
+
+@pytest.mark.anyio
+async def test_a_configured_token_stored_in_stack_content_is_read_redacted_from_a_resource(
+    on_sandbox: SandboxStack,
+) -> None:
+    token = DEMO_CREDENTIALS.management_token
+    on_sandbox.save_content_type("article", [{"uid": "title", "data_type": "text", "display_name": f"Key {token}"}])
+    async with on_sandbox.client("admin", guard=Guard(builtin_policy())) as client:
+        read = await client.read_resource("contentstack://content-types/article")
+    assert token not in read.model_dump_json()
+    [content] = read.contents
+    assert isinstance(content, TextResourceContents)
+    assert json.loads(content.text)["fields"][0]["display_name"] == "Key [redacted]"
