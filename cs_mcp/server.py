@@ -15,7 +15,7 @@ import httpx2
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.shared.inbound import find_invalid_x_mcp_header, x_mcp_header_map
-from mcp_types import CallToolResult, ListToolsResult, TextContent
+from mcp_types import CallToolResult, ListToolsResult, ReadResourceResult, TextContent, TextResourceContents
 
 from cs_mcp import __version__
 from cs_mcp.client import ContentstackClient, RateLimiter, RateLimits, RetryPolicy
@@ -167,6 +167,11 @@ class ListingGuard:
             result = await self._call(ctx, call_next)
             _scrub_answer(result, self._secrets)
             return result
+        if ctx.method == "resources/read":
+            # A resource serves stack content as a tool does, and may hold a token as well.
+            result = await call_next(ctx)
+            _scrub_answer(result, self._secrets)
+            return result
         return await call_next(ctx)
 
     async def _call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
@@ -263,36 +268,36 @@ def _scrub_result(result: HandlerResult, values: list[Any]) -> None:
 
 
 def _scrub_answer(result: HandlerResult, secrets: Sequence[str]) -> None:
-    """Cuts every configured token out of a tool call's answer, text and structured alike: stack
-    content may hold one (an editor pasted it into an entry), and a plan may repeat an argument
-    that quotes one. Looked for first, so an answer without any is left as it is."""
+    """Cuts every configured token out of what a caller reads: a tool call's answer, text and
+    structured alike, and a resource's text. Stack content may hold one (an editor pasted it
+    into an entry), and a plan may repeat an argument that quotes one. Structured content is
+    copied only when it holds one."""
     if not secrets:
         return
-    if isinstance(result, CallToolResult):
-        texts = [b.text for b in result.content if isinstance(b, TextContent)]
-        structured = result.structured_content
-    elif isinstance(result, dict) and isinstance(result.get("content"), list):
-        # The runner may hand back the serialized form.
-        blocks = cast(list[Any], result["content"])
-        texts = [str(cast(dict[str, Any], b).get("text", "")) for b in blocks if isinstance(b, dict)]
-        structured = result.get("structuredContent")
-    else:
-        return
-    # repr shows a token as it is: tokens are letters and digits.
-    if not any(secret in text for secret in secrets for text in (*texts, repr(structured))):
-        return
-    if isinstance(result, CallToolResult):
-        for block in result.content:
-            if isinstance(block, TextContent):
+    if isinstance(result, CallToolResult | ReadResourceResult):
+        blocks = result.content if isinstance(result, CallToolResult) else result.contents
+        for block in blocks:
+            if isinstance(block, TextContent | TextResourceContents):
                 block.text = scrub_secrets(block.text, secrets)
-        if result.structured_content is not None:
+        if isinstance(result, CallToolResult) and _holds(result.structured_content, secrets):
             result.structured_content = redact(result.structured_content, secrets)
         return
-    for block in cast(list[Any], result["content"]):
-        if isinstance(block, dict) and isinstance(text := cast(dict[str, Any], block).get("text"), str):
-            block["text"] = scrub_secrets(text, secrets)
-    if structured is not None:
-        result["structuredContent"] = redact(structured, secrets)
+    if not isinstance(result, dict):
+        return
+    # The runner may hand back the serialized form.
+    for key in ("content", "contents"):
+        blocks = result.get(key)
+        for block in cast(list[Any], blocks) if isinstance(blocks, list) else []:
+            if isinstance(block, dict) and isinstance(text := cast(dict[str, Any], block).get("text"), str):
+                block["text"] = scrub_secrets(text, secrets)
+    if _holds(result.get("structuredContent"), secrets):
+        result["structuredContent"] = redact(result["structuredContent"], secrets)
+
+
+def _holds(value: Any, secrets: Sequence[str]) -> bool:
+    """Whether `value` (None or JSON values) holds one of `secrets` anywhere."""
+    # repr shows a token as it is: tokens are letters and digits.
+    return value is not None and any(secret in repr(value) for secret in secrets)
 
 
 def _error_text(result: HandlerResult) -> str:
@@ -353,6 +358,8 @@ def build_server(
     role = stdio_role or settings.role or guard.policy.default_role
     stdio_principal = Principal(name="local", role=role, transport="stdio")
     availability = toolset_availability(settings)
+    # Cut out of every tool answer, resource and confirmation preview a caller is shown.
+    secrets = tuple(settings_secrets(settings))
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncGenerator[AppState]:
@@ -385,6 +392,7 @@ def build_server(
                 backend=backend,
                 stdio_principal=stdio_principal,
                 toolsets=availability,
+                secrets=secrets,
             )
 
     selection = select_toolsets(settings.toolsets)
@@ -419,7 +427,7 @@ def build_server(
         # Listed from the stored schemas: the SDK builds each tool's models at its first call.
         tools=[sdk_tool(spec, stored.get(name)) for name, spec in specs.items()],
     )
-    server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered, settings_secrets(settings)))
+    server.middleware.append(ListingGuard(specs, guard, stdio_principal, offered, secrets))
     server.middleware.append(ArgumentCheck(_Functions(specs)))
     register_prompts(server, load_prompts() if prompts is None else prompts)
     register_resources(server)

@@ -28,6 +28,9 @@ class AppState:
     stdio_principal: Principal
     # toolset -> None when available, else what to set to enable it
     toolsets: dict[str, str | None] = field(default_factory=lambda: {})
+    # The configured tokens (`settings_secrets`), never shown to a caller: the server cuts
+    # them out of its answers, the write pipeline out of the preview it asks a human with.
+    secrets: tuple[str, ...] = ()
     meta: StackMetadata = field(init=False)
 
     def __post_init__(self) -> None:

@@ -742,7 +742,9 @@ class WriteCall:
         if self.confirmation_token:
             await self._check_token(self.confirmation_token, target_versions, "token")
             return "token"
-        preview = preview_of(plan, verdict.reason)
+        # The elicitation request carries the preview outside the tool answer, which the server
+        # scrubs: a plan may repeat an argument that quotes a configured token.
+        preview = scrub_secrets(preview_of(plan, verdict.reason), self.state.secrets)
         fallback = self.guard.policy.confirm.fallback
         if _can_elicit(ctx) and _input_required(ctx):
             answers = ctx.input_responses or {}
