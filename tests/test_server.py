@@ -10,6 +10,7 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.context import ClientRequestContext
 from mcp_types import ElicitRequestParams, ElicitResult, TextResourceContents
 
 from cs_mcp.config import Settings
@@ -261,7 +262,7 @@ async def test_a_configured_token_quoted_in_an_argument_is_cut_out_of_the_previe
     token = DEMO_CREDENTIALS.management_token
     shown: list[str] = []
 
-    async def record(_context: Any, params: ElicitRequestParams) -> ElicitResult:
+    async def record(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
         shown.append(params.model_dump_json())
         return ElicitResult(action="decline")
 
