@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx2
+import pydantic_core
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.shared.inbound import find_invalid_x_mcp_header, x_mcp_header_map
@@ -296,8 +297,13 @@ def _scrub_answer(result: HandlerResult, secrets: Sequence[str]) -> None:
 
 def _holds(value: Any, secrets: Sequence[str]) -> bool:
     """Whether `value` (None or JSON values) holds one of `secrets` anywhere."""
-    # repr shows a token as it is: tokens are letters and digits.
-    return value is not None and any(secret in repr(value) for secret in secrets)
+    if value is None:
+        return False
+    # Written once as JSON (in Rust: a third of repr's cost on a page of entries) and searched for
+    # each secret as JSON writes it (a token, letters and digits, as it is; a quote or a backslash
+    # in a Redis URL's password escaped).
+    shown = pydantic_core.to_json(value, fallback=str)
+    return any(pydantic_core.to_json(secret)[1:-1] in shown for secret in secrets)
 
 
 def _error_text(result: HandlerResult) -> str:

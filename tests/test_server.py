@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp_types import ElicitRequestParams, ElicitResult, TextResourceContents
+from pydantic import SecretStr
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
@@ -248,6 +249,26 @@ async def test_a_configured_token_stored_in_stack_content_is_answered_redacted(o
     for result in (read, plan):
         assert not result.is_error, text_of(result)
         assert token not in result.model_dump_json()
+    assert read.structured_content is not None
+    assert read.structured_content["entry"]["title"] == "the key is [redacted]"
+
+
+@pytest.mark.anyio
+async def test_a_configured_secret_that_json_escapes_is_still_found_in_structured_content(
+    on_sandbox: SandboxStack,
+) -> None:
+    # A Redis URL's password or a secret key may hold a quote or a backslash, which JSON writes
+    # escaped: the search for it in an answer must look for it as written there.
+    secret = 'k3y"with\\odd'
+    settings = on_sandbox.settings.model_copy(update={"secret_key": SecretStr(secret)})
+    on_sandbox.save_content_type("article", [{"uid": "title", "data_type": "text"}])
+    on_sandbox.save_entry("article", "art1", {"title": f"the key is {secret}"})
+    server = build_server(
+        settings, backend="sandbox", guard=Guard(builtin_policy()), stdio_role="admin", transport=on_sandbox.transport
+    )
+    async with Client(server) as client:
+        read = await client.call_tool("get_entry", {"content_type": "article", "uid": "art1"})
+    assert not read.is_error, text_of(read)
     assert read.structured_content is not None
     assert read.structured_content["entry"]["title"] == "the key is [redacted]"
 
