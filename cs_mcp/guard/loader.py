@@ -456,7 +456,9 @@ def settings_secrets(settings: Settings) -> list[str]:
         settings.secret_key,
         settings.redis_url,
     ]
-    return [v.get_secret_value() for v in values if v is not None]
+    # Once each: the delivery token is often also one of the per-environment ones, and every
+    # answer is searched for each secret.
+    return list(dict.fromkeys(v.get_secret_value() for v in values if v is not None))
 
 
 def guard_from_settings(settings: Settings) -> Guard:
