@@ -90,6 +90,12 @@ class ReleaseItemInput(ItemInput):
     locale: LocaleCode | None = Field(default=None, description="Default: the master locale.")
     action: Action = "publish"
 
+    @property
+    def sent_as(self) -> Literal["entry", "asset"]:
+        """What Contentstack takes the item for: an "entry" of the content type built_io_upload
+        is an asset (its name for assets in a release)."""
+        return "asset" if self.type == "asset" or self.content_type == ASSET_CONTENT_TYPE else "entry"
+
     @model_validator(mode="after")
     def _assets_name_no_content_type(self) -> ReleaseItemInput:
         if self.type == "asset" and self.content_type:
@@ -442,7 +448,7 @@ async def create_release(
 ) -> CreateReleaseAnswer:
     """Create a release, optionally with items (version default: the latest; locale: the master)."""
     state = call.state
-    call.require(WRITE | publish_scopes((i.type, i.action) for i in items or []))
+    call.require(WRITE | publish_scopes((i.sent_as, i.action) for i in items or []))
     await call.precheck(named_targets(items or []))
     resolved = await resolve_items(state, items or [])
     call.require(WRITE | item_scopes(resolved))  # what is sent: see add_release_items
@@ -539,7 +545,7 @@ async def add_release_items(
     """Add entries and assets to a release (version default: the latest; locale: the master). Refused on a
     locked release."""
     state = call.state
-    call.require(WRITE | publish_scopes((i.type, i.action) for i in items))
+    call.require(WRITE | publish_scopes((i.sent_as, i.action) for i in items))
     await editable_release(call, release_uid, named_targets(items, release_uid))
     resolved = await resolve_items(state, items)
     # The scopes of the items as they are sent: an "entry" of the content type built_io_upload
