@@ -92,8 +92,9 @@ class ReleaseItemInput(ItemInput):
 
     @property
     def sent_as(self) -> Literal["entry", "asset"]:
-        """What Contentstack takes the item for: an "entry" of the content type built_io_upload
-        is an asset (its name for assets in a release)."""
+        """What Contentstack takes the item for, as `resolve_items` sends it: an "entry" of the
+        content type built_io_upload is an asset (its name for assets in a release), and needs
+        the asset's publish scopes."""
         return "asset" if self.type == "asset" or self.content_type == ASSET_CONTENT_TYPE else "entry"
 
     @model_validator(mode="after")
@@ -451,7 +452,6 @@ async def create_release(
     call.require(WRITE | publish_scopes((i.sent_as, i.action) for i in items or []))
     await call.precheck(named_targets(items or []))
     resolved = await resolve_items(state, items or [])
-    call.require(WRITE | item_scopes(resolved))  # what is sent: see add_release_items
     targets = Targets(items=tuple(item_target(i) for i in resolved))
     requests = [PlannedRequest(method="POST", path="/v3/releases", summary=f"create release {name!r}")]
     requests += items_plan_requests("POST", "/v3/releases/{new release uid}/items", len(resolved), "add")
@@ -548,9 +548,6 @@ async def add_release_items(
     call.require(WRITE | publish_scopes((i.sent_as, i.action) for i in items))
     await editable_release(call, release_uid, named_targets(items, release_uid))
     resolved = await resolve_items(state, items)
-    # The scopes of the items as they are sent: an "entry" of the content type built_io_upload
-    # is an asset to Contentstack, and needs the asset's publish scope.
-    call.require(WRITE | item_scopes(resolved))
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in resolved))
     plan = call.plan(
         f"add {len(resolved)} items to release {release_uid!r}",
