@@ -31,10 +31,10 @@ from cs_mcp.sandbox.cma import (
     ListParams,
     ParamError,
     content_types_page,
+    counted,
     expand_references,
     make_resolver,
     project,
-    sort_entries,
     truthy,
 )
 from cs_mcp.sandbox.endpoint import Guard, bad_query, content_type_not_found, not_found, routes_behind
@@ -200,12 +200,8 @@ class CDA:
             except QueryError as exc:
                 raise bad_query(exc) from exc
             matched = [e for e in reader.entries(ct) if predicate(e)]
-            page = sort_entries(matched, params.asc, params.desc)[params.skip : params.skip + params.limit]
-            shown = [self._present(reader, ct, entry, params) for entry in page]
-        body: dict[str, Any] = {"entries": shown}
-        if params.include_count:
-            body["count"] = len(matched)
-        return JSONResponse(body)
+            shown = [self._present(reader, ct, entry, params) for entry in params.page(matched)]
+        return counted(request, "entries", shown, matched)
 
     def _present(self, reader: Reader, ct: str, entry: Entry, params: ListParams) -> Entry:
         schema = reader.schema_of(ct) or []
@@ -238,11 +234,8 @@ class CDA:
             raise bad_query(exc) from exc
         with self.state.db.read() as conn:
             assets = [a for a in self._reader(conn, request, environment).assets() if predicate(a)]
-        page = sort_entries(assets, params.asc, params.desc)[params.skip : params.skip + params.limit]
-        body: dict[str, Any] = {"assets": [project(a, params.only, params.excepted) for a in page]}
-        if params.include_count:
-            body["count"] = len(assets)
-        return JSONResponse(body)
+        shown = [project(a, params.only, params.excepted) for a in params.page(assets)]
+        return counted(request, "assets", shown, assets)
 
     async def get_asset(self, request: Request) -> Response:
         environment = self._environment(request)

@@ -122,6 +122,10 @@ class ListParams:
             include=include,
         )
 
+    def page(self, items: list[Entry]) -> list[Entry]:
+        """The page of `items` the request asks for: sorted by `asc` or `desc`, then `skip` and `limit`."""
+        return sort_entries(items, self.asc, self.desc)[self.skip : self.skip + self.limit]
+
 
 def counted(request: Request, key: str, page: list[Any], everything: list[Any]) -> JSONResponse:
     """A list answer: `page` under `key`, and the count of `everything` when `include_count` asks."""
@@ -581,8 +585,7 @@ class CMA:
             except QueryError as exc:
                 raise bad_query(exc) from exc
             matched = [e for e in entries_in_locale(conn, ct, locale, fallback) if predicate(e)]
-            ordered = sort_entries(matched, params.asc, params.desc)
-            page = ordered[params.skip : params.skip + params.limit]
+            page = params.page(matched)
             schema = cast(list[dict[str, Any]], content_type["schema"])
             load = self._loader(conn, locale)
             with_details = truthy(request.query_params.get("include_publish_details"))
@@ -592,10 +595,7 @@ class CMA:
                 if with_details:
                     item = self._with_publish_details(conn, "entry", ct, item)
                 shown.append(project(item, params.only, params.excepted))
-        body: dict[str, Any] = {"entries": shown}
-        if params.include_count:
-            body["count"] = len(matched)
-        return JSONResponse(body)
+        return counted(request, "entries", shown, matched)
 
     async def get_entry(self, request: Request) -> Response:
         ct, uid = request.path_params["content_type"], request.path_params["uid"]
@@ -791,14 +791,10 @@ class CMA:
 
         with self.state.db.read() as conn:
             assets = [a for a in store.list_assets(conn) if listed(a)]
-            ordered = sort_entries(assets, params.asc, params.desc)
-            page = ordered[params.skip : params.skip + params.limit]
+            page = params.page(assets)
             if truthy(request.query_params.get("include_publish_details")):
                 page = [self._with_publish_details(conn, "asset", "", a) for a in page]
-        body: dict[str, Any] = {"assets": [project(a, params.only, params.excepted) for a in page]}
-        if params.include_count:
-            body["count"] = len(assets)
-        return JSONResponse(body)
+        return counted(request, "assets", [project(a, params.only, params.excepted) for a in page], assets)
 
     async def get_asset(self, request: Request) -> Response:
         uid = request.path_params["uid"]
