@@ -45,6 +45,7 @@ from cs_mcp.sandbox import store
 from cs_mcp.sandbox.auth import acting_user
 from cs_mcp.sandbox.endpoint import (
     NOT_FOUND_CODE,
+    Endpoint,
     bad_query,
     cma_routes,
     content_type_not_found,
@@ -812,19 +813,20 @@ class CMA:
 
     # single environments and locales (their lists and writes: stack_admin.py)
 
-    async def get_environment(self, request: Request) -> Response:
-        with self.state.db.read() as conn:
-            found = store.get_environment(conn, request.path_params["name"])
-        if found is None:
-            raise not_found(field="name")
-        return JSONResponse({"environment": found})
+    def stack_setting(
+        self, kind: str, key: str, read: Callable[[sqlite3.Connection, str], dict[str, Any] | None]
+    ) -> Endpoint:
+        """The handler that answers one environment or locale (`kind`, read with `read`) by the
+        path parameter `key`, which a 404 names."""
 
-    async def get_locale(self, request: Request) -> Response:
-        with self.state.db.read() as conn:
-            found = store.get_locale(conn, request.path_params["code"])
-        if found is None:
-            raise not_found(field="code")
-        return JSONResponse({"locale": found})
+        async def handler(request: Request) -> Response:
+            with self.state.db.read() as conn:
+                found = read(conn, request.path_params[key])
+            if found is None:
+                raise not_found(field=key)
+            return JSONResponse({kind: found})
+
+        return handler
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:
@@ -846,7 +848,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             ("/content_types/{content_type}/entries/{uid}/unlocalize", "POST", cma.unlocalize_entry),
             ("/assets", "GET", cma.list_assets),
             ("/assets/{uid}", "GET", cma.get_asset),
-            ("/environments/{name}", "GET", cma.get_environment),
-            ("/locales/{code}", "GET", cma.get_locale),
+            ("/environments/{name}", "GET", cma.stack_setting("environment", "name", store.get_environment)),
+            ("/locales/{code}", "GET", cma.stack_setting("locale", "code", store.get_locale)),
         ],
     )
