@@ -27,6 +27,21 @@ from cs_mcp.guard.permit import Permit
 if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient
 
+__all__ = [
+    "DELIVERY_TOKENS",
+    "ENVIRONMENTS",
+    "LABELS",
+    "LOCALES",
+    "ROLES",
+    "WEBHOOKS",
+    "AdminResource",
+    "DeliveryToken",
+    "Label",
+    "StackRole",
+    "Webhook",
+    "Written",
+]
+
 
 class Label(APIModel):
     uid: str

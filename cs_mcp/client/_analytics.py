@@ -29,6 +29,19 @@ from cs_mcp.client._regions import Api
 if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient
 
+__all__ = [
+    "DEFAULT_SERVICES",
+    "DIMENSIONS",
+    "MAX_RANGE_DAYS",
+    "REPORTS",
+    "SERVICES",
+    "CacheStatus",
+    "Duration",
+    "JobActive",
+    "JobDataPage",
+    "ReportName",
+]
+
 ReportName = Literal["usage", "devices", "status_codes", "cache", "sdk", "top_urls", "subscription"]
 Duration = Literal["day", "week", "month"]
 CacheStatus = Literal["HIT", "MISS"]

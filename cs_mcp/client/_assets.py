@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient, Primitive
     from cs_mcp.guard.permit import Permit
 
+__all__ = ["ROOT_FOLDER", "AssetFile", "AssetReference", "Folder", "FolderStep"]
+
 # The folder of the stack's top level, as `folder` names it ("CMA | Assets", Get all assets).
 ROOT_FOLDER = "cs_root"
 

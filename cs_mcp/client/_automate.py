@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient
     from cs_mcp.guard.permit import Permit
 
+__all__ = [
+    "SECRET_VARIABLE_TYPE",
+    "AuditLogEntry",
+    "Automation",
+    "AutomationAccount",
+    "AutomationProject",
+    "Execution",
+    "ExecutionStep",
+    "ProjectVariable",
+]
+
 M = TypeVar("M", bound=APIModel)
 
 # The guard's operation name for the toggle; its permit must name the project.

@@ -40,6 +40,16 @@ from cs_mcp.client._regions import Api, base_url
 from cs_mcp.guard.permit import Permit, PermitAuthority, PermitError
 from cs_mcp.safe_text import scrub_secrets
 
+__all__ = [
+    "DEFAULT_RELEASE_VERSION",
+    "ClientConfig",
+    "ContentstackClient",
+    "Multipart",
+    "Redactor",
+    "RetryPolicy",
+    "encode_path",
+]
+
 USER_AGENT = f"cs-mcp/{__version__} (+https://github.com/cs-mcp/cs-mcp)"
 
 Primitive = str | int | float | bool | None

@@ -12,6 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cs_mcp.client._models import APIModel, ContentItem, Versioned
 
+__all__ = [
+    "Asset",
+    "BulkAsset",
+    "BulkEntry",
+    "BulkJob",
+    "EntryLocale",
+    "EntryReference",
+    "PublishAction",
+    "PublishQueueItem",
+    "Source",
+]
+
 Source = Literal["draft", "published"]
 PublishAction = Literal["publish", "unpublish"]
 

@@ -31,6 +31,24 @@ from typing import Any
 from cs_mcp.client._regions import Api
 from cs_mcp.safe_text import one_line
 
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "ConnectionFailedError",
+    "ContentstackError",
+    "InvalidRequestError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "PermitRequiredError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TransportError",
+    "UnsafePathError",
+]
+
 
 class ContentstackError(Exception):
     """Base of every client error."""

@@ -30,6 +30,8 @@ import httpx2
 
 from cs_mcp import __version__
 
+__all__ = ["FetchRefusedError", "FetchedFile", "UrlFetcher"]
+
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 20.0

@@ -12,6 +12,8 @@ from typing import Any, Generic, NotRequired, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12; it depends on this
 
+__all__ = ["APIModel", "ContentType", "Entry", "Environment", "Locale", "Page", "PublishDetail", "SchemaField"]
+
 
 class APIModel(BaseModel):
     """Base of every answer model: unknown fields are kept, not refused."""

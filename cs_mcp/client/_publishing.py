@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient, Primitive
     from cs_mcp.guard.permit import Permit
 
+__all__ = ["BULK_MAX_ENVIRONMENTS", "BULK_MAX_ITEMS", "BULK_MAX_LOCALES"]
+
 # Contentstack's limits on one bulk request ("CMA | Bulk Operations").
 BULK_MAX_ITEMS = 10
 BULK_MAX_LOCALES = 10

@@ -21,6 +21,20 @@ from typing import Protocol
 
 import anyio
 
+__all__ = [
+    "ARRIVAL_SLACK_SECONDS",
+    "COUNTED",
+    "WINDOW_SECONDS",
+    "Clock",
+    "Place",
+    "Places",
+    "RateLimiter",
+    "RateLimits",
+    "Sleep",
+    "SlidingWindowLimiter",
+    "Window",
+]
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -6,6 +6,16 @@ import enum
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+__all__ = [
+    "REGIONS",
+    "Api",
+    "InvalidBaseURLError",
+    "UnknownRegionError",
+    "base_url",
+    "normalise_base_url",
+    "resolve_region",
+]
+
 
 class Api(enum.StrEnum):
     """The four API families cs-mcp speaks. Each has its own host, auth and rate limit."""

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from cs_mcp.client._client import ContentstackClient
     from cs_mcp.guard.permit import Permit
 
+__all__ = ["ASSET_CONTENT_TYPE", "MAX_ITEMS_PER_REQUEST", "Release", "ReleaseItem"]
+
 # Contentstack names assets in release items with this pseudo content type ("CMA | Releases").
 ASSET_CONTENT_TYPE = "built_io_upload"
 # Items per add or remove request, as Contentstack allows.
