@@ -106,8 +106,8 @@ class Environment(APIModel):
 class Locale(APIModel):
     code: str
     name: str | None = None
-    uid: str | None = None
     fallback_locale: str | None = None
+    uid: str | None = None
 
 
 class PublishDetail(APIModel):

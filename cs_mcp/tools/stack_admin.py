@@ -56,11 +56,10 @@ class EnvironmentInfo(ToolModel):
     urls: list[UrlInfo] = Field(default_factory=lambda: [])
 
 
-class LocaleInfo(ToolModel):
-    code: str
-    name: str | None = None
-    fallback_locale: str | None = None
-    uid: str | None = None
+class LocaleInfo(client.Locale):
+    # A language as the client reads it, but only the fields it names: whatever else
+    # Contentstack answers is not shown. (No docstring: it would become the schema's description.)
+    model_config = ConfigDict(extra="ignore")
 
 
 class LabelInfo(ToolModel):
@@ -108,7 +107,7 @@ def environment_info(e: client.Environment) -> EnvironmentInfo:
 
 
 def locale_info(loc: client.Locale) -> LocaleInfo:
-    return LocaleInfo(code=loc.code, name=loc.name, fallback_locale=loc.fallback_locale, uid=loc.uid)
+    return LocaleInfo.model_validate(loc.model_dump())
 
 
 def label_info(label: client.Label) -> LabelInfo:
