@@ -256,7 +256,9 @@ class ReleasesAPI:
         With `all=True`, `items` are the release's items as the caller read them: the "CMA |
         Releases" page documents `DELETE /releases/{uid}/items?all=true` with a JSON body of
         `items` (and `Content-Type: application/json`), so they travel as that body, and the
-        permit must cover their content types and locales.
+        permit must cover their content types and locales. Contentstack empties the release
+        whatever the body lists, items added after the caller's read too, so `remove_release_items`
+        names its items instead.
 
         Raises:
             ReleaseArgumentError: neither items nor all; more than 25 items without all.

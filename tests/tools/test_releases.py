@@ -58,6 +58,22 @@ def entry_input(uid: str, ct: str = "article") -> dict[str, Any]:
     return {"type": "entry", "content_type": ct, "uid": uid}
 
 
+def grows_after_the_first_read(stack: SandboxStack, uid: str, added: dict[str, Any]) -> Fault:
+    """A fault that adds `added` to release `uid` right after the call's first read of its items,
+    as someone else would meanwhile."""
+    item_reads: list[str] = []
+
+    async def fault(request: httpx2.Request) -> httpx2.Response | None:
+        answer = await stack.transport.handle_async_request(request)
+        if request.method == "GET" and request.url.path.endswith("/items"):
+            item_reads.append(request.url.path)
+            if len(item_reads) == 1:
+                stack.add_release_item(uid, added)
+        return answer
+
+    return fault
+
+
 def restricted_policy() -> Policy:
     """A publisher limited to articles and writers, in development and staging."""
     specs = dict(BUILTIN_ROLE_SPECS)
@@ -291,17 +307,27 @@ async def test_remove_release_items_sends_the_stored_items_and_lists_those_not_f
     assert both.is_error
 
 
-async def test_remove_all_items_sends_one_request(stack: SandboxStack) -> None:
+async def test_remove_all_items_names_every_item_it_read_25_a_request(stack: SandboxStack) -> None:
     uid = stack.add_release("R", [item(f"art{i}") for i in range(30)])
     async with make_client(stack, "publisher") as client:
         data = data_of(await client.call_tool("remove_release_items", {"release_uid": uid, "all": True}))
-    (request,) = writes(stack)
-    assert request.url.params["all"] == "true"
-    # The documented request carries a JSON body of the items it removes.
-    assert request.headers["content-type"] == "application/json"
-    assert [i["uid"] for i in json.loads(request.content)["items"]] == [f"art{i}" for i in range(30)]
+    first, second = writes(stack)
+    assert "all" not in first.url.params
+    assert "all" not in second.url.params
+    assert [i["uid"] for i in json.loads(first.content)["items"]] == [f"art{i}" for i in range(25)]
+    assert [i["uid"] for i in json.loads(second.content)["items"]] == [f"art{i}" for i in range(25, 30)]
     assert data["items_changed"] == 30
     assert stack.release_items(uid) == []
+
+
+async def test_remove_all_leaves_an_item_added_after_the_read_that_the_guard_never_saw(stack: SandboxStack) -> None:
+    uid = stack.add_release("R", [item("art0")])
+    # A gadget, outside the role's content types, is added right after the read.
+    grows = grows_after_the_first_read(stack, uid, item("p1", ct="gadget"))
+    async with make_client(stack, "article-publisher", Guard(restricted_policy()), grows) as client:
+        data = data_of(await client.call_tool("remove_release_items", {"release_uid": uid, "all": True}))
+    assert data["items_changed"] == 1
+    assert stack.release_items(uid) == ["p1"]
 
 
 async def test_deploy_reports_a_preflight_with_stale_items_and_missing_references(stack: SandboxStack) -> None:
@@ -537,17 +563,7 @@ async def test_a_confirmed_remove_all_does_not_run_once_the_release_holds_more_i
 
 async def test_a_release_that_changes_between_the_check_and_the_deploy_is_not_deployed(stack: SandboxStack) -> None:
     uid = stack.add_release("Moving", [item("art0")])
-    item_reads: list[str] = []
-
-    async def grows_after_the_first_read(request: httpx2.Request) -> httpx2.Response | None:
-        answer = await stack.transport.handle_async_request(request)
-        if request.method == "GET" and request.url.path.endswith("/items"):
-            item_reads.append(request.url.path)
-            if len(item_reads) == 1:
-                stack.add_release_item(uid, item("art9"))  # someone adds an item right after the read
-        return answer
-
-    async with make_client(stack, fault=grows_after_the_first_read) as client:
+    async with make_client(stack, fault=grows_after_the_first_read(stack, uid, item("art9"))) as client:
         result = await client.call_tool("deploy_release", {"release_uid": uid, "environments": ["development"]})
     assert result.is_error
     assert not any(w.url.path.endswith("/deploy") for w in writes(stack))
