@@ -103,6 +103,8 @@ async def test_each_row_of_a_table_answers_only_its_method() -> None:
         (b"{not json", None, None),
         (b"", "entry", None),
         (b"\xff\xfe", None, None),
+        (b'{"entry": {"n": NaN}}', "entry", None),
+        (b'{"entry": {"title": "\\ud800"}}', "entry", None),
     ],
 )
 async def test_json_object_is_the_bodys_object_or_none_when_there_is_none(
@@ -114,3 +116,35 @@ async def test_json_object_is_the_bodys_object_or_none_when_there_is_none(
     async with client(let_through, [("/thing", "POST", echo)]) as http:
         answer = await http.post("/thing", content=content)
     assert answer.json() == {"found": expected}
+
+
+# What JSON cannot carry (RFC 8259: no NaN or infinities; strings of Unicode characters, so no
+# lone surrogate) and what Python's reader takes anyway.
+UNCARRIABLE = [
+    b'{"entry": {"n": NaN}}',
+    b'{"entry": {"n": -Infinity}}',
+    b'{"entry": {"n": 1e999}}',
+    b'{"entry": {"title": "\\ud800"}}',
+    b'{"entry": {"title": "\\udc00 low first"}}',
+    b'{"entry": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+]
+
+
+@pytest.mark.parametrize("content", UNCARRIABLE)
+async def test_a_body_json_cannot_carry_is_refused_as_not_json(content: bytes) -> None:
+    async def parsed(request: Request) -> Response:
+        return JSONResponse({"entry": (await endpoint.parse_body(request, endpoint.RequestBody)).model_dump()})
+
+    async with client(let_through, [("/thing", "POST", parsed)]) as http:
+        answer = await http.post("/thing", content=content)
+    assert answer.status_code == 400
+    assert answer.json()["error_code"] == endpoint.INVALID_DATA_CODE
+
+
+async def test_a_surrogate_pair_is_read_as_the_one_character_it_writes() -> None:
+    async def title(request: Request) -> Response:
+        return JSONResponse({"title": await endpoint.json_object(request, "entry")})
+
+    async with client(let_through, [("/thing", "POST", title)]) as http:
+        answer = await http.post("/thing", content=b'{"entry": {"title": "\\ud83d\\ude00"}}')
+    assert answer.json() == {"title": {"title": "\U0001f600"}}
