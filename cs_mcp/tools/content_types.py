@@ -22,6 +22,7 @@ from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
+from cs_mcp.toolkit.shape import MAX_LIMIT
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
@@ -91,6 +92,28 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> int:
         )
         count += page.total or len(page.items)
     return count
+
+
+async def _reached(state: AppState, content_type: str) -> Targets:
+    """What deleting `content_type` reaches besides itself: the locales its entries are
+    localized in, and the environments (by name) where any of them is published, in any locale.
+    Contentstack deletes every one of those versions with the content type."""
+    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
+    environments: set[str] = set()
+    locales: set[str] = set()
+    for locale in await state.meta.locale_codes():
+        skip: int | None = 0
+        while skip is not None:
+            page = await state.client.entries.query(content_type, locale=locale, skip=skip, limit=MAX_LIMIT)
+            for entry in page.items:
+                locales.add(entry.locale or locale)
+                details = entry.publish_details or []
+                for detail in details if isinstance(details, list) else [details]:
+                    environments.add(names.get(detail.environment, detail.environment))
+            skip = page.next_skip if page.items else None
+    return Targets(
+        content_types=(content_type,), environments=tuple(sorted(environments)), locales=tuple(sorted(locales))
+    )
 
 
 @declare.write("Create a content type", read_back="get_content_type on the uid")
@@ -263,10 +286,15 @@ async def delete_content_type(
     master = await state.meta.master_locale()
     page = await state.client.entries.query(content_type, locale=master, only=["uid"], limit=1)
     entries = page.total if page.total is not None else len(page.items)
+    # Its entries go in every locale and leave every environment they are published to: a role
+    # limited to some locales or environments is refused when they reach further.
+    targets = await _reached(state, content_type)
+    live = targets.environments
     call.insist_on_confirmation("deleting a content type deletes it and every entry of it")
     plan = call.plan(
         f"delete content type {content_type!r} ({current.get('title')!r}) and its {entries} "
-        f"entr{'y' if entries == 1 else 'ies'} (counted in {master or 'the master locale'}), in every locale",
+        f"entr{'y' if entries == 1 else 'ies'} (counted in {master or 'the master locale'}), in every locale"
+        + (f", published to {', '.join(live)}" if live else ""),
         targets,
         requests=[
             PlannedRequest(

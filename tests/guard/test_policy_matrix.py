@@ -159,6 +159,8 @@ NEED_READS: dict[str, set[str]] = {
     "delete an entry published outside development": {"editor", "publisher"},
     # Likewise where an asset is published.
     "delete an asset published outside development": {"publisher"},
+    # Deleting a content type deletes its entries in every locale and every environment.
+    "delete the role's content type": {"editor", "publisher"},
 }
 PNG = "iVBORw0KGgo="
 
@@ -219,7 +221,9 @@ CASES: list[tuple[str, str, Arguments, set[str]]] = [
     ("create a content type outside the role's", "create_content_type", lambda i: {"uid": "faq", "title": "FAQ", "schema": [{"uid": "title", "display_name": "Title", "data_type": "text"}]}, {"admin"}),
     ("change the role's content type", "update_content_type", lambda i: {"content_type": "product", "title": "Goods"}, {"editor", "publisher", "admin"}),
     ("change another content type", "update_content_type", lambda i: {"content_type": "author", "title": "Writers"}, {"admin"}),
-    ("delete the role's content type", "delete_content_type", lambda i: {"content_type": "product"}, {"editor", "publisher", "admin"}),
+    # Its entries are localized in fr-fr and live in staging and production, which neither the
+    # editor (en-us only) nor the publisher (development only) may reach.
+    ("delete the role's content type", "delete_content_type", lambda i: {"content_type": "product"}, {"admin"}),
     ("delete another content type", "delete_content_type", lambda i: {"content_type": "blog_post"}, {"admin"}),
     ("toggle other project", "set_automation_active", lambda i: {"project_id": i["project_out"], "automation_id": i["automation_out"]["id"], "active": not i["automation_out"]["active"]}, {"admin"}),
     ("create environment inside", "create_environment", lambda i: {"name": "qa"}, {"settings", "admin"}),

@@ -184,3 +184,48 @@ async def test_a_role_limited_to_some_content_types_may_change_only_those() -> N
     assert denied.is_error
     assert "denied" in text_of(denied)
     assert allowed["plan"]["items"] == ["~ title: 'Product' -> 'Goods'"]
+
+
+# A designer that may also publish, but only to development.
+DEVELOPMENT_DESIGNER = """
+[roles.designer]
+scopes = ["cm.content-type:read", "cm.entry:read", "cm.content-types.management:write", "cm.entry:publish"]
+environments = ["development"]
+
+[confirm]
+tools = []
+"""
+
+
+async def test_a_role_limited_to_some_environments_may_not_delete_a_content_type_whose_entries_are_live_elsewhere() -> (
+    None
+):
+    async with on_sandbox(role="designer", policy=DEVELOPMENT_DESIGNER) as sandbox:
+        sent = len(sandbox.transport.writes())
+        denied = await sandbox.client.call_tool("delete_content_type", {"content_type": "product"})
+        writes = len(sandbox.transport.writes()) - sent
+        kept = schema_of(sandbox, "product")
+    assert denied.is_error
+    assert "denied" in text_of(denied)
+    assert "production" in text_of(denied)
+    assert writes == 0
+    assert kept
+
+
+async def test_deleting_a_content_type_names_the_locales_and_environments_its_entries_reach() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        asked = await call(sandbox, "delete_content_type", {"content_type": "product", "dry_run": True})
+    assert asked["plan"]["targets"]["environment"] == ["development", "production", "staging"]
+    assert asked["plan"]["targets"]["locale"] == ["en-us", "fr-fr"]
+    assert "production" in asked["plan"]["summary"]
+
+
+async def test_a_role_limited_to_the_master_locale_may_not_delete_a_content_type_with_localized_entries() -> None:
+    # An editor of products in en-us who may also change the product content type.
+    policy = DESIGNER.replace(
+        'content_types = ["product"]', 'scopes = ["cm.entry:write"]\ncontent_types = ["product"]\nlocales = ["en-us"]'
+    )
+    async with on_sandbox(role="product-designer", policy=policy) as sandbox:
+        denied = await sandbox.client.call_tool("delete_content_type", {"content_type": "product", "dry_run": True})
+    assert denied.is_error
+    assert "may not write to locale fr-fr" in text_of(denied)
