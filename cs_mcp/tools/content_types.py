@@ -83,15 +83,16 @@ async def _definition(state: AppState, uid: str) -> dict[str, Any]:
     return current.model_dump(by_alias=True, exclude_unset=True)
 
 
-async def _entries_using(state: AppState, content_type: str, path: str) -> int:
-    """How many entries, over every locale, hold a value at `path`."""
-    count = 0
+async def _entries_using(state: AppState, content_type: str, path: str) -> dict[str, int]:
+    """How many entries hold a value at `path`, per locale (the locales where some do)."""
+    counts: dict[str, int] = {}
     for locale in await state.meta.locale_codes():
         page = await state.client.entries.query(
             content_type, locale=locale, query={path: {"$exists": True}}, only=["uid"], limit=1
         )
-        count += page.total or len(page.items)
-    return count
+        if n := page.total or len(page.items):
+            counts[locale] = n
+    return counts
 
 
 async def _reached(state: AppState, content_type: str) -> Targets:
@@ -228,6 +229,12 @@ async def update_content_type(
     for key, value in (("title", title), ("description", description), ("options", options)):
         if value is not None and value != current.get(key):
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
+    by_locale = {path: counts for path in diff.removed if (counts := await _entries_using(state, content_type, path))}
+    used = {path: sum(counts.values()) for path, counts in by_locale.items()}
+    # Removing a field deletes its values in every locale that has them: a role limited to some
+    # locales is refused when entries in another one use the field.
+    reached = sorted({locale for counts in by_locale.values() for locale in counts})
+    targets = Targets(content_types=(content_type,), locales=tuple(reached))
     plan = call.plan(
         f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
         targets,
@@ -239,7 +246,6 @@ async def update_content_type(
     if diff.empty:
         outcome = await call.noop(targets, plan, "the content type already has this definition; nothing to send")
         return outcome.answer(ContentTypeWriteAnswer, notice="No change.")
-    used = {path: n for path in diff.removed if (n := await _entries_using(state, content_type, path))}
     if used:
         plan.items = [
             f"{line} (values in {used[line[2:].split(' ')[0]]} entries are deleted)"

@@ -220,12 +220,25 @@ async def test_deleting_a_content_type_names_the_locales_and_environments_its_en
     assert "production" in asked["plan"]["summary"]
 
 
+# An editor of products in en-us who may also change the product content type.
+EN_US_PRODUCT_DESIGNER = DESIGNER.replace(
+    'content_types = ["product"]', 'scopes = ["cm.entry:write"]\ncontent_types = ["product"]\nlocales = ["en-us"]'
+)
+
+
 async def test_a_role_limited_to_the_master_locale_may_not_delete_a_content_type_with_localized_entries() -> None:
-    # An editor of products in en-us who may also change the product content type.
-    policy = DESIGNER.replace(
-        'content_types = ["product"]', 'scopes = ["cm.entry:write"]\ncontent_types = ["product"]\nlocales = ["en-us"]'
-    )
-    async with on_sandbox(role="product-designer", policy=policy) as sandbox:
+    async with on_sandbox(role="product-designer", policy=EN_US_PRODUCT_DESIGNER) as sandbox:
         denied = await sandbox.client.call_tool("delete_content_type", {"content_type": "product", "dry_run": True})
     assert denied.is_error
     assert "may not write to locale fr-fr" in text_of(denied)
+
+
+async def test_a_role_limited_to_the_master_locale_may_not_remove_a_field_localized_entries_use() -> None:
+    async with on_sandbox(role="product-designer", policy=EN_US_PRODUCT_DESIGNER) as sandbox:
+        denied = await sandbox.client.call_tool(
+            "update_content_type", {"content_type": "product", "remove_fields": ["sku"], "dry_run": True}
+        )
+        fields = [f["uid"] for f in schema_of(sandbox, "product")]
+    assert denied.is_error
+    assert "may not write to locale fr-fr" in text_of(denied)
+    assert "sku" in fields
