@@ -28,7 +28,7 @@ from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import ReadAnswer, clean, fit_one
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
+from cs_mcp.toolkit.write import DEFAULT_BRANCH, Permits, PlannedRequest, WriteAnswer, WriteCall, on_branch
 
 declare = ToolsetDeclarations("stack_admin")
 M = TypeVar("M", bound=BaseModel)
@@ -481,6 +481,26 @@ def destination(
     return found
 
 
+def _webhook_targets(call: WriteCall, fires_on: Sequence[str] | None) -> Targets:
+    """What a webhook write reaches: the branch it lands on and the branches the webhook fires
+    on (`main` when it names none), whose content it sends to its URL. A role limited to some
+    branches may not create, point elsewhere or delete a webhook for another branch's events."""
+    landing = on_branch(call.ctx, call.scopes, Targets()).branches
+    return Targets(branches=tuple(dict.fromkeys((*landing, *(fires_on or (DEFAULT_BRANCH,))))))
+
+
+async def _existing_webhook_targets(call: WriteCall, uid: str) -> Targets:
+    """`_webhook_targets` of the webhook `uid` as it is stored, read after the guard has seen
+    the branch the write lands on (a denial sends nothing). A missing webhook reaches only that
+    branch; `admin_write` then names it as missing."""
+    await call.precheck(Targets())
+    hooks = await call.state.client.admin.list(client.WEBHOOKS)
+    found = next((hook for hook in hooks if hook.uid == uid), None)
+    if found is None:
+        return on_branch(call.ctx, call.scopes, Targets())
+    return _webhook_targets(call, found.branches)
+
+
 @webhook_tools.write("Create a webhook", read_back=READ_WEBHOOKS)
 async def create_webhook(
     call: WriteCall,
@@ -500,7 +520,7 @@ async def create_webhook(
         target_url, authentication_type, basic_auth_user, basic_auth_password, bearer_token, secret_headers
     )
     fields = _present(name=name, destinations=[target], channels=channels, branches=branches, disabled=disabled)
-    return await WEBHOOK.write(call, "create", fields=fields)
+    return await WEBHOOK.write(call, "create", fields=fields, targets=_webhook_targets(call, branches))
 
 
 @webhook_tools.write("Update a webhook", read_back=READ_WEBHOOKS)
@@ -527,14 +547,16 @@ async def update_webhook(
         ]
     if not fields:
         raise ToolError("nothing to change: give name, channels, disabled or target_url. Nothing was sent.")
-    return await WEBHOOK.write(call, "update", key=uid, fields=fields)
+    return await WEBHOOK.write(
+        call, "update", key=uid, fields=fields, targets=await _existing_webhook_targets(call, uid)
+    )
 
 
 @webhook_tools.delete("Delete a webhook", read_back=READ_WEBHOOKS)
 async def delete_webhook(call: WriteCall, uid: WebhookUid) -> AdminWriteAnswer:
     """Delete a webhook. Always asks the user first: show the preview, call again with the token
     only if they agree."""
-    return await WEBHOOK.write(call, "delete", key=uid)
+    return await WEBHOOK.write(call, "delete", key=uid, targets=await _existing_webhook_targets(call, uid))
 
 
 # -- delivery tokens and roles (read only) --------------------------------------------------------

@@ -296,6 +296,52 @@ async def test_an_environment_constraint_limits_environment_writes_and_a_deny_se
     assert allowed["written"] is True
 
 
+# A role that manages webhooks on the main branch only.
+MAIN_BRANCH_HOOKS = """
+[roles.hooks]
+scopes = ["cm.webhooks.management:read", "cm.webhooks.management:write"]
+branches = ["main"]
+"""
+HOOK = {"name": "Deploy", "target_url": "https://example.com/hook", "channels": ["content_types.entries.publish"]}
+
+
+async def test_a_role_limited_to_some_branches_may_not_write_a_webhook_for_another_branchs_events(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(MAIN_BRANCH_HOOKS)
+    async with mcp_client(sandbox, "hooks", Guard(load_policy(path))) as client:
+        before = writes(sandbox)
+        other = await client.call_tool("create_webhook", {**HOOK, "branches": ["release-2"]})
+        on_main = structured(await client.call_tool("create_webhook", {**HOOK, "dry_run": True}))
+        sent = writes(sandbox) - before
+    assert other.is_error
+    assert "may not write to branch release-2" in text_of(other)
+    assert sent == 0
+    assert on_main["verdict"]["decision"] == "allow"
+    assert on_main["plan"]["targets"]["branch"] == ["main"]
+
+
+async def test_a_role_limited_to_some_branches_may_not_redirect_or_delete_a_webhook_of_another_branch(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(MAIN_BRANCH_HOOKS)
+    async with mcp_client(sandbox) as admin:
+        made = structured(await admin.call_tool("create_webhook", {**HOOK, "branches": ["release-2"]}))
+    uid = made["item"]["uid"]
+    async with mcp_client(sandbox, "hooks", Guard(load_policy(path))) as client:
+        before = writes(sandbox)
+        redirected = await client.call_tool("update_webhook", {"uid": uid, "target_url": "https://attacker.example/x"})
+        deleted = await client.call_tool("delete_webhook", {"uid": uid})
+        sent = writes(sandbox) - before
+    assert redirected.is_error
+    assert "may not write to branch release-2" in text_of(redirected)
+    assert deleted.is_error
+    assert "may not write to branch release-2" in text_of(deleted)
+    assert sent == 0
+
+
 async def _an_item_to_delete(client: Client, tool: str) -> dict[str, Any]:
     if tool == "delete_environment":
         return {"name": "staging"}
