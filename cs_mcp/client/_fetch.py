@@ -3,8 +3,9 @@ host other than Contentstack's, so it is held tight.
 
 - `https` only; no user name or password in the URL.
 - Every address the host resolves to must be public (not private, loopback, link-local,
-  reserved or multicast), checked again at each redirect, so neither the URL nor a redirect
-  can reach the network the server runs in. The sandbox (`allow_private`) lifts this check
+  reserved or multicast, nor an IPv6 address that carries such an IPv4 address: NAT64,
+  6to4, Teredo, IPv4-mapped or -compatible), checked again at each redirect, so neither the
+  URL nor a redirect can reach the network the server runs in. The sandbox (`allow_private`) lifts this check
   alone, for a stack that lives on loopback.
 - At most `MAX_REDIRECTS` redirects, each one checked like the first URL.
 - A size cap: a `Content-Length` above it is refused before the body is read, and the body
@@ -61,10 +62,34 @@ async def resolve_host(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in found]
 
 
+# NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address the translator
+# connects to. Its local-use prefix (RFC 8215) serves a site's own translator and is never public.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches: IPv4-mapped, IPv4-compatible (`::a.b.c.d`),
+    NAT64, 6to4 or Teredo's client; None for a plain IPv6 address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64 or int(ip) >> 32 == 0:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in LOCAL_NAT64 or ip.is_site_local:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not ip.is_multicast
 
 

@@ -13,7 +13,12 @@ from cs_mcp.client import FetchRefusedError, UrlFetcher
 pytestmark = pytest.mark.anyio
 
 PUBLIC = "93.184.216.34"
-DNS = {"files.example.com": [PUBLIC], "inside.example.com": ["10.1.2.3"], "mixed.example.com": [PUBLIC, "127.0.0.1"]}
+DNS = {
+    "files.example.com": [PUBLIC],
+    "inside.example.com": ["10.1.2.3"],
+    "mixed.example.com": [PUBLIC, "127.0.0.1"],
+    "nat64.example.com": ["64:ff9b::a01:203"],
+}
 
 
 async def table(host: str, port: int) -> list[str]:
@@ -74,6 +79,24 @@ async def test_a_public_https_file_is_fetched_with_its_name_and_media_type() -> 
 async def test_a_url_that_is_not_public_https_is_refused_before_anything_is_asked(url: str) -> None:
     files = Files({})
     with pytest.raises(FetchRefusedError):
+        await fetcher(files).fetch(url, max_bytes=100)
+    assert files.asked == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # NAT64 (RFC 6052) of 169.254.169.254
+        "https://[64:ff9b:1::a00:1]/a.png",  # local-use NAT64 (RFC 8215) of 10.0.0.1
+        "https://[2002:a9fe:a9fe::1]/a.png",  # 6to4 of 169.254.169.254
+        "https://[::7f00:1]/a.png",  # IPv4-compatible ::127.0.0.1
+        "https://[fec0::1]/a.png",  # site-local
+        "https://nat64.example.com/a.png",  # a name whose AAAA is NAT64 of 10.1.2.3
+    ],
+)
+async def test_an_ipv6_address_that_reaches_a_private_network_is_refused(url: str) -> None:
+    files = Files({})
+    with pytest.raises(FetchRefusedError, match="private, loopback or reserved"):
         await fetcher(files).fetch(url, max_bytes=100)
     assert files.asked == []
 
