@@ -25,9 +25,10 @@ from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import ToolContext, app_state
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
+from cs_mcp.toolkit.entry_writes import published_environments
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
-from cs_mcp.toolkit.shape import ReadAnswer, clean, fit_one
+from cs_mcp.toolkit.shape import MAX_LIMIT, ReadAnswer, clean, fit_one
 from cs_mcp.toolkit.write import DEFAULT_BRANCH, Permits, PlannedRequest, WriteAnswer, WriteCall, on_branch
 
 declare = ToolsetDeclarations("stack_admin")
@@ -352,11 +353,35 @@ async def update_locale(
     return await LOCALE.write(call, "update", key=code, fields=fields, targets=Targets(locales=(code,)))
 
 
+async def _language_reach(call: WriteCall, code: str) -> Targets:
+    """What deleting the language `code` reaches: Contentstack deletes every entry version in
+    it, so the content types that have one and the environments those versions are published
+    to. Read after the guard has seen the language itself (a denial sends nothing); a language
+    the stack does not have reaches nothing else (`admin_write` then names it as missing)."""
+    state = call.state
+    await call.precheck(Targets(locales=(code,)))
+    content_types: set[str] = set()
+    environments: set[str] = set()
+    if code in await state.meta.locale_codes():
+        for content_type in await state.meta.content_types():
+            skip: int | None = 0
+            while skip is not None:
+                page = await state.client.entries.query(content_type.uid, locale=code, skip=skip, limit=MAX_LIMIT)
+                for entry in page.items:
+                    if entry.locale in (None, code):  # its own version there, not a fallback
+                        content_types.add(content_type.uid)
+                        environments.update(await published_environments(state, entry, (code,)))
+                skip = page.next_skip if page.items else None
+    return Targets(
+        locales=(code,), content_types=tuple(sorted(content_types)), environments=tuple(sorted(environments))
+    )
+
+
 @locale_tools.delete("Delete a locale", read_back=READ_LOCALES)
 async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
     """Delete a language and every entry version in it. Always asks the user first: show the
     preview, call again with the token only if they agree."""
-    return await LOCALE.write(call, "delete", key=code, targets=Targets(locales=(code,)))
+    return await LOCALE.write(call, "delete", key=code, targets=await _language_reach(call, code))
 
 
 # -- labels -------------------------------------------------------------------------------------

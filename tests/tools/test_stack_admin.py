@@ -342,6 +342,38 @@ async def test_a_role_limited_to_some_branches_may_not_redirect_or_delete_a_webh
     assert sent == 0
 
 
+# A role that manages the French language, may publish to development only, and write products.
+FRENCH_LANGUAGE = """
+[roles.french]
+scopes = ["cm.languages.management:write", "cm.entry:publish", "cm.entry:write"]
+locales = ["fr-fr"]
+environments = ["development"]
+content_types = ["product"]
+"""
+
+
+async def test_a_role_may_not_delete_a_language_whose_entries_reach_beyond_its_environments_and_content_types(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(FRENCH_LANGUAGE)
+    async with mcp_client(sandbox, "french", Guard(load_policy(path))) as client:
+        before = writes(sandbox)
+        denied = await client.call_tool("delete_locale", {"code": "fr-fr"})
+        sent = writes(sandbox) - before
+    assert denied.is_error
+    assert "may not write to content type blog_post" in text_of(denied)
+    assert "may not write to environment production" in text_of(denied)
+    assert sent == 0
+
+
+async def test_deleting_a_language_names_what_its_entries_reach(sandbox: RunningSandbox) -> None:
+    async with mcp_client(sandbox) as client:
+        planned = structured(await client.call_tool("delete_locale", {"code": "fr-fr", "dry_run": True}))
+    assert planned["plan"]["targets"]["environment"] == ["development", "production", "staging"]
+    assert "blog_post" in planned["plan"]["targets"]["content_type"]
+
+
 async def _an_item_to_delete(client: Client, tool: str) -> dict[str, Any]:
     if tool == "delete_environment":
         return {"name": "staging"}
