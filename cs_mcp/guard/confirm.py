@@ -151,19 +151,32 @@ class ConfirmationAuthority:
         tool: str,
         arguments: Mapping[str, Any],
         target_versions: Mapping[str, int] | None = None,
+        *,
+        hidden: Mapping[str, Any] | None = None,
     ) -> IssuedToken:
-        """A token that confirms this call, once, for `lifetime` seconds."""
+        """A token that confirms this call, once, for `lifetime` seconds. `hidden` are the
+        arguments kept out of `arguments` (a variable's value): bound too, see `_arguments_digest`."""
         expires = self._clock() + self.lifetime
         payload = {
             "n": secrets.token_urlsafe(12),
             "e": round(expires, 3),
             "p": principal,
             "t": tool,
-            "a": _digest(canonical_arguments(arguments)),
+            "a": self._arguments_digest(arguments, hidden),
             "v": _digest(json.dumps(dict(target_versions or {}), sort_keys=True)),
         }
         raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return IssuedToken(f"{_b64(raw)}.{_b64(self._mac(raw))}", expires)
+
+    def _arguments_digest(self, arguments: Mapping[str, Any], hidden: Mapping[str, Any] | None) -> str:
+        """What a token binds of a call's arguments: their canonical text and, for the secret
+        ones kept out of it, a MAC under this authority's key. The token then binds a secret's
+        value (another value is "altered") while its readable payload holds nothing a guess at
+        the secret could be checked against."""
+        text = canonical_arguments(arguments)
+        if hidden:
+            text += "\n" + _b64(self._mac(canonical_arguments(hidden).encode()))
+        return _digest(text)
 
     def _checked(
         self,
@@ -172,6 +185,7 @@ class ConfirmationAuthority:
         tool: str,
         arguments: Mapping[str, Any],
         target_versions: Mapping[str, int] | None,
+        hidden: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The token's payload once it is this server's and matches this call (not yet spent).
 
@@ -190,7 +204,7 @@ class ConfirmationAuthority:
             raise ConfirmationError("other_principal", "the confirmation token was issued to another principal")
         if payload["t"] != tool:
             raise ConfirmationError("other_tool", f"the confirmation token is for {payload['t']}, not {tool}")
-        if payload["a"] != _digest(canonical_arguments(arguments)):
+        if payload["a"] != self._arguments_digest(arguments, hidden):
             raise ConfirmationError(
                 "altered", "the arguments differ from the ones previewed; ask again without confirmation_token"
             )
@@ -207,9 +221,11 @@ class ConfirmationAuthority:
         tool: str,
         arguments: Mapping[str, Any],
         target_versions: Mapping[str, int] | None = None,
+        *,
+        hidden: Mapping[str, Any] | None = None,
     ) -> None:
-        """Accepts the token for this call and spends it, in this process's memory. With a
-        shared ledger use `redeem`, which awaits the ledger.
+        """Accepts the token for this call (and the `hidden` arguments it was issued with) and
+        spends it, in this process's memory. With a shared ledger use `redeem`, which awaits the ledger.
 
         Raises:
             ConfirmationError: reason "malformed" (not a token), "forged" (not issued here),
@@ -219,7 +235,7 @@ class ConfirmationAuthority:
         """
         if self._ledger is not None:
             raise TypeError("a confirmation authority with a shared ledger spends tokens with redeem()")
-        payload = self._checked(token, principal, tool, arguments, target_versions)
+        payload = self._checked(token, principal, tool, arguments, target_versions, hidden)
         self._spend(str(payload["n"]), float(payload["e"]))
 
     def _spend(self, nonce: str, expires: float) -> None:
@@ -246,6 +262,8 @@ class ConfirmationAuthority:
         tool: str,
         arguments: Mapping[str, Any],
         target_versions: Mapping[str, int] | None = None,
+        *,
+        hidden: Mapping[str, Any] | None = None,
     ) -> None:
         """As `verify`; with a shared ledger the token is spent there (awaited, so the event
         loop keeps serving while Redis answers), once across every replica.
@@ -254,9 +272,9 @@ class ConfirmationAuthority:
             ConfirmationError: as `verify`, and "unavailable" (the shared ledger cannot be reached).
         """
         if self._ledger is None:
-            self.verify(token, principal, tool, arguments, target_versions)
+            self.verify(token, principal, tool, arguments, target_versions, hidden=hidden)
             return
-        payload = self._checked(token, principal, tool, arguments, target_versions)
+        payload = self._checked(token, principal, tool, arguments, target_versions, hidden)
         await self._spend_shared(str(payload["n"]), float(payload["e"]), self._clock())
 
     async def _spend_shared(self, nonce: str, expires: float, now: float) -> None:

@@ -418,6 +418,7 @@ class WriteCall:
         self._started: float | None = None
         self.unknown: str | None = None  # why the outcome of a sent write is not known
         self._secrets: list[str] = []  # argument values that are secrets (`keep_secret`)
+        self._secret_arguments: dict[str, Any] = {}  # those arguments by name, for the confirmation
         for name in spec.secret_arguments:
             self.keep_secret(name)
         self._insist: str | None = None  # why this call needs a human's yes whatever the policy says
@@ -436,12 +437,15 @@ class WriteCall:
     def keep_secret(self, argument: str) -> None:
         """Treats the value of `argument` as a secret (the declaration's `secret_arguments` are
         kept so from the start): it is recorded as `[redacted]` in the audit line, left out of
-        what a confirmation token binds, and cut out of every error message the call answers
-        and of every audit reason. The plan and the answer are the tool's to keep free of it."""
+        what a confirmation token binds in readable form (it binds a MAC of it instead, so
+        that a token does not confirm another value), and cut out of every error message the
+        call answers and of every audit reason. The plan and the answer are the tool's to keep
+        free of it."""
         value = self.arguments.get(argument)
         if isinstance(value, str) and value:
             self._secrets.append(value)
         if argument in self.arguments:
+            self._secret_arguments[argument] = value
             self.arguments[argument] = REDACTED
 
     def scrubbed(self, text: str) -> str:
@@ -719,7 +723,12 @@ class WriteCall:
         """Verifies a confirmation token for this call; refuses (audited) with its reason."""
         try:
             await self.guard.confirmations.redeem(
-                token, self.principal.name, self.spec.name, self.arguments, target_versions
+                token,
+                self.principal.name,
+                self.spec.name,
+                self.arguments,
+                target_versions,
+                hidden=self._secret_arguments,
             )
         except ConfirmationError as exc:
             raise self._deny(
@@ -756,7 +765,9 @@ class WriteCall:
                 if isinstance(answer, ElicitResult) and answer.action == "accept" and (content or {}).get("confirm"):
                     return "elicitation"
                 raise self._deny("not confirmed: the user declined.", verdict, confirmation="elicitation")
-            issued = authority.issue(self.principal.name, self.spec.name, self.arguments, target_versions)
+            issued = authority.issue(
+                self.principal.name, self.spec.name, self.arguments, target_versions, hidden=self._secret_arguments
+            )
             self._line = _Line("confirm", verdict, {"confirmation": "elicitation"})
             question = ElicitRequest(
                 params=ElicitRequestFormParams(
@@ -792,7 +803,9 @@ class WriteCall:
                 '"deny"). Use a client that supports elicitation.',
                 Verdict("deny", verdict.reason, rule="confirm.fallback"),
             )
-        issued = authority.issue(self.principal.name, self.spec.name, self.arguments, target_versions)
+        issued = authority.issue(
+            self.principal.name, self.spec.name, self.arguments, target_versions, hidden=self._secret_arguments
+        )
         self._line = _Line("confirm", verdict, {"confirmation": "token"})
         return ConfirmationRequest(preview=preview, confirmation_token=issued.token, expires_at=_iso(issued.expires_at))
 

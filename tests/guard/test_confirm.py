@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from typing import Any
+
 import pytest
 
 from cs_mcp.guard import ConfirmationAuthority, ConfirmationError, ItemTarget, Targets
@@ -43,6 +47,12 @@ def refusal(
     return info.value.reason
 
 
+def _payload(token: str) -> dict[str, Any]:
+    """What anyone holding `token` can read of it."""
+    raw = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+
+
 def issue(authority: ConfirmationAuthority) -> str:
     return authority.issue("bot", "publish_entry", ARGS, VERSIONS).token
 
@@ -69,6 +79,21 @@ def test_altered_arguments_are_refused(authority: ConfirmationAuthority) -> None
     assert refusal(authority, token, arguments=altered) == "altered"
     # the refused attempt did not spend the token
     authority.verify(token, "bot", "publish_entry", ARGS, VERSIONS)
+
+
+def test_a_hidden_argument_is_bound_without_being_readable_in_the_token(authority: ConfirmationAuthority) -> None:
+    hidden = {"value": "sk-live-approved"}
+    token = authority.issue("bot", "update_project_variable", ARGS, VERSIONS, hidden=hidden).token
+    with pytest.raises(ConfirmationError) as other:
+        authority.verify(token, "bot", "update_project_variable", ARGS, VERSIONS, hidden={"value": "sk-live-other"})
+    with pytest.raises(ConfirmationError) as without:
+        authority.verify(token, "bot", "update_project_variable", ARGS, VERSIONS)
+    authority.verify(token, "bot", "update_project_variable", ARGS, VERSIONS, hidden=hidden)
+    # The payload's digest is not one a guess at the secret could be checked against.
+    guessed = {**ARGS, "value": "sk-live-approved"}
+    plain = ConfirmationAuthority().issue("bot", "update_project_variable", guessed, VERSIONS)
+    assert other.value.reason == without.value.reason == "altered"
+    assert _payload(token)["a"] != _payload(plain.token)["a"]
 
 
 def test_another_principal_cannot_use_the_token(authority: ConfirmationAuthority) -> None:

@@ -290,6 +290,28 @@ async def test_a_secret_in_a_confirmation_preview_is_never_shown(stack: Stack) -
     assert SECRET not in stack.audit_text()
 
 
+@pytest.mark.parametrize("key", ["SEARCH_API_KEY", "SLACK_CHANNEL"])
+async def test_a_confirmation_for_one_variable_value_does_not_confirm_another(stack: Stack, key: str) -> None:
+    # The value is kept out of the audit log and the token's readable payload, not out of the binding.
+    the_guard = Guard(
+        Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)), confirm=ConfirmSpec(tools=["*_project_variable"])),
+        audit=AuditLog(stack.audit_path),
+    )
+    variable = next(v for v in stack.variables(stack.projects[0]) if v["key"] == key)
+    where = {"project_id": stack.projects[0], "variable_id": variable["id"]}
+    async with stack.sandbox.client(the_guard, "admin") as client:
+        asked = structured(await client.call_tool("update_project_variable", {**where, "value": "shown-to-the-human"}))
+        token = asked["confirmation"]["confirmation_token"]
+        other = await client.call_tool(
+            "update_project_variable", {**where, "value": "https://attacker.example/", "confirmation_token": token}
+        )
+        stored = next(v for v in stack.variables(stack.projects[0]) if v["id"] == variable["id"])
+    assert other.is_error
+    assert "confirmation refused (altered)" in text_of(other)
+    assert stored["value"] != "https://attacker.example/"
+    assert "shown-to-the-human" not in token
+
+
 async def test_a_password_variable_is_not_updated_without_its_value(stack: Stack) -> None:
     variable = next(v for v in stack.variables(stack.projects[0]) if v["key"] == "SEARCH_API_KEY")
     result = await stack.admin.call_tool(
