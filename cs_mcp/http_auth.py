@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cs_mcp.guard import Policy, Principal
+from cs_mcp.safe_text import one_line
 from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
 
 if TYPE_CHECKING:
@@ -171,7 +172,8 @@ class BearerAuth:
         choice = role_for(spec, verified)
         name = principal_name(spec, verified)
         if choice.role is None:
-            logger.info("access token of %s matches no [oauth] rule", name)
+            # The name claim is its user's to choose: escaped, it cannot draw a line of its own.
+            logger.info("access token of %s matches no [oauth] rule", one_line(name))
             return Refusal(
                 403,
                 "insufficient_scope",

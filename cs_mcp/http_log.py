@@ -1,7 +1,9 @@
 """One log line per HTTP request: method, path, status, principal and duration.
 
 The line carries the path without its query string and the principal's name, never a header:
-the bearer token cannot reach the log.
+the bearer token cannot reach the log. Both are written with every control character escaped
+(`\\n`, `\\x1b`): the server decodes the path (`%0A` is a line feed) and an identity
+provider's name claim is its user's to choose, so neither can draw a line of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cs_mcp.guard import Principal
+from cs_mcp.safe_text import one_line
 from cs_mcp.toolkit.context import PRINCIPAL_SCOPE_KEY
 
 logger = logging.getLogger("cs_mcp.http")
@@ -45,9 +48,10 @@ class AccessLog:
         finally:
             if logger.isEnabledFor(logging.INFO):
                 principal = scope.get(PRINCIPAL_SCOPE_KEY)
-                name = principal.name if isinstance(principal, Principal) else "-"
+                name = one_line(principal.name) if isinstance(principal, Principal) else "-"
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                args = (scope.get("method", "-"), scope.get("path", "-"), status or "-", name, elapsed_ms)
+                path = one_line(str(scope.get("path", "-")))
+                args = (one_line(str(scope.get("method", "-"))), path, status or "-", name, elapsed_ms)
                 # The record made here, not by `logger.info`: that one walks the stack for the
                 # caller's file and line on every request, which the line never shows.
                 record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _LINE, args, None, "__call__")

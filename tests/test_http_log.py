@@ -38,3 +38,25 @@ async def test_no_line_is_made_when_the_access_log_is_off(caplog: pytest.LogCapt
     async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         await http.get("/mcp")
     assert [r for r in caplog.records if r.name == "cs_mcp.http"] == []
+
+
+async def test_a_path_or_principal_name_with_a_newline_cannot_draw_a_second_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def answer_as_a_crafted_name(scope: Scope, _receive: Receive, send: Send) -> None:
+        # An identity provider's name claim is the user's to choose.
+        scope[PRINCIPAL_SCOPE_KEY] = Principal(name="oauth:eve\x1b[2K\rGET", role="viewer", transport="http")
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    caplog.set_level(logging.INFO, logger="cs_mcp.http")
+    transport = httpx2.ASGITransport(app=AccessLog(answer_as_a_crafted_name))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        # The server decodes the path: %0A arrives as a line feed.
+        await http.get("/mcp%0AGET%20/mcp%20200%20admin%201ms")
+    (record,) = [r for r in caplog.records if r.name == "cs_mcp.http"]
+    message = record.getMessage()
+    assert "\n" not in message
+    assert "\x1b" not in message
+    assert "\r" not in message
+    assert message.startswith("GET /mcp\\nGET /mcp 200 admin 1ms 401 oauth:eve\\x1b[2K\\rGET ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import subprocess
 from collections.abc import AsyncGenerator, Callable
@@ -181,6 +182,20 @@ async def test_a_valid_token_that_no_rule_gives_a_role_is_a_403_insufficient_sco
         response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+
+
+async def test_a_name_claim_with_a_newline_cannot_draw_a_log_line_of_its_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cs_mcp.http")
+    crafted = "eve@example.com\naccess token of admin@example.com matches rule 0"
+    async with world(tmp_path) as w, w.http(w.issuer.token(groups=["contractors"], email=crafted)) as http:
+        response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    messages = [r.getMessage() for r in caplog.records if r.name == "cs_mcp.http"]
+    assert response.status_code == 403
+    assert messages
+    assert all("\n" not in m for m in messages)
+    assert any("eve@example.com\\naccess token" in m for m in messages)
 
 
 @pytest.mark.parametrize(
