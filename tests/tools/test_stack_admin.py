@@ -45,6 +45,13 @@ def mcp_client(sandbox: RunningSandbox, role: str = "admin", guard: Guard | None
     return Client(server)
 
 
+def policy_guard(tmp_path: Path, policy: str) -> Guard:
+    """A guard under the policy file holding `policy`, loaded as `serve` loads one."""
+    path = tmp_path / "policy.toml"
+    path.write_text(policy)
+    return Guard(load_policy(path))
+
+
 def writes(sandbox: RunningSandbox) -> int:
     return len([m for _api, m, _p in sandbox.state.request_log if m != "GET"])
 
@@ -283,9 +290,8 @@ async def test_deletes_ask_a_human_even_when_the_policy_confirms_nothing(
 async def test_an_environment_constraint_limits_environment_writes_and_a_deny_sends_nothing(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    path = tmp_path / "policy.toml"
-    path.write_text('[roles.envs]\nscopes = ["cm.environments.management:write"]\nenvironments = ["qa"]\n')
-    async with mcp_client(sandbox, "envs", Guard(load_policy(path))) as client:
+    envs = '[roles.envs]\nscopes = ["cm.environments.management:write"]\nenvironments = ["qa"]\n'
+    async with mcp_client(sandbox, "envs", policy_guard(tmp_path, envs)) as client:
         before = len(sandbox.state.request_log)
         denied = await client.call_tool("update_environment", {"name": "production", "new_name": "qa"})
         sent = len(sandbox.state.request_log)
@@ -308,9 +314,7 @@ HOOK = {"name": "Deploy", "target_url": "https://example.com/hook", "channels": 
 async def test_a_role_limited_to_some_branches_may_not_write_a_webhook_for_another_branchs_events(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    path = tmp_path / "policy.toml"
-    path.write_text(MAIN_BRANCH_HOOKS)
-    async with mcp_client(sandbox, "hooks", Guard(load_policy(path))) as client:
+    async with mcp_client(sandbox, "hooks", policy_guard(tmp_path, MAIN_BRANCH_HOOKS)) as client:
         before = writes(sandbox)
         other = await client.call_tool("create_webhook", {**HOOK, "branches": ["release-2"]})
         on_main = structured(await client.call_tool("create_webhook", {**HOOK, "dry_run": True}))
@@ -325,12 +329,10 @@ async def test_a_role_limited_to_some_branches_may_not_write_a_webhook_for_anoth
 async def test_a_role_limited_to_some_branches_may_not_redirect_or_delete_a_webhook_of_another_branch(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    path = tmp_path / "policy.toml"
-    path.write_text(MAIN_BRANCH_HOOKS)
     async with mcp_client(sandbox) as admin:
         made = structured(await admin.call_tool("create_webhook", {**HOOK, "branches": ["release-2"]}))
     uid = made["item"]["uid"]
-    async with mcp_client(sandbox, "hooks", Guard(load_policy(path))) as client:
+    async with mcp_client(sandbox, "hooks", policy_guard(tmp_path, MAIN_BRANCH_HOOKS)) as client:
         before = writes(sandbox)
         redirected = await client.call_tool("update_webhook", {"uid": uid, "target_url": "https://attacker.example/x"})
         deleted = await client.call_tool("delete_webhook", {"uid": uid})
@@ -355,9 +357,7 @@ content_types = ["product"]
 async def test_a_role_may_not_delete_a_language_whose_entries_reach_beyond_its_environments_and_content_types(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    path = tmp_path / "policy.toml"
-    path.write_text(FRENCH_LANGUAGE)
-    async with mcp_client(sandbox, "french", Guard(load_policy(path))) as client:
+    async with mcp_client(sandbox, "french", policy_guard(tmp_path, FRENCH_LANGUAGE)) as client:
         before = writes(sandbox)
         denied = await client.call_tool("delete_locale", {"code": "fr-fr"})
         sent = writes(sandbox) - before
