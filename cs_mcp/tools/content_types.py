@@ -83,10 +83,17 @@ async def _definition(state: AppState, uid: str) -> dict[str, Any]:
     return current.model_dump(by_alias=True, exclude_unset=True)
 
 
+async def _fresh_locale_codes(state: AppState) -> list[str]:
+    """The stack's locales read now: a language added within the cache's minute may hold
+    entries too, and a check that missed it would let the write reach them."""
+    state.meta.forget()
+    return await state.meta.locale_codes()
+
+
 async def _entries_using(state: AppState, content_type: str, path: str) -> dict[str, int]:
     """How many entries hold a value at `path`, per locale (the locales where some do)."""
     counts: dict[str, int] = {}
-    for locale in await state.meta.locale_codes():
+    for locale in await _fresh_locale_codes(state):
         page = await state.client.entries.query(
             content_type, locale=locale, query={path: {"$exists": True}}, only=["uid"], limit=1
         )
@@ -99,10 +106,11 @@ async def _reached(state: AppState, content_type: str) -> Targets:
     """What deleting `content_type` reaches besides itself: the locales its entries are
     localized in, and the environments (by name) where any of them is published, in any locale.
     Contentstack deletes every one of those versions with the content type."""
+    locale_codes = await _fresh_locale_codes(state)
     names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
     environments: set[str] = set()
     locales: set[str] = set()
-    for locale in await state.meta.locale_codes():
+    for locale in locale_codes:
         skip: int | None = 0
         while skip is not None:
             page = await state.client.entries.query(content_type, locale=locale, skip=skip, limit=MAX_LIMIT)

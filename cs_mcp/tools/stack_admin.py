@@ -356,10 +356,13 @@ async def update_locale(
 async def _language_reach(call: WriteCall, code: str) -> Targets:
     """What deleting the language `code` reaches: Contentstack deletes every entry version in
     it, so the content types that have one and the environments those versions are published
-    to. Read after the guard has seen the language itself (a denial sends nothing); a language
-    the stack does not have reaches nothing else (`admin_write` then names it as missing)."""
+    to. Read after the guard has seen the language itself (a denial sends nothing), from fresh
+    lists: a language or content type added within the cache's minute holds entries too. A
+    language the stack does not have reaches nothing else (`admin_write` then names it as
+    missing)."""
     state = call.state
     await call.precheck(Targets(locales=(code,)))
+    state.meta.forget()
     content_types: set[str] = set()
     environments: set[str] = set()
     if code in await state.meta.locale_codes():

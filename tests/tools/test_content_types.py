@@ -8,8 +8,11 @@ import json
 from typing import Any
 
 import pytest
+from mcp import Client
 
+from cs_mcp.guard import Guard, parse_policy
 from cs_mcp.sandbox import store
+from tests.conftest import SandboxStack, new_sandbox
 from tests.helpers import structured, text_of
 from tests.tools._on_sandbox import OnSandbox, on_sandbox
 
@@ -242,3 +245,50 @@ async def test_a_role_limited_to_the_master_locale_may_not_remove_a_field_locali
     assert denied.is_error
     assert "may not write to locale fr-fr" in text_of(denied)
     assert "sku" in fields
+
+
+# A designer of news who edits it in en-us only.
+NEWS_DESIGNER = """
+[roles.news-designer]
+scopes = ["cm.content-type:read", "cm.entry:read", "cm.entry:write", "cm.content-types.management:write"]
+content_types = ["news"]
+locales = ["en-us"]
+
+[confirm]
+tools = []
+"""
+SUMMARY = {"uid": "summary", "display_name": "Summary", "data_type": "text"}
+
+
+def news_desk() -> SandboxStack:
+    """The sandbox with a `news` content type whose one entry, blt_news, holds a summary in
+    en-us and has no other locale."""
+    stack = new_sandbox()
+    stack.save_content_type("news", [TITLE, SUMMARY])
+    stack.save_entry("news", "blt_news", {"title": "News", "summary": "What happened"})
+    return stack
+
+
+def news_designer(stack: SandboxStack) -> Client:
+    """A client for the news designer on `stack`."""
+    guard = Guard(parse_policy(NEWS_DESIGNER))
+    return stack.client("news-designer", guard=guard, env={"CS_MCP_TOOLSETS": "content_types"})
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("delete_content_type", {}), ("update_content_type", {"remove_fields": ["summary"]})],
+)
+async def test_a_language_added_within_the_minute_is_read_afresh_before_a_content_type_change_reaches_it(
+    tool: str, arguments: dict[str, Any]
+) -> None:
+    stack = news_desk()
+    async with news_designer(stack) as client:
+        allowed = await client.call_tool(tool, {"content_type": "news", "dry_run": True, **arguments})
+        # Added elsewhere (the web app, another server) while this server holds the locales it read.
+        stack.add_locale("de-de")
+        stack.save_entry("news", "blt_news", {"title": "Nachricht", "summary": "Was geschah"}, locale="de-de")
+        denied = await client.call_tool(tool, {"content_type": "news", "dry_run": True, **arguments})
+    assert not allowed.is_error, text_of(allowed)
+    assert denied.is_error
+    assert "may not write to locale de-de" in text_of(denied)

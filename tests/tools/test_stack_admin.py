@@ -22,6 +22,7 @@ from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
+from tests.conftest import SandboxStack
 from tests.helpers import UNPACED, structured, text_of
 
 pytestmark = pytest.mark.anyio
@@ -372,6 +373,43 @@ async def test_deleting_a_language_names_what_its_entries_reach(sandbox: Running
         planned = structured(await client.call_tool("delete_locale", {"code": "fr-fr", "dry_run": True}))
     assert planned["plan"]["targets"]["environment"] == ["development", "production", "staging"]
     assert "blog_post" in planned["plan"]["targets"]["content_type"]
+
+
+# The same role for German, a language the seeded stack does not have.
+GERMAN_LANGUAGE = FRENCH_LANGUAGE.replace("french", "german").replace("fr-fr", "de-de")
+STACK_ADMIN = {"CS_MCP_TOOLSETS": "stack_admin"}
+
+
+async def test_a_language_added_within_the_minute_is_read_afresh_before_it_is_deleted(
+    on_sandbox: SandboxStack, tmp_path: Path
+) -> None:
+    async with on_sandbox.client("german", guard=policy_guard(tmp_path, GERMAN_LANGUAGE), env=STACK_ADMIN) as client:
+        missing = await client.call_tool("delete_locale", {"code": "de-de"})
+        # Added elsewhere (the web app, another server) while this server holds the locales it read.
+        on_sandbox.add_locale("de-de")
+        on_sandbox.save_entry("blog_post", "blt_neu", {"title": "Neu"}, locale="de-de")
+        on_sandbox.publish("blog_post", "blt_neu", "production", locale="de-de")
+        denied = await client.call_tool("delete_locale", {"code": "de-de"})
+    assert "there is no locale 'de-de'" in text_of(missing)
+    assert denied.is_error
+    assert "may not write to content type blog_post" in text_of(denied)
+    assert "may not write to environment production" in text_of(denied)
+    assert on_sandbox.writes() == []
+
+
+async def test_a_content_type_added_within_the_minute_is_read_afresh_before_a_language_is_deleted(
+    on_sandbox: SandboxStack, tmp_path: Path
+) -> None:
+    on_sandbox.add_locale("de-de")
+    async with on_sandbox.client("german", guard=policy_guard(tmp_path, GERMAN_LANGUAGE), env=STACK_ADMIN) as client:
+        allowed = await client.call_tool("delete_locale", {"code": "de-de", "dry_run": True})
+        on_sandbox.save_content_type("news", [{"uid": "title", "data_type": "text", "mandatory": True}])
+        on_sandbox.save_entry("news", "blt_neu", {"title": "Neu"}, locale="de-de")
+        denied = await client.call_tool("delete_locale", {"code": "de-de"})
+    assert not allowed.is_error, text_of(allowed)
+    assert denied.is_error
+    assert "may not write to content type news" in text_of(denied)
+    assert on_sandbox.writes() == []
 
 
 async def _an_item_to_delete(client: Client, tool: str) -> dict[str, Any]:
