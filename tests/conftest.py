@@ -118,6 +118,28 @@ class SandboxStack:
             stamp = store.iso(SANDBOX_START)
             store.set_published(conn, "entry", content_type, uid, environment, locale, version, stamp, "blt_user")
 
+    def publish_unlocalized(self, content_type: str, uid: str, environment: str, locale: str) -> Fault:
+        """Makes an entry's master version live in `environment` in `locale`, where it has no
+        version of its own (Contentstack publishes the master's content there), and answers the
+        fault that makes a query of the content type's entries in `locale` answer it as
+        Contentstack does: the master version with that publish record. The sandbox answers
+        only an entry's own versions in a locale, with the records of that locale."""
+        with self.state.db.read() as conn:
+            entry = store.get_entry(conn, content_type, uid, store.master_locale(conn))
+            environment_uid = store.environment_uid(conn, environment)
+        assert entry is not None, f"no entry {content_type}/{uid}"
+        version = int(entry["_version"])
+        self.publish(content_type, uid, environment, locale, version)
+        stamp = store.iso(SANDBOX_START)
+        record = {"environment": environment_uid, "locale": locale, "version": version, "time": stamp}
+        answer = {"entries": [entry | {"publish_details": [record]}], "count": 1}
+
+        async def in_locale(request: httpx2.Request) -> httpx2.Response | None:
+            asked = request.url.path.endswith(f"/v3/content_types/{content_type}/entries")
+            return httpx2.Response(200, json=answer) if asked and request.url.params.get("locale") == locale else None
+
+        return in_locale
+
     def save_asset(self, uid: str, versions: int = 1) -> None:
         """Adds an image asset with `versions` versions."""
         stamp = store.iso(SANDBOX_START)

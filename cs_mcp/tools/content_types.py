@@ -104,8 +104,10 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> dict[
 
 async def _reached(state: AppState, content_type: str) -> Targets:
     """What deleting `content_type` reaches besides itself: the locales its entries are
-    localized in, and the environments (by name) where any of them is published, in any locale.
-    Contentstack deletes every one of those versions with the content type."""
+    localized in or published in (Contentstack publishes an entry in a language it is not
+    localized in with the master's content), and the environments (by name) where any of them
+    is published, in any locale. Contentstack deletes every one of those versions with the
+    content type."""
     locale_codes = await _fresh_locale_codes(state)
     names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
     environments: set[str] = set()
@@ -119,6 +121,7 @@ async def _reached(state: AppState, content_type: str) -> Targets:
                 details = entry.publish_details or []
                 for detail in details if isinstance(details, list) else [details]:
                     environments.add(names.get(detail.environment, detail.environment))
+                    locales.add(detail.locale)
             skip = page.next_skip if page.items else None
     return Targets(
         content_types=(content_type,), environments=tuple(sorted(environments)), locales=tuple(sorted(locales))

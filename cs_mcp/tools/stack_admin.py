@@ -356,10 +356,12 @@ async def update_locale(
 async def _language_reach(call: WriteCall, code: str) -> Targets:
     """What deleting the language `code` reaches: Contentstack deletes every entry version in
     it, so the content types that have one and the environments those versions are published
-    to. Read after the guard has seen the language itself (a denial sends nothing), from fresh
-    lists: a language or content type added within the cache's minute holds entries too. A
-    language the stack does not have reaches nothing else (`admin_write` then names it as
-    missing)."""
+    to. Those include entries published in it without being localized there (Contentstack
+    publishes the master's content): an entry the query answers counts when it is the language's
+    own version or has a publish record in the language. Read after the guard has seen the
+    language itself (a denial sends nothing), from fresh lists: a language or content type added
+    within the cache's minute holds entries too. A language the stack does not have reaches
+    nothing else (`admin_write` then names it as missing)."""
     state = call.state
     await call.precheck(Targets(locales=(code,)))
     state.meta.forget()
@@ -371,9 +373,10 @@ async def _language_reach(call: WriteCall, code: str) -> Targets:
             while skip is not None:
                 page = await state.client.entries.query(content_type.uid, locale=code, skip=skip, limit=MAX_LIMIT)
                 for entry in page.items:
-                    if entry.locale in (None, code):  # its own version there, not a fallback
+                    published = await published_environments(state, entry, (code,))
+                    if entry.locale in (None, code) or published:
                         content_types.add(content_type.uid)
-                        environments.update(await published_environments(state, entry, (code,)))
+                        environments.update(published)
                 skip = page.next_skip if page.items else None
     return Targets(
         locales=(code,), content_types=tuple(sorted(content_types)), environments=tuple(sorted(environments))

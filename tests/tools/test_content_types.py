@@ -12,7 +12,7 @@ from mcp import Client
 
 from cs_mcp.guard import Guard, parse_policy
 from cs_mcp.sandbox import store
-from tests.conftest import SandboxStack, new_sandbox
+from tests.conftest import Fault, SandboxStack, new_sandbox
 from tests.helpers import structured, text_of
 from tests.tools._on_sandbox import OnSandbox, on_sandbox
 
@@ -269,10 +269,10 @@ def news_desk() -> SandboxStack:
     return stack
 
 
-def news_designer(stack: SandboxStack) -> Client:
-    """A client for the news designer on `stack`."""
+def news_designer(stack: SandboxStack, fault: Fault | None = None) -> Client:
+    """A client for the news designer on `stack` (`fault` in front of the sandbox)."""
     guard = Guard(parse_policy(NEWS_DESIGNER))
-    return stack.client("news-designer", guard=guard, env={"CS_MCP_TOOLSETS": "content_types"})
+    return stack.client("news-designer", guard=guard, env={"CS_MCP_TOOLSETS": "content_types"}, fault=fault)
 
 
 @pytest.mark.parametrize(
@@ -292,3 +292,12 @@ async def test_a_language_added_within_the_minute_is_read_afresh_before_a_conten
     assert not allowed.is_error, text_of(allowed)
     assert denied.is_error
     assert "may not write to locale de-de" in text_of(denied)
+
+
+async def test_a_role_limited_to_the_master_locale_may_not_delete_a_content_type_published_in_another() -> None:
+    stack = news_desk()
+    fault = stack.publish_unlocalized("news", "blt_news", "development", "fr-fr")
+    async with news_designer(stack, fault) as client:
+        denied = await client.call_tool("delete_content_type", {"content_type": "news", "dry_run": True})
+    assert denied.is_error
+    assert "may not write to locale fr-fr" in text_of(denied)

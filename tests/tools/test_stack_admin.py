@@ -412,6 +412,20 @@ async def test_a_content_type_added_within_the_minute_is_read_afresh_before_a_la
     assert on_sandbox.writes() == []
 
 
+async def test_a_role_may_not_delete_a_language_its_unlocalized_entries_are_published_in_beyond_its_environments(
+    on_sandbox: SandboxStack, tmp_path: Path
+) -> None:
+    on_sandbox.add_locale("de-de")
+    [product] = on_sandbox.rows("SELECT uid FROM entries WHERE content_type = 'product' AND locale = 'en-us' LIMIT 1")
+    fault = on_sandbox.publish_unlocalized("product", product["uid"], "production", "de-de")
+    guard = policy_guard(tmp_path, GERMAN_LANGUAGE)
+    async with on_sandbox.client("german", guard=guard, env=STACK_ADMIN, fault=fault) as client:
+        denied = await client.call_tool("delete_locale", {"code": "de-de"})
+    assert denied.is_error
+    assert "may not write to environment production" in text_of(denied)
+    assert on_sandbox.writes() == []
+
+
 async def _an_item_to_delete(client: Client, tool: str) -> dict[str, Any]:
     if tool == "delete_environment":
         return {"name": "staging"}
