@@ -91,14 +91,24 @@ async def _fresh_locale_codes(state: AppState) -> list[str]:
 
 
 async def _entries_using(state: AppState, content_type: str, path: str) -> dict[str, int]:
-    """How many entries hold a value at `path`, per locale (the locales where some do)."""
+    """How many entries hold a value at `path`, per locale (the locales where some do). Only
+    an entry's own version in a locale counts there: one the query answers from another locale
+    (a fallback) holds its value in that other locale."""
     counts: dict[str, int] = {}
     for locale in await _fresh_locale_codes(state):
-        page = await state.client.entries.query(
-            content_type, locale=locale, query={path: {"$exists": True}}, only=["uid"], limit=1
-        )
-        if n := page.total or len(page.items):
-            counts[locale] = n
+        skip: int | None = 0
+        while skip is not None:
+            page = await state.client.entries.query(
+                content_type,
+                locale=locale,
+                query={path: {"$exists": True}},
+                only=["uid", "locale"],
+                skip=skip,
+                limit=MAX_LIMIT,
+            )
+            if n := sum(1 for entry in page.items if (entry.locale or locale) == locale):
+                counts[locale] = counts.get(locale, 0) + n
+            skip = page.next_skip if page.items else None
     return counts
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 
@@ -301,3 +302,23 @@ async def test_a_role_limited_to_the_master_locale_may_not_delete_a_content_type
         denied = await client.call_tool("delete_content_type", {"content_type": "news", "dry_run": True})
     assert denied.is_error
     assert "may not write to locale fr-fr" in text_of(denied)
+
+
+async def test_entries_answered_from_another_locale_do_not_count_as_using_a_field_there() -> None:
+    stack = news_desk()
+
+    async def with_fallbacks(request: httpx2.Request) -> httpx2.Response | None:
+        """Answers a query in fr-fr with the entries not localized there read from en-us, as
+        the CMA may: the sandbox does when asked to fall back."""
+        if request.url.params.get("locale") != "fr-fr" or not request.url.path.endswith("/entries"):
+            return None
+        fallback = request.url.copy_add_param("include_fallback", "true")
+        return await stack.transport.handle_async_request(httpx2.Request("GET", fallback, headers=request.headers))
+
+    async with news_designer(stack, with_fallbacks) as client:
+        planned = await client.call_tool(
+            "update_content_type", {"content_type": "news", "remove_fields": ["summary"], "dry_run": True}
+        )
+    assert not planned.is_error, text_of(planned)
+    assert structured(planned)["plan"]["targets"]["locale"] == ["en-us"]
+    assert structured(planned)["plan"]["items"] == ["- summary (text) (values in 1 entries are deleted)"]
