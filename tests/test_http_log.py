@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -40,7 +41,7 @@ async def test_no_line_is_made_when_the_access_log_is_off(caplog: pytest.LogCapt
     assert [r for r in caplog.records if r.name == "cs_mcp.http"] == []
 
 
-async def test_a_path_or_principal_name_with_a_newline_cannot_draw_a_second_line(
+async def test_a_path_or_principal_name_cannot_draw_a_second_line_or_another_field(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def answer_as_a_crafted_name(scope: Scope, _receive: Receive, send: Send) -> None:
@@ -59,4 +60,24 @@ async def test_a_path_or_principal_name_with_a_newline_cannot_draw_a_second_line
     assert "\n" not in message
     assert "\x1b" not in message
     assert "\r" not in message
-    assert message.startswith("GET /mcp\\nGET /mcp 200 admin 1ms 401 oauth:eve\\x1b[2K\\rGET ")
+    # Five fields: the path as sent, the name as a JSON string that reads back as given.
+    method, path, status, name, duration = message.split(" ")
+    assert (method, path, status) == ("GET", "/mcp%0AGET%20/mcp%20200%20admin%201ms", "401")
+    assert json.loads(name) == "oauth:eve\x1b[2K\rGET"
+    assert re.fullmatch(r"\d+ms", duration)
+
+
+async def test_a_name_with_a_space_or_a_backslash_is_one_quoted_field(caplog: pytest.LogCaptureFixture) -> None:
+    async def answer_as(scope: Scope, _receive: Receive, send: Send) -> None:
+        scope[PRINCIPAL_SCOPE_KEY] = Principal(name="oauth:eve 200 admin \\n", role="viewer", transport="http")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    caplog.set_level(logging.INFO, logger="cs_mcp.http")
+    transport = httpx2.ASGITransport(app=AccessLog(answer_as))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        await http.get("/mcp")
+    (record,) = [r for r in caplog.records if r.name == "cs_mcp.http"]
+    fields = re.fullmatch(r'GET /mcp 200 (".*") \d+ms', record.getMessage())
+    assert fields is not None
+    assert json.loads(fields.group(1)) == "oauth:eve 200 admin \\n"
