@@ -290,15 +290,28 @@ async def _secret_write(client: Client, tool: str) -> dict[str, Any]:
     return in_project | {"key": "QUOTED", "type": "password"}
 
 
+BASIC = {"authentication_type": "Basic", "basic_auth_user": "hooks"}
+
+
 @pytest.mark.parametrize(
-    ("tool", "secrets"),
+    ("tool", "given", "secrets"),
     [
-        ("create_project_variable", {"value": LONG_SECRET}),
-        ("update_project_variable", {"value": LONG_SECRET}),
+        ("create_project_variable", {}, {"value": LONG_SECRET}),
+        ("update_project_variable", {}, {"value": LONG_SECRET}),
+        ("create_webhook", {}, {"bearer_token": "bearer-secret-value-1234"}),
+        ("update_webhook", BASIC, {"basic_auth_password": "basic-secret-value-5678"}),
+        (
+            "create_webhook",
+            BASIC,
+            {
+                "basic_auth_password": "basic-secret-value-5678",
+                "secret_headers": [{"header_name": "X-Api-Key", "value": "header-secret-value-9012"}],
+            },
+        ),
     ],
 )
 async def test_a_secret_argument_quoted_in_an_error_is_cut_out_of_the_answer_and_the_audit_log(
-    tmp_path: Path, tool: str, secrets: dict[str, Any]
+    tmp_path: Path, tool: str, given: dict[str, Any], secrets: dict[str, Any]
 ) -> None:
     audit = tmp_path / "audit.jsonl"
     sandbox = InProcessSandbox.start()
@@ -306,7 +319,7 @@ async def test_a_secret_argument_quoted_in_an_error_is_cut_out_of_the_answer_and
     async with Client(
         sandbox_server(sandbox.settings, guard, "admin", transport=QuotingWrites(sandbox.transport))
     ) as client:
-        result = await client.call_tool(tool, await _secret_write(client, tool) | secrets)
+        result = await client.call_tool(tool, await _secret_write(client, tool) | given | secrets)
     assert result.is_error
     assert "[redacted]" in text_of(result)  # the stack's error quoted it, scrubbed
     shown = result.model_dump_json() + audit.read_text()
