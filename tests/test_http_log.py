@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -40,23 +41,40 @@ async def test_no_line_is_made_when_the_access_log_is_off(caplog: pytest.LogCapt
     assert [r for r in caplog.records if r.name == "cs_mcp.http"] == []
 
 
-async def test_a_path_or_principal_name_with_a_newline_cannot_draw_a_second_line(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async def answer_as_a_crafted_name(scope: Scope, _receive: Receive, send: Send) -> None:
-        # An identity provider's name claim is the user's to choose.
-        scope[PRINCIPAL_SCOPE_KEY] = Principal(name="oauth:eve\x1b[2K\rGET", role="viewer", transport="http")
+async def logged_line(caplog: pytest.LogCaptureFixture, name: str, path: str) -> str:
+    """The one access-log line of a GET of `path` answered 401 to a principal named `name`."""
+
+    async def answer_as(scope: Scope, _receive: Receive, send: Send) -> None:
+        scope[PRINCIPAL_SCOPE_KEY] = Principal(name=name, role="viewer", transport="http")
         await send({"type": "http.response.start", "status": 401, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
     caplog.set_level(logging.INFO, logger="cs_mcp.http")
-    transport = httpx2.ASGITransport(app=AccessLog(answer_as_a_crafted_name))
+    transport = httpx2.ASGITransport(app=AccessLog(answer_as))
     async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        # The server decodes the path: %0A arrives as a line feed.
-        await http.get("/mcp%0AGET%20/mcp%20200%20admin%201ms")
+        await http.get(path)
     (record,) = [r for r in caplog.records if r.name == "cs_mcp.http"]
-    message = record.getMessage()
+    return record.getMessage()
+
+
+async def test_a_path_or_principal_name_cannot_draw_a_second_line_or_another_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An identity provider's name claim is the user's to choose; the server decodes the path, so
+    # %0A arrives as a line feed.
+    message = await logged_line(caplog, "oauth:eve\x1b[2K\rGET", "/mcp%0AGET%20/mcp%20200%20admin%201ms")
     assert "\n" not in message
     assert "\x1b" not in message
     assert "\r" not in message
-    assert message.startswith("GET /mcp\\nGET /mcp 200 admin 1ms 401 oauth:eve\\x1b[2K\\rGET ")
+    # Five fields: the path as sent, the name as a JSON string that reads back as given.
+    method, path, status, name, duration = message.split(" ")
+    assert (method, path, status) == ("GET", "/mcp%0AGET%20/mcp%20200%20admin%201ms", "401")
+    assert json.loads(name) == "oauth:eve\x1b[2K\rGET"
+    assert re.fullmatch(r"\d+ms", duration)
+
+
+async def test_a_name_with_a_space_or_a_backslash_is_one_quoted_field(caplog: pytest.LogCaptureFixture) -> None:
+    message = await logged_line(caplog, "oauth:eve 200 admin \\n", "/mcp")
+    fields = re.fullmatch(r'GET /mcp 401 (".*") \d+ms', message)
+    assert fields is not None
+    assert json.loads(fields.group(1)) == "oauth:eve 200 admin \\n"

@@ -66,18 +66,21 @@ async def resolve_host(host: str, port: int) -> list[str]:
 # connects to. Its local-use prefix (RFC 8215) serves a site's own translator and is never public.
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+# The upper 96 bits of an IPv4-translated address (`::ffff:0:0/96`, SIIT).
+IPV4_TRANSLATED = 0xFFFF0000
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address reaches: IPv4-mapped, IPv4-compatible (`::a.b.c.d`),
-    NAT64, 6to4 or Teredo's client; None for a plain IPv6 address."""
+    IPv4-translated (`::ffff:0:a.b.c.d`, RFC 6145), NAT64, 6to4 or Teredo's client; None for a
+    plain IPv6 address."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]
-    if ip in NAT64 or int(ip) >> 32 == 0:
+    if ip in NAT64 or int(ip) >> 32 in (0, IPV4_TRANSLATED):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 

@@ -75,6 +75,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from cs_mcp.sandbox import strict_json
 from cs_mcp.sandbox.endpoint import Endpoint, RequestRefused, bad_request, routes_behind
 from cs_mcp.sandbox.state import SandboxState, error_response
 
@@ -351,7 +352,7 @@ def _parse_services(raw: str | None, errors: dict[str, list[str]]) -> list[str]:
     if raw is None or raw == "":
         return list(SERVICES)
     try:
-        value: Any = json.loads(raw)
+        value: Any = strict_json.loads(raw)
     except ValueError:
         value = None
     if not isinstance(value, list) or not value:

@@ -61,6 +61,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from cs_mcp.sandbox import strict_json
 from cs_mcp.sandbox.endpoint import RequestRefused, bad_request, invalid, json_value, not_found, routes_behind
 from cs_mcp.sandbox.state import SandboxState, create_tables, error_response
 
@@ -588,11 +589,11 @@ def _query_filter(request: Request) -> dict[str, Any]:
     if raw is None or not raw.strip():
         return {}
     try:
-        parsed: Any = json.loads(raw)
+        parsed: Any = strict_json.loads(raw)
     except ValueError:
         try:
             # The reference writes the query with single quotes: {'active':'true'}.
-            parsed = json.loads(raw.replace("'", '"'))
+            parsed = strict_json.loads(raw.replace("'", '"'))
         except ValueError:
             raise _bad_parameter("query", "must be a JSON object") from None
     if not isinstance(parsed, dict):

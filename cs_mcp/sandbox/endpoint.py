@@ -13,19 +13,17 @@ with `routes_behind` and their own guard.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cs_mcp.sandbox import store
+from cs_mcp.sandbox import store, strict_json
 from cs_mcp.sandbox.auth import check_cma
 from cs_mcp.sandbox.query import QUERY_ERROR_CODE, QUERY_ERROR_STATUS, QueryError
 from cs_mcp.sandbox.state import SandboxState, error_response
@@ -110,7 +108,7 @@ async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
     Raises RequestRefused: 400 when the body is not JSON, 422 naming the fields that do not fit.
     """
     try:
-        raw = read_json(await request.body())
+        raw = strict_json.loads(await request.body())
     except ValueError as exc:
         raise bad_request("The request body is not valid JSON.", code=INVALID_DATA_CODE) from exc
     try:
@@ -132,24 +130,9 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
 async def json_value(request: Request) -> object:
     """The request body's JSON value, or None when the body is empty or not JSON."""
     try:
-        return read_json(await request.body())
+        return strict_json.loads(await request.body())
     except ValueError:
         return None
-
-
-def read_json(raw: bytes) -> object:
-    """A request body's JSON value, read as RFC 8259 writes JSON.
-
-    Python's own reader also takes NaN, infinities, lone surrogates (which no UTF-8 answer or
-    SQLite text can hold) and nesting deeper than its recursion limit, and the sandbox then failed
-    with a 500 where Contentstack refuses the body.
-
-    Raises ValueError: the body is not UTF-8 JSON, or holds one of those.
-    """
-    value = pydantic_core.from_json(raw, allow_inf_nan=False)
-    # A number beyond a double's range (1e999) still reads as an infinity.
-    json.dumps(value, allow_nan=False)
-    return value
 
 
 async def json_object(request: Request, key: str | None = None) -> dict[str, Any] | None:

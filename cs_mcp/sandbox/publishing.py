@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from cs_mcp.sandbox import queue, store
+from cs_mcp.sandbox import queue, store, strict_json
 from cs_mcp.sandbox.auth import acting_user
 from cs_mcp.sandbox.endpoint import (
     Endpoint,
@@ -133,8 +133,8 @@ def _queue_filters(request: Request) -> dict[str, str]:
     raw = request.query_params.get("query")
     if raw:
         try:
-            parsed: object = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            parsed: object = strict_json.loads(raw)
+        except ValueError as exc:
             raise invalid("The query is not valid JSON.", {"query": ["is not valid JSON."]}) from exc
         if not isinstance(parsed, dict):
             raise invalid("The query must be a JSON object.", {"query": ["must be an object."]})

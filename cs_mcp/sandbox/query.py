@@ -23,10 +23,11 @@ Matching follows the MongoDB reading Contentstack documents:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, cast
+
+from cs_mcp.sandbox import strict_json
 
 Entry = dict[str, Any]
 Predicate = Callable[[Entry], bool]
@@ -65,9 +66,9 @@ def parse_query(text: str | None) -> dict[str, Any]:
     if text is None or text.strip() == "":
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise QueryError(f"the query is not valid JSON ({exc.msg} at position {exc.pos}).") from exc
+        value = strict_json.loads(text)
+    except ValueError as exc:
+        raise QueryError(f"the query is not valid JSON ({exc}).") from exc
     if not isinstance(value, dict):
         raise QueryError("the query must be a JSON object.")
     return cast(dict[str, Any], value)

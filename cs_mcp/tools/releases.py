@@ -614,6 +614,14 @@ async def remove_release_items(
                 f"none of the items are in release {release_uid!r}: {', '.join(not_in_release)}. Nothing was sent."
             )
     targets = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in chosen))
+    if not chosen:  # all=true on an empty release
+        unchanged = await call.nothing_to_do(targets, f"release {release_uid!r} holds no items")
+        return unchanged.answer(
+            ReleaseItemsAnswer,
+            release_uid=release_uid,
+            not_in_release=[],
+            notice=f"release {release_uid!r} holds no items; nothing was sent",
+        )
     # all=true too names the items it read and checked, 25 a request: Contentstack's `?all=true`
     # would also take out items added after the read, which the guard never saw.
     requests = items_plan_requests("DELETE", release_path(release_uid, "items"), len(chosen), "remove")

@@ -90,6 +90,7 @@ async def test_a_url_that_is_not_public_https_is_refused_before_anything_is_aske
         "https://[64:ff9b:1::a00:1]/a.png",  # local-use NAT64 (RFC 8215) of 10.0.0.1
         "https://[2002:a9fe:a9fe::1]/a.png",  # 6to4 of 169.254.169.254
         "https://[::7f00:1]/a.png",  # IPv4-compatible ::127.0.0.1
+        "https://[::ffff:0:a9fe:a9fe]/a.png",  # IPv4-translated (SIIT) of 169.254.169.254
         "https://[fec0::1]/a.png",  # site-local
         "https://nat64.example.com/a.png",  # a name whose AAAA is NAT64 of 10.1.2.3
     ],

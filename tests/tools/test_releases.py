@@ -320,6 +320,16 @@ async def test_remove_all_items_names_every_item_it_read_25_a_request(stack: San
     assert stack.release_items(uid) == []
 
 
+async def test_remove_all_from_an_empty_release_sends_nothing_and_says_no_write_was_made(stack: SandboxStack) -> None:
+    uid = stack.add_release("Empty", [])
+    async with make_client(stack, "publisher") as client:
+        data = data_of(await client.call_tool("remove_release_items", {"release_uid": uid, "all": True}))
+    assert writes(stack) == []
+    assert data["written"] is False
+    assert data["items_changed"] == 0
+    assert data["notice"]
+
+
 async def test_remove_all_leaves_an_item_added_after_the_read_that_the_guard_never_saw(stack: SandboxStack) -> None:
     uid = stack.add_release("R", [item("art0")])
     # A gadget, outside the role's content types, is added right after the read.
