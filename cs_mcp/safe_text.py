@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 REDACTED = "[redacted]"
 
@@ -69,6 +69,18 @@ def json_line(value: Any) -> str:
     if _nothing_hidden(text):
         return text
     return "".join(_json_escape(c) if is_hidden(c) else c for c in text)
+
+
+def secret_texts(value: Any) -> list[str]:
+    """The texts a secret argument's `value` holds, to cut out of what a caller or the audit log
+    reads: the value itself, or each text inside it (a webhook's header values)."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, Mapping):
+        return [text for v in cast(Mapping[Any, Any], value).values() for text in secret_texts(v)]
+    if isinstance(value, list | tuple):
+        return [text for v in cast(Sequence[Any], value) for text in secret_texts(v)]
+    return []
 
 
 def scrub_secrets(text: str, secrets: Iterable[str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -111,3 +113,17 @@ def as_the_model_reads(raw: Any) -> dict[str, Any]:
     """An entry as the client's `Entry` reads it and writes it back, in the model's order: what
     the plain reading the tools use must give."""
     return Entry.model_validate(raw).model_dump(by_alias=True, exclude_unset=True)
+
+
+def token_payload(token: str) -> str:
+    """What anyone holding a confirmation token can read of it: its payload, decoded (JSON)."""
+    raw = token.split(".")[0]
+    return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+
+
+def assert_unreadable_in_token(secret: str, token: str) -> None:
+    """`secret` is in no readable form in the token: neither as it is nor as a plain sha256 that
+    a guess at it could be checked against."""
+    payload = token_payload(token)
+    assert secret not in payload
+    assert hashlib.sha256(secret.encode()).hexdigest() not in payload

@@ -49,7 +49,7 @@ from cs_mcp.guard.check import ToolDeclaration
 from cs_mcp.guard.confirm import UNBOUND_ARGUMENTS, bound_targets
 from cs_mcp.guard.permit import writes_sent
 from cs_mcp.guard.scopes import scope_set
-from cs_mcp.safe_text import REDACTED, one_line, scrub_secrets
+from cs_mcp.safe_text import REDACTED, one_line, scrub_secrets, secret_texts
 from cs_mcp.toolkit.context import ToolContext, app_state, principal_of
 from cs_mcp.toolkit.models import ToolModel
 
@@ -290,7 +290,7 @@ async def audit_unserved(
     """
     if guard.audit is None:
         return
-    secrets = [v for name in secret_arguments if isinstance(v := arguments.get(name), str) and v]
+    secrets = [text for name in secret_arguments for text in secret_texts(arguments.get(name))]
     arguments = {k: REDACTED if k in set(secret_arguments) else v for k, v in arguments.items()}
     reason = scrub_secrets(reason, secrets)
     await guard.audit.append(
@@ -318,12 +318,16 @@ def _recorded(arguments: Mapping[str, Any]) -> dict[str, Any]:
     without the two that steer the pipeline itself. A long text (upload_asset's
     `content_base64`) is kept as its length and sha256, which binds a confirmation as surely and
     keeps a file out of every audit line."""
-    plain = cast(dict[str, Any], to_jsonable_python(dict(arguments), fallback=str))
     return {
-        k: _digest(v) if isinstance(v, str) and len(v) > RECORDED_TEXT_MAX else v
-        for k, v in plain.items()
-        if k not in UNBOUND_ARGUMENTS
+        k: _digest(v) if isinstance(v, str) and len(v) > RECORDED_TEXT_MAX else v for k, v in _given(arguments).items()
     }
+
+
+def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments as plain JSON values, as the caller gave them (no text kept as a digest),
+    without the two that steer the pipeline itself."""
+    plain = cast(dict[str, Any], to_jsonable_python(dict(arguments), fallback=str))
+    return {k: v for k, v in plain.items() if k not in UNBOUND_ARGUMENTS}
 
 
 def _digest(text: str) -> str:
@@ -405,6 +409,7 @@ class WriteCall:
         self.state = app_state(ctx)
         self.guard: Guard = self.state.guard
         self.principal = principal_of(ctx)
+        self._given = _given(arguments)  # what `keep_secret` reads: `arguments` holds a long text as its digest
         self.arguments = _recorded(arguments)
         self.dry_run = bool(arguments.get("dry_run", False))
         token = arguments.get("confirmation_token")
@@ -441,9 +446,8 @@ class WriteCall:
         that a token does not confirm another value), and cut out of every error message the
         call answers and of every audit reason. The plan and the answer are the tool's to keep
         free of it."""
-        value = self.arguments.get(argument)
-        if isinstance(value, str) and value:
-            self._secrets.append(value)
+        value = self._given.get(argument)
+        self._secrets.extend(secret_texts(value))
         if argument in self.arguments:
             self._secret_arguments[argument] = value
             self.arguments[argument] = REDACTED

@@ -532,7 +532,12 @@ async def _existing_webhook_targets(call: WriteCall, uid: str) -> Targets:
     return _webhook_targets(call, found.branches)
 
 
-@webhook_tools.write("Create a webhook", read_back=READ_WEBHOOKS)
+# The arguments that carry a webhook's secrets: kept out of error answers, audit lines and what a
+# confirmation token shows, as a project variable's value is.
+WEBHOOK_SECRET_ARGUMENTS = ("basic_auth_password", "bearer_token", "secret_headers")
+
+
+@webhook_tools.write("Create a webhook", read_back=READ_WEBHOOKS, secret_arguments=WEBHOOK_SECRET_ARGUMENTS)
 async def create_webhook(
     call: WriteCall,
     name: Name,
@@ -554,7 +559,7 @@ async def create_webhook(
     return await WEBHOOK.write(call, "create", fields=fields, targets=_webhook_targets(call, branches))
 
 
-@webhook_tools.write("Update a webhook", read_back=READ_WEBHOOKS)
+@webhook_tools.write("Update a webhook", read_back=READ_WEBHOOKS, secret_arguments=WEBHOOK_SECRET_ARGUMENTS)
 async def update_webhook(
     call: WriteCall,
     uid: WebhookUid,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 
 from cs_mcp.guard import ConfirmationAuthority, ConfirmationError, ItemTarget, Targets
 from cs_mcp.guard.confirm import TOKEN_LIFETIME_SECONDS, bound_targets, canonical_arguments
+from tests.helpers import assert_unreadable_in_token, token_payload
 
 ARGS: dict[str, object] = {"entry": "blt1", "environments": ["production"], "locales": ["en-us"], "dry_run": False}
 VERSIONS = {"blog_post/blt1": 3}
@@ -49,8 +49,7 @@ def refusal(
 
 def _payload(token: str) -> dict[str, Any]:
     """What anyone holding `token` can read of it."""
-    raw = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    return json.loads(token_payload(token))
 
 
 def issue(authority: ConfirmationAuthority) -> str:
@@ -89,11 +88,13 @@ def test_a_hidden_argument_is_bound_without_being_readable_in_the_token(authorit
     with pytest.raises(ConfirmationError) as without:
         authority.verify(token, "bot", "update_project_variable", ARGS, VERSIONS)
     authority.verify(token, "bot", "update_project_variable", ARGS, VERSIONS, hidden=hidden)
-    # The payload's digest is not one a guess at the secret could be checked against.
-    guessed = {**ARGS, "value": "sk-live-approved"}
-    plain = ConfirmationAuthority().issue("bot", "update_project_variable", guessed, VERSIONS)
+    # The payload's digest is not one a guess at the secret could be checked against: it
+    # depends on the authority's key, so another process (or anyone without the key) computes
+    # another one for the same arguments and the same value.
+    elsewhere = ConfirmationAuthority().issue("bot", "update_project_variable", ARGS, VERSIONS, hidden=hidden).token
     assert other.value.reason == without.value.reason == "altered"
-    assert _payload(token)["a"] != _payload(plain.token)["a"]
+    assert _payload(token)["a"] != _payload(elsewhere)["a"]
+    assert_unreadable_in_token("sk-live-approved", token)
 
 
 def test_another_principal_cannot_use_the_token(authority: ConfirmationAuthority) -> None:

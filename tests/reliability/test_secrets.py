@@ -16,14 +16,16 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from cs_mcp.config import Settings
-from cs_mcp.guard import guard_from_settings
+from cs_mcp.guard import AuditLog, Guard, builtin_policy, guard_from_settings
 from cs_mcp.guard.loader import settings_secrets
+from cs_mcp.safe_text import secret_texts
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.tools import analytics as analytics_tools
 from tests._examples import EXAMPLES, author_examples
-from tests.helpers import UNPACED
+from tests.helpers import UNPACED, sandbox_server, text_of
 from tests.reliability._stack import NO_WAIT, stack
+from tests.tools._on_sandbox import InProcessSandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -247,3 +249,78 @@ def test_the_client_scrubs_tokens_from_its_messages_but_not_the_stack_api_key() 
     assert SECRETS["CONTENTSTACK_API_KEY"] not in settings.client_config().secrets()
     assert SECRETS["CONTENTSTACK_API_KEY"] not in settings_secrets(settings)
     assert set(SECRET_VALUES) <= set(settings_secrets(settings))
+
+
+class QuotingWrites(httpx2.AsyncBaseTransport):
+    """The sandbox, except that it refuses every write with an error quoting the body it was
+    sent, secrets and all, as a stack's validation error may."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "GET":
+            return await self.inner.handle_async_request(request)
+        quoted = (await request.aread()).decode()
+        return httpx2.Response(422, json={"error_message": f"Refused: {quoted}", "error_code": 119})
+
+
+# Longer than an audit line keeps an argument's text (2048 characters), within what the tool takes.
+LONG_SECRET = "sk" + "0123456789abcdef" * 200
+
+
+async def _first(client: Client, tool: str, arguments: dict[str, Any], key: str) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert result.structured_content is not None, text_of(result)
+    return result.structured_content[key][0]
+
+
+async def _secret_write(client: Client, tool: str) -> dict[str, Any]:
+    """Arguments of `tool` that reach an existing object of the sandbox, with no secret yet."""
+    if tool.endswith("_webhook"):
+        hook = {"target_url": "https://search.example.com/hook", "authentication_type": "Bearer"}
+        if tool == "update_webhook":
+            return hook | {"uid": (await _first(client, "list_webhooks", {}, "webhooks"))["uid"]}
+        return hook | {"name": "Quoted", "channels": ["content_types.entries.create"]}
+    in_project = {"project_id": (await _first(client, "list_automation_projects", {}, "projects"))["id"]}
+    if tool == "update_project_variable":
+        return in_project | {
+            "variable_id": (await _first(client, "list_project_variables", in_project, "variables"))["id"]
+        }
+    return in_project | {"key": "QUOTED", "type": "password"}
+
+
+BASIC = {"authentication_type": "Basic", "basic_auth_user": "hooks"}
+
+
+@pytest.mark.parametrize(
+    ("tool", "given", "secrets"),
+    [
+        ("create_project_variable", {}, {"value": LONG_SECRET}),
+        ("update_project_variable", {}, {"value": LONG_SECRET}),
+        ("create_webhook", {}, {"bearer_token": "bearer-secret-value-1234"}),
+        ("update_webhook", BASIC, {"basic_auth_password": "basic-secret-value-5678"}),
+        (
+            "create_webhook",
+            BASIC,
+            {
+                "basic_auth_password": "basic-secret-value-5678",
+                "secret_headers": [{"header_name": "X-Api-Key", "value": "header-secret-value-9012"}],
+            },
+        ),
+    ],
+)
+async def test_a_secret_argument_quoted_in_an_error_is_cut_out_of_the_answer_and_the_audit_log(
+    tmp_path: Path, tool: str, given: dict[str, Any], secrets: dict[str, Any]
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    sandbox = InProcessSandbox.start()
+    guard = Guard(builtin_policy(), audit=AuditLog(audit))
+    async with Client(
+        sandbox_server(sandbox.settings, guard, "admin", transport=QuotingWrites(sandbox.transport))
+    ) as client:
+        result = await client.call_tool(tool, await _secret_write(client, tool) | given | secrets)
+    assert result.is_error
+    assert "[redacted]" in text_of(result)  # the stack's error quoted it, scrubbed
+    shown = result.model_dump_json() + audit.read_text()
+    assert not [text for value in secrets.values() for text in secret_texts(value) if text in shown]

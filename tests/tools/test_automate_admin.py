@@ -22,7 +22,7 @@ from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, Policy, RoleSpe
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.state import SandboxState
 from cs_mcp.server import build_server
-from tests.helpers import UNPACED, CountingTransport, structured, text_of
+from tests.helpers import UNPACED, CountingTransport, assert_unreadable_in_token, structured, text_of, token_payload
 from tests.tools._on_sandbox import InProcessSandbox
 
 pytestmark = pytest.mark.anyio
@@ -293,23 +293,33 @@ async def test_a_secret_in_a_confirmation_preview_is_never_shown(stack: Stack) -
 @pytest.mark.parametrize("key", ["SEARCH_API_KEY", "SLACK_CHANNEL"])
 async def test_a_confirmation_for_one_variable_value_does_not_confirm_another(stack: Stack, key: str) -> None:
     # The value is kept out of the audit log and the token's readable payload, not out of the binding.
-    the_guard = Guard(
-        Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)), confirm=ConfirmSpec(tools=["*_project_variable"])),
-        audit=AuditLog(stack.audit_path),
-    )
+    def asking() -> Guard:
+        policy = Policy(
+            roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)), confirm=ConfirmSpec(tools=["*_project_variable"])
+        )
+        return Guard(policy, audit=AuditLog(stack.audit_path))
+
     variable = next(v for v in stack.variables(stack.projects[0]) if v["key"] == key)
     where = {"project_id": stack.projects[0], "variable_id": variable["id"]}
-    async with stack.sandbox.client(the_guard, "admin") as client:
-        asked = structured(await client.call_tool("update_project_variable", {**where, "value": "shown-to-the-human"}))
+    shown = {**where, "value": "shown-to-the-human"}
+    async with stack.sandbox.client(asking(), "admin") as client:
+        asked = structured(await client.call_tool("update_project_variable", shown))
         token = asked["confirmation"]["confirmation_token"]
         other = await client.call_tool(
             "update_project_variable", {**where, "value": "https://attacker.example/", "confirmation_token": token}
         )
         stored = next(v for v in stack.variables(stack.projects[0]) if v["id"] == variable["id"])
+    async with stack.sandbox.client(asking(), "admin") as elsewhere:  # another server, another key
+        again = structured(await elsewhere.call_tool("update_project_variable", shown))
     assert other.is_error
     assert "confirmation refused (altered)" in text_of(other)
     assert stored["value"] != "https://attacker.example/"
-    assert "shown-to-the-human" not in token
+    assert_unreadable_in_token("shown-to-the-human", token)
+    # What the token binds of the value depends on the server's key: nothing to check a guess against.
+    assert (
+        json.loads(token_payload(token))["a"]
+        != json.loads(token_payload(again["confirmation"]["confirmation_token"]))["a"]
+    )
 
 
 async def test_a_password_variable_is_not_updated_without_its_value(stack: Stack) -> None:

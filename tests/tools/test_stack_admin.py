@@ -18,12 +18,13 @@ from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
 from cs_mcp.guard.audit import AuditLog
 from cs_mcp.guard.loader import load_policy
+from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, Policy, resolve_roles
 from cs_mcp.sandbox.runner import RunningSandbox, running_sandbox
 from cs_mcp.sandbox.state import SandboxConfig
 from cs_mcp.server import build_server
 from cs_mcp.toolkit.registry import registered_tools
 from tests.conftest import SandboxStack
-from tests.helpers import UNPACED, structured, text_of
+from tests.helpers import UNPACED, assert_unreadable_in_token, structured, text_of, token_payload
 
 pytestmark = pytest.mark.anyio
 
@@ -198,6 +199,34 @@ async def test_webhook_secrets_stay_out_of_answers_and_the_audit_log(sandbox: Ru
     assert not [s for s in (*secrets, *seeded) for text in seen if s in text]
     webhooks = structured(listed)["webhooks"]
     assert {w["name"] for w in webhooks} == {"Purge the CDN", "Rebuild the site", "Notify search"}
+
+
+async def test_a_confirmation_binds_a_webhooks_secrets_without_showing_them(sandbox: RunningSandbox) -> None:
+    def asking() -> Guard:
+        return Guard(Policy(roles=resolve_roles(dict(BUILTIN_ROLE_SPECS)), confirm=ConfirmSpec(tools=["*_webhook"])))
+
+    arguments = {
+        "name": "Notify search",
+        "target_url": "https://search.example.com/hook",
+        "channels": ["content_types.entries.create"],
+        "authentication_type": "Bearer",
+        "bearer_token": "bearer-secret-value-1234",
+        "secret_headers": [{"header_name": "X-Api-Key", "value": "header-secret-value-5678"}],
+    }
+    async with mcp_client(sandbox, guard=asking()) as client:
+        token = structured(await client.call_tool("create_webhook", arguments))["confirmation"]["confirmation_token"]
+        swapped = await client.call_tool(
+            "create_webhook", {**arguments, "bearer_token": "attacker-token", "confirmation_token": token}
+        )
+    async with mcp_client(sandbox, guard=asking()) as elsewhere:  # another server, another key
+        again = structured(await elsewhere.call_tool("create_webhook", arguments))["confirmation"]
+    assert swapped.is_error
+    assert "confirmation refused (altered)" in text_of(swapped)
+    assert writes(sandbox) == 0
+    for secret in ("bearer-secret-value-1234", "header-secret-value-5678"):
+        assert_unreadable_in_token(secret, token)
+    # What the token binds of the secrets depends on the server's key: nothing to check a guess against.
+    assert json.loads(token_payload(token))["a"] != json.loads(token_payload(again["confirmation_token"]))["a"]
 
 
 async def test_delivery_tokens_show_names_and_environments_never_the_token(
