@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 from cs_mcp.client._answers import count_of, list_at, object_at, page_at
@@ -90,6 +90,21 @@ class EntriesAPI:
         """
         body, skip, limit = await self._query(content_type, **options)
         return page_at(body, "entries", Entry, skip=skip, limit=limit)
+
+    async def each(self, content_type: str, **options: Unpack[QueryOptions]) -> AsyncIterator[Entry]:
+        """Every entry `query` matches, from `skip` on, page after page until the count is
+        reached or a page comes back empty.
+
+        Raises:
+            As `query`, at the page that fails.
+        """
+        skip: int | None = options.get("skip", 0)
+        while skip is not None:
+            options["skip"] = skip
+            page = await self.query(content_type, **options)
+            for entry in page.items:
+                yield entry
+            skip = page.next_skip if page.items else None
 
     async def query_plain(self, content_type: str, **options: Unpack[QueryOptions]) -> Page[dict[str, Any]]:
         """`query`'s page with each entry as `Entry` writes it back (`plain_entry`), without

@@ -96,19 +96,12 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> dict[
     (a fallback) holds its value in that other locale."""
     counts: dict[str, int] = {}
     for locale in await _fresh_locale_codes(state):
-        skip: int | None = 0
-        while skip is not None:
-            page = await state.client.entries.query(
-                content_type,
-                locale=locale,
-                query={path: {"$exists": True}},
-                only=["uid", "locale"],
-                skip=skip,
-                limit=MAX_LIMIT,
-            )
-            if n := sum(1 for entry in page.items if (entry.locale or locale) == locale):
-                counts[locale] = counts.get(locale, 0) + n
-            skip = page.next_skip if page.items else None
+        using = state.client.entries.each(
+            content_type, locale=locale, query={path: {"$exists": True}}, only=["uid", "locale"], limit=MAX_LIMIT
+        )
+        async for entry in using:
+            if (entry.locale or locale) == locale:
+                counts[locale] = counts.get(locale, 0) + 1
     return counts
 
 
@@ -123,16 +116,12 @@ async def _reached(state: AppState, content_type: str) -> Targets:
     environments: set[str] = set()
     locales: set[str] = set()
     for locale in locale_codes:
-        skip: int | None = 0
-        while skip is not None:
-            page = await state.client.entries.query(content_type, locale=locale, skip=skip, limit=MAX_LIMIT)
-            for entry in page.items:
-                locales.add(entry.locale or locale)
-                details = entry.publish_details or []
-                for detail in details if isinstance(details, list) else [details]:
-                    environments.add(names.get(detail.environment, detail.environment))
-                    locales.add(detail.locale)
-            skip = page.next_skip if page.items else None
+        async for entry in state.client.entries.each(content_type, locale=locale, limit=MAX_LIMIT):
+            locales.add(entry.locale or locale)
+            details = entry.publish_details or []
+            for detail in details if isinstance(details, list) else [details]:
+                environments.add(names.get(detail.environment, detail.environment))
+                locales.add(detail.locale)
     return Targets(
         content_types=(content_type,), environments=tuple(sorted(environments)), locales=tuple(sorted(locales))
     )

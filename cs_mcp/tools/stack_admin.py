@@ -369,15 +369,11 @@ async def _language_reach(call: WriteCall, code: str) -> Targets:
     environments: set[str] = set()
     if code in await state.meta.locale_codes():
         for content_type in await state.meta.content_types():
-            skip: int | None = 0
-            while skip is not None:
-                page = await state.client.entries.query(content_type.uid, locale=code, skip=skip, limit=MAX_LIMIT)
-                for entry in page.items:
-                    published = await published_environments(state, entry, (code,))
-                    if entry.locale in (None, code) or published:
-                        content_types.add(content_type.uid)
-                        environments.update(published)
-                skip = page.next_skip if page.items else None
+            async for entry in state.client.entries.each(content_type.uid, locale=code, limit=MAX_LIMIT):
+                published = await published_environments(state, entry, (code,))
+                if entry.locale in (None, code) or published:
+                    content_types.add(content_type.uid)
+                    environments.update(published)
     return Targets(
         locales=(code,), content_types=tuple(sorted(content_types)), environments=tuple(sorted(environments))
     )

@@ -224,3 +224,22 @@ async def test_latest_asset_versions_reads_the_version_of_each_asset_found() -> 
     assert json.loads(dict(params(rec.requests[0]))["query"]) == {
         "uid": {"$in": ["bltabc555e5a5b55b5d", "blt_missing"]}
     }
+
+
+@pytest.mark.parametrize(("total", "stored"), [(5, 5), (None, 5), (7, 5)])
+async def test_each_follows_the_pages_until_the_count_is_reached_or_a_page_is_empty(
+    total: int | None, stored: int
+) -> None:
+    # Two a page; `total` as the CMA counts it (None: not counted; 7: more than it then answers).
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        skip = int(request.url.params["skip"])
+        entries = [{"uid": f"e{i}", "locale": "fr-fr"} for i in range(skip, min(skip + 2, stored))]
+        return httpx2.Response(200, json={"entries": entries, **({"count": total} if total is not None else {})})
+
+    rec = Recorder(answer)
+    async with make_client(rec) as client:
+        found = [entry.uid async for entry in client.entries.each("blog", locale="fr-fr", limit=2)]
+    assert found == ["e0", "e1", "e2", "e3", "e4"]
+    skips = [int(r.url.params["skip"]) for r in rec.requests]
+    # A short page ends an uncounted list; a count the pages never reach ends at the empty page.
+    assert skips == ([0, 2, 4, 5] if total == 7 else [0, 2, 4])
