@@ -300,7 +300,7 @@ async def audit_unserved(
             role=principal.role,
             transport=principal.transport,
             tool=tool,
-            arguments=_recorded(arguments),
+            arguments=_recorded(_given(arguments)),
             decision="deny",
             rule=rule,
             reason=reason,
@@ -313,14 +313,11 @@ async def audit_unserved(
 RECORDED_TEXT_MAX = 2048
 
 
-def _recorded(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments as the audit log and confirmation tokens take them: plain JSON values,
-    without the two that steer the pipeline itself. A long text (upload_asset's
-    `content_base64`) is kept as its length and sha256, which binds a confirmation as surely and
-    keeps a file out of every audit line."""
-    return {
-        k: _digest(v) if isinstance(v, str) and len(v) > RECORDED_TEXT_MAX else v for k, v in _given(arguments).items()
-    }
+def _recorded(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments as the audit log and confirmation tokens take them, from `_given`'s plain
+    values. A long text (upload_asset's `content_base64`) is kept as its length and sha256, which
+    binds a confirmation as surely and keeps a file out of every audit line."""
+    return {k: _digest(v) if isinstance(v, str) and len(v) > RECORDED_TEXT_MAX else v for k, v in given.items()}
 
 
 def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -410,7 +407,7 @@ class WriteCall:
         self.guard: Guard = self.state.guard
         self.principal = principal_of(ctx)
         self._given = _given(arguments)  # what `keep_secret` reads: `arguments` holds a long text as its digest
-        self.arguments = _recorded(arguments)
+        self.arguments = _recorded(self._given)
         self.dry_run = bool(arguments.get("dry_run", False))
         token = arguments.get("confirmation_token")
         self.confirmation_token = token if isinstance(token, str) else None
