@@ -118,12 +118,16 @@ class SandboxStack:
             stamp = store.iso(SANDBOX_START)
             store.set_published(conn, "entry", content_type, uid, environment, locale, version, stamp, "blt_user")
 
-    def publish_unlocalized(self, content_type: str, uid: str, environment: str, locale: str) -> Fault:
+    def publish_unlocalized(
+        self, content_type: str, uid: str, environment: str, locale: str, *, answered_in: str | None = None
+    ) -> Fault:
         """Makes an entry's master version live in `environment` in `locale`, where it has no
         version of its own (Contentstack publishes the master's content there), and answers the
-        fault that makes a query of the content type's entries in `locale` answer it as
-        Contentstack does: the master version with that publish record. The sandbox answers
-        only an entry's own versions in a locale, with the records of that locale."""
+        fault that makes a query of the content type's entries in `answered_in` (default
+        `locale`) answer the master version with that publish record. Contentstack does not
+        document which query answers it: the entry read in `locale`, or the master version it
+        was published from. The sandbox answers only an entry's own versions in a locale, with
+        the records of that locale."""
         with self.state.db.read() as conn:
             entry = store.get_entry(conn, content_type, uid, store.master_locale(conn))
             environment_uid = store.environment_uid(conn, environment)
@@ -133,10 +137,11 @@ class SandboxStack:
         stamp = store.iso(SANDBOX_START)
         record = {"environment": environment_uid, "locale": locale, "version": version, "time": stamp}
         answer = {"entries": [entry | {"publish_details": [record]}], "count": 1}
+        queried = answered_in or locale
 
         async def in_locale(request: httpx2.Request) -> httpx2.Response | None:
             asked = request.url.path.endswith(f"/v3/content_types/{content_type}/entries")
-            return httpx2.Response(200, json=answer) if asked and request.url.params.get("locale") == locale else None
+            return httpx2.Response(200, json=answer) if asked and request.url.params.get("locale") == queried else None
 
         return in_locale
 

@@ -71,6 +71,17 @@ class StackMetadata:
                 return loc.code
         return None
 
+    async def fallback_chain(self, code: str) -> list[str]:
+        """`code`, then the languages it falls back to in turn, ending at the master locale
+        (each once; a language the stack does not have ends the chain)."""
+        fallbacks = {loc.code: loc.fallback_locale for loc in await self.locales()}
+        chain: list[str] = []
+        current: str | None = code
+        while current and current not in chain:
+            chain.append(current)
+            current = fallbacks.get(current)
+        return chain
+
     async def write_locale(self, locale: str | None) -> str:
         """The locale a write lands in: `locale`, else the configured one, else the master."""
         return locale or self._default_locale or await self.master_locale() or FALLBACK_LOCALE

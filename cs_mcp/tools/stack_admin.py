@@ -357,23 +357,27 @@ async def _language_reach(call: WriteCall, code: str) -> Targets:
     """What deleting the language `code` reaches: Contentstack deletes every entry version in
     it, so the content types that have one and the environments those versions are published
     to. Those include entries published in it without being localized there (Contentstack
-    publishes the master's content): an entry the query answers counts when it is the language's
-    own version or has a publish record in the language. Read after the guard has seen the
-    language itself (a denial sends nothing), from fresh lists: a language or content type added
-    within the cache's minute holds entries too. A language the stack does not have reaches
-    nothing else (`admin_write` then names it as missing)."""
+    publishes the content of the language it falls back to). Where such a publish record is
+    answered is not documented: with the entry read in `code`, or with the version it was
+    published from. So every language of the fallback chain is read, and an entry counts when
+    it is the language's own version or has a publish record in the language. Read after the
+    guard has seen the language itself (a denial sends nothing), from fresh lists: a language
+    or content type added within the cache's minute holds entries too. A language the stack
+    does not have reaches nothing else (`admin_write` then names it as missing)."""
     state = call.state
     await call.precheck(Targets(locales=(code,)))
     state.meta.forget()
     content_types: set[str] = set()
     environments: set[str] = set()
     if code in await state.meta.locale_codes():
+        chain = await state.meta.fallback_chain(code)
         for content_type in await state.meta.content_types():
-            async for entry in state.client.entries.each(content_type.uid, locale=code, limit=MAX_LIMIT):
-                published = await published_environments(state, entry, (code,))
-                if entry.locale in (None, code) or published:
-                    content_types.add(content_type.uid)
-                    environments.update(published)
+            for read_in in chain:
+                async for entry in state.client.entries.each(content_type.uid, locale=read_in, limit=MAX_LIMIT):
+                    published = await published_environments(state, entry, (code,))
+                    if (read_in == code and entry.locale in (None, code)) or published:
+                        content_types.add(content_type.uid)
+                        environments.update(published)
     return Targets(
         locales=(code,), content_types=tuple(sorted(content_types)), environments=tuple(sorted(environments))
     )

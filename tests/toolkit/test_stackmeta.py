@@ -36,3 +36,18 @@ async def test_the_master_locale_falls_back_to_none_or_to_itself(master: dict[st
         assert await meta.master_locale() == "en-us"
         assert await meta.locale_codes() == ["fr-fr", "en-us"]
     assert len(calls) == 1  # cached after the first read
+
+
+@pytest.mark.parametrize(
+    "master",
+    [{"code": "en-us", "name": "English"}, {"code": "en-us", "name": "English", "fallback_locale": "en-us"}],
+)
+async def test_a_fallback_chain_runs_from_the_language_through_its_fallbacks_to_the_master_once(
+    master: dict[str, str],
+) -> None:
+    locales = [{"code": "fr-ca", "fallback_locale": "fr-fr"}, {"code": "fr-fr", "fallback_locale": "en-us"}, master]
+    async with client_answering_locales(locales, []) as client:
+        meta = StackMetadata(client)
+        assert await meta.fallback_chain("fr-ca") == ["fr-ca", "fr-fr", "en-us"]
+        assert await meta.fallback_chain("en-us") == ["en-us"]
+        assert await meta.fallback_chain("de-de") == ["de-de"]

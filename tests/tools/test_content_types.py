@@ -295,9 +295,12 @@ async def test_a_language_added_within_the_minute_is_read_afresh_before_a_conten
     assert "may not write to locale de-de" in text_of(denied)
 
 
-async def test_a_role_limited_to_the_master_locale_may_not_delete_a_content_type_published_in_another() -> None:
+@pytest.mark.parametrize("answered_in", ["fr-fr", "en-us"])
+async def test_a_role_limited_to_the_master_locale_may_not_delete_a_content_type_published_in_another(
+    answered_in: str,
+) -> None:
     stack = news_desk()
-    fault = stack.publish_unlocalized("news", "blt_news", "development", "fr-fr")
+    fault = stack.publish_unlocalized("news", "blt_news", "development", "fr-fr", answered_in=answered_in)
     async with news_designer(stack, fault) as client:
         denied = await client.call_tool("delete_content_type", {"content_type": "news", "dry_run": True})
     assert denied.is_error

@@ -428,12 +428,15 @@ async def test_a_language_and_a_content_type_added_within_the_minute_are_read_af
     assert on_sandbox.writes() == []
 
 
+# Contentstack does not say which query answers the publish record of an entry published in a
+# language it is not localized in: the entry read in that language, or the master version.
+@pytest.mark.parametrize("answered_in", ["de-de", "en-us"])
 async def test_a_role_may_not_delete_a_language_its_unlocalized_entries_are_published_in_beyond_its_environments(
-    on_sandbox: SandboxStack, tmp_path: Path
+    on_sandbox: SandboxStack, tmp_path: Path, answered_in: str
 ) -> None:
     on_sandbox.add_locale("de-de")
     [product] = on_sandbox.rows("SELECT uid FROM entries WHERE content_type = 'product' AND locale = 'en-us' LIMIT 1")
-    fault = on_sandbox.publish_unlocalized("product", product["uid"], "production", "de-de")
+    fault = on_sandbox.publish_unlocalized("product", product["uid"], "production", "de-de", answered_in=answered_in)
     guard = policy_guard(tmp_path, GERMAN_LANGUAGE)
     async with on_sandbox.client("german", guard=guard, env=STACK_ADMIN, fault=fault) as client:
         denied = await client.call_tool("delete_locale", {"code": "de-de"})
