@@ -10,6 +10,8 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.client import ConnectMode
+from mcp.client.session import ElicitationFnT
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard
@@ -19,7 +21,7 @@ from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.sandbox.runner import sandbox_env
 from cs_mcp.sandbox.state import Database, SandboxClock, SandboxConfig, SandboxState
 from cs_mcp.server import build_server
-from tests.helpers import UNPACED, CountingTransport
+from tests.helpers import UNPACED, CountingTransport, agreeing_after, text_of
 
 SANDBOX_START = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
 # Answers a request in the sandbox's place (a fault a test is about), or None to let it through.
@@ -48,8 +50,12 @@ class SandboxStack:
         guard: Guard | None = None,
         fault: Fault | None = None,
         env: dict[str, str] | None = None,
+        elicitation_callback: ElicitationFnT | None = None,
+        mode: ConnectMode = "auto",
     ) -> Client:
-        """An in-memory MCP client of a server for `role` on this sandbox (`env` adds settings).
+        """An in-memory MCP client of a server for `role` on this sandbox (`env` adds settings),
+        connected in `mode`, answering the server's questions to its human with
+        `elicitation_callback` when given.
         `fault` sees every request first, through an `httpx2.MockTransport`: what it answers
         replaces the sandbox's answer; None lets the request through."""
         transport: httpx2.AsyncBaseTransport = self.transport
@@ -72,8 +78,33 @@ class SandboxStack:
                 stdio_role=role,
                 transport=transport,
                 rate_limits=UNPACED,
-            )
+            ),
+            elicitation_callback=elicitation_callback,
+            mode=mode,
         )
+
+    async def refused_after_agreeing(
+        self,
+        change: Callable[[], None],
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        role: str,
+        guard: Guard,
+        toolsets: str,
+        mode: ConnectMode,
+    ) -> str:
+        """Calls `tool` as `role`; the server asks its human once, who agrees after `change`
+        was made to the stack (by an editor elsewhere, while the question was read). Asserts
+        that the call was refused with no write sent, and answers the refusal's text."""
+        agree, asked = agreeing_after(change)
+        env = {"CS_MCP_TOOLSETS": toolsets}
+        async with self.client(role, guard=guard, env=env, elicitation_callback=agree, mode=mode) as client:
+            refused = await client.call_tool(tool, arguments)
+        assert len(asked) == 1
+        assert refused.is_error
+        assert self.writes() == []
+        return text_of(refused)
 
     def forget_requests(self) -> None:
         """Forgets the requests sent so far (those that set a test up)."""
@@ -117,6 +148,12 @@ class SandboxStack:
         with self.state.db.transaction() as conn:
             stamp = store.iso(SANDBOX_START)
             store.set_published(conn, "entry", content_type, uid, environment, locale, version, stamp, "blt_user")
+
+    def publish_asset(self, uid: str, environment: str, locale: str = "en-us", version: int = 1) -> None:
+        """Makes `version` of an asset live in `environment`."""
+        with self.state.db.transaction() as conn:
+            stamp = store.iso(SANDBOX_START)
+            store.set_published(conn, "asset", "", uid, environment, locale, version, stamp, "blt_user")
 
     def publish_unlocalized(
         self, content_type: str, uid: str, environment: str, locale: str, *, answered_in: str | None = None

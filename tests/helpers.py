@@ -6,13 +6,15 @@ import base64
 import hashlib
 import json
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import httpx2
+from mcp.client.context import ClientRequestContext
+from mcp.client.session import ElicitationFnT
 from mcp.server import MCPServer
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, TextContent
 
 from cs_mcp.client import Entry, RateLimits, RetryPolicy
 from cs_mcp.config import Settings
@@ -127,3 +129,16 @@ def assert_unreadable_in_token(secret: str, token: str) -> None:
     payload = token_payload(token)
     assert secret not in payload
     assert hashlib.sha256(secret.encode()).hexdigest() not in payload
+
+
+def agreeing_after(change: Callable[[], None]) -> tuple[ElicitationFnT, list[str]]:
+    """An elicitation callback whose human takes a while to agree, during which `change` is
+    made to the stack (by an editor elsewhere), and the questions it was asked."""
+    asked: list[str] = []
+
+    async def agree(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        change()
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    return agree, asked

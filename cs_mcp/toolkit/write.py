@@ -114,6 +114,24 @@ class WriteRefused(ToolError):
     write whose outcome is unknown. The message says what was sent and taken back."""
 
 
+def refuse_reach_beyond(checked: Targets, now: Targets, write: str) -> None:
+    """Refuses a write whose reach, read again just before it is sent (`now`), names a target
+    the guard did not check (`checked`): something was published, localized or added in the
+    meantime (while a human was asked, say), and the write would reach it unchecked.
+
+    Raises:
+        WriteRefused: `now` names a target `checked` does not (nothing was sent).
+    """
+    before = checked.permit_targets()
+    grown = {kind: sorted(names - before.get(kind, set())) for kind, names in now.permit_targets().items()}
+    beyond = "; ".join(f"{kind} {', '.join(names)}" for kind, names in grown.items() if names)
+    if beyond:
+        raise WriteRefused(
+            f"{write} now reaches {beyond}, which it did not when it was checked (it changed in the meantime); "
+            "nothing was sent. Call again to check what it reaches now."
+        )
+
+
 class ElicitationRequired(ToolError):
     """Raised to ask the client, from protocol 2026-07-28 on, to confirm with its human.
 

@@ -46,6 +46,7 @@ from cs_mcp.toolkit.write import (
     WriteAnswer,
     WriteCall,
     WriteOutcome,
+    refuse_reach_beyond,
 )
 from cs_mcp.tools._uploads import UploadSource, upload_source
 from cs_mcp.views import WRITE_PREVIEW_VIEW
@@ -424,6 +425,14 @@ async def update_asset(
     return _answer(outcome, "Asset updated.")
 
 
+async def _live(state: AppState, asset: Asset) -> tuple[str, ...]:
+    """The environments (by name) the asset is published to."""
+    names = await _environment_names(state)
+    details = asset.publish_details or []
+    listed = details if isinstance(details, list) else [details]
+    return tuple(sorted({names.get(d.environment, d.environment) for d in listed}))
+
+
 @declare.delete("Delete an asset", read_back="get_asset on the asset (not found: it was deleted)")
 async def delete_asset(
     call: WriteCall,
@@ -438,15 +447,13 @@ async def delete_asset(
     current = await _asset(state, uid)
     if current.is_dir:
         raise ToolError(f"{uid} is a folder; delete_asset deletes files, not folders")
-    names = await _environment_names(state)
-    details = current.publish_details or []
-    listed = details if isinstance(details, list) else [details]
-    live = tuple(sorted({names.get(d.environment, d.environment) for d in listed}))
+    live = await _live(state, current)
     users = await state.client.assets.references(uid)
     used = sorted({f"{r.content_type_uid}/{r.entry_uid}" for r in users})
     if used:
         call.insist_on_confirmation(f"{len(used)} entr{'y uses' if len(used) == 1 else 'ies use'} this asset")
     targets = Targets(environments=live)
+    what = f"deleting asset {uid}"
     plan = call.plan(
         f"delete asset {uid} ({current.filename}, version {current.version})"
         + (f", published to {', '.join(live)}" if live else "")
@@ -457,6 +464,8 @@ async def delete_asset(
     )
 
     async def execute(permits: Permits) -> str:
+        # Read again after a human may have taken minutes to agree: a publish since counts.
+        refuse_reach_beyond(targets, Targets(environments=await _live(state, await _asset(state, uid))), what)
         notice = await state.client.assets.delete(uid, environments=live, permit=permits.for_operation("asset.delete"))
         return notice or "Asset deleted."
 

@@ -9,6 +9,7 @@ never waive these two).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -23,7 +24,7 @@ from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
 from cs_mcp.toolkit.shape import MAX_LIMIT
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, refuse_reach_beyond
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -103,6 +104,18 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> dict[
             if (entry.locale or locale) == locale:
                 counts[locale] = counts.get(locale, 0) + 1
     return counts
+
+
+async def _values_removed(state: AppState, content_type: str, removed: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Per removed field path that entries use, how many hold a value in it, per locale."""
+    return {path: counts for path in removed if (counts := await _entries_using(state, content_type, path))}
+
+
+def _removal_reach(content_type: str, by_locale: Mapping[str, Mapping[str, int]]) -> Targets:
+    """What removing the fields counted in `by_locale` reaches: the content type, and the
+    locales whose entries hold a value in one of them (Contentstack deletes those values)."""
+    reached = {locale for counts in by_locale.values() for locale in counts}
+    return Targets(content_types=(content_type,), locales=tuple(sorted(reached)))
 
 
 async def _reached(state: AppState, content_type: str) -> Targets:
@@ -239,12 +252,11 @@ async def update_content_type(
     for key, value in (("title", title), ("description", description), ("options", options)):
         if value is not None and value != current.get(key):
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
-    by_locale = {path: counts for path in diff.removed if (counts := await _entries_using(state, content_type, path))}
+    by_locale = await _values_removed(state, content_type, diff.removed)
     used = {path: sum(counts.values()) for path, counts in by_locale.items()}
     # Removing a field deletes its values in every locale that has them: a role limited to some
     # locales is refused when entries in another one use the field.
-    reached = sorted({locale for counts in by_locale.values() for locale in counts})
-    targets = Targets(content_types=(content_type,), locales=tuple(reached))
+    targets = _removal_reach(content_type, by_locale)
     plan = call.plan(
         f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
         targets,
@@ -273,6 +285,10 @@ async def update_content_type(
             definition[key] = value
 
     async def execute(permits: Permits) -> ContentType:
+        if diff.removed:
+            # Read again after a human may have taken minutes to agree: values entered since count.
+            now = _removal_reach(content_type, await _values_removed(state, content_type, diff.removed))
+            refuse_reach_beyond(targets, now, f"changing content type {content_type!r}")
         updated = await state.client.content_types.update(
             content_type, definition, permit=permits.for_operation("content_type.update")
         )
@@ -323,6 +339,8 @@ async def delete_content_type(
     )
 
     async def execute(permits: Permits) -> str:
+        # Read again after a human may have taken minutes to agree: what was published since counts.
+        refuse_reach_beyond(targets, await _reached(state, content_type), f"deleting content type {content_type!r}")
         notice = await state.client.content_types.delete(
             content_type, permit=permits.for_operation("content_type.delete")
         )

@@ -13,7 +13,7 @@ the audit log records them as `[redacted]`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -23,13 +23,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from cs_mcp import client
 from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
-from cs_mcp.toolkit.context import ToolContext, app_state
+from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
 from cs_mcp.toolkit.entry_writes import published_environments
 from cs_mcp.toolkit.identifiers import ContentTypeUid, EnvironmentName, LocaleCode, Uid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import MAX_LIMIT, ReadAnswer, clean, fit_one
-from cs_mcp.toolkit.write import DEFAULT_BRANCH, Permits, PlannedRequest, WriteAnswer, WriteCall, on_branch
+from cs_mcp.toolkit.write import (
+    DEFAULT_BRANCH,
+    Permits,
+    PlannedRequest,
+    WriteAnswer,
+    WriteCall,
+    on_branch,
+    refuse_reach_beyond,
+)
 
 declare = ToolsetDeclarations("stack_admin")
 M = TypeVar("M", bound=BaseModel)
@@ -152,9 +160,12 @@ class Collection(Generic[M]):
         key: str | None = None,
         fields: Mapping[str, Any] | None = None,
         targets: Targets | None = None,
+        before_sending: Callable[[], Awaitable[None]] | None = None,
     ) -> AdminWriteAnswer:
         """`admin_write` on this collection."""
-        return await admin_write(call, self, verb, key=key, fields=fields or {}, targets=targets or Targets())
+        return await admin_write(
+            call, self, verb, key=key, fields=fields or {}, targets=targets or Targets(), before_sending=before_sending
+        )
 
 
 async def admin_write(
@@ -165,16 +176,19 @@ async def admin_write(
     key: str | None,
     fields: Mapping[str, Any],
     targets: Targets,
+    before_sending: Callable[[], Awaitable[None]] | None = None,
 ) -> AdminWriteAnswer:
     """Creates, updates or deletes one item of `resource` through the write pipeline.
 
     The guard sees `targets` before anything is read (a denial sends no request); an update or
     delete reads the collection first, so that a missing item is named with what exists and
     nothing is sent; the plan names the one request; a delete waits for a human's yes whatever
-    the policy says.
+    the policy says. `before_sending` runs after the guard and the human, just before the
+    request, and may refuse it.
 
     Raises:
         ToolError: denied, the item does not exist, confirmation refused, or Contentstack refused.
+        WriteRefused: `before_sending` refused (nothing was sent).
     """
     state = call.state
     resource, shown, key_of = collection.resource, collection.shown, collection.key_of
@@ -201,6 +215,8 @@ async def admin_write(
     permit_targets = {kind: names for kind, names in targets.named().items() if kind != "branch"}
 
     async def execute(permits: Permits) -> tuple[str | None, BaseModel | None]:
+        if before_sending is not None:
+            await before_sending()
         permit = permits.for_operation(f"{resource.operation}.{verb}")
         admin = state.client.admin
         if verb == "delete":
@@ -353,19 +369,17 @@ async def update_locale(
     return await LOCALE.write(call, "update", key=code, fields=fields, targets=Targets(locales=(code,)))
 
 
-async def _language_reach(call: WriteCall, code: str) -> Targets:
+async def _language_reach(state: AppState, code: str) -> Targets:
     """What deleting the language `code` reaches: Contentstack deletes every entry version in
     it, so the content types that have one and the environments those versions are published
     to. Those include entries published in it without being localized there (Contentstack
     publishes the content of the language it falls back to). Where such a publish record is
     answered is not documented: with the entry read in `code`, or with the version it was
     published from. So every language of the fallback chain is read, and an entry counts when
-    it is the language's own version or has a publish record in the language. Read after the
-    guard has seen the language itself (a denial sends nothing), from fresh lists: a language
-    or content type added within the cache's minute holds entries too. A language the stack
-    does not have reaches nothing else (`admin_write` then names it as missing)."""
-    state = call.state
-    await call.precheck(Targets(locales=(code,)))
+    it is the language's own version or has a publish record in the language. Read from fresh
+    lists: a language or content type added within the cache's minute holds entries too. A
+    language the stack does not have reaches nothing else (`admin_write` then names it as
+    missing)."""
     state.meta.forget()
     content_types: set[str] = set()
     environments: set[str] = set()
@@ -387,7 +401,14 @@ async def _language_reach(call: WriteCall, code: str) -> Targets:
 async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
     """Delete a language and every entry version in it. Always asks the user first: show the
     preview, call again with the token only if they agree."""
-    return await LOCALE.write(call, "delete", key=code, targets=await _language_reach(call, code))
+    await call.precheck(Targets(locales=(code,)))  # before the reach is read: a denial sends nothing
+    reach = await _language_reach(call.state, code)
+
+    async def reach_unchanged() -> None:
+        # Read again after a human may have taken minutes to agree: what was published since counts.
+        refuse_reach_beyond(reach, await _language_reach(call.state, code), f"deleting locale {code!r}")
+
+    return await LOCALE.write(call, "delete", key=code, targets=reach, before_sending=reach_unchanged)
 
 
 # -- labels -------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.client.client import ConnectMode
 
-from cs_mcp.guard import read_audit
+from cs_mcp.guard import Guard, parse_policy, read_audit
+from tests.conftest import new_sandbox
 from tests.helpers import structured, text_of
 from tests.tools._on_sandbox import OnSandbox, on_sandbox
 
@@ -261,3 +263,29 @@ async def test_an_uploaded_files_bytes_stay_out_of_the_audit_log(tmp_path: Path)
     assert line.outcome == "ok"
     assert big not in audit.read_text()
     assert line.arguments["content_base64"].startswith(f"<{len(big)} characters, sha256 ")
+
+
+ASSET_KEEPER = """
+[roles.asset-keeper]
+scopes = ["cm.asset:read", "cm.assets.management:write"]
+environments = ["development"]
+
+[confirm]
+tools = ["delete_asset"]
+"""
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_an_asset_published_beyond_the_role_while_its_human_agrees_is_not_deleted(mode: ConnectMode) -> None:
+    stack = new_sandbox()
+    stack.save_asset("blt_pic")
+    refusal = await stack.refused_after_agreeing(
+        lambda: stack.publish_asset("blt_pic", "production"),
+        "delete_asset",
+        {"uid": "blt_pic"},
+        role="asset-keeper",
+        guard=Guard(parse_policy(ASSET_KEEPER)),
+        toolsets="assets",
+        mode=mode,
+    )
+    assert "environment production" in refusal

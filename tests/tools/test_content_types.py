@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.client import ConnectMode
 
 from cs_mcp.guard import Guard, parse_policy
 from cs_mcp.sandbox import store
@@ -325,3 +326,29 @@ async def test_entries_answered_from_another_locale_do_not_count_as_using_a_fiel
     assert not planned.is_error, text_of(planned)
     assert structured(planned)["plan"]["targets"]["locale"] == ["en-us"]
     assert structured(planned)["plan"]["items"] == ["- summary (text) (values in 1 entries are deleted)"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("delete_content_type", {}), ("update_content_type", {"remove_fields": ["summary"]})],
+)
+async def test_a_content_type_change_reaching_a_locale_localized_while_its_human_agrees_is_refused(
+    mode: ConnectMode, tool: str, arguments: dict[str, Any]
+) -> None:
+    stack = news_desk()  # the en-us entry uses the summary: removing it asks a human too
+
+    def localize() -> None:
+        stack.save_entry("news", "blt_news", {"title": "Nouvelle", "summary": "Ce qui arriva"}, locale="fr-fr")
+
+    guard = Guard(parse_policy(NEWS_DESIGNER))
+    refusal = await stack.refused_after_agreeing(
+        localize,
+        tool,
+        {"content_type": "news", **arguments},
+        role="news-designer",
+        guard=guard,
+        toolsets="content_types",
+        mode=mode,
+    )
+    assert "locale fr-fr" in refusal

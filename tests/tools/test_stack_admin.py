@@ -13,6 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.client import ConnectMode
 
 from cs_mcp.config import Settings
 from cs_mcp.guard import Guard, builtin_policy
@@ -459,3 +460,21 @@ def _stored(sandbox: RunningSandbox, kind: str) -> list[dict[str, Any]]:
     with sandbox.state.db.read() as conn:
         rows = conn.execute("SELECT data_json FROM stack_admin_items WHERE kind = ?", (kind,)).fetchall()
     return [json.loads(row["data_json"]) for row in rows]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_language_published_beyond_the_role_while_its_human_agrees_is_not_deleted(
+    on_sandbox: SandboxStack, tmp_path: Path, mode: ConnectMode
+) -> None:
+    on_sandbox.add_locale("de-de")
+    on_sandbox.save_entry("product", "blt_neu", {"title": "Neu"}, locale="de-de")
+    refusal = await on_sandbox.refused_after_agreeing(
+        lambda: on_sandbox.publish("product", "blt_neu", "production", "de-de"),
+        "delete_locale",
+        {"code": "de-de"},
+        role="german",
+        guard=policy_guard(tmp_path, GERMAN_LANGUAGE),
+        toolsets="stack_admin",
+        mode=mode,
+    )
+    assert "environment production" in refusal
