@@ -57,6 +57,7 @@ from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteCall,
+    refuse_reach_beyond,
 )
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -347,6 +348,32 @@ async def update_entry(
     return saved_entry_answer(outcome, content_type, loc, "Entry updated.")
 
 
+async def _deletion_reach(state: AppState, content_type: str, uid: str, loc: str) -> tuple[Entry, Targets]:
+    """The entry's version in `loc`, and what deleting it reaches: the environments it is
+    published to in that locale; in the master locale also every localized version (Contentstack
+    deletes them with it), their locales and the environments each is published to.
+
+    Raises:
+        ToolError: the entry has no version in `loc`.
+    """
+    current = await current_entry(state, content_type, uid, loc)
+    locales = (loc,)
+    live = await published_environments(state, current, locales)
+    if loc == await state.meta.master_locale():
+        localized = tuple(code for code in await localized_locales(state, content_type, uid) if code != loc)
+        locales += localized
+        # Each localized version carries its own publish details: the environments it leaves
+        # are reached too, which the master's version does not show.
+        for code in localized:
+            try:
+                version = await state.client.entries.get(content_type, uid, source="draft", locale=code)
+            except NotFoundError:
+                continue  # gone since it was listed: the delete does not reach it
+            live += await published_environments(state, version, (code,))
+        live = tuple(dict.fromkeys(live))
+    return current, Targets(content_types=(content_type,), locales=locales, environments=live)
+
+
 @declare.delete("Delete an entry", read_back="get_entry on the entry (not found: it was deleted)")
 async def delete_entry(
     call: WriteCall,
@@ -364,32 +391,17 @@ async def delete_entry(
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
     await call.precheck(targets)
-    current = await current_entry(state, content_type, uid, loc)
-    # Deleting takes the entry off every environment it is published to in that locale: those
-    # environments are targets too, so their rules and [confirm] apply.
-    # In the master locale, Contentstack deletes the localized versions too: their locales are
-    # targets as well.
-    locales = (loc,)
-    live = await published_environments(state, current, locales)
-    if loc == await state.meta.master_locale():
-        localized = tuple(code for code in await localized_locales(state, content_type, uid) if code != loc)
-        locales += localized
-        # Each localized version carries its own publish details: the environments it leaves
-        # are reached too, which the master's version does not show.
-        for code in localized:
-            try:
-                version = await state.client.entries.get(content_type, uid, source="draft", locale=code)
-            except NotFoundError:
-                continue  # gone since it was listed: the delete does not reach it
-            live += await published_environments(state, version, (code,))
-        live = tuple(dict.fromkeys(live))
-    targets = Targets(content_types=(content_type,), locales=locales, environments=live)
+    current, targets = await _deletion_reach(state, content_type, uid, loc)
+    live = targets.environments
     plan.targets = targets.named()
     plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})" + (
         f", published to {', '.join(live)}" if live else ""
     )
 
     async def execute(permits: Permits) -> str:
+        # Read again after a human may have taken minutes to agree: what was published since counts.
+        _, now = await _deletion_reach(state, content_type, uid, loc)
+        refuse_reach_beyond(targets, now, f"deleting entry {content_type}/{uid} in {loc}")
         notice = await state.client.entries.delete(
             content_type, uid, locale=loc, permit=permits.for_operation("entry.delete")
         )

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import pytest
 from mcp import Client
+from mcp.client.client import ConnectMode
 from mcp_types import CallToolResult
 
 from cs_mcp.guard import Guard, Policy
@@ -471,6 +472,26 @@ async def test_deleting_the_master_version_is_checked_against_where_its_localize
         result = await client.call_tool("delete_entry", {"content_type": "article", "uid": "art1", "locale": "en-us"})
     assert result.is_error
     assert stack.writes() == []
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_master_version_whose_translation_went_live_while_its_human_agreed_is_not_deleted(
+    stack: SandboxStack, mode: ConnectMode
+) -> None:
+    stack.save_entry("article", "art1", {"title": "Post 1 (fr)"}, locale="fr-fr")
+    specs = dict(BUILTIN_ROLE_SPECS)
+    specs["development-publisher"] = RoleSpec(inherits=["publisher"], environments=["development"])
+    guard = Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec(tools=["delete_entry"])))
+    refusal = await stack.refused_after_agreeing(
+        lambda: stack.publish("article", "art1", "production", locale="fr-fr"),
+        "delete_entry",
+        {"content_type": "article", "uid": "art1", "locale": "en-us"},
+        role="development-publisher",
+        guard=guard,
+        toolsets="entries",
+        mode=mode,
+    )
+    assert "environment production" in refusal
 
 
 # -- the guard ---------------------------------------------------------------------------
