@@ -70,18 +70,10 @@ class SandboxStack:
         settings = (
             Settings.from_env({**sandbox_env("http://sandbox.test", DEMO_CREDENTIALS), **env}) if env else self.settings
         )
-        return Client(
-            build_server(
-                settings,
-                backend="sandbox",
-                guard=guard,
-                stdio_role=role,
-                transport=transport,
-                rate_limits=UNPACED,
-            ),
-            elicitation_callback=elicitation_callback,
-            mode=mode,
+        server = build_server(
+            settings, backend="sandbox", guard=guard, stdio_role=role, transport=transport, rate_limits=UNPACED
         )
+        return Client(server, elicitation_callback=elicitation_callback, mode=mode)
 
     async def refused_after_agreeing(
         self,
