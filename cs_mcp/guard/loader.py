@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from cs_mcp.guard.audit import AuditLog
 from cs_mcp.guard.check import Guard
 from cs_mcp.guard.confirm import ConfirmationAuthority
+from cs_mcp.guard.destinations import parse_destination
 from cs_mcp.guard.policy import (
     BUILTIN_ROLE_SPECS,
     ConfirmSpec,
@@ -27,6 +28,7 @@ from cs_mcp.guard.policy import (
     PrincipalSpec,
     RoleSpec,
     UploadSpec,
+    WebhookSpec,
     builtin_policy,
     resolve_roles,
 )
@@ -36,8 +38,9 @@ if TYPE_CHECKING:
     from cs_mcp.config import Settings
 
 RESERVED_PRINCIPALS = {"local": "stdio principal", "anonymous": "caller without a token over HTTP"}
-TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals", "uploads", "oauth")
+TOP_KEYS = ("default_role", "anonymous_role", "roles", "confirm", "principals", "uploads", "webhooks", "oauth")
 UPLOAD_KEYS = ("directories", "max_bytes")
+WEBHOOK_KEYS = ("destinations",)
 OAUTH_KEYS = ("rules", "default_role", "groups_claim", "name_claim")
 OAUTH_RULE_KEYS = ("role", "subjects", "groups", "scopes")
 CONSTRAINT_KEYS = CONSTRAINT_FIELDS
@@ -269,11 +272,21 @@ class _Reader:
             )
         return OAuthRule(role=role, **matches)
 
+    def listing(
+        self, raw: Any, name: str, known: tuple[str, ...], key: str
+    ) -> tuple[dict[str, Any], list[str], int | None]:
+        """The table `[name]` (holding only `known` keys), the list of strings under `key` in it
+        (empty when absent), and the line of that key.
+
+        Raises:
+            PolicyError: it is not such a table, or `key` holds something else than strings.
+        """
+        table = self.table(raw, f"[{name}]", known, self.where.top(name), lambda k: self.where.table(name, k))
+        line = self.where.table(name, key)
+        return table, self.string_list(table.get(key, []), f"{name}.{key}", line), line
+
     def upload_spec(self, raw: Any) -> UploadSpec:
-        uploads = self.where.top("uploads")
-        table = self.table(raw, "[uploads]", UPLOAD_KEYS, uploads, lambda k: self.where.table("uploads", k))
-        line = self.where.table("uploads", "directories")
-        directories = self.string_list(table.get("directories", []), "uploads.directories", line)
+        table, directories, line = self.listing(raw, "uploads", UPLOAD_KEYS, "directories")
         for directory in directories:
             if not Path(directory).is_absolute() or ".." in Path(directory).parts:
                 raise self.fail(
@@ -289,6 +302,24 @@ class _Reader:
                 "write max_bytes as a whole number of bytes above 0, e.g. max_bytes = 26214400",
             )
         return UploadSpec(directories=tuple(directories), max_bytes=max_bytes)
+
+    def webhook_spec(self, raw: Any) -> WebhookSpec:
+        _, destinations, line = self.listing(raw, "webhooks", WEBHOOK_KEYS, "destinations")
+        for url in destinations:
+            try:
+                parse_destination(url)
+            except ValueError as exc:
+                problem = str(exc)
+            else:
+                if "?" not in url and "#" not in url:
+                    continue
+                problem = "it holds a query string or fragment, which is not compared"
+            raise self.fail(
+                line,
+                f"webhooks.destinations holds {url!r}: {problem}",
+                'write each destination as an https URL with an optional path, e.g. "https://hooks.example.com/cs"',
+            )
+        return WebhookSpec(destinations=tuple(destinations))
 
     def principal_spec(self, index: int, raw: Any, roles: Mapping[str, RoleSpec]) -> PrincipalSpec:
         line = self.where.principal(index)
@@ -408,6 +439,8 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         values["oauth"] = reader.oauth_spec(data["oauth"], specs)
     if "uploads" in data:
         values["uploads"] = reader.upload_spec(data["uploads"])
+    if "webhooks" in data:
+        values["webhooks"] = reader.webhook_spec(data["webhooks"])
     raw_principals: Any = data.get("principals", [])
     if not isinstance(raw_principals, list):
         raise reader.fail(

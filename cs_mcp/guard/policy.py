@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cs_mcp.guard.destinations import parse_destination
 from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINT_FIELDS, Scope
 
 VIEWER_SCOPES: tuple[str, ...] = (
@@ -115,6 +116,25 @@ class UploadSpec(BaseModel):
     max_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
 
 
+class WebhookSpec(BaseModel):
+    """`[webhooks]`: the https URLs (each with the paths below it) that `create_webhook` and
+    `update_webhook` may point a webhook at. None listed: any http(s) URL."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    destinations: tuple[str, ...] = ()
+
+    @field_validator("destinations")
+    @classmethod
+    def _comparable(cls, destinations: tuple[str, ...]) -> tuple[str, ...]:
+        for url in destinations:
+            try:
+                parse_destination(url)
+            except ValueError as exc:
+                raise ValueError(f"{url!r}: {exc}") from None
+        return destinations
+
+
 class PrincipalSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -158,6 +178,7 @@ class Policy(BaseModel):
     confirm: ConfirmSpec = ConfirmSpec()
     principals: list[PrincipalSpec] = Field(default_factory=lambda: [])
     uploads: UploadSpec = UploadSpec()
+    webhooks: WebhookSpec = WebhookSpec()
     oauth: OAuthSpec = OAuthSpec()
     source: str | None = None  # the file it came from, for messages
 

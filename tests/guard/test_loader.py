@@ -153,8 +153,14 @@ def test_uploads_name_absolute_directories_and_a_size_cap() -> None:
     assert parse_policy("").uploads.directories == ()
 
 
+def test_webhook_destinations_are_https_urls_and_none_by_default() -> None:
+    policy = parse_policy('[webhooks]\ndestinations = ["https://hooks.example.com/cs", "https://ci.example.org"]\n')
+    assert policy.webhooks.destinations == ("https://hooks.example.com/cs", "https://ci.example.org")
+    assert parse_policy("").webhooks.destinations == ()
+
+
 # Policies wrong in one place: (the text, the line at fault, what the fix names or None), the
-# roles, principals and [confirm] first, then the [uploads] and [oauth] sections.
+# roles, principals and [confirm] first, then the [uploads], [webhooks] and [oauth] sections.
 MALFORMED: dict[str, tuple[str, int, str | None]] = {
     "an unknown scope names the nearest scope": (
         'default_role = "viewer"\n\n[roles.writer]\nscopes = ["cm.entry:writ"]\n',
@@ -206,6 +212,18 @@ UPLOADS_MALFORMED: dict[str, tuple[str, int, str | None]] = {
     "an upload size cap of zero": ("[uploads]\nmax_bytes = 0\n", 2, None),
     "an unknown key in uploads": ('[uploads]\nfolders = ["/srv"]\n', 2, None),
 }
+# Each a [webhooks] table wrong on its second line.
+WEBHOOKS_MALFORMED: dict[str, tuple[str, int, str | None]] = {
+    name: (f"[webhooks]\n{line}\n", 2, None)
+    for name, line in {
+        "an http webhook destination": 'destinations = ["http://hooks.example.com"]',
+        "a webhook destination with a password": 'destinations = ["https://a:b@hooks.example.com"]',
+        "a webhook destination with a query": 'destinations = ["https://hooks.example.com/?k=1"]',
+        "a webhook destination that is not a URL": 'destinations = ["hooks.example.com"]',
+        "a webhook destination as a string": 'destinations = "https://hooks.example.com"',
+        "an unknown key in webhooks": 'urls = ["https://hooks.example.com"]',
+    }.items()
+}
 OAUTH_MALFORMED: dict[str, tuple[str, int, str | None]] = {
     "an unknown key in oauth": ('[oauth]\ngroups_clam = "groups"\n', 2, None),
     "an oauth rule with an unknown role": ('[[oauth.rules]]\nrole = "owner"\ngroups = ["a"]\n', 2, None),
@@ -219,8 +237,8 @@ OAUTH_MALFORMED: dict[str, tuple[str, int, str | None]] = {
 
 @pytest.mark.parametrize(
     ("text", "line", "fix"),
-    [*MALFORMED.values(), *UPLOADS_MALFORMED.values(), *OAUTH_MALFORMED.values()],
-    ids=[*MALFORMED, *UPLOADS_MALFORMED, *OAUTH_MALFORMED],
+    [*MALFORMED.values(), *UPLOADS_MALFORMED.values(), *WEBHOOKS_MALFORMED.values(), *OAUTH_MALFORMED.values()],
+    ids=[*MALFORMED, *UPLOADS_MALFORMED, *WEBHOOKS_MALFORMED, *OAUTH_MALFORMED],
 )
 def test_a_policy_wrong_in_one_place_is_an_error_at_that_line(text: str, line: int, fix: str | None) -> None:
     error = error_of(text)

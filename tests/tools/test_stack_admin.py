@@ -16,7 +16,7 @@ from mcp import Client
 from mcp.client.client import ConnectMode
 
 from cs_mcp.config import Settings
-from cs_mcp.guard import Guard, builtin_policy
+from cs_mcp.guard import Guard, builtin_policy, read_audit
 from cs_mcp.guard.audit import AuditLog
 from cs_mcp.guard.loader import load_policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, Policy, resolve_roles
@@ -50,9 +50,13 @@ def mcp_client(sandbox: RunningSandbox, role: str = "admin", guard: Guard | None
 
 def policy_guard(tmp_path: Path, policy: str) -> Guard:
     """A guard under the policy file holding `policy`, loaded as `serve` loads one."""
+    return Guard(load_policy(_written(tmp_path, policy)))
+
+
+def _written(tmp_path: Path, policy: str) -> Path:
     path = tmp_path / "policy.toml"
     path.write_text(policy)
-    return Guard(load_policy(path))
+    return path
 
 
 def writes(sandbox: RunningSandbox) -> int:
@@ -373,6 +377,30 @@ async def test_a_role_limited_to_some_branches_may_not_redirect_or_delete_a_webh
     assert deleted.is_error
     assert "may not write to branch release-2" in text_of(deleted)
     assert sent == 0
+
+
+@pytest.mark.parametrize("target_url", ["https://attacker.example/hook", "https://example.com/hook-copy"])
+async def test_a_webhook_may_not_send_outside_the_policys_destinations(
+    sandbox: RunningSandbox, tmp_path: Path, target_url: str
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    policy = MAIN_BRANCH_HOOKS + '\n[webhooks]\ndestinations = ["https://example.com/hook"]\n'
+    guard = Guard(load_policy(_written(tmp_path, policy)), audit=AuditLog(audit))
+    async with mcp_client(sandbox) as admin:
+        uid = structured(await admin.call_tool("create_webhook", HOOK))["item"]["uid"]
+    async with mcp_client(sandbox, "hooks", guard) as client:
+        before = writes(sandbox)
+        created = await client.call_tool("create_webhook", {**HOOK, "target_url": target_url})
+        redirected = await client.call_tool("update_webhook", {"uid": uid, "target_url": target_url})
+        sent = writes(sandbox) - before
+        allowed = structured(
+            await client.call_tool("create_webhook", {**HOOK, "target_url": "https://example.com/hook/a"})
+        )
+    assert created.is_error
+    assert redirected.is_error
+    assert sent == 0
+    assert allowed["written"] is True
+    assert [line.outcome for line in read_audit(audit)] == ["refused", "refused", "ok"]
 
 
 # A role that manages the French language, may publish to development only, and write products.

@@ -1,0 +1,89 @@
+"""Where a webhook may send the stack's events: the policy's `[webhooks] destinations`.
+
+A webhook posts every event it is subscribed to (an entry's content, an asset's URL) to its
+target URL, so pointing one at a server outside the team is a way to copy the stack out. With
+`destinations` set, a target URL must fall under one of them:
+
+- the same scheme (`https` only), host (letters compared without case, a final dot dropped)
+  and port (443 when none is written);
+- a path equal to the destination's, or below it at a `/`: `https://hooks.example.com/cs`
+  allows `/cs` and `/cs/publish`, never `/cs-evil`;
+- no user name or password, no backslash, no white space or control character, and no `..`
+  segment or percent-encoded dot, slash or backslash in the path, which a receiver could read
+  as another path than the one compared.
+
+The query string and fragment of a target URL are not compared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+# Characters a URL parser other than Python's may read differently (WHATWG URL treats a
+# backslash as a slash), or that no URL should hold.
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+# A dot, slash or backslash written as %XX in a path, which a receiver may decode before routing.
+_ENCODED_SEPARATOR = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """An https origin and a path prefix a webhook may send to."""
+
+    host: str
+    port: int
+    path: str
+
+    def holds(self, other: Destination) -> bool:
+        """Whether `other` is this destination or a path below it."""
+        if (other.host, other.port) != (self.host, self.port):
+            return False
+        prefix = self.path.rstrip("/")
+        return other.path == self.path or other.path == prefix or other.path.startswith(prefix + "/")
+
+
+def parse_destination(url: str) -> Destination:
+    """The destination `url` names.
+
+    Raises:
+        ValueError: `url` is not an https URL this module can compare safely (the message says why).
+    """
+    if _AMBIGUOUS.search(url):
+        raise ValueError("it holds a backslash, white space or a control character")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"it is not a well-formed URL ({exc})") from None
+    if parts.scheme.lower() != "https":
+        raise ValueError("it is not an https URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("it holds a user name or password")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise ValueError("it names no host")
+    path = parts.path or "/"
+    if _unsafe_path(parts):
+        raise ValueError("its path holds a '..' segment or a percent-encoded dot, slash or backslash")
+    return Destination(host=host, port=port or 443, path=path)
+
+
+def _unsafe_path(parts: SplitResult) -> bool:
+    return ".." in parts.path.split("/") or bool(_ENCODED_SEPARATOR.search(parts.path))
+
+
+def destination_refusal(url: str, allowed: Sequence[str]) -> str | None:
+    """Why a webhook may not send to `url` under the destinations `allowed` (each an https URL),
+    or None when it may: always when `allowed` is empty (the policy sets none)."""
+    if not allowed:
+        return None
+    try:
+        target = parse_destination(url)
+    except ValueError as exc:
+        return f"the target URL cannot be checked against [webhooks] destinations: {exc}"
+    if any(parse_destination(entry).holds(target) for entry in allowed):
+        return None
+    return f"the policy's [webhooks] destinations do not include it (allowed: {', '.join(allowed)})"

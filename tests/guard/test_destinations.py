@@ -1,0 +1,64 @@
+"""Where a webhook may send: target URLs against the policy's `[webhooks] destinations`."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cs_mcp.guard.destinations import destination_refusal
+from cs_mcp.guard.policy import WebhookSpec
+
+ALLOWED = ("https://hooks.example.com/cs", "https://ci.example.org:8443/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/cs",
+        "https://hooks.example.com/cs/",
+        "https://hooks.example.com/cs/publish?token=abc#top",
+        "https://HOOKS.Example.COM/cs/x",
+        "https://hooks.example.com./cs",
+        "https://hooks.example.com:443/cs",
+        "https://ci.example.org:8443/anything",
+    ],
+)
+def test_a_target_under_an_allowed_destination_may_be_sent_to(url: str) -> None:
+    assert destination_refusal(url, ALLOWED) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/cs-evil",  # a longer name, not a path below
+        "https://hooks.example.com/",
+        "https://hooks.example.com.evil.net/cs",
+        "https://evil.net/cs",
+        "https://hooks.example.com:8443/cs",  # another port
+        "https://ci.example.org/anything",  # 443, not 8443
+        "http://hooks.example.com/cs",
+        "https://user:pass@hooks.example.com/cs",
+        "https://hooks.example.com@evil.net/cs",
+        "https://hooks.example.com\\@evil.net/cs",
+        "https://evil.net\\@hooks.example.com/cs",
+        "https://hooks.example.com/cs/../admin",
+        "https://hooks.example.com/cs/%2e%2e/admin",
+        "https://hooks.example.com/cs%2F..%2Fadmin",
+        "https://hooks.example.com/cs/\t/x",
+        "https://hooks.example.com:99999/cs",
+        "https:///cs",
+        "hooks.example.com/cs",
+    ],
+)
+def test_a_target_outside_every_allowed_destination_is_refused(url: str) -> None:
+    assert destination_refusal(url, ALLOWED) is not None
+
+
+def test_without_destinations_any_target_may_be_sent_to() -> None:
+    assert destination_refusal("http://anywhere.example/x", ()) is None
+
+
+@pytest.mark.parametrize("url", ["http://hooks.example.com", "https://a:b@hooks.example.com", "https://x/../y"])
+def test_a_destination_that_cannot_be_compared_safely_is_not_a_policy(url: str) -> None:
+    with pytest.raises(ValidationError):
+        WebhookSpec(destinations=(url,))
