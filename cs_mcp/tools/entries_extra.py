@@ -36,7 +36,7 @@ from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall, refuse_reach_beyond
 
 declare = ToolsetDeclarations(
     "entries_extra", read_scopes=frozenset({Scope.ENTRY_READ}), write_scopes=frozenset({Scope.ENTRY_WRITE})
@@ -234,6 +234,19 @@ async def localize_entry(
     return saved_entry_answer(outcome, content_type, locale, f"Entry localized in {locale}.")
 
 
+async def _unlocalizing_reach(state: AppState, content_type: str, uid: str, locale: str) -> tuple[Entry, Targets]:
+    """The entry's version in `locale`, and what unlocalizing it reaches: the content type, the
+    locale, and the environments that version is published to (it stays published there, so
+    their rules and [confirm] apply).
+
+    Raises:
+        ToolError: the entry has no version in `locale`.
+    """
+    current = await current_entry(state, content_type, uid, locale)
+    live = await published_environments(state, current, (locale,))
+    return current, Targets(content_types=(content_type,), locales=(locale,), environments=live)
+
+
 @declare.delete("Unlocalize an entry", read_back="get_entry_locales on the entry (localized: false in the locale)")
 async def unlocalize_entry(
     call: WriteCall,
@@ -258,11 +271,8 @@ async def unlocalize_entry(
             entry=EntryRef(content_type=content_type, uid=uid, locale=locale),
             notice=f"entry {content_type}/{uid} is not localized in {locale}; nothing was sent",
         )
-    current = await current_entry(state, content_type, uid, locale)
-    # Its version there stays published where it is: those environments are targets, so their
-    # rules and [confirm] apply.
-    live = await published_environments(state, current, (locale,))
-    targets = Targets(content_types=(content_type,), locales=(locale,), environments=live)
+    current, targets = await _unlocalizing_reach(state, content_type, uid, locale)
+    live = targets.environments
     source = await _fallback_source(state, locale, own - {locale}, master)
     plan = call.plan(
         f"unlocalize {content_type}/{uid} in {locale} (version {current.version}, "
@@ -280,6 +290,9 @@ async def unlocalize_entry(
     )
 
     async def execute(permits: Permits) -> str:
+        # Read again after a human may have taken minutes to agree: what was published since counts.
+        _, now = await _unlocalizing_reach(state, content_type, uid, locale)
+        refuse_reach_beyond(targets, now, f"unlocalizing entry {content_type}/{uid} in {locale}")
         permit = permits.for_operation("entry.unlocalize")
         notice = await state.client.entries.unlocalize(content_type, uid, locale=locale, permit=permit)
         return notice or "Entry unlocalized."

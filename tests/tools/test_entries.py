@@ -5,6 +5,7 @@ schema checks, versions, and the guard. The tests add two content types of their
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -12,7 +13,7 @@ from mcp import Client
 from mcp.client.client import ConnectMode
 from mcp_types import CallToolResult
 
-from cs_mcp.guard import Guard, Policy
+from cs_mcp.guard import AuditLog, Guard, Policy, read_audit
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
 from cs_mcp.sandbox.credentials import DEMO_CREDENTIALS
 from cs_mcp.toolkit.query import ACCEPTED_FORM
@@ -475,23 +476,28 @@ async def test_deleting_the_master_version_is_checked_against_where_its_localize
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_a_master_version_whose_translation_went_live_while_its_human_agreed_is_not_deleted(
-    stack: SandboxStack, mode: ConnectMode
+@pytest.mark.parametrize(("tool", "locale"), [("delete_entry", "en-us"), ("unlocalize_entry", "fr-fr")])
+async def test_an_entry_whose_translation_went_live_while_its_human_agreed_is_neither_deleted_nor_unlocalized(
+    stack: SandboxStack, mode: ConnectMode, tool: str, locale: str, tmp_path: Path
 ) -> None:
     stack.save_entry("article", "art1", {"title": "Post 1 (fr)"}, locale="fr-fr")
     specs = dict(BUILTIN_ROLE_SPECS)
     specs["development-publisher"] = RoleSpec(inherits=["publisher"], environments=["development"])
-    guard = Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec(tools=["delete_entry"])))
+    audit = tmp_path / "audit.jsonl"
+    guard = Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec(tools=[tool])), audit=AuditLog(audit))
     refusal = await stack.refused_after_agreeing(
         lambda: stack.publish("article", "art1", "production", locale="fr-fr"),
-        "delete_entry",
-        {"content_type": "article", "uid": "art1", "locale": "en-us"},
+        tool,
+        {"content_type": "article", "uid": "art1", "locale": locale},
         role="development-publisher",
         guard=guard,
-        toolsets="entries",
+        toolsets="entries,entries_extra",
         mode=mode,
     )
     assert "environment production" in refusal
+    lines = [(line.decision, line.outcome) for line in read_audit(audit)]
+    # Asked in the middle of the call, its one line; asked between two calls, the second is denied.
+    assert lines == ([("confirmed", "refused")] if mode == "legacy" else [("confirm", None), ("deny", None)])
 
 
 # -- the guard ---------------------------------------------------------------------------
