@@ -187,9 +187,9 @@ class SandboxStack:
             for name in names:
                 store.save_environment(conn, {"name": name, "uid": f"env_{name}", "urls": []})
 
-    def add_locale(self, code: str) -> None:
+    def add_locale(self, code: str, fallback: str = "en-us") -> None:
         with self.state.db.transaction() as conn:
-            store.save_locale(conn, {"code": code, "name": code, "fallback_locale": "en-us"})
+            store.save_locale(conn, {"code": code, "name": code, "fallback_locale": fallback})
 
     def delete_entry(self, content_type: str, uid: str, locale: str) -> None:
         with self.state.db.transaction() as conn:

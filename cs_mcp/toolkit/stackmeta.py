@@ -72,14 +72,22 @@ class StackMetadata:
         return None
 
     async def fallback_chain(self, code: str) -> list[str]:
-        """`code`, then the languages it falls back to in turn, ending at the master locale
-        (each once; a language the stack does not have ends the chain)."""
+        """`code`, then the languages it falls back to in turn, each once, ending at the master
+        locale. The master ends it also when the fallbacks do not lead there (they loop back, or
+        name a language the stack does not have, which is left out): what is read through the
+        chain is checked, and the master's version is where unlocalized content comes from. A
+        code the stack does not have is its own chain."""
         fallbacks = {loc.code: loc.fallback_locale for loc in await self.locales()}
-        chain: list[str] = []
-        current: str | None = code
-        while current and current not in chain:
+        if code not in fallbacks:
+            return [code]
+        chain = [code]
+        current = fallbacks[code]
+        while current is not None and current in fallbacks and current not in chain:
             chain.append(current)
-            current = fallbacks.get(current)
+            current = fallbacks[current]
+        master = await self.master_locale()
+        if master is not None and master not in chain:
+            chain.append(master)
         return chain
 
     async def write_locale(self, locale: str | None) -> str:

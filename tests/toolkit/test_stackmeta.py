@@ -51,3 +51,18 @@ async def test_a_fallback_chain_runs_from_the_language_through_its_fallbacks_to_
         assert await meta.fallback_chain("fr-ca") == ["fr-ca", "fr-fr", "en-us"]
         assert await meta.fallback_chain("en-us") == ["en-us"]
         assert await meta.fallback_chain("de-de") == ["de-de"]
+
+
+@pytest.mark.parametrize(
+    ("french", "chain"),
+    [
+        ({"code": "fr-fr", "fallback_locale": "fr-ca"}, ["fr-ca", "fr-fr", "en-us"]),  # back to the first
+        ({"code": "fr-fr", "fallback_locale": "fr-be"}, ["fr-ca", "fr-fr", "en-us"]),  # not on the stack
+    ],
+)
+async def test_a_fallback_chain_ends_at_the_master_when_the_fallbacks_do_not_lead_there(
+    french: dict[str, str], chain: list[str]
+) -> None:
+    locales = [{"code": "fr-ca", "fallback_locale": "fr-fr"}, french, {"code": "en-us", "name": "English"}]
+    async with client_answering_locales(locales, []) as client:
+        assert await StackMetadata(client).fallback_chain("fr-ca") == chain

@@ -458,12 +458,14 @@ async def test_a_language_and_a_content_type_added_within_the_minute_are_read_af
 
 
 # Contentstack does not say which query answers the publish record of an entry published in a
-# language it is not localized in: the entry read in that language, or the master version.
-@pytest.mark.parametrize("answered_in", ["de-de", "en-us"])
+# language it is not localized in: the entry read in that language, or the master version. The
+# master is read also when the language's fallbacks loop (de-de to de-at and back).
+@pytest.mark.parametrize(("answered_in", "fallback"), [("de-de", "en-us"), ("en-us", "en-us"), ("en-us", "de-at")])
 async def test_a_role_may_not_delete_a_language_its_unlocalized_entries_are_published_in_beyond_its_environments(
-    on_sandbox: SandboxStack, tmp_path: Path, answered_in: str
+    on_sandbox: SandboxStack, tmp_path: Path, answered_in: str, fallback: str
 ) -> None:
-    on_sandbox.add_locale("de-de")
+    on_sandbox.add_locale("de-de", fallback=fallback)
+    on_sandbox.add_locale("de-at", fallback="de-de")
     [product] = on_sandbox.rows("SELECT uid FROM entries WHERE content_type = 'product' AND locale = 'en-us' LIMIT 1")
     fault = on_sandbox.publish_unlocalized("product", product["uid"], "production", "de-de", answered_in=answered_in)
     guard = policy_guard(tmp_path, GERMAN_LANGUAGE)
