@@ -51,6 +51,7 @@ from cs_mcp.toolkit.write import (
     WriteAnswer,
     WriteCall,
     WriteRefused,
+    refuse_reach_beyond,
 )
 from cs_mcp.tools._release_reads import (
     Findings,
@@ -522,6 +523,7 @@ async def update_release(
     )
 
     async def execute(permits: Permits) -> Release:
+        await refuse_release_reach_beyond(state, release_uid, targets, f"updating release {release_uid!r}")
         return await state.client.releases.update(
             release_uid,
             # The documented update body carries the name and description: a lock alone resends
@@ -685,6 +687,19 @@ async def whole_release_targets(state: AppState, release: Release) -> tuple[Targ
         ),
         {release.uid: release.version or 0, **{label(i): i.version or 0 for i in items}},
     )
+
+
+async def refuse_release_reach_beyond(state: AppState, release_uid: str, checked: Targets, write: str) -> None:
+    """Reads the release's whole reach again (`whole_release_targets`) just before `write` is
+    sent, after a human may have taken minutes to agree, and refuses it when an item or a
+    scheduled deployment added meanwhile reaches a target the guard did not check.
+
+    Raises:
+        ToolError: the release is gone (nothing was sent).
+        WriteRefused: it reaches further now (nothing was sent).
+    """
+    now, _ = await whole_release_targets(state, await load_release(state, release_uid))
+    refuse_reach_beyond(checked, now, write)
 
 
 async def scheduled_environments(state: AppState, release: Release) -> tuple[str, ...]:
@@ -989,6 +1004,10 @@ async def clone_release(
     )
 
     async def execute(permits: Permits) -> Release:
+        # Read again after a human may have taken minutes to agree: an item added since is copied too.
+        now = await state.client.releases.all_items(release_uid)
+        reach = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in now))
+        refuse_reach_beyond(targets, reach, f"cloning release {release_uid!r}")
         return await state.client.releases.clone(
             release_uid, name, description, permit=permits.for_operation("release.clone")
         )
@@ -1016,6 +1035,7 @@ async def delete_release(
     )
 
     async def execute(permits: Permits) -> str:
+        await refuse_release_reach_beyond(state, release_uid, targets, f"deleting release {release_uid!r}")
         return await state.client.releases.delete(release_uid, permit=permits.for_operation("release.delete"))
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)

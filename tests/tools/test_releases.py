@@ -12,6 +12,7 @@ from typing import Any, cast
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.client import ConnectMode
 
 from cs_mcp.guard import Guard, Policy, builtin_policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
@@ -590,3 +591,28 @@ async def test_a_confirmed_delete_does_not_run_once_the_release_holds_more_items
     assert stale.is_error
     assert writes(stack) == []
     assert release_exists(stack, uid)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("delete_release", {}), ("update_release", {"locked": True}), ("clone_release", {"name": "Copy"})],
+)
+async def test_a_release_given_an_item_beyond_the_role_while_its_human_agrees_is_not_edited(
+    stack: SandboxStack, mode: ConnectMode, tool: str, arguments: dict[str, Any]
+) -> None:
+    uid = stack.add_release("Small", [item("art0")])
+    releases = stack.rows("SELECT uid FROM releases ORDER BY uid")
+    policy = restricted_policy()
+    guard = Guard(Policy(roles=policy.roles, confirm=ConfirmSpec(tools=[tool])))
+    refusal = await stack.refused_after_agreeing(
+        lambda: stack.add_release_item(uid, item("p1", ct="gadget")),
+        tool,
+        {"release_uid": uid, **arguments},
+        role="article-publisher",
+        guard=guard,
+        toolsets="releases",
+        mode=mode,
+    )
+    assert "gadget" in refusal
+    assert stack.rows("SELECT uid FROM releases ORDER BY uid") == releases  # none deleted, none copied
