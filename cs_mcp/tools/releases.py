@@ -1004,10 +1004,17 @@ async def clone_release(
     )
 
     async def execute(permits: Permits) -> Release:
-        # Read again after a human may have taken minutes to agree: an item added since is copied too.
+        # Read again after a human may have taken minutes to agree: an item added since is copied
+        # too, and may need a scope the call was not checked for (an asset's, an unpublish's).
         now = await state.client.releases.all_items(release_uid)
         reach = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in now))
         refuse_reach_beyond(targets, reach, f"cloning release {release_uid!r}")
+        unchecked = item_scopes(now) - scopes
+        if unchecked:
+            raise WriteRefused(
+                f"cloning release {release_uid!r}: an item added meanwhile needs {', '.join(sorted(unchecked))}, "
+                "which was not checked; nothing was sent. Call again to check what it holds now."
+            )
         return await state.client.releases.clone(
             release_uid, name, description, permit=permits.for_operation("release.clone")
         )

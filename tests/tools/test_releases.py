@@ -14,8 +14,10 @@ import pytest
 from mcp import Client
 from mcp.client.client import ConnectMode
 
+from cs_mcp.client import ASSET_CONTENT_TYPE
 from cs_mcp.guard import Guard, Policy, builtin_policy
 from cs_mcp.guard.policy import BUILTIN_ROLE_SPECS, ConfirmSpec, RoleSpec, resolve_roles
+from cs_mcp.guard.scopes import Scope
 from tests.conftest import Fault, SandboxStack
 from tests.helpers import text_of
 
@@ -616,3 +618,25 @@ async def test_a_release_given_an_item_beyond_the_role_while_its_human_agrees_is
     )
     assert "gadget" in refusal
     assert stack.rows("SELECT uid FROM releases ORDER BY uid") == releases  # none deleted, none copied
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_release_given_an_asset_while_its_human_agrees_is_not_cloned_by_a_role_without_asset_scopes(
+    stack: SandboxStack, mode: ConnectMode
+) -> None:
+    uid = stack.add_release("Small", [item("art0")])
+    releases = stack.rows("SELECT uid FROM releases ORDER BY uid")
+    specs = dict(BUILTIN_ROLE_SPECS)
+    specs["entry-releaser"] = RoleSpec(inherits=["editor"], scopes=[Scope.ENTRY_PUBLISH, Scope.RELEASE_CLONE])
+    guard = Guard(Policy(roles=resolve_roles(specs), confirm=ConfirmSpec(tools=["clone_release"])))
+    refusal = await stack.refused_after_agreeing(
+        lambda: stack.add_release_item(uid, item("blt_logo", ct=ASSET_CONTENT_TYPE)),
+        "clone_release",
+        {"release_uid": uid, "name": "Copy"},
+        role="entry-releaser",
+        guard=guard,
+        toolsets="releases",
+        mode=mode,
+    )
+    assert Scope.ASSET_PUBLISH in refusal
+    assert stack.rows("SELECT uid FROM releases ORDER BY uid") == releases  # none copied
