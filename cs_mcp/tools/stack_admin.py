@@ -554,16 +554,38 @@ def _webhook_targets(call: WriteCall, fires_on: Sequence[str] | None) -> Targets
     return Targets(branches=tuple(dict.fromkeys((*landing, *(fires_on or (DEFAULT_BRANCH,))))))
 
 
-async def _existing_webhook_targets(call: WriteCall, uid: str) -> Targets:
-    """`_webhook_targets` of the webhook `uid` as it is stored, read after the guard has seen
-    the branch the write lands on (a denial sends nothing). A missing webhook reaches only that
-    branch; `admin_write` then names it as missing."""
+async def _stored_webhook(call: WriteCall, uid: str) -> client.Webhook | None:
+    """The webhook `uid` as it is stored (None when missing), read after the guard has seen the
+    branch the write lands on (a denial sends nothing)."""
     await call.precheck(Targets())
     hooks = await call.state.client.admin.list(client.WEBHOOKS)
-    found = next((hook for hook in hooks if hook.uid == uid), None)
+    return next((hook for hook in hooks if hook.uid == uid), None)
+
+
+def _stored_targets(call: WriteCall, found: client.Webhook | None) -> Targets:
+    """`_webhook_targets` of a stored webhook. A missing webhook reaches only the branch the
+    write lands on; `admin_write` then names it as missing."""
     if found is None:
         return on_branch(call.ctx, call.scopes, Targets())
     return _webhook_targets(call, found.branches)
+
+
+def _check_stored_destinations(call: WriteCall, found: client.Webhook | None) -> None:
+    """Refuses an update that leaves a webhook enabled while it sends outside the policy's
+    `[webhooks] destinations` (one created before the policy listed them, or by someone else):
+    enabling it or widening its events would send more of the stack there.
+
+    Raises:
+        ToolError: the stored webhook sends outside the destinations (nothing was sent).
+    """
+    allowed = call.guard.policy.webhooks.destinations
+    for stored in found.destinations if found is not None else []:
+        refusal = destination_refusal(stored.target_url, allowed)
+        if refusal is not None:
+            raise ToolError(
+                f"this webhook sends to {stored.target_url!r}: {refusal}. Give a target_url inside them,"
+                " or disabled=true. Nothing was sent."
+            )
 
 
 # The arguments that carry a webhook's secrets: kept out of error answers, audit lines and what a
@@ -619,16 +641,18 @@ async def update_webhook(
         ]
     if not fields:
         raise ToolError("nothing to change: give name, channels, disabled or target_url. Nothing was sent.")
-    return await WEBHOOK.write(
-        call, "update", key=uid, fields=fields, targets=await _existing_webhook_targets(call, uid)
-    )
+    found = await _stored_webhook(call, uid)
+    if target_url is None and disabled is not True:
+        _check_stored_destinations(call, found)
+    return await WEBHOOK.write(call, "update", key=uid, fields=fields, targets=_stored_targets(call, found))
 
 
 @webhook_tools.delete("Delete a webhook", read_back=READ_WEBHOOKS)
 async def delete_webhook(call: WriteCall, uid: WebhookUid) -> AdminWriteAnswer:
     """Delete a webhook. Always asks the user first: show the preview, call again with the token
     only if they agree."""
-    return await WEBHOOK.write(call, "delete", key=uid, targets=await _existing_webhook_targets(call, uid))
+    found = await _stored_webhook(call, uid)
+    return await WEBHOOK.write(call, "delete", key=uid, targets=_stored_targets(call, found))
 
 
 # -- delivery tokens and roles (read only) --------------------------------------------------------

@@ -403,6 +403,30 @@ async def test_a_webhook_may_not_send_outside_the_policys_destinations(
     assert [line.outcome for line in read_audit(audit)] == ["refused", "refused", "ok"]
 
 
+async def test_a_webhook_sending_outside_the_policys_destinations_may_only_be_redirected_inside_or_disabled(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    policy = MAIN_BRANCH_HOOKS + '\n[webhooks]\ndestinations = ["https://example.com/hook"]\n'
+    outside = {**HOOK, "target_url": "https://attacker.example/hook", "disabled": True}
+    async with mcp_client(sandbox) as admin:
+        uid = structured(await admin.call_tool("create_webhook", outside))["item"]["uid"]
+    async with mcp_client(sandbox, "hooks", policy_guard(tmp_path, policy)) as client:
+        before = writes(sandbox)
+        enabled = await client.call_tool("update_webhook", {"uid": uid, "disabled": False})
+        widened = await client.call_tool("update_webhook", {"uid": uid, "channels": ["assets.create"]})
+        sent = writes(sandbox) - before
+        kept_off = structured(await client.call_tool("update_webhook", {"uid": uid, "name": "Old", "disabled": True}))
+        moved_in = structured(
+            await client.call_tool("update_webhook", {"uid": uid, "target_url": "https://example.com/hook"})
+        )
+    assert enabled.is_error
+    assert "https://attacker.example/hook" in text_of(enabled)
+    assert widened.is_error
+    assert sent == 0
+    assert kept_off["written"] is True
+    assert moved_in["written"] is True
+
+
 # A role that manages the French language, may publish to development only, and write products.
 FRENCH_LANGUAGE = """
 [roles.french]
