@@ -305,6 +305,14 @@ class _Reader:
 
     def webhook_spec(self, raw: Any) -> WebhookSpec:
         _, destinations, line = self.listing(raw, "webhooks", WEBHOOK_KEYS, "destinations")
+        if not destinations:
+            # No list would mean no limit: a `[webhooks]` table must not read as "nowhere" and allow anywhere.
+            raise self.fail(
+                line or self.where.top("webhooks"),
+                "[webhooks] lists no destinations, which would let webhooks send anywhere",
+                'list the https URLs webhooks may send to, e.g. destinations = ["https://hooks.example.com/cs"],'
+                " or remove [webhooks] to leave them unlimited",
+            )
         for url in destinations:
             try:
                 parse_destination(url)

@@ -221,6 +221,7 @@ WEBHOOKS_MALFORMED: dict[str, tuple[str, int, str | None]] = {
         "a webhook destination with a query": 'destinations = ["https://hooks.example.com/?k=1"]',
         "a webhook destination that is not a URL": 'destinations = ["hooks.example.com"]',
         "a webhook destination as a string": 'destinations = "https://hooks.example.com"',
+        "no webhook destinations, which reads as nowhere but would be anywhere": "destinations = []",
         "an unknown key in webhooks": 'urls = ["https://hooks.example.com"]',
     }.items()
 }
