@@ -8,9 +8,11 @@ target URL, so pointing one at a server outside the team is a way to copy the st
   and port (443 when none is written);
 - a path equal to the destination's, or below it at a `/`: `https://hooks.example.com/cs`
   allows `/cs` and `/cs/publish`, never `/cs-evil`;
-- no user name or password, no backslash, no white space or control character, and no `..`
-  segment or percent-encoded dot, slash or backslash in the path, which a receiver could read
-  as another path than the one compared.
+- no user name or password, no backslash, no white space or control character, and nothing
+  in the path a receiver could read as another path than the one compared: no `..` segment
+  (also not `..;x`, which Tomcat and Jetty read as `..`), no percent-encoded dot, slash or
+  backslash (also not encoded twice, `%252e`), and no character outside ASCII (`．．` is `..`
+  to a receiver that normalises Unicode).
 
 The query string and fragment of a target URL are not compared.
 """
@@ -25,8 +27,9 @@ from urllib.parse import SplitResult, urlsplit
 # Characters a URL parser other than Python's may read differently (WHATWG URL treats a
 # backslash as a slash), or that no URL should hold.
 _AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
-# A dot, slash or backslash written as %XX in a path, which a receiver may decode before routing.
-_ENCODED_SEPARATOR = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
+# A dot, slash or backslash written as %XX in a path (or as %25XX, and so on), which a receiver
+# may decode, once or more, before routing.
+_ENCODED_SEPARATOR = re.compile(r"%(25)*(2e|2f|5c)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,20 @@ def parse_destination(url: str) -> Destination:
         raise ValueError("it names no host")
     path = parts.path or "/"
     if _unsafe_path(parts):
-        raise ValueError("its path holds a '..' segment or a percent-encoded dot, slash or backslash")
+        raise ValueError(
+            "its path holds a '..' segment, a percent-encoded dot, slash or backslash, or a character outside ASCII"
+        )
     return Destination(host=host, port=port or 443, path=path)
 
 
 def _unsafe_path(parts: SplitResult) -> bool:
-    return ".." in parts.path.split("/") or bool(_ENCODED_SEPARATOR.search(parts.path))
+    path = parts.path
+    return (
+        not path.isascii()
+        # A segment's `;` parameters are dropped by some servers before they resolve `..`.
+        or any(segment.split(";", 1)[0] == ".." for segment in path.split("/"))
+        or bool(_ENCODED_SEPARATOR.search(path))
+    )
 
 
 def destination_refusal(url: str, allowed: Sequence[str]) -> str | None:

@@ -44,6 +44,11 @@ def test_a_target_under_an_allowed_destination_may_be_sent_to(url: str) -> None:
         "https://hooks.example.com/cs/../admin",
         "https://hooks.example.com/cs/%2e%2e/admin",
         "https://hooks.example.com/cs%2F..%2Fadmin",
+        "https://hooks.example.com/cs/..;/admin",  # Tomcat and Jetty drop the parameter, then go up
+        "https://hooks.example.com/cs/..;x=1/admin",
+        "https://hooks.example.com/cs/%252e%252e/admin",  # a receiver that decodes twice reads '..'
+        "https://hooks.example.com/cs/%25252F/admin",
+        "https://hooks.example.com/cs/\uff0e\uff0e/admin",  # fullwidth dots, '..' once normalised (NFKC)
         "https://hooks.example.com/cs/\t/x",
         "https://hooks.example.com:99999/cs",
         "https:///cs",
