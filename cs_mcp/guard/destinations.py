@@ -8,6 +8,9 @@ target URL, so pointing one at a server outside the team is a way to copy the st
   and port (443 when none is written);
 - a path equal to the destination's, or below it at a `/`: `https://hooks.example.com/cs`
   allows `/cs` and `/cs/publish`, never `/cs-evil`;
+- an authority that is only that host (ASCII letters, digits, `-`, `_` and dots, or an IPv6
+  address in brackets) and an optional port in ASCII digits: Python reads the host between
+  brackets and drops what surrounds them, where other parsers send to the text around them;
 - no user name or password, no backslash, no white space or control character, and nothing
   in the path a receiver could read as another path than the one compared: no `..` segment
   (also not `..;x`, which Tomcat and Jetty read as `..`), no percent-encoded dot, slash or
@@ -27,6 +30,9 @@ from urllib.parse import SplitResult, urlsplit
 # Characters a URL parser other than Python's may read differently (WHATWG URL treats a
 # backslash as a slash), or that no URL should hold.
 _AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+# What the authority of a URL this module compares may hold: a host name or a bracketed IPv6
+# address, and a port.
+_AUTHORITY = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
 # A dot, slash or backslash written as %XX in a path (or as %25XX, and so on), which a receiver
 # may decode, once or more, before routing.
 _ENCODED_SEPARATOR = re.compile(r"%(25)*(2e|2f|5c)", re.IGNORECASE)
@@ -65,6 +71,8 @@ def parse_destination(url: str) -> Destination:
         raise ValueError("it is not an https URL")
     if parts.username is not None or parts.password is not None:
         raise ValueError("it holds a user name or password")
+    if not _AUTHORITY.fullmatch(parts.netloc):
+        raise ValueError("its host is not a plain host name or bracketed IPv6 address with an optional port")
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise ValueError("it names no host")

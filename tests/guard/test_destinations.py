@@ -59,6 +59,29 @@ def test_a_target_outside_every_allowed_destination_is_refused(url: str) -> None
     assert destination_refusal(url, ALLOWED) is not None
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        # Python reads the host inside the brackets and drops what surrounds them; Node's
+        # legacy url.parse sends to evil.net, or to another path than the one compared.
+        "https://evil.net:[2001:db8::1]/cs",
+        "https://evil.net;[2001:db8::1]/cs",
+        "https://evil.net%2e[2001:db8::1]/cs",
+        "https://[2001:db8::1]%2fevil.net/cs",
+        "https://[2001:db8::1];evil.net/cs",
+        "https://hoo\u212aks.example.com/cs",  # a Kelvin sign, 'k' once lowered
+        "https://hooks%2eexample.com/cs",
+        "https://hooks.example.com:4_43/cs",
+    ],
+)
+def test_a_target_whose_authority_is_more_than_a_host_and_port_is_refused(url: str) -> None:
+    assert destination_refusal(url, (*ALLOWED, "https://[2001:db8::1]/cs")) is not None
+
+
+def test_an_ip_address_destination_allows_that_address() -> None:
+    assert destination_refusal("https://[2001:DB8::1]:443/cs/x", ("https://[2001:db8::1]/cs",)) is None
+
+
 def test_without_destinations_any_target_may_be_sent_to() -> None:
     assert destination_refusal("http://anywhere.example/x", ()) is None
 
