@@ -18,12 +18,16 @@ target URL, so pointing one at a server outside the team is a way to copy the st
   to a receiver that normalises Unicode).
 
 The query string and fragment of a target URL are not compared.
+
+A webhook's custom headers may not name a header a server or proxy at an allowed host routes by
+instead of the URL (`Host`, `X-Forwarded-Host`, `X-Original-URL`, ...): behind a shared proxy,
+`Host` picks another site than the one compared. Header names must be plain HTTP tokens.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -33,6 +37,24 @@ _AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
 # What the authority of a URL this module compares may hold: a host name or a bracketed IPv6
 # address, and a port.
 _AUTHORITY = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
+# Headers that servers and proxies route by, over the request's URL: to another site behind the
+# same proxy, or to another path.
+ROUTING_HEADERS = frozenset(
+    {
+        "forwarded",
+        "host",
+        "x-forwarded-host",
+        "x-forwarded-prefix",
+        "x-forwarded-server",
+        "x-host",
+        "x-http-host-override",
+        "x-original-host",
+        "x-original-url",
+        "x-rewrite-url",
+    }
+)
+# An HTTP header name (RFC 9110 token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A dot, slash or backslash written as %XX in a path (or as %25XX, and so on), which a receiver
 # may decode, once or more, before routing.
 _ENCODED_SEPARATOR = re.compile(r"%(25)*(2e|2f|5c)", re.IGNORECASE)
@@ -106,3 +128,16 @@ def destination_refusal(url: str, allowed: Sequence[str]) -> str | None:
     if any(parse_destination(entry).holds(target) for entry in allowed):
         return None
     return f"the policy's [webhooks] destinations do not include it (allowed: {', '.join(allowed)})"
+
+
+def header_refusal(names: Iterable[str], allowed: Sequence[str]) -> str | None:
+    """Why a webhook under the destinations `allowed` may not send headers named `names`, or
+    None when it may: always when `allowed` is empty (the policy sets none)."""
+    if not allowed:
+        return None
+    for name in names:
+        if not _TOKEN.fullmatch(name):
+            return f"the header name {name!r} is not a plain HTTP header name"
+        if name.lower() in ROUTING_HEADERS:
+            return f"the header {name!r} can route the request to another site or path than target_url"
+    return None

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cs_mcp import client
 from cs_mcp.guard import Targets
-from cs_mcp.guard.destinations import destination_refusal
+from cs_mcp.guard.destinations import destination_refusal, header_refusal
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
@@ -534,14 +534,17 @@ def destination(
     return found
 
 
-def _check_destination(call: WriteCall, target_url: str) -> None:
-    """Refuses a target URL outside the policy's `[webhooks] destinations`, if it lists any: a
-    webhook sends the stack's content there.
+def _check_destination(call: WriteCall, target_url: str, headers: Sequence[SecretHeader] | None) -> None:
+    """Refuses a target URL outside the policy's `[webhooks] destinations`, if it lists any (a
+    webhook sends the stack's content there), or custom headers that route it elsewhere.
 
     Raises:
         ToolError: the policy does not let webhooks send to `target_url` (nothing was sent).
     """
-    refusal = destination_refusal(target_url, call.guard.policy.webhooks.destinations)
+    allowed = call.guard.policy.webhooks.destinations
+    refusal = destination_refusal(target_url, allowed) or header_refusal(
+        [header.header_name for header in headers or []], allowed
+    )
     if refusal is not None:
         raise ToolError(f"a webhook may not send to this target_url: {refusal}. Nothing was sent.")
 
@@ -608,7 +611,7 @@ async def create_webhook(
     disabled: bool = False,
 ) -> AdminWriteAnswer:
     """Create a webhook that posts the chosen events to a URL."""
-    _check_destination(call, target_url)
+    _check_destination(call, target_url, secret_headers)
     target = destination(
         target_url, authentication_type, basic_auth_user, basic_auth_password, bearer_token, secret_headers
     )
@@ -633,7 +636,7 @@ async def update_webhook(
     """Rename, enable or disable a webhook, change its events, or replace its destination."""
     fields = _present(name=name, channels=channels, disabled=disabled)
     if target_url is not None:
-        _check_destination(call, target_url)
+        _check_destination(call, target_url, secret_headers)
         fields["destinations"] = [
             destination(
                 target_url, authentication_type, basic_auth_user, basic_auth_password, bearer_token, secret_headers

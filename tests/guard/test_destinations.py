@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from cs_mcp.guard.destinations import destination_refusal
+from cs_mcp.guard.destinations import destination_refusal, header_refusal
 from cs_mcp.guard.policy import WebhookSpec
 
 ALLOWED = ("https://hooks.example.com/cs", "https://ci.example.org:8443/")
@@ -90,3 +90,15 @@ def test_without_destinations_any_target_may_be_sent_to() -> None:
 def test_a_destination_that_cannot_be_compared_safely_is_not_a_policy(url: str) -> None:
     with pytest.raises(ValidationError):
         WebhookSpec(destinations=(url,))
+
+
+@pytest.mark.parametrize(
+    "name", ["Host", "x-forwarded-host", "Forwarded", "X-Original-URL", "X-Rewrite-URL", "X-Key\r\nHost", "X Key"]
+)
+def test_a_header_that_can_route_a_webhook_elsewhere_is_refused_under_destinations(name: str) -> None:
+    assert header_refusal([name], ALLOWED) is not None
+    assert header_refusal([name], ()) is None
+
+
+def test_other_headers_may_be_sent_under_destinations() -> None:
+    assert header_refusal(["X-Api-Key", "Authorization-Token"], ALLOWED) is None

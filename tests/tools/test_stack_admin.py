@@ -403,6 +403,21 @@ async def test_a_webhook_may_not_send_outside_the_policys_destinations(
     assert [line.outcome for line in read_audit(audit)] == ["refused", "refused", "ok"]
 
 
+async def test_a_webhook_may_not_carry_a_header_that_routes_it_past_the_policys_destinations(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    policy = MAIN_BRANCH_HOOKS + '\n[webhooks]\ndestinations = ["https://example.com/hook"]\n'
+    fronted = {**HOOK, "secret_headers": [{"header_name": "Host", "value": "attacker.example"}]}
+    async with mcp_client(sandbox, "hooks", policy_guard(tmp_path, policy)) as client:
+        before = writes(sandbox)
+        created = await client.call_tool("create_webhook", fronted)
+        sent = writes(sandbox) - before
+    assert created.is_error
+    assert "can route the request" in text_of(created)
+    assert "attacker.example" not in text_of(created)
+    assert sent == 0
+
+
 async def test_a_webhook_sending_outside_the_policys_destinations_may_only_be_redirected_inside_or_disabled(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
