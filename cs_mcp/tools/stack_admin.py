@@ -575,7 +575,8 @@ def _stored_targets(call: WriteCall, found: client.Webhook | None) -> Targets:
 
 def _check_stored_destinations(call: WriteCall, found: client.Webhook | None) -> None:
     """Refuses an update that leaves a webhook enabled while it sends outside the policy's
-    `[webhooks] destinations` (one created before the policy listed them, or by someone else):
+    `[webhooks] destinations`, or with headers that route it elsewhere (one created before the
+    policy listed them, or by someone else):
     enabling it or widening its events would send more of the stack there.
 
     Raises:
@@ -583,7 +584,7 @@ def _check_stored_destinations(call: WriteCall, found: client.Webhook | None) ->
     """
     allowed = call.guard.policy.webhooks.destinations
     for stored in found.destinations if found is not None else []:
-        refusal = destination_refusal(stored.target_url, allowed)
+        refusal = destination_refusal(stored.target_url, allowed) or header_refusal(stored.header_names, allowed)
         if refusal is not None:
             raise ToolError(
                 f"this webhook sends to {stored.target_url!r}: {refusal}. Give a target_url inside them,"

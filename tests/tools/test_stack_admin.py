@@ -408,11 +408,15 @@ async def test_a_webhook_may_not_carry_a_header_that_routes_it_past_the_policys_
 ) -> None:
     policy = MAIN_BRANCH_HOOKS + '\n[webhooks]\ndestinations = ["https://example.com/hook"]\n'
     fronted = {**HOOK, "secret_headers": [{"header_name": "Host", "value": "attacker.example"}]}
+    async with mcp_client(sandbox) as admin:
+        uid = structured(await admin.call_tool("create_webhook", {**fronted, "disabled": True}))["item"]["uid"]
     async with mcp_client(sandbox, "hooks", policy_guard(tmp_path, policy)) as client:
         before = writes(sandbox)
         created = await client.call_tool("create_webhook", fronted)
+        enabled = await client.call_tool("update_webhook", {"uid": uid, "disabled": False})
         sent = writes(sandbox) - before
     assert created.is_error
+    assert enabled.is_error
     assert "can route the request" in text_of(created)
     assert "attacker.example" not in text_of(created)
     assert sent == 0
