@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 # Characters a URL parser other than Python's may read differently (WHATWG URL treats a
 # backslash as a slash), or that no URL should hold.
@@ -73,7 +73,7 @@ class Destination:
         if (other.host, other.port) != (self.host, self.port):
             return False
         prefix = self.path.rstrip("/")
-        return other.path == self.path or other.path == prefix or other.path.startswith(prefix + "/")
+        return other.path == prefix or other.path.startswith(prefix + "/")
 
 
 def parse_destination(url: str) -> Destination:
@@ -98,16 +98,15 @@ def parse_destination(url: str) -> Destination:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise ValueError("it names no host")
-    path = parts.path or "/"
-    if _unsafe_path(parts):
+    if _unsafe_path(parts.path):
         raise ValueError(
             "its path holds a '..' segment, a percent-encoded dot, slash or backslash, or a character outside ASCII"
         )
-    return Destination(host=host, port=port or 443, path=path)
+    return Destination(host=host, port=port or 443, path=parts.path or "/")
 
 
-def _unsafe_path(parts: SplitResult) -> bool:
-    path = parts.path
+def _unsafe_path(path: str) -> bool:
+    """Whether a receiver may read `path` as another path than the one compared."""
     return (
         not path.isascii()
         # A segment's `;` parameters are dropped by some servers before they resolve `..`.
