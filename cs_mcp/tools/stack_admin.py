@@ -405,11 +405,11 @@ async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
     await call.precheck(Targets(locales=(code,)))  # before the reach is read: a denial sends nothing
     reach = await _language_reach(call.state, code)
 
-    async def reach_unchanged() -> None:
+    async def refuse_grown_reach() -> None:
         # Read again after a human may have taken minutes to agree: what was published since counts.
         refuse_reach_beyond(reach, await _language_reach(call.state, code), f"deleting locale {code!r}")
 
-    return await LOCALE.write(call, "delete", key=code, targets=reach, before_sending=reach_unchanged)
+    return await LOCALE.write(call, "delete", key=code, targets=reach, before_sending=refuse_grown_reach)
 
 
 # -- labels -------------------------------------------------------------------------------------
@@ -539,7 +539,8 @@ def _check_destination(call: WriteCall, target_url: str, headers: Sequence[Secre
     webhook sends the stack's content there), or custom headers that route it elsewhere.
 
     Raises:
-        ToolError: the policy does not let webhooks send to `target_url` (nothing was sent).
+        ToolError: the policy does not let webhooks send to `target_url`, or with those headers
+            (nothing was sent).
     """
     allowed = call.guard.policy.webhooks.destinations
     refusal = destination_refusal(target_url, allowed) or header_refusal(
@@ -576,11 +577,12 @@ def _stored_targets(call: WriteCall, found: client.Webhook | None) -> Targets:
 def _check_stored_destinations(call: WriteCall, found: client.Webhook | None) -> None:
     """Refuses an update that leaves a webhook enabled while it sends outside the policy's
     `[webhooks] destinations`, or with headers that route it elsewhere (one created before the
-    policy listed them, or by someone else):
-    enabling it or widening its events would send more of the stack there.
+    policy listed them, or by someone else): enabling it or widening its events would send more
+    of the stack there.
 
     Raises:
-        ToolError: the stored webhook sends outside the destinations (nothing was sent).
+        ToolError: the stored webhook sends outside the destinations, or with such a header
+            (nothing was sent).
     """
     allowed = call.guard.policy.webhooks.destinations
     for stored in found.destinations if found is not None else []:
