@@ -453,7 +453,6 @@ async def delete_asset(
     if used:
         call.insist_on_confirmation(f"{len(used)} entr{'y uses' if len(used) == 1 else 'ies use'} this asset")
     targets = Targets(environments=live)
-    what = f"deleting asset {uid}"
     plan = call.plan(
         f"delete asset {uid} ({current.filename}, version {current.version})"
         + (f", published to {', '.join(live)}" if live else "")
@@ -465,7 +464,8 @@ async def delete_asset(
 
     async def execute(permits: Permits) -> str:
         # Read again after a human may have taken minutes to agree: a publish since counts.
-        refuse_reach_beyond(targets, Targets(environments=await _live(state, await _asset(state, uid))), what)
+        now = Targets(environments=await _live(state, await _asset(state, uid)))
+        refuse_reach_beyond(targets, now, f"deleting asset {uid}")
         notice = await state.client.assets.delete(uid, environments=live, permit=permits.for_operation("asset.delete"))
         return notice or "Asset deleted."
 
