@@ -105,6 +105,19 @@ def parse_destination(url: str) -> Destination:
     return Destination(host=host, port=port or 443, path=parts.path or "/")
 
 
+def parse_allowed(url: str) -> Destination:
+    """The destination a policy lists as `url`.
+
+    Raises:
+        ValueError: `url` is not an https URL this module can compare safely, or it holds a query
+            string or fragment, which is not compared (the message says why).
+    """
+    destination = parse_destination(url)
+    if "?" in url or "#" in url:
+        raise ValueError("it holds a query string or fragment, which is not compared")
+    return destination
+
+
 def _unsafe_path(path: str) -> bool:
     """Whether a receiver may read `path` as another path than the one compared."""
     return (

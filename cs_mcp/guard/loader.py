@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from cs_mcp.guard.audit import AuditLog
 from cs_mcp.guard.check import Guard
 from cs_mcp.guard.confirm import ConfirmationAuthority
-from cs_mcp.guard.destinations import parse_destination
+from cs_mcp.guard.destinations import parse_allowed
 from cs_mcp.guard.policy import (
     BUILTIN_ROLE_SPECS,
     ConfirmSpec,
@@ -315,18 +315,13 @@ class _Reader:
             )
         for url in destinations:
             try:
-                parse_destination(url)
+                parse_allowed(url)
             except ValueError as exc:
-                problem = str(exc)
-            else:
-                if "?" not in url and "#" not in url:
-                    continue
-                problem = "it holds a query string or fragment, which is not compared"
-            raise self.fail(
-                line,
-                f"webhooks.destinations holds {url!r}: {problem}",
-                'write each destination as an https URL with an optional path, e.g. "https://hooks.example.com/cs"',
-            )
+                raise self.fail(
+                    line,
+                    f"webhooks.destinations holds {url!r}: {exc}",
+                    'write each destination as an https URL with an optional path, e.g. "https://hooks.example.com/cs"',
+                ) from None
         return WebhookSpec(destinations=tuple(destinations))
 
     def principal_spec(self, index: int, raw: Any, roles: Mapping[str, RoleSpec]) -> PrincipalSpec:

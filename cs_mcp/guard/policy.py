@@ -12,7 +12,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cs_mcp.guard.destinations import parse_destination
+from cs_mcp.guard.destinations import parse_allowed
 from cs_mcp.guard.scopes import ALL_SCOPES, CONSTRAINT_FIELDS, Scope
 
 VIEWER_SCOPES: tuple[str, ...] = (
@@ -129,7 +129,7 @@ class WebhookSpec(BaseModel):
     def _comparable(cls, destinations: tuple[str, ...]) -> tuple[str, ...]:
         for url in destinations:
             try:
-                parse_destination(url)
+                parse_allowed(url)
             except ValueError as exc:
                 raise ValueError(f"{url!r}: {exc}") from None
         return destinations
