@@ -17,7 +17,7 @@ target URL, so pointing one at a server outside the team is a way to copy the st
   backslash (also not encoded twice, `%252e`), and no character outside ASCII (`．．` is `..`
   to a receiver that normalises Unicode).
 
-The query string and fragment of a target URL are not compared.
+The query string and fragment of a target URL are not compared, so a destination may hold neither.
 
 A webhook's custom headers may not name a header a server or proxy at an allowed host routes by
 instead of the URL (`Host`, `X-Forwarded-Host`, `X-Original-URL`, ...): behind a shared proxy,
