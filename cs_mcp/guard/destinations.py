@@ -13,9 +13,9 @@ target URL, so pointing one at a server outside the team is a way to copy the st
   brackets and drops what surrounds them, where other parsers send to the text around them;
 - no user name or password, no backslash, no white space or control character, and nothing
   in the path a receiver could read as another path than the one compared: no `..` segment
-  (also not `..;x`, which Tomcat and Jetty read as `..`), no percent-encoded dot, slash or
-  backslash (also not encoded twice, `%252e`), and no character outside ASCII (`．．` is `..`
-  to a receiver that normalises Unicode).
+  (also not `..;x`, which Tomcat and Jetty read as `..`), no percent-encoded dot, slash,
+  backslash or semicolon (also not encoded twice, `%252e`, or as IIS's `%u002e`), and no
+  character outside ASCII (`．．` is `..` to a receiver that normalises Unicode).
 
 The query string and fragment of a target URL are not compared, so a destination may hold neither.
 
@@ -55,9 +55,10 @@ ROUTING_HEADERS = frozenset(
 )
 # An HTTP header name (RFC 9110 token).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# A dot, slash or backslash written as %XX in a path (or as %25XX, and so on), which a receiver
-# may decode, once or more, before routing.
-_ENCODED_SEPARATOR = re.compile(r"%(25)*(2e|2f|5c)", re.IGNORECASE)
+# A dot, slash, backslash or semicolon written as %XX in a path (or as %25XX, and so on), which
+# a receiver may decode, once or more, before routing (`..%3b` decodes to `..;`, read as `..`
+# above); or as IIS's %uXXXX.
+_ENCODED_SEPARATOR = re.compile(r"%(25)*(2e|2f|5c|3b|u)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def parse_destination(url: str) -> Destination:
         raise ValueError("it names no host")
     if _unsafe_path(parts.path):
         raise ValueError(
-            "its path holds a '..' segment, a percent-encoded dot, slash or backslash, or a character outside ASCII"
+            "its path holds a '..' segment, a percent-encoded dot, slash, backslash or semicolon, or a character"
+            " outside ASCII"
         )
     return Destination(host=host, port=port or 443, path=parts.path or "/")
 

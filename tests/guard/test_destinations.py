@@ -47,6 +47,8 @@ def test_a_target_under_an_allowed_destination_may_be_sent_to(url: str) -> None:
         "https://hooks.example.com/cs/..;/admin",  # Tomcat and Jetty drop the parameter, then go up
         "https://hooks.example.com/cs/..;x=1/admin",
         "https://hooks.example.com/cs/%252e%252e/admin",  # a receiver that decodes twice reads '..'
+        "https://hooks.example.com/cs/..%3bx/admin",  # decoded, '..;x', which Tomcat reads as '..'
+        "https://hooks.example.com/cs/%u002e%u002e/admin",  # IIS decodes %uXXXX
         "https://hooks.example.com/cs/%25252F/admin",
         "https://hooks.example.com/cs/\uff0e\uff0e/admin",  # fullwidth dots, '..' once normalised (NFKC)
         "https://hooks.example.com/cs/\t/x",
