@@ -1004,16 +1004,16 @@ async def clone_release(
     )
 
     async def execute(permits: Permits) -> Release:
-        # Read again after a human may have taken minutes to agree: an item added since is copied
-        # too, and may need a scope the call was not checked for (an asset's, an unpublish's).
-        now = await state.client.releases.all_items(release_uid)
-        reach = Targets(releases=(release_uid,), items=tuple(item_target(i) for i in now))
-        refuse_reach_beyond(targets, reach, f"cloning release {release_uid!r}")
-        unchecked = item_scopes(now) - scopes
-        if unchecked:
+        # Read again after a human may have taken minutes to agree: the copy holds the items as
+        # they are then, and must hold those the plan listed and the guard checked (an item added
+        # since may reach another content type, or need a scope the call was not checked for).
+        now, checked = held(await state.client.releases.all_items(release_uid)), held(items)
+        if now != checked:
+            changed = sorted({entry[0] for entry in set(now) ^ set(checked)})
             raise WriteRefused(
-                f"cloning release {release_uid!r}: an item added meanwhile needs {', '.join(sorted(unchecked))}, "
-                "which was not checked; nothing was sent. Call again to check what it holds now."
+                f"release {release_uid!r} changed between the check and the copy ({', '.join(changed)} added, "
+                "removed or moved to another version or action); nothing was copied. Call clone_release again "
+                "to check what it holds now."
             )
         return await state.client.releases.clone(
             release_uid, name, description, permit=permits.for_operation("release.clone")
