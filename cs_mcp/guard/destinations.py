@@ -55,9 +55,9 @@ ROUTING_HEADERS = frozenset(
 )
 # An HTTP header name (RFC 9110 token).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# A dot, slash, backslash or semicolon written as %XX in a path (or as %25XX, and so on), which
-# a receiver may decode, once or more, before routing (`..%3b` decodes to `..;`, read as `..`
-# above); or as IIS's %uXXXX.
+# A dot, slash, backslash or semicolon percent-encoded in a path (`%2e`, or `%252e` and so on),
+# which a receiver may decode, once or more, before routing (`..%3b` decodes to `..;`, read as
+# `..` above); or any IIS `%u` escape (`%u002e` is a dot).
 _ENCODED_SEPARATOR = re.compile(r"%(25)*(2e|2f|5c|3b|u)", re.IGNORECASE)
 
 
