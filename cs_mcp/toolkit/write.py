@@ -114,24 +114,6 @@ class WriteRefused(ToolError):
     write whose outcome is unknown. The message says what was sent and taken back."""
 
 
-def refuse_reach_beyond(checked: Targets, now: Targets, write: str) -> None:
-    """Refuses a write whose reach, read again just before it is sent (`now`), names a target
-    the guard did not check (`checked`): something was published, localized or added in the
-    meantime (while a human was asked, say), and the write would reach it unchecked.
-
-    Raises:
-        WriteRefused: `now` names a target `checked` does not (nothing was sent).
-    """
-    before = checked.permit_targets()
-    grown = {kind: sorted(names - before.get(kind, set())) for kind, names in now.permit_targets().items()}
-    beyond = "; ".join(f"{kind} {', '.join(names)}" for kind, names in grown.items() if names)
-    if beyond:
-        raise WriteRefused(
-            f"{write} now reaches {beyond}, which it did not when it was checked (it changed in the meantime); "
-            "nothing was sent. Call again to check what it reaches now."
-        )
-
-
 class ElicitationRequired(ToolError):
     """Raised to ask the client, from protocol 2026-07-28 on, to confirm with its human.
 
@@ -442,6 +424,7 @@ class WriteCall:
         for name in spec.secret_arguments:
             self.keep_secret(name)
         self._insist: str | None = None  # why this call needs a human's yes whatever the policy says
+        self._asked_mid_call = False  # a human agreed in the middle of this call (an elicitation)
 
     # -- what a tool calls ------------------------------------------------------------------
 
@@ -453,6 +436,34 @@ class WriteCall:
             ValueError: a name that is not a known scope (a bug in the tool).
         """
         self.scopes = frozenset(scope_set(scopes))
+
+    async def recheck_reach(self, checked: Targets, read: Callable[[], Awaitable[Targets]], write: str) -> None:
+        """For a write whose targets come from what it read: when a human agreed in the middle
+        of this call (they may take minutes, and what was read may change meanwhile), reads the
+        reach again with `read` and refuses the write if it names a target the guard did not
+        check. Without such a wait the first read is as fresh as a second would be (a
+        confirmation token or a second round of the protocol is a new call, which reads anew).
+
+        Raises:
+            WriteRefused: the reach grew (nothing was sent).
+            As `read`.
+        """
+        if not self._asked_mid_call:
+            return
+        before = checked.permit_targets()
+        now = (await read()).permit_targets()
+        grown = {kind: sorted(names - before.get(kind, set())) for kind, names in now.items()}
+        beyond = "; ".join(f"{kind} {', '.join(names)}" for kind, names in grown.items() if names)
+        if beyond:
+            raise WriteRefused(
+                f"{write} now reaches {beyond}, which it did not when it was checked (it changed while the user "
+                "was asked); nothing was sent. Call again to check what it reaches now."
+            )
+
+    @property
+    def asked_mid_call(self) -> bool:
+        """Whether a human agreed in the middle of this call, before its writes are sent."""
+        return self._asked_mid_call
 
     def keep_secret(self, argument: str) -> None:
         """Treats the value of `argument` as a secret (the declaration's `secret_arguments` are
@@ -810,6 +821,7 @@ class WriteCall:
                 answer = None  # the client could not ask after all: the fallback decides
             if answer is not None:
                 if isinstance(answer, AcceptedElicitation) and answer.data.confirm:
+                    self._asked_mid_call = True  # what the call read may have changed while they read
                     return "elicitation"
                 raise self._deny(
                     f"not confirmed: the user {'cancelled' if answer.action == 'cancel' else 'declined'}.",

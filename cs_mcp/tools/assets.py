@@ -46,7 +46,6 @@ from cs_mcp.toolkit.write import (
     WriteAnswer,
     WriteCall,
     WriteOutcome,
-    refuse_reach_beyond,
 )
 from cs_mcp.tools._uploads import UploadSource, upload_source
 from cs_mcp.views import WRITE_PREVIEW_VIEW
@@ -425,6 +424,11 @@ async def update_asset(
     return _answer(outcome, "Asset updated.")
 
 
+async def _asset_reach(state: AppState, uid: str) -> Targets:
+    """What deleting the asset `uid` reaches: the environments it is published to now."""
+    return Targets(environments=await _live(state, await _asset(state, uid)))
+
+
 async def _live(state: AppState, asset: Asset) -> tuple[str, ...]:
     """The environments (by name) the asset is published to."""
     names = await _environment_names(state)
@@ -463,9 +467,7 @@ async def delete_asset(
     )
 
     async def execute(permits: Permits) -> str:
-        # Read again after a human may have taken minutes to agree: a publish since counts.
-        now = Targets(environments=await _live(state, await _asset(state, uid)))
-        refuse_reach_beyond(targets, now, f"deleting asset {uid}")
+        await call.recheck_reach(targets, lambda: _asset_reach(state, uid), f"deleting asset {uid}")
         notice = await state.client.assets.delete(uid, environments=live, permit=permits.for_operation("asset.delete"))
         return notice or "Asset deleted."
 

@@ -24,7 +24,7 @@ from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
 from cs_mcp.toolkit.shape import MAX_LIMIT
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall, refuse_reach_beyond
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
 from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -286,9 +286,11 @@ async def update_content_type(
 
     async def execute(permits: Permits) -> ContentType:
         if diff.removed:
-            # Read again after a human may have taken minutes to agree: values entered since count.
-            now = _removal_reach(content_type, await _values_removed(state, content_type, diff.removed))
-            refuse_reach_beyond(targets, now, f"changing content type {content_type!r}")
+
+            async def removal_reach() -> Targets:
+                return _removal_reach(content_type, await _values_removed(state, content_type, diff.removed))
+
+            await call.recheck_reach(targets, removal_reach, f"changing content type {content_type!r}")
         updated = await state.client.content_types.update(
             content_type, definition, permit=permits.for_operation("content_type.update")
         )
@@ -339,8 +341,9 @@ async def delete_content_type(
     )
 
     async def execute(permits: Permits) -> str:
-        # Read again after a human may have taken minutes to agree: what was published since counts.
-        refuse_reach_beyond(targets, await _reached(state, content_type), f"deleting content type {content_type!r}")
+        await call.recheck_reach(
+            targets, lambda: _reached(state, content_type), f"deleting content type {content_type!r}"
+        )
         notice = await state.client.content_types.delete(
             content_type, permit=permits.for_operation("content_type.delete")
         )

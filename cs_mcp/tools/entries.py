@@ -57,7 +57,6 @@ from cs_mcp.toolkit.write import (
     Permits,
     PlannedRequest,
     WriteCall,
-    refuse_reach_beyond,
 )
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
@@ -398,10 +397,11 @@ async def delete_entry(
         f", published to {', '.join(live)}" if live else ""
     )
 
+    async def reach_now() -> Targets:
+        return (await _deletion_reach(state, content_type, uid, loc))[1]
+
     async def execute(permits: Permits) -> str:
-        # Read again after a human may have taken minutes to agree: what was published since counts.
-        _, now = await _deletion_reach(state, content_type, uid, loc)
-        refuse_reach_beyond(targets, now, f"deleting entry {content_type}/{uid} in {loc}")
+        await call.recheck_reach(targets, reach_now, f"deleting entry {content_type}/{uid} in {loc}")
         notice = await state.client.entries.delete(
             content_type, uid, locale=loc, permit=permits.for_operation("entry.delete")
         )

@@ -36,7 +36,7 @@ from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.schema import JsonObjectText
 from cs_mcp.toolkit.shape import ReadAnswer, clean, clean_text, fit_budget
 from cs_mcp.toolkit.stackmeta import FALLBACK_LOCALE
-from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall, refuse_reach_beyond
+from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteCall
 
 declare = ToolsetDeclarations(
     "entries_extra", read_scopes=frozenset({Scope.ENTRY_READ}), write_scopes=frozenset({Scope.ENTRY_WRITE})
@@ -289,10 +289,11 @@ async def unlocalize_entry(
         items=[f"entry {content_type}/{uid} ({locale})"],
     )
 
+    async def reach_now() -> Targets:
+        return (await _unlocalizing_reach(state, content_type, uid, locale))[1]
+
     async def execute(permits: Permits) -> str:
-        # Read again after a human may have taken minutes to agree: what was published since counts.
-        _, now = await _unlocalizing_reach(state, content_type, uid, locale)
-        refuse_reach_beyond(targets, now, f"unlocalizing entry {content_type}/{uid} in {locale}")
+        await call.recheck_reach(targets, reach_now, f"unlocalizing entry {content_type}/{uid} in {locale}")
         permit = permits.for_operation("entry.unlocalize")
         notice = await state.client.entries.unlocalize(content_type, uid, locale=locale, permit=permit)
         return notice or "Entry unlocalized."

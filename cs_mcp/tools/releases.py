@@ -51,7 +51,6 @@ from cs_mcp.toolkit.write import (
     WriteAnswer,
     WriteCall,
     WriteRefused,
-    refuse_reach_beyond,
 )
 from cs_mcp.tools._release_reads import (
     Findings,
@@ -523,7 +522,9 @@ async def update_release(
     )
 
     async def execute(permits: Permits) -> Release:
-        await refuse_release_reach_beyond(state, release_uid, targets, f"updating release {release_uid!r}")
+        await call.recheck_reach(
+            targets, lambda: release_reach(state, release_uid), f"updating release {release_uid!r}"
+        )
         return await state.client.releases.update(
             release_uid,
             # The documented update body carries the name and description: a lock alone resends
@@ -689,17 +690,14 @@ async def whole_release_targets(state: AppState, release: Release) -> tuple[Targ
     )
 
 
-async def refuse_release_reach_beyond(state: AppState, release_uid: str, checked: Targets, write: str) -> None:
-    """Reads the release's whole reach again (`whole_release_targets`) just before `write` is
-    sent, after a human may have taken minutes to agree, and refuses it when an item or a
-    scheduled deployment added meanwhile reaches a target the guard did not check.
+async def release_reach(state: AppState, release_uid: str) -> Targets:
+    """The release's whole reach as it is now (`whole_release_targets`): its items and its
+    scheduled deployments.
 
     Raises:
         ToolError: the release is gone (nothing was sent).
-        WriteRefused: it reaches further now (nothing was sent).
     """
-    now, _ = await whole_release_targets(state, await load_release(state, release_uid))
-    refuse_reach_beyond(checked, now, write)
+    return (await whole_release_targets(state, await load_release(state, release_uid)))[0]
 
 
 async def scheduled_environments(state: AppState, release: Release) -> tuple[str, ...]:
@@ -1004,17 +1002,18 @@ async def clone_release(
     )
 
     async def execute(permits: Permits) -> Release:
-        # Read again after a human may have taken minutes to agree: the copy holds the items as
-        # they are then, and must hold those the plan listed and the guard checked (an item added
-        # since may reach another content type, or need a scope the call was not checked for).
-        now, checked = held(await state.client.releases.all_items(release_uid)), held(items)
-        if now != checked:
-            changed = sorted({entry[0] for entry in set(now) ^ set(checked)})
-            raise WriteRefused(
-                f"release {release_uid!r} changed between the check and the copy ({', '.join(changed)} added, "
-                "removed or moved to another version or action); nothing was copied. Call clone_release again "
-                "to check what it holds now."
-            )
+        if call.asked_mid_call:
+            # They may have taken minutes: the copy holds the items as they are then, and must
+            # hold those the plan listed and the guard checked (an item added since may reach
+            # another content type, or need a scope the call was not checked for).
+            now, checked = held(await state.client.releases.all_items(release_uid)), held(items)
+            if now != checked:
+                changed = sorted({entry[0] for entry in set(now) ^ set(checked)})
+                raise WriteRefused(
+                    f"release {release_uid!r} changed between the check and the copy ({', '.join(changed)} "
+                    "added, removed or moved to another version or action); nothing was copied. Call "
+                    "clone_release again to check what it holds now."
+                )
         return await state.client.releases.clone(
             release_uid, name, description, permit=permits.for_operation("release.clone")
         )
@@ -1042,7 +1041,9 @@ async def delete_release(
     )
 
     async def execute(permits: Permits) -> str:
-        await refuse_release_reach_beyond(state, release_uid, targets, f"deleting release {release_uid!r}")
+        await call.recheck_reach(
+            targets, lambda: release_reach(state, release_uid), f"deleting release {release_uid!r}"
+        )
         return await state.client.releases.delete(release_uid, permit=permits.for_operation("release.delete"))
 
     outcome = await call.run(targets=targets, plan=plan, execute=execute, target_versions=versions)

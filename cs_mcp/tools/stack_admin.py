@@ -37,7 +37,6 @@ from cs_mcp.toolkit.write import (
     WriteAnswer,
     WriteCall,
     on_branch,
-    refuse_reach_beyond,
 )
 
 declare = ToolsetDeclarations("stack_admin")
@@ -406,8 +405,7 @@ async def delete_locale(call: WriteCall, code: CodeArg) -> AdminWriteAnswer:
     reach = await _language_reach(call.state, code)
 
     async def refuse_grown_reach() -> None:
-        # Read again after a human may have taken minutes to agree: what was published since counts.
-        refuse_reach_beyond(reach, await _language_reach(call.state, code), f"deleting locale {code!r}")
+        await call.recheck_reach(reach, lambda: _language_reach(call.state, code), f"deleting locale {code!r}")
 
     return await LOCALE.write(call, "delete", key=code, targets=reach, before_sending=refuse_grown_reach)
 

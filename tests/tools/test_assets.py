@@ -289,3 +289,15 @@ async def test_an_asset_published_beyond_the_role_while_its_human_agrees_is_not_
         mode=mode,
     )
     assert "environment production" in refusal
+
+
+async def test_a_delete_no_human_agreed_to_mid_call_reads_the_asset_once() -> None:
+    # Without a wait in the middle of the call, a second read would be as fresh as the first.
+    stack = new_sandbox()
+    stack.save_asset("blt_pic")
+    policy = ASSET_KEEPER.replace('tools = ["delete_asset"]', "tools = []")
+    async with stack.client("asset-keeper", guard=Guard(parse_policy(policy)), env={"CS_MCP_TOOLSETS": "assets"}) as c:
+        deleted = structured(await c.call_tool("delete_asset", {"uid": "blt_pic"}))
+    reads = [r for r in stack.transport.requests if r.method == "GET" and r.url.path.endswith("/v3/assets/blt_pic")]
+    assert deleted["written"] is True
+    assert len(reads) == 1
