@@ -12,7 +12,17 @@ from typing import Any, Generic, NotRequired, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12; it depends on this
 
-__all__ = ["APIModel", "ContentType", "Entry", "Environment", "Locale", "Page", "PublishDetail", "SchemaField"]
+__all__ = [
+    "APIModel",
+    "ContentItem",
+    "ContentType",
+    "Entry",
+    "Environment",
+    "Locale",
+    "Page",
+    "PublishDetail",
+    "SchemaField",
+]
 
 
 class APIModel(BaseModel):
@@ -126,6 +136,12 @@ class ContentItem(Versioned):
     tags: list[str] = Field(default_factory=lambda: [])
     updated_at: str | None = None
     publish_details: list[PublishDetail] | PublishDetail | None = None
+
+    @property
+    def publish_records(self) -> list[PublishDetail]:
+        """`publish_details` as a list: Contentstack answers a single record as an object."""
+        details = self.publish_details
+        return details if isinstance(details, list) else [details] if details else []
 
 
 class Entry(ContentItem):

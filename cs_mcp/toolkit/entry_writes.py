@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from cs_mcp.client import Entry, InvalidRequestError, NotFoundError
+from cs_mcp.client import ContentItem, Entry, InvalidRequestError, NotFoundError
 from cs_mcp.guard import Targets
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.entry_schema import check_entry_fields, editable_fields, missing_mandatory
@@ -99,6 +99,42 @@ def entry_path(content_type: str, locale: str, uid: str | None = None, action: s
     return f"{path}?locale={locale}"
 
 
+async def localized_locales(state: AppState, content_type: str, uid: str) -> tuple[str, ...]:
+    """The entry's localized locales; none if Contentstack cannot say (the entry was read a
+    moment ago, so a refusal here is not a reason to stop)."""
+    try:
+        return tuple(await state.client.entries.localized_locales(content_type, uid))
+    except NotFoundError:
+        return ()
+
+
+async def removal_reach(state: AppState, content_type: str, uid: str, loc: str) -> tuple[Entry, Targets]:
+    """The entry's version in `loc`, and what removing it (a delete, an unlocalize) reaches: the
+    content type, the locale and the environments that version is published to there; in the
+    master locale, where a delete takes every localized version with it, also their locales and
+    the environments each is published to.
+
+    Raises:
+        ToolError: the entry has no version in `loc`.
+    """
+    current = await current_entry(state, content_type, uid, loc)
+    locales = (loc,)
+    live = await published_environments(state, current, locales)
+    if loc == await state.meta.master_locale():
+        localized = tuple(code for code in await localized_locales(state, content_type, uid) if code != loc)
+        locales += localized
+        # Each localized version carries its own publish details: the environments it leaves
+        # are reached too, which the master's version does not show.
+        for code in localized:
+            try:
+                version = await state.client.entries.get(content_type, uid, source="draft", locale=code)
+            except NotFoundError:
+                continue  # gone since it was listed: the delete does not reach it
+            live += await published_environments(state, version, (code,))
+        live = tuple(dict.fromkeys(live))
+    return current, Targets(content_types=(content_type,), locales=locales, environments=live)
+
+
 def entry_ref(content_type: str, locale: str, entry: Entry, *, keep_locale: bool = False) -> EntryRef:
     """The reference an answer carries to `entry`: in the locale it was answered in, else (or
     with `keep_locale`) in `locale`."""
@@ -144,13 +180,15 @@ async def run_removal(
     return outcome.answer(EntryWriteAnswer, entry=removed, notice=outcome.result)
 
 
-async def published_environments(state: AppState, entry: Entry, locales: Sequence[str]) -> tuple[str, ...]:
-    """The environments (by name) where `entry` is published in any of `locales`."""
-    details = entry.publish_details or []
-    if not isinstance(details, list):
-        details = [details]
-    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
-    found = [names.get(d.environment, d.environment) for d in details if d.locale in locales]
+async def published_environments(
+    state: AppState, item: ContentItem, locales: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The environments (by name) where the entry or asset `item` is published, in any of
+    `locales` (None: in any locale)."""
+    names = await state.meta.environment_names_by_uid()
+    found = [
+        names.get(d.environment, d.environment) for d in item.publish_records if locales is None or d.locale in locales
+    ]
     return tuple(dict.fromkeys(found))
 
 

@@ -57,6 +57,10 @@ class StackMetadata:
     async def environment_names(self) -> list[str]:
         return [e.name for e in await self.environments()]
 
+    async def environment_names_by_uid(self) -> dict[str, str]:
+        """Environment uid -> name: publish records and deployments name environments by uid."""
+        return {e.uid: e.name for e in await self.environments() if e.uid}
+
     async def locales(self) -> list[Locale]:
         return await self._locales.get()
 

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar, cast
 import anyio
 from pydantic import Field, ValidationError
 
-from cs_mcp.client import ContentstackError, Entry, NotFoundError, PublishDetail, ReleaseItem, SchemaField
+from cs_mcp.client import ContentstackError, Entry, NotFoundError, ReleaseItem, SchemaField
 from cs_mcp.guard import ItemTarget
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.models import ToolModel
@@ -195,9 +195,9 @@ def references(fields: Sequence[SchemaField], data: Mapping[str, Any], path: str
 
 def published_in(entry: Entry, locale: str | None, environment_ids: set[str]) -> bool:
     """Whether the entry is published in `locale` to the environment (known by name or uid)."""
-    details = entry.publish_details
-    listed: list[PublishDetail] = details if isinstance(details, list) else [details] if details else []
-    return any(d.environment in environment_ids and (locale is None or d.locale == locale) for d in listed)
+    return any(
+        d.environment in environment_ids and (locale is None or d.locale == locale) for d in entry.publish_records
+    )
 
 
 @dataclass

@@ -28,6 +28,7 @@ from cs_mcp.toolkit.arguments import (
 )
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
+from cs_mcp.toolkit.entry_writes import published_environments
 from cs_mcp.toolkit.identifiers import Uid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.shape import (
@@ -194,10 +195,6 @@ class AssetReferences(ReadAnswer):
     references: list[AssetUse]
 
 
-async def _environment_names(state: AppState) -> dict[str, str]:
-    return {e.uid: e.name for e in await state.meta.environments() if e.uid}
-
-
 @declare.read("Where an asset is used")
 async def get_asset_references(ctx: ToolContext, uid: AssetUidArg) -> AssetReferences:
     """Which entries use an asset (by uid, in which locale and version) and where each is
@@ -207,7 +204,7 @@ async def get_asset_references(ctx: ToolContext, uid: AssetUidArg) -> AssetRefer
         found = await state.client.assets.references(uid)
     except NotFoundError:
         raise ToolError(f"asset {uid} does not exist; find assets with query_assets") from None
-    names = await _environment_names(state)
+    names = await state.meta.environment_names_by_uid()
     uses = [
         AssetUse(
             content_type=r.content_type_uid,
@@ -431,10 +428,7 @@ async def _asset_reach(state: AppState, uid: str) -> Targets:
 
 async def _live(state: AppState, asset: Asset) -> tuple[str, ...]:
     """The environments (by name) the asset is published to."""
-    names = await _environment_names(state)
-    details = asset.publish_details or []
-    listed = details if isinstance(details, list) else [details]
-    return tuple(sorted({names.get(d.environment, d.environment) for d in listed}))
+    return tuple(sorted(await published_environments(state, asset)))
 
 
 @declare.delete("Delete an asset", read_back="get_asset on the asset (not found: it was deleted)")

@@ -20,6 +20,7 @@ from cs_mcp.guard import Targets
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
+from cs_mcp.toolkit.entry_writes import published_environments
 from cs_mcp.toolkit.identifiers import ContentTypeUid
 from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
@@ -125,16 +126,13 @@ async def _reached(state: AppState, content_type: str) -> Targets:
     is published, in any locale. Contentstack deletes every one of those versions with the
     content type."""
     locale_codes = await _fresh_locale_codes(state)
-    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
     environments: set[str] = set()
     locales: set[str] = set()
     for locale in locale_codes:
         async for entry in state.client.entries.each(content_type, locale=locale, limit=MAX_LIMIT):
             locales.add(entry.locale or locale)
-            details = entry.publish_details or []
-            for detail in details if isinstance(details, list) else [details]:
-                environments.add(names.get(detail.environment, detail.environment))
-                locales.add(detail.locale)
+            locales.update(detail.locale for detail in entry.publish_records)
+            environments.update(await published_environments(state, entry))
     return Targets(
         content_types=(content_type,), environments=tuple(sorted(environments)), locales=tuple(sorted(locales))
     )

@@ -34,8 +34,8 @@ from cs_mcp.toolkit.entry_writes import (
     EntryWriteAnswer,
     current_entry,
     entry_path,
-    published_environments,
     refuse_problems,
+    removal_reach,
     run_removal,
     saved_entry_answer,
     schema_problems,
@@ -282,15 +282,6 @@ async def create_entry(
     return saved_entry_answer(outcome, content_type, loc, "Entry created.")
 
 
-async def localized_locales(state: AppState, content_type: str, uid: str) -> tuple[str, ...]:
-    """The entry's localized locales; none if Contentstack cannot say (the entry was read a
-    moment ago, so a refusal here is not a reason to stop)."""
-    try:
-        return tuple(await state.client.entries.localized_locales(content_type, uid))
-    except NotFoundError:
-        return ()
-
-
 @declare.write("Update an entry", read_back="get_entry on the entry (its _version says whether the update was saved)")
 async def update_entry(
     call: WriteCall,
@@ -347,32 +338,6 @@ async def update_entry(
     return saved_entry_answer(outcome, content_type, loc, "Entry updated.")
 
 
-async def _deletion_reach(state: AppState, content_type: str, uid: str, loc: str) -> tuple[Entry, Targets]:
-    """The entry's version in `loc`, and what deleting it reaches: the environments it is
-    published to in that locale; in the master locale also every localized version (Contentstack
-    deletes them with it), their locales and the environments each is published to.
-
-    Raises:
-        ToolError: the entry has no version in `loc`.
-    """
-    current = await current_entry(state, content_type, uid, loc)
-    locales = (loc,)
-    live = await published_environments(state, current, locales)
-    if loc == await state.meta.master_locale():
-        localized = tuple(code for code in await localized_locales(state, content_type, uid) if code != loc)
-        locales += localized
-        # Each localized version carries its own publish details: the environments it leaves
-        # are reached too, which the master's version does not show.
-        for code in localized:
-            try:
-                version = await state.client.entries.get(content_type, uid, source="draft", locale=code)
-            except NotFoundError:
-                continue  # gone since it was listed: the delete does not reach it
-            live += await published_environments(state, version, (code,))
-        live = tuple(dict.fromkeys(live))
-    return current, Targets(content_types=(content_type,), locales=locales, environments=live)
-
-
 @declare.delete("Delete an entry", read_back="get_entry on the entry (not found: it was deleted)")
 async def delete_entry(
     call: WriteCall,
@@ -390,7 +355,7 @@ async def delete_entry(
         items=[f"entry {content_type}/{uid} ({loc})"],
     )
     await call.precheck(targets)
-    current, targets = await _deletion_reach(state, content_type, uid, loc)
+    current, targets = await removal_reach(state, content_type, uid, loc)
     live = targets.environments
     plan.targets = targets.named()
     plan.summary = f"delete entry {content_type}/{uid} in {loc} (version {current.version}, {current.title!r})" + (
@@ -398,7 +363,7 @@ async def delete_entry(
     )
 
     async def reach_now() -> Targets:
-        return (await _deletion_reach(state, content_type, uid, loc))[1]
+        return (await removal_reach(state, content_type, uid, loc))[1]
 
     async def execute(permits: Permits) -> str:
         await call.recheck_reach(targets, reach_now, f"deleting entry {content_type}/{uid} in {loc}")

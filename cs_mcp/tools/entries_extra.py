@@ -25,7 +25,7 @@ from cs_mcp.toolkit.entry_writes import (
     EntryWriteAnswer,
     current_entry,
     entry_path,
-    published_environments,
+    removal_reach,
     run_removal,
     saved_entry_answer,
     whole_entry,
@@ -109,7 +109,7 @@ async def get_entry_references(
     except NotFoundError:
         await _entry_locales(state, content_type, uid)  # says which of the two does not exist
         raise
-    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
+    names = await state.meta.environment_names_by_uid()
     referring = [
         ReferringEntry(
             content_type=r.content_type_uid,
@@ -234,19 +234,6 @@ async def localize_entry(
     return saved_entry_answer(outcome, content_type, locale, f"Entry localized in {locale}.")
 
 
-async def _unlocalizing_reach(state: AppState, content_type: str, uid: str, locale: str) -> tuple[Entry, Targets]:
-    """The entry's version in `locale`, and what unlocalizing it reaches: the content type, the
-    locale, and the environments that version is published to (it stays published there, so
-    their rules and [confirm] apply).
-
-    Raises:
-        ToolError: the entry has no version in `locale`.
-    """
-    current = await current_entry(state, content_type, uid, locale)
-    live = await published_environments(state, current, (locale,))
-    return current, Targets(content_types=(content_type,), locales=(locale,), environments=live)
-
-
 @declare.delete("Unlocalize an entry", read_back="get_entry_locales on the entry (localized: false in the locale)")
 async def unlocalize_entry(
     call: WriteCall,
@@ -271,7 +258,7 @@ async def unlocalize_entry(
             entry=EntryRef(content_type=content_type, uid=uid, locale=locale),
             notice=f"entry {content_type}/{uid} is not localized in {locale}; nothing was sent",
         )
-    current, targets = await _unlocalizing_reach(state, content_type, uid, locale)
+    current, targets = await removal_reach(state, content_type, uid, locale)
     live = targets.environments
     source = await _fallback_source(state, locale, own - {locale}, master)
     plan = call.plan(
@@ -290,7 +277,7 @@ async def unlocalize_entry(
     )
 
     async def reach_now() -> Targets:
-        return (await _unlocalizing_reach(state, content_type, uid, locale))[1]
+        return (await removal_reach(state, content_type, uid, locale))[1]
 
     async def execute(permits: Permits) -> str:
         await call.recheck_reach(targets, reach_now, f"unlocalizing entry {content_type}/{uid} in {locale}")

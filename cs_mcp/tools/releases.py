@@ -702,7 +702,7 @@ async def release_reach(state: AppState, release_uid: str) -> Targets:
 
 async def scheduled_environments(state: AppState, release: Release) -> tuple[str, ...]:
     """The environments (by name) of the release's deployments that are still scheduled."""
-    names = {e.uid: e.name for e in await state.meta.environments() if e.uid}
+    names = await state.meta.environment_names_by_uid()
     found: list[str] = []
     for raw in release.status:
         if not isinstance(raw, dict):
