@@ -155,3 +155,10 @@ def header_refusal(names: Iterable[str], allowed: Sequence[str]) -> str | None:
         if name.lower() in ROUTING_HEADERS:
             return f"the header {name!r} can route the request to another site or path than target_url"
     return None
+
+
+def webhook_refusal(url: str, header_names: Iterable[str], allowed: Sequence[str]) -> str | None:
+    """Why a webhook that posts to `url` with custom headers named `header_names` may not send
+    under the destinations `allowed`, or None when it may (`destination_refusal`, then
+    `header_refusal`)."""
+    return destination_refusal(url, allowed) or header_refusal(header_names, allowed)

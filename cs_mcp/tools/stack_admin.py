@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cs_mcp import client
 from cs_mcp.guard import Targets
-from cs_mcp.guard.destinations import destination_refusal, header_refusal
+from cs_mcp.guard.destinations import webhook_refusal
 from cs_mcp.guard.scopes import Scope
 from cs_mcp.toolkit.context import AppState, ToolContext, app_state
 from cs_mcp.toolkit.declarations import ToolsetDeclarations
@@ -540,10 +540,8 @@ def _check_destination(call: WriteCall, target_url: str, headers: Sequence[Secre
         ToolError: the policy does not let webhooks send to `target_url`, or with those headers
             (nothing was sent).
     """
-    allowed = call.guard.policy.webhooks.destinations
-    refusal = destination_refusal(target_url, allowed) or header_refusal(
-        [header.header_name for header in headers or []], allowed
-    )
+    names = [header.header_name for header in headers or []]
+    refusal = webhook_refusal(target_url, names, call.guard.policy.webhooks.destinations)
     if refusal is not None:
         raise ToolError(f"a webhook may not send to this target_url: {refusal}. Nothing was sent.")
 
@@ -584,7 +582,7 @@ def _check_stored_destinations(call: WriteCall, found: client.Webhook | None) ->
     """
     allowed = call.guard.policy.webhooks.destinations
     for stored in found.destinations if found is not None else []:
-        refusal = destination_refusal(stored.target_url, allowed) or header_refusal(stored.header_names, allowed)
+        refusal = webhook_refusal(stored.target_url, stored.header_names, allowed)
         if refusal is not None:
             raise ToolError(
                 f"this webhook sends to {stored.target_url!r}: {refusal}. Give a target_url inside them,"
