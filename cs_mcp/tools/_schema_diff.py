@@ -63,10 +63,19 @@ def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
 
 @dataclass
 class SchemaDiff:
-    """What changes between two schemas: one line per field, and the paths of removed fields."""
+    """What changes between two schemas: one line per field, the paths of removed fields, and
+    the paths of references removed or changed (a removed group or block holding one counts by
+    its own path)."""
 
     lines: list[str] = field(default_factory=lambda: [])
     removed: list[str] = field(default_factory=lambda: [])
+    references: list[str] = field(default_factory=lambda: [])
+
+    def extend(self, other: SchemaDiff) -> None:
+        """Adds a nested diff's lines and paths to this one."""
+        self.lines += other.lines
+        self.removed += other.removed
+        self.references += other.references
 
     @property
     def empty(self) -> bool:
@@ -76,6 +85,21 @@ class SchemaDiff:
 def _show(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_reference(item: Field) -> bool:
+    """Whether the field's value points at entries: a reference field, or rich text with
+    embedded items (its `reference_to`; a global field's `reference_to` names its definition)."""
+    return item.get("data_type") == "reference" or (item.get("data_type") != "global_field" and "reference_to" in item)
+
+
+def _holds_reference(item: Field) -> bool:
+    """Whether the field is a reference or holds one among its nested fields, however deep."""
+    nested = [*cast(list[Any], item.get("schema") or [])]
+    for block in cast(list[Any], item.get("blocks") or []):
+        if isinstance(block, dict):
+            nested += cast(list[Any], cast(Field, block).get("schema") or [])
+    return _is_reference(item) or any(_holds_reference(cast(Field, f)) for f in nested if isinstance(f, dict))
 
 
 def _by_uid(fields: Sequence[Any]) -> dict[str, Field]:
@@ -97,20 +121,25 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
         if uid not in after:
             diff.lines.append(f"- {prefix}{uid} ({was.get('data_type')})")
             diff.removed.append(f"{prefix}{uid}")
+            if _holds_reference(was):
+                diff.references.append(f"{prefix}{uid}")
     for uid, now in after.items():
         path = f"{prefix}{uid}"
         was = before.get(uid)
         if was is None:
             diff.lines.append(f"+ {path} ({now.get('data_type')})")
             continue
-        for key in sorted((set(was) | set(now)) - set(NESTED)):
-            if was.get(key) != now.get(key):
-                diff.lines.append(f"~ {path}: {key} {_show(was.get(key))} -> {_show(now.get(key))}")
+        changed = [key for key in sorted((set(was) | set(now)) - set(NESTED)) if was.get(key) != now.get(key)]
+        diff.lines += [f"~ {path}: {key} {_show(was.get(key))} -> {_show(now.get(key))}" for key in changed]
         if was.get("data_type") != now.get("data_type"):
-            continue  # a field of another type: its nested fields are not comparable
-        nested = _nested_diff(was, now, f"{path}.")
-        diff.lines += nested.lines
-        diff.removed += nested.removed
+            # A field of another type: its nested fields are not comparable, and a reference
+            # anywhere in it is changed.
+            if _holds_reference(was) or _holds_reference(now):
+                diff.references.append(path)
+            continue
+        if changed and (_is_reference(was) or _is_reference(now)):
+            diff.references.append(path)
+        diff.extend(_nested_diff(was, now, f"{path}."))
     return diff
 
 
@@ -126,16 +155,18 @@ def _nested_diff(was: Field, now: Field, prefix: str) -> SchemaDiff:
         for uid in old_blocks.keys() - new_blocks.keys():
             diff.lines.append(f"- {prefix}{uid} (block)")
             diff.removed.append(f"{prefix}{uid}")
+            if _holds_reference(old_blocks[uid]):
+                diff.references.append(f"{prefix}{uid}")
         for uid, block in new_blocks.items():
             if uid not in old_blocks:
                 diff.lines.append(f"+ {prefix}{uid} (block)")
                 continue
-            inner = schema_diff(
-                cast(list[Field], old_blocks[uid].get("schema") or []),
-                cast(list[Field], block.get("schema") or []),
-                f"{prefix}{uid}.",
+            diff.extend(
+                schema_diff(
+                    cast(list[Field], old_blocks[uid].get("schema") or []),
+                    cast(list[Field], block.get("schema") or []),
+                    f"{prefix}{uid}.",
+                )
             )
-            diff.lines += inner.lines
-            diff.removed += inner.removed
         return diff
     return SchemaDiff()

@@ -10,6 +10,7 @@ never waive these two).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -26,7 +27,7 @@ from cs_mcp.toolkit.models import ToolModel
 from cs_mcp.toolkit.schema import JsonObjectListText, JsonObjectText
 from cs_mcp.toolkit.shape import MAX_LIMIT
 from cs_mcp.toolkit.write import Permits, PlannedRequest, WriteAnswer, WriteCall
-from cs_mcp.tools._schema_diff import UID_PATTERN, schema_diff, schema_problems
+from cs_mcp.tools._schema_diff import UID_PATTERN, SchemaDiff, schema_diff, schema_problems
 from cs_mcp.views import WRITE_PREVIEW_VIEW
 
 declare = ToolsetDeclarations(
@@ -112,11 +113,47 @@ async def _values_removed(state: AppState, content_type: str, removed: Sequence[
     return {path: counts for path in removed if (counts := await _entries_using(state, content_type, path))}
 
 
-def _removal_reach(content_type: str, by_locale: Mapping[str, Mapping[str, int]]) -> Targets:
-    """What removing the fields counted in `by_locale` reaches: the content type, and the
-    locales whose entries hold a value in one of them (Contentstack deletes those values)."""
-    reached = {locale for counts in by_locale.values() for locale in counts}
-    return Targets(content_types=(content_type,), locales=tuple(sorted(reached)))
+@dataclass
+class _Spread:
+    """Where a content type's entries are: the locales they are localized in, and the locales
+    and environments (by name) their publish records name."""
+
+    localized: set[str] = field(default_factory=lambda: set[str]())
+    published_in: set[str] = field(default_factory=lambda: set[str]())
+    environments: set[str] = field(default_factory=lambda: set[str]())
+
+
+async def _spread(state: AppState, content_type: str) -> _Spread:
+    """Reads every entry of `content_type` in every locale (the stack's locales read afresh)
+    for where they are. An entry Contentstack publishes in a language it is not localized in
+    (with the master's content) counts there, whichever read answers its record."""
+    spread = _Spread()
+    for locale in await _fresh_locale_codes(state):
+        async for entry in state.client.entries.each(content_type, locale=locale, limit=MAX_LIMIT):
+            spread.localized.add(entry.locale or locale)
+            spread.published_in.update(detail.locale for detail in entry.publish_records)
+            spread.environments.update(await published_environments(state, entry))
+    return spread
+
+
+async def _change_reach(
+    state: AppState, content_type: str, diff: SchemaDiff, by_locale: Mapping[str, Mapping[str, int]]
+) -> Targets:
+    """What changing `content_type` as `diff` says reaches: the content type; the locales whose
+    entries hold a value in a removed field (counted in `by_locale`: Contentstack deletes those
+    values); and, when a reference is removed or changed, the locales and environments its
+    entries are published in. Published versions keep their values, but Contentstack reads their
+    references by the latest schema until they are published again ("Content Type Change
+    Management")."""
+    locales = {locale for counts in by_locale.values() for locale in counts}
+    environments: set[str] = set()
+    if diff.references:
+        spread = await _spread(state, content_type)
+        locales |= spread.published_in
+        environments = spread.environments
+    return Targets(
+        content_types=(content_type,), environments=tuple(sorted(environments)), locales=tuple(sorted(locales))
+    )
 
 
 async def _reached(state: AppState, content_type: str) -> Targets:
@@ -125,16 +162,11 @@ async def _reached(state: AppState, content_type: str) -> Targets:
     localized in with the master's content), and the environments (by name) where any of them
     is published, in any locale. Contentstack deletes every one of those versions with the
     content type."""
-    locale_codes = await _fresh_locale_codes(state)
-    environments: set[str] = set()
-    locales: set[str] = set()
-    for locale in locale_codes:
-        async for entry in state.client.entries.each(content_type, locale=locale, limit=MAX_LIMIT):
-            locales.add(entry.locale or locale)
-            locales.update(detail.locale for detail in entry.publish_records)
-            environments.update(await published_environments(state, entry))
+    spread = await _spread(state, content_type)
     return Targets(
-        content_types=(content_type,), environments=tuple(sorted(environments)), locales=tuple(sorted(locales))
+        content_types=(content_type,),
+        environments=tuple(sorted(spread.environments)),
+        locales=tuple(sorted(spread.localized | spread.published_in)),
     )
 
 
@@ -252,11 +284,19 @@ async def update_content_type(
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
     by_locale = await _values_removed(state, content_type, diff.removed)
     used = {path: sum(counts.values()) for path, counts in by_locale.items()}
-    # Removing a field deletes its values in every locale that has them: a role limited to some
-    # locales is refused when entries in another one use the field.
-    targets = _removal_reach(content_type, by_locale)
+    # Removing a field deletes its values in every locale that has them, and a reference
+    # removed or changed reaches the published entries: a role limited to some locales or
+    # environments is refused when the entries reach further.
+    targets = await _change_reach(state, content_type, diff, by_locale)
+    live = targets.environments
     plan = call.plan(
-        f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}",
+        f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}"
+        + (
+            f"; entries published to {', '.join(live)} read {', '.join(diff.references)} by the new schema "
+            "until they are published again"
+            if live
+            else ""
+        ),
         targets,
         requests=[
             PlannedRequest(method="PUT", path=f"/v3/content_types/{content_type}", summary="save the new definition")
@@ -283,12 +323,13 @@ async def update_content_type(
             definition[key] = value
 
     async def execute(permits: Permits) -> ContentType:
-        if diff.removed:
+        if diff.removed or diff.references:
 
-            async def removal_reach() -> Targets:
-                return _removal_reach(content_type, await _values_removed(state, content_type, diff.removed))
+            async def reach() -> Targets:
+                removed = await _values_removed(state, content_type, diff.removed)
+                return await _change_reach(state, content_type, diff, removed)
 
-            await call.recheck_reach(targets, removal_reach, f"changing content type {content_type!r}")
+            await call.recheck_reach(targets, reach, f"changing content type {content_type!r}")
         updated = await state.client.content_types.update(
             content_type, definition, permit=permits.for_operation("content_type.update")
         )

@@ -352,3 +352,108 @@ async def test_a_content_type_change_reaching_a_locale_localized_while_its_human
         mode=mode,
     )
     assert "locale fr-fr" in refusal
+
+
+# Contentstack's "Content Type Change Management": schema changes do not touch published
+# entries, except their references, read by the latest schema until they are published again.
+RELATED = {"uid": "related", "display_name": "Related", "data_type": "reference", "reference_to": ["news"]}
+BYLINE = {
+    "uid": "byline",
+    "display_name": "Byline",
+    "data_type": "group",
+    "schema": [{"uid": "author", "display_name": "Author", "data_type": "reference", "reference_to": ["author"]}],
+}
+# The news designer, who may publish, to development only.
+DEVELOPMENT_NEWS_DESIGNER = NEWS_DESIGNER.replace('locales = ["en-us"]', 'environments = ["development"]').replace(
+    '"cm.entry:write",', '"cm.entry:write", "cm.entry:publish",'
+)
+
+
+def linked_news_desk(*, live: bool = True) -> SandboxStack:
+    """`news_desk`'s entry with a related story and a byline, its version 2 live in
+    production unless not `live`."""
+    stack = news_desk()
+    stack.save_content_type("news", [TITLE, SUMMARY, RELATED, BYLINE])
+    related = [{"uid": "blt_news", "_content_type_uid": "news"}]
+    stack.save_entry("news", "blt_news", {"title": "News", "summary": "What happened", "related": related})
+    if live:
+        stack.publish("news", "blt_news", "production", version=2)
+    return stack
+
+
+async def plan_of(stack: SandboxStack, arguments: dict[str, Any]) -> tuple[bool, str, dict[str, Any] | None]:
+    """Whether the development-only designer's dry run of `update_content_type` on news was
+    refused, its text, and its plan when it was not."""
+    guard = Guard(parse_policy(DEVELOPMENT_NEWS_DESIGNER))
+    env = {"CS_MCP_TOOLSETS": "content_types"}
+    async with stack.client("news-designer", guard=guard, env=env) as client:
+        answer = await client.call_tool("update_content_type", {"content_type": "news", "dry_run": True, **arguments})
+    assert stack.writes() == []
+    return answer.is_error, text_of(answer), None if answer.is_error else structured(answer)["plan"]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"remove_fields": ["related"]},
+        {"remove_fields": ["byline"]},
+        {"schema": [TITLE, SUMMARY, RELATED | {"reference_to": ["news", "author"]}, BYLINE]},
+        {"schema": [TITLE, SUMMARY, RELATED | {"data_type": "text"}, BYLINE]},
+        {"schema": [TITLE, SUMMARY, RELATED, BYLINE | {"schema": []}]},
+    ],
+    ids=["remove", "remove-group-holding-one", "retarget", "retype", "remove-nested"],
+)
+async def test_a_role_limited_to_development_may_not_change_a_reference_of_entries_live_in_production(
+    arguments: dict[str, Any],
+) -> None:
+    refused, text, _ = await plan_of(linked_news_desk(), arguments)
+    assert refused
+    assert "may not write to environment production" in text
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"remove_fields": ["summary"]}, {"schema": [TITLE, SUMMARY | {"display_name": "Standfirst"}, RELATED, BYLINE]}],
+    ids=["remove", "rename"],
+)
+async def test_changing_a_field_that_is_no_reference_does_not_reach_where_entries_are_published(
+    arguments: dict[str, Any],
+) -> None:
+    refused, text, plan = await plan_of(linked_news_desk(), arguments)
+    assert not refused, text
+    assert plan is not None
+    assert "environment" not in plan["targets"]
+
+
+async def test_changing_a_reference_names_the_environments_whose_entries_read_it_by_the_new_schema() -> None:
+    stack = linked_news_desk()
+    stack.publish("news", "blt_news", "development", version=2)
+    async with news_designer(stack) as client:
+        planned = await client.call_tool(
+            "update_content_type", {"content_type": "news", "remove_fields": ["related"], "dry_run": True}
+        )
+    plan = structured(planned)["plan"]
+    assert plan["targets"]["environment"] == ["development", "production"]
+    assert plan["targets"]["locale"] == ["en-us"]
+    assert "published to development, production read related" in plan["summary"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_removing_a_reference_of_entries_published_to_production_while_its_human_agrees_is_refused(
+    mode: ConnectMode,
+) -> None:
+    stack = linked_news_desk(live=False)
+
+    def go_live() -> None:
+        stack.publish("news", "blt_news", "production", version=2)
+
+    refusal = await stack.refused_after_agreeing(
+        go_live,
+        "update_content_type",
+        {"content_type": "news", "remove_fields": ["related"]},
+        role="news-designer",
+        guard=Guard(parse_policy(DEVELOPMENT_NEWS_DESIGNER)),
+        toolsets="content_types",
+        mode=mode,
+    )
+    assert "environment production" in refusal

@@ -1,0 +1,98 @@
+"""Which references a schema change removes or changes: what reaches the published entries
+(Contentstack reads their references by the latest schema until they are published again)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cs_mcp.tools._schema_diff import schema_diff
+
+TITLE: dict[str, Any] = {"uid": "title", "data_type": "text"}
+AUTHOR: dict[str, Any] = {"uid": "author", "data_type": "reference", "reference_to": ["person"]}
+BODY: dict[str, Any] = {
+    "uid": "body",
+    "data_type": "json",
+    "reference_to": ["sys_assets", "page"],
+    "field_metadata": {"embed_entry": True},
+}
+SEO: dict[str, Any] = {
+    "uid": "seo",
+    "data_type": "global_field",
+    "reference_to": "seo",
+    "schema": [{"uid": "keywords", "data_type": "text"}],
+}
+SECTIONS: dict[str, Any] = {
+    "uid": "sections",
+    "data_type": "blocks",
+    "blocks": [
+        {"uid": "quote", "schema": [{"uid": "text", "data_type": "text"}, AUTHOR | {"uid": "source"}]},
+        {"uid": "hero", "schema": [{"uid": "image", "data_type": "file"}]},
+    ],
+}
+OLD: list[dict[str, Any]] = [TITLE, AUTHOR, BODY, SEO, SECTIONS]
+
+
+def replaced(uid: str, field: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """OLD with the field `uid` replaced by `field` (None: removed)."""
+    new: list[dict[str, Any]] = []
+    for f in OLD:
+        if f["uid"] != uid:
+            new.append(f)
+        elif field is not None:
+            new.append(field)
+    return new
+
+
+@pytest.mark.parametrize(
+    ("new", "references"),
+    [
+        (replaced("author", None), ["author"]),
+        (replaced("author", AUTHOR | {"reference_to": ["person", "team"]}), ["author"]),
+        (replaced("author", AUTHOR | {"data_type": "text"}), ["author"]),
+        (replaced("body", None), ["body"]),
+        (replaced("body", BODY | {"reference_to": ["sys_assets"]}), ["body"]),
+        (replaced("sections", None), ["sections"]),
+        (replaced("sections", SECTIONS | {"blocks": [SECTIONS["blocks"][1]]}), ["sections.quote"]),
+        (
+            replaced("sections", SECTIONS | {"blocks": [{"uid": "quote", "schema": []}, SECTIONS["blocks"][1]]}),
+            ["sections.quote.source"],
+        ),
+    ],
+    ids=[
+        "removed",
+        "retargeted",
+        "retyped",
+        "rich-text-removed",
+        "rich-text-retargeted",
+        "blocks-removed",
+        "block-removed",
+        "nested-removed",
+    ],
+)
+def test_a_reference_removed_or_changed_is_named_by_its_path(new: list[dict[str, Any]], references: list[str]) -> None:
+    assert schema_diff(OLD, new).references == references
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        [*OLD, AUTHOR | {"uid": "editor"}],
+        replaced("title", TITLE | {"display_name": "Headline"}),
+        replaced("seo", SEO | {"display_name": "Search"}),
+        replaced("seo", None),
+        replaced("sections", SECTIONS | {"blocks": [SECTIONS["blocks"][0]]}),
+    ],
+    ids=[
+        "reference-added",
+        "text-renamed",
+        "global-field-renamed",
+        "global-field-without-references-removed",
+        "block-without-references-removed",
+    ],
+)
+def test_a_change_that_touches_no_existing_reference_names_none(new: list[dict[str, Any]]) -> None:
+    diff = schema_diff(OLD, new)
+    assert diff.lines
+    assert diff.references == []
