@@ -11,7 +11,8 @@ Choices the documentation leaves open:
 - A uid that is taken answers 422 error_code 115 with `errors.uid`; a missing content type
   answers 422 error_code 118, like every read of one.
 - An update replaces the title, description, schema and options; a top-level field taken out
-  of the schema loses its values in the latest version of every entry.
+  of the schema, given another data type or made multiple or single loses its values in the
+  latest version of every entry (nested fields keep theirs).
 - Deleting a content type that has entries needs `force=true` (else 422 error_code 115);
   it deletes the entries, their versions and where they are published.
 """
@@ -88,6 +89,19 @@ def definition_problems(definition: dict[str, Any]) -> dict[str, list[str]]:
     return problems
 
 
+def _dropped_fields(old: Any, new: Any) -> set[str]:
+    """The top-level fields of schema `old` whose values go: taken out of `new`, or given
+    another data type or `multiple` there."""
+    now = {str(f["uid"]): f for f in cast(list[dict[str, Any]], new)}
+    return {
+        str(f["uid"])
+        for f in cast(list[dict[str, Any]], old)
+        if (kept := now.get(str(f["uid"]))) is None
+        or kept.get("data_type") != f.get("data_type")
+        or bool(kept.get("multiple")) != bool(f.get("multiple"))
+    }
+
+
 def _invalid(message: str, errors: dict[str, list[str]]) -> RequestRefused:
     return invalid(message, errors, code=CONTENT_TYPE_INVALID_CODE)
 
@@ -128,13 +142,12 @@ class ContentTypes:
             }
             if problems := definition_problems(merged):
                 raise _invalid("Content Type update failed. Please enter valid data.", problems)
-            old = {str(f["uid"]) for f in cast(list[dict[str, Any]], current["schema"])}
-            new = {str(f["uid"]) for f in cast(list[dict[str, Any]], merged["schema"])}
+            dropped = _dropped_fields(current["schema"], merged["schema"])
             store.save_content_type(
                 conn, merged | {"created_at": current["created_at"], "updated_at": store.iso(self.state.clock.now())}
             )
-            if old - new:
-                store.drop_entry_fields(conn, uid, old - new)
+            if dropped:
+                store.drop_entry_fields(conn, uid, dropped)
             updated = store.get_content_type(conn, uid)
         return JSONResponse({"notice": "Content Type updated successfully.", "content_type": updated})
 

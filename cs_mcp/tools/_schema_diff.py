@@ -63,18 +63,19 @@ def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
 
 @dataclass
 class SchemaDiff:
-    """What changes between two schemas: one line per field, the paths of removed fields, and
-    the paths of references removed or changed (a removed group or block holding one counts by
-    its own path)."""
+    """What changes between two schemas: one line per field; the paths of the fields whose
+    values Contentstack drops from every entry (removed, given another data type, or made
+    multiple or single: "Scenarios Where Editing a Content Type Is Unsafe"); and the paths of
+    references removed or changed (a removed group or block holding one counts by its own path)."""
 
     lines: list[str] = field(default_factory=lambda: [])
-    removed: list[str] = field(default_factory=lambda: [])
+    dropped: list[str] = field(default_factory=lambda: [])
     references: list[str] = field(default_factory=lambda: [])
 
     def extend(self, other: SchemaDiff) -> None:
         """Adds a nested diff's lines and paths to this one."""
         self.lines += other.lines
-        self.removed += other.removed
+        self.dropped += other.dropped
         self.references += other.references
 
     @property
@@ -120,7 +121,7 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
     for uid, was in before.items():
         if uid not in after:
             diff.lines.append(f"- {prefix}{uid} ({was.get('data_type')})")
-            diff.removed.append(f"{prefix}{uid}")
+            diff.dropped.append(f"{prefix}{uid}")
             if _holds_reference(was):
                 diff.references.append(f"{prefix}{uid}")
     for uid, now in after.items():
@@ -131,6 +132,8 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
             continue
         changed = [key for key in sorted((set(was) | set(now)) - set(NESTED)) if was.get(key) != now.get(key)]
         diff.lines += [f"~ {path}: {key} {_show(was.get(key))} -> {_show(now.get(key))}" for key in changed]
+        if was.get("data_type") != now.get("data_type") or bool(was.get("multiple")) != bool(now.get("multiple")):
+            diff.dropped.append(path)
         if was.get("data_type") != now.get("data_type"):
             # A field of another type: its nested fields are not comparable, and a reference
             # anywhere in it is changed.
@@ -154,7 +157,7 @@ def _nested_diff(was: Field, now: Field, prefix: str) -> SchemaDiff:
         new_blocks = _by_uid(cast(list[Any], now.get("blocks") or []))
         for uid in old_blocks.keys() - new_blocks.keys():
             diff.lines.append(f"- {prefix}{uid} (block)")
-            diff.removed.append(f"{prefix}{uid}")
+            diff.dropped.append(f"{prefix}{uid}")
             if _holds_reference(old_blocks[uid]):
                 diff.references.append(f"{prefix}{uid}")
         for uid, block in new_blocks.items():

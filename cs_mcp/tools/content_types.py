@@ -108,9 +108,26 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> dict[
     return counts
 
 
-async def _values_removed(state: AppState, content_type: str, removed: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Per removed field path that entries use, how many hold a value in it, per locale."""
-    return {path: counts for path in removed if (counts := await _entries_using(state, content_type, path))}
+async def _values_dropped(state: AppState, content_type: str, dropped: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Per path of a field whose values go (`SchemaDiff.dropped`) that entries use, how many
+    hold a value in it, per locale."""
+    return {path: counts for path in dropped if (counts := await _entries_using(state, content_type, path))}
+
+
+def _losses_shown(lines: Sequence[str], used: Mapping[str, int]) -> list[str]:
+    """The plan's lines, the first line that drops each field in `used` (its removal, or the
+    change of its data type or of `multiple`) saying how many entries lose their values."""
+    shown: list[str] = []
+    told: set[str] = set()
+    for line in lines:
+        path, _, change = line[2:].partition(" ")
+        path = path.removesuffix(":")
+        drops = line.startswith("- ") or change.startswith(("data_type ", "multiple "))
+        if drops and path in used and path not in told:
+            told.add(path)
+            line = f"{line} (values in {used[path]} entries are deleted)"
+        shown.append(line)
+    return shown
 
 
 @dataclass
@@ -140,8 +157,8 @@ async def _change_reach(
     state: AppState, content_type: str, diff: SchemaDiff, by_locale: Mapping[str, Mapping[str, int]]
 ) -> Targets:
     """What changing `content_type` as `diff` says reaches: the content type; the locales whose
-    entries hold a value in a removed field (counted in `by_locale`: Contentstack deletes those
-    values); and, when a reference is removed or changed, the locales and environments its
+    entries hold a value in a field whose values go (counted in `by_locale`: Contentstack
+    deletes those values); and, when a reference is removed or changed, the locales and environments its
     entries are published in. Published versions keep their values, but Contentstack reads their
     references by the latest schema until they are published again ("Content Type Change
     Management")."""
@@ -265,8 +282,8 @@ async def update_content_type(
 ) -> ContentTypeWriteAnswer:
     """Change a content type: add_fields / remove_fields, or the whole new schema, and its
     title, description or options. The plan (try dry_run first) lists the change field by
-    field: + added, - removed, ~ changed. Removing fields that entries use deletes their values
-    and always needs the user's confirmation."""
+    field: + added, - removed, ~ changed. Removing fields that entries use, or changing their
+    data_type or multiple, deletes their values and always needs the user's confirmation."""
     state = call.state
     if all(v is None for v in (schema, add_fields, remove_fields, title, description, options)):
         raise ToolError("pass at least one of schema, add_fields, remove_fields, title, description or options")
@@ -282,9 +299,9 @@ async def update_content_type(
     for key, value in (("title", title), ("description", description), ("options", options)):
         if value is not None and value != current.get(key):
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
-    by_locale = await _values_removed(state, content_type, diff.removed)
+    by_locale = await _values_dropped(state, content_type, diff.dropped)
     used = {path: sum(counts.values()) for path, counts in by_locale.items()}
-    # Removing a field deletes its values in every locale that has them, and a reference
+    # Removing or retyping a field deletes its values in every locale that has them, and a reference
     # removed or changed reaches the published entries: a role limited to some locales or
     # environments is refused when the entries reach further.
     targets = await _change_reach(state, content_type, diff, by_locale)
@@ -307,14 +324,9 @@ async def update_content_type(
         outcome = await call.noop(targets, plan, "the content type already has this definition; nothing to send")
         return outcome.answer(ContentTypeWriteAnswer, notice="No change.")
     if used:
-        plan.items = [
-            f"{line} (values in {used[line[2:].split(' ')[0]]} entries are deleted)"
-            if line.startswith("- ") and line[2:].split(" ")[0] in used
-            else line
-            for line in diff.lines
-        ]
+        plan.items = _losses_shown(diff.lines, used)
         call.insist_on_confirmation(
-            f"it removes field{'s' if len(used) != 1 else ''} {', '.join(sorted(used))} that entries use"
+            f"it deletes the values entries hold in field{'s' if len(used) != 1 else ''} {', '.join(sorted(used))}"
         )
     definition = {k: v for k, v in current.items() if k in ("title", "description", "options")}
     definition.update({"uid": content_type, "schema": new_schema})
@@ -323,11 +335,11 @@ async def update_content_type(
             definition[key] = value
 
     async def execute(permits: Permits) -> ContentType:
-        if diff.removed or diff.references:
+        if diff.dropped or diff.references:
 
             async def reach() -> Targets:
-                removed = await _values_removed(state, content_type, diff.removed)
-                return await _change_reach(state, content_type, diff, removed)
+                dropped = await _values_dropped(state, content_type, diff.dropped)
+                return await _change_reach(state, content_type, diff, dropped)
 
             await call.recheck_reach(targets, reach, f"changing content type {content_type!r}")
         updated = await state.client.content_types.update(

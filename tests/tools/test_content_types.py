@@ -125,6 +125,52 @@ async def test_removing_a_field_that_entries_use_needs_a_yes_and_then_drops_its_
     assert all("sku" not in e for e in entries)
 
 
+def with_sku(sandbox: OnSandbox, **changes: Any) -> list[dict[str, Any]]:
+    """The product schema with `changes` made to its sku field."""
+    return [f | changes if f["uid"] == "sku" else f for f in schema_of(sandbox, "product")]
+
+
+@pytest.mark.parametrize(
+    ("changes", "line"),
+    [
+        ({"data_type": "number"}, '~ sku: data_type "text" -> "number" (values in'),
+        ({"multiple": True}, "~ sku: multiple false -> true (values in"),
+    ],
+    ids=["retyped", "made-multiple"],
+)
+async def test_changing_how_a_field_entries_use_holds_its_value_needs_a_yes_and_then_drops_its_values(
+    changes: dict[str, Any], line: str
+) -> None:
+    # "Scenarios Where Editing a Content Type Is Unsafe": a field given another data type or
+    # marked multiple loses its data in every entry.
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        schema = with_sku(sandbox, **changes)
+        asked = await call(sandbox, "update_content_type", {"content_type": "product", "schema": schema})
+        assert len(sandbox.transport.writes()) == 0
+        token = asked["confirmation"]["confirmation_token"]
+        done = await call(
+            sandbox, "update_content_type", {"content_type": "product", "schema": schema, "confirmation_token": token}
+        )
+        entries = (await call(sandbox, "query_entries", {"content_type": "product", "limit": 5}))["entries"]
+    assert asked["verdict"]["decision"] == "confirm"
+    assert "sku" in asked["verdict"]["reason"]
+    assert [item for item in asked["plan"]["items"] if item.startswith(line)]
+    assert done["written"]
+    assert entries
+    assert all("sku" not in e for e in entries)
+
+
+async def test_renaming_a_field_entries_use_keeps_its_values_and_needs_no_confirmation() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        schema = with_sku(sandbox, display_name="Stock keeping unit")
+        done = await call(sandbox, "update_content_type", {"content_type": "product", "schema": schema})
+        entries = (await call(sandbox, "query_entries", {"content_type": "product", "limit": 5}))["entries"]
+    assert done["written"]
+    assert done["plan"]["items"] == ['~ sku: display_name "SKU" -> "Stock keeping unit"']
+    assert entries
+    assert all("sku" in e for e in entries)
+
+
 async def test_removing_a_field_no_entry_uses_needs_no_confirmation() -> None:
     async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
         await call(sandbox, "create_content_type", {"uid": "faq", "title": "FAQ", "schema": [TITLE, ANSWER]})
@@ -238,15 +284,21 @@ async def test_a_role_limited_to_the_master_locale_may_not_delete_a_content_type
     assert "may not write to locale fr-fr" in text_of(denied)
 
 
-async def test_a_role_limited_to_the_master_locale_may_not_remove_a_field_localized_entries_use() -> None:
+@pytest.mark.parametrize("change", ["remove", "retype", "make-multiple"])
+async def test_a_role_limited_to_the_master_locale_may_not_drop_the_values_localized_entries_hold(change: str) -> None:
     async with on_sandbox(role="product-designer", policy=EN_US_PRODUCT_DESIGNER) as sandbox:
+        arguments: dict[str, Any] = {
+            "remove": {"remove_fields": ["sku"]},
+            "retype": {"schema": with_sku(sandbox, data_type="number")},
+            "make-multiple": {"schema": with_sku(sandbox, multiple=True)},
+        }[change]
         denied = await sandbox.client.call_tool(
-            "update_content_type", {"content_type": "product", "remove_fields": ["sku"], "dry_run": True}
+            "update_content_type", {"content_type": "product", "dry_run": True, **arguments}
         )
-        fields = [f["uid"] for f in schema_of(sandbox, "product")]
+        fields = schema_of(sandbox, "product")
     assert denied.is_error
     assert "may not write to locale fr-fr" in text_of(denied)
-    assert "sku" in fields
+    assert fields == with_sku(sandbox)
 
 
 # A designer of news who edits it in en-us only.
@@ -331,7 +383,12 @@ async def test_entries_answered_from_another_locale_do_not_count_as_using_a_fiel
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 @pytest.mark.parametrize(
     ("tool", "arguments"),
-    [("delete_content_type", {}), ("update_content_type", {"remove_fields": ["summary"]})],
+    [
+        ("delete_content_type", {}),
+        ("update_content_type", {"remove_fields": ["summary"]}),
+        ("update_content_type", {"schema": [TITLE, SUMMARY | {"data_type": "json"}]}),
+    ],
+    ids=["delete", "remove-field", "retype-field"],
 )
 async def test_a_content_type_change_reaching_a_locale_localized_while_its_human_agrees_is_refused(
     mode: ConnectMode, tool: str, arguments: dict[str, Any]

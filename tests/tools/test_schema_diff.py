@@ -10,7 +10,7 @@ import pytest
 from cs_mcp.tools._schema_diff import schema_diff
 
 TITLE: dict[str, Any] = {"uid": "title", "data_type": "text"}
-AUTHOR: dict[str, Any] = {"uid": "author", "data_type": "reference", "reference_to": ["person"]}
+AUTHOR: dict[str, Any] = {"uid": "author", "data_type": "reference", "reference_to": ["person"], "multiple": True}
 BODY: dict[str, Any] = {
     "uid": "body",
     "data_type": "json",
@@ -96,3 +96,32 @@ def test_a_change_that_touches_no_existing_reference_names_none(new: list[dict[s
     diff = schema_diff(OLD, new)
     assert diff.lines
     assert diff.references == []
+
+
+@pytest.mark.parametrize(
+    ("new", "dropped"),
+    [
+        (replaced("author", None), ["author"]),
+        (replaced("title", TITLE | {"data_type": "number"}), ["title"]),
+        (replaced("title", TITLE | {"multiple": True}), ["title"]),
+        (replaced("author", AUTHOR | {"multiple": False}), ["author"]),
+        (replaced("sections", SECTIONS | {"blocks": [SECTIONS["blocks"][1]]}), ["sections.quote"]),
+        (replaced("title", TITLE | {"display_name": "Headline"}), []),
+        (replaced("title", TITLE | {"multiple": False}), []),
+        (replaced("author", AUTHOR | {"reference_to": ["person", "team"]}), []),
+    ],
+    ids=[
+        "removed",
+        "retyped",
+        "made-multiple",
+        "made-single",
+        "block-removed",
+        "renamed",
+        "multiple-stated",
+        "retargeted",
+    ],
+)
+def test_a_field_removed_retyped_or_made_multiple_or_single_drops_its_values(
+    new: list[dict[str, Any]], dropped: list[str]
+) -> None:
+    assert schema_diff(OLD, new).dropped == dropped
