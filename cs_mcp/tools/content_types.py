@@ -158,10 +158,10 @@ async def _change_reach(
 ) -> Targets:
     """What changing `content_type` as `diff` says reaches: the content type; the locales whose
     entries hold a value in a field whose values go (counted in `by_locale`: Contentstack
-    deletes those values); and, when a reference is removed or changed, the locales and environments its
-    entries are published in. Published versions keep their values, but Contentstack reads their
-    references by the latest schema until they are published again ("Content Type Change
-    Management")."""
+    deletes those values); and, when a reference is removed or changed, the locales and
+    environments its entries are published in. Published versions keep their values, but
+    Contentstack reads their references by the latest schema until they are published again
+    ("Content Type Change Management")."""
     locales = {locale for counts in by_locale.values() for locale in counts}
     environments: set[str] = set()
     if diff.references:
@@ -301,9 +301,9 @@ async def update_content_type(
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
     by_locale = await _values_dropped(state, content_type, diff.dropped)
     used = {path: sum(counts.values()) for path, counts in by_locale.items()}
-    # Removing or retyping a field deletes its values in every locale that has them, and a reference
-    # removed or changed reaches the published entries: a role limited to some locales or
-    # environments is refused when the entries reach further.
+    # Removing or retyping a field deletes its values in every locale that has them, and a
+    # reference removed or changed reaches the published entries: a role limited to some
+    # locales or environments is refused when the entries reach further.
     targets = await _change_reach(state, content_type, diff, by_locale)
     live = targets.environments
     plan = call.plan(
