@@ -22,7 +22,8 @@ Field = dict[str, Any]
 
 def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
     """Every problem of a schema, as sentences: a field without a valid uid, a uid used twice
-    among siblings, no display_name, an unknown data_type; groups and blocks checked inside."""
+    among siblings (or a block uid among blocks), no display_name, an unknown data_type; groups
+    and blocks checked inside."""
     problems: list[str] = []
     seen: set[str] = set()
     for index, raw in enumerate(schema):
@@ -50,13 +51,19 @@ def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
             if not isinstance(blocks, list):
                 problems.append(f"{at}: modular blocks need 'blocks'")
                 continue
+            block_uids: set[str] = set()
             for block in cast(list[Any], blocks):
                 if not isinstance(block, dict) or not isinstance(cast(Field, block).get("uid"), str):
                     problems.append(f"{at}: every block needs a uid")
                     continue
+                block_uid = str(cast(Field, block)["uid"])
+                if block_uid in block_uids:
+                    # Compared by uid, a second block of the same uid would hide the first.
+                    problems.append(f"{at}.{block_uid}: the block uid is used twice")
+                block_uids.add(block_uid)
                 nested = cast(Field, block).get("schema")
                 problems += schema_problems(
-                    cast(list[Field], nested if isinstance(nested, list) else []), f"{at}.{block['uid']}."
+                    cast(list[Field], nested if isinstance(nested, list) else []), f"{at}.{block_uid}."
                 )
     return problems
 
@@ -130,10 +137,14 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
         if was is None:
             diff.lines.append(f"+ {path} ({now.get('data_type')})")
             continue
-        changed = [key for key in sorted((set(was) | set(now)) - set(NESTED)) if was.get(key) != now.get(key)]
-        diff.lines += [f"~ {path}: {key} {_show(was.get(key))} -> {_show(now.get(key))}" for key in changed]
+        changed = _changed(was, now, path, diff)
         if was.get("data_type") != now.get("data_type") or bool(was.get("multiple")) != bool(now.get("multiple")):
             diff.dropped.append(path)
+        if was.get("data_type") == "global_field" and "reference_to" in changed:
+            # Another global field's fields: what the one it names now holds is not read here
+            # (the fields sent with it are not what Contentstack uses), so it counts as changed.
+            diff.references.append(path)
+            continue
         if was.get("data_type") != now.get("data_type"):
             # A field of another type: its nested fields are not comparable, and a reference
             # anywhere in it is changed.
@@ -144,6 +155,14 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
             diff.references.append(path)
         diff.extend(_nested_diff(was, now, f"{path}."))
     return diff
+
+
+def _changed(was: Field, now: Field, path: str, diff: SchemaDiff) -> list[str]:
+    """The settings of a field or block (not its nested fields) that differ, each added to
+    `diff` as a line."""
+    changed = [key for key in sorted((set(was) | set(now)) - set(NESTED)) if was.get(key) != now.get(key)]
+    diff.lines += [f"~ {path}: {key} {_show(was.get(key))} -> {_show(now.get(key))}" for key in changed]
+    return changed
 
 
 def _nested_diff(was: Field, now: Field, prefix: str) -> SchemaDiff:
@@ -163,6 +182,11 @@ def _nested_diff(was: Field, now: Field, prefix: str) -> SchemaDiff:
         for uid, block in new_blocks.items():
             if uid not in old_blocks:
                 diff.lines.append(f"+ {prefix}{uid} (block)")
+                continue
+            # A block's `reference_to` names the global field it is: another one holds other
+            # fields, whatever is sent with it.
+            if "reference_to" in _changed(old_blocks[uid], block, f"{prefix}{uid}", diff):
+                diff.references.append(f"{prefix}{uid}")
                 continue
             diff.extend(
                 schema_diff(

@@ -514,3 +514,34 @@ async def test_removing_a_reference_of_entries_published_to_production_while_its
         mode=mode,
     )
     assert "environment production" in refusal
+
+
+AUTHOR = {"uid": "author", "display_name": "Author", "data_type": "reference", "reference_to": ["author"]}
+# A global field used as a block, as Contentstack answers it with its definition's fields.
+PROMO = {"uid": "promo", "title": "Promo", "reference_to": "promo", "schema": [AUTHOR]}
+SECTIONS = {"uid": "sections", "display_name": "Sections", "data_type": "blocks", "blocks": [PROMO]}
+
+
+@pytest.mark.parametrize(
+    ("sections", "refusal"),
+    [
+        (SECTIONS | {"blocks": [PROMO | {"reference_to": "banner"}]}, "may not write to environment production"),
+        (
+            SECTIONS | {"blocks": [PROMO | {"schema": [AUTHOR | {"reference_to": ["news"]}]}, PROMO]},
+            "sections.promo: the block uid is used twice",
+        ),
+    ],
+    ids=["global-field-block-retargeted", "block-uid-used-twice"],
+)
+async def test_a_role_limited_to_development_may_not_change_a_reference_in_a_block_of_entries_live_in_production(
+    sections: dict[str, Any], refusal: str
+) -> None:
+    stack = news_desk()
+    stack.save_content_type("news", [TITLE, SUMMARY, SECTIONS])
+    promo = [{"promo": {"author": [{"uid": "blt_author", "_content_type_uid": "author"}]}}]
+    stack.save_entry("news", "blt_news", {"title": "News", "summary": "What happened", "sections": promo})
+    stack.publish("news", "blt_news", "production", version=2)
+    # With a change the plan shows, so that the definition is sent.
+    refused, text, plan = await plan_of(stack, {"schema": [TITLE, SUMMARY, sections], "title": "Newsroom"})
+    assert refused, plan
+    assert refusal in text

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cs_mcp.tools._schema_diff import schema_diff
+from cs_mcp.tools._schema_diff import schema_diff, schema_problems
 
 TITLE: dict[str, Any] = {"uid": "title", "data_type": "text"}
 AUTHOR: dict[str, Any] = {"uid": "author", "data_type": "reference", "reference_to": ["person"], "multiple": True}
@@ -125,3 +125,35 @@ def test_a_field_removed_retyped_or_made_multiple_or_single_drops_its_values(
     new: list[dict[str, Any]], dropped: list[str]
 ) -> None:
     assert schema_diff(OLD, new).dropped == dropped
+
+
+# A global field used as a block: the block names its definition in `reference_to`.
+PROMO: dict[str, Any] = {"uid": "promo", "title": "Promo", "reference_to": "promo", "schema": [AUTHOR]}
+
+
+def with_blocks(*blocks: dict[str, Any]) -> list[dict[str, Any]]:
+    """OLD with the modular blocks field holding `blocks`."""
+    return replaced("sections", SECTIONS | {"blocks": list(blocks)})
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "references"),
+    [
+        (OLD, replaced("seo", SEO | {"reference_to": "seo_v2"}), ["seo"]),
+        (OLD, replaced("seo", {k: v for k, v in SEO.items() if k != "schema"} | {"reference_to": "seo_v2"}), ["seo"]),
+        (with_blocks(PROMO), with_blocks(PROMO | {"reference_to": "banner"}), ["sections.promo"]),
+    ],
+    ids=["global-field", "global-field-sent-without-its-fields", "global-field-block"],
+)
+def test_a_global_field_pointed_at_another_definition_changes_the_references_it_holds(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], references: list[str]
+) -> None:
+    diff = schema_diff(old, new)
+    assert diff.references == references
+    assert f'~ {references[0]}: reference_to "' in "\n".join(diff.lines)
+
+
+def test_a_block_uid_used_twice_is_a_problem_of_the_schema() -> None:
+    changed = {"uid": "quote", "schema": [AUTHOR | {"reference_to": ["team"]}]}
+    problems = schema_problems([SECTIONS | {"blocks": [changed, *SECTIONS["blocks"]]}])
+    assert "sections.quote: the block uid is used twice" in problems
