@@ -147,11 +147,16 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
             continue
         if was.get("data_type") != now.get("data_type"):
             # A field of another type: its nested fields are not comparable, and a reference
-            # anywhere in it is changed.
-            if _holds_reference(was) or _holds_reference(now):
+            # anywhere in it is changed. A global field holds what the one it names holds,
+            # whatever is sent with it.
+            if _holds_reference(was) or _holds_reference(now) or now.get("data_type") == "global_field":
                 diff.references.append(path)
             continue
-        if changed and (_is_reference(was) or _is_reference(now)):
+        # A field holding a reference made multiple or single holds it at another place
+        # (in a list of values, or in one value).
+        if (changed and (_is_reference(was) or _is_reference(now))) or (
+            "multiple" in changed and _holds_reference(was)
+        ):
             diff.references.append(path)
         diff.extend(_nested_diff(was, now, f"{path}."))
     return diff

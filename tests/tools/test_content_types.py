@@ -545,3 +545,10 @@ async def test_a_role_limited_to_development_may_not_change_a_reference_in_a_blo
     refused, text, plan = await plan_of(stack, {"schema": [TITLE, SUMMARY, sections], "title": "Newsroom"})
     assert refused, plan
     assert refusal in text
+
+
+async def test_a_role_limited_to_development_may_not_make_a_group_holding_a_live_reference_multiple() -> None:
+    byline = BYLINE | {"multiple": True}
+    refused, text, plan = await plan_of(linked_news_desk(), {"schema": [TITLE, SUMMARY, RELATED, byline]})
+    assert refused, plan
+    assert "may not write to environment production" in text

@@ -157,3 +157,27 @@ def test_a_block_uid_used_twice_is_a_problem_of_the_schema() -> None:
     changed = {"uid": "quote", "schema": [AUTHOR | {"reference_to": ["team"]}]}
     problems = schema_problems([SECTIONS | {"blocks": [changed, *SECTIONS["blocks"]]}])
     assert "sections.quote: the block uid is used twice" in problems
+
+
+BYLINE: dict[str, Any] = {"uid": "byline", "data_type": "group", "schema": [AUTHOR]}
+
+
+@pytest.mark.parametrize(
+    ("was", "now"),
+    [
+        (BYLINE, BYLINE | {"multiple": True}),
+        (BYLINE | {"multiple": True}, BYLINE | {"multiple": False}),
+        (SEO | {"schema": [AUTHOR]}, SEO | {"schema": [AUTHOR], "multiple": True}),
+    ],
+    ids=["group-made-multiple", "group-made-single", "global-field-made-multiple"],
+)
+def test_a_field_holding_a_reference_made_multiple_or_single_changes_where_it_is(
+    was: dict[str, Any], now: dict[str, Any]
+) -> None:
+    assert schema_diff([TITLE, was], [TITLE, now]).references == [was["uid"]]
+
+
+def test_a_field_made_a_global_field_may_hold_references_whatever_fields_are_sent_with_it() -> None:
+    group = {"uid": "byline", "data_type": "group", "schema": [{"uid": "name", "data_type": "text"}]}
+    new = [TITLE, {"uid": "byline", "data_type": "global_field", "reference_to": "byline", "schema": group["schema"]}]
+    assert schema_diff([TITLE, group], new).references == ["byline"]
