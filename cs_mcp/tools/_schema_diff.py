@@ -154,9 +154,8 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
             continue
         # A field holding a reference made multiple or single holds it at another place
         # (in a list of values, or in one value).
-        if (changed and (_is_reference(was) or _is_reference(now))) or (
-            "multiple" in changed and _holds_reference(was)
-        ):
+        toggled = bool(was.get("multiple")) != bool(now.get("multiple"))
+        if (changed and (_is_reference(was) or _is_reference(now))) or (toggled and _holds_reference(was)):
             diff.references.append(path)
         diff.extend(_nested_diff(was, now, f"{path}."))
     return diff
