@@ -26,7 +26,12 @@ def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
     and blocks checked inside."""
     problems: list[str] = []
     seen: set[str] = set()
-    for index, raw in enumerate(schema):
+    for index, item in enumerate(cast(Sequence[Any], schema)):
+        if not isinstance(item, dict):
+            # Only the top level is parsed as a list of objects: nested lists may hold anything.
+            problems.append(f"{where}field {index + 1}: a field must be a JSON object")
+            continue
+        raw = cast(Field, item)
         uid = raw.get("uid")
         at = f"{where}{uid}" if isinstance(uid, str) else f"{where}field {index + 1}"
         if not isinstance(uid, str) or not UID_PATTERN.match(uid):

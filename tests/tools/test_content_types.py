@@ -83,6 +83,17 @@ async def test_every_problem_of_a_schema_is_named_at_once_and_nothing_is_sent() 
     assert "exists already" in text_of(taken)
 
 
+async def test_a_group_holding_something_other_than_fields_is_refused_with_the_problem_named() -> None:
+    group = {"uid": "byline", "display_name": "Byline", "data_type": "group", "schema": ["author"]}
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        result = await sandbox.client.call_tool(
+            "create_content_type", {"uid": "faq", "title": "FAQ", "schema": [TITLE, group]}
+        )
+        assert len(sandbox.transport.writes()) == 0
+    assert result.is_error
+    assert "byline.field 1: a field must be a JSON object" in text_of(result)
+
+
 async def test_an_update_shows_its_change_field_by_field_and_adding_a_field_needs_no_confirmation() -> None:
     async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
         schema = schema_of(sandbox, "author")

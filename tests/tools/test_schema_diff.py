@@ -181,3 +181,10 @@ def test_a_field_made_a_global_field_may_hold_references_whatever_fields_are_sen
     group = {"uid": "byline", "data_type": "group", "schema": [{"uid": "name", "data_type": "text"}]}
     new = [TITLE, {"uid": "byline", "data_type": "global_field", "reference_to": "byline", "schema": group["schema"]}]
     assert schema_diff([TITLE, group], new).references == ["byline"]
+
+
+def test_a_nested_field_that_is_no_object_is_a_problem_of_the_schema() -> None:
+    group = {"uid": "byline", "display_name": "Byline", "data_type": "group", "schema": ["author", 7]}
+    problems = schema_problems([group])
+    assert "byline.field 1: a field must be a JSON object" in problems
+    assert "byline.field 2: a field must be a JSON object" in problems
