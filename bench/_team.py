@@ -184,6 +184,7 @@ async def deployment(workdir: Path, **replica_env: str) -> AsyncGenerator[Deploy
                     CS_MCP_REDIS_URL=server.url,
                     CS_MCP_SECRET_KEY=SECRET_KEY,
                     CS_MCP_REPLICAS=str(REPLICAS),
+                    CS_MCP_REPLICA_NAME=f"replica-{n}",
                     CS_MCP_POLICY=str(policy),
                     CS_MCP_AUDIT_LOG=str(audit),
                     XDG_STATE_HOME=str(workdir / f"state-{n}"),

@@ -7,14 +7,16 @@ only the command; cs-mcp adds `CONTENTSTACK_AUTHTOKEN`, `CONTENTSTACK_OAUTH_TOKE
 `CS_MCP_RELEASE_VERSION` (the `release_version` header of release requests: `2.0` unless set;
 set it empty to send none), and the limits `CS_MCP_AUDIT_MAX_BYTES`, `CS_MCP_AUDIT_KEEP` and
 `CS_MCP_MAX_SESSIONS_PER_PRINCIPAL`; for replicas sharing state, `CS_MCP_REDIS_URL`,
-`CS_MCP_SECRET_KEY` and `CS_MCP_REPLICAS`; for people signing in through the team's identity
-provider over HTTP, `CS_MCP_OAUTH_ISSUER`, `CS_MCP_OAUTH_AUDIENCE`, `CS_MCP_OAUTH_JWKS_URL` and
-`CS_MCP_OAUTH_ALGORITHMS`; behind a reverse proxy, `CS_MCP_ALLOWED_HOSTS` (see docs/DEPLOY.md).
+`CS_MCP_SECRET_KEY`, `CS_MCP_REPLICAS` and `CS_MCP_REPLICA_NAME` (each replica's own); for
+people signing in through the team's identity provider over HTTP, `CS_MCP_OAUTH_ISSUER`,
+`CS_MCP_OAUTH_AUDIENCE`, `CS_MCP_OAUTH_JWKS_URL` and `CS_MCP_OAUTH_ALGORITHMS`; behind a reverse
+proxy, `CS_MCP_ALLOWED_HOSTS` (see docs/DEPLOY.md).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -58,6 +60,10 @@ DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 20
 DEFAULT_REPLICAS = 3
 # The shared HMAC key must be hard to guess: 32 characters of a random string at least.
 MIN_SECRET_KEY_LENGTH = 32
+# A replica's stable name: what a pod, a compose service or a systemd instance is called, short
+# and printable, so that it is one and the same id in Redis and in a log line.
+MAX_REPLICA_NAME_LENGTH = 100
+_REPLICA_NAME = re.compile(r"[A-Za-z0-9._@:-]+")
 
 
 def default_state_dir() -> Path:
@@ -150,6 +156,7 @@ class Settings(BaseModel):
     redis_url: SecretStr | None = None
     secret_key: SecretStr | None = None
     replicas: int = DEFAULT_REPLICAS
+    replica_name: str | None = None  # its id after a Redis outage (None: one of the process's own)
     oauth: OAuthSettings | None = None  # JWT access tokens from an identity provider, over HTTP
     allowed_hosts: tuple[str, ...] = ()  # names clients reach the HTTP server by, beyond its bind address
 
@@ -222,6 +229,7 @@ class Settings(BaseModel):
             **limits_from_env(get),
             redis_url=shared["redis_url"],
             secret_key=shared["secret_key"],
+            replica_name=replica_name_from_env(get("CS_MCP_REPLICA_NAME")),
             oauth=oauth_from_env(get),
             allowed_hosts=allowed_hosts_from_env(get("CS_MCP_ALLOWED_HOSTS")),
         )
@@ -377,6 +385,25 @@ def shared_state_from_env(get: Callable[[str], str | None]) -> dict[str, SecretS
             )
         found["redis_url"] = SecretStr(url)
     return found
+
+
+def replica_name_from_env(raw: str | None) -> str | None:
+    """`CS_MCP_REPLICA_NAME`: the replica's stable name (a pod, a compose service, a systemd
+    instance), or None when unset.
+
+    Raises:
+        ConfigError: a name longer than 100 characters, or with a character other than ASCII
+            letters, digits, `.`, `_`, `-`, `@` and `:`.
+    """
+    if raw is None:
+        return None
+    if len(raw) > MAX_REPLICA_NAME_LENGTH or not _REPLICA_NAME.fullmatch(raw):
+        raise ConfigError(
+            "CS_MCP_REPLICA_NAME",
+            f"expected at most {MAX_REPLICA_NAME_LENGTH} letters, digits, '.', '_', '-', '@' or ':' "
+            "(such as the pod's or the compose service's name)",
+        )
+    return raw
 
 
 _OAUTH_VARIABLES = ("CS_MCP_OAUTH_ISSUER", "CS_MCP_OAUTH_AUDIENCE", "CS_MCP_OAUTH_JWKS_URL")

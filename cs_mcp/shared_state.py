@@ -822,6 +822,8 @@ class SharedRateLimiter(RateLimiter):
         scope: the organization the limits count for (organization uid, else stack API key).
         replicas: N, for the fallback at 1/N of each limit while Redis is unreachable, and the
             replicas that must report back before the settling after an outage ends.
+        replica_name: this replica's stable name (`CS_MCP_REPLICA_NAME`), its id in the settling
+            rounds; None: an id of this process's own.
         clock, sleep: local time (the fallback, the retry delay); `shared_clock` replaces
             Redis's `TIME` (tests share one virtual clock between limiters).
     """
@@ -833,6 +835,7 @@ class SharedRateLimiter(RateLimiter):
         limits: RateLimits | None = None,
         *,
         replicas: int = DEFAULT_REPLICAS,
+        replica_name: str | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
         shared_clock: Clock | None = None,
@@ -853,8 +856,10 @@ class SharedRateLimiter(RateLimiter):
         self._in_flight = anyio.CapacityLimiter(_MAX_IN_FLIGHT)
         self._down_until: float | None = None
         self._warned = False
-        # This process's name in the settling rounds: a replica that restarts is a new one.
-        self.replica_id = secrets.token_hex(8)
+        # This replica's id in the settling rounds. Its stable name lets one that restarts count
+        # once; without one, a restarted replica is a new id and may end a round that another
+        # replica, still on its share, has not reported back in.
+        self.replica_id = replica_name or secrets.token_hex(8)
         self._settle_warned: set[str] = set()  # what `note_round` has said since the last outage
         # The settling rounds this replica reported back in without a request of their family
         # (family -> the round's cap, as Redis names it).
@@ -919,7 +924,8 @@ class SharedRateLimiter(RateLimiter):
             self._settle_warned.add("over")
             logger.warning(
                 "%d replicas reported back to Redis after an outage, more than CS_MCP_REPLICAS (%d): unless one "
-                "restarted meanwhile, more replicas run, and each one's share while Redis is down is too large",
+                "without CS_MCP_REPLICA_NAME restarted meanwhile, more replicas run, and each one's share while "
+                "Redis is down is too large",
                 back,
                 self.replicas,
             )
@@ -980,7 +986,11 @@ def shared_limiter(settings: Settings, limits: RateLimits) -> SharedRateLimiter 
     if settings.redis_url is None:
         return None
     return SharedRateLimiter(
-        connect(settings.redis_url.get_secret_value()), limit_scope(settings), limits, replicas=settings.replicas
+        connect(settings.redis_url.get_secret_value()),
+        limit_scope(settings),
+        limits,
+        replicas=settings.replicas,
+        replica_name=settings.replica_name,
     )
 
 

@@ -183,6 +183,24 @@ def test_redis_without_a_usable_secret_key_is_refused_naming_the_variable(env: d
     assert refused.value.variable == variable
 
 
+@pytest.mark.parametrize("name", ["cs-mcp-7d9f8b6c5-x2kq4", "cs-mcp-1", "cs-mcp@2", "web.mcp_3:blue", "n" * 100])
+def test_a_replica_name_such_as_a_pod_service_or_instance_name_is_read(name: str) -> None:
+    assert Settings.from_env({"CS_MCP_REPLICA_NAME": f" {name} "}).replica_name == name
+
+
+def test_without_a_replica_name_each_process_is_its_own_replica() -> None:
+    assert Settings.from_env({}).replica_name is None
+    assert Settings.from_env({"CS_MCP_REPLICA_NAME": "  "}).replica_name is None
+
+
+@pytest.mark.parametrize("name", ["n" * 101, "cs mcp 1", "cs-mcp/1", "réplica-1", "cs-mcp\n1"])
+def test_a_replica_name_too_long_or_with_other_characters_is_refused_naming_the_variable(name: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"CS_MCP_REPLICA_NAME": name})
+    assert refused.value.variable == "CS_MCP_REPLICA_NAME"
+    assert "at most 100" in str(refused.value)
+
+
 def test_oauth_settings_name_the_metadata_url_from_the_audience() -> None:
     realm = "https://idp.example/realms/team"
     env = oauth_env(realm, "https://mcp.example.com/mcp", f"{realm}/certs", ALGORITHMS="RS256, PS256")

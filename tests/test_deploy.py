@@ -45,6 +45,7 @@ def test_the_compose_file_runs_redis_three_replicas_and_a_proxy_in_front_of_them
         assert replica["depends_on"]["redis"]["condition"] == "service_healthy"
         assert "./policy.toml:/etc/cs-mcp/policy.toml:ro" in replica["volumes"]
         audit_logs.add(replica["environment"]["CS_MCP_AUDIT_LOG"])
+        assert Settings.from_env(replica["environment"]).replica_name == name, "a restart counts once"
     assert len(audit_logs) == len(REPLICAS), "each replica writes its own audit file"
     assert set(services["proxy"]["depends_on"]) == set(REPLICAS)
 
@@ -76,6 +77,7 @@ def test_the_systemd_unit_serves_each_instance_on_its_own_port_and_audit_file() 
     unit = (DEPLOY / "cs-mcp@.service").read_text()
     assert "--transport http --host 127.0.0.1 --port 800%i" in unit
     assert "CS_MCP_AUDIT_LOG=/var/lib/cs-mcp/audit-%i.jsonl" in unit
+    assert "Environment=CS_MCP_REPLICA_NAME=%i\n" in unit
     assert "EnvironmentFile=/etc/cs-mcp/cs-mcp.env" in unit
 
 

@@ -194,13 +194,19 @@ async def identity_provider_summary(
 
 
 def shared_state_summary(settings: Settings) -> str:
-    """Whether replicas share state, and whether the secret key they need is set (settings already
-    refuse a Redis URL without one; this says so before a replica is started)."""
+    """Whether replicas share state, whether the secret key they need is set (settings already
+    refuse a Redis URL without one; this says so before a replica is started), and the name this
+    replica reports back under after a Redis outage."""
     if settings.redis_url is None:
         key = "; CS_MCP_SECRET_KEY set" if settings.secret_key else ""
         return f"this process only (CS_MCP_REDIS_URL not set){key}"
     key = "CS_MCP_SECRET_KEY set" if settings.secret_key else "CS_MCP_SECRET_KEY MISSING"
-    return f"Redis (CS_MCP_REDIS_URL set), {key}, {settings.replicas} replicas"
+    name = (
+        f"this one named {settings.replica_name}"
+        if settings.replica_name
+        else "this one unnamed (CS_MCP_REPLICA_NAME not set: a restart counts as another replica)"
+    )
+    return f"Redis (CS_MCP_REDIS_URL set), {key}, {settings.replicas} replicas, {name}"
 
 
 def policy_summary(settings: Settings, guard: Guard) -> PolicySummary:

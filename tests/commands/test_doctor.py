@@ -346,8 +346,12 @@ async def test_it_reports_whether_replicas_share_state_and_whether_the_secret_ke
     key = "k" * 32
     shared_env = {"CS_MCP_REDIS_URL": "redis://127.0.0.1:1/0", "CS_MCP_SECRET_KEY": key, "CS_MCP_REPLICAS": "4"}
     _, shared, text = await run_doctor(shared_env, answering({}, seen))
+    _, named, _ = await run_doctor({**shared_env, "CS_MCP_REPLICA_NAME": "cs-mcp-2"}, answering({}, seen))
     assert alone["configuration"]["shared_state"].startswith("this process only")
-    assert shared["configuration"]["shared_state"] == "Redis (CS_MCP_REDIS_URL set), CS_MCP_SECRET_KEY set, 4 replicas"
+    assert shared["configuration"]["shared_state"].startswith(
+        "Redis (CS_MCP_REDIS_URL set), CS_MCP_SECRET_KEY set, 4 replicas, this one unnamed"
+    )
+    assert named["configuration"]["shared_state"].endswith("4 replicas, this one named cs-mcp-2")
     assert key not in text
 
 

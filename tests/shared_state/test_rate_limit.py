@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from cs_mcp.client import Places, RateLimits
 from cs_mcp.client._ratelimit import WINDOW_SECONDS
+from cs_mcp.config import Settings
 from cs_mcp.shared_state import (
     FLIGHT_HOLD_SECONDS,
     RATE_KEY_PREFIX,
@@ -22,6 +23,8 @@ from cs_mcp.shared_state import (
     SHARED_SPAN_SECONDS,
     SharedRateLimiter,
     connect,
+    shared_limiter,
+    shared_limiter_closed,
 )
 from tests.shared_state.conftest import RedisServer
 
@@ -77,13 +80,16 @@ class Replicas:
         replicas: int = 3,
         kind: type[L] = SharedRateLimiter,
         scope: str = "org-1",
+        name: str | None = None,
     ) -> L:
-        """One replica's limiter on `time`'s clock; `kind` is a subclass that fakes a fault."""
+        """One replica's limiter on `time`'s clock; `kind` is a subclass that fakes a fault;
+        `name` is its `CS_MCP_REPLICA_NAME`."""
         limiter = kind(
             connect(self._server.url),
             scope,
             limits,
             replicas=replicas,
+            replica_name=name,
             clock=time.now,
             sleep=time.sleep,
             shared_clock=time.now,
@@ -651,6 +657,50 @@ async def test_a_replica_restarted_with_a_new_id_ends_the_settling_once_it_reach
     await time.acquire(restarted, "cma.write")
     time.at = 10.0  # past the settling's floor
     assert await most_granted_in_one_window(time, first, 9) == 9, "three replicas back, the restarted one included"
+
+
+async def test_a_named_replica_that_restarts_after_reporting_back_is_counted_once_so_the_others_still_settle(
+    redis_server: RedisServer, replica: Replicas
+) -> None:
+    time = FrozenTime()
+    limits = RateLimits(cma_write=9)
+    first, second, third = (replica(time, limits, replicas=3, name=f"cs-mcp-{n}") for n in (1, 2, 3))
+    await through_an_outage(redis_server, time, first, second, third)
+    await time.acquire(first, "cma.write")
+    await time.acquire(second, "cma.write")  # the last come-back so far
+    restarted = replica(time, limits, replicas=3, name="cs-mcp-2")  # `second`, started again
+    time.at = 6.0
+    await time.acquire(restarted, "cma.write")
+    time.at = 10.0  # past the settling's floor
+    assert await most_granted_in_one_window(time, first, 6) == 3, "`third` may still be on its share, unseen"
+    await time.acquire(third, "cma.write")  # back from its share: a new round
+    await time.acquire(restarted, "cma.write")
+    time.at = 20.0
+    assert await most_granted_in_one_window(time, first, 9) == 9
+
+
+async def test_without_a_name_a_replica_that_restarts_after_reporting_back_counts_as_another_one(
+    redis_server: RedisServer, replica: Replicas
+) -> None:
+    time = FrozenTime()
+    first = await two_of_three_back(redis_server, time, replica)
+    restarted = replica(time, RateLimits(cma_write=9), replicas=3)  # `first` or `second`, started again
+    time.at = 6.0
+    await time.acquire(restarted, "cma.write")
+    time.at = 10.0
+    assert await most_granted_in_one_window(time, first, 9) == 9, "three ids back: the round ends before `third`"
+
+
+async def test_the_replica_name_setting_is_the_limiters_id_in_the_settling_rounds(redis_server: RedisServer) -> None:
+    env = {"CS_MCP_REDIS_URL": redis_server.url, "CS_MCP_SECRET_KEY": "k" * 32}
+    ids: list[str] = []
+    for name in ({"CS_MCP_REPLICA_NAME": "cs-mcp-2"}, {}, {}):
+        limiter = shared_limiter(Settings.from_env({**env, **name}), RateLimits())
+        assert limiter is not None
+        async with shared_limiter_closed(limiter):
+            ids.append(limiter.replica_id)
+    assert ids[0] == "cs-mcp-2"
+    assert ids[1] != ids[2], "without a name, each process is a replica of its own"
 
 
 async def test_a_replica_that_comes_back_again_starts_the_settling_over_for_every_replica(
