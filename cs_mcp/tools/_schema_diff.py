@@ -143,14 +143,16 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
             diff.lines.append(f"+ {path} ({now.get('data_type')})")
             continue
         changed = _changed(was, now, path, diff)
-        if was.get("data_type") != now.get("data_type") or bool(was.get("multiple")) != bool(now.get("multiple")):
+        retyped = was.get("data_type") != now.get("data_type")
+        toggled = bool(was.get("multiple")) != bool(now.get("multiple"))
+        if retyped or toggled:
             diff.dropped.append(path)
         if was.get("data_type") == "global_field" and "reference_to" in changed:
             # Another global field's fields: what the one it names now holds is not read here
             # (the fields sent with it are not what Contentstack uses), so it counts as changed.
             diff.references.append(path)
             continue
-        if was.get("data_type") != now.get("data_type"):
+        if retyped:
             # A field of another type: its nested fields are not comparable, and a reference
             # anywhere in it is changed. A global field holds what the one it names holds,
             # whatever is sent with it.
@@ -159,7 +161,6 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
             continue
         # A field holding a reference made multiple or single holds it at another place
         # (in a list of values, or in one value).
-        toggled = bool(was.get("multiple")) != bool(now.get("multiple"))
         if (changed and (_is_reference(was) or _is_reference(now))) or (toggled and _holds_reference(was)):
             diff.references.append(path)
         diff.extend(_nested_diff(was, now, f"{path}."))
