@@ -66,10 +66,11 @@ def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
                     # Compared by uid, a second block of the same uid would hide the first.
                     problems.append(f"{at}.{block_uid}: the block uid is used twice")
                 block_uids.add(block_uid)
-                nested = cast(Field, block).get("schema")
-                problems += schema_problems(
-                    cast(list[Field], nested if isinstance(nested, list) else []), f"{at}.{block_uid}."
-                )
+                nested = cast(Field, block).get("schema", [])
+                if not isinstance(nested, list):
+                    problems.append(f"{at}.{block_uid}: a block's fields under 'schema' must be a list")
+                    continue
+                problems += schema_problems(cast(list[Field], nested), f"{at}.{block_uid}.")
     return problems
 
 
@@ -106,12 +107,18 @@ def _is_reference(item: Field) -> bool:
     return item.get("data_type") == "reference" or (item.get("data_type") != "global_field" and "reference_to" in item)
 
 
+def _listed(value: Any) -> list[Any]:
+    """`value` as a list of nested fields or blocks: none when it is no list (a field that is
+    no group or blocks may hold anything under those keys; the schema check reads no further)."""
+    return [*cast(list[Any], value)] if isinstance(value, list) else []
+
+
 def _holds_reference(item: Field) -> bool:
     """Whether the field is a reference or holds one among its nested fields, however deep."""
-    nested = [*cast(list[Any], item.get("schema") or [])]
-    for block in cast(list[Any], item.get("blocks") or []):
+    nested = _listed(item.get("schema"))
+    for block in _listed(item.get("blocks")):
         if isinstance(block, dict):
-            nested += cast(list[Any], cast(Field, block).get("schema") or [])
+            nested += _listed(cast(Field, block).get("schema"))
     return _is_reference(item) or any(_holds_reference(cast(Field, f)) for f in nested if isinstance(f, dict))
 
 

@@ -245,12 +245,13 @@ def _edited(
     Raises:
         ToolError: a field to remove that is not there, or one to add that is there already.
     """
+    # Compared as text: a uid may be any JSON value until the schema is checked.
     present = {str(f.get("uid")) for f in schema}
     missing = [uid for uid in remove or [] if uid not in present]
     if missing:
         raise ToolError(f"remove_fields names {', '.join(missing)}, not fields of this content type")
-    kept = [f for f in schema if f.get("uid") not in set(remove or [])]
-    taken = [str(f.get("uid")) for f in add or [] if f.get("uid") in {g.get("uid") for g in kept}]
+    kept = [f for f in schema if str(f.get("uid")) not in set(remove or [])]
+    taken = [str(f.get("uid")) for f in add or [] if str(f.get("uid")) in {str(g.get("uid")) for g in kept}]
     if taken:
         raise ToolError(f"add_fields holds {', '.join(taken)}, fields the content type has already")
     return [*kept, *(add or [])]

@@ -94,6 +94,25 @@ async def test_a_group_holding_something_other_than_fields_is_refused_with_the_p
     assert "byline.field 1: a field must be a JSON object" in text_of(result)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"add_fields": [{"uid": ["sku"], "display_name": "SKU", "data_type": "text"}]}, "uid must be"),
+        ({"schema": [TITLE, {"uid": {"a": 1}}], "remove_fields": ["title"]}, "uid must be"),
+    ],
+    ids=["added", "removed-beside"],
+)
+async def test_a_uid_that_is_no_text_is_a_problem_of_the_schema_when_fields_are_added_or_removed(
+    arguments: dict[str, Any], problem: str
+) -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        result = await sandbox.client.call_tool("update_content_type", {"content_type": "author", **arguments})
+        assert len(sandbox.transport.writes()) == 0
+    assert result.is_error
+    assert problem in text_of(result)
+    assert "Nothing was sent" in text_of(result)
+
+
 async def test_an_update_shows_its_change_field_by_field_and_adding_a_field_needs_no_confirmation() -> None:
     async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
         schema = schema_of(sandbox, "author")

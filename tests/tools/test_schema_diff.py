@@ -188,3 +188,16 @@ def test_a_nested_field_that_is_no_object_is_a_problem_of_the_schema() -> None:
     problems = schema_problems([group])
     assert "byline.field 1: a field must be a JSON object" in problems
     assert "byline.field 2: a field must be a JSON object" in problems
+
+
+def test_a_block_whose_fields_are_no_list_is_a_problem_of_the_schema() -> None:
+    hero = {"uid": "hero", "schema": 5}
+    sections = SECTIONS | {"display_name": "Sections", "blocks": [hero]}
+    assert schema_problems([sections]) == ["sections.hero: a block's fields under 'schema' must be a list"]
+
+
+@pytest.mark.parametrize("junk", [{"schema": 5}, {"blocks": 3}, {"blocks": [5, {"schema": 7}]}])
+def test_a_field_retyped_with_anything_under_schema_or_blocks_drops_its_values(junk: dict[str, Any]) -> None:
+    # Only a group's `schema` and a blocks field's `blocks` are checked as lists of fields.
+    diff = schema_diff(OLD, replaced("title", TITLE | {"data_type": "number"} | junk))
+    assert diff.dropped == ["title"]
