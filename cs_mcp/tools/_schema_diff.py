@@ -42,6 +42,10 @@ def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
             seen.add(uid)
         if not isinstance(raw.get("display_name"), str) or not raw.get("display_name"):
             problems.append(f"{at}: display_name is missing")
+        if not isinstance(raw.get("multiple", False), bool):
+            # Read as a truth value, "false" would count as multiple: a field made single so
+            # would not count as losing its values.
+            problems.append(f"{at}: multiple must be true or false")
         data_type = raw.get("data_type")
         if data_type not in DATA_TYPES:
             problems.append(f"{at}: data_type {data_type!r} is none of {', '.join(sorted(DATA_TYPES))}")

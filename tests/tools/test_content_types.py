@@ -113,6 +113,20 @@ async def test_a_uid_that_is_no_text_is_a_problem_of_the_schema_when_fields_are_
     assert "Nothing was sent" in text_of(result)
 
 
+async def test_a_multiple_field_made_single_with_false_as_text_is_refused_before_its_values_go() -> None:
+    async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
+        with sandbox.state.db.transaction() as conn:
+            product = store.get_content_type(conn, "product")
+            assert product is not None
+            store.save_content_type(conn, product | {"schema": with_sku(sandbox, multiple=True)})
+        result = await sandbox.client.call_tool(
+            "update_content_type", {"content_type": "product", "schema": with_sku(sandbox, multiple="false")}
+        )
+        assert len(sandbox.transport.writes()) == 0
+    assert result.is_error
+    assert "sku: multiple must be true or false" in text_of(result)
+
+
 async def test_an_update_shows_its_change_field_by_field_and_adding_a_field_needs_no_confirmation() -> None:
     async with on_sandbox(role="designer", policy=DESIGNER) as sandbox:
         schema = schema_of(sandbox, "author")

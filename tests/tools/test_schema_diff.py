@@ -190,6 +190,13 @@ def test_a_nested_field_that_is_no_object_is_a_problem_of_the_schema() -> None:
     assert "byline.field 2: a field must be a JSON object" in problems
 
 
+@pytest.mark.parametrize("multiple", ["false", "true", 0, 1, None])
+def test_multiple_given_as_anything_but_true_or_false_is_a_problem_of_the_schema(multiple: Any) -> None:
+    # Read as a truth value, "false" is multiple: a field made single so would not drop its values.
+    field = {"uid": "sku", "display_name": "SKU", "data_type": "text", "multiple": multiple}
+    assert schema_problems([field]) == ["sku: multiple must be true or false"]
+
+
 def test_a_block_whose_fields_are_no_list_is_a_problem_of_the_schema() -> None:
     hero = {"uid": "hero", "schema": 5}
     sections = SECTIONS | {"display_name": "Sections", "blocks": [hero]}
