@@ -12,7 +12,8 @@ Choices the documentation leaves open:
   answers 422 error_code 118, like every read of one.
 - An update replaces the title, description, schema and options; a top-level field taken out
   of the schema, given another data type or made multiple or single loses its values in the
-  latest version of every entry (nested fields keep theirs).
+  latest version of every entry (nested fields keep theirs); so does a global field pointed at
+  another one.
 - Deleting a content type that has entries needs `force=true` (else 422 error_code 115);
   it deletes the entries, their versions and where they are published.
 """
@@ -91,7 +92,7 @@ def definition_problems(definition: dict[str, Any]) -> dict[str, list[str]]:
 
 def _dropped_fields(old: Any, new: Any) -> set[str]:
     """The top-level fields of schema `old` whose values go: taken out of `new`, or given
-    another data type or `multiple` there."""
+    another data type or `multiple` there, or a global field pointed at another one."""
     now = {str(f["uid"]): f for f in cast(list[dict[str, Any]], new)}
     return {
         str(f["uid"])
@@ -99,6 +100,7 @@ def _dropped_fields(old: Any, new: Any) -> set[str]:
         if (kept := now.get(str(f["uid"]))) is None
         or kept.get("data_type") != f.get("data_type")
         or bool(kept.get("multiple")) != bool(f.get("multiple"))
+        or (f.get("data_type") == "global_field" and kept.get("reference_to") != f.get("reference_to"))
     }
 
 

@@ -82,7 +82,8 @@ def schema_problems(schema: Sequence[Field], where: str = "") -> list[str]:
 class SchemaDiff:
     """What changes between two schemas: one line per field; the paths of the fields whose
     values Contentstack drops from every entry (removed, given another data type, or made
-    multiple or single: "Scenarios Where Editing a Content Type Is Unsafe"); and the paths of
+    multiple or single: "Scenarios Where Editing a Content Type Is Unsafe"; a global field, or a
+    block, pointed at another global field's fields, which are not read here); and the paths of
     references removed or changed (a removed group or block holding one counts by its own path)."""
 
     lines: list[str] = field(default_factory=lambda: [])
@@ -160,7 +161,10 @@ def schema_diff(old: Sequence[Field], new: Sequence[Field], prefix: str = "") ->
             diff.dropped.append(path)
         if was.get("data_type") == "global_field" and "reference_to" in changed:
             # Another global field's fields: what the one it names now holds is not read here
-            # (the fields sent with it are not what Contentstack uses), so it counts as changed.
+            # (the fields sent with it are not what Contentstack uses), so its values count as
+            # going, as a removed group's do, and it counts as changed.
+            if not retyped and not toggled:
+                diff.dropped.append(path)
             diff.references.append(path)
             continue
         if retyped:
@@ -205,8 +209,9 @@ def _nested_diff(was: Field, now: Field, prefix: str) -> SchemaDiff:
                 diff.lines.append(f"+ {prefix}{uid} (block)")
                 continue
             # A block's `reference_to` names the global field it is: another one holds other
-            # fields, whatever is sent with it.
+            # fields, whatever is sent with it (its values go as a removed block's do).
             if "reference_to" in _changed(old_blocks[uid], block, f"{prefix}{uid}", diff):
+                diff.dropped.append(f"{prefix}{uid}")
                 diff.references.append(f"{prefix}{uid}")
                 continue
             diff.extend(

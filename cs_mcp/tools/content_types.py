@@ -116,13 +116,14 @@ async def _values_dropped(state: AppState, content_type: str, dropped: Sequence[
 
 def _losses_shown(lines: Sequence[str], used: Mapping[str, int]) -> list[str]:
     """The plan's lines, the first line that drops each field in `used` (its removal, or the
-    change of its data type or of `multiple`) saying how many entries lose their values."""
+    change of its data type, of `multiple`, or of the global field it is) saying how many
+    entries lose their values."""
     shown: list[str] = []
     told: set[str] = set()
     for line in lines:
         path, _, change = line[2:].partition(" ")
         path = path.removesuffix(":")
-        drops = line.startswith("- ") or change.startswith(("data_type ", "multiple "))
+        drops = line.startswith("- ") or change.startswith(("data_type ", "multiple ", "reference_to "))
         if drops and path in used and path not in told:
             told.add(path)
             line = f"{line} (values in {used[path]} entries are deleted)"

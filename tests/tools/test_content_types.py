@@ -596,3 +596,20 @@ async def test_a_role_limited_to_development_may_not_make_a_group_holding_a_live
     refused, text, plan = await plan_of(linked_news_desk(), {"schema": [TITLE, SUMMARY, RELATED, byline]})
     assert refused, plan
     assert "may not write to environment production" in text
+
+
+async def test_a_global_field_entries_use_pointed_at_another_definition_needs_a_yes() -> None:
+    seo = {"uid": "seo", "display_name": "SEO", "data_type": "global_field", "reference_to": "seo"}
+    stack = new_sandbox()
+    stack.save_content_type("news", [TITLE, seo])
+    stack.save_entry("news", "blt_news", {"title": "News", "seo": {"keywords": "what happened"}})
+    async with news_designer(stack) as client:
+        asked = await client.call_tool(
+            "update_content_type",
+            {"content_type": "news", "schema": [TITLE, seo | {"reference_to": "banner"}], "dry_run": True},
+        )
+    assert not asked.is_error, text_of(asked)
+    assert structured(asked)["verdict"]["decision"] == "confirm"
+    assert structured(asked)["plan"]["items"] == [
+        '~ seo: reference_to "seo" -> "banner" (values in 1 entries are deleted)'
+    ]

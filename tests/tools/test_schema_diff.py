@@ -208,3 +208,19 @@ def test_a_field_retyped_with_anything_under_schema_or_blocks_drops_its_values(j
     # Only a group's `schema` and a blocks field's `blocks` are checked as lists of fields.
     diff = schema_diff(OLD, replaced("title", TITLE | {"data_type": "number"} | junk))
     assert diff.dropped == ["title"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "dropped"),
+    [
+        (OLD, replaced("seo", SEO | {"reference_to": "seo_v2"}), ["seo"]),
+        (OLD, replaced("seo", SEO | {"reference_to": "seo_v2", "multiple": True}), ["seo"]),
+        (with_blocks(PROMO), with_blocks(PROMO | {"reference_to": "banner"}), ["sections.promo"]),
+    ],
+    ids=["global-field", "global-field-made-multiple-too", "global-field-block"],
+)
+def test_a_global_field_pointed_at_another_definition_drops_its_values(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], dropped: list[str]
+) -> None:
+    # Its values are those of the fields the definition it named held, which the new one need not.
+    assert schema_diff(old, new).dropped == dropped
