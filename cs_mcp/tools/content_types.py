@@ -93,12 +93,12 @@ async def _fresh_locale_codes(state: AppState) -> list[str]:
     return await state.meta.locale_codes()
 
 
-async def _entries_using(state: AppState, content_type: str, path: str) -> dict[str, int]:
-    """How many entries hold a value at `path`, per locale (the locales where some do). Only
-    an entry's own version in a locale counts there: one the query answers from another locale
-    (a fallback) holds its value in that other locale."""
+async def _entries_using(state: AppState, content_type: str, path: str, locales: Sequence[str]) -> dict[str, int]:
+    """How many entries hold a value at `path`, per locale of `locales` (those where some do).
+    Only an entry's own version in a locale counts there: one the query answers from another
+    locale (a fallback) holds its value in that other locale."""
     counts: dict[str, int] = {}
-    for locale in await _fresh_locale_codes(state):
+    for locale in locales:
         using = state.client.entries.each(
             content_type, locale=locale, query={path: {"$exists": True}}, only=["uid", "locale"], limit=MAX_LIMIT
         )
@@ -108,10 +108,12 @@ async def _entries_using(state: AppState, content_type: str, path: str) -> dict[
     return counts
 
 
-async def _values_dropped(state: AppState, content_type: str, dropped: Sequence[str]) -> dict[str, dict[str, int]]:
+async def _values_dropped(
+    state: AppState, content_type: str, dropped: Sequence[str], locales: Sequence[str]
+) -> dict[str, dict[str, int]]:
     """Per path of a field whose values go (`SchemaDiff.dropped`) that entries use, how many
-    hold a value in it, per locale."""
-    return {path: counts for path in dropped if (counts := await _entries_using(state, content_type, path))}
+    hold a value in it, per locale of `locales`."""
+    return {path: counts for path in dropped if (counts := await _entries_using(state, content_type, path, locales))}
 
 
 def _losses_shown(lines: Sequence[str], used: Mapping[str, int]) -> list[str]:
@@ -141,12 +143,12 @@ class _Spread:
     environments: set[str] = field(default_factory=lambda: set[str]())
 
 
-async def _spread(state: AppState, content_type: str) -> _Spread:
-    """Reads every entry of `content_type` in every locale (the stack's locales read afresh)
-    for where they are. An entry Contentstack publishes in a language it is not localized in
-    (with the master's content) counts there, whichever read answers its record."""
+async def _spread(state: AppState, content_type: str, locales: Sequence[str]) -> _Spread:
+    """Reads every entry of `content_type` in each of `locales` for where they are. An entry
+    Contentstack publishes in a language it is not localized in (with the master's content)
+    counts there, whichever read answers its record."""
     spread = _Spread()
-    for locale in await _fresh_locale_codes(state):
+    for locale in locales:
         async for entry in state.client.entries.each(content_type, locale=locale, limit=MAX_LIMIT):
             spread.localized.add(entry.locale or locale)
             spread.published_in.update(detail.locale for detail in entry.publish_records)
@@ -155,23 +157,30 @@ async def _spread(state: AppState, content_type: str) -> _Spread:
 
 
 async def _change_reach(
-    state: AppState, content_type: str, diff: SchemaDiff, by_locale: Mapping[str, Mapping[str, int]]
-) -> Targets:
-    """What changing `content_type` as `diff` says reaches: the content type; the locales whose
-    entries hold a value in a field whose values go (counted in `by_locale`: Contentstack
-    deletes those values); and, when a reference is removed or changed, the locales and
-    environments its entries are published in. Published versions keep their values, but
-    Contentstack reads their references by the latest schema until they are published again
-    ("Content Type Change Management")."""
+    state: AppState, content_type: str, diff: SchemaDiff
+) -> tuple[Targets, dict[str, dict[str, int]]]:
+    """What changing `content_type` as `diff` says reaches, and per field whose values go how
+    many entries hold one, per locale. It reaches the content type; the locales whose entries
+    hold a value in a field whose values go (Contentstack deletes those values); and, when a
+    reference is removed or changed, the locales and environments its entries are published in.
+    Published versions keep their values, but Contentstack reads their references by the
+    latest schema until they are published again ("Content Type Change Management"). The
+    stack's locales are read afresh once, when anything is to be counted."""
+    targets = Targets(content_types=(content_type,))
+    if not (diff.dropped or diff.references):
+        return targets, {}
+    locale_codes = await _fresh_locale_codes(state)
+    by_locale = await _values_dropped(state, content_type, diff.dropped, locale_codes)
     locales = {locale for counts in by_locale.values() for locale in counts}
     environments: set[str] = set()
     if diff.references:
-        spread = await _spread(state, content_type)
+        spread = await _spread(state, content_type, locale_codes)
         locales |= spread.published_in
         environments = spread.environments
-    return Targets(
+    reach = Targets(
         content_types=(content_type,), environments=tuple(sorted(environments)), locales=tuple(sorted(locales))
     )
+    return reach, by_locale
 
 
 async def _reached(state: AppState, content_type: str) -> Targets:
@@ -180,7 +189,7 @@ async def _reached(state: AppState, content_type: str) -> Targets:
     localized in with the master's content), and the environments (by name) where any of them
     is published, in any locale. Contentstack deletes every one of those versions with the
     content type."""
-    spread = await _spread(state, content_type)
+    spread = await _spread(state, content_type, await _fresh_locale_codes(state))
     return Targets(
         content_types=(content_type,),
         environments=tuple(sorted(spread.environments)),
@@ -301,12 +310,11 @@ async def update_content_type(
     for key, value in (("title", title), ("description", description), ("options", options)):
         if value is not None and value != current.get(key):
             diff.lines.append(f"~ {key}: {current.get(key)!r} -> {value!r}")
-    by_locale = await _values_dropped(state, content_type, diff.dropped)
-    used = {path: sum(counts.values()) for path, counts in by_locale.items()}
     # Removing or retyping a field deletes its values in every locale that has them, and a
     # reference removed or changed reaches the published entries: a role limited to some
     # locales or environments is refused when the entries reach further.
-    targets = await _change_reach(state, content_type, diff, by_locale)
+    targets, by_locale = await _change_reach(state, content_type, diff)
+    used = {path: sum(counts.values()) for path, counts in by_locale.items()}
     live = targets.environments
     plan = call.plan(
         f"change content type {content_type!r}: {len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}"
@@ -340,8 +348,7 @@ async def update_content_type(
         if diff.dropped or diff.references:
 
             async def reach() -> Targets:
-                dropped = await _values_dropped(state, content_type, diff.dropped)
-                return await _change_reach(state, content_type, diff, dropped)
+                return (await _change_reach(state, content_type, diff))[0]
 
             await call.recheck_reach(targets, reach, f"changing content type {content_type!r}")
         updated = await state.client.content_types.update(
