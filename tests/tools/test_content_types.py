@@ -367,9 +367,10 @@ def news_desk() -> SandboxStack:
     return stack
 
 
-def news_designer(stack: SandboxStack, fault: Fault | None = None) -> Client:
-    """A client for the news designer on `stack` (`fault` in front of the sandbox)."""
-    guard = Guard(parse_policy(NEWS_DESIGNER))
+def news_designer(stack: SandboxStack, fault: Fault | None = None, *, policy: str = NEWS_DESIGNER) -> Client:
+    """A client for the news designer on `stack` (`fault` in front of the sandbox), under
+    `policy`."""
+    guard = Guard(parse_policy(policy))
     return stack.client("news-designer", guard=guard, env={"CS_MCP_TOOLSETS": "content_types"}, fault=fault)
 
 
@@ -485,9 +486,7 @@ def linked_news_desk(*, live: bool = True) -> SandboxStack:
 async def plan_of(stack: SandboxStack, arguments: dict[str, Any]) -> tuple[bool, str, dict[str, Any] | None]:
     """Whether the development-only designer's dry run of `update_content_type` on news was
     refused, its text, and its plan when it was not."""
-    guard = Guard(parse_policy(DEVELOPMENT_NEWS_DESIGNER))
-    env = {"CS_MCP_TOOLSETS": "content_types"}
-    async with stack.client("news-designer", guard=guard, env=env) as client:
+    async with news_designer(stack, policy=DEVELOPMENT_NEWS_DESIGNER) as client:
         answer = await client.call_tool("update_content_type", {"content_type": "news", "dry_run": True, **arguments})
     assert stack.writes() == []
     return answer.is_error, text_of(answer), None if answer.is_error else structured(answer)["plan"]
